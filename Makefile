@@ -1,0 +1,47 @@
+# Two commands matter: `make run` (the back office on SQLite with demo data) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+REQUIREMENTS_STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+.PHONY: run test install migrate demo check-migrations worker beat clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(REQUIREMENTS_STAMP): $(PY) requirements.txt requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(REQUIREMENTS_STAMP)
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py setup_roles
+	$(PY) manage.py load_demo_data
+
+## The back office on http://127.0.0.1:8000 (SQLite, in-process tasks, demo data; logins printed).
+run: demo
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+## The whole test suite (PostgreSQL and Redis when reachable; REQUIRE_SERVICES=1 makes them mandatory).
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+check-migrations: install
+	$(PY) manage.py makemigrations --check --dry-run
+
+## Production-style processes (need CELERY_BROKER_URL and DATABASE_URL).
+worker: install
+	$(VENV)/bin/celery -A loanproject worker --loglevel=INFO
+
+beat: install
+	$(VENV)/bin/celery -A loanproject beat --loglevel=INFO
+
+clean:
+	rm -rf $(VENV) db.sqlite3 test-fallback.sqlite3 .pytest_cache staticfiles

@@ -1,0 +1,1 @@
+"""Settings modules: `development` (manage.py default), `test` (pytest), `production` (wsgi/asgi default)."""
