@@ -1,0 +1,88 @@
+"""One error format for every 4xx answer of the API:
+
+    {"error": {"status": 400, "code": "validation_error", "message": "...", "fields": {...}}}
+
+`fields` maps a field path to its messages (nested serializers use dotted paths).
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from ..errors import DomainError
+
+
+def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
+    """{"customer": {"pan": ["bad"]}} -> {"customer.pan": ["bad"]}."""
+    if isinstance(detail, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            flat.update(_flatten(value, path))
+        return flat
+    if isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            return {prefix or "non_field_errors": [str(item) for item in detail]}
+        flat = {}
+        for index, item in enumerate(detail):
+            if item:
+                flat.update(_flatten(item, f"{prefix}.{index}" if prefix else str(index)))
+        return flat
+    return {prefix or "non_field_errors": [str(detail)]}
+
+
+def error_body(status_code: int, code: str, message: str, fields: dict | None = None) -> dict:
+    return {
+        "error": {"status": status_code, "code": code, "message": message, "fields": fields or {}}
+    }
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return Response(
+            error_body(exc.http_status, exc.code, exc.message, exc.fields), status=exc.http_status
+        )
+    if isinstance(exc, DjangoValidationError):
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return Response(
+            error_body(400, "validation_error", "Invalid input.", fields),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # a real server error: let it propagate and be logged
+
+    if isinstance(exc, exceptions.ValidationError):
+        body = error_body(response.status_code, "validation_error", "Invalid input.", _flatten(exc.detail))
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        code = codes if isinstance(codes, str) else "error"
+        body = error_body(response.status_code, code, str(detail))
+    response.data = body
+    return response
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request, exception=None):
+    """JSON 404 under /api/, Django's page elsewhere."""
+    if _is_api(request):
+        return JsonResponse(error_body(404, "not_found", "Not found."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return JsonResponse(error_body(500, "server_error", "Internal server error."), status=500)
+    return defaults.server_error(request)

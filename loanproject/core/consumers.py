@@ -1,0 +1,34 @@
+"""Idempotent consumers: process each outbox event at most once per consumer.
+
+A consumer's receipt (`ProcessedEvent`) is inserted in the same transaction as its effect. A
+second delivery of the same event (the relay's at-least-once, or a worker redelivering after a
+crash) finds the receipt and does nothing; a concurrent twin blocks on the unique index until the
+first commits and then does nothing; if the first rolled back, the twin does the work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.db import transaction
+
+from .models import OutboxEvent, ProcessedEvent
+
+logger = logging.getLogger(__name__)
+
+
+def consume_once(*, consumer: str, event_id: int, handle: Callable[[OutboxEvent], object]) -> bool:
+    """Run `handle(event)` unless `consumer` already processed `event_id`. True if it ran."""
+    with transaction.atomic():
+        _, created = ProcessedEvent.objects.get_or_create(consumer=consumer, event_id=event_id)
+        if not created:
+            logger.info("%s already processed outbox event %s; skipped", consumer, event_id)
+            return False
+        try:
+            event = OutboxEvent.objects.get(pk=event_id)
+        except OutboxEvent.DoesNotExist:
+            logger.error("%s got unknown outbox event %s; recorded and skipped", consumer, event_id)
+            return False
+        handle(event)
+    return True

@@ -1,0 +1,81 @@
+"""Request idempotency: the same key replays the first answer; the same key with another body
+is refused. The stored answer commits with the effect, so a crash can never leave an effect
+without its answer or an answer without its effect."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+
+from .errors import IdempotencyKeyReused
+from .models import IdempotencyKey
+
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: dict
+    headers: dict = field(default_factory=dict)
+    replayed: bool = False
+
+
+def fingerprint(payload: object) -> str:
+    """Stable digest of a request body: key order and whitespace do not matter."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _replay(scope: str, key: str, request_fingerprint: str) -> StoredResponse | None:
+    stored = IdempotencyKey.objects.filter(scope=scope, key=key).first()
+    if stored is None:
+        return None
+    if stored.request_fingerprint != request_fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request body."
+        )
+    return StoredResponse(
+        status=stored.response_status,
+        body=stored.response_body,
+        headers=stored.response_headers,
+        replayed=True,
+    )
+
+
+def respond_idempotently(
+    *,
+    scope: str,
+    key: str,
+    request_fingerprint: str,
+    operation: Callable[[], StoredResponse],
+) -> StoredResponse:
+    """Run `operation` once per (scope, key) and store its answer with its effect.
+
+    The key row is inserted before the operation runs: a concurrent request with the same key
+    blocks on the unique index until the first commits, then replays its answer instead of
+    racing it (or runs, if the first rolled back).
+    """
+    replay = _replay(scope, key, request_fingerprint)
+    if replay is not None:
+        return replay
+    try:
+        with transaction.atomic():
+            record = IdempotencyKey.objects.create(
+                scope=scope, key=key, request_fingerprint=request_fingerprint, response_status=0
+            )
+            response = operation()
+            record.response_status = response.status
+            record.response_body = response.body
+            record.response_headers = response.headers
+            record.save(update_fields=["response_status", "response_body", "response_headers"])
+    except IntegrityError:
+        replay = _replay(scope, key, request_fingerprint)
+        if replay is None:
+            raise
+        return replay
+    return response

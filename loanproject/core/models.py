@@ -1,0 +1,87 @@
+"""Outbox, consumer receipts and request idempotency.
+
+Invariants:
+- An `OutboxEvent` is written in the same transaction as the business change it announces, so an
+  event exists if and only if its change committed. The relay publishes it at least once; it is
+  never deleted before `published_at` is set.
+- `ProcessedEvent` has one row per (consumer, event): a consumer records its receipt in the same
+  transaction as its effect, so a redelivered event is processed at most once per consumer
+  (unique constraint `processed_event_once_per_consumer`).
+- `IdempotencyKey` has one row per (scope, key): the stored response is written in the same
+  transaction as the effect, so a replayed request returns the first answer and never repeats it.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class OutboxEvent(models.Model):
+    topic = models.CharField(max_length=100)
+    aggregate_type = models.CharField(max_length=100)
+    aggregate_id = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    available_at = models.DateTimeField(
+        default=timezone.now, help_text="Not published before this time (retry backoff)."
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # The relay's scan: only unpublished rows, oldest available first.
+            models.Index(
+                fields=["available_at", "id"],
+                name="outbox_pending_idx",
+                condition=Q(published_at__isnull=True),
+            ),
+            models.Index(fields=["aggregate_type", "aggregate_id"], name="outbox_aggregate_idx"),
+            models.Index(fields=["topic", "created_at"], name="outbox_topic_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.topic} {self.aggregate_type}:{self.aggregate_id}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+
+class ProcessedEvent(models.Model):
+    consumer = models.CharField(max_length=150)
+    event_id = models.BigIntegerField()
+    processed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consumer", "event_id"], name="processed_event_once_per_consumer"
+            )
+        ]
+        indexes = [models.Index(fields=["event_id"], name="processed_event_event_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.consumer} processed event #{self.event_id}"
+
+
+class IdempotencyKey(models.Model):
+    scope = models.CharField(max_length=100, help_text="Whose key it is, e.g. partner:12.")
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(default=dict)
+    response_headers = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_unique_in_scope")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"

@@ -1,0 +1,163 @@
+"""Transactional outbox: write events with the business change, publish them after commit.
+
+`publish_event` is called inside a service's transaction. After commit, a kick asks a worker to
+run the relay at once; the beat schedule runs it every few seconds as well, so an event whose kick
+was lost (broker down, process killed) is still published. The relay hands each event to the
+Celery tasks subscribed to its topic in settings.OUTBOX_SUBSCRIPTIONS and marks it published; if
+the broker refuses, the event stays pending and is retried with exponential backoff. Delivery is
+at least once; consumers make it at most once with `consumers.consume_once`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import OutboxEvent
+
+logger = logging.getLogger(__name__)
+
+
+def publish_event(
+    *, topic: str, aggregate_type: str, aggregate_id: object, payload: dict | None = None
+) -> OutboxEvent:
+    """Record an event in the current transaction; it is relayed once the transaction commits."""
+    event = OutboxEvent.objects.create(
+        topic=topic,
+        aggregate_type=aggregate_type,
+        aggregate_id=str(aggregate_id),
+        payload=payload or {},
+    )
+    _kick_relay_after_commit()
+    return event
+
+
+def _kick_relay_after_commit() -> None:
+    """One kick per transaction, however many events it writes."""
+    connection = transaction.get_connection()
+    if not any(callback is kick_relay for _, callback, _ in connection.run_on_commit):
+        transaction.on_commit(kick_relay, robust=True)
+
+
+def kick_relay() -> None:
+    """Ask a worker to relay now. Failure is harmless: the beat schedule relays anyway."""
+    from .tasks import relay_outbox_task
+
+    try:
+        relay_outbox_task.apply_async(retry=False, expires=60)
+    except Exception as exc:  # the broker is down; the periodic relay will catch up
+        logger.warning("outbox relay kick failed, events wait for the schedule: %s", exc)
+
+
+@dataclass
+class RelayReport:
+    published: int = 0
+    failed: int = 0
+    deliveries: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "published": self.published,
+            "failed": self.failed,
+            "deliveries": self.deliveries,
+            "errors": self.errors,
+        }
+
+
+def backoff_delay(attempts: int) -> timedelta:
+    """1 s, 2 s, 4 s ... capped at OUTBOX_MAX_BACKOFF_SECONDS."""
+    return timedelta(seconds=min(2 ** max(attempts - 1, 0), settings.OUTBOX_MAX_BACKOFF_SECONDS))
+
+
+def subscribers_of(topic: str) -> list[str]:
+    return list(settings.OUTBOX_SUBSCRIPTIONS.get(topic, ()))
+
+
+def _deliver(event: OutboxEvent) -> int:
+    deliveries = 0
+    for task_name in subscribers_of(event.topic):
+        task = current_app.tasks[task_name]
+        task.apply_async(
+            args=[event.pk],
+            retry=True,
+            retry_policy=settings.OUTBOX_PUBLISH_RETRY_POLICY,
+        )
+        deliveries += 1
+    return deliveries
+
+
+def relay_pending_events(
+    *, batch_size: int | None = None, max_batches: int = 50, now: datetime | None = None
+) -> RelayReport:
+    """Publish due events in id order, a locked batch at a time.
+
+    Rows are claimed with SELECT ... FOR UPDATE SKIP LOCKED, so several relays share the work
+    without publishing the same row at once. A failing publish backs that event off and ends the
+    run: when the broker is down, the next events would only fail the same way.
+    """
+    batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
+    report = RelayReport()
+    for _ in range(max_batches):
+        claimed, stop = _relay_one_batch(batch_size=batch_size, now=now, report=report)
+        if stop or claimed < batch_size:
+            break
+    return report
+
+
+def _relay_one_batch(*, batch_size: int, now: datetime | None, report: RelayReport) -> tuple[int, bool]:
+    moment = now or timezone.now()
+    with transaction.atomic():
+        events = list(
+            OutboxEvent.objects.select_for_update(skip_locked=True)
+            .filter(published_at__isnull=True, available_at__lte=moment)
+            .order_by("id")[:batch_size]
+        )
+        published_ids = []
+        for event in events:
+            try:
+                report.deliveries += _deliver(event)
+            except Exception as exc:
+                event.attempts += 1
+                event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                event.available_at = moment + backoff_delay(event.attempts)
+                event.save(update_fields=["attempts", "last_error", "available_at"])
+                report.failed += 1
+                report.errors.append(f"event {event.pk}: {event.last_error}")
+                logger.warning("outbox event %s not published: %s", event.pk, event.last_error)
+                if published_ids:
+                    _mark_published(published_ids, moment)
+                    report.published += len(published_ids)
+                return len(events), True
+            published_ids.append(event.pk)
+        if published_ids:
+            _mark_published(published_ids, moment)
+            report.published += len(published_ids)
+    return len(events), False
+
+
+def _mark_published(event_ids: list[int], moment: datetime) -> None:
+    OutboxEvent.objects.filter(pk__in=event_ids).update(
+        published_at=moment, last_error="", attempts=F("attempts") + 1
+    )
+
+
+def pending_events_count() -> int:
+    return OutboxEvent.objects.filter(published_at__isnull=True).count()
+
+
+def retry_events_now(*, event_ids: list[int]) -> int:
+    """Make pending events due immediately (an operator's "retry now")."""
+    updated = OutboxEvent.objects.filter(pk__in=event_ids, published_at__isnull=True).update(
+        available_at=timezone.now()
+    )
+    if updated:
+        _kick_relay_after_commit()
+    return updated

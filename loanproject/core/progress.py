@@ -1,0 +1,16 @@
+"""Progress bars for long management commands (on stderr, so --json output stays clean)."""
+
+import sys
+
+from tqdm import tqdm
+
+
+def progress_bar(*, total: int | None, unit: str, enabled: bool = True, description: str = "") -> tqdm:
+    return tqdm(
+        total=total,
+        unit=unit,
+        desc=description or None,
+        file=sys.stderr,
+        disable=not enabled or not total,
+        dynamic_ncols=True,
+    )

@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from loanproject.core import health
+
+api_v1 = [
+    path("", include("applications.api.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("health/", health.health, name="health"),
+    path("ready/", health.ready, name="ready"),
+    path("", include("django_prometheus.urls")),
+]
+
+handler404 = "loanproject.core.api.errors.not_found"
+handler500 = "loanproject.core.api.errors.server_error"
