@@ -1,0 +1,94 @@
+"""Partner authentication: `Authorization: Api-Key <prefix>.<secret>`, one key per integration."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+from rest_framework.throttling import SimpleRateThrottle
+
+from loanproject.core.audit import attribute_request_changes_to
+
+from ..models import Partner, PartnerAPIKey
+
+KEYWORD = "Api-Key"
+
+
+class PartnerAPIKeyAuthentication(BaseAuthentication):
+    """Authenticates as the partner's service user; `request.auth` is the API key."""
+
+    def authenticate(self, request):
+        header = get_authorization_header(request).decode("latin-1")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != KEYWORD.lower():
+            return None
+        key = key.strip()
+        if not key:
+            raise exceptions.AuthenticationFailed("The Api-Key header has no key.")
+        try:
+            api_key = PartnerAPIKey.objects.get_from_key(key)
+        except PartnerAPIKey.DoesNotExist:
+            raise exceptions.AuthenticationFailed("Invalid API key.") from None
+        if api_key.has_expired:
+            raise exceptions.AuthenticationFailed("This API key has expired.")
+        if not api_key.partner.is_active:
+            raise exceptions.AuthenticationFailed("This partner is not active.")
+        user = api_key.partner.service_user
+        attribute_request_changes_to(user)
+        return user, api_key
+
+    def authenticate_header(self, request) -> str:
+        return KEYWORD
+
+
+def partner_of(request) -> Partner | None:
+    return request.auth.partner if isinstance(request.auth, PartnerAPIKey) else None
+
+
+class IsPartner(BasePermission):
+    message = "A partner API key is required."
+
+    def has_permission(self, request, view) -> bool:
+        return partner_of(request) is not None
+
+
+class PartnerRateThrottle(SimpleRateThrottle):
+    """One request budget per partner, whatever key or address it calls from."""
+
+    scope = "partner"
+
+    def get_rate(self) -> str:
+        return settings.PARTNER_THROTTLE_RATE
+
+    def get_cache_key(self, request, view):
+        partner = partner_of(request)
+        if partner is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": partner.pk}
+
+
+class PartnerAPIKeyScheme(OpenApiAuthenticationExtension):
+    target_class = PartnerAPIKeyAuthentication
+    name = "PartnerApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key <key>`; `manage.py create_partner` prints a key once.",
+        }
+
+
+class PartnerAPIMixin:
+    """Authentication, permission and throttling of every partner endpoint."""
+
+    authentication_classes = [PartnerAPIKeyAuthentication]
+    permission_classes = [IsPartner]
+    throttle_classes = [PartnerRateThrottle]
+
+    @property
+    def partner(self) -> Partner:
+        return partner_of(self.request)

@@ -1,0 +1,22 @@
+import django_filters
+
+from ..lifecycle import ApplicationStatus
+from ..models import LoanApplication, RiskLevel
+
+
+class ApplicationFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=ApplicationStatus.choices)
+    risk_level = django_filters.MultipleChoiceFilter(choices=RiskLevel.choices)
+    min_amount = django_filters.NumberFilter(field_name="requested_amount", lookup_expr="gte")
+    max_amount = django_filters.NumberFilter(field_name="requested_amount", lookup_expr="lte")
+    submitted_after = django_filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
+    submitted_before = django_filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
+    customer_ref = django_filters.CharFilter(field_name="customer__external_ref")
+    external_ref = django_filters.CharFilter()
+
+    class Meta:
+        model = LoanApplication
+        fields = [
+            "status", "risk_level", "min_amount", "max_amount",
+            "submitted_after", "submitted_before", "customer_ref", "external_ref",
+        ]

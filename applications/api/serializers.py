@@ -1,0 +1,178 @@
+"""Partner API serializers: parse and present; the rules live in services and validators."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from loanproject.core.api.serializers import StrictFieldsMixin
+
+from ..lifecycle import ApplicationStatus
+from ..models import Customer, EmploymentStatus, LoanApplication, LoanPurpose
+from ..services import ApplicationData, CustomerData
+from ..validators import (
+    CREDIT_MIX_KINDS,
+    MAX_REPAYMENT_MONTHS,
+    MONTH_RE,
+    REPAYMENT_STATUSES,
+    normalize_pan,
+    validate_pan,
+)
+
+ZERO = Decimal("0")
+CENT = Decimal("0.01")
+
+
+def money_field(**kwargs) -> serializers.DecimalField:
+    kwargs.setdefault("min_value", ZERO)
+    return serializers.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+
+
+class PanField(serializers.CharField):
+    """Write-only PAN: normalised to upper case and checked for the PAN format."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("write_only", True)
+        kwargs.setdefault("max_length", 10)
+        kwargs.setdefault("help_text", "PAN, e.g. ABCDE1234F. Stored encrypted, shown masked.")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = normalize_pan(super().to_internal_value(data))
+        try:
+            validate_pan(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+        return value
+
+
+class CustomerInputSerializer(StrictFieldsMixin, serializers.Serializer):
+    external_ref = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    full_name = serializers.CharField(max_length=200)
+    email = serializers.EmailField()
+    phone = serializers.RegexField(r"^\+?[0-9 ()-]{5,32}$", max_length=32, required=False, allow_blank=True, default="")
+    address = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    pan = PanField()
+
+    def to_data(self) -> CustomerData:
+        return CustomerData(**self.validated_data)
+
+
+class RepaymentEntrySerializer(StrictFieldsMixin, serializers.Serializer):
+    month = serializers.RegexField(MONTH_RE.pattern, help_text="YYYY-MM")
+    status = serializers.ChoiceField(choices=sorted(REPAYMENT_STATUSES))
+
+
+class ApplicationCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    external_ref = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default="",
+        help_text="Your own id for this application; unique among your applications.",
+    )
+    customer = CustomerInputSerializer()
+    requested_amount = money_field(min_value=CENT)
+    term_months = serializers.IntegerField(min_value=1, max_value=360, default=36)
+    purpose = serializers.ChoiceField(choices=LoanPurpose.choices)
+    annual_income = money_field()
+    employment_status = serializers.ChoiceField(choices=EmploymentStatus.choices)
+    employment_duration_months = serializers.IntegerField(min_value=0, max_value=1200, default=0)
+    existing_debts = money_field(default=ZERO)
+    monthly_debt_payments = money_field(default=ZERO)
+    credit_score = serializers.IntegerField(min_value=300, max_value=900, required=False, allow_null=True, default=None)
+    total_payments = serializers.IntegerField(min_value=0, max_value=100_000, default=0)
+    late_payments = serializers.IntegerField(min_value=0, max_value=100_000, default=0)
+    utilization = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=ZERO, max_value=Decimal("100"), default=ZERO)
+    credit_inquiries = serializers.IntegerField(min_value=0, max_value=1000, default=0)
+    credit_history_months = serializers.IntegerField(min_value=0, max_value=1200, default=0)
+    credit_mix = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(CREDIT_MIX_KINDS)), required=False, default=list, max_length=len(CREDIT_MIX_KINDS)
+    )
+    repayment_history = RepaymentEntrySerializer(many=True, required=False, default=list, max_length=MAX_REPAYMENT_MONTHS)
+
+    def validate(self, attrs):
+        if attrs["late_payments"] > attrs["total_payments"]:
+            raise serializers.ValidationError({"late_payments": ["Cannot exceed total_payments."]})
+        if len(set(attrs["credit_mix"])) != len(attrs["credit_mix"]):
+            raise serializers.ValidationError({"credit_mix": ["Lists a kind twice."]})
+        months = [entry["month"] for entry in attrs["repayment_history"]]
+        if len(set(months)) != len(months):
+            raise serializers.ValidationError({"repayment_history": ["A month appears twice."]})
+        return attrs
+
+    def to_data(self) -> tuple[CustomerData, ApplicationData]:
+        data = dict(self.validated_data)
+        customer = CustomerData(**data.pop("customer"))
+        data["repayment_history"] = [dict(entry) for entry in data["repayment_history"]]
+        return customer, ApplicationData(**data)
+
+
+class CustomerSummarySerializer(serializers.ModelSerializer):
+    pan_masked = serializers.CharField(source="pan.masked", read_only=True)
+
+    class Meta:
+        model = Customer
+        fields = ["id", "external_ref", "full_name", "pan_masked"]
+
+
+class ReasonSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    text = serializers.CharField()
+
+
+class ApplicationSerializer(serializers.ModelSerializer):
+    customer = CustomerSummarySerializer(read_only=True)
+    reasons = ReasonSerializer(many=True, read_only=True)
+    conditions = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = LoanApplication
+        fields = [
+            "id", "external_ref", "status", "version", "decision", "risk_level",
+            "requested_amount", "approved_amount", "term_months", "purpose", "interest_rate",
+            "reasons", "conditions", "customer",
+            "submitted_at", "updated_at", "processed_at", "decided_at",
+        ]
+        read_only_fields = fields
+
+
+class ApplicationAcceptedSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LoanApplication
+        fields = ["id", "external_ref", "status", "version", "submitted_at"]
+        read_only_fields = fields
+
+
+class WithdrawSerializer(StrictFieldsMixin, serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, help_text="The version you last read.")
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class TopCustomerSerializer(serializers.Serializer):
+    customer_id = serializers.IntegerField()
+    external_ref = serializers.CharField()
+    full_name = serializers.CharField()
+    approved_total = serializers.DecimalField(max_digits=16, decimal_places=2)
+    approved_applications = serializers.IntegerField()
+
+
+class ApplicationStatsSerializer(serializers.Serializer):
+    by_status = serializers.DictField(child=serializers.IntegerField(), help_text=f"Statuses: {', '.join(ApplicationStatus.values)}")
+    top_customers = TopCustomerSerializer(many=True)
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    pan_masked = serializers.CharField(source="pan.masked", read_only=True)
+
+    class Meta:
+        model = Customer
+        fields = ["id", "external_ref", "full_name", "email", "phone", "address", "pan_masked", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class CustomerUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
+    full_name = serializers.CharField(max_length=200, required=False)
+    email = serializers.EmailField(required=False)
+    phone = serializers.RegexField(r"^\+?[0-9 ()-]{5,32}$", max_length=32, required=False, allow_blank=True)
+    address = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    pan = PanField(required=False)

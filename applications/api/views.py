@@ -1,0 +1,146 @@
+"""Partner API views: parse, call a service or selector, present. Scoped to the caller's partner."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+
+from loanproject.core.errors import NotFound
+from loanproject.core.idempotency import (
+    MAX_KEY_LENGTH,
+    StoredResponse,
+    fingerprint,
+    respond_idempotently,
+)
+
+from .. import selectors, services
+from .authentication import PartnerAPIMixin
+from .filters import ApplicationFilter
+from .serializers import (
+    ApplicationAcceptedSerializer,
+    ApplicationCreateSerializer,
+    ApplicationSerializer,
+    ApplicationStatsSerializer,
+    CustomerSerializer,
+    CustomerUpdateSerializer,
+    WithdrawSerializer,
+)
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Replaying the same key returns the first answer; the same key with another body is 409.",
+)
+
+
+class ApplicationViewSet(
+    PartnerAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = ApplicationSerializer
+    filterset_class = ApplicationFilter
+    ordering_fields = ["submitted_at", "requested_amount", "updated_at"]
+    ordering = ["-submitted_at", "-id"]
+
+    def get_queryset(self):
+        return selectors.applications_visible_to(self.partner)
+
+    @extend_schema(
+        request=ApplicationCreateSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={202: ApplicationAcceptedSerializer, 409: OpenApiResponse(description="Conflict")},
+    )
+    def create(self, request: Request) -> Response:
+        """Submit an application; it is scored in the background (poll its status)."""
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > MAX_KEY_LENGTH:
+            raise ValidationError({"Idempotency-Key": [f"At most {MAX_KEY_LENGTH} characters."]})
+        serializer = ApplicationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        customer, application = serializer.to_data()
+
+        def submit() -> StoredResponse:
+            created = services.submit_application(
+                partner=self.partner, customer=customer, application=application
+            )
+            location = reverse("api:application-detail", kwargs={"pk": created.pk}, request=request)
+            return StoredResponse(
+                status=status.HTTP_202_ACCEPTED,
+                body=dict(ApplicationAcceptedSerializer(created).data),
+                headers={"Location": location},
+            )
+
+        if key:
+            answer = respond_idempotently(
+                scope=f"partner:{self.partner.pk}:applications",
+                key=key,
+                request_fingerprint=fingerprint(request.data),
+                operation=submit,
+            )
+        else:
+            with transaction.atomic():
+                answer = submit()
+        headers = dict(answer.headers)
+        if answer.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(answer.body, status=answer.status, headers=headers)
+
+    @extend_schema(request=WithdrawSerializer, responses={200: ApplicationSerializer})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request: Request, pk: str | None = None) -> Response:
+        """Withdraw an open application; `version` must be the one you last read (else 409)."""
+        serializer = WithdrawSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        application = services.withdraw_application(
+            application_id=pk,
+            expected_version=serializer.validated_data["version"],
+            reason=serializer.validated_data["reason"],
+            partner=self.partner,
+        )
+        return Response(ApplicationSerializer(application).data)
+
+    @extend_schema(responses={200: ApplicationStatsSerializer})
+    @action(detail=False, methods=["get"])
+    def stats(self, request: Request) -> Response:
+        """Counts by status and the top customers by approved amount (filters apply)."""
+        applications = self.filter_queryset(self.get_queryset())
+        body = {
+            "by_status": selectors.application_status_counts(applications),
+            "top_customers": selectors.top_customers_by_approved_amount(applications),
+        }
+        return Response(ApplicationStatsSerializer(body).data)
+
+
+class CustomerViewSet(
+    PartnerAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = CustomerSerializer
+    ordering_fields = ["created_at", "full_name"]
+    ordering = ["-id"]
+    filterset_fields = ["external_ref", "email"]
+
+    def get_queryset(self):
+        return selectors.customers_visible_to(self.partner)
+
+    @extend_schema(request=CustomerUpdateSerializer, responses={200: CustomerSerializer})
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        """Change contact details or the PAN of one of your customers."""
+        serializer = CustomerUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        customer = services.update_customer(
+            customer_id=_int_or_404(pk), partner=self.partner, **serializer.validated_data
+        )
+        return Response(CustomerSerializer(customer).data)
+
+
+def _int_or_404(value: str | None) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        raise NotFound("No such customer.") from None

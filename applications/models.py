@@ -1,0 +1,269 @@
+"""Partners, customers and loan applications.
+
+Invariants:
+- A customer belongs to one partner, or to none when staff entered it; `external_ref` is unique
+  per partner. A partner reaches only its own customers and applications; every application
+  carries its customer's partner so every partner query filters one indexed column.
+- A PAN is never stored in clear: `Customer.pan` holds AES-256-GCM ciphertext under the key
+  ring and `pan_hash` a keyed HMAC blind index used for duplicate lookups.
+- Money is Decimal(14, 2). An application asks for a positive amount; an approved or booked one
+  has an approved amount (named CHECK constraints below).
+- `status` changes only through applications.services, along lifecycle.ALLOWED_TRANSITIONS.
+  Every change raises `version` by one; a decision made on an older version is refused
+  (optimistic locking), so two conflicting decisions cannot both win.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from auditlog.registry import auditlog
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
+
+from loanproject.core.fields import EncryptedTextField
+from loanproject.core.money import MoneyField
+
+from .lifecycle import ApplicationStatus
+from .validators import validate_credit_mix, validate_repayment_history
+
+PAN_CONTEXT = "applications.customer.pan"
+
+
+class Partner(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    code = models.SlugField(max_length=50, unique=True, help_text="Short stable identifier.")
+    contact_email = models.EmailField(blank=True)
+    is_active = models.BooleanField(default=True)
+    service_user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="partner",
+        help_text="The account the audit log names for this partner's API calls.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PartnerAPIKeyManager(APIKeyManager):
+    def get_usable_keys(self) -> models.QuerySet:
+        return super().get_usable_keys().select_related("partner", "partner__service_user")
+
+
+class PartnerAPIKey(AbstractAPIKey):
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="api_keys")
+
+    objects = PartnerAPIKeyManager()
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "partner API key"
+        verbose_name_plural = "partner API keys"
+
+
+class Customer(models.Model):
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="customers"
+    )
+    external_ref = models.CharField(
+        max_length=100, blank=True, help_text="The partner's own id for this customer."
+    )
+    full_name = models.CharField(max_length=200)
+    email = models.EmailField()
+    phone = models.CharField(max_length=32, blank=True)
+    address = models.TextField(blank=True)
+    pan = EncryptedTextField(context=PAN_CONTEXT, verbose_name="PAN")
+    pan_hash = models.CharField(max_length=64, editable=False, verbose_name="PAN blind index")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "external_ref"],
+                condition=~Q(external_ref=""),
+                name="customer_external_ref_unique_per_partner",
+            ),
+            models.CheckConstraint(
+                condition=Q(pan_hash__regex=r"^[0-9a-f]{64}$"), name="customer_pan_hash_is_hmac"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["pan_hash"], name="customer_pan_hash_idx"),
+            models.Index(fields=["email"], name="customer_email_idx"),
+            models.Index(fields=["phone"], name="customer_phone_idx"),
+            models.Index(fields=["partner", "-id"], name="customer_partner_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+class EmploymentStatus(models.TextChoices):
+    EMPLOYED = "employed", "Employed"
+    SELF_EMPLOYED = "self_employed", "Self-employed"
+    UNEMPLOYED = "unemployed", "Unemployed"
+    RETIRED = "retired", "Retired"
+    STUDENT = "student", "Student"
+
+
+class LoanPurpose(models.TextChoices):
+    VEHICLE = "vehicle", "Vehicle"
+    HOME_IMPROVEMENT = "home_improvement", "Home improvement"
+    DEBT_CONSOLIDATION = "debt_consolidation", "Debt consolidation"
+    EDUCATION = "education", "Education"
+    MEDICAL = "medical", "Medical"
+    BUSINESS = "business", "Business"
+    PERSONAL = "personal", "Personal"
+    OTHER = "other", "Other"
+
+
+class Decision(models.TextChoices):
+    PRE_APPROVED = "pre_approved", "Pre-approved"
+    MANUAL_REVIEW = "manual_review", "Manual review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class RiskLevel(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    VERY_HIGH = "very_high", "Very high"
+
+
+class LoanApplication(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="applications"
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="applications")
+    external_ref = models.CharField(
+        max_length=100, blank=True, help_text="The partner's own id for this application."
+    )
+
+    requested_amount = MoneyField()
+    approved_amount = MoneyField(null=True, blank=True)
+    term_months = models.PositiveSmallIntegerField(default=36)
+    purpose = models.CharField(max_length=30, choices=LoanPurpose.choices)
+    interest_rate = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True, help_text="Annual rate, percent."
+    )
+
+    annual_income = MoneyField()
+    employment_status = models.CharField(max_length=20, choices=EmploymentStatus.choices)
+    employment_duration_months = models.PositiveSmallIntegerField(default=0)
+    existing_debts = MoneyField(default=0)
+    monthly_debt_payments = MoneyField(default=0)
+
+    credit_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    total_payments = models.PositiveIntegerField(default=0)
+    late_payments = models.PositiveIntegerField(default=0)
+    utilization = models.DecimalField(
+        max_digits=5, decimal_places=2, default=0, help_text="Credit utilization, percent."
+    )
+    credit_inquiries = models.PositiveSmallIntegerField(default=0)
+    credit_history_months = models.PositiveSmallIntegerField(default=0)
+    credit_mix = models.JSONField(default=list, blank=True, validators=[validate_credit_mix])
+    repayment_history = models.JSONField(
+        default=list, blank=True, validators=[validate_repayment_history]
+    )
+
+    status = models.CharField(
+        max_length=20, choices=ApplicationStatus.choices, default=ApplicationStatus.SUBMITTED
+    )
+    decision = models.CharField(max_length=20, choices=Decision.choices, blank=True)
+    risk_level = models.CharField(max_length=20, choices=RiskLevel.choices, blank=True)
+    reasons = models.JSONField(
+        default=list, blank=True, help_text='Stated reasons: [{"code": ..., "text": ...}].'
+    )
+    conditions = models.JSONField(default=list, blank=True)
+    decision_note = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="decided_applications",
+    )
+    version = models.PositiveIntegerField(default=1)
+
+    submitted_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    processed_at = models.DateTimeField(null=True, blank=True, help_text="Scoring finished.")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(requested_amount__gt=0), name="application_requested_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_amount__isnull=True) | Q(approved_amount__gt=0),
+                name="application_approved_amount_positive",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=[ApplicationStatus.APPROVED, ApplicationStatus.BOOKED])
+                | Q(approved_amount__isnull=False),
+                name="application_approved_has_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(annual_income__gte=0)
+                & Q(existing_debts__gte=0)
+                & Q(monthly_debt_payments__gte=0),
+                name="application_money_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(credit_score__isnull=True) | Q(credit_score__gte=300, credit_score__lte=900),
+                name="application_credit_score_300_900",
+            ),
+            models.CheckConstraint(
+                condition=Q(utilization__gte=0, utilization__lte=100),
+                name="application_utilization_percent",
+            ),
+            models.CheckConstraint(
+                condition=Q(late_payments__lte=models.F("total_payments")),
+                name="application_late_within_total_payments",
+            ),
+            models.CheckConstraint(
+                condition=Q(interest_rate__isnull=True) | Q(interest_rate__gte=0, interest_rate__lte=100),
+                name="application_interest_rate_percent",
+            ),
+            models.CheckConstraint(
+                condition=Q(term_months__gte=1, term_months__lte=360), name="application_term_1_360_months"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ApplicationStatus.values), name="application_status_known"
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="application_version_positive"),
+            models.UniqueConstraint(
+                fields=["partner", "external_ref"],
+                condition=~Q(external_ref=""),
+                name="application_external_ref_unique_per_partner",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status"], name="application_status_idx"),
+            models.Index(fields=["submitted_at"], name="application_submitted_idx"),
+            models.Index(fields=["partner", "-submitted_at"], name="application_partner_recent"),
+            models.Index(fields=["partner", "status"], name="application_partner_status"),
+            models.Index(fields=["customer", "status"], name="application_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Application {str(self.pk)[:8]} ({self.get_status_display()})"
+
+
+auditlog.register(Partner)
+auditlog.register(PartnerAPIKey, exclude_fields=["hashed_key", "id"])
+auditlog.register(Customer, mask_fields=["pan"])
+auditlog.register(LoanApplication)

@@ -1,0 +1,65 @@
+"""Reads shared by the admin, the API and other apps."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Count, DecimalField, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+
+from .lifecycle import OPEN_STATUSES, ApplicationStatus
+from .models import Customer, LoanApplication, Partner
+
+APPROVED_STATUSES = (ApplicationStatus.APPROVED, ApplicationStatus.BOOKED)
+
+
+def applications_visible_to(partner: Partner | None) -> QuerySet[LoanApplication]:
+    """A partner's applications (all of them for staff, partner=None), ready for listing."""
+    queryset = LoanApplication.objects.select_related("customer")
+    return queryset if partner is None else queryset.filter(partner=partner)
+
+
+def customers_visible_to(partner: Partner | None) -> QuerySet[Customer]:
+    queryset = Customer.objects.all()
+    return queryset if partner is None else queryset.filter(partner=partner)
+
+
+def application_status_counts(applications: QuerySet[LoanApplication]) -> dict[str, int]:
+    """{status: count} for every status, zeros included, in lifecycle order."""
+    counts = dict(
+        applications.order_by().values_list("status").annotate(total=Count("pk")).values_list("status", "total")
+    )
+    return {status: counts.get(status, 0) for status in ApplicationStatus.values}
+
+
+def top_customers_by_approved_amount(
+    applications: QuerySet[LoanApplication], *, limit: int = 10
+) -> list[dict]:
+    """Customers with the largest approved (or booked) totals, largest first."""
+    rows = (
+        applications.filter(status__in=APPROVED_STATUSES)
+        .order_by()
+        .values("customer_id", "customer__external_ref", "customer__full_name")
+        .annotate(
+            approved_total=Coalesce(
+                Sum("approved_amount"), Value(Decimal("0.00")), output_field=DecimalField(max_digits=16, decimal_places=2)
+            ),
+            approved_count=Count("pk"),
+        )
+        .order_by("-approved_total", "customer_id")[:limit]
+    )
+    return [
+        {
+            "customer_id": row["customer_id"],
+            "external_ref": row["customer__external_ref"],
+            "full_name": row["customer__full_name"],
+            "approved_total": row["approved_total"],
+            "approved_applications": row["approved_count"],
+        }
+        for row in rows
+    ]
+
+
+def open_applications_with_pan_hash(pan_hash: str) -> QuerySet[LoanApplication]:
+    """Applications still in progress for any customer with this PAN (duplicate detection)."""
+    return LoanApplication.objects.filter(customer__pan_hash=pan_hash, status__in=OPEN_STATUSES)

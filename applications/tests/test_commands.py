@@ -1,0 +1,85 @@
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from applications.lifecycle import ApplicationStatus
+from applications.models import LoanApplication, Partner
+from loanproject.demo.seed import DEMO_API_KEY
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args, **kwargs) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO(), **kwargs)
+    return out.getvalue()
+
+
+def test_create_partner_prints_a_key_that_works(client):
+    output = run("create_partner", "Acme Lending", "--code", "acme", "--email", "api@acme.example")
+
+    key = output.split("API key: ")[1].split()[0]
+    assert Partner.objects.get().code == "acme"
+    assert client.get("/api/v1/applications/", HTTP_AUTHORIZATION=f"Api-Key {key}").status_code == 200
+
+
+def test_create_partner_refuses_a_duplicate_code():
+    run("create_partner", "Acme", "--code", "acme")
+
+    with pytest.raises(CommandError, match="already exists"):
+        run("create_partner", "Acme again", "--code", "acme")
+
+    assert Partner.objects.count() == 1
+
+
+def test_create_partner_new_key_for_an_existing_partner():
+    run("create_partner", "Acme", "--code", "acme")
+
+    run("create_partner", "Acme", "--code", "acme", "--new-key")
+
+    assert Partner.objects.get().api_keys.count() == 2
+
+
+def test_demo_data_has_every_status_a_working_key_and_loads_once(client, settings):
+    settings.DEBUG = True
+
+    first = run("load_demo_data", "--password", "demo-pass-123")
+    second = run("load_demo_data", "--password", "demo-pass-456")
+
+    assert "Demo data loaded." in first
+    assert "already present" in second
+    assert "Password: demo-pass-456" in second
+    statuses = set(LoanApplication.objects.values_list("status", flat=True))
+    assert statuses == set(ApplicationStatus.values)
+    assert LoanApplication.objects.count() == 12
+    response = client.get("/api/v1/applications/", HTTP_AUTHORIZATION=f"Api-Key {DEMO_API_KEY}")
+    assert response.json()["count"] == 9
+    assert client.login(username="olivia.officer", password="demo-pass-456")
+
+
+def test_demo_data_is_refused_outside_debug(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG"):
+        run("load_demo_data")
+
+    assert Partner.objects.count() == 0
+
+
+def test_setup_roles_reports_each_group():
+    output = run("setup_roles")
+
+    for role in ("Loan officer", "Loan manager", "Finance", "Auditor"):
+        assert f"{role}: " in output
+
+
+def test_rotate_keys_json_report():
+    output = run("rotate_encryption_keys", "--dry-run", "--json")
+
+    report = json.loads(output)
+    assert report["active_key_id"] == "test2"
+    assert report["dry_run"] is True
+    assert "applications.Customer.pan" in report["stale_by_field"]

@@ -1,0 +1,296 @@
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from applications import services
+from applications.lifecycle import ApplicationStatus
+from applications.models import Customer, LoanApplication
+from loanproject.core.errors import Conflict, IllegalTransition, NotFound, StaleVersion
+from loanproject.core.models import OutboxEvent
+
+from .factories import CustomerFactory, LoanApplicationFactory, PartnerFactory, StaffUserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def customer_data(**overrides) -> services.CustomerData:
+    values = {
+        "full_name": "Asha Patel",
+        "email": "asha@example.com",
+        "pan": "abcde1234f",
+        "phone": "+1 212 555 0101",
+        "external_ref": "CUST-1",
+    }
+    values.update(overrides)
+    return services.CustomerData(**values)
+
+
+def application_data(**overrides) -> services.ApplicationData:
+    values = {
+        "requested_amount": Decimal("25000.00"),
+        "purpose": "vehicle",
+        "annual_income": Decimal("85000.00"),
+        "employment_status": "employed",
+        "external_ref": "APP-1",
+        "total_payments": 10,
+        "late_payments": 1,
+        "credit_mix": ["credit_card"],
+        "repayment_history": [{"month": "2026-01", "status": "on_time"}],
+    }
+    values.update(overrides)
+    return services.ApplicationData(**values)
+
+
+class TestSubmitApplication:
+    def test_stores_customer_application_and_submitted_event_together(self):
+        partner = PartnerFactory()
+
+        application = services.submit_application(
+            partner=partner, customer=customer_data(), application=application_data()
+        )
+
+        application.refresh_from_db()
+        customer = application.customer
+        assert application.status == ApplicationStatus.SUBMITTED
+        assert application.version == 1
+        assert application.partner == partner
+        assert application.requested_amount == Decimal("25000.00")
+        assert customer.pan.reveal() == "ABCDE1234F"
+        assert customer.pan_hash == services.pan_blind_index("ABCDE1234F")
+        event = OutboxEvent.objects.get()
+        assert event.topic == "application.submitted"
+        assert event.aggregate_id == str(application.pk)
+        assert event.payload == {"application_id": str(application.pk), "partner_id": partner.pk}
+
+    def test_invalid_application_leaves_no_customer_application_or_event(self):
+        partner = PartnerFactory()
+
+        with pytest.raises(ValidationError) as error:
+            services.submit_application(
+                partner=partner,
+                customer=customer_data(),
+                application=application_data(credit_mix=["lottery"]),
+            )
+
+        assert "credit_mix" in error.value.message_dict
+        assert Customer.objects.count() == 0
+        assert LoanApplication.objects.count() == 0
+        assert OutboxEvent.objects.count() == 0
+
+    def test_invalid_pan_is_a_field_error(self):
+        with pytest.raises(ValidationError) as error:
+            services.submit_application(
+                partner=PartnerFactory(), customer=customer_data(pan="1234"), application=application_data()
+            )
+
+        assert list(error.value.message_dict) == ["pan"]
+        assert Customer.objects.count() == 0
+
+    def test_same_customer_ref_reuses_the_customer_and_updates_contact_details(self):
+        partner = PartnerFactory()
+        first = services.submit_application(
+            partner=partner, customer=customer_data(), application=application_data()
+        )
+
+        second = services.submit_application(
+            partner=partner,
+            customer=customer_data(email="new@example.com"),
+            application=application_data(external_ref="APP-2"),
+        )
+
+        assert second.customer_id == first.customer_id
+        assert Customer.objects.get().email == "new@example.com"
+
+    def test_same_customer_ref_with_another_pan_is_refused(self):
+        partner = PartnerFactory()
+        services.submit_application(partner=partner, customer=customer_data(), application=application_data())
+
+        with pytest.raises(Conflict) as error:
+            services.submit_application(
+                partner=partner,
+                customer=customer_data(pan="ZZZZZ9999Z"),
+                application=application_data(external_ref="APP-2"),
+            )
+
+        assert error.value.code == "customer_pan_mismatch"
+        assert LoanApplication.objects.count() == 1
+        assert Customer.objects.get().pan.reveal() == "ABCDE1234F"
+
+    def test_same_application_ref_twice_is_a_conflict(self):
+        partner = PartnerFactory()
+        services.submit_application(partner=partner, customer=customer_data(), application=application_data())
+
+        with pytest.raises(Conflict) as error:
+            services.submit_application(partner=partner, customer=customer_data(), application=application_data())
+
+        assert error.value.code == "application_exists"
+        assert LoanApplication.objects.count() == 1
+        assert OutboxEvent.objects.count() == 1
+
+    def test_the_same_refs_are_independent_between_partners(self):
+        first = services.submit_application(
+            partner=PartnerFactory(), customer=customer_data(), application=application_data()
+        )
+        second = services.submit_application(
+            partner=PartnerFactory(), customer=customer_data(), application=application_data()
+        )
+
+        assert first.customer_id != second.customer_id
+        assert first.customer.pan_hash == second.customer.pan_hash
+
+    def test_an_existing_customer_of_another_partner_is_refused(self):
+        customer = CustomerFactory()
+
+        with pytest.raises(Conflict):
+            services.submit_application(partner=PartnerFactory(), customer=customer, application=application_data())
+
+        assert LoanApplication.objects.count() == 0
+
+
+class TestDecisions:
+    def test_withdraw_with_the_current_version_moves_and_bumps_the_version(self):
+        application = LoanApplicationFactory(status=ApplicationStatus.SUBMITTED, version=1)
+
+        withdrawn = services.withdraw_application(application_id=application.pk, expected_version=1, reason="moved away")
+
+        assert withdrawn.status == ApplicationStatus.WITHDRAWN
+        assert withdrawn.version == 2
+        assert withdrawn.decision_note == "moved away"
+        assert OutboxEvent.objects.filter(topic="application.withdrawn").count() == 1
+
+    def test_a_stale_version_changes_nothing(self):
+        application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW, version=3)
+        manager = StaffUserFactory()
+
+        with pytest.raises(StaleVersion):
+            services.decide_application(
+                application_id=application.pk, expected_version=2, approve=True, actor=manager
+            )
+
+        application.refresh_from_db()
+        assert (application.status, application.version, application.approved_amount) == (
+            ApplicationStatus.MANUAL_REVIEW, 3, None,
+        )
+        assert OutboxEvent.objects.count() == 0
+
+    def test_another_partners_application_is_not_found(self):
+        application = LoanApplicationFactory()
+
+        with pytest.raises(NotFound):
+            services.withdraw_application(
+                application_id=application.pk, expected_version=1, partner=PartnerFactory()
+            )
+
+        application.refresh_from_db()
+        assert application.status == ApplicationStatus.SUBMITTED
+
+    def test_an_illegal_transition_changes_nothing(self):
+        application = LoanApplicationFactory(status=ApplicationStatus.REJECTED, version=4)
+
+        with pytest.raises(IllegalTransition):
+            services.withdraw_application(application_id=application.pk, expected_version=4)
+
+        application.refresh_from_db()
+        assert (application.status, application.version) == (ApplicationStatus.REJECTED, 4)
+
+    def test_automated_pre_approval_records_amount_rate_and_announces_it(self):
+        application = LoanApplicationFactory(status=ApplicationStatus.SCORING, version=2)
+
+        decided = services.apply_automated_decision(
+            application_id=application.pk,
+            expected_version=2,
+            decision="pre_approved",
+            risk_level="low",
+            approved_amount=Decimal("9000.00"),
+            interest_rate=Decimal("8.25"),
+            conditions=["Proof of income required"],
+        )
+
+        assert decided.status == ApplicationStatus.PRE_APPROVED
+        assert (decided.approved_amount, decided.interest_rate) == (Decimal("9000.00"), Decimal("8.25"))
+        assert decided.conditions == ["Proof of income required"]
+        assert decided.processed_at is not None
+        event = OutboxEvent.objects.get(topic="application.decided")
+        assert event.payload == {
+            "application_id": str(application.pk), "status": "pre_approved", "decision": "pre_approved", "version": 3,
+        }
+
+    def test_a_rejection_without_reasons_is_refused(self):
+        application = LoanApplicationFactory(status=ApplicationStatus.SCORING, version=2)
+
+        with pytest.raises(ValidationError):
+            services.apply_automated_decision(
+                application_id=application.pk, expected_version=2, decision="rejected", risk_level="high"
+            )
+
+        application.refresh_from_db()
+        assert application.status == ApplicationStatus.SCORING
+
+    def test_staff_approval_cannot_exceed_the_request(self):
+        application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW, requested_amount=Decimal("1000.00"))
+
+        with pytest.raises(ValidationError):
+            services.decide_application(
+                application_id=application.pk, expected_version=1, approve=True,
+                approved_amount=Decimal("1000.01"), actor=StaffUserFactory(),
+            )
+
+        application.refresh_from_db()
+        assert application.status == ApplicationStatus.MANUAL_REVIEW
+
+    def test_staff_rejection_records_reasons_and_the_decider(self):
+        application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW)
+        officer = StaffUserFactory()
+
+        rejected = services.decide_application(
+            application_id=application.pk, expected_version=1, approve=False, actor=officer,
+            reasons=[services.Reason(code="R02", text="Income could not be verified")],
+        )
+
+        assert rejected.status == ApplicationStatus.REJECTED
+        assert rejected.reasons == [{"code": "R02", "text": "Income could not be verified"}]
+        assert rejected.decided_by == officer
+
+    def test_booking_needs_an_approved_application(self):
+        application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW)
+
+        with pytest.raises(IllegalTransition):
+            services.mark_application_booked(application_id=application.pk)
+
+
+class TestCustomers:
+    def test_changing_the_pan_re_encrypts_and_re_indexes(self):
+        customer = CustomerFactory(clear_pan="AAAAA1111A")
+
+        services.update_customer(customer_id=customer.pk, pan="bbbbb2222b")
+
+        customer.refresh_from_db()
+        assert customer.pan.reveal() == "BBBBB2222B"
+        assert customer.pan_hash == services.pan_blind_index("BBBBB2222B")
+
+    def test_another_partners_customer_cannot_be_changed(self):
+        customer = CustomerFactory(full_name="Original")
+
+        with pytest.raises(NotFound):
+            services.update_customer(customer_id=customer.pk, partner=PartnerFactory(), full_name="Hijacked")
+
+        customer.refresh_from_db()
+        assert customer.full_name == "Original"
+
+
+class TestPartners:
+    def test_register_partner_creates_its_audit_service_user(self):
+        partner = services.register_partner(name="Acme", code="acme", contact_email="api@acme.example")
+
+        assert partner.service_user.username == "partner-acme"
+        assert not partner.service_user.has_usable_password()
+        assert not partner.service_user.is_staff
+
+    def test_inactive_partner_gets_no_key(self):
+        partner = PartnerFactory(is_active=False)
+
+        with pytest.raises(Conflict):
+            services.issue_partner_api_key(partner=partner, name="k")
+
+        assert partner.api_keys.count() == 0

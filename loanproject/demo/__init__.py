@@ -1,0 +1,1 @@
+"""Deterministic demo data for `make run`. The only app allowed to import every other app."""

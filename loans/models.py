@@ -1,0 +1,3 @@
+"""Drivers, leases, driver loans and installment schedules (built in the ledger issue).
+
+Imports applications, ledger and loanproject.core only."""
