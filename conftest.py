@@ -44,13 +44,16 @@ def celery_broker(url: str):
     from loanproject.celery import app
 
     keys = ["broker_url", "task_always_eager", "worker_hijack_root_logger"]
-    saved = {key: app.conf[key] for key in keys}
+    # Celery reads Django settings live; only the override layer ("changes") is ours to restore.
+    overridden = {key: app.conf.changes[key] for key in keys if key in app.conf.changes}
     app.conf.update(broker_url=url, task_always_eager=False, worker_hijack_root_logger=False)
     app._after_fork()  # drop pooled connections to the previous broker
     try:
         yield app
     finally:
-        app.conf.update(saved)
+        for key in keys:
+            app.conf.changes.pop(key, None)
+        app.conf.update(overridden)
         app._after_fork()
 
 

@@ -2,6 +2,7 @@ import json
 from io import StringIO
 
 import pytest
+from auditlog.models import LogEntry
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -24,6 +25,14 @@ def test_create_partner_prints_a_key_that_works(client):
     key = output.split("API key: ")[1].split()[0]
     assert Partner.objects.get().code == "acme"
     assert client.get("/api/v1/applications/", HTTP_AUTHORIZATION=f"Api-Key {key}").status_code == 200
+
+
+def test_create_partner_is_audited_as_the_system_user():
+    run("create_partner", "Acme Lending", "--code", "acme")
+
+    entry = LogEntry.objects.get_for_object(Partner.objects.get()).get()
+
+    assert entry.actor.username == "system"
 
 
 def test_create_partner_refuses_a_duplicate_code():

@@ -129,6 +129,12 @@ def blind_index(value: str, *, context: str) -> str:
     return hmac.new(_blind_index_key(), message, hashlib.sha256).hexdigest()
 
 
+def validate_key_settings(*, field_encryption_keys: str, blind_index_key: str) -> None:
+    """Fail at start-up, not at the first PAN, when a key is malformed."""
+    KeyRing.parse(field_encryption_keys)
+    _decode_key(blind_index_key, "BLIND_INDEX_KEY", minimum=32)
+
+
 def reset_key_ring_on_setting_change(*, setting: str, **kwargs) -> None:
     if setting in {"FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY"}:
         get_key_ring.cache_clear()
