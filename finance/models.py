@@ -172,7 +172,11 @@ class Account(models.Model):
             # Target of the composite foreign key transaction -> (account, customer).
             models.UniqueConstraint(fields=["id", "customer"], name="account_id_customer_key"),
             models.CheckConstraint(condition=Q(type__in=AccountType.values), name="account_type_known"),
-            models.CheckConstraint(condition=Q(currency__regex=CURRENCY_REGEX), name="account_currency_iso"),
+            models.CheckConstraint(
+                condition=Q(currency__regex=CURRENCY_REGEX),
+                name="account_currency_iso",
+                violation_error_message="Currency is a three-letter ISO 4217 code, e.g. USD.",
+            ),
             models.CheckConstraint(condition=~Q(provider_account_id=""), name="account_provider_id_not_blank"),
         ]
         indexes = [
@@ -307,6 +311,7 @@ class Budget(models.Model):
             models.CheckConstraint(
                 condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
                 name="budget_end_not_before_start",
+                violation_error_message="The end date cannot be before the start date.",
             ),
             models.CheckConstraint(condition=~Q(name=""), name="budget_name_not_blank"),
         ]
@@ -354,8 +359,16 @@ class Goal(models.Model):
     class Meta:
         ordering = ["target_date", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(target_amount__gt=0), name="goal_target_amount_positive"),
-            models.CheckConstraint(condition=Q(current_amount__gte=0), name="goal_current_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(target_amount__gt=0),
+                name="goal_target_amount_positive",
+                violation_error_message="The target amount must be positive.",
+            ),
+            models.CheckConstraint(
+                condition=Q(current_amount__gte=0),
+                name="goal_current_amount_not_negative",
+                violation_error_message="The saved amount cannot be negative.",
+            ),
             models.CheckConstraint(condition=Q(priority__in=GoalPriority.values), name="goal_priority_known"),
             models.CheckConstraint(condition=~Q(name=""), name="goal_name_not_blank"),
         ]

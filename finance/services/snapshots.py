@@ -1,0 +1,149 @@
+"""Net-worth snapshots: one per customer and day, taken from the open accounts' balances.
+
+A snapshot is history: once taken for a day it is never rewritten, and taking it again returns
+the one already there. The nightly job (CELERY_BEAT_SCHEDULE "finance-net-worth-snapshots") and
+`manage.py snapshot_net_worth` snapshot every customer with an open account, set-based: per
+chunk of customers one query finds the ones already done, one aggregates the balances, and one
+bulk INSERT (ON CONFLICT DO NOTHING) writes the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import date
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from applications.models import Partner
+
+from ..models import Account, NetWorthSnapshot
+from ..selectors import NetWorthFigures, base_currency, net_worth_by_customer
+from ._scope import customer_in_scope
+
+DEFAULT_BATCH_SIZE = 5_000
+
+
+@dataclass
+class SnapshotReport:
+    date: date
+    customers: int = 0
+    created: int = 0
+    already_taken: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"date": self.date.isoformat()}
+
+
+def _as_json(amounts: dict) -> dict:
+    """Decimals become strings in JSON, never floats."""
+    return {key: _as_json(value) if isinstance(value, dict) else str(value) for key, value in amounts.items()}
+
+
+def _snapshot(customer_id: int, on: date, figures: NetWorthFigures, created_at) -> NetWorthSnapshot:
+    return NetWorthSnapshot(
+        customer_id=customer_id,
+        date=on,
+        currency=figures.currency,
+        total_assets=figures.total_assets,
+        total_liabilities=figures.total_liabilities,
+        net_worth=figures.net_worth,
+        assets_breakdown=_as_json(figures.assets_breakdown),
+        liabilities_breakdown=_as_json(figures.liabilities_breakdown),
+        other_currencies=_as_json(figures.other_currencies),
+        accounts_count=figures.accounts_count,
+        created_at=created_at,
+    )
+
+
+@transaction.atomic
+def take_net_worth_snapshot(
+    *, customer_id: int, on: date | None = None, partner: Partner | None = None
+) -> tuple[NetWorthSnapshot, bool]:
+    """The customer's snapshot for the day (today by default): (snapshot, created).
+
+    Idempotent: if the day's snapshot exists it is returned unchanged. A customer without open
+    accounts gets a snapshot of zeros.
+    """
+    customer = customer_in_scope(customer_id, partner=partner)
+    on = on or timezone.localdate()
+    existing = NetWorthSnapshot.objects.filter(customer=customer, date=on).first()
+    if existing is not None:
+        return existing, False
+    figures = net_worth_by_customer(customer_ids=[customer.pk]).get(customer.pk) or NetWorthFigures(
+        currency=base_currency()
+    )
+    snapshot = _snapshot(customer.pk, on, figures, timezone.now())
+    snapshot.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            snapshot.save(force_insert=True)
+    except IntegrityError:  # taken concurrently a moment ago: that one stands
+        return NetWorthSnapshot.objects.get(customer=customer, date=on), False
+    return snapshot, True
+
+
+def _customers_with_open_accounts(batch_size: int) -> Iterator[list[int]]:
+    last = 0
+    while True:
+        batch = list(
+            Account.objects.filter(deleted_at__isnull=True, customer_id__gt=last)
+            .order_by("customer_id")
+            .values_list("customer_id", flat=True)
+            .distinct()[:batch_size]
+        )
+        if not batch:
+            return
+        yield batch
+        last = batch[-1]
+
+
+def _batches(customer_ids: Iterable[int], batch_size: int) -> Iterator[list[int]]:
+    ids = sorted({int(customer_id) for customer_id in customer_ids})
+    for start in range(0, len(ids), batch_size):
+        yield ids[start : start + batch_size]
+
+
+def count_customers_with_open_accounts() -> int:
+    return Account.objects.filter(deleted_at__isnull=True).values("customer_id").distinct().count()
+
+
+def take_net_worth_snapshots(
+    *,
+    on: date | None = None,
+    customer_ids: Iterable[int] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> SnapshotReport:
+    """Snapshot many customers for the day: the given ones, or every customer with an open
+    account. Set-based and chunked (a transaction per `batch_size` customers); idempotent, so a
+    run that stopped half-way is finished by running it again."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be positive")
+    on = on or timezone.localdate()
+    currency = base_currency()
+    report = SnapshotReport(date=on)
+    batches = _customers_with_open_accounts(batch_size) if customer_ids is None else _batches(customer_ids, batch_size)
+    for batch in batches:
+        with transaction.atomic():
+            taken = set(
+                NetWorthSnapshot.objects.filter(date=on, customer_id__in=batch).values_list("customer_id", flat=True)
+            )
+            todo = [customer_id for customer_id in batch if customer_id not in taken]
+            figures = net_worth_by_customer(customer_ids=todo, currency=currency)
+            created_at = timezone.now()
+            NetWorthSnapshot.objects.bulk_create(
+                [
+                    _snapshot(customer_id, on, figures.get(customer_id) or NetWorthFigures(currency=currency), created_at)
+                    for customer_id in todo
+                ],
+                batch_size=1000,
+                ignore_conflicts=True,  # a concurrent run took some: theirs stand
+            )
+        report.customers += len(batch)
+        report.created += len(todo)
+        report.already_taken += len(taken)
+        if progress:
+            progress(len(batch))
+    return report
