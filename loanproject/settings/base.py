@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
-from celery.schedules import crontab  # noqa: F401  (used by apps that extend CELERY_BEAT_SCHEDULE)
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -219,6 +219,13 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # Every 5 seconds: publish outbox events whose on-commit kick was lost (broker down, crash).
     "relay-outbox": {"task": "core.relay_outbox", "schedule": 5.0, "options": {"expires": 30}},
+    # Every night at 01:30 (TIME_ZONE): the day's net-worth snapshot of every customer with an
+    # open account (idempotent; `manage.py snapshot_net_worth` runs the same job by hand).
+    "finance-net-worth-snapshots": {
+        "task": "finance.take_net_worth_snapshots",
+        "schedule": crontab(hour=1, minute=30),
+        "options": {"expires": 6 * 3600},
+    },
 }
 
 # --- Transactional outbox --------------------------------------------------------------------
@@ -242,6 +249,7 @@ STAFF_ROLES: dict[str, list[str]] = {
         "applications.view_customer",
         "applications.view_loanapplication",
         "applications.change_loanapplication",
+        "finance.view_*",
     ],
     "Loan manager": [
         "applications.view_partner",
@@ -249,14 +257,26 @@ STAFF_ROLES: dict[str, list[str]] = {
         "applications.view_loanapplication",
         "applications.change_loanapplication",
         "auditlog.view_logentry",
+        "finance.view_*",
     ],
     "Finance": [
         "applications.view_partner",
         "applications.view_customer",
         "applications.view_loanapplication",
+        "finance.view_*",
+        "finance.add_transactionimport",
+        "finance.change_bankconnection",
+        "finance.change_account",
+        "finance.add_networthsnapshot",
     ],
     "Auditor": ["*.view_*"],
 }
+
+# --- Personal finance ------------------------------------------------------------------------
+# Net worth is totalled in this currency; accounts in others are listed apart, never converted.
+FINANCE_BASE_CURRENCY = env("FINANCE_BASE_CURRENCY", "USD")
+# Largest uploaded document, in bytes (the database refuses more than 25 MiB whatever this says).
+FINANCE_DOCUMENT_MAX_BYTES = env_int("FINANCE_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)
 
 # --- Audit log -------------------------------------------------------------------------------
 AUDITLOG_MASK_CALLABLE = "loanproject.core.sensitive.mask_tail"
