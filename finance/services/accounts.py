@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from applications.models import Partner
-from loanproject.core.errors import Conflict
+from loanproject.core.errors import Conflict, DomainError, NotFound
 
 from ..locks import lock_account, lock_connection
 from ..models import Account, ConnectionStatus
@@ -29,7 +29,10 @@ class AccountData:
 
 @transaction.atomic
 def open_account(*, connection_id: int, data: AccountData, partner: Partner | None = None) -> Account:
-    connection = lock_connection(connection_id, partner=partner)
+    try:
+        connection = lock_connection(connection_id, partner=partner)
+    except NotFound:  # named in the request body, not the URL: a field error
+        raise DomainError("No such bank connection.", fields={"connection": ["No such bank connection."]}) from None
     if connection.status == ConnectionStatus.DISCONNECTED:
         raise Conflict("This connection is disconnected.", code="connection_disconnected")
     if Account.objects.filter(connection=connection, provider_account_id=data.provider_account_id).exists():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal
 from typing import IO
 
 from django.conf import settings
@@ -50,15 +51,17 @@ def _checksum(stream: IO[bytes]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _check_json(value: object, path: str = "extracted_data") -> None:
+def _plain_json(value: object, path: str = "extracted_data") -> object:
+    """Refuse floats; turn Decimals into strings, so amounts are exact wherever the data goes."""
     if isinstance(value, float):
         raise ValidationError({"extracted_data": [f"{path} is a float; send amounts as decimal strings."]})
+    if isinstance(value, Decimal):
+        return str(value)
     if isinstance(value, dict):
-        for key, item in value.items():
-            _check_json(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_json(item, f"{path}.{index}")
+        return {str(key): _plain_json(item, f"{path}.{key}") for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_json(item, f"{path}.{index}") for index, item in enumerate(value)]
+    return value
 
 
 def clean_extracted_data(value: object) -> dict:
@@ -66,7 +69,7 @@ def clean_extracted_data(value: object) -> dict:
         return {}
     if not isinstance(value, dict):
         raise ValidationError({"extracted_data": ["Must be a JSON object."]})
-    _check_json(value)
+    value = _plain_json(value)
     if len(json.dumps(value, cls=DjangoJSONEncoder)) > MAX_EXTRACTED_DATA_BYTES:
         raise ValidationError({"extracted_data": [f"At most {MAX_EXTRACTED_DATA_BYTES} bytes."]})
     return value

@@ -33,7 +33,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from applications.models import Partner
-from loanproject.core.errors import DomainError
+from loanproject.core.errors import DomainError, NotFound
 
 from ..locks import scoped
 from ..models import (
@@ -434,7 +434,7 @@ def import_transactions_csv(
     try:
         bank = scoped(BankConnection.objects.all(), partner).get(pk=int(connection_id))
     except (BankConnection.DoesNotExist, TypeError, ValueError):
-        raise DomainError("No such bank connection.", code="not_found", fields={"connection": ["No such bank connection."]}) from None
+        raise NotFound("No such bank connection.") from None
     accounts = {
         provider_id: _AccountRef(pk, customer_id, deleted_at is not None)
         for pk, customer_id, provider_id, deleted_at in Account.objects.filter(connection=bank).values_list(
@@ -486,7 +486,7 @@ def import_transactions_csv(
 
 def import_transactions(
     *,
-    transactions: list[TransactionInput],
+    transactions: list[TransactionInput | RowError],
     partner: Partner | None = None,
     started_by: AbstractBaseUser | None = None,
     source_name: str = "",
@@ -497,15 +497,17 @@ def import_transactions(
     """Import transactions given as data (the partner API, a provider sync).
 
     Each must name one of the partner's open accounts (any account for partner=None); errors
-    are reported by list index. Idempotent like the CSV import.
+    are reported by list index. An item the door could not even parse is passed as its
+    RowError and counted as rejected. Idempotent like the CSV import.
     """
     strategy = _check_options(chunk_size, max_errors, strategy)
     ids = set()
     for item in transactions:
-        try:
-            ids.add(int(item.account_id))
-        except (TypeError, ValueError):
-            pass
+        if isinstance(item, TransactionInput):
+            try:
+                ids.add(int(item.account_id))
+            except (TypeError, ValueError):
+                pass
     accounts = {
         pk: _AccountRef(pk, customer_id, deleted_at is not None)
         for pk, customer_id, deleted_at in scoped(Account.objects.filter(pk__in=ids), partner).values_list(
@@ -515,6 +517,9 @@ def import_transactions(
 
     def rows() -> Iterator[ParsedRow | RowError]:
         for index, item in enumerate(transactions):
+            if isinstance(item, RowError):
+                yield item
+                continue
             try:
                 account = accounts.get(int(item.account_id))
             except (TypeError, ValueError):
