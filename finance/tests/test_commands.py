@@ -6,6 +6,7 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+from celery import current_app
 from celery.schedules import crontab
 from django.conf import settings
 from django.core.management import call_command
@@ -14,7 +15,6 @@ from django.utils import timezone
 
 from finance.models import NetWorthSnapshot, Transaction, TransactionImport
 from finance.tasks import take_net_worth_snapshots_task
-from loanproject.celery import app
 
 from .factories import AccountFactory, BankConnectionFactory
 
@@ -111,7 +111,7 @@ def test_the_nightly_snapshot_is_scheduled_and_runs_the_service():
 
     result = take_net_worth_snapshots_task.delay("2026-04-01").get()
 
-    assert entry["task"] == take_net_worth_snapshots_task.name in app.tasks
+    assert entry["task"] == take_net_worth_snapshots_task.name in current_app.tasks
     assert entry["schedule"] == crontab(hour=1, minute=30)
     assert result == {"date": "2026-04-01", "customers": 1, "created": 1, "already_taken": 0}
     assert NetWorthSnapshot.objects.get(customer_id=account.customer_id, date=date(2026, 4, 1)).net_worth == Decimal("42.00")
