@@ -31,11 +31,13 @@ Invariants (each is a named database constraint, proven in tests/test_constraint
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from auditlog.registry import auditlog
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
 from django.db.models.functions import Cast
 from django.db.models.lookups import StartsWith
 from django.utils import timezone
@@ -50,6 +52,7 @@ ACCESS_TOKEN_CONTEXT = "finance.bankconnection.access_token"
 CATEGORY_KEY_REGEX = r"^[a-z0-9_]*$"
 CURRENCY_REGEX = r"^[A-Z]{3}$"
 SHA256_REGEX = r"^[0-9a-f]{64}$"
+HALF_CENT = Value(Decimal("0.005"))
 # The database's hard cap; settings.FINANCE_DOCUMENT_MAX_BYTES may only lower it.
 DOCUMENT_MAX_BYTES = 25 * 1024 * 1024
 
@@ -403,8 +406,12 @@ class NetWorthSnapshot(models.Model):
         ordering = ["-date", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["customer", "date"], name="net_worth_snapshot_one_per_customer_day"),
+            # Within half a cent rather than "=": SQLite (the zero-setup database) does decimal
+            # arithmetic in binary floating point. Every value has two decimals, so any real
+            # difference is at least a cent and is still refused; PostgreSQL is exact anyway.
             models.CheckConstraint(
-                condition=Q(net_worth=F("total_assets") - F("total_liabilities")),
+                condition=Q(net_worth__gt=F("total_assets") - F("total_liabilities") - HALF_CENT)
+                & Q(net_worth__lt=F("total_assets") - F("total_liabilities") + HALF_CENT),
                 name="net_worth_snapshot_is_assets_minus_liabilities",
             ),
             models.CheckConstraint(condition=Q(currency__regex=CURRENCY_REGEX), name="net_worth_snapshot_currency_iso"),

@@ -324,7 +324,10 @@ def _write_with_bulk_insert(rows: list[ParsedRow], imported_at: datetime) -> int
             for row in new_rows
         ],
         batch_size=1000,
-        ignore_conflicts=True,  # a concurrent import of the same rows: the first one wins
+        # PostgreSQL: a concurrent import of the same rows, the first one wins. Elsewhere the
+        # chunk's transaction holds the write lock (SQLite IMMEDIATE), so the query above saw
+        # every stored row, and INSERT OR IGNORE would also swallow CHECK failures.
+        ignore_conflicts=connection.vendor == "postgresql",
     )
     return len(new_rows)
 

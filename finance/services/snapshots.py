@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from applications.models import Partner
@@ -139,7 +139,10 @@ def take_net_worth_snapshots(
                     for customer_id in todo
                 ],
                 batch_size=1000,
-                ignore_conflicts=True,  # a concurrent run took some: theirs stand
+                # PostgreSQL: a concurrent run took some; theirs stand. Elsewhere the transaction
+                # holds the write lock (SQLite IMMEDIATE) so no run can interleave, and INSERT OR
+                # IGNORE would also swallow CHECK failures.
+                ignore_conflicts=connection.vendor == "postgresql",
             )
         report.customers += len(batch)
         report.created += len(todo)

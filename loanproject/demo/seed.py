@@ -11,10 +11,13 @@ from auditlog.context import set_actor
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
 from applications import services
 from applications.lifecycle import ApplicationStatus
 from applications.models import Decision, Partner, PartnerAPIKey, RiskLevel
+
+from .finance_seed import seed_demo_finance
 
 DEMO_PARTNER_CODE = "demo-partner"
 # A fixed key so README examples work on a fresh `make run`; refused outside DEBUG.
@@ -170,6 +173,7 @@ def load_demo_data(*, password: str | None = None) -> DemoSummary:
         partner = services.register_partner(name="Demo Lending Partner", code=DEMO_PARTNER_CODE, contact_email="api@demo-partner.example")
         _demo_api_key(partner)
         other = services.register_partner(name="Second Partner", code="second-partner", contact_email="api@second.example")
+        customers = []
         for index, status in enumerate(STATUS_PLAN):
             owner = partner if index % 4 else other
             first, last = FIRST_NAMES[index], LAST_NAMES[index]
@@ -185,4 +189,6 @@ def load_demo_data(*, password: str | None = None) -> DemoSummary:
                 partner=owner, customer=customer, application=_application_data(rng, index)
             )
             _walk_to(status, application, manager)
+            customers.append(application.customer)
+        seed_demo_finance(customers=customers, today=timezone.localdate(), rng=random.Random(20261124))
     return DemoSummary(created=True, password=password, api_key=DEMO_API_KEY, staff_usernames=staff_usernames)
