@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 
@@ -14,6 +15,7 @@ CATEGORY_KEY_RE = re.compile(r"^[a-z0-9_]*$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 _NOT_A_KEY_CHAR = re.compile(r"[^a-z0-9]+")
 
+CENT = Decimal("0.01")
 # Largest amount a MoneyField (Decimal 14, 2) holds.
 MAX_AMOUNT = Decimal("999999999999.99")
 
@@ -25,6 +27,7 @@ INCOME_CATEGORIES = frozenset(
 TRANSFER_CATEGORIES = frozenset({"transfer"})
 
 
+@lru_cache(maxsize=4096)  # imports see the same few labels millions of times
 def normalize_category(value: str | None) -> str:
     """Provider labels become stable keys: "Food & Drink" -> "food_drink", "" stays "" (none)."""
     key = _NOT_A_KEY_CHAR.sub("_", (value or "").strip().lower()).strip("_")
@@ -47,8 +50,13 @@ def validate_currency(value: str) -> None:
         raise ValidationError("Currency is a three-letter ISO 4217 code, e.g. USD.", code="invalid")
 
 
+_PLAIN_AMOUNT = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,2})?")
+
+
 def parse_amount(value: object, *, what: str = "amount") -> Decimal:
     """An exact money amount: at most two decimal places, never a float, never rounded."""
+    if type(value) is str and _PLAIN_AMOUNT.fullmatch(value):
+        return Decimal(value).quantize(CENT)  # the common case, already known to be valid
     if isinstance(value, float):
         raise ValidationError(f"{what} must be a decimal string, not a float.", code="invalid")
     if isinstance(value, Decimal):
@@ -63,11 +71,11 @@ def parse_amount(value: object, *, what: str = "amount") -> Decimal:
             raise ValidationError(f"{what} {text!r} is not a number.", code="invalid") from None
     if not amount.is_finite():
         raise ValidationError(f"{what} must be a finite number.", code="invalid")
-    if amount.as_tuple().exponent < -2 and amount != amount.quantize(Decimal("0.01")):
+    if amount.as_tuple().exponent < -2 and amount != amount.quantize(CENT):
         raise ValidationError(f"{what} has more than two decimal places.", code="invalid")
     if abs(amount) > MAX_AMOUNT:
         raise ValidationError(f"{what} is too large.", code="invalid")
-    return amount.quantize(Decimal("0.01"))
+    return amount.quantize(CENT)
 
 
 def parse_iso_date(value: object, *, what: str = "date") -> date:

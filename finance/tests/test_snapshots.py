@@ -81,7 +81,14 @@ def test_another_partners_customer_cannot_be_snapshotted(partner, other_partner)
     assert NetWorthSnapshot.objects.count() == 0
 
 
-def test_snapshots_of_many_customers_match_single_snapshots_and_skip_those_taken():
+@pytest.fixture(params=["sql", "orm"])
+def strategy(request):
+    if request.param == "sql" and connection.vendor != "postgresql":
+        pytest.skip("the SQL writer needs PostgreSQL")
+    return request.param
+
+
+def test_snapshots_of_many_customers_match_single_snapshots_and_skip_those_taken(strategy):
     rich = wealthy_customer()
     modest = AccountFactory(current_balance=D("12.34")).customer
     indebted = AccountFactory(type="credit", current_balance=D("450.00")).customer
@@ -89,8 +96,8 @@ def test_snapshots_of_many_customers_match_single_snapshots_and_skip_those_taken
     NetWorthSnapshotFactory(customer=indebted, date=DAY, total_assets=D("1.00"), total_liabilities=D("0.00"), net_worth=D("1.00"))
     progress = []
 
-    report = services.take_net_worth_snapshots(on=DAY, batch_size=2, progress=progress.append)
-    again = services.take_net_worth_snapshots(on=DAY)
+    report = services.take_net_worth_snapshots(on=DAY, batch_size=2, progress=progress.append, strategy=strategy)
+    again = services.take_net_worth_snapshots(on=DAY, strategy=strategy)
 
     assert report.as_dict() == {"date": "2026-03-31", "customers": 3, "created": 2, "already_taken": 1}
     assert again.as_dict() == {"date": "2026-03-31", "customers": 3, "created": 0, "already_taken": 3}
@@ -104,16 +111,22 @@ def test_snapshots_of_many_customers_match_single_snapshots_and_skip_those_taken
         modest.pk: (D("12.34"), D("0.00"), D("12.34"), 1),
         indebted.pk: (D("1.00"), D("0.00"), D("1.00"), 2),  # taken earlier: never rewritten
     }
-    single = NetWorthSnapshot.objects.get(customer=rich)
-    assert single.assets_breakdown == {"checking": "1000.00", "savings": "2500.50", "investment": "10000.00"}
-    assert single.other_currencies == {"EUR": {"assets": "700.00", "liabilities": "0.00"}}
+    bulk = NetWorthSnapshot.objects.get(customer=rich)
+    single, _ = services.take_net_worth_snapshot(customer_id=rich.pk, on=date(2026, 4, 1))
+    single.refresh_from_db()
+    for field in ("currency", "total_assets", "total_liabilities", "net_worth", "assets_breakdown",
+                  "liabilities_breakdown", "other_currencies", "accounts_count"):
+        assert getattr(bulk, field) == getattr(single, field), field
+    assert bulk.assets_breakdown == {"checking": "1000.00", "savings": "2500.50", "investment": "10000.00"}
+    assert bulk.liabilities_breakdown == {"credit": "300.25", "loan": "5000.00"}
+    assert bulk.other_currencies == {"EUR": {"assets": "700.00", "liabilities": "0.00"}}
 
 
-def test_bulk_snapshots_of_given_customers_include_those_without_accounts():
+def test_bulk_snapshots_of_given_customers_include_those_without_accounts(strategy):
     with_account = AccountFactory(current_balance=D("5.00")).customer
     without = CustomerFactory()
 
-    report = services.take_net_worth_snapshots(on=DAY, customer_ids=[without.pk, with_account.pk, with_account.pk])
+    report = services.take_net_worth_snapshots(on=DAY, customer_ids=[without.pk, with_account.pk, with_account.pk], strategy=strategy)
 
     assert (report.customers, report.created) == (2, 2)
     assert dict(NetWorthSnapshot.objects.values_list("customer_id", "net_worth")) == {
@@ -121,11 +134,27 @@ def test_bulk_snapshots_of_given_customers_include_those_without_accounts():
     }
 
 
-def test_bulk_snapshot_queries_do_not_grow_with_customers():
+def test_bulk_snapshot_queries_do_not_grow_with_customers(strategy):
     def run(count, day):
         AccountFactory.create_batch(count)
         with CaptureQueriesContext(connection) as captured:
-            services.take_net_worth_snapshots(on=day, batch_size=1000)
+            services.take_net_worth_snapshots(on=day, batch_size=1000, strategy=strategy)
         return len(captured)
 
     assert run(3, date(2026, 1, 1)) == run(40, date(2026, 1, 2))
+
+
+def test_only_eur_accounts_and_negative_balances_are_exact(strategy):
+    bank = BankConnectionFactory()
+    AccountFactory(connection=bank, type="checking", current_balance=D("-45.10"))
+    AccountFactory(connection=bank, type="savings", current_balance=D("12.00"), currency="EUR")
+    AccountFactory(connection=bank, type="loan", current_balance=D("99.99"), currency="EUR")
+
+    services.take_net_worth_snapshots(on=DAY, strategy=strategy)
+
+    snapshot = NetWorthSnapshot.objects.get()
+    assert (snapshot.total_assets, snapshot.total_liabilities, snapshot.net_worth, snapshot.accounts_count) == (
+        D("-45.10"), D("0.00"), D("-45.10"), 3,
+    )
+    assert (snapshot.assets_breakdown, snapshot.liabilities_breakdown) == ({"checking": "-45.10"}, {})
+    assert snapshot.other_currencies == {"EUR": {"assets": "12.00", "liabilities": "99.99"}}
