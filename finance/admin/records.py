@@ -89,6 +89,11 @@ class DocumentAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, 
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "customer", "document_type"] if obj else []
 
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["customer", "document_type", "upload", "extracted_data"]
+        return ["customer", "document_type", *self.readonly_fields, "extracted_data"]
+
     def get_urls(self):
         return [
             path("<int:document_id>/download/", self.admin_site.admin_view(self.download_view), name="finance_document_download"),

@@ -202,11 +202,19 @@ def test_staff_upload_and_download_a_document(admin_client):
         "upload": SimpleUploadedFile("stub.pdf", pdf, "application/pdf"),
     })
     document = Document.objects.get()
+    assert document.extracted_data == {"gross": "1234.50"}
     download = admin_client.get(reverse("admin:finance_document_download", args=[document.pk]))
 
+    change_url = reverse("admin:finance_document_change", args=[document.pk])
+    page = admin_client.get(change_url)
+    corrected = admin_client.post(change_url, {"extracted_data": '{"gross": "1234.55"}'})
+
     assert response.status_code == 302, response.context["adminform"].form.errors
-    assert document.extracted_data == {"gross": "1234.50"}
     assert b"".join(download.streaming_content) == pdf
+    assert page.status_code == 200 and reverse("admin:finance_document_download", args=[document.pk]) in page.content.decode()
+    assert corrected.status_code == 302, corrected.context["adminform"].form.errors
+    document.refresh_from_db()
+    assert document.extracted_data == {"gross": "1234.55"}
 
 
 def test_close_action_soft_deletes(admin_client):
@@ -249,3 +257,21 @@ def test_transactions_cannot_be_added_or_edited_by_hand(admin_client):
     admin_client.post(reverse("admin:finance_transaction_change", args=[row.pk]), {"amount": "1.00"})
     row.refresh_from_db()
     assert row.amount == Decimal("-25.00")
+
+
+@pytest.mark.parametrize(
+    "model", ["bankconnection", "account", "transaction", "budget", "goal", "networthsnapshot", "document"]
+)
+def test_every_panel_link_opens_a_list_of_that_customer_only(admin_client, model):
+    mine, other = AccountFactory(), AccountFactory()
+    for account in (mine, other):
+        TransactionFactory(account=account)
+        BudgetFactory(customer=account.customer)
+        GoalFactory(customer=account.customer)
+        NetWorthSnapshotFactory(customer=account.customer)
+        make_document(account.customer, sha256=f"{account.pk:064x}")
+
+    response = admin_client.get(reverse(f"admin:finance_{model}_changelist"), {"customer__id__exact": mine.customer_id})
+
+    assert response.status_code == 200
+    assert {row.customer_id for row in response.context["cl"].result_list} == {mine.customer_id}
