@@ -87,6 +87,12 @@ class BankConnectionUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
     last_error = serializers.CharField(max_length=500, required=False, allow_blank=True)
 
 
+class SyncSerializer(StrictFieldsMixin, serializers.Serializer):
+    error = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="", help_text="Empty when the sync succeeded."
+    )
+
+
 class CsvUploadSerializer(StrictFieldsMixin, serializers.Serializer):
     file = serializers.FileField(help_text="UTF-8 CSV: account, transaction_id, date, amount, name[, merchant, category, pending].")
 

@@ -52,6 +52,7 @@ from .serializers import (
     ImportReportSerializer,
     NetWorthSnapshotSerializer,
     SnapshotCreateSerializer,
+    SyncSerializer,
     TransactionBulkCreateDocSerializer,
     TransactionBulkCreateSerializer,
     TransactionItemSerializer,
@@ -139,6 +140,14 @@ class BankConnectionViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.Retrie
     def disconnect(self, request: Request, pk=None) -> Response:
         """End the link and destroy its token; accounts and transactions stay."""
         connection = services.disconnect_bank(connection_id=_pk(pk), partner=self.partner)
+        return Response(BankConnectionSerializer(connection).data)
+
+    @extend_schema(request=SyncSerializer, responses={200: BankConnectionSerializer})
+    @action(detail=True, methods=["post"])
+    def synced(self, request: Request, pk=None) -> Response:
+        """Report a finished sync with the provider: stamps last_synced_at; an error marks the link."""
+        data = _validated(SyncSerializer, request.data)
+        connection = services.record_connection_sync(connection_id=_pk(pk), partner=self.partner, error=data["error"])
         return Response(BankConnectionSerializer(connection).data)
 
     @extend_schema(request={"multipart/form-data": CsvUploadSerializer}, responses={200: ImportReportSerializer})

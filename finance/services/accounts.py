@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from applications.models import Partner
@@ -43,7 +43,13 @@ def open_account(*, connection_id: int, data: AccountData, partner: Partner | No
         )
     account = Account(connection=connection, customer_id=connection.customer_id, **asdict(data))
     account.full_clean()
-    account.save(force_insert=True)
+    try:
+        with transaction.atomic():
+            account.save(force_insert=True)
+    except IntegrityError:  # opened concurrently a moment ago
+        raise Conflict(
+            f"Account {data.provider_account_id!r} already exists on this connection.", code="account_exists"
+        ) from None
     return account
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from applications.models import Partner
@@ -57,7 +57,11 @@ def connect_bank(
         token_updated_at=timezone.now() if token else None,
     )
     connection.full_clean()
-    connection.save(force_insert=True)
+    try:
+        with transaction.atomic():
+            connection.save(force_insert=True)
+    except IntegrityError:  # linked concurrently a moment ago
+        raise Conflict(f"The {provider} item {item_id!r} is already linked.", code="connection_exists") from None
     return connection
 
 

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from applications.models import Partner
 from loanproject.core.errors import NotFound
@@ -116,8 +116,12 @@ def upload_document(
         extracted_data=data,
     )
     document.file = File(file, name=f"{sha256}{ALLOWED_CONTENT_TYPES[content_type]}")
-    document.full_clean()
-    document.save(force_insert=True)
+    document.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            document.save(force_insert=True)
+    except IntegrityError:  # the same file uploaded concurrently: the first upload stands
+        return Document.objects.get(customer=customer, sha256=sha256), False
     return document, True
 
 

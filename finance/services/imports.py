@@ -294,10 +294,14 @@ def _write_with_copy(rows: list[ParsedRow], imported_at: datetime) -> int:
                         row.amount, row.name, row.merchant_name, row.category, row.pending,
                     )
                 )
-        # ORDER BY position: of two rows with the same id in one file, the first one wins.
+        # DISTINCT ON keeps the first of two rows with the same id in one file; inserting in key
+        # order means two concurrent imports lock index entries in the same order (no deadlock).
         cursor.execute(
             f"INSERT INTO finance_transaction ({_COLUMNS}, imported_at) "
-            f"SELECT {_COLUMNS}, %s FROM {_STAGING_TABLE} ORDER BY position "
+            f"SELECT {_COLUMNS}, %s FROM ("
+            f"  SELECT DISTINCT ON (account_id, provider_transaction_id) * FROM {_STAGING_TABLE}"
+            "   ORDER BY account_id, provider_transaction_id, position"
+            ") AS first_rows ORDER BY account_id, provider_transaction_id "
             "ON CONFLICT ON CONSTRAINT transaction_provider_id_unique_per_account DO NOTHING",
             [imported_at],
         )
@@ -315,7 +319,8 @@ def _write_with_bulk_insert(rows: list[ParsedRow], imported_at: datetime) -> int
             provider_transaction_id__in={key[1] for key in first_by_key},
         ).values_list("account_id", "provider_transaction_id")
     )
-    new_rows = [row for key, row in first_by_key.items() if key not in existing]
+    # In key order, like the COPY writer, so that concurrent imports cannot deadlock.
+    new_rows = [row for key, row in sorted(first_by_key.items()) if key not in existing]
     Transaction.objects.bulk_create(
         [
             Transaction(

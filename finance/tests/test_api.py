@@ -352,3 +352,18 @@ def test_the_customer_summary(partner_client, account):
 
 def test_without_an_api_key_nothing_is_served(client, account):
     assert client.get(f"{BASE}/accounts/").status_code in (401, 403)
+
+
+def test_a_sync_is_recorded_and_api_changes_are_audited_as_the_partner(partner_client, partner, customer):
+    from auditlog.models import LogEntry
+
+    bank = BankConnectionFactory(customer=customer)
+
+    failed = post(partner_client, f"/connections/{bank.pk}/synced/", {"error": "ITEM_LOGIN_REQUIRED"})
+    healed = post(partner_client, f"/connections/{bank.pk}/synced/", {})
+
+    assert (failed.json()["status"], failed.json()["last_error"]) == ("error", "ITEM_LOGIN_REQUIRED")
+    assert (healed.json()["status"], healed.json()["last_error"]) == ("active", "")
+    assert healed.json()["last_synced_at"] is not None
+    actors = {entry.actor for entry in LogEntry.objects.get_for_object(bank).filter(action=LogEntry.Action.UPDATE)}
+    assert actors == {partner.service_user}

@@ -89,3 +89,23 @@ def test_the_model_value_is_masked_everywhere_but_reveal(caplog):
 
 def _bank():
     return services.connect_bank(customer_id=CustomerFactory().pk, provider="plaid", institution_name="X", access_token=FIRST)
+
+
+def test_key_rotation_re_encrypts_bank_tokens(settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.FIELD_ENCRYPTION_KEYS = "test1:dGVzdC1maWVsZC1rZXktbnVtYmVyLTEtMzJieXRlcyE="
+    bank = _bank()
+    assert stored(bank.pk).startswith("gcm1:test1:")
+    settings.FIELD_ENCRYPTION_KEYS = (
+        "test2:dGVzdC1maWVsZC1rZXktbnVtYmVyLTItMzJieXRlcyE=,test1:dGVzdC1maWVsZC1rZXktbnVtYmVyLTEtMzJieXRlcyE="
+    )
+
+    out = StringIO()
+    call_command("rotate_encryption_keys", "--json", stdout=out, stderr=StringIO())
+
+    assert json.loads(out.getvalue())["stale_by_field"]["finance.BankConnection.access_token"] == 1
+    assert stored(bank.pk).startswith("gcm1:test2:")
+    assert BankConnection.objects.get(pk=bank.pk).access_token.reveal() == FIRST
