@@ -1,6 +1,6 @@
 """Benchmark: import N transactions from a CSV file, set-based, beside a naive row-by-row import.
 
-    .venv/bin/python benchmarks/finance_import.py [--rows 1000000] [--baseline-rows 20000]
+    .venv/bin/python benchmarks/finance_import.py [--rows 1000000] [--baseline-rows 10000]
 
 The database (BENCH_DATABASE_URL, a name starting with "bench") is dropped and recreated. The
 fast path is `finance.services.import_transactions_csv` (COPY into a temporary table, then
@@ -96,7 +96,7 @@ def naive_import(path: Path, limit: int, connection_id: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the CSV file (default 1,000,000)")
-    parser.add_argument("--baseline-rows", type=int, default=20_000, help="rows the naive import is timed on")
+    parser.add_argument("--baseline-rows", type=int, default=10_000, help="rows the naive import is timed on")
     parser.add_argument("--accounts", type=int, default=5, help="accounts the rows are spread over")
     parser.add_argument("--chunk-size", type=int, default=5_000)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)

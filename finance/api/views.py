@@ -250,7 +250,7 @@ class TransactionViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveM
         def run() -> StoredResponse:
             report = services.import_transactions(
                 transactions=items, partner=self.partner, started_by=request.user,
-                source_name=f"POST /transactions/{' key ' + key if key else ''}",
+                source_name=f"API, Idempotency-Key {key}" if key else "API",
             )
             return StoredResponse(status=status.HTTP_200_OK, body=report.as_dict(position_key="index"))
 

@@ -132,7 +132,13 @@ def _write_with_orm(batch: list[int], on: date, currency: str) -> int:
 # one statement: balances summed per (customer, type, currency), then per customer; amounts
 # in the JSON breakdowns are numeric(14, 2) rendered as text, never floats.
 _SNAPSHOT_SQL = """
-WITH chunk AS (SELECT unnest(%(ids)s::bigint[]) AS customer_id),
+WITH chunk AS (
+    -- Customers already snapshotted that day are skipped before any aggregation.
+    SELECT ids.customer_id FROM unnest(%(ids)s::bigint[]) AS ids(customer_id)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM finance_networthsnapshot s WHERE s.customer_id = ids.customer_id AND s.date = %(day)s
+    )
+),
 per_type AS (
     SELECT a.customer_id, a.type, a.currency, SUM(a.current_balance) AS total, COUNT(*) AS accounts,
            a.type = ANY(%(asset_types)s::varchar[]) AS is_asset
