@@ -48,11 +48,12 @@ def clean_limits(limits: Mapping[str, Decimal | str]) -> dict[str, Decimal]:
 
 
 def _replace_limits(budget: Budget, limits: dict[str, Decimal]) -> None:
+    """Saved one by one (at most MAX_CATEGORIES) so that the audit log records each limit."""
     budget.limits.all().delete()
-    rows = [BudgetLimit(budget=budget, category=category, amount=amount) for category, amount in limits.items()]
-    for row in rows:
-        row.full_clean(exclude=["budget"])
-    BudgetLimit.objects.bulk_create(rows)
+    for category, amount in limits.items():
+        row = BudgetLimit(budget=budget, category=category, amount=amount)
+        row.full_clean()
+        row.save(force_insert=True)
 
 
 @transaction.atomic

@@ -229,10 +229,17 @@ def test_a_budget_cannot_end_before_it_starts():
     assert Budget.objects.count() == 0
 
 
-def test_updating_a_budget_replaces_its_limits():
+def test_updating_a_budget_replaces_its_limits_and_the_audit_log_shows_it():
     budget = BudgetFactory(limits={"groceries": "400.00", "dining": "100.00"})
+    officer = StaffUserFactory()
 
-    services.update_budget(budget_id=budget.pk, name="Lean", end_date=date(2026, 12, 31), limits={"groceries": "300"})
+    with set_actor(officer):
+        services.update_budget(budget_id=budget.pk, name="Lean", end_date=date(2026, 12, 31), limits={"groceries": "300"})
+
+    limit_entries = LogEntry.objects.filter(content_type__model="budgetlimit", actor=officer)
+    assert sorted(limit_entries.values_list("action", flat=True)) == [
+        LogEntry.Action.CREATE, LogEntry.Action.DELETE, LogEntry.Action.DELETE,
+    ]
 
     budget.refresh_from_db()
     assert (budget.name, budget.end_date) == ("Lean", date(2026, 12, 31))
