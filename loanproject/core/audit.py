@@ -37,3 +37,57 @@ def system_user():
 def acting_as_system():
     """`with acting_as_system():` around the work of a task or command."""
     return set_actor(system_user())
+
+
+def _request_context() -> dict:
+    """Actor, address and correlation id that django-auditlog would give a LogEntry saved now.
+
+    auditlog fills them in a pre_save receiver that exists only inside AuditlogMiddleware or
+    `set_actor`; asking that receiver is the only reliable way to read the current context.
+    """
+    from auditlog.models import LogEntry
+    from django.db.models.signals import pre_save
+
+    probe = LogEntry()
+    pre_save.send(sender=LogEntry, instance=probe, raw=False, using="default", update_fields=None)
+    return {
+        "actor": probe.actor,
+        "actor_email": probe.actor_email,
+        "remote_addr": probe.remote_addr,
+        "remote_port": probe.remote_port,
+    }
+
+
+def log_bulk_changes(*, model, changes, action: int | None = None) -> int:
+    """Audit entries for rows changed by a bulk UPDATE, which django-auditlog cannot see.
+
+    `changes` is an iterable of (instance, {field: (old, new)}); the entries look exactly like the
+    ones auditlog writes for a save(), with the current actor.
+    """
+    from auditlog.cid import get_cid
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+    from django.utils import timezone
+    from django.utils.encoding import smart_str
+
+    content_type = ContentType.objects.get_for_model(model)
+    context = _request_context()
+    now = timezone.now()
+    cid = get_cid()
+    entries = [
+        LogEntry(
+            content_type=content_type,
+            object_pk=smart_str(instance.pk),
+            object_id=instance.pk if isinstance(instance.pk, int) else None,
+            object_repr=smart_str(instance),
+            action=LogEntry.Action.UPDATE if action is None else action,
+            changes={name: [smart_str(old), smart_str(new)] for name, (old, new) in fields.items()},
+            cid=cid,
+            **context,
+            timestamp=now,
+        )
+        for instance, fields in changes
+        if fields
+    ]
+    LogEntry.objects.bulk_create(entries, batch_size=1000)
+    return len(entries)

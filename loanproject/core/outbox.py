@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from celery import current_app
+from celery.exceptions import NotRegistered
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -37,6 +38,23 @@ def publish_event(
     )
     _kick_relay_after_commit()
     return event
+
+
+def publish_events(*, events: list[dict]) -> list[OutboxEvent]:
+    """Record many events with one INSERT (batch jobs); each dict has publish_event's arguments."""
+    rows = [
+        OutboxEvent(
+            topic=event["topic"],
+            aggregate_type=event["aggregate_type"],
+            aggregate_id=str(event["aggregate_id"]),
+            payload=event.get("payload") or {},
+        )
+        for event in events
+    ]
+    created = OutboxEvent.objects.bulk_create(rows, batch_size=1000)
+    if created:
+        _kick_relay_after_commit()
+    return created
 
 
 def _kick_relay_after_commit() -> None:
@@ -81,10 +99,20 @@ def subscribers_of(topic: str) -> list[str]:
     return list(settings.OUTBOX_SUBSCRIPTIONS.get(topic, ()))
 
 
+def subscriber_task(name: str):
+    """The Celery task registered under `name`, importing the apps' tasks modules if needed
+    (a web process has not imported them; a worker has)."""
+    try:
+        return current_app.tasks[name]
+    except NotRegistered:
+        current_app.loader.import_default_modules()
+        return current_app.tasks[name]
+
+
 def _deliver(event: OutboxEvent) -> int:
     deliveries = 0
     for task_name in subscribers_of(event.topic):
-        task = current_app.tasks[task_name]
+        task = subscriber_task(task_name)
         task.apply_async(
             args=[event.pk],
             retry=True,
