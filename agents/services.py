@@ -15,6 +15,7 @@ from applications import services as application_services
 from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication
 from applications.reasons import reason
+from loanproject.core.bulk import insert_rows
 from loanproject.core.errors import NotFound
 
 from .models import AgentResult, ApplicationAnalytics, ScoringPolicy, ScoringRun
@@ -22,6 +23,19 @@ from .scoring.facts import PolicyRules, load_facts
 from .scoring.pipeline import PipelineResult, run_pipeline
 
 SCORABLE_STATUSES = (ApplicationStatus.SUBMITTED, ApplicationStatus.SCORING)
+# Columns scoring reads: the applicant's data, the fields the outcome rewrites, the customer's
+# duplicate-check keys. Anything else would be loaded (or decrypted) for nothing.
+SCORING_READS = [
+    "status", "version", "customer", "requested_amount", "term_months", "annual_income", "employment_status",
+    "employment_duration_months", "monthly_debt_payments", "credit_score", "total_payments", "late_payments",
+    "utilization", "credit_inquiries", "credit_history_months", "credit_mix", "repayment_history",
+    *application_services.scoring.OUTCOME_FIELDS,
+    "customer__pan_hash", "customer__email", "customer__phone",
+]
+AGENT_RESULT_COLUMNS = [
+    "run", "application", "agent_name", "agent_version", "status", "input", "output",
+    "error_message", "execution_ms", "timestamp",
+]
 
 
 @dataclass
@@ -118,30 +132,39 @@ def _outcome(application: LoanApplication, result: PipelineResult, rules: Policy
     )
 
 
-def _analytics(run: ScoringRun, result: PipelineResult, rules: PolicyRules) -> ApplicationAnalytics:
+ANALYTICS_COLUMNS = [
+    "run", "application", "credit_score", "credit_score_source", "credit_tier", "risk_level", "risk_score",
+    "approval_probability", "recommended_amount", "recommended_interest_rate", "front_end_dti", "back_end_dti",
+    "verified_monthly_income", "credit_score_breakdown", "risk_factors", "decision_factors", "policy_version",
+    "created_at",
+]
+
+
+def _analytics_row(run: ScoringRun, result: PipelineResult, rules: PolicyRules) -> tuple:
     out = result.outputs
     credit, bureau = out.get("credit_scoring", {}), out.get("bureau", {})
     affordability, risk = out.get("affordability", {}), out.get("risk_assessment", {})
     decision, income = out.get("decision", {}), out.get("income_verification", {})
-    return ApplicationAnalytics(
-        run=run,
-        application_id=run.application_id,
-        credit_score=credit.get("score"),
-        credit_score_source=bureau.get("source", ""),
-        credit_tier=credit.get("tier", ""),
-        risk_level=risk.get("level", ""),
-        risk_score=risk.get("score"),
-        approval_probability=decision.get("approval_probability"),
-        recommended_amount=decision.get("recommended_amount"),
-        recommended_interest_rate=decision.get("recommended_rate"),
-        front_end_dti=affordability.get("front_end_dti"),
-        back_end_dti=affordability.get("back_end_dti"),
-        verified_monthly_income=income.get("verified_monthly_income"),
-        credit_score_breakdown=credit.get("breakdown", {}),
-        risk_factors=risk.get("factors", []),
-        decision_factors={"decision": decision.get("decision", "manual_review"), "reasons": decision.get("reasons", []),
-                          "failed_agents": result.failed},
-        policy_version=rules.version,
+    return (
+        run.pk,
+        run.application_id,
+        credit.get("score"),
+        bureau.get("source", ""),
+        credit.get("tier", ""),
+        risk.get("level", ""),
+        risk.get("score"),
+        decision.get("approval_probability"),
+        decision.get("recommended_amount"),
+        decision.get("recommended_rate"),
+        affordability.get("front_end_dti"),
+        affordability.get("back_end_dti"),
+        income.get("verified_monthly_income"),
+        credit.get("breakdown", {}),
+        risk.get("factors", []),
+        {"decision": decision.get("decision", "manual_review"), "reasons": decision.get("reasons", []),
+         "failed_agents": result.failed},
+        rules.version,
+        run.started_at,
     )
 
 
@@ -158,6 +181,7 @@ def score_applications(*, application_ids: Sequence, trigger: str = "submitted")
         LoanApplication.objects.select_for_update(of=("self",), skip_locked=True)
         .filter(pk__in=list(application_ids), status__in=SCORABLE_STATUSES)
         .select_related("customer")
+        .only(*SCORING_READS)  # what the agents and the outcome need; no PAN to decrypt
         .order_by("pk")
     )
     report = ScoringReport(skipped=len(set(application_ids)) - len(applications))
@@ -190,22 +214,22 @@ def score_applications(*, application_ids: Sequence, trigger: str = "submitted")
             for application, result, outcome in zip(applications, results, outcomes, strict=True)
         ]
     )
-    AgentResult.objects.bulk_create(
+    insert_rows(
+        AgentResult,
+        AGENT_RESULT_COLUMNS,
         [
-            AgentResult(
-                run=run, application_id=run.application_id, agent_name=a.agent_name, agent_version=a.agent_version,
-                status=a.status, input=a.input, output=a.output, error_message=a.error_message,
-                execution_ms=a.execution_ms, timestamp=a.timestamp,
-            )
+            (run.pk, run.application_id, a.agent_name, a.agent_version, a.status, a.input, a.output,
+             a.error_message, a.execution_ms, a.timestamp)
             for run, result in zip(runs, results, strict=True)
             for a in result.runs
         ],
-        batch_size=2000,
     )
-    ApplicationAnalytics.objects.bulk_create(
-        [_analytics(run, result, rules) for run, result in zip(runs, results, strict=True)], batch_size=1000
+    insert_rows(
+        ApplicationAnalytics,
+        ANALYTICS_COLUMNS,
+        [_analytics_row(run, result, rules) for run, result in zip(runs, results, strict=True)],
     )
-    application_services.record_scoring_outcomes(outcomes=outcomes)
+    application_services.record_scoring_outcomes(outcomes=outcomes, locked=applications)
 
     for outcome, result in zip(outcomes, results, strict=True):
         setattr(report, outcome.decision, getattr(report, outcome.decision) + 1)

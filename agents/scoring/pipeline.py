@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-
-from django.utils import timezone
 
 from .affordability import AffordabilityAgent
 from .base import Agent
@@ -56,9 +54,9 @@ class PipelineResult:
 
 def run_pipeline(facts: ApplicantFacts, rules: PolicyRules, agents: tuple[Agent, ...] = AGENTS) -> PipelineResult:
     result = PipelineResult()
+    stamp = datetime.now(UTC)  # one timestamp per run: the agents take microseconds
     for agent in agents:
         started = time.perf_counter()
-        stamp = timezone.now()
         missing = [name for name in agent.requires if name not in result.outputs]
         if missing:
             result.runs.append(

@@ -13,6 +13,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from loanproject.core.audit import log_bulk_changes
+from loanproject.core.bulk import update_rows
 from loanproject.core.errors import IllegalTransition, PermissionDenied
 
 from ..lifecycle import ApplicationStatus
@@ -139,7 +140,7 @@ def assign_waiting_applications(*, application_ids=None) -> int:
         application.assigned_to_id, application.assigned_at = user_id, now
         application.version += 1
         changed.append((application, changes))
-    LoanApplication.objects.bulk_update([app for app, _ in changed], ["assigned_to", "assigned_at", "version"])
+    update_rows([app for app, _ in changed], ["assigned_to", "assigned_at", "version"])
     log_bulk_changes(model=LoanApplication, changes=changed)
     return len(changed)
 
@@ -206,13 +207,12 @@ def record_review_decision(
             f"An application that is {application.get_status_display().lower()} is not awaiting a review decision."
         )
     reviewer = _active_reviewer(reviewer_user)
+    if application.proposed_amount is not None and application.review_decisions.filter(
+        outcome=ReviewOutcome.PROPOSED, reviewer_id=reviewer.user_id
+    ).exists():
+        raise PermissionDenied("Four eyes: you proposed this approval, someone else must confirm it.")
     if not _may_decide(application, reviewer):
         raise PermissionDenied("This application is in another reviewer's queue.")
-    proposers = set(
-        application.review_decisions.filter(outcome=ReviewOutcome.PROPOSED).values_list("reviewer_id", flat=True)
-    )
-    if application.proposed_amount is not None and reviewer.user_id in proposers:
-        raise PermissionDenied("Four eyes: you proposed this approval, someone else must confirm it.")
 
     if approve:
         outcome, amount = _approve(application, reviewer, amount, interest_rate, comment)

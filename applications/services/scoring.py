@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from loanproject.core.audit import log_bulk_changes
+from loanproject.core.bulk import update_rows
 from loanproject.core.errors import StaleVersion
 from loanproject.core.outbox import publish_events
 
@@ -50,18 +51,22 @@ def _validate(outcome: ScoringOutcome) -> None:
 
 
 @transaction.atomic
-def record_scoring_outcomes(*, outcomes: Sequence[ScoringOutcome]) -> list[LoanApplication]:
+def record_scoring_outcomes(
+    *, outcomes: Sequence[ScoringOutcome], locked: Sequence[LoanApplication] | None = None
+) -> list[LoanApplication]:
     """Apply scoring decisions set-based: one locked read, one bulk UPDATE, audit entries and
     `application.decided` events, and manual-review applications assigned to officers.
 
     Each application moves from submitted or scoring (through scoring) to the decision, as one new
     version; a stale `expected_version` refuses the whole batch, which then changes nothing.
+    `locked`: the applications, if the caller already holds their row locks in this transaction
+    (saves reading them twice).
     """
     for outcome in outcomes:
         _validate(outcome)
     by_id = {outcome.application_id: outcome for outcome in outcomes}
-    applications = lock_applications(by_id)
-    if len(applications) != len(by_id):
+    applications = list(locked) if locked is not None else lock_applications(by_id)
+    if len(applications) != len(by_id) or any(a.pk not in by_id for a in applications):
         raise ValidationError("Some applications to score do not exist.")
     now = timezone.now()
     referred = [a for a in applications if by_id[a.pk].decision == Decision.MANUAL_REVIEW]
@@ -92,7 +97,7 @@ def record_scoring_outcomes(*, outcomes: Sequence[ScoringOutcome]) -> list[LoanA
         application.version += 1
         audit.append((application, _changed(before, application)))
 
-    LoanApplication.objects.bulk_update(applications, OUTCOME_FIELDS, batch_size=500)
+    update_rows(applications, OUTCOME_FIELDS)
     log_bulk_changes(model=LoanApplication, changes=audit)
     publish_events(
         events=[

@@ -70,24 +70,36 @@ def log_bulk_changes(*, model, changes, action: int | None = None) -> int:
     from django.utils import timezone
     from django.utils.encoding import smart_str
 
+    from .bulk import insert_rows
+
     content_type = ContentType.objects.get_for_model(model)
     context = _request_context()
+    actor_id = context["actor"].pk if context["actor"] else None
     now = timezone.now()
     cid = get_cid()
-    entries = [
-        LogEntry(
-            content_type=content_type,
-            object_pk=smart_str(instance.pk),
-            object_id=instance.pk if isinstance(instance.pk, int) else None,
-            object_repr=smart_str(instance),
-            action=LogEntry.Action.UPDATE if action is None else action,
-            changes={name: [smart_str(old), smart_str(new)] for name, (old, new) in fields.items()},
-            cid=cid,
-            **context,
-            timestamp=now,
+    action = LogEntry.Action.UPDATE if action is None else action
+    rows = [
+        (
+            content_type.pk,
+            smart_str(instance.pk),
+            instance.pk if isinstance(instance.pk, int) else None,
+            smart_str(instance),
+            action,
+            {name: [smart_str(old), smart_str(new)] for name, (old, new) in fields.items()},
+            "",
+            actor_id,
+            context["actor_email"],
+            context["remote_addr"],
+            context["remote_port"],
+            cid,
+            now,
         )
         for instance, fields in changes
         if fields
     ]
-    LogEntry.objects.bulk_create(entries, batch_size=1000)
-    return len(entries)
+    return insert_rows(
+        LogEntry,
+        ["content_type", "object_pk", "object_id", "object_repr", "action", "changes", "changes_text", "actor",
+         "actor_email", "remote_addr", "remote_port", "cid", "timestamp"],
+        rows,
+    )

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .bulk import insert_rows
 from .models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -40,21 +41,20 @@ def publish_event(
     return event
 
 
-def publish_events(*, events: list[dict]) -> list[OutboxEvent]:
-    """Record many events with one INSERT (batch jobs); each dict has publish_event's arguments."""
-    rows = [
-        OutboxEvent(
-            topic=event["topic"],
-            aggregate_type=event["aggregate_type"],
-            aggregate_id=str(event["aggregate_id"]),
-            payload=event.get("payload") or {},
-        )
-        for event in events
-    ]
-    created = OutboxEvent.objects.bulk_create(rows, batch_size=1000)
-    if created:
+def publish_events(*, events: list[dict]) -> int:
+    """Record many events at once (batch jobs); each dict has publish_event's arguments."""
+    now = timezone.now()
+    count = insert_rows(
+        OutboxEvent,
+        ["topic", "aggregate_type", "aggregate_id", "payload", "created_at", "available_at", "attempts", "last_error"],
+        [
+            (e["topic"], e["aggregate_type"], str(e["aggregate_id"]), e.get("payload") or {}, now, now, 0, "")
+            for e in events
+        ],
+    )
+    if count:
         _kick_relay_after_commit()
-    return created
+    return count
 
 
 def _kick_relay_after_commit() -> None:

@@ -162,9 +162,10 @@ BLIND_INDEX_KEY = env("BLIND_INDEX_KEY")
 # --- Django REST framework -----------------------------------------------------------------
 REST_FRAMEWORK = {
     # Staff endpoints: the admin session or a DRF token; partner endpoints set their own (API keys).
+    # (Token first: an unauthenticated call then gets 401 with a WWW-Authenticate header.)
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["loanproject.core.api.parsers.DecimalJSONParser"],
