@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+from auditlog.context import set_actor
 from auditlog.models import LogEntry
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -12,7 +13,7 @@ from agents.tasks import score_submitted_application_task
 from applications import services as application_services
 from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication, Notification
-from applications.tests.factories import CustomerFactory, LoanApplicationFactory, PartnerFactory
+from applications.tests.factories import CustomerFactory, LoanApplicationFactory, PartnerFactory, StaffUserFactory
 from loanproject.core.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
@@ -225,3 +226,15 @@ class TestDoors:
 
         assert "scored 1 of 1 selected" in capsys.readouterr().out
         assert ScoringRun.objects.filter(application=application).count() == 2
+
+
+def test_batch_scoring_changes_are_logged_with_the_actor_like_single_saves():
+    application = LoanApplicationFactory()
+    worker = StaffUserFactory(username="scoring-worker")
+
+    with set_actor(worker):
+        services.score_applications(application_ids=[application.pk])
+
+    entry = LogEntry.objects.get_for_object(application).get(action=LogEntry.Action.UPDATE)
+    assert entry.actor == worker
+    assert entry.changes_dict["status"][0] == "submitted"

@@ -9,7 +9,6 @@ from here.
 from .applications import (
     mark_application_booked,
     request_rescoring,
-    start_scoring,
     submit_application,
     withdraw_application,
 )
@@ -56,7 +55,6 @@ __all__ = [
     "request_rescoring",
     "retry_notifications",
     "revoke_partner_api_key",
-    "start_scoring",
     "submit_application",
     "update_customer",
     "update_partner",

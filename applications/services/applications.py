@@ -77,26 +77,23 @@ def _update(application: LoanApplication, **changes) -> LoanApplication:
     return application
 
 
-def _announce_decision(application: LoanApplication) -> None:
-    publish_event(
-        topic="application.decided",
-        aggregate_type="applications.LoanApplication",
-        aggregate_id=application.pk,
-        payload={
+def decision_event(application: LoanApplication) -> dict:
+    """The `application.decided` event (notifications subscribe to it)."""
+    return {
+        "topic": "application.decided",
+        "aggregate_type": "applications.LoanApplication",
+        "aggregate_id": application.pk,
+        "payload": {
             "application_id": str(application.pk),
             "status": application.status,
             "decision": application.decision,
             "version": application.version,
         },
-    )
+    }
 
 
-@transaction.atomic
-def start_scoring(*, application_id, expected_version: int | None = None) -> LoanApplication:
-    """Mark the application as being scored (from submitted, or again for a re-score)."""
-    application = lock_application(application_id)
-    _check_version(application, expected_version)
-    return _move(application, ApplicationStatus.SCORING, proposed_amount=None)
+def _announce_decision(application: LoanApplication) -> None:
+    publish_event(**decision_event(application))
 
 
 RESCORABLE_STATUSES = (ApplicationStatus.PRE_APPROVED, ApplicationStatus.MANUAL_REVIEW)

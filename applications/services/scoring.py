@@ -18,6 +18,7 @@ from loanproject.core.outbox import publish_events
 from ..lifecycle import ApplicationStatus, ensure_transition
 from ..locks import lock_applications
 from ..models import Decision, LoanApplication
+from .applications import decision_event
 from .inputs import Reason
 from .reviews import pick_reviewers
 
@@ -99,22 +100,7 @@ def record_scoring_outcomes(
 
     update_rows(applications, OUTCOME_FIELDS)
     log_bulk_changes(model=LoanApplication, changes=audit)
-    publish_events(
-        events=[
-            {
-                "topic": "application.decided",
-                "aggregate_type": "applications.LoanApplication",
-                "aggregate_id": application.pk,
-                "payload": {
-                    "application_id": str(application.pk),
-                    "status": application.status,
-                    "decision": application.decision,
-                    "version": application.version,
-                },
-            }
-            for application in applications
-        ]
-    )
+    publish_events(events=[decision_event(application) for application in applications])
     return applications
 
 
