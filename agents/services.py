@@ -18,6 +18,7 @@ from applications.reasons import reason
 from loanproject.core.bulk import insert_rows
 from loanproject.core.errors import NotFound
 
+from .metrics import AGENT_FAILURES, AGENT_RUN_SECONDS, SCORING_BATCH_SECONDS
 from .models import AgentResult, ApplicationAnalytics, ScoringPolicy, ScoringRun
 from .scoring.facts import PolicyRules, load_facts
 from .scoring.pipeline import PipelineResult, run_pipeline
@@ -237,7 +238,31 @@ def score_applications(*, application_ids: Sequence, trigger: str = "submitted")
     report.scored = len(applications)
     report.application_ids = [str(a.pk) for a in applications]
     report.seconds = time.perf_counter() - started
+    _observe(results, report.seconds)
     return report
+
+
+def _observe(results: list[PipelineResult], seconds: float) -> None:
+    """Agent timings and failures for Prometheus, once the batch has committed."""
+    timings: dict[str, list[float]] = {}
+    failures: dict[str, int] = {}
+    for result in results:
+        for run in result.runs:
+            if run.status == "success":
+                timings.setdefault(run.agent_name, []).append(float(run.execution_ms) / 1000)
+            elif run.status == "failed":
+                failures[run.agent_name] = failures.get(run.agent_name, 0) + 1
+
+    def publish() -> None:
+        for agent, values in timings.items():
+            histogram = AGENT_RUN_SECONDS.labels(agent=agent)
+            for value in values:
+                histogram.observe(value)
+        for agent, count in failures.items():
+            AGENT_FAILURES.labels(agent=agent).inc(count)
+        SCORING_BATCH_SECONDS.observe(seconds)
+
+    transaction.on_commit(publish)
 
 
 def pending_application_ids(*, statuses: Sequence[str] = SCORABLE_STATUSES, ids: Sequence | None = None,

@@ -7,10 +7,12 @@ from dataclasses import asdict
 from django.db import transaction
 
 from loanproject.core.errors import Conflict, StaleVersion
+from loanproject.core.metrics import increment_after_commit
 from loanproject.core.outbox import publish_event
 
 from ..lifecycle import ApplicationStatus, ensure_transition
 from ..locks import lock_application, lock_applications
+from ..metrics import APPLICATIONS_DECIDED, APPLICATIONS_SUBMITTED
 from ..models import Customer, LoanApplication, Partner
 from .customers import register_customer
 from .inputs import ApplicationData, CustomerData
@@ -45,6 +47,7 @@ def submit_application(
     loan_application = LoanApplication(partner=partner, customer=customer, **asdict(application))
     loan_application.full_clean()
     loan_application.save(force_insert=True)
+    increment_after_commit(APPLICATIONS_SUBMITTED, source="partner" if partner else "staff")
     publish_event(
         topic="application.submitted",
         aggregate_type="applications.LoanApplication",
@@ -94,6 +97,7 @@ def decision_event(application: LoanApplication) -> dict:
 
 def _announce_decision(application: LoanApplication) -> None:
     publish_event(**decision_event(application))
+    increment_after_commit(APPLICATIONS_DECIDED, decision=application.decision, decided_by="reviewer")
 
 
 RESCORABLE_STATUSES = (ApplicationStatus.PRE_APPROVED, ApplicationStatus.MANUAL_REVIEW)

@@ -9,7 +9,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from loanproject.core.metrics import increment_after_commit
+
 from ..lifecycle import ApplicationStatus
+from ..metrics import NOTIFICATIONS_DELIVERED
 from ..models import Channel, Customer, LoanApplication, Notification, NotificationStatus
 from ..notification_backends import backend_for
 from ..notification_templates import render
@@ -110,7 +113,9 @@ def deliver_notification(*, notification_id: int, now: datetime | None = None) -
         else:
             notification.next_attempt_at = now + backoff(notification.attempts)
         logger.warning("notification %s attempt %s failed: %s", notification.pk, notification.attempts, exc)
+        increment_after_commit(NOTIFICATIONS_DELIVERED, channel=notification.channel, outcome="failed")
     else:
+        increment_after_commit(NOTIFICATIONS_DELIVERED, channel=notification.channel, outcome="sent")
         notification.status = NotificationStatus.SENT
         notification.sent_at = now
         notification.last_error = ""

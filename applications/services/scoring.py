@@ -13,10 +13,12 @@ from django.utils import timezone
 from loanproject.core.audit import log_bulk_changes
 from loanproject.core.bulk import update_rows
 from loanproject.core.errors import StaleVersion
+from loanproject.core.metrics import increment_after_commit
 from loanproject.core.outbox import publish_events
 
 from ..lifecycle import ApplicationStatus, ensure_transition
 from ..locks import lock_applications
+from ..metrics import APPLICATIONS_DECIDED
 from ..models import Decision, LoanApplication
 from .applications import decision_event
 from .inputs import Reason
@@ -101,6 +103,9 @@ def record_scoring_outcomes(
     update_rows(applications, OUTCOME_FIELDS)
     log_bulk_changes(model=LoanApplication, changes=audit)
     publish_events(events=[decision_event(application) for application in applications])
+    for decision in SCORING_DECISIONS:
+        count = sum(1 for outcome in outcomes if outcome.decision == decision)
+        increment_after_commit(APPLICATIONS_DECIDED, count, decision=decision, decided_by="scoring")
     return applications
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from auditlog.context import auditlog_value, set_actor
+
+from .request_context import acting
 
 
 def attribute_request_changes_to(user) -> None:
@@ -34,9 +38,12 @@ def system_user():
     return user
 
 
+@contextmanager
 def acting_as_system():
-    """`with acting_as_system():` around the work of a task or command."""
-    return set_actor(system_user())
+    """`with acting_as_system():` around the work of a task or command: audit entries and log
+    lines name the system user."""
+    with set_actor(system_user()), acting(SYSTEM_USERNAME):
+        yield
 
 
 def _request_context() -> dict:

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "loanproject.core.request_context.RequestIdMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -312,19 +313,23 @@ LOG_FORMAT = env("LOG_FORMAT", "text")  # "json" in production
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "loanproject.core.logging.RedactSecretsFilter"}},
+    "filters": {
+        "redact": {"()": "loanproject.core.logging.RedactSecretsFilter"},
+        "context": {"()": "loanproject.core.logging.RequestContextFilter"},
+    },
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(actor)s] %(message)s"},
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(actor)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT if LOG_FORMAT in {"text", "json"} else "text",
-            "filters": ["redact"],
+            "filters": ["context", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
