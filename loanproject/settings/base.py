@@ -194,6 +194,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ApplicationStatusEnum": "applications.lifecycle.ApplicationStatus",
+        "RepaymentStatusEnum": "applications.validators.RepaymentStatus",
+    },
 }
 
 # --- Celery ----------------------------------------------------------------------------------
