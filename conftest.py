@@ -84,3 +84,16 @@ def wait_until(condition, *, timeout: float = 20.0, interval: float = 0.1):
             return result
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+@pytest.fixture
+def scoring_policy(db):
+    """The default scoring policy. Migrations create it, but transactional tests flush every
+    table (migration data included) before they run."""
+    import importlib
+
+    from agents.models import ScoringPolicy
+
+    default = importlib.import_module("agents.migrations.0002_default_scoring_policy").DEFAULT_POLICY
+    policy = ScoringPolicy.objects.filter(is_active=True).first()
+    return policy or ScoringPolicy.objects.create(**default)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, QuerySet, Sum, Value
+from django.db.models import Count, DecimalField, F, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from .lifecycle import OPEN_STATUSES, ApplicationStatus
@@ -63,3 +63,12 @@ def top_customers_by_approved_amount(
 def open_applications_with_pan_hash(pan_hash: str) -> QuerySet[LoanApplication]:
     """Applications still in progress for any customer with this PAN (duplicate detection)."""
     return LoanApplication.objects.filter(customer__pan_hash=pan_hash, status__in=OPEN_STATUSES)
+
+
+def review_queue(user) -> QuerySet[LoanApplication]:
+    """A reviewer's open work: assigned applications in manual review, confirmations first."""
+    return (
+        LoanApplication.objects.filter(assigned_to=user, status=ApplicationStatus.MANUAL_REVIEW)
+        .select_related("customer")
+        .order_by(F("proposed_amount").desc(nulls_last=True), "assigned_at", "pk")
+    )

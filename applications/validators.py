@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
+from django.db import models
 
 PAN_RE = re.compile(r"^[A-Z]{5}[0-9]{4}[A-Z]$")
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -12,7 +13,15 @@ MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 CREDIT_MIX_KINDS = frozenset(
     {"credit_card", "auto_loan", "mortgage", "student_loan", "personal_loan", "business_loan", "other"}
 )
-REPAYMENT_STATUSES = frozenset({"on_time", "late_30", "late_60", "late_90", "default"})
+class RepaymentStatus(models.TextChoices):
+    ON_TIME = "on_time", "On time"
+    LATE_30 = "late_30", "30 days late"
+    LATE_60 = "late_60", "60 days late"
+    LATE_90 = "late_90", "90 days late"
+    DEFAULT = "default", "Defaulted"
+
+
+REPAYMENT_STATUSES = frozenset(RepaymentStatus.values)
 MAX_REPAYMENT_MONTHS = 120
 
 

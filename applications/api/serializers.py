@@ -16,7 +16,7 @@ from ..validators import (
     CREDIT_MIX_KINDS,
     MAX_REPAYMENT_MONTHS,
     MONTH_RE,
-    REPAYMENT_STATUSES,
+    RepaymentStatus,
     normalize_pan,
     validate_pan,
 )
@@ -62,7 +62,7 @@ class CustomerInputSerializer(StrictFieldsMixin, serializers.Serializer):
 
 class RepaymentEntrySerializer(StrictFieldsMixin, serializers.Serializer):
     month = serializers.RegexField(MONTH_RE.pattern, help_text="YYYY-MM")
-    status = serializers.ChoiceField(choices=sorted(REPAYMENT_STATUSES))
+    status = serializers.ChoiceField(choices=RepaymentStatus.choices)
 
 
 class ApplicationCreateSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -1,4 +1,7 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
+
+from .reviews import ReviewDecisionView, ReviewQueueView
 
 from .views import ApplicationViewSet, CustomerViewSet
 
@@ -6,4 +9,8 @@ router = DefaultRouter()
 router.register("applications", ApplicationViewSet, basename="application")
 router.register("customers", CustomerViewSet, basename="customer")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("reviews/queue/", ReviewQueueView.as_view(), name="review-queue"),
+    path("reviews/<str:application_id>/decision/", ReviewDecisionView.as_view(), name="review-decision"),
+    *router.urls,
+]

@@ -8,7 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from applications.lifecycle import ApplicationStatus
-from applications.models import Customer, LoanApplication, Partner, PartnerAPIKey
+from applications.models import Customer, LoanApplication, Partner, PartnerAPIKey, Reviewer, ReviewerRole
 from applications.services import pan_blind_index
 from loanproject.core.sensitive import Sensitive
 
@@ -88,3 +88,20 @@ class LoanApplicationFactory(factory.django.DjangoModelFactory):
     credit_mix = factory.LazyFunction(lambda: ["credit_card", "auto_loan"])
     repayment_history = factory.LazyFunction(lambda: [{"month": "2026-01", "status": "on_time"}])
     status = ApplicationStatus.SUBMITTED
+
+
+class ReviewerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Reviewer
+
+    user = factory.SubFactory(StaffUserFactory)
+    role = ReviewerRole.OFFICER
+    approval_limit = Decimal("10000.00")
+    capacity = 10
+    manager = None
+
+
+class ManagerFactory(ReviewerFactory):
+    role = ReviewerRole.MANAGER
+    approval_limit = Decimal("100000.00")
+    capacity = 50

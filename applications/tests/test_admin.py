@@ -131,7 +131,7 @@ def test_the_application_record_cannot_be_edited_in_the_form(admin_client):
 
     assert 'name="_save"' not in page.content.decode()
     assert response.status_code == 200
-    assert "workflow actions" in response.content.decode()
+    assert "not awaiting your decision" in response.content.decode()
     application.refresh_from_db()
     assert application.version == 1
 

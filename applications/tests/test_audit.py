@@ -5,6 +5,7 @@ from auditlog.context import set_actor
 from auditlog.models import LogEntry
 
 from applications import services
+from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication
 
 from .factories import LoanApplicationFactory, StaffUserFactory
@@ -26,11 +27,11 @@ def test_partner_api_changes_name_the_partners_service_user(partner_client, part
 
 
 def test_every_state_change_is_logged_with_its_actor():
-    application = LoanApplicationFactory()
+    application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW)
     officer = StaffUserFactory(username="olivia")
 
     with set_actor(officer):
-        services.start_scoring(application_id=application.pk)
+        services.request_rescoring(application_ids=[application.pk])
         services.withdraw_application(application_id=application.pk, expected_version=2)
 
     changes = [
@@ -38,6 +39,7 @@ def test_every_state_change_is_logged_with_its_actor():
         for entry in LogEntry.objects.get_for_object(application).filter(action=LogEntry.Action.UPDATE).order_by("timestamp")
     ]
     assert changes == [
-        (officer, ["submitted", "scoring"]),
+        (officer, ["manual_review", "scoring"]),
         (officer, ["scoring", "withdrawn"]),
     ]
+

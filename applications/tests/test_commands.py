@@ -52,7 +52,8 @@ def test_create_partner_new_key_for_an_existing_partner():
     assert Partner.objects.get().api_keys.count() == 2
 
 
-def test_demo_data_has_every_status_a_working_key_and_loads_once(client, settings):
+@pytest.mark.django_db(transaction=True)
+def test_demo_data_has_every_status_a_working_key_and_loads_once(client, settings, scoring_policy):
     settings.DEBUG = True
 
     first = run("load_demo_data", "--password", "demo-pass-123")
@@ -63,9 +64,9 @@ def test_demo_data_has_every_status_a_working_key_and_loads_once(client, setting
     assert "Password: demo-pass-456" in second
     statuses = set(LoanApplication.objects.values_list("status", flat=True))
     assert statuses == set(ApplicationStatus.values)
-    assert LoanApplication.objects.count() == 12
+    assert LoanApplication.objects.count() == 13
     response = client.get("/api/v1/applications/", HTTP_AUTHORIZATION=f"Api-Key {DEMO_API_KEY}")
-    assert response.json()["count"] == 9
+    assert response.json()["count"] == 10
     assert client.login(username="olivia.officer", password="demo-pass-456")
 
 

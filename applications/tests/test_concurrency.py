@@ -10,11 +10,11 @@ from rest_framework.test import APIClient
 
 from applications import services
 from applications.lifecycle import ApplicationStatus
-from applications.models import Customer, LoanApplication
+from applications.models import Customer, LoanApplication, ReviewDecision
 from loanproject.core.errors import StaleVersion
 from loanproject.core.models import IdempotencyKey, OutboxEvent
 
-from .factories import LoanApplicationFactory, PartnerFactory, StaffUserFactory, issue_key
+from .factories import LoanApplicationFactory, ManagerFactory, PartnerFactory, ReviewerFactory, issue_key
 from .payloads import application_payload
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -43,14 +43,17 @@ def run_together(*functions):
 
 
 def test_two_decisions_on_the_same_version_one_wins():
+    manager = ManagerFactory()
+    approver, rejecter = ReviewerFactory(manager=manager), ReviewerFactory(manager=manager)
     application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW, requested_amount=Decimal("5000.00"))
-    approver, rejecter = StaffUserFactory(), StaffUserFactory()
 
     results = run_together(
-        lambda: services.decide_application(application_id=application.pk, expected_version=1, approve=True, actor=approver),
-        lambda: services.decide_application(
-            application_id=application.pk, expected_version=1, approve=False, actor=rejecter,
-            reasons=[services.Reason(code="R1", text="no")],
+        lambda: services.record_review_decision(
+            application_id=application.pk, expected_version=1, reviewer_user=approver.user, approve=True
+        ),
+        lambda: services.record_review_decision(
+            application_id=application.pk, expected_version=1, reviewer_user=rejecter.user, approve=False,
+            reasons=[services.Reason(code="R01", text="no")],
         ),
     )
 
@@ -61,7 +64,26 @@ def test_two_decisions_on_the_same_version_one_wins():
     application.refresh_from_db()
     assert application.version == 2
     assert application.status == winners[0].status
+    assert ReviewDecision.objects.filter(application=application).count() == 1
     assert OutboxEvent.objects.filter(topic="application.decided").count() == 1
+
+
+def test_two_assigners_at_once_never_overfill_an_officer():
+    officers = [ReviewerFactory(capacity=3), ReviewerFactory(capacity=3)]
+    first_batch = LoanApplicationFactory.create_batch(4, status=ApplicationStatus.MANUAL_REVIEW)
+    second_batch = LoanApplicationFactory.create_batch(4, status=ApplicationStatus.MANUAL_REVIEW)
+
+    results = run_together(
+        lambda: services.assign_waiting_applications(application_ids=[a.pk for a in first_batch]),
+        lambda: services.assign_waiting_applications(application_ids=[a.pk for a in second_batch]),
+    )
+
+    assert sorted(results) == [2, 4], results  # the first fills 2+2, the second finds room for 2
+    loads = sorted(
+        LoanApplication.objects.filter(assigned_to=officer.user).count() for officer in officers
+    )
+    assert loads == [3, 3]
+    assert LoanApplication.objects.filter(assigned_to__isnull=True).count() == 2
 
 
 def test_the_same_idempotency_key_twice_at_once_creates_one_application():

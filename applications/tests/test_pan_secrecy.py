@@ -8,7 +8,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.db import connection
 
-from applications.models import Customer
+from applications.models import Customer, LoanApplication
 from loanproject.core.logging import RedactSecretsFilter
 
 from .payloads import application_payload
@@ -33,7 +33,11 @@ def test_a_full_partner_flow_never_shows_the_pan(partner_client, caplog, django_
         partner_client.patch(
             f"/api/v1/customers/{Customer.objects.get().pk}/", {"full_name": "Asha P."}, format="json"
         ),
-        partner_client.post(f"/api/v1/applications/{application_id}/withdraw/", {"version": 1}, format="json"),
+        partner_client.post(
+            f"/api/v1/applications/{application_id}/withdraw/",
+            {"version": LoanApplication.objects.get(pk=application_id).version},
+            format="json",
+        ),
     ]
 
     assert [answer.status_code for answer in answers] == [202, 200, 200, 200, 200, 200]

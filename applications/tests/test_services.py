@@ -6,10 +6,10 @@ from django.core.exceptions import ValidationError
 from applications import services
 from applications.lifecycle import ApplicationStatus
 from applications.models import Customer, LoanApplication
-from loanproject.core.errors import Conflict, IllegalTransition, NotFound, StaleVersion
+from loanproject.core.errors import Conflict, IllegalTransition, NotFound
 from loanproject.core.models import OutboxEvent
 
-from .factories import CustomerFactory, LoanApplicationFactory, PartnerFactory, StaffUserFactory
+from .factories import CustomerFactory, LoanApplicationFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -159,21 +159,6 @@ class TestDecisions:
         assert withdrawn.decision_note == "moved away"
         assert OutboxEvent.objects.filter(topic="application.withdrawn").count() == 1
 
-    def test_a_stale_version_changes_nothing(self):
-        application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW, version=3)
-        manager = StaffUserFactory()
-
-        with pytest.raises(StaleVersion):
-            services.decide_application(
-                application_id=application.pk, expected_version=2, approve=True, actor=manager
-            )
-
-        application.refresh_from_db()
-        assert (application.status, application.version, application.approved_amount) == (
-            ApplicationStatus.MANUAL_REVIEW, 3, None,
-        )
-        assert OutboxEvent.objects.count() == 0
-
     def test_another_partners_application_is_not_found(self):
         application = LoanApplicationFactory()
 
@@ -193,64 +178,6 @@ class TestDecisions:
 
         application.refresh_from_db()
         assert (application.status, application.version) == (ApplicationStatus.REJECTED, 4)
-
-    def test_automated_pre_approval_records_amount_rate_and_announces_it(self):
-        application = LoanApplicationFactory(status=ApplicationStatus.SCORING, version=2)
-
-        decided = services.apply_automated_decision(
-            application_id=application.pk,
-            expected_version=2,
-            decision="pre_approved",
-            risk_level="low",
-            approved_amount=Decimal("9000.00"),
-            interest_rate=Decimal("8.25"),
-            conditions=["Proof of income required"],
-        )
-
-        assert decided.status == ApplicationStatus.PRE_APPROVED
-        assert (decided.approved_amount, decided.interest_rate) == (Decimal("9000.00"), Decimal("8.25"))
-        assert decided.conditions == ["Proof of income required"]
-        assert decided.processed_at is not None
-        event = OutboxEvent.objects.get(topic="application.decided")
-        assert event.payload == {
-            "application_id": str(application.pk), "status": "pre_approved", "decision": "pre_approved", "version": 3,
-        }
-
-    def test_a_rejection_without_reasons_is_refused(self):
-        application = LoanApplicationFactory(status=ApplicationStatus.SCORING, version=2)
-
-        with pytest.raises(ValidationError):
-            services.apply_automated_decision(
-                application_id=application.pk, expected_version=2, decision="rejected", risk_level="high"
-            )
-
-        application.refresh_from_db()
-        assert application.status == ApplicationStatus.SCORING
-
-    def test_staff_approval_cannot_exceed_the_request(self):
-        application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW, requested_amount=Decimal("1000.00"))
-
-        with pytest.raises(ValidationError):
-            services.decide_application(
-                application_id=application.pk, expected_version=1, approve=True,
-                approved_amount=Decimal("1000.01"), actor=StaffUserFactory(),
-            )
-
-        application.refresh_from_db()
-        assert application.status == ApplicationStatus.MANUAL_REVIEW
-
-    def test_staff_rejection_records_reasons_and_the_decider(self):
-        application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW)
-        officer = StaffUserFactory()
-
-        rejected = services.decide_application(
-            application_id=application.pk, expected_version=1, approve=False, actor=officer,
-            reasons=[services.Reason(code="R02", text="Income could not be verified")],
-        )
-
-        assert rejected.status == ApplicationStatus.REJECTED
-        assert rejected.reasons == [{"code": "R02", "text": "Income could not be verified"}]
-        assert rejected.decided_by == officer
 
     def test_booking_needs_an_approved_application(self):
         application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW)

@@ -241,18 +241,27 @@ class BudgetWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     limits = BudgetLimitSerializer(many=True, min_length=1, max_length=MAX_CATEGORIES)
 
     def validate_limits(self, value: list[dict]) -> dict[str, Decimal]:
-        categories = [row["category"] for row in value]
-        if len(set(categories)) != len(categories):
-            raise serializers.ValidationError("A category is listed twice.")
-        return {row["category"]: row["amount"] for row in value}
+        return _limits_by_category(value)
 
 
-class BudgetUpdateSerializer(BudgetWriteSerializer):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields.pop("customer")
-        for field in self.fields.values():
-            field.required = False
+def _limits_by_category(value: list[dict]) -> dict[str, Decimal]:
+    categories = [row["category"] for row in value]
+    if len(set(categories)) != len(categories):
+        raise serializers.ValidationError("A category is listed twice.")
+    return {row["category"]: row["amount"] for row in value}
+
+
+class BudgetUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
+    """Only the fields sent change; `limits` replaces the whole set, `end_date: null` opens it."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    period = serializers.ChoiceField(choices=BudgetPeriod.choices, required=False)
+    start_date = serializers.DateField(required=False)
+    end_date = serializers.DateField(required=False, allow_null=True)
+    limits = BudgetLimitSerializer(many=True, required=False, min_length=1, max_length=MAX_CATEGORIES)
+
+    def validate_limits(self, value: list[dict]) -> dict[str, Decimal]:
+        return _limits_by_category(value)
 
 
 # --- Goals -------------------------------------------------------------------------------------
@@ -293,12 +302,14 @@ class GoalWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     priority = serializers.ChoiceField(choices=GoalPriority.choices, required=False, default=GoalPriority.MEDIUM)
 
 
-class GoalUpdateSerializer(GoalWriteSerializer):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields.pop("customer")
-        for field in self.fields.values():
-            field.required = False
+class GoalUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
+    """Only the fields sent change."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    target_amount = money(min_value=Decimal("0.01"), required=False)
+    current_amount = money(min_value=Decimal("0.00"), required=False)
+    target_date = serializers.DateField(required=False)
+    priority = serializers.ChoiceField(choices=GoalPriority.choices, required=False)
 
 
 class ContributionSerializer(StrictFieldsMixin, serializers.Serializer):

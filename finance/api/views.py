@@ -306,7 +306,7 @@ class BudgetViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveModelM
     @extend_schema(request=BudgetUpdateSerializer, responses={200: BudgetSerializer})
     def partial_update(self, request: Request, pk=None) -> Response:
         """Change any part; `limits` replaces the whole set."""
-        data = _validated(BudgetUpdateSerializer, request.data, partial=True)
+        data = _validated(BudgetUpdateSerializer, request.data)
         budget = services.update_budget(budget_id=_pk(pk), partner=self.partner, **data)
         return Response(self._reloaded(budget.pk))
 
@@ -344,7 +344,7 @@ class GoalViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveModelMix
 
     @extend_schema(request=GoalUpdateSerializer, responses={200: GoalSerializer})
     def partial_update(self, request: Request, pk=None) -> Response:
-        data = _validated(GoalUpdateSerializer, request.data, partial=True)
+        data = _validated(GoalUpdateSerializer, request.data)
         goal = services.update_goal(goal_id=_pk(pk), partner=self.partner, **data)
         return Response(self._present(goal))
 

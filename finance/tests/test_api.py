@@ -367,3 +367,23 @@ def test_a_sync_is_recorded_and_api_changes_are_audited_as_the_partner(partner_c
     assert healed.json()["last_synced_at"] is not None
     actors = {entry.actor for entry in LogEntry.objects.get_for_object(bank).filter(action=LogEntry.Action.UPDATE)}
     assert actors == {partner.service_user}
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"limits": [{"category": "rent"}]}, "limits.0.amount"),
+        ({"limits": []}, "limits.non_field_errors"),
+        ({"limits": [{"category": "rent", "amount": "1"}, {"category": "rent", "amount": "2"}]}, "limits"),
+        ({"end_date": "2025-01-01"}, "__all__"),
+    ],
+)
+def test_a_bad_budget_update_is_a_400_and_changes_nothing(partner_client, customer, body, field):
+    budget = BudgetFactory(customer=customer, limits={"groceries": "400.00"})
+
+    response = patch(partner_client, f"/budgets/{budget.pk}/", body)
+
+    assert response.status_code == 400, response.content
+    assert field in response.json()["error"]["fields"]
+    budget.refresh_from_db()
+    assert (budget.end_date, list(budget.limits.values_list("category", "amount"))) == (None, [("groceries", Decimal("400.00"))])

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.core.signals import setting_changed
+from django.core.signals import request_finished, setting_changed
 from django.db.models.signals import post_migrate
 
 
@@ -9,8 +9,15 @@ class CoreConfig(AppConfig):
     verbose_name = "Core: outbox and idempotency"
 
     def ready(self) -> None:
-        from . import crypto, roles
+        from celery.signals import task_postrun, task_prerun
+
+        from . import crypto, metrics, request_context, roles
+
+        request_finished.connect(request_context.clear_request_context, dispatch_uid="core.clear_request_context")
+        task_prerun.connect(request_context.bind_task_request_id, dispatch_uid="core.task_request_id")
+        task_postrun.connect(request_context.unbind_task_request_id, dispatch_uid="core.task_request_id_end")
 
         setting_changed.connect(crypto.reset_key_ring_on_setting_change)
+        metrics.register_outbox_collector()
         # Groups follow STAFF_ROLES after every migrate, so a fresh database always has the roles.
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="core.sync_roles")

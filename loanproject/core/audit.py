@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from auditlog.context import auditlog_value, set_actor
+
+from .request_context import acting
 
 
 def attribute_request_changes_to(user) -> None:
@@ -34,6 +38,75 @@ def system_user():
     return user
 
 
+@contextmanager
 def acting_as_system():
-    """`with acting_as_system():` around the work of a task or command."""
-    return set_actor(system_user())
+    """`with acting_as_system():` around the work of a task or command: audit entries and log
+    lines name the system user."""
+    with set_actor(system_user()), acting(SYSTEM_USERNAME):
+        yield
+
+
+def _request_context() -> dict:
+    """Actor, address and correlation id that django-auditlog would give a LogEntry saved now.
+
+    auditlog fills them in a pre_save receiver that exists only inside AuditlogMiddleware or
+    `set_actor`; asking that receiver is the only reliable way to read the current context.
+    """
+    from auditlog.models import LogEntry
+    from django.db.models.signals import pre_save
+
+    probe = LogEntry()
+    pre_save.send(sender=LogEntry, instance=probe, raw=False, using="default", update_fields=None)
+    return {
+        "actor": probe.actor,
+        "actor_email": probe.actor_email,
+        "remote_addr": probe.remote_addr,
+        "remote_port": probe.remote_port,
+    }
+
+
+def log_bulk_changes(*, model, changes, action: int | None = None) -> int:
+    """Audit entries for rows changed by a bulk UPDATE, which django-auditlog cannot see.
+
+    `changes` is an iterable of (instance, {field: (old, new)}); the entries look exactly like the
+    ones auditlog writes for a save(), with the current actor.
+    """
+    from auditlog.cid import get_cid
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+    from django.utils import timezone
+    from django.utils.encoding import smart_str
+
+    from .bulk import insert_rows
+
+    content_type = ContentType.objects.get_for_model(model)
+    context = _request_context()
+    actor_id = context["actor"].pk if context["actor"] else None
+    now = timezone.now()
+    cid = get_cid()
+    action = LogEntry.Action.UPDATE if action is None else action
+    rows = [
+        (
+            content_type.pk,
+            smart_str(instance.pk),
+            instance.pk if isinstance(instance.pk, int) else None,
+            smart_str(instance),
+            action,
+            {name: [smart_str(old), smart_str(new)] for name, (old, new) in fields.items()},
+            "",
+            actor_id,
+            context["actor_email"],
+            context["remote_addr"],
+            context["remote_port"],
+            cid,
+            now,
+        )
+        for instance, fields in changes
+        if fields
+    ]
+    return insert_rows(
+        LogEntry,
+        ["content_type", "object_pk", "object_id", "object_repr", "action", "changes", "changes_text", "actor",
+         "actor_email", "remote_addr", "remote_port", "cid", "timestamp"],
+        rows,
+    )

@@ -1,4 +1,5 @@
-"""Logging filter that redacts secrets that slipped into a message: PANs and API keys."""
+"""Logging filters: redact secrets that slipped into a message (PANs, API keys), and stamp every
+record with its request id and actor."""
 
 from __future__ import annotations
 
@@ -22,4 +23,15 @@ class RedactSecretsFilter(logging.Filter):
         if cleaned != message:
             record.msg = cleaned
             record.args = None
+        return True
+
+
+class RequestContextFilter(logging.Filter):
+    """Adds `request_id` and `actor` to every record (\"-\" outside a request or task)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from .request_context import current_actor_name, request_id_var
+
+        record.request_id = request_id_var.get()
+        record.actor = current_actor_name()
         return True

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from celery import current_app
+from celery.exceptions import NotRegistered
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .bulk import insert_rows
 from .models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -37,6 +39,22 @@ def publish_event(
     )
     _kick_relay_after_commit()
     return event
+
+
+def publish_events(*, events: list[dict]) -> int:
+    """Record many events at once (batch jobs); each dict has publish_event's arguments."""
+    now = timezone.now()
+    count = insert_rows(
+        OutboxEvent,
+        ["topic", "aggregate_type", "aggregate_id", "payload", "created_at", "available_at", "attempts", "last_error"],
+        [
+            (e["topic"], e["aggregate_type"], str(e["aggregate_id"]), e.get("payload") or {}, now, now, 0, "")
+            for e in events
+        ],
+    )
+    if count:
+        _kick_relay_after_commit()
+    return count
 
 
 def _kick_relay_after_commit() -> None:
@@ -81,10 +99,20 @@ def subscribers_of(topic: str) -> list[str]:
     return list(settings.OUTBOX_SUBSCRIPTIONS.get(topic, ()))
 
 
+def subscriber_task(name: str):
+    """The Celery task registered under `name`, importing the apps' tasks modules if needed
+    (a web process has not imported them; a worker has)."""
+    try:
+        return current_app.tasks[name]
+    except NotRegistered:
+        current_app.loader.import_default_modules()
+        return current_app.tasks[name]
+
+
 def _deliver(event: OutboxEvent) -> int:
     deliveries = 0
     for task_name in subscribers_of(event.topic):
-        task = current_app.tasks[task_name]
+        task = subscriber_task(task_name)
         task.apply_async(
             args=[event.pk],
             retry=True,

@@ -1,6 +1,7 @@
 """Demo personal finance for the demo customers: a bank connection, accounts, a few months of
-transactions, a budget, goals, month-end net-worth snapshots and a pay stub, all through the
-finance services. Deterministic for a given day (dates are relative to today)."""
+transactions (salary twice a month, matching the income declared on the application), a budget,
+goals, month-end net-worth snapshots and a pay stub, all through the finance services.
+Deterministic for a given day (dates are relative to today)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from decimal import Decimal
 from applications.models import Customer
 from finance import services
 from finance.periods import add_months, first_of_month
+from loanproject.core.money import to_cents
 
 MONTHS_OF_HISTORY = 4
 PAY_STUB = b"%PDF-1.4\n% demo pay stub\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
@@ -52,9 +54,11 @@ def _transactions(rng: random.Random, checking_id: int, card_id: int, savings_id
     return rows
 
 
-def seed_demo_finance(*, customers: list[Customer], today: date, rng: random.Random) -> None:
+def seed_demo_finance(*, incomes: list[tuple[Customer, Decimal]], today: date, seed: int = 20261124) -> None:
+    """`incomes`: each customer with the annual income they declared."""
+    rng = random.Random(seed)
     start = add_months(first_of_month(today), -MONTHS_OF_HISTORY)
-    for index, customer in enumerate(customers):
+    for index, (customer, annual_income) in enumerate(incomes):
         bank = services.connect_bank(
             customer_id=customer.pk, provider="plaid", institution_name="First Platypus Bank",
             institution_id="ins_109508", item_id=f"demo-item-{index + 1:03d}",
@@ -69,7 +73,7 @@ def seed_demo_finance(*, customers: list[Customer], today: date, rng: random.Ran
         card = services.open_account(connection_id=bank.pk, data=services.AccountData(
             provider_account_id="demo-card", name="Platypus Rewards Card", mask=f"{3000 + index:04d}", type="credit",
             subtype="credit card", current_balance=Decimal("0.00")))
-        pay = _money(rng, 1400, 3600)
+        pay = to_cents(annual_income / 24)  # paid on the 1st and the 15th
         services.import_transactions(
             transactions=_transactions(rng, checking.pk, card.pk, savings.pk, start, today, pay),
             source_name="demo data",

@@ -1,10 +1,17 @@
-"""Deterministic demo data, created through the same services the real doors use."""
+"""Deterministic demo data, created through the same services the real doors use.
+
+Applications are submitted like a partner would submit them and scored by the real agents when
+the submission commits (tasks run in-process in development); the demo then takes some of them
+through review, withdrawal and booking so that every status appears. Each customer of the
+profiles also gets personal finance (finance_seed.py): bank accounts, months of transactions
+whose salary matches the declared income, a budget, goals and net-worth snapshots.
+"""
 
 from __future__ import annotations
 
-import random
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from auditlog.context import set_actor
@@ -15,7 +22,8 @@ from django.utils import timezone
 
 from applications import services
 from applications.lifecycle import ApplicationStatus
-from applications.models import Decision, Partner, PartnerAPIKey, RiskLevel
+from applications.models import LoanApplication, Partner, PartnerAPIKey, Reviewer, ReviewerRole
+from loanproject.core.models import OutboxEvent
 
 from .finance_seed import seed_demo_finance
 
@@ -27,28 +35,27 @@ DEMO_API_KEY = f"{DEMO_API_KEY_PREFIX}.local-demo-key-never-use-in-production"
 STAFF = [
     ("admin", "Ada", "Admin", None, True),
     ("olivia.officer", "Olivia", "Officer", "Loan officer", False),
+    ("omar.officer", "Omar", "Officer", "Loan officer", False),
     ("manny.manager", "Manny", "Manager", "Loan manager", False),
     ("fiona.finance", "Fiona", "Finance", "Finance", False),
     ("audrey.auditor", "Audrey", "Auditor", "Auditor", False),
 ]
 
-FIRST_NAMES = ["Asha", "Ravi", "Maria", "John", "Chen", "Fatima", "Luis", "Priya", "Omar", "Grace", "Ken", "Nia"]
-LAST_NAMES = ["Patel", "Kumar", "Garcia", "Smith", "Wei", "Khan", "Lopez", "Singh", "Haddad", "Okafor", "Sato", "Brown"]
-
-# Status each demo application ends in; every status of the lifecycle appears.
-STATUS_PLAN = [
-    ApplicationStatus.SUBMITTED,
-    ApplicationStatus.SUBMITTED,
-    ApplicationStatus.SCORING,
-    ApplicationStatus.PRE_APPROVED,
-    ApplicationStatus.PRE_APPROVED,
-    ApplicationStatus.MANUAL_REVIEW,
-    ApplicationStatus.MANUAL_REVIEW,
-    ApplicationStatus.APPROVED,
-    ApplicationStatus.APPROVED,
-    ApplicationStatus.REJECTED,
-    ApplicationStatus.WITHDRAWN,
-    ApplicationStatus.BOOKED,
+# name, requested, income, credit score, late payments, utilization, monthly debts: chosen so the
+# agents pre-approve some, refer some to a reviewer and reject some.
+PROFILES = [
+    ("Asha Patel", "15000", "120000", 780, 0, "10", "300"),
+    ("Ravi Kumar", "8000", "95000", 760, 1, "15", "250"),
+    ("Maria Garcia", "12000", "88000", 745, 0, "20", "400"),
+    ("John Smith", "20000", "150000", 800, 0, "5", "500"),
+    ("Chen Wei", "45000", "130000", 720, 2, "25", "800"),
+    ("Fatima Khan", "30000", "90000", 690, 3, "35", "900"),
+    ("Luis Lopez", "9000", "60000", 640, 6, "55", "700"),
+    ("Priya Singh", "60000", "160000", 735, 1, "30", "1200"),
+    ("Omar Haddad", "18000", "70000", 700, 2, "40", "650"),
+    ("Grace Okafor", "25000", "40000", 520, 14, "90", "1500"),
+    ("Ken Sato", "12000", "30000", 560, 9, "85", "1100"),
+    ("Nia Brown", "7000", "10000", 600, 5, "70", "300"),
 ]
 
 
@@ -60,15 +67,9 @@ class DemoSummary:
     staff_usernames: list[str]
 
 
-def _pan(rng: random.Random) -> str:
-    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    return (
-        "".join(rng.choice(letters) for _ in range(3))
-        + "P"
-        + rng.choice(letters)
-        + f"{rng.randrange(10000):04d}"
-        + rng.choice(letters)
-    )
+def _pan(index: int) -> str:
+    letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+    return f"{letters[index]}{letters[index + 1]}{letters[index + 2]}PD{1000 + index * 7:04d}{letters[index % 24]}"
 
 
 def _ensure_staff(password: str) -> None:
@@ -86,109 +87,135 @@ def _ensure_staff(password: str) -> None:
             user.groups.add(Group.objects.get(name=group_name))
 
 
+def _ensure_reviewers() -> None:
+    User = get_user_model()
+    if Reviewer.objects.exists():
+        return
+    manager = services.register_reviewer(
+        user=User.objects.get(username="manny.manager"), role=ReviewerRole.MANAGER,
+        approval_limit=Decimal("100000.00"), capacity=50,
+    )
+    for username in ("olivia.officer", "omar.officer"):
+        services.register_reviewer(
+            user=User.objects.get(username=username), role=ReviewerRole.OFFICER,
+            approval_limit=Decimal("20000.00"), capacity=25, manager=manager,
+        )
+
+
 def _demo_api_key(partner: Partner) -> None:
     hashed = PartnerAPIKey.objects.key_generator.hash(DEMO_API_KEY)
     PartnerAPIKey.objects.create(
-        id=f"{DEMO_API_KEY_PREFIX}.{hashed}",
-        prefix=DEMO_API_KEY_PREFIX,
-        hashed_key=hashed,
-        name="demo key",
-        partner=partner,
+        id=f"{DEMO_API_KEY_PREFIX}.{hashed}", prefix=DEMO_API_KEY_PREFIX, hashed_key=hashed, name="demo key", partner=partner
     )
 
 
-def _application_data(rng: random.Random, index: int) -> services.ApplicationData:
-    income = Decimal(rng.randrange(30_000, 150_000, 1_000))
-    total_payments = rng.randrange(12, 120)
-    return services.ApplicationData(
-        external_ref=f"DEMO-APP-{index + 1:03d}",
-        requested_amount=Decimal(rng.randrange(2_000, 60_000, 500)),
-        term_months=rng.choice([12, 24, 36, 48, 60]),
-        purpose=rng.choice(["vehicle", "debt_consolidation", "home_improvement", "personal", "business"]),
-        annual_income=income,
-        employment_status=rng.choice(["employed", "employed", "self_employed"]),
-        employment_duration_months=rng.randrange(3, 180),
-        existing_debts=Decimal(rng.randrange(0, 40_000, 250)),
-        monthly_debt_payments=Decimal(rng.randrange(0, 1_500, 25)),
-        credit_score=rng.choice([None, rng.randrange(560, 860)]),
-        total_payments=total_payments,
-        late_payments=rng.randrange(0, max(1, total_payments // 10)),
-        utilization=Decimal(rng.randrange(5, 95)),
-        credit_inquiries=rng.randrange(0, 6),
-        credit_history_months=rng.randrange(6, 240),
-        credit_mix=rng.sample(["credit_card", "auto_loan", "mortgage", "student_loan"], k=2),
-        repayment_history=[
-            {"month": f"2026-{month:02d}", "status": rng.choice(["on_time", "on_time", "on_time", "late_30"])}
-            for month in range(1, 7)
-        ],
+def _submit(owner: Partner, index: int, profile: tuple) -> LoanApplication:
+    name, requested, income, score, late, utilization, debts = profile
+    first, last = name.split()
+    return services.submit_application(
+        partner=owner,
+        customer=services.CustomerData(
+            external_ref=f"DEMO-CUST-{index + 1:03d}",
+            full_name=name,
+            email=f"{first.lower()}.{last.lower()}@example.com",
+            phone=f"+1 212 555 {1000 + index:04d}",
+            address=f"{10 + index} Demo Street, New York, NY",
+            pan=_pan(index),
+        ),
+        application=services.ApplicationData(
+            external_ref=f"DEMO-APP-{index + 1:03d}",
+            requested_amount=Decimal(requested),
+            term_months=36,
+            purpose=["vehicle", "debt_consolidation", "home_improvement", "business"][index % 4],
+            annual_income=Decimal(income),
+            employment_status="employed" if index % 5 else "self_employed",
+            employment_duration_months=24 + index * 6,
+            monthly_debt_payments=Decimal(debts),
+            existing_debts=Decimal(debts) * 20,
+            credit_score=score,
+            total_payments=60 + index * 5,
+            late_payments=late,
+            utilization=Decimal(utilization),
+            credit_inquiries=index % 4,
+            credit_history_months=36 + index * 8,
+            credit_mix=["credit_card", "auto_loan", "mortgage"][: 1 + index % 3],
+            repayment_history=[{"month": f"2026-{m:02d}", "status": "late_30" if m <= late % 4 else "on_time"} for m in range(1, 7)],
+        ),
     )
 
 
-def _walk_to(status: str, application, manager) -> None:
-    """Drive a submitted application to `status` through the services."""
-    if status == ApplicationStatus.SUBMITTED:
-        return
-    if status == ApplicationStatus.WITHDRAWN:
-        services.withdraw_application(application_id=application.pk, expected_version=application.version, reason="customer changed their mind")
-        return
-    application = services.start_scoring(application_id=application.pk)
-    if status == ApplicationStatus.SCORING:
-        return
-    outcome = {
-        ApplicationStatus.PRE_APPROVED: Decision.PRE_APPROVED,
-        ApplicationStatus.MANUAL_REVIEW: Decision.MANUAL_REVIEW,
-        ApplicationStatus.REJECTED: Decision.REJECTED,
-    }.get(status, Decision.PRE_APPROVED)
-    application = services.apply_automated_decision(
-        application_id=application.pk,
-        expected_version=application.version,
-        decision=outcome,
-        risk_level=RiskLevel.HIGH if outcome == Decision.REJECTED else RiskLevel.MEDIUM,
-        approved_amount=application.requested_amount if outcome == Decision.PRE_APPROVED else None,
-        interest_rate=Decimal("11.50"),
-        reasons=[services.Reason(code="R01", text="Debt-to-income ratio too high")] if outcome == Decision.REJECTED else [],
-        conditions=["Proof of income required"] if outcome != Decision.REJECTED else [],
-    )
-    if status in (ApplicationStatus.APPROVED, ApplicationStatus.BOOKED):
-        application = services.decide_application(
-            application_id=application.pk, expected_version=application.version, approve=True, actor=manager, note="demo approval"
+def _first(status: str, exclude: set) -> LoanApplication | None:
+    return LoanApplication.objects.filter(status=status).exclude(pk__in=exclude).order_by("external_ref").first()
+
+
+def _walk_through_review(users: dict) -> None:
+    """Approve, escalate, withdraw, book and re-score a few scored applications."""
+    touched: set = set()
+    # An officer approves within their limit.
+    small = LoanApplication.objects.filter(status="manual_review", requested_amount__lte=20000).order_by("external_ref").first()
+    if small:
+        services.record_review_decision(
+            application_id=small.pk, expected_version=small.version, reviewer_user=small.assigned_to or users["olivia.officer"],
+            approve=True, comment="Income documents checked",
         )
-    if status == ApplicationStatus.BOOKED:
-        services.mark_application_booked(application_id=application.pk)
+        touched.add(small.pk)
+    # Above the officer's limit: the officer proposes, the manager confirms (four eyes).
+    large = LoanApplication.objects.filter(status="manual_review", requested_amount__gt=20000).order_by("external_ref").first()
+    if large:
+        proposer = large.assigned_to or users["olivia.officer"]
+        services.record_review_decision(
+            application_id=large.pk, expected_version=large.version, reviewer_user=proposer, approve=True,
+            comment="Strong file, above my limit",
+        )
+        large.refresh_from_db()
+        services.record_review_decision(
+            application_id=large.pk, expected_version=large.version, reviewer_user=users["manny.manager"], approve=True,
+            comment="Confirmed",
+        )
+        touched.add(large.pk)
+    # A customer withdraws a pre-approval.
+    withdrawn = _first(ApplicationStatus.PRE_APPROVED, touched)
+    if withdrawn:
+        services.withdraw_application(application_id=withdrawn.pk, expected_version=withdrawn.version, reason="Customer found other financing")
+        touched.add(withdrawn.pk)
+    # An approved application is booked.
+    approved = _first(ApplicationStatus.APPROVED, set())
+    if approved:
+        services.mark_application_booked(application_id=approved.pk)
+    # Staff ask for a re-score; it waits for `manage.py score_applications` (or the admin action).
+    rescore = _first(ApplicationStatus.MANUAL_REVIEW, touched)
+    if rescore:
+        services.request_rescoring(application_ids=[rescore.pk])
 
 
-@transaction.atomic
 def load_demo_data(*, password: str | None = None) -> DemoSummary:
     password = password or secrets.token_urlsafe(12)
-    _ensure_staff(password)
     User = get_user_model()
-    admin_user = User.objects.get(username="admin")
-    manager = User.objects.get(username="manny.manager")
+    with transaction.atomic():
+        _ensure_staff(password)
+        _ensure_reviewers()
     staff_usernames = [row[0] for row in STAFF]
     if Partner.objects.filter(code=DEMO_PARTNER_CODE).exists():
         return DemoSummary(created=False, password=password, api_key=DEMO_API_KEY, staff_usernames=staff_usernames)
 
-    rng = random.Random(20261123)
-    with set_actor(admin_user):
-        partner = services.register_partner(name="Demo Lending Partner", code=DEMO_PARTNER_CODE, contact_email="api@demo-partner.example")
-        _demo_api_key(partner)
-        other = services.register_partner(name="Second Partner", code="second-partner", contact_email="api@second.example")
-        customers = []
-        for index, status in enumerate(STATUS_PLAN):
-            owner = partner if index % 4 else other
-            first, last = FIRST_NAMES[index], LAST_NAMES[index]
-            customer = services.CustomerData(
-                external_ref=f"DEMO-CUST-{index + 1:03d}",
-                full_name=f"{first} {last}",
-                email=f"{first.lower()}.{last.lower()}@example.com",
-                phone=f"+1 212 555 {1000 + index:04d}",
-                address=f"{10 + index} Demo Street, New York, NY",
-                pan=_pan(rng),
+    users = {user.username: user for user in User.objects.filter(username__in=staff_usernames)}
+    with set_actor(users["admin"]):
+        with transaction.atomic():
+            partner = services.register_partner(name="Demo Lending Partner", code=DEMO_PARTNER_CODE, contact_email="api@demo-partner.example")
+            _demo_api_key(partner)
+            other = services.register_partner(name="Second Partner", code="second-partner", contact_email="api@second.example")
+            applications = [_submit(partner if index % 4 else other, index, profile) for index, profile in enumerate(PROFILES)]
+            # Bank data in the same transaction, so the agents see it when they score on commit.
+            seed_demo_finance(
+                incomes=[(application.customer, application.annual_income) for application in applications],
+                today=timezone.localdate(),
             )
-            application = services.submit_application(
-                partner=owner, customer=customer, application=_application_data(rng, index)
+        # Committed: the agents have scored every application (in-process tasks).
+        with transaction.atomic():
+            _walk_through_review(users)
+            waiting = _submit(partner, len(PROFILES), ("Wanda Waiting", "5000", "65000", 710, 0, "20", "200"))
+            # Held back so the demo shows an application that no worker has scored yet.
+            OutboxEvent.objects.filter(topic="application.submitted", aggregate_id=str(waiting.pk)).update(
+                available_at=timezone.now() + timedelta(days=3650)
             )
-            _walk_to(status, application, manager)
-            customers.append(application.customer)
-        seed_demo_finance(customers=customers, today=timezone.localdate(), rng=random.Random(20261124))
     return DemoSummary(created=True, password=password, api_key=DEMO_API_KEY, staff_usernames=staff_usernames)

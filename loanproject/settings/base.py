@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "loanproject.core.request_context.RequestIdMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -160,7 +162,10 @@ BLIND_INDEX_KEY = env("BLIND_INDEX_KEY")
 
 # --- Django REST framework -----------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Staff endpoints: the admin session or a DRF token; partner endpoints set their own (API keys).
+    # (Token first: an unauthenticated call then gets 401 with a WWW-Authenticate header.)
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -190,6 +195,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
+        "ApplicationStatusEnum": "applications.lifecycle.ApplicationStatus",
+        "RepaymentStatusEnum": "applications.validators.RepaymentStatus",
         "BankConnectionStatusEnum": "finance.models.ConnectionStatus",
     },
 }
@@ -222,6 +229,12 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # Every 5 seconds: publish outbox events whose on-commit kick was lost (broker down, crash).
     "relay-outbox": {"task": "core.relay_outbox", "schedule": 5.0, "options": {"expires": 30}},
+    # Every minute: retry customer notifications whose backoff has passed.
+    "deliver-due-notifications": {
+        "task": "applications.deliver_due_notifications",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 50},
+    },
     # Every night at 01:30 (TIME_ZONE): the day's net-worth snapshot of every customer with an
     # open account (idempotent; `manage.py snapshot_net_worth` runs the same job by hand).
     "finance-net-worth-snapshots": {
@@ -233,7 +246,11 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Transactional outbox --------------------------------------------------------------------
 # topic -> names of the Celery tasks that consume it (each must be an idempotent consumer).
-OUTBOX_SUBSCRIPTIONS: dict[str, list[str]] = {}
+OUTBOX_SUBSCRIPTIONS: dict[str, list[str]] = {
+    "application.submitted": ["agents.score_submitted_application"],
+    "application.decided": ["applications.notify_application_decided"],
+    "loan.booked": ["applications.notify_loan_booked"],
+}
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 200)
 OUTBOX_MAX_BACKOFF_SECONDS = env_int("OUTBOX_MAX_BACKOFF_SECONDS", 300)
 # How hard one publish tries before the relay records a failure and backs off.
@@ -244,6 +261,23 @@ OUTBOX_PUBLISH_RETRY_POLICY = {
     "interval_max": 0.5,
 }
 
+# --- Notifications ----------------------------------------------------------------------------
+# channel -> backend class. The logging backend needs no account; set NOTIFICATION_EMAIL_BACKEND
+# to applications.notification_backends.EmailBackend to send real mail (EMAIL_* settings).
+NOTIFICATION_BACKENDS = {
+    "sms": env("NOTIFICATION_SMS_BACKEND", "applications.notification_backends.LoggingBackend"),
+    "email": env("NOTIFICATION_EMAIL_BACKEND", "applications.notification_backends.LoggingBackend"),
+    "push": env("NOTIFICATION_PUSH_BACKEND", "applications.notification_backends.LoggingBackend"),
+}
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 6)
+NOTIFICATION_MAX_BACKOFF_SECONDS = env_int("NOTIFICATION_MAX_BACKOFF_SECONDS", 3600)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "loans@localhost")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+
 # --- Staff roles (groups); `manage.py setup_roles` and every migrate keep them in sync --------
 # Each entry is "app_label.codename"; "app_label.view_*" and "*.view_*" expand to every match.
 STAFF_ROLES: dict[str, list[str]] = {
@@ -252,6 +286,11 @@ STAFF_ROLES: dict[str, list[str]] = {
         "applications.view_customer",
         "applications.view_loanapplication",
         "applications.change_loanapplication",
+        "applications.review_loanapplication",
+        "applications.rescore_loanapplication",
+        "applications.view_reviewdecision",
+        "applications.view_notification",
+        "agents.view_*",
         "finance.view_*",
     ],
     "Loan manager": [
@@ -259,6 +298,15 @@ STAFF_ROLES: dict[str, list[str]] = {
         "applications.view_customer",
         "applications.view_loanapplication",
         "applications.change_loanapplication",
+        "applications.review_loanapplication",
+        "applications.rescore_loanapplication",
+        "applications.view_reviewdecision",
+        "applications.*_reviewer",
+        "applications.view_notification",
+        "applications.change_notification",
+        "agents.view_*",
+        "agents.add_scoringpolicy",
+        "agents.change_scoringpolicy",
         "auditlog.view_logentry",
         "finance.view_*",
     ],
@@ -290,19 +338,23 @@ LOG_FORMAT = env("LOG_FORMAT", "text")  # "json" in production
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "loanproject.core.logging.RedactSecretsFilter"}},
+    "filters": {
+        "redact": {"()": "loanproject.core.logging.RedactSecretsFilter"},
+        "context": {"()": "loanproject.core.logging.RequestContextFilter"},
+    },
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(actor)s] %(message)s"},
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(actor)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT if LOG_FORMAT in {"text", "json"} else "text",
-            "filters": ["redact"],
+            "filters": ["context", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -66,4 +66,7 @@ class ServiceAdminMixin:
         """The form's service call already saved the object."""
 
     def save_related(self, request, form, formsets, change) -> None:
-        """Inlines of service-backed admins are read-only."""
+        """Inlines of service-backed admins are read-only history: nothing to save. (commit=False
+        only collects the formsets' changes, which the admin's change message reads.)"""
+        for formset in formsets:
+            formset.save(commit=False)

@@ -23,3 +23,5 @@ class DecimalJSONParser(JSONParser):
             )
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deeply") from None

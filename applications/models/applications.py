@@ -1,110 +1,31 @@
-"""Partners, customers and loan applications.
+"""Loan applications.
 
 Invariants:
-- A customer belongs to one partner, or to none when staff entered it; `external_ref` is unique
-  per partner. A partner reaches only its own customers and applications; every application
-  carries its customer's partner so every partner query filters one indexed column.
-- A PAN is never stored in clear: `Customer.pan` holds AES-256-GCM ciphertext under the key
-  ring and `pan_hash` a keyed HMAC blind index used for duplicate lookups.
+- Every application carries its customer's partner, so every partner query filters one indexed
+  column; a partner reaches only its own applications.
 - Money is Decimal(14, 2). An application asks for a positive amount; an approved or booked one
   has an approved amount (named CHECK constraints below).
 - `status` changes only through applications.services, along lifecycle.ALLOWED_TRANSITIONS.
   Every change raises `version` by one; a decision made on an older version is refused
   (optimistic locking), so two conflicting decisions cannot both win.
+- An approval awaiting confirmation (`proposed_amount`) exists only in manual review.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from auditlog.registry import auditlog
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
-from loanproject.core.fields import EncryptedTextField
 from loanproject.core.money import MoneyField
 
-from .lifecycle import ApplicationStatus
-from .validators import validate_credit_mix, validate_repayment_history
-
-PAN_CONTEXT = "applications.customer.pan"
-
-
-class Partner(models.Model):
-    name = models.CharField(max_length=200, unique=True)
-    code = models.SlugField(max_length=50, unique=True, help_text="Short stable identifier.")
-    contact_email = models.EmailField(blank=True)
-    is_active = models.BooleanField(default=True)
-    service_user = models.OneToOneField(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        related_name="partner",
-        help_text="The account the audit log names for this partner's API calls.",
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class PartnerAPIKeyManager(APIKeyManager):
-    def get_usable_keys(self) -> models.QuerySet:
-        return super().get_usable_keys().select_related("partner", "partner__service_user")
-
-
-class PartnerAPIKey(AbstractAPIKey):
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="api_keys")
-
-    objects = PartnerAPIKeyManager()
-
-    class Meta(AbstractAPIKey.Meta):
-        verbose_name = "partner API key"
-        verbose_name_plural = "partner API keys"
-
-
-class Customer(models.Model):
-    partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="customers"
-    )
-    external_ref = models.CharField(
-        max_length=100, blank=True, help_text="The partner's own id for this customer."
-    )
-    full_name = models.CharField(max_length=200)
-    email = models.EmailField()
-    phone = models.CharField(max_length=32, blank=True)
-    address = models.TextField(blank=True)
-    pan = EncryptedTextField(context=PAN_CONTEXT, verbose_name="PAN")
-    pan_hash = models.CharField(max_length=64, editable=False, verbose_name="PAN blind index")
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["partner", "external_ref"],
-                condition=~Q(external_ref=""),
-                name="customer_external_ref_unique_per_partner",
-            ),
-            models.CheckConstraint(
-                condition=Q(pan_hash__regex=r"^[0-9a-f]{64}$"), name="customer_pan_hash_is_hmac"
-            ),
-        ]
-        indexes = [
-            models.Index(fields=["pan_hash"], name="customer_pan_hash_idx"),
-            models.Index(fields=["email"], name="customer_email_idx"),
-            models.Index(fields=["phone"], name="customer_phone_idx"),
-            models.Index(fields=["partner", "-id"], name="customer_partner_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return self.full_name
+from ..lifecycle import ApplicationStatus
+from ..validators import validate_credit_mix, validate_repayment_history
+from .customers import Customer
+from .partners import Partner
 
 
 class EmploymentStatus(models.TextChoices):
@@ -194,6 +115,18 @@ class LoanApplication(models.Model):
         blank=True,
         related_name="decided_applications",
     )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_applications",
+        help_text="The reviewer whose queue holds this application.",
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    proposed_amount = MoneyField(
+        null=True, blank=True, help_text="An approval above the proposer's limit, awaiting confirmation."
+    )
     version = models.PositiveIntegerField(default=1)
 
     submitted_at = models.DateTimeField(default=timezone.now)
@@ -245,6 +178,11 @@ class LoanApplication(models.Model):
                 condition=Q(status__in=ApplicationStatus.values), name="application_status_known"
             ),
             models.CheckConstraint(condition=Q(version__gte=1), name="application_version_positive"),
+            models.CheckConstraint(
+                condition=Q(proposed_amount__isnull=True)
+                | Q(status=ApplicationStatus.MANUAL_REVIEW, proposed_amount__gt=0),
+                name="application_proposal_only_in_review",
+            ),
             models.UniqueConstraint(
                 fields=["partner", "external_ref"],
                 condition=~Q(external_ref=""),
@@ -257,13 +195,12 @@ class LoanApplication(models.Model):
             models.Index(fields=["partner", "-submitted_at"], name="application_partner_recent"),
             models.Index(fields=["partner", "status"], name="application_partner_status"),
             models.Index(fields=["customer", "status"], name="application_customer_idx"),
+            models.Index(fields=["assigned_to", "status"], name="application_queue_idx"),
+        ]
+        permissions = [
+            ("review_loanapplication", "Can decide applications in review"),
+            ("rescore_loanapplication", "Can re-score applications"),
         ]
 
     def __str__(self) -> str:
         return f"Application {str(self.pk)[:8]} ({self.get_status_display()})"
-
-
-auditlog.register(Partner)
-auditlog.register(PartnerAPIKey, exclude_fields=["hashed_key", "id"])
-auditlog.register(Customer, mask_fields=["pan"])
-auditlog.register(LoanApplication)

@@ -1,0 +1,37 @@
+from decimal import Decimal
+
+from agents.scoring.pipeline import AGENTS, run_pipeline
+from agents.scoring.risk import RiskAgent
+
+from .factories import DEFAULT_RULES, facts
+
+
+def test_every_agent_runs_in_order_and_records_inputs_and_outputs():
+    result = run_pipeline(facts(), DEFAULT_RULES)
+
+    assert [(run.agent_name, run.status) for run in result.runs] == [
+        ("bureau", "success"), ("credit_scoring", "success"), ("affordability", "success"),
+        ("income_verification", "success"), ("fraud_checks", "success"), ("risk_assessment", "success"),
+        ("decision", "success"),
+    ]
+    assert [run.agent_version for run in result.runs] == ["1.0"] * 7
+    assert result.runs[2].input["requested_amount"] == Decimal("12000.00")
+    assert result.runs[2].output["back_end_dti"] == Decimal("19.30")
+    assert all(run.execution_ms >= 0 for run in result.runs)
+    assert result.failed == []
+
+
+def test_a_failing_agent_is_recorded_and_only_its_dependents_are_skipped(monkeypatch):
+    def broken(self, inputs):
+        raise RuntimeError("risk model unavailable")
+
+    monkeypatch.setattr(RiskAgent, "decide", broken)
+
+    result = run_pipeline(facts(), DEFAULT_RULES, AGENTS)
+
+    statuses = {run.agent_name: (run.status, run.error_message) for run in result.runs}
+    assert statuses["risk_assessment"] == ("failed", "RuntimeError: risk model unavailable")
+    assert statuses["decision"] == ("skipped", "needs risk_assessment")
+    assert statuses["affordability"] == ("success", "")
+    assert result.failed == ["risk_assessment"]
+    assert "decision" not in result.outputs

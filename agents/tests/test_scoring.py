@@ -1,0 +1,240 @@
+from decimal import Decimal
+
+import pytest
+from auditlog.context import set_actor
+from auditlog.models import LogEntry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from agents import services
+from agents.models import AgentResult, ApplicationAnalytics, ScoringPolicy, ScoringRun
+from agents.scoring.risk import RiskAgent
+from agents.tasks import score_submitted_application_task
+from applications import services as application_services
+from applications.lifecycle import ApplicationStatus
+from applications.models import LoanApplication, Notification
+from applications.tests.factories import CustomerFactory, LoanApplicationFactory, PartnerFactory, StaffUserFactory
+from loanproject.core.models import OutboxEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def strong_application(**extra) -> LoanApplication:
+    """Hand-checked with the default policy (medium rate 11 %): credit 0.6 x 760 + 0.4 x 882 = 809;
+    payment 559.29 on 7,500.00 a month, back-end DTI (559.29 + 500) / 7,500 = 14.12 %; risk
+    credit 6.83 + DTI 5.88 + employment 3.00 + unverified income 2.50 = 18.21 (low) -> pre-approved."""
+    values = dict(
+        requested_amount=Decimal("12000.00"), term_months=24, annual_income=Decimal("90000.00"),
+        monthly_debt_payments=Decimal("500.00"), credit_score=760, total_payments=120, late_payments=0,
+        repayment_history=[{"month": "2026-01", "status": "on_time"}], utilization=Decimal("10.00"),
+        credit_inquiries=0, credit_history_months=120, credit_mix=["credit_card", "auto_loan", "mortgage", "student_loan"],
+        employment_status="employed", employment_duration_months=60,
+    )
+    values.update(extra)
+    return LoanApplicationFactory(**values)
+
+
+class TestScoreApplications:
+    def test_the_whole_result_is_saved_together(self):
+        application = strong_application()
+
+        report = services.score_applications(application_ids=[application.pk])
+
+        application.refresh_from_db()
+        assert (report.scored, report.pre_approved, report.manual_review, report.rejected) == (1, 1, 0, 0)
+        assert application.status == ApplicationStatus.PRE_APPROVED
+        assert application.version == 2
+        assert (application.approved_amount, application.interest_rate, application.risk_level) == (
+            Decimal("12000.00"), Decimal("7.50"), "low")
+        assert application.conditions == ["Proof of income required"]
+        run = ScoringRun.objects.get()
+        assert (run.number, run.trigger, run.outcome, run.failed_agents, run.policy.version) == (
+            1, "submitted", "pre_approved", 0, 1)
+        assert list(run.agent_results.values_list("agent_name", "status")) == [
+            ("bureau", "success"), ("credit_scoring", "success"), ("affordability", "success"),
+            ("income_verification", "success"), ("fraud_checks", "success"), ("risk_assessment", "success"),
+            ("decision", "success"),
+        ]
+        analytics = ApplicationAnalytics.objects.get()
+        assert (analytics.credit_score, analytics.credit_tier, analytics.credit_score_source) == (809, "Excellent", "supplied")
+        assert (analytics.back_end_dti, analytics.risk_score, analytics.approval_probability) == (
+            Decimal("14.12"), Decimal("18.21"), Decimal("0.8179"))
+        assert analytics.risk_factors == [{"factor": "credit", "points": "6.83"}, {"factor": "debt_to_income", "points": "5.88"}]
+        assert analytics.policy_version == 1
+        assert OutboxEvent.objects.filter(topic="application.decided", aggregate_id=str(application.pk)).count() == 1
+        entry = LogEntry.objects.get_for_object(application).get(action=LogEntry.Action.UPDATE)
+        assert entry.changes_dict["status"] == ["submitted", "pre_approved"]
+        assert entry.changes_dict["version"] == ["1", "2"]
+
+    def test_a_rescore_keeps_every_earlier_run(self):
+        application = strong_application()
+        services.score_applications(application_ids=[application.pk])
+        application_services.request_rescoring(application_ids=[application.pk])
+
+        services.score_applications(application_ids=[application.pk], trigger="rescore")
+
+        assert list(ScoringRun.objects.order_by("number").values_list("number", "trigger")) == [
+            (1, "submitted"), (2, "rescore")]
+        assert AgentResult.objects.count() == 14
+        assert ApplicationAnalytics.objects.count() == 2
+        application.refresh_from_db()
+        assert (application.status, application.version) == (ApplicationStatus.PRE_APPROVED, 4)
+
+    def test_a_failing_agent_sends_the_application_to_review_with_the_reason(self, monkeypatch):
+        def broken(self, inputs):
+            raise RuntimeError("risk model unavailable")
+
+        monkeypatch.setattr(RiskAgent, "decide", broken)
+        application = strong_application()
+
+        report = services.score_applications(application_ids=[application.pk])
+
+        application.refresh_from_db()
+        assert (report.manual_review, report.with_failed_agents) == (1, 1)
+        assert application.status == ApplicationStatus.MANUAL_REVIEW
+        assert application.reasons == [{
+            "code": "M09", "text": "Automated checks incomplete (risk_assessment failed); a reviewer decides",
+        }]
+        failed = AgentResult.objects.get(agent_name="risk_assessment")
+        assert (failed.status, failed.error_message) == ("failed", "RuntimeError: risk model unavailable")
+        assert AgentResult.objects.get(agent_name="decision").status == "skipped"
+        assert ScoringRun.objects.get().failed_agents == 1
+        assert ApplicationAnalytics.objects.get().risk_score is None
+
+    def test_nothing_is_saved_when_recording_the_outcome_fails(self, monkeypatch):
+        def refuse(**kwargs):
+            raise RuntimeError("database trouble")
+
+        monkeypatch.setattr(application_services, "record_scoring_outcomes", refuse)
+        application = strong_application()
+
+        with pytest.raises(RuntimeError):
+            services.score_applications(application_ids=[application.pk])
+
+        application.refresh_from_db()
+        assert (application.status, application.version) == (ApplicationStatus.SUBMITTED, 1)
+        assert (ScoringRun.objects.count(), AgentResult.objects.count(), ApplicationAnalytics.objects.count()) == (0, 0, 0)
+
+    def test_applications_that_are_not_scorable_are_skipped(self):
+        decided = LoanApplicationFactory(status=ApplicationStatus.REJECTED)
+
+        report = services.score_applications(application_ids=[decided.pk])
+
+        assert (report.scored, report.skipped) == (0, 1)
+        assert ScoringRun.objects.count() == 0
+
+    def test_the_policy_version_in_force_is_recorded(self):
+        active = ScoringPolicy.objects.get(is_active=True)
+        rules = {name: getattr(active, name) for name in services.POLICY_FIELDS}
+        rules.update(name="Stricter", pre_approve_from_credit_score=810)
+        services.publish_scoring_policy(created_by=None, **rules)
+        application = strong_application()
+
+        services.score_applications(application_ids=[application.pk])
+
+        application.refresh_from_db()
+        assert application.status == ApplicationStatus.MANUAL_REVIEW  # 809 < 810 now
+        assert ScoringRun.objects.get().policy.version == 2
+        assert ApplicationAnalytics.objects.get().policy_version == 2
+
+    def test_batch_queries_do_not_grow_with_the_batch(self):
+        def queries_for(count: int) -> int:
+            applications = [strong_application() for _ in range(count)]
+            with CaptureQueriesContext(connection) as captured:
+                report = services.score_applications(application_ids=[a.pk for a in applications])
+            assert report.scored == count
+            return len(captured)
+
+        assert queries_for(3) == queries_for(30)
+
+
+class TestFraudFacts:
+    def test_the_same_pan_with_another_open_application_is_a_duplicate(self):
+        first = LoanApplicationFactory(customer=CustomerFactory(clear_pan="DUPLI1234C"))
+        second = LoanApplicationFactory(customer=CustomerFactory(clear_pan="DUPLI1234C", partner=PartnerFactory()))
+
+        services.score_applications(application_ids=[second.pk])
+
+        second.refresh_from_db()
+        fraud = AgentResult.objects.get(application=second, agent_name="fraud_checks")
+        assert fraud.input == {"other_open_applications_same_pan": 1, "other_pans_sharing_email": 0,
+                               "other_pans_sharing_phone": 0, "applications_same_pan_30d": 2}
+        assert fraud.output["flags"] == ["duplicate_open_application"]
+        assert second.status == ApplicationStatus.MANUAL_REVIEW
+        assert first.pk != second.pk
+
+    def test_an_email_and_phone_shared_by_different_pans(self):
+        CustomerFactory(email="shared@example.com", phone="+1 555 0000", clear_pan="AAAAA1111A")
+        CustomerFactory(email="shared@example.com", phone="+1 555 0000", clear_pan="BBBBB2222B")
+        application = LoanApplicationFactory(
+            customer=CustomerFactory(email="shared@example.com", phone="+1 555 0000", clear_pan="CCCCC3333C")
+        )
+
+        services.score_applications(application_ids=[application.pk])
+
+        fraud = AgentResult.objects.get(application=application, agent_name="fraud_checks")
+        assert (fraud.input["other_pans_sharing_email"], fraud.input["other_pans_sharing_phone"]) == (2, 2)
+        assert fraud.output["flags"] == ["email_shared", "phone_shared"]
+
+
+class TestDoors:
+    def test_the_submitted_event_is_scored_once_however_often_it_is_delivered(
+        self, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            application = application_services.submit_application(
+                partner=PartnerFactory(),
+                customer=application_services.CustomerData(full_name="A B", email="a@example.com", pan="ABCDE1234F"),
+                application=application_services.ApplicationData(
+                    requested_amount=Decimal("5000.00"), purpose="vehicle", annual_income=Decimal("80000.00"),
+                    employment_status="employed", credit_score=750, total_payments=10, employment_duration_months=40,
+                ),
+            )
+        event = OutboxEvent.objects.get(topic="application.submitted")
+
+        again = score_submitted_application_task.apply(args=[event.pk]).get()
+
+        assert again is False
+        assert ScoringRun.objects.filter(application=application).count() == 1
+        application.refresh_from_db()
+        assert application.status == ApplicationStatus.PRE_APPROVED
+        assert set(Notification.objects.values_list("template", "channel")) == set()  # relayed only on commit
+
+    def test_the_command_scores_pending_ones_and_reports_json(self, capsys):
+        import json
+
+        from django.core.management import call_command
+
+        strong_application()
+        strong_application(credit_score=300, late_payments=40)  # 0.6 x 300 + 0.4 x 812 = 505 < 550
+        LoanApplicationFactory(status=ApplicationStatus.REJECTED)
+
+        call_command("score_applications", "--json", "--batch-size", "1")
+
+        summary = json.loads(capsys.readouterr().out)
+        assert {k: summary[k] for k in ("selected", "scored", "pre_approved", "manual_review", "rejected", "skipped")} == {
+            "selected": 2, "scored": 2, "pre_approved": 1, "manual_review": 0, "rejected": 1, "skipped": 0,
+        }
+
+    def test_the_command_rescores_by_status(self, capsys):
+        from django.core.management import call_command
+
+        application = strong_application()
+        services.score_applications(application_ids=[application.pk])
+
+        call_command("score_applications", "--status", "pre_approved")
+
+        assert "scored 1 of 1 selected" in capsys.readouterr().out
+        assert ScoringRun.objects.filter(application=application).count() == 2
+
+
+def test_batch_scoring_changes_are_logged_with_the_actor_like_single_saves():
+    application = LoanApplicationFactory()
+    worker = StaffUserFactory(username="scoring-worker")
+
+    with set_actor(worker):
+        services.score_applications(application_ids=[application.pk])
+
+    entry = LogEntry.objects.get_for_object(application).get(action=LogEntry.Action.UPDATE)
+    assert entry.actor == worker
+    assert entry.changes_dict["status"][0] == "submitted"

@@ -1,0 +1,267 @@
+"""Loan applications: entry by staff, the record, workflow actions and review decisions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from loanproject.core.admin.audited import AuditedAdminMixin
+from loanproject.core.admin.paginator import LargeTableAdminMixin
+from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
+from loanproject.core.errors import DomainError
+
+from .. import services
+from ..lifecycle import ApplicationStatus
+from ..models import LoanApplication, Reviewer
+from ..reasons import REASONS, REJECTION_CODES, reason
+from .reviews import ReviewDecisionInline
+
+
+APPLICATION_INPUT_FIELDS = [
+    "customer",
+    "external_ref",
+    "requested_amount",
+    "term_months",
+    "purpose",
+    "annual_income",
+    "employment_status",
+    "employment_duration_months",
+    "existing_debts",
+    "monthly_debt_payments",
+    "credit_score",
+    "total_payments",
+    "late_payments",
+    "utilization",
+    "credit_inquiries",
+    "credit_history_months",
+    "credit_mix",
+    "repayment_history",
+]
+
+
+class ApplicationEntryForm(ServiceModelForm):
+    """Staff enter an application for an existing customer; it is scored like a partner's."""
+
+    class Meta:
+        model = LoanApplication
+        fields = APPLICATION_INPUT_FIELDS
+
+    def call_service(self) -> LoanApplication:
+        data = dict(self.cleaned_data)
+        customer = data.pop("customer")
+        return services.submit_application(
+            partner=customer.partner,
+            customer=customer,
+            application=services.ApplicationData(**data),
+        )
+
+
+class ApplicationRecordForm(ServiceModelForm):
+    """The page of an application nobody can decide here: the record, read-only."""
+
+    class Meta:
+        model = LoanApplication
+        fields: list[str] = []
+
+    def call_service(self) -> LoanApplication:
+        raise DomainError("This application is not awaiting your decision.")
+
+
+class ReviewDecisionForm(ServiceModelForm):
+    """A reviewer's decision, made on the version shown (a newer one wins: reload and decide)."""
+
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")], widget=forms.RadioSelect)
+    amount = forms.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False,
+        help_text="Approved amount; blank means the proposed, pre-approved or requested amount.",
+    )
+    interest_rate = forms.DecimalField(max_digits=5, decimal_places=2, min_value=0, max_value=100, required=False)
+    reason_code = forms.ChoiceField(
+        choices=[("", "---------")] + [(code, f"{code} {REASONS[code]}") for code in REJECTION_CODES],
+        required=False, help_text="Required to reject.",
+    )
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    class Meta:
+        model = LoanApplication
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["version"].initial = self.instance.version
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "reject" and not data.get("reason_code"):
+            self.add_error("reason_code", "State the reason for the rejection.")
+        return data
+
+    def call_service(self) -> LoanApplication:
+        data = self.cleaned_data
+        reject = data["decision"] == "reject"
+        return services.record_review_decision(
+            application_id=self.instance.pk,
+            expected_version=data["version"],
+            reviewer_user=self.user,
+            approve=not reject,
+            amount=data["amount"],
+            interest_rate=data["interest_rate"],
+            comment=data["comment"],
+            reasons=[services.Reason(**reason(data["reason_code"]))] if reject else None,
+        )
+
+
+REVIEW_FIELDS = ["decision", "amount", "interest_rate", "reason_code", "comment", "version"]
+
+
+class ReviewQueueFilter(admin.SimpleListFilter):
+    title = "review queue"
+    parameter_name = "queue"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("mine", "Assigned to me"),
+            ("confirm", "Awaiting my confirmation"),
+            ("waiting", "In review, unassigned"),
+        ]
+
+    def queryset(self, request, queryset):
+        in_review = queryset.filter(status=ApplicationStatus.MANUAL_REVIEW)
+        if self.value() == "mine":
+            return in_review.filter(assigned_to=request.user)
+        if self.value() == "confirm":
+            return in_review.filter(assigned_to=request.user, proposed_amount__isnull=False)
+        if self.value() == "waiting":
+            return in_review.filter(assigned_to__isnull=True)
+        return queryset
+
+
+class AssignReviewerForm(forms.Form):
+    reviewer = forms.ModelChoiceField(
+        queryset=Reviewer.objects.filter(is_active=True).select_related("user"), empty_label=None
+    )
+
+
+@admin.register(LoanApplication)
+class LoanApplicationAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+    add_form = ApplicationEntryForm
+    list_display = [
+        "short_id", "customer", "partner", "status", "requested_amount",
+        "approved_amount", "risk_level", "assigned_to", "submitted_at",
+    ]
+    list_select_related = ["customer", "partner", "assigned_to"]
+    list_filter = [ReviewQueueFilter, "status", "risk_level", "decision", "purpose", "partner"]
+    search_fields = ["=id", "=external_ref", "customer__full_name", "customer__email", "=customer__external_ref"]
+    date_hierarchy = "submitted_at"
+    ordering = ["-submitted_at"]
+    autocomplete_fields = ["customer"]
+    inlines = [ReviewDecisionInline]
+    actions = ["assign_waiting", "assign_to_reviewer", "withdraw"]
+    fieldsets = [
+        ("Application", {"fields": ["id", "customer", "partner", "external_ref", "status", "version"]}),
+        ("Request", {"fields": ["requested_amount", "term_months", "purpose", "annual_income",
+                                "employment_status", "employment_duration_months",
+                                "existing_debts", "monthly_debt_payments"]}),
+        ("Credit data", {"fields": ["credit_score", "total_payments", "late_payments", "utilization",
+                                    "credit_inquiries", "credit_history_months", "credit_mix",
+                                    "repayment_history"]}),
+        ("Decision", {"fields": ["decision", "risk_level", "approved_amount", "interest_rate",
+                                 "reasons", "conditions", "decision_note", "decided_by"]}),
+        ("Review", {"fields": ["assigned_to", "assigned_at", "proposed_amount"]}),
+        ("Timestamps", {"fields": ["submitted_at", "updated_at", "processed_at", "decided_at"]}),
+    ]
+
+    def get_inlines(self, request, obj=None):
+        return self.inlines if obj else []  # history belongs to an existing application
+
+    def _can_decide(self, request, obj) -> bool:
+        return (
+            obj is not None
+            and obj.status in services.reviews.DECIDABLE_STATUSES
+            and request.user.has_perm("applications.review_loanapplication")
+        )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        else:
+            kwargs["form"] = ReviewDecisionForm if self._can_decide(request, obj) else ApplicationRecordForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if not add and not self._can_decide(request, obj):
+            context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
+        if not add and self._can_decide(request, obj):
+            context.update(show_save_and_continue=False, show_save_and_add_another=False, show_delete=False)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": APPLICATION_INPUT_FIELDS})]
+        if self._can_decide(request, obj):
+            return [*self.fieldsets, ("Your decision", {"fields": REVIEW_FIELDS})]
+        return self.fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        # A submitted application is evidence: it changes only through services.
+        return [name for _, options in self.fieldsets for name in options["fields"]]
+
+    @admin.display(description="ID", ordering="id")
+    def short_id(self, obj: LoanApplication) -> str:
+        return str(obj.pk)[:8]
+
+    @admin.action(description="Assign waiting applications to the least-loaded officers", permissions=["review"])
+    def assign_waiting(self, request: HttpRequest, queryset: QuerySet) -> None:
+        assigned = services.assign_waiting_applications(application_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Assigned {assigned} application(s).", messages.SUCCESS)
+
+    @admin.action(description="Assign to a reviewer…", permissions=["review"])
+    def assign_to_reviewer(self, request: HttpRequest, queryset: QuerySet):
+        form = AssignReviewerForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return TemplateResponse(
+                request,
+                "admin/applications/loanapplication/assign_reviewer.html",
+                {**self.admin_site.each_context(request), "title": "Assign to a reviewer", "form": form,
+                 "applications": queryset.select_related("customer"), "opts": self.model._meta,
+                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME},
+            )
+        reviewer = form.cleaned_data["reviewer"]
+        done = 0
+        for application_id in queryset.order_by("pk").values_list("pk", flat=True):
+            try:
+                services.assign_application(application_id=application_id, reviewer_user=reviewer.user)
+                done += 1
+            except (DomainError, ValidationError) as exc:
+                self.message_user(request, f"{str(application_id)[:8]}: {getattr(exc, 'message', exc)}", messages.WARNING)
+        self.message_user(request, f"Assigned {done} application(s) to {reviewer}.", messages.SUCCESS)
+        return None
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("applications.review_loanapplication")
+    @admin.action(description="Withdraw selected applications", permissions=["change"])
+    def withdraw(self, request: HttpRequest, queryset: QuerySet) -> None:
+        done, refused = 0, []
+        for application_id, version in queryset.order_by("pk").values_list("pk", "version"):
+            try:
+                services.withdraw_application(
+                    application_id=application_id,
+                    expected_version=version,
+                    reason=f"withdrawn by {request.user.get_username()}",
+                )
+                done += 1
+            except DomainError as exc:
+                refused.append(f"{str(application_id)[:8]}: {exc.message}")
+        if done:
+            self.message_user(request, f"Withdrew {done} application(s).", messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, message, messages.WARNING)

@@ -1,0 +1,84 @@
+"""Customers, with masked PANs and search by full PAN."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+
+from loanproject.core.admin.audited import AuditedAdminMixin
+from loanproject.core.admin.paginator import LargeTableAdminMixin
+from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
+
+from .. import services
+from ..models import Customer
+from ..validators import PAN_RE, normalize_pan
+
+
+class CustomerForm(ServiceModelForm):
+    pan = forms.CharField(
+        label="PAN",
+        max_length=10,
+        required=False,
+        help_text="Write-only. Stored encrypted; leave blank to keep the current PAN.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    class Meta:
+        model = Customer
+        fields = ["partner", "external_ref", "full_name", "email", "phone", "address"]
+
+    def clean_pan(self) -> str:
+        pan = normalize_pan(self.cleaned_data["pan"])
+        if not pan and self.instance.pk is None:
+            raise forms.ValidationError("A new customer needs a PAN.")
+        return pan
+
+    def call_service(self) -> Customer:
+        data = self.cleaned_data
+        if self.instance.pk is None:
+            return services.register_customer(
+                partner=data["partner"],
+                data=services.CustomerData(
+                    full_name=data["full_name"],
+                    email=data["email"],
+                    pan=data["pan"],
+                    phone=data["phone"],
+                    address=data["address"],
+                    external_ref=data["external_ref"],
+                ),
+            )
+        return services.update_customer(
+            customer_id=self.instance.pk,
+            full_name=data["full_name"],
+            email=data["email"],
+            phone=data["phone"],
+            address=data["address"],
+            pan=data["pan"] or None,
+        )
+
+
+@admin.register(Customer)
+class CustomerAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+    form = CustomerForm
+    list_display = ["id", "full_name", "email", "phone", "partner", "external_ref", "pan_masked", "created_at"]
+    list_select_related = ["partner"]
+    list_filter = ["partner"]
+    search_fields = ["full_name", "email", "=external_ref", "=phone"]
+    search_help_text = "Name, e-mail, exact external ref or phone; a full PAN finds its customer."
+    date_hierarchy = "created_at"
+    ordering = ["-id"]
+    readonly_fields = ["pan_masked", "created_at", "updated_at"]
+    autocomplete_fields = ["partner"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "partner", "external_ref"] if obj else self.readonly_fields
+
+    @admin.display(description="PAN")
+    def pan_masked(self, obj: Customer) -> str:
+        return obj.pan.masked if obj.pan else ""
+
+    def get_search_results(self, request, queryset, search_term):
+        pan = normalize_pan(search_term)
+        if PAN_RE.match(pan):
+            return queryset.filter(pan_hash=services.pan_blind_index(pan)), False
+        return super().get_search_results(request, queryset, search_term)

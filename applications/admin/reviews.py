@@ -1,0 +1,97 @@
+"""Reviewers, their decisions, and notifications to customers."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+
+from loanproject.core.admin.audited import AuditedAdminMixin
+from loanproject.core.admin.paginator import LargeTableAdminMixin
+from loanproject.core.admin.readonly import ActionsOnlyAdminMixin
+from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
+
+from .. import services
+from ..lifecycle import ApplicationStatus
+from ..models import Notification, ReviewDecision, Reviewer
+
+
+class ReviewerForm(ServiceModelForm):
+    class Meta:
+        model = Reviewer
+        fields = ["user", "role", "manager", "approval_limit", "capacity", "is_active"]
+
+    def call_service(self) -> Reviewer:
+        data = self.cleaned_data
+        if self.instance.pk is None:
+            return services.register_reviewer(
+                user=data["user"], role=data["role"], approval_limit=data["approval_limit"],
+                capacity=data["capacity"], manager=data["manager"],
+            )
+        return services.update_reviewer(
+            reviewer_id=self.instance.pk, role=data["role"], approval_limit=data["approval_limit"],
+            capacity=data["capacity"], manager=data["manager"], is_active=data["is_active"],
+        )
+
+
+@admin.register(Reviewer)
+class ReviewerAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+    form = ReviewerForm
+    list_display = ["user", "role", "manager", "approval_limit", "capacity", "open_reviews", "is_active"]
+    list_filter = ["role", "is_active"]
+    list_select_related = ["user", "manager__user"]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    autocomplete_fields = ["user", "manager"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            open_count=Count(
+                "user__assigned_applications",
+                filter=Q(user__assigned_applications__status=ApplicationStatus.MANUAL_REVIEW),
+            )
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user"] if obj else []
+
+    @admin.display(description="Open reviews", ordering="open_count")
+    def open_reviews(self, obj: Reviewer) -> int:
+        return obj.open_count
+
+
+class ReviewDecisionInline(admin.TabularInline):
+    model = ReviewDecision
+    fields = ["decided_at", "reviewer", "outcome", "amount", "comment", "reasons", "application_version"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["application_version"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("reviewer")
+
+
+@admin.register(Notification)
+class NotificationAdmin(LargeTableAdminMixin, ActionsOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "channel", "template", "recipient", "customer", "status", "attempts", "next_attempt_at", "sent_at"]
+    list_filter = ["status", "channel", "template"]
+    list_select_related = ["customer"]
+    search_fields = ["=recipient", "customer__full_name", "=application__id"]
+    date_hierarchy = "created_at"
+    ordering = ["-id"]
+    readonly_fields = [field.name for field in Notification._meta.fields]
+    actions = ["retry"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Retry selected failed notifications", permissions=["change"])
+    def retry(self, request: HttpRequest, queryset: QuerySet) -> None:
+        retried = services.retry_notifications(notification_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{len(retried)} failed notification(s) will be sent again.", messages.SUCCESS)

@@ -1,0 +1,58 @@
+"""Message texts by template and channel. Payload keys are filled with str.format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    body: str
+
+
+TEMPLATES: dict[str, dict[str, Message]] = {
+    "application_pre_approved": {
+        "sms": Message("", "Good news {first_name}: your loan application {reference} is pre-approved for {amount}."),
+        "email": Message(
+            "Your application {reference} is pre-approved",
+            "Dear {full_name},\n\nyour loan application {reference} is pre-approved for {amount}.\n"
+            "We will contact you about the next steps.",
+        ),
+    },
+    "application_manual_review": {
+        "sms": Message("", "Your loan application {reference} is being reviewed by our team."),
+        "email": Message(
+            "Your application {reference} is in review",
+            "Dear {full_name},\n\na loan officer is reviewing your application {reference}.",
+        ),
+    },
+    "application_approved": {
+        "sms": Message("", "Your loan application {reference} is approved for {amount}."),
+        "email": Message(
+            "Your application {reference} is approved",
+            "Dear {full_name},\n\nyour loan application {reference} is approved for {amount}.",
+        ),
+    },
+    "application_rejected": {
+        "sms": Message("", "We could not approve your loan application {reference}. Details follow by e-mail."),
+        "email": Message(
+            "About your application {reference}",
+            "Dear {full_name},\n\nwe could not approve your loan application {reference}.\n"
+            "Reasons: {reasons}.",
+        ),
+    },
+    "loan_booked": {
+        "sms": Message("", "Your loan {loan_reference} of {amount} is booked. First installment due {first_due}."),
+        "email": Message(
+            "Your loan {loan_reference} is booked",
+            "Dear {full_name},\n\nyour loan {loan_reference} of {amount} is booked.\n"
+            "The first installment is due {first_due}.",
+        ),
+    },
+}
+
+
+def render(template: str, channel: str, payload: dict) -> Message:
+    message = TEMPLATES[template][channel]
+    return Message(subject=message.subject.format(**payload), body=message.body.format(**payload))

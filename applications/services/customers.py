@@ -1,0 +1,119 @@
+"""Customers: registration by external ref, contact details, PAN changes."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from loanproject.core.crypto import blind_index
+from loanproject.core.errors import Conflict
+from loanproject.core.sensitive import Sensitive
+
+from ..locks import lock_customer
+from ..models import PAN_CONTEXT, Customer, Partner
+from ..validators import normalize_pan, validate_pan
+from .inputs import CustomerData
+
+
+def pan_blind_index(pan: str) -> str:
+    return blind_index(normalize_pan(pan), context=PAN_CONTEXT)
+
+
+def _clean_pan(pan: str | Sensitive) -> str:
+    clear = normalize_pan(pan.reveal() if isinstance(pan, Sensitive) else pan)
+    try:
+        validate_pan(clear)
+    except ValidationError as exc:
+        raise ValidationError({"pan": exc.messages}) from None
+    return clear
+
+
+@transaction.atomic
+def register_customer(*, partner: Partner | None, data: CustomerData) -> Customer:
+    """Create the customer, or update the partner's customer with the same external_ref.
+
+    A known external_ref with a different PAN is refused: it would silently merge two people.
+    """
+    pan = _clean_pan(data.pan)
+    pan_hash = pan_blind_index(pan)
+    if partner is not None and data.external_ref:
+        existing = lock_customer(partner=partner, external_ref=data.external_ref)
+        if existing is None:
+            try:
+                with transaction.atomic():
+                    return _create_customer(partner=partner, data=data, pan=pan, pan_hash=pan_hash)
+            except IntegrityError:
+                # A concurrent request created the same customer first; update that one.
+                existing = lock_customer(partner=partner, external_ref=data.external_ref)
+                if existing is None:
+                    raise
+        if existing.pan_hash != pan_hash:
+            raise Conflict(
+                f"Customer {data.external_ref!r} is already registered with a different PAN.",
+                code="customer_pan_mismatch",
+            )
+        return _update_contact_details(
+            existing,
+            full_name=data.full_name,
+            email=data.email,
+            phone=data.phone,
+            address=data.address,
+        )
+    return _create_customer(partner=partner, data=data, pan=pan, pan_hash=pan_hash)
+
+
+def _create_customer(*, partner: Partner | None, data: CustomerData, pan: str, pan_hash: str) -> Customer:
+    customer = Customer(
+        partner=partner,
+        external_ref=data.external_ref,
+        full_name=data.full_name,
+        email=data.email,
+        phone=data.phone,
+        address=data.address,
+        pan=Sensitive(pan),
+        pan_hash=pan_hash,
+    )
+    customer.full_clean()
+    customer.save()
+    return customer
+
+
+def _update_contact_details(customer: Customer, **details: str | None) -> Customer:
+    changed = [name for name, value in details.items() if value is not None and getattr(customer, name) != value]
+    if not changed:
+        return customer
+    for name in changed:
+        setattr(customer, name, details[name])
+    customer.full_clean()
+    customer.save(update_fields=[*changed, "updated_at"])
+    return customer
+
+
+@transaction.atomic
+def update_customer(
+    *,
+    customer_id: int,
+    partner: Partner | None = None,
+    full_name: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    address: str | None = None,
+    pan: str | None = None,
+) -> Customer:
+    """Change contact details and, when given, the PAN (re-encrypted and re-indexed).
+
+    With `partner`, only that partner's customer can be changed (others are "not found").
+    """
+    customer = lock_customer(customer_id=customer_id, partner=partner, required=True)
+    customer = _update_contact_details(
+        customer, full_name=full_name, email=email, phone=phone, address=address
+    )
+    if pan is not None:
+        clear = _clean_pan(pan)
+        new_hash = pan_blind_index(clear)
+        if new_hash != customer.pan_hash:
+            customer.pan = Sensitive(clear)
+            customer.pan_hash = new_hash
+            customer.full_clean()
+            customer.save(update_fields=["pan", "pan_hash", "updated_at"])
+    return customer

@@ -1,0 +1,153 @@
+"""Notifications to customers: created from outbox events, delivered with retries."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from loanproject.core.metrics import increment_after_commit
+
+from ..lifecycle import ApplicationStatus
+from ..metrics import NOTIFICATIONS_DELIVERED
+from ..models import Channel, Customer, LoanApplication, Notification, NotificationStatus
+from ..notification_backends import backend_for
+from ..notification_templates import render
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE_BY_STATUS = {
+    ApplicationStatus.PRE_APPROVED: "application_pre_approved",
+    ApplicationStatus.MANUAL_REVIEW: "application_manual_review",
+    ApplicationStatus.APPROVED: "application_approved",
+    ApplicationStatus.REJECTED: "application_rejected",
+}
+
+
+def _customer_channels(customer: Customer) -> list[tuple[str, str]]:
+    channels = [(Channel.EMAIL, customer.email)]
+    if customer.phone:
+        channels.append((Channel.SMS, customer.phone))
+    return channels
+
+
+def _create(*, customer: Customer, template: str, payload: dict, event_id: int | None,
+            application: LoanApplication | None = None) -> list[Notification]:
+    created = []
+    for channel, recipient in _customer_channels(customer):
+        notification, is_new = Notification.objects.get_or_create(
+            source_event_id=event_id,
+            channel=channel,
+            template=template,
+            defaults={"recipient": recipient, "customer": customer, "application": application, "payload": payload},
+        )
+        if is_new:
+            created.append(notification)
+    if created:
+        from ..tasks import deliver_notification_task
+
+        ids = [n.pk for n in created]
+        transaction.on_commit(lambda: [deliver_notification_task.delay(pk) for pk in ids], robust=True)
+    return created
+
+
+@transaction.atomic
+def notify_application_decided(*, event_id: int, application_id, status: str) -> list[Notification]:
+    """Tell the customer about a decision (once per event, whatever the redeliveries)."""
+    template = TEMPLATE_BY_STATUS.get(status)
+    if template is None:
+        return []
+    application = LoanApplication.objects.select_related("customer").get(pk=application_id)
+    customer = application.customer
+    payload = {
+        "reference": application.external_ref or str(application.pk)[:8],
+        "full_name": customer.full_name,
+        "first_name": customer.full_name.split()[0],
+        "amount": f"{application.approved_amount or application.requested_amount:,.2f}",
+        "reasons": "; ".join(reason["text"] for reason in application.reasons) or "see your statement",
+    }
+    return _create(customer=customer, template=template, payload=payload, event_id=event_id, application=application)
+
+
+@transaction.atomic
+def notify_loan_booked(*, event_id: int, customer_id: int | None, payload: dict) -> list[Notification]:
+    """Tell the customer their loan is booked; drivers without a customer record get nothing."""
+    if customer_id is None:
+        return []
+    customer = Customer.objects.get(pk=customer_id)
+    message = {
+        "full_name": customer.full_name,
+        "first_name": customer.full_name.split()[0],
+        "loan_reference": payload.get("loan_reference", ""),
+        "amount": payload.get("amount", ""),
+        "first_due": payload.get("first_due", ""),
+    }
+    return _create(customer=customer, template="loan_booked", payload=message, event_id=event_id)
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, 4 min ... capped at NOTIFICATION_MAX_BACKOFF_SECONDS."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), settings.NOTIFICATION_MAX_BACKOFF_SECONDS))
+
+
+@transaction.atomic
+def deliver_notification(*, notification_id: int, now: datetime | None = None) -> Notification:
+    """Send a due, pending notification; on failure back off, and give up after the last attempt."""
+    now = now or timezone.now()
+    notification = Notification.objects.select_for_update(of=("self",)).get(pk=notification_id)
+    if notification.status != NotificationStatus.PENDING or notification.next_attempt_at > now:
+        return notification
+    message = render(notification.template, notification.channel, notification.payload)
+    notification.attempts += 1
+    try:
+        backend_for(notification.channel).send(
+            channel=notification.channel, recipient=notification.recipient, subject=message.subject, body=message.body
+        )
+    except Exception as exc:
+        notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
+            notification.status = NotificationStatus.FAILED
+        else:
+            notification.next_attempt_at = now + backoff(notification.attempts)
+        logger.warning("notification %s attempt %s failed: %s", notification.pk, notification.attempts, exc)
+        increment_after_commit(NOTIFICATIONS_DELIVERED, channel=notification.channel, outcome="failed")
+    else:
+        increment_after_commit(NOTIFICATIONS_DELIVERED, channel=notification.channel, outcome="sent")
+        notification.status = NotificationStatus.SENT
+        notification.sent_at = now
+        notification.last_error = ""
+    notification.full_clean()
+    notification.save()
+    return notification
+
+
+def due_notification_ids(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
+    return list(
+        Notification.objects.filter(status=NotificationStatus.PENDING, next_attempt_at__lte=now or timezone.now())
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+@transaction.atomic
+def retry_notifications(*, notification_ids) -> list[Notification]:
+    """Give failed notifications a new round of attempts (staff, from the admin)."""
+    retried = list(
+        Notification.objects.select_for_update(of=("self",))
+        .filter(pk__in=list(notification_ids), status=NotificationStatus.FAILED)
+        .order_by("pk")
+    )
+    for notification in retried:
+        notification.status = NotificationStatus.PENDING
+        notification.attempts = 0
+        notification.next_attempt_at = timezone.now()
+        notification.save(update_fields=["status", "attempts", "next_attempt_at"])
+    if retried:
+        from ..tasks import deliver_notification_task
+
+        ids = [n.pk for n in retried]
+        transaction.on_commit(lambda: [deliver_notification_task.delay(pk) for pk in ids], robust=True)
+    return retried

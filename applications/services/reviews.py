@@ -1,0 +1,284 @@
+"""Manual review: reviewers, assignment to the least-loaded officer, decisions with four eyes."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import asdict
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from loanproject.core.audit import log_bulk_changes
+from loanproject.core.bulk import update_rows
+from loanproject.core.errors import IllegalTransition, PermissionDenied
+
+from ..lifecycle import ApplicationStatus
+from ..locks import lock_application, lock_applications
+from ..models import Decision, LoanApplication, ReviewDecision, Reviewer, ReviewerRole, ReviewOutcome
+from .applications import _announce_decision, _check_version, _move, _update
+from .inputs import Reason
+
+DECIDABLE_STATUSES = (ApplicationStatus.MANUAL_REVIEW, ApplicationStatus.PRE_APPROVED)
+
+
+# --- Reviewers ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def register_reviewer(
+    *,
+    user: AbstractBaseUser,
+    role: str,
+    approval_limit: Decimal,
+    capacity: int = 25,
+    manager: Reviewer | None = None,
+) -> Reviewer:
+    if not user.is_staff:
+        raise ValidationError({"user": ["Reviewers must be staff users."]})
+    reviewer = Reviewer(user=user, role=role, approval_limit=approval_limit, capacity=capacity, manager=manager)
+    reviewer.full_clean()
+    reviewer.save()
+    return reviewer
+
+
+@transaction.atomic
+def update_reviewer(
+    *,
+    reviewer_id: int,
+    role: str,
+    approval_limit: Decimal,
+    capacity: int,
+    manager: Reviewer | None,
+    is_active: bool,
+) -> Reviewer:
+    reviewer = Reviewer.objects.select_for_update(of=("self",)).get(pk=reviewer_id)
+    _ensure_no_management_cycle(reviewer, manager)
+    new_values = {
+        "role": role, "approval_limit": approval_limit, "capacity": capacity,
+        "manager": manager, "is_active": is_active,
+    }
+    changed = [name for name, value in new_values.items() if getattr(reviewer, name) != value]
+    for name in changed:
+        setattr(reviewer, name, new_values[name])
+    if changed:
+        reviewer.full_clean()
+        reviewer.save(update_fields=changed)
+    return reviewer
+
+
+def _ensure_no_management_cycle(reviewer: Reviewer, manager: Reviewer | None) -> None:
+    seen = {reviewer.pk}
+    while manager is not None:
+        if manager.pk in seen:
+            raise ValidationError({"manager": ["This would make a reviewer their own manager."]})
+        seen.add(manager.pk)
+        manager = manager.manager
+
+
+# --- Assignment --------------------------------------------------------------------------------
+
+
+def pick_reviewers(count: int) -> list[int | None]:
+    """User ids of the least-loaded active officers with spare capacity, one per application.
+
+    Locks the officers' rows (pk order) for the rest of the transaction, so two assigners at once
+    queue up and the second sees the first one's assignments: loads never exceed capacity.
+    None where every officer is full (the application waits unassigned).
+    """
+    if count == 0:
+        return []
+    officers = list(
+        Reviewer.objects.select_for_update(of=("self",))
+        .filter(role=ReviewerRole.OFFICER, is_active=True, user__is_active=True)
+        .order_by("pk")
+    )
+    loads = dict(
+        LoanApplication.objects.filter(
+            status=ApplicationStatus.MANUAL_REVIEW, assigned_to__in=[officer.user_id for officer in officers]
+        )
+        .order_by()
+        .values_list("assigned_to")
+        .annotate(open_count=Count("pk"))
+        .values_list("assigned_to", "open_count")
+    )
+    heap = [
+        (loads.get(officer.user_id, 0), officer.pk, officer.user_id, officer.capacity)
+        for officer in officers
+        if loads.get(officer.user_id, 0) < officer.capacity
+    ]
+    heapq.heapify(heap)
+    picks: list[int | None] = []
+    for _ in range(count):
+        if not heap:
+            picks.append(None)
+            continue
+        load, pk, user_id, capacity = heapq.heappop(heap)
+        picks.append(user_id)
+        if load + 1 < capacity:
+            heapq.heappush(heap, (load + 1, pk, user_id, capacity))
+    return picks
+
+
+@transaction.atomic
+def assign_waiting_applications(*, application_ids=None) -> int:
+    """Assign unassigned applications in manual review (all of them, or the given ones)."""
+    queryset = LoanApplication.objects.filter(status=ApplicationStatus.MANUAL_REVIEW, assigned_to__isnull=True)
+    if application_ids is not None:
+        queryset = queryset.filter(pk__in=list(application_ids))
+    waiting = lock_applications(queryset.values_list("pk", flat=True))
+    picks = pick_reviewers(len(waiting))
+    now = timezone.now()
+    changed = []
+    for application, user_id in zip(waiting, picks, strict=True):
+        if user_id is None:
+            continue
+        changes = {"assigned_to_id": (None, user_id), "version": (application.version, application.version + 1)}
+        application.assigned_to_id, application.assigned_at = user_id, now
+        application.version += 1
+        changed.append((application, changes))
+    update_rows([app for app, _ in changed], ["assigned_to", "assigned_at", "version"])
+    log_bulk_changes(model=LoanApplication, changes=changed)
+    return len(changed)
+
+
+@transaction.atomic
+def assign_application(*, application_id, reviewer_user: AbstractBaseUser, expected_version: int | None = None) -> LoanApplication:
+    """Put an application in a given reviewer's queue (staff, by hand)."""
+    application = lock_application(application_id)
+    _check_version(application, expected_version)
+    if application.status != ApplicationStatus.MANUAL_REVIEW:
+        raise IllegalTransition("Only applications in manual review are assigned.")
+    if not Reviewer.objects.filter(user=reviewer_user, is_active=True).exists():
+        raise ValidationError({"reviewer": ["Not an active reviewer."]})
+    return _update(application, assigned_to=reviewer_user, assigned_at=timezone.now())
+
+
+# --- Decisions ---------------------------------------------------------------------------------
+
+
+def _active_reviewer(user: AbstractBaseUser) -> Reviewer:
+    reviewer = (
+        Reviewer.objects.select_related("user", "manager__user").filter(user=user, is_active=True).first()
+    )
+    if reviewer is None:
+        raise PermissionDenied("Only active reviewers decide applications.")
+    return reviewer
+
+
+def _may_decide(application: LoanApplication, reviewer: Reviewer) -> bool:
+    """The assignee, anyone above the assignee, or anyone when nobody is assigned."""
+    if application.assigned_to_id is None or application.assigned_to_id == reviewer.user_id:
+        return True
+    assignee = Reviewer.objects.filter(user_id=application.assigned_to_id).select_related("manager").first()
+    manager = assignee.manager if assignee else None
+    while manager is not None:
+        if manager.pk == reviewer.pk:
+            return True
+        manager = manager.manager
+    return False
+
+
+@transaction.atomic
+def record_review_decision(
+    *,
+    application_id,
+    expected_version: int,
+    reviewer_user: AbstractBaseUser,
+    approve: bool,
+    amount: Decimal | None = None,
+    interest_rate: Decimal | None = None,
+    comment: str = "",
+    reasons: list[Reason] | None = None,
+) -> LoanApplication:
+    """Approve or reject an application in review.
+
+    An approval within the reviewer's limit is final. Above it, the approval becomes a proposal
+    for the reviewer's manager (up the chain until a limit is high enough); nobody who proposed
+    it may confirm it. A decision on an older version is refused (the loser of a race gets 409).
+    """
+    application = lock_application(application_id)
+    _check_version(application, expected_version)
+    if application.status not in DECIDABLE_STATUSES:
+        raise IllegalTransition(
+            f"An application that is {application.get_status_display().lower()} is not awaiting a review decision."
+        )
+    reviewer = _active_reviewer(reviewer_user)
+    if application.proposed_amount is not None and application.review_decisions.filter(
+        outcome=ReviewOutcome.PROPOSED, reviewer_id=reviewer.user_id
+    ).exists():
+        raise PermissionDenied("Four eyes: you proposed this approval, someone else must confirm it.")
+    if not _may_decide(application, reviewer):
+        raise PermissionDenied("This application is in another reviewer's queue.")
+
+    if approve:
+        outcome, amount = _approve(application, reviewer, amount, interest_rate, comment)
+    else:
+        outcome = _reject(application, reviewer, reasons, comment)
+    decision = ReviewDecision(
+        application=application,
+        reviewer=reviewer.user,
+        outcome=outcome,
+        amount=amount if approve else None,
+        comment=comment,
+        reasons=[asdict(reason) for reason in reasons or []] if not approve else [],
+        application_version=expected_version,
+    )
+    decision.full_clean(validate_constraints=False)  # the unique constraint is the race guard
+    decision.save()
+    if outcome != ReviewOutcome.PROPOSED:
+        _announce_decision(application)
+    return application
+
+
+def _approve(application, reviewer: Reviewer, amount, interest_rate, comment) -> tuple[str, Decimal]:
+    amount = amount or application.proposed_amount or application.approved_amount or application.requested_amount
+    if amount > application.requested_amount:
+        raise ValidationError({"amount": ["Cannot approve more than was requested."]})
+    if application.proposed_amount is not None and amount > application.proposed_amount:
+        raise ValidationError({"amount": ["A confirmation may lower the proposed amount, not raise it."]})
+    rate = {"interest_rate": interest_rate} if interest_rate is not None else {}
+    if amount <= reviewer.approval_limit:
+        _move(
+            application,
+            ApplicationStatus.APPROVED,
+            approved_amount=amount,
+            proposed_amount=None,
+            decision=Decision.APPROVED,
+            decided_by=reviewer.user,
+            decided_at=timezone.now(),
+            decision_note=comment,
+            **rate,
+        )
+        return ReviewOutcome.APPROVED, amount
+    if reviewer.manager is None or not reviewer.manager.is_active:
+        raise ValidationError(
+            {"amount": [f"Above your approval limit ({reviewer.approval_limit}) and no active manager to confirm it."]}
+        )
+    if application.status == ApplicationStatus.PRE_APPROVED:
+        _move(application, ApplicationStatus.MANUAL_REVIEW, proposed_amount=amount, assigned_to=reviewer.manager.user,
+              assigned_at=timezone.now(), decision_note=comment, **rate)
+    else:
+        _update(application, proposed_amount=amount, assigned_to=reviewer.manager.user,
+                assigned_at=timezone.now(), decision_note=comment, **rate)
+    return ReviewOutcome.PROPOSED, amount
+
+
+def _reject(application, reviewer: Reviewer, reasons, comment) -> str:
+    if not reasons:
+        raise ValidationError({"reasons": ["A rejection must state its reasons."]})
+    _move(
+        application,
+        ApplicationStatus.REJECTED,
+        approved_amount=None,
+        proposed_amount=None,
+        decision=Decision.REJECTED,
+        reasons=[asdict(reason) for reason in reasons],
+        decided_by=reviewer.user,
+        decided_at=timezone.now(),
+        decision_note=comment,
+    )
+    return ReviewOutcome.REJECTED

@@ -1,0 +1,51 @@
+"""Celery tasks of the applications app: outbox consumers and notification delivery."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from loanproject.core.audit import acting_as_system
+from loanproject.core.consumers import consume_once
+from loanproject.core.models import OutboxEvent
+
+from . import services
+
+NOTIFY_DECIDED = "applications.notify_application_decided"
+NOTIFY_BOOKED = "applications.notify_loan_booked"
+
+
+@shared_task(name=NOTIFY_DECIDED)
+def notify_application_decided_task(event_id: int) -> bool:
+    def handle(event: OutboxEvent) -> None:
+        services.notify_application_decided(
+            event_id=event.pk, application_id=event.payload["application_id"], status=event.payload["status"]
+        )
+
+    with acting_as_system():
+        return consume_once(consumer=NOTIFY_DECIDED, event_id=event_id, handle=handle)
+
+
+@shared_task(name=NOTIFY_BOOKED)
+def notify_loan_booked_task(event_id: int) -> bool:
+    def handle(event: OutboxEvent) -> None:
+        services.notify_loan_booked(
+            event_id=event.pk, customer_id=event.payload.get("customer_id"), payload=event.payload
+        )
+
+    with acting_as_system():
+        return consume_once(consumer=NOTIFY_BOOKED, event_id=event_id, handle=handle)
+
+
+@shared_task(name="applications.deliver_notification")
+def deliver_notification_task(notification_id: int) -> str:
+    with acting_as_system():
+        return services.deliver_notification(notification_id=notification_id).status
+
+
+@shared_task(name="applications.deliver_due_notifications")
+def deliver_due_notifications_task() -> int:
+    """Retry notifications whose backoff has passed (beat, every minute)."""
+    ids = services.due_notification_ids()
+    for notification_id in ids:
+        deliver_notification_task.delay(notification_id)
+    return len(ids)

@@ -1,0 +1,27 @@
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    key = base64.b64encode(os.urandom(32)).decode()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "loanproject.settings.production",
+        "DJANGO_SECRET_KEY": base64.b64encode(os.urandom(48)).decode(),
+        "FIELD_ENCRYPTION_KEYS": f"k1:{key}",
+        "BLIND_INDEX_KEY": key,
+        "DJANGO_ALLOWED_HOSTS": "backoffice.example.com",
+    }
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
