@@ -1,46 +1,16 @@
-"""Set-up shared by the finance benchmarks: a fresh PostgreSQL database, migrated, Django
-configured, and bulk-made customers. Benchmark databases must be named bench*."""
+"""Helpers of the finance benchmarks (the database set-up is benchmarks/_setup.py): timing, peak
+memory, bulk-made customers and table rows."""
 
 from __future__ import annotations
 
 import os
 import resource
-import sys
 import time
 from contextlib import contextmanager
-from pathlib import Path
-from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks._setup import fresh_database, setup_django  # noqa: F401  (re-exported for the scripts)
+
 DEFAULT_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_finance")
-
-
-def fresh_database(url: str) -> None:
-    """Drop and create the database named in `url` (refuses any name not starting with bench)."""
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    if not name.startswith("bench"):
-        raise SystemExit(f"refusing to recreate {name!r}: benchmark databases start with 'bench'")
-    with psycopg.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
-                         password=parsed.password, dbname="postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def setup_django(database_url: str) -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loanproject.settings.development")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["DJANGO_DEBUG"] = "0"  # DEBUG keeps every query in memory
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 @contextmanager
