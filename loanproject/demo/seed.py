@@ -2,7 +2,9 @@
 
 Applications are submitted like a partner would submit them and scored by the real agents when
 the submission commits (tasks run in-process in development); the demo then takes some of them
-through review, withdrawal and booking so that every status appears.
+through review, withdrawal and booking so that every status appears. Each customer of the
+profiles also gets personal finance (finance_seed.py): bank accounts, months of transactions
+whose salary matches the declared income, a budget, goals and net-worth snapshots.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from applications import services
 from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication, Partner, PartnerAPIKey, Reviewer, ReviewerRole
 from loanproject.core.models import OutboxEvent
+
+from .finance_seed import seed_demo_finance
 
 DEMO_PARTNER_CODE = "demo-partner"
 # A fixed key so README examples work on a fresh `make run`; refused outside DEBUG.
@@ -200,8 +204,12 @@ def load_demo_data(*, password: str | None = None) -> DemoSummary:
             partner = services.register_partner(name="Demo Lending Partner", code=DEMO_PARTNER_CODE, contact_email="api@demo-partner.example")
             _demo_api_key(partner)
             other = services.register_partner(name="Second Partner", code="second-partner", contact_email="api@second.example")
-            for index, profile in enumerate(PROFILES):
-                _submit(partner if index % 4 else other, index, profile)
+            applications = [_submit(partner if index % 4 else other, index, profile) for index, profile in enumerate(PROFILES)]
+            # Bank data in the same transaction, so the agents see it when they score on commit.
+            seed_demo_finance(
+                incomes=[(application.customer, application.annual_income) for application in applications],
+                today=timezone.localdate(),
+            )
         # Committed: the agents have scored every application (in-process tasks).
         with transaction.atomic():
             _walk_through_review(users)

@@ -197,6 +197,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ApplicationStatusEnum": "applications.lifecycle.ApplicationStatus",
         "RepaymentStatusEnum": "applications.validators.RepaymentStatus",
+        "BankConnectionStatusEnum": "finance.models.ConnectionStatus",
     },
 }
 
@@ -233,6 +234,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "applications.deliver_due_notifications",
         "schedule": crontab(minute="*"),
         "options": {"expires": 50},
+    },
+    # Every night at 01:30 (TIME_ZONE): the day's net-worth snapshot of every customer with an
+    # open account (idempotent; `manage.py snapshot_net_worth` runs the same job by hand).
+    "finance-net-worth-snapshots": {
+        "task": "finance.take_net_worth_snapshots",
+        "schedule": crontab(hour=1, minute=30),
+        "options": {"expires": 6 * 3600},
     },
 }
 
@@ -283,6 +291,7 @@ STAFF_ROLES: dict[str, list[str]] = {
         "applications.view_reviewdecision",
         "applications.view_notification",
         "agents.view_*",
+        "finance.view_*",
     ],
     "Loan manager": [
         "applications.view_partner",
@@ -299,14 +308,26 @@ STAFF_ROLES: dict[str, list[str]] = {
         "agents.add_scoringpolicy",
         "agents.change_scoringpolicy",
         "auditlog.view_logentry",
+        "finance.view_*",
     ],
     "Finance": [
         "applications.view_partner",
         "applications.view_customer",
         "applications.view_loanapplication",
+        "finance.view_*",
+        "finance.add_transactionimport",
+        "finance.change_bankconnection",
+        "finance.change_account",
+        "finance.add_networthsnapshot",
     ],
     "Auditor": ["*.view_*"],
 }
+
+# --- Personal finance ------------------------------------------------------------------------
+# Net worth is totalled in this currency; accounts in others are listed apart, never converted.
+FINANCE_BASE_CURRENCY = env("FINANCE_BASE_CURRENCY", "USD")
+# Largest uploaded document, in bytes (the database refuses more than 25 MiB whatever this says).
+FINANCE_DOCUMENT_MAX_BYTES = env_int("FINANCE_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)
 
 # --- Audit log -------------------------------------------------------------------------------
 AUDITLOG_MASK_CALLABLE = "loanproject.core.sensitive.mask_tail"

@@ -1,0 +1,41 @@
+"""Row locks taken before state changes (SELECT ... FOR UPDATE OF the row, in pk order).
+
+With `partner`, only rows of that partner's customers are found: another partner's id is
+NotFound, exactly like an id that does not exist.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Model, QuerySet
+
+from applications.models import Partner
+from loanproject.core.errors import NotFound
+
+from .models import Account, BankConnection, Budget, Goal
+
+
+def scoped(queryset: QuerySet, partner: Partner | None) -> QuerySet:
+    return queryset if partner is None else queryset.filter(customer__partner=partner)
+
+
+def _lock(model: type[Model], pk, partner: Partner | None, what: str):
+    try:
+        return scoped(model.objects.select_for_update(of=("self",)), partner).get(pk=int(pk))
+    except (model.DoesNotExist, TypeError, ValueError):
+        raise NotFound(f"No such {what}.") from None
+
+
+def lock_connection(connection_id, *, partner: Partner | None = None) -> BankConnection:
+    return _lock(BankConnection, connection_id, partner, "bank connection")
+
+
+def lock_account(account_id, *, partner: Partner | None = None) -> Account:
+    return _lock(Account, account_id, partner, "account")
+
+
+def lock_budget(budget_id, *, partner: Partner | None = None) -> Budget:
+    return _lock(Budget, budget_id, partner, "budget")
+
+
+def lock_goal(goal_id, *, partner: Partner | None = None) -> Goal:
+    return _lock(Goal, goal_id, partner, "goal")

@@ -1,0 +1,44 @@
+"""Composite foreign keys that keep the denormalised `customer` columns equal to their parent's.
+
+`Account.customer` must be its connection's customer and `Transaction.customer` its account's
+customer: every partner scope and every report filters on these columns, so a drifting value
+would leak or lose rows. Django has no composite foreign keys, so they are plain SQL, on
+PostgreSQL only (SQLite, the zero-setup database, cannot add constraints to existing tables).
+They are checked immediately, unlike Django's deferred foreign keys, so a bad write fails at
+once, even one that bypasses the ORM.
+"""
+
+from django.db import migrations
+
+
+class PostgresOnlySQL(migrations.RunSQL):
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("finance", "0001_initial")]
+
+    operations = [
+        PostgresOnlySQL(
+            sql=(
+                "ALTER TABLE finance_account ADD CONSTRAINT account_customer_matches_connection "
+                "FOREIGN KEY (connection_id, customer_id) "
+                "REFERENCES finance_bankconnection (id, customer_id)"
+            ),
+            reverse_sql="ALTER TABLE finance_account DROP CONSTRAINT account_customer_matches_connection",
+        ),
+        PostgresOnlySQL(
+            sql=(
+                "ALTER TABLE finance_transaction ADD CONSTRAINT transaction_customer_matches_account "
+                "FOREIGN KEY (account_id, customer_id) "
+                "REFERENCES finance_account (id, customer_id)"
+            ),
+            reverse_sql="ALTER TABLE finance_transaction DROP CONSTRAINT transaction_customer_matches_account",
+        ),
+    ]

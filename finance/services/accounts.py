@@ -1,0 +1,93 @@
+"""Accounts of a bank connection: open, update balances, close (soft delete), restore."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from applications.models import Partner
+from loanproject.core.errors import Conflict, DomainError, NotFound
+
+from ..locks import lock_account, lock_connection
+from ..models import Account, ConnectionStatus
+
+
+@dataclass(frozen=True)
+class AccountData:
+    provider_account_id: str
+    name: str
+    type: str
+    current_balance: Decimal
+    subtype: str = ""
+    mask: str = ""
+    available_balance: Decimal | None = None
+    currency: str = "USD"
+
+
+@transaction.atomic
+def open_account(*, connection_id: int, data: AccountData, partner: Partner | None = None) -> Account:
+    try:
+        connection = lock_connection(connection_id, partner=partner)
+    except NotFound:  # named in the request body, not the URL: a field error
+        raise DomainError("No such bank connection.", fields={"connection": ["No such bank connection."]}) from None
+    if connection.status == ConnectionStatus.DISCONNECTED:
+        raise Conflict("This connection is disconnected.", code="connection_disconnected")
+    if Account.objects.filter(connection=connection, provider_account_id=data.provider_account_id).exists():
+        raise Conflict(
+            f"Account {data.provider_account_id!r} already exists on this connection.",
+            code="account_exists",
+            fields={"provider_account_id": ["Already exists on this connection."]},
+        )
+    account = Account(connection=connection, customer_id=connection.customer_id, **asdict(data))
+    account.full_clean()
+    try:
+        with transaction.atomic():
+            account.save(force_insert=True)
+    except IntegrityError:  # opened concurrently a moment ago
+        raise Conflict(
+            f"Account {data.provider_account_id!r} already exists on this connection.", code="account_exists"
+        ) from None
+    return account
+
+
+UPDATABLE_ACCOUNT_FIELDS = ("name", "subtype", "mask", "current_balance", "available_balance")
+
+
+@transaction.atomic
+def update_account(*, account_id: int, partner: Partner | None = None, **changes) -> Account:
+    """Change the name, subtype, mask or balances (`available_balance=None` clears it)."""
+    unknown = sorted(set(changes) - set(UPDATABLE_ACCOUNT_FIELDS))
+    if unknown:
+        raise TypeError(f"update_account() cannot change {', '.join(unknown)}")
+    account = lock_account(account_id, partner=partner)
+    if account.is_deleted:
+        raise Conflict("This account is closed; restore it first.", code="account_closed")
+    changed = [field for field, value in changes.items() if getattr(account, field) != value]
+    for field in changed:
+        setattr(account, field, changes[field])
+    if changed:
+        account.full_clean()
+        account.save(update_fields=[*changed, "updated_at"])
+    return account
+
+
+@transaction.atomic
+def close_account(*, account_id: int, partner: Partner | None = None) -> Account:
+    """Soft delete: the account and its transactions leave every list and figure. Idempotent."""
+    account = lock_account(account_id, partner=partner)
+    if account.deleted_at is None:
+        account.deleted_at = timezone.now()
+        account.save(update_fields=["deleted_at", "updated_at"])
+    return account
+
+
+@transaction.atomic
+def restore_account(*, account_id: int, partner: Partner | None = None) -> Account:
+    account = lock_account(account_id, partner=partner)
+    if account.deleted_at is not None:
+        account.deleted_at = None
+        account.save(update_fields=["deleted_at", "updated_at"])
+    return account

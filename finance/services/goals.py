@@ -1,0 +1,86 @@
+"""Savings goals: a target amount by a target date, and what has been saved so far."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from applications.models import Partner
+
+from ..locks import lock_goal
+from ..models import Goal, GoalPriority
+from ..validators import parse_amount
+from ._scope import customer_in_scope
+
+
+@transaction.atomic
+def create_goal(
+    *,
+    customer_id: int,
+    name: str,
+    target_amount: Decimal,
+    target_date: date,
+    current_amount: Decimal = Decimal("0.00"),
+    priority: str = GoalPriority.MEDIUM,
+    partner: Partner | None = None,
+) -> Goal:
+    customer = customer_in_scope(customer_id, partner=partner)
+    goal = Goal(
+        customer=customer,
+        name=name,
+        target_amount=parse_amount(target_amount, what="target_amount"),
+        current_amount=parse_amount(current_amount, what="current_amount"),
+        target_date=target_date,
+        priority=priority,
+    )
+    goal.full_clean()
+    goal.save(force_insert=True)
+    return goal
+
+
+UPDATABLE_GOAL_FIELDS = ("name", "target_amount", "current_amount", "target_date", "priority")
+
+
+@transaction.atomic
+def update_goal(*, goal_id: int, partner: Partner | None = None, **changes) -> Goal:
+    unknown = sorted(set(changes) - set(UPDATABLE_GOAL_FIELDS))
+    if unknown:
+        raise TypeError(f"update_goal() cannot change {', '.join(unknown)}")
+    goal = lock_goal(goal_id, partner=partner)
+    for money in ("target_amount", "current_amount"):
+        if money in changes:
+            changes[money] = parse_amount(changes[money], what=money)
+    changed = [field for field, value in changes.items() if getattr(goal, field) != value]
+    for field in changed:
+        setattr(goal, field, changes[field])
+    if changed:
+        goal.full_clean()
+        goal.save(update_fields=[*changed, "updated_at"])
+    return goal
+
+
+@transaction.atomic
+def contribute_to_goal(*, goal_id: int, amount: Decimal, partner: Partner | None = None) -> Goal:
+    """Add (or, negative, withdraw) savings.
+
+    The goal row is locked first, so concurrent contributions are serialised and all count; the
+    sum is saved through the model (not QuerySet.update) so that the audit log records it.
+    """
+    amount = parse_amount(amount)
+    if amount == 0:
+        raise ValidationError({"amount": ["A contribution cannot be zero."]})
+    goal = lock_goal(goal_id, partner=partner)
+    if goal.current_amount + amount < 0:
+        raise ValidationError({"amount": [f"Only {goal.current_amount} is saved; cannot withdraw {-amount}."]})
+    goal.current_amount += amount
+    goal.full_clean()
+    goal.save(update_fields=["current_amount", "updated_at"])
+    return goal
+
+
+@transaction.atomic
+def delete_goal(*, goal_id: int, partner: Partner | None = None) -> None:
+    lock_goal(goal_id, partner=partner).delete()

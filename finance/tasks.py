@@ -1,0 +1,22 @@
+"""Celery tasks of the finance app: doors that parse ids and dates and call the services."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from celery import shared_task
+
+from loanproject.core.audit import acting_as_system
+
+from . import services
+
+
+@shared_task(name="finance.take_net_worth_snapshots", ignore_result=True)
+def take_net_worth_snapshots_task(on: str | None = None) -> dict:
+    """Snapshot every customer with an open account (nightly, see CELERY_BEAT_SCHEDULE).
+
+    Idempotent: a redelivered or repeated run creates nothing twice.
+    """
+    with acting_as_system():
+        report = services.take_net_worth_snapshots(on=date.fromisoformat(on) if on else None)
+    return report.as_dict()

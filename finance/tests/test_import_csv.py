@@ -1,0 +1,210 @@
+"""CSV import: idempotent, bad rows reported by line and skipped, good rows kept, both writers."""
+
+import io
+import re
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from auditlog.context import set_actor
+from auditlog.models import LogEntry
+from django.db import connection
+
+from applications.tests.factories import StaffUserFactory
+from finance import services
+from finance.models import Transaction, TransactionImport
+from loanproject.core.errors import DomainError
+
+from .factories import AccountFactory, BankConnectionFactory, TransactionFactory
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "account,transaction_id,date,amount,name,merchant,category,pending\n"
+
+
+@pytest.fixture(params=["copy", "bulk"])
+def strategy(request):
+    if request.param == "copy" and connection.vendor != "postgresql":
+        pytest.skip("COPY needs PostgreSQL")
+    return request.param
+
+
+@pytest.fixture
+def bank():
+    bank = BankConnectionFactory()
+    AccountFactory(connection=bank, provider_account_id="chk-1", type="checking")
+    AccountFactory(connection=bank, provider_account_id="card-1", type="credit")
+    return bank
+
+
+def run(bank, text: str, **options) -> services.ImportReport:
+    return services.import_transactions_csv(
+        connection_id=bank.pk, csv_file=io.BytesIO(text.encode()), source_name="march.csv", **options
+    )
+
+
+GOOD = (
+    HEADER
+    + "chk-1,t1,2026-03-01,2500.00,ACME PAYROLL,ACME Corp,Payroll,false\n"
+    + "chk-1,t2,2026-03-02,-12.34,Corner Cafe,Corner Cafe,Food & Drink,true\n"
+    + "card-1,t3,2026-03-03,-80,Fuel Stop,,transport,\n"
+    + 'card-1,t4,2026-03-04,"-1,200.50","Rent, March",,rent,0\n'
+)
+
+
+def test_a_csv_import_adds_each_row_once_and_a_reimport_adds_nothing(bank, strategy):
+    first = run(bank, GOOD, strategy=strategy)
+    second = run(bank, GOOD, strategy=strategy)
+
+    assert (first.rows_read, first.inserted, first.duplicates, first.rejected) == (4, 4, 0, 0)
+    assert (second.rows_read, second.inserted, second.duplicates, second.rejected) == (4, 0, 4, 0)
+    stored = {
+        row.provider_transaction_id: (row.account.provider_account_id, row.date, row.amount, row.name,
+                                      row.merchant_name, row.category, row.pending, row.customer_id)
+        for row in Transaction.objects.select_related("account")
+    }
+    customer = bank.customer_id
+    assert stored == {
+        "t1": ("chk-1", date(2026, 3, 1), Decimal("2500.00"), "ACME PAYROLL", "ACME Corp", "payroll", False, customer),
+        "t2": ("chk-1", date(2026, 3, 2), Decimal("-12.34"), "Corner Cafe", "Corner Cafe", "food_drink", True, customer),
+        "t3": ("card-1", date(2026, 3, 3), Decimal("-80.00"), "Fuel Stop", "", "transport", False, customer),
+        "t4": ("card-1", date(2026, 3, 4), Decimal("-1200.50"), "Rent, March", "", "rent", False, customer),
+    }
+
+
+def test_bad_rows_are_reported_with_their_line_numbers_and_the_good_rows_are_kept(bank, strategy):
+    AccountFactory(connection=bank, provider_account_id="old-1", deleted_at="2026-01-01T00:00:00Z")
+    text = (
+        HEADER
+        + "chk-1,g1,2026-03-01,10.00,Good one,,,\n"  # line 2
+        + "nope-9,b1,2026-03-01,10.00,Unknown account,,,\n"  # line 3
+        + "chk-1,b2,2026-03-01,12.345,Too precise,,,\n"  # line 4
+        + "chk-1,b3,2026-13-01,1.00,Bad month,,,\n"  # line 5
+        + "chk-1,b4,2026-03-01,1.00,,,,maybe\n"  # line 6: two problems
+        + "old-1,b5,2026-03-01,1.00,Closed account,,,\n"  # line 7
+        + "chk-1,b6,2026-03-01,1.00\n"  # line 8
+        + "\n"  # line 9: blank, ignored
+        + 'chk-1,g2,2026-03-02,-5.00,"Two\nlines",,,\n'  # lines 10-11
+        + "chk-1,,2026-03-02,abc,No id,,,\n"  # line 12
+        + "chk-1,g3,2026-03-03,-7.00,Good three,,,\n"  # line 13
+    )
+
+    report = run(bank, text, strategy=strategy)
+
+    assert (report.rows_read, report.inserted, report.duplicates, report.rejected) == (10, 3, 0, 7)
+    assert [error.as_dict() for error in report.errors] == [
+        {"line": 3, "errors": ["No such account 'nope-9'."]},
+        {"line": 4, "errors": ["amount has more than two decimal places."]},
+        {"line": 5, "errors": ["date '2026-13-01' is not a date (YYYY-MM-DD)."]},
+        {"line": 6, "errors": ["name is required.", "pending 'maybe' is not true or false."]},
+        {"line": 7, "errors": ["Account 'old-1' is closed."]},
+        {"line": 8, "errors": ["Expected 8 columns, found 4."]},
+        {"line": 12, "errors": ["transaction_id is required.", "amount 'abc' is not a number."]},
+    ]
+    assert set(Transaction.objects.values_list("provider_transaction_id", flat=True)) == {"g1", "g2", "g3"}
+    assert Transaction.objects.get(provider_transaction_id="g2").name == "Two\nlines"
+    record = TransactionImport.objects.get(pk=report.import_id)
+    assert (record.status, record.rows_read, record.inserted, record.rejected) == ("completed", 10, 3, 7)
+    assert record.errors[0] == {"line": 3, "errors": ["No such account 'nope-9'."]}
+
+
+def test_the_same_id_twice_in_a_file_keeps_the_first_row(bank, strategy):
+    text = HEADER + "chk-1,t1,2026-03-01,-1.00,First,,,\n" + "chk-1,t1,2026-03-01,-2.00,Second,,,\n"
+
+    report = run(bank, text, strategy=strategy, chunk_size=10)
+
+    assert (report.inserted, report.duplicates) == (1, 1)
+    assert list(Transaction.objects.values_list("name", "amount")) == [("First", Decimal("-1.00"))]
+
+
+def test_chunks_commit_separately_and_count_exactly(bank, strategy):
+    TransactionFactory(account=bank.accounts.get(provider_account_id="chk-1"), provider_transaction_id="t3")
+    rows = "".join(f"chk-1,t{n},2026-03-0{n},-{n}.00,Row {n},,,\n" for n in range(1, 8))
+    seen = []
+
+    report = run(bank, HEADER + rows + "chk-1,t9,bad,1,x,,,\n", strategy=strategy, chunk_size=2, progress=seen.append)
+
+    assert (report.rows_read, report.inserted, report.duplicates, report.rejected) == (8, 6, 1, 1)
+    assert sum(seen) == 8 and len(seen) >= 4
+    assert Transaction.objects.count() == 7
+
+
+def test_errors_beyond_max_errors_are_counted_not_kept(bank, strategy):
+    bad = "".join(f"chk-1,b{n},2026-03-01,x,Bad,,,\n" for n in range(5))
+
+    report = run(bank, HEADER + bad, strategy=strategy, max_errors=2)
+
+    assert (report.rejected, len(report.errors), report.errors_truncated) == (5, 2, True)
+    assert report.as_dict()["errors_truncated"] is True
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("account,transaction_id,date,amount\nchk-1,t1,2026-03-01,1.00\n", "missing column(s): name"),
+        ("account,transaction_id,date,amount,name,notes\n", "unknown column(s): notes"),
+        ("account,id,transaction_id,date,amount,name\n", "names column 'transaction_id' twice"),
+        ("", "The file is empty."),
+    ],
+)
+def test_a_bad_header_refuses_the_file_and_records_nothing(bank, text, message):
+    with pytest.raises(DomainError, match=re.escape(message)):
+        run(bank, text)
+
+    assert (TransactionImport.objects.count(), Transaction.objects.count()) == (0, 0)
+
+
+def test_columns_may_come_in_any_order_with_aliases_and_a_bom(bank):
+    text = "\ufeffDescription,Amount,Date,Provider_Transaction_ID,Account_ID\nCoffee,-3.50,2026-03-05,c1,chk-1\n"
+
+    report = run(bank, text)
+
+    assert (report.inserted, report.rejected) == (1, 0)
+    assert Transaction.objects.get().name == "Coffee"
+
+
+def test_a_file_that_stops_being_utf8_keeps_the_rows_before_and_a_fixed_reimport_completes_it(bank, strategy):
+    good_rows = [f"chk-1,t{n:04d},2026-03-01,-1.00,Row {n} {'x' * 40},,,\n" for n in range(400)]
+    broken = (HEADER + "".join(good_rows[:300])).encode() + b"chk-1,bad,2026-03-01,-1.00,Caf\xe9,,,\n" + "".join(good_rows[300:]).encode()
+
+    with pytest.raises(DomainError, match="cannot be read after line"):
+        services.import_transactions_csv(connection_id=bank.pk, csv_file=io.BytesIO(broken), strategy=strategy, chunk_size=50)
+    kept = Transaction.objects.count()
+    failed = TransactionImport.objects.get()
+    fixed = run(bank, HEADER + "".join(good_rows), strategy=strategy)
+
+    assert 0 < kept < 400
+    assert (failed.status, failed.inserted) == ("failed", kept)
+    assert (fixed.inserted, fixed.duplicates) == (400 - kept, kept)
+    assert Transaction.objects.count() == 400
+
+
+def test_an_import_is_recorded_with_who_started_it_and_audited():
+    bank = BankConnectionFactory()
+    AccountFactory(connection=bank, provider_account_id="chk-1")
+    officer = StaffUserFactory(username="fiona")
+
+    with set_actor(officer):
+        report = services.import_transactions_csv(
+            connection_id=bank.pk, csv_file=io.BytesIO(GOOD.replace("card-1", "chk-1").encode()),
+            source_name="march.csv", started_by=officer,
+        )
+
+    record = TransactionImport.objects.get(pk=report.import_id)
+    assert (record.source, record.source_name, record.connection, record.started_by) == ("csv", "march.csv", bank, officer)
+    assert record.finished_at is not None
+    actions = [(entry.actor, entry.action) for entry in LogEntry.objects.get_for_object(record).order_by("timestamp")]
+    assert actions == [(officer, LogEntry.Action.CREATE), (officer, LogEntry.Action.UPDATE)]
+
+
+def test_an_unknown_connection_is_refused():
+    with pytest.raises(DomainError, match="No such bank connection"):
+        services.import_transactions_csv(connection_id=987654, csv_file=io.BytesIO(GOOD.encode()))
+
+    assert TransactionImport.objects.count() == 0
+
+
+def test_count_csv_rows_counts_lines_after_the_header():
+    assert services.count_csv_rows(io.BytesIO(GOOD.encode())) == 4
+    assert services.count_csv_rows(io.BytesIO(GOOD.rstrip("\n").encode())) == 4
+    assert services.count_csv_rows(io.BytesIO(b"")) == 0
