@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from applications.lifecycle import OPEN_STATUSES
 from applications.models import Customer, LoanApplication
+from finance.selectors import estimated_monthly_incomes
 
 VELOCITY_WINDOW = timedelta(days=30)
 
@@ -108,8 +109,8 @@ def _distinct_pans_by(field: str, values: set[str]) -> dict[str, int]:
 
 
 def verified_monthly_incomes(customer_ids: set[int]) -> dict[int, Decimal]:
-    """Monthly income seen in the customers' own bank transactions (finance app)."""
-    return {}
+    """Monthly income seen in the customers' own bank transactions (absent: no bank data)."""
+    return estimated_monthly_incomes(customer_ids=customer_ids)
 
 
 def load_facts(applications: list[LoanApplication]) -> list[ApplicantFacts]:

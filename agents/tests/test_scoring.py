@@ -238,3 +238,44 @@ def test_batch_scoring_changes_are_logged_with_the_actor_like_single_saves():
     entry = LogEntry.objects.get_for_object(application).get(action=LogEntry.Action.UPDATE)
     assert entry.actor == worker
     assert entry.changes_dict["status"][0] == "submitted"
+
+
+class TestIncomeFromBankData:
+    """The income agent reads the customer's own transactions through finance's selector."""
+
+    def _with_salary(self, monthly: str, **application):
+        from datetime import date
+
+        from finance.tests.factories import AccountFactory, TransactionFactory
+
+        app = strong_application(**application)
+        account = AccountFactory(connection__customer=app.customer)
+        today = date.today()
+        for back in (1, 2, 3):  # the three full months before this one
+            month_start = date(today.year, today.month, 1)
+            year, month = divmod(month_start.year * 12 + month_start.month - 1 - back, 12)
+            TransactionFactory(account=account, date=date(year, month + 1, 15), amount=Decimal(monthly),
+                               category="payroll", name="ACME PAYROLL")
+        return app
+
+    def test_a_declared_income_the_bank_data_supports_is_verified(self):
+        application = self._with_salary("7500.00")  # declared 90,000 a year = 7,500.00 a month
+
+        services.score_applications(application_ids=[application.pk])
+
+        income = AgentResult.objects.get(application=application, agent_name="income_verification")
+        assert income.input["verified_monthly_income"] == "7500.00"
+        assert (income.output["status"], income.output["declared_to_verified"]) == ("verified", "1.0000")
+        application.refresh_from_db()
+        assert application.status == ApplicationStatus.PRE_APPROVED
+        assert application.conditions == []  # no proof of income needed any more
+
+    def test_a_declared_income_far_above_the_bank_data_goes_to_review(self):
+        application = self._with_salary("5000.00")  # 7,500 declared > 5,000 x 1.20
+
+        services.score_applications(application_ids=[application.pk])
+
+        application.refresh_from_db()
+        assert application.status == ApplicationStatus.MANUAL_REVIEW
+        assert application.reasons == [{"code": "M02", "text": "Declared income above the income seen in bank data"}]
+        assert ApplicationAnalytics.objects.get(application=application).verified_monthly_income == Decimal("5000.00")
