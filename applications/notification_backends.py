@@ -27,7 +27,8 @@ class LoggingBackend:
     """Writes the message to the log (the recipient masked): development and demo."""
 
     def send(self, *, channel: str, recipient: str, subject: str, body: str) -> None:
-        logger.info("%s to %s: %s %s", channel.upper(), mask_tail(recipient), subject, body)
+        text = " ".join(part for part in (subject, body.replace("\n", " ")) if part)
+        logger.info("%s to %s: %s", channel.upper(), mask_tail(recipient), text)
 
 
 class EmailBackend:
