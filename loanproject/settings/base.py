@@ -258,6 +258,13 @@ STAFF_ROLES: dict[str, list[str]] = {
     "Auditor": ["*.view_*"],
 }
 
+# --- Ledger ---------------------------------------------------------------------------------
+LEDGER_CURRENCY = env("LEDGER_CURRENCY", "USD")
+# A driver's payment pays open items category by category in this order, oldest first within each.
+LEDGER_PAYMENT_ALLOCATION_ORDER = env_list(
+    "LEDGER_PAYMENT_ALLOCATION_ORDER", "LOANS,LEASE,EZPASS,PVB,TLC,MISC"
+)
+
 # --- Audit log -------------------------------------------------------------------------------
 AUDITLOG_MASK_CALLABLE = "loanproject.core.sensitive.mask_tail"
 
