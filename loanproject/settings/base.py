@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dj_database_url
 from celery.schedules import crontab  # noqa: F401  (used by apps that extend CELERY_BEAT_SCHEDULE)
+from django_celery_beat.tzcrontab import TzAwareCrontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -219,11 +221,19 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # Every 5 seconds: publish outbox events whose on-commit kick was lost (broker down, crash).
     "relay-outbox": {"task": "core.relay_outbox", "schedule": 5.0, "options": {"expires": 30}},
+    # Sundays at 05:00 New York time: post the week's due loan installments (chunks fan out).
+    "loans-weekly-posting": {
+        "task": "loans.post_weekly_installments",
+        "schedule": TzAwareCrontab(minute=0, hour=5, day_of_week="sun", tz=ZoneInfo("America/New_York")),
+        "options": {"expires": 6 * 3600},
+    },
 }
 
 # --- Transactional outbox --------------------------------------------------------------------
 # topic -> names of the Celery tasks that consume it (each must be an idempotent consumer).
-OUTBOX_SUBSCRIPTIONS: dict[str, list[str]] = {}
+OUTBOX_SUBSCRIPTIONS: dict[str, list[str]] = {
+    "ledger.payment_recorded": ["loans.close_settled_loans"],
+}
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 200)
 OUTBOX_MAX_BACKOFF_SECONDS = env_int("OUTBOX_MAX_BACKOFF_SECONDS", 300)
 # How hard one publish tries before the relay records a failure and backs off.
@@ -249,11 +259,27 @@ STAFF_ROLES: dict[str, list[str]] = {
         "applications.view_loanapplication",
         "applications.change_loanapplication",
         "auditlog.view_logentry",
+        "loans.view_*",
+        "loans.export_loans",
     ],
     "Finance": [
         "applications.view_partner",
         "applications.view_customer",
         "applications.view_loanapplication",
+        # Driver loans: create, view, update, post installments, export; record payments, reverse.
+        "loans.add_driver",
+        "loans.change_driver",
+        "loans.add_lease",
+        "loans.change_lease",
+        "loans.add_driverloan",
+        "loans.change_driverloan",
+        "loans.view_*",
+        "loans.post_installments",
+        "loans.export_loans",
+        "ledger.view_*",
+        "ledger.record_payment",
+        "ledger.reverse_entry",
+        "django_celery_beat.view_periodictask",
     ],
     "Auditor": ["*.view_*"],
 }
@@ -264,6 +290,12 @@ LEDGER_CURRENCY = env("LEDGER_CURRENCY", "USD")
 LEDGER_PAYMENT_ALLOCATION_ORDER = env_list(
     "LEDGER_PAYMENT_ALLOCATION_ORDER", "LOANS,LEASE,EZPASS,PVB,TLC,MISC"
 )
+
+# --- Driver loans ---------------------------------------------------------------------------
+LOANS_DEFAULT_INTEREST_RATE = env("LOANS_DEFAULT_INTEREST_RATE", "0.00")  # percent a year, 0-20
+LOANS_POSTING_CHUNK_SIZE = env_int("LOANS_POSTING_CHUNK_SIZE", 5000)  # installments per transaction/task
+# The business week (Sunday to Saturday) and the weekly posting run on this time zone.
+LOANS_TIME_ZONE = env("LOANS_TIME_ZONE", "America/New_York")
 
 # --- Audit log -------------------------------------------------------------------------------
 AUDITLOG_MASK_CALLABLE = "loanproject.core.sensitive.mask_tail"
