@@ -14,9 +14,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from loanproject.core.db import execute_with_bound_parameters
 from loanproject.core.errors import Conflict, DomainError, IdempotencyKeyReused
 from loanproject.core.money import ZERO, to_cents
 from loanproject.core.outbox import publish_event
@@ -217,12 +218,7 @@ def _currencies_of_charge_accounts(charges: Sequence[Charge]) -> dict[int, str]:
     """Validate every charge against its accounts; returns {account id: currency}."""
     account_ids = {charge.receivable_account_id for charge in charges}
     account_ids.update(account_id for charge in charges for account_id, _ in charge.credits)
-    accounts = {
-        pk: (currency, is_active, type)
-        for pk, currency, is_active, type in Account.objects.filter(pk__in=account_ids).values_list(
-            "pk", "currency", "is_active", "type"
-        )
-    }
+    accounts = {pk: (currency, is_active, type) for pk, currency, is_active, type in _account_facts(account_ids)}
     keys = set()
     for charge in charges:
         key = charge.idempotency_key
@@ -244,6 +240,15 @@ def _currencies_of_charge_accounts(charges: Sequence[Charge]) -> dict[int, str]:
     return {pk: values[0] for pk, values in accounts.items()}
 
 
+def _account_facts(account_ids: set[int]) -> list[tuple]:
+    """(id, currency, is_active, type) of the accounts; one array parameter on PostgreSQL."""
+    if connection.vendor == "postgresql":
+        return execute_with_bound_parameters(
+            "SELECT id, currency, is_active, type FROM ledger_account WHERE id = ANY(%b::bigint[])", [sorted(account_ids)]
+        )
+    return list(Account.objects.filter(pk__in=account_ids).values_list("pk", "currency", "is_active", "type"))
+
+
 @transaction.atomic
 def post_charges(*, charges: Sequence[Charge], source: str, created_by=None) -> dict[str, PostedCharge]:
     """Book many charges in one set-based write: each an entry (Dr receivable, Cr its credits)
@@ -260,6 +265,24 @@ def post_charges(*, charges: Sequence[Charge], source: str, created_by=None) -> 
         source=source,
         created_by_id=created_by.pk if created_by is not None else None,
         now=timezone.now(),
+    )
+
+
+def stage_charges() -> tuple[str, str]:
+    """PostgreSQL: open this transaction's staging tables for `post_staged_charges` and return
+    their names (charges, credits). The caller fills them with INSERT ... SELECT (see bulk.py)."""
+    if connection.vendor != "postgresql":
+        raise NotImplementedError("Staged charges need PostgreSQL; use post_charges elsewhere.")
+    bulk.open_charge_staging()
+    return bulk.STAGED_CHARGES, bulk.STAGED_CREDITS
+
+
+@transaction.atomic
+def post_staged_charges(*, source: str, created_by=None) -> tuple[int, Decimal]:
+    """Book the staged charges like `post_charges` (keys already booked are skipped and linked),
+    without their rows passing through Python. Returns (charges booked, their total)."""
+    return bulk.book_staged_charges(
+        source=source, created_by_id=created_by.pk if created_by is not None else None, now=timezone.now()
     )
 
 

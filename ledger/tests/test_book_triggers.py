@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from ledger.models import JournalEntry, Posting
+from ledger.models import Account, JournalEntry, Posting
 
 from .factories import AccountFactory, book, cash_account, income_account
 
@@ -80,12 +80,23 @@ def test_the_balance_is_checked_per_currency():
 def test_a_leg_must_be_in_its_accounts_currency():
     cash, eur_income = cash_account(), AccountFactory(code="4001", currency="EUR", type="income")
 
-    with pytest.raises(IntegrityError, match="has a USD leg on account 4001 kept in EUR"), transaction.atomic():
+    with pytest.raises(IntegrityError, match="posting_account_in_its_currency"), transaction.atomic():
         entry_id = insert_entry("cur")
         insert_leg(entry_id, cash.pk, debit="10.00")
         insert_leg(entry_id, eur_income.pk, credit="10.00", currency="USD")
 
     assert JournalEntry.objects.count() == 0
+
+
+def test_an_account_with_legs_keeps_its_currency():
+    cash, income = cash_account(), income_account()
+    book(cash, income, "10.00", key="usd")
+
+    with pytest.raises(IntegrityError, match="posting_account_in_its_currency"), transaction.atomic():
+        Account.objects.filter(pk=cash.pk).update(currency="EUR")
+
+    cash.refresh_from_db()
+    assert cash.currency == "USD"
 
 
 def test_an_entry_without_legs_is_refused():

@@ -36,6 +36,7 @@ from django.utils import timezone
 from ledger import services as ledger
 from ledger.inputs import Charge
 from ledger.models import JournalEntry
+from loanproject.core.db import execute_with_bound_parameters
 from loanproject.core.errors import DomainError, NotFound
 from loanproject.core.money import ZERO
 
@@ -345,12 +346,11 @@ def _post_rows(run: InstallmentPostingRun, rows: list) -> tuple[int, Decimal]:
 def _mark_posted(pairs: list[tuple[int, int]], *, run_id: int) -> None:
     now = timezone.now()
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE loans_installment AS i SET status = %s, posted_entry_id = v.entry_id, posted_at = %s, posting_run_id = %s "
-                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, entry_id) WHERE i.id = v.id",
-                [InstallmentStatus.POSTED, now, run_id, [i for i, _ in pairs], [e for _, e in pairs]],
-            )
+        execute_with_bound_parameters(
+            "UPDATE loans_installment AS i SET status = %b, posted_entry_id = v.entry_id, posted_at = %b, posting_run_id = %b "
+            "FROM unnest(%b::bigint[], %b::bigint[]) AS v(id, entry_id) WHERE i.id = v.id",
+            [InstallmentStatus.POSTED, now, run_id, [i for i, _ in pairs], [e for _, e in pairs]],
+        )
         return
     for installment_id, entry_id in pairs:
         Installment.objects.filter(pk=installment_id).update(
@@ -359,10 +359,82 @@ def _mark_posted(pairs: list[tuple[int, int]], *, run_id: int) -> None:
 
 
 def _post_chunk_at_once(run: InstallmentPostingRun, chunk: PostingChunk) -> ChunkOutcome:
-    rows = list(_claim(run, chunk.bounds()))
-    posted, amount = _post_rows(run, rows)
-    processed = max(chunk.planned, len(rows))
+    claimed, posted, amount = _post_claimed(run, chunk=chunk)
+    processed = max(chunk.planned, claimed)
     return ChunkOutcome(processed=processed, posted=posted, skipped=processed - posted, amount=amount)
+
+
+def _post_claimed(
+    run: InstallmentPostingRun, *, chunk: PostingChunk | None = None, installment_id: int | None = None
+) -> tuple[int, int, Decimal]:
+    """Claim a chunk (or one installment) and post it; returns (claimed, newly posted, amount)."""
+    if stages_in_sql():
+        return _post_claimed_in_sql(run, chunk=chunk, installment_id=installment_id)
+    bounds = chunk.bounds() if chunk is not None else Q(pk=installment_id)
+    rows = list(_claim(run, bounds))
+    posted, amount = _post_rows(run, rows)
+    return len(rows), posted, amount
+
+
+def stages_in_sql() -> bool:
+    """PostgreSQL posts through staging tables; other databases through Python rows."""
+    return connection.vendor == "postgresql"
+
+
+# On PostgreSQL no installment passes through Python: the claimed rows are staged for the ledger
+# with INSERT ... SELECT ... FOR UPDATE SKIP LOCKED, booked set-based, and marked from the stage.
+_STAGE_INSTALLMENTS_SQL = """
+INSERT INTO {charges} (idempotency_key, entry_date, due_date, description, reference, receivable_account_id, caller_id)
+SELECT 'loans.installment:' || i.id || ':' || i.posting_attempt, i.due_date, i.due_date,
+       l.loan_number || ' installment ' || i.sequence || '/' || l.installment_count,
+       l.loan_number || ' #' || i.sequence, l.receivable_account_id, i.id
+  FROM loans_installment i JOIN loans_driverloan l ON l.id = i.loan_id
+ WHERE i.status = 'scheduled' AND i.due_date <= %(period_end)s AND l.status = 'active'
+   AND {where}
+ ORDER BY i.due_date, i.id
+   FOR UPDATE OF i SKIP LOCKED
+"""
+_STAGE_CREDITS_SQL = """
+INSERT INTO {credits} (idempotency_key, account_id, amount)
+SELECT s.idempotency_key, %(principal_account)s, i.principal FROM {charges} s JOIN loans_installment i ON i.id = s.caller_id
+UNION ALL
+SELECT s.idempotency_key, %(interest_account)s, i.interest FROM {charges} s JOIN loans_installment i ON i.id = s.caller_id
+ WHERE i.interest > 0
+"""
+_MARK_STAGED_POSTED_SQL = """
+UPDATE loans_installment i SET status = 'posted', posted_entry_id = s.entry_id, posted_at = %(now)s, posting_run_id = %(run)s
+  FROM {charges} s WHERE i.id = s.caller_id
+"""
+
+
+def _post_claimed_in_sql(
+    run: InstallmentPostingRun, *, chunk: PostingChunk | None, installment_id: int | None
+) -> tuple[int, int, Decimal]:
+    charges, credits = ledger.stage_charges()
+    params: dict = {"period_end": run.period_end}
+    if chunk is not None:
+        where = "(i.due_date, i.id) >= (%(first_due)s, %(first_id)s)"
+        params.update(first_due=chunk.first_due, first_id=chunk.first_id)
+        if chunk.next_due is not None:
+            where += " AND (i.due_date, i.id) < (%(next_due)s, %(next_id)s)"
+            params.update(next_due=chunk.next_due, next_id=chunk.next_id)
+    else:
+        where, params["installment_id"] = "i.id = %(installment_id)s", installment_id
+    if run.loan_ids is not None:
+        where += " AND i.loan_id = ANY(%(loan_ids)s)"
+        params["loan_ids"] = list(run.loan_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(_STAGE_INSTALLMENTS_SQL.format(charges=charges, where=where), params)
+        claimed = cursor.rowcount
+        if not claimed:
+            return 0, 0, ZERO
+        cursor.execute(
+            _STAGE_CREDITS_SQL.format(charges=charges, credits=credits),
+            {"principal_account": accounts.principal_account().pk, "interest_account": accounts.interest_income_account().pk},
+        )
+        posted, amount = ledger.post_staged_charges(source=POSTING_SOURCE, created_by=run.started_by)
+        cursor.execute(_MARK_STAGED_POSTED_SQL.format(charges=charges), {"now": timezone.now(), "run": run.pk})
+    return claimed, posted, amount
 
 
 def _post_chunk_one_by_one(run: InstallmentPostingRun, chunk: PostingChunk) -> ChunkOutcome:
@@ -376,7 +448,7 @@ def _post_chunk_one_by_one(run: InstallmentPostingRun, chunk: PostingChunk) -> C
     for installment_id, loan_number, sequence in candidates:
         try:
             with transaction.atomic():
-                posted, amount = _post_rows(run, list(_claim(run, Q(pk=installment_id))))
+                _, posted, amount = _post_claimed(run, installment_id=installment_id)
                 _settle_deferred_checks()
         except DATA_ERRORS as exc:
             message = getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [])) or str(exc)

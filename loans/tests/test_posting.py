@@ -221,3 +221,24 @@ def test_posting_leaves_the_book_balanced():
     assert ledger_selectors.account_balance(account=Account.objects.get(code="1300")) == Decimal("0.00")
     owed = sum(ledger_selectors.party_balance(party=driver_party(loan.driver_id)) for loan in DriverLoan.objects.all())
     assert owed == Installment.objects.aggregate(total=Sum("amount"))["total"]
+
+
+def test_the_portable_path_posts_the_same_entries(monkeypatch):
+    """SQLite posts through Python rows instead of staging tables: same result."""
+    monkeypatch.setattr(services.posting, "stages_in_sql", lambda: False)
+    loan = make_loan(principal="1500.00", weeks=10, rate="10")
+    bad = make_loan(weeks=2)
+    ledger_services.set_account_active(account_id=bad.receivable_account_id, is_active=False)
+
+    first = services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=1)), chunk_size=2)
+    again = services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=1)))
+
+    assert (first.processed, first.posted, first.failed, first.total_amount) == (4, 2, 2, Decimal("303.18"))
+    assert (again.posted, again.failed) == (0, 2)
+    entry = loan.installments.get(sequence=1).posted_entry
+    assert sorted(entry.postings.values_list("account__code", "debit", "credit")) == [
+        ("1300", Decimal("0.00"), Decimal("148.71")),
+        ("4100", Decimal("0.00"), Decimal("2.88")),
+        (f"loans.driver:{loan.driver_id}:LOANS:USD", Decimal("151.59"), Decimal("0.00")),
+    ]
+    assert OpenItem.objects.get(entry=entry).amount == Decimal("151.59")
