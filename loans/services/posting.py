@@ -224,20 +224,25 @@ def post_weekly_installments(
     chunk_size: int | None = None,
     started_by=None,
     loan_ids: Sequence[int] | None = None,
-    on_chunk: Callable[[PostingChunk], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> PostingResult:
     """Post every due, unposted installment of active loans for the week, chunk after chunk.
 
     Not one transaction on purpose: each chunk commits on its own (see the module docstring), so
-    call it outside any transaction. `on_chunk` is called after each chunk (progress bars).
+    call it outside any transaction. `on_progress(done, total)` is called once the run is planned
+    and after each chunk (progress bars).
     """
     run, chunks = open_posting_run(
         period_start=period_start, period_end=period_end, chunk_size=chunk_size, started_by=started_by, loan_ids=loan_ids
     )
+    total, done = sum(chunk.planned for chunk in chunks), 0
+    if on_progress is not None:
+        on_progress(done, total)
     for chunk in chunks:
         post_installment_chunk(run_id=run.pk, chunk=chunk)
-        if on_chunk is not None:
-            on_chunk(chunk)
+        done += chunk.planned
+        if on_progress is not None:
+            on_progress(done, total)
     run.refresh_from_db()
     return PostingResult.of_run(run)
 
