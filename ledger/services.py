@@ -297,6 +297,10 @@ class PaymentResult:
     credit: Decimal
     replayed: bool = False
 
+    @property
+    def amount(self) -> Decimal:
+        return self.applied + self.credit
+
 
 def allocation_rank(category: str, order: Sequence[str]) -> int:
     return order.index(category) if category in order else len(order)

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
@@ -186,11 +187,18 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Partner API: submit loan applications for your customers, follow their status. "
         "Authenticate with `Authorization: Api-Key <key>`. Money amounts are decimal strings. "
+        "Staff API (driver loans, weekly posting, payments, reports): `Authorization: Token <key>` or a "
+        "staff session, with the role's permissions. "
         "Every 4xx answer has the shape `{\"error\": {\"status\", \"code\", \"message\", \"fields\"}}`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ApplicationStatusEnum": "applications.lifecycle.ApplicationStatus",
+        "LoanStatusEnum": "loans.models.LoanStatus",
+        "InstallmentStatusEnum": "loans.models.InstallmentStatus",
+    },
 }
 
 # --- Celery ----------------------------------------------------------------------------------
