@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, Value, When, Window
 from django.db.models.functions import Coalesce
 
-from loanproject.core.money import ZERO
+from loanproject.core.money import ZERO, to_cents
 
 from .models import Account, JournalEntry, OpenItem, OpenItemStatus, Posting
 from .parties import Party
@@ -37,7 +37,7 @@ def account_balance(*, account: Account, as_of: date | None = None) -> Decimal:
     if as_of is not None:
         postings = postings.filter(entry__entry_date__lte=as_of)
     totals = postings.aggregate(debits=_sum("debit"), credits=_sum("credit"))
-    net = totals["debits"] - totals["credits"]
+    net = to_cents(totals["debits"] - totals["credits"])
     return net if account.is_debit_normal else -net
 
 
@@ -49,7 +49,7 @@ def party_balance(*, party: Party, category: str | None = None, currency: str | 
     if currency is not None:
         postings = postings.filter(currency=currency)
     totals = postings.aggregate(debits=_sum("debit"), credits=_sum("credit"))
-    return totals["debits"] - totals["credits"]
+    return to_cents(totals["debits"] - totals["credits"])
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,8 @@ def trial_balance(*, as_of: date | None = None) -> TrialBalance:
             name=row["account__name"],
             type=row["account__type"],
             currency=row["account__currency"],
-            debits=row["debits"],
-            credits=row["credits"],
+            debits=to_cents(row["debits"]),
+            credits=to_cents(row["credits"]),
         )
         for row in grouped
     ]
@@ -140,7 +140,7 @@ def account_statement(*, account: Account, date_from: date, date_to: date) -> Ac
     opening_totals = Posting.objects.filter(account=account, entry__entry_date__lt=date_from).aggregate(
         debits=_sum("debit"), credits=_sum("credit")
     )
-    opening = opening_totals["debits"] - opening_totals["credits"]
+    opening = to_cents(opening_totals["debits"] - opening_totals["credits"])
     legs = (
         Posting.objects.filter(account=account, entry__entry_date__gte=date_from, entry__entry_date__lte=date_to)
         .annotate(
@@ -153,7 +153,7 @@ def account_statement(*, account: Account, date_from: date, date_to: date) -> Ac
         .values_list("entry_id", "entry__entry_date", "entry__description", "debit", "credit", "running")
     )
     lines = [
-        StatementLine(entry_id, entry_date, description, debit, credit, opening + running)
+        StatementLine(entry_id, entry_date, description, debit, credit, opening + to_cents(running))
         for entry_id, entry_date, description, debit, credit, running in legs
     ]
     closing = lines[-1].balance if lines else opening
@@ -215,8 +215,8 @@ def open_items_aging(*, as_of: date, party_type: str | None = None, category: st
             "party_type": row["account__party_type"],
             "party_id": row["account__party_id"],
             "currency": row["account__currency"],
-            **{name: row[name] for name in AGING_BUCKETS},
-            "total": row["total"],
+            **{name: to_cents(row[name]) for name in AGING_BUCKETS},
+            "total": to_cents(row["total"]),
         }
         for row in rows
     ]

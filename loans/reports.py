@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from django.core.exceptions import ValidationError
 
 from ledger.selectors import AGING_BUCKETS, AGING_LABELS
+from loanproject.core.money import to_cents
 
 from . import selectors
 from .models import LoanStatus
@@ -83,11 +84,11 @@ def portfolio_rows(*, statuses: list[str] | None) -> Iterable[dict]:
             "status": loan.status,
             "principal": loan.principal,
             "annual_interest_rate": loan.annual_interest_rate,
-            "billed_principal": loan.billed_principal,
-            "principal_repaid": loan.principal_repaid,
-            "outstanding_principal": loan.outstanding_principal,
-            "billed_outstanding": loan.billed_outstanding,
-            "unbilled_principal": loan.unbilled_principal,
+            "billed_principal": to_cents(loan.billed_principal),
+            "principal_repaid": to_cents(loan.principal_repaid),
+            "outstanding_principal": to_cents(loan.outstanding_principal),
+            "billed_outstanding": to_cents(loan.billed_outstanding),
+            "unbilled_principal": to_cents(loan.unbilled_principal),
         }
 
 

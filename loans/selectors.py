@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce, Greatest
 
 from ledger import selectors as ledger_selectors
 from ledger.models import Category, OpenItem
-from loanproject.core.money import ZERO
+from loanproject.core.money import ZERO, to_cents
 
 from .models import DRIVER_PARTY_TYPE, Driver, DriverLoan, Installment, InstallmentStatus
 from .periods import week_containing
@@ -107,8 +107,8 @@ def portfolio_by_driver(*, statuses: list[str] | None = None) -> list[DriverPort
         )
         row["loans"] += 1
         row["principal"] += loan.principal
-        row["outstanding"] += loan.outstanding_principal
-        row["billed"] += loan.billed_outstanding
+        row["outstanding"] += to_cents(loan.outstanding_principal)
+        row["billed"] += to_cents(loan.billed_outstanding)
     return [
         DriverPortfolio(driver_id, row["name"], row["tlc"], row["loans"], row["principal"], row["outstanding"], row["billed"])
         for driver_id, row in sorted(totals.items(), key=lambda pair: (pair[1]["name"], pair[0]))
@@ -136,9 +136,9 @@ def posted_totals_per_week(*, date_from: date, date_to: date) -> list[WeekTotals
     for row in per_day:
         totals = weeks[week_containing(row["due_date"])[0]]
         totals[0] += row["count"]
-        totals[1] += row["principal"]
-        totals[2] += row["interest"]
-        totals[3] += row["amount"]
+        totals[1] += to_cents(row["principal"])
+        totals[2] += to_cents(row["interest"])
+        totals[3] += to_cents(row["amount"])
     return [WeekTotals(start, *weeks[start]) for start in sorted(weeks)]
 
 

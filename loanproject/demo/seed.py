@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from auditlog.context import set_actor
@@ -15,11 +16,15 @@ from django.db import transaction
 from applications import services
 from applications.lifecycle import ApplicationStatus
 from applications.models import Decision, Partner, PartnerAPIKey, RiskLevel
+from loans.periods import current_week
+from loans.schedules import Frequency, Method
 
 DEMO_PARTNER_CODE = "demo-partner"
 # A fixed key so README examples work on a fresh `make run`; refused outside DEBUG.
 DEMO_API_KEY_PREFIX = "demo0001"
 DEMO_API_KEY = f"{DEMO_API_KEY_PREFIX}.local-demo-key-never-use-in-production"
+# The staff API token of fiona.finance (Finance role); like the key above, for DEBUG only.
+DEMO_STAFF_TOKEN = "demo0finance0token0never0in0production00"
 
 STAFF = [
     ("admin", "Ada", "Admin", None, True),
@@ -150,8 +155,7 @@ def _walk_to(status: str, application, manager) -> None:
         application = services.decide_application(
             application_id=application.pk, expected_version=application.version, approve=True, actor=manager, note="demo approval"
         )
-    if status == ApplicationStatus.BOOKED:
-        services.mark_application_booked(application_id=application.pk)
+    # BOOKED: left approved here; _seed_driver_loans books it as a driver loan.
 
 
 @transaction.atomic
@@ -166,6 +170,7 @@ def load_demo_data(*, password: str | None = None) -> DemoSummary:
         return DemoSummary(created=False, password=password, api_key=DEMO_API_KEY, staff_usernames=staff_usernames)
 
     rng = random.Random(20261123)
+    to_book = None
     with set_actor(admin_user):
         partner = services.register_partner(name="Demo Lending Partner", code=DEMO_PARTNER_CODE, contact_email="api@demo-partner.example")
         _demo_api_key(partner)
@@ -185,4 +190,69 @@ def load_demo_data(*, password: str | None = None) -> DemoSummary:
                 partner=owner, customer=customer, application=_application_data(rng, index)
             )
             _walk_to(status, application, manager)
+            if status == ApplicationStatus.BOOKED:
+                to_book = application
+        _seed_driver_loans(finance=User.objects.get(username="fiona.finance"), application_to_book=to_book)
     return DemoSummary(created=True, password=password, api_key=DEMO_API_KEY, staff_usernames=staff_usernames)
+
+
+DEMO_DRIVERS = [
+    # TLC licence, name, medallion, loan (principal, weeks, annual %, method, frequency, weeks ago it started)
+    ("5100101", "Kwame Mensah", "3A21", ("1500.00", 10, "10", Method.ANNUITY, Frequency.WEEKLY, 3)),
+    ("5100102", "Sofia Rossi", "7B42", ("800.00", 8, "0", Method.EQUAL_PRINCIPAL, Frequency.WEEKLY, 2)),
+    ("5100103", "Dmitri Volkov", "2C13", ("2600.00", 13, "12", Method.ANNUITY, Frequency.BIWEEKLY, 4)),
+    ("5100104", "Amara Okeke", "9D77", ("450.00", 3, "5", Method.EQUAL_PRINCIPAL, Frequency.WEEKLY, 6)),
+    ("5100105", "Hiro Tanaka", "4E58", None),  # books the approved application below
+]
+
+
+def _seed_driver_loans(*, finance, application_to_book) -> None:
+    """Drivers and leases, one loan each (one booked from an approved application), the weeks up
+    to last week posted, two payments (one settles a loan), this week left to post."""
+    from loans import services as loans
+
+    this_sunday = current_week()[0]
+    with set_actor(finance):
+        drivers = {}
+        for index, (licence, name, medallion, terms) in enumerate(DEMO_DRIVERS):
+            driver = loans.register_driver(
+                data=loans.DriverData(tlc_license_number=licence, full_name=name, phone=f"+1 718 555 {2000 + index:04d}")
+            )
+            lease = loans.register_lease(
+                driver_id=driver.pk, lease_number=f"DEMO-LEASE-{index + 1:03d}", medallion_number=medallion,
+                start_date=this_sunday - timedelta(weeks=26), vehicle_plate=f"T{700000 + index}C",
+            )
+            drivers[licence] = (driver, lease)
+            if terms is None:
+                continue
+            principal, weeks, rate, method, frequency, weeks_ago = terms
+            loans.create_driver_loan(
+                driver_id=driver.pk, lease_id=lease.pk, principal=Decimal(principal), start_week=this_sunday - timedelta(weeks=weeks_ago),
+                installment_count=weeks, purpose="Vehicle repair", created_by=finance, annual_interest_rate=Decimal(rate),
+                method=method, frequency=frequency, disbursed_on=this_sunday - timedelta(weeks=weeks_ago),
+            )
+        driver, lease = drivers["5100105"]
+        loans.book_application_as_loan(
+            application_id=application_to_book.pk, driver_id=driver.pk, lease_id=lease.pk,
+            start_week=this_sunday - timedelta(weeks=5), created_by=finance, frequency=Frequency.MONTHLY, method=Method.FLAT,
+        )
+        last_week = this_sunday - timedelta(weeks=1)
+        loans.post_weekly_installments(period_start=last_week, period_end=last_week + timedelta(days=6), started_by=finance)
+        settled, _ = drivers["5100104"]
+        loans.record_driver_payment(
+            driver_id=settled.pk, amount=Decimal("460.00"), received_on=last_week + timedelta(days=2),
+            idempotency_key="DEMO-PAY-1", reference="cash at the garage", created_by=finance,
+        )
+        partial, _ = drivers["5100101"]
+        loans.record_driver_payment(
+            driver_id=partial.pk, amount=Decimal("200.00"), received_on=last_week + timedelta(days=1),
+            idempotency_key="DEMO-PAY-2", reference="bank transfer", created_by=finance,
+        )
+        _demo_staff_token(finance)
+
+
+def _demo_staff_token(user) -> None:
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.filter(user=user).delete()
+    Token.objects.create(user=user, key=DEMO_STAFF_TOKEN)

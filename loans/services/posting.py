@@ -38,7 +38,7 @@ from ledger.inputs import Charge
 from ledger.models import JournalEntry
 from loanproject.core.db import execute_with_bound_parameters
 from loanproject.core.errors import DomainError, NotFound
-from loanproject.core.money import ZERO
+from loanproject.core.money import ZERO, to_cents
 
 from .. import accounts
 from ..models import (
@@ -183,7 +183,8 @@ def preview_posting(*, period_start: date, period_end: date, loan_ids: Sequence[
         count=Coalesce(Sum(Value(1)), 0), amount=Coalesce(Sum("amount"), Value(ZERO))
     )
     return PostingResult(
-        period_start=period_start, period_end=period_end, processed=totals["count"], total_amount=totals["amount"], dry_run=True
+        period_start=period_start, period_end=period_end, processed=totals["count"], total_amount=to_cents(totals["amount"]),
+        dry_run=True,
     )
 
 
