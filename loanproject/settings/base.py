@@ -201,6 +201,12 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Driver loans ---------------------------------------------------------------------------
+LOANS_DEFAULT_INTEREST_RATE = env("LOANS_DEFAULT_INTEREST_RATE", "0.00")  # percent a year, 0-20
+LOANS_POSTING_CHUNK_SIZE = env_int("LOANS_POSTING_CHUNK_SIZE", 5000)  # installments per transaction/task
+# The business week (Sunday to Saturday) and the weekly posting run on this time zone.
+LOANS_TIME_ZONE = env("LOANS_TIME_ZONE", "America/New_York")
+
 # --- Celery ----------------------------------------------------------------------------------
 # No broker configured means tasks run eagerly in-process (the zero-setup default).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
@@ -229,10 +235,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # Every 5 seconds: publish outbox events whose on-commit kick was lost (broker down, crash).
     "relay-outbox": {"task": "core.relay_outbox", "schedule": 5.0, "options": {"expires": 30}},
-    # Sundays at 05:00 New York time: post the week's due loan installments (chunks fan out).
+    # Sundays at 05:00 New York time (LOANS_TIME_ZONE): post the week's due installments; one
+    # task per chunk fans out to the workers.
     "loans-weekly-posting": {
         "task": "loans.post_weekly_installments",
-        "schedule": TzAwareCrontab(minute=0, hour=5, day_of_week="sun", tz=ZoneInfo("America/New_York")),
+        "schedule": TzAwareCrontab(minute=0, hour=5, day_of_week="sun", tz=ZoneInfo(LOANS_TIME_ZONE)),
         "options": {"expires": 6 * 3600},
     },
 }
@@ -298,12 +305,6 @@ LEDGER_CURRENCY = env("LEDGER_CURRENCY", "USD")
 LEDGER_PAYMENT_ALLOCATION_ORDER = env_list(
     "LEDGER_PAYMENT_ALLOCATION_ORDER", "LOANS,LEASE,EZPASS,PVB,TLC,MISC"
 )
-
-# --- Driver loans ---------------------------------------------------------------------------
-LOANS_DEFAULT_INTEREST_RATE = env("LOANS_DEFAULT_INTEREST_RATE", "0.00")  # percent a year, 0-20
-LOANS_POSTING_CHUNK_SIZE = env_int("LOANS_POSTING_CHUNK_SIZE", 5000)  # installments per transaction/task
-# The business week (Sunday to Saturday) and the weekly posting run on this time zone.
-LOANS_TIME_ZONE = env("LOANS_TIME_ZONE", "America/New_York")
 
 # --- Audit log -------------------------------------------------------------------------------
 AUDITLOG_MASK_CALLABLE = "loanproject.core.sensitive.mask_tail"
