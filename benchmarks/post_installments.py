@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import resource
 import sys
 import time
 from datetime import date, timedelta
@@ -66,10 +65,6 @@ def rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         pages = int(statm.read().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # --- Data ----------------------------------------------------------------------------------------
@@ -127,19 +122,20 @@ def create_installments(*, batch: str, loans: int, weeks: int, rate: Decimal) ->
             [rate, START, weeks, user_id, driver_ids],
         )
         cursor.execute(
-            "INSERT INTO loans_installment (loan_id, sequence, due_date, principal, interest, amount, balance_after, status, posting_attempt) "
+            "WITH created AS (INSERT INTO loans_installment (loan_id, sequence, due_date, principal, interest, amount, balance_after, status, posting_attempt) "
             "SELECT l.id, s.sequence, s.due_date, s.principal, s.interest, s.principal + s.interest, s.balance_after, 'scheduled', 1 "
             "FROM loans_driverloan l JOIN loans_driver d ON d.id = l.driver_id "
             "CROSS JOIN unnest(%s::int[], %s::date[], %s::numeric[], %s::numeric[], %s::numeric[]) "
-            "AS s(sequence, due_date, principal, interest, balance_after) WHERE d.id = ANY(%s) RETURNING id",
+            "AS s(sequence, due_date, principal, interest, balance_after) WHERE d.id = ANY(%s) RETURNING id) "
+            "SELECT min(id), max(id) FROM created",
             [
                 [row.sequence for row in schedule], [row.due_date for row in schedule], [row.principal for row in schedule],
                 [row.interest for row in schedule], [row.balance_after for row in schedule], driver_ids,
             ],
         )
-        ids = [row[0] for row in cursor.fetchall()]
+        first_id, last_id = cursor.fetchone()
         cursor.execute("ANALYZE")
-    return min(ids), max(ids)
+    return first_id, last_id
 
 
 def bench_user():
@@ -197,10 +193,12 @@ def _chunk_worker(args) -> tuple[int, float]:
     setup_django(database_url)
     from loans.services import PostingChunk, post_installment_chunk
 
-    posted = 0
+    # Sampled, not ru_maxrss: after fork+exec Linux reports the parent's peak as the child's.
+    posted, peak = 0, rss_mb()
     for chunk in chunks:
         posted += post_installment_chunk(run_id=run_id, chunk=PostingChunk.from_dict(chunk)).posted
-    return posted, peak_rss_mb()
+        peak = max(peak, rss_mb())
+    return posted, peak
 
 
 def service_run(*, period_start: date, period_end: date, chunk_size: int | None, workers: int, database_url: str) -> dict:

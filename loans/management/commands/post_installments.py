@@ -3,6 +3,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from loanproject.core.audit import acting_as_system, system_user
 from loanproject.core.errors import DomainError
@@ -43,6 +44,11 @@ class Command(BaseCommand):
                 result = self._post(period_start, period_end, chunk_size, show_progress=options["verbosity"] > 0)
         except (DomainError, ValidationError) as exc:
             raise CommandError(getattr(exc, "message", None) or "; ".join(exc.messages)) from None
+        except DatabaseError as exc:
+            raise CommandError(
+                f"The database failed during the run ({exc}). Finished chunks are posted; run the command "
+                "again to post the rest (nothing is posted twice)."
+            ) from exc
         self._report(result, as_json=as_json)
         if result.failed:
             raise CommandError(f"{result.failed} installment(s) could not be posted; fix them and run again.")
