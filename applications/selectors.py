@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, F, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 
 from .lifecycle import OPEN_STATUSES, ApplicationStatus
 from .models import Customer, LoanApplication, Partner
@@ -71,4 +71,37 @@ def review_queue(user) -> QuerySet[LoanApplication]:
         LoanApplication.objects.filter(assigned_to=user, status=ApplicationStatus.MANUAL_REVIEW)
         .select_related("customer")
         .order_by(F("proposed_amount").desc(nulls_last=True), "assigned_at", "pk")
+    )
+
+
+def applications_per_day(*, since) -> list[dict]:
+    """Applications submitted per day since `since` (a date), oldest first, days without any omitted."""
+    return list(
+        LoanApplication.objects.filter(submitted_at__date__gte=since)
+        .annotate(day=TruncDate("submitted_at"))
+        .order_by("day")
+        .values("day")
+        .annotate(total=Count("pk"))
+    )
+
+
+def approval_rate(*, since) -> dict:
+    """Approved (incl. pre-approved and booked) against rejected, for decisions since `since`."""
+    counts = LoanApplication.objects.filter(decided_at__date__gte=since).aggregate(
+        approved=Count("pk", filter=Q(status__in=APPROVED_STATUSES + (ApplicationStatus.PRE_APPROVED,))),
+        rejected=Count("pk", filter=Q(status=ApplicationStatus.REJECTED)),
+    )
+    decided = counts["approved"] + counts["rejected"]
+    rate = (Decimal(counts["approved"]) / decided * 100).quantize(Decimal("0.1")) if decided else None
+    return {**counts, "decided": decided, "rate_percent": rate}
+
+
+def review_queue_by_reviewer() -> list[dict]:
+    """Open manual reviews per assignee (None: waiting for an officer), largest queue first."""
+    return list(
+        LoanApplication.objects.filter(status=ApplicationStatus.MANUAL_REVIEW)
+        .order_by()
+        .values("assigned_to_id", "assigned_to__username")
+        .annotate(open_count=Count("pk"), awaiting_confirmation=Count("pk", filter=Q(proposed_amount__isnull=False)))
+        .order_by("-open_count", "assigned_to__username")
     )

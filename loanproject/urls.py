@@ -7,6 +7,7 @@ from loanproject.core import health
 api_v1 = [
     path("", include("applications.api.urls")),
     path("finance/", include("finance.api.urls")),
+    path("", include("loans.api.urls")),
 ]
 
 urlpatterns = [

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class LoansConfig(AppConfig):
     name = "loans"
     verbose_name = "Driver loans"
+
+    def ready(self) -> None:
+        # Register the Celery tasks in every process, so that in-process (eager) outbox delivery
+        # finds the consumers too, not only workers that autodiscover them.
+        from . import tasks  # noqa: F401

@@ -1,3 +1,280 @@
-"""Drivers, leases, driver loans and installment schedules (built in the ledger issue).
+"""Drivers, leases, driver loans, their installment schedules and the weekly posting runs.
 
-Imports applications, ledger and loanproject.core only."""
+Imports applications, ledger and loanproject.core only.
+
+Invariants:
+- A loan number is DL-YYYY-NNNN, unique, drawn from a per-year counter row that is incremented
+  inside the loan's own transaction (no gaps, no duplicates under concurrency).
+- A loan lends a positive principal at 0-20 % a year, starts on a Sunday, has 1-520 installments
+  and a status among active, closed, cancelled, written off (named CHECK constraints).
+- An installment's amount is its principal plus its interest; interest is never negative and
+  principal always positive. The principals of a loan add up to its principal (schedules.py).
+- An installment is posted exactly once: `posted` if and only if it has a posted entry (CHECK),
+  the entry belongs to one installment (unique), and the entry's idempotency key
+  "loans.installment:<id>:<attempt>" is unique in the ledger. `posting_attempt` grows only when
+  a posting is reversed, so a reversed installment can be posted again and nothing else can.
+- Payments live in the ledger: an installment's paid amount is its open item's amount minus
+  what is outstanding, never a second copy here.
+- Bulk posting writes no audit-log rows per installment: each posted installment points to its
+  `InstallmentPostingRun` (who ran it, when, what it did) and to its journal entry.
+"""
+
+from __future__ import annotations
+
+from auditlog.registry import auditlog
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Round
+from django.utils import timezone
+
+from loanproject.core.money import MoneyField
+
+from .schedules import Frequency, Method
+
+MAX_INTEREST_RATE = 20
+MAX_INSTALLMENTS = 520
+DRIVER_PARTY_TYPE = "loans.driver"
+
+
+class DriverStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    INACTIVE = "inactive", "Inactive"
+
+
+class Driver(models.Model):
+    tlc_license_number = models.CharField("TLC licence number", max_length=20)
+    full_name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=10, choices=DriverStatus.choices, default=DriverStatus.ACTIVE)
+    customer = models.OneToOneField(
+        "applications.Customer",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="driver",
+        help_text="The applicant record, when the driver applied through a partner.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["full_name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tlc_license_number"], name="driver_tlc_license_unique"),
+            models.CheckConstraint(
+                condition=Q(tlc_license_number__regex=r"^[0-9A-Z-]{5,20}$"), name="driver_tlc_license_format"
+            ),
+            models.CheckConstraint(condition=Q(status__in=DriverStatus.values), name="driver_status_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} (TLC {self.tlc_license_number})"
+
+
+class Lease(models.Model):
+    driver = models.ForeignKey(Driver, on_delete=models.PROTECT, related_name="leases")
+    lease_number = models.CharField(max_length=30)
+    medallion_number = models.CharField(max_length=10, help_text="e.g. 5X23")
+    vehicle_vin = models.CharField("vehicle VIN", max_length=17, blank=True)
+    vehicle_plate = models.CharField(max_length=10, blank=True)
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-start_date", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["lease_number"], name="lease_number_unique"),
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")), name="lease_ends_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Lease {self.lease_number} (medallion {self.medallion_number})"
+
+
+class LoanStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Cancelled"
+    WRITTEN_OFF = "written_off", "Written off"
+
+
+class LoanNumberCounter(models.Model):
+    """The last loan number issued in a year; incremented in the transaction that books the loan."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_number}"
+
+
+class DriverLoan(models.Model):
+    loan_number = models.CharField(max_length=16, editable=False)
+    driver = models.ForeignKey(Driver, on_delete=models.PROTECT, related_name="loans")
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="loans")
+    principal = MoneyField()
+    annual_interest_rate = models.DecimalField(max_digits=6, decimal_places=3, help_text="Percent a year, 0-20.")
+    frequency = models.CharField(max_length=10, choices=Frequency.choices, default=Frequency.WEEKLY)
+    method = models.CharField(max_length=20, choices=Method.choices, default=Method.ANNUITY)
+    start_week = models.DateField(help_text="A Sunday: the first installment is due that week.")
+    installment_count = models.PositiveSmallIntegerField(help_text="Number of installments (weeks for weekly loans).")
+    purpose = models.CharField(max_length=200)
+    status = models.CharField(max_length=12, choices=LoanStatus.choices, default=LoanStatus.ACTIVE)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    source_application = models.OneToOneField(
+        "applications.LoanApplication",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="driver_loan",
+        help_text="The approved application this loan was booked from.",
+    )
+    receivable_account = models.ForeignKey(
+        "ledger.Account", on_delete=models.PROTECT, related_name="+", help_text="The driver's LOANS receivable."
+    )
+    disbursement_entry = models.OneToOneField(
+        "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["loan_number"], name="loan_number_unique"),
+            models.CheckConstraint(condition=Q(loan_number__regex=r"^DL-[0-9]{4}-[0-9]{4,}$"), name="loan_number_format"),
+            models.CheckConstraint(condition=Q(principal__gt=0), name="loan_principal_positive"),
+            models.CheckConstraint(
+                condition=Q(annual_interest_rate__gte=0, annual_interest_rate__lte=MAX_INTEREST_RATE),
+                name="loan_interest_rate_0_20",
+            ),
+            models.CheckConstraint(
+                condition=Q(installment_count__gte=1, installment_count__lte=MAX_INSTALLMENTS),
+                name="loan_installment_count_1_520",
+            ),
+            models.CheckConstraint(condition=Q(start_week__week_day=1), name="loan_starts_on_a_sunday"),
+            models.CheckConstraint(condition=Q(status__in=LoanStatus.values), name="loan_status_known"),
+            models.CheckConstraint(condition=Q(frequency__in=Frequency.values), name="loan_frequency_known"),
+            models.CheckConstraint(condition=Q(method__in=Method.values), name="loan_method_known"),
+        ]
+        indexes = [models.Index(fields=["status", "driver"], name="loan_status_driver_idx")]
+        permissions = [
+            ("post_installments", "Can post installments"),
+            ("export_loans", "Can export loan reports"),
+        ]
+
+    def __str__(self) -> str:
+        return self.loan_number
+
+
+class InstallmentStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    POSTED = "posted", "Posted"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class InstallmentPostingRun(models.Model):
+    """One run of the weekly posting: who started it and what it did (updated chunk by chunk)."""
+
+    period_start = models.DateField()
+    period_end = models.DateField()
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    chunk_size = models.PositiveIntegerField()
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0, help_text="Due installments this run planned to post.")
+    posted = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0, help_text="Posted meanwhile by another run, or no longer due.")
+    failed = models.PositiveIntegerField(default=0)
+    total_amount = MoneyField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    loan_ids = models.JSONField(null=True, blank=True, help_text="Only these loans (an admin action); empty: all loans.")
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(chunks_done__lte=F("chunks_total")), name="posting_run_chunks_done_within_total"),
+            models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="posting_run_period_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Posting run #{self.pk} for {self.period_start}..{self.period_end}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.finished_at is not None
+
+
+class Installment(models.Model):
+    loan = models.ForeignKey(DriverLoan, on_delete=models.PROTECT, related_name="installments", db_index=False)
+    sequence = models.PositiveSmallIntegerField()
+    due_date = models.DateField()
+    principal = MoneyField()
+    interest = MoneyField()
+    amount = MoneyField()
+    balance_after = MoneyField(help_text="Principal left after this installment.")
+    status = models.CharField(max_length=10, choices=InstallmentStatus.choices, default=InstallmentStatus.SCHEDULED)
+    posting_attempt = models.PositiveSmallIntegerField(default=1)
+    posted_entry = models.ForeignKey(
+        "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
+    posted_at = models.DateTimeField(null=True, blank=True)
+    posting_run = models.ForeignKey(
+        InstallmentPostingRun, on_delete=models.PROTECT, null=True, blank=True, related_name="installments", db_index=False
+    )
+
+    class Meta:
+        ordering = ["loan_id", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["loan", "sequence"], name="installment_sequence_unique_per_loan"),
+            models.UniqueConstraint(
+                fields=["posted_entry"], condition=Q(posted_entry__isnull=False), name="installment_entry_unique"
+            ),
+            # Round: SQLite adds decimals as floats; on PostgreSQL it changes nothing (numeric is exact).
+            models.CheckConstraint(
+                condition=Q(amount=Round(F("principal") + F("interest"), 2)), name="installment_amount_is_principal_plus_interest"
+            ),
+            models.CheckConstraint(condition=Q(principal__gt=0), name="installment_principal_positive"),
+            models.CheckConstraint(condition=Q(interest__gte=0), name="installment_interest_not_negative"),
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="installment_balance_not_negative"),
+            models.CheckConstraint(condition=Q(status__in=InstallmentStatus.values), name="installment_status_known"),
+            models.CheckConstraint(
+                condition=(Q(status=InstallmentStatus.POSTED) & Q(posted_entry__isnull=False) & Q(posted_at__isnull=False))
+                | (~Q(status=InstallmentStatus.POSTED) & Q(posted_entry__isnull=True)),
+                name="installment_posted_iff_entry",
+            ),
+            models.CheckConstraint(condition=Q(sequence__gte=1, posting_attempt__gte=1), name="installment_counters_positive"),
+        ]
+        indexes = [
+            # The posting's claim and the unposted report: only what is still to post, by due date.
+            models.Index(
+                fields=["due_date", "id"], name="installment_unposted_due_idx", condition=Q(status=InstallmentStatus.SCHEDULED)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} #{self.sequence} due {self.due_date}"
+
+    @property
+    def posting_key(self) -> str:
+        return posting_key(self.pk, self.posting_attempt)
+
+
+def posting_key(installment_id: int, attempt: int) -> str:
+    """The journal entry's idempotency key: one posting per installment and attempt."""
+    return f"loans.installment:{installment_id}:{attempt}"
+
+
+auditlog.register(Driver)
+auditlog.register(Lease)
+auditlog.register(DriverLoan)
+auditlog.register(Installment)
+auditlog.register(InstallmentPostingRun, exclude_fields=["chunks_done", "processed", "posted", "skipped", "failed", "total_amount"])

@@ -109,3 +109,16 @@ def test_four_eyes_over_the_api(officer):
     assert proposed.status_code == 200 and proposed.json()["status"] == "manual_review"
     assert again.status_code == 403
     assert "Four eyes" in again.json()["error"]["message"]
+
+
+def test_a_decision_over_the_api_is_audited_with_the_reviewer(officer):
+    from auditlog.models import LogEntry
+
+    application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW, assigned_to=officer.user,
+                                         requested_amount=Decimal("1000.00"))
+
+    client_for(officer.user).post(f"/api/v1/reviews/{application.pk}/decision/", {"version": 1, "decision": "approve"},
+                                  format="json")
+
+    entry = LogEntry.objects.get_for_object(application).get(action=LogEntry.Action.UPDATE)
+    assert entry.actor == officer.user

@@ -35,3 +35,33 @@ class MoneyField(models.DecimalField):
         kwargs.setdefault("max_digits", 14)
         kwargs.setdefault("decimal_places", 2)
         super().__init__(*args, **kwargs)
+
+
+def allocate(amount: Decimal | int | str, weights: list[Decimal | int]) -> list[Decimal]:
+    """Split `amount` into cents proportionally to `weights`, parts summing exactly to `amount`.
+
+    Largest remainder: every part gets its share rounded down to the cent, and the cents left
+    over go one each to the parts with the largest remainders (the earliest part on a tie).
+    """
+    total = to_decimal(amount)
+    if total != total.quantize(CENT):
+        raise ValueError(f"amount has more than two decimal places: {total}")
+    if not weights or any(to_decimal(w) < 0 for w in weights) or not any(weights):
+        raise ValueError("weights must be non-negative and not all zero")
+    weight_sum = sum(to_decimal(w) for w in weights)
+    sign = -1 if total < 0 else 1
+    cents = int(abs(total) / CENT)
+    exact = [Decimal(cents) * to_decimal(w) / weight_sum for w in weights]
+    floors = [int(share) for share in exact]
+    left = cents - sum(floors)
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for index in by_remainder[:left]:
+        floors[index] += 1
+    return [sign * Decimal(part) * CENT for part in floors]
+
+
+def split_evenly(amount: Decimal | int | str, parts: int) -> list[Decimal]:
+    """`amount` in `parts` equal cents-exact parts; the first parts take the odd cents."""
+    if parts < 1:
+        raise ValueError("parts must be at least 1")
+    return allocate(amount, [1] * parts)

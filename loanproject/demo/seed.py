@@ -24,6 +24,8 @@ from applications import services
 from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication, Partner, PartnerAPIKey, Reviewer, ReviewerRole
 from loanproject.core.models import OutboxEvent
+from loans.periods import current_week
+from loans.schedules import Frequency, Method
 
 from .finance_seed import seed_demo_finance
 
@@ -31,6 +33,8 @@ DEMO_PARTNER_CODE = "demo-partner"
 # A fixed key so README examples work on a fresh `make run`; refused outside DEBUG.
 DEMO_API_KEY_PREFIX = "demo0001"
 DEMO_API_KEY = f"{DEMO_API_KEY_PREFIX}.local-demo-key-never-use-in-production"
+# A fixed staff API token for fiona.finance, for the README examples; refused outside DEBUG too.
+DEMO_STAFF_TOKEN = "demo0finance0token0never0in0production00"
 
 STAFF = [
     ("admin", "Ada", "Admin", None, True),
@@ -178,14 +182,75 @@ def _walk_through_review(users: dict) -> None:
     if withdrawn:
         services.withdraw_application(application_id=withdrawn.pk, expected_version=withdrawn.version, reason="Customer found other financing")
         touched.add(withdrawn.pk)
-    # An approved application is booked.
-    approved = _first(ApplicationStatus.APPROVED, set())
-    if approved:
-        services.mark_application_booked(application_id=approved.pk)
+    # An approved application is booked as a driver loan by _seed_driver_loans.
     # Staff ask for a re-score; it waits for `manage.py score_applications` (or the admin action).
     rescore = _first(ApplicationStatus.MANUAL_REVIEW, touched)
     if rescore:
         services.request_rescoring(application_ids=[rescore.pk])
+
+
+DEMO_DRIVERS = [
+    # TLC licence, name, medallion, loan (principal, weeks, annual %, method, frequency, weeks ago it started)
+    ("5100101", "Kwame Mensah", "3A21", ("1500.00", 10, "10", Method.ANNUITY, Frequency.WEEKLY, 3)),
+    ("5100102", "Sofia Rossi", "7B42", ("800.00", 8, "0", Method.EQUAL_PRINCIPAL, Frequency.WEEKLY, 2)),
+    ("5100103", "Dmitri Volkov", "2C13", ("2600.00", 13, "12", Method.ANNUITY, Frequency.BIWEEKLY, 4)),
+    ("5100104", "Amara Okeke", "9D77", ("450.00", 3, "5", Method.EQUAL_PRINCIPAL, Frequency.WEEKLY, 6)),
+    ("5100105", "Hiro Tanaka", "4E58", None),  # books the approved application below
+]
+
+
+def _seed_driver_loans(*, finance, application_to_book) -> None:
+    """Drivers and leases, one loan each (one booked from an approved application), the weeks up
+    to last week posted, two payments (one settles a loan), this week left to post."""
+    from loans import services as loans
+
+    this_sunday = current_week()[0]
+    with set_actor(finance):
+        drivers = {}
+        for index, (licence, name, medallion, terms) in enumerate(DEMO_DRIVERS):
+            driver = loans.register_driver(
+                data=loans.DriverData(tlc_license_number=licence, full_name=name, phone=f"+1 718 555 {2000 + index:04d}")
+            )
+            lease = loans.register_lease(
+                driver_id=driver.pk, lease_number=f"DEMO-LEASE-{index + 1:03d}", medallion_number=medallion,
+                start_date=this_sunday - timedelta(weeks=26), vehicle_plate=f"T{700000 + index}C",
+            )
+            drivers[licence] = (driver, lease)
+            if terms is None:
+                continue
+            principal, weeks, rate, method, frequency, weeks_ago = terms
+            loans.create_driver_loan(
+                driver_id=driver.pk, lease_id=lease.pk, principal=Decimal(principal), start_week=this_sunday - timedelta(weeks=weeks_ago),
+                installment_count=weeks, purpose="Vehicle repair", created_by=finance, annual_interest_rate=Decimal(rate),
+                method=method, frequency=frequency, disbursed_on=this_sunday - timedelta(weeks=weeks_ago),
+            )
+        driver, lease = drivers["5100105"]
+        if application_to_book is not None:  # None when scoring waits for a worker (not in-process)
+            loans.book_application_as_loan(
+                application_id=application_to_book.pk, driver_id=driver.pk, lease_id=lease.pk,
+                start_week=this_sunday - timedelta(weeks=5), created_by=finance, frequency=Frequency.MONTHLY,
+                method=Method.FLAT,
+            )
+        last_week = this_sunday - timedelta(weeks=1)
+        loans.post_weekly_installments(period_start=last_week, period_end=last_week + timedelta(days=6), started_by=finance)
+        settled, _ = drivers["5100104"]
+        loans.record_driver_payment(
+            driver_id=settled.pk, amount=Decimal("460.00"), received_on=last_week + timedelta(days=2),
+            idempotency_key="DEMO-PAY-1", reference="cash at the garage", created_by=finance,
+        )
+        partial, _ = drivers["5100101"]
+        loans.record_driver_payment(
+            driver_id=partial.pk, amount=Decimal("200.00"), received_on=last_week + timedelta(days=1),
+            idempotency_key="DEMO-PAY-2", reference="bank transfer", created_by=finance,
+        )
+        _demo_staff_token(finance)
+
+
+def _demo_staff_token(user) -> None:
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.filter(user=user).delete()
+    Token.objects.create(user=user, key=DEMO_STAFF_TOKEN)
 
 
 def load_demo_data(*, password: str | None = None) -> DemoSummary:
@@ -218,4 +283,7 @@ def load_demo_data(*, password: str | None = None) -> DemoSummary:
             OutboxEvent.objects.filter(topic="application.submitted", aggregate_id=str(waiting.pk)).update(
                 available_at=timezone.now() + timedelta(days=3650)
             )
+        with transaction.atomic():
+            approved = _first(ApplicationStatus.APPROVED, set())
+            _seed_driver_loans(finance=users["fiona.finance"], application_to_book=approved)
     return DemoSummary(created=True, password=password, api_key=DEMO_API_KEY, staff_usernames=staff_usernames)

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dj_database_url
 from celery.schedules import crontab
+from django_celery_beat.tzcrontab import TzAwareCrontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -165,7 +167,7 @@ REST_FRAMEWORK = {
     # Staff endpoints: the admin session or a DRF token; partner endpoints set their own (API keys).
     # (Token first: an unauthenticated call then gets 401 with a WWW-Authenticate header.)
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "loanproject.core.api.authentication.StaffTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -189,6 +191,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Partner API: submit loan applications for your customers, follow their status. "
         "Authenticate with `Authorization: Api-Key <key>`. Money amounts are decimal strings. "
+        "Staff API (driver loans, weekly posting, payments, reports): `Authorization: Token <key>` or a "
+        "staff session, with the role's permissions. "
         "Every 4xx answer has the shape `{\"error\": {\"status\", \"code\", \"message\", \"fields\"}}`."
     ),
     "VERSION": "1.0.0",
@@ -198,8 +202,16 @@ SPECTACULAR_SETTINGS = {
         "ApplicationStatusEnum": "applications.lifecycle.ApplicationStatus",
         "RepaymentStatusEnum": "applications.validators.RepaymentStatus",
         "BankConnectionStatusEnum": "finance.models.ConnectionStatus",
+        "LoanStatusEnum": "loans.models.LoanStatus",
+        "InstallmentStatusEnum": "loans.models.InstallmentStatus",
     },
 }
+
+# --- Driver loans ---------------------------------------------------------------------------
+LOANS_DEFAULT_INTEREST_RATE = env("LOANS_DEFAULT_INTEREST_RATE", "0.00")  # percent a year, 0-20
+LOANS_POSTING_CHUNK_SIZE = env_int("LOANS_POSTING_CHUNK_SIZE", 5000)  # installments per transaction/task
+# The business week (Sunday to Saturday) and the weekly posting run on this time zone.
+LOANS_TIME_ZONE = env("LOANS_TIME_ZONE", "America/New_York")
 
 # --- Celery ----------------------------------------------------------------------------------
 # No broker configured means tasks run eagerly in-process (the zero-setup default).
@@ -242,6 +254,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=1, minute=30),
         "options": {"expires": 6 * 3600},
     },
+    # Sundays at 05:00 New York time (LOANS_TIME_ZONE): post the week's due installments; one
+    # task per chunk fans out to the workers.
+    "loans-weekly-posting": {
+        "task": "loans.post_weekly_installments",
+        "schedule": TzAwareCrontab(minute=0, hour=5, day_of_week="sun", tz=ZoneInfo(LOANS_TIME_ZONE)),
+        "options": {"expires": 6 * 3600},
+    },
 }
 
 # --- Transactional outbox --------------------------------------------------------------------
@@ -250,6 +269,7 @@ OUTBOX_SUBSCRIPTIONS: dict[str, list[str]] = {
     "application.submitted": ["agents.score_submitted_application"],
     "application.decided": ["applications.notify_application_decided"],
     "loan.booked": ["applications.notify_loan_booked"],
+    "ledger.payment_recorded": ["loans.close_settled_loans"],
 }
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 200)
 OUTBOX_MAX_BACKOFF_SECONDS = env_int("OUTBOX_MAX_BACKOFF_SECONDS", 300)
@@ -309,6 +329,8 @@ STAFF_ROLES: dict[str, list[str]] = {
         "agents.change_scoringpolicy",
         "auditlog.view_logentry",
         "finance.view_*",
+        "loans.view_*",
+        "loans.export_loans",
     ],
     "Finance": [
         "applications.view_partner",
@@ -319,6 +341,20 @@ STAFF_ROLES: dict[str, list[str]] = {
         "finance.change_bankconnection",
         "finance.change_account",
         "finance.add_networthsnapshot",
+        # Driver loans: create, view, update, post installments, export; record payments, reverse.
+        "loans.add_driver",
+        "loans.change_driver",
+        "loans.add_lease",
+        "loans.change_lease",
+        "loans.add_driverloan",
+        "loans.change_driverloan",
+        "loans.view_*",
+        "loans.post_installments",
+        "loans.export_loans",
+        "ledger.view_*",
+        "ledger.record_payment",
+        "ledger.reverse_entry",
+        "django_celery_beat.view_periodictask",
     ],
     "Auditor": ["*.view_*"],
 }
@@ -328,6 +364,12 @@ STAFF_ROLES: dict[str, list[str]] = {
 FINANCE_BASE_CURRENCY = env("FINANCE_BASE_CURRENCY", "USD")
 # Largest uploaded document, in bytes (the database refuses more than 25 MiB whatever this says).
 FINANCE_DOCUMENT_MAX_BYTES = env_int("FINANCE_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)
+# --- Ledger ---------------------------------------------------------------------------------
+LEDGER_CURRENCY = env("LEDGER_CURRENCY", "USD")
+# A driver's payment pays open items category by category in this order, oldest first within each.
+LEDGER_PAYMENT_ALLOCATION_ORDER = env_list(
+    "LEDGER_PAYMENT_ALLOCATION_ORDER", "LOANS,LEASE,EZPASS,PVB,TLC,MISC"
+)
 
 # --- Audit log -------------------------------------------------------------------------------
 AUDITLOG_MASK_CALLABLE = "loanproject.core.sensitive.mask_tail"

@@ -3,13 +3,13 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from loanproject.demo.seed import load_demo_data
+from loanproject.demo.seed import DEMO_STAFF_TOKEN, load_demo_data
 
 
 class Command(BaseCommand):
     help = (
         "Load deterministic demo data (partners with an API key, customers, applications in every "
-        "status, one staff user per role) and print the logins. Safe to run again: existing data is "
+        "status, one staff user per role, drivers with loans and a posted week) and print the logins. Safe to run again: existing data is "
         "kept and the demo password is reset."
     )
 
@@ -30,4 +30,7 @@ class Command(BaseCommand):
         self.stdout.write(f"API:      http://127.0.0.1:8000/api/docs/   key: {summary.api_key}")
         self.stdout.write(
             f"Try:      curl -H 'Authorization: Api-Key {summary.api_key}' http://127.0.0.1:8000/api/v1/applications/"
+        )
+        self.stdout.write(
+            f"Staff:    curl -H 'Authorization: Token {DEMO_STAFF_TOKEN}' http://127.0.0.1:8000/api/v1/loans/   (fiona.finance)"
         )

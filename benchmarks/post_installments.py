@@ -1,0 +1,378 @@
+#!/usr/bin/env python
+"""Benchmark the weekly posting at scale, against two baselines measured in the same run.
+
+    .venv/bin/python benchmarks/post_installments.py                 # 1,000,000 installments, 1 and 2 processes
+    .venv/bin/python benchmarks/post_installments.py --n 100000 --workers 2
+
+What it does, on the database of BENCH_DATABASE_URL (migrated and emptied first):
+1. creates `--n` due installments per value of `--workers` (loans of `--weeks` overdue weekly
+   installments each, at `--rate` % so every entry has three legs), `--sql-n` for the SQL baseline
+   and a small sample for the naive baseline (set-based SQL, not timed);
+2. naive baseline: a per-installment ORM loop (entry, legs, open item, installment saved one by
+   one, a transaction each) on `--sample` installments;
+3. the service: loans.services posting `--n` installments in chunks of `--chunk-size`, once per
+   value of `--workers` (processes sharing the chunks, as Celery workers do), with peak RSS;
+4. SQL baseline: the same rows (entries, legs, open items, installments marked posted) written by
+   one set-based SQL statement over the other `--n` installments;
+then checks that every installment was posted exactly once and the book balances.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+START = date(2025, 1, 5)  # a Sunday; the posting is for the week of the last due installment
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1_000_000, help="installments posted by the service (default 1,000,000)")
+    parser.add_argument("--sql-n", type=int, default=None, help="installments for the one-statement baseline (default: --n)")
+    parser.add_argument("--sample", type=int, default=2_000, help="installments for the naive ORM loop (default 2,000)")
+    parser.add_argument("--weeks", type=int, default=50, help="overdue weekly installments per loan (default 50)")
+    parser.add_argument("--rate", default="10", help="annual interest rate, percent (default 10: three legs per entry)")
+    parser.add_argument("--chunk-size", type=int, default=None, help="installments per chunk (default LOANS_POSTING_CHUNK_SIZE)")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2],
+        help="processes sharing the chunks, as Celery workers do; several values measure each on its own batch (default 1 2)",
+    )
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""), help="default: $BENCH_DATABASE_URL")
+    return parser.parse_args()
+
+
+def setup_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loanproject.settings.development")
+    os.environ["DJANGO_DEBUG"] = "0"  # no query log: it would grow without bound
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+# --- Data ----------------------------------------------------------------------------------------
+
+
+def reset_database() -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE loans_installment, loans_driverloan, loans_installmentpostingrun, loans_lease, loans_driver, "
+            "loans_loannumbercounter, ledger_paymentallocation, ledger_openitem, ledger_posting, ledger_journalentry, "
+            "ledger_account RESTART IDENTITY CASCADE"
+        )
+
+
+def create_installments(*, batch: str, loans: int, weeks: int, rate: Decimal) -> tuple[int, int]:
+    """`loans` loans of `weeks` due weekly installments each, written set-based; returns the id range."""
+    from django.db import connection
+
+    from loans.accounts import principal_account
+    from loans.schedules import build_schedule
+
+    schedule = build_schedule(principal=Decimal("2600.00"), annual_rate_percent=rate, installment_count=weeks, start=START)
+    user_id = bench_user().pk
+    principal_account()  # the chart of accounts exists before the posting starts
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO loans_driver (tlc_license_number, full_name, email, phone, status, created_at, updated_at) "
+            "SELECT %s || lpad(g::text, 7, '0'), 'Bench driver ' || g, '', '', 'active', now(), now() FROM generate_series(1, %s) g "
+            "RETURNING id",
+            [f"{batch}-", loans],
+        )
+        driver_ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "INSERT INTO loans_lease (driver_id, lease_number, medallion_number, vehicle_vin, vehicle_plate, start_date, created_at) "
+            "SELECT d, %s || d, '1X' || (d %% 100), '', '', '2024-01-01', now() FROM unnest(%s::bigint[]) d",
+            [f"L{batch}-", driver_ids],
+        )
+        cursor.execute(
+            "INSERT INTO ledger_account (code, name, type, currency, party_type, party_id, category, is_active, created_at) "
+            "SELECT 'loans.driver:' || d || ':LOANS:USD', 'Bench driver ' || d || ' Loans', 'asset', 'USD', 'loans.driver', d::text, "
+            "'LOANS', true, now() FROM unnest(%s::bigint[]) d",
+            [driver_ids],
+        )
+        cursor.execute(
+            "INSERT INTO loans_driverloan (loan_number, driver_id, lease_id, principal, annual_interest_rate, frequency, method, "
+            "start_week, installment_count, purpose, status, created_by_id, receivable_account_id, created_at) "
+            "SELECT 'DL-2025-' || lpad(d.id::text, 6, '0'), d.id, l.id, 2600.00, %s, 'weekly', 'annuity', %s, %s, 'bench', 'active', %s, a.id, now() "
+            "FROM loans_driver d JOIN loans_lease l ON l.driver_id = d.id "
+            "JOIN ledger_account a ON a.party_type = 'loans.driver' AND a.party_id = d.id::text "
+            "WHERE d.id = ANY(%s)",
+            [rate, START, weeks, user_id, driver_ids],
+        )
+        cursor.execute(
+            "WITH created AS (INSERT INTO loans_installment (loan_id, sequence, due_date, principal, interest, amount, balance_after, status, posting_attempt) "
+            "SELECT l.id, s.sequence, s.due_date, s.principal, s.interest, s.principal + s.interest, s.balance_after, 'scheduled', 1 "
+            "FROM loans_driverloan l JOIN loans_driver d ON d.id = l.driver_id "
+            "CROSS JOIN unnest(%s::int[], %s::date[], %s::numeric[], %s::numeric[], %s::numeric[]) "
+            "AS s(sequence, due_date, principal, interest, balance_after) WHERE d.id = ANY(%s) RETURNING id) "
+            "SELECT min(id), max(id) FROM created",
+            [
+                [row.sequence for row in schedule], [row.due_date for row in schedule], [row.principal for row in schedule],
+                [row.interest for row in schedule], [row.balance_after for row in schedule], driver_ids,
+            ],
+        )
+        first_id, last_id = cursor.fetchone()
+        cursor.execute("ANALYZE")
+    return first_id, last_id
+
+
+def bench_user():
+    from django.contrib.auth import get_user_model
+
+    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
+    return user
+
+
+def park(loan_ids_sql: str, status: str) -> None:
+    """Take loans out of (or back into) the posting, so each measurement sees only its batch."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE loans_driverloan SET status = %s WHERE {loan_ids_sql}", [status])
+
+
+# --- The three ways ------------------------------------------------------------------------------
+
+
+def naive_orm_loop(installment_ids: list[int], period_end: date) -> float:
+    """What one would write first: for each installment, its own transaction and saves."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from ledger import services as ledger
+    from ledger.inputs import Leg
+    from ledger.models import OpenItem
+    from loans.accounts import interest_income_account, principal_account
+    from loans.models import Installment
+
+    principal, interest = principal_account(), interest_income_account()
+    started = time.perf_counter()
+    for installment_id in installment_ids:
+        with transaction.atomic():
+            installment = Installment.objects.select_for_update().select_related("loan__receivable_account").get(pk=installment_id)
+            legs = [Leg(account=installment.loan.receivable_account, debit=installment.amount), Leg(account=principal, credit=installment.principal)]
+            if installment.interest:
+                legs.append(Leg(account=interest, credit=installment.interest))
+            entry = ledger.post_entry(
+                idempotency_key=installment.posting_key, entry_date=installment.due_date, description="naive",
+                source="bench.naive", legs=legs,
+            )
+            OpenItem.objects.create(
+                account=installment.loan.receivable_account, entry=entry, amount=installment.amount,
+                outstanding=installment.amount, due_date=installment.due_date,
+            )
+            installment.status, installment.posted_entry, installment.posted_at = "posted", entry, timezone.now()
+            installment.save()
+    return time.perf_counter() - started
+
+
+def _chunk_worker(args) -> tuple[int, float]:
+    database_url, run_id, chunks = args
+    setup_django(database_url)
+    from loans.services import PostingChunk, post_installment_chunk
+
+    # Sampled, not ru_maxrss: after fork+exec Linux reports the parent's peak as the child's.
+    posted, peak = 0, rss_mb()
+    for chunk in chunks:
+        posted += post_installment_chunk(run_id=run_id, chunk=PostingChunk.from_dict(chunk)).posted
+        peak = max(peak, rss_mb())
+    return posted, peak
+
+
+def service_run(*, period_start: date, period_end: date, chunk_size: int | None, workers: int, database_url: str) -> dict:
+    from django.db import connections
+
+    from loans.models import InstallmentPostingRun
+    from loans.services import open_posting_run, post_installment_chunk
+
+    peak = {"rss": rss_mb()}
+    baseline_rss = rss_mb()
+    started = time.perf_counter()
+    run, chunks = open_posting_run(period_start=period_start, period_end=period_end, chunk_size=chunk_size)
+    planned_at = time.perf_counter()
+    if workers == 1:
+        for chunk in chunks:
+            post_installment_chunk(run_id=run.pk, chunk=chunk)
+            peak["rss"] = max(peak["rss"], rss_mb())
+        worker_peaks = [peak["rss"]]
+    else:
+        connections.close_all()
+        shares = [[chunk.as_dict() for chunk in chunks[index::workers]] for index in range(workers)]
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            results = pool.map(_chunk_worker, [(database_url, run.pk, share) for share in shares])
+        worker_peaks = [rss for _, rss in results]
+    elapsed = time.perf_counter() - started
+    run = InstallmentPostingRun.objects.get(pk=run.pk)
+    return {
+        "seconds": elapsed,
+        "plan_seconds": planned_at - started,
+        "chunks": len(chunks),
+        "posted": run.posted,
+        "failed": run.failed,
+        "baseline_rss": baseline_rss,
+        "peak_rss": max(worker_peaks),
+    }
+
+
+ONE_STATEMENT_SQL = """
+WITH due AS (
+    SELECT i.id, i.due_date, i.principal, i.interest, i.amount, l.receivable_account_id AS receivable,
+           'sql.installment:' || i.id AS key
+      FROM loans_installment i JOIN loans_driverloan l ON l.id = i.loan_id
+     WHERE i.status = 'scheduled' AND i.due_date <= %(period_end)s AND l.status = 'active'
+), entries AS (
+    INSERT INTO ledger_journalentry (idempotency_key, entry_date, description, source, created_at)
+    SELECT key, due_date, 'one statement', 'bench.sql', now() FROM due
+    RETURNING id, idempotency_key
+), linked AS (
+    SELECT d.*, e.id AS entry_id FROM due d JOIN entries e ON e.idempotency_key = d.key
+), legs AS (
+    INSERT INTO ledger_posting (entry_id, account_id, debit, credit, currency)
+    SELECT entry_id, receivable, amount, 0, 'USD' FROM linked
+    UNION ALL SELECT entry_id, %(principal)s, 0, principal, 'USD' FROM linked
+    UNION ALL SELECT entry_id, %(interest)s, 0, interest, 'USD' FROM linked WHERE interest > 0
+), items AS (
+    INSERT INTO ledger_openitem (account_id, entry_id, amount, outstanding, due_date, status, reference)
+    SELECT receivable, entry_id, amount, amount, due_date, 'open', '' FROM linked
+)
+UPDATE loans_installment i SET status = 'posted', posted_entry_id = linked.entry_id, posted_at = now()
+  FROM linked WHERE i.id = linked.id
+"""
+
+
+def one_statement(period_end: date) -> tuple[float, int]:
+    from django.db import connection, transaction
+
+    from loans.accounts import interest_income_account, principal_account
+
+    params = {"period_end": period_end, "principal": principal_account().pk, "interest": interest_income_account().pk}
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(ONE_STATEMENT_SQL, params)
+        updated = cursor.rowcount
+    return time.perf_counter() - started, updated
+
+
+def main() -> None:
+    args = parse_args()
+    if not args.database_url.startswith("postgres"):
+        sys.exit("Set BENCH_DATABASE_URL (or --database-url) to a PostgreSQL database you can empty.")
+    setup_django(args.database_url)
+    from django.conf import settings
+
+    from loans.periods import week_containing
+
+    rate = Decimal(args.rate)
+    sql_n = args.n if args.sql_n is None else args.sql_n
+    loans_for = lambda n: max(1, -(-n // args.weeks))  # noqa: E731 (ceil)
+    period_start, period_end = week_containing(START + timedelta(weeks=args.weeks - 1))
+    chunk_size = args.chunk_size or settings.LOANS_POSTING_CHUNK_SIZE
+
+    batches = " + ".join(f"{args.n:,}" for _ in args.workers)
+    print(f"Setting up {batches} + {sql_n:,} + {args.sample:,} installments "
+          f"({args.weeks} overdue weeks per loan, {rate} % a year) ...", flush=True)
+    reset_database()
+    setup_started = time.perf_counter()
+    service_batches = [
+        create_installments(batch=f"S{index}", loans=loans_for(args.n), weeks=args.weeks, rate=rate)
+        for index, _ in enumerate(args.workers)
+    ]
+    sql_ids = create_installments(batch="Q", loans=loans_for(sql_n), weeks=args.weeks, rate=rate)
+    naive_ids = create_installments(batch="N", loans=loans_for(args.sample), weeks=args.weeks, rate=rate)
+    print(f"  set up in {time.perf_counter() - setup_started:.1f} s", flush=True)
+
+    from loans.models import Installment
+
+    def only(batch_ids):
+        park("true", "closed")
+        park(f"id IN (SELECT loan_id FROM loans_installment WHERE id BETWEEN {batch_ids[0]} AND {batch_ids[1]})", "active")
+
+    only(naive_ids)
+    sample = list(Installment.objects.filter(pk__range=naive_ids).order_by("pk").values_list("pk", flat=True)[: args.sample])
+    naive_seconds = naive_orm_loop(sample, period_end)
+    naive_rate = len(sample) / naive_seconds
+
+    services_measured = []
+    for workers, batch_ids in zip(args.workers, service_batches, strict=True):
+        only(batch_ids)
+        print(f"  posting {args.n:,} installments with {workers} process(es) ...", flush=True)
+        service = service_run(
+            period_start=period_start, period_end=period_end, chunk_size=chunk_size, workers=workers, database_url=args.database_url
+        )
+        service["workers"], service["rate"] = workers, service["posted"] / service["seconds"]
+        services_measured.append(service)
+
+    only(sql_ids)
+    sql_seconds, sql_rows = one_statement(period_end)
+    sql_rate = sql_rows / sql_seconds
+
+    # The naive batch's installments beyond the sample were never meant to be posted.
+    Installment.objects.filter(pk__range=naive_ids, status="scheduled").update(status="cancelled")
+    problems = check_exactly_once()
+
+    print()
+    print(f"{'way':<46}{'installments':>14}{'seconds':>10}{'per second':>12}")
+    print(f"{'naive ORM loop (sample)':<46}{len(sample):>14,}{naive_seconds:>10.1f}{naive_rate:>12,.0f}")
+    for service in services_measured:
+        label = f"service, chunks of {chunk_size:,}, {service['workers']} process(es)"
+        print(f"{label:<46}{service['posted']:>14,}{service['seconds']:>10.1f}{service['rate']:>12,.0f}")
+    print(f"{'one set-based SQL statement':<46}{sql_rows:>14,}{sql_seconds:>10.1f}{sql_rate:>12,.0f}")
+    print()
+    for service in services_measured:
+        print(f"service with {service['workers']} process(es): {service['chunks']} chunks, planned in "
+              f"{service['plan_seconds']:.1f} s, {service['failed']} failed; {service['rate'] / naive_rate:.0f}x the naive loop, "
+              f"{service['rate'] / sql_rate:.0%} of one statement; RSS {service['baseline_rss']:.0f} MB before, "
+              f"peak {service['peak_rss']:.0f} MB per posting process")
+    best = max(service["rate"] for service in services_measured)
+    target = 10_000
+    print(f"target >= {target:,}/s: {'met' if best >= target else 'NOT met'} (best {best:,.0f}/s); "
+          f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
+    print("exactly once and balanced: " + ("yes" if not problems else "NO: " + "; ".join(problems)))
+    sys.exit(1 if problems else 0)
+
+
+def check_exactly_once() -> list[str]:
+    from django.db import connection
+
+    problems = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE status = 'posted'), count(*) FILTER (WHERE status = 'scheduled'), "
+            "count(DISTINCT posted_entry_id) FROM loans_installment"
+        )
+        posted, scheduled, entries = cursor.fetchone()
+        if scheduled or posted != entries:
+            problems.append(f"{scheduled} installments unposted, {posted} posted with {entries} distinct entries")
+        cursor.execute("SELECT count(*) FROM ledger_journalentry")
+        if cursor.fetchone()[0] != posted:
+            problems.append(f"journal entries do not match the {posted} posted installments one to one")
+        cursor.execute("SELECT coalesce(sum(debit) - sum(credit), 0) FROM ledger_posting")
+        if cursor.fetchone()[0] != 0:
+            problems.append("the book does not balance")
+    return problems
+
+
+if __name__ == "__main__":
+    main()

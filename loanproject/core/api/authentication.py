@@ -1,0 +1,34 @@
+"""Authentication of back-office staff on the API (session or token; partners use API keys)."""
+
+from __future__ import annotations
+
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.permissions import BasePermission
+
+from ..audit import attribute_request_changes_to
+
+
+class StaffTokenAuthentication(TokenAuthentication):
+    """`Authorization: Token <key>` (manage.py drf_create_token <username>); audit names the user."""
+
+    def authenticate_credentials(self, key):
+        user, token = super().authenticate_credentials(key)
+        attribute_request_changes_to(user)
+        return user, token
+
+
+class HasStaffPermission(BasePermission):
+    """An active staff member holding the permission the view names for the action.
+
+    Views set `required_permissions = {action: "app_label.codename"}`; an action not listed is
+    refused. Partner service accounts are never staff, so partner keys never pass.
+    """
+
+    message = "You need a staff account with the right permission."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active and user.is_staff):
+            return False
+        required = view.required_permissions.get(getattr(view, "action", None) or request.method.lower())
+        return bool(required) and user.has_perm(required)

@@ -1,0 +1,39 @@
+"""The loans' part of the chart of accounts, opened on first use."""
+
+from __future__ import annotations
+
+from ledger import services as ledger
+from ledger.models import Account, AccountType, Category
+from ledger.parties import Party
+
+from .models import DRIVER_PARTY_TYPE, Driver
+
+CASH = ("1000", "Cash at bank", AccountType.ASSET)
+LOANS_PRINCIPAL = ("1300", "Driver loans principal not yet billed", AccountType.ASSET)
+INTEREST_INCOME = ("4100", "Driver loan interest income", AccountType.INCOME)
+
+
+def _open(spec: tuple[str, str, str]) -> Account:
+    code, name, type = spec
+    return ledger.open_account(code=code, name=name, type=type)
+
+
+def cash_account() -> Account:
+    return _open(CASH)
+
+
+def principal_account() -> Account:
+    """Principal lent and not yet billed; each posted installment moves its principal to the driver."""
+    return _open(LOANS_PRINCIPAL)
+
+
+def interest_income_account() -> Account:
+    return _open(INTEREST_INCOME)
+
+
+def driver_party(driver: Driver | int) -> Party:
+    return Party.of(DRIVER_PARTY_TYPE, driver.pk if isinstance(driver, Driver) else driver)
+
+
+def driver_loans_receivable(driver: Driver) -> Account:
+    return ledger.open_party_account(party=driver_party(driver), category=Category.LOANS, name=driver.full_name)

@@ -1,0 +1,429 @@
+"""Driver loans in the admin. Every change goes through loans.services; lists do not query per row."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from applications.lifecycle import ApplicationStatus
+from applications.models import LoanApplication
+from ledger.admin import entry_link
+from loanproject.core.admin.audited import AuditedAdminMixin
+from loanproject.core.admin.paginator import LargeTableAdminMixin
+from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
+from loanproject.core.errors import DomainError
+from loanproject.core.exports import EXPORT_FORMATS, export_response
+
+from . import selectors, services
+from .models import Driver, DriverLoan, Installment, InstallmentPostingRun, Lease
+from .periods import current_week, week_containing
+from .reports import REPORTS
+
+MAX_LOANS_PER_ACTION = 10_000
+REPORT_PREVIEW_ROWS = 200
+
+
+class ReadOnlyInlineMixin:
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+# --- Drivers and leases ----------------------------------------------------------------------
+
+
+class DriverForm(ServiceModelForm):
+    class Meta:
+        model = Driver
+        fields = ["tlc_license_number", "full_name", "email", "phone", "status", "customer"]
+
+    def call_service(self) -> Driver:
+        data = self.cleaned_data
+        if self.instance.pk is None:
+            return services.register_driver(
+                data=services.DriverData(
+                    tlc_license_number=data["tlc_license_number"], full_name=data["full_name"], email=data["email"],
+                    phone=data["phone"], customer_id=data["customer"].pk if data["customer"] else None,
+                )
+            )
+        return services.update_driver(
+            driver_id=self.instance.pk, full_name=data["full_name"], email=data["email"], phone=data["phone"],
+            status=data["status"], customer_id=data["customer"].pk if data["customer"] else None,
+        )
+
+
+class LeaseInline(ReadOnlyInlineMixin, admin.TabularInline):
+    model = Lease
+    fields = ["lease_number", "medallion_number", "vehicle_plate", "start_date", "end_date"]
+    readonly_fields = fields
+    show_change_link = True
+
+
+@admin.register(Driver)
+class DriverAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+    form = DriverForm
+    list_display = ["full_name", "tlc_license_number", "status", "phone", "email", "customer"]
+    list_filter = ["status"]
+    list_select_related = ["customer"]
+    search_fields = ["=tlc_license_number", "full_name", "=phone", "email"]
+    ordering = ["full_name", "id"]
+    autocomplete_fields = ["customer"]
+    inlines = [LeaseInline]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["tlc_license_number"] if obj else []
+
+
+class LeaseForm(ServiceModelForm):
+    class Meta:
+        model = Lease
+        fields = ["driver", "lease_number", "medallion_number", "vehicle_vin", "vehicle_plate", "start_date", "end_date"]
+
+    def call_service(self) -> Lease:
+        if self.instance.pk is not None:
+            raise DomainError("A lease is read-only once registered.")
+        data = dict(self.cleaned_data)
+        return services.register_lease(driver_id=data.pop("driver").pk, **data)
+
+
+@admin.register(Lease)
+class LeaseAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+    form = LeaseForm
+    list_display = ["lease_number", "driver", "medallion_number", "vehicle_plate", "start_date", "end_date"]
+    list_select_related = ["driver"]
+    search_fields = ["=lease_number", "=medallion_number", "driver__full_name", "=driver__tlc_license_number"]
+    autocomplete_fields = ["driver"]
+    ordering = ["-start_date", "id"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return LeaseForm.Meta.fields if obj else []
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+
+# --- Loans -------------------------------------------------------------------------------------
+
+
+class LoanBookingForm(ServiceModelForm):
+    """A new loan, or an approved application booked as a loan (its amount, rate and term)."""
+
+    source_application = forms.ModelChoiceField(
+        queryset=LoanApplication.objects.filter(status=ApplicationStatus.APPROVED).select_related("customer"),
+        required=False,
+        help_text="Book an approved application: its approved amount, rate and term are used "
+        "(leave principal, rate and number of installments blank to keep them).",
+    )
+
+    class Meta:
+        model = DriverLoan
+        fields = [
+            "source_application", "driver", "lease", "principal", "annual_interest_rate", "start_week",
+            "installment_count", "frequency", "method", "purpose",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("principal", "annual_interest_rate", "installment_count", "purpose"):
+            self.fields[name].required = False
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("source_application"):
+            missing = {name: ["Required for a loan that is not booked from an application."]
+                       for name in ("principal", "installment_count", "purpose") if data.get(name) in (None, "")}
+            if missing:
+                raise ValidationError(missing)
+        return data
+
+    def call_service(self) -> DriverLoan:
+        data = self.cleaned_data
+        common = {
+            "driver_id": data["driver"].pk, "lease_id": data["lease"].pk, "start_week": data["start_week"],
+            "created_by": self.user, "frequency": data["frequency"], "method": data["method"],
+            "annual_interest_rate": data.get("annual_interest_rate"),
+        }
+        if data.get("source_application"):
+            return services.book_application_as_loan(
+                application_id=data["source_application"].pk, installment_count=data.get("installment_count"), **common
+            )
+        return services.create_driver_loan(
+            principal=data["principal"], installment_count=data["installment_count"], purpose=data["purpose"], **common
+        )
+
+
+class LoanRecordForm(ServiceModelForm):
+    class Meta:
+        model = DriverLoan
+        fields: list[str] = []
+
+    def call_service(self) -> DriverLoan:
+        raise DomainError("A booked loan changes only through the actions of the list (cancel, post, reverse).")
+
+
+class InstallmentInline(ReadOnlyInlineMixin, admin.TabularInline):
+    model = Installment
+    fields = ["sequence", "due_date", "principal", "interest", "amount", "balance_after", "status", "payment",
+              "paid", "outstanding", "entry"]
+    readonly_fields = fields
+    ordering = ["sequence"]
+    verbose_name_plural = "schedule"
+
+    def get_queryset(self, request):
+        return selectors.installments_with_payments()
+
+    @admin.display(description="Payment")
+    def payment(self, obj: Installment) -> str:
+        return obj.payment_state.replace("_", " ")
+
+    @admin.display(description="Paid")
+    def paid(self, obj: Installment):
+        return obj.paid
+
+    @admin.display(description="Outstanding")
+    def outstanding(self, obj: Installment):
+        return obj.outstanding
+
+    @admin.display(description="Ledger entry")
+    def entry(self, obj: Installment) -> str:
+        return entry_link(obj.posted_entry_id)
+
+
+@admin.register(DriverLoan)
+class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+    add_form = LoanBookingForm
+    list_display = ["loan_number", "driver", "lease", "principal", "annual_interest_rate", "frequency", "start_week",
+                    "installment_count", "status", "created_at"]
+    list_select_related = ["driver", "lease"]
+    list_filter = ["status", "frequency", "method"]
+    search_fields = ["=loan_number", "driver__full_name", "=driver__tlc_license_number"]
+    date_hierarchy = "start_week"
+    ordering = ["-id"]
+    autocomplete_fields = ["driver", "lease"]
+    inlines = [InstallmentInline]
+    actions = ["post_due_installments", "cancel_loans"]
+    readonly_fields = ["loan_number", "driver", "lease", "principal", "annual_interest_rate", "frequency", "method",
+                       "start_week", "installment_count", "purpose", "status", "created_by", "source_application",
+                       "receivable_account", "disbursement_link", "created_at", "closed_at"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = self.add_form if obj is None else LoanRecordForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return LoanBookingForm.Meta.fields if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else []
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if not add:
+            context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="Disbursement")
+    def disbursement_link(self, obj: DriverLoan) -> str:
+        return entry_link(obj.disbursement_entry_id)
+
+    def has_post_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("loans.post_installments")
+
+    @admin.action(description="Post this week's due installments of the selected loans", permissions=["post"])
+    def post_due_installments(self, request: HttpRequest, queryset: QuerySet) -> None:
+        loan_ids = list(queryset.order_by().values_list("pk", flat=True)[: MAX_LOANS_PER_ACTION + 1])
+        if len(loan_ids) > MAX_LOANS_PER_ACTION:
+            self.message_user(
+                request, f"Select at most {MAX_LOANS_PER_ACTION:,} loans, or start a posting run for all loans "
+                "(Posting runs > Add).", messages.ERROR,
+            )
+            return
+        period_start, period_end = current_week()
+        run = services.start_posting_run(
+            period_start=period_start, period_end=period_end, started_by=request.user, loan_ids=loan_ids
+        )
+        self.message_user(request, _run_summary(run), messages.SUCCESS)
+
+    @admin.action(description="Cancel the selected loans (nothing posted yet)", permissions=["change"])
+    def cancel_loans(self, request: HttpRequest, queryset: QuerySet) -> None:
+        cancelled, refused = 0, []
+        for loan_id, number in queryset.order_by("pk").values_list("pk", "loan_number"):
+            try:
+                services.cancel_loan(loan_id=loan_id, reason=f"cancelled in admin by {request.user.get_username()}", actor=request.user)
+                cancelled += 1
+            except DomainError as exc:
+                refused.append(f"{number}: {exc.message}")
+        if cancelled:
+            self.message_user(request, f"Cancelled {cancelled} loan(s).", messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, message, messages.WARNING)
+
+    # --- Reports ---
+
+    def get_urls(self):
+        return [
+            path("reports/", self.admin_site.admin_view(self.reports_view), name="loans_reports"),
+            path("reports/<slug:name>/", self.admin_site.admin_view(self.report_view), name="loans_report"),
+            *super().get_urls(),
+        ]
+
+    def reports_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("loans.view_driverloan"):
+            raise PermissionDenied
+        return TemplateResponse(request, "admin/loans/reports.html", {
+            **self.admin_site.each_context(request), "title": "Loan reports", "reports": REPORTS.values(),
+            "opts": self.model._meta,
+        })
+
+    def report_view(self, request: HttpRequest, name: str) -> HttpResponse:
+        report = REPORTS.get(name)
+        if report is None or not request.user.has_perm("loans.view_driverloan"):
+            raise PermissionDenied
+        can_export = request.user.has_perm("loans.export_loans")
+        error = None
+        try:
+            parameters = report.parse(request.GET)
+        except ValidationError as exc:
+            error, parameters = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.message_dict.items()), None
+        export = request.GET.get("export")
+        if parameters is not None and export in EXPORT_FORMATS:
+            if not can_export:
+                raise PermissionDenied
+            stamp = "-".join(str(value) for value in parameters.values() if value is not None)
+            return export_response(export=export, filename=f"{report.name}-{stamp}", title=report.title,
+                                   columns=report.columns, rows=report.rows(**parameters))
+        rows = []
+        if parameters is not None:
+            for index, row in enumerate(report.rows(**parameters)):
+                if index == REPORT_PREVIEW_ROWS:
+                    break
+                rows.append([row.get(key) for key, _ in report.columns])
+        query = request.GET.copy()
+        query.pop("export", None)
+        return TemplateResponse(request, "admin/loans/report.html", {
+            **self.admin_site.each_context(request), "title": report.title, "report": report, "rows": rows,
+            "error": error, "parameters": parameters, "can_export": can_export, "query": query.urlencode(),
+            "preview_limit": REPORT_PREVIEW_ROWS, "truncated": len(rows) == REPORT_PREVIEW_ROWS, "opts": self.model._meta,
+        })
+
+
+def _run_summary(run: InstallmentPostingRun) -> str:
+    run.refresh_from_db()
+    week = f"week of {run.period_start}"
+    if run.is_finished:
+        return (f"Posting run #{run.pk} ({week}): posted {run.posted}, skipped {run.skipped}, failed {run.failed}, "
+                f"total {run.total_amount}.")
+    return f"Posting run #{run.pk} ({week}) started: {run.chunks_total} chunk(s) queued for the workers."
+
+
+# --- Installments and runs ---------------------------------------------------------------------
+
+
+@admin.register(Installment)
+class InstallmentAdmin(LargeTableAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ["loan", "sequence", "due_date", "principal", "interest", "amount", "status", "entry", "posting_run"]
+    list_select_related = ["loan", "posting_run"]
+    list_filter = ["status", "loan__status"]
+    search_fields = ["=loan__loan_number"]
+    date_hierarchy = "due_date"
+    ordering = ["-due_date", "-id"]
+    actions = ["reverse_postings"]
+    fields = ["loan", "sequence", "due_date", "principal", "interest", "amount", "balance_after", "status",
+              "posting_attempt", "entry", "posted_at", "posting_run"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and request.user.has_perm("ledger.reverse_entry")
+
+    def has_reverse_permission(self, request) -> bool:
+        return request.user.has_perm("ledger.reverse_entry") and request.user.has_perm("loans.change_driverloan")
+
+    @admin.display(description="Ledger entry")
+    def entry(self, obj: Installment) -> str:
+        return entry_link(obj.posted_entry_id)
+
+    @admin.action(description="Reverse the postings of the selected installments (they are due again)", permissions=["reverse"])
+    def reverse_postings(self, request: HttpRequest, queryset: QuerySet) -> None:
+        done, refused = 0, []
+        for installment_id in queryset.filter(status="posted").order_by("pk").values_list("pk", flat=True):
+            try:
+                services.reverse_installment_posting(
+                    installment_id=installment_id, reason=f"reversed in admin by {request.user.get_username()}", actor=request.user
+                )
+                done += 1
+            except DomainError as exc:
+                refused.append(f"installment {installment_id}: {exc.message}")
+        if done:
+            self.message_user(request, f"Reversed {done} posting(s).", messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, message, messages.WARNING)
+
+
+class PostingRunForm(ServiceModelForm):
+    """Starting a run: the week to post; the chunks run on the workers (at once without a broker)."""
+
+    week = forms.DateField(help_text="Any day of the week to post (Sunday to Saturday, New York time).")
+
+    class Meta:
+        model = InstallmentPostingRun
+        fields: list[str] = []
+
+    def call_service(self) -> InstallmentPostingRun:
+        period_start, period_end = week_containing(self.cleaned_data["week"])
+        return services.start_posting_run(period_start=period_start, period_end=period_end, started_by=self.user)
+
+
+@admin.register(InstallmentPostingRun)
+class InstallmentPostingRunAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+    form = PostingRunForm
+    list_display = ["id", "period_start", "period_end", "started_by", "started_at", "finished_at", "progress",
+                    "processed", "posted", "skipped", "failed", "total_amount"]
+    list_select_related = ["started_by"]
+    ordering = ["-id"]
+    readonly_fields = ["period_start", "period_end", "started_by", "started_at", "finished_at", "chunk_size",
+                       "chunks_total", "chunks_done", "processed", "posted", "skipped", "failed", "total_amount",
+                       "errors", "loan_ids"]
+
+    def get_fields(self, request, obj=None):
+        return ["week"] if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else []
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.has_perm("loans.post_installments")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Chunks")
+    def progress(self, obj: InstallmentPostingRun) -> str:
+        return f"{obj.chunks_done}/{obj.chunks_total}"
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(request, _run_summary(obj), messages.SUCCESS)
+        return super().response_post_save_add(request, obj)

@@ -1,0 +1,136 @@
+"""Staff API serializers for loans: parse and present. Money is a decimal string."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from loanproject.core.api.serializers import StrictFieldsMixin
+from loanproject.core.exports import EXPORT_FORMATS
+
+from ..models import MAX_INSTALLMENTS, MAX_INTEREST_RATE, DriverLoan, Installment, InstallmentPostingRun
+from ..schedules import Frequency, Method
+
+
+def money(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+
+
+class LoanSerializer(serializers.ModelSerializer):
+    driver_name = serializers.CharField(source="driver.full_name", read_only=True)
+    lease_number = serializers.CharField(source="lease.lease_number", read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+
+    class Meta:
+        model = DriverLoan
+        fields = [
+            "loan_number", "driver", "driver_name", "lease", "lease_number", "principal", "annual_interest_rate",
+            "frequency", "method", "start_week", "installment_count", "purpose", "status", "source_application",
+            "created_by", "created_at", "closed_at",
+        ]
+        read_only_fields = fields
+
+
+class InstallmentSerializer(serializers.ModelSerializer):
+    paid = money(read_only=True)
+    outstanding = money(read_only=True)
+    payment_state = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Installment
+        fields = [
+            "sequence", "due_date", "principal", "interest", "amount", "balance_after", "status", "payment_state",
+            "paid", "outstanding", "posted_entry", "posted_at",
+        ]
+        read_only_fields = fields
+
+
+class LoanDetailSerializer(LoanSerializer):
+    schedule = InstallmentSerializer(many=True, read_only=True, source="schedule_rows")
+
+    class Meta(LoanSerializer.Meta):
+        fields = [*LoanSerializer.Meta.fields, "schedule"]
+        read_only_fields = fields
+
+
+class LoanCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    driver_id = serializers.IntegerField()
+    lease_id = serializers.IntegerField()
+    principal = money(min_value=0)
+    annual_interest_rate = serializers.DecimalField(
+        max_digits=6, decimal_places=3, min_value=0, max_value=MAX_INTEREST_RATE, required=False,
+        help_text="Percent a year; default LOANS_DEFAULT_INTEREST_RATE.",
+    )
+    start_week = serializers.DateField(help_text="A Sunday.")
+    installment_count = serializers.IntegerField(min_value=1, max_value=MAX_INSTALLMENTS)
+    purpose = serializers.CharField(max_length=200)
+    frequency = serializers.ChoiceField(choices=Frequency.choices, default=Frequency.WEEKLY)
+    method = serializers.ChoiceField(choices=Method.choices, default=Method.ANNUITY)
+
+
+class CancelSerializer(StrictFieldsMixin, serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class PostingRequestSerializer(StrictFieldsMixin, serializers.Serializer):
+    week = serializers.DateField(required=False, help_text="Any day of the week to post; default this week.")
+    dry_run = serializers.BooleanField(default=False)
+    chunk_size = serializers.IntegerField(min_value=1, required=False)
+
+
+class PostingResultSerializer(serializers.Serializer):
+    run_id = serializers.IntegerField(allow_null=True)
+    period_start = serializers.DateField()
+    period_end = serializers.DateField()
+    processed = serializers.IntegerField()
+    posted = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    total_amount = money()
+    errors = serializers.ListField(child=serializers.DictField())
+    success = serializers.BooleanField()
+    dry_run = serializers.BooleanField()
+    finished = serializers.BooleanField()
+
+
+class PostingRunSerializer(serializers.ModelSerializer):
+    started_by = serializers.CharField(source="started_by.username", default=None, read_only=True)
+    finished = serializers.BooleanField(source="is_finished", read_only=True)
+
+    class Meta:
+        model = InstallmentPostingRun
+        fields = [
+            "id", "period_start", "period_end", "started_by", "started_at", "finished_at", "finished", "chunk_size",
+            "chunks_total", "chunks_done", "processed", "posted", "skipped", "failed", "total_amount", "errors", "loan_ids",
+        ]
+        read_only_fields = fields
+
+
+class PaymentSerializer(StrictFieldsMixin, serializers.Serializer):
+    amount = money(min_value=0)
+    received_on = serializers.DateField(required=False)
+    reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class AllocationSerializer(serializers.Serializer):
+    item_id = serializers.IntegerField()
+    reference = serializers.CharField(source="item.reference")
+    amount = money()
+
+
+class PaymentResultSerializer(serializers.Serializer):
+    entry_id = serializers.IntegerField(source="payment.entry.pk")
+    amount = money(source="payment.amount")
+    applied = money(source="payment.applied")
+    credit = money(source="payment.credit")
+    allocations = AllocationSerializer(source="payment.allocations", many=True)
+    closed_loans = serializers.SerializerMethodField(help_text="Loan numbers this payment settled.")
+    replayed = serializers.BooleanField(source="payment.replayed")
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_closed_loans(self, result) -> list[str]:
+        return [loan.loan_number for loan in result.closed_loans]
+
+
+class ReportQuerySerializer(serializers.Serializer):
+    export = serializers.ChoiceField(choices=EXPORT_FORMATS, required=False)

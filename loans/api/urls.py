@@ -1,0 +1,15 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from .views import DriverPaymentView, LoanViewSet, PostingRunViewSet, PostingView, ReportView
+
+router = SimpleRouter()
+router.register("loans", LoanViewSet, basename="loan")
+router.register("loan-posting-runs", PostingRunViewSet, basename="loan-posting-run")
+
+urlpatterns = [
+    path("loans/postings/", PostingView.as_view(), name="loan-postings"),
+    path("loans/reports/<slug:name>/", ReportView.as_view(), name="loan-report"),
+    path("drivers/<int:driver_id>/payments/", DriverPaymentView.as_view(), name="driver-payments"),
+    *router.urls,
+]

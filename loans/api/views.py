@@ -1,0 +1,250 @@
+"""Staff API for driver loans: session or token auth, one model permission per action.
+
+Finance staff create and cancel loans, run the weekly posting, record driver payments, read and
+export the reports; loan managers read and export. Partner API keys are not accepted here.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound as HttpNotFound
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import APIView
+
+from loanproject.core.api.authentication import HasStaffPermission, StaffTokenAuthentication
+from loanproject.core.api.pagination import StandardPagination
+from loanproject.core.exports import export_response
+from loanproject.core.idempotency import MAX_KEY_LENGTH, StoredResponse, fingerprint, respond_idempotently
+
+from .. import selectors, services
+from ..models import InstallmentPostingRun
+from ..periods import business_today, current_week, week_containing
+from ..reports import REPORTS
+from .serializers import (
+    CancelSerializer,
+    LoanCreateSerializer,
+    LoanDetailSerializer,
+    LoanSerializer,
+    PaymentResultSerializer,
+    PaymentSerializer,
+    PostingRequestSerializer,
+    PostingResultSerializer,
+    PostingRunSerializer,
+    ReportQuerySerializer,
+)
+
+VIEW_LOANS = "loans.view_driverloan"
+IDEMPOTENCY_HEADER = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="Replays the first answer.")
+
+
+class StaffAPIMixin:
+    authentication_classes = [StaffTokenAuthentication, SessionAuthentication]
+    permission_classes = [HasStaffPermission]
+    required_permissions: dict[str, str] = {}
+
+
+def _idempotency_key(request: Request, *, required: bool = False) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > MAX_KEY_LENGTH:
+        raise ValidationError({"Idempotency-Key": [f"At most {MAX_KEY_LENGTH} characters."]})
+    if required and not key:
+        raise ValidationError({"Idempotency-Key": ["This header is required."]})
+    return key
+
+
+class LoanViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    lookup_field = "loan_number"
+    lookup_value_regex = r"DL-[0-9]{4}-[0-9]{4,}"
+    filterset_fields = ["status", "driver", "frequency"]
+    ordering_fields = ["created_at", "principal", "loan_number"]
+    ordering = ["-id"]
+    required_permissions = {
+        "list": VIEW_LOANS, "retrieve": VIEW_LOANS, "create": "loans.add_driverloan", "cancel": "loans.change_driverloan",
+    }
+
+    def get_queryset(self):
+        return selectors.loans_for_listing()
+
+    def get_serializer_class(self):
+        return LoanDetailSerializer if self.action == "retrieve" else LoanSerializer
+
+    def get_object(self):
+        loan = super().get_object()
+        loan.schedule_rows = list(selectors.installments_with_payments().filter(loan=loan))
+        return loan
+
+    @extend_schema(request=LoanCreateSerializer, parameters=[IDEMPOTENCY_HEADER], responses={201: LoanDetailSerializer})
+    def create(self, request: Request) -> Response:
+        """Book a loan: schedule, disbursement entry, `loan.booked` event."""
+        key = _idempotency_key(request)
+        serializer = LoanCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+
+        def book() -> StoredResponse:
+            loan = services.create_driver_loan(created_by=request.user, **serializer.validated_data)
+            loan = self.get_queryset().get(pk=loan.pk)
+            loan.schedule_rows = list(selectors.installments_with_payments().filter(loan=loan))
+            location = reverse("api:loan-detail", kwargs={"loan_number": loan.loan_number}, request=request)
+            return StoredResponse(status=201, body=dict(LoanDetailSerializer(loan).data), headers={"Location": location})
+
+        return _answer(book, key=key, scope=f"staff:{request.user.pk}:loans", payload=request.data)
+
+    @extend_schema(request=CancelSerializer, responses={200: LoanSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, loan_number: str | None = None) -> Response:
+        """Cancel a loan before any installment was posted (its disbursement is reversed)."""
+        serializer = CancelSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        loan = services.cancel_loan(loan_id=self.get_object().pk, reason=serializer.validated_data["reason"], actor=request.user)
+        return Response(LoanSerializer(loan).data)
+
+
+def _answer(operation, *, key: str, scope: str, payload) -> Response:
+    if key:
+        answer = respond_idempotently(scope=scope, key=key, request_fingerprint=fingerprint(payload), operation=operation)
+    else:
+        with transaction.atomic():
+            answer = operation()
+    headers = dict(answer.headers)
+    if answer.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(answer.body, status=answer.status, headers=headers)
+
+
+class PostingView(StaffAPIMixin, APIView):
+    required_permissions = {"post": "loans.post_installments"}
+
+    @extend_schema(
+        request=PostingRequestSerializer,
+        responses={200: PostingResultSerializer, 202: PostingRunSerializer},
+        description="Post the week's due installments. A dry run answers 200 with what would be posted; a real run "
+        "answers 202 with the run (its chunks run on the workers; poll its Location).",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PostingRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        period_start, period_end = week_containing(data["week"]) if "week" in data else current_week()
+        if data["dry_run"]:
+            preview = services.preview_posting(period_start=period_start, period_end=period_end)
+            return Response(PostingResultSerializer(preview.as_dict()).data)
+        run = services.start_posting_run(
+            period_start=period_start, period_end=period_end, chunk_size=data.get("chunk_size"), started_by=request.user
+        )
+        run.refresh_from_db()
+        location = reverse("api:loan-posting-run-detail", kwargs={"pk": run.pk}, request=request)
+        return Response(PostingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+
+class PostingRunViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = PostingRunSerializer
+    required_permissions = {"list": "loans.view_installmentpostingrun", "retrieve": "loans.view_installmentpostingrun"}
+    ordering = ["-id"]
+
+    def get_queryset(self):
+        return InstallmentPostingRun.objects.select_related("started_by")
+
+
+class DriverPaymentView(StaffAPIMixin, APIView):
+    required_permissions = {"post": "ledger.record_payment"}
+
+    @extend_schema(
+        request=PaymentSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: PaymentResultSerializer, 200: OpenApiResponse(PaymentResultSerializer, description="A replay")},
+        description="Record a driver's payment. The Idempotency-Key (your payment reference) is required: the same "
+        "key replays the first result and never pays twice.",
+    )
+    def post(self, request: Request, driver_id: int) -> Response:
+        key = _idempotency_key(request, required=True)
+        serializer = PaymentSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = services.record_driver_payment(
+            driver_id=driver_id,
+            amount=data["amount"],
+            received_on=data.get("received_on") or business_today(),
+            idempotency_key=key,
+            reference=data["reference"],
+            created_by=request.user,
+        )
+        replayed = result.payment.replayed
+        return Response(
+            PaymentResultSerializer(result).data,
+            status=status.HTTP_200_OK if replayed else status.HTTP_201_CREATED,
+            headers={"Idempotent-Replayed": "true"} if replayed else {},
+        )
+
+
+class ReportView(StaffAPIMixin, APIView):
+    required_permissions = {"get": VIEW_LOANS}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("export", str, enum=["csv", "xlsx"], description="Download instead of JSON (needs the export permission)."),
+            OpenApiParameter("week", str, description="unposted: any day of the week"),
+            OpenApiParameter("status", str, description="portfolio, portfolio-by-driver: a loan status or all"),
+            OpenApiParameter("date_from", str), OpenApiParameter("date_to", str, description="posted-totals"),
+            OpenApiParameter("as_of", str, description="aging"),
+        ],
+        responses={200: OpenApiResponse(description="{report, title, parameters, columns, results} (paginated for big reports)")},
+    )
+    def get(self, request: Request, name: str) -> Response:
+        report = REPORTS.get(name)
+        if report is None:
+            raise HttpNotFound(f"No report {name!r}; reports: {', '.join(REPORTS)}.")
+        query = ReportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        parameters = report.parse(request.query_params)
+        export = query.validated_data.get("export")
+        if export:
+            if not request.user.has_perm("loans.export_loans"):
+                raise PermissionDenied("Exporting needs the export permission.")
+            stamp = "-".join(str(value) for value in parameters.values() if value is not None) or str(business_today())
+            return export_response(
+                export=export, filename=f"{report.name}-{stamp}", title=report.title, columns=report.columns,
+                rows=report.rows(**parameters),
+            )
+        page_number, page_size = _page(request)
+        start = (page_number - 1) * page_size
+        rows = list(islice(report.rows(**parameters), start, start + page_size + 1))  # one more: is there a next page?
+        return Response(
+            {
+                "report": report.name,
+                "title": report.title,
+                "parameters": {key: _text(value) for key, value in parameters.items()},
+                "columns": [{"key": key, "label": label} for key, label in report.columns],
+                "page": page_number,
+                "page_size": page_size,
+                "has_next": len(rows) > page_size,
+                "results": [{key: _text(row.get(key)) for key, _ in report.columns} for row in rows[:page_size]],
+            }
+        )
+
+
+def _page(request: Request) -> tuple[int, int]:
+    """Page number and size from the query, within StandardPagination's limits."""
+    try:
+        number = int(request.query_params.get("page", 1))
+        size = min(int(request.query_params.get(StandardPagination.page_size_query_param, StandardPagination.page_size)), StandardPagination.max_page_size)
+    except ValueError:
+        raise ValidationError({"page": ["Page and page_size are whole numbers."]}) from None
+    if number < 1 or size < 1:
+        raise ValidationError({"page": ["Page and page_size start at 1."]})
+    return number, size
+
+
+def _text(value):
+    """Decimals and dates as strings (JSON never carries a money float)."""
+    if value is None or isinstance(value, (int, bool, str)):
+        return value
+    return str(value)

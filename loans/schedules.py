@@ -1,0 +1,141 @@
+"""Installment schedules: pure functions from loan terms to a list of installments.
+
+- Interest on the declining balance at the periodic rate: annual rate / 52 (weekly), / 26
+  (bi-weekly) or / 12 (monthly), or flat interest on the original principal.
+- Annuity (equal installments) or equal principal; 0% is allowed.
+- Each period's interest and the installment amount are rounded to cents with banker's rounding
+  (ROUND_HALF_EVEN); the last installment absorbs the remainder, so the principals add up to the
+  loan amount exactly and the balance ends at zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, localcontext
+
+from dateutil.relativedelta import relativedelta
+from django.db import models
+
+from loanproject.core.errors import DomainError
+from loanproject.core.money import ZERO, split_evenly, to_cents
+
+HUNDRED = Decimal(100)
+
+
+class Frequency(models.TextChoices):
+    WEEKLY = "weekly", "Weekly"
+    BIWEEKLY = "biweekly", "Bi-weekly"
+    MONTHLY = "monthly", "Monthly"
+
+
+class Method(models.TextChoices):
+    ANNUITY = "annuity", "Equal installments (annuity)"
+    EQUAL_PRINCIPAL = "equal_principal", "Equal principal"
+    FLAT = "flat", "Flat interest"
+
+
+PERIODS_PER_YEAR = {Frequency.WEEKLY: 52, Frequency.BIWEEKLY: 26, Frequency.MONTHLY: 12}
+
+
+@dataclass(frozen=True)
+class ScheduledInstallment:
+    sequence: int
+    due_date: date
+    principal: Decimal
+    interest: Decimal
+    balance_after: Decimal
+
+    @property
+    def amount(self) -> Decimal:
+        return self.principal + self.interest
+
+
+def due_date(start: date, frequency: str, sequence: int) -> date:
+    """The first installment is due in the start week; then one period apart."""
+    if frequency == Frequency.WEEKLY:
+        return start + timedelta(weeks=sequence - 1)
+    if frequency == Frequency.BIWEEKLY:
+        return start + timedelta(weeks=2 * (sequence - 1))
+    return start + relativedelta(months=sequence - 1)
+
+
+def periodic_rate(annual_rate_percent: Decimal, frequency: str) -> Decimal:
+    return annual_rate_percent / HUNDRED / PERIODS_PER_YEAR[Frequency(frequency)]
+
+
+def annuity_payment(principal: Decimal, rate: Decimal, count: int) -> Decimal:
+    """P * r / (1 - (1 + r)^-n), to cents; P / n at 0%."""
+    if rate == ZERO:
+        return to_cents(principal / count)
+    with localcontext() as context:
+        context.prec = 34
+        return to_cents(principal * rate / (1 - (1 + rate) ** -count))
+
+
+def build_schedule(
+    *,
+    principal: Decimal,
+    annual_rate_percent: Decimal,
+    installment_count: int,
+    start: date,
+    frequency: str = Frequency.WEEKLY,
+    method: str = Method.ANNUITY,
+) -> list[ScheduledInstallment]:
+    """The loan's installments; DomainError if some installment would repay no principal."""
+    if installment_count < 1:
+        raise DomainError("A loan needs at least one installment.", fields={"installment_count": ["At least 1."]})
+    principal = to_cents(principal)
+    rate = periodic_rate(Decimal(annual_rate_percent), frequency)
+    count = installment_count
+    if method == Method.ANNUITY:
+        payment = annuity_payment(principal, rate, count)
+        principals_and_interest = _declining(principal, rate, count, lambda balance, interest: payment - interest)
+    elif method == Method.EQUAL_PRINCIPAL:
+        share = to_cents(principal / count)
+        principals_and_interest = _declining(principal, rate, count, lambda balance, interest: share)
+    elif method == Method.FLAT:
+        principals_and_interest = _flat(principal, Decimal(annual_rate_percent), count, frequency)
+    else:
+        raise DomainError(f"Unknown method {method!r}.", fields={"method": ["Unknown method."]})
+    schedule = []
+    balance = principal
+    for sequence, (part, interest) in enumerate(principals_and_interest, start=1):
+        if part <= ZERO:
+            raise DomainError(
+                f"Installment {sequence} would repay no principal: the amount is too small or the rate too "
+                f"high for {count} installments.",
+                fields={"installment_count": ["Too many installments for this amount."]},
+            )
+        balance -= part
+        schedule.append(ScheduledInstallment(sequence, due_date(start, frequency, sequence), part, interest, balance))
+    return schedule
+
+
+def _declining(principal: Decimal, rate: Decimal, count: int, principal_part) -> list[tuple[Decimal, Decimal]]:
+    parts = []
+    balance = principal
+    for sequence in range(1, count + 1):
+        interest = to_cents(balance * rate)
+        part = balance if sequence == count else min(principal_part(balance, interest), balance)
+        parts.append((part, interest))
+        balance -= part
+    return parts
+
+
+def flat_interest(principal: Decimal, annual_rate_percent: Decimal, count: int, frequency: str) -> Decimal:
+    """Interest on the original principal for the whole term."""
+    years = Decimal(count) / PERIODS_PER_YEAR[Frequency(frequency)]
+    return to_cents(principal * annual_rate_percent / HUNDRED * years)
+
+
+def _flat(principal: Decimal, annual_rate_percent: Decimal, count: int, frequency: str) -> list[tuple[Decimal, Decimal]]:
+    """Equal principal (the last absorbs); the flat interest split evenly to the cent.
+
+    The interest is split by largest remainder rather than "round each, last absorbs": with a
+    small total, rounding each share up could leave the last one negative.
+    """
+    share = to_cents(principal / count)
+    principals = [share] * (count - 1) + [principal - share * (count - 1)]
+    interests = split_evenly(flat_interest(principal, annual_rate_percent, count, frequency), count)
+    return list(zip(principals, interests, strict=True))

@@ -1,0 +1,154 @@
+"""Reads shared by the admin, the API, the exports and the commands. Each is one or two queries,
+whatever the number of rows."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Case, CharField, Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce, Greatest
+
+from ledger import selectors as ledger_selectors
+from ledger.models import Category, OpenItem
+from loanproject.core.money import ZERO, to_cents
+
+from .models import DRIVER_PARTY_TYPE, Driver, DriverLoan, Installment, InstallmentStatus
+from .periods import week_containing
+from .services.posting import due_installments
+
+MONEY = DecimalField(max_digits=16, decimal_places=2)
+
+
+def _sum(expression, **kwargs) -> Coalesce:
+    return Coalesce(Sum(expression, **kwargs), Value(ZERO), output_field=MONEY)
+
+
+def loans_for_listing() -> QuerySet[DriverLoan]:
+    return DriverLoan.objects.select_related("driver", "lease", "created_by")
+
+
+def installments_with_payments() -> QuerySet[Installment]:
+    """Installments with `outstanding`, `paid` and `payment_state` read from their open items.
+
+    payment_state: scheduled / cancelled (not posted), unpaid, partially_paid, paid.
+    """
+    item = OpenItem.objects.filter(entry_id=OuterRef("posted_entry_id"))
+    return (
+        Installment.objects.annotate(
+            outstanding=Coalesce(Subquery(item.values("outstanding")[:1]), F("amount"), output_field=MONEY),
+        )
+        .annotate(
+            paid=Case(
+                When(status=InstallmentStatus.POSTED, then=F("amount") - F("outstanding")), default=Value(ZERO), output_field=MONEY
+            ),
+            payment_state=Case(
+                When(~Q(status=InstallmentStatus.POSTED), then=F("status")),
+                When(outstanding=0, then=Value("paid")),
+                When(outstanding=F("amount"), then=Value("unpaid")),
+                default=Value("partially_paid"),
+                output_field=CharField(),
+            ),
+        )
+        .order_by("loan_id", "sequence")
+    )
+
+
+def unposted_installments(*, period_start: date, period_end: date) -> QuerySet[Installment]:
+    """What the weekly posting of the period would post (overdue ones included), in due order."""
+    return (
+        due_installments(period_end=period_end)
+        .select_related("loan", "loan__driver")
+        .order_by("due_date", "loan__loan_number", "sequence")
+    )
+
+
+def loan_portfolio(*, statuses: list[str] | None = None) -> QuerySet[DriverLoan]:
+    """Per loan: principal billed, principal repaid (payments pay interest first), principal still
+    outstanding, what is billed and unpaid, and what is still to be billed."""
+    item = "installments__posted_entry__open_items__"
+    posted = Q(installments__status=InstallmentStatus.POSTED)
+    paid_on_item = F(f"{item}amount") - F(f"{item}outstanding")
+    loans = DriverLoan.objects.select_related("driver")
+    if statuses:
+        loans = loans.filter(status__in=statuses)
+    return loans.annotate(
+        billed_principal=_sum("installments__principal", filter=posted),
+        paid=_sum(paid_on_item, filter=posted),
+        principal_repaid=_sum(
+            Greatest(paid_on_item - F("installments__interest"), Value(ZERO), output_field=MONEY), filter=posted
+        ),
+        billed_outstanding=_sum(f"{item}outstanding", filter=posted),
+    ).annotate(
+        outstanding_principal=F("principal") - F("principal_repaid"),
+        unbilled_principal=F("principal") - F("billed_principal"),
+    ).order_by("driver__full_name", "loan_number")
+
+
+@dataclass(frozen=True)
+class DriverPortfolio:
+    driver_id: int
+    driver_name: str
+    tlc_license_number: str
+    loans: int
+    principal: Decimal
+    outstanding_principal: Decimal
+    billed_outstanding: Decimal
+
+
+def portfolio_by_driver(*, statuses: list[str] | None = None) -> list[DriverPortfolio]:
+    totals: dict[int, dict] = {}
+    for loan in loan_portfolio(statuses=statuses):
+        row = totals.setdefault(
+            loan.driver_id,
+            {"name": loan.driver.full_name, "tlc": loan.driver.tlc_license_number, "loans": 0, "principal": ZERO, "outstanding": ZERO, "billed": ZERO},
+        )
+        row["loans"] += 1
+        row["principal"] += loan.principal
+        row["outstanding"] += to_cents(loan.outstanding_principal)
+        row["billed"] += to_cents(loan.billed_outstanding)
+    return [
+        DriverPortfolio(driver_id, row["name"], row["tlc"], row["loans"], row["principal"], row["outstanding"], row["billed"])
+        for driver_id, row in sorted(totals.items(), key=lambda pair: (pair[1]["name"], pair[0]))
+    ]
+
+
+@dataclass(frozen=True)
+class WeekTotals:
+    week_start: date
+    installments: int
+    principal: Decimal
+    interest: Decimal
+    amount: Decimal
+
+
+def posted_totals_per_week(*, date_from: date, date_to: date) -> list[WeekTotals]:
+    """Posted installments by the Sunday-to-Saturday week they fell due in."""
+    per_day = (
+        Installment.objects.filter(status=InstallmentStatus.POSTED, due_date__gte=date_from, due_date__lte=date_to)
+        .order_by()
+        .values("due_date")
+        .annotate(count=Count("pk"), principal=_sum("principal"), interest=_sum("interest"), amount=_sum("amount"))
+    )
+    weeks: dict[date, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
+    for row in per_day:
+        totals = weeks[week_containing(row["due_date"])[0]]
+        totals[0] += row["count"]
+        totals[1] += to_cents(row["principal"])
+        totals[2] += to_cents(row["interest"])
+        totals[3] += to_cents(row["amount"])
+    return [WeekTotals(start, *weeks[start]) for start in sorted(weeks)]
+
+
+def driver_loans_aging(*, as_of: date) -> list[dict]:
+    """Open LOANS items per driver by days past due (current, 1-7, 8-30, 31-60, 60+)."""
+    rows = ledger_selectors.open_items_aging(as_of=as_of, party_type=DRIVER_PARTY_TYPE, category=Category.LOANS)
+    drivers = Driver.objects.in_bulk([int(row["party_id"]) for row in rows])
+    for row in rows:
+        driver = drivers.get(int(row["party_id"]))
+        row["driver_id"] = int(row["party_id"])
+        row["driver_name"] = driver.full_name if driver else ""
+        row["tlc_license_number"] = driver.tlc_license_number if driver else ""
+    return rows

@@ -1,0 +1,43 @@
+"""Every state change of drivers, leases, loans, postings and driver payments."""
+
+from .drivers import DriverData, register_driver, register_lease, update_driver
+from .loans import (
+    book_application_as_loan,
+    cancel_loan,
+    close_settled_loans,
+    create_driver_loan,
+    next_loan_number,
+    reverse_installment_posting,
+)
+from .payments import DriverPayment, record_driver_payment
+from .posting import (
+    PostingChunk,
+    PostingResult,
+    open_posting_run,
+    post_installment_chunk,
+    post_weekly_installments,
+    preview_posting,
+    start_posting_run,
+)
+
+__all__ = [
+    "DriverData",
+    "DriverPayment",
+    "PostingChunk",
+    "PostingResult",
+    "book_application_as_loan",
+    "cancel_loan",
+    "close_settled_loans",
+    "create_driver_loan",
+    "next_loan_number",
+    "open_posting_run",
+    "post_installment_chunk",
+    "post_weekly_installments",
+    "preview_posting",
+    "record_driver_payment",
+    "register_driver",
+    "register_lease",
+    "reverse_installment_posting",
+    "start_posting_run",
+    "update_driver",
+]

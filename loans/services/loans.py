@@ -1,0 +1,280 @@
+"""Driver loans: booking (with the disbursement entry), cancelling, closing, undoing a posting."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from applications import services as applications
+from applications.lifecycle import ApplicationStatus
+from applications.models import LoanApplication
+from ledger import services as ledger
+from ledger.inputs import Leg
+from ledger.models import OpenItem, OpenItemStatus
+from loanproject.core.errors import Conflict, DomainError, IllegalTransition, NotFound
+from loanproject.core.money import to_cents, to_decimal
+from loanproject.core.outbox import publish_event
+
+from .. import accounts
+from ..locks import lock_installment, lock_installments_of, lock_loan
+from ..models import (
+    MAX_INTEREST_RATE,
+    Driver,
+    DriverLoan,
+    Installment,
+    InstallmentStatus,
+    Lease,
+    LoanNumberCounter,
+    LoanStatus,
+)
+from ..periods import business_today, is_sunday
+from ..schedules import Frequency, Method, build_schedule
+from .drivers import ensure_can_borrow
+
+DISBURSEMENT_SOURCE = "loans.disbursement"
+
+
+def next_loan_number(year: int) -> str:
+    """DL-YYYY-NNNN from the year's counter row, inside the caller's transaction.
+
+    One upsert increments and returns the counter: a concurrent booking waits on the row lock
+    until this transaction ends, so numbers never repeat; a rollback gives the number back.
+    """
+    table = LoanNumberCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (year, last_number) VALUES (%s, 1) "
+            f"ON CONFLICT (year) DO UPDATE SET last_number = {table}.last_number + 1 RETURNING last_number",
+            [year],
+        )
+        (number,) = cursor.fetchone()
+    return f"DL-{year}-{number:04d}"
+
+
+def _interest_rate(value: Decimal | str | None) -> Decimal:
+    rate = to_decimal(settings.LOANS_DEFAULT_INTEREST_RATE if value is None else value)
+    if not Decimal(0) <= rate <= MAX_INTEREST_RATE:
+        raise ValidationError({"annual_interest_rate": [f"The annual rate must be between 0 and {MAX_INTEREST_RATE} %, got {rate}."]})
+    return rate
+
+
+@transaction.atomic
+def create_driver_loan(
+    *,
+    driver_id: int,
+    lease_id: int,
+    principal: Decimal,
+    start_week: date,
+    installment_count: int,
+    purpose: str,
+    created_by,
+    annual_interest_rate: Decimal | None = None,
+    frequency: str = Frequency.WEEKLY,
+    method: str = Method.ANNUITY,
+    source_application: LoanApplication | None = None,
+    disbursed_on: date | None = None,
+) -> DriverLoan:
+    """Book a loan with its schedule and the disbursement entry (Dr principal not yet billed,
+    Cr cash), and announce it (`loan.booked`)."""
+    principal = to_cents(principal)
+    if principal <= 0:
+        raise ValidationError({"principal": ["The principal must be positive."]})
+    if not is_sunday(start_week):
+        raise ValidationError({"start_week": [f"{start_week} is a {start_week:%A}; loans start on a Sunday."]})
+    rate = _interest_rate(annual_interest_rate)
+    try:
+        driver = Driver.objects.get(pk=driver_id)
+        lease = Lease.objects.get(pk=lease_id)
+    except (Driver.DoesNotExist, Lease.DoesNotExist):
+        raise NotFound("No such driver or lease.") from None
+    ensure_can_borrow(driver)
+    if lease.driver_id != driver.pk:
+        raise ValidationError({"lease": [f"{lease} belongs to another driver."]})
+    schedule = build_schedule(
+        principal=principal, annual_rate_percent=rate, installment_count=installment_count, start=start_week,
+        frequency=frequency, method=method,
+    )
+    loan_number = next_loan_number(timezone.localdate().year)
+    disbursement = ledger.post_entry(
+        idempotency_key=f"{DISBURSEMENT_SOURCE}:{loan_number}",
+        entry_date=disbursed_on or business_today(),
+        description=f"Disbursement of {loan_number} to {driver.full_name}",
+        source=DISBURSEMENT_SOURCE,
+        legs=[Leg(account=accounts.principal_account(), debit=principal), Leg(account=accounts.cash_account(), credit=principal)],
+        created_by=created_by,
+    )
+    loan = DriverLoan(
+        loan_number=loan_number,
+        driver=driver,
+        lease=lease,
+        principal=principal,
+        annual_interest_rate=rate,
+        frequency=frequency,
+        method=method,
+        start_week=start_week,
+        installment_count=installment_count,
+        purpose=purpose.strip(),
+        created_by=created_by,
+        source_application=source_application,
+        receivable_account=accounts.driver_loans_receivable(driver),
+        disbursement_entry=disbursement,
+    )
+    loan.full_clean()
+    loan.save(force_insert=True)
+    Installment.objects.bulk_create(
+        Installment(
+            loan=loan,
+            sequence=row.sequence,
+            due_date=row.due_date,
+            principal=row.principal,
+            interest=row.interest,
+            amount=row.amount,
+            balance_after=row.balance_after,
+        )
+        for row in schedule
+    )
+    publish_event(
+        topic="loan.booked",
+        aggregate_type="loans.DriverLoan",
+        aggregate_id=loan.pk,
+        payload={
+            "loan_id": loan.pk,
+            "loan_number": loan.loan_number,
+            "driver_id": driver.pk,
+            "principal": str(principal),
+            "application_id": str(source_application.pk) if source_application else None,
+        },
+    )
+    return loan
+
+
+@transaction.atomic
+def book_application_as_loan(
+    *,
+    application_id,
+    driver_id: int,
+    lease_id: int,
+    start_week: date,
+    created_by,
+    frequency: str = Frequency.MONTHLY,
+    method: str = Method.ANNUITY,
+    installment_count: int | None = None,
+    annual_interest_rate: Decimal | None = None,
+) -> DriverLoan:
+    """An approved application becomes a driver loan for its approved amount and rate.
+
+    By default the term is the application's, in months; the application is marked booked in the
+    same transaction (refused if it changed since it was read: optimistic locking).
+    """
+    try:
+        application = LoanApplication.objects.select_related("customer").get(pk=application_id)
+    except (LoanApplication.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("No such application.") from None
+    if application.status != ApplicationStatus.APPROVED:
+        raise IllegalTransition(f"Only an approved application can be booked; this one is {application.get_status_display().lower()}.")
+    rate = annual_interest_rate if annual_interest_rate is not None else application.interest_rate
+    if rate is not None and rate > MAX_INTEREST_RATE:
+        raise DomainError(
+            f"The approved rate {rate} % is above the {MAX_INTEREST_RATE} % cap of driver loans; set a rate to book it.",
+            fields={"annual_interest_rate": [f"At most {MAX_INTEREST_RATE} %."]},
+        )
+    driver = Driver.objects.select_for_update().filter(pk=driver_id).first()
+    if driver is None:
+        raise NotFound("No such driver.")
+    if driver.customer_id not in (None, application.customer_id):
+        raise Conflict(f"{driver} is linked to another customer than the applicant.", code="driver_customer_mismatch")
+    loan = create_driver_loan(
+        driver_id=driver.pk,
+        lease_id=lease_id,
+        principal=application.approved_amount,
+        start_week=start_week,
+        installment_count=installment_count or application.term_months,
+        purpose=f"{application.get_purpose_display()} (application {str(application.pk)[:8]})",
+        created_by=created_by,
+        annual_interest_rate=rate,
+        frequency=frequency,
+        method=method,
+        source_application=application,
+    )
+    applications.mark_application_booked(application_id=application.pk, expected_version=application.version)
+    if driver.customer_id is None:
+        driver.customer_id = application.customer_id
+        driver.full_clean()
+        driver.save(update_fields=["customer", "updated_at"])
+    return loan
+
+
+@transaction.atomic
+def cancel_loan(*, loan_id: int, reason: str, actor) -> DriverLoan:
+    """Undo a loan before anything was posted: installments cancelled, disbursement reversed."""
+    if not reason.strip():
+        raise ValidationError({"reason": ["Say why the loan is cancelled."]})
+    loan = lock_loan(loan_id)
+    if loan.status != LoanStatus.ACTIVE:
+        raise IllegalTransition(f"{loan} is {loan.get_status_display().lower()}; only an active loan can be cancelled.")
+    installments = lock_installments_of(loan)  # waits for a posting run holding any of them
+    posted = sum(1 for installment in installments if installment.status == InstallmentStatus.POSTED)
+    if posted:
+        raise IllegalTransition(f"{loan} has {posted} posted installment(s); reverse them before cancelling.")
+    Installment.objects.filter(loan=loan, status=InstallmentStatus.SCHEDULED).update(status=InstallmentStatus.CANCELLED)
+    if loan.disbursement_entry_id:
+        ledger.reverse_entry(entry_id=loan.disbursement_entry_id, reason=f"{loan} cancelled: {reason}", created_by=actor)
+    loan.status, loan.closed_at = LoanStatus.CANCELLED, timezone.now()
+    loan.full_clean()
+    loan.save(update_fields=["status", "closed_at"])
+    return loan
+
+
+def settled_loans(driver_id: int):
+    """Active loans of the driver with every installment posted and its open item paid."""
+    unposted = Installment.objects.filter(loan=OuterRef("pk"), status=InstallmentStatus.SCHEDULED)
+    unpaid = Installment.objects.filter(
+        loan=OuterRef("pk"),
+        status=InstallmentStatus.POSTED,
+        posted_entry__in=OpenItem.objects.filter(status=OpenItemStatus.OPEN).values("entry_id"),
+    )
+    return DriverLoan.objects.filter(driver_id=driver_id, status=LoanStatus.ACTIVE).exclude(Exists(unposted)).exclude(Exists(unpaid))
+
+
+@transaction.atomic
+def close_settled_loans(*, driver_id: int) -> list[DriverLoan]:
+    """Close the driver's loans with nothing left to pay; returns those it closed."""
+    closed = []
+    for loan_id in settled_loans(driver_id).order_by("pk").values_list("pk", flat=True):
+        loan = lock_loan(loan_id)
+        if loan.status != LoanStatus.ACTIVE or not settled_loans(driver_id).filter(pk=loan.pk).exists():
+            continue
+        loan.status, loan.closed_at = LoanStatus.CLOSED, timezone.now()
+        loan.full_clean()
+        loan.save(update_fields=["status", "closed_at"])
+        closed.append(loan)
+    return closed
+
+
+@transaction.atomic
+def reverse_installment_posting(*, installment_id: int, reason: str, actor) -> Installment:
+    """Book the reversal of an installment's posting; the installment is due again.
+
+    Refused while a payment is allocated to it (reverse the payment first). The next posting
+    uses a new attempt number, hence a new idempotency key.
+    """
+    installment = lock_installment(installment_id)
+    if installment.status != InstallmentStatus.POSTED:
+        raise IllegalTransition(f"Installment {installment.sequence} of {installment.loan} is not posted.")
+    if installment.loan.status != LoanStatus.ACTIVE:
+        raise IllegalTransition(f"{installment.loan} is {installment.loan.get_status_display().lower()}.")
+    ledger.reverse_entry(entry_id=installment.posted_entry_id, reason=reason, created_by=actor)
+    installment.status = InstallmentStatus.SCHEDULED
+    installment.posted_entry = None
+    installment.posted_at = None
+    installment.posting_run = None
+    installment.posting_attempt += 1
+    installment.full_clean()
+    installment.save(update_fields=["status", "posted_entry", "posted_at", "posting_run", "posting_attempt"])
+    return installment

@@ -1,0 +1,50 @@
+"""Celery doors of the loans app: they parse, call a service and report; the services do the work."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from celery import shared_task
+from django.db import OperationalError
+
+from loanproject.core.audit import acting_as_system, system_user
+from loanproject.core.consumers import consume_once
+
+from . import services
+from .models import DRIVER_PARTY_TYPE
+from .periods import current_week, week_containing
+
+
+@shared_task(name="loans.post_weekly_installments")
+def post_weekly_installments_task(week: str | None = None) -> dict:
+    """Beat runs this on Sunday 05:00 New York time: plan the week's posting and queue its chunks."""
+    period_start, period_end = week_containing(date.fromisoformat(week)) if week else current_week()
+    with acting_as_system():
+        run = services.start_posting_run(period_start=period_start, period_end=period_end, started_by=system_user())
+    return {"run_id": run.pk, "period_start": period_start.isoformat(), "chunks": run.chunks_total}
+
+
+@shared_task(
+    name="loans.post_installment_chunk",
+    autoretry_for=(OperationalError,),  # lost connection, lock timeout: the chunk rolled back whole
+    retry_backoff=True,
+    max_retries=5,
+)
+def post_installment_chunk_task(run_id: int, chunk: dict) -> dict:
+    """One chunk of a run; safe to run twice (it posts only what is still unposted)."""
+    with acting_as_system():
+        outcome = services.post_installment_chunk(run_id=run_id, chunk=services.PostingChunk.from_dict(chunk))
+    return {"posted": outcome.posted, "skipped": outcome.skipped, "failed": outcome.failed, "amount": str(outcome.amount)}
+
+
+@shared_task(name="loans.close_settled_loans")
+def close_settled_loans_task(event_id: int) -> None:
+    """Consumer of `ledger.payment_recorded`: a payment booked by any door may settle a loan."""
+
+    def handle(event) -> None:
+        if event.payload.get("party_type") != DRIVER_PARTY_TYPE:
+            return
+        services.close_settled_loans(driver_id=int(event.payload["party_id"]))
+
+    with acting_as_system():
+        consume_once(consumer="loans.close_settled_loans", event_id=event_id, handle=handle)

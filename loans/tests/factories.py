@@ -1,0 +1,63 @@
+"""Factories: drivers and leases are rows; loans are booked through the service (schedule,
+disbursement entry and all)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import factory
+
+from applications.tests.factories import StaffUserFactory
+from loans import services
+from loans.models import Driver, DriverLoan, Lease
+from loans.schedules import Frequency, Method
+
+SUNDAY = date(2026, 1, 4)  # a Sunday; the weeks of January 2026 start on 4, 11, 18, 25
+
+
+class DriverFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Driver
+
+    tlc_license_number = factory.Sequence(lambda n: f"{5100000 + n}")
+    full_name = factory.Sequence(lambda n: f"Driver {n}")
+    email = factory.Sequence(lambda n: f"driver{n}@example.com")
+    phone = factory.Sequence(lambda n: f"+1 718 555 {n % 10000:04d}")
+
+
+class LeaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Lease
+
+    driver = factory.SubFactory(DriverFactory)
+    lease_number = factory.Sequence(lambda n: f"LS-{n:05d}")
+    medallion_number = factory.Sequence(lambda n: f"{n % 9 + 1}X{n % 100:02d}")
+    start_date = date(2025, 6, 1)
+
+
+def make_loan(
+    *,
+    principal: str = "1000.00",
+    weeks: int = 4,
+    rate: str = "0",
+    start: date = SUNDAY,
+    lease: Lease | None = None,
+    created_by=None,
+    frequency: str = Frequency.WEEKLY,
+    method: str = Method.ANNUITY,
+) -> DriverLoan:
+    lease = lease or LeaseFactory()
+    return services.create_driver_loan(
+        driver_id=lease.driver_id,
+        lease_id=lease.pk,
+        principal=Decimal(principal),
+        start_week=start,
+        installment_count=weeks,
+        purpose="Vehicle repair",
+        created_by=created_by or StaffUserFactory(),
+        annual_interest_rate=Decimal(rate),
+        frequency=frequency,
+        method=method,
+        disbursed_on=start,
+    )

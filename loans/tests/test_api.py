@@ -1,0 +1,263 @@
+"""The staff API for loans: finance-only writes, role permissions, money as strings, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from openpyxl import load_workbook
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from applications.tests.factories import PartnerFactory, StaffUserFactory, issue_key
+from ledger.models import JournalEntry
+from loans.models import DriverLoan, InstallmentPostingRun
+
+from .factories import SUNDAY, LeaseFactory, make_loan
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(role: str | None, *, staff: bool = True) -> APIClient:
+    user = StaffUserFactory(is_staff=staff)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def finance() -> APIClient:
+    return client_for("Finance")
+
+
+def loan_payload(lease, **changes) -> dict:
+    return {
+        "driver_id": lease.driver_id, "lease_id": lease.pk, "principal": "1500.00", "annual_interest_rate": "10",
+        "start_week": "2026-01-04", "installment_count": 10, "purpose": "Engine repair", **changes,
+    }
+
+
+def test_finance_books_a_loan_and_reads_its_schedule(finance):
+    lease = LeaseFactory()
+
+    created = finance.post("/api/v1/loans/", loan_payload(lease), format="json")
+
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert body["loan_number"].startswith("DL-") and created["Location"].endswith(f"/api/v1/loans/{body['loan_number']}/")
+    assert (body["principal"], body["annual_interest_rate"], body["created_by"]) == ("1500.00", "10.000", finance.user.username)
+    assert body["schedule"][0] == {
+        "sequence": 1, "due_date": "2026-01-04", "principal": "148.71", "interest": "2.88", "amount": "151.59",
+        "balance_after": "1351.29", "status": "scheduled", "payment_state": "scheduled", "paid": "0.00",
+        "outstanding": "151.59", "posted_entry": None, "posted_at": None,
+    }
+    detail = finance.get(created["Location"])
+    assert detail.status_code == 200 and len(detail.json()["schedule"]) == 10
+
+
+def test_creating_with_the_same_idempotency_key_books_once(finance):
+    lease = LeaseFactory()
+
+    first = finance.post("/api/v1/loans/", loan_payload(lease), format="json", HTTP_IDEMPOTENCY_KEY="loan-42")
+    again = finance.post("/api/v1/loans/", loan_payload(lease), format="json", HTTP_IDEMPOTENCY_KEY="loan-42")
+
+    assert (first.status_code, again.status_code, again["Idempotent-Replayed"]) == (201, 201, "true")
+    assert first.json()["loan_number"] == again.json()["loan_number"]
+    assert DriverLoan.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"start_week": "2026-01-05"}, "start_week"),
+        ({"annual_interest_rate": "20.5"}, "annual_interest_rate"),
+        ({"principal": "abc"}, "principal"),
+        ({"colour": "red"}, "colour"),
+        ({"installment_count": 0}, "installment_count"),
+    ],
+)
+def test_bad_loan_input_is_a_400_with_field_messages(finance, changes, field):
+    lease = LeaseFactory()
+
+    response = finance.post("/api/v1/loans/", loan_payload(lease, **changes), format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
+    assert field in response.json()["error"]["fields"]
+    assert DriverLoan.objects.count() == 0
+
+
+def test_cancel_through_the_api(finance):
+    loan = make_loan()
+
+    response = finance.post(f"/api/v1/loans/{loan.loan_number}/cancel/", {"reason": "not needed"}, format="json")
+    again = finance.post(f"/api/v1/loans/{loan.loan_number}/cancel/", {"reason": "not needed"}, format="json")
+
+    assert (response.status_code, response.json()["status"]) == (200, "cancelled")
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "illegal_transition")
+
+
+def test_the_posting_endpoint_previews_then_posts_the_week(finance, django_capture_on_commit_callbacks):
+    make_loan(principal="400.00", weeks=4)
+
+    preview = finance.post("/api/v1/loans/postings/", {"week": "2026-01-14", "dry_run": True}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        started = finance.post("/api/v1/loans/postings/", {"week": "2026-01-14"}, format="json")
+
+    assert preview.status_code == 200
+    assert {k: preview.json()[k] for k in ("period_start", "processed", "total_amount", "dry_run")} == {
+        "period_start": "2026-01-11", "processed": 2, "total_amount": "200.00", "dry_run": True,
+    }
+    assert started.status_code == 202, started.json()
+    run = InstallmentPostingRun.objects.get()
+    assert started["Location"].endswith(f"/api/v1/loan-posting-runs/{run.pk}/")
+    polled = finance.get(started["Location"]).json()
+    assert {k: polled[k] for k in ("posted", "total_amount", "finished", "started_by")} == {
+        "posted": 2, "total_amount": "200.00", "finished": True, "started_by": finance.user.username,
+    }
+
+
+def test_a_driver_payment_needs_a_key_and_replays(finance):
+    loan = make_loan(principal="300.00", weeks=3)
+    from loans import services
+
+    services.post_weekly_installments(period_start=SUNDAY, period_end=SUNDAY + timedelta(days=6))
+    url = f"/api/v1/drivers/{loan.driver_id}/payments/"
+
+    keyless = finance.post(url, {"amount": "150.00"}, format="json")
+    first = finance.post(url, {"amount": "150.00", "received_on": "2026-01-06"}, format="json", HTTP_IDEMPOTENCY_KEY="bank-7")
+    again = finance.post(url, {"amount": "150.00", "received_on": "2026-01-06"}, format="json", HTTP_IDEMPOTENCY_KEY="bank-7")
+
+    assert keyless.status_code == 400 and "Idempotency-Key" in keyless.json()["error"]["fields"]
+    assert first.status_code == 201
+    assert {k: first.json()[k] for k in ("amount", "applied", "credit", "replayed")} == {
+        "amount": "150.00", "applied": "100.00", "credit": "50.00", "replayed": False,
+    }
+    assert first.json()["allocations"][0]["amount"] == "100.00"
+    assert (again.status_code, again.json()["replayed"], again["Idempotent-Replayed"]) == (200, True, "true")
+    assert JournalEntry.objects.filter(source="ledger.payment").count() == 1
+
+
+# --- Permissions ----------------------------------------------------------------------------------
+
+LOANS = "/api/v1/loans/"
+REPORT = "/api/v1/loans/reports/portfolio/"
+
+
+@pytest.mark.parametrize(
+    "role, expected",
+    [
+        ("Finance", {"list": 200, "create": 201, "post": 200, "report": 200, "export": 200, "runs": 200}),
+        ("Loan manager", {"list": 200, "create": 403, "post": 403, "report": 200, "export": 200, "runs": 200}),
+        ("Auditor", {"list": 200, "create": 403, "post": 403, "report": 200, "export": 403, "runs": 200}),
+        ("Loan officer", {"list": 403, "create": 403, "post": 403, "report": 403, "export": 403, "runs": 403}),
+    ],
+)
+def test_each_role_gets_exactly_its_permissions(role, expected):
+    client = client_for(role)
+    lease = LeaseFactory()
+
+    got = {
+        "list": client.get(LOANS).status_code,
+        "create": client.post(LOANS, loan_payload(lease), format="json").status_code,
+        "post": client.post("/api/v1/loans/postings/", {"dry_run": True}, format="json").status_code,
+        "report": client.get(REPORT).status_code,
+        "export": client.get(REPORT, {"export": "csv"}).status_code,
+        "runs": client.get("/api/v1/loan-posting-runs/").status_code,
+    }
+
+    assert got == expected
+    assert DriverLoan.objects.count() == (1 if expected["create"] == 201 else 0)
+
+
+def test_partner_keys_anonymous_and_non_staff_are_refused():
+    partner_client = APIClient()
+    partner_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {issue_key(PartnerFactory())}")
+    not_staff = client_for("Finance", staff=False)
+
+    assert partner_client.get(LOANS).status_code == 401
+    assert APIClient().get(LOANS).status_code == 401
+    assert not_staff.get(LOANS).status_code == 403
+    assert not_staff.post("/api/v1/loans/postings/", {}, format="json").status_code == 403
+    assert InstallmentPostingRun.objects.count() == 0
+
+
+# --- Reports --------------------------------------------------------------------------------------
+
+
+def test_reports_answer_json_with_money_as_strings(finance):
+    loan = make_loan(principal="400.00", weeks=4)
+
+    response = finance.get("/api/v1/loans/reports/unposted/", {"week": "2026-01-11"})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["report"], body["parameters"], body["has_next"]) == (
+        "unposted", {"period_start": "2026-01-11", "period_end": "2026-01-17"}, False,
+    )
+    assert body["results"] == [
+        {"loan_number": loan.loan_number, "driver": loan.driver.full_name, "tlc_license_number": loan.driver.tlc_license_number,
+         "sequence": sequence, "due_date": due, "principal": "100.00", "interest": "0.00", "amount": "100.00"}
+        for sequence, due in [(1, "2026-01-04"), (2, "2026-01-11")]
+    ]
+
+
+def test_report_pages_are_bounded(finance):
+    make_loan(principal="1000.00", weeks=10)
+
+    first = finance.get("/api/v1/loans/reports/unposted/", {"week": "2026-03-08", "page_size": 4}).json()
+    last = finance.get("/api/v1/loans/reports/unposted/", {"week": "2026-03-08", "page_size": 4, "page": 3}).json()
+
+    assert (len(first["results"]), first["has_next"]) == (4, True)
+    assert (len(last["results"]), last["has_next"], last["results"][-1]["sequence"]) == (2, False, 10)
+
+
+def test_reports_export_csv_and_xlsx(finance):
+    loan = make_loan(principal="400.00", weeks=4)
+
+    as_csv = finance.get(REPORT, {"export": "csv"})
+    as_xlsx = finance.get(REPORT, {"export": "xlsx"})
+
+    rows = list(csv.reader(io.StringIO(b"".join(as_csv.streaming_content).decode())))
+    assert rows[0][:5] == ["Loan", "Driver", "TLC licence", "Status", "Principal"]
+    assert rows[1][:5] == [loan.loan_number, loan.driver.full_name, loan.driver.tlc_license_number, "active", "400.00"]
+    assert as_xlsx["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    sheet = load_workbook(io.BytesIO(b"".join(as_xlsx.streaming_content))).active
+    assert [cell.value for cell in sheet[2]][:5] == [loan.loan_number, loan.driver.full_name, loan.driver.tlc_license_number, "active", 400]
+
+
+@pytest.mark.parametrize("query, field", [({"week": "next"}, "week"), ({"export": "pdf"}, "export"), ({"status": "lost"}, "status")])
+def test_bad_report_parameters_are_400(finance, query, field):
+    name = "portfolio" if "status" in query or "export" in query else "unposted"
+
+    response = finance.get(f"/api/v1/loans/reports/{name}/", query)
+
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+
+
+def test_an_unknown_report_is_404(finance):
+    assert finance.get("/api/v1/loans/reports/nothing/").status_code == 404
+
+
+def test_the_loan_list_does_not_query_per_row(finance):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert finance.get(LOANS).status_code == 200
+        return len(captured)
+
+    make_loan()
+    few = queries()
+    for _ in range(5):
+        make_loan()
+    many = queries()
+
+    assert many == few

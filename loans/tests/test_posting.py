@@ -1,0 +1,244 @@
+"""The weekly posting: one balanced entry and one open item per due installment, exactly once."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from ledger import selectors as ledger_selectors
+from ledger import services as ledger_services
+from django.db.models import Sum
+
+from ledger.models import Account, JournalEntry, OpenItem, OpenItemStatus, Posting
+from loans import services
+from loans.accounts import driver_party
+from loans.models import DriverLoan, Installment, InstallmentPostingRun, InstallmentStatus
+
+from .conftest import week
+from .factories import SUNDAY, StaffUserFactory, make_loan
+
+pytestmark = pytest.mark.django_db
+
+
+def installment_entries() -> int:
+    return JournalEntry.objects.filter(source="loans.installment").count()
+
+
+def test_posting_a_week_books_each_due_installment_once_with_its_item():
+    loan = make_loan(principal="1500.00", weeks=10, rate="10")
+    first = loan.installments.get(sequence=1)
+
+    result = services.post_weekly_installments(**week(SUNDAY))
+
+    assert (result.processed, result.posted, result.skipped, result.failed, result.total_amount) == (1, 1, 0, 0, Decimal("151.59"))
+    assert result.success and result.finished and result.errors == []
+    first.refresh_from_db()
+    assert first.status == InstallmentStatus.POSTED and first.posted_at is not None
+    entry = first.posted_entry
+    assert (entry.idempotency_key, entry.entry_date, entry.source, entry.description) == (
+        f"loans.installment:{first.pk}:1", SUNDAY, "loans.installment", f"{loan.loan_number} installment 1/10",
+    )
+    assert sorted(entry.postings.values_list("account__code", "debit", "credit")) == [
+        ("1300", Decimal("0.00"), Decimal("148.71")),
+        ("4100", Decimal("0.00"), Decimal("2.88")),
+        (f"loans.driver:{loan.driver_id}:LOANS:USD", Decimal("151.59"), Decimal("0.00")),
+    ]
+    item = OpenItem.objects.get(entry=entry)
+    assert (item.account_id, item.amount, item.outstanding, item.due_date, item.reference) == (
+        loan.receivable_account_id, Decimal("151.59"), Decimal("151.59"), SUNDAY, f"{loan.loan_number} #1",
+    )
+    assert loan.installments.filter(status=InstallmentStatus.SCHEDULED).count() == 9
+
+
+def test_a_zero_interest_installment_has_two_legs():
+    loan = make_loan(principal="100.00", weeks=4, rate="0")
+
+    services.post_weekly_installments(**week(SUNDAY))
+
+    entry = loan.installments.get(sequence=1).posted_entry
+    assert sorted(entry.postings.values_list("account__code", "debit", "credit")) == [
+        ("1300", Decimal("0.00"), Decimal("25.00")),
+        (f"loans.driver:{loan.driver_id}:LOANS:USD", Decimal("25.00"), Decimal("0.00")),
+    ]
+
+
+def test_missed_weeks_are_caught_up_and_future_weeks_wait():
+    loan = make_loan(principal="400.00", weeks=4)
+
+    result = services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=2)))
+
+    assert (result.posted, result.total_amount) == (3, Decimal("300.00"))
+    assert list(loan.installments.order_by("sequence").values_list("status", flat=True)) == ["posted"] * 3 + ["scheduled"]
+    assert list(OpenItem.objects.order_by("due_date").values_list("due_date", flat=True)) == [
+        date(2026, 1, 4), date(2026, 1, 11), date(2026, 1, 18),
+    ]
+
+
+def test_running_the_same_week_twice_posts_nothing_twice():
+    make_loan(principal="400.00", weeks=4)
+    make_loan(principal="800.00", weeks=4)
+    first = services.post_weekly_installments(**week(SUNDAY))
+    legs_before = Posting.objects.count()
+
+    second = services.post_weekly_installments(**week(SUNDAY))
+
+    assert (first.posted, first.total_amount) == (2, Decimal("300.00"))
+    assert (second.processed, second.posted, second.skipped, second.total_amount) == (0, 0, 0, Decimal("0.00"))
+    assert installment_entries() == 2
+    assert Posting.objects.count() == legs_before
+    assert InstallmentPostingRun.objects.count() == 2
+
+
+def test_only_active_loans_are_posted():
+    active = make_loan(weeks=4)
+    cancelled = make_loan(weeks=4)
+    services.cancel_loan(loan_id=cancelled.pk, reason="driver changed plans", actor=StaffUserFactory())
+
+    result = services.post_weekly_installments(**week(SUNDAY))
+
+    assert result.posted == 1
+    assert JournalEntry.objects.filter(source="loans.installment").get().pk == active.installments.get(sequence=1).posted_entry_id
+
+
+def test_a_run_is_cut_into_chunks_and_recorded():
+    user = StaffUserFactory(username="fiona")
+    for _ in range(5):
+        make_loan(weeks=2)
+
+    result = services.post_weekly_installments(**week(SUNDAY), chunk_size=2, started_by=user)
+
+    run = InstallmentPostingRun.objects.get()
+    assert (run.chunk_size, run.chunks_total, run.chunks_done, run.started_by, run.finished_at is not None) == (2, 3, 3, user, True)
+    assert (run.processed, run.posted, run.skipped, run.total_amount) == (5, 5, 0, Decimal("2500.00"))
+    assert result.run_id == run.pk
+    assert set(Installment.objects.filter(status="posted").values_list("posting_run", flat=True)) == {run.pk}
+    assert installment_entries() == 5
+
+
+def test_chunk_plans_cover_every_due_installment_exactly_once():
+    for weeks in (1, 2, 3, 5, 8):
+        make_loan(weeks=weeks)
+    due = services.posting.due_installments(period_end=SUNDAY + timedelta(weeks=3, days=6))
+
+    for size in (1, 2, 3, 7, 100):
+        chunks = services.posting.plan_chunks(period_end=SUNDAY + timedelta(weeks=3, days=6), chunk_size=size)
+        covered = [pk for chunk in chunks for pk in due.filter(chunk.bounds()).values_list("pk", flat=True)]
+        assert sorted(covered) == sorted(due.values_list("pk", flat=True))
+        assert [chunk.planned for chunk in chunks] == [len(due.filter(chunk.bounds())) for chunk in chunks]
+
+
+def test_a_bad_installment_is_reported_and_the_rest_is_posted():
+    good = make_loan(weeks=2)
+    bad = make_loan(weeks=2)
+    ledger_services.set_account_active(account_id=bad.receivable_account_id, is_active=False)
+
+    result = services.post_weekly_installments(**week(SUNDAY), chunk_size=10)
+
+    assert (result.processed, result.posted, result.failed, result.skipped) == (2, 1, 1, 0)
+    assert not result.success
+    (error,) = result.errors
+    assert (error["loan_number"], error["sequence"]) == (bad.loan_number, 1)
+    assert "closed to new postings" in error["error"]
+    assert good.installments.get(sequence=1).status == InstallmentStatus.POSTED
+    assert bad.installments.get(sequence=1).status == InstallmentStatus.SCHEDULED
+
+    ledger_services.set_account_active(account_id=bad.receivable_account_id, is_active=True)
+    retry = services.post_weekly_installments(**week(SUNDAY))
+
+    assert (retry.posted, retry.failed) == (1, 0)
+    assert installment_entries() == 2
+
+
+def test_a_dry_run_counts_and_writes_nothing():
+    make_loan(principal="1500.00", weeks=10, rate="10")
+    make_loan(principal="400.00", weeks=4)
+
+    preview = services.preview_posting(**week(SUNDAY + timedelta(weeks=1)))
+
+    assert (preview.dry_run, preview.processed, preview.total_amount) == (True, 4, Decimal("503.18"))
+    assert installment_entries() == 0
+    assert InstallmentPostingRun.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "start, end, field",
+    [(date(2026, 1, 5), date(2026, 1, 11), "period_start"), (SUNDAY, date(2026, 1, 11), "period_end")],
+)
+def test_a_period_is_a_sunday_to_saturday_week(start, end, field):
+    make_loan(weeks=2)
+
+    with pytest.raises(ValidationError) as refused:
+        services.post_weekly_installments(period_start=start, period_end=end)
+
+    assert field in refused.value.message_dict
+    assert (installment_entries(), InstallmentPostingRun.objects.count()) == (0, 0)
+
+
+def test_a_reversed_posting_is_posted_again_with_a_new_key():
+    loan = make_loan(principal="200.00", weeks=2)
+    services.post_weekly_installments(**week(SUNDAY))
+    installment = loan.installments.get(sequence=1)
+    original_entry = installment.posted_entry_id
+
+    services.reverse_installment_posting(installment_id=installment.pk, reason="billed in error", actor=StaffUserFactory())
+
+    installment.refresh_from_db()
+    assert (installment.status, installment.posted_entry, installment.posting_attempt) == (InstallmentStatus.SCHEDULED, None, 2)
+    assert OpenItem.objects.get(entry_id=original_entry).status == OpenItemStatus.CLOSED
+    assert ledger_selectors.party_balance(party=driver_party(loan.driver_id)) == Decimal("0.00")
+
+    services.post_weekly_installments(**week(SUNDAY))
+
+    installment.refresh_from_db()
+    assert installment.posted_entry.idempotency_key == f"loans.installment:{installment.pk}:2"
+    assert ledger_selectors.party_balance(party=driver_party(loan.driver_id)) == Decimal("100.00")
+    assert JournalEntry.objects.filter(source__in=["loans.installment", "ledger.reversal"]).count() == 3
+
+
+def test_the_database_refuses_a_second_entry_for_an_installment():
+    from django.db import IntegrityError, transaction
+
+    loan = make_loan(weeks=2)
+    services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=1)))
+    first, second = loan.installments.order_by("sequence")
+
+    with pytest.raises(IntegrityError, match="installment_entry_unique"), transaction.atomic():
+        Installment.objects.filter(pk=second.pk).update(posted_entry=first.posted_entry_id)
+    with pytest.raises(IntegrityError, match="installment_posted_iff_entry"), transaction.atomic():
+        Installment.objects.filter(pk=first.pk).update(posted_entry=None)
+
+
+def test_posting_leaves_the_book_balanced():
+    for rate in ("0", "7.5", "20"):
+        make_loan(principal="1234.56", weeks=7, rate=rate)
+
+    services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=6)))
+
+    trial = ledger_selectors.trial_balance()
+    assert trial.balances
+    # Every installment billed: nothing of the principal is left unbilled, all of it is owed.
+    assert ledger_selectors.account_balance(account=Account.objects.get(code="1300")) == Decimal("0.00")
+    owed = sum(ledger_selectors.party_balance(party=driver_party(loan.driver_id)) for loan in DriverLoan.objects.all())
+    assert owed == Installment.objects.aggregate(total=Sum("amount"))["total"]
+
+
+def test_the_portable_path_posts_the_same_entries(monkeypatch):
+    """SQLite posts through Python rows instead of staging tables: same result."""
+    monkeypatch.setattr(services.posting, "stages_in_sql", lambda: False)
+    loan = make_loan(principal="1500.00", weeks=10, rate="10")
+    bad = make_loan(weeks=2)
+    ledger_services.set_account_active(account_id=bad.receivable_account_id, is_active=False)
+
+    first = services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=1)), chunk_size=2)
+    again = services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=1)))
+
+    assert (first.processed, first.posted, first.failed, first.total_amount) == (4, 2, 2, Decimal("303.18"))
+    assert (again.posted, again.failed) == (0, 2)
+    entry = loan.installments.get(sequence=1).posted_entry
+    assert sorted(entry.postings.values_list("account__code", "debit", "credit")) == [
+        ("1300", Decimal("0.00"), Decimal("148.71")),
+        ("4100", Decimal("0.00"), Decimal("2.88")),
+        (f"loans.driver:{loan.driver_id}:LOANS:USD", Decimal("151.59"), Decimal("0.00")),
+    ]
+    assert OpenItem.objects.get(entry=entry).amount == Decimal("151.59")

@@ -1,0 +1,69 @@
+"""The Celery doors: the beat schedule, the weekly task, chunks shared by real workers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from freezegun import freeze_time
+from django_celery_beat.models import PeriodicTask
+from django_celery_beat.schedulers import DatabaseScheduler
+
+from conftest import running_worker, wait_until
+from loans import services
+from loans.models import InstallmentPostingRun
+from loans.tasks import post_weekly_installments_task
+
+from .factories import SUNDAY, StaffUserFactory, make_loan
+from .test_posting_races import assert_each_installment_posted_once
+
+
+@pytest.mark.django_db
+def test_beat_posts_every_sunday_at_five_new_york_time_and_staff_can_see_it():
+    from loanproject.celery import app
+
+    # What `celery beat` (DatabaseScheduler) does on start: the declared schedules go to the database.
+    for name, entry in app.conf.beat_schedule.items():
+        DatabaseScheduler.Entry.from_entry(name, app=app, **entry)
+
+    task = PeriodicTask.objects.select_related("crontab").get(name="loans-weekly-posting")
+    cron = task.crontab
+    assert task.task == "loans.post_weekly_installments" and task.enabled
+    assert (cron.minute, cron.hour, cron.day_of_week, cron.day_of_month, cron.month_of_year) == ("0", "5", "sun", "*", "*")
+    assert str(cron.timezone) == "America/New_York"
+    # Sunday 4 January 2026, 04:59 in New York: due in one minute (10:00 UTC, not 05:00 UTC).
+    last_run = datetime(2025, 12, 28, 5, 0, tzinfo=ZoneInfo("America/New_York"))
+    with freeze_time("2026-01-04 09:59:00"):
+        due, next_check = cron.schedule.is_due(last_run)
+    assert (due, round(next_check)) == (False, 60)
+
+
+@pytest.mark.django_db
+def test_the_weekly_task_posts_the_given_week_through_its_chunk_tasks(django_capture_on_commit_callbacks):
+    loan = make_loan(principal="400.00", weeks=4)
+
+    with django_capture_on_commit_callbacks(execute=True):  # chunk tasks are queued on commit
+        report = post_weekly_installments_task.delay(week="2026-01-13").get()  # eager in tests
+
+    run = InstallmentPostingRun.objects.get(pk=report["run_id"])
+    assert (report["period_start"], run.chunks_total, run.posted, run.finished_at is not None) == ("2026-01-11", 1, 2, True)
+    assert run.started_by.username == "system"
+    assert loan.installments.filter(status="posted").count() == 2
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_workers_share_the_chunks_of_a_large_run(redis_broker):
+    officer = StaffUserFactory()
+    for _ in range(10):
+        make_loan(principal="1200.00", weeks=3, rate="10", created_by=officer)
+
+    with running_worker(redis_broker):
+        run = services.start_posting_run(period_start=SUNDAY + timedelta(weeks=2), period_end=SUNDAY + timedelta(weeks=2, days=6), chunk_size=4)
+        wait_until(lambda: InstallmentPostingRun.objects.get(pk=run.pk).finished_at, timeout=60)
+
+    run.refresh_from_db()
+    assert (run.chunks_total, run.chunks_done, run.processed, run.posted, run.failed) == (8, 8, 30, 30, 0)
+    assert_each_installment_posted_once(30)
