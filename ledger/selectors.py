@@ -220,3 +220,17 @@ def open_items_aging(*, as_of: date, party_type: str | None = None, category: st
         }
         for row in rows
     ]
+
+
+def open_items_aging_totals(*, as_of: date, category: str | None = None) -> dict[str, Decimal]:
+    """Outstanding amount of all open items per age bucket, in one aggregate query."""
+    items = OpenItem.objects.filter(status=OpenItemStatus.OPEN)
+    if category is not None:
+        items = items.filter(account__category=category)
+    totals = items.aggregate(
+        **{
+            name: _sum(Case(When(condition, then=F("outstanding")), default=Value(ZERO), output_field=MONEY))
+            for name, condition in aging_bucket_conditions(as_of).items()
+        }
+    )
+    return {name: to_cents(totals[name]) for name in AGING_BUCKETS}

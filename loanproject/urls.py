@@ -3,6 +3,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from loanproject.core import health
+from loanproject.dashboard import views as dashboard_views
+
+admin.site.site_header = "Loan back office"
+admin.site.site_title = "Loan back office"
+admin.site.index_title = "Back office"
 
 api_v1 = [
     path("", include("applications.api.urls")),
@@ -11,6 +16,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("admin/dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

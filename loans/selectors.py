@@ -15,7 +15,7 @@ from ledger import selectors as ledger_selectors
 from ledger.models import Category, OpenItem
 from loanproject.core.money import ZERO, to_cents
 
-from .models import DRIVER_PARTY_TYPE, Driver, DriverLoan, Installment, InstallmentStatus
+from .models import DRIVER_PARTY_TYPE, Driver, DriverLoan, Installment, InstallmentStatus, LoanStatus
 from .periods import week_containing
 from .services.posting import due_installments
 
@@ -152,3 +152,15 @@ def driver_loans_aging(*, as_of: date) -> list[dict]:
         row["driver_name"] = driver.full_name if driver else ""
         row["tlc_license_number"] = driver.tlc_license_number if driver else ""
     return rows
+
+
+def portfolio_totals() -> dict[str, Decimal | int]:
+    """Active loans: how many, their principal and the principal still outstanding (one query)."""
+    totals = loan_portfolio(statuses=[LoanStatus.ACTIVE]).aggregate(
+        loans=Count("pk"), principal=Sum("principal"), outstanding=Sum("outstanding_principal")
+    )
+    return {
+        "loans": totals["loans"],
+        "principal": to_cents(totals["principal"] or ZERO),
+        "outstanding": to_cents(totals["outstanding"] or ZERO),
+    }

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
@@ -73,6 +74,7 @@ INSTALLED_APPS = [
     "ledger",
     "loans",
     "finance",
+    "loanproject.dashboard",
     "loanproject.demo",
 ]
 

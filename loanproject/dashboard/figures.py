@@ -1,0 +1,154 @@
+"""What the dashboard shows, computed from the apps' selectors with a handful of aggregate
+queries and cached for a minute (the page stays fast on tables of millions of rows).
+
+Each chart carries, per bar or point, the admin list that explains it, so a click opens the
+filtered changelist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.core.cache import cache
+from django.urls import reverse
+
+from applications import selectors as application_selectors
+from applications.lifecycle import ApplicationStatus
+from ledger import selectors as ledger_selectors
+from ledger.models import Category
+from loans import selectors as loan_selectors
+from loans.periods import week_containing
+
+CACHE_SECONDS = 60
+DAYS_OF_APPLICATIONS = 30
+WEEKS_OF_POSTINGS = 12
+
+
+@dataclass
+class Chart:
+    key: str
+    title: str
+    kind: str  # "bar" or "line"
+    labels: list[str] = field(default_factory=list)
+    values: list = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    money: bool = False
+    list_url: str = ""
+
+
+def _changelist(name: str, **params) -> str:
+    url = reverse(f"admin:{name}_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def application_charts(today: date) -> dict:
+    since = today - timedelta(days=DAYS_OF_APPLICATIONS - 1)
+    counts = application_selectors.application_status_counts(
+        application_selectors.applications_visible_to(None)
+    )
+    by_status = Chart(
+        "applications_by_status", "Applications by status", "bar",
+        labels=[ApplicationStatus(status).label for status in counts],
+        values=list(counts.values()),
+        links=[_changelist("applications_loanapplication", status__exact=status) for status in counts],
+        list_url=_changelist("applications_loanapplication"),
+    )
+    per_day = {row["day"]: row["total"] for row in application_selectors.applications_per_day(since=since)}
+    days = [since + timedelta(days=offset) for offset in range(DAYS_OF_APPLICATIONS)]
+    over_time = Chart(
+        "applications_per_day", f"Applications submitted, last {DAYS_OF_APPLICATIONS} days", "line",
+        labels=[day.isoformat() for day in days],
+        values=[per_day.get(day, 0) for day in days],
+        links=[
+            _changelist("applications_loanapplication", submitted_at__year=day.year, submitted_at__month=day.month,
+                        submitted_at__day=day.day)
+            for day in days
+        ],
+        list_url=_changelist("applications_loanapplication"),
+    )
+    queue_rows = application_selectors.review_queue_by_reviewer()
+    queue = Chart(
+        "review_queue", "Review queue per reviewer", "bar",
+        labels=[row["assigned_to__username"] or "(unassigned)" for row in queue_rows],
+        values=[row["open_count"] for row in queue_rows],
+        links=[
+            _changelist("applications_loanapplication", status__exact=ApplicationStatus.MANUAL_REVIEW,
+                        **({"assigned_to": row["assigned_to_id"]} if row["assigned_to_id"] else {"queue": "waiting"}))
+            for row in queue_rows
+        ],
+        list_url=_changelist("applications_loanapplication", status__exact=ApplicationStatus.MANUAL_REVIEW),
+    )
+    rate = application_selectors.approval_rate(since=since)
+    return {
+        "charts": [by_status, over_time, queue],
+        "approval": rate,
+        "approval_days": DAYS_OF_APPLICATIONS,
+        "in_review": counts[ApplicationStatus.MANUAL_REVIEW],
+    }
+
+
+def loan_charts(today: date) -> dict:
+    this_week = week_containing(today)[0]
+    first_week = this_week - timedelta(weeks=WEEKS_OF_POSTINGS - 1)
+    totals = {row.week_start: row for row in loan_selectors.posted_totals_per_week(
+        date_from=first_week, date_to=this_week + timedelta(days=6))}
+    weeks = [first_week + timedelta(weeks=offset) for offset in range(WEEKS_OF_POSTINGS)]
+    posted = Chart(
+        "posted_per_week", f"Installments posted per week, last {WEEKS_OF_POSTINGS} weeks", "bar", money=True,
+        labels=[week.isoformat() for week in weeks],
+        values=[totals[week].amount if week in totals else Decimal("0.00") for week in weeks],
+        links=[
+            _changelist("loans_installment", status__exact="posted", due_date__gte=week.isoformat(),
+                        due_date__lte=(week + timedelta(days=6)).isoformat())
+            for week in weeks
+        ],
+        list_url=_changelist("loans_installment", status__exact="posted"),
+    )
+    return {"charts": [posted], "portfolio": loan_selectors.portfolio_totals(),
+            "portfolio_url": _changelist("loans_driverloan", status__exact="active")}
+
+
+def aging_chart(today: date) -> Chart:
+    buckets = ledger_selectors.open_items_aging_totals(as_of=today, category=Category.LOANS)
+    ranges = {
+        "current": {"due_date__gte": today},
+        "days_1_7": {"due_date__lt": today, "due_date__gte": today - timedelta(days=7)},
+        "days_8_30": {"due_date__lt": today - timedelta(days=7), "due_date__gte": today - timedelta(days=30)},
+        "days_31_60": {"due_date__lt": today - timedelta(days=30), "due_date__gte": today - timedelta(days=60)},
+        "days_over_60": {"due_date__lt": today - timedelta(days=60)},
+    }
+    return Chart(
+        "loans_aging", "Driver loans: open items by days past due", "bar", money=True,
+        labels=[ledger_selectors.AGING_LABELS[name] for name in buckets],
+        values=list(buckets.values()),
+        links=[
+            _changelist("ledger_openitem", status__exact="open", account__category__exact=Category.LOANS,
+                        **{key: value.isoformat() for key, value in ranges[name].items()})
+            for name in buckets
+        ],
+        list_url=_changelist("ledger_openitem", status__exact="open"),
+    )
+
+
+def dashboard_figures(*, today: date, show_applications: bool, show_loans: bool, show_ledger: bool) -> dict:
+    """Everything the page shows for this combination of permissions, cached for a minute."""
+    key = f"dashboard:v1:{today.isoformat()}:{int(show_applications)}{int(show_loans)}{int(show_ledger)}"
+
+    def compute() -> dict:
+        figures: dict = {"charts": []}
+        if show_applications:
+            part = application_charts(today)
+            figures["charts"] += [asdict(chart) for chart in part.pop("charts")]
+            figures["applications"] = part
+        if show_loans:
+            part = loan_charts(today)
+            figures["charts"] += [asdict(chart) for chart in part.pop("charts")]
+            figures["loans"] = part
+        if show_ledger:
+            figures["charts"].append(asdict(aging_chart(today)))
+        return figures
+
+    return cache.get_or_set(key, compute, CACHE_SECONDS)

@@ -1,0 +1,25 @@
+"""The dashboard page: staff only; each section needs the view permission of what it shows."""
+
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from .figures import dashboard_figures
+
+
+@staff_member_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    figures = dashboard_figures(
+        today=timezone.localdate(),
+        show_applications=user.has_perm("applications.view_loanapplication"),
+        show_loans=user.has_perm("loans.view_driverloan") and user.has_perm("loans.view_installment"),
+        show_ledger=user.has_perm("ledger.view_openitem"),
+    )
+    return TemplateResponse(
+        request,
+        "dashboard/dashboard.html",
+        {**admin.site.each_context(request), "title": "Dashboard", "figures": figures},
+    )
