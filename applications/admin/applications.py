@@ -76,18 +76,23 @@ class ApplicationRecordForm(ServiceModelForm):
 class ReviewDecisionForm(ServiceModelForm):
     """A reviewer's decision, made on the version shown (a newer one wins: reload and decide)."""
 
-    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")], widget=forms.RadioSelect)
+    # Named apart from the model's own `decision`, `interest_rate` and `version`, which the page
+    # shows read-only (the admin would render a same-named form field as the read-only value).
+    outcome = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")], widget=forms.RadioSelect)
     amount = forms.DecimalField(
         max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False,
         help_text="Approved amount; blank means the proposed, pre-approved or requested amount.",
     )
-    interest_rate = forms.DecimalField(max_digits=5, decimal_places=2, min_value=0, max_value=100, required=False)
+    rate = forms.DecimalField(
+        max_digits=5, decimal_places=2, min_value=0, max_value=100, required=False,
+        label="Interest rate", help_text="Annual, percent; blank keeps the scored rate.",
+    )
     reason_code = forms.ChoiceField(
         choices=[("", "---------")] + [(code, f"{code} {REASONS[code]}") for code in REJECTION_CODES],
         required=False, help_text="Required to reject.",
     )
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    version = forms.IntegerField(widget=forms.HiddenInput)
+    seen_version = forms.IntegerField(widget=forms.HiddenInput)
 
     class Meta:
         model = LoanApplication
@@ -95,30 +100,30 @@ class ReviewDecisionForm(ServiceModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["version"].initial = self.instance.version
+        self.fields["seen_version"].initial = self.instance.version
 
     def clean(self):
         data = super().clean()
-        if data.get("decision") == "reject" and not data.get("reason_code"):
+        if data.get("outcome") == "reject" and not data.get("reason_code"):
             self.add_error("reason_code", "State the reason for the rejection.")
         return data
 
     def call_service(self) -> LoanApplication:
         data = self.cleaned_data
-        reject = data["decision"] == "reject"
+        reject = data["outcome"] == "reject"
         return services.record_review_decision(
             application_id=self.instance.pk,
-            expected_version=data["version"],
+            expected_version=data["seen_version"],
             reviewer_user=self.user,
             approve=not reject,
             amount=data["amount"],
-            interest_rate=data["interest_rate"],
+            interest_rate=data["rate"],
             comment=data["comment"],
             reasons=[services.Reason(**reason(data["reason_code"]))] if reject else None,
         )
 
 
-REVIEW_FIELDS = ["decision", "amount", "interest_rate", "reason_code", "comment", "version"]
+REVIEW_FIELDS = ["outcome", "amount", "rate", "reason_code", "comment", "seen_version"]
 
 
 class ReviewQueueFilter(admin.SimpleListFilter):

@@ -33,11 +33,13 @@ def test_an_officer_decides_on_the_application_page(officer_client):
                                          requested_amount=Decimal("6000.00"))
 
     page = officer_client.get(change_url(application))
-    response = officer_client.post(change_url(application), {**inline_post_data(page), "decision": "approve",
-                                                              "amount": "5500.00", "interest_rate": "", "reason_code": "",
-                                                              "comment": "ok", "version": "1"})
+    response = officer_client.post(change_url(application), {**inline_post_data(page), "outcome": "approve",
+                                                              "amount": "5500.00", "rate": "", "reason_code": "",
+                                                              "comment": "ok", "seen_version": "1"})
 
     assert "Your decision" in page.content.decode()
+    assert 'name="seen_version" value="1"' in page.content.decode()
+    assert 'name="outcome"' in page.content.decode() and 'name="rate"' in page.content.decode()
     assert response.status_code == 302
     application.refresh_from_db()
     assert (application.status, application.approved_amount, application.decided_by) == (
@@ -49,9 +51,9 @@ def test_a_stale_page_shows_the_conflict_and_changes_nothing(officer_client):
                                          version=4)
 
     page = officer_client.get(change_url(application))
-    response = officer_client.post(change_url(application), {**inline_post_data(page), "decision": "approve", "amount": "",
-                                                              "interest_rate": "", "reason_code": "", "comment": "",
-                                                              "version": "3"})
+    response = officer_client.post(change_url(application), {**inline_post_data(page), "outcome": "approve", "amount": "",
+                                                              "rate": "", "reason_code": "", "comment": "",
+                                                              "seen_version": "3"})
 
     assert response.status_code == 200
     assert "changed since you read it" in response.content.decode()
@@ -62,9 +64,9 @@ def test_a_rejection_without_a_reason_is_a_form_error(officer_client):
     application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW, assigned_to=officer_client.officer.user)
 
     page = officer_client.get(change_url(application))
-    response = officer_client.post(change_url(application), {**inline_post_data(page), "decision": "reject", "amount": "",
-                                                              "interest_rate": "", "reason_code": "", "comment": "",
-                                                              "version": "1"})
+    response = officer_client.post(change_url(application), {**inline_post_data(page), "outcome": "reject", "amount": "",
+                                                              "rate": "", "reason_code": "", "comment": "",
+                                                              "seen_version": "1"})
 
     assert response.status_code == 200
     assert "State the reason for the rejection." in response.content.decode()
