@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_check_deploy_is_clean_with_production_settings():
     key = base64.b64encode(os.urandom(32)).decode()
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DJANGO_SETTINGS_MODULE": "loanproject.settings.production",
         "DJANGO_SECRET_KEY": base64.b64encode(os.urandom(48)).decode(),
         "FIELD_ENCRYPTION_KEYS": f"k1:{key}",
