@@ -88,10 +88,10 @@ class ScoringRunAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
 
 @admin.register(AgentResult)
 class AgentResultAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "agent_name", "agent_version", "status", "execution_ms", "application_id", "timestamp"]
+    list_display = ["id", "agent_name", "agent_version", "status", "execution_ms", "run", "timestamp"]
     list_filter = ["agent_name", "status", "agent_version"]
-    search_fields = ["=application__id"]
-    date_hierarchy = "timestamp"
+    list_select_related = ["run"]
+    search_fields = ["=run__application__id"]
     ordering = ["-id"]
 
 

@@ -9,7 +9,8 @@ Invariants:
 - A scoring run belongs to one application and has a number unique for it: re-scoring adds a run
   and keeps every earlier one (`scoring_run_number_unique`).
 - One agent result per (run, agent), status success, failed or skipped; a failed result carries
-  its error (`agent_result_failed_has_error`). One analytics summary per run.
+  its error (`agent_result_failed_has_error`). One analytics summary per run. Results and
+  analytics belong to their application through their run.
 """
 
 from __future__ import annotations
@@ -139,8 +140,8 @@ class AgentStatus(models.TextChoices):
 
 
 class AgentResult(models.Model):
+    # The application is the run's: no second foreign key to check and index for every agent.
     run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="agent_results")
-    application = models.ForeignKey(LoanApplication, on_delete=models.CASCADE, related_name="agent_results")
     agent_name = models.CharField(max_length=50)
     agent_version = models.CharField(max_length=20)
     status = models.CharField(max_length=10, choices=AgentStatus.choices)
@@ -159,11 +160,9 @@ class AgentResult(models.Model):
                 condition=~Q(status=AgentStatus.FAILED) | ~Q(error_message=""), name="agent_result_failed_has_error"
             ),
         ]
-        indexes = [
-            models.Index(fields=["application"], name="agent_result_application_idx"),
-            models.Index(fields=["agent_name", "status"], name="agent_result_agent_idx"),
-            models.Index(fields=["timestamp"], name="agent_result_timestamp_idx"),
-        ]
+        # Results are read by run (the unique constraint's index) or by agent and status; time
+        # ranges are asked of runs (started_at is indexed there).
+        indexes = [models.Index(fields=["agent_name", "status"], name="agent_result_agent_idx")]
 
     def __str__(self) -> str:
         return f"{self.agent_name} {self.status}"

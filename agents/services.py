@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -15,28 +16,34 @@ from applications import services as application_services
 from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication
 from applications.reasons import reason
-from loanproject.core.bulk import insert_rows
+from loanproject.core.bulk import insert_rows, insert_rows_returning_ids
 from loanproject.core.errors import NotFound
 
 from .metrics import AGENT_FAILURES, AGENT_RUN_SECONDS, SCORING_BATCH_SECONDS
 from .models import AgentResult, ApplicationAnalytics, ScoringPolicy, ScoringRun
-from .scoring.facts import PolicyRules, load_facts
+from .scoring.facts import CUSTOMER_KEYS, PolicyRules, load_facts
 from .scoring.pipeline import PipelineResult, run_pipeline
 
 SCORABLE_STATUSES = (ApplicationStatus.SUBMITTED, ApplicationStatus.SCORING)
-# Columns scoring reads: the applicant's data, the fields the outcome rewrites, the customer's
-# duplicate-check keys. Anything else would be loaded (or decrypted) for nothing.
+# Columns scoring reads: the applicant's data and the fields the outcome rewrites (the customer's
+# duplicate-check keys come as annotations). Anything else would be loaded for nothing.
 SCORING_READS = [
     "status", "version", "customer", "requested_amount", "term_months", "annual_income", "employment_status",
     "employment_duration_months", "monthly_debt_payments", "credit_score", "total_payments", "late_payments",
     "utilization", "credit_inquiries", "credit_history_months", "credit_mix", "repayment_history",
     *application_services.scoring.OUTCOME_FIELDS,
-    "customer__pan_hash", "customer__email", "customer__phone",
 ]
+RUN_COLUMNS = ["application", "number", "trigger", "policy", "outcome", "failed_agents", "duration_ms", "started_at"]
 AGENT_RESULT_COLUMNS = [
-    "run", "application", "agent_name", "agent_version", "status", "input", "output",
+    "run", "agent_name", "agent_version", "status", "input", "output",
     "error_message", "execution_ms", "timestamp",
 ]
+
+
+class SavedRun(NamedTuple):
+    pk: int
+    application_id: object
+    started_at: object
 
 
 @dataclass
@@ -141,7 +148,7 @@ ANALYTICS_COLUMNS = [
 ]
 
 
-def _analytics_row(run: ScoringRun, result: PipelineResult, rules: PolicyRules) -> tuple:
+def _analytics_row(run: SavedRun, result: PipelineResult, rules: PolicyRules) -> tuple:
     out = result.outputs
     credit, bureau = out.get("credit_scoring", {}), out.get("bureau", {})
     affordability, risk = out.get("affordability", {}), out.get("risk_assessment", {})
@@ -181,8 +188,8 @@ def score_applications(*, application_ids: Sequence, trigger: str = "submitted")
     applications = list(
         LoanApplication.objects.select_for_update(of=("self",), skip_locked=True)
         .filter(pk__in=list(application_ids), status__in=SCORABLE_STATUSES)
-        .select_related("customer")
         .only(*SCORING_READS)  # what the agents and the outcome need; no PAN to decrypt
+        .annotate(**CUSTOMER_KEYS)
         .order_by("pk")
     )
     report = ScoringReport(skipped=len(set(application_ids)) - len(applications))
@@ -200,27 +207,27 @@ def score_applications(*, application_ids: Sequence, trigger: str = "submitted")
         .annotate(last=Max("number"))
         .values_list("application_id", "last")
     )
-    runs = ScoringRun.objects.bulk_create(
-        [
-            ScoringRun(
-                application=application,
-                number=previous.get(application.pk, 0) + 1,
-                trigger=trigger,
-                policy=policy,
-                outcome=outcome.decision,
-                failed_agents=len(result.failed),
-                duration_ms=sum((run.execution_ms for run in result.runs), Decimal("0.000")),
-                started_at=result.runs[0].timestamp,
-            )
-            for application, result, outcome in zip(applications, results, outcomes, strict=True)
-        ]
-    )
+    run_rows = [
+        (
+            application.pk,
+            previous.get(application.pk, 0) + 1,
+            trigger,
+            policy.pk,
+            outcome.decision,
+            len(result.failed),
+            sum((run.execution_ms for run in result.runs), Decimal("0.000")),
+            result.runs[0].timestamp,
+        )
+        for application, result, outcome in zip(applications, results, outcomes, strict=True)
+    ]
+    run_ids = insert_rows_returning_ids(ScoringRun, RUN_COLUMNS, run_rows)
+    runs = [SavedRun(run_id, row[0], row[-1]) for run_id, row in zip(run_ids, run_rows, strict=True)]
     insert_rows(
         AgentResult,
         AGENT_RESULT_COLUMNS,
         [
-            (run.pk, run.application_id, a.agent_name, a.agent_version, a.status, a.input, a.output,
-             a.error_message, a.execution_ms, a.timestamp)
+            (run.pk, a.agent_name, a.agent_version, a.status, a.input, a.output, a.error_message,
+             a.execution_ms, a.timestamp)
             for run, result in zip(runs, results, strict=True)
             for a in result.runs
         ],

@@ -156,7 +156,7 @@ class TestFraudFacts:
         services.score_applications(application_ids=[second.pk])
 
         second.refresh_from_db()
-        fraud = AgentResult.objects.get(application=second, agent_name="fraud_checks")
+        fraud = AgentResult.objects.get(run__application=second, agent_name="fraud_checks")
         assert fraud.input == {"other_open_applications_same_pan": 1, "other_pans_sharing_email": 0,
                                "other_pans_sharing_phone": 0, "applications_same_pan_30d": 2}
         assert fraud.output["flags"] == ["duplicate_open_application"]
@@ -172,7 +172,7 @@ class TestFraudFacts:
 
         services.score_applications(application_ids=[application.pk])
 
-        fraud = AgentResult.objects.get(application=application, agent_name="fraud_checks")
+        fraud = AgentResult.objects.get(run__application=application, agent_name="fraud_checks")
         assert (fraud.input["other_pans_sharing_email"], fraud.input["other_pans_sharing_phone"]) == (2, 2)
         assert fraud.output["flags"] == ["email_shared", "phone_shared"]
 
@@ -263,7 +263,7 @@ class TestIncomeFromBankData:
 
         services.score_applications(application_ids=[application.pk])
 
-        income = AgentResult.objects.get(application=application, agent_name="income_verification")
+        income = AgentResult.objects.get(run__application=application, agent_name="income_verification")
         assert income.input["verified_monthly_income"] == "7500.00"
         assert (income.output["status"], income.output["declared_to_verified"]) == ("verified", "1.0000")
         application.refresh_from_db()

@@ -63,10 +63,12 @@ class RiskLevel(models.TextChoices):
 
 class LoanApplication(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No single-column indexes on partner, customer and assigned_to: the composite indexes below
+    # lead with them, and every status change would otherwise update three redundant indexes.
     partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="applications"
+        Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="applications", db_index=False
     )
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="applications")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="applications", db_index=False)
     external_ref = models.CharField(
         max_length=100, blank=True, help_text="The partner's own id for this application."
     )
@@ -118,6 +120,7 @@ class LoanApplication(models.Model):
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
+        db_index=False,
         null=True,
         blank=True,
         related_name="assigned_applications",

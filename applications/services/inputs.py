@@ -41,3 +41,6 @@ class ApplicationData:
 class Reason:
     code: str
     text: str
+
+    def as_json(self) -> dict:
+        return {"code": self.code, "text": self.text}

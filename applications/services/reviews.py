@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import heapq
-from dataclasses import asdict
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -224,7 +223,7 @@ def record_review_decision(
         outcome=outcome,
         amount=amount if approve else None,
         comment=comment,
-        reasons=[asdict(reason) for reason in reasons or []] if not approve else [],
+        reasons=[reason.as_json() for reason in reasons or []] if not approve else [],
         application_version=expected_version,
     )
     decision.full_clean(validate_constraints=False)  # the unique constraint is the race guard
@@ -276,7 +275,7 @@ def _reject(application, reviewer: Reviewer, reasons, comment) -> str:
         approved_amount=None,
         proposed_amount=None,
         decision=Decision.REJECTED,
-        reasons=[asdict(reason) for reason in reasons],
+        reasons=[reason.as_json() for reason in reasons],
         decided_by=reviewer.user,
         decided_at=timezone.now(),
         decision_note=comment,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -90,7 +90,7 @@ def record_scoring_outcomes(
         application.risk_level = outcome.risk_level
         application.approved_amount = outcome.approved_amount if outcome.decision == Decision.PRE_APPROVED else None
         application.interest_rate = outcome.interest_rate
-        application.reasons = [asdict(reason) for reason in outcome.reasons]
+        application.reasons = [reason.as_json() for reason in outcome.reasons]
         application.conditions = list(outcome.conditions)
         application.processed_at = now
         application.decided_at = now

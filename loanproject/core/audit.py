@@ -88,11 +88,12 @@ def log_bulk_changes(*, model, changes, action: int | None = None) -> int:
     rows = [
         (
             content_type.pk,
-            smart_str(instance.pk),
+            str(instance.pk),
             instance.pk if isinstance(instance.pk, int) else None,
             smart_str(instance),
             action,
-            {name: [smart_str(old), smart_str(new)] for name, (old, new) in fields.items()},
+            # str() is what smart_str does for the values models hold (text, numbers, dates, ids).
+            {name: [str(old), str(new)] for name, (old, new) in fields.items()},
             "",
             actor_id,
             context["actor_email"],

@@ -21,8 +21,13 @@ from django.db import connections, models, router
 from .money import MoneyField
 
 
-def update_rows(objs: Sequence[models.Model], fields: Sequence[str], *, batch_size: int = 1000) -> int:
-    """UPDATE the given columns of `objs` (all of one model) to their in-memory values."""
+def update_rows(objs: Sequence[models.Model], fields: Sequence[str], *, batch_size: int = 5000) -> int:
+    """UPDATE the given columns of `objs` (all of one model) to their in-memory values.
+
+    On PostgreSQL each column travels as one text array and the rows come back with unnest():
+    a handful of parameters whatever the batch, so neither psycopg nor the server parses a
+    statement with thousands of placeholders; each column is cast back to its type.
+    """
     if not objs:
         return 0
     model = type(objs[0])
@@ -33,32 +38,42 @@ def update_rows(objs: Sequence[models.Model], fields: Sequence[str], *, batch_si
 
     pk = model._meta.pk
     columns = [model._meta.get_field(name) for name in fields]
-    table = connection.ops.quote_name(model._meta.db_table)
+    quote = connection.ops.quote_name
     names = ["pk", *[f"c{i}" for i in range(len(columns))]]
     assignments = ", ".join(
-        f"{connection.ops.quote_name(column.column)} = v.c{i}::{column.db_type(connection)}"
-        for i, column in enumerate(columns)
+        f"{quote(column.column)} = v.c{i}::{column.db_type(connection)}" for i, column in enumerate(columns)
     )
-    row_placeholder = "(" + ", ".join(["%s"] * len(names)) + ")"
-    converters = [_converter(column, connection) for column in columns]
-    prepare_pk = _converter(pk, connection)
+    sql = (
+        f"UPDATE {quote(model._meta.db_table)} AS t SET {assignments} "
+        f"FROM unnest({', '.join(['%s::text[]'] * len(names))}) AS v({', '.join(names)}) "
+        f"WHERE t.{quote(pk.column)} = v.pk::{pk.db_type(connection)}"
+    )
+    converters = [_text_converter(column, connection) for column in (pk, *columns)]
+    attnames = [pk.attname, *(column.attname for column in columns)]
     updated = 0
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         for start in range(0, len(objs), batch_size):
             chunk = objs[start : start + batch_size]
-            params = []
-            for obj in chunk:
-                params.append(prepare_pk(obj.pk))
-                params.extend(convert(getattr(obj, column.attname)) for convert, column in zip(converters, columns))
-            sql = (
-                f"UPDATE {table} AS t SET {assignments} "
-                f"FROM (VALUES {', '.join([row_placeholder] * len(chunk))}) AS v({', '.join(names)}) "
-                f"WHERE t.{connection.ops.quote_name(pk.column)} = v.pk::{pk.db_type(connection)}"
-            )
-            cursor.execute(sql, params)
+            arrays = [[convert(getattr(obj, attname)) for obj in chunk] for convert, attname in zip(converters, attnames)]
+            cursor.execute(sql, arrays)
             updated += cursor.rowcount
     return updated
+
+
+def _text_converter(field: models.Field, connection):
+    """A value as the text PostgreSQL parses back into the column's type (None stays NULL)."""
+    convert = _converter(field, connection)
+
+    def as_text(value):
+        value = convert(value)
+        if value is None or isinstance(value, str):
+            return value
+        if hasattr(value, "isoformat"):
+            return value.isoformat()
+        return str(value)
+
+    return as_text
 
 
 def _json_default(value):
@@ -105,11 +120,45 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequenc
         objs = [model(**dict(zip((f.attname for f in fields), row, strict=True))) for row in rows]
         model._base_manager.using(using).bulk_create(objs, batch_size=1000)
         return len(objs)
-    converters = [_converter(field, connection) for field in fields]
+    # Only the columns that need converting are touched per row (JSON, naive datetimes, ...).
+    conversions = [
+        (index, convert)
+        for index, (field, convert) in enumerate((field, _converter(field, connection)) for field in fields)
+        if type(field) not in NATIVE_FIELD_TYPES
+    ]
     quote = connection.ops.quote_name
     statement = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
     connection.ensure_connection()
     with connection.connection.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
-            copy.write_row([convert(value) for convert, value in zip(converters, row, strict=True)])
+            if conversions:
+                row = list(row)
+                for index, convert in conversions:
+                    row[index] = convert(row[index])
+            copy.write_row(row)
     return len(rows)
+
+
+def insert_rows_returning_ids(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence]) -> list:
+    """insert_rows, and the new primary keys in row order (rows may then be referenced at once).
+
+    On PostgreSQL the keys are drawn from the table's identity sequence first, then the rows go in
+    with COPY; elsewhere bulk_create returns them.
+    """
+    if not rows:
+        return []
+    using = router.db_for_write(model)
+    connection = connections[using]
+    pk = model._meta.pk
+    if connection.vendor != "postgresql":
+        fields = [model._meta.get_field(name) for name in columns]
+        objs = [model(**dict(zip((f.attname for f in fields), row, strict=True))) for row in rows]
+        return [obj.pk for obj in model._base_manager.using(using).bulk_create(objs, batch_size=1000)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [model._meta.db_table, pk.column, len(rows)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    insert_rows(model, [pk.name, *columns], [(row_id, *row) for row_id, row in zip(ids, rows, strict=True)])
+    return ids
