@@ -24,7 +24,7 @@ def fresh_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def setup_django(database_url: str, broker_url: str | None = None) -> None:
+def setup_django(database_url: str, broker_url: str | None = None, *, migrate: bool = True) -> None:
     sys.path.insert(0, str(ROOT))
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loanproject.settings.development")
@@ -35,6 +35,7 @@ def setup_django(database_url: str, broker_url: str | None = None) -> None:
     import django
 
     django.setup()
-    from django.core.management import call_command
+    if migrate:
+        from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
+        call_command("migrate", verbosity=0)

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/post_installments.py                 # 1,000,000 installments, 1 and 2 processes
     .venv/bin/python benchmarks/post_installments.py --n 100000 --workers 2
 
-What it does, on the database of BENCH_DATABASE_URL (migrated and emptied first):
+What it does, on the database of BENCH_DATABASE_URL (dropped, created and migrated first):
 1. creates `--n` due installments per value of `--workers` (loans of `--weeks` overdue weekly
    installments each, at `--rate` % so every entry has three legs), `--sql-n` for the SQL baseline
    and a small sample for the naive baseline (set-based SQL, not timed);
@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks._setup import fresh_database, setup_django  # noqa: E402
 
 START = date(2025, 1, 5)  # a Sunday; the posting is for the week of the last due installment
 
@@ -46,18 +47,11 @@ def parse_args() -> argparse.Namespace:
         "--workers", type=int, nargs="+", default=[1, 2],
         help="processes sharing the chunks, as Celery workers do; several values measure each on its own batch (default 1 2)",
     )
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""), help="default: $BENCH_DATABASE_URL")
+    parser.add_argument(
+        "--database-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_posting"),
+        help="dropped and created again (default: $BENCH_DATABASE_URL or bench_posting on the local server)",
+    )
     return parser.parse_args()
-
-
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loanproject.settings.development")
-    os.environ["DJANGO_DEBUG"] = "0"  # no query log: it would grow without bound
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
 
 
 def rss_mb() -> float:
@@ -68,19 +62,6 @@ def rss_mb() -> float:
 
 
 # --- Data ----------------------------------------------------------------------------------------
-
-
-def reset_database() -> None:
-    from django.core.management import call_command
-    from django.db import connection
-
-    call_command("migrate", verbosity=0)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE loans_installment, loans_driverloan, loans_installmentpostingrun, loans_lease, loans_driver, "
-            "loans_loannumbercounter, ledger_paymentallocation, ledger_openitem, ledger_posting, ledger_journalentry, "
-            "ledger_account RESTART IDENTITY CASCADE"
-        )
 
 
 def create_installments(*, batch: str, loans: int, weeks: int, rate: Decimal) -> tuple[int, int]:
@@ -190,7 +171,7 @@ def naive_orm_loop(installment_ids: list[int], period_end: date) -> float:
 
 def _chunk_worker(args) -> tuple[int, float]:
     database_url, run_id, chunks = args
-    setup_django(database_url)
+    setup_django(database_url, migrate=False)
     from loans.services import PostingChunk, post_installment_chunk
 
     # Sampled, not ru_maxrss: after fork+exec Linux reports the parent's peak as the child's.
@@ -278,7 +259,8 @@ def one_statement(period_end: date) -> tuple[float, int]:
 def main() -> None:
     args = parse_args()
     if not args.database_url.startswith("postgres"):
-        sys.exit("Set BENCH_DATABASE_URL (or --database-url) to a PostgreSQL database you can empty.")
+        sys.exit("BENCH_DATABASE_URL (or --database-url) must be a PostgreSQL database you can empty.")
+    fresh_database(args.database_url)
     setup_django(args.database_url)
     from django.conf import settings
 
@@ -293,7 +275,6 @@ def main() -> None:
     batches = " + ".join(f"{args.n:,}" for _ in args.workers)
     print(f"Setting up {batches} + {sql_n:,} + {args.sample:,} installments "
           f"({args.weeks} overdue weeks per loan, {rate} % a year) ...", flush=True)
-    reset_database()
     setup_started = time.perf_counter()
     service_batches = [
         create_installments(batch=f"S{index}", loans=loans_for(args.n), weeks=args.weeks, rate=rate)
