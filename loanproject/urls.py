@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from loanproject.core import health
+from loanproject.core import health, metrics
 from loanproject.dashboard import views as dashboard_views
 
 admin.site.site_header = "Loan back office"
@@ -23,7 +23,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("health/", health.health, name="health"),
     path("ready/", health.ready, name="ready"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics.metrics_view, name="prometheus-django-metrics"),
 ]
 
 handler404 = "loanproject.core.api.errors.not_found"

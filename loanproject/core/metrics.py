@@ -6,10 +6,13 @@ rolled-back change is never counted.
 
 from __future__ import annotations
 
+import os
+
 from django.db import transaction
 from django.db.models import Min
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from prometheus_client import REGISTRY, Counter
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
 
@@ -47,3 +50,16 @@ def register_outbox_collector() -> None:
     if _collector is None:
         _collector = OutboxCollector()
         REGISTRY.register(_collector)
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """/metrics for Prometheus. Under gunicorn with PROMETHEUS_MULTIPROC_DIR set, the counters of
+    every worker process are merged (prometheus_client's multiprocess mode); the outbox gauges are
+    read from the database at each scrape in both modes."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        registry.register(OutboxCollector())
+    else:
+        registry = REGISTRY
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -21,6 +21,7 @@ chunk), and memory stays bounded by the chunk size in both ways of running.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -38,9 +39,11 @@ from ledger.inputs import Charge
 from ledger.models import JournalEntry
 from loanproject.core.db import execute_with_bound_parameters
 from loanproject.core.errors import DomainError, NotFound
+from loanproject.core.metrics import increment_after_commit
 from loanproject.core.money import ZERO, to_cents
 
 from .. import accounts
+from ..metrics import INSTALLMENT_POSTING_FAILURES, INSTALLMENTS_POSTED, POSTING_CHUNK_SECONDS, POSTING_RUN_SECONDS
 from ..models import (
     Installment,
     InstallmentPostingRun,
@@ -288,14 +291,18 @@ def post_installment_chunk(*, run_id: int, chunk: PostingChunk) -> ChunkOutcome:
         run = InstallmentPostingRun.objects.select_related("started_by").get(pk=run_id)
     except InstallmentPostingRun.DoesNotExist:
         raise NotFound(f"No posting run #{run_id}.") from None
+    started = time.perf_counter()
     try:
         with transaction.atomic():
             outcome = _post_chunk_at_once(run, chunk)
             _add_to_run(run, outcome)
-        return outcome
     except DATA_ERRORS as exc:
         logger.warning("posting run %s: chunk from installment %s failed (%s); posting it one by one", run.pk, chunk.first_id, exc)
-    return _post_chunk_one_by_one(run, chunk)
+        outcome = _post_chunk_one_by_one(run, chunk)
+    increment_after_commit(INSTALLMENTS_POSTED, outcome.posted)
+    increment_after_commit(INSTALLMENT_POSTING_FAILURES, outcome.failed)
+    POSTING_CHUNK_SECONDS.observe(time.perf_counter() - started)
+    return outcome
 
 
 def _claim(run: InstallmentPostingRun, bounds: Q):
@@ -495,6 +502,9 @@ def _add_to_run(run: InstallmentPostingRun, outcome: ChunkOutcome) -> None:
         locked = InstallmentPostingRun.objects.select_for_update().get(pk=run.pk)
         locked.errors = (locked.errors + outcome.errors)[:MAX_STORED_ERRORS]
         locked.save(update_fields=["errors"])
-    InstallmentPostingRun.objects.filter(pk=run.pk, chunks_done=F("chunks_total"), finished_at__isnull=True).update(
-        finished_at=timezone.now()
-    )
+    finished_at = timezone.now()
+    if InstallmentPostingRun.objects.filter(pk=run.pk, chunks_done=F("chunks_total"), finished_at__isnull=True).update(
+        finished_at=finished_at
+    ):
+        seconds = (finished_at - run.started_at).total_seconds()
+        transaction.on_commit(lambda: POSTING_RUN_SECONDS.observe(seconds))

@@ -56,3 +56,40 @@ def test_outbox_lag_is_measured_at_scrape_time(client):
     assert "outbox_pending_events 1.0" in body
     lag = float(next(line.split()[1] for line in body.splitlines() if line.startswith("outbox_lag_seconds ")))
     assert 90 <= lag < 120
+
+
+def test_multiprocess_mode_merges_workers_and_keeps_the_outbox_gauges(client, tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    OutboxEvent.objects.create(topic="t", aggregate_type="x", aggregate_id="1")
+
+    body = client.get("/metrics").content.decode()
+
+    assert "outbox_pending_events 1.0" in body
+
+
+def test_installments_posted_and_the_run_duration_are_measured(django_capture_on_commit_callbacks):
+    from loans import services
+    from loans.periods import week_containing
+    from loans.tests.factories import SUNDAY, make_loan
+
+    before = (sample("installments_posted_total"), sample("installment_posting_run_seconds_count"))
+    make_loan(weeks=3, start=SUNDAY)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.post_weekly_installments(period_start=SUNDAY, period_end=week_containing(SUNDAY)[1])
+
+    assert sample("installments_posted_total") == before[0] + 1
+    assert sample("installment_posting_run_seconds_count") == before[1] + 1
+
+
+def test_a_rolled_back_posting_is_not_counted():
+    from loans import services
+    from loans.periods import week_containing
+    from loans.tests.factories import SUNDAY, make_loan
+
+    before = sample("installments_posted_total")
+    make_loan(weeks=3, start=SUNDAY)
+
+    services.post_weekly_installments(period_start=SUNDAY, period_end=week_containing(SUNDAY)[1])  # never commits
+
+    assert sample("installments_posted_total") == before
