@@ -63,12 +63,16 @@ def run_pipeline(facts: ApplicantFacts, rules: PolicyRules, agents: tuple[Agent,
                 AgentRun(agent.name, agent.version, "skipped", {}, {}, f"needs {', '.join(missing)}", Decimal("0.000"), stamp)
             )
             continue
+        inputs: dict = {}
         try:
-            inputs, output = agent.run(facts, rules, result.outputs)
+            # Two steps, not agent.run: when `decide` fails, the inputs it failed on are the record
+            # that lets someone replay and explain the failure.
+            inputs = agent.gather(facts, rules, result.outputs)
+            output = agent.decide(inputs)
         except Exception as exc:
             logger.exception("agent %s failed on application %s", agent.name, facts.application_id)
             result.runs.append(
-                AgentRun(agent.name, agent.version, "failed", {}, {}, f"{type(exc).__name__}: {exc}"[:2000],
+                AgentRun(agent.name, agent.version, "failed", inputs, {}, f"{type(exc).__name__}: {exc}"[:2000],
                          _elapsed_ms(started), stamp)
             )
             continue

@@ -35,3 +35,31 @@ def test_a_failing_agent_is_recorded_and_only_its_dependents_are_skipped(monkeyp
     assert statuses["affordability"] == ("success", "")
     assert result.failed == ["risk_assessment"]
     assert "decision" not in result.outputs
+
+
+def test_a_failing_decide_keeps_the_inputs_it_was_given(monkeypatch):
+    def broken(self, inputs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(RiskAgent, "decide", broken)
+
+    result = run_pipeline(facts(), DEFAULT_RULES, AGENTS)
+
+    failed = next(run for run in result.runs if run.agent_name == "risk_assessment")
+    assert (failed.status, failed.output, failed.error_message) == ("failed", {}, "ZeroDivisionError: division by zero")
+    assert failed.input == {
+        "credit_score": 717, "back_end_dti": Decimal("19.30"), "employment_status": "employed",
+        "employment_duration_months": 30, "income_status": "mismatch", "fraud_score": 0,
+    }
+
+
+def test_a_failing_gather_records_no_inputs(monkeypatch):
+    def broken(self, facts, rules, upstream):
+        raise KeyError("fraud_score")
+
+    monkeypatch.setattr(RiskAgent, "gather", broken)
+
+    result = run_pipeline(facts(), DEFAULT_RULES, AGENTS)
+
+    failed = next(run for run in result.runs if run.agent_name == "risk_assessment")
+    assert (failed.status, failed.input, failed.error_message) == ("failed", {}, "KeyError: 'fraud_score'")
