@@ -378,7 +378,17 @@ AUDITLOG_MASK_CALLABLE = "loanproject.core.sensitive.mask_tail"
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
-LOG_FORMAT = env("LOG_FORMAT", "text")  # "json" in production
+LOG_FORMATS = ("text", "json")
+
+
+def log_format(default: str) -> str:
+    value = env("LOG_FORMAT", default)
+    if value not in LOG_FORMATS:
+        raise ImproperlyConfigured(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {value!r}")
+    return value
+
+
+LOG_FORMAT = log_format("text")  # "json" in production
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -386,10 +396,14 @@ LOGGING = {
         "redact": {"()": "loanproject.core.logging.RedactSecretsFilter"},
         "context": {"()": "loanproject.core.logging.RequestContextFilter"},
     },
+    # Both formats redact PANs, keys and tokens in the message, extra fields and tracebacks.
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(actor)s] %(message)s"},
+        "text": {
+            "()": "loanproject.core.logging.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(actor)s] %(message)s",
+        },
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "loanproject.core.logging.RedactingJsonFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(actor)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
@@ -397,7 +411,7 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": LOG_FORMAT if LOG_FORMAT in {"text", "json"} else "text",
+            "formatter": LOG_FORMAT,
             "filters": ["context", "redact"],
         }
     },

@@ -4,7 +4,7 @@ The keys below are public and only good for a laptop; production.py refuses to s
 """
 
 from .base import *  # noqa: F403
-from .base import env, env_bool
+from .base import env_bool
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
 SECRET_KEY = SECRET_KEY or "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: F405
@@ -12,7 +12,6 @@ FIELD_ENCRYPTION_KEYS = FIELD_ENCRYPTION_KEYS or (  # noqa: F405
     "dev1:ZGV2LW9ubHktZmllbGQta2V5LTMyLWJ5dGVzLWxuZyE="
 )
 BLIND_INDEX_KEY = BLIND_INDEX_KEY or "ZGV2LW9ubHktYmxpbmQtaW5kZXgta2V5LTMyYnl0ZXM="  # noqa: F405
-LOG_FORMAT = env("LOG_FORMAT", "text")
 # Static files come from the apps (whitenoise uses finders under DEBUG); collectstatic is for production.
 STATIC_ROOT = None
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

@@ -5,7 +5,7 @@ from django.core.exceptions import ImproperlyConfigured
 from loanproject.core.crypto import validate_key_settings
 
 from .base import *  # noqa: F403
-from .base import env, env_bool, env_int
+from .base import env_bool, env_int, log_format
 
 _missing = [
     name
@@ -32,5 +32,5 @@ SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
-LOG_FORMAT = env("LOG_FORMAT", "json")
+LOG_FORMAT = log_format("json")
 LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT  # noqa: F405

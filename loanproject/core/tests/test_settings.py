@@ -40,3 +40,13 @@ def test_production_refuses_a_malformed_key():
 
     assert result.returncode != 0
     assert "must decode to 32 bytes" in result.stderr
+
+
+def test_production_refuses_an_unknown_log_format_with_a_clear_message():
+    key = base64.b64encode(b"k" * 32).decode()
+    result = load_production_settings(
+        DJANGO_SECRET_KEY="x" * 50, FIELD_ENCRYPTION_KEYS=f"p1:{key}", BLIND_INDEX_KEY=key, LOG_FORMAT="xml"
+    )
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: LOG_FORMAT must be one of text, json, got 'xml'" in result.stderr
