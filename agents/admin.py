@@ -4,19 +4,18 @@ application page gains its runs and a re-score action."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from applications import services as application_services
 from applications.admin.applications import LoanApplicationAdmin
 from applications.models import LoanApplication
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.readonly import ReadOnlyAdminMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
+from loanproject.core.errors import DomainError
 
-from . import services
+from . import selectors, services
 from .models import AgentResult, ApplicationAnalytics, ScoringPolicy, ScoringRun
 
 
@@ -48,7 +47,7 @@ class ScoringPolicyAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin)
         return obj is None and super().has_change_permission(request)
 
     def get_changeform_initial_data(self, request):
-        active = ScoringPolicy.objects.filter(is_active=True).first()
+        active = selectors.current_policy()
         if active is None:
             return super().get_changeform_initial_data(request)
         initial = {name: getattr(active, name) for name in services.POLICY_FIELDS}
@@ -60,7 +59,11 @@ class ScoringPolicyAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin)
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.WARNING)
             return
-        policy = services.activate_scoring_policy(policy_id=queryset.get().pk)
+        try:
+            policy = services.activate_scoring_policy(policy_id=queryset.get().pk)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
         self.message_user(request, f"Version {policy.version} is now active.", messages.SUCCESS)
 
 
@@ -142,23 +145,23 @@ class ScoredApplicationAdmin(LoanApplicationAdmin):
 
     @admin.action(description="Re-score selected applications", permissions=["rescore"])
     def rescore(self, request: HttpRequest, queryset: QuerySet) -> None:
-        from .tasks import score_applications_task
-
-        ids = list(queryset.values_list("pk", flat=True))
-        with transaction.atomic():
-            moved = [str(application.pk) for application in application_services.request_rescoring(application_ids=ids)]
-            if moved:
-                transaction.on_commit(lambda: score_applications_task.delay(moved, "rescore"))
-        skipped = len(ids) - len(moved)
-        self.message_user(request, f"Re-scoring {len(moved)} application(s).", messages.SUCCESS)
-        if skipped:
+        try:
+            requested = services.rescore_applications(
+                application_ids=list(queryset.values_list("pk", flat=True)), requested_by=request.user
+            )
+        except DomainError as exc:
+            self.message_user(request, f"Nothing was re-scored: {exc.message}", messages.ERROR)
+            return
+        self.message_user(request, f"Re-scoring {len(requested.queued)} application(s).", messages.SUCCESS)
+        if requested.skipped:
             self.message_user(
-                request, f"{skipped} application(s) skipped: only pre-approved or manual-review ones are re-scored.",
+                request,
+                f"{requested.skipped} application(s) skipped: only pre-approved or manual-review ones are re-scored.",
                 messages.WARNING,
             )
 
     def has_rescore_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("applications.rescore_loanapplication")
+        return request.user.has_perm(services.RESCORE_PERMISSION)
 
 
 admin.site.unregister(LoanApplication)

@@ -7,7 +7,9 @@ Invariants:
 - A policy's thresholds are ordered: rejecting below a lower credit score than pre-approving,
   pre-approval DTI/risk/amount within the hard limits (named CHECK constraints).
 - A scoring run belongs to one application and has a number unique for it: re-scoring adds a run
-  and keeps every earlier one (`scoring_run_number_unique`).
+  and keeps every earlier one (`scoring_run_number_unique`). Its trigger and outcome are known
+  values (`scoring_run_trigger_known`, `scoring_run_outcome_known`): runs are written with COPY,
+  which no model validation sees.
 - One agent result per (run, agent), status success, failed or skipped; a failed result carries
   its error (`agent_result_failed_has_error`). One analytics summary per run. Results and
   analytics belong to their application through their run.
@@ -110,6 +112,13 @@ class ScoringTrigger(models.TextChoices):
     SUBMITTED = "submitted", "Submitted"
     RESCORE = "rescore", "Re-score"
     BATCH = "batch", "Batch command"
+    SWEEP = "sweep", "Sweep of stalled applications"
+
+
+class RunOutcome(models.TextChoices):
+    PRE_APPROVED = "pre_approved", "Pre-approved"
+    MANUAL_REVIEW = "manual_review", "Manual review"
+    REJECTED = "rejected", "Rejected"
 
 
 class ScoringRun(models.Model):
@@ -117,7 +126,7 @@ class ScoringRun(models.Model):
     number = models.PositiveIntegerField()
     trigger = models.CharField(max_length=10, choices=ScoringTrigger.choices)
     policy = models.ForeignKey(ScoringPolicy, on_delete=models.PROTECT, related_name="runs")
-    outcome = models.CharField(max_length=20)
+    outcome = models.CharField(max_length=20, choices=RunOutcome.choices)
     failed_agents = models.PositiveSmallIntegerField(default=0)
     started_at = models.DateTimeField(default=timezone.now)
     duration_ms = models.DecimalField(max_digits=10, decimal_places=3)
@@ -126,6 +135,8 @@ class ScoringRun(models.Model):
         ordering = ["-started_at"]
         constraints = [
             models.UniqueConstraint(fields=["application", "number"], name="scoring_run_number_unique"),
+            models.CheckConstraint(condition=Q(trigger__in=ScoringTrigger.values), name="scoring_run_trigger_known"),
+            models.CheckConstraint(condition=Q(outcome__in=RunOutcome.values), name="scoring_run_outcome_known"),
         ]
         indexes = [models.Index(fields=["started_at"], name="scoring_run_started_idx")]
 

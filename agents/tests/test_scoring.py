@@ -1,3 +1,5 @@
+import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -12,26 +14,13 @@ from agents.scoring.risk import RiskAgent
 from agents.tasks import score_submitted_application_task
 from applications import services as application_services
 from applications.lifecycle import ApplicationStatus
-from applications.models import LoanApplication, Notification
+from applications.models import Notification
 from applications.tests.factories import CustomerFactory, LoanApplicationFactory, PartnerFactory, StaffUserFactory
 from loanproject.core.models import OutboxEvent
 
+from .factories import strong_application
+
 pytestmark = pytest.mark.django_db
-
-
-def strong_application(**extra) -> LoanApplication:
-    """Hand-checked with the default policy (medium rate 11 %): credit 0.6 x 760 + 0.4 x 882 = 809;
-    payment 559.29 on 7,500.00 a month, back-end DTI (559.29 + 500) / 7,500 = 14.12 %; risk
-    credit 6.83 + DTI 5.88 + employment 3.00 + unverified income 2.50 = 18.21 (low) -> pre-approved."""
-    values = dict(
-        requested_amount=Decimal("12000.00"), term_months=24, annual_income=Decimal("90000.00"),
-        monthly_debt_payments=Decimal("500.00"), credit_score=760, total_payments=120, late_payments=0,
-        repayment_history=[{"month": "2026-01", "status": "on_time"}], utilization=Decimal("10.00"),
-        credit_inquiries=0, credit_history_months=120, credit_mix=["credit_card", "auto_loan", "mortgage", "student_loan"],
-        employment_status="employed", employment_duration_months=60,
-    )
-    values.update(extra)
-    return LoanApplicationFactory(**values)
 
 
 class TestScoreApplications:
@@ -97,6 +86,9 @@ class TestScoreApplications:
         }]
         failed = AgentResult.objects.get(agent_name="risk_assessment")
         assert (failed.status, failed.error_message) == ("failed", "RuntimeError: risk model unavailable")
+        assert failed.input == {"credit_score": 809, "back_end_dti": "14.12", "employment_status": "employed",
+                                "employment_duration_months": 60, "income_status": "unverified", "fraud_score": 0}
+        assert failed.output == {}
         assert AgentResult.objects.get(agent_name="decision").status == "skipped"
         assert ScoringRun.objects.get().failed_agents == 1
         assert ApplicationAnalytics.objects.get().risk_score is None
@@ -201,8 +193,6 @@ class TestDoors:
         assert set(Notification.objects.values_list("template", "channel")) == set()  # relayed only on commit
 
     def test_the_command_scores_pending_ones_and_reports_json(self, capsys):
-        import json
-
         from django.core.management import call_command
 
         strong_application()
@@ -221,11 +211,63 @@ class TestDoors:
 
         application = strong_application()
         services.score_applications(application_ids=[application.pk])
+        strong_application()  # submitted: not in the status asked for
 
         call_command("score_applications", "--status", "pre_approved")
 
-        assert "scored 1 of 1 selected" in capsys.readouterr().out
-        assert ScoringRun.objects.filter(application=application).count() == 2
+        assert re.fullmatch(
+            r"scored 1 of 1 selected: 1 pre-approved, 0 to manual review, 0 rejected "
+            r"\(0 with failed agents, 0 skipped\) in \d+\.\d s \(\d+/s\)\n",
+            capsys.readouterr().out,
+        )
+        assert list(ScoringRun.objects.order_by("number").values_list("application_id", "number", "trigger")) == [
+            (application.pk, 1, "submitted"), (application.pk, 2, "batch")]
+        application.refresh_from_db()
+        assert (application.status, application.version) == (ApplicationStatus.PRE_APPROVED, 4)
+
+    @pytest.mark.parametrize(
+        "arguments, message",
+        [
+            (["--ids", "not-a-uuid"], "Error: argument --ids: 'not-a-uuid' is not an application id (a UUID)"),
+            (["--batch-size", "0"], "Error: argument --batch-size: '0' is not a whole number of at least 1"),
+            (["--limit", "-5"], "Error: argument --limit: '-5' is not a whole number of at least 1"),
+        ],
+    )
+    def test_the_command_refuses_bad_arguments_with_a_message_and_scores_nothing(self, arguments, message):
+        from django.core.management import CommandError, call_command
+
+        application = strong_application()
+
+        with pytest.raises(CommandError) as refused:
+            call_command("score_applications", *arguments)
+
+        assert str(refused.value) == message
+        application.refresh_from_db()
+        assert (application.status, application.version, ScoringRun.objects.count()) == (ApplicationStatus.SUBMITTED, 1, 0)
+
+    def test_the_command_scores_only_the_ids_given(self, capsys):
+        from django.core.management import call_command
+
+        chosen, other = strong_application(), strong_application()
+
+        call_command("score_applications", "--json", "--ids", str(chosen.pk))
+
+        assert json.loads(capsys.readouterr().out)["scored"] == 1
+        assert list(ScoringRun.objects.values_list("application_id", flat=True)) == [chosen.pk]
+        other.refresh_from_db()
+        assert other.status == ApplicationStatus.SUBMITTED
+
+    def test_the_command_without_an_active_policy_says_so(self):
+        from django.core.management import CommandError, call_command
+
+        application = strong_application()
+        ScoringPolicy.objects.update(is_active=False)
+
+        with pytest.raises(CommandError, match=r"^No active scoring policy: publish one in the admin\.$"):
+            call_command("score_applications")
+
+        application.refresh_from_db()
+        assert (application.status, ScoringRun.objects.count()) == (ApplicationStatus.SUBMITTED, 0)
 
 
 def test_batch_scoring_changes_are_logged_with_the_actor_like_single_saves():

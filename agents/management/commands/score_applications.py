@@ -1,12 +1,32 @@
+import argparse
 import json
+from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from agents import services
+from agents import selectors, services
 from applications.lifecycle import ApplicationStatus
 from loanproject.core.audit import acting_as_system
 from loanproject.core.errors import DomainError
 from loanproject.core.progress import progress_bar
+
+
+def application_id(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an application id (a UUID)") from None
+
+
+def positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return number
 
 
 class Command(BaseCommand):
@@ -20,23 +40,23 @@ class Command(BaseCommand):
             "--status", action="append", choices=list(ApplicationStatus.values), default=None,
             help="score applications in this status (repeatable); default: submitted and scoring",
         )
-        parser.add_argument("--ids", nargs="+", default=None, help="only these application ids")
-        parser.add_argument("--batch-size", type=int, default=500, help="applications per transaction (default 500)")
-        parser.add_argument("--limit", type=int, default=None, help="score at most this many")
+        parser.add_argument("--ids", nargs="+", type=application_id, default=None, help="only these application ids")
+        parser.add_argument("--batch-size", type=positive, default=500, help="applications per transaction (default 500)")
+        parser.add_argument("--limit", type=positive, default=None, help="score at most this many")
         parser.add_argument("--json", action="store_true", dest="as_json", help="print a JSON summary")
 
     def handle(self, *args, status, ids, batch_size: int, limit, as_json: bool, **options):
-        if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1")
-        statuses = status or list(services.SCORABLE_STATUSES)
+        statuses = status or list(selectors.SCORABLE_STATUSES)
         try:
             with acting_as_system():
-                services.active_policy()
-                pending = services.pending_application_ids(statuses=statuses, ids=ids, limit=limit)
+                selectors.active_policy()
+                pending = selectors.pending_application_ids(statuses=statuses, ids=ids, limit=limit)
                 with progress_bar(total=len(pending), unit="app", enabled=not as_json, description="scoring") as bar:
                     report = services.score_in_batches(application_ids=pending, batch_size=batch_size, progress=bar.update)
         except DomainError as exc:
             raise CommandError(exc.message) from None
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
         summary = report.as_dict() | {"selected": len(pending)}
         if as_json:
             self.stdout.write(json.dumps(summary, indent=2, sort_keys=True))

@@ -1,30 +1,29 @@
-"""Scoring applications and publishing scoring policies."""
+"""Scoring a batch of applications and saving the whole result at once."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
+from uuid import UUID
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
 
 from applications import services as application_services
-from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication
 from applications.reasons import reason
 from loanproject.core.bulk import insert_rows, insert_rows_returning_ids
-from loanproject.core.errors import NotFound
 
-from .metrics import AGENT_FAILURES, AGENT_RUN_SECONDS, SCORING_BATCH_SECONDS
-from .models import AgentResult, ApplicationAnalytics, ScoringPolicy, ScoringRun
-from .scoring.facts import CUSTOMER_KEYS, PolicyRules, load_facts
-from .scoring.pipeline import PipelineResult, run_pipeline
+from ..metrics import AGENT_FAILURES, AGENT_RUN_SECONDS, SCORING_BATCH_SECONDS
+from ..models import AgentResult, ApplicationAnalytics, ScoringRun, ScoringTrigger
+from ..scoring.facts import CUSTOMER_KEYS, PolicyRules, load_facts
+from ..scoring.pipeline import PipelineResult, run_pipeline
+from ..selectors import SCORABLE_STATUSES, active_policy
 
-SCORABLE_STATUSES = (ApplicationStatus.SUBMITTED, ApplicationStatus.SCORING)
 # Columns scoring reads: the applicant's data and the fields the outcome rewrites (the customer's
 # duplicate-check keys come as annotations). Anything else would be loaded for nothing.
 SCORING_READS = [
@@ -42,8 +41,13 @@ AGENT_RESULT_COLUMNS = [
 
 class SavedRun(NamedTuple):
     pk: int
-    application_id: object
-    started_at: object
+    application_id: UUID
+    started_at: datetime
+
+
+class ApplicationsLocked(Exception):
+    """Another transaction holds applications that were asked to be scored. Retryable: the
+    caller's transaction rolls back (an outbox consumer's receipt with it) and the task retries."""
 
 
 @dataclass
@@ -65,55 +69,6 @@ class ScoringReport:
 
     def as_dict(self) -> dict:
         return {key: value for key, value in asdict(self).items() if key != "application_ids"}
-
-
-# --- Policies ----------------------------------------------------------------------------------
-
-POLICY_FIELDS = [
-    "name", "notes", "reject_below_credit_score", "pre_approve_from_credit_score", "max_back_end_dti",
-    "pre_approve_max_back_end_dti", "reject_above_risk_score", "pre_approve_max_risk_score", "max_amount",
-    "pre_approve_max_amount", "min_annual_income", "income_tolerance_percent", "rate_low", "rate_medium",
-    "rate_high", "rate_very_high",
-]
-
-
-def active_policy() -> ScoringPolicy:
-    policy = ScoringPolicy.objects.filter(is_active=True).first()
-    if policy is None:
-        raise NotFound("No active scoring policy: publish one in the admin.", code="no_active_policy")
-    return policy
-
-
-@transaction.atomic
-def publish_scoring_policy(*, created_by: AbstractBaseUser | None, activate: bool = True, **rules) -> ScoringPolicy:
-    """A new policy version (policies are never edited in place); active at once by default."""
-    unknown = set(rules) - set(POLICY_FIELDS)
-    if unknown:
-        raise TypeError(f"unknown policy fields: {sorted(unknown)}")
-    # Lock the current active row: two publishers queue up instead of racing for a version number.
-    list(ScoringPolicy.objects.select_for_update().filter(is_active=True))
-    version = (ScoringPolicy.objects.aggregate(top=Max("version"))["top"] or 0) + 1
-    policy = ScoringPolicy(version=version, created_by=created_by, **rules)
-    policy.full_clean(exclude=["is_active"])
-    if activate:
-        ScoringPolicy.objects.filter(is_active=True).update(is_active=False)
-        policy.is_active = True
-    policy.save()
-    return policy
-
-
-@transaction.atomic
-def activate_scoring_policy(*, policy_id: int) -> ScoringPolicy:
-    """Go back to (or forward to) an existing version."""
-    policy = ScoringPolicy.objects.select_for_update().get(pk=policy_id)
-    ScoringPolicy.objects.filter(is_active=True).exclude(pk=policy.pk).update(is_active=False)
-    if not policy.is_active:
-        policy.is_active = True
-        policy.save(update_fields=["is_active"])
-    return policy
-
-
-# --- Scoring -----------------------------------------------------------------------------------
 
 
 def _outcome(application: LoanApplication, result: PipelineResult, rules: PolicyRules) -> application_services.ScoringOutcome:
@@ -177,22 +132,33 @@ def _analytics_row(run: SavedRun, result: PipelineResult, rules: PolicyRules) ->
 
 
 @transaction.atomic
-def score_applications(*, application_ids: Sequence, trigger: str = "submitted") -> ScoringReport:
+def score_applications(
+    *,
+    application_ids: Sequence[UUID | str],
+    trigger: str = ScoringTrigger.SUBMITTED,
+    retry_locked: bool = False,
+) -> ScoringReport:
     """Score applications (submitted, or sent back to scoring) and save the whole result at once:
     agent results, analytics, decision and status, in one transaction.
 
-    Applications another scorer holds are skipped (SKIP LOCKED) rather than waited for; ones no
-    longer scorable are skipped too. A failing agent sends its application to manual review.
+    Applications another transaction holds are skipped (SKIP LOCKED) rather than waited for, so
+    parallel batch scorers never queue behind each other; ones no longer scorable are skipped
+    too. With `retry_locked`, a held one that is still waiting for scoring raises
+    ApplicationsLocked instead: a consumer must not count its event as handled while its
+    application was never scored. A failing agent sends its application to manual review.
     """
     started = time.perf_counter()
+    requested = list(dict.fromkeys(str(application_id) for application_id in application_ids))
     applications = list(
         LoanApplication.objects.select_for_update(of=("self",), skip_locked=True)
-        .filter(pk__in=list(application_ids), status__in=SCORABLE_STATUSES)
+        .filter(pk__in=requested, status__in=SCORABLE_STATUSES)
         .only(*SCORING_READS)  # what the agents and the outcome need; no PAN to decrypt
         .annotate(**CUSTOMER_KEYS)
         .order_by("pk")
     )
-    report = ScoringReport(skipped=len(set(application_ids)) - len(applications))
+    report = ScoringReport(skipped=len(requested) - len(applications))
+    if retry_locked and report.skipped:
+        _refuse_if_held_elsewhere(requested, applications)
     if not applications:
         return report
     policy = active_policy()
@@ -249,6 +215,17 @@ def score_applications(*, application_ids: Sequence, trigger: str = "submitted")
     return report
 
 
+def _refuse_if_held_elsewhere(requested: list[str], locked: list[LoanApplication]) -> None:
+    """A skipped application that still waits for scoring was skipped for its lock, not its status."""
+    held = (
+        LoanApplication.objects.filter(pk__in=requested, status__in=SCORABLE_STATUSES)
+        .exclude(pk__in=[application.pk for application in locked])
+        .values_list("pk", flat=True)
+    )
+    if held:
+        raise ApplicationsLocked(f"Applications held by another transaction: {', '.join(str(pk) for pk in held)}")
+
+
 def _observe(results: list[PipelineResult], seconds: float) -> None:
     """Agent timings and failures for Prometheus, once the batch has committed."""
     timings: dict[str, list[float]] = {}
@@ -270,35 +247,3 @@ def _observe(results: list[PipelineResult], seconds: float) -> None:
         SCORING_BATCH_SECONDS.observe(seconds)
 
     transaction.on_commit(publish)
-
-
-def pending_application_ids(*, statuses: Sequence[str] = SCORABLE_STATUSES, ids: Sequence | None = None,
-                            limit: int | None = None) -> list:
-    queryset = LoanApplication.objects.filter(status__in=list(statuses)).order_by("submitted_at", "pk")
-    if ids:
-        queryset = queryset.filter(pk__in=list(ids))
-    queryset = queryset.values_list("pk", flat=True)
-    return list(queryset[:limit] if limit else queryset)
-
-
-def score_in_batches(
-    *,
-    application_ids: Sequence,
-    batch_size: int = 500,
-    trigger: str = "batch",
-    progress: Callable[[int], None] | None = None,
-) -> ScoringReport:
-    """Score many applications, one transaction per batch (memory bounded by the batch size).
-
-    Pre-approved and manual-review applications among them are first sent back to scoring (a
-    re-score); submitted ones are scored directly.
-    """
-    total = ScoringReport()
-    for start in range(0, len(application_ids), batch_size):
-        batch = list(application_ids[start : start + batch_size])
-        with transaction.atomic():
-            application_services.request_rescoring(application_ids=batch)
-            total.add(score_applications(application_ids=batch, trigger=trigger))
-        if progress:
-            progress(len(batch))
-    return total
