@@ -268,3 +268,24 @@ def book_staged_charges(*, source: str, created_by_id: int | None, now: datetime
         cursor.execute(f"SELECT count(*), coalesce(sum(amount), 0) FROM {STAGED_CHARGES} WHERE booked")
         booked_count, amount = cursor.fetchone()
     return booked_count, amount
+
+
+# Credit accounts are looked up by their unique (party, category, type, currency) index, one probe
+# per distinct receivable of the batch; a balance is summed only for the few parties that have one.
+_STAGED_PARTIES_WITH_CREDIT_SQL = f"""
+SELECT DISTINCT c.party_type, c.party_id, c.currency
+  FROM (SELECT DISTINCT receivable_account_id FROM {STAGED_CHARGES} WHERE booked) s
+  JOIN ledger_account r ON r.id = s.receivable_account_id
+  JOIN ledger_account c ON c.party_type = r.party_type AND c.party_id = r.party_id AND c.currency = r.currency
+                       AND c.category = '' AND c.type = 'liability' AND c.party_type <> ''
+ WHERE r.party_type <> ''
+   AND (SELECT coalesce(sum(p.credit), 0) - coalesce(sum(p.debit), 0) FROM ledger_posting p WHERE p.account_id = c.id) > 0
+ ORDER BY c.party_type, c.party_id, c.currency
+"""
+
+
+def staged_parties_with_credit() -> list[tuple[str, str, str]]:
+    """(party type, party id, currency) of the parties charged by the staged batch that hold credit."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STAGED_PARTIES_WITH_CREDIT_SQL)
+        return cursor.fetchall()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from loanproject.core.errors import NotFound
 
-from .models import JournalEntry, OpenItem, OpenItemStatus
+from .models import Account, AccountType, JournalEntry, OpenItem, OpenItemStatus
 from .parties import Party
 
 
@@ -35,3 +35,20 @@ def lock_open_items(item_ids) -> list[OpenItem]:
     return list(
         OpenItem.objects.select_for_update(of=("self",)).filter(pk__in=list(item_ids)).order_by("pk")
     )
+
+
+def lock_credit_account(party: Party, *, currency: str) -> Account | None:
+    """The party's credit account, locked against other credit applications and reversals.
+
+    FOR NO KEY UPDATE: legs being booked on the account (whose foreign key checks take KEY SHARE
+    locks) do not wait for it.
+    """
+    return (
+        Account.objects.select_for_update(no_key=True, of=("self",))
+        .filter(party_type=party.type, party_id=party.id, category="", type=AccountType.LIABILITY, currency=currency)
+        .first()
+    )
+
+
+def lock_accounts(account_ids) -> list[Account]:
+    return list(Account.objects.select_for_update(no_key=True, of=("self",)).filter(pk__in=list(account_ids)).order_by("pk"))

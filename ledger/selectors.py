@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, Value, When, Window
+from django.db.models import Case, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When, Window
 from django.db.models.functions import Coalesce
 
 from loanproject.core.money import ZERO, to_cents
 
-from .models import Account, JournalEntry, OpenItem, OpenItemStatus, Posting
+from .models import Account, AccountType, JournalEntry, OpenItem, OpenItemStatus, Posting
 from .parties import Party
 
 MONEY = DecimalField(max_digits=16, decimal_places=2)
@@ -39,6 +39,31 @@ def account_balance(*, account: Account, as_of: date | None = None) -> Decimal:
     totals = postings.aggregate(debits=_sum("debit"), credits=_sum("credit"))
     net = to_cents(totals["debits"] - totals["credits"])
     return net if account.is_debit_normal else -net
+
+
+def credit_balance(*, account: Account) -> Decimal:
+    """What a party's credit account holds: credits minus debits (one aggregate)."""
+    totals = Posting.objects.filter(account=account).aggregate(debits=_sum("debit"), credits=_sum("credit"))
+    return to_cents(totals["credits"] - totals["debits"])
+
+
+def parties_with_credit(*, receivable_account_ids) -> list[tuple[Party, str]]:
+    """Of the parties owning these receivable accounts, those holding credit, with its currency
+    (one query; the PostgreSQL posting asks services.staged_parties_with_credit instead)."""
+    receivables = Account.objects.filter(
+        pk__in=list(receivable_account_ids), party_type=OuterRef("party_type"), party_id=OuterRef("party_id"),
+        currency=OuterRef("currency"),
+    )
+    credit_accounts = (
+        Account.objects.filter(category="", type=AccountType.LIABILITY)
+        .exclude(party_type="")
+        .filter(Exists(receivables))
+        .annotate(held=_sum("postings__credit") - _sum("postings__debit"))
+        .filter(held__gt=0)
+        .order_by("party_type", "party_id", "currency")
+        .values_list("party_type", "party_id", "currency")
+    )
+    return [(Party(type=party_type, id=party_id), currency) for party_type, party_id, currency in credit_accounts]
 
 
 def party_balance(*, party: Party, category: str | None = None, currency: str | None = None) -> Decimal:
@@ -181,15 +206,23 @@ AGING_LABELS = {
 }
 
 
+def _days_before(day: date, days: int) -> date:
+    """`day` minus `days`, or the first representable date: nothing is due before it anyway."""
+    try:
+        return day - timedelta(days=days)
+    except OverflowError:
+        return date.min
+
+
 def aging_bucket_conditions(as_of: date) -> dict[str, Q]:
     """Days past due = as_of - due date: current (not yet past due), 1-7, 8-30, 31-60, 60+."""
-    day = timedelta(days=1)
+    week, month, two_months = (_days_before(as_of, days) for days in (7, 30, 60))
     return {
         "current": Q(due_date__gte=as_of),
-        "days_1_7": Q(due_date__lt=as_of, due_date__gte=as_of - 7 * day),
-        "days_8_30": Q(due_date__lt=as_of - 7 * day, due_date__gte=as_of - 30 * day),
-        "days_31_60": Q(due_date__lt=as_of - 30 * day, due_date__gte=as_of - 60 * day),
-        "days_over_60": Q(due_date__lt=as_of - 60 * day),
+        "days_1_7": Q(due_date__lt=as_of, due_date__gte=week),
+        "days_8_30": Q(due_date__lt=week, due_date__gte=month),
+        "days_31_60": Q(due_date__lt=month, due_date__gte=two_months),
+        "days_over_60": Q(due_date__lt=two_months),
     }
 
 

@@ -14,9 +14,12 @@ def lock_loan(loan_id: int) -> DriverLoan:
         raise NotFound("No such loan.") from None
 
 
-def lock_installments_of(loan: DriverLoan) -> list[Installment]:
+def lock_installments_of(loan_id: int) -> list[Installment]:
     """All the loan's installments; waits for a posting run that holds one of them."""
-    return list(Installment.objects.select_for_update(of=("self",)).filter(loan=loan).order_by("pk"))
+    try:
+        return list(Installment.objects.select_for_update(of=("self",)).filter(loan_id=loan_id).order_by("pk"))
+    except (ValueError, TypeError):
+        raise NotFound("No such loan.") from None
 
 
 def lock_installment(installment_id: int) -> Installment:

@@ -30,11 +30,12 @@ from django.utils import timezone
 
 from loanproject.core.money import MoneyField
 
-from .schedules import Frequency, Method
+from .schedules import MAX_INSTALLMENTS, MAX_INTEREST_RATE, Frequency, Method
 
-MAX_INTEREST_RATE = 20
-MAX_INSTALLMENTS = 520
 DRIVER_PARTY_TYPE = "loans.driver"
+# The ledger sources of the entries loans books; only loans' services reverse them.
+POSTING_SOURCE = "loans.installment"
+DISBURSEMENT_SOURCE = "loans.disbursement"
 
 
 class DriverStatus(models.TextChoices):

@@ -1,4 +1,11 @@
-"""The business week: Sunday to Saturday on the loans time zone (America/New_York)."""
+"""The business week (Sunday to Saturday on the loans time zone, America/New_York) and the range
+of dates the loans accept.
+
+Every door bounds the dates it is given to BUSINESS_DATES (1970-01-01 .. 2200-12-31) with
+`business_date_validator` (serializers, forms) or `validate_business_date` (services, commands):
+date arithmetic near date.min/date.max would overflow, and no loan, posting or report needs a
+date outside that range.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +16,45 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from loanproject.core.errors import DomainError
+
+EARLIEST_BUSINESS_DATE = date(1970, 1, 1)
+LATEST_BUSINESS_DATE = date(2200, 12, 31)
+
 
 def business_today() -> date:
     return timezone.localdate(timezone=ZoneInfo(settings.LOANS_TIME_ZONE))
+
+
+def out_of_range_message(day: date) -> str:
+    return f"Enter a date between {EARLIEST_BUSINESS_DATE} and {LATEST_BUSINESS_DATE}, got {day}."
+
+
+def is_business_date(day: date) -> bool:
+    return EARLIEST_BUSINESS_DATE <= day <= LATEST_BUSINESS_DATE
+
+
+def business_date_validator(day: date) -> None:
+    """A field validator (DRF and Django forms both accept it)."""
+    if not is_business_date(day):
+        raise ValidationError(out_of_range_message(day), code="date_out_of_range")
+
+
+def validate_business_date(day: date, *, field: str) -> date:
+    """Services and commands: a DomainError naming the field (400 in the API)."""
+    if not is_business_date(day):
+        message = out_of_range_message(day)
+        raise DomainError(message, code="date_out_of_range", fields={field: [message]})
+    return day
 
 
 def is_sunday(day: date) -> bool:
     return day.weekday() == 6
 
 
-def week_containing(day: date) -> tuple[date, date]:
+def week_containing(day: date, *, field: str = "week") -> tuple[date, date]:
     """(Sunday, Saturday) of the week that contains `day`."""
+    validate_business_date(day, field=field)
     sunday = day - timedelta(days=(day.weekday() + 1) % 7)
     return sunday, sunday + timedelta(days=6)
 
@@ -29,6 +64,8 @@ def current_week() -> tuple[date, date]:
 
 
 def validate_week(period_start: date, period_end: date) -> None:
+    validate_business_date(period_start, field="period_start")
+    validate_business_date(period_end, field="period_end")
     if not is_sunday(period_start):
         raise ValidationError({"period_start": [f"{period_start} is a {period_start:%A}; a period starts on a Sunday."]})
     if period_end != period_start + timedelta(days=6):

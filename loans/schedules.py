@@ -21,6 +21,8 @@ from loanproject.core.errors import DomainError
 from loanproject.core.money import ZERO, split_evenly, to_cents
 
 HUNDRED = Decimal(100)
+MAX_INTEREST_RATE = 20  # percent a year
+MAX_INSTALLMENTS = 520
 
 
 class Frequency(models.TextChoices):
@@ -53,15 +55,30 @@ class ScheduledInstallment:
 
 def due_date(start: date, frequency: str, sequence: int) -> date:
     """The first installment is due in the start week; then one period apart."""
-    if frequency == Frequency.WEEKLY:
-        return start + timedelta(weeks=sequence - 1)
-    if frequency == Frequency.BIWEEKLY:
-        return start + timedelta(weeks=2 * (sequence - 1))
-    return start + relativedelta(months=sequence - 1)
+    try:
+        if frequency == Frequency.WEEKLY:
+            return start + timedelta(weeks=sequence - 1)
+        if frequency == Frequency.BIWEEKLY:
+            return start + timedelta(weeks=2 * (sequence - 1))
+        return start + relativedelta(months=sequence - 1)
+    except (OverflowError, ValueError):  # past date.max: relativedelta raises ValueError
+        raise DomainError(
+            f"Installment {sequence} would fall after {date.max}.", code="date_out_of_range",
+            fields={"start_week": ["The schedule would end after the last representable date."]},
+        ) from None
 
 
 def periodic_rate(annual_rate_percent: Decimal, frequency: str) -> Decimal:
     return annual_rate_percent / HUNDRED / PERIODS_PER_YEAR[Frequency(frequency)]
+
+
+def periodic_interest(balance: Decimal, annual_rate_percent: Decimal, frequency: str) -> Decimal:
+    """balance * rate / (100 * periods a year), rounded half-even to the cent.
+
+    One division, last: an exact half cent (e.g. 0.125) stays exact and rounds to even, where
+    multiplying by a rounded periodic rate could land just below it.
+    """
+    return to_cents(balance * annual_rate_percent / (HUNDRED * PERIODS_PER_YEAR[Frequency(frequency)]))
 
 
 def annuity_payment(principal: Decimal, rate: Decimal, count: int) -> Decimal:
@@ -82,22 +99,21 @@ def build_schedule(
     frequency: str = Frequency.WEEKLY,
     method: str = Method.ANNUITY,
 ) -> list[ScheduledInstallment]:
-    """The loan's installments; DomainError if some installment would repay no principal."""
-    if installment_count < 1:
-        raise DomainError("A loan needs at least one installment.", fields={"installment_count": ["At least 1."]})
+    """The loan's installments; DomainError for terms out of range or if some installment would
+    repay no principal."""
+    _check_terms(principal, annual_rate_percent, installment_count, frequency, method)
     principal = to_cents(principal)
-    rate = periodic_rate(Decimal(annual_rate_percent), frequency)
+    annual = Decimal(annual_rate_percent)
+    rate = periodic_rate(annual, frequency)
     count = installment_count
     if method == Method.ANNUITY:
         payment = annuity_payment(principal, rate, count)
-        principals_and_interest = _declining(principal, rate, count, lambda balance, interest: payment - interest)
+        principals_and_interest = _declining(principal, annual, frequency, count, lambda balance, interest: payment - interest)
     elif method == Method.EQUAL_PRINCIPAL:
         share = to_cents(principal / count)
-        principals_and_interest = _declining(principal, rate, count, lambda balance, interest: share)
-    elif method == Method.FLAT:
-        principals_and_interest = _flat(principal, Decimal(annual_rate_percent), count, frequency)
+        principals_and_interest = _declining(principal, annual, frequency, count, lambda balance, interest: share)
     else:
-        raise DomainError(f"Unknown method {method!r}.", fields={"method": ["Unknown method."]})
+        principals_and_interest = _flat(principal, annual, count, frequency)
     schedule = []
     balance = principal
     for sequence, (part, interest) in enumerate(principals_and_interest, start=1):
@@ -112,11 +128,28 @@ def build_schedule(
     return schedule
 
 
-def _declining(principal: Decimal, rate: Decimal, count: int, principal_part) -> list[tuple[Decimal, Decimal]]:
+def _check_terms(principal, annual_rate_percent, count, frequency, method) -> None:
+    problems = {}
+    if not isinstance(count, int) or not 1 <= count <= MAX_INSTALLMENTS:
+        problems["installment_count"] = [f"From 1 to {MAX_INSTALLMENTS}."]
+    if not isinstance(principal, Decimal) or not principal.is_finite() or to_cents(principal) <= 0:
+        problems["principal"] = ["A positive amount (at least 0.01)."]
+    rate = annual_rate_percent
+    if not isinstance(rate, (Decimal, int)) or not Decimal(rate).is_finite() or not 0 <= rate <= MAX_INTEREST_RATE:
+        problems["annual_interest_rate"] = [f"From 0 to {MAX_INTEREST_RATE} % a year."]
+    if frequency not in Frequency.values:
+        problems["frequency"] = [f"One of {', '.join(Frequency.values)}."]
+    if method not in Method.values:
+        problems["method"] = [f"One of {', '.join(Method.values)}."]
+    if problems:
+        raise DomainError(f"Invalid loan terms: {', '.join(sorted(problems))}.", code="invalid_terms", fields=problems)
+
+
+def _declining(principal: Decimal, annual: Decimal, frequency: str, count: int, principal_part) -> list[tuple[Decimal, Decimal]]:
     parts = []
     balance = principal
     for sequence in range(1, count + 1):
-        interest = to_cents(balance * rate)
+        interest = periodic_interest(balance, annual, frequency)
         part = balance if sequence == count else min(principal_part(balance, interest), balance)
         parts.append((part, interest))
         balance -= part
@@ -125,8 +158,7 @@ def _declining(principal: Decimal, rate: Decimal, count: int, principal_part) ->
 
 def flat_interest(principal: Decimal, annual_rate_percent: Decimal, count: int, frequency: str) -> Decimal:
     """Interest on the original principal for the whole term."""
-    years = Decimal(count) / PERIODS_PER_YEAR[Frequency(frequency)]
-    return to_cents(principal * annual_rate_percent / HUNDRED * years)
+    return to_cents(principal * annual_rate_percent * count / (HUNDRED * PERIODS_PER_YEAR[Frequency(frequency)]))
 
 
 def _flat(principal: Decimal, annual_rate_percent: Decimal, count: int, frequency: str) -> list[tuple[Decimal, Decimal]]:

@@ -48,3 +48,17 @@ def close_settled_loans_task(event_id: int) -> None:
 
     with acting_as_system():
         consume_once(consumer="loans.close_settled_loans", event_id=event_id, handle=handle)
+
+
+@shared_task(name="loans.reopen_unsettled_loans")
+def reopen_unsettled_loans_task(event_id: int) -> None:
+    """Consumer of `ledger.entry_reversed`: a payment (or credit application) reversed by any door,
+    the ledger admin included, may leave a closed loan owing again."""
+
+    def handle(event) -> None:
+        for party in event.payload.get("parties", []):
+            if party.get("party_type") == DRIVER_PARTY_TYPE:
+                services.reopen_unsettled_loans(driver_id=int(party["party_id"]))
+
+    with acting_as_system():
+        consume_once(consumer="loans.reopen_unsettled_loans", event_id=event_id, handle=handle)

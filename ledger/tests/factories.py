@@ -43,7 +43,7 @@ def book(debit: Account, credit: Account, amount: str, *, key: str, on: date = d
         idempotency_key=key,
         entry_date=on,
         description=f"{key}",
-        source="test",
+        source="ledger.manual",
         legs=[Leg(account=debit, debit=value), Leg(account=credit, credit=value)],
     )
 
@@ -65,6 +65,6 @@ def charge(party_account: Account, income: Account, amount: str, *, key: str, du
                 reference=reference or key,
             )
         ],
-        source="test",
+        source="ledger.manual",
     )
     return OpenItem.objects.get(pk=posted[key].open_item_id)

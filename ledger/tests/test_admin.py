@@ -98,3 +98,24 @@ def test_the_reverse_action_books_a_reversal(admin_client):
 
     assert "Reversed 1 entr(y/ies)." in [str(m) for m in response.context["messages"]]
     assert JournalEntry.objects.get(reversal_of=entry).idempotency_key == f"reversal:{entry.pk}"
+
+
+def test_the_reverse_action_refuses_an_entry_another_app_booked(admin_client):
+    income = income_account()
+    services.post_charges(
+        charges=[Charge("inst-1", date(2026, 1, 4), date(2026, 1, 4), "installment", receivable(Party.of("loans.driver", 1)).pk,
+                        ((income.pk, Decimal("10.00")),))],
+        source="loans.installment",
+    )
+    entry = JournalEntry.objects.get(idempotency_key="inst-1")
+
+    response = admin_client.post(
+        reverse("admin:ledger_journalentry_changelist"), {"action": "reverse_entries", "_selected_action": [entry.pk]}, follow=True,
+    )
+
+    assert [str(m) for m in response.context["messages"]] == [
+        f"#{entry.pk}: Entry #{entry.pk} was booked by loans.installment: reverse it there (it keeps its own records in step), "
+        "not in the ledger."
+    ]
+    assert not JournalEntry.objects.filter(reversal_of=entry).exists()
+    assert entry.open_items.get().status == "open"

@@ -36,7 +36,9 @@ def test_worked_example_a_month_of_one_drivers_account():
         source="test",
     )
     services.record_payment(party=DRIVER, amount=Decimal("150.00"), received_on=date(2026, 1, 12), idempotency_key="pay", cash_account=cash)
-    services.reverse_entry(entry_id=posted["week-3"].entry_id, reason="billed too early", reversal_date=date(2026, 1, 19))
+    services.reverse_entry(
+        entry_id=posted["week-3"].entry_id, reason="billed too early", reversal_date=date(2026, 1, 19), on_behalf_of_source="test"
+    )
 
     trial = selectors.trial_balance()
 

@@ -6,10 +6,10 @@ from .loans import (
     cancel_loan,
     close_settled_loans,
     create_driver_loan,
-    next_loan_number,
+    reopen_unsettled_loans,
     reverse_installment_posting,
 )
-from .payments import DriverPayment, record_driver_payment
+from .payments import DriverPayment, DriverPaymentReversal, record_driver_payment, reverse_driver_payment
 from .posting import (
     PostingChunk,
     PostingResult,
@@ -23,13 +23,13 @@ from .posting import (
 __all__ = [
     "DriverData",
     "DriverPayment",
+    "DriverPaymentReversal",
     "PostingChunk",
     "PostingResult",
     "book_application_as_loan",
     "cancel_loan",
     "close_settled_loans",
     "create_driver_loan",
-    "next_loan_number",
     "open_posting_run",
     "post_installment_chunk",
     "post_weekly_installments",
@@ -37,6 +37,8 @@ __all__ = [
     "record_driver_payment",
     "register_driver",
     "register_lease",
+    "reopen_unsettled_loans",
+    "reverse_driver_payment",
     "reverse_installment_posting",
     "start_posting_run",
     "update_driver",

@@ -1,9 +1,11 @@
-"""Driver loans: booking (with the disbursement entry), cancelling, closing, undoing a posting."""
+"""Driver loans: booking (with the disbursement entry), cancelling, closing and reopening, undoing a
+posting."""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,6 +19,7 @@ from applications.models import LoanApplication
 from ledger import services as ledger
 from ledger.inputs import Leg
 from ledger.models import OpenItem, OpenItemStatus
+from loanproject.core.audit import log_bulk_changes
 from loanproject.core.errors import Conflict, DomainError, IllegalTransition, NotFound
 from loanproject.core.money import to_cents, to_decimal
 from loanproject.core.outbox import publish_event
@@ -24,7 +27,9 @@ from loanproject.core.outbox import publish_event
 from .. import accounts
 from ..locks import lock_installment, lock_installments_of, lock_loan
 from ..models import (
+    DISBURSEMENT_SOURCE,
     MAX_INTEREST_RATE,
+    POSTING_SOURCE,
     Driver,
     DriverLoan,
     Installment,
@@ -33,14 +38,16 @@ from ..models import (
     LoanNumberCounter,
     LoanStatus,
 )
-from ..periods import business_today, is_sunday
+from ..periods import business_today, is_sunday, validate_business_date
 from ..schedules import Frequency, Method, build_schedule
 from .drivers import ensure_can_borrow
 
-DISBURSEMENT_SOURCE = "loans.disbursement"
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 
-def next_loan_number(year: int) -> str:
+
+def _next_loan_number(*, year: int) -> str:
     """DL-YYYY-NNNN from the year's counter row, inside the caller's transaction.
 
     One upsert increments and returns the counter: a concurrent booking waits on the row lock
@@ -73,7 +80,7 @@ def create_driver_loan(
     start_week: date,
     installment_count: int,
     purpose: str,
-    created_by,
+    created_by: AbstractBaseUser,
     annual_interest_rate: Decimal | None = None,
     frequency: str = Frequency.WEEKLY,
     method: str = Method.ANNUITY,
@@ -85,8 +92,10 @@ def create_driver_loan(
     principal = to_cents(principal)
     if principal <= 0:
         raise ValidationError({"principal": ["The principal must be positive."]})
+    validate_business_date(start_week, field="start_week")
     if not is_sunday(start_week):
         raise ValidationError({"start_week": [f"{start_week} is a {start_week:%A}; loans start on a Sunday."]})
+    disbursed_on = validate_business_date(disbursed_on or business_today(), field="disbursed_on")
     rate = _interest_rate(annual_interest_rate)
     try:
         driver = Driver.objects.get(pk=driver_id)
@@ -100,10 +109,11 @@ def create_driver_loan(
         principal=principal, annual_rate_percent=rate, installment_count=installment_count, start=start_week,
         frequency=frequency, method=method,
     )
-    loan_number = next_loan_number(timezone.localdate().year)
+    # The year of the business day (New York), like every other date of the loan.
+    loan_number = _next_loan_number(year=business_today().year)
     disbursement = ledger.post_entry(
         idempotency_key=f"{DISBURSEMENT_SOURCE}:{loan_number}",
-        entry_date=disbursed_on or business_today(),
+        entry_date=disbursed_on,
         description=f"Disbursement of {loan_number} to {driver.full_name}",
         source=DISBURSEMENT_SOURCE,
         legs=[Leg(account=accounts.principal_account(), debit=principal), Leg(account=accounts.cash_account(), credit=principal)],
@@ -161,7 +171,7 @@ def book_application_as_loan(
     driver_id: int,
     lease_id: int,
     start_week: date,
-    created_by,
+    created_by: AbstractBaseUser,
     frequency: str = Frequency.MONTHLY,
     method: str = Method.ANNUITY,
     installment_count: int | None = None,
@@ -211,20 +221,34 @@ def book_application_as_loan(
 
 
 @transaction.atomic
-def cancel_loan(*, loan_id: int, reason: str, actor) -> DriverLoan:
-    """Undo a loan before anything was posted: installments cancelled, disbursement reversed."""
+def cancel_loan(*, loan_id: int, reason: str, actor: AbstractBaseUser) -> DriverLoan:
+    """Undo a loan before anything was posted: installments cancelled, disbursement reversed.
+
+    The installments are locked before the loan, in the order a posting chunk locks them
+    (installments, then the loans it closes), so a cancel and a posting never deadlock; the lock
+    waits for a posting run that holds one of them.
+    """
     if not reason.strip():
         raise ValidationError({"reason": ["Say why the loan is cancelled."]})
+    installments = lock_installments_of(loan_id)
     loan = lock_loan(loan_id)
     if loan.status != LoanStatus.ACTIVE:
         raise IllegalTransition(f"{loan} is {loan.get_status_display().lower()}; only an active loan can be cancelled.")
-    installments = lock_installments_of(loan)  # waits for a posting run holding any of them
     posted = sum(1 for installment in installments if installment.status == InstallmentStatus.POSTED)
     if posted:
         raise IllegalTransition(f"{loan} has {posted} posted installment(s); reverse them before cancelling.")
-    Installment.objects.filter(loan=loan, status=InstallmentStatus.SCHEDULED).update(status=InstallmentStatus.CANCELLED)
+    scheduled = [installment for installment in installments if installment.status == InstallmentStatus.SCHEDULED]
+    Installment.objects.filter(pk__in=[installment.pk for installment in scheduled]).update(status=InstallmentStatus.CANCELLED)
+    # The bulk update leaves no audit record of its own: one entry per installment, as a save would.
+    log_bulk_changes(
+        model=Installment,
+        changes=[(installment, {"status": (InstallmentStatus.SCHEDULED, InstallmentStatus.CANCELLED)}) for installment in scheduled],
+    )
     if loan.disbursement_entry_id:
-        ledger.reverse_entry(entry_id=loan.disbursement_entry_id, reason=f"{loan} cancelled: {reason}", created_by=actor)
+        ledger.reverse_entry(
+            entry_id=loan.disbursement_entry_id, reason=f"{loan} cancelled: {reason}", created_by=actor,
+            on_behalf_of_source=DISBURSEMENT_SOURCE,
+        )
     loan.status, loan.closed_at = LoanStatus.CANCELLED, timezone.now()
     loan.full_clean()
     loan.save(update_fields=["status", "closed_at"])
@@ -257,8 +281,35 @@ def close_settled_loans(*, driver_id: int) -> list[DriverLoan]:
     return closed
 
 
+def unsettled_closed_loans(driver_id: int):
+    """Closed loans of the driver with an installment that is open again (a payment reversed)."""
+    unpaid = Installment.objects.filter(
+        loan=OuterRef("pk"),
+        status=InstallmentStatus.POSTED,
+        posted_entry__in=OpenItem.objects.filter(status=OpenItemStatus.OPEN).values("entry_id"),
+    )
+    unposted = Installment.objects.filter(loan=OuterRef("pk"), status=InstallmentStatus.SCHEDULED)
+    return DriverLoan.objects.filter(driver_id=driver_id, status=LoanStatus.CLOSED).filter(Exists(unpaid) | Exists(unposted))
+
+
 @transaction.atomic
-def reverse_installment_posting(*, installment_id: int, reason: str, actor) -> Installment:
+def reopen_unsettled_loans(*, driver_id: int) -> list[DriverLoan]:
+    """Make the driver's closed loans active again where something is owed again (a payment or a
+    credit application was reversed); returns those it reopened."""
+    reopened = []
+    for loan_id in unsettled_closed_loans(driver_id).order_by("pk").values_list("pk", flat=True):
+        loan = lock_loan(loan_id)
+        if loan.status != LoanStatus.CLOSED or not unsettled_closed_loans(driver_id).filter(pk=loan.pk).exists():
+            continue
+        loan.status, loan.closed_at = LoanStatus.ACTIVE, None
+        loan.full_clean()
+        loan.save(update_fields=["status", "closed_at"])
+        reopened.append(loan)
+    return reopened
+
+
+@transaction.atomic
+def reverse_installment_posting(*, installment_id: int, reason: str, actor: AbstractBaseUser) -> Installment:
     """Book the reversal of an installment's posting; the installment is due again.
 
     Refused while a payment is allocated to it (reverse the payment first). The next posting
@@ -269,7 +320,9 @@ def reverse_installment_posting(*, installment_id: int, reason: str, actor) -> I
         raise IllegalTransition(f"Installment {installment.sequence} of {installment.loan} is not posted.")
     if installment.loan.status != LoanStatus.ACTIVE:
         raise IllegalTransition(f"{installment.loan} is {installment.loan.get_status_display().lower()}.")
-    ledger.reverse_entry(entry_id=installment.posted_entry_id, reason=reason, created_by=actor)
+    ledger.reverse_entry(
+        entry_id=installment.posted_entry_id, reason=reason, created_by=actor, on_behalf_of_source=POSTING_SOURCE
+    )
     installment.status = InstallmentStatus.SCHEDULED
     installment.posted_entry = None
     installment.posted_at = None

@@ -1,19 +1,26 @@
-"""Payments from drivers: the ledger allocates them; loans with nothing left to pay close."""
+"""Payments from drivers: the ledger allocates them; loans with nothing left to pay close, and
+open again when a payment is reversed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
 from ledger import services as ledger
+from ledger.models import JournalEntry
 from loanproject.core.errors import NotFound
 
 from .. import accounts
 from ..models import Driver, DriverLoan
-from .loans import close_settled_loans
+from ..periods import validate_business_date
+from .loans import close_settled_loans, reopen_unsettled_loans
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 
 @dataclass(frozen=True)
@@ -22,9 +29,28 @@ class DriverPayment:
     closed_loans: list[DriverLoan]
 
 
+@dataclass(frozen=True)
+class DriverPaymentReversal:
+    reversal: JournalEntry
+    reopened_loans: list[DriverLoan]
+
+
+def _driver(driver_id: int) -> Driver:
+    try:
+        return Driver.objects.get(pk=driver_id)
+    except (Driver.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such driver.") from None
+
+
 @transaction.atomic
 def record_driver_payment(
-    *, driver_id: int, amount: Decimal, received_on: date, idempotency_key: str, reference: str = "", created_by=None
+    *,
+    driver_id: int,
+    amount: Decimal,
+    received_on: date,
+    idempotency_key: str,
+    reference: str = "",
+    created_by: AbstractBaseUser | None = None,
 ) -> DriverPayment:
     """Book a driver's payment into cash, allocate it to the driver's open items (category order,
     oldest first), leave any overpayment as credit, and close the loans it settles.
@@ -32,10 +58,8 @@ def record_driver_payment(
     `idempotency_key` is the caller's id for the payment (bank reference, request key): the same
     key replays the first result.
     """
-    try:
-        driver = Driver.objects.get(pk=driver_id)
-    except (Driver.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such driver.") from None
+    driver = _driver(driver_id)
+    validate_business_date(received_on, field="received_on")
     payment = ledger.record_payment(
         party=accounts.driver_party(driver),
         amount=amount,
@@ -46,3 +70,19 @@ def record_driver_payment(
         created_by=created_by,
     )
     return DriverPayment(payment=payment, closed_loans=close_settled_loans(driver_id=driver.pk))
+
+
+@transaction.atomic
+def reverse_driver_payment(
+    *, driver_id: int, payment_entry_id: int, reason: str, actor: AbstractBaseUser, reversed_on: date | None = None
+) -> DriverPaymentReversal:
+    """Take back a driver's payment (a bounced cheque): the installments it paid are unpaid again,
+    the credit it left is gone, and the loans it had settled are active again."""
+    driver = _driver(driver_id)
+    if reversed_on is not None:
+        validate_business_date(reversed_on, field="reversed_on")
+    reversal = ledger.reverse_payment(
+        party=accounts.driver_party(driver), entry_id=payment_entry_id, reason=reason, reversal_date=reversed_on,
+        created_by=actor,
+    )
+    return DriverPaymentReversal(reversal=reversal, reopened_loans=reopen_unsettled_loans(driver_id=driver.pk))

@@ -45,6 +45,7 @@ from loanproject.core.money import ZERO, to_cents
 from .. import accounts
 from ..metrics import INSTALLMENT_POSTING_FAILURES, INSTALLMENTS_POSTED, POSTING_CHUNK_SECONDS, POSTING_RUN_SECONDS
 from ..models import (
+    POSTING_SOURCE,
     Installment,
     InstallmentPostingRun,
     InstallmentStatus,
@@ -55,7 +56,6 @@ from ..periods import validate_week
 
 logger = logging.getLogger(__name__)
 
-POSTING_SOURCE = "loans.installment"
 MAX_STORED_ERRORS = 100
 # What one bad installment can raise; anything else (lost connection, lock timeout) aborts the
 # chunk, which is then retried whole (by Celery) or by running again.

@@ -56,6 +56,13 @@ def test_loan_numbers_count_per_year():
     assert numbers == ["DL-2026-0001", "DL-2026-0002", "DL-2027-0001"]
 
 
+def test_the_loan_number_year_is_the_business_year_in_new_york():
+    with freeze_time("2027-01-01 02:00"):  # still 31 December 2026, 21:00, in New York
+        loan = make_loan()
+
+    assert loan.loan_number == "DL-2026-0001"
+
+
 def test_the_default_rate_comes_from_settings(settings):
     settings.LOANS_DEFAULT_INTEREST_RATE = "5.2"
     lease = LeaseFactory()
@@ -246,6 +253,24 @@ def test_a_loan_is_cancelled_before_anything_is_posted():
     assert set(loan.installments.values_list("status", flat=True)) == {InstallmentStatus.CANCELLED}
     assert JournalEntry.objects.get(reversal_of=loan.disbursement_entry).source == "ledger.reversal"
     assert ledger_selectors.account_balance(account=Account.objects.get(code="1300")) == Decimal("0.00")
+
+
+def test_cancelling_leaves_an_audit_entry_per_installment_with_the_actor():
+    from auditlog.context import set_actor
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    loan = make_loan(principal="300.00", weeks=3)
+    officer = StaffUserFactory()
+
+    with set_actor(officer):
+        services.cancel_loan(loan_id=loan.pk, reason="driver changed plans", actor=officer)
+
+    entries = LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Installment)).order_by("object_id")
+    assert [(e.object_id, e.action, e.changes, e.actor) for e in entries] == [
+        (installment.pk, LogEntry.Action.UPDATE, {"status": ["scheduled", "cancelled"]}, officer)
+        for installment in loan.installments.order_by("pk")
+    ]
 
 
 def test_a_loan_with_a_posted_installment_cannot_be_cancelled():

@@ -1,0 +1,44 @@
+"""Every change to the book: accounts, balanced entries, charges, payments, credit, reversals.
+
+Each function is atomic, takes keyword arguments, validates before it writes and returns what it
+booked. Entries are append-only: a mistake is corrected with `reverse_entry`, never by editing.
+"""
+
+from ..sources import CREDIT_SOURCE, MANUAL_SOURCE, PAYMENT_SOURCE, REVERSAL_SOURCE, REVERSIBLE_IN_LEDGER
+from .accounts import open_account, open_party_account, party_account_code, set_account_active
+from .entries import (
+    EntryAlreadyBooked,
+    post_charges,
+    post_entry,
+    post_staged_charges,
+    stage_charges,
+    staged_parties_with_credit,
+)
+from .payments import CreditApplication, PaymentResult, allocation_rank, apply_party_credit, record_payment
+from .reversals import EntryOwnedElsewhere, reverse_entry, reverse_payment
+
+__all__ = [
+    "CREDIT_SOURCE",
+    "MANUAL_SOURCE",
+    "PAYMENT_SOURCE",
+    "REVERSAL_SOURCE",
+    "REVERSIBLE_IN_LEDGER",
+    "CreditApplication",
+    "EntryAlreadyBooked",
+    "EntryOwnedElsewhere",
+    "PaymentResult",
+    "allocation_rank",
+    "apply_party_credit",
+    "open_account",
+    "open_party_account",
+    "party_account_code",
+    "post_charges",
+    "post_entry",
+    "post_staged_charges",
+    "record_payment",
+    "reverse_entry",
+    "reverse_payment",
+    "set_account_active",
+    "stage_charges",
+    "staged_parties_with_credit",
+]

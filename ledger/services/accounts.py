@@ -1,0 +1,80 @@
+"""Accounts: the chart of accounts, each party's accounts, closing an account to new postings."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from loanproject.core.errors import Conflict
+
+from ..models import Account, AccountType, Category
+from ..parties import Party
+
+
+@transaction.atomic
+def open_account(*, code: str, name: str, type: str, currency: str | None = None) -> Account:
+    """The chart-of-accounts account `code`, created on first use; a different type is refused."""
+    currency = currency or settings.LEDGER_CURRENCY
+    account = Account.objects.filter(code=code).first()
+    if account is None:
+        account = Account(code=code, name=name, type=type, currency=currency)
+        account.full_clean()
+        try:
+            with transaction.atomic():
+                account.save(force_insert=True)
+        except IntegrityError:  # opened concurrently: use theirs
+            account = Account.objects.get(code=code)
+    if (account.type, account.currency) != (type, currency):
+        raise Conflict(
+            f"Account {code} exists as {account.type} in {account.currency}, not {type} in {currency}.",
+            code="account_mismatch",
+        )
+    return account
+
+
+def party_account_code(*, party: Party, category: str, type: str, currency: str) -> str:
+    return f"{party.type}:{party.id}:{category or type}:{currency}"
+
+
+@transaction.atomic
+def open_party_account(
+    *,
+    party: Party,
+    category: str,
+    type: str = AccountType.ASSET,
+    currency: str | None = None,
+    name: str = "",
+) -> Account:
+    """The party's account for a category (its receivable) or, with category "", its credit."""
+    currency = currency or settings.LEDGER_CURRENCY
+    lookup = {"party_type": party.type, "party_id": party.id, "category": category, "type": type, "currency": currency}
+    account = Account.objects.filter(**lookup).first()
+    if account is not None:
+        return account
+    label = Category(category).label if category else "credit"
+    account = Account(
+        code=party_account_code(party=party, category=category, type=type, currency=currency),
+        name=(name or f"{party}")[:150] + f" {label}",
+        **lookup,
+    )
+    account.full_clean()
+    try:
+        with transaction.atomic():
+            account.save(force_insert=True)
+    except IntegrityError:  # opened concurrently: use theirs
+        account = Account.objects.get(**lookup)
+    return account
+
+
+@transaction.atomic
+def set_account_active(*, account_id: int, is_active: bool) -> Account:
+    """Close an account to new postings (or open it again); its history stays."""
+    account = Account.objects.select_for_update().get(pk=account_id)
+    if account.is_active != is_active:
+        account.is_active = is_active
+        account.full_clean()
+        account.save(update_fields=["is_active"])
+    return account
+
+
+
