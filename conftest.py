@@ -43,10 +43,10 @@ def celery_broker(url: str):
     """Point the project's Celery app at a real broker (tasks no longer run eagerly)."""
     from loanproject.celery import app
 
-    keys = ["broker_url", "task_always_eager", "worker_hijack_root_logger"]
+    keys = ["broker_url", "task_always_eager"]
     # Celery reads Django settings live; only the override layer ("changes") is ours to restore.
     overridden = {key: app.conf.changes[key] for key in keys if key in app.conf.changes}
-    app.conf.update(broker_url=url, task_always_eager=False, worker_hijack_root_logger=False)
+    app.conf.update(broker_url=url, task_always_eager=False)
     app._after_fork()  # drop pooled connections to the previous broker
     try:
         yield app

@@ -24,6 +24,7 @@ urlpatterns = [
     path("health/", health.health, name="health"),
     path("ready/", health.ready, name="ready"),
     path("metrics", metrics.metrics_view, name="prometheus-django-metrics"),
+    path("metrics/", metrics.metrics_view, name="metrics"),
 ]
 
 handler404 = "loanproject.core.api.errors.not_found"

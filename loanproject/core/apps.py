@@ -9,13 +9,15 @@ class CoreConfig(AppConfig):
     verbose_name = "Core: outbox and idempotency"
 
     def ready(self) -> None:
-        from celery.signals import task_postrun, task_prerun
+        from celery.signals import task_postrun, task_prerun, worker_process_shutdown, worker_ready
 
         from . import crypto, metrics, request_context, roles
 
         request_finished.connect(request_context.clear_request_context, dispatch_uid="core.clear_request_context")
         task_prerun.connect(request_context.bind_task_request_id, dispatch_uid="core.task_request_id")
         task_postrun.connect(request_context.unbind_task_request_id, dispatch_uid="core.task_request_id_end")
+        worker_ready.connect(metrics.serve_worker_metrics, dispatch_uid="core.worker_metrics")
+        worker_process_shutdown.connect(metrics.mark_worker_process_dead, dispatch_uid="core.worker_metrics_dead")
 
         setting_changed.connect(crypto.reset_key_ring_on_setting_change)
         metrics.register_outbox_collector()

@@ -2,18 +2,36 @@
 
 Business counters move only when their transaction commits (`increment_after_commit`), so a
 rolled-back change is never counted.
+
+Several processes, one scrape: with PROMETHEUS_MULTIPROC_DIR set (before the process starts),
+every gunicorn and Celery worker process on the host writes its values into files there and
+/metrics merges them all. gunicorn's `child_exit` and Celery's `worker_process_shutdown` mark dead
+processes. A Celery worker on another host serves its own merged values on CELERY_METRICS_PORT.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Min
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest, multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    generate_latest,
+    multiprocess,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily
+
+logger = logging.getLogger(__name__)
+MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def increment_after_commit(counter: Counter, amount: float = 1, **labels: str) -> None:
@@ -52,14 +70,40 @@ def register_outbox_collector() -> None:
         REGISTRY.register(_collector)
 
 
-def metrics_view(request: HttpRequest) -> HttpResponse:
-    """/metrics for Prometheus. Under gunicorn with PROMETHEUS_MULTIPROC_DIR set, the counters of
-    every worker process are merged (prometheus_client's multiprocess mode); the outbox gauges are
-    read from the database at each scrape in both modes."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_DIR_VARIABLE) or None
+
+
+def merged_registry(*, with_outbox: bool) -> CollectorRegistry:
+    """This process's registry, or in multiprocess mode the values of every process on the host."""
+    if not multiprocess_dir():
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    if with_outbox:
         registry.register(OutboxCollector())
-    else:
-        registry = REGISTRY
-    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    return registry
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """/metrics for Prometheus: the counters of every process sharing PROMETHEUS_MULTIPROC_DIR
+    (or of this process alone without it), and the outbox gauges read from the database."""
+    return HttpResponse(generate_latest(merged_registry(with_outbox=True)), content_type=CONTENT_TYPE_LATEST)
+
+
+def serve_worker_metrics(**kwargs) -> None:
+    """celery worker_ready: with CELERY_METRICS_PORT set, the worker's main process serves the
+    values of its pool processes (written to PROMETHEUS_MULTIPROC_DIR) over HTTP, for workers on
+    hosts without a gunicorn to merge them."""
+    port = settings.CELERY_METRICS_PORT
+    if not port:
+        return
+    start_http_server(port, addr=settings.CELERY_METRICS_ADDR, registry=merged_registry(with_outbox=False))
+    logger.info("worker metrics on http://%s:%s/metrics", settings.CELERY_METRICS_ADDR, port)
+
+
+def mark_worker_process_dead(**kwargs) -> None:
+    """celery worker_process_shutdown: a pool process that exits leaves its counters (they still
+    count) but its live gauges are dropped."""
+    if multiprocess_dir():
+        multiprocess.mark_process_dead(os.getpid())

@@ -239,6 +239,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 2 * 3600),
     "socket_connect_timeout": 3,
 }
+# A worker on a host without gunicorn serves its pool's metrics on this port (0: off); see
+# loanproject.core.metrics. The address is all interfaces so Prometheus can reach it: firewall it.
+CELERY_METRICS_PORT = env_int("CELERY_METRICS_PORT", 0)
+CELERY_METRICS_ADDR = env("CELERY_METRICS_ADDR", "0.0.0.0")
+# Workers keep the root handlers of LOGGING (JSON, context, redaction); loanproject.celery's
+# setup_logging receiver applies LOGGING in every worker and beat process.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # Every 5 seconds: publish outbox events whose on-commit kick was lost (broker down, crash).

@@ -1,50 +1,21 @@
-import json
+import os
+import subprocess
+import sys
+import textwrap
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from prometheus_client import REGISTRY
 
-from applications.tests.factories import PartnerFactory, issue_key
-from applications.tests.payloads import application_payload
 from loanproject.core.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[3]
 
 
-def sample(name: str, **labels) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-def test_submissions_decisions_and_agent_times_are_counted_after_commit(client, django_capture_on_commit_callbacks, scoring_policy):
-    before = {
-        "submitted": sample("loan_applications_submitted_total", source="partner"),
-        "decided": sum(sample("loan_applications_decided_total", decision=d, decided_by="scoring")
-                       for d in ("pre_approved", "manual_review", "rejected")),
-        "bureau_runs": sample("scoring_agent_run_seconds_count", agent="bureau"),
-    }
-    partner = PartnerFactory()
-
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/api/v1/applications/", data=json.dumps(application_payload()),
-                               content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {issue_key(partner)}")
-
-    assert response.status_code == 202
-    assert sample("loan_applications_submitted_total", source="partner") == before["submitted"] + 1
-    decided = sum(sample("loan_applications_decided_total", decision=d, decided_by="scoring")
-                  for d in ("pre_approved", "manual_review", "rejected"))
-    assert decided == before["decided"] + 1
-    assert sample("scoring_agent_run_seconds_count", agent="bureau") == before["bureau_runs"] + 1
-
-
-def test_a_rolled_back_submission_is_not_counted(client):
-    before = sample("loan_applications_submitted_total", source="partner")
-    partner = PartnerFactory()
-
-    client.post("/api/v1/applications/", data=json.dumps(application_payload(purpose="yacht")),
-                content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {issue_key(partner)}")
-
-    assert sample("loan_applications_submitted_total", source="partner") == before
+def value_of(body: str, name: str) -> float:
+    return float(next(line.split()[1] for line in body.splitlines() if line.startswith(name + " ")))
 
 
 def test_outbox_lag_is_measured_at_scrape_time(client):
@@ -53,43 +24,85 @@ def test_outbox_lag_is_measured_at_scrape_time(client):
 
     body = client.get("/metrics").content.decode()
 
-    assert "outbox_pending_events 1.0" in body
-    lag = float(next(line.split()[1] for line in body.splitlines() if line.startswith("outbox_lag_seconds ")))
-    assert 90 <= lag < 120
+    assert value_of(body, "outbox_pending_events") == 1.0
+    assert 90 <= value_of(body, "outbox_lag_seconds") < 120
 
 
-def test_multiprocess_mode_merges_workers_and_keeps_the_outbox_gauges(client, tmp_path, monkeypatch):
+@pytest.mark.parametrize("path", ["/metrics", "/metrics/"])
+def test_metrics_answer_with_and_without_the_slash(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=")
+    assert "outbox_pending_events 0.0" in response.content.decode()
+
+
+def write_counter_in_another_process(directory: Path, amount: int) -> None:
+    """What a gunicorn or Celery worker process does: count something in multiprocess mode."""
+    script = textwrap.dedent(f"""
+        from prometheus_client import Counter
+        Counter("tests_jobs_done", "Jobs done by another process", ["kind"]).labels(kind="demo").inc({amount})
+    """)
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, check=True, timeout=60)
+
+
+def test_multiprocess_mode_merges_the_counters_of_other_processes(client, tmp_path, monkeypatch):
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     OutboxEvent.objects.create(topic="t", aggregate_type="x", aggregate_id="1")
+    write_counter_in_another_process(tmp_path, 2)
+    write_counter_in_another_process(tmp_path, 3)
 
     body = client.get("/metrics").content.decode()
 
-    assert "outbox_pending_events 1.0" in body
+    assert value_of(body, 'tests_jobs_done_total{kind="demo"}') == 5.0
+    assert value_of(body, "outbox_pending_events") == 1.0
 
 
-def test_installments_posted_and_the_run_duration_are_measured(django_capture_on_commit_callbacks):
-    from loans import services
-    from loans.periods import week_containing
-    from loans.tests.factories import SUNDAY, make_loan
+def test_without_multiprocess_mode_other_processes_are_not_seen(client, tmp_path, monkeypatch):
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    write_counter_in_another_process(tmp_path, 2)
 
-    before = (sample("installments_posted_total"), sample("installment_posting_run_seconds_count"))
-    make_loan(weeks=3, start=SUNDAY)
-
-    with django_capture_on_commit_callbacks(execute=True):
-        services.post_weekly_installments(period_start=SUNDAY, period_end=week_containing(SUNDAY)[1])
-
-    assert sample("installments_posted_total") == before[0] + 1
-    assert sample("installment_posting_run_seconds_count") == before[1] + 1
+    assert "tests_jobs_done" not in client.get("/metrics").content.decode()
 
 
-def test_a_rolled_back_posting_is_not_counted():
-    from loans import services
-    from loans.periods import week_containing
-    from loans.tests.factories import SUNDAY, make_loan
+def load_gunicorn_config():
+    import importlib.util
 
-    before = sample("installments_posted_total")
-    make_loan(weeks=3, start=SUNDAY)
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "loanproject" / "gunicorn.conf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    services.post_weekly_installments(period_start=SUNDAY, period_end=week_containing(SUNDAY)[1])  # never commits
 
-    assert sample("installments_posted_total") == before
+def test_gunicorn_marks_a_dead_worker_so_its_live_gauges_go(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    for name in ("gauge_livesum_4242.db", "gauge_liveall_4242.db", "counter_4242.db", "gauge_livesum_7.db"):
+        (tmp_path / name).write_bytes(b"")
+
+    load_gunicorn_config().child_exit(None, SimpleNamespace(pid=4242))
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["counter_4242.db", "gauge_livesum_7.db"]
+
+
+def test_gunicorn_refuses_to_start_without_the_multiprocess_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
+
+    with pytest.raises(RuntimeError, match="is not a directory: create it"):
+        load_gunicorn_config().on_starting(None)
+
+
+def test_gunicorn_reads_the_config_file():
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("gunicorn")), "-c", "loanproject/gunicorn.conf.py", "--print-config",
+         "loanproject.wsgi"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={k: v for k, v in os.environ.items() if k not in {"GUNICORN_BIND", "WEB_CONCURRENCY"}},
+    )
+
+    assert result.returncode == 0, result.stderr
+    printed = dict(map(str.strip, line.split(" = ", 1)) for line in result.stdout.splitlines() if " = " in line)
+    assert [printed[name] for name in ("bind", "workers", "on_starting", "child_exit")] == [
+        "['0.0.0.0:8000']", "4", "<on_starting()>", "<child_exit()>"]
