@@ -2,7 +2,10 @@
 
 Invariants:
 - Every application carries its customer's partner, so every partner query filters one indexed
-  column; a partner reaches only its own applications.
+  column; a partner reaches only its own applications. On PostgreSQL the database keeps the copy
+  exact (migration 0005): the composite foreign key `application_partner_matches_customer`
+  (customer, partner) -> customer (id, partner), and, for the NULL partner a foreign key does not
+  check, triggers refusing a partner-less application of a partner's customer.
 - Money is Decimal(14, 2). An application asks for a positive amount; an approved or booked one
   has an approved amount (named CHECK constraints below).
 - `status` changes only through applications.services, along lifecycle.ALLOWED_TRANSITIONS.
@@ -195,6 +198,10 @@ class LoanApplication(models.Model):
         indexes = [
             models.Index(fields=["status"], name="application_status_idx"),
             models.Index(fields=["submitted_at"], name="application_submitted_idx"),
+            # Decision-time reports (the dashboard's approval rate); undecided rows stay out of it.
+            models.Index(
+                fields=["decided_at"], name="application_decided_idx", condition=Q(decided_at__isnull=False)
+            ),
             models.Index(fields=["partner", "-submitted_at"], name="application_partner_recent"),
             models.Index(fields=["partner", "status"], name="application_partner_status"),
             models.Index(fields=["customer", "status"], name="application_customer_idx"),

@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from applications.lifecycle import ApplicationStatus
 from applications.models import Customer, LoanApplication
 
-from .factories import CustomerFactory, LoanApplicationFactory
+from .factories import CustomerFactory, LoanApplicationFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +28,8 @@ pytestmark = pytest.mark.django_db
         ({"term_months": 0}, "application_term_1_360_months"),
         ({"status": "lost"}, "application_status_known"),
         ({"version": 0}, "application_version_positive"),
+        ({"proposed_amount": Decimal("5000.00")}, "application_proposal_only_in_review"),
+        ({"status": ApplicationStatus.MANUAL_REVIEW, "proposed_amount": Decimal("0")}, "application_proposal_only_in_review"),
     ],
 )
 def test_application_check_constraints(changes, constraint):
@@ -68,13 +70,88 @@ def test_pan_hash_must_be_an_hmac_digest():
         Customer.objects.filter(pk=customer.pk).update(pan_hash="ABCDE1234F")
 
 
+def stored_pan(customer) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pan FROM applications_customer WHERE id = %s", [customer.pk])
+        return cursor.fetchone()[0]
+
+
 def test_the_pan_column_holds_only_ciphertext():
     customer = CustomerFactory(clear_pan="ABCDE1234F")
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pan FROM applications_customer WHERE id = %s", [customer.pk])
-        stored = cursor.fetchone()[0]
+    stored = stored_pan(customer)
 
     assert stored.startswith("gcm1:test2:")
     assert "ABCDE1234F" not in stored
     assert "1234" not in stored.split(":", 2)[1]
+
+
+def test_a_clear_pan_written_with_raw_sql_is_refused():
+    customer = CustomerFactory(clear_pan="ABCDE1234F")
+    before = stored_pan(customer)
+
+    with pytest.raises(IntegrityError, match="customer_pan_is_ciphertext"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE applications_customer SET pan = %s WHERE id = %s", ["ABCDE1234F", customer.pk])
+
+    assert stored_pan(customer) == before
+
+
+PARTNER_MISMATCH = "application_partner_matches_customer"
+
+
+@pytest.mark.postgres
+def test_an_application_carries_exactly_its_customers_partner():
+    application = LoanApplicationFactory()
+    partner_id = application.customer.partner_id
+    stranger = PartnerFactory()
+
+    with pytest.raises(IntegrityError, match=PARTNER_MISMATCH), transaction.atomic():
+        LoanApplication.objects.filter(pk=application.pk).update(partner=stranger)
+    with pytest.raises(IntegrityError, match=PARTNER_MISMATCH), transaction.atomic():
+        LoanApplication.objects.filter(pk=application.pk).update(partner=None)
+    with pytest.raises(IntegrityError, match=PARTNER_MISMATCH), transaction.atomic():
+        LoanApplication.objects.filter(pk=application.pk).update(customer=CustomerFactory(partner=stranger))
+    with pytest.raises(IntegrityError, match=PARTNER_MISMATCH), transaction.atomic():
+        Customer.objects.filter(pk=application.customer_id).update(partner=stranger)
+    with pytest.raises(IntegrityError, match=PARTNER_MISMATCH), transaction.atomic():
+        LoanApplicationFactory(customer=application.customer, partner=stranger)
+
+    application.refresh_from_db()
+    assert (application.partner_id, Customer.objects.get(pk=application.customer_id).partner_id) == (
+        partner_id, partner_id)
+    assert LoanApplication.objects.count() == 1
+    LoanApplication.objects.filter(pk=application.pk).update(customer=CustomerFactory(partner_id=partner_id))  # same partner: fine
+
+
+@pytest.mark.postgres
+def test_a_staff_application_and_its_customer_stay_without_a_partner():
+    staff_customer = CustomerFactory(partner=None)
+    application = LoanApplicationFactory(customer=staff_customer)
+    partners_customer = CustomerFactory()
+
+    with pytest.raises(IntegrityError, match=PARTNER_MISMATCH), transaction.atomic():
+        LoanApplication.objects.filter(pk=application.pk).update(partner=PartnerFactory())
+    with pytest.raises(IntegrityError, match=PARTNER_MISMATCH), transaction.atomic():
+        Customer.objects.filter(pk=staff_customer.pk).update(partner=PartnerFactory())
+    with pytest.raises(IntegrityError, match=PARTNER_MISMATCH), transaction.atomic():
+        LoanApplicationFactory(customer=partners_customer, partner=None)
+    with pytest.raises(IntegrityError, match=PARTNER_MISMATCH), transaction.atomic():
+        LoanApplication.objects.filter(pk=application.pk).update(customer=partners_customer)
+
+    application.refresh_from_db()
+    staff_customer.refresh_from_db()
+    assert (application.partner_id, application.customer_id, staff_customer.partner_id) == (None, staff_customer.pk, None)
+    assert LoanApplication.objects.count() == 1
+    Customer.objects.filter(pk=CustomerFactory(partner=None).pk).update(partner=PartnerFactory())  # no applications: fine
+
+
+def index_columns(table: str) -> dict[str, list[str]]:
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    return {name: info["columns"] for name, info in constraints.items() if info["index"]}
+
+
+def test_report_and_date_hierarchy_columns_are_indexed():
+    assert index_columns("applications_loanapplication")["application_decided_idx"] == ["decided_at"]
+    assert index_columns("applications_customer")["customer_created_idx"] == ["created_at"]

@@ -1,0 +1,84 @@
+"""The database keeps `LoanApplication.partner` equal to its customer's partner.
+
+Every partner scope filters on the application's own partner column, so a copy that drifted from
+the customer's would show an application to the wrong partner or hide it from the right one.
+Django has no composite foreign keys, so this is plain SQL, on PostgreSQL only (SQLite, the
+zero-setup database, cannot add constraints to existing tables), in the style of finance 0002:
+
+- the composite foreign key (customer_id, partner_id) -> customer (id, partner_id), checked at
+  once (not deferred), refuses an application whose partner is not its customer's, and a change
+  of a customer's partner while it has applications;
+- a foreign key does not check a row whose partner is NULL (MATCH SIMPLE), so two triggers cover
+  that case: a partner-less application of a partner's customer, and a partner given to a
+  customer that has partner-less (staff) applications.
+
+A database whose rows already drifted fails this migration on purpose: which partner is right
+is for a person to decide, not for a migration.
+"""
+
+from django.db import migrations
+
+FORWARD = """
+ALTER TABLE applications_loanapplication ADD CONSTRAINT application_partner_matches_customer
+    FOREIGN KEY (customer_id, partner_id) REFERENCES applications_customer (id, partner_id);
+
+CREATE FUNCTION applications_partnerless_application_check() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM applications_customer WHERE id = NEW.customer_id AND partner_id IS NOT NULL) THEN
+        RAISE EXCEPTION 'application_partner_matches_customer: application % has no partner, its customer % has one',
+            NEW.id, NEW.customer_id USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER application_partner_matches_customer_on_insert
+    BEFORE INSERT ON applications_loanapplication
+    FOR EACH ROW WHEN (NEW.partner_id IS NULL)
+    EXECUTE FUNCTION applications_partnerless_application_check();
+-- Only when the pair changes: a save() writes every column, most often unchanged.
+CREATE TRIGGER application_partner_matches_customer_on_update
+    BEFORE UPDATE OF partner_id, customer_id ON applications_loanapplication
+    FOR EACH ROW WHEN (
+        NEW.partner_id IS NULL AND (OLD.partner_id IS NOT NULL OR OLD.customer_id <> NEW.customer_id)
+    )
+    EXECUTE FUNCTION applications_partnerless_application_check();
+
+CREATE FUNCTION applications_customer_partner_check() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM applications_loanapplication WHERE customer_id = NEW.id AND partner_id IS NULL) THEN
+        RAISE EXCEPTION 'application_partner_matches_customer: customer % has applications without a partner',
+            NEW.id USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER customer_partner_matches_applications
+    BEFORE UPDATE OF partner_id ON applications_customer
+    FOR EACH ROW WHEN (OLD.partner_id IS NULL AND NEW.partner_id IS NOT NULL)
+    EXECUTE FUNCTION applications_customer_partner_check();
+"""
+
+REVERSE = """
+DROP TRIGGER customer_partner_matches_applications ON applications_customer;
+DROP FUNCTION applications_customer_partner_check();
+DROP TRIGGER application_partner_matches_customer_on_update ON applications_loanapplication;
+DROP TRIGGER application_partner_matches_customer_on_insert ON applications_loanapplication;
+DROP FUNCTION applications_partnerless_application_check();
+ALTER TABLE applications_loanapplication DROP CONSTRAINT application_partner_matches_customer;
+"""
+
+
+class PostgresOnlySQL(migrations.RunSQL):
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("applications", "0004_customer_push_token_ciphertext_check_and_report_indexes")]
+
+    operations = [PostgresOnlySQL(sql=FORWARD, reverse_sql=REVERSE)]
