@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from uuid import UUID
+
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from loanproject.core.errors import NotFound
 
@@ -14,7 +17,7 @@ def _scoped(queryset: QuerySet, partner: Partner | None) -> QuerySet:
     return queryset if partner is None else queryset.filter(partner=partner)
 
 
-def lock_application(application_id, *, partner: Partner | None = None) -> LoanApplication:
+def lock_application(application_id: UUID | str, *, partner: Partner | None = None) -> LoanApplication:
     """The application, locked for this transaction; NotFound outside the partner's scope."""
     try:
         return (
@@ -26,13 +29,17 @@ def lock_application(application_id, *, partner: Partner | None = None) -> LoanA
         raise NotFound("No such application.") from None
 
 
-def lock_applications(application_ids) -> list[LoanApplication]:
-    """Several applications, locked in pk order so that two lockers never deadlock."""
-    return list(
-        LoanApplication.objects.select_for_update(of=("self",))
-        .filter(pk__in=list(application_ids))
-        .order_by("pk")
-    )
+def lock_applications(application_ids: Iterable[UUID | str], *, still: Q | None = None) -> list[LoanApplication]:
+    """Several applications, locked in pk order so that two lockers never deadlock.
+
+    `still`: a condition the rows must meet once locked. The database checks it again on a row
+    that another transaction changed while we waited for its lock (PostgreSQL re-reads the row),
+    so a condition read earlier without a lock cannot be stale here.
+    """
+    queryset = LoanApplication.objects.select_for_update(of=("self",)).filter(pk__in=list(application_ids))
+    if still is not None:
+        queryset = queryset.filter(still)
+    return list(queryset.order_by("pk"))
 
 
 def lock_customer(

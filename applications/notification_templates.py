@@ -1,4 +1,5 @@
-"""Message texts by template and channel. Payload keys are filled with str.format."""
+"""Message texts by template and channel (sms, email, push: a title and one short line). Payload
+keys are filled with str.format."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ TEMPLATES: dict[str, dict[str, Message]] = {
             "Dear {full_name},\n\nyour loan application {reference} is pre-approved for {amount}.\n"
             "We will contact you about the next steps.",
         ),
+        "push": Message(
+            "Application pre-approved", "Your loan application {reference} is pre-approved for {amount}."
+        ),
     },
     "application_manual_review": {
         "sms": Message("", "Your loan application {reference} is being reviewed by our team."),
@@ -26,6 +30,7 @@ TEMPLATES: dict[str, dict[str, Message]] = {
             "Your application {reference} is in review",
             "Dear {full_name},\n\na loan officer is reviewing your application {reference}.",
         ),
+        "push": Message("Application in review", "Our team is reviewing your loan application {reference}."),
     },
     "application_approved": {
         "sms": Message("", "Your loan application {reference} is approved for {amount}."),
@@ -33,6 +38,7 @@ TEMPLATES: dict[str, dict[str, Message]] = {
             "Your application {reference} is approved",
             "Dear {full_name},\n\nyour loan application {reference} is approved for {amount}.",
         ),
+        "push": Message("Application approved", "Your loan application {reference} is approved for {amount}."),
     },
     "application_rejected": {
         "sms": Message("", "We could not approve your loan application {reference}. Details follow by e-mail."),
@@ -41,6 +47,9 @@ TEMPLATES: dict[str, dict[str, Message]] = {
             "Dear {full_name},\n\nwe could not approve your loan application {reference}.\n"
             "Reasons: {reasons}.",
         ),
+        "push": Message(
+            "About your application", "We could not approve your loan application {reference}. Details follow by e-mail."
+        ),
     },
     "loan_booked": {
         "sms": Message("", "Your loan {loan_reference} of {amount} is booked. First installment due {first_due}."),
@@ -48,6 +57,9 @@ TEMPLATES: dict[str, dict[str, Message]] = {
             "Your loan {loan_reference} is booked",
             "Dear {full_name},\n\nyour loan {loan_reference} of {amount} is booked.\n"
             "The first installment is due {first_due}.",
+        ),
+        "push": Message(
+            "Loan booked", "Your loan {loan_reference} of {amount} is booked. First installment due {first_due}."
         ),
     },
 }

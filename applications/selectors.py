@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
 
 from .lifecycle import OPEN_STATUSES, ApplicationStatus
-from .models import Customer, LoanApplication, Partner
+from .models import Customer, LoanApplication, Notification, NotificationStatus, Partner
 
 APPROVED_STATUSES = (ApplicationStatus.APPROVED, ApplicationStatus.BOOKED)
 
@@ -74,10 +76,16 @@ def review_queue(user) -> QuerySet[LoanApplication]:
     )
 
 
-def applications_per_day(*, since) -> list[dict]:
+def start_of_day(day: date) -> datetime:
+    """Midnight starting `day` in the current time zone: a bound the column's index can serve
+    (`column__date__gte=day` casts every row's value instead)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def applications_per_day(*, since: date) -> list[dict]:
     """Applications submitted per day since `since` (a date), oldest first, days without any omitted."""
     return list(
-        LoanApplication.objects.filter(submitted_at__date__gte=since)
+        LoanApplication.objects.filter(submitted_at__gte=start_of_day(since))
         .annotate(day=TruncDate("submitted_at"))
         .order_by("day")
         .values("day")
@@ -85,9 +93,9 @@ def applications_per_day(*, since) -> list[dict]:
     )
 
 
-def approval_rate(*, since) -> dict:
+def approval_rate(*, since: date) -> dict:
     """Approved (incl. pre-approved and booked) against rejected, for decisions since `since`."""
-    counts = LoanApplication.objects.filter(decided_at__date__gte=since).aggregate(
+    counts = LoanApplication.objects.filter(decided_at__gte=start_of_day(since)).aggregate(
         approved=Count("pk", filter=Q(status__in=APPROVED_STATUSES + (ApplicationStatus.PRE_APPROVED,))),
         rejected=Count("pk", filter=Q(status=ApplicationStatus.REJECTED)),
     )
@@ -104,4 +112,13 @@ def review_queue_by_reviewer() -> list[dict]:
         .values("assigned_to_id", "assigned_to__username")
         .annotate(open_count=Count("pk"), awaiting_confirmation=Count("pk", filter=Q(proposed_amount__isnull=False)))
         .order_by("-open_count", "assigned_to__username")
+    )
+
+
+def due_notification_ids(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
+    """Pending notifications whose backoff has passed, longest waiting first."""
+    return list(
+        Notification.objects.filter(status=NotificationStatus.PENDING, next_attempt_at__lte=now or timezone.now())
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
     )

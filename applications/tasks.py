@@ -1,4 +1,4 @@
-"""Celery tasks of the applications app: outbox consumers and notification delivery."""
+"""Celery tasks of the applications app: outbox consumers, notification delivery, review assignment."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from loanproject.core.audit import acting_as_system
 from loanproject.core.consumers import consume_once
 from loanproject.core.models import OutboxEvent
 
-from . import services
+from . import selectors, services
 
 NOTIFY_DECIDED = "applications.notify_application_decided"
 NOTIFY_BOOKED = "applications.notify_loan_booked"
+ASSIGN_WAITING = "applications.assign_waiting_applications"
 
 
 @shared_task(name=NOTIFY_DECIDED)
@@ -45,7 +46,15 @@ def deliver_notification_task(notification_id: int) -> str:
 @shared_task(name="applications.deliver_due_notifications")
 def deliver_due_notifications_task() -> int:
     """Retry notifications whose backoff has passed (beat, every minute)."""
-    ids = services.due_notification_ids()
+    ids = selectors.due_notification_ids()
     for notification_id in ids:
         deliver_notification_task.delay(notification_id)
     return len(ids)
+
+
+@shared_task(name=ASSIGN_WAITING)
+def assign_waiting_applications_task() -> int:
+    """Give waiting manual reviews to officers with room (beat; room also appears when staff raise
+    a capacity, add an officer, or an assigned application is withdrawn or re-scored)."""
+    with acting_as_system():
+        return services.assign_waiting_applications()

@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 PAN_RE = re.compile(r"^[A-Z]{5}[0-9]{4}[A-Z]$")
+PHONE_RE = re.compile(r"^\+?[0-9]+$")
+PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 CREDIT_MIX_KINDS = frozenset(
@@ -27,6 +29,27 @@ MAX_REPAYMENT_MONTHS = 120
 
 def normalize_pan(value: str) -> str:
     return (value or "").strip().upper()
+
+
+def normalize_email(value: str) -> str:
+    """E-mail as stored and compared: no surrounding blanks, lower case (duplicate checks compare it)."""
+    return (value or "").strip().lower()
+
+
+def normalize_phone(value: str) -> str:
+    """Phone as stored and compared: separators (blanks, dashes, dots, slashes, parentheses) removed,
+    so "+1 (212) 555-0101" and "+1 212 555 0101" are the same number, "+12125550101"."""
+    return PHONE_SEPARATORS.sub("", value or "")
+
+
+def validate_phone(value: str) -> None:
+    """A normalised phone: digits with an optional leading +, or blank."""
+    if value and not PHONE_RE.match(value):
+        raise ValidationError(
+            "Enter a phone number: digits with an optional leading + (blanks, dashes, dots and "
+            "parentheses are ignored).",
+            code="invalid_phone",
+        )
 
 
 def validate_pan(value: str) -> None:

@@ -4,7 +4,11 @@ Invariants:
 - One notification per (source event, channel, template) (`one_notification_per_event`): a
   redelivered outbox event can never notify a customer twice.
 - A notification is pending until a backend accepts it (sent) or it runs out of attempts
-  (failed); `next_attempt_at` backs off exponentially between attempts.
+  (failed); `next_attempt_at` backs off exponentially between attempts. Rendering the message is
+  part of an attempt, so a broken template also ends failed rather than pending forever.
+- Channels follow what the customer gave us: e-mail always, SMS only with a phone, push only with
+  the device token of the customer's app (`Customer.push_token`). Without a recipient there is no
+  notification row at all, never one that can only fail.
 """
 
 from __future__ import annotations

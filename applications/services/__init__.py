@@ -16,7 +16,6 @@ from .customers import pan_blind_index, register_customer, update_customer
 from .inputs import ApplicationData, CustomerData, Reason
 from .notifications import (
     deliver_notification,
-    due_notification_ids,
     notify_application_decided,
     notify_loan_booked,
     retry_notifications,
@@ -40,7 +39,6 @@ __all__ = [
     "assign_application",
     "assign_waiting_applications",
     "deliver_notification",
-    "due_notification_ids",
     "issue_partner_api_key",
     "mark_application_booked",
     "notify_application_decided",

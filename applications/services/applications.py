@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict
+from uuid import UUID
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from loanproject.core.errors import Conflict, StaleVersion
 from loanproject.core.metrics import increment_after_commit
@@ -35,18 +37,19 @@ def submit_application(
             raise Conflict("The customer belongs to another partner.", code="customer_partner_mismatch")
     else:
         customer = register_customer(partner=partner, data=customer)
-    if partner is not None and application.external_ref:
-        existing = LoanApplication.objects.filter(
-            partner=partner, external_ref=application.external_ref
-        ).values_list("pk", flat=True).first()
-        if existing:
-            raise Conflict(
-                f"Application {application.external_ref!r} was already submitted as {existing}.",
-                code="application_exists",
-            )
+    _refuse_known_ref(partner, application.external_ref)
     loan_application = LoanApplication(partner=partner, customer=customer, **asdict(application))
-    loan_application.full_clean()
-    loan_application.save(force_insert=True)
+    loan_application.full_clean(validate_constraints=False)
+    # Every constraint but the ref's uniqueness, which is a Conflict (409) and not bad input (400):
+    # a concurrent submission of the same ref may commit between the check above and the insert,
+    # so the insert runs in a savepoint and the unique constraint's refusal gets the same answer.
+    loan_application.validate_constraints(exclude={"external_ref"})
+    try:
+        with transaction.atomic():
+            loan_application.save(force_insert=True)
+    except IntegrityError:
+        _refuse_known_ref(partner, application.external_ref)
+        raise
     increment_after_commit(APPLICATIONS_SUBMITTED, source="partner" if partner else "staff")
     publish_event(
         topic="application.submitted",
@@ -55,6 +58,18 @@ def submit_application(
         payload={"application_id": str(loan_application.pk), "partner_id": partner.pk if partner else None},
     )
     return loan_application
+
+
+def _refuse_known_ref(partner: Partner | None, external_ref: str) -> None:
+    if partner is None or not external_ref:
+        return
+    existing = (
+        LoanApplication.objects.filter(partner=partner, external_ref=external_ref).values_list("pk", flat=True).first()
+    )
+    if existing:
+        raise Conflict(
+            f"Application {external_ref!r} was already submitted as {existing}.", code="application_exists"
+        )
 
 
 def _check_version(application: LoanApplication, expected_version: int | None) -> None:
@@ -104,22 +119,33 @@ RESCORABLE_STATUSES = (ApplicationStatus.PRE_APPROVED, ApplicationStatus.MANUAL_
 
 
 @transaction.atomic
-def request_rescoring(*, application_ids) -> list[LoanApplication]:
+def request_rescoring(*, application_ids: Iterable[UUID | str]) -> list[LoanApplication]:
     """Send pre-approved and manual-review applications back to scoring (staff asked for a
-    re-score); any others are left alone. The caller queues their scoring after commit."""
+    re-score); any others are left alone. The caller queues their scoring after commit.
+
+    Refused as a whole (Conflict `proposal_pending`, nothing changes) while any of them holds an
+    approval proposed above a reviewer's limit: re-scoring would drop that decision unseen.
+    """
     ids = LoanApplication.objects.filter(pk__in=list(application_ids), status__in=RESCORABLE_STATUSES).values_list(
         "pk", flat=True
     )
+    rescorable = [application for application in lock_applications(ids) if application.status in RESCORABLE_STATUSES]
+    pending = [str(application.pk) for application in rescorable if application.proposed_amount is not None]
+    if pending:
+        raise Conflict(
+            f"Not re-scored: {', '.join(pending)} await(s) confirmation of a proposed approval; "
+            "confirm or reject it first.",
+            code="proposal_pending",
+        )
     return [
-        _move(application, ApplicationStatus.SCORING, proposed_amount=None, assigned_to=None, assigned_at=None)
-        for application in lock_applications(ids)
-        if application.status in RESCORABLE_STATUSES
+        _move(application, ApplicationStatus.SCORING, assigned_to=None, assigned_at=None)
+        for application in rescorable
     ]
 
 
 @transaction.atomic
 def withdraw_application(
-    *, application_id, expected_version: int, reason: str = "", partner: Partner | None = None
+    *, application_id: UUID | str, expected_version: int, reason: str = "", partner: Partner | None = None
 ) -> LoanApplication:
     """The customer no longer wants the loan. With `partner`, only its own applications."""
     application = lock_application(application_id, partner=partner)
@@ -135,7 +161,7 @@ def withdraw_application(
 
 
 @transaction.atomic
-def mark_application_booked(*, application_id, expected_version: int | None = None) -> LoanApplication:
+def mark_application_booked(*, application_id: UUID | str, expected_version: int | None = None) -> LoanApplication:
     """An approved application became a loan (called by the loans app when it books one)."""
     application = lock_application(application_id)
     _check_version(application, expected_version)

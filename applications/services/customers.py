@@ -1,4 +1,8 @@
-"""Customers: registration by external ref, contact details, PAN changes."""
+"""Customers: registration by external ref, contact details, PAN changes.
+
+E-mail and phone are stored normalised (validators.normalize_email / normalize_phone): the fraud
+checks compare them between customers, and "Asha@Example.com" must match "asha@example.com".
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from loanproject.core.sensitive import Sensitive
 
 from ..locks import lock_customer
 from ..models import PAN_CONTEXT, Customer, Partner
-from ..validators import normalize_pan, validate_pan
+from ..validators import normalize_email, normalize_pan, normalize_phone, validate_pan, validate_phone
 from .inputs import CustomerData
 
 
@@ -28,6 +32,19 @@ def _clean_pan(pan: str | Sensitive) -> str:
     return clear
 
 
+def _clean_contact(**details: str | None) -> dict[str, str | None]:
+    """The contact details as stored; None (not given) stays None."""
+    if details.get("email") is not None:
+        details["email"] = normalize_email(details["email"])
+    if details.get("phone") is not None:
+        details["phone"] = normalize_phone(details["phone"])
+        try:
+            validate_phone(details["phone"])
+        except ValidationError as exc:
+            raise ValidationError({"phone": exc.messages}) from None
+    return details
+
+
 @transaction.atomic
 def register_customer(*, partner: Partner | None, data: CustomerData) -> Customer:
     """Create the customer, or update the partner's customer with the same external_ref.
@@ -36,12 +53,18 @@ def register_customer(*, partner: Partner | None, data: CustomerData) -> Custome
     """
     pan = _clean_pan(data.pan)
     pan_hash = pan_blind_index(pan)
+    contact = _clean_contact(
+        full_name=data.full_name, email=data.email, phone=data.phone, address=data.address,
+        push_token=data.push_token,
+    )
     if partner is not None and data.external_ref:
         existing = lock_customer(partner=partner, external_ref=data.external_ref)
         if existing is None:
             try:
                 with transaction.atomic():
-                    return _create_customer(partner=partner, data=data, pan=pan, pan_hash=pan_hash)
+                    return _create_customer(
+                        partner=partner, external_ref=data.external_ref, contact=contact, pan=pan, pan_hash=pan_hash
+                    )
             except IntegrityError:
                 # A concurrent request created the same customer first; update that one.
                 existing = lock_customer(partner=partner, external_ref=data.external_ref)
@@ -52,27 +75,15 @@ def register_customer(*, partner: Partner | None, data: CustomerData) -> Custome
                 f"Customer {data.external_ref!r} is already registered with a different PAN.",
                 code="customer_pan_mismatch",
             )
-        return _update_contact_details(
-            existing,
-            full_name=data.full_name,
-            email=data.email,
-            phone=data.phone,
-            address=data.address,
-        )
-    return _create_customer(partner=partner, data=data, pan=pan, pan_hash=pan_hash)
+        return _update_contact_details(existing, **contact)
+    return _create_customer(partner=partner, external_ref=data.external_ref, contact=contact, pan=pan, pan_hash=pan_hash)
 
 
-def _create_customer(*, partner: Partner | None, data: CustomerData, pan: str, pan_hash: str) -> Customer:
-    customer = Customer(
-        partner=partner,
-        external_ref=data.external_ref,
-        full_name=data.full_name,
-        email=data.email,
-        phone=data.phone,
-        address=data.address,
-        pan=Sensitive(pan),
-        pan_hash=pan_hash,
-    )
+def _create_customer(
+    *, partner: Partner | None, external_ref: str, contact: dict[str, str | None], pan: str, pan_hash: str
+) -> Customer:
+    given = {name: value for name, value in contact.items() if value is not None}
+    customer = Customer(partner=partner, external_ref=external_ref, pan=Sensitive(pan), pan_hash=pan_hash, **given)
     customer.full_clean()
     customer.save()
     return customer
@@ -98,15 +109,17 @@ def update_customer(
     email: str | None = None,
     phone: str | None = None,
     address: str | None = None,
+    push_token: str | None = None,
     pan: str | None = None,
 ) -> Customer:
-    """Change contact details and, when given, the PAN (re-encrypted and re-indexed).
+    """Change contact details (None: unchanged) and, when given, the PAN (re-encrypted and re-indexed).
 
     With `partner`, only that partner's customer can be changed (others are "not found").
     """
     customer = lock_customer(customer_id=customer_id, partner=partner, required=True)
     customer = _update_contact_details(
-        customer, full_name=full_name, email=email, phone=phone, address=address
+        customer,
+        **_clean_contact(full_name=full_name, email=email, phone=phone, address=address, push_token=push_token),
     )
     if pan is not None:
         clear = _clean_pan(pan)

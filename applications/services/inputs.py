@@ -14,6 +14,7 @@ class CustomerData:
     phone: str = ""
     address: str = ""
     external_ref: str = ""
+    push_token: str | None = None  # None: keep the token a known customer has (a web flow has none)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -28,9 +30,13 @@ TEMPLATE_BY_STATUS = {
 
 
 def _customer_channels(customer: Customer) -> list[tuple[str, str]]:
+    """(channel, recipient) for every channel the customer can be reached on: e-mail always, SMS
+    with a phone, push with their app's device token."""
     channels = [(Channel.EMAIL, customer.email)]
     if customer.phone:
         channels.append((Channel.SMS, customer.phone))
+    if customer.push_token:
+        channels.append((Channel.PUSH, customer.push_token))
     return channels
 
 
@@ -55,7 +61,7 @@ def _create(*, customer: Customer, template: str, payload: dict, event_id: int |
 
 
 @transaction.atomic
-def notify_application_decided(*, event_id: int, application_id, status: str) -> list[Notification]:
+def notify_application_decided(*, event_id: int, application_id: UUID | str, status: str) -> list[Notification]:
     """Tell the customer about a decision (once per event, whatever the redeliveries)."""
     template = TEMPLATE_BY_STATUS.get(status)
     if template is None:
@@ -100,9 +106,11 @@ def deliver_notification(*, notification_id: int, now: datetime | None = None) -
     notification = Notification.objects.select_for_update(of=("self",)).get(pk=notification_id)
     if notification.status != NotificationStatus.PENDING or notification.next_attempt_at > now:
         return notification
-    message = render(notification.template, notification.channel, notification.payload)
     notification.attempts += 1
     try:
+        # Rendering is part of the attempt: a broken template or payload fails and counts like a
+        # refused delivery, so the notification ends failed instead of being retried forever.
+        message = render(notification.template, notification.channel, notification.payload)
         backend_for(notification.channel).send(
             channel=notification.channel, recipient=notification.recipient, subject=message.subject, body=message.body
         )
@@ -124,16 +132,8 @@ def deliver_notification(*, notification_id: int, now: datetime | None = None) -
     return notification
 
 
-def due_notification_ids(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
-    return list(
-        Notification.objects.filter(status=NotificationStatus.PENDING, next_attempt_at__lte=now or timezone.now())
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-
-
 @transaction.atomic
-def retry_notifications(*, notification_ids) -> list[Notification]:
+def retry_notifications(*, notification_ids: Iterable[int]) -> list[Notification]:
     """Give failed notifications a new round of attempts (staff, from the admin)."""
     retried = list(
         Notification.objects.select_for_update(of=("self",))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 
-from loanproject.core.errors import Conflict
+from loanproject.core.errors import Conflict, DomainError
 
 from ..models import Partner, PartnerAPIKey
 
@@ -14,17 +15,35 @@ User = get_user_model()
 
 @transaction.atomic
 def register_partner(*, name: str, code: str, contact_email: str = "") -> Partner:
-    """A partner and the service account that the audit log names for its API calls."""
+    """A partner and the service account that the audit log names for its API calls.
+
+    Bad or taken values are a DomainError naming the fields (the partner is checked before its
+    service account, whose username derives from the code, so errors speak of the partner).
+    """
     if Partner.objects.filter(code=code).exists():
         raise Conflict(f"A partner with code {code!r} already exists.", code="partner_exists")
+    partner = Partner(name=name, code=code, contact_email=contact_email)
+    _validated(partner, exclude=["service_user"])
     service_user = User(username=f"partner-{code}", email=contact_email, is_active=True)
     service_user.set_unusable_password()
-    service_user.full_clean()
+    _validated(service_user)
     service_user.save()
-    partner = Partner(name=name, code=code, contact_email=contact_email, service_user=service_user)
+    partner.service_user = service_user
     partner.full_clean()
     partner.save()
     return partner
+
+
+def _validated(instance, *, exclude: list[str] | None = None) -> None:
+    try:
+        instance.full_clean(exclude=exclude)
+    except ValidationError as exc:
+        fields = exc.message_dict
+        message = "; ".join(
+            " ".join(messages) if field == NON_FIELD_ERRORS else f"{field}: {' '.join(messages)}"
+            for field, messages in fields.items()
+        )
+        raise DomainError(message, fields=fields) from None
 
 
 @transaction.atomic

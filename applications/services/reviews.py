@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from decimal import Decimal
+from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from loanproject.core.audit import log_bulk_changes
@@ -81,7 +83,7 @@ def _ensure_no_management_cycle(reviewer: Reviewer, manager: Reviewer | None) ->
 # --- Assignment --------------------------------------------------------------------------------
 
 
-def pick_reviewers(count: int) -> list[int | None]:
+def pick_reviewers(*, count: int) -> list[int | None]:
     """User ids of the least-loaded active officers with spare capacity, one per application.
 
     Locks the officers' rows (pk order) for the rest of the transaction, so two assigners at once
@@ -122,14 +124,31 @@ def pick_reviewers(count: int) -> list[int | None]:
     return picks
 
 
+WAITING = Q(status=ApplicationStatus.MANUAL_REVIEW, assigned_to__isnull=True)
+
+
 @transaction.atomic
-def assign_waiting_applications(*, application_ids=None) -> int:
-    """Assign unassigned applications in manual review (all of them, or the given ones)."""
-    queryset = LoanApplication.objects.filter(status=ApplicationStatus.MANUAL_REVIEW, assigned_to__isnull=True)
+def assign_waiting_applications(
+    *, application_ids: Iterable[UUID | str] | None = None, limit: int | None = None
+) -> int:
+    """Assign unassigned applications in manual review to the least-loaded officers: the given
+    ones, or else the oldest waiting (at most `limit`). Returns how many were assigned.
+
+    Whether an application still waits is decided under its row lock, so two assigners at once
+    (or a decision in between) never assign one application twice.
+    """
     if application_ids is not None:
-        queryset = queryset.filter(pk__in=list(application_ids))
-    waiting = lock_applications(queryset.values_list("pk", flat=True))
-    picks = pick_reviewers(len(waiting))
+        waiting = lock_applications(application_ids, still=WAITING)
+    else:
+        # SKIP LOCKED never waits, so taking the oldest first cannot deadlock; a row another
+        # transaction holds is left to the next run, and two callers take different rows.
+        oldest = (
+            LoanApplication.objects.select_for_update(of=("self",), skip_locked=True)
+            .filter(WAITING)
+            .order_by("submitted_at", "pk")
+        )
+        waiting = list(oldest[:limit] if limit is not None else oldest)
+    picks = pick_reviewers(count=len(waiting))
     now = timezone.now()
     changed = []
     for application, user_id in zip(waiting, picks, strict=True):
@@ -138,14 +157,17 @@ def assign_waiting_applications(*, application_ids=None) -> int:
         changes = {"assigned_to_id": (None, user_id), "version": (application.version, application.version + 1)}
         application.assigned_to_id, application.assigned_at = user_id, now
         application.version += 1
+        application.updated_at = now  # a bulk UPDATE skips auto_now
         changed.append((application, changes))
-    update_rows([app for app, _ in changed], ["assigned_to", "assigned_at", "version"])
+    update_rows([app for app, _ in changed], ["assigned_to", "assigned_at", "version", "updated_at"])
     log_bulk_changes(model=LoanApplication, changes=changed)
     return len(changed)
 
 
 @transaction.atomic
-def assign_application(*, application_id, reviewer_user: AbstractBaseUser, expected_version: int | None = None) -> LoanApplication:
+def assign_application(
+    *, application_id: UUID | str, reviewer_user: AbstractBaseUser, expected_version: int | None = None
+) -> LoanApplication:
     """Put an application in a given reviewer's queue (staff, by hand)."""
     application = lock_application(application_id)
     _check_version(application, expected_version)
@@ -184,7 +206,7 @@ def _may_decide(application: LoanApplication, reviewer: Reviewer) -> bool:
 @transaction.atomic
 def record_review_decision(
     *,
-    application_id,
+    application_id: UUID | str,
     expected_version: int,
     reviewer_user: AbstractBaseUser,
     approve: bool,
@@ -198,8 +220,12 @@ def record_review_decision(
     An approval within the reviewer's limit is final. Above it, the approval becomes a proposal
     for the reviewer's manager (up the chain until a limit is high enough); nobody who proposed
     it may confirm it. A decision on an older version is refused (the loser of a race gets 409).
+
+    A decision that takes the application out of its assignee's queue frees a place there: the
+    oldest application waiting for an officer is assigned at once.
     """
     application = lock_application(application_id)
+    assignee = application.assigned_to_id
     _check_version(application, expected_version)
     if application.status not in DECIDABLE_STATUSES:
         raise IllegalTransition(
@@ -230,6 +256,10 @@ def record_review_decision(
     decision.save()
     if outcome != ReviewOutcome.PROPOSED:
         _announce_decision(application)
+    if assignee is not None and (
+        application.status != ApplicationStatus.MANUAL_REVIEW or application.assigned_to_id != assignee
+    ):
+        assign_waiting_applications(limit=1)
     return application
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -34,7 +35,7 @@ OUTCOME_FIELDS = [
 
 @dataclass(frozen=True)
 class ScoringOutcome:
-    application_id: object
+    application_id: UUID
     expected_version: int
     decision: str
     risk_level: str
@@ -73,7 +74,7 @@ def record_scoring_outcomes(
         raise ValidationError("Some applications to score do not exist.")
     now = timezone.now()
     referred = [a for a in applications if by_id[a.pk].decision == Decision.MANUAL_REVIEW]
-    reviewer_of = dict(zip((a.pk for a in referred), pick_reviewers(len(referred)), strict=True))
+    reviewer_of = dict(zip((a.pk for a in referred), pick_reviewers(count=len(referred)), strict=True))
 
     audit = []
     for application in applications:
@@ -98,9 +99,11 @@ def record_scoring_outcomes(
         application.assigned_at = now if reviewer else None
         application.proposed_amount = None
         application.version += 1
+        application.updated_at = now  # a bulk UPDATE skips auto_now
         audit.append((application, _changed(before, application)))
 
-    update_rows(applications, OUTCOME_FIELDS)
+    # updated_at is written but not audited: the audit entry's own timestamp says when.
+    update_rows(applications, [*OUTCOME_FIELDS, "updated_at"])
     log_bulk_changes(model=LoanApplication, changes=audit)
     publish_events(events=[decision_event(application) for application in applications])
     for decision in SCORING_DECISIONS:

@@ -97,6 +97,18 @@ class TestSubmit:
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "parse_error"
 
+    def test_contact_details_are_stored_normalised_and_a_push_token_kept(self, partner_client):
+        body = application_payload()
+        body["customer"].update(email=" Asha@Example.COM", phone="+1 (212) 555-0101", push_token="device-1")
+        post(partner_client, body)
+        again = application_payload(external_ref="APP-2")  # the same customer, no token this time
+
+        response = post(partner_client, again)
+
+        assert response.status_code == 202
+        assert Customer.objects.values_list("email", "phone", "push_token").get() == (
+            "asha@example.com", "+12125550101", "device-1")
+
     def test_duplicate_external_ref_is_a_409(self, partner_client):
         post(partner_client, application_payload())
 
@@ -280,14 +292,18 @@ class TestPartnerIsolation:
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "authentication_failed"
 
-    def test_a_revoked_key_or_inactive_partner_is_401(self, partner_client, partner):
+    def test_a_revoked_key_or_inactive_partner_is_401(self, partner_client, partner, other_partner_client, other_partner):
+        assert (partner_client.get(URL).status_code, other_partner_client.get(URL).status_code) == (200, 200)
         partner.api_keys.update(revoked=True)
-        assert partner_client.get(URL).status_code == 401
+        other_partner.is_active = False
+        other_partner.save()
 
-    def test_inactive_partner_is_401(self, partner_client, partner):
-        partner.is_active = False
-        partner.save()
-        assert partner_client.get(URL).status_code == 401
+        revoked = partner_client.get(URL)
+        inactive = other_partner_client.get(URL)
+
+        assert (revoked.status_code, revoked.json()["error"]["message"]) == (401, "Invalid API key.")
+        assert (inactive.status_code, inactive.json()["error"]["message"]) == (401, "This partner is not active.")
+        assert {revoked.json()["error"]["code"], inactive.json()["error"]["code"]} == {"authentication_failed"}
 
 
 class TestWithdraw:

@@ -3,6 +3,7 @@ from io import StringIO
 
 import pytest
 from auditlog.models import LogEntry
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -42,6 +43,23 @@ def test_create_partner_refuses_a_duplicate_code():
         run("create_partner", "Acme again", "--code", "acme")
 
     assert Partner.objects.count() == 1
+
+
+def test_create_partner_refuses_a_taken_name_with_a_message():
+    run("create_partner", "Acme", "--code", "acme")
+
+    with pytest.raises(CommandError, match=r"^name: Partner with this Name already exists\.$"):
+        run("create_partner", "Acme", "--code", "acme-2")
+
+    assert list(Partner.objects.values_list("code", flat=True)) == ["acme"]
+
+
+def test_create_partner_refuses_a_bad_code_with_a_message():
+    with pytest.raises(CommandError, match=r"^code: Enter a valid “slug”"):
+        run("create_partner", "Bad Lending", "--code", "bad code!")
+
+    assert Partner.objects.count() == 0
+    assert not get_user_model().objects.filter(username__startswith="partner-").exists()
 
 
 def test_create_partner_new_key_for_an_existing_partner():

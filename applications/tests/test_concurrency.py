@@ -5,8 +5,10 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.db import close_old_connections
+from django.db import close_old_connections, connection, transaction
 from rest_framework.test import APIClient
+
+from conftest import wait_until
 
 from applications import services
 from applications.lifecycle import ApplicationStatus
@@ -122,3 +124,86 @@ def test_two_new_applications_for_the_same_new_customer_share_one_customer():
     assert (first.status_code, second.status_code) == (202, 202)
     assert Customer.objects.count() == 1
     assert LoanApplication.objects.count() == 2
+
+
+def test_the_same_application_ref_twice_at_once_is_one_202_and_one_409():
+    partner = PartnerFactory()
+    key = issue_key(partner)
+
+    def submit(customer_ref):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+        body = application_payload(external_ref="APP-SAME")
+        body["customer"]["external_ref"] = customer_ref  # two customers: the race is on the application
+        return client.post("/api/v1/applications/", data=json.dumps(body), content_type="application/json")
+
+    answers = run_together(lambda: submit("CUST-A"), lambda: submit("CUST-B"))
+
+    assert not [a for a in answers if isinstance(a, Exception)], answers
+    assert sorted(answer.status_code for answer in answers) == [202, 409], [a.json() for a in answers]
+    refused = next(answer for answer in answers if answer.status_code == 409)
+    assert refused.json()["error"]["code"] == "application_exists"
+    assert LoanApplication.objects.filter(external_ref="APP-SAME").count() == 1
+    assert Customer.objects.count() == 1  # the loser's customer went with its transaction
+    assert OutboxEvent.objects.filter(topic="application.submitted").count() == 1
+
+
+def test_two_assigners_of_the_same_applications_assign_each_once():
+    from auditlog.models import LogEntry
+
+    ReviewerFactory(capacity=10), ReviewerFactory(capacity=10)
+    waiting = LoanApplicationFactory.create_batch(4, status=ApplicationStatus.MANUAL_REVIEW)
+    ids = [application.pk for application in waiting]
+
+    results = run_together(
+        lambda: services.assign_waiting_applications(application_ids=ids),
+        lambda: services.assign_waiting_applications(application_ids=ids),
+    )
+
+    assert sorted(results) == [0, 4], results
+    assert sorted(LoanApplication.objects.filter(pk__in=ids).values_list("version", flat=True)) == [2, 2, 2, 2]
+    assert LoanApplication.objects.filter(pk__in=ids, assigned_to__isnull=True).count() == 0
+    for application in waiting:
+        assert LogEntry.objects.get_for_object(application).filter(action=LogEntry.Action.UPDATE).count() == 1
+
+
+def test_an_application_decided_while_an_assigner_waits_for_it_is_not_assigned():
+    ReviewerFactory(capacity=10)
+    manager = ManagerFactory()
+    application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW)
+    decided, release = threading.Event(), threading.Event()
+
+    def decide_and_hold_the_lock():
+        with transaction.atomic():
+            services.record_review_decision(
+                application_id=application.pk, expected_version=1, reviewer_user=manager.user, approve=False,
+                reasons=[services.Reason(code="R01", text="no")],
+            )
+            decided.set()
+            assert release.wait(20)
+        return "decided"
+
+    def assign_once_decided():
+        assert decided.wait(20)
+        return services.assign_waiting_applications(application_ids=[application.pk])
+
+    def release_once_the_assigner_waits():
+        assert decided.wait(20)
+        wait_until(lambda: lock_waiters() == 1)
+        release.set()
+
+    results = run_together(decide_and_hold_the_lock, assign_once_decided, release_once_the_assigner_waits)
+
+    assert results == ["decided", 0, None], results
+    application.refresh_from_db()
+    assert (application.status, application.assigned_to_id, application.version) == (
+        ApplicationStatus.REJECTED, None, 2)
+
+
+def lock_waiters() -> int:
+    """Sessions of this database waiting for a row lock right now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]

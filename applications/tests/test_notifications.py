@@ -5,7 +5,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from applications import services
+from applications import selectors, services
 from applications.lifecycle import ApplicationStatus
 from applications.models import Notification, NotificationStatus
 from applications.tasks import notify_application_decided_task
@@ -47,9 +47,9 @@ def decided_event(application) -> OutboxEvent:
     )
 
 
-def approved_application():
+def approved_application(**customer):
     return LoanApplicationFactory(
-        customer=CustomerFactory(full_name="Asha Patel", email="asha@example.com", phone="+1 212 555 0101"),
+        customer=CustomerFactory(full_name="Asha Patel", email="asha@example.com", phone="+1 212 555 0101", **customer),
         external_ref="APP-7", status=ApplicationStatus.APPROVED, approved_amount=Decimal("12500.00"),
     )
 
@@ -112,7 +112,7 @@ def test_delivery_gives_up_after_the_last_attempt_and_staff_can_retry(flaky_gate
     failed = services.deliver_notification(notification_id=sms.pk, now=start + timedelta(minutes=1))
 
     assert (failed.status, failed.attempts) == (NotificationStatus.FAILED, 2)
-    assert services.due_notification_ids(now=start + timedelta(days=1)) == [
+    assert selectors.due_notification_ids(now=start + timedelta(days=1)) == [
         n.pk for n in Notification.objects.filter(channel="email")
     ]
     retried = services.retry_notifications(notification_ids=[sms.pk])
@@ -149,3 +149,53 @@ def test_a_loan_booking_is_announced_to_its_customer():
 
     assert [(n.channel, n.template) for n in created] == [("email", "loan_booked")]
     assert services.notify_loan_booked(event_id=9, customer_id=None, payload={}) == []
+
+
+class PushGateway:
+    sent: list = []
+
+    def send(self, *, channel, recipient, subject, body):
+        PushGateway.sent.append((channel, recipient, subject, body))
+
+
+def test_a_customer_with_an_app_is_also_notified_by_push(flaky_gateway, settings):
+    settings.NOTIFICATION_BACKENDS = {**settings.NOTIFICATION_BACKENDS, "push": "applications.tests.test_notifications.PushGateway"}
+    PushGateway.sent = []
+    application = approved_application(push_token="device-token-1")
+
+    created = services.notify_application_decided(event_id=3, application_id=application.pk, status="approved")
+    push, = [n for n in created if n.channel == "push"]
+    sent = services.deliver_notification(notification_id=push.pk)
+
+    assert sorted((n.channel, n.recipient) for n in created) == [
+        ("email", "asha@example.com"), ("push", "device-token-1"), ("sms", "+1 212 555 0101")]
+    assert sent.status == NotificationStatus.SENT
+    assert PushGateway.sent == [
+        ("push", "device-token-1", "Application approved", "Your loan application APP-7 is approved for 12,500.00.")]
+
+
+def test_every_template_has_a_text_for_every_channel():
+    from applications.models import Channel
+    from applications.notification_templates import TEMPLATES
+
+    assert {name: sorted(texts) for name, texts in TEMPLATES.items()} == {
+        name: sorted(Channel.values) for name in TEMPLATES
+    }
+
+
+def test_a_template_that_cannot_render_counts_attempts_and_ends_failed(settings):
+    settings.NOTIFICATION_MAX_ATTEMPTS = 2
+    broken = Notification.objects.create(
+        channel="email", recipient="asha@example.com", customer=CustomerFactory(), template="application_approved",
+        payload={"reference": "APP-7"},  # no amount, no name
+    )
+    start = timezone.now()
+
+    first = services.deliver_notification(notification_id=broken.pk, now=start)
+    assert (first.status, first.attempts, first.last_error, first.next_attempt_at) == (
+        NotificationStatus.PENDING, 1, "KeyError: 'full_name'", start + timedelta(seconds=30))
+
+    last = services.deliver_notification(notification_id=broken.pk, now=start + timedelta(seconds=30))
+    assert (last.status, last.attempts, last.sent_at) == (NotificationStatus.FAILED, 2, None)
+    assert broken.pk not in selectors.due_notification_ids(now=start + timedelta(days=1))
+    assert mail.outbox == []

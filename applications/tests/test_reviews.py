@@ -1,8 +1,10 @@
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from applications import services
 from applications.lifecycle import ApplicationStatus
@@ -279,3 +281,91 @@ class TestAssignment:
 
         with pytest.raises(IntegrityError, match="reviewer_not_own_manager"), transaction.atomic():
             Reviewer.objects.filter(pk=team["olivia"].pk).update(manager=team["olivia"].pk)
+
+    def test_an_assignment_is_a_new_version_with_a_fresh_updated_at(self, team):
+        waiting = in_review("1000.00")
+        created = LoanApplication.objects.get(pk=waiting.pk).updated_at
+
+        services.assign_waiting_applications()
+
+        assigned = LoanApplication.objects.get(pk=waiting.pk)
+        assert assigned.version == 2
+        assert assigned.updated_at == assigned.assigned_at
+        assert assigned.updated_at > created
+
+    def test_the_oldest_waiting_applications_go_first(self, team):
+        now = timezone.now()
+        newer = in_review("1000.00", submitted_at=now - timedelta(hours=1))
+        older = in_review("1000.00", submitted_at=now - timedelta(hours=2))
+
+        assert services.assign_waiting_applications(limit=1) == 1
+
+        assert LoanApplication.objects.get(pk=older.pk).assigned_to_id is not None
+        assert LoanApplication.objects.get(pk=newer.pk).assigned_to_id is None
+
+    def test_given_applications_no_longer_waiting_are_left_alone(self, team):
+        decided = LoanApplicationFactory(status=ApplicationStatus.REJECTED)
+        assigned = in_review("1000.00", team["omar"])
+
+        assert services.assign_waiting_applications(application_ids=[decided.pk, assigned.pk]) == 0
+
+        decided.refresh_from_db()
+        assigned.refresh_from_db()
+        assert (decided.assigned_to_id, decided.version) == (None, 1)
+        assert (assigned.assigned_to_id, assigned.version) == (team["omar"].user_id, 1)
+
+
+class TestOverflow:
+    """Applications that found every officer full are assigned as soon as a place frees up."""
+
+    @pytest.fixture
+    def busy_officer(self, team):
+        team["omar"].is_active = False
+        team["omar"].save()
+        team["olivia"].capacity = 1
+        team["olivia"].save()
+        return team["olivia"]
+
+    def test_a_decision_gives_the_freed_place_to_the_oldest_waiting_application(self, busy_officer):
+        current = in_review("5000.00", busy_officer)
+        waiting = in_review("5000.00", submitted_at=timezone.now() - timedelta(days=2))
+        later = in_review("5000.00", submitted_at=timezone.now() - timedelta(days=1))
+
+        decide(current, busy_officer, approve=False, reasons=[REASON])
+
+        waiting.refresh_from_db()
+        later.refresh_from_db()
+        assert (waiting.assigned_to, waiting.version, waiting.updated_at) == (busy_officer.user, 2, waiting.assigned_at)
+        assert (later.assigned_to, later.version) == (None, 1)
+
+    def test_a_proposal_to_the_manager_frees_the_officers_place(self, busy_officer, team):
+        current = in_review("20000.00", busy_officer)
+        waiting = in_review("5000.00")
+
+        decide(current, busy_officer)
+
+        current.refresh_from_db()
+        waiting.refresh_from_db()
+        assert current.assigned_to == team["manager"].user
+        assert waiting.assigned_to == busy_officer.user
+
+    def test_deciding_an_unassigned_application_frees_no_place(self, busy_officer, team):
+        in_review("5000.00", busy_officer)
+        unassigned = in_review("5000.00", submitted_at=timezone.now() - timedelta(days=1))
+        waiting = in_review("5000.00")
+
+        decide(unassigned, team["manager"], approve=False, reasons=[REASON])
+
+        waiting.refresh_from_db()
+        assert (waiting.assigned_to, waiting.version) == (None, 1)
+
+    def test_the_beat_task_assigns_what_waits_once_there_is_room(self, busy_officer):
+        from applications.tasks import assign_waiting_applications_task
+
+        waiting = [in_review("5000.00") for _ in range(3)]
+        busy_officer.capacity = 2
+        busy_officer.save()
+
+        assert assign_waiting_applications_task.apply().get() == 2
+        assert assign_waiting_applications_task.apply().get() == 0
+        assert LoanApplication.objects.filter(pk__in=[a.pk for a in waiting], assigned_to=busy_officer.user).count() == 2

@@ -6,10 +6,13 @@ from django.core.exceptions import ValidationError
 from applications import services
 from applications.lifecycle import ApplicationStatus
 from applications.models import Customer, LoanApplication
-from loanproject.core.errors import Conflict, IllegalTransition, NotFound
+from django.contrib.auth import get_user_model
+
+from applications.models import Partner
+from loanproject.core.errors import Conflict, DomainError, IllegalTransition, NotFound
 from loanproject.core.models import OutboxEvent
 
-from .factories import CustomerFactory, LoanApplicationFactory, PartnerFactory
+from .factories import CustomerFactory, LoanApplicationFactory, ManagerFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -179,6 +182,33 @@ class TestDecisions:
         application.refresh_from_db()
         assert (application.status, application.version) == (ApplicationStatus.REJECTED, 4)
 
+    def test_re_scoring_is_refused_while_a_proposal_awaits_confirmation(self):
+        manager = ManagerFactory()
+        proposed = LoanApplicationFactory(
+            status=ApplicationStatus.MANUAL_REVIEW, proposed_amount=Decimal("9000.00"), assigned_to=manager.user, version=3
+        )
+        other = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW)
+
+        with pytest.raises(Conflict) as error:
+            services.request_rescoring(application_ids=[proposed.pk, other.pk])
+
+        assert error.value.code == "proposal_pending"
+        assert str(proposed.pk) in error.value.message
+        proposed.refresh_from_db()
+        other.refresh_from_db()
+        assert (proposed.status, proposed.proposed_amount, proposed.assigned_to, proposed.version) == (
+            ApplicationStatus.MANUAL_REVIEW, Decimal("9000.00"), manager.user, 3)
+        assert (other.status, other.version) == (ApplicationStatus.MANUAL_REVIEW, 1)
+
+    def test_re_scoring_sends_an_application_back_and_clears_its_assignment(self):
+        manager = ManagerFactory()
+        application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW, assigned_to=manager.user)
+
+        moved = services.request_rescoring(application_ids=[application.pk])
+
+        assert [(a.pk, a.status, a.assigned_to_id, a.assigned_at, a.version) for a in moved] == [
+            (application.pk, ApplicationStatus.SCORING, None, None, 2)]
+
     def test_booking_needs_an_approved_application(self):
         application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW)
 
@@ -206,6 +236,51 @@ class TestCustomers:
         assert customer.full_name == "Original"
 
 
+class TestContactDetails:
+    """E-mail and phone are stored canonical, so the fraud checks compare like with like."""
+
+    def test_registration_stores_normalised_email_and_phone(self):
+        customer = services.register_customer(
+            partner=PartnerFactory(),
+            data=customer_data(email="  Asha.Patel@Example.COM ", phone="+1 (212) 555-0101", push_token="device-1"),
+        )
+
+        customer.refresh_from_db()
+        assert (customer.email, customer.phone, customer.push_token) == ("asha.patel@example.com", "+12125550101", "device-1")
+
+    def test_the_same_details_written_differently_change_nothing(self):
+        partner = PartnerFactory()
+        first = services.register_customer(partner=partner, data=customer_data(phone="+1 212 555 0101", push_token="device-1"))
+        written = Customer.objects.get(pk=first.pk).updated_at
+
+        again = services.register_customer(
+            partner=partner, data=customer_data(email="ASHA@example.com", phone="+1-212-555-0101")
+        )
+
+        stored = Customer.objects.get(pk=first.pk)
+        assert again.pk == first.pk
+        assert (stored.email, stored.phone, stored.push_token, stored.updated_at) == (
+            "asha@example.com", "+12125550101", "device-1", written)
+
+    def test_an_update_normalises_too(self):
+        customer = CustomerFactory()
+
+        services.update_customer(customer_id=customer.pk, email="New@Example.com ", phone="212.555.0199", push_token="")
+
+        customer.refresh_from_db()
+        assert (customer.email, customer.phone, customer.push_token) == ("new@example.com", "2125550199", "")
+
+    def test_a_phone_with_letters_is_a_field_error_and_changes_nothing(self):
+        customer = CustomerFactory(full_name="Asha Patel", phone="+12125550101")
+
+        with pytest.raises(ValidationError) as error:
+            services.update_customer(customer_id=customer.pk, full_name="Renamed", phone="call me maybe")
+
+        assert list(error.value.message_dict) == ["phone"]
+        customer.refresh_from_db()
+        assert (customer.full_name, customer.phone) == ("Asha Patel", "+12125550101")
+
+
 class TestPartners:
     def test_register_partner_creates_its_audit_service_user(self):
         partner = services.register_partner(name="Acme", code="acme", contact_email="api@acme.example")
@@ -221,3 +296,22 @@ class TestPartners:
             services.issue_partner_api_key(partner=partner, name="k")
 
         assert partner.api_keys.count() == 0
+
+    def test_a_taken_name_is_a_domain_error_and_creates_nothing(self):
+        PartnerFactory(name="Acme")
+        users = get_user_model().objects.count()
+
+        with pytest.raises(DomainError) as error:
+            services.register_partner(name="Acme", code="acme-2")
+
+        assert error.value.fields == {"name": ["Partner with this Name already exists."]}
+        assert error.value.message == "name: Partner with this Name already exists."
+        assert (Partner.objects.count(), get_user_model().objects.count()) == (1, users)
+
+    def test_a_code_that_is_not_a_slug_is_a_domain_error_and_creates_nothing(self):
+        with pytest.raises(DomainError) as error:
+            services.register_partner(name="Bad", code="bad code!")
+
+        assert list(error.value.fields) == ["code"]
+        assert error.value.message.startswith("code: Enter a valid")
+        assert (Partner.objects.count(), get_user_model().objects.filter(username__startswith="partner-").count()) == (0, 0)
