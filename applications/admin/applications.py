@@ -20,6 +20,7 @@ from .. import services
 from ..lifecycle import ApplicationStatus
 from ..models import LoanApplication, Reviewer
 from ..reasons import REASONS, REJECTION_CODES, reason
+from .mixins import NoDeleteAdminMixin
 from .reviews import ReviewDecisionInline
 
 
@@ -155,7 +156,9 @@ class AssignReviewerForm(forms.Form):
 
 
 @admin.register(LoanApplication)
-class LoanApplicationAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class LoanApplicationAdmin(
+    NoDeleteAdminMixin, LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin
+):
     add_form = ApplicationEntryForm
     list_display = [
         "short_id", "customer", "partner", "status", "requested_amount",
@@ -253,9 +256,14 @@ class LoanApplicationAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdmin
 
     def has_review_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("applications.review_loanapplication")
+
     @admin.action(description="Withdraw selected applications", permissions=["change"])
     def withdraw(self, request: HttpRequest, queryset: QuerySet) -> None:
         done, refused = 0, []
+        # The version is read now, not carried from the list page: the action form posts only the
+        # selected ids, and a withdrawal is staff's decision about those applications as they are
+        # now (it does not depend on the figures shown). The service still locks each row and
+        # refuses one that has become final meanwhile.
         for application_id, version in queryset.order_by("pk").values_list("pk", "version"):
             try:
                 services.withdraw_application(

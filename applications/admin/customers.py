@@ -11,7 +11,8 @@ from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModel
 
 from .. import services
 from ..models import Customer
-from ..validators import PAN_RE, normalize_pan
+from ..validators import PAN_RE, PHONE_RE, normalize_pan, normalize_phone
+from .mixins import NoDeleteAdminMixin
 
 
 class CustomerForm(ServiceModelForm):
@@ -25,7 +26,7 @@ class CustomerForm(ServiceModelForm):
 
     class Meta:
         model = Customer
-        fields = ["partner", "external_ref", "full_name", "email", "phone", "address"]
+        fields = ["partner", "external_ref", "full_name", "email", "phone", "address", "push_token"]
 
     def clean_pan(self) -> str:
         pan = normalize_pan(self.cleaned_data["pan"])
@@ -45,6 +46,7 @@ class CustomerForm(ServiceModelForm):
                     phone=data["phone"],
                     address=data["address"],
                     external_ref=data["external_ref"],
+                    push_token=data["push_token"],
                 ),
             )
         return services.update_customer(
@@ -53,18 +55,19 @@ class CustomerForm(ServiceModelForm):
             email=data["email"],
             phone=data["phone"],
             address=data["address"],
+            push_token=data["push_token"],
             pan=data["pan"] or None,
         )
 
 
 @admin.register(Customer)
-class CustomerAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(NoDeleteAdminMixin, LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = CustomerForm
     list_display = ["id", "full_name", "email", "phone", "partner", "external_ref", "pan_masked", "created_at"]
     list_select_related = ["partner"]
     list_filter = ["partner"]
     search_fields = ["full_name", "email", "=external_ref", "=phone"]
-    search_help_text = "Name, e-mail, exact external ref or phone; a full PAN finds its customer."
+    search_help_text = "Name, e-mail, exact external ref or phone (any spacing); a full PAN finds its customer."
     date_hierarchy = "created_at"
     ordering = ["-id"]
     readonly_fields = ["pan_masked", "created_at", "updated_at"]
@@ -81,4 +84,8 @@ class CustomerAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, 
         pan = normalize_pan(search_term)
         if PAN_RE.match(pan):
             return queryset.filter(pan_hash=services.pan_blind_index(pan)), False
+        # Phones are stored without separators; "+1 212 555 0101" typed by staff finds "+12125550101".
+        phone = normalize_phone(search_term.strip())
+        if PHONE_RE.match(phone):
+            search_term = phone
         return super().get_search_results(request, queryset, search_term)

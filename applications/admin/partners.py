@@ -14,6 +14,7 @@ from loanproject.core.errors import DomainError
 
 from .. import services
 from ..models import Partner, PartnerAPIKey
+from .mixins import NoDeleteAdminMixin
 
 # The library's own key model is unused: partners have PartnerAPIKey.
 if admin.site.is_registered(APIKey):
@@ -52,7 +53,7 @@ class PartnerAPIKeyInline(admin.TabularInline):
 
 
 @admin.register(Partner)
-class PartnerAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class PartnerAdmin(NoDeleteAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = PartnerForm
     list_display = ["name", "code", "is_active", "contact_email", "created_at"]
     list_filter = ["is_active"]
@@ -88,7 +89,7 @@ class PartnerAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PartnerAPIKey)
-class PartnerAPIKeyAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class PartnerAPIKeyAdmin(NoDeleteAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "partner", "prefix", "created", "expiry_date", "revoked"]
     list_filter = ["revoked", "partner"]
     list_select_related = ["partner"]

@@ -14,6 +14,7 @@ from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModel
 from .. import services
 from ..lifecycle import ApplicationStatus
 from ..models import Notification, ReviewDecision, Reviewer
+from .mixins import NoDeleteAdminMixin
 
 
 class ReviewerForm(ServiceModelForm):
@@ -35,7 +36,7 @@ class ReviewerForm(ServiceModelForm):
 
 
 @admin.register(Reviewer)
-class ReviewerAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class ReviewerAdmin(NoDeleteAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = ReviewerForm
     list_display = ["user", "role", "manager", "approval_limit", "capacity", "open_reviews", "is_active"]
     list_filter = ["role", "is_active"]
@@ -75,7 +76,9 @@ class ReviewDecisionInline(admin.TabularInline):
 
 
 @admin.register(Notification)
-class NotificationAdmin(LargeTableAdminMixin, ActionsOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+class NotificationAdmin(
+    NoDeleteAdminMixin, LargeTableAdminMixin, ActionsOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin
+):
     list_display = ["id", "channel", "template", "recipient", "customer", "status", "attempts", "next_attempt_at", "sent_at"]
     list_filter = ["status", "channel", "template"]
     list_select_related = ["customer"]
@@ -86,9 +89,6 @@ class NotificationAdmin(LargeTableAdminMixin, ActionsOnlyAdminMixin, AuditedAdmi
     actions = ["retry"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
     @admin.action(description="Retry selected failed notifications", permissions=["change"])

@@ -9,10 +9,18 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from applications.lifecycle import ApplicationStatus
-from applications.models import Customer, LoanApplication, PartnerAPIKey
+from applications.models import Customer, LoanApplication, Partner, PartnerAPIKey, Reviewer
 from loanproject.core.models import OutboxEvent
 
-from .factories import CustomerFactory, LoanApplicationFactory, PartnerFactory, StaffUserFactory
+from .factories import (
+    CustomerFactory,
+    LoanApplicationFactory,
+    ManagerFactory,
+    PartnerFactory,
+    ReviewerFactory,
+    StaffUserFactory,
+    issue_key,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +38,7 @@ def queries_for(client, url: str) -> int:
         ("admin:applications_loanapplication_changelist", lambda n, p: LoanApplicationFactory.create_batch(n, customer=CustomerFactory(partner=p))),
         ("admin:applications_customer_changelist", lambda n, p: CustomerFactory.create_batch(n, partner=p)),
         ("admin:applications_partner_changelist", lambda n, p: PartnerFactory.create_batch(n)),
+        ("admin:applications_partnerapikey_changelist", lambda n, p: [issue_key(p) for _ in range(n)]),
         ("admin:core_outboxevent_changelist", lambda n, p: [
             OutboxEvent.objects.create(topic="t", aggregate_type="x", aggregate_id=str(i)) for i in range(n)
         ]),
@@ -197,7 +206,69 @@ def test_an_auditor_reads_everything_and_changes_nothing(client):
 
     assert listing.status_code == 200
     assert add.status_code == 403
-    assert withdraw.status_code in (200, 302)
+    assert withdraw.status_code == 200  # no action is offered to them: the list again, unchanged
+    assert listing.context["action_form"] is None
     application.refresh_from_db()
     assert application.status == ApplicationStatus.SUBMITTED
     assert client.get(reverse("admin:auditlog_logentry_changelist")).status_code == 200
+
+
+def business_records() -> dict:
+    """One record of each business model with an admin, by its admin URL name."""
+    partner = PartnerFactory()
+    issue_key(partner)
+    return {
+        "applications_loanapplication": LoanApplicationFactory(customer=CustomerFactory(partner=partner)),
+        "applications_customer": CustomerFactory(partner=partner),
+        "applications_partner": partner,
+        "applications_partnerapikey": PartnerAPIKey.objects.get(partner=partner),
+        "applications_reviewer": ReviewerFactory(manager=ManagerFactory()),
+    }
+
+
+def record_counts() -> tuple:
+    return tuple(model.objects.count() for model in (LoanApplication, Customer, Partner, PartnerAPIKey, Reviewer))
+
+
+def test_business_records_cannot_be_deleted_from_the_admin(admin_client):
+    records = business_records()
+    before = record_counts()
+
+    for name, record in records.items():
+        changelist = admin_client.get(reverse(f"admin:{name}_changelist"))
+        delete_page = admin_client.get(reverse(f"admin:{name}_delete", args=[record.pk]))
+        confirmed = admin_client.post(reverse(f"admin:{name}_delete", args=[record.pk]), {"post": "yes"})
+        bulk = admin_client.post(
+            reverse(f"admin:{name}_changelist"), {"action": "delete_selected", "_selected_action": [record.pk], "post": "yes"}
+        )
+        change_page = admin_client.get(reverse(f"admin:{name}_change", args=[record.pk]))
+
+        action_form = changelist.context["action_form"]
+        actions = [value for value, _ in action_form.fields["action"].choices] if action_form else []
+        assert "delete_selected" not in actions, name
+        assert (delete_page.status_code, confirmed.status_code) == (403, 403), name
+        # An unknown action is "no action selected" (back to the list); without actions, the list.
+        assert bulk.status_code == (302 if action_form else 200), name
+        assert reverse(f"admin:{name}_delete", args=[record.pk]) not in change_page.content.decode(), name
+
+    assert record_counts() == before
+
+
+def test_staff_find_a_customer_by_phone_however_they_type_it(admin_client):
+    wanted = CustomerFactory(phone="+12125550101")
+    CustomerFactory(phone="+12125550102")
+
+    found = admin_client.get(reverse("admin:applications_customer_changelist"), {"q": "+1 (212) 555-0101"})
+
+    assert list(found.context["cl"].result_list) == [wanted]
+
+
+def test_a_customer_added_in_the_admin_is_stored_normalised(admin_client):
+    response = admin_client.post(
+        reverse("admin:applications_customer_add"),
+        {"external_ref": "", "full_name": "New Person", "email": " New@Example.COM", "phone": "+1 212 555 0199",
+         "address": "", "push_token": "", "pan": "fghij5678k"},
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Customer.objects.values_list("email", "phone").get() == ("new@example.com", "+12125550199")
