@@ -1,50 +1,71 @@
 """Transaction imports from CSV files and from the partner API: idempotent, set-based, chunked.
 
 How an import runs:
-1. Rows are read one at a time (a CSV file is streamed, never loaded whole) and checked: the
-   account must belong to the import's scope and be open, the amount exact to the cent, the date
-   ISO. A bad row becomes an error with its line number (CSV) or index (API) and is skipped; the
-   good rows go on.
+1. Rows are read one at a time (a CSV file is streamed, never loaded whole, and decoded line by
+   line, so a line that is not UTF-8 refuses its row, not the file) and checked: the account must
+   belong to the import's scope and be open, the amount exact to the cent, the date ISO, the
+   text storable (no NUL). A bad row becomes an error with its line number (CSV) or index (API)
+   and is skipped; the good rows go on.
 2. Good rows are written `chunk_size` at a time, each chunk in its own transaction, with one
    set-based statement: on PostgreSQL COPY into a temporary table, then
    INSERT ... SELECT ... ON CONFLICT ON CONSTRAINT transaction_provider_id_unique_per_account
    DO NOTHING; elsewhere a bulk INSERT of the rows not already present. Memory is bounded by
-   the chunk size and by `max_errors` (further errors are counted, not kept).
+   the chunk size and by `max_errors` (further errors are counted, not kept). Should the
+   database still refuse a chunk for its data, the chunk is halved until the refused rows are
+   found: they are reported by line, the others are written.
 3. The unique (account, provider transaction id) makes the import idempotent: a row already
    stored, or repeated in the same file, counts as a duplicate and changes nothing. So an
    import that stopped half-way (crash, bad encoding) is finished by running it again.
 4. Each import is recorded as a `TransactionImport` row with its counts and first errors: the
-   event row of this bulk path, which the audit log cannot see row by row.
+   event row of this bulk path, which the audit log cannot see row by row. Whatever stops an
+   import half-way (an unreadable file, a database failure, anything else) marks its row failed
+   with the reason; it never stays "running".
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
+import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import chain
 from typing import IO
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from applications.models import Partner
-from loanproject.core.errors import DomainError, NotFound
+from loanproject.core.errors import Conflict, DomainError, NotFound
 
 from ..locks import scoped
 from ..models import (
     Account,
     BankConnection,
+    ConnectionStatus,
     Transaction,
     TransactionImport,
     TransactionImportSource,
     TransactionImportStatus,
 )
-from ..validators import normalize_category, parse_amount, parse_bool, parse_iso_date
+from ..validators import has_unstorable_characters, normalize_category, parse_amount, parse_bool, parse_iso_date
+
+try:  # COPY is psycopg's own API: its errors are psycopg's, not wrapped in Django's
+    import psycopg
+
+    _DRIVER_DATA_ERRORS: tuple[type[BaseException], ...] = (psycopg.DataError, psycopg.IntegrityError)
+except ImportError:  # pragma: no cover - SQLite-only installs
+    _DRIVER_DATA_ERRORS = ()
+
+logger = logging.getLogger(__name__)
+
+# Errors that a chunk's rows cause (rather than the database being unavailable): the chunk is
+# split to find the rows. UnicodeEncodeError: a string the connection's encoding cannot write.
+_DATA_ERRORS = (DataError, IntegrityError, UnicodeEncodeError, *_DRIVER_DATA_ERRORS)
 
 DEFAULT_CHUNK_SIZE = 5_000
 DEFAULT_MAX_ERRORS = 1_000
@@ -136,10 +157,15 @@ class TransactionInput:
 
 
 class _AccountRef:
-    __slots__ = ("account_id", "customer_id", "closed")
+    __slots__ = ("account_id", "customer_id", "closed", "disconnected")
 
-    def __init__(self, account_id: int, customer_id: int, closed: bool) -> None:
+    def __init__(self, account_id: int, customer_id: int, closed: bool, disconnected: bool = False) -> None:
         self.account_id, self.customer_id, self.closed = account_id, customer_id, closed
+        self.disconnected = disconnected
+
+
+def _unstorable(what: str) -> str:
+    return f"{what} contains a NUL character (or an unpaired surrogate), which cannot be stored."
 
 
 # --- Checking rows ------------------------------------------------------------------------------
@@ -167,6 +193,8 @@ def _check_fields(
         messages.append(f"No such account {account_label!r}.")
     elif account.closed:
         messages.append(f"Account {account_label!r} is closed.")
+    elif account.disconnected:
+        messages.append(f"Account {account_label!r} belongs to a disconnected bank connection.")
     transaction_id = str(provider_transaction_id or "").strip()
     if not transaction_id:
         messages.append("transaction_id is required.")
@@ -188,8 +216,16 @@ def _check_fields(
     clean_merchant = str(merchant_name or "").strip()
     if len(clean_merchant) > MAX_TEXT:
         messages.append(f"merchant is longer than {MAX_TEXT} characters.")
+    raw_category = str(category or "")
+    # One scan of the four texts; only a row that has such a character is looked at field by
+    # field. (The category key would drop the character silently, so it is refused too.)
+    if has_unstorable_characters(transaction_id + clean_name + clean_merchant + raw_category):
+        for what, text in (("transaction_id", transaction_id), ("name", clean_name),
+                           ("merchant", clean_merchant), ("category", raw_category)):
+            if has_unstorable_characters(text):
+                messages.append(_unstorable(what))
     try:
-        clean_category = normalize_category(str(category or ""))
+        clean_category = normalize_category(raw_category)
     except ValidationError as exc:
         messages.extend(exc.messages)
     try:
@@ -239,16 +275,96 @@ def _csv_columns(header: list[str]) -> dict[str, int]:
     return columns
 
 
+_READ_BLOCK = 1 << 16
+MAX_LINE_BYTES = 1 << 20  # far beyond any real row; bounds memory on a file without line ends
+
+
+class _Lines:
+    """A binary CSV file as decoded lines, for csv.reader, each line decoded on its own.
+
+    Lines end at LF, CR LF or CR (the universal newlines csv expects) and keep their ending, so
+    csv still joins the lines of a quoted multi-line field and counts lines as before. A line that
+    is not UTF-8 is given with its bad bytes replaced by U+FFFD, which is never a quote, a comma
+    or a line end, so the CSV structure is unchanged; its number and fault go to `bad`, and the
+    row that contains it is refused, not the file. Decoding a block of lines at a time and
+    chaining the lists keeps the per-line cost in C (1M-row imports).
+    """
+
+    def __init__(self, binary: IO[bytes]) -> None:
+        self.binary = binary
+        self.bad: list[tuple[int, str]] = []
+        self.count = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return chain.from_iterable(self._blocks())
+
+    def _blocks(self) -> Iterator[list[str]]:
+        carry = b""
+        first = True
+        while True:
+            block = self.binary.read(_READ_BLOCK)
+            if first:
+                first = False
+                if block.startswith(codecs.BOM_UTF8):
+                    block = block[len(codecs.BOM_UTF8):]
+            if not block:
+                break
+            lines = (carry + block).splitlines(keepends=True)
+            # The last piece may continue in the next block (no line end yet, or a CR whose LF
+            # has not been read yet).
+            carry = lines.pop()
+            if carry.endswith(b"\n"):
+                lines.append(carry)
+                carry = b""
+            elif len(carry) > MAX_LINE_BYTES:
+                raise csv.Error(f"line {self.count + len(lines) + 1} is longer than {MAX_LINE_BYTES} bytes")
+            yield self._decode(lines)
+        if carry:
+            yield self._decode([carry])
+
+    def _decode(self, lines: list[bytes]) -> list[str]:
+        first_number = self.count + 1
+        self.count += len(lines)
+        try:
+            return [line.decode("utf-8") for line in lines]
+        except UnicodeDecodeError:
+            pass
+        decoded = []
+        for number, line in enumerate(lines, start=first_number):
+            try:
+                decoded.append(line.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                self.bad.append((number, f"byte 0x{line[exc.start]:02x} at position {exc.start + 1}"))
+                decoded.append(line.decode("utf-8", errors="replace"))
+        return decoded
+
+
+def _not_utf8(number: int, fault: str) -> str:
+    return f"Line {number} is not UTF-8 text ({fault}); save the file as UTF-8."
+
+
 def _csv_rows(
-    reader: Iterator[list[str]], columns: dict[str, int], accounts: Mapping[str, _AccountRef], first_line: int
+    reader: Iterator[list[str]],
+    columns: dict[str, int],
+    accounts: Mapping[str, _AccountRef],
+    first_line: int,
+    bad_lines: list[tuple[int, str]],
 ) -> Iterator[ParsedRow | RowError]:
     width = len(columns)
     line = first_line
+    next_bad = 0  # bad_lines is filled ahead of the reader, a block at a time
     # Column positions as locals: this loop runs once per row of files of millions of rows.
     i_account, i_id, i_date, i_amount, i_name = (columns[name] for name in REQUIRED_CSV_COLUMNS)
     i_merchant, i_category, i_pending = (columns.get(name) for name in ("merchant", "category", "pending"))
     for record in reader:
         position, line = line + 1, reader.line_num
+        if next_bad < len(bad_lines) and bad_lines[next_bad][0] <= line:
+            faults = []
+            while next_bad < len(bad_lines) and bad_lines[next_bad][0] <= line:
+                faults.append(_not_utf8(*bad_lines[next_bad]))
+                next_bad += 1
+            yield RowError(position, tuple(faults))
+            continue
         if not record or (len(record) == 1 and not record[0].strip()):
             continue  # blank line
         if len(record) != width:
@@ -377,6 +493,27 @@ def _finish_record(record: TransactionImport, report: ImportReport, *, position_
     )
 
 
+def _refusal(exc: BaseException) -> str:
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f"The database refused this row: {reason[:300]}"
+
+
+def _write_or_split(write, rows: list[ParsedRow], imported_at: datetime, report: ImportReport) -> tuple[int, int]:
+    """Write the rows in one transaction; if the database refuses their data, halve and retry,
+    down to the refused rows, which are rejected with their position. (inserted, refused)."""
+    try:
+        with transaction.atomic():
+            return write(rows, imported_at), 0
+    except _DATA_ERRORS as exc:
+        if len(rows) == 1:
+            report.reject(RowError(rows[0].position, (_refusal(exc),)))
+            return 0, 1
+    middle = len(rows) // 2
+    first_inserted, first_refused = _write_or_split(write, rows[:middle], imported_at, report)
+    second_inserted, second_refused = _write_or_split(write, rows[middle:], imported_at, report)
+    return first_inserted + second_inserted, first_refused + second_refused
+
+
 def _consume(
     rows: Iterable[ParsedRow | RowError],
     report: ImportReport,
@@ -393,10 +530,9 @@ def _consume(
     def flush() -> None:
         nonlocal chunk, unreported
         if chunk:
-            with transaction.atomic():
-                inserted = write(chunk, imported_at)
+            inserted, refused = _write_or_split(write, chunk, imported_at, report)
             report.inserted += inserted
-            report.duplicates += len(chunk) - inserted
+            report.duplicates += len(chunk) - inserted - refused
             chunk = []
         if progress and unreported:
             progress(unreported)
@@ -412,10 +548,13 @@ def _consume(
                 chunk.append(item)
                 if len(chunk) >= chunk_size:
                     flush()
-    except (UnicodeDecodeError, csv.Error):
+        flush()
+    except csv.Error:
         flush()  # the source broke off: keep the good rows read before the break
         raise
-    flush()
+    finally:
+        # Rows the database refused are found at flush time, after later rows' errors.
+        report.errors.sort(key=lambda error: error.position)
 
 
 def _check_options(chunk_size: int, max_errors: int, strategy: str | None) -> str:
@@ -425,6 +564,15 @@ def _check_options(chunk_size: int, max_errors: int, strategy: str | None) -> st
     if strategy not in WRITERS or (strategy == "copy" and connection.vendor != "postgresql"):
         raise ValueError(f"unknown or unavailable import strategy {strategy!r}")
     return strategy
+
+
+def _fail_record(record: TransactionImport, report: ImportReport, *, position_key: str, exc: BaseException) -> None:
+    """Mark the import failed with the reason, never hiding the error that stopped it."""
+    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    try:
+        _finish_record(record, report, position_key=position_key, failure=reason[:2000])
+    except Exception:  # e.g. the connection is gone; the original error is what matters
+        logger.exception("could not mark transaction import %s failed", record.pk)
 
 
 def import_transactions_csv(
@@ -444,30 +592,39 @@ def import_transactions_csv(
     Columns: account (the provider's account id), transaction_id, date (YYYY-MM-DD), amount
     (positive = money in, negative = money out; at most two decimals), name, and optionally
     merchant, category, pending. Returns the report; the `TransactionImport` row keeps it.
-    A file that cannot be read any further (not UTF-8, broken quoting) stops the import with a
-    DomainError naming the line; the rows before it are kept and the import is marked failed.
+    A line that is not UTF-8 refuses its row, reported with its line number. A file that cannot
+    be read any further (broken quoting, a line longer than MAX_LINE_BYTES) stops the import
+    with a DomainError naming the line; the rows before it are kept and the import is marked
+    failed. A disconnected connection takes no imports (Conflict).
     """
     strategy = _check_options(chunk_size, max_errors, strategy)
     try:
-        bank = scoped(BankConnection.objects.all(), partner).get(pk=int(connection_id))
+        bank = scoped(BankConnection.objects.defer("access_token"), partner).get(pk=int(connection_id))
     except (BankConnection.DoesNotExist, TypeError, ValueError):
         raise NotFound("No such bank connection.") from None
+    if bank.status == ConnectionStatus.DISCONNECTED:
+        raise Conflict(
+            "This bank connection is disconnected; link the bank again to import its transactions.",
+            code="connection_disconnected",
+        )
     accounts = {
         provider_id: _AccountRef(pk, customer_id, deleted_at is not None)
         for pk, customer_id, provider_id, deleted_at in Account.objects.filter(connection=bank).values_list(
             "pk", "customer_id", "provider_account_id", "deleted_at"
         )
     }
-    text = io.TextIOWrapper(csv_file, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text)
+    lines = _Lines(csv_file)
+    reader = csv.reader(lines)
     try:
         try:
             header = next(reader)
         except StopIteration:
             raise DomainError("The file is empty.", code="bad_csv_header") from None
-        columns = _csv_columns(header)
-    except (UnicodeDecodeError, csv.Error) as exc:
+    except csv.Error as exc:
         raise DomainError(f"Line 1: the file cannot be read: {exc}.", code="bad_csv") from None
+    if lines.bad and lines.bad[0][0] <= reader.line_num:
+        raise DomainError(_not_utf8(*lines.bad[0]), code="bad_csv")
+    columns = _csv_columns(header)
     record = _start_record(
         source=TransactionImportSource.CSV,
         source_name=source_name[:255],
@@ -476,28 +633,31 @@ def import_transactions_csv(
         started_by=started_by,
     )
     report = ImportReport(import_id=record.pk, max_errors=max_errors)
+    failure = ""
     try:
         _consume(
-            _csv_rows(reader, columns, accounts, first_line=reader.line_num),
+            _csv_rows(reader, columns, accounts, first_line=reader.line_num, bad_lines=lines.bad),
             report,
             chunk_size=chunk_size,
             strategy=strategy,
             progress=progress,
         )
-    except (UnicodeDecodeError, csv.Error) as exc:
+    except csv.Error as exc:
         failure = (
             f"The file cannot be read after line {reader.line_num} ({exc}). "
             f"{report.inserted} row(s) were imported; fix the file and import it again "
             "(rows already imported are not added twice)."
         )
-        _finish_record(record, report, position_key="line", failure=failure)
-        raise DomainError(failure, code="bad_csv") from None
-    except DatabaseError as exc:
-        _finish_record(record, report, position_key="line", failure=f"{type(exc).__name__}: {exc}"[:2000])
+    except BaseException as exc:  # a database failure, a bug, an interrupt: never left "running"
+        _fail_record(record, report, position_key="line", exc=exc)
         raise
-    finally:
-        text.detach()  # leave the caller's file open
-    _finish_record(record, report, position_key="line")
+    try:
+        _finish_record(record, report, position_key="line", failure=failure)
+    except BaseException as exc:
+        _fail_record(record, report, position_key="line", exc=exc)
+        raise
+    if failure:
+        raise DomainError(failure, code="bad_csv")
     return report
 
 
@@ -513,9 +673,11 @@ def import_transactions(
 ) -> ImportReport:
     """Import transactions given as data (the partner API, a provider sync).
 
-    Each must name one of the partner's open accounts (any account for partner=None); errors
-    are reported by list index. An item the door could not even parse is passed as its
-    RowError and counted as rejected. Idempotent like the CSV import.
+    Each must name one of the partner's open accounts (any account for partner=None) on a
+    connection that is not disconnected; errors are reported by list index. An item the door
+    could not even parse is passed as its RowError and counted as rejected. Idempotent like the
+    CSV import. Runs in one transaction with its record: whatever fails leaves no record behind,
+    so none stays "running".
     """
     strategy = _check_options(chunk_size, max_errors, strategy)
     ids = set()
@@ -526,9 +688,9 @@ def import_transactions(
             except (TypeError, ValueError):
                 pass
     accounts = {
-        pk: _AccountRef(pk, customer_id, deleted_at is not None)
-        for pk, customer_id, deleted_at in scoped(Account.objects.filter(pk__in=ids), partner).values_list(
-            "pk", "customer_id", "deleted_at"
+        pk: _AccountRef(pk, customer_id, deleted_at is not None, status == ConnectionStatus.DISCONNECTED)
+        for pk, customer_id, deleted_at, status in scoped(Account.objects.filter(pk__in=ids), partner).values_list(
+            "pk", "customer_id", "deleted_at", "connection__status"
         )
     }
 

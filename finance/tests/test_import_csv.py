@@ -13,7 +13,7 @@ from django.db import connection
 from applications.tests.factories import StaffUserFactory
 from finance import services
 from finance.models import Transaction, TransactionImport
-from loanproject.core.errors import DomainError
+from loanproject.core.errors import Conflict, DomainError
 
 from .factories import AccountFactory, BankConnectionFactory, TransactionFactory
 
@@ -163,20 +163,183 @@ def test_columns_may_come_in_any_order_with_aliases_and_a_bom(bank):
     assert Transaction.objects.get().name == "Coffee"
 
 
-def test_a_file_that_stops_being_utf8_keeps_the_rows_before_and_a_fixed_reimport_completes_it(bank, strategy):
-    good_rows = [f"chk-1,t{n:04d},2026-03-01,-1.00,Row {n} {'x' * 40},,,\n" for n in range(400)]
-    broken = (HEADER + "".join(good_rows[:300])).encode() + b"chk-1,bad,2026-03-01,-1.00,Caf\xe9,,,\n" + "".join(good_rows[300:]).encode()
+def test_a_line_that_is_not_utf8_refuses_only_its_row_and_names_its_line(bank, strategy):
+    data = (
+        HEADER.encode()
+        + b"chk-1,t1,2026-03-01,-1.00,Caf\xe9,,,\n"  # line 2: Latin-1, not UTF-8
+        + b'chk-1,t2,2026-03-02,-2.00,"Two\nlines",,,\n'  # lines 3-4
+        + b'chk-1,t3,2026-03-03,-3.00,"Three\nlines \xff",,,\n'  # lines 5-6, the bad byte on 6
+        + b"chk-1,t4,2026-03-04,-4.00,Good,,,\n"  # line 7
+    )
 
-    with pytest.raises(DomainError, match="cannot be read after line"):
-        services.import_transactions_csv(connection_id=bank.pk, csv_file=io.BytesIO(broken), strategy=strategy, chunk_size=50)
-    kept = Transaction.objects.count()
-    failed = TransactionImport.objects.get()
-    fixed = run(bank, HEADER + "".join(good_rows), strategy=strategy)
+    report = services.import_transactions_csv(connection_id=bank.pk, csv_file=io.BytesIO(data), strategy=strategy)
 
-    assert 0 < kept < 400
-    assert (failed.status, failed.inserted) == ("failed", kept)
-    assert (fixed.inserted, fixed.duplicates) == (400 - kept, kept)
-    assert Transaction.objects.count() == 400
+    assert (report.rows_read, report.inserted, report.duplicates, report.rejected) == (4, 2, 0, 2)
+    assert [error.as_dict() for error in report.errors] == [
+        {"line": 2, "errors": ["Line 2 is not UTF-8 text (byte 0xe9 at position 30); save the file as UTF-8."]},
+        {"line": 5, "errors": ["Line 6 is not UTF-8 text (byte 0xff at position 7); save the file as UTF-8."]},
+    ]
+    assert dict(Transaction.objects.values_list("provider_transaction_id", "name")) == {"t2": "Two\nlines", "t4": "Good"}
+    assert TransactionImport.objects.get(pk=report.import_id).status == "completed"
+
+
+def test_a_header_that_is_not_utf8_refuses_the_file_and_records_nothing(bank):
+    data = b"account,transaction_id,date,amount,n\xe4me\nchk-1,t1,2026-03-01,-1.00,Coffee\n"
+
+    with pytest.raises(DomainError, match=re.escape("Line 1 is not UTF-8 text (byte 0xe4 at position 37)")):
+        services.import_transactions_csv(connection_id=bank.pk, csv_file=io.BytesIO(data))
+
+    assert (TransactionImport.objects.count(), Transaction.objects.count()) == (0, 0)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_lines_split_across_read_blocks_keep_their_numbers_with_any_line_ending(bank, monkeypatch, newline):
+    from finance.services import imports
+
+    monkeypatch.setattr(imports, "_READ_BLOCK", 7)  # every row and most line endings straddle blocks
+    rows = [
+        "chk-1,t1,2026-03-01,-1.00,Caf\u00e9 cr\u00e8me,,,",  # line 2, multi-byte characters
+        'chk-1,t2,2026-03-02,-2.00,"Two' + newline + 'lines",,,',  # lines 3-4
+        "chk-1,t3,2026-03-03,oops,Bad,,,",  # line 5
+        "chk-1,t4,2026-03-04,-4.00,Last,,,",  # line 6, no line end
+    ]
+    text = HEADER.rstrip("\n") + newline + newline.join(rows)
+
+    report = services.import_transactions_csv(connection_id=bank.pk, csv_file=io.BytesIO(("\ufeff" + text).encode()))
+
+    assert (report.inserted, [error.as_dict() for error in report.errors]) == (
+        3, [{"line": 5, "errors": ["amount 'oops' is not a number."]}],
+    )
+    assert dict(Transaction.objects.values_list("provider_transaction_id", "name")) == {
+        "t1": "Caf\u00e9 cr\u00e8me", "t2": f"Two{newline}lines", "t4": "Last",
+    }
+
+
+def test_a_line_without_end_beyond_the_limit_stops_the_import_and_keeps_the_rows_before(bank, monkeypatch, strategy):
+    from finance.services import imports
+
+    monkeypatch.setattr(imports, "MAX_LINE_BYTES", 200)
+    monkeypatch.setattr(imports, "_READ_BLOCK", 64)
+    text = HEADER + "chk-1,t1,2026-03-01,-1.00,Fine,,,\n" + "chk-1,t2,2026-03-02,-2.00," + "x" * 500
+
+    with pytest.raises(DomainError, match="The file cannot be read after line 2 .*line 3 is longer than 200 bytes"):
+        run(bank, text, strategy=strategy, chunk_size=1)
+
+    record = TransactionImport.objects.get()
+    assert (record.status, record.inserted) == ("failed", 1)
+    assert list(Transaction.objects.values_list("provider_transaction_id", flat=True)) == ["t1"]
+
+
+# --- Text the database cannot store, and the database refusing rows ------------------------------
+
+NUL_ROWS = (
+    HEADER
+    + "chk-1,g1,2026-03-01,-1.00,Good one,,,\n"  # line 2
+    + "chk-1,b1,2026-03-01,-1.00,Bad\x00name,,,\n"  # line 3
+    + "chk-1,b2,2026-03-01,-1.00,Fine,Bad\x00merchant,,\n"  # line 4
+    + "chk-1,b\x003,2026-03-01,-1.00,Fine,,,\n"  # line 5
+    + "chk-1,b4,2026-03-01,-1.00,Fine,,food\x00drink,\n"  # line 6
+    + "chk-1,g2,2026-03-02,-2.00,Good two,,,\n"  # line 7
+)
+
+
+def test_a_nul_character_refuses_its_row_by_line_and_the_chunk_keeps_its_good_rows(bank, strategy):
+    report = run(bank, NUL_ROWS, strategy=strategy)
+
+    assert (report.rows_read, report.inserted, report.duplicates, report.rejected) == (6, 2, 0, 4)
+    assert [error.as_dict() for error in report.errors] == [
+        {"line": 3, "errors": ["name contains a NUL character (or an unpaired surrogate), which cannot be stored."]},
+        {"line": 4, "errors": ["merchant contains a NUL character (or an unpaired surrogate), which cannot be stored."]},
+        {"line": 5, "errors": ["transaction_id contains a NUL character (or an unpaired surrogate), which cannot be stored."]},
+        {"line": 6, "errors": ["category contains a NUL character (or an unpaired surrogate), which cannot be stored."]},
+    ]
+    assert set(Transaction.objects.values_list("provider_transaction_id", flat=True)) == {"g1", "g2"}
+    record = TransactionImport.objects.get(pk=report.import_id)
+    assert (record.status, record.inserted, record.rejected, record.error_message) == ("completed", 2, 4, "")
+
+
+@pytest.mark.postgres  # SQLite stores NUL; PostgreSQL text refuses it
+def test_rows_the_database_refuses_are_found_and_reported_and_the_rest_of_the_chunk_is_written(bank, strategy, monkeypatch):
+    from finance.services import imports
+
+    # A validator that lets NUL through: the database is the last line of defence.
+    monkeypatch.setattr(imports, "has_unstorable_characters", lambda value: False)
+    text = (
+        HEADER
+        + "".join(f"chk-1,g{n},2026-03-01,-1.00,Good {n},,,\n" for n in range(5))  # lines 2-6
+        + "chk-1,b1,2026-03-01,-1.00,Bad\x00one,,,\n"  # line 7
+        + "chk-1,g0,2026-03-01,-9.00,Same id as line 2,,,\n"  # line 8: a duplicate
+        + "chk-1,b2,2026-03-01,-1.00,Fine,Bad\x00two,,\n"  # line 9
+    )
+
+    report = run(bank, text, strategy=strategy, chunk_size=100)
+
+    assert (report.rows_read, report.inserted, report.duplicates, report.rejected) == (8, 5, 1, 2)
+    assert [error.position for error in report.errors] == [7, 9]
+    assert all(error.messages[0].startswith("The database refused this row: ") for error in report.errors)
+    assert "NUL" in report.errors[0].messages[0]
+    assert Transaction.objects.count() == 5 and Transaction.objects.get(provider_transaction_id="g0").name == "Good 0"
+    record = TransactionImport.objects.get(pk=report.import_id)
+    assert (record.status, record.rows_read, record.inserted, record.duplicates, record.rejected) == ("completed", 8, 5, 1, 2)
+    assert [error["line"] for error in record.errors] == [7, 9]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        lambda: __import__("django.db", fromlist=["OperationalError"]).OperationalError("server closed the connection"),
+        lambda: __import__("psycopg").OperationalError("server closed the connection"),
+        lambda: RuntimeError("server closed the connection"),
+    ],
+    ids=["django", "psycopg", "other"],
+)
+def test_a_failure_while_writing_marks_the_import_failed_with_the_reason_and_keeps_earlier_chunks(bank, strategy, monkeypatch, error):
+    from finance.services import imports
+
+    if connection.vendor != "postgresql" and "psycopg" in str(error):
+        pytest.skip("psycopg errors come from PostgreSQL")
+    write = imports.WRITERS[strategy]
+    chunks = []
+
+    def fail_on_the_second_chunk(rows, imported_at):
+        chunks.append(rows)
+        if len(chunks) == 2:
+            raise error()
+        return write(rows, imported_at)
+
+    monkeypatch.setitem(imports.WRITERS, strategy, fail_on_the_second_chunk)
+
+    with pytest.raises(Exception, match="server closed the connection"):
+        run(bank, GOOD.replace("card-1", "chk-1"), strategy=strategy, chunk_size=2)
+
+    record = TransactionImport.objects.get()
+    assert (record.status, record.rows_read, record.inserted) == ("failed", 4, 2)
+    assert record.error_message.endswith("Error: server closed the connection")
+    assert record.finished_at is not None
+    assert Transaction.objects.count() == 2
+
+
+def test_an_import_into_a_disconnected_connection_is_refused(bank):
+    services.disconnect_bank(connection_id=bank.pk)
+
+    with pytest.raises(Conflict, match="disconnected"):
+        run(bank, GOOD)
+
+    assert (TransactionImport.objects.count(), Transaction.objects.count()) == (0, 0)
+
+
+@pytest.mark.parametrize("amount, message", [
+    ("1e3", "amount '1e3' is not a number."),
+    ("Infinity", "amount 'Infinity' is not a number."),
+    ("1,2,3", "amount '1,2,3' is not a number."),
+    ("12.340", "amount has more than two decimal places."),
+])
+def test_amounts_are_plain_decimals(bank, amount, message):
+    report = run(bank, HEADER + f'chk-1,t1,2026-03-01,"{amount}",Odd,,,\n' + "chk-1,t2,2026-03-01,-0,Zero,,,\n")
+
+    assert [error.as_dict() for error in report.errors] == [{"line": 2, "errors": [message]}]
+    assert list(Transaction.objects.values_list("provider_transaction_id", "amount")) == [("t2", Decimal("0.00"))]
+    assert str(Transaction.objects.get().amount) == "0.00"
 
 
 def test_an_import_is_recorded_with_who_started_it_and_audited():
