@@ -21,7 +21,12 @@ Invariants (each is a named database constraint, proven in tests/test_constraint
   the amount owed for credit and loan accounts.
 - Money is Decimal(14, 2). Budget limits and goal targets are positive; goal savings are not
   negative; a snapshot's net worth is exactly its assets minus its liabilities, and there is one
-  snapshot per customer and day (`net_worth_snapshot_one_per_customer_day`).
+  snapshot per customer and day (`net_worth_snapshot_one_per_customer_day`). A snapshot is
+  dated the day its balances were read (see NetWorthSnapshot); every bulk snapshot run is a
+  NetWorthSnapshotRun row whose counts add up once completed
+  (`net_worth_snapshot_run_counts_add_up`).
+- Dates people enter (budget periods, goal targets, transaction dates, report days) lie in
+  validators.MIN_DATE..MAX_DATE (1900-2200), so calendar arithmetic never leaves the calendar.
 - Soft delete: a closed account keeps its rows (`deleted_at` set); it and its transactions drop
   out of lists and every figure until it is restored.
 - A document is one of the known types, between 1 byte and DOCUMENT_MAX_BYTES, of an allowed
@@ -46,7 +51,7 @@ from applications.models import Customer
 from loanproject.core.fields import EncryptedTextField
 from loanproject.core.money import MoneyField
 
-from .validators import CATEGORY_MAX_LENGTH
+from .validators import CATEGORY_MAX_LENGTH, validate_date_in_range
 
 ACCESS_TOKEN_CONTEXT = "finance.bankconnection.access_token"
 CATEGORY_KEY_REGEX = r"^[a-z0-9_]*$"
@@ -302,8 +307,10 @@ class Budget(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="budgets")
     name = models.CharField(max_length=200)
     period = models.CharField(max_length=10, choices=BudgetPeriod.choices)
-    start_date = models.DateField()
-    end_date = models.DateField(null=True, blank=True, help_text="Last day, inclusive; blank: open-ended.")
+    start_date = models.DateField(validators=[validate_date_in_range])
+    end_date = models.DateField(
+        null=True, blank=True, validators=[validate_date_in_range], help_text="Last day, inclusive; blank: open-ended."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -354,7 +361,7 @@ class Goal(models.Model):
     name = models.CharField(max_length=200)
     target_amount = MoneyField()
     current_amount = MoneyField(default=0)
-    target_date = models.DateField()
+    target_date = models.DateField(validators=[validate_date_in_range])
     priority = models.CharField(max_length=10, choices=GoalPriority.choices, default=GoalPriority.MEDIUM)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -382,7 +389,15 @@ class Goal(models.Model):
 
 
 class NetWorthSnapshot(models.Model):
-    """The customer's net worth on a day, in the base currency; history, never rewritten."""
+    """The customer's net worth on a day, in the base currency; history, never rewritten.
+
+    `date` is the business day (settings.TIME_ZONE) on which the balances were read: balances
+    are only ever known as they are now, so a snapshot is taken for today and no other day (a
+    future one would also block that day's real snapshot). The nightly run at 01:30 therefore
+    snapshots the day that has just begun, with the balances the night's syncs left. The one
+    exception is staff code backfilling history (partner=None, a past day, balances set to that
+    day's first, as the demo data does); no door offers it. See services.snapshots.
+    """
 
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="net_worth_snapshots", db_index=False
@@ -420,6 +435,47 @@ class NetWorthSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date}: {self.net_worth} {self.currency}"
+
+
+class SnapshotRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class NetWorthSnapshotRun(models.Model):
+    """One bulk snapshot run (the nightly job, the command, the admin action): the event row of
+    the bulk path, whose INSERT ... SELECT the audit log cannot see row by row."""
+
+    date = models.DateField()
+    chosen_customers = models.BooleanField(
+        default=False, help_text="Run for chosen customers, not every customer with an open account."
+    )
+    customers = models.PositiveIntegerField(default=0, help_text="Customers considered.")
+    created = models.PositiveIntegerField(default=0, help_text="Snapshots taken.")
+    already_taken = models.PositiveIntegerField(default=0, help_text="Skipped: snapshotted earlier that day.")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=SnapshotRunStatus.choices, default=SnapshotRunStatus.RUNNING)
+    error_message = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status=SnapshotRunStatus.COMPLETED) | Q(customers=F("created") + F("already_taken")),
+                name="net_worth_snapshot_run_counts_add_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=SnapshotRunStatus.values), name="net_worth_snapshot_run_status_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Snapshot run #{self.pk} for {self.date} ({self.get_status_display()})"
 
 
 class DocumentType(models.TextChoices):
@@ -483,5 +539,8 @@ auditlog.register(BudgetLimit)
 auditlog.register(Goal)
 auditlog.register(Document)
 auditlog.register(TransactionImport)
-# Transactions and snapshots are written in bulk (COPY, INSERT ... SELECT), which the audit log
-# cannot see; each import is recorded as a TransactionImport row instead.
+auditlog.register(NetWorthSnapshot)
+auditlog.register(NetWorthSnapshotRun)
+# Transactions and bulk snapshots are written in bulk (COPY, INSERT ... SELECT), which the audit
+# log cannot see; each import is a TransactionImport row and each bulk run a
+# NetWorthSnapshotRun row instead (a single snapshot is saved, so the log records it).

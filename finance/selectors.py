@@ -30,7 +30,6 @@ from .models import (
     Goal,
     NetWorthSnapshot,
     Transaction,
-    TransactionImport,
 )
 from .periods import DateRange, add_months, budget_period_containing, first_of_month, full_months_before, months_until
 from .validators import INCOME_CATEGORIES, TRANSFER_CATEGORIES
@@ -81,11 +80,6 @@ def snapshots_visible_to(partner: Partner | None) -> QuerySet[NetWorthSnapshot]:
 
 def documents_visible_to(partner: Partner | None) -> QuerySet[Document]:
     return _scoped(Document.objects.all(), partner)
-
-
-def imports_visible_to(partner: Partner | None) -> QuerySet[TransactionImport]:
-    queryset = TransactionImport.objects.all()
-    return queryset if partner is None else queryset.filter(partner=partner)
 
 
 # --- Income ------------------------------------------------------------------------------------
@@ -432,7 +426,10 @@ class FinanceSummary:
 def customer_finance_summary(*, customer_id: int, as_of: date | None = None) -> FinanceSummary:
     """Everything the customer page shows about their finances, in a fixed number of queries."""
     as_of = as_of or _today()
-    counts = Transaction.objects.filter(customer_id=customer_id).aggregate(count=Count("pk"))
+    # Like every figure, the count leaves out closed accounts' transactions.
+    counts = Transaction.objects.filter(customer_id=customer_id, account__deleted_at__isnull=True).aggregate(
+        count=Count("pk")
+    )
     goals = list(Goal.objects.filter(customer_id=customer_id).order_by("target_date", "pk"))
     return FinanceSummary(
         customer_id=customer_id,

@@ -59,7 +59,7 @@ class CustomerWithFinanceAdmin(CustomerAdminBase):
             return
         ids = list(queryset.values_list("pk", flat=True))
         try:
-            report = services.take_net_worth_snapshots(customer_ids=ids)
+            report = services.take_net_worth_snapshots(customer_ids=ids, started_by=request.user)
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return

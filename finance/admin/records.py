@@ -1,4 +1,4 @@
-"""Net-worth snapshots (read-only history) and customer documents."""
+"""Net-worth snapshots and their bulk runs (read-only history) and customer documents."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -19,7 +18,7 @@ from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 
 from .. import services
-from ..models import Document, NetWorthSnapshot
+from ..models import Document, NetWorthSnapshot, NetWorthSnapshotRun
 from ._helpers import ReadOnlyAdminMixin
 
 
@@ -34,6 +33,25 @@ class NetWorthSnapshotAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.Mode
     search_fields = ["customer__full_name", "=customer__external_ref"]
     ordering = ["-date", "-id"]
     raw_id_fields = ["customer"]
+
+
+@admin.register(NetWorthSnapshotRun)
+class NetWorthSnapshotRunAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every bulk snapshot run (nightly job, command, admin action): who, which day, how many."""
+
+    list_display = [
+        "id", "date", "status", "chosen_customers", "customers", "created", "already_taken", "started_by",
+        "started_at", "finished_at",
+    ]
+    list_select_related = ["started_by"]
+    list_filter = ["status", "chosen_customers"]
+    date_hierarchy = "date"
+    search_fields = ["=id"]
+    ordering = ["-id"]
+    fields = readonly_fields = [
+        "date", "status", "chosen_customers", "customers", "created", "already_taken", "started_by",
+        "error_message", "started_at", "finished_at",
+    ]
 
 
 class DecimalJSONDecoder(json.JSONDecoder):

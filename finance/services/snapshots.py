@@ -1,29 +1,44 @@
 """Net-worth snapshots: one per customer and day, taken from the open accounts' balances.
 
 A snapshot is history: once taken for a day it is never rewritten, and taking it again returns
-the one already there. The nightly job (CELERY_BEAT_SCHEDULE "finance-net-worth-snapshots") and
-`manage.py snapshot_net_worth` snapshot every customer with an open account, set-based: on
-PostgreSQL one INSERT ... SELECT per chunk of customers aggregates the balances and writes the
-snapshots (ON CONFLICT DO NOTHING keeps those already taken); elsewhere one query finds the
-customers already done, one aggregates the balances and one bulk INSERT writes the rest.
+the one already there. Balances are only known as they are now, so a snapshot is taken for
+today (the business day in settings.TIME_ZONE) and refused for any other day: a past day would
+be recorded with today's balances, and a future one would block that day's real snapshot. The
+nightly run (01:30) snapshots the day that has just begun. Staff code alone (partner=None, one
+customer) may backfill a past day after setting that day's balances, as the demo data does.
+
+The nightly job (CELERY_BEAT_SCHEDULE "finance-net-worth-snapshots"), `manage.py
+snapshot_net_worth` and the admin action snapshot many customers, set-based: on PostgreSQL one
+INSERT ... SELECT per chunk of customers aggregates the balances and writes the snapshots (ON
+CONFLICT DO NOTHING keeps those already taken); elsewhere one query finds the customers already
+done, one aggregates the balances and one bulk INSERT writes the rest. Each such run is a
+NetWorthSnapshotRun row (who, which day, how many), the audit trail of the bulk path.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date
 
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from applications.models import Partner
+from applications.models import Customer, Partner
+from loanproject.core.errors import DomainError
 
-from ..models import ASSET_TYPES, Account, NetWorthSnapshot
+from ..models import ASSET_TYPES, Account, NetWorthSnapshot, NetWorthSnapshotRun, SnapshotRunStatus
 from ..selectors import NetWorthFigures, base_currency, net_worth_by_customer
 from ._scope import customer_in_scope
 
 DEFAULT_BATCH_SIZE = 5_000
+_LOOKUP_BATCH = 10_000
+_MISSING_SHOWN = 20
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,9 +47,23 @@ class SnapshotReport:
     customers: int = 0
     created: int = 0
     already_taken: int = 0
+    run_id: int | None = None
 
     def as_dict(self) -> dict:
         return asdict(self) | {"date": self.date.isoformat()}
+
+
+def snapshot_day(on: date | None = None, *, backfill: bool = False) -> date:
+    """The day a snapshot is taken for: today in settings.TIME_ZONE (the default). Another day
+    is a DomainError on the `date` field; with `backfill` (staff code only) a past day is allowed."""
+    today = timezone.localdate()
+    if on is None or on == today or (backfill and on < today):
+        return on or today
+    message = (
+        f"A snapshot records the balances as they are now, so it is taken for today "
+        f"({today.isoformat()}, {settings.TIME_ZONE}), not {on.isoformat()}."
+    )
+    raise DomainError(message, code="snapshot_date_not_today", fields={"date": [message]})
 
 
 def _as_json(amounts: dict) -> dict:
@@ -62,13 +91,14 @@ def _snapshot(customer_id: int, on: date, figures: NetWorthFigures, created_at) 
 def take_net_worth_snapshot(
     *, customer_id: int, on: date | None = None, partner: Partner | None = None
 ) -> tuple[NetWorthSnapshot, bool]:
-    """The customer's snapshot for the day (today by default): (snapshot, created).
+    """The customer's snapshot for today: (snapshot, created).
 
     Idempotent: if the day's snapshot exists it is returned unchanged. A customer without open
-    accounts gets a snapshot of zeros.
+    accounts gets a snapshot of zeros. `on` may only be today, except that staff code
+    (partner=None) may backfill a past day whose balances it has just set; a future day never.
     """
+    on = snapshot_day(on, backfill=partner is None)
     customer = customer_in_scope(customer_id, partner=partner)
-    on = on or timezone.localdate()
     existing = NetWorthSnapshot.objects.filter(customer=customer, date=on).first()
     if existing is not None:
         return existing, False
@@ -100,8 +130,26 @@ def _customers_with_open_accounts(batch_size: int) -> Iterator[list[int]]:
         last = batch[-1]
 
 
-def _batches(customer_ids: Iterable[int], batch_size: int) -> Iterator[list[int]]:
-    ids = sorted({int(customer_id) for customer_id in customer_ids})
+def _existing_customer_ids(customer_ids: Iterable[int]) -> list[int]:
+    """The ids, sorted and unique, once each is known to be a customer; else a DomainError
+    naming the missing ones (a snapshot of a missing customer fails only at commit, deferred)."""
+    try:
+        ids = sorted({int(customer_id) for customer_id in customer_ids})
+    except (TypeError, ValueError):
+        raise DomainError("Customer ids are whole numbers.", fields={"customer": ["Customer ids are whole numbers."]}) from None
+    found: set[int] = set()
+    for start in range(0, len(ids), _LOOKUP_BATCH):
+        found.update(Customer.objects.filter(pk__in=ids[start : start + _LOOKUP_BATCH]).values_list("pk", flat=True))
+    missing = [customer_id for customer_id in ids if customer_id not in found]
+    if missing:
+        shown = ", ".join(str(customer_id) for customer_id in missing[:_MISSING_SHOWN])
+        more = f" and {len(missing) - _MISSING_SHOWN} more" if len(missing) > _MISSING_SHOWN else ""
+        message = f"No such customer(s): {shown}{more}."
+        raise DomainError(message, code="unknown_customers", fields={"customer": [message]})
+    return ids
+
+
+def _batches(ids: list[int], batch_size: int) -> Iterator[list[int]]:
     for start in range(0, len(ids), batch_size):
         yield ids[start : start + batch_size]
 
@@ -202,6 +250,15 @@ def _write_with_sql(batch: list[int], on: date, currency: str) -> int:
 WRITERS = {"sql": _write_with_sql, "orm": _write_with_orm}
 
 
+def _finish_run(run: NetWorthSnapshotRun, report: SnapshotReport, *, failure: str = "") -> None:
+    run.customers, run.created, run.already_taken = report.customers, report.created, report.already_taken
+    run.status = SnapshotRunStatus.FAILED if failure else SnapshotRunStatus.COMPLETED
+    run.error_message = failure
+    run.finished_at = timezone.now()
+    run.full_clean()
+    run.save(update_fields=["customers", "created", "already_taken", "status", "error_message", "finished_at"])
+
+
 def take_net_worth_snapshots(
     *,
     on: date | None = None,
@@ -209,27 +266,44 @@ def take_net_worth_snapshots(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
     strategy: str | None = None,
+    started_by: AbstractBaseUser | None = None,
 ) -> SnapshotReport:
-    """Snapshot many customers for the day: the given ones, or every customer with an open
+    """Snapshot many customers for today: the given ones, or every customer with an open
     account. Set-based and chunked (a transaction per `batch_size` customers); idempotent, so a
     run that stopped half-way is finished by running it again. `strategy` ("sql" on
-    PostgreSQL, "orm" anywhere) is chosen by the database; both give the same snapshots."""
+    PostgreSQL, "orm" anywhere) is chosen by the database; both give the same snapshots.
+
+    `on` may only be today (DomainError otherwise); unknown customer ids are a DomainError
+    naming them, before anything is written. The run is recorded as a NetWorthSnapshotRun, which
+    ends completed with its counts, or failed with the reason."""
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
     strategy = strategy or ("sql" if connection.vendor == "postgresql" else "orm")
     if strategy not in WRITERS or (strategy == "sql" and connection.vendor != "postgresql"):
         raise ValueError(f"unknown or unavailable snapshot strategy {strategy!r}")
     write = WRITERS[strategy]
-    on = on or timezone.localdate()
+    on = snapshot_day(on)
+    chosen = None if customer_ids is None else _existing_customer_ids(customer_ids)
     currency = base_currency()
-    report = SnapshotReport(date=on)
-    batches = _customers_with_open_accounts(batch_size) if customer_ids is None else _batches(customer_ids, batch_size)
-    for batch in batches:
-        with transaction.atomic():
-            created = write(batch, on, currency)
-        report.customers += len(batch)
-        report.created += created
-        report.already_taken += len(batch) - created
-        if progress:
-            progress(len(batch))
+    run = NetWorthSnapshotRun(date=on, chosen_customers=chosen is not None, started_by=started_by)
+    run.full_clean()
+    run.save(force_insert=True)
+    report = SnapshotReport(date=on, run_id=run.pk)
+    batches = _customers_with_open_accounts(batch_size) if chosen is None else _batches(chosen, batch_size)
+    try:
+        for batch in batches:
+            with transaction.atomic():
+                created = write(batch, on, currency)
+            report.customers += len(batch)
+            report.created += created
+            report.already_taken += len(batch) - created
+            if progress:
+                progress(len(batch))
+    except BaseException as exc:  # never left "running"; the batches done so far are kept
+        try:
+            _finish_run(run, report, failure=f"{type(exc).__name__}: {exc}"[:2000])
+        except Exception:
+            logger.exception("could not mark net-worth snapshot run %s failed", run.pk)
+        raise
+    _finish_run(run, report)
     return report

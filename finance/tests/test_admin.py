@@ -1,6 +1,5 @@
 """Staff screens: fixed query counts, service-backed forms, the customer's finance panel."""
 
-import io
 from datetime import date
 from decimal import Decimal
 
@@ -13,7 +12,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from applications.tests.factories import CustomerFactory, StaffUserFactory
-from finance.models import Account, BankConnection, Budget, Document, Goal, NetWorthSnapshot, Transaction, TransactionImport
+from finance.models import (
+    Account,
+    BankConnection,
+    Budget,
+    Document,
+    NetWorthSnapshot,
+    NetWorthSnapshotRun,
+    Transaction,
+    TransactionImport,
+)
 
 from .factories import (
     TOKEN,
@@ -52,12 +60,16 @@ def make_rows(model: str, count: int) -> None:
             GoalFactory()
         elif model == "networthsnapshot":
             NetWorthSnapshotFactory()
+        elif model == "networthsnapshotrun":
+            NetWorthSnapshotRun.objects.create(date=date(2026, 3, 31), started_by=StaffUserFactory())
         elif model == "document":
             make_document(CustomerFactory(), sha256=f"{n:064x}")
 
 
 @pytest.mark.parametrize(
-    "model", ["bankconnection", "account", "transaction", "transactionimport", "budget", "goal", "networthsnapshot", "document"]
+    "model",
+    ["bankconnection", "account", "transaction", "transactionimport", "budget", "goal", "networthsnapshot",
+     "networthsnapshotrun", "document"],
 )
 def test_changelist_queries_do_not_grow_with_rows(admin_client, model):
     url = reverse(f"admin:finance_{model}_changelist")
@@ -86,6 +98,17 @@ def test_the_customer_page_shows_the_finance_summary_with_links(admin_client):
     for model in ("account", "transaction", "budget", "goal", "networthsnapshot", "document", "bankconnection"):
         assert f'{reverse(f"admin:finance_{model}_changelist")}?customer__id__exact={customer.pk}' in page
     assert TOKEN not in page
+
+
+def test_the_panels_transaction_count_leaves_out_closed_accounts(admin_client):
+    account = AccountFactory()
+    closed = AccountFactory(connection=account.connection, deleted_at=timezone.now())
+    TransactionFactory.create_batch(2, account=account)
+    TransactionFactory.create_batch(3, account=closed)
+
+    page = admin_client.get(reverse("admin:applications_customer_change", args=[account.customer_id])).content.decode()
+
+    assert "<tr><th>Transactions</th><td>2</td></tr>" in page
 
 
 def test_the_finance_panel_costs_the_same_for_few_and_many_rows(admin_client):
@@ -225,14 +248,31 @@ def test_close_action_soft_deletes(admin_client):
     assert Account.objects.get().deleted_at is not None
 
 
-def test_customer_action_takes_snapshots(admin_client):
+def test_customer_action_takes_snapshots_and_records_the_run_by_the_staff_member(admin_client, admin_user):
     account = AccountFactory(current_balance=Decimal("77.00"))
 
     admin_client.post(reverse("admin:applications_customer_changelist"), {
-        "action": "take_net_worth_snapshot", "_selected_action": [account.customer_id],
+        "action": "take_net_worth_snapshot", "_selected_action": [account.customer_id, 99999999],
     })
 
     assert NetWorthSnapshot.objects.get().net_worth == Decimal("77.00")
+    run = NetWorthSnapshotRun.objects.get()
+    assert (run.status, run.chosen_customers, run.customers, run.created, run.started_by) == (
+        "completed", True, 1, 1, admin_user,
+    )
+
+
+def test_snapshot_runs_are_read_only_in_the_admin(admin_client):
+    run = NetWorthSnapshotRun.objects.create(date=date(2026, 3, 31))
+
+    page = admin_client.get(reverse("admin:finance_networthsnapshotrun_change", args=[run.pk]))
+    add = admin_client.get(reverse("admin:finance_networthsnapshotrun_add"))
+    admin_client.post(reverse("admin:finance_networthsnapshotrun_change", args=[run.pk]), {"status": "completed"})
+
+    assert (page.status_code, add.status_code) == (200, 403)
+    assert 'name="status"' not in page.content.decode() and "Running" in page.content.decode()
+    run.refresh_from_db()
+    assert run.status == "running"
 
 
 def test_an_auditor_reads_finance_and_changes_nothing(client):

@@ -18,6 +18,7 @@ from finance.models import (
     Document,
     Goal,
     NetWorthSnapshot,
+    NetWorthSnapshotRun,
     Transaction,
     TransactionImport,
 )
@@ -192,6 +193,24 @@ def test_transaction_import_checks(changes, constraint):
 
     record.refresh_from_db()
     assert (record.status, record.rows_read) == ("running", 0)
+
+
+@pytest.mark.parametrize(
+    "changes, constraint",
+    [
+        ({"status": "completed", "customers": 5, "created": 3, "already_taken": 1}, "net_worth_snapshot_run_counts_add_up"),
+        ({"status": "paused"}, "net_worth_snapshot_run_status_known"),
+    ],
+)
+def test_snapshot_run_checks(changes, constraint):
+    run = NetWorthSnapshotRun.objects.create(date=date(2026, 3, 31))
+
+    with refused(constraint), transaction.atomic():
+        NetWorthSnapshotRun.objects.filter(pk=run.pk).update(**changes)
+
+    NetWorthSnapshotRun.objects.filter(pk=run.pk).update(status="completed", customers=4, created=3, already_taken=1)
+    run.refresh_from_db()
+    assert (run.status, run.customers) == ("completed", 4)
 
 
 @pytest.mark.parametrize(
