@@ -122,7 +122,10 @@ class RunOutcome(models.TextChoices):
 
 
 class ScoringRun(models.Model):
-    application = models.ForeignKey(LoanApplication, on_delete=models.CASCADE, related_name="scoring_runs")
+    # No index of its own: scoring_run_number_unique leads with the application.
+    application = models.ForeignKey(
+        LoanApplication, on_delete=models.CASCADE, related_name="scoring_runs", db_index=False
+    )
     number = models.PositiveIntegerField()
     trigger = models.CharField(max_length=10, choices=ScoringTrigger.choices)
     policy = models.ForeignKey(ScoringPolicy, on_delete=models.PROTECT, related_name="runs")
@@ -151,8 +154,9 @@ class AgentStatus(models.TextChoices):
 
 
 class AgentResult(models.Model):
-    # The application is the run's: no second foreign key to check and index for every agent.
-    run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="agent_results")
+    # The application is the run's: no second foreign key to check and index for every agent. No
+    # index of its own either: agent_result_once_per_run leads with the run.
+    run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="agent_results", db_index=False)
     agent_name = models.CharField(max_length=50)
     agent_version = models.CharField(max_length=20)
     status = models.CharField(max_length=10, choices=AgentStatus.choices)
@@ -171,9 +175,14 @@ class AgentResult(models.Model):
                 condition=~Q(status=AgentStatus.FAILED) | ~Q(error_message=""), name="agent_result_failed_has_error"
             ),
         ]
-        # Results are read by run (the unique constraint's index) or by agent and status; time
-        # ranges are asked of runs (started_at is indexed there).
-        indexes = [models.Index(fields=["agent_name", "status"], name="agent_result_agent_idx")]
+        # Results are read by run (the unique constraint's index), or the failed and skipped ones
+        # by agent; time ranges are asked of runs (started_at is indexed there). Successes, nearly
+        # every row, stay out of the agent index: seven rows per application need not feed it.
+        indexes = [
+            models.Index(
+                fields=["agent_name", "status"], name="agent_result_problem_idx", condition=~Q(status=AgentStatus.SUCCESS)
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.agent_name} {self.status}"
@@ -181,7 +190,8 @@ class AgentResult(models.Model):
 
 class ApplicationAnalytics(models.Model):
     run = models.OneToOneField(ScoringRun, on_delete=models.CASCADE, related_name="analytics")
-    application = models.ForeignKey(LoanApplication, on_delete=models.CASCADE, related_name="analytics")
+    # No index of its own: analytics_application_idx leads with the application.
+    application = models.ForeignKey(LoanApplication, on_delete=models.CASCADE, related_name="analytics", db_index=False)
     credit_score = models.PositiveSmallIntegerField(null=True, blank=True)
     credit_score_source = models.CharField(max_length=10, blank=True, help_text="supplied or simulated")
     credit_tier = models.CharField(max_length=20, blank=True)

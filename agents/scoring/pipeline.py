@@ -46,10 +46,7 @@ class AgentRun:
 class PipelineResult:
     runs: list[AgentRun] = field(default_factory=list)
     outputs: dict[str, dict] = field(default_factory=dict)
-
-    @property
-    def failed(self) -> list[str]:
-        return [run.agent_name for run in self.runs if run.status == "failed"]
+    failed: list[str] = field(default_factory=list)  # names of the agents that raised
 
 
 def run_pipeline(facts: ApplicantFacts, rules: PolicyRules, agents: tuple[Agent, ...] = AGENTS) -> PipelineResult:
@@ -75,6 +72,7 @@ def run_pipeline(facts: ApplicantFacts, rules: PolicyRules, agents: tuple[Agent,
                 AgentRun(agent.name, agent.version, "failed", inputs, {}, f"{type(exc).__name__}: {exc}"[:2000],
                          _elapsed_ms(started), stamp)
             )
+            result.failed.append(agent.name)
             continue
         result.outputs[agent.name] = output
         result.runs.append(AgentRun(agent.name, agent.version, "success", inputs, output, "", _elapsed_ms(started), stamp))

@@ -27,17 +27,20 @@ def score_in_batches(
     batch_size: int = 500,
     trigger: str = ScoringTrigger.BATCH,
     progress: Callable[[int], None] | None = None,
+    rescore_decided: bool = True,
 ) -> ScoringReport:
     """Score many applications, one transaction per batch (memory bounded by the batch size).
 
     Pre-approved and manual-review applications among them are first sent back to scoring (a
-    re-score); submitted ones are scored directly.
+    re-score); submitted ones are scored directly. `rescore_decided=False` says the caller chose
+    only applications waiting for scoring: no batch needs that step (nor its query).
     """
     total = ScoringReport()
     for start in range(0, len(application_ids), batch_size):
         batch = list(application_ids[start : start + batch_size])
         with transaction.atomic():
-            application_services.request_rescoring(application_ids=batch)
+            if rescore_decided:
+                application_services.request_rescoring(application_ids=batch)
             total.add(score_applications(application_ids=batch, trigger=trigger))
         if progress:
             progress(len(batch))

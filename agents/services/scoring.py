@@ -10,10 +10,12 @@ from decimal import Decimal
 from typing import NamedTuple
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
 from applications import services as application_services
+from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication
 from applications.reasons import reason
 from loanproject.core.bulk import insert_rows, insert_rows_returning_ids
@@ -148,7 +150,7 @@ def score_applications(
     application was never scored. A failing agent sends its application to manual review.
     """
     started = time.perf_counter()
-    requested = list(dict.fromkeys(str(application_id) for application_id in application_ids))
+    requested = list(dict.fromkeys(_as_uuid(application_id) for application_id in application_ids))
     applications = list(
         LoanApplication.objects.select_for_update(of=("self",), skip_locked=True)
         .filter(pk__in=requested, status__in=SCORABLE_STATUSES)
@@ -166,8 +168,11 @@ def score_applications(
     results = [run_pipeline(facts, rules) for facts in load_facts(applications)]
     outcomes = [_outcome(a, r, rules) for a, r in zip(applications, results, strict=True)]
 
-    previous = dict(
-        ScoringRun.objects.filter(application__in=applications)
+    # A submitted application was never scored (nothing moves one back to submitted): only those
+    # sent back to scoring have earlier runs to number after.
+    rescored = [a.pk for a in applications if a.status != ApplicationStatus.SUBMITTED]
+    previous = {} if not rescored else dict(
+        ScoringRun.objects.filter(application__in=rescored)
         .order_by()
         .values_list("application_id")
         .annotate(last=Max("number"))
@@ -215,7 +220,17 @@ def score_applications(
     return report
 
 
-def _refuse_if_held_elsewhere(requested: list[str], locked: list[LoanApplication]) -> None:
+def _as_uuid(application_id: UUID | str) -> UUID:
+    """Ids as UUIDs: duplicates given once as text and once as UUID count once."""
+    if isinstance(application_id, UUID):
+        return application_id
+    try:
+        return UUID(str(application_id))
+    except ValueError:
+        raise ValidationError({"application_ids": [f"{application_id!r} is not an application id."]}) from None
+
+
+def _refuse_if_held_elsewhere(requested: list[UUID], locked: list[LoanApplication]) -> None:
     """A skipped application that still waits for scoring was skipped for its lock, not its status."""
     held = (
         LoanApplication.objects.filter(pk__in=requested, status__in=SCORABLE_STATUSES)

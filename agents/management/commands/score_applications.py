@@ -52,7 +52,10 @@ class Command(BaseCommand):
                 selectors.active_policy()
                 pending = selectors.pending_application_ids(statuses=statuses, ids=ids, limit=limit)
                 with progress_bar(total=len(pending), unit="app", enabled=not as_json, description="scoring") as bar:
-                    report = services.score_in_batches(application_ids=pending, batch_size=batch_size, progress=bar.update)
+                    report = services.score_in_batches(
+                        application_ids=pending, batch_size=batch_size, progress=bar.update,
+                        rescore_decided=not set(statuses) <= set(selectors.SCORABLE_STATUSES),
+                    )
         except DomainError as exc:
             raise CommandError(exc.message) from None
         except ValidationError as exc:
