@@ -61,6 +61,14 @@ def _period_step(period: str, count: int) -> relativedelta:
     raise ValueError(f"unknown budget period {period!r}")
 
 
+def _period_start(period: str, start_date: date, index: int) -> date:
+    """Start of period `index`; date.max stands for a start beyond the calendar (year 9999)."""
+    try:
+        return start_date + _period_step(period, index)
+    except (OverflowError, ValueError):
+        return date.max
+
+
 def budget_period_containing(
     *, period: str, start_date: date, end_date: date | None, on: date
 ) -> DateRange | None:
@@ -68,19 +76,20 @@ def budget_period_containing(
 
     Periods are counted from start_date (each computed from the start, so a budget starting on
     the 31st runs 31 Jan - 27 Feb, 28 Feb - 30 Mar, 31 Mar - ...) and the last one is cut at
-    end_date.
+    end_date, or at the calendar's last day.
     """
     if on < start_date or (end_date is not None and on > end_date):
         return None
     # An estimate of the index, then a walk of at most a step or two to the exact period.
     approx_days = {BudgetPeriod.WEEKLY: 7, BudgetPeriod.MONTHLY: 31, BudgetPeriod.ANNUAL: 366}[period]
     index = max((on - start_date).days // approx_days - 1, 0)
-    while start_date + _period_step(period, index + 1) <= on:
+    while (next_start := _period_start(period, start_date, index + 1)) <= on and next_start != date.max:
         index += 1
-    while index > 0 and start_date + _period_step(period, index) > on:
+    while index > 0 and _period_start(period, start_date, index) > on:
         index -= 1
-    start = start_date + _period_step(period, index)
-    end = start_date + _period_step(period, index + 1) - timedelta(days=1)
+    start = _period_start(period, start_date, index)
+    next_start = _period_start(period, start_date, index + 1)
+    end = date.max if next_start == date.max else next_start - timedelta(days=1)
     if end_date is not None and end > end_date:
         end = end_date
     return DateRange(start=start, end=end)

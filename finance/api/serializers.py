@@ -1,12 +1,15 @@
 """Partner API serializers for personal finance: parse and present; the rules live in services.
 
-Money is a decimal string both ways (at most two decimals, never rounded). Write serializers
-refuse unknown fields. Access tokens are write-only: no serializer ever outputs one.
+Money is a decimal string both ways (at most two decimals, never rounded): money in is a plain
+decimal within Decimal(14, 2); money out (sums, percentages) has no digit limit, since a sum of
+stored amounts can exceed what one amount holds. Dates people send lie in 1900-2200. Write
+serializers refuse unknown fields. Access tokens are write-only: no serializer ever outputs one.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 
 from rest_framework import serializers
@@ -28,13 +31,41 @@ from ..models import (
 )
 from ..selectors import BudgetActuals, GoalProgress
 from ..services.budgets import MAX_CATEGORIES
-from ..validators import CURRENCY_RE
+from ..validators import CURRENCY_RE, validate_date_in_range
 
 MAX_BULK_TRANSACTIONS = 1000
+_PLAIN_DECIMAL = re.compile(r"\s*[+-]?[0-9]+(?:\.[0-9]+)?\s*")
+
+
+class MoneyInputField(serializers.DecimalField):
+    """A JSON number or a plain decimal string: "1e3", "Infinity" and the like are refused."""
+
+    default_error_messages = {"not_plain": "Write the amount as a plain decimal, e.g. -1234.56."}
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_digits=14, decimal_places=2, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not _PLAIN_DECIMAL.fullmatch(data):
+            self.fail("not_plain")
+        # A JSON number in exponent form (1e3) is parsed as Decimal("1E+3").
+        if isinstance(data, Decimal) and data.is_finite() and data.as_tuple().exponent > 0:
+            self.fail("not_plain")
+        value = super().to_internal_value(data)
+        return value if value else Decimal("0.00")  # "-0" is zero
 
 
 def money(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+    return MoneyInputField(**kwargs)
+
+
+def money_out(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=None, decimal_places=2, **kwargs)
+
+
+def day(**kwargs) -> serializers.DateField:
+    """A date within validators.MIN_DATE..MAX_DATE, by the models' own validator."""
+    return serializers.DateField(validators=[validate_date_in_range], **kwargs)
 
 
 def token_field(**kwargs) -> serializers.CharField:
@@ -146,7 +177,7 @@ class TransactionSerializer(serializers.ModelSerializer):
 class TransactionItemSerializer(StrictFieldsMixin, serializers.Serializer):
     account = serializers.IntegerField(min_value=1, help_text="Id of one of your customers' open accounts.")
     provider_transaction_id = serializers.CharField(max_length=100, help_text="Your provider's id; unique per account.")
-    date = serializers.DateField()
+    date = day()
     amount = money(help_text="Positive: money in. Negative: money out.")
     name = serializers.CharField(max_length=255)
     merchant_name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
@@ -195,10 +226,10 @@ class BudgetLimitSerializer(StrictFieldsMixin, serializers.Serializer):
 
 class BudgetLineSerializer(serializers.Serializer):
     category = serializers.CharField()
-    limit = money()
-    spent = money(help_text="Outflows minus refunds in the category, pending included.")
-    remaining = money()
-    percent_used = serializers.DecimalField(max_digits=12, decimal_places=2)
+    limit = money_out()
+    spent = money_out(help_text="Outflows minus refunds in the category, pending included.")
+    remaining = money_out()
+    percent_used = serializers.DecimalField(max_digits=None, decimal_places=2)
     over_budget = serializers.BooleanField()
 
 
@@ -206,10 +237,10 @@ class BudgetActualsSerializer(serializers.Serializer):
     period_start = serializers.DateField(source="period.start")
     period_end = serializers.DateField(source="period.end")
     lines = BudgetLineSerializer(many=True)
-    total_limit = money()
-    total_spent = money()
-    total_remaining = money()
-    unbudgeted_spent = money()
+    total_limit = money_out()
+    total_spent = money_out()
+    total_remaining = money_out()
+    unbudgeted_spent = money_out()
 
 
 class BudgetSerializer(serializers.Serializer):
@@ -236,8 +267,8 @@ class BudgetWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     customer = serializers.IntegerField(min_value=1)
     name = serializers.CharField(max_length=200)
     period = serializers.ChoiceField(choices=BudgetPeriod.choices)
-    start_date = serializers.DateField()
-    end_date = serializers.DateField(required=False, allow_null=True, default=None)
+    start_date = day()
+    end_date = day(required=False, allow_null=True, default=None)
     limits = BudgetLimitSerializer(many=True, min_length=1, max_length=MAX_CATEGORIES)
 
     def validate_limits(self, value: list[dict]) -> dict[str, Decimal]:
@@ -256,8 +287,8 @@ class BudgetUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
 
     name = serializers.CharField(max_length=200, required=False)
     period = serializers.ChoiceField(choices=BudgetPeriod.choices, required=False)
-    start_date = serializers.DateField(required=False)
-    end_date = serializers.DateField(required=False, allow_null=True)
+    start_date = day(required=False)
+    end_date = day(required=False, allow_null=True)
     limits = BudgetLimitSerializer(many=True, required=False, min_length=1, max_length=MAX_CATEGORIES)
 
     def validate_limits(self, value: list[dict]) -> dict[str, Decimal]:
@@ -268,10 +299,10 @@ class BudgetUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class GoalProgressSerializer(serializers.Serializer):
-    remaining = money()
+    remaining = money_out()
     percent_complete = serializers.DecimalField(max_digits=5, decimal_places=2)
     months_left = serializers.IntegerField()
-    monthly_saving_needed = money(help_text="Rounded up to the cent, so that saving it reaches the goal.")
+    monthly_saving_needed = money_out(help_text="Rounded up to the cent, so that saving it reaches the goal.")
     achieved = serializers.BooleanField()
     overdue = serializers.BooleanField()
 
@@ -280,8 +311,8 @@ class GoalSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     customer = serializers.IntegerField(source="customer_id")
     name = serializers.CharField()
-    target_amount = money()
-    current_amount = money()
+    target_amount = money_out()
+    current_amount = money_out()
     target_date = serializers.DateField()
     priority = serializers.CharField()
     progress = serializers.SerializerMethodField()
@@ -298,7 +329,7 @@ class GoalWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     name = serializers.CharField(max_length=200)
     target_amount = money(min_value=Decimal("0.01"))
     current_amount = money(min_value=Decimal("0.00"), required=False, default=Decimal("0.00"))
-    target_date = serializers.DateField()
+    target_date = day()
     priority = serializers.ChoiceField(choices=GoalPriority.choices, required=False, default=GoalPriority.MEDIUM)
 
 
@@ -308,7 +339,7 @@ class GoalUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     target_amount = money(min_value=Decimal("0.01"), required=False)
     current_amount = money(min_value=Decimal("0.00"), required=False)
-    target_date = serializers.DateField(required=False)
+    target_date = day(required=False)
     priority = serializers.ChoiceField(choices=GoalPriority.choices, required=False)
 
 
@@ -331,7 +362,10 @@ class NetWorthSnapshotSerializer(serializers.ModelSerializer):
 
 class SnapshotCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     customer = serializers.IntegerField(min_value=1)
-    date = serializers.DateField(required=False, allow_null=True, default=None, help_text="Default: today.")
+    date = serializers.DateField(
+        required=False, allow_null=True, default=None,
+        help_text="Today (the default) and no other day: a snapshot records the balances as they are now.",
+    )
 
 
 class DocumentSerializer(serializers.ModelSerializer):
@@ -368,17 +402,17 @@ class DocumentDataSerializer(StrictFieldsMixin, serializers.Serializer):
 
 class MonthlyCashFlowSerializer(serializers.Serializer):
     month = serializers.DateField()
-    inflow = money()
-    outflow = money()
-    net = money()
+    inflow = money_out()
+    outflow = money_out()
+    net = money_out()
     complete = serializers.BooleanField()
 
 
 class FinanceSummarySerializer(serializers.Serializer):
     customer = serializers.IntegerField()
     as_of = serializers.DateField()
-    estimated_monthly_income = money(allow_null=True, help_text="Average of the 3 full months before as_of; null without data.")
-    net_worth = money(allow_null=True)
-    total_assets = money(allow_null=True)
-    total_liabilities = money(allow_null=True)
+    estimated_monthly_income = money_out(allow_null=True, help_text="Average of the 3 full months before as_of; null without data.")
+    net_worth = money_out(allow_null=True)
+    total_assets = money_out(allow_null=True)
+    total_liabilities = money_out(allow_null=True)
     cash_flow = MonthlyCashFlowSerializer(many=True)

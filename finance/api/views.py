@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.http import FileResponse
@@ -29,6 +30,7 @@ from loanproject.core.idempotency import MAX_KEY_LENGTH, StoredResponse, fingerp
 
 from .. import selectors, services
 from ..services.imports import RowError, TransactionInput
+from ..validators import validate_date_in_range
 from . import filters
 from .serializers import (
     AccountCreateSerializer,
@@ -80,9 +82,14 @@ def _day(request: Request, name: str = "on") -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValidationError({name: ["Use YYYY-MM-DD."]}) from None
+    try:
+        validate_date_in_range(day)
+    except DjangoValidationError as exc:
+        raise ValidationError({name: exc.messages}) from None
+    return day
 
 
 def _validated(serializer_class, data, **kwargs) -> dict:

@@ -13,6 +13,7 @@ from loanproject.core.errors import Conflict, DomainError, NotFound
 
 from ..locks import lock_account, lock_connection
 from ..models import Account, ConnectionStatus
+from ._unset import UNSET, Unset
 
 
 @dataclass(frozen=True)
@@ -53,19 +54,30 @@ def open_account(*, connection_id: int, data: AccountData, partner: Partner | No
     return account
 
 
-UPDATABLE_ACCOUNT_FIELDS = ("name", "subtype", "mask", "current_balance", "available_balance")
-
-
 @transaction.atomic
-def update_account(*, account_id: int, partner: Partner | None = None, **changes) -> Account:
-    """Change the name, subtype, mask or balances (`available_balance=None` clears it)."""
-    unknown = sorted(set(changes) - set(UPDATABLE_ACCOUNT_FIELDS))
-    if unknown:
-        raise TypeError(f"update_account() cannot change {', '.join(unknown)}")
+def update_account(
+    *,
+    account_id: int,
+    partner: Partner | None = None,
+    name: str | Unset = UNSET,
+    subtype: str | Unset = UNSET,
+    mask: str | Unset = UNSET,
+    current_balance: Decimal | Unset = UNSET,
+    available_balance: Decimal | None | Unset = UNSET,
+) -> Account:
+    """Change the name, subtype, mask or balances; what is not given stays as it is
+    (`available_balance=None` clears it)."""
     account = lock_account(account_id, partner=partner)
     if account.is_deleted:
         raise Conflict("This account is closed; restore it first.", code="account_closed")
-    changed = [field for field, value in changes.items() if getattr(account, field) != value]
+    changes = {
+        "name": name,
+        "subtype": subtype,
+        "mask": mask,
+        "current_balance": current_balance,
+        "available_balance": available_balance,
+    }
+    changed = [field for field, value in changes.items() if value is not UNSET and getattr(account, field) != value]
     for field in changed:
         setattr(account, field, changes[field])
     if changed:

@@ -15,6 +15,7 @@ from ..locks import lock_budget
 from ..models import Budget, BudgetLimit
 from ..validators import normalize_category, parse_amount
 from ._scope import customer_in_scope
+from ._unset import UNSET, Unset
 
 MAX_CATEGORIES = 50
 
@@ -76,9 +77,6 @@ def create_budget(
     return budget
 
 
-_UNSET = object()
-
-
 @transaction.atomic
 def update_budget(
     *,
@@ -87,7 +85,7 @@ def update_budget(
     name: str | None = None,
     period: str | None = None,
     start_date: date | None = None,
-    end_date: date | None | object = _UNSET,
+    end_date: date | None | Unset = UNSET,
     limits: Mapping[str, Decimal | str] | None = None,
 ) -> Budget:
     """Change any part; `limits` replaces the whole set; `end_date=None` makes it open-ended."""
@@ -97,7 +95,7 @@ def update_budget(
         if value is not None and getattr(budget, field) != value:
             setattr(budget, field, value)
             changed.append(field)
-    if end_date is not _UNSET and budget.end_date != end_date:
+    if end_date is not UNSET and budget.end_date != end_date:
         budget.end_date = end_date
         changed.append("end_date")
     if changed:

@@ -6,12 +6,20 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from applications.models import Partner
-from loanproject.core.errors import Conflict
+from loanproject.core.errors import Conflict, DomainError
 from loanproject.core.sensitive import Sensitive
 
 from ..locks import lock_connection
 from ..models import BankConnection, ConnectionStatus, Provider
 from ._scope import customer_in_scope
+
+
+def _manual_has_no_token() -> DomainError:
+    return DomainError(
+        "A manual connection has no access token.",
+        code="token_not_allowed",
+        fields={"access_token": ["Leave empty for manual connections."]},
+    )
 
 
 def _token(value: str | None) -> Sensitive | None:
@@ -33,18 +41,15 @@ def connect_bank(
     """Link a customer's bank (or a manual connection for file uploads, which has no token)."""
     customer = customer_in_scope(customer_id, partner=partner)
     token = _token(access_token)
+    # Bad input, whatever is stored: a validation error (400), not a conflict.
     if provider != Provider.MANUAL and token is None:
-        raise Conflict(
+        raise DomainError(
             "A provider connection needs its access token.",
             code="token_required",
             fields={"access_token": ["Required for this provider."]},
         )
     if provider == Provider.MANUAL and token is not None:
-        raise Conflict(
-            "A manual connection has no access token.",
-            code="token_not_allowed",
-            fields={"access_token": ["Leave empty for manual connections."]},
-        )
+        raise _manual_has_no_token()
     if item_id and BankConnection.objects.filter(provider=provider, item_id=item_id).exists():
         raise Conflict(f"The {provider} item {item_id!r} is already linked.", code="connection_exists")
     connection = BankConnection(
@@ -89,8 +94,7 @@ def update_bank_connection(
     token = _token(access_token)
     if token is not None:
         if connection.provider == Provider.MANUAL:
-            raise Conflict("A manual connection has no access token.", code="token_not_allowed",
-                           fields={"access_token": ["Leave empty for manual connections."]})
+            raise _manual_has_no_token()
         connection.access_token = token
         connection.token_updated_at = timezone.now()
         changed += ["access_token", "token_updated_at"]

@@ -14,6 +14,7 @@ from ..locks import lock_goal
 from ..models import Goal, GoalPriority
 from ..validators import parse_amount
 from ._scope import customer_in_scope
+from ._unset import UNSET, Unset
 
 
 @transaction.atomic
@@ -41,19 +42,27 @@ def create_goal(
     return goal
 
 
-UPDATABLE_GOAL_FIELDS = ("name", "target_amount", "current_amount", "target_date", "priority")
-
-
 @transaction.atomic
-def update_goal(*, goal_id: int, partner: Partner | None = None, **changes) -> Goal:
-    unknown = sorted(set(changes) - set(UPDATABLE_GOAL_FIELDS))
-    if unknown:
-        raise TypeError(f"update_goal() cannot change {', '.join(unknown)}")
+def update_goal(
+    *,
+    goal_id: int,
+    partner: Partner | None = None,
+    name: str | Unset = UNSET,
+    target_amount: Decimal | str | Unset = UNSET,
+    current_amount: Decimal | str | Unset = UNSET,
+    target_date: date | Unset = UNSET,
+    priority: str | Unset = UNSET,
+) -> Goal:
+    """Change any part; what is not given stays as it is."""
     goal = lock_goal(goal_id, partner=partner)
-    for money in ("target_amount", "current_amount"):
-        if money in changes:
-            changes[money] = parse_amount(changes[money], what=money)
-    changed = [field for field, value in changes.items() if getattr(goal, field) != value]
+    changes = {
+        "name": name,
+        "target_amount": target_amount if target_amount is UNSET else parse_amount(target_amount, what="target_amount"),
+        "current_amount": current_amount if current_amount is UNSET else parse_amount(current_amount, what="current_amount"),
+        "target_date": target_date,
+        "priority": priority,
+    }
+    changed = [field for field, value in changes.items() if value is not UNSET and getattr(goal, field) != value]
     for field in changed:
         setattr(goal, field, changes[field])
     if changed:

@@ -6,11 +6,12 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from freezegun import freeze_time
 
 from applications.tests.factories import CustomerFactory
-from finance.models import Account, BankConnection, Budget, Document, Goal, NetWorthSnapshot, Transaction
+from finance.models import Account, BankConnection, Budget, Document, Goal, NetWorthSnapshot, Transaction, TransactionImport
 
-from .factories import TOKEN, AccountFactory, BankConnectionFactory, BudgetFactory, GoalFactory, TransactionFactory
+from .factories import TOKEN, AccountFactory, BankConnectionFactory, BudgetFactory, TransactionFactory
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/finance"
@@ -79,9 +80,36 @@ def test_connection_updates_and_disconnect(partner_client, customer):
 def test_bad_connection_input_is_a_400_with_field_messages(partner_client, customer, body, field):
     response = post(partner_client, "/connections/", {"customer": customer.pk, **body})
 
-    assert response.status_code in (400, 409)
+    assert response.status_code == 400
     assert field in response.json()["error"]["fields"]
     assert BankConnection.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "provider, token, code, message",
+    [
+        ("plaid", "", "token_required", "Required for this provider."),
+        ("manual", TOKEN, "token_not_allowed", "Leave empty for manual connections."),
+    ],
+)
+def test_a_missing_or_forbidden_token_is_a_validation_error(partner_client, customer, provider, token, code, message):
+    response = post(partner_client, "/connections/", {
+        "customer": customer.pk, "provider": provider, "institution_name": "X", "access_token": token,
+    })
+
+    assert response.status_code == 400
+    assert (response.json()["error"]["code"], response.json()["error"]["fields"]) == (code, {"access_token": [message]})
+    assert BankConnection.objects.count() == 0
+
+
+def test_a_token_for_a_manual_connection_is_refused_on_update_too(partner_client, customer):
+    bank = BankConnectionFactory(customer=customer, provider="manual", access_token=None, item_id="")
+
+    response = patch(partner_client, f"/connections/{bank.pk}/", {"access_token": TOKEN})
+
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "token_not_allowed")
+    bank.refresh_from_db()
+    assert bank.access_token is None
 
 
 # --- Accounts ----------------------------------------------------------------------------------
@@ -241,6 +269,66 @@ def test_a_csv_file_can_be_imported_through_the_api(partner_client, account):
     assert Transaction.objects.get().name == "Coffee"
 
 
+def upload_csv(partner_client, connection_id, content: bytes):
+    csv_file = SimpleUploadedFile("march.csv", content, "text/csv")
+    return partner_client.post(f"{BASE}/connections/{connection_id}/import-csv/", {"file": csv_file}, format="multipart")
+
+
+def test_a_csv_with_a_nul_or_a_non_utf8_line_is_a_report_not_a_500(partner_client, account):
+    content = (
+        b"account,transaction_id,date,amount,name\n"
+        b"chk-1,t1,2026-03-01,-1.00,Coffee\n"
+        b"chk-1,t2,2026-03-01,-1.00,Bad\x00name\n"
+        b"chk-1,t3,2026-03-01,-1.00,Caf\xe9\n"
+        b"chk-1,t4,2026-03-01,-1.00,Tea\n"
+    )
+
+    response = upload_csv(partner_client, account.connection_id, content)
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["rows_read"], body["inserted"], body["rejected"]) == (4, 2, 2)
+    assert body["errors"] == [
+        {"line": 3, "errors": ["name contains a NUL character (or an unpaired surrogate), which cannot be stored."]},
+        {"line": 4, "errors": ["Line 4 is not UTF-8 text (byte 0xe9 at position 30); save the file as UTF-8."]},
+    ]
+    assert sorted(Transaction.objects.values_list("name", flat=True)) == ["Coffee", "Tea"]
+    assert TransactionImport.objects.get().status == "completed"
+
+
+def test_a_csv_for_a_disconnected_connection_is_a_409(partner_client, account):
+    post(partner_client, f"/connections/{account.connection_id}/disconnect/", {})
+
+    response = upload_csv(partner_client, account.connection_id, b"account,transaction_id,date,amount,name\nchk-1,t1,2026-03-01,-1.00,Coffee\n")
+
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "connection_disconnected")
+    assert (TransactionImport.objects.count(), Transaction.objects.count()) == (0, 0)
+
+
+def test_bulk_transactions_with_nul_characters_or_odd_amounts_are_refused_one_by_one(partner_client, account):
+    response = post(partner_client, "/transactions/", {"transactions": [
+        tx_item(account, "t1", name="Bad\x00name"),
+        tx_item(account, "t2", amount="1e3"),
+        tx_item(account, "t3", amount="-0"),
+    ]})
+
+    assert response.status_code == 200
+    assert response.json()["errors"] == [
+        {"index": 0, "errors": ["name: Null characters are not allowed."]},
+        {"index": 1, "errors": ["amount: Write the amount as a plain decimal, e.g. -1234.56."]},
+    ]
+    assert [str(amount) for amount in Transaction.objects.values_list("amount", flat=True)] == ["0.00"]
+
+
+def test_transactions_of_a_disconnected_connection_are_refused_by_index(partner_client, account):
+    post(partner_client, f"/connections/{account.connection_id}/disconnect/", {})
+
+    response = post(partner_client, "/transactions/", {"transactions": [tx_item(account, "t1")]})
+
+    assert response.json()["errors"] == [{"index": 0, "errors": ["Account '%d' belongs to a disconnected bank connection." % account.pk]}]
+    assert Transaction.objects.count() == 0
+
+
 # --- Budgets and goals -------------------------------------------------------------------------
 
 
@@ -300,9 +388,10 @@ def test_goals_show_progress_and_take_contributions(partner_client, customer):
 # --- Snapshots, documents, summary -------------------------------------------------------------
 
 
+@freeze_time("2026-03-31 16:00:00")
 def test_snapshots_are_idempotent_per_day(partner_client, account):
     first = post(partner_client, "/snapshots/", {"customer": account.customer_id, "date": "2026-03-31"})
-    again = post(partner_client, "/snapshots/", {"customer": account.customer_id, "date": "2026-03-31"})
+    again = post(partner_client, "/snapshots/", {"customer": account.customer_id})
     listed = partner_client.get(f"{BASE}/snapshots/", {"customer": account.customer_id}).json()
 
     assert (first.status_code, again.status_code, again.json()["id"]) == (201, 200, first.json()["id"])
@@ -311,6 +400,18 @@ def test_snapshots_are_idempotent_per_day(partner_client, account):
         "assets_breakdown": {"checking": "1000.00"},
     }
     assert listed["count"] == 1 and NetWorthSnapshot.objects.count() == 1
+
+
+@freeze_time("2026-03-31 16:00:00")
+@pytest.mark.parametrize("day", ["2026-04-30", "2026-04-01", "2026-03-30", "2000-01-01"])
+def test_a_snapshot_for_another_day_than_today_is_a_400(partner_client, account, day):
+    response = post(partner_client, "/snapshots/", {"customer": account.customer_id, "date": day})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"date": [
+        f"A snapshot records the balances as they are now, so it is taken for today (2026-03-31, America/New_York), not {day}."
+    ]}
+    assert NetWorthSnapshot.objects.count() == 0
 
 
 def test_documents_upload_once_and_download(partner_client, customer):

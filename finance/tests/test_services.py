@@ -55,9 +55,11 @@ def test_connecting_a_bank_stores_the_token_encrypted(partner):
 def test_tokens_are_required_exactly_for_provider_connections(provider, token, error):
     customer = CustomerFactory()
 
-    with pytest.raises(Conflict, match=error):
+    with pytest.raises(DomainError, match=error) as refused:
         services.connect_bank(customer_id=customer.pk, provider=provider, institution_name="X", access_token=token)
 
+    # Bad input, a validation error (400), not a conflict with what is stored (409).
+    assert (type(refused.value), refused.value.http_status, list(refused.value.fields)) == (DomainError, 400, ["access_token"])
     assert BankConnection.objects.count() == 0
 
 
@@ -173,6 +175,23 @@ def test_balances_change_until_the_account_is_closed_and_closing_is_reversible()
 
     account.refresh_from_db()
     assert (account.current_balance, account.available_balance, account.deleted_at) == (D("1234.56"), None, None)
+
+
+def test_an_account_update_changes_only_what_is_given_and_names_every_argument():
+    import inspect
+
+    account = AccountFactory(name="Checking", mask="1111", current_balance=D("10.00"), available_balance=D("9.00"))
+
+    services.update_account(account_id=account.pk, name="Bills")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'currency'"):
+        services.update_account(account_id=account.pk, currency="EUR")
+
+    account.refresh_from_db()
+    assert (account.name, account.mask, account.current_balance, account.available_balance, account.currency) == (
+        "Bills", "1111", D("10.00"), D("9.00"), "USD",
+    )
+    parameters = inspect.signature(services.update_account).parameters
+    assert all(p.kind is p.KEYWORD_ONLY and p.annotation != inspect.Parameter.empty for p in parameters.values())
 
 
 def test_another_partners_account_is_not_found(partner, other_partner):
@@ -299,6 +318,25 @@ def test_goal_create_and_update():
     assert Goal.objects.count() == 1
 
 
+def test_a_goal_update_changes_only_what_is_given_and_refuses_unknown_arguments():
+    import inspect
+
+    goal = GoalFactory(name="Car", target_amount=D("8000.00"), current_amount=D("10.00"), target_date=date(2027, 6, 30))
+
+    services.update_goal(goal_id=goal.pk, current_amount="20.00")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'customer'"):
+        services.update_goal(goal_id=goal.pk, customer=CustomerFactory())
+    with pytest.raises(ValidationError, match="more than two decimal places"):
+        services.update_goal(goal_id=goal.pk, target_amount="1.005")
+
+    goal.refresh_from_db()
+    assert (goal.name, goal.target_amount, goal.current_amount, goal.target_date) == (
+        "Car", D("8000.00"), D("20.00"), date(2027, 6, 30),
+    )
+    parameters = inspect.signature(services.update_goal).parameters
+    assert all(p.kind is p.KEYWORD_ONLY and p.annotation != inspect.Parameter.empty for p in parameters.values())
+
+
 # --- Documents ---------------------------------------------------------------------------------
 
 
@@ -373,3 +411,22 @@ def test_an_api_import_reaches_only_the_partners_open_accounts(partner, other_pa
     ]
     record = TransactionImport.objects.get(pk=report.import_id)
     assert (record.source, record.partner, record.status, record.errors[0]["index"]) == ("api", partner, "completed", 1)
+
+
+def test_an_api_import_refuses_unstorable_text_by_index_and_keeps_the_rest():
+    account = AccountFactory()
+    rows = [
+        services.TransactionInput(account_id=account.pk, provider_transaction_id="t1", date="2026-03-01", amount="-1.00", name="Fine"),
+        services.TransactionInput(account_id=account.pk, provider_transaction_id="t2", date="2026-03-01", amount="-1.00", name="Bad\x00"),
+        services.TransactionInput(account_id=account.pk, provider_transaction_id="t3", date="2026-03-01", amount="-1.00",
+                                  name="Fine", merchant_name="Half a pair \ud800"),
+    ]
+
+    report = services.import_transactions(transactions=rows)
+
+    assert (report.inserted, report.rejected) == (1, 2)
+    assert [error.as_dict(key="index") for error in report.errors] == [
+        {"index": 1, "errors": ["name contains a NUL character (or an unpaired surrogate), which cannot be stored."]},
+        {"index": 2, "errors": ["merchant contains a NUL character (or an unpaired surrogate), which cannot be stored."]},
+    ]
+    assert list(Transaction.objects.values_list("provider_transaction_id", flat=True)) == ["t1"]
