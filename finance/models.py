@@ -16,7 +16,8 @@ Invariants (each is a named database constraint, proven in tests/test_constraint
   `transaction_customer_matches_account`, PostgreSQL, migration 0002) keep the denormalised
   customer column, on which every partner scope and every report filters, from drifting.
 - Sign convention of `Transaction.amount`: positive is money coming into the account (salary,
-  refunds, deposits), negative is money going out (purchases, bills, fees). Account balances are
+  refunds, deposits), negative is money going out (purchases, bills, fees); zero is allowed
+  (providers report $0.00 authorisations) and "-0" is that same zero. Account balances are
   as the institution reports them: the money held for checking, savings and investment accounts,
   the amount owed for credit and loan accounts.
 - Money is Decimal(14, 2). Budget limits and goal targets are positive; goal savings are not
