@@ -1,5 +1,6 @@
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from loanproject.core.admin import paginator as paginator_module
 from loanproject.core.admin.paginator import EstimatedCountPaginator, estimated_row_count
@@ -19,14 +20,28 @@ def test_big_unfiltered_lists_use_the_planner_estimate(monkeypatch):
     make_events(120)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE core_outboxevent")
+    make_events(5)  # after ANALYZE: the estimate still says 120, the table holds 125
     monkeypatch.setattr(paginator_module, "ESTIMATE_ABOVE_ROWS", 100)
 
-    unfiltered = EstimatedCountPaginator(OutboxEvent.objects.order_by("id"), 50)
-    filtered = EstimatedCountPaginator(OutboxEvent.objects.filter(aggregate_id="7").order_by("id"), 50)
+    with CaptureQueriesContext(connection) as unfiltered_queries:
+        unfiltered = EstimatedCountPaginator(OutboxEvent.objects.order_by("id"), 50).count
+    with CaptureQueriesContext(connection) as filtered_queries:
+        filtered = EstimatedCountPaginator(OutboxEvent.objects.filter(aggregate_id="7").order_by("id"), 50).count
 
-    assert estimated_row_count(OutboxEvent.objects.all()) == 120
-    assert unfiltered.count == 120
-    assert filtered.count == 1
+    assert (unfiltered, OutboxEvent.objects.count()) == (120, 125)
+    assert not any("COUNT(" in query["sql"].upper() for query in unfiltered_queries.captured_queries)
+    assert filtered == 1  # counted exactly
+    assert any("COUNT(" in query["sql"].upper() for query in filtered_queries.captured_queries)
+
+
+@pytest.mark.postgres
+def test_small_tables_are_counted_even_unfiltered(monkeypatch):
+    make_events(30)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE core_outboxevent")
+    make_events(2)
+
+    assert EstimatedCountPaginator(OutboxEvent.objects.order_by("id"), 50).count == 32
 
 
 def test_small_lists_are_counted_exactly():
