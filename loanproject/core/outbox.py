@@ -101,11 +101,17 @@ def subscribers_of(topic: str) -> list[str]:
 
 def subscriber_task(name: str):
     """The Celery task registered under `name`, importing the apps' tasks modules if needed
-    (a web process has not imported them; a worker has)."""
+    (a web process has not imported them; a worker has).
+
+    Only the tasks modules: the loader's import_default_modules() would make Celery's Django
+    fixup run django.setup() and the system checks again, which also reconfigures logging.
+    """
     try:
         return current_app.tasks[name]
     except NotRegistered:
-        current_app.loader.import_default_modules()
+        from django.apps import apps
+
+        current_app.loader.autodiscover_tasks([config.name for config in apps.get_app_configs()])
         return current_app.tasks[name]
 
 

@@ -168,3 +168,28 @@ def _queue_is_empty(app) -> bool:
         # The message is gone from the queue and no longer unacked (acks_late): fully processed.
         return client.llen("celery") == 0 and client.hlen("unacked") == 0
 
+
+
+def test_a_web_process_finds_an_unimported_subscriber_without_setting_django_up_again(monkeypatch):
+    import sys
+
+    import django
+    from celery import current_app
+
+    import loanproject.core.tasks
+    from loanproject.core.outbox import subscriber_task
+
+    module, task = sys.modules["loanproject.core.tasks"], current_app.tasks["core.relay_outbox"]
+    setups = []
+    monkeypatch.setattr(django, "setup", lambda *args, **kwargs: setups.append(args))
+    # As in a web process that never imported loanproject.core.tasks:
+    del sys.modules["loanproject.core.tasks"]
+    current_app.tasks.unregister("core.relay_outbox")
+    try:
+        found = subscriber_task("core.relay_outbox")
+    finally:
+        sys.modules["loanproject.core.tasks"] = loanproject.core.tasks = module
+        current_app.tasks["core.relay_outbox"] = task
+
+    assert found.name == "core.relay_outbox" and found is not task
+    assert setups == []
