@@ -19,6 +19,7 @@ from agents.tasks import SCORE_SUBMITTED, score_stalled_applications_task, score
 from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication
 from applications.tests.factories import LoanApplicationFactory
+from loanproject.core.errors import DomainError
 from loanproject.core.models import ProcessedEvent
 
 from .factories import strong_application, submitted_event
@@ -155,3 +156,12 @@ class TestSweep:
         summary = score_stalled_applications_task.apply(kwargs={"unchanged_for_minutes": 15}).get()
 
         assert (summary["scored"], summary["skipped"], ScoringRun.objects.count()) == (0, 0, 0)
+
+    def test_a_waiting_time_that_is_not_positive_is_refused_and_nothing_is_scored(self):
+        stalled = waiting_since(30)
+
+        with pytest.raises(DomainError, match=r"^The sweep needs a positive waiting time\.$"):
+            services.score_stalled_applications(unchanged_for=timedelta(0))
+
+        stalled.refresh_from_db()
+        assert (stalled.status, ScoringRun.objects.count()) == (ApplicationStatus.SUBMITTED, 0)
