@@ -9,6 +9,9 @@ Invariants:
   (unique constraint `processed_event_once_per_consumer`).
 - `IdempotencyKey` has one row per (scope, key): the stored response is written in the same
   transaction as the effect, so a replayed request returns the first answer and never repeats it.
+- Retention (`retention.purge_old_outbox_records`, nightly): published events and receipts older
+  than OUTBOX_RETENTION_DAYS and keys older than IDEMPOTENCY_KEY_RETENTION_DAYS are deleted;
+  an unpublished event is never deleted.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class OutboxEvent(models.Model):
             ),
             models.Index(fields=["aggregate_type", "aggregate_id"], name="outbox_aggregate_idx"),
             models.Index(fields=["topic", "created_at"], name="outbox_topic_created_idx"),
+            # The admin's date hierarchy (first/last date) and the purge of old published events.
+            models.Index(fields=["created_at"], name="outbox_created_idx"),
         ]
 
     def __str__(self) -> str:
@@ -63,7 +68,10 @@ class ProcessedEvent(models.Model):
                 fields=["consumer", "event_id"], name="processed_event_once_per_consumer"
             )
         ]
-        indexes = [models.Index(fields=["event_id"], name="processed_event_event_idx")]
+        indexes = [
+            models.Index(fields=["event_id"], name="processed_event_event_idx"),
+            models.Index(fields=["processed_at"], name="processed_event_processed_idx"),  # the purge
+        ]
 
     def __str__(self) -> str:
         return f"{self.consumer} processed event #{self.event_id}"

@@ -11,6 +11,7 @@ at least once; consumers make it at most once with `consumers.consume_once`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -129,18 +130,26 @@ def _deliver(event: OutboxEvent) -> int:
 
 
 def relay_pending_events(
-    *, batch_size: int | None = None, max_batches: int = 50, now: datetime | None = None
+    *,
+    batch_size: int | None = None,
+    max_batches: int = 50,
+    now: datetime | None = None,
+    on_progress: Callable[[int], None] | None = None,
 ) -> RelayReport:
     """Publish due events in id order, a locked batch at a time.
 
     Rows are claimed with SELECT ... FOR UPDATE SKIP LOCKED, so several relays share the work
     without publishing the same row at once. A failing publish backs that event off and ends the
     run: when the broker is down, the next events would only fail the same way.
+    `on_progress(n)` is called after each batch with the events it handled (progress bars).
     """
     batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
     report = RelayReport()
     for _ in range(max_batches):
+        handled_before = report.published + report.failed
         claimed, stop = _relay_one_batch(batch_size=batch_size, now=now, report=report)
+        if on_progress is not None:
+            on_progress(report.published + report.failed - handled_before)
         if stop or claimed < batch_size:
             break
     return report
@@ -183,8 +192,9 @@ def _mark_published(event_ids: list[int], moment: datetime) -> None:
     )
 
 
-def pending_events_count() -> int:
-    return OutboxEvent.objects.filter(published_at__isnull=True).count()
+def pending_events_count(*, due_only: bool = False) -> int:
+    pending = OutboxEvent.objects.filter(published_at__isnull=True)
+    return (pending.filter(available_at__lte=timezone.now()) if due_only else pending).count()
 
 
 def retry_events_now(*, event_ids: list[int]) -> int:

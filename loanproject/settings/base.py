@@ -36,14 +36,17 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     value = env(name)
     if not value:
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+    return number
 
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -241,7 +244,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 # A worker on a host without gunicorn serves its pool's metrics on this port (0: off); see
 # loanproject.core.metrics. The address is all interfaces so Prometheus can reach it: firewall it.
-CELERY_METRICS_PORT = env_int("CELERY_METRICS_PORT", 0)
+CELERY_METRICS_PORT = env_int("CELERY_METRICS_PORT", 0, minimum=0)
 CELERY_METRICS_ADDR = env("CELERY_METRICS_ADDR", "0.0.0.0")
 # Workers keep the root handlers of LOGGING (JSON, context, redaction); loanproject.celery's
 # setup_logging receiver applies LOGGING in every worker and beat process.
@@ -263,6 +266,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=1, minute=30),
         "options": {"expires": 6 * 3600},
     },
+    # Every night at 03:15 (TIME_ZONE): delete published outbox events and consumer receipts older
+    # than OUTBOX_RETENTION_DAYS and idempotency keys older than IDEMPOTENCY_KEY_RETENTION_DAYS.
+    "purge-outbox-records": {
+        "task": "core.purge_outbox_records",
+        "schedule": crontab(hour=3, minute=15),
+        "options": {"expires": 6 * 3600},
+    },
     # Sundays at 05:00 New York time (LOANS_TIME_ZONE): post the week's due installments; one
     # task per chunk fans out to the workers.
     "loans-weekly-posting": {
@@ -281,6 +291,11 @@ OUTBOX_SUBSCRIPTIONS: dict[str, list[str]] = {
     "ledger.payment_recorded": ["loans.close_settled_loans"],
 }
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 200)
+# Published events and consumer receipts are deleted after this many days (unpublished: never).
+OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 30, minimum=1)
+# An Idempotency-Key replays its first answer for this many days; must exceed the longest time a
+# partner may retry a request (a retry after that is a new request).
+IDEMPOTENCY_KEY_RETENTION_DAYS = env_int("IDEMPOTENCY_KEY_RETENTION_DAYS", 7, minimum=1)
 OUTBOX_MAX_BACKOFF_SECONDS = env_int("OUTBOX_MAX_BACKOFF_SECONDS", 300)
 # How hard one publish tries before the relay records a failure and backs off.
 OUTBOX_PUBLISH_RETRY_POLICY = {
