@@ -179,17 +179,20 @@ def test_a_web_process_finds_an_unimported_subscriber_without_setting_django_up_
     import loanproject.core.tasks
     from loanproject.core.outbox import subscriber_task
 
-    module, task = sys.modules["loanproject.core.tasks"], current_app.tasks["core.relay_outbox"]
+    module = sys.modules["loanproject.core.tasks"]
+    tasks = {name: t for name, t in current_app.tasks.items() if t.__module__ == module.__name__}
+    task = tasks["core.relay_outbox"]
     setups = []
     monkeypatch.setattr(django, "setup", lambda *args, **kwargs: setups.append(args))
     # As in a web process that never imported loanproject.core.tasks:
     del sys.modules["loanproject.core.tasks"]
-    current_app.tasks.unregister("core.relay_outbox")
+    for name in tasks:
+        current_app.tasks.unregister(name)
     try:
         found = subscriber_task("core.relay_outbox")
     finally:
         sys.modules["loanproject.core.tasks"] = loanproject.core.tasks = module
-        current_app.tasks["core.relay_outbox"] = task
+        current_app.tasks.update(tasks)
 
     assert found.name == "core.relay_outbox" and found is not task
     assert setups == []
