@@ -13,6 +13,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.core.cache import cache
+from django.db.models import Q
 from django.urls import reverse
 
 from applications import selectors as application_selectors
@@ -37,6 +38,9 @@ class Chart:
     links: list[str] = field(default_factory=list)
     money: bool = False
     list_url: str = ""
+    value_label: str = ""  # what `values` are, when a second series is drawn beside them
+    # A second series on its own axis: {"label", "values", "money", "kind"}.
+    second: dict | None = None
 
 
 def _changelist(name: str, **params) -> str:
@@ -97,9 +101,16 @@ def loan_charts(today: date) -> dict:
         date_from=first_week, date_to=this_week + timedelta(days=6))}
     weeks = [first_week + timedelta(weeks=offset) for offset in range(WEEKS_OF_POSTINGS)]
     posted = Chart(
-        "posted_per_week", f"Installments posted per week, last {WEEKS_OF_POSTINGS} weeks", "bar", money=True,
+        "posted_per_week", f"Posted installments by week due, last {WEEKS_OF_POSTINGS} weeks", "bar",
         labels=[week.isoformat() for week in weeks],
-        values=[totals[week].amount if week in totals else Decimal("0.00") for week in weeks],
+        values=[totals[week].installments if week in totals else 0 for week in weeks],
+        value_label="installments",
+        second={
+            "label": "amount",
+            "values": [totals[week].amount if week in totals else Decimal("0.00") for week in weeks],
+            "money": True,
+            "kind": "line",
+        },
         links=[
             _changelist("loans_installment", status__exact="posted", due_date__gte=week.isoformat(),
                         due_date__lte=(week + timedelta(days=6)).isoformat())
@@ -111,22 +122,24 @@ def loan_charts(today: date) -> dict:
             "portfolio_url": _changelist("loans_driverloan", status__exact="active")}
 
 
+def admin_filter_of(condition: Q) -> dict[str, str]:
+    """The changelist query string of a selector's condition (an AND of plain field lookups), so
+    a bar's list shows exactly the rows the selector counted."""
+    if condition.connector != Q.AND or condition.negated or not all(isinstance(c, tuple) for c in condition.children):
+        raise ValueError(f"not expressible as admin filters: {condition!r}")
+    return {lookup: value.isoformat() if hasattr(value, "isoformat") else str(value) for lookup, value in condition.children}
+
+
 def aging_chart(today: date) -> Chart:
     buckets = ledger_selectors.open_items_aging_totals(as_of=today, category=Category.LOANS)
-    ranges = {
-        "current": {"due_date__gte": today},
-        "days_1_7": {"due_date__lt": today, "due_date__gte": today - timedelta(days=7)},
-        "days_8_30": {"due_date__lt": today - timedelta(days=7), "due_date__gte": today - timedelta(days=30)},
-        "days_31_60": {"due_date__lt": today - timedelta(days=30), "due_date__gte": today - timedelta(days=60)},
-        "days_over_60": {"due_date__lt": today - timedelta(days=60)},
-    }
+    conditions = ledger_selectors.aging_bucket_conditions(today)
     return Chart(
         "loans_aging", "Driver loans: open items by days past due", "bar", money=True,
         labels=[ledger_selectors.AGING_LABELS[name] for name in buckets],
         values=list(buckets.values()),
         links=[
             _changelist("ledger_openitem", status__exact="open", account__category__exact=Category.LOANS,
-                        **{key: value.isoformat() for key, value in ranges[name].items()})
+                        **admin_filter_of(conditions[name]))
             for name in buckets
         ],
         list_url=_changelist("ledger_openitem", status__exact="open"),
@@ -135,7 +148,7 @@ def aging_chart(today: date) -> Chart:
 
 def dashboard_figures(*, today: date, show_applications: bool, show_loans: bool, show_ledger: bool) -> dict:
     """Everything the page shows for this combination of permissions, cached for a minute."""
-    key = f"dashboard:v1:{today.isoformat()}:{int(show_applications)}{int(show_loans)}{int(show_ledger)}"
+    key = f"dashboard:v2:{today.isoformat()}:{int(show_applications)}{int(show_loans)}{int(show_ledger)}"
 
     def compute() -> dict:
         figures: dict = {"charts": []}

@@ -13,6 +13,7 @@ from applications.models import LoanApplication
 from applications.tests.factories import LoanApplicationFactory, ManagerFactory, ReviewerFactory, StaffUserFactory
 from loans.models import DriverLoan, Installment, InstallmentStatus
 from loans.periods import current_week
+from loans.services import post_weekly_installments
 from loans.tests.factories import LeaseFactory, make_loan
 
 from .conftest import PASSWORD, log_in
@@ -102,19 +103,45 @@ def test_finance_books_a_loan_sees_its_schedule_posts_and_exports(page):
     assert download.suggested_filename.endswith(".csv")
 
 
-def test_the_dashboard_draws_its_charts_and_links_to_lists(page):
-    staff("manny", "Loan manager")
-    LoanApplicationFactory.create_batch(3, status=ApplicationStatus.REJECTED)
-    make_loan()
+def click_bar(page, chart_key: str, index: int) -> None:
+    """Click the middle of bar `index` of a chart, where Chart.js drew it."""
+    point = page.evaluate(
+        """([key, index]) => {
+            const canvas = document.querySelector(`canvas[data-chart="${key}"]`);
+            canvas.scrollIntoView();
+            const bar = Chart.getChart(canvas).getDatasetMeta(0).data[index];
+            const box = canvas.getBoundingClientRect();
+            return {x: box.left + bar.x, y: box.top + (bar.y + bar.base) / 2};
+        }""",
+        [chart_key, index],
+    )
+    page.mouse.click(point["x"], point["y"])
 
-    log_in(page, "manny")
+
+def test_finance_clicks_a_dashboard_bar_and_gets_its_filtered_list(page):
+    staff("fiona", "Finance")
+    LoanApplicationFactory.create_batch(3, status=ApplicationStatus.REJECTED)
+    this_sunday, this_saturday = current_week()
+    loan = make_loan(principal="300.00", weeks=3, start=this_sunday - timedelta(weeks=1))
+    post_weekly_installments(period_start=this_sunday, period_end=this_saturday)  # last week's and this week's
+
+    log_in(page, "fiona")
     page.click("#dashboard-link")
-    page.wait_for_selector("#chart-applications_by_status canvas")
-    page.wait_for_function("() => Chart.getChart(document.querySelector('canvas[data-chart=applications_by_status]'))")
+    page.wait_for_url("**/admin/dashboard/")
+    # `window.Chart`: until the page has loaded Chart.js, a bare `Chart` is a ReferenceError, which fails the wait.
+    page.wait_for_function("() => window.Chart && Chart.getChart(document.querySelector('canvas[data-chart=posted_per_week]'))")
     page.shot("dashboard")
     drawn = page.evaluate("() => Array.from(document.querySelectorAll('canvas[data-chart]')).map(c => [c.dataset.chart, !!Chart.getChart(c)])")
     assert dict(drawn) == {"applications_by_status": True, "applications_per_day": True, "review_queue": True,
-                           "posted_per_week": True}
-    page.click("#chart-applications_by_status a:has-text('Open the list')")
-    page.wait_for_selector("#result_list")
-    assert LoanApplication.objects.count() == 3
+                           "posted_per_week": True, "loans_aging": True}
+
+    click_bar(page, "posted_per_week", 11)  # this week's bar: one installment posted
+    page.wait_for_url("**/admin/loans/installment/**")
+    page.shot("installments")
+
+    query = page.url.split("?", 1)[1]
+    assert query == (f"status__exact=posted&due_date__gte={this_sunday.isoformat()}"
+                     f"&due_date__lte={this_saturday.isoformat()}")
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 1
+    assert loan.loan_number in rows.first.inner_text()

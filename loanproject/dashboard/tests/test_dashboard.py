@@ -1,20 +1,29 @@
 import json
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from applications.lifecycle import ApplicationStatus
 from applications.tests.factories import LoanApplicationFactory, ReviewerFactory, StaffUserFactory
+from ledger import selectors as ledger_selectors
+from loans import services as loan_services
+from loans.periods import current_week, week_containing
+from loans.tests.factories import SUNDAY, make_loan
+from loanproject.dashboard import figures
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/dashboard/"
+# Session and user, then the figures: status counts, applications per day, review queue, approval
+# rate, posted per week, portfolio, aging. However many rows there are.
+DASHBOARD_QUERIES = 9
 
 
 def charts_of(response) -> dict:
@@ -65,19 +74,36 @@ def test_every_link_opens_a_filtered_list(admin_client):
             assert response.status_code == 200, link  # an unknown filter would redirect with ?e=1
 
 
-def test_queries_do_not_grow_with_rows(admin_client):
-    def queries() -> int:
+def post_week_of(loan_start: date, *, weeks: int, principal: str, through: date) -> None:
+    make_loan(principal=principal, weeks=weeks, start=loan_start)
+    sunday, saturday = week_containing(through)
+    loan_services.post_weekly_installments(period_start=sunday, period_end=saturday)
+
+
+def test_queries_do_not_grow_with_rows(admin_client, django_assert_num_queries):
+    this_sunday = current_week()[0]
+
+    def add_rows(count: int) -> None:
+        LoanApplicationFactory.create_batch(count, status=ApplicationStatus.REJECTED, decided_at=timezone.now())
+        for _ in range(count):
+            reviewer = ReviewerFactory()
+            LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW, assigned_to=reviewer.user)
+            # Installments posted over three weeks, each an open item of the driver.
+            post_week_of(this_sunday - timedelta(weeks=2), weeks=4, principal="400.00", through=this_sunday)
+
+    def page() -> None:
         cache.clear()
-        with CaptureQueriesContext(connection) as captured:
+        with django_assert_num_queries(DASHBOARD_QUERIES):
             assert admin_client.get(URL).status_code == 200
-        return len(captured)
 
-    LoanApplicationFactory.create_batch(2)
-    few = queries()
-    LoanApplicationFactory.create_batch(20, status=ApplicationStatus.REJECTED, decided_at=timezone.now())
-    ReviewerFactory.create_batch(3)
+    add_rows(1)
+    page()
+    add_rows(3)
+    page()
 
-    assert queries() == few
+    charts = charts_of(admin_client.get(URL))
+    assert sum(charts["posted_per_week"]["values"]) == 12  # the rows were there to be counted
+    assert charts["review_queue"]["values"] == [1, 1, 1, 1]
 
 
 def test_figures_are_cached_for_a_minute(admin_client):
@@ -101,3 +127,58 @@ def test_sections_follow_permissions(client):
 
 def test_only_staff_see_the_dashboard(client):
     assert client.get(URL).status_code == 302
+
+
+def test_posted_installments_are_counted_and_summed_per_week_due():
+    post_week_of(SUNDAY, weeks=4, principal="400.00", through=SUNDAY + timedelta(weeks=2))  # 100.00 each
+    post_week_of(SUNDAY + timedelta(weeks=1), weeks=2, principal="300.00", through=SUNDAY + timedelta(weeks=2))
+    today = SUNDAY + timedelta(weeks=2, days=3)  # Wednesday 21 January 2026
+
+    chart = figures.loan_charts(today)["charts"][0]
+
+    assert chart.title == "Posted installments by week due, last 12 weeks"
+    assert (chart.labels[0], chart.labels[-3:]) == ("2025-11-02", ["2026-01-04", "2026-01-11", "2026-01-18"])
+    assert (chart.value_label, chart.values) == ("installments", [0] * 9 + [1, 2, 2])
+    assert chart.second == {"label": "amount", "money": True, "kind": "line",
+                            "values": [Decimal("0.00")] * 9 + [Decimal("100.00"), Decimal("250.00"), Decimal("250.00")]}
+    assert chart.links[-1] == (
+        "/admin/loans/installment/?status__exact=posted&due_date__gte=2026-01-18&due_date__lte=2026-01-24")
+
+
+def test_aging_bars_link_to_exactly_the_items_the_ledger_counted(admin_client):
+    post_week_of(SUNDAY, weeks=4, principal="400.00", through=SUNDAY + timedelta(weeks=2))
+    post_week_of(SUNDAY + timedelta(weeks=1), weeks=2, principal="300.00", through=SUNDAY + timedelta(weeks=2))
+    today = SUNDAY + timedelta(weeks=2, days=3)
+
+    chart = figures.aging_chart(today)
+
+    assert dict(zip(chart.labels, chart.values)) == {
+        "Current": Decimal("0.00"), "1-7 days": Decimal("250.00"), "8-30 days": Decimal("350.00"),
+        "31-60 days": Decimal("0.00"), "60+ days": Decimal("0.00"),
+    }
+    assert chart.links[1] == ("/admin/ledger/openitem/?status__exact=open&account__category__exact=LOANS"
+                              "&due_date__gte=2026-01-14&due_date__lt=2026-01-21")
+    shown = [admin_client.get(link).context["cl"].result_count for link in chart.links]
+    assert shown == [0, 2, 3, 0, 0]  # items (not amounts) behind each bar
+
+
+def test_aging_links_follow_the_ledger_s_bucket_conditions(monkeypatch):
+    monkeypatch.setattr(ledger_selectors, "aging_bucket_conditions", lambda as_of: {
+        name: Q(due_date__gte=as_of - timedelta(days=n)) for n, name in enumerate(ledger_selectors.AGING_BUCKETS)})
+
+    chart = figures.aging_chart(date(2026, 1, 21))
+
+    assert chart.links[2].endswith("&due_date__gte=2026-01-19")
+
+
+def test_a_condition_admin_filters_cannot_express_is_refused():
+    with pytest.raises(ValueError, match="not expressible as admin filters"):
+        figures.admin_filter_of(Q(due_date__lt=date(2026, 1, 1)) | Q(due_date__gt=date(2026, 2, 1)))
+
+
+def test_the_page_is_never_cached_and_needs_the_admin_login(client, admin_client):
+    anonymous = client.get(URL)
+    staff = admin_client.get(URL)
+
+    assert (anonymous.status_code, anonymous["Location"]) == (302, "/admin/login/?next=/admin/dashboard/")
+    assert staff["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
