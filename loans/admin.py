@@ -21,7 +21,7 @@ from loanproject.core.exports import EXPORT_FORMATS, export_response
 
 from . import selectors, services
 from .models import Driver, DriverLoan, Installment, InstallmentPostingRun, Lease
-from .periods import current_week, week_containing
+from .periods import business_date_validator, current_week, week_containing
 from .reports import REPORTS
 
 MAX_LOANS_PER_ACTION = 10_000
@@ -139,6 +139,7 @@ class LoanBookingForm(ServiceModelForm):
         super().__init__(*args, **kwargs)
         for name in ("principal", "annual_interest_rate", "installment_count", "purpose"):
             self.fields[name].required = False
+        self.fields["start_week"].validators.append(business_date_validator)
 
     def clean(self):
         data = super().clean()
@@ -327,7 +328,7 @@ def _run_summary(run: InstallmentPostingRun) -> str:
     week = f"week of {run.period_start}"
     if run.is_finished:
         return (f"Posting run #{run.pk} ({week}): posted {run.posted}, skipped {run.skipped}, failed {run.failed}, "
-                f"total {run.total_amount}.")
+                f"locked {run.locked}, total {run.total_amount}.")
     return f"Posting run #{run.pk} ({week}) started: {run.chunks_total} chunk(s) queued for the workers."
 
 
@@ -383,7 +384,9 @@ class InstallmentAdmin(LargeTableAdminMixin, AuditedAdminMixin, admin.ModelAdmin
 class PostingRunForm(ServiceModelForm):
     """Starting a run: the week to post; the chunks run on the workers (at once without a broker)."""
 
-    week = forms.DateField(help_text="Any day of the week to post (Sunday to Saturday, New York time).")
+    week = forms.DateField(
+        help_text="Any day of the week to post (Sunday to Saturday, New York time).", validators=[business_date_validator]
+    )
 
     class Meta:
         model = InstallmentPostingRun
@@ -398,11 +401,11 @@ class PostingRunForm(ServiceModelForm):
 class InstallmentPostingRunAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = PostingRunForm
     list_display = ["id", "period_start", "period_end", "started_by", "started_at", "finished_at", "progress",
-                    "processed", "posted", "skipped", "failed", "total_amount"]
+                    "processed", "posted", "skipped", "failed", "locked", "total_amount"]
     list_select_related = ["started_by"]
     ordering = ["-id"]
     readonly_fields = ["period_start", "period_end", "started_by", "started_at", "finished_at", "chunk_size",
-                       "chunks_total", "chunks_done", "processed", "posted", "skipped", "failed", "total_amount",
+                       "chunks_total", "chunks_done", "processed", "posted", "skipped", "failed", "locked", "total_amount",
                        "errors", "loan_ids"]
 
     def get_fields(self, request, obj=None):

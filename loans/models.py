@@ -181,7 +181,13 @@ class InstallmentStatus(models.TextChoices):
 
 
 class InstallmentPostingRun(models.Model):
-    """One run of the weekly posting: who started it and what it did (updated chunk by chunk)."""
+    """One run of the weekly posting: who started it and what it did (updated chunk by chunk).
+
+    Counts: processed = posted + skipped + failed + locked. Skipped installments were due when the
+    run was planned but no longer (posted by another run, cancelled); locked ones were held by
+    another transaction until the end of the run, even after its final sweep waited for them:
+    neither posted nor known to be posted, so the run is not a success until a run posts them.
+    """
 
     period_start = models.DateField()
     period_end = models.DateField()
@@ -195,6 +201,9 @@ class InstallmentPostingRun(models.Model):
     posted = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0, help_text="Posted meanwhile by another run, or no longer due.")
     failed = models.PositiveIntegerField(default=0)
+    locked = models.PositiveIntegerField(
+        default=0, help_text="Held by another transaction until the end of the run: run again to post them."
+    )
     total_amount = MoneyField(default=0)
     errors = models.JSONField(default=list, blank=True)
     loan_ids = models.JSONField(null=True, blank=True, help_text="Only these loans (an admin action); empty: all loans.")
@@ -204,6 +213,9 @@ class InstallmentPostingRun(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(chunks_done__lte=F("chunks_total")), name="posting_run_chunks_done_within_total"),
             models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="posting_run_period_ordered"),
+            models.CheckConstraint(
+                condition=Q(processed=F("posted") + F("skipped") + F("failed") + F("locked")), name="posting_run_counts_add_up"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -212,6 +224,43 @@ class InstallmentPostingRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.finished_at is not None
+
+
+class PostingRunChunk(models.Model):
+    """A chunk of a run that was worked on: its counts, and the ids the final sweep must re-check.
+
+    Written in the transactions that post the chunk's installments; `finished_at` is set in the
+    one that completes it, together with the run's `chunks_done`. A chunk delivered again (Celery
+    acks late) finds its row finished and does nothing; a twin delivered at the same time waits
+    on the row until the first commits. The run's counters are the sums of its chunks' counters.
+    """
+
+    run = models.ForeignKey(InstallmentPostingRun, on_delete=models.PROTECT, related_name="chunks")
+    first_due = models.DateField()
+    first_id = models.PositiveBigIntegerField()
+    planned = models.PositiveIntegerField()
+    processed = models.PositiveIntegerField(default=0)
+    posted = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    locked = models.PositiveIntegerField(default=0)
+    total_amount = MoneyField(default=0)
+    failed_ids = models.JSONField(default=list, blank=True, help_text="Installments that could not be posted (counted once).")
+    locked_ids = models.JSONField(default=list, blank=True, help_text="Installments another transaction held.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run_id", "first_due", "first_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "first_id"], name="posting_run_chunk_once"),
+            models.CheckConstraint(
+                condition=Q(processed=F("posted") + F("skipped") + F("failed") + F("locked")),
+                name="posting_run_chunk_counts_add_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run #{self.run_id} chunk from installment {self.first_id}"
 
 
 class Installment(models.Model):
@@ -278,4 +327,6 @@ auditlog.register(Driver)
 auditlog.register(Lease)
 auditlog.register(DriverLoan)
 auditlog.register(Installment)
-auditlog.register(InstallmentPostingRun, exclude_fields=["chunks_done", "processed", "posted", "skipped", "failed", "total_amount"])
+auditlog.register(
+    InstallmentPostingRun, exclude_fields=["chunks_done", "processed", "posted", "skipped", "failed", "locked", "total_amount", "errors"]
+)

@@ -17,7 +17,7 @@ from loanproject.core.money import ZERO, to_cents
 
 from .models import DRIVER_PARTY_TYPE, Driver, DriverLoan, Installment, InstallmentStatus, LoanStatus
 from .periods import week_containing
-from .services.posting import due_installments
+from .services.targets import due_installments
 
 MONEY = DecimalField(max_digits=16, decimal_places=2)
 
@@ -56,13 +56,13 @@ def installments_with_payments() -> QuerySet[Installment]:
     )
 
 
-def unposted_installments(*, period_start: date, period_end: date) -> QuerySet[Installment]:
-    """What the weekly posting of the period would post (overdue ones included), in due order."""
-    return (
-        due_installments(period_end=period_end)
-        .select_related("loan", "loan__driver")
-        .order_by("due_date", "loan__loan_number", "sequence")
-    )
+def unposted_installments(*, period_start: date, period_end: date, driver_id: int | None = None) -> QuerySet[Installment]:
+    """What the weekly posting of the period would post (overdue ones included), in due order;
+    only the driver's if `driver_id` is given."""
+    installments = due_installments(period_end=period_end)
+    if driver_id is not None:
+        installments = installments.filter(loan__driver_id=driver_id)
+    return installments.select_related("loan", "loan__driver").order_by("due_date", "loan__loan_number", "sequence")
 
 
 def loan_portfolio(*, statuses: list[str] | None = None) -> QuerySet[DriverLoan]:

@@ -9,6 +9,7 @@ from loanproject.core.api.serializers import StrictFieldsMixin
 from loanproject.core.exports import EXPORT_FORMATS
 
 from ..models import MAX_INSTALLMENTS, MAX_INTEREST_RATE, DriverLoan, Installment, InstallmentPostingRun
+from ..periods import business_date_validator
 from ..schedules import Frequency, Method
 
 
@@ -61,7 +62,7 @@ class LoanCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         max_digits=6, decimal_places=3, min_value=0, max_value=MAX_INTEREST_RATE, required=False,
         help_text="Percent a year; default LOANS_DEFAULT_INTEREST_RATE.",
     )
-    start_week = serializers.DateField(help_text="A Sunday.")
+    start_week = serializers.DateField(help_text="A Sunday.", validators=[business_date_validator])
     installment_count = serializers.IntegerField(min_value=1, max_value=MAX_INSTALLMENTS)
     purpose = serializers.CharField(max_length=200)
     frequency = serializers.ChoiceField(choices=Frequency.choices, default=Frequency.WEEKLY)
@@ -73,7 +74,9 @@ class CancelSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class PostingRequestSerializer(StrictFieldsMixin, serializers.Serializer):
-    week = serializers.DateField(required=False, help_text="Any day of the week to post; default this week.")
+    week = serializers.DateField(
+        required=False, help_text="Any day of the week to post; default this week.", validators=[business_date_validator]
+    )
     dry_run = serializers.BooleanField(default=False)
     chunk_size = serializers.IntegerField(min_value=1, required=False)
 
@@ -86,6 +89,7 @@ class PostingResultSerializer(serializers.Serializer):
     posted = serializers.IntegerField()
     skipped = serializers.IntegerField()
     failed = serializers.IntegerField()
+    locked = serializers.IntegerField(help_text="Held by another transaction until the run ended: run again to post them.")
     total_amount = money()
     errors = serializers.ListField(child=serializers.DictField())
     success = serializers.BooleanField()
@@ -101,14 +105,15 @@ class PostingRunSerializer(serializers.ModelSerializer):
         model = InstallmentPostingRun
         fields = [
             "id", "period_start", "period_end", "started_by", "started_at", "finished_at", "finished", "chunk_size",
-            "chunks_total", "chunks_done", "processed", "posted", "skipped", "failed", "total_amount", "errors", "loan_ids",
+            "chunks_total", "chunks_done", "processed", "posted", "skipped", "failed", "locked", "total_amount", "errors",
+            "loan_ids",
         ]
         read_only_fields = fields
 
 
 class PaymentSerializer(StrictFieldsMixin, serializers.Serializer):
     amount = money(min_value=0)
-    received_on = serializers.DateField(required=False)
+    received_on = serializers.DateField(required=False, validators=[business_date_validator])
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
 

@@ -2,20 +2,32 @@
 journal entry (Dr the driver's LOANS receivable; Cr principal not yet billed, Cr interest income)
 and one open item, exactly once.
 
+Why the services of this module are not one atomic block each, unlike the house rule: a run
+posts up to a million installments. `open_posting_run` commits the run and its plan before any
+chunk runs, and `post_weekly_installments` / the chunk tasks of `start_posting_run` then commit
+chunk after chunk: each chunk (`post_installment_chunk`) is one transaction, so a run's locks and
+memory stay bounded by the chunk size, workers share a run, and a crash loses at most the chunk
+in flight. Call them outside any transaction.
+
 How "exactly once" holds:
 - A run is planned as chunks: ranges of (due date, id) of the installments to post, a few
-  thousand each. Each chunk is one transaction that claims its installments with
-  SELECT ... FOR UPDATE SKIP LOCKED, books them in one set-based write, marks them posted and
-  adds to the run's counters. A crash loses at most the chunk in flight, which rolls back whole;
-  running again posts what is left.
+  thousand each. A chunk's transaction claims its installments with SELECT ... FOR UPDATE SKIP
+  LOCKED, books them in one set-based write, marks them posted, and records the chunk
+  (`PostingRunChunk`, unique per run and first id) with its counts added to the run's. A chunk
+  delivered again finds its record finished and does nothing; running the week again posts what
+  is left.
 - Two runs at once (two workers, a double beat, a hand run during the scheduled one) skip each
   other's locked rows and re-check the status, so each installment is claimed by one of them.
+  Rows another transaction held are counted `locked`, not skipped; when the last chunk is done
+  the run sweeps them once more, waiting (a bounded time) for their locks, so a finished run
+  reports each either posted, skipped (the other run posted it) or still locked.
+- If one installment of a chunk is bad, the chunk is posted one installment at a time, each in
+  its own transaction together with its counts; the chunk is marked done at the end.
 - Belt and braces: the entry's idempotency key is "loans.installment:<id>:<attempt>" (unique in
   the ledger) and an entry belongs to one installment (unique): the database refuses a second
   posting even if the logic above were broken.
-
-Chunks are independent, so Celery workers share a large run (`start_posting_run`, one task per
-chunk), and memory stays bounded by the chunk size in both ways of running.
+- A driver who holds credit (paid ahead) has it applied to the items just posted, in the
+  chunk's transaction; the parties with credit are found with one query per chunk.
 """
 
 from __future__ import annotations
@@ -23,36 +35,35 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DataError, IntegrityError, connection, transaction
-from django.db.models import F, Q, QuerySet, Sum, Value, Window
-from django.db.models.functions import Coalesce, Mod, RowNumber
+from django.db import DataError, IntegrityError, OperationalError, transaction
+from django.db.models import F, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ledger import services as ledger
-from ledger.inputs import Charge
-from ledger.models import JournalEntry
-from loanproject.core.db import execute_with_bound_parameters
 from loanproject.core.errors import DomainError, NotFound
 from loanproject.core.metrics import increment_after_commit
 from loanproject.core.money import ZERO, to_cents
 
-from .. import accounts
 from ..metrics import INSTALLMENT_POSTING_FAILURES, INSTALLMENTS_POSTED, POSTING_CHUNK_SECONDS, POSTING_RUN_SECONDS
-from ..models import (
-    POSTING_SOURCE,
-    Installment,
-    InstallmentPostingRun,
-    InstallmentStatus,
-    LoanStatus,
-    posting_key,
-)
+from ..models import Installment, InstallmentPostingRun, PostingRunChunk
 from ..periods import validate_week
+from . import claims
+from .targets import PostingChunk, due_installments, plan_chunks
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+__all__ = [
+    "PostingChunk", "PostingResult", "due_installments", "open_posting_run", "plan_chunks", "post_installment_chunk",
+    "post_weekly_installments", "preview_posting", "start_posting_run",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +71,20 @@ MAX_STORED_ERRORS = 100
 # What one bad installment can raise; anything else (lost connection, lock timeout) aborts the
 # chunk, which is then retried whole (by Celery) or by running again.
 DATA_ERRORS = (DomainError, ValidationError, IntegrityError, DataError)
+# How long the final sweep waits for rows another transaction holds (a chunk of a concurrent run
+# commits in about a second); past it they stay `locked` in the result.
+SWEEP_LOCK_WAIT_MS = 10_000
+COUNTERS = ("processed", "posted", "skipped", "failed", "locked", "total_amount")
 
 
 @dataclass
 class PostingResult:
-    """What a run did (seed 003's result): processed = posted + skipped + failed."""
+    """What a run did (seed 003's result): processed = posted + skipped + failed + locked.
+
+    `locked`: due installments another transaction held until the run ended (after its final
+    sweep waited for them); they are not posted by this run and may not be posted at all, so a
+    run with any is not a success. Run the week again once the other transaction is over.
+    """
 
     period_start: date
     period_end: date
@@ -73,6 +93,7 @@ class PostingResult:
     posted: int = 0
     skipped: int = 0
     failed: int = 0
+    locked: int = 0
     total_amount: Decimal = ZERO
     errors: list[dict] = field(default_factory=list)
     dry_run: bool = False
@@ -80,7 +101,7 @@ class PostingResult:
 
     @property
     def success(self) -> bool:
-        return self.failed == 0
+        return self.failed == 0 and self.locked == 0
 
     @classmethod
     def of_run(cls, run: InstallmentPostingRun) -> PostingResult:
@@ -92,6 +113,7 @@ class PostingResult:
             posted=run.posted,
             skipped=run.skipped,
             failed=run.failed,
+            locked=run.locked,
             total_amount=run.total_amount,
             errors=list(run.errors),
             finished=run.is_finished,
@@ -106,6 +128,7 @@ class PostingResult:
             "posted": self.posted,
             "skipped": self.skipped,
             "failed": self.failed,
+            "locked": self.locked,
             "total_amount": str(self.total_amount),
             "errors": self.errors,
             "success": self.success,
@@ -114,69 +137,26 @@ class PostingResult:
         }
 
 
-@dataclass(frozen=True)
-class PostingChunk:
-    """Installments from (first_due, first_id) up to, not including, (next_due, next_id)."""
+@dataclass
+class ChunkOutcome:
+    """What one delivery of a chunk added to its run (nothing if the chunk was done before)."""
 
-    first_due: date
-    first_id: int
-    next_due: date | None
-    next_id: int | None
-    planned: int
+    processed: int = 0
+    posted: int = 0
+    skipped: int = 0
+    failed: int = 0
+    locked: int = 0
+    amount: Decimal = ZERO
+    errors: list[dict] = field(default_factory=list)
+    already_done: bool = False
 
-    def as_dict(self) -> dict:
-        """JSON for a Celery task argument."""
-        return {**asdict(self), "first_due": self.first_due.isoformat(), "next_due": self.next_due and self.next_due.isoformat()}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> PostingChunk:
-        return cls(
-            first_due=date.fromisoformat(data["first_due"]),
-            first_id=data["first_id"],
-            next_due=date.fromisoformat(data["next_due"]) if data["next_due"] else None,
-            next_id=data["next_id"],
-            planned=data["planned"],
-        )
-
-    def bounds(self) -> Q:
-        lower = Q(due_date__gt=self.first_due) | Q(due_date=self.first_due, id__gte=self.first_id)
-        if self.next_due is None:
-            return lower
-        return lower & (Q(due_date__lt=self.next_due) | Q(due_date=self.next_due, id__lt=self.next_id))
+    def add(self, deltas: dict) -> None:
+        for name in ("processed", "posted", "skipped", "failed", "locked"):
+            setattr(self, name, getattr(self, name) + deltas.get(name, 0))
+        self.amount += deltas.get("total_amount", ZERO)
 
 
 # --- Reads -------------------------------------------------------------------------------------
-
-
-def due_installments(*, period_end: date, loan_ids: Sequence[int] | None = None) -> QuerySet[Installment]:
-    """Installments a run for the period would post: unposted, due by its end, of active loans."""
-    installments = Installment.objects.filter(
-        status=InstallmentStatus.SCHEDULED, due_date__lte=period_end, loan__status=LoanStatus.ACTIVE
-    )
-    if loan_ids is not None:
-        installments = installments.filter(loan_id__in=list(loan_ids))
-    return installments
-
-
-def plan_chunks(*, period_end: date, chunk_size: int, loan_ids: Sequence[int] | None = None) -> list[PostingChunk]:
-    """Cut the due installments into chunks of `chunk_size`, reading only every chunk's first key."""
-    if chunk_size < 1:
-        raise ValidationError({"chunk_size": ["At least 1."]})
-    due = due_installments(period_end=period_end, loan_ids=loan_ids)
-    total = due.count()
-    firsts = list(
-        due.annotate(position=Window(RowNumber(), order_by=[F("due_date").asc(), F("id").asc()]))
-        .annotate(offset=Mod(F("position") - 1, Value(chunk_size)))
-        .filter(offset=0)
-        .order_by("due_date", "id")
-        .values_list("due_date", "id")
-    )
-    chunks = []
-    for index, (first_due, first_id) in enumerate(firsts):
-        following = firsts[index + 1] if index + 1 < len(firsts) else (None, None)
-        planned = chunk_size if index + 1 < len(firsts) else total - chunk_size * index
-        chunks.append(PostingChunk(first_due, first_id, following[0], following[1], planned))
-    return chunks
 
 
 def preview_posting(*, period_start: date, period_end: date, loan_ids: Sequence[int] | None = None) -> PostingResult:
@@ -191,7 +171,7 @@ def preview_posting(*, period_start: date, period_end: date, loan_ids: Sequence[
     )
 
 
-# --- Writes ------------------------------------------------------------------------------------
+# --- Runs --------------------------------------------------------------------------------------
 
 
 def open_posting_run(
@@ -199,7 +179,7 @@ def open_posting_run(
     period_start: date,
     period_end: date,
     chunk_size: int | None = None,
-    started_by=None,
+    started_by: AbstractBaseUser | None = None,
     loan_ids: Sequence[int] | None = None,
 ) -> tuple[InstallmentPostingRun, list[PostingChunk]]:
     """Record a run and plan its chunks (committed at once, before any chunk runs)."""
@@ -226,16 +206,13 @@ def post_weekly_installments(
     period_start: date,
     period_end: date,
     chunk_size: int | None = None,
-    started_by=None,
+    started_by: AbstractBaseUser | None = None,
     loan_ids: Sequence[int] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> PostingResult:
-    """Post every due, unposted installment of active loans for the week, chunk after chunk.
-
-    Not one transaction on purpose: each chunk commits on its own (see the module docstring), so
-    call it outside any transaction. `on_progress(done, total)` is called once the run is planned
-    and after each chunk (progress bars).
-    """
+    """Post every due, unposted installment of active loans for the week, chunk after chunk
+    (each chunk commits on its own: see the module docstring). `on_progress(done, total)` is
+    called once the run is planned and after each chunk (progress bars)."""
     run, chunks = open_posting_run(
         period_start=period_start, period_end=period_end, chunk_size=chunk_size, started_by=started_by, loan_ids=loan_ids
     )
@@ -256,7 +233,7 @@ def start_posting_run(
     period_start: date,
     period_end: date,
     chunk_size: int | None = None,
-    started_by=None,
+    started_by: AbstractBaseUser | None = None,
     loan_ids: Sequence[int] | None = None,
 ) -> InstallmentPostingRun:
     """Plan a run and queue one Celery task per chunk; workers share them."""
@@ -274,19 +251,13 @@ def start_posting_run(
     return run
 
 
-@dataclass
-class ChunkOutcome:
-    processed: int = 0
-    posted: int = 0
-    skipped: int = 0
-    failed: int = 0
-    amount: Decimal = ZERO
-    errors: list[dict] = field(default_factory=list)
+# --- Chunks ------------------------------------------------------------------------------------
 
 
 def post_installment_chunk(*, run_id: int, chunk: PostingChunk) -> ChunkOutcome:
-    """Post one chunk of a run in one transaction; if an installment is bad, post the chunk one
-    installment at a time and report the bad ones instead of failing them all."""
+    """Post one chunk of a run in one transaction, once however often it is delivered; if an
+    installment is bad, post the chunk one installment at a time and report the bad ones instead
+    of failing them all. The chunk that completes the run finishes it (after the final sweep)."""
     try:
         run = InstallmentPostingRun.objects.select_related("started_by").get(pk=run_id)
     except InstallmentPostingRun.DoesNotExist:
@@ -294,163 +265,77 @@ def post_installment_chunk(*, run_id: int, chunk: PostingChunk) -> ChunkOutcome:
     started = time.perf_counter()
     try:
         with transaction.atomic():
-            outcome = _post_chunk_at_once(run, chunk)
-            _add_to_run(run, outcome)
+            record = _chunk_record(run, chunk)
+            if record.finished_at is not None:
+                outcome = ChunkOutcome(already_done=True)
+            else:
+                booked = claims.post_claimed(run, chunk=chunk)
+                claims.settle_deferred_checks()
+                outcome = ChunkOutcome()
+                outcome.add(_complete_chunk(run, record, chunk, posted=booked.posted, amount=booked.amount))
     except DATA_ERRORS as exc:
         logger.warning("posting run %s: chunk from installment %s failed (%s); posting it one by one", run.pk, chunk.first_id, exc)
         outcome = _post_chunk_one_by_one(run, chunk)
-    increment_after_commit(INSTALLMENTS_POSTED, outcome.posted)
-    increment_after_commit(INSTALLMENT_POSTING_FAILURES, outcome.failed)
+    _finish_run_if_complete(run)
     POSTING_CHUNK_SECONDS.observe(time.perf_counter() - started)
     return outcome
 
 
-def _claim(run: InstallmentPostingRun, bounds: Q):
-    """Lock the chunk's installments that are still to post; rows another run holds are skipped."""
-    return (
-        due_installments(period_end=run.period_end, loan_ids=run.loan_ids)
-        .filter(bounds)
-        .select_for_update(skip_locked=True, of=("self",))
-        .order_by("due_date", "id")
-        .values_list(
-            "id", "sequence", "due_date", "principal", "interest", "posting_attempt",
-            "loan__loan_number", "loan__installment_count", "loan__receivable_account_id",
-        )
+def _chunk_record(run: InstallmentPostingRun, chunk: PostingChunk) -> PostingRunChunk:
+    """The chunk's record, locked, created by the first delivery. A twin delivery blocks here
+    (on the row, or on the unique index) until the first commits."""
+    lookup = PostingRunChunk.objects.select_for_update(of=("self",)).filter(run_id=run.pk, first_id=chunk.first_id)
+    record = lookup.first()
+    if record is not None:
+        return record
+    record = PostingRunChunk(run_id=run.pk, first_due=chunk.first_due, first_id=chunk.first_id, planned=chunk.planned)
+    record.full_clean(exclude=["run"], validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            record.save(force_insert=True)
+    except IntegrityError:  # a twin delivery created it and committed: use theirs
+        record = lookup.get()
+    return record
+
+
+def _save_counts(run: InstallmentPostingRun, record: PostingRunChunk, *, finishing: bool = False, **values) -> dict:
+    """Give the chunk its new values and add the same differences to the run, in the caller's
+    transaction; returns the differences."""
+    deltas = {name: values[name] - getattr(record, name) for name in COUNTERS if name in values}
+    for name, value in values.items():
+        setattr(record, name, value)
+    if finishing:
+        record.finished_at = timezone.now()
+    record.full_clean(exclude=["run"], validate_unique=False, validate_constraints=False)
+    record.save(update_fields=[*values, *(["finished_at"] if finishing else [])])
+    changes = {name: F(name) + delta for name, delta in deltas.items() if delta}
+    if finishing:
+        changes["chunks_done"] = F("chunks_done") + 1
+    if changes:
+        InstallmentPostingRun.objects.filter(pk=run.pk).update(**changes)
+    increment_after_commit(INSTALLMENTS_POSTED, deltas.get("posted", 0))
+    increment_after_commit(INSTALLMENT_POSTING_FAILURES, deltas.get("failed", 0))
+    return deltas
+
+
+def _complete_chunk(run: InstallmentPostingRun, record: PostingRunChunk, chunk: PostingChunk, *, posted: int, amount: Decimal) -> dict:
+    """Count what the chunk left: rows still due (held by another transaction) are locked, the
+    planned rows neither posted, failed nor locked were skipped. Marks the chunk done."""
+    failed_ids = set(record.failed_ids)
+    locked_ids = [pk for pk in claims.still_due_ids(run, chunk=chunk) if pk not in failed_ids]
+    posted = record.posted + posted
+    skipped = max(record.planned - posted - record.failed - len(locked_ids), 0)
+    deltas = _save_counts(
+        run, record, finishing=True, posted=posted, total_amount=record.total_amount + amount, locked=len(locked_ids),
+        locked_ids=locked_ids, skipped=skipped, processed=posted + record.failed + len(locked_ids) + skipped,
     )
-
-
-def _charges(rows, *, principal_account_id: int, interest_account_id: int) -> list[Charge]:
-    charges = []
-    for installment_id, sequence, due, principal, interest, attempt, loan_number, count, receivable_id in rows:
-        credits = ((principal_account_id, principal), (interest_account_id, interest)) if interest else ((principal_account_id, principal),)
-        charges.append(
-            Charge(
-                idempotency_key=posting_key(installment_id, attempt),
-                entry_date=due,
-                due_date=due,
-                description=f"{loan_number} installment {sequence}/{count}",
-                receivable_account_id=receivable_id,
-                credits=credits,
-                reference=f"{loan_number} #{sequence}",
-            )
-        )
-    return charges
-
-
-def _post_rows(run: InstallmentPostingRun, rows: list) -> tuple[int, Decimal]:
-    """Book the claimed rows and mark them posted; returns (newly posted, their amount)."""
-    if not rows:
-        return 0, ZERO
-    charges = _charges(
-        rows, principal_account_id=accounts.principal_account().pk, interest_account_id=accounts.interest_income_account().pk
-    )
-    booked = ledger.post_charges(charges=charges, source=POSTING_SOURCE, created_by=run.started_by)
-    entry_of = {charge.idempotency_key: posted.entry_id for charge, posted in ((c, booked.get(c.idempotency_key)) for c in charges) if posted}
-    already = [charge.idempotency_key for charge in charges if charge.idempotency_key not in entry_of]
-    if already:
-        # Booked earlier but the installment was not marked (should never happen): link, don't rebook.
-        entry_of.update(JournalEntry.objects.filter(idempotency_key__in=already).values_list("idempotency_key", "pk"))
-    pairs = [(row[0], entry_of[charge.idempotency_key]) for row, charge in zip(rows, charges, strict=True)]
-    _mark_posted(pairs, run_id=run.pk)
-    amount = sum((charge.amount for charge in charges if charge.idempotency_key in booked), ZERO)
-    return len(booked), amount
-
-
-def _mark_posted(pairs: list[tuple[int, int]], *, run_id: int) -> None:
-    now = timezone.now()
-    if connection.vendor == "postgresql":
-        execute_with_bound_parameters(
-            "UPDATE loans_installment AS i SET status = %b, posted_entry_id = v.entry_id, posted_at = %b, posting_run_id = %b "
-            "FROM unnest(%b::bigint[], %b::bigint[]) AS v(id, entry_id) WHERE i.id = v.id",
-            [InstallmentStatus.POSTED, now, run_id, [i for i, _ in pairs], [e for _, e in pairs]],
-        )
-        return
-    for installment_id, entry_id in pairs:
-        Installment.objects.filter(pk=installment_id).update(
-            status=InstallmentStatus.POSTED, posted_entry_id=entry_id, posted_at=now, posting_run_id=run_id
-        )
-
-
-def _post_chunk_at_once(run: InstallmentPostingRun, chunk: PostingChunk) -> ChunkOutcome:
-    claimed, posted, amount = _post_claimed(run, chunk=chunk)
-    processed = max(chunk.planned, claimed)
-    return ChunkOutcome(processed=processed, posted=posted, skipped=processed - posted, amount=amount)
-
-
-def _post_claimed(
-    run: InstallmentPostingRun, *, chunk: PostingChunk | None = None, installment_id: int | None = None
-) -> tuple[int, int, Decimal]:
-    """Claim a chunk (or one installment) and post it; returns (claimed, newly posted, amount)."""
-    if stages_in_sql():
-        return _post_claimed_in_sql(run, chunk=chunk, installment_id=installment_id)
-    bounds = chunk.bounds() if chunk is not None else Q(pk=installment_id)
-    rows = list(_claim(run, bounds))
-    posted, amount = _post_rows(run, rows)
-    return len(rows), posted, amount
-
-
-def stages_in_sql() -> bool:
-    """PostgreSQL posts through staging tables; other databases through Python rows."""
-    return connection.vendor == "postgresql"
-
-
-# On PostgreSQL no installment passes through Python: the claimed rows are staged for the ledger
-# with INSERT ... SELECT ... FOR UPDATE SKIP LOCKED, booked set-based, and marked from the stage.
-_STAGE_INSTALLMENTS_SQL = """
-INSERT INTO {charges} (idempotency_key, entry_date, due_date, description, reference, receivable_account_id, caller_id)
-SELECT 'loans.installment:' || i.id || ':' || i.posting_attempt, i.due_date, i.due_date,
-       l.loan_number || ' installment ' || i.sequence || '/' || l.installment_count,
-       l.loan_number || ' #' || i.sequence, l.receivable_account_id, i.id
-  FROM loans_installment i JOIN loans_driverloan l ON l.id = i.loan_id
- WHERE i.status = 'scheduled' AND i.due_date <= %(period_end)s AND l.status = 'active'
-   AND {where}
- ORDER BY i.due_date, i.id
-   FOR UPDATE OF i SKIP LOCKED
-"""
-_STAGE_CREDITS_SQL = """
-INSERT INTO {credits} (idempotency_key, account_id, amount)
-SELECT s.idempotency_key, %(principal_account)s, i.principal FROM {charges} s JOIN loans_installment i ON i.id = s.caller_id
-UNION ALL
-SELECT s.idempotency_key, %(interest_account)s, i.interest FROM {charges} s JOIN loans_installment i ON i.id = s.caller_id
- WHERE i.interest > 0
-"""
-_MARK_STAGED_POSTED_SQL = """
-UPDATE loans_installment i SET status = 'posted', posted_entry_id = s.entry_id, posted_at = %(now)s, posting_run_id = %(run)s
-  FROM {charges} s WHERE i.id = s.caller_id
-"""
-
-
-def _post_claimed_in_sql(
-    run: InstallmentPostingRun, *, chunk: PostingChunk | None, installment_id: int | None
-) -> tuple[int, int, Decimal]:
-    charges, credits = ledger.stage_charges()
-    params: dict = {"period_end": run.period_end}
-    if chunk is not None:
-        where = "(i.due_date, i.id) >= (%(first_due)s, %(first_id)s)"
-        params.update(first_due=chunk.first_due, first_id=chunk.first_id)
-        if chunk.next_due is not None:
-            where += " AND (i.due_date, i.id) < (%(next_due)s, %(next_id)s)"
-            params.update(next_due=chunk.next_due, next_id=chunk.next_id)
-    else:
-        where, params["installment_id"] = "i.id = %(installment_id)s", installment_id
-    if run.loan_ids is not None:
-        where += " AND i.loan_id = ANY(%(loan_ids)s)"
-        params["loan_ids"] = list(run.loan_ids)
-    with connection.cursor() as cursor:
-        cursor.execute(_STAGE_INSTALLMENTS_SQL.format(charges=charges, where=where), params)
-        claimed = cursor.rowcount
-        if not claimed:
-            return 0, 0, ZERO
-        cursor.execute(
-            _STAGE_CREDITS_SQL.format(charges=charges, credits=credits),
-            {"principal_account": accounts.principal_account().pk, "interest_account": accounts.interest_income_account().pk},
-        )
-        posted, amount = ledger.post_staged_charges(source=POSTING_SOURCE, created_by=run.started_by)
-        cursor.execute(_MARK_STAGED_POSTED_SQL.format(charges=charges), {"now": timezone.now(), "run": run.pk})
-    return claimed, posted, amount
+    if not locked_ids:  # the common case: finish the run in this transaction if this was its last chunk
+        _mark_finished(run, InstallmentPostingRun.objects.filter(locked=0))
+    return deltas
 
 
 def _post_chunk_one_by_one(run: InstallmentPostingRun, chunk: PostingChunk) -> ChunkOutcome:
+    """Each installment in its own transaction, with its counts: a crash loses none of them."""
     candidates = list(
         due_installments(period_end=run.period_end, loan_ids=run.loan_ids)
         .filter(chunk.bounds())
@@ -461,50 +346,118 @@ def _post_chunk_one_by_one(run: InstallmentPostingRun, chunk: PostingChunk) -> C
     for installment_id, loan_number, sequence in candidates:
         try:
             with transaction.atomic():
-                _, posted, amount = _post_claimed(run, installment_id=installment_id)
-                _settle_deferred_checks()
+                record = _chunk_record(run, chunk)
+                if record.finished_at is not None:  # a twin delivery completed the chunk meanwhile
+                    return outcome
+                if installment_id in record.failed_ids:  # failed in an earlier delivery, counted then
+                    continue
+                booked = claims.post_claimed(run, installment_ids=[installment_id])
+                claims.settle_deferred_checks()
+                if booked.posted:
+                    outcome.add(_save_counts(
+                        run, record, posted=record.posted + booked.posted, processed=record.processed + booked.posted,
+                        total_amount=record.total_amount + booked.amount,
+                    ))
         except DATA_ERRORS as exc:
             message = getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [])) or str(exc)
-            outcome.failed += 1
-            outcome.errors.append({"installment_id": installment_id, "loan_number": loan_number, "sequence": sequence, "error": message[:500]})
-            continue
-        outcome.posted += posted
-        outcome.amount += amount
-    outcome.processed = max(chunk.planned, len(candidates))
-    outcome.skipped = outcome.processed - outcome.posted - outcome.failed
+            error = {"installment_id": installment_id, "loan_number": loan_number, "sequence": sequence, "error": message[:500]}
+            with transaction.atomic():
+                record = _chunk_record(run, chunk)
+                if record.finished_at is not None:
+                    return outcome
+                if installment_id not in record.failed_ids:
+                    outcome.add(_save_counts(
+                        run, record, failed=record.failed + 1, processed=record.processed + 1,
+                        failed_ids=[*record.failed_ids, installment_id],
+                    ))
+                    outcome.errors.append(error)
+                    _add_errors(run, [error])
     with transaction.atomic():
-        _add_to_run(run, outcome)
+        record = _chunk_record(run, chunk)
+        if record.finished_at is None:
+            outcome.add(_complete_chunk(run, record, chunk, posted=0, amount=ZERO))
     return outcome
 
 
-def _settle_deferred_checks() -> None:
-    """Run the deferred constraint checks (balance, foreign keys) now rather than at COMMIT:
-    a bad row fails inside our try block, and the run's row is locked only for the short rest.
-    Deferral is switched back on at once for whatever the transaction writes next."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+def _add_errors(run: InstallmentPostingRun, errors: list[dict]) -> None:
+    locked = InstallmentPostingRun.objects.select_for_update().get(pk=run.pk)
+    if len(locked.errors) < MAX_STORED_ERRORS:
+        InstallmentPostingRun.objects.filter(pk=run.pk).update(errors=(locked.errors + errors)[:MAX_STORED_ERRORS])
 
 
-def _add_to_run(run: InstallmentPostingRun, outcome: ChunkOutcome) -> None:
-    """Add the chunk's counts to the run, in the chunk's transaction (a crash loses both)."""
-    _settle_deferred_checks()
-    InstallmentPostingRun.objects.filter(pk=run.pk).update(
-        processed=F("processed") + outcome.processed,
-        posted=F("posted") + outcome.posted,
-        skipped=F("skipped") + outcome.skipped,
-        failed=F("failed") + outcome.failed,
-        total_amount=F("total_amount") + outcome.amount,
-        chunks_done=F("chunks_done") + 1,
-    )
-    if outcome.errors:
-        locked = InstallmentPostingRun.objects.select_for_update().get(pk=run.pk)
-        locked.errors = (locked.errors + outcome.errors)[:MAX_STORED_ERRORS]
-        locked.save(update_fields=["errors"])
+def _mark_finished(run: InstallmentPostingRun, runs) -> bool:
+    """Set finished_at if every chunk is done (once: the first to see it wins)."""
     finished_at = timezone.now()
-    if InstallmentPostingRun.objects.filter(pk=run.pk, chunks_done=F("chunks_total"), finished_at__isnull=True).update(
-        finished_at=finished_at
-    ):
+    if runs.filter(pk=run.pk, chunks_done=F("chunks_total"), finished_at__isnull=True).update(finished_at=finished_at):
         seconds = (finished_at - run.started_at).total_seconds()
         transaction.on_commit(lambda: POSTING_RUN_SECONDS.observe(seconds))
+        return True
+    return False
+
+
+# --- The final sweep ---------------------------------------------------------------------------
+
+
+def _finish_run_if_complete(run: InstallmentPostingRun) -> None:
+    """After a chunk commits: if every chunk is done but the run is not finished (rows were
+    locked, or the worker died between the last chunk and this step), sweep and finish it."""
+    if InstallmentPostingRun.objects.filter(pk=run.pk, chunks_done=F("chunks_total"), finished_at__isnull=True).exists():
+        _sweep(run)
+
+
+@transaction.atomic
+def _sweep(run: InstallmentPostingRun) -> None:
+    """Post the rows the chunks found locked, waiting a bounded time for their locks, and finish
+    the run. The run's row lock makes it happen once."""
+    current = InstallmentPostingRun.objects.select_for_update().get(pk=run.pk)
+    if current.finished_at is not None or current.chunks_done != current.chunks_total:
+        return
+    for record in PostingRunChunk.objects.select_for_update(of=("self",)).filter(run_id=run.pk, locked__gt=0).order_by("pk"):
+        _sweep_chunk(run, record)
+    _mark_finished(run, InstallmentPostingRun.objects.all())
+
+
+def _sweep_chunk(run: InstallmentPostingRun, record: PostingRunChunk) -> None:
+    ids = list(record.locked_ids)
+    posted, amount, errors = _post_waiting_for_locks(run, ids)
+    failed_now = [error["installment_id"] for error in errors if error["installment_id"] not in record.failed_ids]
+    failed_ids = set(record.failed_ids) | set(failed_now)
+    still_locked = [pk for pk in claims.still_due_ids(run, installment_ids=ids) if pk not in failed_ids]
+    _save_counts(
+        run, record, posted=record.posted + posted, total_amount=record.total_amount + amount,
+        failed=record.failed + len(failed_now), failed_ids=[*record.failed_ids, *failed_now],
+        locked=len(still_locked), locked_ids=still_locked,
+        skipped=record.skipped + len(ids) - posted - len(failed_now) - len(still_locked),
+    )
+    if errors:
+        _add_errors(run, [error for error in errors if error["installment_id"] in failed_now])
+
+
+def _post_waiting_for_locks(run: InstallmentPostingRun, ids: list[int]) -> tuple[int, Decimal, list[dict]]:
+    """Post these installments if still due; returns (posted, amount, errors). Waits up to
+    SWEEP_LOCK_WAIT_MS for their locks, then takes what is free; a bad one is posted alone."""
+    try:
+        with transaction.atomic():
+            with claims.lock_timeout(SWEEP_LOCK_WAIT_MS):
+                booked = claims.post_claimed(run, installment_ids=ids, wait_for_locks=True)
+            claims.settle_deferred_checks()
+            return booked.posted, booked.amount, []
+    except OperationalError:  # still held after the wait (or a deadlock): post what is free
+        pass
+    except DATA_ERRORS:
+        pass
+    posted, amount, errors = 0, ZERO, []
+    labels = {pk: (number, sequence) for pk, number, sequence in Installment.objects.filter(pk__in=ids).values_list("id", "loan__loan_number", "sequence")}
+    for installment_id in ids:
+        try:
+            with transaction.atomic():
+                booked = claims.post_claimed(run, installment_ids=[installment_id])
+                claims.settle_deferred_checks()
+        except DATA_ERRORS as exc:
+            message = getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [])) or str(exc)
+            loan_number, sequence = labels.get(installment_id, ("", None))
+            errors.append({"installment_id": installment_id, "loan_number": loan_number, "sequence": sequence, "error": message[:500]})
+            continue
+        posted += booked.posted
+        amount += booked.amount
+    return posted, amount, errors

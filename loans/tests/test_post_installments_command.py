@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, transaction
 from freezegun import freeze_time
 
 from conftest import wait_until
@@ -81,7 +81,15 @@ def test_failures_are_listed_and_the_command_exits_non_zero():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("args, message", [(["--week", "soon"], "must be a date"), (["--chunk-size", "0"], "at least 1")])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--week", "soon"], "must be a date"),
+        (["--chunk-size", "0"], "at least 1"),
+        (["--week", "0001-01-01"], "--week: Enter a date between 1970-01-01 and 2200-12-31, got 0001-01-01."),
+        (["--week", "9999-12-31", "--dry-run"], "--week: Enter a date between 1970-01-01 and 2200-12-31, got 9999-12-31."),
+    ],
+)
 def test_bad_arguments_are_command_errors(args, message):
     with pytest.raises(CommandError, match=message):
         run(*args)
@@ -115,23 +123,40 @@ def posted_count() -> int:
 
 
 def many_loans(count: int) -> None:
+    from loans.accounts import interest_income_account
+
+    interest_income_account()  # opened by the first posting ever: two first postings would queue on it
     officer = StaffUserFactory()
     for _ in range(count):
         make_loan(principal="1200.00", weeks=3, rate="10", created_by=officer)
 
 
+def backends_waiting_on_a_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # inside a transaction the view is a snapshot
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+        return cursor.fetchone()[0]
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_processes_at_once_post_each_installment_once():
+    """Both processes are held at the start line (recording their run waits on a table lock), so
+    they post at the same time; chunks of 7 make them leapfrog each other's locked chunks."""
     many_loans(40)  # 120 due installments
 
-    processes = [start_command("--week", "2026-01-18", "--chunk-size", "7") for _ in range(2)]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE loans_installmentpostingrun IN EXCLUSIVE MODE")
+        processes = [start_command("--week", "2026-01-18", "--chunk-size", "7") for _ in range(2)]
+        wait_until(lambda: backends_waiting_on_a_lock() == 2, timeout=60)
     outputs = [process.communicate(timeout=120) for process in processes]
 
     assert [process.returncode for process in processes] == [0, 0], outputs
     results = [json.loads(out) for out, _ in outputs]
+    assert all(result["posted"] > 0 for result in results), results  # both really posted: not one after the other
     assert sum(result["posted"] for result in results) == 120
-    assert all(result["processed"] == result["posted"] + result["skipped"] for result in results)
+    assert all(result["processed"] == result["posted"] + result["skipped"] + result["locked"] for result in results)
+    assert all(result["locked"] == 0 and result["success"] for result in results)
     assert_each_installment_posted_once(120)
 
 

@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
@@ -13,7 +15,7 @@ from django.db.models import Sum
 from ledger.models import Account, JournalEntry, OpenItem, OpenItemStatus, Posting
 from loans import services
 from loans.accounts import driver_party
-from loans.models import DriverLoan, Installment, InstallmentPostingRun, InstallmentStatus
+from loans.models import DriverLoan, Installment, InstallmentPostingRun, InstallmentStatus, LoanStatus, PostingRunChunk
 
 from .conftest import week
 from .factories import SUNDAY, StaffUserFactory, make_loan
@@ -225,7 +227,7 @@ def test_posting_leaves_the_book_balanced():
 
 def test_the_portable_path_posts_the_same_entries(monkeypatch):
     """SQLite posts through Python rows instead of staging tables: same result."""
-    monkeypatch.setattr(services.posting, "stages_in_sql", lambda: False)
+    monkeypatch.setattr(services.claims, "stages_in_sql", lambda: False)
     loan = make_loan(principal="1500.00", weeks=10, rate="10")
     bad = make_loan(weeks=2)
     ledger_services.set_account_active(account_id=bad.receivable_account_id, is_active=False)
@@ -242,3 +244,181 @@ def test_the_portable_path_posts_the_same_entries(monkeypatch):
         (f"loans.driver:{loan.driver_id}:LOANS:USD", Decimal("151.59"), Decimal("0.00")),
     ]
     assert OpenItem.objects.get(entry=entry).amount == Decimal("151.59")
+
+
+# --- Chunks delivered again (Celery acks late) ----------------------------------------------------
+
+
+def run_counts(run_id: int) -> tuple:
+    run = InstallmentPostingRun.objects.get(pk=run_id)
+    return (run.chunks_done, run.processed, run.posted, run.skipped, run.failed, run.locked, run.total_amount, run.finished_at is not None)
+
+
+def test_a_chunk_delivered_twice_posts_and_counts_once():
+    for _ in range(3):
+        make_loan(principal="200.00", weeks=2)  # one 100.00 installment due per loan this week
+    run, chunks = services.open_posting_run(**week(SUNDAY), chunk_size=2)
+
+    first = services.post_installment_chunk(run_id=run.pk, chunk=chunks[0])
+    again = services.post_installment_chunk(run_id=run.pk, chunk=chunks[0])
+
+    assert (first.posted, first.processed, first.already_done) == (2, 2, False)
+    assert (again.posted, again.processed, again.already_done) == (0, 0, True)
+    assert run_counts(run.pk) == (1, 2, 2, 0, 0, 0, Decimal("200.00"), False)
+
+    services.post_installment_chunk(run_id=run.pk, chunk=chunks[1])
+
+    assert run_counts(run.pk) == (2, 3, 3, 0, 0, 0, Decimal("300.00"), True)
+    assert installment_entries() == 3
+    records = list(PostingRunChunk.objects.filter(run=run).values_list("first_id", "planned", "processed", "posted", "finished_at"))
+    assert [(first_id, planned, processed, posted) for first_id, planned, processed, posted, _ in records] == [
+        (chunks[0].first_id, 2, 2, 2), (chunks[1].first_id, 1, 1, 1),
+    ]
+
+
+def test_the_last_chunk_delivered_again_after_the_run_finished_changes_nothing():
+    make_loan(principal="200.00", weeks=2)
+    run, (chunk,) = services.open_posting_run(**week(SUNDAY))
+    services.post_installment_chunk(run_id=run.pk, chunk=chunk)
+    finished_at = InstallmentPostingRun.objects.get(pk=run.pk).finished_at
+
+    again = services.post_installment_chunk(run_id=run.pk, chunk=chunk)
+
+    assert again.already_done
+    assert run_counts(run.pk) == (1, 1, 1, 0, 0, 0, Decimal("100.00"), True)
+    assert InstallmentPostingRun.objects.get(pk=run.pk).finished_at == finished_at
+
+
+def test_the_one_by_one_fallback_counts_each_posting_with_it_so_a_crash_loses_no_count(monkeypatch):
+    """A bad installment sends the chunk one by one; the worker dies after two postings."""
+    good = [make_loan(principal="200.00", weeks=2)]
+    bad = make_loan(principal="200.00", weeks=2)  # the second in due order
+    good += [make_loan(principal="200.00", weeks=2) for _ in range(2)]
+    ledger_services.set_account_active(account_id=bad.receivable_account_id, is_active=False)
+    run, (chunk,) = services.open_posting_run(**week(SUNDAY), chunk_size=10)
+    real_post_claimed, calls = services.claims.post_claimed, []
+
+    def dies_on_the_fourth_single_posting(run, **target):
+        if target.get("installment_ids"):
+            calls.append(target["installment_ids"])
+            if len(calls) == 4:
+                raise RuntimeError("worker lost")
+        return real_post_claimed(run, **target)
+
+    monkeypatch.setattr(services.claims, "post_claimed", dies_on_the_fourth_single_posting)
+    with pytest.raises(RuntimeError, match="worker lost"):
+        services.post_installment_chunk(run_id=run.pk, chunk=chunk)
+
+    # Three installments were handled one by one (good, bad, good) before the crash.
+    posted_now = Installment.objects.filter(status=InstallmentStatus.POSTED).count()
+    assert posted_now == 2
+    assert run_counts(run.pk) == (0, 3, 2, 0, 1, 0, Decimal("200.00"), False)
+
+    monkeypatch.setattr(services.claims, "post_claimed", real_post_claimed)
+    again = services.post_installment_chunk(run_id=run.pk, chunk=chunk)  # the redelivery
+
+    assert (again.posted, again.failed) == (1, 0)  # the bad one was counted by the first delivery
+    assert run_counts(run.pk) == (1, 4, 3, 0, 1, 0, Decimal("300.00"), True)
+    assert [error["installment_id"] for error in InstallmentPostingRun.objects.get(pk=run.pk).errors] == [
+        bad.installments.get(sequence=1).pk
+    ]
+    assert all(loan.installments.get(sequence=1).status == InstallmentStatus.POSTED for loan in good)
+
+
+@pytest.mark.parametrize(
+    "changes, constraint",
+    [
+        ({"processed": 5}, "posting_run_counts_add_up"),
+        ({"locked": 1}, "posting_run_counts_add_up"),
+        ({"chunks_done": 9}, "posting_run_chunks_done_within_total"),
+    ],
+)
+def test_run_counters_hold_in_the_database(changes, constraint):
+    from django.db import IntegrityError, transaction
+
+    make_loan(weeks=2)
+    services.post_weekly_installments(**week(SUNDAY))
+    run = InstallmentPostingRun.objects.get()
+
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        InstallmentPostingRun.objects.filter(pk=run.pk).update(**changes)
+
+    assert run_counts(run.pk) == (1, 1, 1, 0, 0, 0, Decimal("500.00"), True)
+
+
+def test_a_chunk_is_recorded_once_per_run_in_the_database():
+    from django.db import IntegrityError, transaction
+
+    make_loan(weeks=2)
+    services.post_weekly_installments(**week(SUNDAY))
+    record = PostingRunChunk.objects.get()
+
+    with pytest.raises(IntegrityError, match="posting_run_chunk_once"), transaction.atomic():
+        PostingRunChunk.objects.create(run_id=record.run_id, first_due=record.first_due, first_id=record.first_id, planned=1)
+    with pytest.raises(IntegrityError, match="posting_run_chunk_counts_add_up"), transaction.atomic():
+        PostingRunChunk.objects.filter(pk=record.pk).update(posted=0)
+
+    assert PostingRunChunk.objects.get().posted == 1
+
+
+# --- Credit: a driver who paid ahead ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["staged", "portable"])
+def test_credit_of_a_driver_who_paid_ahead_pays_each_posted_installment(portable, monkeypatch):
+    if portable:
+        monkeypatch.setattr(services.claims, "stages_in_sql", lambda: False)
+    loan = make_loan(principal="300.00", weeks=3)
+    other = make_loan(principal="300.00", weeks=3)  # no credit: stays unpaid
+    services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal("250.00"), received_on=SUNDAY, idempotency_key="ahead")
+
+    services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=1)))
+
+    assert states(loan) == [(1, "paid", Decimal("0.00")), (2, "paid", Decimal("0.00")), (3, "scheduled", Decimal("100.00"))]
+    assert states(other) == [(1, "unpaid", Decimal("100.00")), (2, "unpaid", Decimal("100.00")), (3, "scheduled", Decimal("100.00"))]
+    assert ledger_selectors.party_balance(party=driver_party(loan.driver_id)) == Decimal("-50.00")
+    aging = {row["party_id"]: row["total"] for row in ledger_selectors.open_items_aging(as_of=SUNDAY + timedelta(weeks=2))}
+    assert aging == {str(other.driver_id): Decimal("200.00")}
+
+    services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=2)))
+
+    loan.refresh_from_db()
+    assert states(loan)[2] == (3, "partially_paid", Decimal("50.00"))
+    assert loan.status == LoanStatus.ACTIVE
+    services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal("50.00"), received_on=SUNDAY, idempotency_key="rest")
+    loan.refresh_from_db()
+    assert loan.status == LoanStatus.CLOSED
+
+
+def test_a_loan_paid_ahead_closes_when_its_last_installment_is_posted():
+    loan = make_loan(principal="200.00", weeks=2)
+    services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal("200.00"), received_on=SUNDAY, idempotency_key="all")
+
+    services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=1)))
+
+    loan.refresh_from_db()
+    assert (loan.status, states(loan)) == (LoanStatus.CLOSED, [(1, "paid", Decimal("0.00")), (2, "paid", Decimal("0.00"))])
+    assert ledger_selectors.party_balance(party=driver_party(loan.driver_id)) == Decimal("0.00")
+
+
+def test_a_chunk_costs_the_same_queries_for_few_and_many_drivers_with_or_without_credit():
+    def queries_for_a_run(loans: int, with_credit: int) -> int:
+        made = [make_loan(principal="200.00", weeks=2) for _ in range(loans)]
+        for loan in made[:with_credit]:
+            services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal("1.00"), received_on=SUNDAY, idempotency_key=f"c{loan.pk}")
+        with CaptureQueriesContext(connection) as captured:
+            services.post_weekly_installments(**week(SUNDAY), chunk_size=1000, loan_ids=[loan.pk for loan in made])
+        return len(captured)
+
+    queries_for_a_run(1, 1)  # the first run opens the chart of accounts
+    few, many = queries_for_a_run(2, 0), queries_for_a_run(20, 0)
+
+    assert many == few
+    # The credit of a driver costs its own application, never a query per driver without credit.
+    assert queries_for_a_run(20, 1) == queries_for_a_run(2, 1)
+
+
+def states(loan) -> list[tuple[int, str, Decimal]]:
+    from loans.selectors import installments_with_payments
+
+    return [(i.sequence, i.payment_state, i.outstanding) for i in installments_with_payments().filter(loan=loan)]

@@ -15,7 +15,7 @@ from applications.tests.test_concurrency import run_together
 from conftest import wait_until
 from ledger.models import JournalEntry, OpenItem, Posting
 from loans import services
-from loans.models import DriverLoan, Installment, InstallmentPostingRun, InstallmentStatus
+from loans.models import DriverLoan, Installment, InstallmentPostingRun, InstallmentStatus, PostingRunChunk
 
 from .conftest import week
 from .factories import SUNDAY, LeaseFactory, StaffUserFactory, make_loan
@@ -38,25 +38,208 @@ def assert_each_installment_posted_once(expected: int) -> None:
 
 
 def loans(count: int) -> list[DriverLoan]:
+    from loans.accounts import interest_income_account
+
+    interest_income_account()  # opened on the first posting ever: two first postings would queue on it
     officer = StaffUserFactory()
     return [make_loan(principal="1200.00", weeks=4, rate="10", created_by=officer) for _ in range(count)]
 
 
-def test_two_runs_at_once_post_each_installment_once():
+def test_two_runs_at_once_post_each_installment_once(monkeypatch):
+    """Interleaved for sure: the first run holds its first claimed rows until the second run has
+    posted a chunk past them (skipping them as locked)."""
     loans(8)  # 24 due installments
+    first_claimed, second_posted_a_chunk = threading.Event(), threading.Event()
+    first_thread: dict[str, int] = {}
+    real_post_claimed = services.claims.post_claimed
 
-    first, second = run_together(
-        lambda: services.post_weekly_installments(**WEEK, chunk_size=2),
-        lambda: services.post_weekly_installments(**WEEK, chunk_size=3),
+    def post_claimed(run, **target):
+        booked = real_post_claimed(run, **target)
+        if threading.get_ident() == first_thread.get("id") and not first_claimed.is_set():
+            first_claimed.set()
+            assert second_posted_a_chunk.wait(30)  # the claimed rows stay locked meanwhile
+        return booked
+
+    def first():
+        first_thread["id"] = threading.get_ident()
+        return services.post_weekly_installments(**WEEK, chunk_size=2)
+
+    def second_progress(done: int, total: int) -> None:
+        if done == 0:
+            assert first_claimed.wait(30)
+        else:
+            second_posted_a_chunk.set()
+
+    monkeypatch.setattr(services.claims, "post_claimed", post_claimed)
+    first_result, second_result = run_together(
+        first, lambda: services.post_weekly_installments(**WEEK, chunk_size=3, on_progress=second_progress)
     )
 
-    assert not isinstance(first, Exception) and not isinstance(second, Exception), (first, second)
-    assert first.posted + second.posted == 24
-    assert first.total_amount + second.total_amount == Installment.objects.filter(status="posted").aggregate(total=Sum("amount"))["total"]
-    for result in (first, second):
-        assert result.processed == result.posted + result.skipped + result.failed
-        assert result.failed == 0
+    assert not isinstance(first_result, Exception) and not isinstance(second_result, Exception), (first_result, second_result)
+    assert first_result.posted >= 2 and second_result.posted >= 1, (first_result, second_result)
+    assert second_result.skipped >= 2  # the first run's rows, locked at its first claim, then posted by it
+    assert first_result.posted + second_result.posted == 24
+    assert first_result.total_amount + second_result.total_amount == Installment.objects.filter(status="posted").aggregate(total=Sum("amount"))["total"]
+    for result in (first_result, second_result):
+        assert result.processed == result.posted + result.skipped + result.failed + result.locked
+        assert (result.failed, result.locked, result.finished) == (0, 0, True)
     assert_each_installment_posted_once(24)
+
+
+def test_a_chunk_delivered_twice_at_once_is_posted_and_counted_once(monkeypatch):
+    """The second delivery waits on the chunk's record until the first commits, then does nothing."""
+    loans(2)  # 6 due installments
+    run, (chunk,) = services.open_posting_run(**WEEK, chunk_size=10)
+    claimed_by: list[int] = []
+    real_post_claimed = services.claims.post_claimed
+
+    def post_claimed(run, **target):
+        booked = real_post_claimed(run, **target)
+        claimed_by.append(threading.get_ident())
+        wait_until(lambda: _backends_waiting_on_a_lock() >= 1)  # the twin is blocked on this chunk
+        return booked
+
+    monkeypatch.setattr(services.claims, "post_claimed", post_claimed)
+    outcomes = run_together(*[lambda: services.post_installment_chunk(run_id=run.pk, chunk=chunk)] * 2)
+
+    assert not any(isinstance(outcome, Exception) for outcome in outcomes), outcomes
+    assert sorted((outcome.already_done, outcome.posted) for outcome in outcomes) == [(False, 6), (True, 0)]
+    assert len(claimed_by) == 1
+    run.refresh_from_db()
+    assert (run.chunks_done, run.processed, run.posted, run.skipped, run.locked, run.finished_at is not None) == (1, 6, 6, 0, 0, True)
+    assert_each_installment_posted_once(6)
+
+
+def _backends_waiting_on_a_lock() -> int:
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # inside a transaction the view is a snapshot
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+# --- Rows another transaction holds ------------------------------------------------------------------
+
+
+class RowHolder:
+    """Another transaction holding an installment's row lock until told to roll back."""
+
+    def __init__(self, installment_id: int) -> None:
+        self.taken, self.release = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._hold, args=(installment_id,))
+
+    def _hold(self, installment_id: int) -> None:
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("BEGIN")
+                cursor.execute("SELECT id FROM loans_installment WHERE id = %s FOR UPDATE", [installment_id])
+                self.taken.set()
+                self.release.wait(30)
+                cursor.execute("ROLLBACK")  # the other transaction crashed: nothing it did stays
+        finally:
+            connections["default"].close()
+
+    def __enter__(self) -> RowHolder:
+        self.thread.start()
+        assert self.taken.wait(30)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release.set()
+        self.thread.join(30)
+
+
+def test_rows_held_past_the_final_sweep_are_reported_locked_and_the_next_run_posts_them(monkeypatch):
+    monkeypatch.setattr(services.posting, "SWEEP_LOCK_WAIT_MS", 200)
+    (loan,) = loans(1)
+    held = loan.installments.get(sequence=2)
+
+    with RowHolder(held.pk):
+        result = services.post_weekly_installments(**WEEK)
+
+    assert (result.processed, result.posted, result.skipped, result.failed, result.locked) == (3, 2, 0, 0, 1)
+    assert (result.finished, result.success) == (True, False)
+    record = PostingRunChunk.objects.get(run_id=result.run_id)
+    assert (record.locked, record.locked_ids) == (1, [held.pk])
+    held.refresh_from_db()
+    assert held.status == InstallmentStatus.SCHEDULED
+
+    again = services.post_weekly_installments(**WEEK)
+
+    assert (again.posted, again.locked, again.success) == (1, 0, True)
+    assert_each_installment_posted_once(3)
+
+
+def test_rows_released_while_the_final_sweep_waits_are_posted_by_it():
+    (loan,) = loans(1)
+    held = loan.installments.get(sequence=2)
+    outcome: dict = {}
+
+    def post() -> None:
+        try:
+            outcome["result"] = services.post_weekly_installments(**WEEK)
+        finally:
+            connections["default"].close()
+
+    with RowHolder(held.pk):
+        poster = threading.Thread(target=post)
+        poster.start()
+        wait_until(lambda: _backends_waiting_on_a_lock() >= 1)  # the sweep waits for the held row
+    poster.join(30)
+
+    result = outcome["result"]
+    assert (result.processed, result.posted, result.skipped, result.locked, result.success) == (3, 3, 0, 0, True)
+    assert PostingRunChunk.objects.get(run_id=result.run_id).locked_ids == []
+    assert_each_installment_posted_once(3)
+
+
+def test_rows_another_run_posts_while_they_are_locked_count_as_skipped(monkeypatch):
+    """Run B holds one loan's rows in its chunk; run A, meanwhile, finds them locked, and its
+    sweep then finds them posted by B."""
+    made = loans(3)
+    b_claimed, a_waits = threading.Event(), threading.Event()
+    b_thread: dict[str, int] = {}
+    real_post_claimed = services.claims.post_claimed
+
+    def post_claimed(run, **target):
+        booked = real_post_claimed(run, **target)
+        if threading.get_ident() == b_thread.get("id") and not b_claimed.is_set():
+            b_claimed.set()
+            assert a_waits.wait(30)
+        return booked
+
+    def run_b():
+        b_thread["id"] = threading.get_ident()
+        try:
+            return services.post_weekly_installments(**WEEK, loan_ids=[made[0].pk])
+        finally:
+            connections["default"].close()
+
+    monkeypatch.setattr(services.claims, "post_claimed", post_claimed)
+    b_outcome: dict = {}
+    thread = threading.Thread(target=lambda: b_outcome.update(result=run_b()))
+    thread.start()
+    assert b_claimed.wait(30)
+    a_outcome: dict = {}
+
+    def run_a():
+        try:
+            a_outcome["result"] = services.post_weekly_installments(**WEEK)
+        finally:
+            connections["default"].close()
+
+    a_thread = threading.Thread(target=run_a)
+    a_thread.start()
+    wait_until(lambda: _backends_waiting_on_a_lock() >= 1)  # A's sweep waits for B's rows
+    a_waits.set()
+    thread.join(30)
+    a_thread.join(30)
+
+    a, b = a_outcome["result"], b_outcome["result"]
+    assert (b.posted, b.locked) == (3, 0)
+    assert (a.processed, a.posted, a.skipped, a.locked, a.success) == (9, 6, 3, 0, True)
+    assert_each_installment_posted_once(9)
 
 
 def test_a_run_killed_mid_chunk_leaves_nothing_half_done_and_resumes():
@@ -103,7 +286,7 @@ def test_a_run_killed_mid_chunk_leaves_nothing_half_done_and_resumes():
 
     assert "error" in outcome, outcome
     run = InstallmentPostingRun.objects.get()
-    assert (run.chunks_total, run.chunks_done, run.posted, run.finished_at) == (3, 1, 4, None)
+    assert (run.chunks_total, run.chunks_done, run.processed, run.posted, run.finished_at) == (3, 1, 4, 4, None)
     assert_each_installment_posted_once(4)
 
     resumed = services.post_weekly_installments(**WEEK, chunk_size=4)

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from freezegun import freeze_time
+from django.conf import settings
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler
+from freezegun import freeze_time
 
-from conftest import running_worker, wait_until
+from conftest import wait_until
 from loans import services
+from loans.accounts import interest_income_account
 from loans.models import InstallmentPostingRun
 from loans.tasks import post_weekly_installments_task
 
 from .factories import SUNDAY, StaffUserFactory, make_loan
 from .test_posting_races import assert_each_installment_posted_once
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.django_db
@@ -52,18 +62,69 @@ def test_the_weekly_task_posts_the_given_week_through_its_chunk_tasks(django_cap
     assert loan.installments.filter(status="posted").count() == 2
 
 
+def start_worker_process(name: str) -> subprocess.Popen:
+    """A real `celery worker` process on the test database and the test Redis."""
+    database = settings.DATABASES["default"]
+    credentials = database["USER"] + (f":{database['PASSWORD']}" if database.get("PASSWORD") else "")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "loanproject.settings.development",
+        "DATABASE_URL": f"postgres://{credentials}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "CELERY_BROKER_URL": settings.TEST_REDIS_URL,
+        "DJANGO_DEBUG": "0",
+        "LOG_FORMAT": "text",
+        "LOG_LEVEL": "INFO",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "loanproject", "worker", "--pool", "solo", "--loglevel", "INFO",
+         "--hostname", f"{name}@%h", "--without-mingle", "--without-gossip", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+class WorkerLog:
+    """Reads a worker's output in the background (a full pipe would block the worker)."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=lambda: self.lines.extend(iter(process.stdout.readline, "")), daemon=True)
+        self.thread.start()
+
+    def contains(self, text: str) -> bool:
+        return any(text in line for line in list(self.lines))
+
+    def count_tasks(self, name: str) -> int:
+        """Tasks of that name this worker ran to the end (Celery logs one line for each)."""
+        return sum(f"Task {name}[" in line and " succeeded in " in line for line in list(self.lines))
+
+
 @pytest.mark.redis
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_workers_share_the_chunks_of_a_large_run(redis_broker):
+def test_two_workers_share_the_chunks_of_a_large_run(redis_broker):
     officer = StaffUserFactory()
     for _ in range(10):
         make_loan(principal="1200.00", weeks=3, rate="10", created_by=officer)
-
-    with running_worker(redis_broker):
-        run = services.start_posting_run(period_start=SUNDAY + timedelta(weeks=2), period_end=SUNDAY + timedelta(weeks=2, days=6), chunk_size=4)
+    interest_income_account()
+    workers = [start_worker_process(f"posting{n}") for n in (1, 2)]
+    logs = [WorkerLog(worker) for worker in workers]
+    try:
+        wait_until(lambda: all(log.contains("ready.") for log in logs), timeout=60)
+        run = services.start_posting_run(
+            period_start=SUNDAY + timedelta(weeks=2), period_end=SUNDAY + timedelta(weeks=2, days=6), chunk_size=4
+        )
         wait_until(lambda: InstallmentPostingRun.objects.get(pk=run.pk).finished_at, timeout=60)
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)  # warm shutdown: finish the task in hand
+        for worker in workers:
+            worker.wait(30)
+        for log in logs:
+            log.thread.join(10)
 
     run.refresh_from_db()
-    assert (run.chunks_total, run.chunks_done, run.processed, run.posted, run.failed) == (8, 8, 30, 30, 0)
+    assert (run.chunks_total, run.chunks_done, run.processed, run.posted, run.failed, run.locked) == (8, 8, 30, 30, 0, 0)
+    chunks_per_worker = [log.count_tasks("loans.post_installment_chunk") for log in logs]
+    assert sum(chunks_per_worker) == 8, chunks_per_worker
+    assert min(chunks_per_worker) >= 1, chunks_per_worker  # both workers posted: the chunks are shared
     assert_each_installment_posted_once(30)

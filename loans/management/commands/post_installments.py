@@ -9,14 +9,17 @@ from loanproject.core.audit import acting_as_system, system_user
 from loanproject.core.errors import DomainError
 from loanproject.core.progress import progress_bar
 from loans import services
-from loans.periods import current_week, week_containing
+from loans.periods import current_week, is_business_date, out_of_range_message, week_containing
 
 
 def week_of(value: str) -> tuple[date, date]:
     try:
-        return week_containing(date.fromisoformat(value))
+        day = date.fromisoformat(value)
     except ValueError:
         raise CommandError(f"--week must be a date like 2026-01-04, got {value!r}.") from None
+    if not is_business_date(day):
+        raise CommandError(f"--week: {out_of_range_message(day)}")
+    return week_containing(day)
 
 
 class Command(BaseCommand):
@@ -24,7 +27,7 @@ class Command(BaseCommand):
         "Post every due, unposted installment of active loans for a week (Sunday to Saturday, New York "
         "time), each as one balanced journal entry with an open item on the driver's LOANS balance. "
         "Safe to run again or alongside the scheduled run: nothing is posted twice. Exits 1 if an "
-        "installment could not be posted."
+        "installment could not be posted or another transaction held one until the end."
     )
 
     def add_arguments(self, parser):
@@ -52,6 +55,11 @@ class Command(BaseCommand):
         self._report(result, as_json=as_json)
         if result.failed:
             raise CommandError(f"{result.failed} installment(s) could not be posted; fix them and run again.")
+        if result.locked:
+            raise CommandError(
+                f"{result.locked} installment(s) were held by another transaction until the end of the run; run again "
+                "once it is over to post them (nothing is posted twice)."
+            )
 
     def _post(self, period_start: date, period_end: date, chunk_size: int | None, *, show_progress: bool):
         bar = None
@@ -80,7 +88,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Week {result.period_start} to {result.period_end}: {verb} {result.posted if not result.dry_run else result.processed} "
             f"installment(s), total {result.total_amount}"
-            + ("" if result.dry_run else f"; processed {result.processed}, skipped {result.skipped}, failed {result.failed}")
+            + ("" if result.dry_run else f"; processed {result.processed}, skipped {result.skipped}, failed {result.failed}, "
+               f"locked {result.locked}")
             + (f" (run #{result.run_id})" if result.run_id else "")
         )
         for error in result.errors:
