@@ -23,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from .bulk import insert_rows
+from .errors import DomainError
 from .models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -204,4 +205,20 @@ def retry_events_now(*, event_ids: list[int]) -> int:
     )
     if updated:
         _kick_relay_after_commit()
+    return updated
+
+
+def republish_events_since(*, since: datetime) -> int:
+    """Make the events published at or after `since` pending again, so the relay hands them to
+    their consumers once more: the recovery after the broker lost its queued messages (a Redis
+    without persistence that restarted). Safe because every consumer is idempotent: an event a
+    consumer already processed is skipped, one whose message was lost is processed now."""
+    if since > timezone.now():
+        raise DomainError("The time to republish from is in the future.", code="invalid_since")
+    with transaction.atomic():
+        updated = OutboxEvent.objects.filter(published_at__gte=since).update(
+            published_at=None, available_at=timezone.now()
+        )
+        if updated:
+            _kick_relay_after_commit()
     return updated

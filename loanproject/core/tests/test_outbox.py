@@ -196,3 +196,44 @@ def test_a_web_process_finds_an_unimported_subscriber_without_setting_django_up_
 
     assert found.name == "core.relay_outbox" and found is not task
     assert setups == []
+
+
+@pytest.mark.django_db
+@override_settings(OUTBOX_SUBSCRIPTIONS=RECORD)
+def test_republishing_after_a_lost_queue_delivers_the_lost_events_and_repeats_nothing(capsys):
+    from django.core.management import call_command
+
+    long_ago = _publish()
+    OutboxEvent.objects.filter(pk=long_ago.pk).update(published_at=timezone.now() - timedelta(hours=5))
+    outage_began = timezone.now() - timedelta(hours=1)
+    delivered = _publish()
+    relay_pending_events()  # its consumer ran: one effect, one receipt
+    lost = _publish()
+    # Relayed, but the broker lost the message before a worker took it: no effect, no receipt.
+    OutboxEvent.objects.filter(pk=lost.pk).update(published_at=timezone.now(), attempts=1)
+
+    call_command("relay_outbox", "--republish-since", outage_began.isoformat())
+
+    # Published: the two republished events and the first effect row (the test consumer records its
+    # effect as an event); the second effect row, written during this relay, waits for the next one.
+    assert capsys.readouterr().out == "made 2 published event(s) pending again\npublished 3, failed 0, still pending 1\n"
+    assert [effects_of(e.pk) for e in (long_ago, delivered, lost)] == [0, 1, 1]
+    assert ProcessedEvent.objects.filter(event_id=delivered.pk).count() == 1
+    assert OutboxEvent.objects.get(pk=long_ago.pk).attempts == 0  # published before the outage: untouched
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value, message", [
+    ("yesterday", "is not an ISO 8601 time"),
+    ((timezone.now() + timedelta(days=1)).isoformat(), "The time to republish from is in the future."),
+])
+def test_republishing_refuses_a_bad_time_and_changes_nothing(value, message):
+    from django.core.management import CommandError, call_command
+
+    event = _publish()
+    OutboxEvent.objects.filter(pk=event.pk).update(published_at=timezone.now())
+
+    with pytest.raises(CommandError, match=message):
+        call_command("relay_outbox", "--republish-since", value)
+
+    assert OutboxEvent.objects.filter(published_at__isnull=True).count() == 0
