@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 REQUIREMENTS_STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: run test install migrate demo check-migrations worker beat clean
+.PHONY: run test install migrate demo check-migrations web worker beat clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,12 +36,15 @@ test: install
 check-migrations: install
 	$(PY) manage.py makemigrations --check --dry-run
 
-## Production-style processes (need CELERY_BROKER_URL and DATABASE_URL).
+## Production-style processes (need CELERY_BROKER_URL and DATABASE_URL; LOG_LEVEL sets their level).
+web: install
+	$(VENV)/bin/gunicorn -c loanproject/gunicorn.conf.py loanproject.wsgi
+
 worker: install
-	$(VENV)/bin/celery -A loanproject worker --loglevel=INFO
+	$(VENV)/bin/celery -A loanproject worker
 
 beat: install
-	$(VENV)/bin/celery -A loanproject beat --loglevel=INFO
+	$(VENV)/bin/celery -A loanproject beat
 
 clean:
 	rm -rf $(VENV) db.sqlite3 test-fallback.sqlite3 .pytest_cache staticfiles
