@@ -17,7 +17,7 @@ from loanproject.core.money import to_cents
 
 from . import selectors
 from .models import LoanStatus
-from .periods import business_today, week_containing
+from .periods import business_today, is_business_date, out_of_range_message, week_containing
 
 Columns = tuple[tuple[str, str], ...]
 
@@ -37,14 +37,30 @@ def _date(params: Mapping[str, str], name: str, default: date) -> date:
     if not value:
         return default
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValidationError({name: [f"Enter a date as YYYY-MM-DD, got {value!r}."]}) from None
+    if not is_business_date(day):
+        raise ValidationError({name: [out_of_range_message(day)]})
+    return day
 
 
 def _week(params: Mapping[str, str]) -> dict:
     period_start, period_end = week_containing(_date(params, "week", business_today()))
     return {"period_start": period_start, "period_end": period_end}
+
+
+def _driver(params: Mapping[str, str]) -> int | None:
+    value = (params.get("driver") or "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise ValidationError({"driver": [f"A driver id (a whole number), got {value!r}."]})
+    return int(value)
+
+
+def _week_and_driver(params: Mapping[str, str]) -> dict:
+    return {**_week(params), "driver_id": _driver(params)}
 
 
 def _date_range(params: Mapping[str, str]) -> dict:
@@ -67,10 +83,10 @@ def _statuses(params: Mapping[str, str]) -> dict:
     return {"statuses": None if status == "all" else [status]}
 
 
-def unposted_rows(*, period_start: date, period_end: date) -> Iterable[dict]:
+def unposted_rows(*, period_start: date, period_end: date, driver_id: int | None = None) -> Iterable[dict]:
     fields = ("loan__loan_number", "loan__driver__full_name", "loan__driver__tlc_license_number", "sequence", "due_date", "principal", "interest", "amount")
     names = ("loan_number", "driver", "tlc_license_number", "sequence", "due_date", "principal", "interest", "amount")
-    rows = selectors.unposted_installments(period_start=period_start, period_end=period_end).values_list(*fields)
+    rows = selectors.unposted_installments(period_start=period_start, period_end=period_end, driver_id=driver_id).values_list(*fields)
     for row in rows.iterator(chunk_size=2000):
         yield dict(zip(names, row, strict=True))
 
@@ -129,8 +145,9 @@ REPORTS: dict[str, Report] = {
             "unposted", "Unposted installments",
             (("loan_number", "Loan"), *DRIVER, ("sequence", "No."), ("due_date", "Due"),
              ("principal", "Principal"), ("interest", "Interest"), ("amount", "Amount")),
-            _week, unposted_rows,
-            "What the weekly posting of the week (parameter week=any day of it) would post, overdue ones included.",
+            _week_and_driver, unposted_rows,
+            "What the weekly posting of the week (parameter week=any day of it) would post, overdue ones included; "
+            "driver=<id> for one driver's.",
         ),
         Report(
             "portfolio", "Loan portfolio",

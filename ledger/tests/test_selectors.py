@@ -113,3 +113,18 @@ def test_paid_items_leave_the_aging():
     rows = selectors.open_items_aging(as_of=date(2026, 1, 10))
 
     assert [(row["party_id"], row["days_1_7"], row["total"]) for row in rows] == [("7", Decimal("6.00"), Decimal("6.00"))]
+
+
+@pytest.mark.parametrize(
+    "as_of, bucket",
+    [(date.min, "current"), (date(1, 1, 5), "current"), (date.max, "days_over_60")],
+    ids=["first-day", "days-after-the-first", "last-day"],
+)
+def test_aging_at_the_ends_of_the_calendar_does_not_overflow(as_of, bucket):
+    charge(receivable(DRIVER), income_account(), "10.00", key="a", due=date(2026, 1, 4))
+
+    rows = selectors.open_items_aging(as_of=as_of)
+    totals = selectors.open_items_aging_totals(as_of=as_of)
+
+    assert [(row[bucket], row["total"]) for row in rows] == [(Decimal("10.00"), Decimal("10.00"))]
+    assert totals == {name: Decimal("10.00") if name == bucket else Decimal("0.00") for name in selectors.AGING_BUCKETS}

@@ -192,6 +192,7 @@ class ReportView(StaffAPIMixin, APIView):
         parameters=[
             OpenApiParameter("export", str, enum=["csv", "xlsx"], description="Download instead of JSON (needs the export permission)."),
             OpenApiParameter("week", str, description="unposted: any day of the week"),
+            OpenApiParameter("driver", int, description="unposted: only this driver's installments"),
             OpenApiParameter("status", str, description="portfolio, portfolio-by-driver: a loan status or all"),
             OpenApiParameter("date_from", str), OpenApiParameter("date_to", str, description="posted-totals"),
             OpenApiParameter("as_of", str, description="aging"),

@@ -235,3 +235,46 @@ def test_every_loans_admin_page_renders(admin_client):
     ]
 
     assert {url: admin_client.get(url).status_code for url in urls} == {url: 200 for url in urls}
+
+
+# --- Dates out of range and the driver filter --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, query, field",
+    [("unposted", {"week": "0001-01-01"}, "week"), ("aging", {"as_of": "0001-01-01"}, "as_of"),
+     ("posted-totals", {"date_to": "9999-12-31"}, "date_to")],
+)
+def test_an_admin_report_date_out_of_range_is_shown_as_an_error(admin_client, name, query, field):
+    page = admin_client.get(reverse("admin:loans_report", args=[name]), query)
+
+    assert page.status_code == 200
+    assert page.context["error"] == f"{field}: Enter a date between 1970-01-01 and 2200-12-31, got {query[field]}."
+    assert page.context["rows"] == []
+
+
+def test_the_admin_unposted_report_filters_by_driver(admin_client):
+    mine, other = make_loan(weeks=2), make_loan(weeks=2)
+
+    page = admin_client.get(reverse("admin:loans_report", args=["unposted"]), {"week": "2026-01-04", "driver": mine.driver_id})
+
+    assert [row[0] for row in page.context["rows"]] == [mine.loan_number]
+    assert f'name="driver" min="1" value="{mine.driver_id}"' in page.content.decode()
+
+
+def test_a_posting_run_for_a_week_out_of_range_is_a_form_error(admin_client):
+    response = admin_client.post(reverse("admin:loans_installmentpostingrun_add"), {"week": "0001-01-01"})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"week": ["Enter a date between 1970-01-01 and 2200-12-31, got 0001-01-01."]}
+    assert InstallmentPostingRun.objects.count() == 0
+
+
+def test_a_loan_starting_out_of_range_is_a_form_error(admin_client):
+    response = admin_client.post(reverse("admin:loans_driverloan_add"), booking(LeaseFactory(), start_week="9999-12-26"))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["start_week"] == [
+        "Enter a date between 1970-01-01 and 2200-12-31, got 9999-12-26."
+    ]
+    assert DriverLoan.objects.count() == 0

@@ -201,7 +201,7 @@ def test_reports_answer_json_with_money_as_strings(finance):
     assert response.status_code == 200
     body = response.json()
     assert (body["report"], body["parameters"], body["has_next"]) == (
-        "unposted", {"period_start": "2026-01-11", "period_end": "2026-01-17"}, False,
+        "unposted", {"period_start": "2026-01-11", "period_end": "2026-01-17", "driver_id": None}, False,
     )
     assert body["results"] == [
         {"loan_number": loan.loan_number, "driver": loan.driver.full_name, "tlc_license_number": loan.driver.tlc_license_number,
@@ -259,5 +259,136 @@ def test_the_loan_list_does_not_query_per_row(finance):
     for _ in range(5):
         make_loan()
     many = queries()
+
+    assert many == few
+
+
+# --- Dates out of range ----------------------------------------------------------------------------
+
+OUT_OF_RANGE = "Enter a date between 1970-01-01 and 2200-12-31, got {}."
+
+
+@pytest.mark.parametrize(
+    "url, query, field",
+    [
+        ("/api/v1/loans/reports/unposted/", {"week": "0001-01-01"}, "week"),
+        ("/api/v1/loans/reports/unposted/", {"week": "9999-12-31"}, "week"),
+        ("/api/v1/loans/reports/aging/", {"as_of": "0001-01-01"}, "as_of"),
+        ("/api/v1/loans/reports/posted-totals/", {"date_from": "0001-01-01"}, "date_from"),
+        ("/api/v1/loans/reports/posted-totals/", {"date_to": "9999-12-31"}, "date_to"),
+    ],
+)
+def test_a_report_date_out_of_range_is_a_400(finance, url, query, field):
+    response = finance.get(url, query)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {field: [OUT_OF_RANGE.format(query[field])]}
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_a_posting_week_out_of_range_is_a_400_and_starts_nothing(finance, day):
+    for dry_run in (True, False):
+        response = finance.post("/api/v1/loans/postings/", {"week": day, "dry_run": dry_run}, format="json")
+
+        assert response.status_code == 400
+        assert response.json()["error"]["fields"] == {"week": [OUT_OF_RANGE.format(day)]}
+    assert InstallmentPostingRun.objects.count() == 0
+
+
+@pytest.mark.parametrize("day", ["9999-12-26", "1969-12-28", "0001-01-07"])
+def test_a_loan_starting_out_of_range_is_a_400_and_books_nothing(finance, day):
+    response = finance.post("/api/v1/loans/", loan_payload(LeaseFactory(), start_week=day), format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"start_week": [OUT_OF_RANGE.format(day)]}
+    assert (DriverLoan.objects.count(), JournalEntry.objects.count()) == (0, 0)
+
+
+def test_a_payment_received_out_of_range_is_a_400_and_books_nothing(finance):
+    loan = make_loan()
+
+    response = finance.post(
+        f"/api/v1/drivers/{loan.driver_id}/payments/", {"amount": "10.00", "received_on": "0001-01-01"}, format="json",
+        HTTP_IDEMPOTENCY_KEY="p-1",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"received_on": [OUT_OF_RANGE.format("0001-01-01")]}
+    assert not JournalEntry.objects.filter(source="ledger.payment").exists()
+
+
+# --- The unposted report for one driver ------------------------------------------------------------
+
+
+def test_the_unposted_report_filters_by_driver(finance):
+    mine, other = make_loan(principal="200.00", weeks=2), make_loan(principal="300.00", weeks=3)
+
+    response = finance.get("/api/v1/loans/reports/unposted/", {"week": "2026-01-04", "driver": other.driver_id})
+
+    body = response.json()
+    assert body["parameters"] == {"period_start": "2026-01-04", "period_end": "2026-01-10", "driver_id": other.driver_id}
+    assert [(row["loan_number"], row["sequence"]) for row in body["results"]] == [(other.loan_number, 1)]
+    everyone = finance.get("/api/v1/loans/reports/unposted/", {"week": "2026-01-04"}).json()["results"]
+    assert sorted(row["loan_number"] for row in everyone) == sorted([mine.loan_number, other.loan_number])
+
+
+@pytest.mark.parametrize("driver", ["abc", "-1", "1.5"])
+def test_a_bad_driver_filter_is_a_400(finance, driver):
+    response = finance.get("/api/v1/loans/reports/unposted/", {"driver": driver})
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["driver"]
+
+
+# --- Query counts ------------------------------------------------------------------------------------
+
+
+def count_queries(client, url: str, query: dict | None = None) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url, query or {}).status_code == 200
+    return len(captured)
+
+
+def test_the_loan_detail_costs_the_same_queries_for_a_short_and_a_long_schedule(finance):
+    from loans import services
+
+    short, long = make_loan(weeks=2), make_loan(weeks=60)
+    services.post_weekly_installments(period_start=SUNDAY + timedelta(weeks=1), period_end=SUNDAY + timedelta(weeks=1, days=6))
+    count_queries(finance, f"{LOANS}{short.loan_number}/")  # warm caches
+
+    few = count_queries(finance, f"{LOANS}{short.loan_number}/")
+    many = count_queries(finance, f"{LOANS}{long.loan_number}/")
+
+    assert many == few
+
+
+@pytest.mark.parametrize(
+    "name, query",
+    [
+        ("unposted", {"week": "2026-03-01"}),
+        ("unposted", {"week": "2026-03-01", "export": "csv"}),
+        ("portfolio", {}),
+        ("portfolio-by-driver", {}),
+        ("posted-totals", {"date_from": "2026-01-01", "date_to": "2026-03-31"}),
+        ("aging", {"as_of": "2026-03-01"}),
+    ],
+)
+def test_reports_cost_the_same_queries_for_few_and_many_rows(finance, name, query):
+    from loans import services
+
+    def rows(loans: int) -> int:
+        for _ in range(loans):
+            make_loan(principal="1000.00", weeks=10)
+        services.post_weekly_installments(period_start=SUNDAY + timedelta(weeks=3), period_end=SUNDAY + timedelta(weeks=3, days=6))
+        with CaptureQueriesContext(connection) as captured:
+            response = finance.get(f"/api/v1/loans/reports/{name}/", query)
+            assert response.status_code == 200
+            if query.get("export"):
+                b"".join(response.streaming_content)
+        return len(captured)
+
+    rows(1)  # warm caches
+    few = rows(1)
+    many = rows(8)
 
     assert many == few

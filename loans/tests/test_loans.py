@@ -99,6 +99,34 @@ def test_bad_terms_are_refused_and_nothing_is_booked(changes, field):
     assert (DriverLoan.objects.count(), JournalEntry.objects.count(), Installment.objects.count()) == (0, 0, 0)
 
 
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"start_week": date(9999, 12, 26)}, "start_week"),
+        ({"start_week": date(1969, 12, 28)}, "start_week"),
+        ({"disbursed_on": date(1, 1, 1)}, "disbursed_on"),
+    ],
+)
+def test_dates_out_of_range_are_refused_and_nothing_is_booked(changes, field):
+    lease = LeaseFactory()
+    terms = {
+        "driver_id": lease.driver_id, "lease_id": lease.pk, "principal": Decimal("1000.00"), "start_week": SUNDAY,
+        "installment_count": 4, "purpose": "x", "created_by": StaffUserFactory(),
+    }
+
+    with pytest.raises(DomainError) as refused:
+        services.create_driver_loan(**{**terms, **changes})
+
+    assert (refused.value.code, list(refused.value.fields)) == ("date_out_of_range", [field])
+    assert (DriverLoan.objects.count(), JournalEntry.objects.count(), Installment.objects.count()) == (0, 0, 0)
+
+
+def test_the_latest_allowed_start_books_its_whole_schedule():
+    loan = make_loan(principal="5200.00", weeks=520, start=date(2200, 12, 28))
+
+    assert loan.installments.get(sequence=520).due_date == date(2210, 12, 9)  # 519 weeks later
+
+
 def test_a_lease_of_another_driver_or_a_suspended_driver_is_refused():
     lease = LeaseFactory()
     other = DriverFactory()

@@ -177,6 +177,33 @@ def test_a_period_is_a_sunday_to_saturday_week(start, end, field):
     assert (installment_entries(), InstallmentPostingRun.objects.count()) == (0, 0)
 
 
+@pytest.mark.parametrize(
+    "start, end",
+    [(date(1, 1, 7), date(1, 1, 13)), (date(1969, 12, 28), date(1970, 1, 3)), (date(2201, 1, 4), date(2201, 1, 10)),
+     (date(9999, 12, 26), date.max)],
+)
+def test_a_period_out_of_range_is_refused_and_nothing_is_started(start, end):
+    from loanproject.core.errors import DomainError
+
+    make_loan(weeks=2)
+
+    for post in (services.preview_posting, services.post_weekly_installments):
+        with pytest.raises(DomainError) as refused:
+            post(period_start=start, period_end=end)
+        assert refused.value.code == "date_out_of_range"
+
+    assert (installment_entries(), InstallmentPostingRun.objects.count()) == (0, 0)
+
+
+def test_the_week_of_a_day_out_of_range_is_a_domain_error():
+    from loanproject.core.errors import DomainError
+    from loans.periods import week_containing
+
+    with pytest.raises(DomainError, match="Enter a date between 1970-01-01 and 2200-12-31, got 0001-01-01."):
+        week_containing(date.min)
+    assert week_containing(date(2200, 12, 31)) == (date(2200, 12, 28), date(2201, 1, 3))
+
+
 def test_a_reversed_posting_is_posted_again_with_a_new_key():
     loan = make_loan(principal="200.00", weeks=2)
     services.post_weekly_installments(**week(SUNDAY))
