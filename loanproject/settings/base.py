@@ -289,6 +289,7 @@ OUTBOX_SUBSCRIPTIONS: dict[str, list[str]] = {
     "application.decided": ["applications.notify_application_decided"],
     "loan.booked": ["applications.notify_loan_booked"],
     "ledger.payment_recorded": ["loans.close_settled_loans"],
+    "ledger.entry_reversed": ["loans.reopen_unsettled_loans"],
 }
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 200)
 # Published events and consumer receipts are deleted after this many days (unpublished: never).
