@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/post_installments.py                 # 1,000,000 installments, 1 and 2 processes
     .venv/bin/python benchmarks/post_installments.py --n 100000 --workers 2
+    .venv/bin/python benchmarks/post_installments.py --memory-chunk-sizes 1000 5000 20000
 
 What it does, on the database of BENCH_DATABASE_URL (dropped, created and migrated first):
 1. creates `--n` due installments per value of `--workers` (loans of `--weeks` overdue weekly
@@ -14,6 +15,10 @@ What it does, on the database of BENCH_DATABASE_URL (dropped, created and migrat
    value of `--workers` (processes sharing the chunks, as Celery workers do), with peak RSS;
 4. SQL baseline: the same rows (entries, legs, open items, installments marked posted) written by
    one set-based SQL statement over the other `--n` installments;
+5. memory: for each of `--memory-chunk-sizes` (default 2,500 and 10,000), a fresh batch of
+   `--memory-n` installments posted by one fresh process, its RSS sampled every few milliseconds:
+   the peak is the same small amount whatever the chunk size (no row passes through Python on
+   PostgreSQL), so memory is bounded by the chunk, not by the run;
 then checks that every installment was posted exactly once and the book balances.
 """
 
@@ -48,6 +53,13 @@ def parse_args() -> argparse.Namespace:
         help="processes sharing the chunks, as Celery workers do; several values measure each on its own batch (default 1 2)",
     )
     parser.add_argument(
+        "--memory-chunk-sizes", type=int, nargs="+", default=[2_500, 10_000],
+        help="chunk sizes compared for peak memory, each on its own fresh batch (default 2500 10000)",
+    )
+    parser.add_argument(
+        "--memory-n", type=int, default=None, help="installments per memory batch (default: --n, at most 200,000)"
+    )
+    parser.add_argument(
         "--database-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_posting"),
         help="dropped and created again (default: $BENCH_DATABASE_URL or bench_posting on the local server)",
     )
@@ -59,6 +71,33 @@ def rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         pages = int(statm.read().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class PeakRss:
+    """This process's peak RSS, sampled by a thread every few milliseconds (within chunks too).
+
+    Sampled, not ru_maxrss: after fork+exec Linux reports the parent's peak as the child's.
+    """
+
+    def __init__(self, interval: float = 0.005) -> None:
+        import threading
+
+        self.peak = rss_mb()
+        self._interval, self._stop = interval, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.peak = max(self.peak, rss_mb())
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mb())
 
 
 # --- Data ----------------------------------------------------------------------------------------
@@ -169,17 +208,21 @@ def naive_orm_loop(installment_ids: list[int], period_end: date) -> float:
     return time.perf_counter() - started
 
 
-def _chunk_worker(args) -> tuple[int, float]:
+def _chunk_worker(args) -> tuple[int, float, float, float]:
+    """A fresh posting process: posts its share of the chunks; returns (posted, RSS before, peak
+    RSS, seconds spent posting)."""
     database_url, run_id, chunks = args
     setup_django(database_url, migrate=False)
+    from django.db import connection
+
     from loans.services import PostingChunk, post_installment_chunk
 
-    # Sampled, not ru_maxrss: after fork+exec Linux reports the parent's peak as the child's.
-    posted, peak = 0, rss_mb()
-    for chunk in chunks:
-        posted += post_installment_chunk(run_id=run_id, chunk=PostingChunk.from_dict(chunk)).posted
-        peak = max(peak, rss_mb())
-    return posted, peak
+    connection.ensure_connection()
+    before, posted, started = rss_mb(), 0, time.perf_counter()
+    with PeakRss() as rss:
+        for chunk in chunks:
+            posted += post_installment_chunk(run_id=run_id, chunk=PostingChunk.from_dict(chunk)).posted
+    return posted, before, rss.peak, time.perf_counter() - started
 
 
 def service_run(*, period_start: date, period_end: date, chunk_size: int | None, workers: int, database_url: str) -> dict:
@@ -188,22 +231,21 @@ def service_run(*, period_start: date, period_end: date, chunk_size: int | None,
     from loans.models import InstallmentPostingRun
     from loans.services import open_posting_run, post_installment_chunk
 
-    peak = {"rss": rss_mb()}
     baseline_rss = rss_mb()
     started = time.perf_counter()
     run, chunks = open_posting_run(period_start=period_start, period_end=period_end, chunk_size=chunk_size)
     planned_at = time.perf_counter()
     if workers == 1:
-        for chunk in chunks:
-            post_installment_chunk(run_id=run.pk, chunk=chunk)
-            peak["rss"] = max(peak["rss"], rss_mb())
-        worker_peaks = [peak["rss"]]
+        with PeakRss() as rss:
+            for chunk in chunks:
+                post_installment_chunk(run_id=run.pk, chunk=chunk)
+        worker_peaks = [rss.peak]
     else:
         connections.close_all()
         shares = [[chunk.as_dict() for chunk in chunks[index::workers]] for index in range(workers)]
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
             results = pool.map(_chunk_worker, [(database_url, run.pk, share) for share in shares])
-        worker_peaks = [rss for _, rss in results]
+        worker_peaks = [peak for _, _, peak, _ in results]
     elapsed = time.perf_counter() - started
     run = InstallmentPostingRun.objects.get(pk=run.pk)
     return {
@@ -215,6 +257,21 @@ def service_run(*, period_start: date, period_end: date, chunk_size: int | None,
         "baseline_rss": baseline_rss,
         "peak_rss": max(worker_peaks),
     }
+
+
+def memory_run(*, period_start: date, period_end: date, chunk_size: int, database_url: str) -> dict:
+    """The batch posted by one fresh process (nothing allocated before it): its peak RSS."""
+    from django.db import connections
+
+    from loans.models import InstallmentPostingRun
+    from loans.services import open_posting_run
+
+    run, chunks = open_posting_run(period_start=period_start, period_end=period_end, chunk_size=chunk_size)
+    connections.close_all()
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        ((posted, before, peak, seconds),) = pool.map(_chunk_worker, [(database_url, run.pk, [chunk.as_dict() for chunk in chunks])])
+    run = InstallmentPostingRun.objects.get(pk=run.pk)
+    return {"chunk_size": chunk_size, "chunks": len(chunks), "posted": run.posted, "seconds": seconds, "before": before, "peak": peak}
 
 
 ONE_STATEMENT_SQL = """
@@ -272,13 +329,19 @@ def main() -> None:
     period_start, period_end = week_containing(START + timedelta(weeks=args.weeks - 1))
     chunk_size = args.chunk_size or settings.LOANS_POSTING_CHUNK_SIZE
 
-    batches = " + ".join(f"{args.n:,}" for _ in args.workers)
+    batches = " + ".join([*(f"{args.n:,}" for _ in args.workers),
+                          *(f"{args.memory_n or min(args.n, 200_000):,}" for _ in args.memory_chunk_sizes)])
     print(f"Setting up {batches} + {sql_n:,} + {args.sample:,} installments "
           f"({args.weeks} overdue weeks per loan, {rate} % a year) ...", flush=True)
     setup_started = time.perf_counter()
     service_batches = [
         create_installments(batch=f"S{index}", loans=loans_for(args.n), weeks=args.weeks, rate=rate)
         for index, _ in enumerate(args.workers)
+    ]
+    memory_n = args.memory_n or min(args.n, 200_000)
+    memory_batches = [
+        create_installments(batch=f"M{index}", loans=loans_for(memory_n), weeks=args.weeks, rate=rate)
+        for index, _ in enumerate(args.memory_chunk_sizes)
     ]
     sql_ids = create_installments(batch="Q", loans=loans_for(sql_n), weeks=args.weeks, rate=rate)
     naive_ids = create_installments(batch="N", loans=loans_for(args.sample), weeks=args.weeks, rate=rate)
@@ -305,6 +368,14 @@ def main() -> None:
         service["workers"], service["rate"] = workers, service["posted"] / service["seconds"]
         services_measured.append(service)
 
+    memory_measured = []
+    for size, batch_ids in zip(args.memory_chunk_sizes, memory_batches, strict=True):
+        only(batch_ids)
+        print(f"  memory: posting {memory_n:,} installments in chunks of {size:,} in a fresh process ...", flush=True)
+        memory_measured.append(
+            memory_run(period_start=period_start, period_end=period_end, chunk_size=size, database_url=args.database_url)
+        )
+
     only(sql_ids)
     sql_seconds, sql_rows = one_statement(period_end)
     sql_rate = sql_rows / sql_seconds
@@ -326,6 +397,17 @@ def main() -> None:
               f"{service['plan_seconds']:.1f} s, {service['failed']} failed; {service['rate'] / naive_rate:.0f}x the naive loop, "
               f"{service['rate'] / sql_rate:.0%} of one statement; RSS {service['baseline_rss']:.0f} MB before, "
               f"peak {service['peak_rss']:.0f} MB per posting process")
+    print()
+    print("memory of one posting process (fresh, RSS sampled every 5 ms, within chunks too):")
+    print(f"{'chunk size':>12}{'chunks':>9}{'installments':>14}{'per second':>12}{'RSS before':>12}{'peak RSS':>10}{'growth':>9}")
+    for memory in memory_measured:
+        print(f"{memory['chunk_size']:>12,}{memory['chunks']:>9,}{memory['posted']:>14,}{memory['posted'] / memory['seconds']:>12,.0f}"
+              f"{memory['before']:>10.0f} MB{memory['peak']:>7.0f} MB{memory['peak'] - memory['before']:>6.0f} MB")
+    growths = [memory["peak"] - memory["before"] for memory in memory_measured]
+    if len(growths) > 1:
+        print(f"peak growth {min(growths):.0f}..{max(growths):.0f} MB for chunks of "
+              f"{min(args.memory_chunk_sizes):,}..{max(args.memory_chunk_sizes):,}: memory is bounded by the chunk, "
+              "not by the run (rows stay in PostgreSQL)")
     best = max(service["rate"] for service in services_measured)
     target = 10_000
     print(f"target >= {target:,}/s: {'met' if best >= target else 'NOT met'} (best {best:,.0f}/s); "
