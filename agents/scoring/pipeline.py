@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from loanproject.core.logging import redact
+
 from .affordability import AffordabilityAgent
 from .base import Agent
 from .credit import BureauAgent, CreditScoringAgent
@@ -68,9 +70,11 @@ def run_pipeline(facts: ApplicantFacts, rules: PolicyRules, agents: tuple[Agent,
             output = agent.decide(inputs)
         except Exception as exc:
             logger.exception("agent %s failed on application %s", agent.name, facts.application_id)
+            # The message is stored and shown to staff: an exception that quotes a PAN or a token
+            # must not put it in clear into the database.
+            message = redact(f"{type(exc).__name__}: {exc}")[:2000]
             result.runs.append(
-                AgentRun(agent.name, agent.version, "failed", inputs, {}, f"{type(exc).__name__}: {exc}"[:2000],
-                         _elapsed_ms(started), stamp)
+                AgentRun(agent.name, agent.version, "failed", inputs, {}, message, _elapsed_ms(started), stamp)
             )
             result.failed.append(agent.name)
             continue

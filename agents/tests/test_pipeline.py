@@ -63,3 +63,15 @@ def test_a_failing_gather_records_no_inputs(monkeypatch):
 
     failed = next(run for run in result.runs if run.agent_name == "risk_assessment")
     assert (failed.status, failed.input, failed.error_message) == ("failed", {}, "KeyError: 'fraud_score'")
+
+
+def test_a_failure_message_quoting_a_pan_is_stored_masked(monkeypatch):
+    def broken(self, inputs):
+        raise ValueError("bureau refused PAN ABCDE1234F")
+
+    monkeypatch.setattr(RiskAgent, "decide", broken)
+
+    result = run_pipeline(facts(), DEFAULT_RULES, AGENTS)
+
+    failed = next(run for run in result.runs if run.agent_name == "risk_assessment")
+    assert failed.error_message == "ValueError: bureau refused PAN XXXXXX234F"
