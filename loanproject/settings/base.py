@@ -259,6 +259,21 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 50},
     },
+    # Every 5 minutes: give manual reviews that found every officer full to officers with room
+    # (a decision frees a place at once; raised capacities, new officers and withdrawals do not).
+    "assign-waiting-applications": {
+        "task": "applications.assign_waiting_applications",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 240},
+    },
+    # Every 5 minutes: score applications left waiting for scoring for 10 minutes or more (a
+    # consumer that gave up, no active policy at the time, a lost re-score task).
+    "agents-score-stalled-applications": {
+        "task": "agents.score_stalled_applications",
+        "schedule": crontab(minute="*/5"),
+        "kwargs": {"unchanged_for_minutes": 10},
+        "options": {"expires": 240},
+    },
     # Every night at 01:30 (TIME_ZONE): the day's net-worth snapshot of every customer with an
     # open account (idempotent; `manage.py snapshot_net_worth` runs the same job by hand).
     "finance-net-worth-snapshots": {
