@@ -20,7 +20,7 @@ from loanproject.core.errors import DomainError
 from loanproject.core.exports import EXPORT_FORMATS, export_response
 
 from . import selectors, services
-from .models import Driver, DriverLoan, Installment, InstallmentPostingRun, Lease
+from .models import Driver, DriverLoan, Installment, InstallmentPostingRun, Lease, PostingRunChunk
 from .periods import business_date_validator, current_week, week_containing
 from .reports import REPORTS
 
@@ -397,9 +397,18 @@ class PostingRunForm(ServiceModelForm):
         return services.start_posting_run(period_start=period_start, period_end=period_end, started_by=self.user)
 
 
+class PostingRunChunkInline(ReadOnlyInlineMixin, admin.TabularInline):
+    model = PostingRunChunk
+    fields = ["first_due", "first_id", "planned", "processed", "posted", "skipped", "failed", "locked", "total_amount",
+              "locked_ids", "failed_ids", "finished_at"]
+    readonly_fields = fields
+    verbose_name_plural = "chunks worked on"
+
+
 @admin.register(InstallmentPostingRun)
 class InstallmentPostingRunAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = PostingRunForm
+    inlines = [PostingRunChunkInline]
     list_display = ["id", "period_start", "period_end", "started_by", "started_at", "finished_at", "progress",
                     "processed", "posted", "skipped", "failed", "locked", "total_amount"]
     list_select_related = ["started_by"]
@@ -413,6 +422,9 @@ class InstallmentPostingRunAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.Mod
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj else []
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
 
     def has_add_permission(self, request) -> bool:
         return request.user.has_perm("loans.post_installments")

@@ -16,7 +16,9 @@ Invariants:
 - Payments live in the ledger: an installment's paid amount is its open item's amount minus
   what is outstanding, never a second copy here.
 - Bulk posting writes no audit-log rows per installment: each posted installment points to its
-  `InstallmentPostingRun` (who ran it, when, what it did) and to its journal entry.
+  `InstallmentPostingRun` (who ran it, when, what it did) and to its journal entry; each chunk of
+  a run is recorded once (`PostingRunChunk`, unique per run and first id), in the transaction
+  that posts it, and the run's counters are the sums of its chunks'.
 """
 
 from __future__ import annotations

@@ -31,10 +31,14 @@ def post_weekly_installments_task(week: str | None = None) -> dict:
     max_retries=5,
 )
 def post_installment_chunk_task(run_id: int, chunk: dict) -> dict:
-    """One chunk of a run; safe to run twice (it posts only what is still unposted)."""
+    """One chunk of a run; safe to deliver twice (acks late): the chunk's record makes a second
+    delivery a no-op."""
     with acting_as_system():
         outcome = services.post_installment_chunk(run_id=run_id, chunk=services.PostingChunk.from_dict(chunk))
-    return {"posted": outcome.posted, "skipped": outcome.skipped, "failed": outcome.failed, "amount": str(outcome.amount)}
+    return {
+        "posted": outcome.posted, "skipped": outcome.skipped, "failed": outcome.failed, "locked": outcome.locked,
+        "amount": str(outcome.amount), "already_done": outcome.already_done,
+    }
 
 
 @shared_task(name="loans.close_settled_loans")

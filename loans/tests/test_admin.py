@@ -278,3 +278,16 @@ def test_a_loan_starting_out_of_range_is_a_form_error(admin_client):
         "Enter a date between 1970-01-01 and 2200-12-31, got 9999-12-26."
     ]
     assert DriverLoan.objects.count() == 0
+
+
+def test_a_runs_page_lists_its_chunks(admin_client):
+    for _ in range(3):
+        make_loan(weeks=2)
+    services.post_weekly_installments(**week(SUNDAY), chunk_size=2)
+    run = InstallmentPostingRun.objects.get()
+
+    page = admin_client.get(reverse("admin:loans_installmentpostingrun_change", args=[run.pk]))
+
+    assert page.status_code == 200
+    formset = page.context["inline_admin_formsets"][0].formset
+    assert [(form.instance.planned, form.instance.posted) for form in formset.forms] == [(2, 2), (1, 1)]
