@@ -225,6 +225,7 @@ def test_a_reversed_posting_is_posted_again_with_a_new_key():
     assert JournalEntry.objects.filter(source__in=["loans.installment", "ledger.reversal"]).count() == 3
 
 
+@pytest.mark.postgres  # matches the constraint name, which SQLite leaves out of unique violations
 def test_the_database_refuses_a_second_entry_for_an_installment():
     from django.db import IntegrityError, transaction
 
@@ -373,6 +374,7 @@ def test_run_counters_hold_in_the_database(changes, constraint):
     assert run_counts(run.pk) == (1, 1, 1, 0, 0, 0, Decimal("500.00"), True)
 
 
+@pytest.mark.postgres  # matches the constraint name, which SQLite leaves out of unique violations
 def test_a_chunk_is_recorded_once_per_run_in_the_database():
     from django.db import IntegrityError, transaction
 
@@ -428,6 +430,7 @@ def test_a_loan_paid_ahead_closes_when_its_last_installment_is_posted():
     assert ledger_selectors.party_balance(party=driver_party(loan.driver_id)) == Decimal("0.00")
 
 
+@pytest.mark.postgres  # SQLite marks posted rows one by one (the portable path is for development)
 def test_a_chunk_costs_the_same_queries_for_few_and_many_drivers_with_or_without_credit():
     def queries_for_a_run(loans: int, with_credit: int) -> int:
         made = [make_loan(principal="200.00", weeks=2) for _ in range(loans)]
