@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .views import DriverPaymentView, LoanViewSet, PostingRunViewSet, PostingView, ReportView
+from .views import DriverPaymentReversalView, DriverPaymentView, LoanViewSet, PostingRunViewSet, PostingView, ReportView
 
 router = SimpleRouter()
 router.register("loans", LoanViewSet, basename="loan")
@@ -11,5 +11,9 @@ urlpatterns = [
     path("loans/postings/", PostingView.as_view(), name="loan-postings"),
     path("loans/reports/<slug:name>/", ReportView.as_view(), name="loan-report"),
     path("drivers/<int:driver_id>/payments/", DriverPaymentView.as_view(), name="driver-payments"),
+    path(
+        "drivers/<int:driver_id>/payments/<int:entry_id>/reversal/", DriverPaymentReversalView.as_view(),
+        name="driver-payment-reversal",
+    ),
     *router.urls,
 ]

@@ -35,6 +35,7 @@ from .serializers import (
     LoanDetailSerializer,
     LoanSerializer,
     PaymentResultSerializer,
+    PaymentReversalSerializer,
     PaymentSerializer,
     PostingRequestSerializer,
     PostingResultSerializer,
@@ -183,6 +184,24 @@ class DriverPaymentView(StaffAPIMixin, APIView):
             status=status.HTTP_200_OK if replayed else status.HTTP_201_CREATED,
             headers={"Idempotent-Replayed": "true"} if replayed else {},
         )
+
+
+class DriverPaymentReversalView(StaffAPIMixin, APIView):
+    required_permissions = {"post": "ledger.reverse_entry"}
+
+    @extend_schema(
+        request=CancelSerializer,
+        responses={201: PaymentReversalSerializer},
+        description="Reverse a driver's payment (a bounced cheque): the installments it paid are due again and the "
+        "loans it settled are active again. A payment is reversed once (409 the second time).",
+    )
+    def post(self, request: Request, driver_id: int, entry_id: int) -> Response:
+        serializer = CancelSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.reverse_driver_payment(
+            driver_id=driver_id, payment_entry_id=entry_id, reason=serializer.validated_data["reason"], actor=request.user
+        )
+        return Response(PaymentReversalSerializer(result).data, status=status.HTTP_201_CREATED)
 
 
 class ReportView(StaffAPIMixin, APIView):

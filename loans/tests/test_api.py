@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
@@ -392,3 +393,35 @@ def test_reports_cost_the_same_queries_for_few_and_many_rows(finance, name, quer
     many = rows(8)
 
     assert many == few
+
+
+def test_finance_reverses_a_driver_payment_once(finance):
+    from loans import services
+
+    loan = make_loan(principal="100.00", weeks=1)
+    services.post_weekly_installments(period_start=SUNDAY, period_end=SUNDAY + timedelta(days=6))
+    payment = services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal("100.00"), received_on=SUNDAY, idempotency_key="b")
+    url = f"/api/v1/drivers/{loan.driver_id}/payments/{payment.payment.entry.pk}/reversal/"
+
+    first = finance.post(url, {"reason": "cheque bounced"}, format="json")
+    again = finance.post(url, {"reason": "cheque bounced"}, format="json")
+    unknown = finance.post(f"/api/v1/drivers/{loan.driver_id}/payments/{loan.disbursement_entry_id}/reversal/", {"reason": "x"}, format="json")
+
+    assert first.status_code == 201, first.json()
+    assert first.json() == {
+        "reversal_entry_id": JournalEntry.objects.get(reversal_of=payment.payment.entry).pk,
+        "reversed_entry_id": payment.payment.entry.pk, "reopened_loans": [loan.loan_number],
+    }
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "already_reversed")
+    assert unknown.status_code == 404
+    loan.refresh_from_db()
+    assert loan.status == "active"
+
+
+def test_reversing_a_payment_needs_the_reverse_permission():
+    loan = make_loan()
+
+    response = client_for("Loan manager").post(f"/api/v1/drivers/{loan.driver_id}/payments/1/reversal/", {"reason": "x"}, format="json")
+
+    assert response.status_code == 403
+    assert not JournalEntry.objects.filter(source="ledger.reversal").exists()
