@@ -97,3 +97,17 @@ def scoring_policy(db):
     default = importlib.import_module("agents.migrations.0002_default_scoring_policy").DEFAULT_POLICY
     policy = ScoringPolicy.objects.filter(is_active=True).first()
     return policy or ScoringPolicy.objects.create(**default)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Django empties the database between transactional tests with TRUNCATE, which the ledger
+    refuses on its append-only tables unless `ledger.allow_truncate` is on: the test database
+    (and every session on it, the test's subprocesses included) allows it."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"ALTER DATABASE {connection.ops.quote_name(connection.settings_dict['NAME'])} SET ledger.allow_truncate = 'on'")
+                cursor.execute("SET ledger.allow_truncate = 'on'")  # this session started before

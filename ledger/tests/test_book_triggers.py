@@ -172,3 +172,15 @@ def test_a_check_fired_early_is_queued_again_for_later_entries():
         insert_leg(entry_id, cash.pk, debit="1.00")
 
     assert JournalEntry.objects.count() == 0
+
+
+@pytest.mark.parametrize("table", ["ledger_posting", "ledger_journalentry"])
+def test_truncating_postings_or_entries_is_refused(table):
+    cash, income = cash_account(), income_account()
+    book(cash, income, "10.00", key="kept")
+
+    with pytest.raises(IntegrityError, match=f"{table} is append-only: TRUNCATE refused"), transaction.atomic():
+        raw("SET LOCAL ledger.allow_truncate = 'off'")  # what every session outside the tests has
+        raw(f"TRUNCATE {table} CASCADE")
+
+    assert (JournalEntry.objects.count(), Posting.objects.count()) == (1, 2)
