@@ -2,6 +2,7 @@
 tells a partner whether another partner's id exists: it just matches nothing."""
 
 import django_filters
+from django import forms
 
 from ..models import (
     Account,
@@ -21,8 +22,16 @@ from ..models import (
 from ..validators import normalize_category
 
 
-def id_filter(field_name: str) -> django_filters.NumberFilter:
-    return django_filters.NumberFilter(field_name=field_name)
+# The largest id a bigint column holds: anything above is a 400, not an overflow in the driver.
+MAX_ID = 2**63 - 1
+
+
+class IdFilter(django_filters.Filter):
+    field_class = forms.IntegerField
+
+
+def id_filter(field_name: str) -> IdFilter:
+    return IdFilter(field_name=field_name, min_value=1, max_value=MAX_ID)
 
 
 class BankConnectionFilter(django_filters.FilterSet):

@@ -115,6 +115,14 @@ def test_a_token_for_a_manual_connection_is_refused_on_update_too(partner_client
 # --- Accounts ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("value", ["-1.0085513362405867e+236", "99999999999999999999", "0", "1.5", "abc"])
+def test_an_id_filter_that_no_row_can_have_is_a_400_naming_it(partner_client, account, value):
+    response = partner_client.get(f"{BASE}/accounts/", {"connection": value})
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["connection"]
+
+
 def test_accounts_open_update_and_close(partner_client, customer):
     bank = BankConnectionFactory(customer=customer)
 
