@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import time
 from contextlib import contextmanager
 
@@ -29,6 +31,28 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_redis)
         if "postgres" in item.keywords and settings.POSTGRES_PROBLEM:
             item.add_marker(skip_postgres)
+
+
+@pytest.fixture
+def console():
+    """The configured console handler, writing into a buffer for the test."""
+    from loanproject.core.logging import RequestContextFilter
+
+    handler = next(h for h in logging.getLogger().handlers if any(isinstance(f, RequestContextFilter) for f in h.filters))
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    yield handler, stream
+    handler.setStream(previous)
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache: throttle counters and cached dashboard figures are
+    keyed by row ids, which SQLite hands out again after a rolled-back test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
 
 
 @pytest.fixture
