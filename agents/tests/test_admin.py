@@ -131,6 +131,30 @@ class TestActivateAction:
         assert list(ScoringPolicy.objects.order_by("version").values_list("version", "is_active")) == [(1, True), (2, False)]
 
 
+def test_publishing_a_policy_in_the_admin_adds_an_active_version(admin_client):
+    add_url = reverse("admin:agents_scoringpolicy_add")
+    initial = admin_client.get(add_url).context["adminform"].form.initial
+    data = {key: value for key, value in initial.items() if value is not None}
+    data.update(name="Tighter", pre_approve_max_amount="20000.00")
+
+    response = admin_client.post(add_url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert list(ScoringPolicy.objects.order_by("version").values_list("version", "is_active", "pre_approve_max_amount")) == [
+        (1, False, Decimal("25000.00")), (2, True, Decimal("20000.00"))]
+
+
+def test_an_inconsistent_policy_is_refused_on_the_form(admin_client):
+    add_url = reverse("admin:agents_scoringpolicy_add")
+    data = {k: v for k, v in admin_client.get(add_url).context["adminform"].form.initial.items() if v is not None}
+    data.update(pre_approve_from_credit_score=500)  # below the rejection score
+
+    response = admin_client.post(add_url, data)
+
+    assert response.status_code == 200
+    assert ScoringPolicy.objects.count() == 1
+
+
 def publish_versions(count: int) -> None:
     active = ScoringPolicy.objects.get(is_active=True)
     rules = {field: getattr(active, field) for field in services.POLICY_FIELDS}

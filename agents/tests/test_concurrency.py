@@ -1,36 +1,14 @@
 """Races on real PostgreSQL: two staff members at once, one consistent result, never a 500."""
 
-import threading
 
 import pytest
-from django.db import close_old_connections
 
 from agents import services
 from agents.models import ScoringPolicy
+from loanproject.core.testing import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-
-def run_together(*functions):
-    """Start every function at the same moment in its own thread; return results or exceptions."""
-    barrier = threading.Barrier(len(functions))
-    results: list = [None] * len(functions)
-
-    def runner(index, function):
-        try:
-            barrier.wait()
-            results[index] = function()
-        except Exception as exc:  # collected for the assertions
-            results[index] = exc
-        finally:
-            close_old_connections()
-
-    threads = [threading.Thread(target=runner, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
 
 
 def inactive_versions(count: int) -> list[ScoringPolicy]:

@@ -10,7 +10,7 @@ from applications.lifecycle import ApplicationStatus
 from applications.models import Customer, LoanApplication
 from loanproject.core.models import IdempotencyKey, OutboxEvent
 
-from .factories import CustomerFactory, LoanApplicationFactory, PartnerFactory
+from .factories import CustomerFactory, LoanApplicationFactory
 from .payloads import application_payload
 
 pytestmark = pytest.mark.django_db

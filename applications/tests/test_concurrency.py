@@ -5,7 +5,7 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from conftest import wait_until
@@ -15,33 +15,13 @@ from applications.lifecycle import ApplicationStatus
 from applications.models import Customer, LoanApplication, ReviewDecision
 from loanproject.core.errors import StaleVersion
 from loanproject.core.models import IdempotencyKey, OutboxEvent
+from loanproject.core.testing import run_together
 
 from .factories import LoanApplicationFactory, ManagerFactory, PartnerFactory, ReviewerFactory, issue_key
 from .payloads import application_payload
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-
-def run_together(*functions):
-    """Start every function at the same moment in its own thread; return results or exceptions."""
-    barrier = threading.Barrier(len(functions))
-    results: list = [None] * len(functions)
-
-    def runner(index, function):
-        try:
-            barrier.wait()
-            results[index] = function()
-        except Exception as exc:  # collected for the assertions
-            results[index] = exc
-        finally:
-            close_old_connections()
-
-    threads = [threading.Thread(target=runner, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
 
 
 def test_two_decisions_on_the_same_version_one_wins():

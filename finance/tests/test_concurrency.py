@@ -5,34 +5,19 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from finance import services
 from finance.models import NetWorthSnapshot, Transaction
+from loanproject.core.testing import run_together
 
 from .factories import AccountFactory, BankConnectionFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def run_together(work, times: int = 2) -> list:
-    barrier, results, errors = threading.Barrier(times), [], []
-
-    def worker():
-        try:
-            barrier.wait()
-            results.append(work())
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(times)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+def run_twice_at_once(work) -> list:
+    results = run_together(work, work)
+    assert [r for r in results if isinstance(r, Exception)] == []
     return results
 
 
@@ -44,7 +29,7 @@ def test_the_same_file_imported_twice_at_once_is_stored_once():
         f"chk-{1 + n % 2},t{n},2026-03-01,-{n % 90 + 1}.25,Row {n}\n" for n in range(3000)
     )
 
-    reports = run_together(
+    reports = run_twice_at_once(
         lambda: services.import_transactions_csv(connection_id=bank.pk, csv_file=io.BytesIO(text.encode()), chunk_size=250)
     )
 
@@ -56,7 +41,7 @@ def test_the_same_file_imported_twice_at_once_is_stored_once():
 def test_two_snapshot_runs_at_once_take_each_snapshot_once():
     accounts = [AccountFactory(current_balance=Decimal(f"{n}.50")) for n in range(40)]
 
-    reports = run_together(lambda: services.take_net_worth_snapshots(batch_size=7))
+    reports = run_twice_at_once(lambda: services.take_net_worth_snapshots(batch_size=7))
 
     assert NetWorthSnapshot.objects.count() == 40
     assert sum(report.created for report in reports) == 40
@@ -78,7 +63,7 @@ def test_files_with_the_same_rows_in_opposite_orders_do_not_deadlock():
         with lock:
             return next(files).encode()
 
-    reports = run_together(
+    reports = run_twice_at_once(
         lambda: services.import_transactions_csv(connection_id=bank.pk, csv_file=io.BytesIO(next_file()), chunk_size=2000)
     )
 

@@ -9,7 +9,6 @@ import pytest
 from django.contrib.auth.models import Group
 
 from applications.lifecycle import ApplicationStatus
-from applications.models import LoanApplication
 from applications.tests.factories import LoanApplicationFactory, ManagerFactory, ReviewerFactory, StaffUserFactory
 from loans.models import DriverLoan, Installment, InstallmentStatus
 from loans.periods import current_week

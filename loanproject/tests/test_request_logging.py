@@ -1,4 +1,3 @@
-import io
 import json
 import logging
 
@@ -7,19 +6,8 @@ from django.test import override_settings
 
 from applications.tests.factories import PartnerFactory, issue_key
 from applications.tests.payloads import application_payload
-from loanproject.core.logging import RequestContextFilter
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def console():
-    """The configured console handler, writing into a buffer for the test."""
-    handler = next(h for h in logging.getLogger().handlers if any(isinstance(f, RequestContextFilter) for f in h.filters))
-    stream = io.StringIO()
-    previous = handler.setStream(stream)
-    yield handler, stream
-    handler.setStream(previous)
 
 
 def test_json_log_lines_carry_request_id_and_actor_and_never_a_pan(client, console, settings):

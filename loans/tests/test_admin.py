@@ -255,9 +255,11 @@ def test_an_admin_report_date_out_of_range_is_shown_as_an_error(admin_client, na
 
 def test_the_admin_unposted_report_filters_by_driver(admin_client):
     mine, other = make_loan(weeks=2), make_loan(weeks=2)
+    unfiltered = admin_client.get(reverse("admin:loans_report", args=["unposted"]), {"week": "2026-01-04"})
 
     page = admin_client.get(reverse("admin:loans_report", args=["unposted"]), {"week": "2026-01-04", "driver": mine.driver_id})
 
+    assert sorted(row[0] for row in unfiltered.context["rows"]) == sorted([mine.loan_number, other.loan_number])
     assert [row[0] for row in page.context["rows"]] == [mine.loan_number]
     assert f'name="driver" min="1" value="{mine.driver_id}"' in page.content.decode()
 

@@ -1,21 +1,10 @@
-import io
 import logging
 
 import pytest
 
-from loanproject.core.logging import RedactSecretsFilter, RequestContextFilter
+from loanproject.core.logging import RedactSecretsFilter
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def console():
-    """The configured console handler, writing into a buffer for the test."""
-    handler = next(h for h in logging.getLogger().handlers if any(isinstance(f, RequestContextFilter) for f in h.filters))
-    stream = io.StringIO()
-    previous = handler.setStream(stream)
-    yield handler, stream
-    handler.setStream(previous)
 
 
 def test_every_request_gets_an_id_echoed_back(client):

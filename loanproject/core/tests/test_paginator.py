@@ -3,7 +3,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from loanproject.core.admin import paginator as paginator_module
-from loanproject.core.admin.paginator import EstimatedCountPaginator, estimated_row_count
+from loanproject.core.admin.paginator import EstimatedCountPaginator
 from loanproject.core.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
