@@ -5,21 +5,22 @@
     .venv/bin/python benchmarks/post_installments.py --n 100000 --workers 2
     .venv/bin/python benchmarks/post_installments.py --memory-chunk-sizes 1000 5000 20000
 
-What it does, on the database of BENCH_DATABASE_URL (dropped, created and migrated first):
-1. creates `--n` due installments per value of `--workers` (loans of `--weeks` overdue weekly
-   installments each, at `--rate` % so every entry has three legs), `--sql-n` for the SQL baseline
-   and a small sample for the naive baseline (set-based SQL, not timed);
+What it does, on the database of BENCH_DATABASE_URL: each way below is measured on the database
+dropped, created and migrated again, holding just that way's due installments (loans of `--weeks`
+overdue weekly installments each, at `--rate` % so every entry has three legs; written set-based,
+not timed), so no way pays for another's rows or bloat:
+1. (the set-up of each way, as above);
 2. naive baseline: a per-installment ORM loop (entry, legs, open item, installment saved one by
    one, a transaction each) on `--sample` installments;
 3. the service: loans.services posting `--n` installments in chunks of `--chunk-size`, once per
    value of `--workers` (processes sharing the chunks, as Celery workers do), with peak RSS;
 4. SQL baseline: the same rows (entries, legs, open items, installments marked posted) written by
-   one set-based SQL statement over the other `--n` installments;
+   one set-based SQL statement over `--sql-n` installments;
 5. memory: for each of `--memory-chunk-sizes` (default 2,500 and 10,000), a fresh batch of
    `--memory-n` installments posted by one fresh process, its RSS sampled every few milliseconds:
    the peak is the same small amount whatever the chunk size (no row passes through Python on
    PostgreSQL), so memory is bounded by the chunk, not by the run;
-then checks that every installment was posted exactly once and the book balances.
+after each way it checks that every installment was posted exactly once and the book balances.
 """
 
 from __future__ import annotations
@@ -165,14 +166,6 @@ def bench_user():
     return user
 
 
-def park(loan_ids_sql: str, status: str) -> None:
-    """Take loans out of (or back into) the posting, so each measurement sees only its batch."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE loans_driverloan SET status = %s WHERE {loan_ids_sql}", [status])
-
-
 # --- The three ways ------------------------------------------------------------------------------
 
 
@@ -313,6 +306,18 @@ def one_statement(period_end: date) -> tuple[float, int]:
     return time.perf_counter() - started, updated
 
 
+def on_fresh_database(database_url: str, *, batch: str, n: int, weeks: int, rate: Decimal) -> tuple[int, int]:
+    """Empty the database, migrate it and create `n` due installments: every way is measured on a
+    database of its own holding the same shape of data, so none pays for another's rows."""
+    from django.core.management import call_command
+    from django.db import connections
+
+    connections.close_all()
+    fresh_database(database_url)
+    call_command("migrate", verbosity=0)
+    return create_installments(batch=batch, loans=max(1, -(-n // weeks)), weeks=weeks, rate=rate)
+
+
 def main() -> None:
     args = parse_args()
     if not args.database_url.startswith("postgres"):
@@ -321,68 +326,60 @@ def main() -> None:
     setup_django(args.database_url)
     from django.conf import settings
 
+    from loans.models import Installment
     from loans.periods import week_containing
 
     rate = Decimal(args.rate)
     sql_n = args.n if args.sql_n is None else args.sql_n
-    loans_for = lambda n: max(1, -(-n // args.weeks))  # noqa: E731 (ceil)
+    memory_n = args.memory_n or min(args.n, 200_000)
     period_start, period_end = week_containing(START + timedelta(weeks=args.weeks - 1))
     chunk_size = args.chunk_size or settings.LOANS_POSTING_CHUNK_SIZE
+    problems: list[str] = []
 
-    batches = " + ".join([*(f"{args.n:,}" for _ in args.workers),
-                          *(f"{args.memory_n or min(args.n, 200_000):,}" for _ in args.memory_chunk_sizes)])
-    print(f"Setting up {batches} + {sql_n:,} + {args.sample:,} installments "
-          f"({args.weeks} overdue weeks per loan, {rate} % a year) ...", flush=True)
-    setup_started = time.perf_counter()
-    service_batches = [
-        create_installments(batch=f"S{index}", loans=loans_for(args.n), weeks=args.weeks, rate=rate)
-        for index, _ in enumerate(args.workers)
-    ]
-    memory_n = args.memory_n or min(args.n, 200_000)
-    memory_batches = [
-        create_installments(batch=f"M{index}", loans=loans_for(memory_n), weeks=args.weeks, rate=rate)
-        for index, _ in enumerate(args.memory_chunk_sizes)
-    ]
-    sql_ids = create_installments(batch="Q", loans=loans_for(sql_n), weeks=args.weeks, rate=rate)
-    naive_ids = create_installments(batch="N", loans=loans_for(args.sample), weeks=args.weeks, rate=rate)
-    print(f"  set up in {time.perf_counter() - setup_started:.1f} s", flush=True)
+    def fresh(batch: str, n: int) -> tuple[int, int]:
+        started = time.perf_counter()
+        ids = on_fresh_database(args.database_url, batch=batch, n=n, weeks=args.weeks, rate=rate)
+        print(f"  fresh database with {n:,} due installments ({args.weeks} overdue weeks per loan, {rate} % a year) "
+              f"in {time.perf_counter() - started:.1f} s", flush=True)
+        return ids
 
-    from loans.models import Installment
+    def checked(way: str) -> None:
+        problems.extend(f"{way}: {problem}" for problem in check_exactly_once())
 
-    def only(batch_ids):
-        park("true", "closed")
-        park(f"id IN (SELECT loan_id FROM loans_installment WHERE id BETWEEN {batch_ids[0]} AND {batch_ids[1]})", "active")
-
-    only(naive_ids)
+    print("naive ORM loop on a sample ...", flush=True)
+    naive_ids = fresh("N", args.sample)
     sample = list(Installment.objects.filter(pk__range=naive_ids).order_by("pk").values_list("pk", flat=True)[: args.sample])
     naive_seconds = naive_orm_loop(sample, period_end)
     naive_rate = len(sample) / naive_seconds
+    # The whole loans beyond the sample were never meant to be posted.
+    Installment.objects.filter(pk__range=naive_ids, status="scheduled").update(status="cancelled")
+    checked("naive loop")
 
     services_measured = []
-    for workers, batch_ids in zip(args.workers, service_batches, strict=True):
-        only(batch_ids)
-        print(f"  posting {args.n:,} installments with {workers} process(es) ...", flush=True)
+    for workers in args.workers:
+        print(f"service, {args.n:,} installments with {workers} process(es) ...", flush=True)
+        fresh(f"S{workers}", args.n)
         service = service_run(
             period_start=period_start, period_end=period_end, chunk_size=chunk_size, workers=workers, database_url=args.database_url
         )
         service["workers"], service["rate"] = workers, service["posted"] / service["seconds"]
         services_measured.append(service)
+        checked(f"service with {workers} process(es)")
 
     memory_measured = []
-    for size, batch_ids in zip(args.memory_chunk_sizes, memory_batches, strict=True):
-        only(batch_ids)
-        print(f"  memory: posting {memory_n:,} installments in chunks of {size:,} in a fresh process ...", flush=True)
+    for size in args.memory_chunk_sizes:
+        print(f"memory: {memory_n:,} installments in chunks of {size:,} in a fresh process ...", flush=True)
+        fresh(f"M{size}", memory_n)
         memory_measured.append(
             memory_run(period_start=period_start, period_end=period_end, chunk_size=size, database_url=args.database_url)
         )
+        checked(f"memory run, chunks of {size:,}")
 
-    only(sql_ids)
+    print(f"one set-based SQL statement over {sql_n:,} installments ...", flush=True)
+    fresh("Q", sql_n)
     sql_seconds, sql_rows = one_statement(period_end)
     sql_rate = sql_rows / sql_seconds
-
-    # The naive batch's installments beyond the sample were never meant to be posted.
-    Installment.objects.filter(pk__range=naive_ids, status="scheduled").update(status="cancelled")
-    problems = check_exactly_once()
+    checked("one statement")
 
     print()
     print(f"{'way':<46}{'installments':>14}{'seconds':>10}{'per second':>12}")
