@@ -32,7 +32,8 @@ def score_in_batches(
     """Score many applications, one transaction per batch (memory bounded by the batch size).
 
     Pre-approved and manual-review applications among them are first sent back to scoring (a
-    re-score); submitted ones are scored directly. `rescore_decided=False` says the caller chose
+    re-score), except those awaiting confirmation of a proposed approval, which are skipped (left
+    for their reviewer); submitted ones are scored directly. `rescore_decided=False` says the caller chose
     only applications waiting for scoring: no batch needs that step (nor its query).
     """
     total = ScoringReport()
@@ -40,7 +41,7 @@ def score_in_batches(
         batch = list(application_ids[start : start + batch_size])
         with transaction.atomic():
             if rescore_decided:
-                application_services.request_rescoring(application_ids=batch)
+                application_services.request_rescoring(application_ids=batch, skip_pending_proposals=True)
             total.add(score_applications(application_ids=batch, trigger=trigger))
         if progress:
             progress(len(batch))

@@ -73,6 +73,22 @@ class TestRescoreAction:
         assert (ScoringRun.objects.count(), queued) == (0, [])
 
 
+    def test_a_proposal_awaiting_confirmation_is_refused_by_name_and_nothing_changes(
+        self, admin_client, django_capture_on_commit_callbacks
+    ):
+        proposed = strong_application(status=ApplicationStatus.MANUAL_REVIEW)
+        LoanApplication.objects.filter(pk=proposed.pk).update(proposed_amount=Decimal("40000.00"))
+        before = statuses()
+
+        with django_capture_on_commit_callbacks(execute=True) as queued:
+            response = admin_client.post(APPLICATIONS, {"action": "rescore", "_selected_action": [proposed.pk]}, follow=True)
+
+        assert shown(response) == [(ERROR, f"Nothing was re-scored: {proposed.pk} await(s) confirmation "
+                                           "of a proposed approval; confirm or reject it first.")]
+        assert statuses() == before
+        assert (ScoringRun.objects.count(), queued) == (0, [])
+
+
 class TestRescoreService:
     def test_it_queues_the_moved_ones_once_committed(self, django_capture_on_commit_callbacks):
         referred = strong_application(status=ApplicationStatus.MANUAL_REVIEW)

@@ -14,7 +14,7 @@ from agents.scoring.risk import RiskAgent
 from agents.tasks import score_submitted_application_task
 from applications import services as application_services
 from applications.lifecycle import ApplicationStatus
-from applications.models import Notification
+from applications.models import LoanApplication, Notification
 from applications.tests.factories import CustomerFactory, LoanApplicationFactory, PartnerFactory, StaffUserFactory
 from loanproject.core.models import OutboxEvent
 
@@ -226,6 +226,24 @@ class TestDoors:
             (application.pk, 1, "submitted"), (application.pk, 2, "batch")]
         application.refresh_from_db()
         assert (application.status, application.version) == (ApplicationStatus.PRE_APPROVED, 4)
+
+    def test_the_command_leaves_a_proposal_awaiting_confirmation_and_rescores_the_rest(self, capsys):
+        from django.core.management import call_command
+
+        waiting, proposed = strong_application(), strong_application(requested_amount=Decimal("40000.00"))
+        LoanApplication.objects.filter(pk__in=[waiting.pk, proposed.pk]).update(status=ApplicationStatus.MANUAL_REVIEW)
+        LoanApplication.objects.filter(pk=proposed.pk).update(proposed_amount=Decimal("40000.00"))
+        before = LoanApplication.objects.values_list("status", "version", "proposed_amount").get(pk=proposed.pk)
+
+        call_command("score_applications", "--status", "manual_review")
+
+        assert re.fullmatch(
+            r"scored 1 of 2 selected: 1 pre-approved, 0 to manual review, 0 rejected "
+            r"\(0 with failed agents, 1 skipped\) in \d+\.\d s \(\d+/s\)\n",
+            capsys.readouterr().out,
+        )
+        assert LoanApplication.objects.values_list("status", "version", "proposed_amount").get(pk=proposed.pk) == before
+        assert list(ScoringRun.objects.values_list("application_id", flat=True)) == [waiting.pk]
 
     @pytest.mark.parametrize(
         "arguments, message",

@@ -84,8 +84,10 @@ class CustomerAdmin(NoDeleteAdminMixin, LargeTableAdminMixin, AuditedAdminMixin,
         pan = normalize_pan(search_term)
         if PAN_RE.match(pan):
             return queryset.filter(pan_hash=services.pan_blind_index(pan)), False
-        # Phones are stored without separators; "+1 212 555 0101" typed by staff finds "+12125550101".
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # Phones are stored without separators: "+1 212 555 0101" typed by staff also finds
+        # "+12125550101", while the term as typed still finds names, e-mails and refs.
         phone = normalize_phone(search_term.strip())
-        if PHONE_RE.match(phone):
-            search_term = phone
-        return super().get_search_results(request, queryset, search_term)
+        if PHONE_RE.match(phone) and phone != search_term:
+            found = found | queryset.filter(phone=phone)
+        return found, may_have_duplicates

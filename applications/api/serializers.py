@@ -55,7 +55,7 @@ class CustomerInputSerializer(StrictFieldsMixin, serializers.Serializer):
     phone = serializers.RegexField(r"^\+?[0-9 ()-]{5,32}$", max_length=32, required=False, allow_blank=True, default="")
     address = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
     push_token = serializers.CharField(
-        max_length=255, required=False, allow_blank=True,
+        max_length=254, required=False, allow_blank=True,
         help_text="Device token of the customer's app for push notifications; omitted keeps the known one.",
     )
     pan = PanField()
@@ -179,5 +179,5 @@ class CustomerUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
     email = serializers.EmailField(required=False)
     phone = serializers.RegexField(r"^\+?[0-9 ()-]{5,32}$", max_length=32, required=False, allow_blank=True)
     address = serializers.CharField(max_length=1000, required=False, allow_blank=True)
-    push_token = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    push_token = serializers.CharField(max_length=254, required=False, allow_blank=True)
     pan = PanField(required=False)

@@ -12,19 +12,38 @@ zero-setup database, cannot add constraints to existing tables), in the style of
   that case: a partner-less application of a partner's customer, and a partner given to a
   customer that has partner-less (staff) applications.
 
-A database whose rows already drifted fails this migration on purpose: which partner is right
-is for a person to decide, not for a migration.
+A database whose rows already drifted fails this migration on purpose (the key's validation, and
+a check for the partner-less rows the key skips): which partner is right is for a person to
+decide, not for a migration. The key is added NOT VALID and validated after, so the big table is
+scanned without blocking writes.
+
+The partner-less check locks the customer row (FOR SHARE), so an application inserted while its
+customer's partner is being set waits for that change instead of judging the old row.
 """
 
 from django.db import migrations
 
-FORWARD = """
+DRIFT_CHECK = """
+DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM applications_loanapplication a JOIN applications_customer c ON c.id = a.customer_id
+                WHERE a.partner_id IS NULL AND c.partner_id IS NOT NULL) THEN
+        RAISE EXCEPTION 'application_partner_matches_customer: applications without a partner belong to a partner''s customer; '
+                        'decide their partner before migrating';
+    END IF;
+END $$;
+"""
+
+FORWARD = DRIFT_CHECK + """
 ALTER TABLE applications_loanapplication ADD CONSTRAINT application_partner_matches_customer
-    FOREIGN KEY (customer_id, partner_id) REFERENCES applications_customer (id, partner_id);
+    FOREIGN KEY (customer_id, partner_id) REFERENCES applications_customer (id, partner_id) NOT VALID;
+ALTER TABLE applications_loanapplication VALIDATE CONSTRAINT application_partner_matches_customer;
 
 CREATE FUNCTION applications_partnerless_application_check() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    customer_partner bigint;
 BEGIN
-    IF EXISTS (SELECT 1 FROM applications_customer WHERE id = NEW.customer_id AND partner_id IS NOT NULL) THEN
+    SELECT partner_id INTO customer_partner FROM applications_customer WHERE id = NEW.customer_id FOR SHARE;
+    IF customer_partner IS NOT NULL THEN
         RAISE EXCEPTION 'application_partner_matches_customer: application % has no partner, its customer % has one',
             NEW.id, NEW.customer_id USING ERRCODE = 'foreign_key_violation';
     END IF;

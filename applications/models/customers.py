@@ -40,8 +40,9 @@ class Customer(models.Model):
     email = models.EmailField()
     phone = models.CharField(max_length=32, blank=True)
     address = models.TextField(blank=True)
+    # At most what Notification.recipient holds: the token is that notification's recipient.
     push_token = models.CharField(
-        max_length=255, blank=True, help_text="Device token of the customer's app for push notifications; blank: no push."
+        max_length=254, blank=True, help_text="Device token of the customer's app for push notifications; blank: no push."
     )
     pan = EncryptedTextField(context=PAN_CONTEXT, verbose_name="PAN")
     pan_hash = models.CharField(max_length=64, editable=False, verbose_name="PAN blind index")

@@ -119,27 +119,31 @@ RESCORABLE_STATUSES = (ApplicationStatus.PRE_APPROVED, ApplicationStatus.MANUAL_
 
 
 @transaction.atomic
-def request_rescoring(*, application_ids: Iterable[UUID | str]) -> list[LoanApplication]:
+def request_rescoring(
+    *, application_ids: Iterable[UUID | str], skip_pending_proposals: bool = False
+) -> list[LoanApplication]:
     """Send pre-approved and manual-review applications back to scoring (staff asked for a
     re-score); any others are left alone. The caller queues their scoring after commit.
 
     Refused as a whole (Conflict `proposal_pending`, nothing changes) while any of them holds an
-    approval proposed above a reviewer's limit: re-scoring would drop that decision unseen.
+    approval proposed above a reviewer's limit: re-scoring would drop that decision unseen. Batch
+    jobs pass `skip_pending_proposals=True` to leave those alone instead and re-score the rest.
     """
     ids = LoanApplication.objects.filter(pk__in=list(application_ids), status__in=RESCORABLE_STATUSES).values_list(
         "pk", flat=True
     )
     rescorable = [application for application in lock_applications(ids) if application.status in RESCORABLE_STATUSES]
     pending = [str(application.pk) for application in rescorable if application.proposed_amount is not None]
-    if pending:
+    if pending and not skip_pending_proposals:
         raise Conflict(
-            f"Not re-scored: {', '.join(pending)} await(s) confirmation of a proposed approval; "
+            f"{', '.join(pending)} await(s) confirmation of a proposed approval; "
             "confirm or reject it first.",
             code="proposal_pending",
         )
     return [
         _move(application, ApplicationStatus.SCORING, assigned_to=None, assigned_at=None)
         for application in rescorable
+        if application.proposed_amount is None
     ]
 
 

@@ -148,6 +148,8 @@ def assign_waiting_applications(
             .order_by("submitted_at", "pk")
         )
         waiting = list(oldest[:limit] if limit is not None else oldest)
+    if not waiting:  # the common case after a decision: no officer rows need locking
+        return 0
     picks = pick_reviewers(count=len(waiting))
     now = timezone.now()
     changed = []

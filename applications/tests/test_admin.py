@@ -263,6 +263,14 @@ def test_staff_find_a_customer_by_phone_however_they_type_it(admin_client):
     assert list(found.context["cl"].result_list) == [wanted]
 
 
+def test_a_phone_shaped_term_still_finds_a_customer_by_ref(admin_client):
+    wanted = CustomerFactory(external_ref="2024-0001", phone="+12125550101")
+
+    found = admin_client.get(reverse("admin:applications_customer_changelist"), {"q": "2024-0001"})
+
+    assert list(found.context["cl"].result_list) == [wanted]
+
+
 def test_a_customer_added_in_the_admin_is_stored_normalised(admin_client):
     response = admin_client.post(
         reverse("admin:applications_customer_add"),

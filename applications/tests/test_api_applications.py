@@ -109,6 +109,16 @@ class TestSubmit:
         assert Customer.objects.values_list("email", "phone", "push_token").get() == (
             "asha@example.com", "+12125550101", "device-1")
 
+    def test_a_push_token_longer_than_a_notification_recipient_is_a_400(self, partner_client):
+        body = application_payload()
+        body["customer"]["push_token"] = "t" * 255
+
+        response = post(partner_client, body)
+
+        assert response.status_code == 400
+        assert list(response.json()["error"]["fields"]) == ["customer.push_token"]
+        assert (Customer.objects.count(), LoanApplication.objects.count()) == (0, 0)
+
     def test_duplicate_external_ref_is_a_409(self, partner_client):
         post(partner_client, application_payload())
 

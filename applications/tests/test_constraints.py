@@ -146,6 +146,24 @@ def test_a_staff_application_and_its_customer_stay_without_a_partner():
     Customer.objects.filter(pk=CustomerFactory(partner=None).pk).update(partner=PartnerFactory())  # no applications: fine
 
 
+@pytest.mark.postgres
+def test_the_migration_refuses_a_database_whose_partnerless_applications_drifted():
+    import importlib
+
+    from django.db import DatabaseError
+
+    migration = importlib.import_module("applications.migrations.0005_application_partner_matches_customer")
+    application = LoanApplicationFactory(customer=CustomerFactory(partner=None))
+    with connection.cursor() as cursor:
+        cursor.execute(migration.DRIFT_CHECK)  # a consistent database passes
+        cursor.execute("SET LOCAL session_replication_role = replica")  # what an old, unchecked writer could do
+        Customer.objects.filter(pk=application.customer_id).update(partner=PartnerFactory())
+        cursor.execute("SET LOCAL session_replication_role = origin")
+
+        with pytest.raises(DatabaseError, match="applications without a partner belong to a partner's customer"), transaction.atomic():
+            cursor.execute(migration.DRIFT_CHECK)
+
+
 def index_columns(table: str) -> dict[str, list[str]]:
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, table)

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from applications import selectors, services
 from applications.lifecycle import ApplicationStatus
-from applications.models import Notification, NotificationStatus
+from applications.models import Customer, Notification, NotificationStatus
 from applications.tasks import notify_application_decided_task
 from loanproject.core.models import OutboxEvent
 
@@ -172,6 +172,15 @@ def test_a_customer_with_an_app_is_also_notified_by_push(flaky_gateway, settings
     assert sent.status == NotificationStatus.SENT
     assert PushGateway.sent == [
         ("push", "device-token-1", "Application approved", "Your loan application APP-7 is approved for 12,500.00.")]
+
+
+def test_the_longest_push_token_a_customer_may_have_is_a_notification_recipient():
+    longest = "t" * Customer._meta.get_field("push_token").max_length
+    application = approved_application(push_token=longest)
+
+    created = services.notify_application_decided(event_id=4, application_id=application.pk, status="approved")
+
+    assert [n.recipient for n in created if n.channel == "push"] == [longest]
 
 
 def test_every_template_has_a_text_for_every_channel():
