@@ -16,20 +16,22 @@ import re
 from pythonjsonlogger.json import JsonFormatter
 
 REDACTED = "[redacted]"
-# Indian PAN: 5 letters, 4 digits, 1 letter (word-bounded, any case); the last 4 stay visible.
-PAN_PATTERN = re.compile(r"\b([A-Za-z]{5})(\d)(\d{3}[A-Za-z])\b")
+# Indian PAN: 5 letters, 4 digits, 1 letter (any case), not inside a longer run of letters and
+# digits (an underscore or other punctuation next to it still counts); the last 4 stay visible.
+PAN_PATTERN = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{5})(\d)(\d{3}[A-Za-z])(?![A-Za-z0-9])")
 # Values end at whitespace, quotes, backslashes (a JSON escape) and separators, so redacting a
 # serialized JSON line keeps it valid JSON.
 _VALUE = r"(?!\[redacted\])[^\s\"'\\,;&}\]]+"
 # djangorestframework-api-key: "Api-Key <prefix>.<secret>", or anything a caller sent instead.
 API_KEY_PATTERN = re.compile(r"\b(Api-Key\s+)" + _VALUE, re.IGNORECASE)
 # DRF tokens are 40 hex characters; any 40 letters/digits after "Token" are treated alike.
-DRF_TOKEN_PATTERN = re.compile(r"\b(Token\s+)[A-Za-z0-9]{40}\b")
+# DRF accepts the keyword in any case.
+DRF_TOKEN_PATTERN = re.compile(r"\b(Token\s+)[A-Za-z0-9]{40}\b", re.IGNORECASE)
 BEARER_PATTERN = re.compile(r"\b(Bearer\s+)" + _VALUE, re.IGNORECASE)
 SECRET_FIELD_NAMES = ("access_token", "refresh_token")
 _FIELD = "|".join(SECRET_FIELD_NAMES)
-# access_token="a b", 'access_token': 'x', {"access_token": "x"} ...
-QUOTED_FIELD_PATTERN = re.compile(r"""\b((?:%s)["']?\s*[:=]\s*)(["'])(.*?)\2""" % _FIELD, re.IGNORECASE)
+# access_token="a b", 'access_token': 'x', {"access_token": "x \\" y"} (escaped quotes stay inside)
+QUOTED_FIELD_PATTERN = re.compile(r"""\b((?:%s)["']?\s*[:=]\s*)(["'])((?:\\.|(?!\2).)*)\2""" % _FIELD, re.IGNORECASE)
 # access_token=x&..., access_token: x
 BARE_FIELD_PATTERN = re.compile(r"""\b((?:%s)["']?\s*[:=]\s*)(?!["'\s])%s""" % (_FIELD, _VALUE), re.IGNORECASE)
 

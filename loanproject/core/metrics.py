@@ -11,6 +11,7 @@ processes. A Celery worker on another host serves its own merged values on CELER
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 
@@ -87,7 +88,12 @@ def merged_registry(*, with_outbox: bool) -> CollectorRegistry:
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """/metrics for Prometheus: the counters of every process sharing PROMETHEUS_MULTIPROC_DIR
-    (or of this process alone without it), and the outbox gauges read from the database."""
+    (or of this process alone without it), and the outbox gauges read from the database. With
+    METRICS_TOKEN set, only a scraper sending it as a bearer token is answered."""
+    if settings.METRICS_TOKEN and not hmac.compare_digest(
+        request.headers.get("Authorization", "").encode(), f"Bearer {settings.METRICS_TOKEN}".encode()
+    ):
+        return HttpResponse("Unauthorized\n", status=401, content_type="text/plain", headers={"WWW-Authenticate": "Bearer"})
     return HttpResponse(generate_latest(merged_registry(with_outbox=True)), content_type=CONTENT_TYPE_LATEST)
 
 
@@ -98,6 +104,14 @@ def serve_worker_metrics(**kwargs) -> None:
     port = settings.CELERY_METRICS_PORT
     if not port:
         return
+    if not multiprocess_dir():
+        # The main process's own registry never sees the pool processes' counters: serving it
+        # would report zeros that look real.
+        logger.error("CELERY_METRICS_PORT is set but %s is not: worker metrics are not served", MULTIPROC_DIR_VARIABLE)
+        return
+    if settings.METRICS_TOKEN:
+        logger.warning("the worker metrics port has no authentication (METRICS_TOKEN covers /metrics only): "
+                       "keep CELERY_METRICS_ADDR on a private interface")
     start_http_server(port, addr=settings.CELERY_METRICS_ADDR, registry=merged_registry(with_outbox=False))
     logger.info("worker metrics on http://%s:%s/metrics", settings.CELERY_METRICS_ADDR, port)
 

@@ -11,20 +11,22 @@ at least once; consumers make it at most once with `consumers.consume_once`.
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import reduce
 
 from celery import current_app
 from celery.exceptions import NotRegistered
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from .bulk import insert_rows
 from .errors import DomainError
-from .models import OutboxEvent
+from .models import OutboxEvent, ProcessedEvent
 
 logger = logging.getLogger(__name__)
 
@@ -209,14 +211,25 @@ def retry_events_now(*, event_ids: list[int]) -> int:
 
 
 def republish_events_since(*, since: datetime) -> int:
-    """Make the events published at or after `since` pending again, so the relay hands them to
-    their consumers once more: the recovery after the broker lost its queued messages (a Redis
-    without persistence that restarted). Safe because every consumer is idempotent: an event a
-    consumer already processed is skipped, one whose message was lost is processed now."""
+    """Make pending again the events published at or after `since` that some subscriber of their
+    topic has not processed yet, so the relay hands them out once more: the recovery after the
+    broker lost its queued messages (a Redis without persistence that restarted). Events every
+    subscriber already processed stay published; a consumer that processed an event republished
+    for another skips it (consumers are idempotent).
+
+    `since` must reach back past the messages the broker held when it was lost: those waiting,
+    and those taken but not yet acknowledged (up to CELERY_VISIBILITY_TIMEOUT before the loss)."""
     if since > timezone.now():
         raise DomainError("The time to republish from is in the future.", code="invalid_since")
+    undelivered = Q(pk__in=[])  # matches nothing: topics nobody subscribes to have nothing to redo
+    for topic, consumers in settings.OUTBOX_SUBSCRIPTIONS.items():
+        if consumers:
+            not_processed_by_one = reduce(operator.or_, (
+                Q(~Exists(ProcessedEvent.objects.filter(consumer=consumer, event_id=OuterRef("pk")))) for consumer in consumers
+            ))
+            undelivered |= Q(topic=topic) & not_processed_by_one
     with transaction.atomic():
-        updated = OutboxEvent.objects.filter(published_at__gte=since).update(
+        updated = OutboxEvent.objects.filter(undelivered, published_at__gte=since).update(
             published_at=None, available_at=timezone.now()
         )
         if updated:

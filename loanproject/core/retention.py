@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from .errors import DomainError
@@ -58,7 +58,11 @@ def _purgeable(*, older_than: timedelta, idempotency_keys_older_than: timedelta,
         "outbox_events": OutboxEvent.objects.filter(
             Q(created_at__lt=outbox_cutoff) & Q(published_at__lt=outbox_cutoff)
         ),
-        "processed_events": ProcessedEvent.objects.filter(processed_at__lt=outbox_cutoff),
+        # A receipt goes only with its event: while the event exists (it may be republished) the
+        # receipt is what keeps its consumers from processing it twice.
+        "processed_events": ProcessedEvent.objects.filter(processed_at__lt=outbox_cutoff).exclude(
+            Exists(OutboxEvent.objects.filter(pk=OuterRef("event_id")))
+        ),
         "idempotency_keys": IdempotencyKey.objects.filter(created_at__lt=now - idempotency_keys_older_than),
     }
 

@@ -245,7 +245,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # A worker on a host without gunicorn serves its pool's metrics on this port (0: off); see
 # loanproject.core.metrics. The address is all interfaces so Prometheus can reach it: firewall it.
 CELERY_METRICS_PORT = env_int("CELERY_METRICS_PORT", 0, minimum=0)
-CELERY_METRICS_ADDR = env("CELERY_METRICS_ADDR", "0.0.0.0")
+CELERY_METRICS_ADDR = env("CELERY_METRICS_ADDR", "127.0.0.1")
+# Set: /metrics (and the worker port) answer only `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = env("METRICS_TOKEN")
 # Workers keep the root handlers of LOGGING (JSON, context, redaction); loanproject.celery's
 # setup_logging receiver applies LOGGING in every worker and beat process.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

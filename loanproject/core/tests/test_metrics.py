@@ -37,6 +37,32 @@ def test_metrics_answer_with_and_without_the_slash(client, path):
     assert "outbox_pending_events 0.0" in response.content.decode()
 
 
+@pytest.mark.parametrize("authorization, status", [
+    ("", 401), ("Bearer wrong", 401), ("Bearer s3cret-scrape", 200), ("bearer s3cret-scrape", 401),
+])
+def test_with_a_metrics_token_only_a_scraper_sending_it_is_answered(client, settings, authorization, status):
+    settings.METRICS_TOKEN = "s3cret-scrape"
+
+    response = client.get("/metrics", HTTP_AUTHORIZATION=authorization) if authorization else client.get("/metrics")
+
+    assert response.status_code == status
+    assert ("outbox_pending_events" in response.content.decode()) is (status == 200)
+
+
+def test_the_worker_port_is_not_served_without_the_multiprocess_directory(settings, monkeypatch, caplog):
+    from loanproject.core import metrics
+
+    settings.CELERY_METRICS_PORT = 9999
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    started = []
+    monkeypatch.setattr(metrics, "start_http_server", lambda *args, **kwargs: started.append(args))
+
+    metrics.serve_worker_metrics()
+
+    assert started == []
+    assert "CELERY_METRICS_PORT is set but PROMETHEUS_MULTIPROC_DIR is not" in caplog.text
+
+
 def write_counter_in_another_process(directory: Path, amount: int) -> None:
     """What a gunicorn or Celery worker process does: count something in multiprocess mode."""
     script = textwrap.dedent(f"""

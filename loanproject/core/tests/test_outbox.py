@@ -6,6 +6,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from conftest import celery_broker, running_worker, wait_until
+from loanproject.core.consumers import consume_once
 from loanproject.core.models import OutboxEvent, ProcessedEvent
 from loanproject.core.outbox import (
     backoff_delay,
@@ -199,27 +200,28 @@ def test_a_web_process_finds_an_unimported_subscriber_without_setting_django_up_
 
 
 @pytest.mark.django_db
-@override_settings(OUTBOX_SUBSCRIPTIONS=RECORD)
-def test_republishing_after_a_lost_queue_delivers_the_lost_events_and_repeats_nothing(capsys):
+@override_settings(OUTBOX_SUBSCRIPTIONS={**RECORD, "order.shipped": []})
+def test_republishing_after_a_lost_queue_redoes_only_what_no_consumer_processed(capsys):
     from django.core.management import call_command
 
-    long_ago = _publish()
-    OutboxEvent.objects.filter(pk=long_ago.pk).update(published_at=timezone.now() - timedelta(hours=5))
-    outage_began = timezone.now() - timedelta(hours=1)
-    delivered = _publish()
-    relay_pending_events()  # its consumer ran: one effect, one receipt
-    lost = _publish()
-    # Relayed, but the broker lost the message before a worker took it: no effect, no receipt.
-    OutboxEvent.objects.filter(pk=lost.pk).update(published_at=timezone.now(), attempts=1)
+    def published(minutes_ago: int, topic: str = "order.placed") -> OutboxEvent:
+        event = _publish(topic)
+        OutboxEvent.objects.filter(pk=event.pk).update(published_at=timezone.now() - timedelta(minutes=minutes_ago), attempts=1)
+        return event
 
-    call_command("relay_outbox", "--republish-since", outage_began.isoformat())
+    before_window = published(300)  # published before the window the operator names: left alone
+    queued_when_lost = published(30)  # waiting in the broker when it lost its queue: no receipt
+    delivered = published(20)
+    consume_once(consumer="tests.record_event", event_id=delivered.pk, handle=lambda event: None)
+    after_the_loss = published(5)  # published into the empty broker since: not lost, not yet consumed
+    unsubscribed = published(10, topic="order.shipped")
 
-    # Published: the two republished events and the first effect row (the test consumer records its
-    # effect as an event); the second effect row, written during this relay, waits for the next one.
-    assert capsys.readouterr().out == "made 2 published event(s) pending again\npublished 3, failed 0, still pending 1\n"
-    assert [effects_of(e.pk) for e in (long_ago, delivered, lost)] == [0, 1, 1]
+    call_command("relay_outbox", "--republish-since", (timezone.now() - timedelta(hours=1)).isoformat())
+
+    assert capsys.readouterr().out.startswith("made 2 published event(s) pending again\n")
+    assert [effects_of(e.pk) for e in (before_window, queued_when_lost, delivered, after_the_loss)] == [0, 1, 0, 1]
     assert ProcessedEvent.objects.filter(event_id=delivered.pk).count() == 1
-    assert OutboxEvent.objects.get(pk=long_ago.pk).attempts == 0  # published before the outage: untouched
+    assert set(OutboxEvent.objects.filter(pk__in=[before_window.pk, unsubscribed.pk]).values_list("attempts", flat=True)) == {1}
 
 
 @pytest.mark.django_db

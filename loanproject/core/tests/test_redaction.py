@@ -126,6 +126,10 @@ def test_the_caller_s_record_is_left_as_it_was(log):
         ('refresh_token: "r-1"', 'refresh_token: "[redacted]"'),
         ("has_access_token=True", "has_access_token=True"),
         ("order 12345 of ABCDE", "order 12345 of ABCDE"),
+        (f"authorization: token {DRF_TOKEN}", "authorization: token [redacted]"),  # DRF takes any case
+        ('{"access_token": "a\\"b c", "n": 1}', '{"access_token": "[redacted]", "n": 1}'),  # escaped quote
+        ("PAN_ABCDE1234F", "PAN_XXXXXX234F"),
+        ("xABCDE1234F7", "xABCDE1234F7"),  # inside a longer code: not a PAN
     ],
 )
 def test_redact(text, expected):

@@ -9,6 +9,9 @@ from loanproject.core.progress import progress_bar
 from loanproject.core.retention import DEFAULT_BATCH_SIZE, purge_old_outbox_records
 
 
+MAX_RETENTION_DAYS = 36_500  # a century: beyond it the cut-off date does not exist
+
+
 class Command(BaseCommand):
     help = (
         "Delete published outbox events and consumer receipts older than OUTBOX_RETENTION_DAYS, and "
@@ -33,8 +36,10 @@ class Command(BaseCommand):
     def handle(self, *args, dry_run: bool, as_json: bool, batch_size: int, outbox_days, idempotency_key_days, **options):
         outbox_days = settings.OUTBOX_RETENTION_DAYS if outbox_days is None else outbox_days
         key_days = settings.IDEMPOTENCY_KEY_RETENTION_DAYS if idempotency_key_days is None else idempotency_key_days
-        if outbox_days < 1 or key_days < 1:
-            raise CommandError("Retention must be at least 1 day (--outbox-days, --idempotency-key-days)")
+        if not (1 <= outbox_days <= MAX_RETENTION_DAYS and 1 <= key_days <= MAX_RETENTION_DAYS):
+            raise CommandError(
+                f"Retention must be from 1 to {MAX_RETENTION_DAYS:,} days (--outbox-days, --idempotency-key-days)"
+            )
         bar = progress_bar(total=None, unit="row", enabled=False)
 
         def plan(total: int) -> None:
