@@ -277,7 +277,7 @@ SELECT DISTINCT c.party_type, c.party_id, c.currency
   FROM (SELECT DISTINCT receivable_account_id FROM {STAGED_CHARGES} WHERE booked) s
   JOIN ledger_account r ON r.id = s.receivable_account_id
   JOIN ledger_account c ON c.party_type = r.party_type AND c.party_id = r.party_id AND c.currency = r.currency
-                       AND c.category = '' AND c.type = 'liability' AND c.party_type <> ''
+                       AND c.category = '' AND c.type = 'liability' AND c.party_type <> '' AND c.is_active
  WHERE r.party_type <> ''
    AND (SELECT coalesce(sum(p.credit), 0) - coalesce(sum(p.debit), 0) FROM ledger_posting p WHERE p.account_id = c.id) > 0
  ORDER BY c.party_type, c.party_id, c.currency

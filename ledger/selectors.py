@@ -55,7 +55,7 @@ def parties_with_credit(*, receivable_account_ids) -> list[tuple[Party, str]]:
         currency=OuterRef("currency"),
     )
     credit_accounts = (
-        Account.objects.filter(category="", type=AccountType.LIABILITY)
+        Account.objects.filter(category="", type=AccountType.LIABILITY, is_active=True)
         .exclude(party_type="")
         .filter(Exists(receivables))
         .annotate(held=_sum("postings__credit") - _sum("postings__debit"))

@@ -6,6 +6,7 @@ Each report has columns, parameters parsed from a query string, and rows produce
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -54,7 +55,7 @@ def _driver(params: Mapping[str, str]) -> int | None:
     value = (params.get("driver") or "").strip()
     if not value:
         return None
-    if not value.isdigit() or len(value) > 18:
+    if not re.fullmatch(r"[0-9]{1,18}", value):  # str.isdigit() takes "²", which int() refuses
         raise ValidationError({"driver": [f"A driver id (a whole number), got {value!r}."]})
     return int(value)
 

@@ -176,7 +176,7 @@ def apply_party_credit(
     created_by=None,
 ) -> CreditApplication | None:
     """Use the party's credit (overpayments) to pay its open items, in the order payments pay
-    them. Returns None when there is no credit or nothing open to pay.
+    them. Returns None when there is no credit, its account is closed, or nothing is open to pay.
 
     The credit account is locked first, then the open items (as payments lock them), so two
     applications for one party queue and never spend the same credit twice. The entry's key names
@@ -184,7 +184,7 @@ def apply_party_credit(
     """
     currency = currency or settings.LEDGER_CURRENCY
     credit_account = lock_credit_account(party, currency=currency)
-    if credit_account is None:
+    if credit_account is None or not credit_account.is_active:  # closed by staff: theirs to spend
         return None
     available = credit_balance(account=credit_account)
     if available <= ZERO:

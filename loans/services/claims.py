@@ -90,7 +90,9 @@ def settle_deferred_checks() -> None:
 @contextmanager
 def lock_timeout(milliseconds: int) -> Iterator[None]:
     """Wait at most this long for a row lock in this transaction (PostgreSQL); a statement that
-    waits longer fails and its savepoint rolls back, the old setting with it."""
+    waits longer fails and its savepoint rolls back, the old setting with it. Use it inside a
+    savepoint (`transaction.atomic()`): after a failed statement nothing more can run to restore
+    the setting, so the rollback of that savepoint is what restores it."""
     if connection.vendor != "postgresql":
         yield
         return

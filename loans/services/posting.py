@@ -52,7 +52,7 @@ from loanproject.core.metrics import increment_after_commit
 from loanproject.core.money import ZERO, to_cents
 
 from ..metrics import INSTALLMENT_POSTING_FAILURES, INSTALLMENTS_POSTED, POSTING_CHUNK_SECONDS, POSTING_RUN_SECONDS
-from ..models import Installment, InstallmentPostingRun, PostingRunChunk
+from ..models import Installment, InstallmentPostingRun, InstallmentStatus, PostingRunChunk
 from ..periods import validate_week
 from . import claims
 from .targets import PostingChunk, due_installments, plan_chunks
@@ -321,13 +321,19 @@ def _save_counts(run: InstallmentPostingRun, record: PostingRunChunk, *, finishi
 def _complete_chunk(run: InstallmentPostingRun, record: PostingRunChunk, chunk: PostingChunk, *, posted: int, amount: Decimal) -> dict:
     """Count what the chunk left: rows still due (held by another transaction) are locked, the
     planned rows neither posted, failed nor locked were skipped. Marks the chunk done."""
-    failed_ids = set(record.failed_ids)
-    locked_ids = [pk for pk in claims.still_due_ids(run, chunk=chunk) if pk not in failed_ids]
+    # A delivery after a crash in the one-by-one fallback claims the whole range again: an
+    # installment that failed then (its cause since fixed) may be posted now, and is not failed.
+    recovered = set(
+        Installment.objects.filter(pk__in=record.failed_ids, status=InstallmentStatus.POSTED).values_list("pk", flat=True)
+    ) if record.failed_ids else set()
+    failed_ids = [pk for pk in record.failed_ids if pk not in recovered]
+    locked_ids = [pk for pk in claims.still_due_ids(run, chunk=chunk) if pk not in set(failed_ids)]
     posted = record.posted + posted
-    skipped = max(record.planned - posted - record.failed - len(locked_ids), 0)
+    skipped = max(record.planned - posted - len(failed_ids) - len(locked_ids), 0)
     deltas = _save_counts(
         run, record, finishing=True, posted=posted, total_amount=record.total_amount + amount, locked=len(locked_ids),
-        locked_ids=locked_ids, skipped=skipped, processed=posted + record.failed + len(locked_ids) + skipped,
+        locked_ids=locked_ids, skipped=skipped, failed=len(failed_ids), failed_ids=failed_ids,
+        processed=posted + len(failed_ids) + len(locked_ids) + skipped,
     )
     if not locked_ids:  # the common case: finish the run in this transaction if this was its last chunk
         _mark_finished(run, InstallmentPostingRun.objects.filter(locked=0))
@@ -408,56 +414,71 @@ def _finish_run_if_complete(run: InstallmentPostingRun) -> None:
 @transaction.atomic
 def _sweep(run: InstallmentPostingRun) -> None:
     """Post the rows the chunks found locked, waiting a bounded time for their locks, and finish
-    the run. The run's row lock makes it happen once."""
+    the run. The run's row lock makes it happen once.
+
+    The rows of every chunk are claimed in one statement, in id order like every other claim, so
+    the sweep never holds some installments (and the credit accounts their posting touched) while
+    it waits for others: no lock cycle with a concurrent run's chunk."""
     current = InstallmentPostingRun.objects.select_for_update().get(pk=run.pk)
     if current.finished_at is not None or current.chunks_done != current.chunks_total:
         return
-    for record in PostingRunChunk.objects.select_for_update(of=("self",)).filter(run_id=run.pk, locked__gt=0).order_by("pk"):
-        _sweep_chunk(run, record)
+    records = list(PostingRunChunk.objects.select_for_update(of=("self",)).filter(run_id=run.pk, locked__gt=0).order_by("pk"))
+    if records:
+        ids = sorted({pk for record in records for pk in record.locked_ids})
+        errors = {error["installment_id"]: error for error in _post_waiting_for_locks(run, ids)}
+        posted_now = dict(
+            Installment.objects.filter(pk__in=ids, status=InstallmentStatus.POSTED, posting_run_id=run.pk).values_list("pk", "amount")
+        )
+        still_due = set(claims.still_due_ids(run, installment_ids=ids))
+        for record in records:
+            _count_swept(run, record, posted_now=posted_now, errors=errors, still_due=still_due)
     _mark_finished(run, InstallmentPostingRun.objects.all())
 
 
-def _sweep_chunk(run: InstallmentPostingRun, record: PostingRunChunk) -> None:
+def _count_swept(
+    run: InstallmentPostingRun, record: PostingRunChunk, *, posted_now: dict[int, Decimal], errors: dict[int, dict],
+    still_due: set[int],
+) -> None:
+    """Give the chunk what the sweep did to its locked rows: posted, failed, still locked, or
+    skipped (another run posted them, or they were cancelled meanwhile)."""
     ids = list(record.locked_ids)
-    posted, amount, errors = _post_waiting_for_locks(run, ids)
-    failed_now = [error["installment_id"] for error in errors if error["installment_id"] not in record.failed_ids]
+    posted = [pk for pk in ids if pk in posted_now]
+    failed_now = [pk for pk in ids if pk in errors and pk not in record.failed_ids]
     failed_ids = set(record.failed_ids) | set(failed_now)
-    still_locked = [pk for pk in claims.still_due_ids(run, installment_ids=ids) if pk not in failed_ids]
+    still_locked = [pk for pk in ids if pk in still_due and pk not in failed_ids]
     _save_counts(
-        run, record, posted=record.posted + posted, total_amount=record.total_amount + amount,
+        run, record, posted=record.posted + len(posted),
+        total_amount=record.total_amount + sum((posted_now[pk] for pk in posted), ZERO),
         failed=record.failed + len(failed_now), failed_ids=[*record.failed_ids, *failed_now],
         locked=len(still_locked), locked_ids=still_locked,
-        skipped=record.skipped + len(ids) - posted - len(failed_now) - len(still_locked),
+        skipped=record.skipped + len(ids) - len(posted) - len(failed_now) - len(still_locked),
     )
-    if errors:
-        _add_errors(run, [error for error in errors if error["installment_id"] in failed_now])
+    if failed_now:
+        _add_errors(run, [errors[pk] for pk in failed_now])
 
 
-def _post_waiting_for_locks(run: InstallmentPostingRun, ids: list[int]) -> tuple[int, Decimal, list[dict]]:
-    """Post these installments if still due; returns (posted, amount, errors). Waits up to
+def _post_waiting_for_locks(run: InstallmentPostingRun, ids: list[int]) -> list[dict]:
+    """Post these installments if still due; returns the errors of bad ones. Waits up to
     SWEEP_LOCK_WAIT_MS for their locks, then takes what is free; a bad one is posted alone."""
     try:
         with transaction.atomic():
             with claims.lock_timeout(SWEEP_LOCK_WAIT_MS):
-                booked = claims.post_claimed(run, installment_ids=ids, wait_for_locks=True)
+                claims.post_claimed(run, installment_ids=ids, wait_for_locks=True)
             claims.settle_deferred_checks()
-            return booked.posted, booked.amount, []
+            return []
     except OperationalError:  # still held after the wait (or a deadlock): post what is free
         pass
     except DATA_ERRORS:
         pass
-    posted, amount, errors = 0, ZERO, []
+    errors = []
     labels = {pk: (number, sequence) for pk, number, sequence in Installment.objects.filter(pk__in=ids).values_list("id", "loan__loan_number", "sequence")}
     for installment_id in ids:
         try:
             with transaction.atomic():
-                booked = claims.post_claimed(run, installment_ids=[installment_id])
+                claims.post_claimed(run, installment_ids=[installment_id])
                 claims.settle_deferred_checks()
         except DATA_ERRORS as exc:
             message = getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [])) or str(exc)
             loan_number, sequence = labels.get(installment_id, ("", None))
             errors.append({"installment_id": installment_id, "loan_number": loan_number, "sequence": sequence, "error": message[:500]})
-            continue
-        posted += booked.posted
-        amount += booked.amount
-    return posted, amount, errors
+    return errors

@@ -333,7 +333,7 @@ def test_the_unposted_report_filters_by_driver(finance):
     assert sorted(row["loan_number"] for row in everyone) == sorted([mine.loan_number, other.loan_number])
 
 
-@pytest.mark.parametrize("driver", ["abc", "-1", "1.5"])
+@pytest.mark.parametrize("driver", ["abc", "-1", "1.5", "²", "１２"])
 def test_a_bad_driver_filter_is_a_400(finance, driver):
     response = finance.get("/api/v1/loans/reports/unposted/", {"driver": driver})
 

@@ -353,6 +353,31 @@ def test_the_one_by_one_fallback_counts_each_posting_with_it_so_a_crash_loses_no
     assert all(loan.installments.get(sequence=1).status == InstallmentStatus.POSTED for loan in good)
 
 
+def test_an_installment_that_failed_before_a_crash_and_posts_on_redelivery_is_not_counted_failed(monkeypatch):
+    """The bad account is fixed between the crash and the redelivery: the once-failed installment
+    is posted by the redelivery and counted posted, not posted and failed."""
+    good = make_loan(principal="200.00", weeks=2)
+    bad = make_loan(principal="200.00", weeks=2)
+    ledger_services.set_account_active(account_id=bad.receivable_account_id, is_active=False)
+    run, (chunk,) = services.open_posting_run(**week(SUNDAY), chunk_size=10)
+    def dies_before_completing(*args, **kwargs):
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr(services.posting, "_complete_chunk", dies_before_completing)
+    with pytest.raises(RuntimeError, match="worker lost"):
+        services.post_installment_chunk(run_id=run.pk, chunk=chunk)
+    monkeypatch.undo()
+    assert PostingRunChunk.objects.get().failed_ids == [bad.installments.get(sequence=1).pk]
+
+    ledger_services.set_account_active(account_id=bad.receivable_account_id, is_active=True)
+    services.post_installment_chunk(run_id=run.pk, chunk=chunk)  # the redelivery
+
+    record = PostingRunChunk.objects.get()
+    assert (record.processed, record.posted, record.failed, record.failed_ids, record.skipped) == (2, 2, 0, [], 0)
+    assert run_counts(run.pk)[:6] == (1, 2, 2, 0, 0, 0)
+    assert {loan.installments.get(sequence=1).status for loan in (good, bad)} == {InstallmentStatus.POSTED}
+
+
 @pytest.mark.parametrize(
     "changes, constraint",
     [
@@ -417,6 +442,22 @@ def test_credit_of_a_driver_who_paid_ahead_pays_each_posted_installment(portable
     services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal("50.00"), received_on=SUNDAY, idempotency_key="rest")
     loan.refresh_from_db()
     assert loan.status == LoanStatus.CLOSED
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["staged", "portable"])
+def test_a_closed_credit_account_is_left_alone_and_the_installments_still_post(portable, monkeypatch):
+    if portable:
+        monkeypatch.setattr(services.claims, "stages_in_sql", lambda: False)
+    loan = make_loan(principal="300.00", weeks=3)
+    services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal("250.00"), received_on=SUNDAY, idempotency_key="ahead")
+    credit = Account.objects.get(party_type="loans.driver", party_id=str(loan.driver_id), category="", type="liability")
+    ledger_services.set_account_active(account_id=credit.pk, is_active=False)
+
+    result = services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=1)))
+
+    assert (result.posted, result.failed) == (2, 0)
+    assert states(loan) == [(1, "unpaid", Decimal("100.00")), (2, "unpaid", Decimal("100.00")), (3, "scheduled", Decimal("100.00"))]
+    assert ledger_selectors.credit_balance(account=credit) == Decimal("250.00")
 
 
 def test_a_loan_paid_ahead_closes_when_its_last_installment_is_posted():

@@ -194,6 +194,32 @@ def test_rows_released_while_the_final_sweep_waits_are_posted_by_it():
     assert_each_installment_posted_once(3)
 
 
+def test_the_sweep_posts_the_locked_rows_of_several_chunks_at_once_and_counts_each_chunk():
+    (loan,) = loans(1)
+    first, third = loan.installments.get(sequence=1), loan.installments.get(sequence=3)
+    outcome: dict = {}
+
+    def post() -> None:
+        try:
+            outcome["result"] = services.post_weekly_installments(**WEEK, chunk_size=1)
+        finally:
+            connections["default"].close()
+
+    with RowHolder(first.pk), RowHolder(third.pk):
+        poster = threading.Thread(target=post)
+        poster.start()
+        wait_until(lambda: _backends_waiting_on_a_lock() >= 1)  # one sweep claim waits for both rows
+    poster.join(30)
+
+    result = outcome["result"]
+    assert (result.processed, result.posted, result.skipped, result.locked, result.success) == (3, 3, 0, 0, True)
+    records = PostingRunChunk.objects.filter(run_id=result.run_id).order_by("first_id")
+    assert [(r.first_id, r.posted, r.locked, r.locked_ids, r.total_amount) for r in records] == [
+        (i.pk, 1, 0, [], i.amount) for i in loan.installments.filter(status=InstallmentStatus.POSTED).order_by("pk")
+    ]
+    assert_each_installment_posted_once(3)
+
+
 def test_rows_another_run_posts_while_they_are_locked_count_as_skipped(monkeypatch):
     """Run B holds one loan's rows in its chunk; run A, meanwhile, finds them locked, and its
     sweep then finds them posted by B."""
