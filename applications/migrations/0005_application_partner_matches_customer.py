@@ -23,6 +23,8 @@ customer's partner is being set waits for that change instead of judging the old
 
 from django.db import migrations
 
+from loanproject.core.migration_operations import PostgresOnlySQL
+
 DRIFT_CHECK = """
 DO $$ BEGIN
     IF EXISTS (SELECT 1 FROM applications_loanapplication a JOIN applications_customer c ON c.id = a.customer_id
@@ -85,16 +87,6 @@ DROP TRIGGER application_partner_matches_customer_on_insert ON applications_loan
 DROP FUNCTION applications_partnerless_application_check();
 ALTER TABLE applications_loanapplication DROP CONSTRAINT application_partner_matches_customer;
 """
-
-
-class PostgresOnlySQL(migrations.RunSQL):
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 class Migration(migrations.Migration):

@@ -21,6 +21,8 @@ SQLite has none of this: there the services' own checks are the guard.
 
 from django.db import migrations
 
+from loanproject.core.migration_operations import PostgresOnlySQL
+
 FORWARD = r"""
 -- A leg is kept in its account's currency: the foreign key to the account includes the currency
 -- (it replaces the plain one Django made, so each leg still costs one key check).
@@ -140,17 +142,7 @@ ALTER TABLE ledger_account DROP CONSTRAINT account_id_currency_unique;
 """
 
 
-def _run_on_postgresql(sql: str):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(sql)  # no parameters: the "%" in messages stay literal
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("ledger", "0001_book")]
 
-    operations = [migrations.RunPython(_run_on_postgresql(FORWARD), _run_on_postgresql(REVERSE), elidable=False)]
+    operations = [PostgresOnlySQL(sql=FORWARD, reverse_sql=REVERSE, elidable=False)]

@@ -8,6 +8,8 @@ The one legitimate TRUNCATE is a test database being emptied between transaction
 
 from django.db import migrations
 
+from loanproject.core.migration_operations import PostgresOnlySQL
+
 FORWARD = r"""
 CREATE FUNCTION ledger_refuse_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -34,17 +36,7 @@ DROP FUNCTION ledger_refuse_truncate();
 """
 
 
-def _run_on_postgresql(sql: str):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(sql)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("ledger", "0002_book_triggers")]
 
-    operations = [migrations.RunPython(_run_on_postgresql(FORWARD), _run_on_postgresql(REVERSE), elidable=False)]
+    operations = [PostgresOnlySQL(sql=FORWARD, reverse_sql=REVERSE, elidable=False)]
