@@ -12,6 +12,7 @@ from applications.lifecycle import ApplicationStatus
 from applications.models import Customer, LoanApplication, Partner, PartnerAPIKey, Reviewer
 from loanproject.core.models import OutboxEvent
 
+from .admin_pages import inline_post_data
 from .factories import (
     CustomerFactory,
     LoanApplicationFactory,
@@ -136,7 +137,7 @@ def test_the_application_record_cannot_be_edited_in_the_form(admin_client):
     url = reverse("admin:applications_loanapplication_change", args=[application.pk])
 
     page = admin_client.get(url)
-    response = admin_client.post(url, {})
+    response = admin_client.post(url, inline_post_data(page))
 
     assert 'name="_save"' not in page.content.decode()
     assert response.status_code == 200

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from applications.lifecycle import ApplicationStatus
 from applications.models import Notification, ReviewDecision
+from loanproject.core.models import OutboxEvent
 
 from .admin_pages import inline_post_data
 from .factories import CustomerFactory, LoanApplicationFactory, ManagerFactory, ReviewerFactory
@@ -110,3 +111,29 @@ def test_new_changelists_do_not_grow_queries_with_rows(admin_client, url_name):
     assert response.status_code == 200
     assert len(response.context["cl"].result_list) == 12
     assert len(many) == len(few)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_decision_whose_inline_is_invalid_commits_nothing(client):
+    """The page shows the inline's error: the decision must not have been committed behind it."""
+    officer = ReviewerFactory(manager=ManagerFactory())
+    officer.user.groups.add(Group.objects.get(name="Loan officer"))
+    client.force_login(officer.user)
+    application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW, assigned_to=officer.user,
+                                         requested_amount=Decimal("6000.00"))
+    page = client.get(change_url(application))
+    # A browser that dropped the inline's management form (or a hand-made POST) sends an invalid formset.
+    tampered = {name: value for name, value in inline_post_data(page).items() if not name.endswith("-TOTAL_FORMS")}
+    events_before = list(OutboxEvent.objects.values_list("pk", flat=True))
+
+    response = client.post(change_url(application), {**tampered, "outcome": "approve", "amount": "5500.00", "rate": "",
+                                                      "reason_code": "", "comment": "ok", "seen_version": "1"})
+
+    assert response.status_code == 200
+    assert "ManagementForm data is missing or has been tampered with" in response.content.decode()
+    application.refresh_from_db()
+    assert (application.status, application.version, application.approved_amount, application.decided_by) == (
+        ApplicationStatus.MANUAL_REVIEW, 1, None, None)
+    assert ReviewDecision.objects.count() == 0
+    assert list(OutboxEvent.objects.values_list("pk", flat=True)) == events_before
+    assert Notification.objects.count() == 0

@@ -10,6 +10,7 @@ from django.urls import reverse
 from freezegun import freeze_time
 
 from applications.lifecycle import ApplicationStatus
+from applications.tests.admin_pages import inline_post_data
 from applications.tests.factories import LoanApplicationFactory, StaffUserFactory
 from loans import services
 from loans.models import Driver, DriverLoan, Installment, InstallmentPostingRun, InstallmentStatus, LoanStatus
@@ -218,6 +219,39 @@ def test_a_driver_is_registered_through_the_service(admin_client):
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert Driver.objects.get().tlc_license_number == "5123456"
     assert Installment.objects.count() == 0
+
+
+def test_a_driver_change_whose_lease_inline_is_invalid_changes_nothing(client):
+    """Every service-backed page validates its inlines before the service runs (the shared mixin)."""
+    clerk = StaffUserFactory()
+    clerk.groups.add(Group.objects.get(name="Finance"))
+    client.force_login(clerk)
+    lease = LeaseFactory(driver__full_name="Ravi Kumar")
+    url = reverse("admin:loans_driver_change", args=[lease.driver_id])
+    page = client.get(url)
+    inline = {name: value for name, value in inline_post_data(page).items() if not name.endswith("-TOTAL_FORMS")}
+
+    response = client.post(url, {**inline, "full_name": "Ravi K. Renamed", "email": "ravi@example.com", "phone": "",
+                                  "status": "active", "customer": ""})
+
+    assert response.status_code == 200
+    assert "ManagementForm data is missing or has been tampered with" in response.content.decode()
+    assert Driver.objects.values_list("full_name", "email").get(pk=lease.driver_id) == ("Ravi Kumar", lease.driver.email)
+
+
+def test_a_driver_change_with_its_inline_goes_through_the_service(client):
+    clerk = StaffUserFactory()
+    clerk.groups.add(Group.objects.get(name="Finance"))
+    client.force_login(clerk)
+    lease = LeaseFactory(driver__full_name="Ravi Kumar")
+    url = reverse("admin:loans_driver_change", args=[lease.driver_id])
+    page = client.get(url)
+
+    response = client.post(url, {**inline_post_data(page), "full_name": "Ravi K. Renamed", "email": "ravi@example.com",
+                                  "phone": "", "status": "active", "customer": ""})
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Driver.objects.values_list("full_name", "email").get(pk=lease.driver_id) == ("Ravi K. Renamed", "ravi@example.com")
 
 
 def test_every_loans_admin_page_renders(admin_client):

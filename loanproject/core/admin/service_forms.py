@@ -1,9 +1,15 @@
 """Admin forms whose save is a service call, with the service's errors shown on the form.
 
-Django's admin can only show errors raised while the form validates, so the service runs as the
-last step of validation (inside the admin's transaction). A ValidationError or DomainError
-becomes a form error and the admin re-renders the form; otherwise the admin receives the object
-the service returned, and saves nothing itself.
+The service runs only once the whole page is valid: the form and every inline formset. Django's
+change view validates the form before the formsets, so a service run while the form validates
+would commit even when an inline then fails and the page comes back with errors. Instead:
+
+1. The form validates its fields only (`is_valid()` calls no service).
+2. Django validates the formsets; only if everything is valid does it call `save_model`, where
+   the service runs (inside the admin's transaction) and the admin receives its object.
+3. A service that refuses (ValidationError, DomainError) raises `ServiceRefused` out of the
+   admin's transaction, which rolls back; the view is then shown again for the same POST with
+   the refusal as form errors (the form and formsets are validated again; no service runs).
 """
 
 from __future__ import annotations
@@ -15,38 +21,48 @@ from django.db import transaction
 from ..errors import DomainError
 
 
+class ServiceRefused(Exception):
+    """The service refused a page whose forms were all valid; `error` is what it raised."""
+
+    def __init__(self, error: ValidationError | DomainError):
+        super().__init__(str(error))
+        self.error = error
+
+
 class ServiceModelForm(forms.ModelForm):
     """Subclasses implement `call_service()`; `self.user` is the staff member submitting."""
 
     user = None  # set by ServiceAdminMixin.get_form
+    refusal: ValidationError | DomainError | None = None  # set by ServiceAdminMixin for the second rendering
 
     def call_service(self):
         raise NotImplementedError
 
     def _post_clean(self):
-        # No construct_instance/full_clean here: the service validates and saves.
-        if self.errors:
-            return
-        try:
-            with transaction.atomic():
-                self.service_result = self.call_service()
-        except ValidationError as exc:
-            self._add_service_error(exc)
-        except DomainError as exc:
+        # No construct_instance/full_clean here: the service validates and saves. No service call
+        # either: the inline formsets are not validated yet (see the module docstring).
+        if self.refusal is not None and not self.errors:
+            self._add_service_error(self.refusal)
+
+    def _add_service_error(self, exc: ValidationError | DomainError) -> None:
+        if isinstance(exc, DomainError):
             for field, messages in exc.fields.items():
                 self.add_error(field if field in self.fields else None, messages)
             if not exc.fields:
                 self.add_error(None, exc.message)
-
-    def _add_service_error(self, exc: ValidationError) -> None:
-        if hasattr(exc, "error_dict"):
+        elif hasattr(exc, "error_dict"):
             for field, errors in exc.error_dict.items():
                 self.add_error(field if field in self.fields else None, errors)
         else:
             self.add_error(None, exc)
 
     def save(self, commit: bool = True):
-        return self.service_result
+        """Run the service on the valid form; its refusal raises ServiceRefused."""
+        try:
+            with transaction.atomic():
+                return self.call_service()
+        except (ValidationError, DomainError) as exc:
+            raise ServiceRefused(exc) from exc
 
     def save_m2m(self) -> None:
         """Nothing to do: the service saved everything."""
@@ -57,13 +73,28 @@ class ServiceAdminMixin:
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
-        return type(form.__name__, (form,), {"user": request.user})
+        refusal = getattr(request, "service_refusal", None)
+        return type(form.__name__, (form,), {"user": request.user, "refusal": refusal})
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceRefused as refused:
+            # The admin's transaction rolled back everything this POST did; show the page again.
+            request.service_refusal = refused.error
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_form(self, request, form, change):
-        return form.save()
+        """Nothing is saved before the formsets are validated: save_model runs the service."""
+        return form.instance
 
     def save_model(self, request, obj, form, change) -> None:
-        """The form's service call already saved the object."""
+        """Every form and formset is valid: run the service, and make `obj` (the object the admin
+        goes on with: change message, log entry, redirect) the one the service saved."""
+        saved = form.save()
+        for field in obj._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding, obj._state.db = False, saved._state.db
 
     def save_related(self, request, form, formsets, change) -> None:
         """Inlines of service-backed admins are read-only history: nothing to save. (commit=False
