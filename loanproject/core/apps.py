@@ -11,7 +11,7 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from celery.signals import task_postrun, task_prerun, worker_process_shutdown, worker_ready
 
-        from . import crypto, metrics, request_context, roles
+        from . import beat, crypto, metrics, request_context, roles
 
         request_finished.connect(request_context.clear_request_context, dispatch_uid="core.clear_request_context")
         task_prerun.connect(request_context.bind_task_request_id, dispatch_uid="core.task_request_id")
@@ -23,3 +23,6 @@ class CoreConfig(AppConfig):
         metrics.register_outbox_collector()
         # Groups follow STAFF_ROLES after every migrate, so a fresh database always has the roles.
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="core.sync_roles")
+        # The declared schedules are periodic tasks (visible and pausable in the admin) from the
+        # first migrate on, not only once beat has started.
+        post_migrate.connect(beat.install_beat_schedule_after_migrate, dispatch_uid="core.install_beat_schedule")

@@ -13,7 +13,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
-from django_celery_beat.schedulers import DatabaseScheduler
 
 from agents.models import ScoringRun
 from applications.lifecycle import ApplicationStatus
@@ -21,6 +20,7 @@ from applications.models import LoanApplication, Notification
 from applications.tests.factories import PartnerFactory, issue_key
 from applications.tests.payloads import application_payload
 from conftest import running_worker, wait_until
+from loanproject.core.beat import DatabaseScheduler
 from loans.models import InstallmentPostingRun, InstallmentStatus
 from loans.periods import current_week
 from loans.tests.factories import make_loan
@@ -52,14 +52,13 @@ def test_beat_fires_the_weekly_posting_and_the_worker_posts(redis_broker):
 
     this_sunday = current_week()[0]
     loan = make_loan(principal="400.00", weeks=2, start=this_sunday)
-    DatabaseScheduler(app=redis_broker)  # installs CELERY_BEAT_SCHEDULE as periodic tasks
     posting = PeriodicTask.objects.get(name="loans-weekly-posting")
     assert (posting.crontab.minute, posting.crontab.hour, posting.crontab.day_of_week, str(posting.crontab.timezone)) == (
         "0", "5", "sun", "America/New_York")
     # Beat was down last Sunday at 05:00: the entry is overdue and fires on beat's first tick.
     PeriodicTask.objects.filter(pk=posting.pk).update(last_run_at=timezone.now() - timedelta(days=8))
 
-    beat = EmbeddedService(redis_broker, thread=True, scheduler_cls=DatabaseScheduler)
+    beat = EmbeddedService(redis_broker, thread=True, scheduler_cls=DatabaseScheduler)  # CELERY_BEAT_SCHEDULER's
     with running_worker(redis_broker):
         beat.start()
         try:

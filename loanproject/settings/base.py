@@ -251,7 +251,9 @@ METRICS_TOKEN = env("METRICS_TOKEN")
 # Workers keep the root handlers of LOGGING (JSON, context, redaction); loanproject.celery's
 # setup_logging receiver applies LOGGING in every worker and beat process.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler, except that it never overwrites staff's changes; migrate
+# installs the entries below as periodic tasks too (loanproject.core.beat).
+CELERY_BEAT_SCHEDULER = "loanproject.core.beat:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # Every 5 seconds: publish outbox events whose on-commit kick was lost (broker down, crash).
     "relay-outbox": {"task": "core.relay_outbox", "schedule": 5.0, "options": {"expires": 30}},
