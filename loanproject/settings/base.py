@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc as static files: the docs need no CDN
     "django_celery_beat",
     "auditlog",
     "django_prometheus",
@@ -202,6 +203,11 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ and /api/redoc/ load their scripts from our static files (drf-spectacular-sidecar),
+    # never from a CDN: they work without internet and under a strict content security policy.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ApplicationStatusEnum": "applications.lifecycle.ApplicationStatus",

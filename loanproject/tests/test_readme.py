@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from django.conf import settings
 
 from loanproject.demo.seed import STAFF
@@ -50,3 +52,12 @@ def test_the_demo_logins_are_the_ones_make_run_prints():
 
 def test_every_beat_entry_is_in_the_schedules_table():
     assert {name for name in settings.CELERY_BEAT_SCHEDULE if f"| `{name}` |" not in README} == set()
+
+
+@pytest.mark.django_db
+def test_the_api_pages_the_readme_names_answer(client):
+    intro = next(line for line in README.splitlines() if line.startswith("OpenAPI schema at"))
+    pages = re.findall(r"`(/api/[a-z/]+)`", intro)
+
+    assert pages == ["/api/schema/", "/api/docs/", "/api/redoc/"]
+    assert {page: client.get(page).status_code for page in pages} == {page: 200 for page in pages}
