@@ -8,13 +8,18 @@ from uuid import UUID
 
 from django.db.models import Q
 
-from applications.lifecycle import ApplicationStatus
+from applications.lifecycle import ALLOWED_TRANSITIONS, ApplicationStatus
 from applications.models import LoanApplication
 from loanproject.core.errors import NotFound
 
 from .models import ScoringPolicy
 
 SCORABLE_STATUSES = (ApplicationStatus.SUBMITTED, ApplicationStatus.SCORING)
+# Waiting for scoring, or decided by scoring and open to a re-score (the lifecycle's ways into scoring).
+SCORABLE_OR_RESCORABLE_STATUSES = tuple(dict.fromkeys([
+    *SCORABLE_STATUSES,
+    *(status for status, targets in ALLOWED_TRANSITIONS.items() if ApplicationStatus.SCORING in targets),
+]))
 
 
 def current_policy() -> ScoringPolicy | None:
@@ -42,6 +47,17 @@ def pending_application_ids(
         queryset = queryset.filter(pk__in=list(ids))
     queryset = queryset.values_list("pk", flat=True)
     return list(queryset[:limit] if limit else queryset)
+
+
+def unscorable_applications(*, ids: Sequence[UUID]) -> dict[UUID, str | None]:
+    """Of `ids`, those scoring can neither score nor re-score, with their status (None: no such
+    application), in the order given."""
+    found = dict(LoanApplication.objects.filter(pk__in=list(ids)).values_list("pk", "status"))
+    return {
+        application_id: found.get(application_id)
+        for application_id in dict.fromkeys(ids)
+        if found.get(application_id) not in SCORABLE_OR_RESCORABLE_STATUSES
+    }
 
 
 def stalled_application_ids(*, unchanged_since: datetime, limit: int | None = None) -> list[UUID]:

@@ -277,6 +277,38 @@ class TestDoors:
         other.refresh_from_db()
         assert other.status == ApplicationStatus.SUBMITTED
 
+    def test_the_command_rescores_decided_ids_without_being_told_their_status(self, capsys):
+        from django.core.management import call_command
+
+        decided, waiting, other = strong_application(), strong_application(), strong_application()
+        services.score_applications(application_ids=[decided.pk, other.pk])  # both pre-approved
+
+        call_command("score_applications", "--json", "--ids", str(decided.pk), str(waiting.pk))
+
+        summary = json.loads(capsys.readouterr().out)
+        assert {k: summary[k] for k in ("selected", "scored", "pre_approved", "skipped")} == {
+            "selected": 2, "scored": 2, "pre_approved": 2, "skipped": 0}
+        assert sorted(ScoringRun.objects.values_list("application_id", "number", "trigger")) == sorted([
+            (decided.pk, 1, "submitted"), (other.pk, 1, "submitted"), (decided.pk, 2, "batch"), (waiting.pk, 1, "batch")])
+        assert LoanApplication.objects.values_list("status", "version").get(pk=other.pk) == (ApplicationStatus.PRE_APPROVED, 2)
+
+    def test_the_command_refuses_ids_it_cannot_score_by_name_and_scores_nothing(self):
+        from uuid import UUID
+
+        from django.core.management import CommandError, call_command
+
+        waiting, rejected = strong_application(), LoanApplicationFactory(status=ApplicationStatus.REJECTED)
+        unknown = UUID("00000000-0000-4000-8000-000000000001")
+
+        with pytest.raises(CommandError) as refused:
+            call_command("score_applications", "--ids", str(waiting.pk), str(rejected.pk), str(unknown))
+
+        assert str(refused.value) == (
+            f"Cannot score {rejected.pk} (rejected), {unknown} (no such application): only submitted, "
+            "scoring, pre-approved and manual-review applications are scored. Nothing was scored.")
+        assert ScoringRun.objects.count() == 0
+        assert LoanApplication.objects.values_list("status", "version").get(pk=waiting.pk) == (ApplicationStatus.SUBMITTED, 1)
+
     def test_the_command_without_an_active_policy_says_so(self):
         from django.core.management import CommandError, call_command
 

@@ -29,10 +29,22 @@ def positive(value: str) -> int:
     return number
 
 
+def _refusal(refused: dict) -> str:
+    named = ", ".join(
+        f"{application_id} ({ApplicationStatus(status).label.lower() if status else 'no such application'})"
+        for application_id, status in refused.items()
+    )
+    labels = [ApplicationStatus(status).label.lower().replace(" ", "-") for status in selectors.SCORABLE_OR_RESCORABLE_STATUSES]
+    return (
+        f"Cannot score {named}: only {', '.join(labels[:-1])} and {labels[-1]} applications are scored. "
+        "Nothing was scored."
+    )
+
+
 class Command(BaseCommand):
     help = (
         "Score applications in batches: the pending ones (submitted, or sent back to scoring) by default, "
-        "or those with --status / --ids (pre-approved and manual-review ones are re-scored)."
+        "those in --status, or exactly those of --ids (pre-approved and manual-review ones are re-scored)."
     )
 
     def add_arguments(self, parser):
@@ -40,13 +52,22 @@ class Command(BaseCommand):
             "--status", action="append", choices=list(ApplicationStatus.values), default=None,
             help="score applications in this status (repeatable); default: submitted and scoring",
         )
-        parser.add_argument("--ids", nargs="+", type=application_id, default=None, help="only these application ids")
+        parser.add_argument(
+            "--ids", nargs="+", type=application_id, default=None,
+            help="only these application ids; without --status, each in whatever state scoring can take "
+                 "(submitted, scoring, pre-approved, manual review); others are refused by name",
+        )
         parser.add_argument("--batch-size", type=positive, default=500, help="applications per transaction (default 500)")
         parser.add_argument("--limit", type=positive, default=None, help="score at most this many")
         parser.add_argument("--json", action="store_true", dest="as_json", help="print a JSON summary")
 
     def handle(self, *args, status, ids, batch_size: int, limit, as_json: bool, **options):
         statuses = status or list(selectors.SCORABLE_STATUSES)
+        if ids and not status:
+            statuses = list(selectors.SCORABLE_OR_RESCORABLE_STATUSES)
+            refused = selectors.unscorable_applications(ids=ids)
+            if refused:
+                raise CommandError(_refusal(refused))
         try:
             with acting_as_system():
                 selectors.active_policy()
