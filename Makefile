@@ -4,6 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 REQUIREMENTS_STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
+# Where `make run` serves: `PORT=8001 make run`, `ADDR=0.0.0.0 make run` (add the host you browse to
+# DJANGO_ALLOWED_HOSTS when it is not 127.0.0.1 or localhost).
+ADDR ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test install migrate demo check-migrations web worker beat clean
 
@@ -23,11 +27,11 @@ migrate: install
 
 demo: migrate
 	$(PY) manage.py setup_roles
-	$(PY) manage.py load_demo_data
+	$(PY) manage.py load_demo_data --url http://$(ADDR):$(PORT)
 
-## The back office on http://127.0.0.1:8000 (SQLite, in-process tasks, demo data; logins printed).
+## The back office on http://127.0.0.1:8000, or on ADDR and PORT (SQLite, in-process tasks, demo data; logins printed).
 run: demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py runserver $(ADDR):$(PORT)
 
 ## The whole test suite (PostgreSQL and Redis when reachable; REQUIRE_SERVICES=1 makes them mandatory).
 test: install

@@ -44,6 +44,13 @@ def test_every_metric_of_the_apps_is_documented():
     assert {name for name in defined if f"`{name}`" not in README} == set()
 
 
+def test_every_make_variable_is_documented():
+    settable = re.findall(r"^([A-Z_]+) \?=", (ROOT / "Makefile").read_text(encoding="utf-8"), flags=re.MULTILINE)
+
+    assert {"PORT", "ADDR", "PYTEST_ARGS"} <= set(settable)
+    assert {name for name in settable if not re.search(rf"\b{name}=", README)} == set()
+
+
 def test_the_demo_logins_are_the_ones_make_run_prints():
     printed = next(line for line in README.splitlines() if line.startswith("Logins:"))
 

@@ -24,11 +24,13 @@ def test_demo_data_has_every_status_a_working_key_and_loads_once(client, setting
     settings.DEBUG = True
 
     first = run("load_demo_data", "--password", "demo-pass-123")
-    second = run("load_demo_data", "--password", "demo-pass-456")
+    second = run("load_demo_data", "--password", "demo-pass-456", "--url", "http://127.0.0.1:8001/")
 
     assert "Demo data loaded." in first
     assert "already present" in second
     assert "Password: demo-pass-456" in second
+    assert "Admin:    http://127.0.0.1:8000/admin/" in first  # make run's default
+    assert "Admin:    http://127.0.0.1:8001/admin/" in second and "API:      http://127.0.0.1:8001/api/docs/" in second
     statuses = set(LoanApplication.objects.values_list("status", flat=True))
     assert statuses == set(ApplicationStatus.values)
     assert LoanApplication.objects.count() == 13
