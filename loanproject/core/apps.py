@@ -20,7 +20,7 @@ class CoreConfig(AppConfig):
         worker_process_shutdown.connect(metrics.mark_worker_process_dead, dispatch_uid="core.worker_metrics_dead")
 
         setting_changed.connect(crypto.reset_key_ring_on_setting_change)
-        metrics.register_outbox_collector()
+        metrics.register_database_collectors()
         # Groups follow STAFF_ROLES after every migrate, so a fresh database always has the roles.
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="core.sync_roles")
         # The declared schedules are periodic tasks (visible and pausable in the admin) from the

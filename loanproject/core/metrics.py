@@ -1,4 +1,5 @@
-"""Prometheus metrics shared by every app, and the outbox lag, measured when /metrics is scraped.
+"""Prometheus metrics shared by every app, and the outbox lag and migration counts, measured when
+/metrics is scraped.
 
 Business counters move only when their transaction commits (`increment_after_commit`), so a
 rolled-back change is never counted.
@@ -61,40 +62,77 @@ class OutboxCollector:
         yield GaugeMetricFamily("outbox_lag_seconds", "Age of the oldest unpublished outbox event", value=lag)
 
 
-_collector = None
+class MigrationsCollector:
+    """django_migrations_applied_total and django_migrations_unapplied_total per database: after a
+    deploy, unapplied > 0 means code runs ahead of its schema. django-prometheus has the same two
+    gauges but fills them once, when a process starts (PROMETHEUS_EXPORT_MIGRATIONS, which also
+    makes every process need the database to start); these are read at each scrape (a few ms)."""
+
+    applied = ("django_migrations_applied_total", "Count of applied migrations by database connection")
+    unapplied = ("django_migrations_unapplied_total", "Count of unapplied migrations by database connection")
+
+    def describe(self):
+        yield GaugeMetricFamily(*self.applied)
+        yield GaugeMetricFamily(*self.unapplied)
+
+    def collect(self):
+        from django.db import connections
+        from django.db.migrations.executor import MigrationExecutor
+
+        applied = GaugeMetricFamily(*self.applied, labels=["connection"])
+        unapplied = GaugeMetricFamily(*self.unapplied, labels=["connection"])
+        for alias in connections:
+            executor = MigrationExecutor(connections[alias])
+            applied.add_metric([alias], len(executor.loader.applied_migrations))
+            unapplied.add_metric([alias], len(executor.migration_plan(executor.loader.graph.leaf_nodes())))
+        yield applied
+        yield unapplied
 
 
-def register_outbox_collector() -> None:
-    global _collector
-    if _collector is None:
-        _collector = OutboxCollector()
-        REGISTRY.register(_collector)
+_collectors: list = []
+
+
+def register_database_collectors() -> None:
+    """The outbox and migration gauges, read from the database when this process's registry is
+    scraped (without multiprocess mode; with it, merged_registry adds them)."""
+    if _collectors:
+        return
+    from django_prometheus import migrations as startup_gauges
+
+    # django-prometheus registers its start-up gauges of these names at import: ours replace them.
+    for gauge in (startup_gauges.applied_migrations, startup_gauges.unapplied_migrations):
+        REGISTRY.unregister(gauge)
+    _collectors.extend([OutboxCollector(), MigrationsCollector()])
+    for collector in _collectors:
+        REGISTRY.register(collector)
 
 
 def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_DIR_VARIABLE) or None
 
 
-def merged_registry(*, with_outbox: bool) -> CollectorRegistry:
-    """This process's registry, or in multiprocess mode the values of every process on the host."""
+def merged_registry(*, with_database: bool) -> CollectorRegistry:
+    """This process's registry, or in multiprocess mode the values of every process on the host
+    (with the gauges read from the database, for the web's /metrics)."""
     if not multiprocess_dir():
         return REGISTRY
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
-    if with_outbox:
+    if with_database:
         registry.register(OutboxCollector())
+        registry.register(MigrationsCollector())
     return registry
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """/metrics for Prometheus: the counters of every process sharing PROMETHEUS_MULTIPROC_DIR
-    (or of this process alone without it), and the outbox gauges read from the database. With
+    (or of this process alone without it), and the outbox and migration gauges read from the database. With
     METRICS_TOKEN set, only a scraper sending it as a bearer token is answered."""
     if settings.METRICS_TOKEN and not hmac.compare_digest(
         request.headers.get("Authorization", "").encode(), f"Bearer {settings.METRICS_TOKEN}".encode()
     ):
         return HttpResponse("Unauthorized\n", status=401, content_type="text/plain", headers={"WWW-Authenticate": "Bearer"})
-    return HttpResponse(generate_latest(merged_registry(with_outbox=True)), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(merged_registry(with_database=True)), content_type=CONTENT_TYPE_LATEST)
 
 
 def serve_worker_metrics(**kwargs) -> None:
@@ -112,7 +150,7 @@ def serve_worker_metrics(**kwargs) -> None:
     if settings.METRICS_TOKEN:
         logger.warning("the worker metrics port has no authentication (METRICS_TOKEN covers /metrics only): "
                        "keep CELERY_METRICS_ADDR on a private interface")
-    start_http_server(port, addr=settings.CELERY_METRICS_ADDR, registry=merged_registry(with_outbox=False))
+    start_http_server(port, addr=settings.CELERY_METRICS_ADDR, registry=merged_registry(with_database=False))
     logger.info("worker metrics on http://%s:%s/metrics", settings.CELERY_METRICS_ADDR, port)
 
 

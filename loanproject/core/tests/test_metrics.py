@@ -132,3 +132,41 @@ def test_gunicorn_reads_the_config_file():
     printed = dict(map(str.strip, line.split(" = ", 1)) for line in result.stdout.splitlines() if " = " in line)
     assert [printed[name] for name in ("bind", "workers", "on_starting", "child_exit")] == [
         "['0.0.0.0:8000']", "4", "<on_starting()>", "<child_exit()>"]
+
+
+def applied_migrations() -> int:
+    from django.db.migrations.recorder import MigrationRecorder
+
+    return MigrationRecorder.Migration.objects.count()
+
+
+@pytest.mark.parametrize("multiprocess", [False, True], ids=["one process", "multiprocess"])
+def test_the_migration_counts_are_read_at_scrape_time(client, tmp_path, monkeypatch, multiprocess):
+    from django.db.migrations.recorder import MigrationRecorder
+
+    if multiprocess:
+        monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    else:
+        monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    applied = applied_migrations()
+    assert applied > 80
+
+    before = client.get("/metrics").content.decode()
+    MigrationRecorder.Migration.objects.filter(app="ledger", name="0003_refuse_truncate").delete()  # as if not yet run
+    after = client.get("/metrics").content.decode()
+
+    assert value_of(before, 'django_migrations_applied_total{connection="default"}') == applied
+    assert value_of(before, 'django_migrations_unapplied_total{connection="default"}') == 0.0
+    assert value_of(after, 'django_migrations_applied_total{connection="default"}') == applied - 1
+    assert value_of(after, 'django_migrations_unapplied_total{connection="default"}') == 1.0
+
+
+def test_no_model_counts_are_exported(client):
+    # Model counters would count ORM saves in Python, before commit, and miss the set-based bulk
+    # paths (scoring, posting, imports): README says so and points to the business counters.
+    # (django-prometheus declares the django_model_* families: their HELP lines stay, sample-less.)
+    OutboxEvent.objects.create(topic="t", aggregate_type="x", aggregate_id="1")  # an ORM insert
+    body = client.get("/metrics").content.decode()
+
+    assert [line for line in body.splitlines() if line.startswith("django_model_")] == []
+    assert "django_http_requests_total_by_method" in body
