@@ -68,3 +68,12 @@ def test_the_api_pages_the_readme_names_answer(client):
 
     assert pages == ["/api/schema/", "/api/docs/", "/api/redoc/"]
     assert {page: client.get(page).status_code for page in pages} == {page: 200 for page in pages}
+
+
+@pytest.mark.django_db
+def test_the_django_metric_families_the_readme_names_are_exported(client):
+    named = set(re.findall(r"`(django_[a-z_]+_total)`", README))
+    body = client.get("/metrics").content.decode()
+
+    assert {"django_migrations_applied_total", "django_migrations_unapplied_total"} <= named
+    assert {name for name in named if not re.search(rf"^{name}\{{", body, flags=re.MULTILINE)} == set()
