@@ -13,7 +13,10 @@ Invariants:
   commit, any transaction that leaves one (even written with raw SQL). Legs can be added to an
   entry only in the transaction that creates it, and postings and entries are never updated or
   deleted (triggers refuse it): a correction is a reversing entry (`reversal_of`, at most one per
-  entry). See migrations/0002_book_triggers.py.
+  entry). See migrations/0002_book_triggers.py. The trigger functions pin their search_path
+  (0004), so no session's temporary tables can stand in for the book's; the application's own
+  database role owns nothing and may not truncate, update or delete entries and postings, so it
+  cannot switch these triggers off (loanproject.core.database_roles).
 - Balances are sums of postings, never stored counters: nothing can drift and concurrent postings
   to one account never wait for each other.
 - An `OpenItem` is a charge still to be paid: `0 <= outstanding <= amount`, and it is open exactly

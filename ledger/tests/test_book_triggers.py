@@ -184,3 +184,36 @@ def test_truncating_postings_or_entries_is_refused(table):
         raw(f"TRUNCATE {table} CASCADE")
 
     assert (JournalEntry.objects.count(), Posting.objects.count()) == (1, 2)
+
+
+def shadow_the_entries_table() -> None:
+    """What any session may do: a temporary table of the entries' name, which its search_path puts
+    before the ledger's (gone at the end of the transaction)."""
+    raw("CREATE TEMP TABLE ledger_journalentry (id bigint, created_txid bigint) ON COMMIT DROP")
+
+
+def test_a_temporary_table_named_like_the_entries_does_not_hide_an_unbalanced_entry():
+    cash, income = cash_account(), income_account()
+
+    with pytest.raises(IntegrityError, match=r"journal entry \d+ does not balance in USD: debits 10.00, credits 9.99"):
+        with transaction.atomic():
+            shadow_the_entries_table()
+            entry_id = raw(
+                "INSERT INTO public.ledger_journalentry (idempotency_key, entry_date, description, source, created_at) "
+                "VALUES ('shadowed', '2026-01-04', 'raw', 'raw', now()) RETURNING id"
+            )[0][0]
+            insert_leg(entry_id, cash.pk, debit="10.00")
+            insert_leg(entry_id, income.pk, credit="9.99")
+
+    assert (JournalEntry.objects.count(), Posting.objects.count()) == (0, 0)
+
+
+def test_a_temporary_table_named_like_the_entries_does_not_reopen_a_committed_entry():
+    cash, income = cash_account(), income_account()
+    entry = book(cash, income, "10.00", key="closed")
+
+    with pytest.raises(IntegrityError, match=f"journal entry {entry.pk} is closed"), transaction.atomic():
+        shadow_the_entries_table()
+        insert_leg(entry.pk, cash.pk, debit="5.00")
+
+    assert Posting.objects.filter(entry=entry).count() == 2
