@@ -11,7 +11,7 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from celery.signals import task_postrun, task_prerun, worker_process_shutdown, worker_ready
 
-        from . import beat, crypto, metrics, request_context, roles
+        from . import beat, crypto, database_roles, metrics, request_context, roles
 
         request_finished.connect(request_context.clear_request_context, dispatch_uid="core.clear_request_context")
         task_prerun.connect(request_context.bind_task_request_id, dispatch_uid="core.task_request_id")
@@ -26,3 +26,5 @@ class CoreConfig(AppConfig):
         # The declared schedules are periodic tasks (visible and pausable in the admin) from the
         # first migrate on, not only once beat has started.
         post_migrate.connect(beat.install_beat_schedule_after_migrate, dispatch_uid="core.install_beat_schedule")
+        # With DATABASE_APP_ROLE set, the application's role gets its privileges on what migrate made.
+        post_migrate.connect(database_roles.grant_app_role_after_migrate, dispatch_uid="core.grant_app_role")

@@ -129,6 +129,9 @@ def database_from_url(url: str) -> dict:
 
 DATABASE_URL = env("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 DATABASES = {"default": database_from_url(DATABASE_URL)}
+# The PostgreSQL role web, workers and beat connect as, when it is not the owner that runs migrate:
+# every migrate ends by granting it exactly its privileges (loanproject.core.database_roles).
+DATABASE_APP_ROLE = env("DATABASE_APP_ROLE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHE_URL = env("CACHE_URL")
