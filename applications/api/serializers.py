@@ -11,6 +11,7 @@ from loanproject.core.api.serializers import StrictFieldsMixin
 
 from ..lifecycle import ApplicationStatus
 from ..models import Customer, EmploymentStatus, LoanApplication, LoanPurpose
+from ..reasons import shown_to_partners
 from ..services import ApplicationData, CustomerData
 from ..validators import (
     CREDIT_MIX_KINDS,
@@ -124,9 +125,16 @@ class ReasonSerializer(serializers.Serializer):
     text = serializers.CharField()
 
 
+class PartnerReasonsSerializer(serializers.ListSerializer):
+    """Rejection reasons as stated; every referral as the one generic M00 (see reasons.py)."""
+
+    def to_representation(self, data):
+        return super().to_representation(shown_to_partners(data))
+
+
 class ApplicationSerializer(serializers.ModelSerializer):
     customer = CustomerSummarySerializer(read_only=True)
-    reasons = ReasonSerializer(many=True, read_only=True)
+    reasons = PartnerReasonsSerializer(child=ReasonSerializer(), read_only=True)
     conditions = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     class Meta:

@@ -18,6 +18,7 @@ from ..metrics import NOTIFICATIONS_DELIVERED
 from ..models import Channel, Customer, LoanApplication, Notification, NotificationStatus
 from ..notification_backends import backend_for
 from ..notification_templates import render
+from ..reasons import shown_to_partners
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def notify_application_decided(*, event_id: int, application_id: UUID | str, sta
         "full_name": customer.full_name,
         "first_name": customer.full_name.split()[0],
         "amount": f"{application.approved_amount or application.requested_amount:,.2f}",
-        "reasons": "; ".join(reason["text"] for reason in application.reasons) or "see your statement",
+        "reasons": "; ".join(reason["text"] for reason in shown_to_partners(application.reasons)) or "see your statement",
     }
     return _create(customer=customer, template=template, payload=payload, event_id=event_id, application=application)
 
