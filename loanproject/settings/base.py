@@ -363,7 +363,10 @@ STAFF_ROLES: dict[str, list[str]] = {
         "applications.review_loanapplication",
         "applications.rescore_loanapplication",
         "applications.view_reviewdecision",
-        "applications.*_reviewer",
+        # Their team's workload (capacity, switching a reviewer off); never limits, roles or
+        # managers: those are the Credit administrator's, who decides no application.
+        "applications.view_reviewer",
+        "applications.change_reviewer",
         "applications.view_notification",
         "applications.change_notification",
         "agents.view_*",
@@ -373,6 +376,17 @@ STAFF_ROLES: dict[str, list[str]] = {
         "finance.view_*",
         "loans.view_*",
         "loans.export_loans",
+    ],
+    # Sets who may approve what: registers reviewers, their approval limits, roles and managers.
+    # Decides no application (no review_loanapplication), so no one holds both by their role.
+    "Credit administrator": [
+        "applications.view_reviewer",
+        "applications.add_reviewer",
+        "applications.change_reviewer",
+        "applications.manage_reviewer_authority",
+        "applications.view_reviewdecision",
+        "auth.view_user",
+        "auditlog.view_logentry",
     ],
     "Finance": [
         "applications.view_partner",
