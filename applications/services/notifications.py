@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from uuid import UUID
 
 from django.conf import settings
@@ -80,17 +81,29 @@ def notify_application_decided(*, event_id: int, application_id: UUID | str, sta
 
 
 @transaction.atomic
-def notify_loan_booked(*, event_id: int, customer_id: int | None, payload: dict) -> list[Notification]:
-    """Tell the customer their loan is booked; drivers without a customer record get nothing."""
+def notify_loan_booked(
+    *,
+    event_id: int,
+    loan_id: int,
+    driver_id: int,
+    customer_id: int | None,
+    loan_number: str,
+    principal: str,
+    first_due: str,
+) -> list[Notification]:
+    """Tell the customer their loan is booked (once per event). A loan whose driver has no
+    customer record reaches nobody, and the log says so."""
     if customer_id is None:
+        logger.warning("loan.booked event %s: loan %s has no customer (driver %s is not linked to one); nobody was notified",
+                       event_id, loan_id, driver_id)
         return []
     customer = Customer.objects.get(pk=customer_id)
     message = {
         "full_name": customer.full_name,
         "first_name": customer.full_name.split()[0],
-        "loan_reference": payload.get("loan_reference", ""),
-        "amount": payload.get("amount", ""),
-        "first_due": payload.get("first_due", ""),
+        "loan_reference": loan_number,
+        "amount": f"{Decimal(principal):,.2f}",
+        "first_due": first_due,
     }
     return _create(customer=customer, template="loan_booked", payload=message, event_id=event_id)
 

@@ -140,17 +140,6 @@ def test_rejections_give_the_stated_reasons():
     assert email.payload["reasons"] == "Debt-to-income ratio too high"
 
 
-def test_a_loan_booking_is_announced_to_its_customer():
-    customer = CustomerFactory(phone="")
-
-    created = services.notify_loan_booked(
-        event_id=8, customer_id=customer.pk, payload={"loan_reference": "DL-2026-0001", "amount": "1500.00", "first_due": "2026-11-29"}
-    )
-
-    assert [(n.channel, n.template) for n in created] == [("email", "loan_booked")]
-    assert services.notify_loan_booked(event_id=9, customer_id=None, payload={}) == []
-
-
 class PushGateway:
     sent: list = []
 

@@ -157,7 +157,11 @@ def create_driver_loan(
             "loan_id": loan.pk,
             "loan_number": loan.loan_number,
             "driver_id": driver.pk,
+            # Whom applications' consumer tells (it cannot read loans): the applicant, else the
+            # driver's customer record; None when the driver has none.
+            "customer_id": source_application.customer_id if source_application else driver.customer_id,
             "principal": str(principal),
+            "first_due": schedule[0].due_date.isoformat(),
             "application_id": str(source_application.pk) if source_application else None,
         },
     )

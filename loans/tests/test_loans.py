@@ -43,7 +43,8 @@ def test_a_loan_is_booked_with_its_schedule_number_and_disbursement():
     assert loan.receivable_account.code == f"loans.driver:{loan.driver_id}:LOANS:USD"
     event = OutboxEvent.objects.get(topic="loan.booked")
     assert event.payload == {
-        "loan_id": loan.pk, "loan_number": "DL-2026-0001", "driver_id": loan.driver_id, "principal": "1500.00", "application_id": None,
+        "loan_id": loan.pk, "loan_number": "DL-2026-0001", "driver_id": loan.driver_id, "customer_id": None,
+        "principal": "1500.00", "first_due": "2026-01-04", "application_id": None,
     }
 
 
