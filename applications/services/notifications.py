@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from loanproject.core.metrics import increment_after_commit
+from loanproject.core.sensitive import mask_tail
 
 from ..lifecycle import ApplicationStatus
 from ..metrics import NOTIFICATIONS_DELIVERED
@@ -134,9 +135,14 @@ def deliver_notification(*, notification_id: int, now: datetime | None = None) -
             notification.status = NotificationStatus.FAILED
         else:
             notification.next_attempt_at = now + backoff(notification.attempts)
-        logger.warning("notification %s attempt %s failed: %s", notification.pk, notification.attempts, exc)
+        # The exception's text may name the recipient (an SMTP refusal does): it stays in
+        # last_error for staff; the log names the notification and the kind of failure only.
+        logger.warning("notification %s attempt %s failed (%s); %s", notification.pk, notification.attempts,
+                       type(exc).__name__, "given up" if notification.status == NotificationStatus.FAILED else "retried later")
         increment_after_commit(NOTIFICATIONS_DELIVERED, channel=notification.channel, outcome="failed")
     else:
+        logger.info("notification %s sent: %s %s to customer %s at %s", notification.pk, notification.channel,
+                    notification.template, notification.customer_id, mask_tail(notification.recipient))
         increment_after_commit(NOTIFICATIONS_DELIVERED, channel=notification.channel, outcome="sent")
         notification.status = NotificationStatus.SENT
         notification.sent_at = now
