@@ -63,13 +63,27 @@ def _create(*, customer: Customer, template: str, payload: dict, event_id: int |
     return created
 
 
+# What a decision message tells the customer, beyond its template: a message that would say the
+# same as the last one they were sent about the application is not sent again.
+TOLD_FIELDS = ("amount", "reasons")
+
+
 @transaction.atomic
 def notify_application_decided(*, event_id: int, application_id: UUID | str, status: str) -> list[Notification]:
-    """Tell the customer about a decision (once per event, whatever the redeliveries)."""
+    """Tell the customer about a decision, once per event, and only if it tells them something new.
+
+    Under the application's row lock (two events of one application queue up), nothing is sent
+    when the event is stale (the application has moved on; a later event tells what it became) or
+    when the message would be the one they were last sent about it: the same template (decision),
+    amount and stated reasons, as after a re-score that changed nothing for them. A notification
+    that failed counts as told: staff retry it from the admin.
+    """
     template = TEMPLATE_BY_STATUS.get(status)
     if template is None:
         return []
-    application = LoanApplication.objects.select_related("customer").get(pk=application_id)
+    application = LoanApplication.objects.select_for_update(of=("self",)).select_related("customer").get(pk=application_id)
+    if application.status != status:
+        return []
     customer = application.customer
     payload = {
         "reference": application.external_ref or str(application.pk)[:8],
@@ -78,6 +92,14 @@ def notify_application_decided(*, event_id: int, application_id: UUID | str, sta
         "amount": f"{application.approved_amount or application.requested_amount:,.2f}",
         "reasons": "; ".join(reason["text"] for reason in shown_to_partners(application.reasons)) or "see your statement",
     }
+    last = (
+        Notification.objects.filter(application=application, template__in=TEMPLATE_BY_STATUS.values())
+        .order_by("-pk")
+        .values_list("template", "payload")
+        .first()
+    )
+    if last is not None and last[0] == template and all(last[1].get(key) == payload[key] for key in TOLD_FIELDS):
+        return []
     return _create(customer=customer, template=template, payload=payload, event_id=event_id, application=application)
 
 
