@@ -16,7 +16,7 @@ from loanproject.core.api.serializers import StrictFieldsMixin
 from .. import selectors, services
 from ..models import LoanApplication
 from ..reasons import REJECTION_CODES, reason
-from .serializers import ApplicationSerializer, ReasonSerializer
+from .serializers import STAFF_READER, ApplicationSerializer
 
 
 class CanReview(BasePermission):
@@ -40,12 +40,6 @@ class QueueItemSerializer(serializers.ModelSerializer):
 
     def get_awaiting_confirmation(self, application: LoanApplication) -> bool:
         return application.proposed_amount is not None
-
-
-class StaffApplicationSerializer(ApplicationSerializer):
-    """The partner's view of an application, with the reasons as stated (staff see every flag)."""
-
-    reasons = ReasonSerializer(many=True, read_only=True)
 
 
 class DecisionSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -77,7 +71,7 @@ class ReviewQueueView(generics.ListAPIView):
 class ReviewDecisionView(APIView):
     permission_classes = [IsAuthenticated, CanReview]
 
-    @extend_schema(request=DecisionSerializer, responses={200: StaffApplicationSerializer})
+    @extend_schema(request=DecisionSerializer, responses={200: ApplicationSerializer})
     def post(self, request: Request, application_id: str) -> Response:
         """Approve or reject; above your approval limit an approval goes to your manager."""
         serializer = DecisionSerializer(data=request.data)
@@ -94,4 +88,4 @@ class ReviewDecisionView(APIView):
             comment=data["comment"],
             reasons=[services.Reason(**reason(data["reason_code"]))] if reject else None,
         )
-        return Response(StaffApplicationSerializer(application).data)
+        return Response(ApplicationSerializer(application, context=dict(STAFF_READER)).data)

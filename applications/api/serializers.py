@@ -125,11 +125,18 @@ class ReasonSerializer(serializers.Serializer):
     text = serializers.CharField()
 
 
+# Serializer context of staff doors: they read every reason as stated.
+STAFF_READER = {"reader": "staff"}
+
+
 class PartnerReasonsSerializer(serializers.ListSerializer):
-    """Rejection reasons as stated; every referral as the one generic M00 (see reasons.py)."""
+    """Rejection reasons as stated; every referral as the one generic M00 (see reasons.py), unless
+    staff read (context STAFF_READER)."""
 
     def to_representation(self, data):
-        return super().to_representation(shown_to_partners(data))
+        if self.context.get("reader") != STAFF_READER["reader"]:
+            data = shown_to_partners(data)
+        return super().to_representation(data)
 
 
 class ApplicationSerializer(serializers.ModelSerializer):
