@@ -83,6 +83,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "loanproject.core.request_context.RequestIdMiddleware",
+    # Outside every middleware that may answer for a failed database (sessions, auth, views).
+    "loanproject.core.db_failures.DatabaseFailureMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
