@@ -7,16 +7,19 @@ from contextvars import ContextVar
 
 import psycopg
 from django.db import DatabaseError, DataError, IntegrityError, connection
+from django.db.transaction import TransactionManagementError
 
 _failed_statements: ContextVar[int] = ContextVar("failed_statements", default=0)
 
 
 def is_database_failure(error: BaseException) -> bool:
     """The database failed (lost connection, lock or statement timeout, shutdown...), as opposed
-    to refusing the data (integrity and data errors are the input's fault). Raw psycopg errors
-    count too: `execute_with_bound_parameters` bypasses Django's error wrapping."""
+    to refusing the data (integrity and data errors are the input's fault; our triggers raise
+    integrity codes too) or to misusing transactions (a TransactionManagementError is a bug; one
+    that follows a failure is preceded by the failure itself). Raw psycopg errors count too:
+    `execute_with_bound_parameters` bypasses Django's error wrapping."""
     return isinstance(error, (DatabaseError, psycopg.Error)) and not isinstance(
-        error, (IntegrityError, DataError, psycopg.IntegrityError, psycopg.DataError)
+        error, (IntegrityError, DataError, TransactionManagementError, psycopg.IntegrityError, psycopg.DataError)
     )
 
 
