@@ -8,13 +8,12 @@ serializers refuse unknown fields. Access tokens are write-only: no serializer e
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 
 from rest_framework import serializers
 
-from loanproject.core.api.serializers import StrictFieldsMixin
+from loanproject.core.api.serializers import JSONObjectField, StrictFieldsMixin
 
 from ..models import (
     Account,
@@ -382,22 +381,11 @@ class DocumentUploadSerializer(StrictFieldsMixin, serializers.Serializer):
     customer = serializers.IntegerField(min_value=1)
     document_type = serializers.ChoiceField(choices=DocumentType.choices)
     file = serializers.FileField(help_text="PDF, JPEG or PNG.")
-    extracted_data = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="A JSON object; amounts as strings."
-    )
-
-    def validate_extracted_data(self, value: str) -> dict:
-        if not value.strip():
-            return {}
-        try:
-            # Numbers with a fraction are read as Decimal, never float.
-            return json.loads(value, parse_float=Decimal)
-        except ValueError as exc:
-            raise serializers.ValidationError(f"Not valid JSON: {exc}.") from None
+    extracted_data = JSONObjectField(required=False, default=dict, help_text="A JSON object; amounts as strings.")
 
 
 class DocumentDataSerializer(StrictFieldsMixin, serializers.Serializer):
-    extracted_data = serializers.DictField(help_text="Replaces what was read from the document.")
+    extracted_data = JSONObjectField(help_text="Replaces what was read from the document.")
 
 
 class MonthlyCashFlowSerializer(serializers.Serializer):

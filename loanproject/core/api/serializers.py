@@ -1,6 +1,10 @@
 """Serializer building blocks shared by every API."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from .parsers import UnstorableInput, check_storable, loads_json
 
 
 class StrictFieldsMixin:
@@ -20,4 +24,34 @@ class StrictFieldsMixin:
             raise
         if unknown:
             raise serializers.ValidationError(unknown)
+        return value
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class JSONObjectField(serializers.Field):
+    """A free-form JSON object: an object in a JSON body, or its JSON text in a form field (a
+    multipart upload). Read like a JSON body (fractions as Decimal, core.api.parsers' guard); a
+    blank form field is an empty object."""
+
+    default_error_messages = {
+        "not_an_object": "Expected a JSON object.",
+        "not_json": "Not valid JSON: {error}.",
+    }
+
+    def to_internal_value(self, data):
+        try:
+            if isinstance(data, str):
+                try:
+                    data = loads_json(data) if data.strip() else {}
+                except ValueError as exc:
+                    self.fail("not_json", error=exc)
+            if not isinstance(data, dict):
+                self.fail("not_an_object")
+            check_storable(data)
+        except UnstorableInput as problem:
+            inside = problem.as_validation_error() if problem.path else serializers.ValidationError([problem.message])
+            raise inside from None
+        return data
+
+    def to_representation(self, value):
         return value
