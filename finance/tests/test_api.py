@@ -321,7 +321,7 @@ def test_bulk_transactions_with_odd_amounts_are_refused_one_by_one(partner_clien
 
     assert response.status_code == 200
     assert response.json()["errors"] == [
-        {"index": 0, "errors": ["amount: Write the amount as a plain decimal, e.g. -1234.56."]},
+        {"index": 0, "errors": ["amount: Write a plain decimal number with the digits 0-9, e.g. -1234.56."]},
     ]
     assert [str(amount) for amount in Transaction.objects.values_list("amount", flat=True)] == ["0.00"]
 

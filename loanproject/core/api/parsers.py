@@ -75,6 +75,15 @@ def check_storable(data: object, *, path: tuple = ()) -> None:
             pending.extend((child, (*where, step), depth + 1) for step, child in children)
 
 
+class ExponentNumber(Decimal):
+    """A JSON number written with an exponent (2.5e1): its value is exact, but the strict number
+    fields (core.api.serializers) refuse the form, as they refuse "2.5e1" in a string."""
+
+
+def _json_number(text: str) -> Decimal:
+    return ExponentNumber(text) if "e" in text or "E" in text else Decimal(text)
+
+
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a valid JSON number")
 
@@ -84,7 +93,7 @@ def loads_json(text: str) -> object:
 
     Raises ValueError (not JSON, or nested too deeply to parse) or UnstorableInput."""
     try:
-        data = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+        data = json.loads(text, parse_float=_json_number, parse_constant=_refuse_constant)
     except RecursionError:
         raise ValueError("nested too deeply") from None
     check_storable(data)

@@ -1,10 +1,17 @@
 """Serializer building blocks shared by every API."""
 
+import re
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .parsers import UnstorableInput, check_storable, loads_json
+from .parsers import ExponentNumber, UnstorableInput, check_storable, loads_json
+
+# Python's Decimal() and int() also read "1e5", "1_000" and digits of any script ("１０００",
+# "١٢"); the API reads numbers in text as a person writes them on a form: digits 0-9 only.
+_PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+_PLAIN_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 class StrictFieldsMixin:
@@ -55,3 +62,28 @@ class JSONObjectField(serializers.Field):
 
     def to_representation(self, value):
         return value
+
+
+class StrictDecimalField(serializers.DecimalField):
+    """A JSON number or a plain decimal string ("-1234.56", surrounding spaces allowed); no
+    exponent (in a string or a JSON number), underscore, NaN or Infinity and no digits but 0-9.
+    "-0" is zero."""
+
+    default_error_messages = {"not_plain": "Write a plain decimal number with the digits 0-9, e.g. -1234.56."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, ExponentNumber) or (isinstance(data, str) and not _PLAIN_DECIMAL.fullmatch(data.strip())):
+            self.fail("not_plain")
+        value = super().to_internal_value(data)
+        return value if value else abs(value)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer or a string of the digits 0-9 ("36", surrounding spaces allowed)."""
+
+    default_error_messages = {"not_plain": "Write a whole number with the digits 0-9, e.g. 36."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, ExponentNumber) or (isinstance(data, str) and not _PLAIN_INTEGER.fullmatch(data.strip())):
+            self.fail("not_plain")
+        return super().to_internal_value(data)
