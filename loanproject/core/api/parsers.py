@@ -1,14 +1,15 @@
 """Request body parsers: nothing they return can fail in the database.
 
-JSON numbers with a fraction are read as Decimal, so money never passes through float.
+JSON numbers with a fraction are read as Decimal, so money never passes through float (and one
+written with an exponent is marked, for the strict number fields to refuse).
 
 PostgreSQL refuses NUL characters in text and jsonb, and a lone surrogate (JSON may escape one,
 "\\ud800") cannot be encoded in UTF-8 at all: such a value, or such a key, used to travel through
 validation into the database (or into an error message) and end as a 500. `check_storable` is
 the one guard: every JSON body, every form field and field name, and JSON text carried in a form
 field (`loads_json`, `core.api.serializers.JSONObjectField`) pass through it, and a bad thing is
-a 400 naming where it was.
-JSON nested deeper than MAX_JSON_DEPTH is refused the same way (no payload of ours needs more).
+a 400 naming where it was. JSON nested deeper than MAX_JSON_DEPTH is refused the same way (no
+payload of ours needs more).
 """
 
 from __future__ import annotations
