@@ -69,6 +69,25 @@ def test_staff_read_the_specific_referral_reasons_the_partner_reads_as_generic(o
         "approved", [{"code": "M00", "text": "Referred to a reviewer"}])
 
 
+@pytest.mark.parametrize(
+    "changes, field",
+    [({"amount": "８０００"}, "amount"), ({"amount": "8_000"}, "amount"), ({"amount": "8e3"}, "amount"),
+     ({"interest_rate": "١٢"}, "interest_rate"), ({"version": "1_0"}, "version")],
+)
+def test_a_decision_reads_numbers_strictly(officer, changes, field):
+    application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW, assigned_to=officer.user,
+                                         requested_amount=Decimal("8000.00"))
+
+    response = client_for(officer.user).post(
+        f"/api/v1/reviews/{application.pk}/decision/", {"version": 1, "decision": "approve", **changes}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == [field]
+    application.refresh_from_db()
+    assert (application.status, application.version) == (ApplicationStatus.MANUAL_REVIEW, 1)
+
+
 def test_a_stale_decision_is_a_409(officer):
     application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW, assigned_to=officer.user, version=2)
 

@@ -18,13 +18,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from applications.api.authentication import PartnerAPIMixin
 from applications.selectors import customers_visible_to
-from loanproject.core.api.parsers import DecimalJSONParser
+from loanproject.core.api.parsers import DecimalJSONParser, StorableFormParser, StorableMultiPartParser
 from loanproject.core.errors import NotFound
 from loanproject.core.idempotency import MAX_KEY_LENGTH, StoredResponse, fingerprint, respond_idempotently
 
@@ -158,7 +157,7 @@ class BankConnectionViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.Retrie
         return Response(BankConnectionSerializer(connection).data)
 
     @extend_schema(request={"multipart/form-data": CsvUploadSerializer}, responses={200: ImportReportSerializer})
-    @action(detail=True, methods=["post"], url_path="import-csv", parser_classes=[MultiPartParser, FormParser])
+    @action(detail=True, methods=["post"], url_path="import-csv", parser_classes=[StorableMultiPartParser, StorableFormParser])
     def import_csv(self, request: Request, pk=None) -> Response:
         """Import a CSV export of this connection; idempotent, bad lines reported, good ones kept."""
         data = _validated(CsvUploadSerializer, request.data)
@@ -399,7 +398,7 @@ class DocumentViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveMode
     serializer_class = DocumentSerializer
     filterset_class = filters.DocumentFilter
     ordering_fields = ["uploaded_at"]
-    parser_classes = [DecimalJSONParser, MultiPartParser, FormParser]
+    parser_classes = [DecimalJSONParser, StorableMultiPartParser, StorableFormParser]
 
     def get_queryset(self):
         return selectors.documents_visible_to(self.partner)

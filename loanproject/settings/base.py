@@ -83,6 +83,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "loanproject.core.request_context.RequestIdMiddleware",
+    # Outside every middleware that may answer for a failed database (sessions, auth, views).
+    "loanproject.core.db_failures.DatabaseFailureMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -117,7 +119,12 @@ TEMPLATES = [
 
 
 def database_from_url(url: str) -> dict:
-    config = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60))
+    # A reused connection may have been dropped by the server since its last request (a restart,
+    # a failover, an idle timeout): health checks test it before its first query in each request
+    # and open a new one instead of failing that request.
+    config = dj_database_url.parse(
+        url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
+    )
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # IMMEDIATE takes the write lock when a transaction starts, so two writers queue up
         # instead of failing with "database is locked" when one upgrades a read lock.
