@@ -41,6 +41,15 @@ def post_installment_chunk_task(run_id: int, chunk: dict) -> dict:
     }
 
 
+@shared_task(name="loans.recover_stalled_posting_runs")
+def recover_stalled_posting_runs_task(max_chunks: int | None = None) -> dict:
+    """Beat runs this every 5 minutes: post what is left of the posting runs that made no progress
+    for LOANS_POSTING_STALLED_AFTER_SECONDS (a killed worker, a lost queue, a dropped connection)."""
+    with acting_as_system():
+        result = services.recover_stalled_posting_runs(**({"max_chunks": max_chunks} if max_chunks else {}))
+    return result.as_dict()
+
+
 @shared_task(name="loans.close_settled_loans")
 def close_settled_loans_task(event_id: int) -> None:
     """Consumer of `ledger.payment_recorded`: a payment booked by any door may settle a loan."""

@@ -49,8 +49,8 @@ class Command(BaseCommand):
             raise CommandError(getattr(exc, "message", None) or "; ".join(exc.messages)) from None
         except DatabaseError as exc:
             raise CommandError(
-                f"The database failed during the run ({exc}). Finished chunks are posted; run the command "
-                "again to post the rest (nothing is posted twice)."
+                f"The database failed during the run ({exc}). Finished chunks are posted; the recovery sweep "
+                "posts the rest within minutes, or run the command again (nothing is posted twice)."
             ) from exc
         self._report(result, as_json=as_json)
         if result.failed:
