@@ -400,9 +400,24 @@ class PostingRunForm(ServiceModelForm):
 class PostingRunChunkInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = PostingRunChunk
     fields = ["first_due", "first_id", "planned", "processed", "posted", "skipped", "failed", "locked", "total_amount",
-              "locked_ids", "failed_ids", "finished_at"]
+              "locked_ids", "failed_ids", "finished_at", "recovered"]
     readonly_fields = fields
-    verbose_name_plural = "chunks worked on"
+    verbose_name_plural = "chunks"
+
+
+class NeededRecoveryFilter(admin.SimpleListFilter):
+    """Runs the recovery sweep had to finish: their workers or their queued chunks were lost."""
+
+    title = "needed recovery"
+    parameter_name = "needed_recovery"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(recovered_at__isnull=self.value() == "no")
+        return queryset
 
 
 @admin.register(InstallmentPostingRun)
@@ -410,12 +425,16 @@ class InstallmentPostingRunAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.Mod
     form = PostingRunForm
     inlines = [PostingRunChunkInline]
     list_display = ["id", "period_start", "period_end", "started_by", "started_at", "finished_at", "progress",
-                    "processed", "posted", "skipped", "failed", "locked", "total_amount"]
+                    "processed", "posted", "skipped", "failed", "locked", "total_amount", "recovered"]
+    list_filter = [NeededRecoveryFilter]
     list_select_related = ["started_by"]
     ordering = ["-id"]
     readonly_fields = ["period_start", "period_end", "started_by", "started_at", "finished_at", "chunk_size",
                        "chunks_total", "chunks_done", "processed", "posted", "skipped", "failed", "locked", "total_amount",
-                       "errors", "loan_ids"]
+                       "errors", "loan_ids", "recovered_at", "chunks_recovered"]
+
+    def get_queryset(self, request):
+        return selectors.posting_runs()
 
     def get_fields(self, request, obj=None):
         return ["week"] if obj is None else self.readonly_fields
@@ -438,6 +457,14 @@ class InstallmentPostingRunAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.Mod
     @admin.display(description="Chunks")
     def progress(self, obj: InstallmentPostingRun) -> str:
         return f"{obj.chunks_done}/{obj.chunks_total}"
+
+    @admin.display(description="Recovered", boolean=True)
+    def recovered(self, obj: InstallmentPostingRun) -> bool:
+        return obj.recovered_at is not None
+
+    @admin.display(description="Chunks posted by the recovery sweep")
+    def chunks_recovered(self, obj: InstallmentPostingRun) -> int:
+        return obj.chunks_recovered
 
     def response_add(self, request, obj, post_url_continue=None):
         self.message_user(request, _run_summary(obj), messages.SUCCESS)

@@ -100,13 +100,16 @@ class PostingResultSerializer(serializers.Serializer):
 class PostingRunSerializer(serializers.ModelSerializer):
     started_by = serializers.CharField(source="started_by.username", default=None, read_only=True)
     finished = serializers.BooleanField(source="is_finished", read_only=True)
+    chunks_recovered = serializers.IntegerField(
+        read_only=True, help_text="Chunks the recovery sweep posted (their worker or queued task was lost)."
+    )
 
     class Meta:
         model = InstallmentPostingRun
         fields = [
             "id", "period_start", "period_end", "started_by", "started_at", "finished_at", "finished", "chunk_size",
             "chunks_total", "chunks_done", "processed", "posted", "skipped", "failed", "locked", "total_amount", "errors",
-            "loan_ids",
+            "loan_ids", "recovered_at", "chunks_recovered",
         ]
         read_only_fields = fields
 

@@ -26,7 +26,6 @@ from loanproject.core.exports import export_response
 from loanproject.core.idempotency import MAX_KEY_LENGTH, StoredResponse, fingerprint, respond_idempotently
 
 from .. import selectors, services
-from ..models import InstallmentPostingRun
 from ..periods import business_today, current_week, week_containing
 from ..reports import REPORTS
 from .serializers import (
@@ -141,7 +140,7 @@ class PostingView(StaffAPIMixin, APIView):
         run = services.start_posting_run(
             period_start=period_start, period_end=period_end, chunk_size=data.get("chunk_size"), started_by=request.user
         )
-        run.refresh_from_db()
+        run = selectors.posting_runs().get(pk=run.pk)
         location = reverse("api:loan-posting-run-detail", kwargs={"pk": run.pk}, request=request)
         return Response(PostingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
@@ -152,7 +151,7 @@ class PostingRunViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
     ordering = ["-id"]
 
     def get_queryset(self):
-        return InstallmentPostingRun.objects.select_related("started_by")
+        return selectors.posting_runs()
 
 
 class DriverPaymentView(StaffAPIMixin, APIView):
