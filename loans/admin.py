@@ -21,7 +21,7 @@ from loanproject.core.exports import EXPORT_FORMATS, export_response
 
 from . import selectors, services
 from .models import Driver, DriverLoan, Installment, InstallmentPostingRun, Lease, PostingRunChunk
-from .periods import business_date_validator, current_week, week_containing
+from .periods import business_date_validator, current_week, posting_week
 from .reports import REPORTS
 
 MAX_LOANS_PER_ACTION = 10_000
@@ -255,9 +255,13 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
             )
             return
         period_start, period_end = current_week()
-        run = services.start_posting_run(
-            period_start=period_start, period_end=period_end, started_by=request.user, loan_ids=loan_ids
-        )
+        try:
+            run = services.start_posting_run(
+                period_start=period_start, period_end=period_end, started_by=request.user, loan_ids=loan_ids
+            )
+        except (DomainError, ValidationError) as exc:
+            self.message_user(request, getattr(exc, "message", None) or "; ".join(exc.messages), messages.ERROR)
+            return
         self.message_user(request, _run_summary(run), messages.SUCCESS)
 
     @admin.action(description="Cancel the selected loans (nothing posted yet)", permissions=["change"])
@@ -385,7 +389,8 @@ class PostingRunForm(ServiceModelForm):
     """Starting a run: the week to post; the chunks run on the workers (at once without a broker)."""
 
     week = forms.DateField(
-        help_text="Any day of the week to post (Sunday to Saturday, New York time).", validators=[business_date_validator]
+        help_text="Any day of the week to post (Sunday to Saturday, New York time), up to this week.",
+        validators=[business_date_validator],
     )
 
     class Meta:
@@ -393,7 +398,7 @@ class PostingRunForm(ServiceModelForm):
         fields: list[str] = []
 
     def call_service(self) -> InstallmentPostingRun:
-        period_start, period_end = week_containing(self.cleaned_data["week"])
+        period_start, period_end = posting_week(self.cleaned_data["week"])
         return services.start_posting_run(period_start=period_start, period_end=period_end, started_by=self.user)
 
 

@@ -75,7 +75,8 @@ class CancelSerializer(StrictFieldsMixin, serializers.Serializer):
 
 class PostingRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     week = serializers.DateField(
-        required=False, help_text="Any day of the week to post; default this week.", validators=[business_date_validator]
+        required=False, help_text="Any day of the week to post, up to this week (New York time); default this week.",
+        validators=[business_date_validator],
     )
     dry_run = serializers.BooleanField(default=False)
     chunk_size = serializers.IntegerField(min_value=1, required=False)

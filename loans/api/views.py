@@ -26,7 +26,7 @@ from loanproject.core.exports import export_response
 from loanproject.core.idempotency import MAX_KEY_LENGTH, StoredResponse, fingerprint, respond_idempotently
 
 from .. import selectors, services
-from ..periods import business_today, current_week, week_containing
+from ..periods import business_today, current_week, posting_week
 from ..reports import REPORTS
 from .serializers import (
     CancelSerializer,
@@ -133,7 +133,7 @@ class PostingView(StaffAPIMixin, APIView):
         serializer = PostingRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        period_start, period_end = week_containing(data["week"]) if "week" in data else current_week()
+        period_start, period_end = posting_week(data["week"]) if "week" in data else current_week()
         if data["dry_run"]:
             preview = services.preview_posting(period_start=period_start, period_end=period_end)
             return Response(PostingResultSerializer(preview.as_dict()).data)
