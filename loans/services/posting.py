@@ -323,15 +323,17 @@ def recover_stalled_posting_runs(
             result.finished.append(run.pk)
         if result.budget_spent:
             break
-    if result.runs:
-        logger.warning("posting recovery: %s", result.as_dict())
+    if result.chunks_posted or result.finished:
+        logger.warning("posting recovery finished work that was lost: %s", result.as_dict())
+    elif result.runs:
+        logger.info("posting recovery: stalled runs, every chunk left held by a worker: %s", result.as_dict())
     return result
 
 
 def _stalled_runs(*, no_progress_since: datetime) -> QuerySet[InstallmentPostingRun]:
     """Unfinished runs whose plan is recorded whole and that made no progress since then (or that
-    the sweep took in hand before). Runs planned before plans were recorded (migration 0003) lack
-    the records of chunks never delivered: they are not recovered (run their week again)."""
+    the sweep took in hand before). Runs opened before runs recorded their plan lack the records
+    of chunks never delivered: they are not recovered (run their week again)."""
     return (
         InstallmentPostingRun.objects.filter(finished_at__isnull=True)
         .select_related("started_by")
@@ -381,8 +383,8 @@ def _chunk_record(run: InstallmentPostingRun, chunk: PostingChunk, *, skip_locke
     """The chunk's record, locked. A twin delivery blocks here until the first commits; with
     `skip_locked`, a record another transaction holds gives None instead (it is in progress).
 
-    The plan of a run recorded before its chunks' bounds were (migration 0003) lacks the records
-    of chunks never delivered: the first delivery creates it (a twin blocks on the unique index)."""
+    A run opened before runs recorded their plan lacks the records of chunks never delivered: the
+    first delivery creates it (a twin blocks on the unique index)."""
     lookup = PostingRunChunk.objects.select_for_update(of=("self",), skip_locked=skip_locked).filter(
         run_id=run.pk, first_id=chunk.first_id
     )
