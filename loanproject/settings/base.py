@@ -222,6 +222,9 @@ SPECTACULAR_SETTINGS = {
 # --- Driver loans ---------------------------------------------------------------------------
 LOANS_DEFAULT_INTEREST_RATE = env("LOANS_DEFAULT_INTEREST_RATE", "0.00")  # percent a year, 0-20
 LOANS_POSTING_CHUNK_SIZE = env_int("LOANS_POSTING_CHUNK_SIZE", 5000)  # installments per transaction/task
+# A posting run with no chunk finished for this long is stalled: the recovery sweep posts the rest.
+# Longer than a chunk can wait in a busy queue, short enough that a stranded run finishes in minutes.
+LOANS_POSTING_STALLED_AFTER_SECONDS = env_int("LOANS_POSTING_STALLED_AFTER_SECONDS", 300, minimum=1)
 # The business week (Sunday to Saturday) and the weekly posting run on this time zone.
 LOANS_TIME_ZONE = env("LOANS_TIME_ZONE", "America/New_York")
 
@@ -296,6 +299,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.purge_outbox_records",
         "schedule": crontab(hour=3, minute=15),
         "options": {"expires": 6 * 3600},
+    },
+    # Every 5 minutes: finish posting runs that made no progress for LOANS_POSTING_STALLED_AFTER_SECONDS
+    # (a killed worker, a flushed broker, a dropped connection): their chunks that nobody works on
+    # are posted by the sweep itself, exactly once, at most 100 chunks a tick.
+    "loans-recover-stalled-posting-runs": {
+        "task": "loans.recover_stalled_posting_runs",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 240},
     },
     # Sundays at 05:00 New York time (LOANS_TIME_ZONE): post the week's due installments; one
     # task per chunk fans out to the workers.

@@ -75,7 +75,8 @@ class CancelSerializer(StrictFieldsMixin, serializers.Serializer):
 
 class PostingRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     week = serializers.DateField(
-        required=False, help_text="Any day of the week to post; default this week.", validators=[business_date_validator]
+        required=False, help_text="Any day of the week to post, up to this week (New York time); default this week.",
+        validators=[business_date_validator],
     )
     dry_run = serializers.BooleanField(default=False)
     chunk_size = StrictIntegerField(min_value=1, required=False)
@@ -100,13 +101,16 @@ class PostingResultSerializer(serializers.Serializer):
 class PostingRunSerializer(serializers.ModelSerializer):
     started_by = serializers.CharField(source="started_by.username", default=None, read_only=True)
     finished = serializers.BooleanField(source="is_finished", read_only=True)
+    chunks_recovered = serializers.IntegerField(
+        read_only=True, help_text="Chunks the recovery sweep posted (their worker or queued task was lost)."
+    )
 
     class Meta:
         model = InstallmentPostingRun
         fields = [
             "id", "period_start", "period_end", "started_by", "started_at", "finished_at", "finished", "chunk_size",
             "chunks_total", "chunks_done", "processed", "posted", "skipped", "failed", "locked", "total_amount", "errors",
-            "loan_ids",
+            "loan_ids", "recovered_at", "chunks_recovered",
         ]
         read_only_fields = fields
 

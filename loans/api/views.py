@@ -26,8 +26,7 @@ from loanproject.core.exports import export_response
 from loanproject.core.idempotency import MAX_KEY_LENGTH, StoredResponse, fingerprint, respond_idempotently
 
 from .. import selectors, services
-from ..models import InstallmentPostingRun
-from ..periods import business_today, current_week, week_containing
+from ..periods import business_today, current_week, posting_week
 from ..reports import REPORTS
 from .serializers import (
     CancelSerializer,
@@ -134,14 +133,14 @@ class PostingView(StaffAPIMixin, APIView):
         serializer = PostingRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        period_start, period_end = week_containing(data["week"]) if "week" in data else current_week()
+        period_start, period_end = posting_week(data["week"]) if "week" in data else current_week()
         if data["dry_run"]:
             preview = services.preview_posting(period_start=period_start, period_end=period_end)
             return Response(PostingResultSerializer(preview.as_dict()).data)
         run = services.start_posting_run(
             period_start=period_start, period_end=period_end, chunk_size=data.get("chunk_size"), started_by=request.user
         )
-        run.refresh_from_db()
+        run = selectors.posting_runs().get(pk=run.pk)
         location = reverse("api:loan-posting-run-detail", kwargs={"pk": run.pk}, request=request)
         return Response(PostingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
@@ -152,7 +151,7 @@ class PostingRunViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
     ordering = ["-id"]
 
     def get_queryset(self):
-        return InstallmentPostingRun.objects.select_related("started_by")
+        return selectors.posting_runs()
 
 
 class DriverPaymentView(StaffAPIMixin, APIView):

@@ -38,7 +38,7 @@ from ..models import (
     LoanNumberCounter,
     LoanStatus,
 )
-from ..periods import business_today, is_sunday, validate_business_date
+from ..periods import business_today, is_sunday, validate_business_date, validate_schedule_end
 from ..schedules import Frequency, Method, build_schedule
 from .drivers import ensure_can_borrow
 
@@ -109,6 +109,7 @@ def create_driver_loan(
         principal=principal, annual_rate_percent=rate, installment_count=installment_count, start=start_week,
         frequency=frequency, method=method,
     )
+    validate_schedule_end(schedule[-1].due_date)
     # The year of the business day (New York), like every other date of the loan.
     loan_number = _next_loan_number(year=business_today().year)
     disbursement = ledger.post_entry(

@@ -122,12 +122,6 @@ def test_dates_out_of_range_are_refused_and_nothing_is_booked(changes, field):
     assert (DriverLoan.objects.count(), JournalEntry.objects.count(), Installment.objects.count()) == (0, 0, 0)
 
 
-def test_the_latest_allowed_start_books_its_whole_schedule():
-    loan = make_loan(principal="5200.00", weeks=520, start=date(2200, 12, 28))
-
-    assert loan.installments.get(sequence=520).due_date == date(2210, 12, 9)  # 519 weeks later
-
-
 def test_a_lease_of_another_driver_or_a_suspended_driver_is_refused():
     lease = LeaseFactory()
     other = DriverFactory()
