@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.http import FileResponse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -28,6 +29,7 @@ from loanproject.core.errors import NotFound
 from loanproject.core.idempotency import MAX_KEY_LENGTH, StoredResponse, fingerprint, respond_idempotently
 
 from .. import selectors, services
+from ..models import ALLOWED_CONTENT_TYPES
 from ..services.imports import RowError, TransactionInput
 from ..validators import validate_date_in_range
 from . import filters
@@ -429,7 +431,9 @@ class DocumentViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         document = services.update_document_data(document_id=_pk(pk), partner=self.partner, **data)
         return Response(DocumentSerializer(document).data)
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(description="The file")})
+    @extend_schema(
+        responses={(200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description="The file") for content_type in ALLOWED_CONTENT_TYPES}
+    )
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk=None) -> FileResponse:
         document = self.get_object()

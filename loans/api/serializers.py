@@ -153,3 +153,23 @@ class PaymentReversalSerializer(serializers.Serializer):
 
 class ReportQuerySerializer(serializers.Serializer):
     export = serializers.ChoiceField(choices=EXPORT_FORMATS, required=False)
+
+
+class ReportColumnSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+
+
+class ReportPageSerializer(serializers.Serializer):
+    """A page of a report as JSON (documents what ReportView answers)."""
+
+    report = serializers.CharField()
+    title = serializers.CharField()
+    parameters = serializers.DictField(help_text="The parameters the report ran with; dates and decimals as strings.")
+    columns = ReportColumnSerializer(many=True)
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    has_next = serializers.BooleanField()
+    results = serializers.ListField(
+        child=serializers.DictField(), help_text="One object per row: column key -> value; dates and decimals as strings."
+    )

@@ -6,9 +6,11 @@ export the reports; loan managers read and export. Partner API keys are not acce
 
 from __future__ import annotations
 
+from datetime import date
 from itertools import islice
 
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication
@@ -22,10 +24,11 @@ from rest_framework.views import APIView
 
 from loanproject.core.api.authentication import HasStaffPermission, StaffTokenAuthentication
 from loanproject.core.api.pagination import StandardPagination
-from loanproject.core.exports import export_response
+from loanproject.core.exports import EXPORT_FORMATS, XLSX_MEDIA_TYPE, export_response
 from loanproject.core.idempotency import MAX_KEY_LENGTH, StoredResponse, fingerprint, respond_idempotently
 
 from .. import selectors, services
+from ..models import LoanStatus
 from ..periods import business_today, current_week, posting_week
 from ..reports import REPORTS
 from .serializers import (
@@ -39,6 +42,7 @@ from .serializers import (
     PostingRequestSerializer,
     PostingResultSerializer,
     PostingRunSerializer,
+    ReportPageSerializer,
     ReportQuerySerializer,
 )
 
@@ -82,7 +86,11 @@ class LoanViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         loan.schedule_rows = list(selectors.installments_with_payments().filter(loan=loan))
         return loan
 
-    @extend_schema(request=LoanCreateSerializer, parameters=[IDEMPOTENCY_HEADER], responses={201: LoanDetailSerializer})
+    @extend_schema(
+        request=LoanCreateSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: LoanDetailSerializer, 404: OpenApiResponse(description="No such driver or lease.")},
+    )
     def create(self, request: Request) -> Response:
         """Book a loan: schedule, disbursement entry, `loan.booked` event."""
         key = _idempotency_key(request)
@@ -208,14 +216,21 @@ class ReportView(StaffAPIMixin, APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("export", str, enum=["csv", "xlsx"], description="Download instead of JSON (needs the export permission)."),
-            OpenApiParameter("week", str, description="unposted: any day of the week"),
+            OpenApiParameter("name", str, OpenApiParameter.PATH, enum=list(REPORTS)),
+            OpenApiParameter("export", str, enum=list(EXPORT_FORMATS), description="Download instead of JSON (needs the export permission)."),
+            OpenApiParameter("week", date, description="unposted: any day of the week"),
             OpenApiParameter("driver", int, description="unposted: only this driver's installments"),
-            OpenApiParameter("status", str, description="portfolio, portfolio-by-driver: a loan status or all"),
-            OpenApiParameter("date_from", str), OpenApiParameter("date_to", str, description="posted-totals"),
-            OpenApiParameter("as_of", str, description="aging"),
+            OpenApiParameter("status", str, enum=[*LoanStatus.values, "all"], description="portfolio, portfolio-by-driver (default active)"),
+            OpenApiParameter("date_from", date), OpenApiParameter("date_to", date, description="posted-totals"),
+            OpenApiParameter("as_of", date, description="aging"),
+            OpenApiParameter("page", int, description="JSON: the page, from 1."),
+            OpenApiParameter(StandardPagination.page_size_query_param, int, description="JSON: rows a page."),
         ],
-        responses={200: OpenApiResponse(description="{report, title, parameters, columns, results} (paginated for big reports)")},
+        responses={
+            (200, "application/json"): ReportPageSerializer,
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="?export=csv"),
+            (200, XLSX_MEDIA_TYPE): OpenApiResponse(OpenApiTypes.BINARY, description="?export=xlsx"),
+        },
     )
     def get(self, request: Request, name: str) -> Response:
         report = REPORTS.get(name)
