@@ -24,11 +24,15 @@ class NotificationBackend(Protocol):
 
 
 class LoggingBackend:
-    """Writes the message to the log (the recipient masked): development and demo."""
+    """Stands in for an SMS gateway or push service (development, demo, no external account):
+    sends nothing and logs that it would have. The text names the customer, so it is logged at
+    DEBUG only (LOG_LEVEL=DEBUG on a development machine shows it); INFO carries the channel and
+    the masked recipient, and the delivering service logs the notification's ids."""
 
     def send(self, *, channel: str, recipient: str, subject: str, body: str) -> None:
+        logger.info("%s to %s: logged, not sent (logging backend)", channel.upper(), mask_tail(recipient))
         text = " ".join(part for part in (subject, body.replace("\n", " ")) if part)
-        logger.info("%s to %s: %s", channel.upper(), mask_tail(recipient), text)
+        logger.debug("%s to %s: %s", channel.upper(), mask_tail(recipient), text)
 
 
 class EmailBackend:

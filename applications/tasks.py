@@ -29,8 +29,11 @@ def notify_application_decided_task(event_id: int) -> bool:
 @shared_task(name=NOTIFY_BOOKED)
 def notify_loan_booked_task(event_id: int) -> bool:
     def handle(event: OutboxEvent) -> None:
+        payload = event.payload
         services.notify_loan_booked(
-            event_id=event.pk, customer_id=event.payload.get("customer_id"), payload=event.payload
+            event_id=event.pk, loan_id=payload["loan_id"], driver_id=payload["driver_id"],
+            customer_id=payload.get("customer_id"),  # absent from events written before it was sent
+            loan_number=payload["loan_number"], principal=payload["principal"], first_due=payload.get("first_due", ""),
         )
 
     with acting_as_system():

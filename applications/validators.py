@@ -10,7 +10,7 @@ from django.db import models
 PAN_RE = re.compile(r"^[A-Z]{5}[0-9]{4}[A-Z]$")
 PHONE_RE = re.compile(r"^\+?[0-9]+$")
 PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
-MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH_RE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")  # [0-9]: \d also matches "٢٠٢٦"
 
 CREDIT_MIX_KINDS = frozenset(
     {"credit_card", "auto_loan", "mortgage", "student_loan", "personal_loan", "business_loan", "other"}

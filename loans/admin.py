@@ -21,7 +21,7 @@ from loanproject.core.exports import EXPORT_FORMATS, export_response
 
 from . import selectors, services
 from .models import Driver, DriverLoan, Installment, InstallmentPostingRun, Lease, PostingRunChunk
-from .periods import business_date_validator, current_week, week_containing
+from .periods import business_date_validator, current_week, posting_week
 from .reports import REPORTS
 
 MAX_LOANS_PER_ACTION = 10_000
@@ -255,9 +255,13 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
             )
             return
         period_start, period_end = current_week()
-        run = services.start_posting_run(
-            period_start=period_start, period_end=period_end, started_by=request.user, loan_ids=loan_ids
-        )
+        try:
+            run = services.start_posting_run(
+                period_start=period_start, period_end=period_end, started_by=request.user, loan_ids=loan_ids
+            )
+        except (DomainError, ValidationError) as exc:
+            self.message_user(request, getattr(exc, "message", None) or "; ".join(exc.messages), messages.ERROR)
+            return
         self.message_user(request, _run_summary(run), messages.SUCCESS)
 
     @admin.action(description="Cancel the selected loans (nothing posted yet)", permissions=["change"])
@@ -385,7 +389,8 @@ class PostingRunForm(ServiceModelForm):
     """Starting a run: the week to post; the chunks run on the workers (at once without a broker)."""
 
     week = forms.DateField(
-        help_text="Any day of the week to post (Sunday to Saturday, New York time).", validators=[business_date_validator]
+        help_text="Any day of the week to post (Sunday to Saturday, New York time), up to this week.",
+        validators=[business_date_validator],
     )
 
     class Meta:
@@ -393,16 +398,31 @@ class PostingRunForm(ServiceModelForm):
         fields: list[str] = []
 
     def call_service(self) -> InstallmentPostingRun:
-        period_start, period_end = week_containing(self.cleaned_data["week"])
+        period_start, period_end = posting_week(self.cleaned_data["week"])
         return services.start_posting_run(period_start=period_start, period_end=period_end, started_by=self.user)
 
 
 class PostingRunChunkInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = PostingRunChunk
     fields = ["first_due", "first_id", "planned", "processed", "posted", "skipped", "failed", "locked", "total_amount",
-              "locked_ids", "failed_ids", "finished_at"]
+              "locked_ids", "failed_ids", "finished_at", "recovered"]
     readonly_fields = fields
-    verbose_name_plural = "chunks worked on"
+    verbose_name_plural = "chunks"
+
+
+class NeededRecoveryFilter(admin.SimpleListFilter):
+    """Runs the recovery sweep had to finish: their workers or their queued chunks were lost."""
+
+    title = "needed recovery"
+    parameter_name = "needed_recovery"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(recovered_at__isnull=self.value() == "no")
+        return queryset
 
 
 @admin.register(InstallmentPostingRun)
@@ -410,12 +430,16 @@ class InstallmentPostingRunAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.Mod
     form = PostingRunForm
     inlines = [PostingRunChunkInline]
     list_display = ["id", "period_start", "period_end", "started_by", "started_at", "finished_at", "progress",
-                    "processed", "posted", "skipped", "failed", "locked", "total_amount"]
+                    "processed", "posted", "skipped", "failed", "locked", "total_amount", "recovered"]
+    list_filter = [NeededRecoveryFilter]
     list_select_related = ["started_by"]
     ordering = ["-id"]
     readonly_fields = ["period_start", "period_end", "started_by", "started_at", "finished_at", "chunk_size",
                        "chunks_total", "chunks_done", "processed", "posted", "skipped", "failed", "locked", "total_amount",
-                       "errors", "loan_ids"]
+                       "errors", "loan_ids", "recovered_at", "chunks_recovered"]
+
+    def get_queryset(self, request):
+        return selectors.posting_runs()
 
     def get_fields(self, request, obj=None):
         return ["week"] if obj is None else self.readonly_fields
@@ -438,6 +462,14 @@ class InstallmentPostingRunAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.Mod
     @admin.display(description="Chunks")
     def progress(self, obj: InstallmentPostingRun) -> str:
         return f"{obj.chunks_done}/{obj.chunks_total}"
+
+    @admin.display(description="Recovered", boolean=True)
+    def recovered(self, obj: InstallmentPostingRun) -> bool:
+        return obj.recovered_at is not None
+
+    @admin.display(description="Chunks posted by the recovery sweep")
+    def chunks_recovered(self, obj: InstallmentPostingRun) -> int:
+        return obj.chunks_recovered
 
     def response_add(self, request, obj, post_url_continue=None):
         self.message_user(request, _run_summary(obj), messages.SUCCESS)

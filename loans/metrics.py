@@ -12,3 +12,9 @@ POSTING_RUN_SECONDS = Histogram(
     "installment_posting_run_seconds", "Time from the start of a posting run to its last chunk",
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600),
 )
+# Both count what the recovery sweep did: a run stranded by a killed worker, a lost queue or a
+# dropped connection, finished by the sweep instead of its workers.
+POSTING_RUNS_RECOVERED = Counter(
+    "installment_posting_runs_recovered_total", "Posting runs the recovery sweep finished (their workers or queued chunks were lost)"
+)
+POSTING_CHUNKS_RECOVERED = Counter("installment_posting_chunks_recovered_total", "Chunks of stranded posting runs the recovery sweep posted")

@@ -16,9 +16,15 @@ Invariants:
 - Payments live in the ledger: an installment's paid amount is its open item's amount minus
   what is outstanding, never a second copy here.
 - Bulk posting writes no audit-log rows per installment: each posted installment points to its
-  `InstallmentPostingRun` (who ran it, when, what it did) and to its journal entry; each chunk of
-  a run is recorded once (`PostingRunChunk`, unique per run and first id), in the transaction
-  that posts it, and the run's counters are the sums of its chunks'.
+  `InstallmentPostingRun` (who ran it, when, what it did) and to its journal entry. A run's plan
+  is recorded with the run, in the transaction that opens it: one `PostingRunChunk` per chunk
+  (unique per run and first id) with its bounds, so a chunk whose message is lost is still known.
+  A chunk is finished in the transaction that posts its last installment, and the run's counters
+  are the sums of its chunks'.
+- A chunk is in progress exactly while a transaction holds its row lock (a worker's chunk
+  transaction takes it first; a killed worker's lock goes with its connection). The recovery
+  sweep posts the unfinished chunks nobody holds of runs that made no progress for a while, and
+  marks what it did: `recovered` on each chunk it finished, `recovered_at` on the run.
 """
 
 from __future__ import annotations
@@ -209,6 +215,11 @@ class InstallmentPostingRun(models.Model):
     total_amount = MoneyField(default=0)
     errors = models.JSONField(default=list, blank=True)
     loan_ids = models.JSONField(null=True, blank=True, help_text="Only these loans (an admin action); empty: all loans.")
+    recovered_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the recovery sweep first posted a chunk of this run or finished it: its workers or its queued "
+        "chunks were lost (a killed worker, a flushed broker, a dropped connection).",
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -229,17 +240,20 @@ class InstallmentPostingRun(models.Model):
 
 
 class PostingRunChunk(models.Model):
-    """A chunk of a run that was worked on: its counts, and the ids the final sweep must re-check.
+    """A chunk of a run: its bounds, its counts, and the ids the final sweep must re-check.
 
-    Written in the transactions that post the chunk's installments; `finished_at` is set in the
-    one that completes it, together with the run's `chunks_done`. A chunk delivered again (Celery
-    acks late) finds its row finished and does nothing; a twin delivered at the same time waits
-    on the row until the first commits. The run's counters are the sums of its chunks' counters.
+    Created with the run (its plan); written in the transactions that post the chunk's
+    installments; `finished_at` is set in the one that completes it, together with the run's
+    `chunks_done`. A chunk delivered again (Celery acks late) finds its row finished and does
+    nothing; a twin delivered at the same time waits on the row until the first commits. The
+    run's counters are the sums of its chunks' counters.
     """
 
     run = models.ForeignKey(InstallmentPostingRun, on_delete=models.PROTECT, related_name="chunks")
     first_due = models.DateField()
     first_id = models.PositiveBigIntegerField()
+    next_due = models.DateField(null=True, blank=True, help_text="Where the next chunk starts; empty: the last chunk.")
+    next_id = models.PositiveBigIntegerField(null=True, blank=True)
     planned = models.PositiveIntegerField()
     processed = models.PositiveIntegerField(default=0)
     posted = models.PositiveIntegerField(default=0)
@@ -250,11 +264,16 @@ class PostingRunChunk(models.Model):
     failed_ids = models.JSONField(default=list, blank=True, help_text="Installments that could not be posted (counted once).")
     locked_ids = models.JSONField(default=list, blank=True, help_text="Installments another transaction held.")
     finished_at = models.DateTimeField(null=True, blank=True)
+    recovered = models.BooleanField(default=False, help_text="Finished by the recovery sweep, not by its queued task.")
 
     class Meta:
         ordering = ["run_id", "first_due", "first_id"]
         constraints = [
             models.UniqueConstraint(fields=["run", "first_id"], name="posting_run_chunk_once"),
+            models.CheckConstraint(
+                condition=Q(next_due__isnull=True, next_id__isnull=True) | Q(next_due__isnull=False, next_id__isnull=False),
+                name="posting_run_chunk_next_key_whole",
+            ),
             models.CheckConstraint(
                 condition=Q(processed=F("posted") + F("skipped") + F("failed") + F("locked")),
                 name="posting_run_chunk_counts_add_up",

@@ -5,6 +5,13 @@ Every door bounds the dates it is given to BUSINESS_DATES (1970-01-01 .. 2200-12
 `business_date_validator` (serializers, forms) or `validate_business_date` (services, commands):
 date arithmetic near date.min/date.max would overflow, and no loan, posting or report needs a
 date outside that range.
+
+What can be billed, and when (one rule each, checked by the services every door calls):
+- A week is posted once it has begun in the loans time zone: a week after the current one is
+  refused (`validate_week_started`); the week turns at Sunday 00:00 New York time, not UTC.
+- A posting week lies whole within BUSINESS_DATES, so the last day any posting can bill is
+  LAST_POSTABLE_DATE (the Saturday of the last such week). A loan whose schedule would end after
+  it could never be billed whole and is refused at booking (`validate_schedule_end`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from loanproject.core.errors import DomainError
 
 EARLIEST_BUSINESS_DATE = date(1970, 1, 1)
 LATEST_BUSINESS_DATE = date(2200, 12, 31)
+# The Saturday on or before LATEST_BUSINESS_DATE (Monday is 0, Saturday 5).
+LAST_POSTABLE_DATE = LATEST_BUSINESS_DATE - timedelta(days=(LATEST_BUSINESS_DATE.weekday() - 5) % 7)
 
 
 def business_today() -> date:
@@ -64,9 +73,40 @@ def current_week() -> tuple[date, date]:
 
 
 def validate_week(period_start: date, period_end: date) -> None:
+    """A week that can be posted: within BUSINESS_DATES, Sunday to Saturday, already begun."""
     validate_business_date(period_start, field="period_start")
     validate_business_date(period_end, field="period_end")
     if not is_sunday(period_start):
         raise ValidationError({"period_start": [f"{period_start} is a {period_start:%A}; a period starts on a Sunday."]})
     if period_end != period_start + timedelta(days=6):
         raise ValidationError({"period_end": [f"The period ends on the Saturday after it starts ({period_start + timedelta(days=6)})."]})
+    validate_week_started(period_start, field="period_start")
+
+
+def validate_week_started(period_start: date, *, field: str) -> None:
+    """Refuse a week after the current business week: its installments are not due yet."""
+    this_sunday = current_week()[0]
+    if period_start > this_sunday:
+        message = (
+            f"The week of {period_start} has not started yet in {settings.LOANS_TIME_ZONE} (this week started on "
+            f"{this_sunday}); a week is posted once it has begun."
+        )
+        raise DomainError(message, code="week_not_started", fields={field: [message]})
+
+
+def posting_week(day: date, *, field: str = "week") -> tuple[date, date]:
+    """The week of `day` for a door that takes any day of the week to post: refused, naming the
+    door's field, if out of range or not started (the services check the same again)."""
+    period_start, period_end = week_containing(day, field=field)
+    validate_week_started(period_start, field=field)
+    return period_start, period_end
+
+
+def validate_schedule_end(last_due: date, *, field: str = "start_week") -> None:
+    """Refuse a schedule whose last installment no posting could ever bill."""
+    if last_due > LAST_POSTABLE_DATE:
+        message = (
+            f"The last installment would be due on {last_due}, after {LAST_POSTABLE_DATE}, the last day a weekly "
+            "posting can bill; start earlier or book fewer installments."
+        )
+        raise DomainError(message, code="date_out_of_range", fields={field: [message]})

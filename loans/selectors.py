@@ -15,7 +15,16 @@ from ledger import selectors as ledger_selectors
 from ledger.models import Category, OpenItem
 from loanproject.core.money import ZERO, to_cents
 
-from .models import DRIVER_PARTY_TYPE, Driver, DriverLoan, Installment, InstallmentStatus, LoanStatus
+from .models import (
+    DRIVER_PARTY_TYPE,
+    Driver,
+    DriverLoan,
+    Installment,
+    InstallmentPostingRun,
+    InstallmentStatus,
+    LoanStatus,
+    PostingRunChunk,
+)
 from .periods import week_containing
 from .services.targets import due_installments
 
@@ -28,6 +37,15 @@ def _sum(expression, **kwargs) -> Coalesce:
 
 def loans_for_listing() -> QuerySet[DriverLoan]:
     return DriverLoan.objects.select_related("driver", "lease", "created_by")
+
+
+def posting_runs() -> QuerySet[InstallmentPostingRun]:
+    """Runs with who started them and `chunks_recovered`: how many chunks the recovery sweep
+    posted (counted from the chunks, in the same query)."""
+    recovered = (
+        PostingRunChunk.objects.filter(run=OuterRef("pk"), recovered=True).order_by().values("run").annotate(n=Count("pk")).values("n")
+    )
+    return InstallmentPostingRun.objects.select_related("started_by").annotate(chunks_recovered=Coalesce(Subquery(recovered), 0))
 
 
 def installments_with_payments() -> QuerySet[Installment]:

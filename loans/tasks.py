@@ -12,13 +12,13 @@ from loanproject.core.consumers import consume_once
 
 from . import services
 from .models import DRIVER_PARTY_TYPE
-from .periods import current_week, week_containing
+from .periods import current_week, posting_week
 
 
 @shared_task(name="loans.post_weekly_installments")
 def post_weekly_installments_task(week: str | None = None) -> dict:
     """Beat runs this on Sunday 05:00 New York time: plan the week's posting and queue its chunks."""
-    period_start, period_end = week_containing(date.fromisoformat(week)) if week else current_week()
+    period_start, period_end = posting_week(date.fromisoformat(week)) if week else current_week()
     with acting_as_system():
         run = services.start_posting_run(period_start=period_start, period_end=period_end, started_by=system_user())
     return {"run_id": run.pk, "period_start": period_start.isoformat(), "chunks": run.chunks_total}
@@ -39,6 +39,15 @@ def post_installment_chunk_task(run_id: int, chunk: dict) -> dict:
         "posted": outcome.posted, "skipped": outcome.skipped, "failed": outcome.failed, "locked": outcome.locked,
         "amount": str(outcome.amount), "already_done": outcome.already_done,
     }
+
+
+@shared_task(name="loans.recover_stalled_posting_runs")
+def recover_stalled_posting_runs_task(max_chunks: int | None = None) -> dict:
+    """Beat runs this every 5 minutes: post what is left of the posting runs that made no progress
+    for LOANS_POSTING_STALLED_AFTER_SECONDS (a killed worker, a lost queue, a dropped connection)."""
+    with acting_as_system():
+        result = services.recover_stalled_posting_runs(**({"max_chunks": max_chunks} if max_chunks else {}))
+    return result.as_dict()
 
 
 @shared_task(name="loans.close_settled_loans")

@@ -1,4 +1,8 @@
-"""Risk assessment: one 0-100 score from credit, affordability, employment, income and fraud."""
+"""Risk assessment: one score (0-90) from credit, affordability, employment and income.
+
+The fraud checks' flags refer an application to a reviewer (M01) and never move this score: they
+compare every partner's customers, and the risk level and its rate are shown to the partner, so a
+flag that priced the loan would tell a partner what another partner knows."""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ WEIGHTS = {
     "debt_to_income": Decimal("0.25"),
     "employment": Decimal("0.15"),
     "income": Decimal("0.05"),
-    "fraud": Decimal("0.10"),
 }
 EMPLOYMENT_RISK = {"employed": 20, "self_employed": 35, "retired": 40, "student": 70, "unemployed": 100}
 SHORT_EMPLOYMENT_MONTHS = 12
@@ -27,8 +30,8 @@ def level_of(score: Decimal) -> str:
 
 class RiskAgent(Agent):
     name = "risk_assessment"
-    version = "1.0"
-    requires = ("credit_scoring", "affordability", "income_verification", "fraud_checks")
+    version = "1.1"  # 1.1: fraud flags no longer add to the score
+    requires = ("credit_scoring", "affordability", "income_verification")
 
     def gather(self, facts, rules, upstream) -> dict:
         return {
@@ -37,7 +40,6 @@ class RiskAgent(Agent):
             "employment_status": facts.employment_status,
             "employment_duration_months": facts.employment_duration_months,
             "income_status": upstream["income_verification"]["status"],
-            "fraud_score": upstream["fraud_checks"]["fraud_score"],
         }
 
     def decide(self, inputs: dict) -> dict:
@@ -51,7 +53,6 @@ class RiskAgent(Agent):
             "debt_to_income": clamp(Decimal(inputs["back_end_dti"]) / DTI_AT_FULL_RISK) * HUNDRED,
             "employment": Decimal(min(employment, 100)),
             "income": Decimal(INCOME_RISK[inputs["income_status"]]),
-            "fraud": Decimal(inputs["fraud_score"]),
         }
         contributions = {name: quantize(risks[name] * WEIGHTS[name]) for name in WEIGHTS}
         score = quantize(sum(contributions.values()))

@@ -156,7 +156,7 @@ class TestRisk:
             "factors": [{"factor": "credit", "points": D("13.72")}, {"factor": "debt_to_income", "points": D("8.04")},
                         {"factor": "income", "points": D("5.00")}],
             "contributions": {"credit": D("13.72"), "debt_to_income": D("8.04"), "employment": D("3.00"),
-                              "income": D("5.00"), "fraud": D("0.00")},
+                              "income": D("5.00")},
         }
 
     @pytest.mark.parametrize("score, level", [("24.99", "low"), ("25.00", "medium"), ("49.99", "medium"),
@@ -172,6 +172,19 @@ class TestRisk:
         _, short_job = RiskAgent().run(facts(employment_duration_months=11), DEFAULT_RULES, upstream)
 
         assert short_job["contributions"]["employment"] - long_job["contributions"]["employment"] == D("3.00")
+
+    def test_fraud_flags_refer_but_never_move_the_risk_or_the_rate(self):
+        """The flags come from every partner's customers; the level and rate are shown to partners."""
+        clean = outputs_for(facts(verified_monthly_income=None))
+        flagged = outputs_for(facts(verified_monthly_income=None, other_open_applications_same_pan=1,
+                                    other_pans_sharing_email=1, other_pans_sharing_phone=1, applications_same_pan_30d=5))
+
+        assert flagged["fraud_checks"]["fraud_score"] == 100
+        assert flagged["risk_assessment"] == clean["risk_assessment"]
+        assert (flagged["decision"]["recommended_rate"], flagged["decision"]["approval_probability"]) == (
+            clean["decision"]["recommended_rate"], clean["decision"]["approval_probability"])
+        assert (clean["decision"]["decision"], flagged["decision"]["decision"]) == ("pre_approved", "manual_review")
+        assert [r["code"] for r in flagged["decision"]["reasons"]] == ["M01"]
 
 
 class TestDecision:

@@ -14,7 +14,7 @@ def test_every_agent_runs_in_order_and_records_inputs_and_outputs():
         ("income_verification", "success"), ("fraud_checks", "success"), ("risk_assessment", "success"),
         ("decision", "success"),
     ]
-    assert [run.agent_version for run in result.runs] == ["1.0"] * 7
+    assert [run.agent_version for run in result.runs] == ["1.0"] * 5 + ["1.1", "1.0"]
     assert result.runs[2].input["requested_amount"] == Decimal("12000.00")
     assert result.runs[2].output["back_end_dti"] == Decimal("19.30")
     assert all(run.execution_ms >= 0 for run in result.runs)
@@ -49,7 +49,7 @@ def test_a_failing_decide_keeps_the_inputs_it_was_given(monkeypatch):
     assert (failed.status, failed.output, failed.error_message) == ("failed", {}, "ZeroDivisionError: division by zero")
     assert failed.input == {
         "credit_score": 717, "back_end_dti": Decimal("19.30"), "employment_status": "employed",
-        "employment_duration_months": 30, "income_status": "mismatch", "fraud_score": 0,
+        "employment_duration_months": 30, "income_status": "mismatch",
     }
 
 

@@ -87,7 +87,7 @@ class TestScoreApplications:
         failed = AgentResult.objects.get(agent_name="risk_assessment")
         assert (failed.status, failed.error_message) == ("failed", "RuntimeError: risk model unavailable")
         assert failed.input == {"credit_score": 809, "back_end_dti": "14.12", "employment_status": "employed",
-                                "employment_duration_months": 60, "income_status": "unverified", "fraud_score": 0}
+                                "employment_duration_months": 60, "income_status": "unverified"}
         assert failed.output == {}
         assert AgentResult.objects.get(agent_name="decision").status == "skipped"
         assert ScoringRun.objects.get().failed_agents == 1

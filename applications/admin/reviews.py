@@ -23,20 +23,24 @@ class ReviewerForm(ServiceModelForm):
         fields = ["user", "role", "manager", "approval_limit", "capacity", "is_active"]
 
     def call_service(self) -> Reviewer:
-        data = self.cleaned_data
+        # Fields shown read-only (authority, for those without the permission) keep their value.
+        data = {name: self.cleaned_data.get(name, getattr(self.instance, name, None)) for name in self.Meta.fields}
         if self.instance.pk is None:
             return services.register_reviewer(
-                user=data["user"], role=data["role"], approval_limit=data["approval_limit"],
+                actor=self.user, user=data["user"], role=data["role"], approval_limit=data["approval_limit"],
                 capacity=data["capacity"], manager=data["manager"],
             )
         return services.update_reviewer(
-            reviewer_id=self.instance.pk, role=data["role"], approval_limit=data["approval_limit"],
+            actor=self.user, reviewer_id=self.instance.pk, role=data["role"], approval_limit=data["approval_limit"],
             capacity=data["capacity"], manager=data["manager"], is_active=data["is_active"],
         )
 
 
 @admin.register(Reviewer)
 class ReviewerAdmin(NoDeleteAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+    """Credit administrators set who approves what; Loan managers see it and spread their team's
+    work (capacity, switching a reviewer off). The service refuses the rest whatever the page shows."""
+
     form = ReviewerForm
     list_display = ["user", "role", "manager", "approval_limit", "capacity", "open_reviews", "is_active"]
     list_filter = ["role", "is_active"]
@@ -53,7 +57,19 @@ class ReviewerAdmin(NoDeleteAdminMixin, AuditedAdminMixin, ServiceAdminMixin, ad
         )
 
     def get_readonly_fields(self, request, obj=None):
-        return ["user"] if obj else []
+        readonly = ["user"] if obj else []
+        if not request.user.has_perm(services.AUTHORITY_PERMISSION):
+            readonly += list(services.AUTHORITY_FIELDS)
+        return readonly
+
+    def has_add_permission(self, request) -> bool:
+        return super().has_add_permission(request) and request.user.has_perm(services.AUTHORITY_PERMISSION)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # One's own record is read-only, superusers included: someone else changes it.
+        if obj is not None and obj.user_id == request.user.pk:
+            return False
+        return super().has_change_permission(request, obj)
 
     @admin.display(description="Open reviews", ordering="open_count")
     def open_reviews(self, obj: Reviewer) -> int:

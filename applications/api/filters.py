@@ -1,5 +1,7 @@
 import django_filters
 
+from loanproject.core.api.filters import UtcDateTimeFilter
+
 from ..lifecycle import ApplicationStatus
 from ..models import LoanApplication, RiskLevel
 
@@ -9,8 +11,8 @@ class ApplicationFilter(django_filters.FilterSet):
     risk_level = django_filters.MultipleChoiceFilter(choices=RiskLevel.choices)
     min_amount = django_filters.NumberFilter(field_name="requested_amount", lookup_expr="gte")
     max_amount = django_filters.NumberFilter(field_name="requested_amount", lookup_expr="lte")
-    submitted_after = django_filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
-    submitted_before = django_filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
+    submitted_after = UtcDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
+    submitted_before = UtcDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
     customer_ref = django_filters.CharFilter(field_name="customer__external_ref")
     external_ref = django_filters.CharFilter()
 

@@ -11,12 +11,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from loanproject.core.api.serializers import StrictFieldsMixin
+from loanproject.core.api.serializers import StrictDecimalField, StrictFieldsMixin, StrictIntegerField
 
 from .. import selectors, services
 from ..models import LoanApplication
 from ..reasons import REJECTION_CODES, reason
-from .serializers import ApplicationSerializer
+from .serializers import STAFF_READER, ApplicationSerializer
 
 
 class CanReview(BasePermission):
@@ -43,10 +43,10 @@ class QueueItemSerializer(serializers.ModelSerializer):
 
 
 class DecisionSerializer(StrictFieldsMixin, serializers.Serializer):
-    version = serializers.IntegerField(min_value=1, help_text="The version you decided on (409 if it changed).")
+    version = StrictIntegerField(min_value=1, help_text="The version you decided on (409 if it changed).")
     decision = serializers.ChoiceField(choices=["approve", "reject"])
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False, allow_null=True, default=None)
-    interest_rate = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("100"), required=False, allow_null=True, default=None)
+    amount = StrictDecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False, allow_null=True, default=None)
+    interest_rate = StrictDecimalField(max_digits=5, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("100"), required=False, allow_null=True, default=None)
     reason_code = serializers.ChoiceField(choices=REJECTION_CODES, required=False, allow_blank=True, default="")
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
@@ -88,4 +88,4 @@ class ReviewDecisionView(APIView):
             comment=data["comment"],
             reasons=[services.Reason(**reason(data["reason_code"]))] if reject else None,
         )
-        return Response(ApplicationSerializer(application).data)
+        return Response(ApplicationSerializer(application, context=dict(STAFF_READER)).data)

@@ -7,10 +7,11 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from loanproject.core.api.serializers import StrictFieldsMixin
+from loanproject.core.api.serializers import StrictDecimalField, StrictFieldsMixin, StrictIntegerField
 
 from ..lifecycle import ApplicationStatus
 from ..models import Customer, EmploymentStatus, LoanApplication, LoanPurpose
+from ..reasons import shown_to_partners
 from ..services import ApplicationData, CustomerData
 from ..validators import (
     CREDIT_MIX_KINDS,
@@ -27,7 +28,7 @@ CENT = Decimal("0.01")
 
 def money_field(**kwargs) -> serializers.DecimalField:
     kwargs.setdefault("min_value", ZERO)
-    return serializers.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+    return StrictDecimalField(max_digits=14, decimal_places=2, **kwargs)
 
 
 class PanField(serializers.CharField):
@@ -76,19 +77,19 @@ class ApplicationCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     )
     customer = CustomerInputSerializer()
     requested_amount = money_field(min_value=CENT)
-    term_months = serializers.IntegerField(min_value=1, max_value=360, default=36)
+    term_months = StrictIntegerField(min_value=1, max_value=360, default=36)
     purpose = serializers.ChoiceField(choices=LoanPurpose.choices)
     annual_income = money_field()
     employment_status = serializers.ChoiceField(choices=EmploymentStatus.choices)
-    employment_duration_months = serializers.IntegerField(min_value=0, max_value=1200, default=0)
+    employment_duration_months = StrictIntegerField(min_value=0, max_value=1200, default=0)
     existing_debts = money_field(default=ZERO)
     monthly_debt_payments = money_field(default=ZERO)
-    credit_score = serializers.IntegerField(min_value=300, max_value=900, required=False, allow_null=True, default=None)
-    total_payments = serializers.IntegerField(min_value=0, max_value=100_000, default=0)
-    late_payments = serializers.IntegerField(min_value=0, max_value=100_000, default=0)
-    utilization = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=ZERO, max_value=Decimal("100"), default=ZERO)
-    credit_inquiries = serializers.IntegerField(min_value=0, max_value=1000, default=0)
-    credit_history_months = serializers.IntegerField(min_value=0, max_value=1200, default=0)
+    credit_score = StrictIntegerField(min_value=300, max_value=900, required=False, allow_null=True, default=None)
+    total_payments = StrictIntegerField(min_value=0, max_value=100_000, default=0)
+    late_payments = StrictIntegerField(min_value=0, max_value=100_000, default=0)
+    utilization = StrictDecimalField(max_digits=5, decimal_places=2, min_value=ZERO, max_value=Decimal("100"), default=ZERO)
+    credit_inquiries = StrictIntegerField(min_value=0, max_value=1000, default=0)
+    credit_history_months = StrictIntegerField(min_value=0, max_value=1200, default=0)
     credit_mix = serializers.ListField(
         child=serializers.ChoiceField(choices=sorted(CREDIT_MIX_KINDS)), required=False, default=list, max_length=len(CREDIT_MIX_KINDS)
     )
@@ -124,9 +125,23 @@ class ReasonSerializer(serializers.Serializer):
     text = serializers.CharField()
 
 
+# Serializer context of staff doors: they read every reason as stated.
+STAFF_READER = {"reader": "staff"}
+
+
+class PartnerReasonsSerializer(serializers.ListSerializer):
+    """Rejection reasons as stated; every referral as the one generic M00 (see reasons.py), unless
+    staff read (context STAFF_READER)."""
+
+    def to_representation(self, data):
+        if self.context.get("reader") != STAFF_READER["reader"]:
+            data = shown_to_partners(data)
+        return super().to_representation(data)
+
+
 class ApplicationSerializer(serializers.ModelSerializer):
     customer = CustomerSummarySerializer(read_only=True)
-    reasons = ReasonSerializer(many=True, read_only=True)
+    reasons = PartnerReasonsSerializer(child=ReasonSerializer(), read_only=True)
     conditions = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     class Meta:
@@ -148,7 +163,7 @@ class ApplicationAcceptedSerializer(serializers.ModelSerializer):
 
 
 class WithdrawSerializer(StrictFieldsMixin, serializers.Serializer):
-    version = serializers.IntegerField(min_value=1, help_text="The version you last read.")
+    version = StrictIntegerField(min_value=1, help_text="The version you last read.")
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 

@@ -105,7 +105,7 @@ class ApplicationViewSet(
         )
         return Response(ApplicationSerializer(application).data)
 
-    @extend_schema(responses={200: ApplicationStatsSerializer})
+    @extend_schema(responses={200: ApplicationStatsSerializer}, filters=True)
     @action(detail=False, methods=["get"])
     def stats(self, request: Request) -> Response:
         """Counts by status and the top customers by approved amount (filters apply)."""

@@ -3,6 +3,9 @@
 Invariants:
 - A reviewer is a staff user with one role (officer or manager), an approval limit and a
   capacity; a manager is never their own manager (`reviewer_not_own_manager`).
+- Authority (creating a reviewer; role, approval limit and manager; switching a reviewer back on)
+  changes only through applications.services, for a holder of `manage_reviewer_authority`, never
+  on one's own record nor inside one's own reporting line (services/reviews.py says why).
 - One decision per application version (`one_review_decision_per_version`): two reviewers who
   read the same version cannot both decide, even if the row lock were bypassed.
 - An approval above the deciding reviewer's limit is a proposal: the application waits for a
@@ -41,6 +44,9 @@ class Reviewer(models.Model):
 
     class Meta:
         ordering = ["user__username"]
+        permissions = [
+            ("manage_reviewer_authority", "Can set reviewers' approval limits, roles and managers"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(approval_limit__gte=0), name="reviewer_limit_non_negative"),
             models.CheckConstraint(condition=Q(capacity__gte=1), name="reviewer_capacity_positive"),

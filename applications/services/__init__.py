@@ -22,6 +22,8 @@ from .notifications import (
 )
 from .partners import issue_partner_api_key, register_partner, revoke_partner_api_key, update_partner
 from .reviews import (
+    AUTHORITY_FIELDS,
+    AUTHORITY_PERMISSION,
     assign_application,
     assign_waiting_applications,
     pick_reviewers,
@@ -32,6 +34,8 @@ from .reviews import (
 from .scoring import ScoringOutcome, record_scoring_outcomes
 
 __all__ = [
+    "AUTHORITY_FIELDS",
+    "AUTHORITY_PERMISSION",
     "ApplicationData",
     "CustomerData",
     "Reason",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from uuid import UUID
 
 from django.conf import settings
@@ -12,12 +13,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from loanproject.core.metrics import increment_after_commit
+from loanproject.core.sensitive import mask_tail
 
 from ..lifecycle import ApplicationStatus
 from ..metrics import NOTIFICATIONS_DELIVERED
 from ..models import Channel, Customer, LoanApplication, Notification, NotificationStatus
 from ..notification_backends import backend_for
 from ..notification_templates import render
+from ..reasons import shown_to_partners
 
 logger = logging.getLogger(__name__)
 
@@ -60,36 +63,70 @@ def _create(*, customer: Customer, template: str, payload: dict, event_id: int |
     return created
 
 
+# What a decision message tells the customer, beyond its template: a message that would say the
+# same as the last one they were sent about the application is not sent again.
+TOLD_FIELDS = ("amount", "reasons")
+
+
 @transaction.atomic
 def notify_application_decided(*, event_id: int, application_id: UUID | str, status: str) -> list[Notification]:
-    """Tell the customer about a decision (once per event, whatever the redeliveries)."""
+    """Tell the customer about a decision, once per event, and only if it tells them something new.
+
+    Under the application's row lock (two events of one application queue up), nothing is sent
+    when the event is stale (the application has moved on; a later event tells what it became) or
+    when the message would be the one they were last sent about it: the same template (decision),
+    amount and stated reasons, as after a re-score that changed nothing for them. A notification
+    that failed counts as told: staff retry it from the admin.
+    """
     template = TEMPLATE_BY_STATUS.get(status)
     if template is None:
         return []
-    application = LoanApplication.objects.select_related("customer").get(pk=application_id)
+    application = LoanApplication.objects.select_for_update(of=("self",)).select_related("customer").get(pk=application_id)
+    if application.status != status:
+        return []
     customer = application.customer
     payload = {
         "reference": application.external_ref or str(application.pk)[:8],
         "full_name": customer.full_name,
         "first_name": customer.full_name.split()[0],
         "amount": f"{application.approved_amount or application.requested_amount:,.2f}",
-        "reasons": "; ".join(reason["text"] for reason in application.reasons) or "see your statement",
+        "reasons": "; ".join(reason["text"] for reason in shown_to_partners(application.reasons)) or "see your statement",
     }
+    last = (
+        Notification.objects.filter(application=application, template__in=TEMPLATE_BY_STATUS.values())
+        .order_by("-pk")
+        .values_list("template", "payload")
+        .first()
+    )
+    if last is not None and last[0] == template and all(last[1].get(key) == payload[key] for key in TOLD_FIELDS):
+        return []
     return _create(customer=customer, template=template, payload=payload, event_id=event_id, application=application)
 
 
 @transaction.atomic
-def notify_loan_booked(*, event_id: int, customer_id: int | None, payload: dict) -> list[Notification]:
-    """Tell the customer their loan is booked; drivers without a customer record get nothing."""
+def notify_loan_booked(
+    *,
+    event_id: int,
+    loan_id: int,
+    driver_id: int,
+    customer_id: int | None,
+    loan_number: str,
+    principal: str,
+    first_due: str,
+) -> list[Notification]:
+    """Tell the customer their loan is booked (once per event). A loan whose driver has no
+    customer record reaches nobody, and the log says so."""
     if customer_id is None:
+        logger.warning("loan.booked event %s: loan %s has no customer (driver %s is not linked to one); nobody was notified",
+                       event_id, loan_id, driver_id)
         return []
     customer = Customer.objects.get(pk=customer_id)
     message = {
         "full_name": customer.full_name,
         "first_name": customer.full_name.split()[0],
-        "loan_reference": payload.get("loan_reference", ""),
-        "amount": payload.get("amount", ""),
-        "first_due": payload.get("first_due", ""),
+        "loan_reference": loan_number,
+        "amount": f"{Decimal(principal):,.2f}",
+        "first_due": first_due,
     }
     return _create(customer=customer, template="loan_booked", payload=message, event_id=event_id)
 
@@ -120,9 +157,14 @@ def deliver_notification(*, notification_id: int, now: datetime | None = None) -
             notification.status = NotificationStatus.FAILED
         else:
             notification.next_attempt_at = now + backoff(notification.attempts)
-        logger.warning("notification %s attempt %s failed: %s", notification.pk, notification.attempts, exc)
+        # The exception's text may name the recipient (an SMTP refusal does): it stays in
+        # last_error for staff; the log names the notification and the kind of failure only.
+        logger.warning("notification %s attempt %s failed (%s); %s", notification.pk, notification.attempts,
+                       type(exc).__name__, "given up" if notification.status == NotificationStatus.FAILED else "retried later")
         increment_after_commit(NOTIFICATIONS_DELIVERED, channel=notification.channel, outcome="failed")
     else:
+        logger.info("notification %s sent: %s %s to customer %s at %s", notification.pk, notification.channel,
+                    notification.template, notification.customer_id, mask_tail(notification.recipient))
         increment_after_commit(NOTIFICATIONS_DELIVERED, channel=notification.channel, outcome="sent")
         notification.status = NotificationStatus.SENT
         notification.sent_at = now

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from loanproject.core.audit import log_bulk_changes
+from loanproject.core.audit import audited_as, log_bulk_changes
 from loanproject.core.bulk import update_rows
 from loanproject.core.errors import IllegalTransition, PermissionDenied
 
@@ -27,28 +27,92 @@ DECIDABLE_STATUSES = (ApplicationStatus.MANUAL_REVIEW, ApplicationStatus.PRE_APP
 
 
 # --- Reviewers ---------------------------------------------------------------------------------
+# Nobody widens their own authority. What lets someone approve more is "authority": a new
+# reviewer, a role, an approval limit, a manager (who confirms whose proposals), and switching a
+# reviewer back on. It needs AUTHORITY_PERMISSION, held by the Credit administrator role, which
+# decides no application. Capacity and switching a reviewer off only spread or stop work (a Loan
+# manager's job for their team).
+#
+# Whoever the actor is, superusers included:
+# - nobody changes their own reviewer record or makes themselves a reviewer;
+# - an actor who is a reviewer changes no authority in their own reporting line: not above them
+#   (their manager decides their proposals), not below them (an officer whose limit they raise
+#   approves alone what would have come to them), and they take nobody into it (becoming
+#   someone's manager is deciding that someone's queue). So a user who holds both the authority
+#   and the review permission still cannot arrange to approve anything without a second person.
+
+AUTHORITY_PERMISSION = "applications.manage_reviewer_authority"
+AUTHORITY_FIELDS = ("role", "approval_limit", "manager")
+
+
+def _refuse_own_record(actor: AbstractBaseUser, user_id: int) -> None:
+    if actor.pk == user_id:
+        raise PermissionDenied("Nobody changes their own reviewer record; a credit administrator does.")
+
+
+def _require(actor: AbstractBaseUser, permission: str, what: str) -> None:
+    if not actor.has_perm(permission):
+        raise PermissionDenied(f"{what} needs a credit administrator." if permission == AUTHORITY_PERMISSION
+                               else f"You may not {what.lower()}.")
+
+
+def _line_of(actor: AbstractBaseUser) -> tuple[int | None, set[int], set[int]]:
+    """The actor's own reviewer id, the ids above them and the ids below them (one query: the
+    hierarchy is a few hundred rows at most)."""
+    rows = list(Reviewer.objects.order_by().values_list("pk", "manager_id", "user_id"))
+    own = next((pk for pk, _, user_id in rows if user_id == actor.pk), None)
+    if own is None:
+        return None, set(), set()
+    managers = {pk: manager_id for pk, manager_id, _ in rows}
+    above, manager = set(), managers.get(own)
+    while manager is not None and manager not in above:
+        above.add(manager)
+        manager = managers.get(manager)
+    below, frontier = set(), {own}
+    while frontier:
+        frontier = {pk for pk, manager_id in managers.items() if manager_id in frontier} - below - {own}
+        below |= frontier
+    return own, above, below
+
+
+def _refuse_own_line(actor: AbstractBaseUser, reviewer_id: int | None, manager: Reviewer | None) -> None:
+    own, above, below = _line_of(actor)
+    if own is None:
+        return
+    if reviewer_id is not None and reviewer_id in above | below:
+        raise PermissionDenied("This reviewer is in your own reporting line: a credit administrator outside it decides.")
+    if manager is not None and (manager.pk == own or manager.pk in below):
+        raise PermissionDenied("That would take a reviewer into your own reporting line: a credit administrator outside it decides.")
 
 
 @transaction.atomic
 def register_reviewer(
     *,
+    actor: AbstractBaseUser,
     user: AbstractBaseUser,
     role: str,
     approval_limit: Decimal,
     capacity: int = 25,
     manager: Reviewer | None = None,
 ) -> Reviewer:
+    """Make a staff user a reviewer with a role, limit and manager (a credit administrator's act;
+    audited as `actor`)."""
+    _refuse_own_record(actor, user.pk)
+    _require(actor, AUTHORITY_PERMISSION, "Registering a reviewer")
+    _refuse_own_line(actor, None, manager)
     if not user.is_staff:
         raise ValidationError({"user": ["Reviewers must be staff users."]})
     reviewer = Reviewer(user=user, role=role, approval_limit=approval_limit, capacity=capacity, manager=manager)
     reviewer.full_clean()
-    reviewer.save()
+    with audited_as(actor):
+        reviewer.save()
     return reviewer
 
 
 @transaction.atomic
 def update_reviewer(
     *,
+    actor: AbstractBaseUser,
     reviewer_id: int,
     role: str,
     approval_limit: Decimal,
@@ -56,17 +120,26 @@ def update_reviewer(
     manager: Reviewer | None,
     is_active: bool,
 ) -> Reviewer:
+    """Change a reviewer. Role, limit, manager and switching back on are authority (see above);
+    capacity and switching off need only the change permission. Audited as `actor`."""
     reviewer = Reviewer.objects.select_for_update(of=("self",)).get(pk=reviewer_id)
-    _ensure_no_management_cycle(reviewer, manager)
+    _refuse_own_record(actor, reviewer.user_id)
     new_values = {
         "role": role, "approval_limit": approval_limit, "capacity": capacity,
         "manager": manager, "is_active": is_active,
     }
     changed = [name for name, value in new_values.items() if getattr(reviewer, name) != value]
+    if not changed:
+        return reviewer
+    _require(actor, "applications.change_reviewer", "Change reviewers")
+    if any(name in AUTHORITY_FIELDS for name in changed) or (is_active and not reviewer.is_active):
+        _require(actor, AUTHORITY_PERMISSION, "Changing a reviewer's role, approval limit or manager, or switching them back on,")
+        _refuse_own_line(actor, reviewer.pk, manager if "manager" in changed else None)
+    _ensure_no_management_cycle(reviewer, manager)
     for name in changed:
         setattr(reviewer, name, new_values[name])
-    if changed:
-        reviewer.full_clean()
+    reviewer.full_clean()
+    with audited_as(actor):
         reviewer.save(update_fields=changed)
     return reviewer
 

@@ -53,6 +53,41 @@ def test_approve_through_the_api(officer):
         "approved", "8000.00", 2)
 
 
+def test_staff_read_the_specific_referral_reasons_the_partner_reads_as_generic(officer, partner_client, partner):
+    flagged = [{"code": "M01", "text": "Possible duplicate or fraud: email_shared"}]
+    application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW, assigned_to=officer.user,
+                                         customer__partner=partner, reasons=flagged)
+    client = client_for(officer.user)
+
+    queue = client.get("/api/v1/reviews/queue/").json()["results"]
+    decided = client.post(f"/api/v1/reviews/{application.pk}/decision/", {"version": 1, "decision": "approve"}, format="json")
+    partner_view = partner_client.get(f"/api/v1/applications/{application.pk}/").json()
+
+    assert [row["reasons"] for row in queue] == [flagged]
+    assert (decided.status_code, decided.json()["reasons"]) == (200, flagged)
+    assert (partner_view["status"], partner_view["reasons"]) == (
+        "approved", [{"code": "M00", "text": "Referred to a reviewer"}])
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [({"amount": "８０００"}, "amount"), ({"amount": "8_000"}, "amount"), ({"amount": "8e3"}, "amount"),
+     ({"interest_rate": "١٢"}, "interest_rate"), ({"version": "1_0"}, "version")],
+)
+def test_a_decision_reads_numbers_strictly(officer, changes, field):
+    application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW, assigned_to=officer.user,
+                                         requested_amount=Decimal("8000.00"))
+
+    response = client_for(officer.user).post(
+        f"/api/v1/reviews/{application.pk}/decision/", {"version": 1, "decision": "approve", **changes}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == [field]
+    application.refresh_from_db()
+    assert (application.status, application.version) == (ApplicationStatus.MANUAL_REVIEW, 1)
+
+
 def test_a_stale_decision_is_a_409(officer):
     application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW, assigned_to=officer.user, version=2)
 

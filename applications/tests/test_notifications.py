@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from applications import selectors, services
 from applications.lifecycle import ApplicationStatus
-from applications.models import Customer, Notification, NotificationStatus
+from applications.models import Customer, LoanApplication, Notification, NotificationStatus
 from applications.tasks import notify_application_decided_task
 from loanproject.core.models import OutboxEvent
 
@@ -140,17 +140,6 @@ def test_rejections_give_the_stated_reasons():
     assert email.payload["reasons"] == "Debt-to-income ratio too high"
 
 
-def test_a_loan_booking_is_announced_to_its_customer():
-    customer = CustomerFactory(phone="")
-
-    created = services.notify_loan_booked(
-        event_id=8, customer_id=customer.pk, payload={"loan_reference": "DL-2026-0001", "amount": "1500.00", "first_due": "2026-11-29"}
-    )
-
-    assert [(n.channel, n.template) for n in created] == [("email", "loan_booked")]
-    assert services.notify_loan_booked(event_id=9, customer_id=None, payload={}) == []
-
-
 class PushGateway:
     sent: list = []
 
@@ -208,3 +197,24 @@ def test_a_template_that_cannot_render_counts_attempts_and_ends_failed(settings)
     assert (last.status, last.attempts, last.sent_at) == (NotificationStatus.FAILED, 2, None)
     assert broken.pk not in selectors.due_notification_ids(now=start + timedelta(days=1))
     assert mail.outbox == []
+
+
+def test_a_decision_is_told_again_only_when_what_the_customer_reads_changes():
+    application = LoanApplicationFactory(status=ApplicationStatus.PRE_APPROVED, approved_amount=Decimal("12000.00"))
+    first = services.notify_application_decided(event_id=21, application_id=application.pk, status="pre_approved")
+
+    same = services.notify_application_decided(event_id=22, application_id=application.pk, status="pre_approved")
+    LoanApplication.objects.filter(pk=application.pk).update(approved_amount=Decimal("9000.00"))
+    lower = services.notify_application_decided(event_id=23, application_id=application.pk, status="pre_approved")
+
+    assert (len(first), same, len(lower)) == (2, [], 2)
+    assert [n.payload["amount"] for n in lower] == ["9,000.00", "9,000.00"]
+    assert Notification.objects.count() == 4
+
+
+def test_a_stale_decision_event_tells_nothing():
+    """The application moved on (re-scored into review): its own later event tells that."""
+    application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW)
+
+    assert services.notify_application_decided(event_id=31, application_id=application.pk, status="pre_approved") == []
+    assert Notification.objects.count() == 0

@@ -272,7 +272,7 @@ class TestAssignment:
     def test_reviewer_cannot_manage_themselves_in_a_cycle(self, team):
         with pytest.raises(ValidationError):
             services.update_reviewer(
-                reviewer_id=team["manager"].pk, role="manager", approval_limit=Decimal("1"), capacity=5,
+                actor=StaffUserFactory(is_superuser=True), reviewer_id=team["manager"].pk, role="manager", approval_limit=Decimal("1"), capacity=5,
                 manager=team["olivia"], is_active=True,
             )
 

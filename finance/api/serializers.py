@@ -8,13 +8,16 @@ serializers refuse unknown fields. Access tokens are write-only: no serializer e
 
 from __future__ import annotations
 
-import json
-import re
 from decimal import Decimal
 
 from rest_framework import serializers
 
-from loanproject.core.api.serializers import StrictFieldsMixin
+from loanproject.core.api.serializers import (
+    JSONObjectField,
+    StrictDecimalField,
+    StrictFieldsMixin,
+    StrictIntegerField,
+)
 
 from ..models import (
     Account,
@@ -34,29 +37,11 @@ from ..services.budgets import MAX_CATEGORIES
 from ..validators import CURRENCY_RE, validate_date_in_range
 
 MAX_BULK_TRANSACTIONS = 1000
-_PLAIN_DECIMAL = re.compile(r"\s*[+-]?[0-9]+(?:\.[0-9]+)?\s*")
-
-
-class MoneyInputField(serializers.DecimalField):
-    """A JSON number or a plain decimal string: "1e3", "Infinity" and the like are refused."""
-
-    default_error_messages = {"not_plain": "Write the amount as a plain decimal, e.g. -1234.56."}
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(max_digits=14, decimal_places=2, **kwargs)
-
-    def to_internal_value(self, data):
-        if isinstance(data, str) and not _PLAIN_DECIMAL.fullmatch(data):
-            self.fail("not_plain")
-        # A JSON number in exponent form (1e3) is parsed as Decimal("1E+3").
-        if isinstance(data, Decimal) and data.is_finite() and data.as_tuple().exponent > 0:
-            self.fail("not_plain")
-        value = super().to_internal_value(data)
-        return value if value else Decimal("0.00")  # "-0" is zero
 
 
 def money(**kwargs) -> serializers.DecimalField:
-    return MoneyInputField(**kwargs)
+    """Money in: a plain decimal (core's strict reading: "1e3", "1_000", "１０００" are refused)."""
+    return StrictDecimalField(max_digits=14, decimal_places=2, **kwargs)
 
 
 def money_out(**kwargs) -> serializers.DecimalField:
@@ -99,7 +84,7 @@ class BankConnectionSerializer(serializers.ModelSerializer):
 
 
 class BankConnectionCreateSerializer(StrictFieldsMixin, serializers.Serializer):
-    customer = serializers.IntegerField(min_value=1, help_text="Id of one of your customers.")
+    customer = StrictIntegerField(min_value=1, help_text="Id of one of your customers.")
     provider = serializers.ChoiceField(choices=Provider.choices)
     institution_name = serializers.CharField(max_length=200)
     institution_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
@@ -142,7 +127,7 @@ class AccountSerializer(serializers.ModelSerializer):
 
 
 class AccountCreateSerializer(StrictFieldsMixin, serializers.Serializer):
-    connection = serializers.IntegerField(min_value=1)
+    connection = StrictIntegerField(min_value=1)
     provider_account_id = serializers.CharField(max_length=100)
     name = serializers.CharField(max_length=200)
     mask = serializers.CharField(max_length=4, required=False, allow_blank=True, default="")
@@ -175,7 +160,7 @@ class TransactionSerializer(serializers.ModelSerializer):
 
 
 class TransactionItemSerializer(StrictFieldsMixin, serializers.Serializer):
-    account = serializers.IntegerField(min_value=1, help_text="Id of one of your customers' open accounts.")
+    account = StrictIntegerField(min_value=1, help_text="Id of one of your customers' open accounts.")
     provider_transaction_id = serializers.CharField(max_length=100, help_text="Your provider's id; unique per account.")
     date = day()
     amount = money(help_text="Positive: money in. Negative: money out.")
@@ -264,7 +249,7 @@ class BudgetSerializer(serializers.Serializer):
 
 
 class BudgetWriteSerializer(StrictFieldsMixin, serializers.Serializer):
-    customer = serializers.IntegerField(min_value=1)
+    customer = StrictIntegerField(min_value=1)
     name = serializers.CharField(max_length=200)
     period = serializers.ChoiceField(choices=BudgetPeriod.choices)
     start_date = day()
@@ -325,7 +310,7 @@ class GoalSerializer(serializers.Serializer):
 
 
 class GoalWriteSerializer(StrictFieldsMixin, serializers.Serializer):
-    customer = serializers.IntegerField(min_value=1)
+    customer = StrictIntegerField(min_value=1)
     name = serializers.CharField(max_length=200)
     target_amount = money(min_value=Decimal("0.01"))
     current_amount = money(min_value=Decimal("0.00"), required=False, default=Decimal("0.00"))
@@ -361,7 +346,7 @@ class NetWorthSnapshotSerializer(serializers.ModelSerializer):
 
 
 class SnapshotCreateSerializer(StrictFieldsMixin, serializers.Serializer):
-    customer = serializers.IntegerField(min_value=1)
+    customer = StrictIntegerField(min_value=1)
     date = serializers.DateField(
         required=False, allow_null=True, default=None,
         help_text="Today (the default) and no other day: a snapshot records the balances as they are now.",
@@ -379,25 +364,14 @@ class DocumentSerializer(serializers.ModelSerializer):
 
 
 class DocumentUploadSerializer(StrictFieldsMixin, serializers.Serializer):
-    customer = serializers.IntegerField(min_value=1)
+    customer = StrictIntegerField(min_value=1)
     document_type = serializers.ChoiceField(choices=DocumentType.choices)
     file = serializers.FileField(help_text="PDF, JPEG or PNG.")
-    extracted_data = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="A JSON object; amounts as strings."
-    )
-
-    def validate_extracted_data(self, value: str) -> dict:
-        if not value.strip():
-            return {}
-        try:
-            # Numbers with a fraction are read as Decimal, never float.
-            return json.loads(value, parse_float=Decimal)
-        except ValueError as exc:
-            raise serializers.ValidationError(f"Not valid JSON: {exc}.") from None
+    extracted_data = JSONObjectField(required=False, default=dict, help_text="A JSON object; amounts as strings.")
 
 
 class DocumentDataSerializer(StrictFieldsMixin, serializers.Serializer):
-    extracted_data = serializers.DictField(help_text="Replaces what was read from the document.")
+    extracted_data = JSONObjectField(help_text="Replaces what was read from the document.")
 
 
 class MonthlyCashFlowSerializer(serializers.Serializer):

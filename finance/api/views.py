@@ -14,21 +14,22 @@ from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.http import FileResponse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from applications.api.authentication import PartnerAPIMixin
 from applications.selectors import customers_visible_to
-from loanproject.core.api.parsers import DecimalJSONParser
+from loanproject.core.api.parsers import DecimalJSONParser, StorableFormParser, StorableMultiPartParser
 from loanproject.core.errors import NotFound
 from loanproject.core.idempotency import MAX_KEY_LENGTH, StoredResponse, fingerprint, respond_idempotently
 
 from .. import selectors, services
+from ..models import ALLOWED_CONTENT_TYPES
 from ..services.imports import RowError, TransactionInput
 from ..validators import validate_date_in_range
 from . import filters
@@ -158,7 +159,7 @@ class BankConnectionViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.Retrie
         return Response(BankConnectionSerializer(connection).data)
 
     @extend_schema(request={"multipart/form-data": CsvUploadSerializer}, responses={200: ImportReportSerializer})
-    @action(detail=True, methods=["post"], url_path="import-csv", parser_classes=[MultiPartParser, FormParser])
+    @action(detail=True, methods=["post"], url_path="import-csv", parser_classes=[StorableMultiPartParser, StorableFormParser])
     def import_csv(self, request: Request, pk=None) -> Response:
         """Import a CSV export of this connection; idempotent, bad lines reported, good ones kept."""
         data = _validated(CsvUploadSerializer, request.data)
@@ -399,7 +400,7 @@ class DocumentViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveMode
     serializer_class = DocumentSerializer
     filterset_class = filters.DocumentFilter
     ordering_fields = ["uploaded_at"]
-    parser_classes = [DecimalJSONParser, MultiPartParser, FormParser]
+    parser_classes = [DecimalJSONParser, StorableMultiPartParser, StorableFormParser]
 
     def get_queryset(self):
         return selectors.documents_visible_to(self.partner)
@@ -430,7 +431,9 @@ class DocumentViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         document = services.update_document_data(document_id=_pk(pk), partner=self.partner, **data)
         return Response(DocumentSerializer(document).data)
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(description="The file")})
+    @extend_schema(
+        responses={(200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description="The file") for content_type in ALLOWED_CONTENT_TYPES}
+    )
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk=None) -> FileResponse:
         document = self.get_object()

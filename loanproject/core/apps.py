@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.core.signals import request_finished, setting_changed
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -11,7 +12,7 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from celery.signals import task_postrun, task_prerun, worker_process_shutdown, worker_ready
 
-        from . import beat, crypto, database_roles, metrics, request_context, roles
+        from . import beat, crypto, database_roles, db, metrics, request_context, roles
 
         request_finished.connect(request_context.clear_request_context, dispatch_uid="core.clear_request_context")
         task_prerun.connect(request_context.bind_task_request_id, dispatch_uid="core.task_request_id")
@@ -20,6 +21,7 @@ class CoreConfig(AppConfig):
         worker_process_shutdown.connect(metrics.mark_worker_process_dead, dispatch_uid="core.worker_metrics_dead")
 
         setting_changed.connect(crypto.reset_key_ring_on_setting_change)
+        connection_created.connect(db.watch_new_connection, dispatch_uid="core.watch_new_connection")
         metrics.register_database_collectors()
         # Groups follow STAFF_ROLES after every migrate, so a fresh database always has the roles.
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="core.sync_roles")

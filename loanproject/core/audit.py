@@ -46,6 +46,18 @@ def acting_as_system():
         yield
 
 
+@contextmanager
+def audited_as(actor):
+    """`with audited_as(user):` around a service's writes: their audit entries name `user`. Inside
+    a request that already names them (the admin), the request's context stays, with its address."""
+    current = _request_context()["actor"]
+    if current is not None and current.pk == actor.pk:
+        yield
+        return
+    with set_actor(actor):
+        yield
+
+
 def _request_context() -> dict:
     """Actor, address and correlation id that django-auditlog would give a LogEntry saved now.
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from django.http import FileResponse, StreamingHttpResponse
 
 EXPORT_FORMATS = ("csv", "xlsx")
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class _Echo:
@@ -49,7 +50,7 @@ def xlsx_response(*, filename: str, title: str, columns: Sequence[tuple[str, str
         spooled,
         as_attachment=True,
         filename=f"{filename}.xlsx",
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        content_type=XLSX_MEDIA_TYPE,
     )
 
 

@@ -41,6 +41,7 @@ STAFF = [
     ("olivia.officer", "Olivia", "Officer", "Loan officer", False),
     ("omar.officer", "Omar", "Officer", "Loan officer", False),
     ("manny.manager", "Manny", "Manager", "Loan manager", False),
+    ("carla.credit", "Carla", "Credit", "Credit administrator", False),
     ("fiona.finance", "Fiona", "Finance", "Finance", False),
     ("audrey.auditor", "Audrey", "Auditor", "Auditor", False),
 ]
@@ -95,13 +96,14 @@ def _ensure_reviewers() -> None:
     User = get_user_model()
     if Reviewer.objects.exists():
         return
+    credit_administrator = User.objects.get(username="carla.credit")  # sets who approves what
     manager = services.register_reviewer(
-        user=User.objects.get(username="manny.manager"), role=ReviewerRole.MANAGER,
+        actor=credit_administrator, user=User.objects.get(username="manny.manager"), role=ReviewerRole.MANAGER,
         approval_limit=Decimal("100000.00"), capacity=50,
     )
     for username in ("olivia.officer", "omar.officer"):
         services.register_reviewer(
-            user=User.objects.get(username=username), role=ReviewerRole.OFFICER,
+            actor=credit_administrator, user=User.objects.get(username=username), role=ReviewerRole.OFFICER,
             approval_limit=Decimal("20000.00"), capacity=25, manager=manager,
         )
 

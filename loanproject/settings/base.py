@@ -84,6 +84,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "loanproject.core.request_context.RequestIdMiddleware",
+    # Outside every middleware that may answer for a failed database (sessions, auth, views).
+    "loanproject.core.db_failures.DatabaseFailureMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -118,7 +120,12 @@ TEMPLATES = [
 
 
 def database_from_url(url: str) -> dict:
-    config = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60))
+    # A reused connection may have been dropped by the server since its last request (a restart,
+    # a failover, an idle timeout): health checks test it before its first query in each request
+    # and open a new one instead of failing that request.
+    config = dj_database_url.parse(
+        url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
+    )
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # IMMEDIATE takes the write lock when a transaction starts, so two writers queue up
         # instead of failing with "database is locked" when one upgrades a read lock.
@@ -187,7 +194,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "loanproject.core.api.pagination.StandardPagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "loanproject.core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "loanproject.core.api.errors.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -224,6 +231,9 @@ SPECTACULAR_SETTINGS = {
 # --- Driver loans ---------------------------------------------------------------------------
 LOANS_DEFAULT_INTEREST_RATE = env("LOANS_DEFAULT_INTEREST_RATE", "0.00")  # percent a year, 0-20
 LOANS_POSTING_CHUNK_SIZE = env_int("LOANS_POSTING_CHUNK_SIZE", 5000)  # installments per transaction/task
+# A posting run with no chunk finished for this long is stalled: the recovery sweep posts the rest.
+# Longer than a chunk can wait in a busy queue, short enough that a stranded run finishes in minutes.
+LOANS_POSTING_STALLED_AFTER_SECONDS = env_int("LOANS_POSTING_STALLED_AFTER_SECONDS", 300, minimum=1)
 # The business week (Sunday to Saturday) and the weekly posting run on this time zone.
 LOANS_TIME_ZONE = env("LOANS_TIME_ZONE", "America/New_York")
 
@@ -301,6 +311,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=15),
         "options": {"expires": 6 * 3600},
     },
+    # Every 5 minutes: finish posting runs that made no progress for LOANS_POSTING_STALLED_AFTER_SECONDS
+    # (a killed worker, a flushed broker, a dropped connection): their chunks that nobody works on
+    # are posted by the sweep itself, exactly once, at most 100 chunks a tick.
+    "loans-recover-stalled-posting-runs": {
+        "task": "loans.recover_stalled_posting_runs",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 240},
+    },
     # Sundays at 05:00 New York time (LOANS_TIME_ZONE): post the week's due installments; one
     # task per chunk fans out to the workers.
     "loans-weekly-posting": {
@@ -374,7 +392,10 @@ STAFF_ROLES: dict[str, list[str]] = {
         "applications.review_loanapplication",
         "applications.rescore_loanapplication",
         "applications.view_reviewdecision",
-        "applications.*_reviewer",
+        # Their team's workload (capacity, switching a reviewer off); never limits, roles or
+        # managers: those are the Credit administrator's, who decides no application.
+        "applications.view_reviewer",
+        "applications.change_reviewer",
         "applications.view_notification",
         "applications.change_notification",
         "agents.view_*",
@@ -384,6 +405,17 @@ STAFF_ROLES: dict[str, list[str]] = {
         "finance.view_*",
         "loans.view_*",
         "loans.export_loans",
+    ],
+    # Sets who may approve what: registers reviewers, their approval limits, roles and managers.
+    # Decides no application (no review_loanapplication), so no one holds both by their role.
+    "Credit administrator": [
+        "applications.view_reviewer",
+        "applications.add_reviewer",
+        "applications.change_reviewer",
+        "applications.manage_reviewer_authority",
+        "applications.view_reviewdecision",
+        "auth.view_user",
+        "auditlog.view_logentry",
     ],
     "Finance": [
         "applications.view_partner",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -32,15 +33,25 @@ def production_env(tmp_path: Path, **extra: str) -> dict:
     }
 
 
+def worker_database_url() -> str:
+    """The test database as a DATABASE_URL, for a worker that must share the test's rows."""
+    database = settings.DATABASES["default"]
+    credentials = database["USER"] + (f":{database['PASSWORD']}" if database.get("PASSWORD") else "")
+    return f"postgres://{credentials}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+
+
 class Worker:
-    """`celery -A loanproject worker` as a child process, its stderr collected line by line."""
+    """`celery -A loanproject worker` as a child process, its stderr collected line by line.
+
+    The worker and its pool processes form their own process group, so `kill()` takes all of them
+    down at once, as a host losing power or the OOM killer would."""
 
     def __init__(self, env: dict, *args: str):
         self.lines: list[str] = []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "loanproject", "worker", "--concurrency=1",
              "--without-heartbeat", "--without-mingle", "--without-gossip", *args],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -55,6 +66,12 @@ class Worker:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"worker never logged {text!r}:\n" + "\n".join(self.lines))
             time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL to the whole process group: nothing finishes, nothing is acknowledged."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self._reader.join(timeout=5)
 
     def stop(self) -> None:
         self.process.terminate()

@@ -29,3 +29,10 @@ JOBS_DONE = Counter("tests_worker_jobs", "Jobs done by the test task")
 @shared_task(name="tests.count_a_job")
 def count_a_job_task() -> None:
     JOBS_DONE.inc()
+
+
+@shared_task(name="tests.count_customers")
+def count_customers_task() -> int:
+    from applications.models import Customer
+
+    return Customer.objects.count()

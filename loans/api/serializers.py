@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from loanproject.core.api.serializers import StrictFieldsMixin
+from loanproject.core.api.serializers import StrictDecimalField, StrictFieldsMixin, StrictIntegerField
 from loanproject.core.exports import EXPORT_FORMATS
 
 from ..models import MAX_INSTALLMENTS, MAX_INTEREST_RATE, DriverLoan, Installment, InstallmentPostingRun
@@ -14,7 +14,7 @@ from ..schedules import Frequency, Method
 
 
 def money(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+    return StrictDecimalField(max_digits=14, decimal_places=2, **kwargs)
 
 
 class LoanSerializer(serializers.ModelSerializer):
@@ -55,15 +55,15 @@ class LoanDetailSerializer(LoanSerializer):
 
 
 class LoanCreateSerializer(StrictFieldsMixin, serializers.Serializer):
-    driver_id = serializers.IntegerField()
-    lease_id = serializers.IntegerField()
+    driver_id = StrictIntegerField()
+    lease_id = StrictIntegerField()
     principal = money(min_value=0)
-    annual_interest_rate = serializers.DecimalField(
+    annual_interest_rate = StrictDecimalField(
         max_digits=6, decimal_places=3, min_value=0, max_value=MAX_INTEREST_RATE, required=False,
         help_text="Percent a year; default LOANS_DEFAULT_INTEREST_RATE.",
     )
     start_week = serializers.DateField(help_text="A Sunday.", validators=[business_date_validator])
-    installment_count = serializers.IntegerField(min_value=1, max_value=MAX_INSTALLMENTS)
+    installment_count = StrictIntegerField(min_value=1, max_value=MAX_INSTALLMENTS)
     purpose = serializers.CharField(max_length=200)
     frequency = serializers.ChoiceField(choices=Frequency.choices, default=Frequency.WEEKLY)
     method = serializers.ChoiceField(choices=Method.choices, default=Method.ANNUITY)
@@ -75,10 +75,11 @@ class CancelSerializer(StrictFieldsMixin, serializers.Serializer):
 
 class PostingRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     week = serializers.DateField(
-        required=False, help_text="Any day of the week to post; default this week.", validators=[business_date_validator]
+        required=False, help_text="Any day of the week to post, up to this week (New York time); default this week.",
+        validators=[business_date_validator],
     )
     dry_run = serializers.BooleanField(default=False)
-    chunk_size = serializers.IntegerField(min_value=1, required=False)
+    chunk_size = StrictIntegerField(min_value=1, required=False)
 
 
 class PostingResultSerializer(serializers.Serializer):
@@ -100,13 +101,16 @@ class PostingResultSerializer(serializers.Serializer):
 class PostingRunSerializer(serializers.ModelSerializer):
     started_by = serializers.CharField(source="started_by.username", default=None, read_only=True)
     finished = serializers.BooleanField(source="is_finished", read_only=True)
+    chunks_recovered = serializers.IntegerField(
+        read_only=True, help_text="Chunks the recovery sweep posted (their worker or queued task was lost)."
+    )
 
     class Meta:
         model = InstallmentPostingRun
         fields = [
             "id", "period_start", "period_end", "started_by", "started_at", "finished_at", "finished", "chunk_size",
             "chunks_total", "chunks_done", "processed", "posted", "skipped", "failed", "locked", "total_amount", "errors",
-            "loan_ids",
+            "loan_ids", "recovered_at", "chunks_recovered",
         ]
         read_only_fields = fields
 
@@ -149,3 +153,23 @@ class PaymentReversalSerializer(serializers.Serializer):
 
 class ReportQuerySerializer(serializers.Serializer):
     export = serializers.ChoiceField(choices=EXPORT_FORMATS, required=False)
+
+
+class ReportColumnSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+
+
+class ReportPageSerializer(serializers.Serializer):
+    """A page of a report as JSON (documents what ReportView answers)."""
+
+    report = serializers.CharField()
+    title = serializers.CharField()
+    parameters = serializers.DictField(help_text="The parameters the report ran with; dates and decimals as strings.")
+    columns = ReportColumnSerializer(many=True)
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    has_next = serializers.BooleanField()
+    results = serializers.ListField(
+        child=serializers.DictField(), help_text="One object per row: column key -> value; dates and decimals as strings."
+    )

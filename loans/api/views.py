@@ -6,9 +6,11 @@ export the reports; loan managers read and export. Partner API keys are not acce
 
 from __future__ import annotations
 
+from datetime import date
 from itertools import islice
 
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication
@@ -22,12 +24,12 @@ from rest_framework.views import APIView
 
 from loanproject.core.api.authentication import HasStaffPermission, StaffTokenAuthentication
 from loanproject.core.api.pagination import StandardPagination
-from loanproject.core.exports import export_response
+from loanproject.core.exports import EXPORT_FORMATS, XLSX_MEDIA_TYPE, export_response
 from loanproject.core.idempotency import MAX_KEY_LENGTH, StoredResponse, fingerprint, respond_idempotently
 
 from .. import selectors, services
-from ..models import InstallmentPostingRun
-from ..periods import business_today, current_week, week_containing
+from ..models import LoanStatus
+from ..periods import business_today, current_week, posting_week
 from ..reports import REPORTS
 from .serializers import (
     CancelSerializer,
@@ -40,6 +42,7 @@ from .serializers import (
     PostingRequestSerializer,
     PostingResultSerializer,
     PostingRunSerializer,
+    ReportPageSerializer,
     ReportQuerySerializer,
 )
 
@@ -83,7 +86,11 @@ class LoanViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         loan.schedule_rows = list(selectors.installments_with_payments().filter(loan=loan))
         return loan
 
-    @extend_schema(request=LoanCreateSerializer, parameters=[IDEMPOTENCY_HEADER], responses={201: LoanDetailSerializer})
+    @extend_schema(
+        request=LoanCreateSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: LoanDetailSerializer, 404: OpenApiResponse(description="No such driver or lease.")},
+    )
     def create(self, request: Request) -> Response:
         """Book a loan: schedule, disbursement entry, `loan.booked` event."""
         key = _idempotency_key(request)
@@ -134,14 +141,14 @@ class PostingView(StaffAPIMixin, APIView):
         serializer = PostingRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        period_start, period_end = week_containing(data["week"]) if "week" in data else current_week()
+        period_start, period_end = posting_week(data["week"]) if "week" in data else current_week()
         if data["dry_run"]:
             preview = services.preview_posting(period_start=period_start, period_end=period_end)
             return Response(PostingResultSerializer(preview.as_dict()).data)
         run = services.start_posting_run(
             period_start=period_start, period_end=period_end, chunk_size=data.get("chunk_size"), started_by=request.user
         )
-        run.refresh_from_db()
+        run = selectors.posting_runs().get(pk=run.pk)
         location = reverse("api:loan-posting-run-detail", kwargs={"pk": run.pk}, request=request)
         return Response(PostingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
@@ -152,7 +159,7 @@ class PostingRunViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
     ordering = ["-id"]
 
     def get_queryset(self):
-        return InstallmentPostingRun.objects.select_related("started_by")
+        return selectors.posting_runs()
 
 
 class DriverPaymentView(StaffAPIMixin, APIView):
@@ -209,14 +216,21 @@ class ReportView(StaffAPIMixin, APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("export", str, enum=["csv", "xlsx"], description="Download instead of JSON (needs the export permission)."),
-            OpenApiParameter("week", str, description="unposted: any day of the week"),
+            OpenApiParameter("name", str, OpenApiParameter.PATH, enum=list(REPORTS)),
+            OpenApiParameter("export", str, enum=list(EXPORT_FORMATS), description="Download instead of JSON (needs the export permission)."),
+            OpenApiParameter("week", date, description="unposted: any day of the week"),
             OpenApiParameter("driver", int, description="unposted: only this driver's installments"),
-            OpenApiParameter("status", str, description="portfolio, portfolio-by-driver: a loan status or all"),
-            OpenApiParameter("date_from", str), OpenApiParameter("date_to", str, description="posted-totals"),
-            OpenApiParameter("as_of", str, description="aging"),
+            OpenApiParameter("status", str, enum=[*LoanStatus.values, "all"], description="portfolio, portfolio-by-driver (default active)"),
+            OpenApiParameter("date_from", date), OpenApiParameter("date_to", date, description="posted-totals"),
+            OpenApiParameter("as_of", date, description="aging"),
+            OpenApiParameter("page", int, description="JSON: the page, from 1."),
+            OpenApiParameter(StandardPagination.page_size_query_param, int, description="JSON: rows a page."),
         ],
-        responses={200: OpenApiResponse(description="{report, title, parameters, columns, results} (paginated for big reports)")},
+        responses={
+            (200, "application/json"): ReportPageSerializer,
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="?export=csv"),
+            (200, XLSX_MEDIA_TYPE): OpenApiResponse(OpenApiTypes.BINARY, description="?export=xlsx"),
+        },
     )
     def get(self, request: Request, name: str) -> Response:
         report = REPORTS.get(name)

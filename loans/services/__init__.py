@@ -13,10 +13,12 @@ from .payments import DriverPayment, DriverPaymentReversal, record_driver_paymen
 from .posting import (
     PostingChunk,
     PostingResult,
+    RecoveryResult,
     open_posting_run,
     post_installment_chunk,
     post_weekly_installments,
     preview_posting,
+    recover_stalled_posting_runs,
     start_posting_run,
 )
 
@@ -26,6 +28,7 @@ __all__ = [
     "DriverPaymentReversal",
     "PostingChunk",
     "PostingResult",
+    "RecoveryResult",
     "book_application_as_loan",
     "cancel_loan",
     "close_settled_loans",
@@ -35,6 +38,7 @@ __all__ = [
     "post_weekly_installments",
     "preview_posting",
     "record_driver_payment",
+    "recover_stalled_posting_runs",
     "register_driver",
     "register_lease",
     "reopen_unsettled_loans",

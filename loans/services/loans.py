@@ -38,7 +38,7 @@ from ..models import (
     LoanNumberCounter,
     LoanStatus,
 )
-from ..periods import business_today, is_sunday, validate_business_date
+from ..periods import business_today, is_sunday, validate_business_date, validate_schedule_end
 from ..schedules import Frequency, Method, build_schedule
 from .drivers import ensure_can_borrow
 
@@ -109,6 +109,7 @@ def create_driver_loan(
         principal=principal, annual_rate_percent=rate, installment_count=installment_count, start=start_week,
         frequency=frequency, method=method,
     )
+    validate_schedule_end(schedule[-1].due_date)
     # The year of the business day (New York), like every other date of the loan.
     loan_number = _next_loan_number(year=business_today().year)
     disbursement = ledger.post_entry(
@@ -157,7 +158,11 @@ def create_driver_loan(
             "loan_id": loan.pk,
             "loan_number": loan.loan_number,
             "driver_id": driver.pk,
+            # Whom applications' consumer tells (it cannot read loans): the applicant, else the
+            # driver's customer record; None when the driver has none.
+            "customer_id": source_application.customer_id if source_application else driver.customer_id,
             "principal": str(principal),
+            "first_due": schedule[0].due_date.isoformat(),
             "application_id": str(source_application.pk) if source_application else None,
         },
     )

@@ -11,11 +11,11 @@ in flight. Call them outside any transaction.
 
 How "exactly once" holds:
 - A run is planned as chunks: ranges of (due date, id) of the installments to post, a few
-  thousand each. A chunk's transaction claims its installments with SELECT ... FOR UPDATE SKIP
-  LOCKED, books them in one set-based write, marks them posted, and records the chunk
-  (`PostingRunChunk`, unique per run and first id) with its counts added to the run's. A chunk
-  delivered again finds its record finished and does nothing; running the week again posts what
-  is left.
+  thousand each, recorded with the run (`PostingRunChunk`, unique per run and first id). A
+  chunk's transaction locks its record, claims its installments with SELECT ... FOR UPDATE SKIP
+  LOCKED, books them in one set-based write, marks them posted, and finishes the record with its
+  counts added to the run's. A chunk delivered again finds its record finished and does nothing;
+  running the week again posts what is left.
 - Two runs at once (two workers, a double beat, a hand run during the scheduled one) skip each
   other's locked rows and re-check the status, so each installment is claimed by one of them.
   Rows another transaction held are counted `locked`, not skipped; when the last chunk is done
@@ -28,6 +28,16 @@ How "exactly once" holds:
   posting even if the logic above were broken.
 - A driver who holds credit (paid ahead) has it applied to the items just posted, in the
   chunk's transaction; the parties with credit are found with one query per chunk.
+
+How a stranded run finishes (`recover_stalled_posting_runs`, on beat every few minutes): a worker
+killed mid-chunk, a flushed broker or a dropped connection leaves chunks whose records are not
+finished and that nobody works on: no transaction holds their row lock. Once a run has made no
+progress (no chunk finished since it started, or since the last one) for
+LOANS_POSTING_STALLED_AFTER_SECONDS, the sweep posts those chunks itself, through
+`post_installment_chunk` like a worker (skipping any record a worker holds), a bounded number per
+tick, and finishes the run. Their queued messages, if they come back, find the records finished.
+The sweep marks what it did (`recovered` chunks, the run's `recovered_at`) and keeps at a run it
+took in hand every tick until it is finished.
 """
 
 from __future__ import annotations
@@ -36,22 +46,29 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, OperationalError, transaction
-from django.db.models import F, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Max, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from loanproject.core.errors import DomainError, NotFound
 from loanproject.core.metrics import increment_after_commit
 from loanproject.core.money import ZERO, to_cents
 
-from ..metrics import INSTALLMENT_POSTING_FAILURES, INSTALLMENTS_POSTED, POSTING_CHUNK_SECONDS, POSTING_RUN_SECONDS
+from ..metrics import (
+    INSTALLMENT_POSTING_FAILURES,
+    INSTALLMENTS_POSTED,
+    POSTING_CHUNK_SECONDS,
+    POSTING_CHUNKS_RECOVERED,
+    POSTING_RUN_SECONDS,
+    POSTING_RUNS_RECOVERED,
+)
 from ..models import Installment, InstallmentPostingRun, InstallmentStatus, PostingRunChunk
 from ..periods import validate_week
 from . import claims
@@ -61,8 +78,9 @@ if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
 
 __all__ = [
-    "PostingChunk", "PostingResult", "due_installments", "open_posting_run", "plan_chunks", "post_installment_chunk",
-    "post_weekly_installments", "preview_posting", "start_posting_run",
+    "PostingChunk", "PostingResult", "RecoveryResult", "due_installments", "open_posting_run", "plan_chunks",
+    "post_installment_chunk", "post_weekly_installments", "preview_posting", "recover_stalled_posting_runs",
+    "start_posting_run",
 ]
 
 logger = logging.getLogger(__name__)
@@ -75,6 +93,9 @@ DATA_ERRORS = (DomainError, ValidationError, IntegrityError, DataError)
 # commits in about a second); past it they stay `locked` in the result.
 SWEEP_LOCK_WAIT_MS = 10_000
 COUNTERS = ("processed", "posted", "skipped", "failed", "locked", "total_amount")
+# Chunks the recovery sweep posts per tick at most (about a minute at the default chunk size);
+# the next tick goes on with the rest.
+RECOVERY_CHUNKS_PER_SWEEP = 100
 
 
 @dataclass
@@ -149,6 +170,7 @@ class ChunkOutcome:
     amount: Decimal = ZERO
     errors: list[dict] = field(default_factory=list)
     already_done: bool = False
+    in_progress: bool = False  # the recovery sweep found a worker holding the chunk: left to it
 
     def add(self, deltas: dict) -> None:
         for name in ("processed", "posted", "skipped", "failed", "locked"):
@@ -198,6 +220,14 @@ def open_posting_run(
         )
         run.full_clean()
         run.save(force_insert=True)
+        PostingRunChunk.objects.bulk_create(
+            (
+                PostingRunChunk(run=run, first_due=chunk.first_due, first_id=chunk.first_id, next_due=chunk.next_due,
+                                next_id=chunk.next_id, planned=chunk.planned)
+                for chunk in chunks
+            ),
+            batch_size=1000,
+        )
     return run, chunks
 
 
@@ -251,13 +281,79 @@ def start_posting_run(
     return run
 
 
+@dataclass
+class RecoveryResult:
+    """What one tick of the recovery sweep did."""
+
+    runs: list[int] = field(default_factory=list)  # the stalled runs it looked at
+    chunks_posted: int = 0
+    finished: list[int] = field(default_factory=list)  # the runs it left finished
+    budget_spent: bool = False  # it stopped at its chunk budget; the next tick goes on
+
+    def as_dict(self) -> dict:
+        return {"runs": self.runs, "chunks_posted": self.chunks_posted, "finished": self.finished, "budget_spent": self.budget_spent}
+
+
+def recover_stalled_posting_runs(
+    *, stalled_after: timedelta | None = None, max_chunks: int = RECOVERY_CHUNKS_PER_SWEEP
+) -> RecoveryResult:
+    """Finish the runs that stopped making progress: post their chunks that are neither done nor
+    in progress (at most `max_chunks` in all) and finish the runs whose chunks are all done.
+
+    Stalled: unfinished, and no chunk finished for `stalled_after` (LOANS_POSTING_STALLED_AFTER_SECONDS)
+    since the run started or since its last chunk, or already taken in hand by an earlier tick.
+    Call it outside any transaction: each chunk commits on its own (see the module docstring)."""
+    if max_chunks < 1:
+        raise ValidationError({"max_chunks": ["At least 1."]})
+    if stalled_after is None:
+        stalled_after = timedelta(seconds=settings.LOANS_POSTING_STALLED_AFTER_SECONDS)
+    result = RecoveryResult()
+    for run in _stalled_runs(no_progress_since=timezone.now() - stalled_after):
+        result.runs.append(run.pk)
+        pending = PostingRunChunk.objects.filter(run_id=run.pk, finished_at__isnull=True).order_by("first_due", "first_id")
+        for record in list(pending):
+            if result.chunks_posted == max_chunks:
+                result.budget_spent = True
+                break
+            outcome = post_installment_chunk(run_id=run.pk, chunk=PostingChunk.of_record(record), recovering=True)
+            if not (outcome.in_progress or outcome.already_done):
+                result.chunks_posted += 1
+        _finish_run_if_complete(run, recovering=True)
+        if InstallmentPostingRun.objects.filter(pk=run.pk, finished_at__isnull=False).exists():
+            result.finished.append(run.pk)
+        if result.budget_spent:
+            break
+    if result.chunks_posted or result.finished:
+        logger.warning("posting recovery finished work that was lost: %s", result.as_dict())
+    elif result.runs:
+        logger.info("posting recovery: stalled runs, every chunk left held by a worker: %s", result.as_dict())
+    return result
+
+
+def _stalled_runs(*, no_progress_since: datetime) -> QuerySet[InstallmentPostingRun]:
+    """Unfinished runs whose plan is recorded whole and that made no progress since then (or that
+    the sweep took in hand before). Runs opened before runs recorded their plan lack the records
+    of chunks never delivered: they are not recovered (run their week again)."""
+    return (
+        InstallmentPostingRun.objects.filter(finished_at__isnull=True)
+        .select_related("started_by")
+        .annotate(recorded_chunks=Count("chunks"), last_progress=Greatest("started_at", Max("chunks__finished_at")))
+        .filter(recorded_chunks=F("chunks_total"))
+        .filter(Q(recovered_at__isnull=False) | Q(last_progress__lt=no_progress_since))
+        .order_by("pk")
+    )
+
+
 # --- Chunks ------------------------------------------------------------------------------------
 
 
-def post_installment_chunk(*, run_id: int, chunk: PostingChunk) -> ChunkOutcome:
+def post_installment_chunk(*, run_id: int, chunk: PostingChunk, recovering: bool = False) -> ChunkOutcome:
     """Post one chunk of a run in one transaction, once however often it is delivered; if an
     installment is bad, post the chunk one installment at a time and report the bad ones instead
-    of failing them all. The chunk that completes the run finishes it (after the final sweep)."""
+    of failing them all. The chunk that completes the run finishes it (after the final sweep).
+
+    `recovering`: the recovery sweep posts it. A chunk another transaction holds is in progress
+    and left alone (`in_progress`); one it finishes is marked recovered, and so is its run."""
     try:
         run = InstallmentPostingRun.objects.select_related("started_by").get(pk=run_id)
     except InstallmentPostingRun.DoesNotExist:
@@ -265,30 +361,40 @@ def post_installment_chunk(*, run_id: int, chunk: PostingChunk) -> ChunkOutcome:
     started = time.perf_counter()
     try:
         with transaction.atomic():
-            record = _chunk_record(run, chunk)
+            record = _chunk_record(run, chunk, skip_locked=recovering)
+            if record is None:
+                return ChunkOutcome(in_progress=True)
             if record.finished_at is not None:
                 outcome = ChunkOutcome(already_done=True)
             else:
                 booked = claims.post_claimed(run, chunk=chunk)
                 claims.settle_deferred_checks()
                 outcome = ChunkOutcome()
-                outcome.add(_complete_chunk(run, record, chunk, posted=booked.posted, amount=booked.amount))
+                outcome.add(_complete_chunk(run, record, chunk, posted=booked.posted, amount=booked.amount, recovered=recovering))
     except DATA_ERRORS as exc:
         logger.warning("posting run %s: chunk from installment %s failed (%s); posting it one by one", run.pk, chunk.first_id, exc)
-        outcome = _post_chunk_one_by_one(run, chunk)
-    _finish_run_if_complete(run)
+        outcome = _post_chunk_one_by_one(run, chunk, recovered=recovering)
+    _finish_run_if_complete(run, recovering=recovering)
     POSTING_CHUNK_SECONDS.observe(time.perf_counter() - started)
     return outcome
 
 
-def _chunk_record(run: InstallmentPostingRun, chunk: PostingChunk) -> PostingRunChunk:
-    """The chunk's record, locked, created by the first delivery. A twin delivery blocks here
-    (on the row, or on the unique index) until the first commits."""
-    lookup = PostingRunChunk.objects.select_for_update(of=("self",)).filter(run_id=run.pk, first_id=chunk.first_id)
+def _chunk_record(run: InstallmentPostingRun, chunk: PostingChunk, *, skip_locked: bool = False) -> PostingRunChunk | None:
+    """The chunk's record, locked. A twin delivery blocks here until the first commits; with
+    `skip_locked`, a record another transaction holds gives None instead (it is in progress).
+
+    A run opened before runs recorded their plan lacks the records of chunks never delivered: the
+    first delivery creates it (a twin blocks on the unique index)."""
+    lookup = PostingRunChunk.objects.select_for_update(of=("self",), skip_locked=skip_locked).filter(
+        run_id=run.pk, first_id=chunk.first_id
+    )
     record = lookup.first()
-    if record is not None:
+    if record is not None or skip_locked:
         return record
-    record = PostingRunChunk(run_id=run.pk, first_due=chunk.first_due, first_id=chunk.first_id, planned=chunk.planned)
+    record = PostingRunChunk(
+        run_id=run.pk, first_due=chunk.first_due, first_id=chunk.first_id, next_due=chunk.next_due, next_id=chunk.next_id,
+        planned=chunk.planned,
+    )
     record.full_clean(exclude=["run"], validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
@@ -298,16 +404,19 @@ def _chunk_record(run: InstallmentPostingRun, chunk: PostingChunk) -> PostingRun
     return record
 
 
-def _save_counts(run: InstallmentPostingRun, record: PostingRunChunk, *, finishing: bool = False, **values) -> dict:
+def _save_counts(
+    run: InstallmentPostingRun, record: PostingRunChunk, *, finishing: bool = False, recovered: bool = False, **values
+) -> dict:
     """Give the chunk its new values and add the same differences to the run, in the caller's
-    transaction; returns the differences."""
+    transaction; returns the differences. `recovered`: the recovery sweep finishes the chunk."""
     deltas = {name: values[name] - getattr(record, name) for name in COUNTERS if name in values}
     for name, value in values.items():
         setattr(record, name, value)
     if finishing:
         record.finished_at = timezone.now()
+        record.recovered = recovered
     record.full_clean(exclude=["run"], validate_unique=False, validate_constraints=False)
-    record.save(update_fields=[*values, *(["finished_at"] if finishing else [])])
+    record.save(update_fields=[*values, *(["finished_at", "recovered"] if finishing else [])])
     changes = {name: F(name) + delta for name, delta in deltas.items() if delta}
     if finishing:
         changes["chunks_done"] = F("chunks_done") + 1
@@ -318,29 +427,36 @@ def _save_counts(run: InstallmentPostingRun, record: PostingRunChunk, *, finishi
     return deltas
 
 
-def _complete_chunk(run: InstallmentPostingRun, record: PostingRunChunk, chunk: PostingChunk, *, posted: int, amount: Decimal) -> dict:
+def _complete_chunk(
+    run: InstallmentPostingRun, record: PostingRunChunk, chunk: PostingChunk, *, posted: int, amount: Decimal,
+    recovered: bool = False,
+) -> dict:
     """Count what the chunk left: rows still due (held by another transaction) are locked, the
-    planned rows neither posted, failed nor locked were skipped. Marks the chunk done."""
+    planned rows neither posted, failed nor locked were skipped. Marks the chunk done (by the
+    recovery sweep if `recovered`)."""
     # A delivery after a crash in the one-by-one fallback claims the whole range again: an
     # installment that failed then (its cause since fixed) may be posted now, and is not failed.
-    recovered = set(
+    posted_since = set(
         Installment.objects.filter(pk__in=record.failed_ids, status=InstallmentStatus.POSTED).values_list("pk", flat=True)
     ) if record.failed_ids else set()
-    failed_ids = [pk for pk in record.failed_ids if pk not in recovered]
+    failed_ids = [pk for pk in record.failed_ids if pk not in posted_since]
     locked_ids = [pk for pk in claims.still_due_ids(run, chunk=chunk) if pk not in set(failed_ids)]
     posted = record.posted + posted
     skipped = max(record.planned - posted - len(failed_ids) - len(locked_ids), 0)
     deltas = _save_counts(
-        run, record, finishing=True, posted=posted, total_amount=record.total_amount + amount, locked=len(locked_ids),
-        locked_ids=locked_ids, skipped=skipped, failed=len(failed_ids), failed_ids=failed_ids,
+        run, record, finishing=True, recovered=recovered, posted=posted, total_amount=record.total_amount + amount,
+        locked=len(locked_ids), locked_ids=locked_ids, skipped=skipped, failed=len(failed_ids), failed_ids=failed_ids,
         processed=posted + len(failed_ids) + len(locked_ids) + skipped,
     )
+    if recovered:
+        _mark_recovered(run)
+        increment_after_commit(POSTING_CHUNKS_RECOVERED, 1)
     if not locked_ids:  # the common case: finish the run in this transaction if this was its last chunk
         _mark_finished(run, InstallmentPostingRun.objects.filter(locked=0))
     return deltas
 
 
-def _post_chunk_one_by_one(run: InstallmentPostingRun, chunk: PostingChunk) -> ChunkOutcome:
+def _post_chunk_one_by_one(run: InstallmentPostingRun, chunk: PostingChunk, *, recovered: bool = False) -> ChunkOutcome:
     """Each installment in its own transaction, with its counts: a crash loses none of them."""
     candidates = list(
         due_installments(period_end=run.period_end, loan_ids=run.loan_ids)
@@ -381,7 +497,7 @@ def _post_chunk_one_by_one(run: InstallmentPostingRun, chunk: PostingChunk) -> C
     with transaction.atomic():
         record = _chunk_record(run, chunk)
         if record.finished_at is None:
-            outcome.add(_complete_chunk(run, record, chunk, posted=0, amount=ZERO))
+            outcome.add(_complete_chunk(run, record, chunk, posted=0, amount=ZERO, recovered=recovered))
     return outcome
 
 
@@ -389,6 +505,12 @@ def _add_errors(run: InstallmentPostingRun, errors: list[dict]) -> None:
     locked = InstallmentPostingRun.objects.select_for_update().get(pk=run.pk)
     if len(locked.errors) < MAX_STORED_ERRORS:
         InstallmentPostingRun.objects.filter(pk=run.pk).update(errors=(locked.errors + errors)[:MAX_STORED_ERRORS])
+
+
+def _mark_recovered(run: InstallmentPostingRun) -> None:
+    """The recovery sweep stepped in: recorded (and counted) once per run."""
+    if InstallmentPostingRun.objects.filter(pk=run.pk, recovered_at__isnull=True).update(recovered_at=timezone.now()):
+        increment_after_commit(POSTING_RUNS_RECOVERED, 1)
 
 
 def _mark_finished(run: InstallmentPostingRun, runs) -> bool:
@@ -404,15 +526,15 @@ def _mark_finished(run: InstallmentPostingRun, runs) -> bool:
 # --- The final sweep ---------------------------------------------------------------------------
 
 
-def _finish_run_if_complete(run: InstallmentPostingRun) -> None:
+def _finish_run_if_complete(run: InstallmentPostingRun, *, recovering: bool = False) -> None:
     """After a chunk commits: if every chunk is done but the run is not finished (rows were
     locked, or the worker died between the last chunk and this step), sweep and finish it."""
     if InstallmentPostingRun.objects.filter(pk=run.pk, chunks_done=F("chunks_total"), finished_at__isnull=True).exists():
-        _sweep(run)
+        _sweep(run, recovering=recovering)
 
 
 @transaction.atomic
-def _sweep(run: InstallmentPostingRun) -> None:
+def _sweep(run: InstallmentPostingRun, *, recovering: bool = False) -> None:
     """Post the rows the chunks found locked, waiting a bounded time for their locks, and finish
     the run. The run's row lock makes it happen once.
 
@@ -432,7 +554,8 @@ def _sweep(run: InstallmentPostingRun) -> None:
         still_due = set(claims.still_due_ids(run, installment_ids=ids))
         for record in records:
             _count_swept(run, record, posted_now=posted_now, errors=errors, still_due=still_due)
-    _mark_finished(run, InstallmentPostingRun.objects.all())
+    if _mark_finished(run, InstallmentPostingRun.objects.all()) and recovering:
+        _mark_recovered(run)
 
 
 def _count_swept(

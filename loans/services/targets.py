@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, Q, QuerySet, Value, Window
 from django.db.models.functions import Mod, RowNumber
 
-from ..models import Installment, InstallmentStatus, LoanStatus
+from ..models import Installment, InstallmentStatus, LoanStatus, PostingRunChunk
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,11 @@ class PostingChunk:
             next_id=data["next_id"],
             planned=data["planned"],
         )
+
+    @classmethod
+    def of_record(cls, record: PostingRunChunk) -> PostingChunk:
+        """The chunk a run's plan recorded."""
+        return cls(record.first_due, record.first_id, record.next_due, record.next_id, record.planned)
 
     def bounds(self) -> Q:
         lower = Q(due_date__gt=self.first_due) | Q(due_date=self.first_due, id__gte=self.first_id)

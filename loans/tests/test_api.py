@@ -83,6 +83,13 @@ def test_creating_with_the_same_idempotency_key_books_once(finance):
         ({"principal": "abc"}, "principal"),
         ({"colour": "red"}, "colour"),
         ({"installment_count": 0}, "installment_count"),
+        # Read as strictly as every API reads numbers (core.api.serializers): digits 0-9, no exponent.
+        ({"principal": "１５００"}, "principal"),
+        ({"principal": "1_500"}, "principal"),
+        ({"principal": "1.5e3"}, "principal"),
+        ({"annual_interest_rate": "١٠"}, "annual_interest_rate"),
+        ({"installment_count": "1_0"}, "installment_count"),
+        ({"installment_count": "١٠"}, "installment_count"),
     ],
 )
 def test_bad_loan_input_is_a_400_with_field_messages(finance, changes, field):

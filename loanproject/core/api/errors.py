@@ -1,21 +1,38 @@
-"""One error format for every 4xx answer of the API:
+"""One error format for every 4xx (and 503) answer of the API:
 
     {"error": {"status": 400, "code": "validation_error", "message": "...", "fields": {...}}}
 
 `fields` maps a field path to its messages (nested serializers use dotted paths).
+
+A failed database (`core.db.is_database_failure`) is a 503 with Retry-After everywhere: in this
+format under /api/, as a page elsewhere. It is transient, and a retry with the same
+Idempotency-Key is safe: the failed attempt stored nothing.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
+
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from ..db import is_database_failure
 from ..errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE = (
+    "database_unavailable",
+    "The database is unavailable; retry in a few seconds (same Idempotency-Key).",
+)
 
 
 def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
@@ -44,6 +61,13 @@ def error_body(status_code: int, code: str, message: str, fields: dict | None = 
 
 
 def api_exception_handler(exc, context):
+    if is_database_failure(exc):
+        logger.error("The database failed; answering 503", exc_info=exc)
+        return Response(
+            error_body(503, *DATABASE_UNAVAILABLE),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, DomainError):
         return Response(
             error_body(exc.http_status, exc.code, exc.message, exc.fields), status=exc.http_status
@@ -88,7 +112,21 @@ def not_found(request, exception=None):
     return defaults.page_not_found(request, exception)
 
 
+def database_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 with Retry-After: the error format under /api/, a page elsewhere (rendered without
+    the request: its context processors could query the database that just failed)."""
+    if _is_api(request):
+        response: HttpResponse = JsonResponse(error_body(503, *DATABASE_UNAVAILABLE), status=503)
+    else:
+        response = HttpResponse(loader.render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def server_error(request):
+    """handler500: an unhandled database failure (in a view or a middleware) is a 503."""
+    if is_database_failure(sys.exc_info()[1]):
+        return database_unavailable(request)
     if _is_api(request):
         return JsonResponse(error_body(500, "server_error", "Internal server error."), status=500)
     return defaults.server_error(request)

@@ -1,6 +1,17 @@
 """Serializer building blocks shared by every API."""
 
+import re
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from .parsers import ExponentNumber, UnstorableInput, check_storable, loads_json
+
+# Python's Decimal() and int() also read "1e5", "1_000" and digits of any script ("１０００",
+# "١٢"); the API reads numbers in text as a person writes them on a form: digits 0-9 only.
+_PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+_PLAIN_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 class StrictFieldsMixin:
@@ -21,3 +32,58 @@ class StrictFieldsMixin:
         if unknown:
             raise serializers.ValidationError(unknown)
         return value
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class JSONObjectField(serializers.Field):
+    """A free-form JSON object: an object in a JSON body, or its JSON text in a form field (a
+    multipart upload). Read like a JSON body (fractions as Decimal, core.api.parsers' guard); a
+    blank form field is an empty object."""
+
+    default_error_messages = {
+        "not_an_object": "Expected a JSON object.",
+        "not_json": "Not valid JSON: {error}.",
+    }
+
+    def to_internal_value(self, data):
+        try:
+            if isinstance(data, str):
+                try:
+                    data = loads_json(data) if data.strip() else {}
+                except ValueError as exc:
+                    self.fail("not_json", error=exc)
+            if not isinstance(data, dict):
+                self.fail("not_an_object")
+            check_storable(data)
+        except UnstorableInput as problem:
+            inside = problem.as_validation_error() if problem.path else serializers.ValidationError([problem.message])
+            raise inside from None
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class StrictDecimalField(serializers.DecimalField):
+    """A JSON number or a plain decimal string ("-1234.56", surrounding spaces allowed); no
+    exponent (in a string or a JSON number), underscore, NaN or Infinity and no digits but 0-9.
+    "-0" is zero."""
+
+    default_error_messages = {"not_plain": "Write a plain decimal number with the digits 0-9, e.g. -1234.56."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, ExponentNumber) or (isinstance(data, str) and not _PLAIN_DECIMAL.fullmatch(data.strip())):
+            self.fail("not_plain")
+        value = super().to_internal_value(data)
+        return value if value else abs(value)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer or a string of the digits 0-9 ("36", surrounding spaces allowed)."""
+
+    default_error_messages = {"not_plain": "Write a whole number with the digits 0-9, e.g. 36."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, ExponentNumber) or (isinstance(data, str) and not _PLAIN_INTEGER.fullmatch(data.strip())):
+            self.fail("not_plain")
+        return super().to_internal_value(data)

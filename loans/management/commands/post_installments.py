@@ -9,7 +9,7 @@ from loanproject.core.audit import acting_as_system, system_user
 from loanproject.core.errors import DomainError
 from loanproject.core.progress import progress_bar
 from loans import services
-from loans.periods import current_week, is_business_date, out_of_range_message, week_containing
+from loans.periods import current_week, posting_week
 
 
 def week_of(value: str) -> tuple[date, date]:
@@ -17,9 +17,10 @@ def week_of(value: str) -> tuple[date, date]:
         day = date.fromisoformat(value)
     except ValueError:
         raise CommandError(f"--week must be a date like 2026-01-04, got {value!r}.") from None
-    if not is_business_date(day):
-        raise CommandError(f"--week: {out_of_range_message(day)}")
-    return week_containing(day)
+    try:
+        return posting_week(day)
+    except DomainError as exc:  # out of range, or a week that has not started
+        raise CommandError(f"--week: {exc.message}") from None
 
 
 class Command(BaseCommand):
@@ -31,7 +32,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--week", help="any day of the week to post (YYYY-MM-DD); default: this week")
+        parser.add_argument(
+            "--week", help="any day of the week to post (YYYY-MM-DD), up to this week (New York time); default: this week"
+        )
         parser.add_argument("--dry-run", action="store_true", help="count what would be posted; write nothing")
         parser.add_argument("--json", action="store_true", dest="as_json", help="print the result as JSON")
         parser.add_argument("--chunk-size", type=int, default=None, help="installments per transaction")
@@ -49,8 +52,8 @@ class Command(BaseCommand):
             raise CommandError(getattr(exc, "message", None) or "; ".join(exc.messages)) from None
         except DatabaseError as exc:
             raise CommandError(
-                f"The database failed during the run ({exc}). Finished chunks are posted; run the command "
-                "again to post the rest (nothing is posted twice)."
+                f"The database failed during the run ({exc}). Finished chunks are posted; the recovery sweep "
+                "posts the rest within minutes, or run the command again (nothing is posted twice)."
             ) from exc
         self._report(result, as_json=as_json)
         if result.failed:

@@ -4,7 +4,7 @@ from loanproject.core.roles import sync_staff_roles
 
 
 class Command(BaseCommand):
-    help = "Create or update the staff groups (loan officer, loan manager, finance, auditor) from STAFF_ROLES."
+    help = "Create or update the staff groups (loan officer, loan manager, credit administrator, finance, auditor) from STAFF_ROLES."
 
     def handle(self, *args, **options):
         for name, count in sync_staff_roles().items():
