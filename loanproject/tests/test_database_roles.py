@@ -19,7 +19,7 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import psycopg
 import pytest
@@ -43,8 +43,13 @@ def readme_block(language: str, containing: str) -> str:
     return next(block for block in re.findall(rf"```{language}\n(.*?)```", section, flags=re.S) if containing in block)
 
 
+SUPERUSER = SERVER.username or "postgres"
+PASSWORDS: dict[str, str] = {SUPERUSER: SERVER.password or ""}  # and the README's, per role it creates
+
+
 def url(role: str, database: str) -> str:
-    return f"postgres://{role}@{SERVER.hostname or '127.0.0.1'}:{SERVER.port or 5432}/{database}"
+    login = f"{role}:{quote(PASSWORDS[role], safe='')}" if PASSWORDS.get(role) else role
+    return f"postgres://{login}@{SERVER.hostname or '127.0.0.1'}:{SERVER.port or 5432}/{database}"
 
 
 def connect(role: str, database: str, **options) -> psycopg.Connection:
@@ -73,7 +78,7 @@ class Setup:
         return connect(self.app, self.database, **options)
 
     def as_superuser(self, **options) -> psycopg.Connection:
-        return connect(SERVER.username or "postgres", self.database, **options)
+        return connect(SUPERUSER, self.database, **options)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +91,8 @@ def setup():
         re.sub(r"\b(loans_owner|loans_app|loans)\b", lambda match: names[match.group(1)], statement).strip()
         for statement in readme_block("sql", "CREATE ROLE").split(";") if statement.strip()
     ]
-    with connect(SERVER.username or "postgres", "postgres", autocommit=True) as admin:
+    PASSWORDS.update(re.findall(r"CREATE ROLE (\S+) LOGIN PASSWORD '([^']*)'", "\n".join(statements)))
+    with connect(SUPERUSER, "postgres", autocommit=True) as admin:
         try:
             for statement in statements:
                 admin.execute(statement)
