@@ -10,7 +10,7 @@ carries its own search_path: the schema the ledger was migrated into, then pg_te
 
 from django.db import migrations
 
-from loanproject.core.migration_operations import PostgresOnlySQL
+from loanproject.core.migration_operations import PinFunctionSearchPath
 
 FUNCTIONS = [
     "ledger_note_entries()",
@@ -20,15 +20,8 @@ FUNCTIONS = [
     "ledger_refuse_truncate()",
 ]
 
-FORWARD = "DO $$ BEGIN\n" + "".join(
-    f"    EXECUTE format('ALTER FUNCTION {function} SET search_path = %I, pg_temp', current_schema());\n"
-    for function in FUNCTIONS
-) + "END $$;"
-
-REVERSE = "\n".join(f"ALTER FUNCTION {function} RESET search_path;" for function in FUNCTIONS)
-
 
 class Migration(migrations.Migration):
     dependencies = [("ledger", "0003_refuse_truncate")]
 
-    operations = [PostgresOnlySQL(sql=FORWARD, reverse_sql=REVERSE, elidable=False)]
+    operations = [PinFunctionSearchPath(FUNCTIONS)]

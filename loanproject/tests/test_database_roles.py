@@ -339,11 +339,6 @@ def test_every_table_whose_triggers_refuse_changes_is_declared_append_only():
     assert guarded == [table.table for table in append_only_tables()] == ["ledger_journalentry", "ledger_posting"]
 
 
-# applications' partner checks (its migration 0005) read applications_customer by an unqualified
-# name as well; pinning them needs an applications migration (left to the lead: see the report).
-NOT_YET_PINNED = {"applications_customer_partner_check", "applications_partnerless_application_check"}
-
-
 @pytest.mark.django_db
 def test_every_trigger_function_reads_its_tables_through_a_pinned_search_path():
     """Otherwise a session's temporary table of the same name stands in for the real one."""
@@ -356,4 +351,4 @@ def test_every_trigger_function_reads_its_tables_through_a_pinned_search_path():
 
     assert {"ledger_check_entries_balance", "ledger_note_postings", "ledger_refuse_change"} <= set(functions)
     unpinned = {name for name, config in functions.items() if not any(c.startswith("search_path=") for c in config or [])}
-    assert unpinned == NOT_YET_PINNED
+    assert unpinned == set()
