@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 from django import forms
 from django.contrib import admin
@@ -16,6 +15,7 @@ from django.utils.html import format_html
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
+from loanproject.core.api.parsers import MAX_JSON_DEPTH, UnstorableInput, loads_json
 
 from .. import services
 from ..models import Document, NetWorthSnapshot, NetWorthSnapshotRun
@@ -54,18 +54,24 @@ class NetWorthSnapshotRunAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.M
     ]
 
 
-class DecimalJSONDecoder(json.JSONDecoder):
-    """Numbers with a fraction become Decimal (then strings), never float."""
+class DocumentDataDecoder(json.JSONDecoder):
+    """JSON as the API reads it (core.api.parsers.loads_json: fractions as Decimal, then strings;
+    nothing PostgreSQL cannot store, no nesting past its bound). What it refuses is a form error."""
 
-    def __init__(self, *args, **kwargs):
-        kwargs["parse_float"] = Decimal
-        super().__init__(*args, **kwargs)
+    def decode(self, s, *args, **kwargs):
+        try:
+            return loads_json(s)
+        except UnstorableInput as problem:
+            raise json.JSONDecodeError(problem.message, s, 0) from None
+        except ValueError as exc:
+            raise json.JSONDecodeError(str(exc), s, 0) from None
 
 
 class DocumentForm(ServiceModelForm):
     upload = forms.FileField(label="File", help_text="PDF, JPEG or PNG; the same file is stored once per customer.")
     extracted_data = forms.JSONField(
-        required=False, decoder=DecimalJSONDecoder, help_text="A JSON object; amounts are kept exact (as strings)."
+        required=False, decoder=DocumentDataDecoder, help_text="A JSON object; amounts are kept exact (as strings).",
+        error_messages={"invalid": f"Enter valid JSON without NUL characters or unpaired surrogates, nested at most {MAX_JSON_DEPTH} levels."},
     )
 
     class Meta:

@@ -1,5 +1,6 @@
 """Staff screens: fixed query counts, service-backed forms, the customer's finance panel."""
 
+import io
 from datetime import date
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from applications.tests.factories import CustomerFactory, StaffUserFactory
+from finance.services import upload_document
 from finance.models import (
     Account,
     BankConnection,
@@ -238,6 +240,25 @@ def test_staff_upload_and_download_a_document(admin_client):
     assert corrected.status_code == 302, corrected.context["adminform"].form.errors
     document.refresh_from_db()
     assert document.extracted_data == {"gross": "1234.55"}
+
+
+@pytest.mark.parametrize("extracted_data", [
+    '{"gross": "12\\u0000"}', '{"\\u0000": 1}', '{"name": "\\ud800"}', "[" * 5000 + "]" * 5000, '{"a":' * 40 + "1" + "}" * 40,
+], ids=["nul-value", "nul-key", "lone-surrogate", "deep-list", "nested-40"])
+def test_document_data_postgresql_cannot_store_is_a_form_error(admin_client, extracted_data):
+    document, _ = upload_document(
+        customer_id=CustomerFactory().pk, document_type="pay_stub", file=io.BytesIO(b"%PDF-1.5\nstub\n"),
+        extracted_data={"gross": "10.00"},
+    )
+    change_url = reverse("admin:finance_document_change", args=[document.pk])
+
+    response = admin_client.post(change_url, {"extracted_data": extracted_data})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"extracted_data": [
+        "Enter valid JSON without NUL characters or unpaired surrogates, nested at most 32 levels."]}
+    document.refresh_from_db()
+    assert document.extracted_data == {"gross": "10.00"}
 
 
 def test_close_action_soft_deletes(admin_client):
