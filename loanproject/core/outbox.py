@@ -1,8 +1,9 @@
 """Transactional outbox: write events with the business change, publish them after commit.
 
 `publish_event` is called inside a service's transaction. After commit, a kick asks a worker to
-run the relay at once; the beat schedule runs it every few seconds as well, so an event whose kick
-was lost (broker down, process killed) is still published. The relay hands each event to the
+run the relay at once, through the process's sender thread so that no request waits on the broker
+(`broker.send_task_soon`); the beat schedule runs the relay every few seconds as well, so an event
+whose kick was lost (broker down, process killed) is still published. The relay hands each event to the
 Celery tasks subscribed to its topic in settings.OUTBOX_SUBSCRIPTIONS and marks it published; if
 the broker refuses, the event stays pending and is retried with exponential backoff. Delivery is
 at least once; consumers make it at most once with `consumers.consume_once`.
@@ -24,6 +25,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from .broker import send_task_soon
 from .bulk import insert_rows
 from .errors import DomainError
 from .models import OutboxEvent, ProcessedEvent
@@ -69,12 +71,14 @@ def _kick_relay_after_commit() -> None:
 
 
 def kick_relay() -> None:
-    """Ask a worker to relay now. Failure is harmless: the beat schedule relays anyway."""
+    """Ask a worker to relay now, without waiting on the broker: the kick is handed to the
+    process's sender thread (`broker.send_task_soon`; inline when tasks run eagerly). Failure is
+    harmless: the beat schedule relays anyway."""
     from .tasks import relay_outbox_task
 
     try:
-        relay_outbox_task.apply_async(retry=False, expires=60)
-    except Exception as exc:  # the broker is down; the periodic relay will catch up
+        send_task_soon(relay_outbox_task, key=relay_outbox_task.name, expires=60)
+    except Exception as exc:  # an eager relay failed; the periodic relay will catch up
         logger.warning("outbox relay kick failed, events wait for the schedule: %s", exc)
 
 
