@@ -241,6 +241,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Must exceed the longest task, or Redis redelivers a task that is still running.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 2 * 3600),
     "socket_connect_timeout": 3,
+    # A broker that accepts connections and never answers holds a publish (the relay's, in a
+    # worker) for ever without this. Requests never wait on the broker at all: loanproject.core.broker.
+    "socket_timeout": 10,
 }
 # A worker on a host without gunicorn serves its pool's metrics on this port (0: off); see
 # loanproject.core.metrics. The address is all interfaces so Prometheus can reach it: firewall it.
