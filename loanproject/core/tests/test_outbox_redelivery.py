@@ -180,3 +180,20 @@ def _plan_nodes(node: dict):
     yield node
     for child in node.get("Plans", []):
         yield from _plan_nodes(child)
+
+
+@override_settings(OUTBOX_SUBSCRIPTIONS=RECORD, **BOUNDS)
+def test_many_events_are_republished_batch_after_batch(monkeypatch):
+    from loanproject.core import outbox
+
+    monkeypatch.setattr(outbox, "REPUBLISH_BATCH_SIZE", 2)
+    now = timezone.now()
+    lost = [_published(AFTER + 60 - n, now=now) for n in range(5)]
+    processed = _published(AFTER + 58.5, now=now)  # between them in publication order
+    consume_once(consumer="tests.record_event", event_id=processed.pk, handle=lambda event: None)
+
+    assert redeliver_unprocessed_events(now=now) == 5
+
+    assert set(OutboxEvent.objects.filter(redeliveries=1, published_at__isnull=True).values_list("pk", flat=True)) == {
+        e.pk for e in lost}
+    assert OutboxEvent.objects.get(pk=processed.pk).redeliveries == 0
