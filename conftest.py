@@ -66,15 +66,18 @@ def on_postgres() -> bool:
 def celery_broker(url: str):
     """Point the project's Celery app at a real broker (tasks no longer run eagerly)."""
     from loanproject.celery import app
+    from loanproject.core.broker import stop_background_sender
 
     keys = ["broker_url", "task_always_eager"]
     # Celery reads Django settings live; only the override layer ("changes") is ours to restore.
     overridden = {key: app.conf.changes[key] for key in keys if key in app.conf.changes}
     app.conf.update(broker_url=url, task_always_eager=False)
     app._after_fork()  # drop pooled connections to the previous broker
+    stop_background_sender()  # and sends waiting for it (or pausing after it failed)
     try:
         yield app
     finally:
+        stop_background_sender()
         for key in keys:
             app.conf.changes.pop(key, None)
         app.conf.update(overridden)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from applications import services as application_services
+from loanproject.core.broker import send_task_soon
 from loanproject.core.errors import DomainError, PermissionDenied
 
 from ..models import ScoringTrigger
@@ -84,8 +85,11 @@ def rescore_applications(
     if queued:
         from ..tasks import score_applications_task
 
-        # robust: a broker that is down must not undo the committed request; the sweep catches up.
-        transaction.on_commit(lambda: score_applications_task.delay(queued, ScoringTrigger.RESCORE), robust=True)
+        # The staff request never waits on the broker (send_task_soon); robust: a failing eager run
+        # must not undo the committed request. The stalled-scoring sweep scores what a lost send left.
+        transaction.on_commit(
+            lambda: send_task_soon(score_applications_task, args=[queued, ScoringTrigger.RESCORE]), robust=True
+        )
     return RescoreRequest(queued=queued, skipped=len(ids) - len(queued))
 
 

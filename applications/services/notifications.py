@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from loanproject.core.broker import send_task_soon
 from loanproject.core.metrics import increment_after_commit
 from loanproject.core.sensitive import mask_tail
 
@@ -56,16 +57,23 @@ def _create(*, customer: Customer, template: str, payload: dict, event_id: int |
         if is_new:
             created.append(notification)
     if created:
-        from ..tasks import deliver_notification_task
-
-        ids = [n.pk for n in created]
-        transaction.on_commit(lambda: [deliver_notification_task.delay(pk) for pk in ids], robust=True)
+        _deliver_after_commit([n.pk for n in created])
     return created
 
 
 # What a decision message tells the customer, beyond its template: a message that would say the
 # same as the last one they were sent about the application is not sent again.
 TOLD_FIELDS = ("amount", "reasons")
+
+
+def _deliver_after_commit(notification_ids: list[int]) -> None:
+    """Start each delivery once the transaction commits, without making the caller (a staff request
+    retrying notifications) wait on the broker; a lost kick is sent by the due-notifications sweep."""
+    from ..tasks import deliver_notification_task
+
+    transaction.on_commit(
+        lambda: [send_task_soon(deliver_notification_task, args=[pk]) for pk in notification_ids], robust=True
+    )
 
 
 @transaction.atomic
@@ -188,8 +196,5 @@ def retry_notifications(*, notification_ids: Iterable[int]) -> list[Notification
         notification.next_attempt_at = timezone.now()
         notification.save(update_fields=["status", "attempts", "next_attempt_at"])
     if retried:
-        from ..tasks import deliver_notification_task
-
-        ids = [n.pk for n in retried]
-        transaction.on_commit(lambda: [deliver_notification_task.delay(pk) for pk in ids], robust=True)
+        _deliver_after_commit([n.pk for n in retried])
     return retried

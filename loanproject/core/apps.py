@@ -12,7 +12,7 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from celery.signals import task_postrun, task_prerun, worker_process_shutdown, worker_ready
 
-        from . import beat, crypto, database_roles, db, metrics, request_context, roles
+        from . import beat, broker, crypto, database_roles, db, metrics, request_context, roles
 
         request_finished.connect(request_context.clear_request_context, dispatch_uid="core.clear_request_context")
         task_prerun.connect(request_context.bind_task_request_id, dispatch_uid="core.task_request_id")
@@ -23,6 +23,7 @@ class CoreConfig(AppConfig):
         setting_changed.connect(crypto.reset_key_ring_on_setting_change)
         connection_created.connect(db.watch_new_connection, dispatch_uid="core.watch_new_connection")
         metrics.register_database_collectors()
+        broker.load_transport()
         # Groups follow STAFF_ROLES after every migrate, so a fresh database always has the roles.
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="core.sync_roles")
         # The declared schedules are periodic tasks (visible and pausable in the admin) from the

@@ -35,6 +35,12 @@ from prometheus_client.core import GaugeMetricFamily
 logger = logging.getLogger(__name__)
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
+OUTBOX_EVENTS_REPUBLISHED = Counter(
+    "outbox_events_republished_total",
+    "Published outbox events made pending again because a subscriber had not processed them",
+    ["topic", "trigger"],
+)
+
 
 def increment_after_commit(counter: Counter, amount: float = 1, **labels: str) -> None:
     if amount <= 0:
@@ -43,16 +49,22 @@ def increment_after_commit(counter: Counter, amount: float = 1, **labels: str) -
     transaction.on_commit(lambda: metric.inc(amount))
 
 
+ABANDONED_HELP = "Outbox events a subscriber still has not processed after the last automatic redelivery"
+
+
 class OutboxCollector:
-    """outbox_pending_events and outbox_lag_seconds (age of the oldest unpublished event)."""
+    """outbox_pending_events, outbox_lag_seconds (age of the oldest unpublished event) and
+    outbox_abandoned_events (events the redelivery sweep gave up on)."""
 
     def describe(self):
         # Without this, registering the collector would query the database to learn its names.
         yield GaugeMetricFamily("outbox_pending_events", "Outbox events not yet published")
         yield GaugeMetricFamily("outbox_lag_seconds", "Age of the oldest unpublished outbox event")
+        yield GaugeMetricFamily("outbox_abandoned_events", ABANDONED_HELP)
 
     def collect(self):
         from .models import OutboxEvent
+        from .outbox import abandoned_events
 
         pending = OutboxEvent.objects.filter(published_at__isnull=True)
         stats = pending.aggregate(oldest=Min("created_at"))
@@ -60,6 +72,7 @@ class OutboxCollector:
         lag = (timezone.now() - stats["oldest"]).total_seconds() if stats["oldest"] else 0.0
         yield GaugeMetricFamily("outbox_pending_events", "Outbox events not yet published", value=count)
         yield GaugeMetricFamily("outbox_lag_seconds", "Age of the oldest unpublished outbox event", value=lag)
+        yield GaugeMetricFamily("outbox_abandoned_events", ABANDONED_HELP, value=abandoned_events().count())
 
 
 class MigrationsCollector:

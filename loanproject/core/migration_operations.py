@@ -1,5 +1,6 @@
 """Migration operations shared by the apps' migrations."""
 
+from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations
 
 
@@ -30,3 +31,40 @@ class PinFunctionSearchPath(PostgresOnlySQL):
         ) + "END $$;"
         reverse = "\n".join(f"ALTER FUNCTION {function} RESET search_path;" for function in functions)
         super().__init__(sql=forward, reverse_sql=reverse, elidable=False)
+
+
+class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
+    """CREATE INDEX CONCURRENTLY on PostgreSQL (writers are not blocked while a big table is
+    indexed; the migration needs atomic = False), a plain CREATE INDEX elsewhere (SQLite)."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        return migrations.AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        return migrations.AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
+
+
+class AddCounterWithoutTableScan(migrations.AddField):
+    """Add a PositiveIntegerField counter with db_default=0 to a big, busy table.
+
+    On PostgreSQL a plain AddField adds the column and its `>= 0` CHECK in one ALTER TABLE, which
+    scans every row to validate the check while holding the ACCESS EXCLUSIVE lock that blocks all
+    reads and writes. Here the column comes first (a constant default: no rewrite, no scan), then
+    the check NOT VALID (instant), then its validation, which scans under a lock that lets writers
+    through. Needs atomic = False, like a concurrent index. Elsewhere (SQLite), the plain AddField."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        model = to_state.apps.get_model(app_label, self.model_name)
+        table = schema_editor.quote_name(model._meta.db_table)
+        column_name = model._meta.get_field(self.name).column
+        column = schema_editor.quote_name(column_name)
+        check = schema_editor.quote_name(f"{model._meta.db_table}_{column_name}_check")
+        schema_editor.execute(f"ALTER TABLE {table} ADD COLUMN {column} integer DEFAULT 0 NOT NULL")
+        schema_editor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({column} >= 0) NOT VALID")
+        schema_editor.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {check}")

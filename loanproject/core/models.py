@@ -5,8 +5,12 @@ Invariants:
   event exists if and only if its change committed. The relay publishes it at least once; it is
   never deleted before `published_at` is set.
 - `ProcessedEvent` has one row per (consumer, event): a consumer records its receipt in the same
-  transaction as its effect, so a redelivered event is processed at most once per consumer
-  (unique constraint `processed_event_once_per_consumer`).
+  transaction as its effect (or as its decision that there is nothing to do), so a redelivered
+  event is processed at most once per consumer (unique constraint `processed_event_once_per_consumer`).
+- A published event that a subscriber of its topic has no receipt for after
+  OUTBOX_REDELIVER_AFTER_SECONDS is published again by beat's sweep (its message was lost with the
+  broker), each time waiting twice as long, at most OUTBOX_MAX_REDELIVERIES times: `redeliveries`
+  counts those automatic republications (an operator's republication resets it).
 - `IdempotencyKey` has one row per (scope, key): the stored response is written in the same
   transaction as the effect, so a replayed request returns the first answer and never repeats it.
 - Retention (`retention.purge_old_outbox_records`, nightly): published events and receipts older
@@ -33,6 +37,11 @@ class OutboxEvent(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # db_default: rows written by COPY with their own column list (publish_events) get 0 too.
+    redeliveries = models.PositiveIntegerField(
+        default=0, db_default=0,
+        help_text="Times the redelivery sweep published it again because a subscriber had not processed it.",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -47,6 +56,10 @@ class OutboxEvent(models.Model):
             models.Index(fields=["topic", "created_at"], name="outbox_topic_created_idx"),
             # The admin's date hierarchy (first/last date) and the purge of old published events.
             models.Index(fields=["created_at"], name="outbox_created_idx"),
+            # The redelivery sweep's window and --republish-since: a range of publication times.
+            models.Index(fields=["published_at"], name="outbox_published_idx"),
+            # The few events ever redelivered: the admin's filters and the abandoned-events gauge.
+            models.Index(fields=["id"], name="outbox_redelivered_idx", condition=Q(redeliveries__gt=0)),
         ]
 
     def __str__(self) -> str:

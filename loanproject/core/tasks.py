@@ -5,7 +5,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from .outbox import relay_pending_events
+from .outbox import redeliver_unprocessed_events, relay_pending_events
 from .retention import purge_old_outbox_records
 
 
@@ -13,6 +13,15 @@ from .retention import purge_old_outbox_records
 def relay_outbox_task() -> dict:
     """Publish pending outbox events (kicked after commit, and every few seconds by beat)."""
     return relay_pending_events().as_dict()
+
+
+@shared_task(name="core.redeliver_outbox_events", ignore_result=True)
+def redeliver_outbox_events_task() -> int:
+    """Beat, every 2 minutes: publish again the events a subscriber has not processed
+    OUTBOX_REDELIVER_AFTER_SECONDS after their publication (their messages were lost with the
+    broker), with backoff, at most OUTBOX_MAX_REDELIVERIES times. No retries of its own: the next
+    tick does what this one could not."""
+    return redeliver_unprocessed_events()
 
 
 @shared_task(name="core.purge_outbox_records", ignore_result=True)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.db import close_old_connections
 
@@ -49,3 +52,68 @@ def deliver_outbox(capture_on_commit_callbacks, *, rounds: int = 10) -> int:
             raise AssertionError(f"the relay could not publish: {report.errors}")
         published += report.published
     raise AssertionError(f"outbox events still due after {rounds} rounds")
+
+
+class SilentBroker:
+    """A broker that accepts TCP connections and never answers: a listening socket whose
+    connections are accepted, counted and never read (a hung Redis, a half-dead route: the case
+    that only a socket timeout ends). Use as a context manager; `url` is a redis:// URL to it."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self._listener.settimeout(0.1)  # so that the accepting thread sees the end promptly
+        self.url = f"redis://127.0.0.1:{self._listener.getsockname()[1]}/0"
+        self.accepted: list[socket.socket] = []
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while not self._closing.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:  # a timeout: look at the flag again
+                continue
+            self.accepted.append(connection)
+
+    def __enter__(self) -> SilentBroker:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._closing.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+def refused_broker_url() -> str:
+    """A redis:// URL of a port nothing listens on (connections are refused at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"
+
+
+class _Expired(BaseException):
+    """Not an Exception, so that no `except Exception` on the way (a robust on-commit callback, a
+    "failure is harmless" handler) swallows it."""
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Fail with AssertionError if the block runs longer than `seconds`, even when it is blocked
+    in a socket call (SIGALRM interrupts it; main thread only, as pytest runs tests)."""
+
+    def expire(signum, frame):
+        raise _Expired
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _Expired:
+        raise AssertionError(f"still running after {seconds} s") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

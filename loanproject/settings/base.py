@@ -260,6 +260,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Must exceed the longest task, or Redis redelivers a task that is still running.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 2 * 3600),
     "socket_connect_timeout": 3,
+    # A broker that accepts connections and never answers holds a publish (the relay's, in a
+    # worker) for ever without this. Requests never wait on the broker at all: loanproject.core.broker.
+    "socket_timeout": 10,
 }
 # A worker on a host without gunicorn serves its pool's metrics on this port (0: off); see
 # loanproject.core.metrics. The address is all interfaces so Prometheus can reach it: firewall it.
@@ -276,6 +279,13 @@ CELERY_BEAT_SCHEDULER = "loanproject.core.beat:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # Every 5 seconds: publish outbox events whose on-commit kick was lost (broker down, crash).
     "relay-outbox": {"task": "core.relay_outbox", "schedule": 5.0, "options": {"expires": 30}},
+    # Every 2 minutes: publish again the outbox events a subscriber has not processed
+    # OUTBOX_REDELIVER_AFTER_SECONDS after their publication (messages lost with the broker).
+    "redeliver-outbox-events": {
+        "task": "core.redeliver_outbox_events",
+        "schedule": crontab(minute="*/2"),
+        "options": {"expires": 100},
+    },
     # Every minute: retry customer notifications whose backoff has passed.
     "deliver-due-notifications": {
         "task": "applications.deliver_due_notifications",
@@ -344,6 +354,17 @@ OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 30, minimum=1)
 # partner may retry a request (a retry after that is a new request).
 IDEMPOTENCY_KEY_RETENTION_DAYS = env_int("IDEMPOTENCY_KEY_RETENTION_DAYS", 7, minimum=1)
 OUTBOX_MAX_BACKOFF_SECONDS = env_int("OUTBOX_MAX_BACKOFF_SECONDS", 300)
+# A published event that a subscriber has not processed this long after its publication is
+# published again by the redelivery sweep: its message was lost with the broker (a flushed or
+# restarted Redis). A message a killed worker had taken comes back by itself after
+# CELERY_VISIBILITY_TIMEOUT (2 h), one lost with the broker never does; keep this far below that
+# and above the time a consumer normally takes, queue wait in a burst included (an event still
+# queued or running when its time comes is delivered twice, and its consumer skips the second).
+OUTBOX_REDELIVER_AFTER_SECONDS = env_int("OUTBOX_REDELIVER_AFTER_SECONDS", 300, minimum=1)
+# Each further redelivery waits twice as long (5, 10, 20, 40, 80 minutes); after this many the
+# event is abandoned to staff (admin "delivery: abandoned", metric outbox_abandoned_events).
+# 0 turns automatic redelivery off.
+OUTBOX_MAX_REDELIVERIES = env_int("OUTBOX_MAX_REDELIVERIES", 5, minimum=0)
 # How hard one publish tries before the relay records a failure and backs off.
 OUTBOX_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,

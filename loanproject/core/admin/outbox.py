@@ -16,11 +16,18 @@ from .readonly import ActionsOnlyAdminMixin, ReadOnlyAdminMixin
 
 
 class PublishedFilter(admin.SimpleListFilter):
+    """Delivery state. "Redelivered" and "Abandoned" read only the few redelivered events
+    (outbox_redelivered_idx); abandoned ones are what staff must look at (see README, Outbox)."""
+
     title = "delivery"
     parameter_name = "delivery"
 
     def lookups(self, request, model_admin):
-        return [("pending", "Pending"), ("failing", "Pending with errors"), ("published", "Published")]
+        return [
+            ("pending", "Pending"), ("failing", "Pending with errors"), ("published", "Published"),
+            ("redelivered", "Redelivered (a subscriber had not processed it)"),
+            ("abandoned", f"Abandoned: not processed after {settings.OUTBOX_MAX_REDELIVERIES} redeliveries"),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "pending":
@@ -29,6 +36,10 @@ class PublishedFilter(admin.SimpleListFilter):
             return queryset.filter(published_at__isnull=True, attempts__gt=0)
         if self.value() == "published":
             return queryset.filter(published_at__isnull=False)
+        if self.value() == "redelivered":
+            return queryset.filter(redeliveries__gt=0)
+        if self.value() == "abandoned":
+            return queryset.filter(pk__in=outbox_service.abandoned_events().values("pk"))
         return queryset
 
 
@@ -73,13 +84,14 @@ class ResponseStatusFilter(admin.SimpleListFilter):
 
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(LargeTableAdminMixin, ActionsOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "topic", "aggregate_type", "aggregate_id", "created_at", "published_at", "attempts"]
+    list_display = ["id", "topic", "aggregate_type", "aggregate_id", "created_at", "published_at", "attempts",
+                    "redeliveries"]
     list_filter = [PublishedFilter, TopicFilter]
     search_fields = ["=aggregate_id", "=id", "=topic", "=aggregate_type"]
     date_hierarchy = "created_at"  # outbox_created_idx
     ordering = ["-id"]
     readonly_fields = [f.name for f in OutboxEvent._meta.fields]
-    actions = ["retry_now"]
+    actions = ["retry_now", "republish"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -91,6 +103,17 @@ class OutboxEventAdmin(LargeTableAdminMixin, ActionsOnlyAdminMixin, admin.ModelA
     def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = outbox_service.retry_events_now(event_ids=list(queryset.values_list("id", flat=True)))
         self.message_user(request, f"{count} pending event(s) will be relayed now.", messages.SUCCESS)
+
+    @admin.action(description="Republish selected events to the subscribers that have not processed them",
+                  permissions=["change"])
+    def republish(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = outbox_service.republish_events(event_ids=list(queryset.values_list("id", flat=True)))
+        self.message_user(
+            request,
+            f"{count} event(s) will be relayed again (with a new redelivery schedule); "
+            "events every subscriber has processed were left alone.",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(ProcessedEvent)

@@ -34,3 +34,9 @@ def flaky_consumer_task(event_id: int) -> bool:
 
 def effects_of(event_id: int) -> int:
     return OutboxEvent.objects.filter(topic=EFFECT_TOPIC, aggregate_id=str(event_id)).count()
+
+
+@shared_task(name="tests.lost_message")
+def lost_message_task(event_id: int) -> None:
+    """A subscriber whose message never gets processed: lost with the broker, or a consumer that
+    fails every time. It records no receipt."""

@@ -1,6 +1,8 @@
 """The outbox admin never asks its growing tables for their distinct values: the topic and consumer
 filters come from settings.OUTBOX_SUBSCRIPTIONS, and the date hierarchy has its index."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test import override_settings
@@ -80,3 +82,34 @@ def test_the_date_hierarchy_column_is_indexed(admin_client):
     assert receipt_indexes["processed_event_processed_idx"]["columns"] == ["processed_at"]
     year = timezone.localdate().year
     assert changelist(admin_client, "outboxevent", f"?created_at__year={year}")[0].context["cl"].result_count == 1
+
+
+@override_settings(OUTBOX_SUBSCRIPTIONS=SUBSCRIPTIONS, OUTBOX_REDELIVER_AFTER_SECONDS=300, OUTBOX_MAX_REDELIVERIES=5)
+def test_staff_find_the_abandoned_events_and_republish_them(admin_client):
+    ten_minutes_ago = timezone.now() - timedelta(minutes=10)
+
+    def event(redeliveries: int) -> OutboxEvent:
+        return OutboxEvent.objects.create(topic="order.placed", aggregate_type="tests.Order", aggregate_id="1",
+                                          published_at=ten_minutes_ago, attempts=redeliveries + 1, redeliveries=redeliveries)
+
+    abandoned = event(5)
+    redelivered_then_processed = event(2)
+    ProcessedEvent.objects.create(consumer="tests.record_event", event_id=redelivered_then_processed.pk)
+    event(0)  # never redelivered
+
+    listed, queries = changelist(admin_client, "outboxevent", "?delivery=abandoned")
+    redelivered, _ = changelist(admin_client, "outboxevent", "?delivery=redelivered")
+
+    assert shown_ids(listed) == [abandoned.pk]
+    assert [sql for sql in queries if '"redeliveries" > 0' in sql]  # the partial index outbox_redelivered_idx
+    assert shown_ids(redelivered) == [redelivered_then_processed.pk, abandoned.pk]
+    assert "Abandoned: not processed after 5 redeliveries" in filter_choices(listed, "delivery")
+
+    response = admin_client.post("/admin/core/outboxevent/", {
+        "action": "republish", "_selected_action": [abandoned.pk, redelivered_then_processed.pk]}, follow=True)
+
+    assert "1 event(s) will be relayed again" in response.content.decode()
+    abandoned.refresh_from_db()
+    redelivered_then_processed.refresh_from_db()
+    assert (abandoned.published_at, abandoned.redeliveries) == (None, 0)
+    assert (redelivered_then_processed.published_at, redelivered_then_processed.redeliveries) == (ten_minutes_ago, 2)

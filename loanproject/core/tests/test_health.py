@@ -1,6 +1,9 @@
+import time
+
 import pytest
 
 from conftest import celery_broker
+from loanproject.core.testing import SilentBroker, deadline
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +39,19 @@ def test_ready_is_503_when_the_broker_is_down(client, settings):
     assert response.json()["status"] == "unavailable"
     assert response.json()["checks"]["database"] == "ok"
     assert response.json()["checks"]["broker"].startswith("unavailable")
+
+
+def test_ready_answers_within_two_seconds_when_the_broker_accepts_connections_and_never_answers(client, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+
+    with SilentBroker() as silent, celery_broker(silent.url), deadline(10):
+        started = time.monotonic()
+        response = client.get("/ready/")
+        took = time.monotonic() - started
+
+    assert took < 2.0, f"/ready/ took {took:.2f} s"
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": "ok", "broker": "unavailable: OperationalError"}
 
 
 def test_metrics_are_exposed_for_prometheus(client):

@@ -19,8 +19,9 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--republish-since", metavar="ISO_TIME", default=None,
-            help="first make every event published since then pending again (after the broker lost "
-                 "its queue; consumers skip what they already processed), e.g. 2026-03-01T04:00+00:00",
+            help="first make pending again every event published since then that a subscriber has not "
+                 "processed (after the broker lost its queue: beat's redelivery sweep does it by itself for "
+                 "events published in the last hours), e.g. 2026-03-01T04:00+00:00",
         )
         parser.add_argument(
             "--json", action="store_true", dest="as_json", help="print the report as JSON"

@@ -1,0 +1,42 @@
+"""Every subscribed consumer records its receipt, under its subscription's name, also when it
+decides there is nothing to do: the redelivery sweep republishes any published event that a
+subscriber has no receipt for, so a consumer that forgot would get its events again and again."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from loanproject.core.models import OutboxEvent, ProcessedEvent
+from loanproject.core.outbox import subscriber_task, unprocessed_events
+
+pytestmark = pytest.mark.django_db
+
+# topic -> a payload its consumers have nothing to do for (every subscribed topic must be here)
+NOTHING_TO_DO = {
+    "application.submitted": {"application_id": str(uuid.uuid4())},  # no such application (or scored already)
+    "application.decided": {"application_id": str(uuid.uuid4()), "status": "submitted"},  # nothing to tell
+    "loan.booked": {"customer_id": None, "loan_reference": "DL-2026-0001"},  # a driver without a customer
+    "ledger.payment_recorded": {"party_type": "supplier", "party_id": "1"},  # not a driver
+    "ledger.entry_reversed": {"parties": []},
+}
+
+
+def test_every_subscribed_topic_has_a_case_here():
+    assert set(NOTHING_TO_DO) == {topic for topic, consumers in settings.OUTBOX_SUBSCRIPTIONS.items() if consumers}
+
+
+@pytest.mark.parametrize("topic, consumer", [
+    (topic, consumer) for topic, consumers in settings.OUTBOX_SUBSCRIPTIONS.items() for consumer in consumers
+])
+def test_a_consumer_with_nothing_to_do_still_records_its_receipt(topic, consumer):
+    event = OutboxEvent.objects.create(topic=topic, aggregate_type="tests", aggregate_id="1",
+                                       payload=NOTHING_TO_DO[topic], published_at=timezone.now())
+
+    subscriber_task(consumer).apply(args=[event.pk]).get()
+
+    assert list(ProcessedEvent.objects.filter(event_id=event.pk).values_list("consumer", flat=True)) == [consumer]
+    assert not unprocessed_events().filter(pk=event.pk).exists()
