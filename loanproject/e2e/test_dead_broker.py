@@ -80,3 +80,43 @@ def test_submissions_answer_at_once_while_the_broker_is_dead_and_are_scored_once
 
     assert sorted(ScoringRun.objects.filter(application_id__in=ids).values_list("application_id", flat=True)) == sorted(
         LoanApplication.objects.filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def test_a_posting_run_started_while_the_broker_is_dead_answers_at_once_and_is_recovered(dead_broker_url):
+    """The run's chunk tasks go to the sender thread after commit: the request answers 202 at once
+    (it waited 0.8 s and answered 500 with a refusing broker, and hung with a silent one), and the
+    chunks the dead broker never got are posted by the recovery sweep."""
+    from datetime import timedelta
+
+    from django.contrib.auth.models import Group
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from applications.tests.factories import StaffUserFactory
+    from conftest import celery_broker
+    from loanproject.core.testing import deadline
+    from loans.models import InstallmentPostingRun, InstallmentStatus
+    from loans.periods import current_week
+    from loans.services import recover_stalled_posting_runs
+    from loans.tests.factories import make_loan
+
+    loan = make_loan(principal="400.00", weeks=2, start=current_week()[0])
+    user = StaffUserFactory()
+    user.groups.add(Group.objects.get(name="Finance"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+
+    with celery_broker(dead_broker_url):
+        started = time.monotonic()
+        with deadline(10):
+            response = client.post("/api/v1/loans/postings/", {"week": current_week()[0].isoformat()}, format="json")
+        took = time.monotonic() - started
+
+    assert (response.status_code, took < SUBMIT_BOUND) == (202, True), (response.status_code, took)
+    run = InstallmentPostingRun.objects.get()
+    assert (run.chunks_total, run.chunks_done, run.finished_at) == (1, 0, None)
+    recover_stalled_posting_runs(stalled_after=timedelta(0))
+    run.refresh_from_db()
+    assert (run.chunks_done, run.posted, run.finished_at is not None, run.recovered_at is not None) == (1, 1, True, True)
+    assert list(loan.installments.order_by("sequence").values_list("status", flat=True)) == [
+        InstallmentStatus.POSTED, InstallmentStatus.SCHEDULED]

@@ -57,6 +57,7 @@ from django.db.models import Count, F, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from loanproject.core.broker import send_task_soon
 from loanproject.core.errors import DomainError, NotFound
 from loanproject.core.metrics import increment_after_commit
 from loanproject.core.money import ZERO, to_cents
@@ -274,10 +275,12 @@ def start_posting_run(
     )
 
     def enqueue() -> None:
+        # Through the sender thread: the caller (a staff request, beat's task) never waits on the
+        # broker; what a dead broker never gets is posted by recover_stalled_posting_runs.
         for chunk in chunks:
-            post_installment_chunk_task.delay(run.pk, chunk.as_dict())
+            send_task_soon(post_installment_chunk_task, args=[run.pk, chunk.as_dict()])
 
-    transaction.on_commit(enqueue)
+    transaction.on_commit(enqueue, robust=True)
     return run
 
 
