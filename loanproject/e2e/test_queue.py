@@ -9,13 +9,11 @@ was flushed is finished by beat's recovery sweep on a fresh worker process.
 from __future__ import annotations
 
 import json
-import socket
 import urllib.request
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
@@ -28,7 +26,8 @@ from applications.tests.payloads import application_payload
 from conftest import running_worker, wait_until
 from ledger.models import Account, AccountType, Posting
 from loanproject.core.beat import DatabaseScheduler
-from loanproject.tests.worker import Worker, production_env, worker_database_url
+from loanproject.tests.processes import free_port, production_env_on_test_database
+from loanproject.tests.worker import Worker
 from loans import services
 from loans.models import InstallmentPostingRun, InstallmentStatus, PostingRunChunk
 from loans.periods import current_week
@@ -88,20 +87,6 @@ def test_beat_fires_the_weekly_posting_and_the_worker_posts(redis_broker):
 SWEEP_ENTRY = "loans-recover-stalled-posting-runs"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def worker_env(tmp_path, **extra: str) -> dict:
-    """Production settings on the test database, with the test's encryption keys."""
-    return production_env(
-        tmp_path, DATABASE_URL=worker_database_url(), FIELD_ENCRYPTION_KEYS=settings.FIELD_ENCRYPTION_KEYS,
-        BLIND_INDEX_KEY=settings.BLIND_INDEX_KEY, **extra,
-    )
-
-
 def every_second(entry: str) -> None:
     """What staff do in the admin ("Periodic tasks"): run this entry every second. Beat keeps it."""
     task = PeriodicTask.objects.get(name=entry)
@@ -124,7 +109,7 @@ def test_a_run_whose_worker_was_killed_and_broker_flushed_finishes_by_itself(tmp
     services.record_driver_payment(driver_id=made[8].driver_id, amount=Decimal("50.00"), received_on=SUNDAY, idempotency_key="ahead")
     credit_account = Account.objects.get(party_id=str(made[8].driver_id), type=AccountType.LIABILITY, category="")
     holder = RowLock("ledger_account", credit_account.pk).start()
-    first_worker = Worker(worker_env(tmp_path))
+    first_worker = Worker(production_env_on_test_database(tmp_path))
     try:
         first_worker.wait_for(" ready.")
         run = services.start_posting_run(**WEEK, chunk_size=2)
@@ -146,7 +131,7 @@ def test_a_run_whose_worker_was_killed_and_broker_flushed_finishes_by_itself(tmp
     directory, port = tmp_path / "prometheus", free_port()
     directory.mkdir()
     every_second(SWEEP_ENTRY)
-    worker = Worker(worker_env(tmp_path, LOANS_POSTING_STALLED_AFTER_SECONDS="1", PROMETHEUS_MULTIPROC_DIR=str(directory),
+    worker = Worker(production_env_on_test_database(tmp_path, LOANS_POSTING_STALLED_AFTER_SECONDS="1", PROMETHEUS_MULTIPROC_DIR=str(directory),
                                CELERY_METRICS_PORT=str(port), CELERY_METRICS_ADDR="127.0.0.1"))
     beat = EmbeddedService(redis_broker, thread=True, scheduler_cls=DatabaseScheduler)
     try:

@@ -4,16 +4,8 @@ one. Proved against real processes: gunicorn as production runs it and a Celery 
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import threading
-import time
-import urllib.error
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -25,27 +17,13 @@ from django.test import override_settings
 from applications.tests.factories import CustomerFactory, LoanApplicationFactory, PartnerFactory, UserFactory, issue_key
 from conftest import wait_until
 
-from .worker import ROOT, Worker, production_env
+from .processes import production_env_on_test_database
+from .web_server import WebServer
+from .worker import Worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 WEB_PROCESSES = 3
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def database_url(application_name: str) -> str:
-    """The test database, with every connection of the child process tagged by name."""
-    db = connection.settings_dict
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    return (
-        f"postgres://{quote(db['USER'], safe='')}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/"
-        f"{db['NAME']}?application_name={application_name}"
-    )
 
 
 def backends_of(application_name: str) -> list[int]:
@@ -67,55 +45,6 @@ def terminate_backends_of(application_name: str) -> int:
     return killed
 
 
-class Gunicorn:
-    """`gunicorn -c loanproject/gunicorn.conf.py loanproject.wsgi`, README's production command."""
-
-    def __init__(self, env: dict):
-        # As README's production recipe: the admin's pages need the collected static files.
-        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=ROOT, env=env,
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.port = free_port()
-        self.log: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "loanproject/gunicorn.conf.py", "loanproject.wsgi"],
-            cwd=ROOT, env={**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(WEB_PROCESSES)},
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-        wait_until(self._answers, timeout=60)
-
-    def _read(self) -> None:
-        for line in self.process.stderr:
-            self.log.append(line.rstrip("\n"))
-
-    def _answers(self) -> bool:
-        assert self.process.poll() is None, "gunicorn exited:\n" + "\n".join(self.log)
-        try:
-            return self.get("/health/")[0] == 200
-        except OSError:
-            return False
-
-    def get(self, path: str, headers: dict | None = None) -> tuple[int, str]:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{path}",
-            # TLS ends at the proxy in production; it says so in this header.
-            headers={"X-Forwarded-Proto": "https", **(headers or {})},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 def staff_session_cookie(secret_key: str) -> str:
     """An admin session of a superuser, signed with the server's secret key."""
     user = UserFactory(username="root", is_staff=True, is_superuser=True)
@@ -129,47 +58,43 @@ def staff_session_cookie(secret_key: str) -> str:
 
 
 @pytest.fixture
-def tagged_env(tmp_path):
-    name = f"lp-test-{uuid.uuid4().hex[:12]}"
-    env = production_env(
-        tmp_path,
-        DATABASE_URL=database_url(name),
-        DATABASE_CONN_MAX_AGE="600",
-        DJANGO_SECRET_KEY="dropped-connections-test-secret-key-" + uuid.uuid4().hex,
-        FIELD_ENCRYPTION_KEYS=settings.FIELD_ENCRYPTION_KEYS,
-        BLIND_INDEX_KEY=settings.BLIND_INDEX_KEY,
-    )
-    return name, env
+def application_name() -> str:
+    """Tags the connections of the processes under test, so that only theirs are killed."""
+    return f"lp-test-{uuid.uuid4().hex[:12]}"
 
 
-def test_gunicorn_answers_every_request_after_postgresql_dropped_its_connections(tagged_env):
-    name, env = tagged_env
+def test_gunicorn_answers_every_request_after_postgresql_dropped_its_connections(application_name, tmp_path):
+    name = application_name
     partner = PartnerFactory()
     LoanApplicationFactory(customer=CustomerFactory(partner=partner))
+    server = WebServer(tmp_path, workers=WEB_PROCESSES, application_name=name, collect_static=True,
+                       DATABASE_CONN_MAX_AGE="600")
     api = ("/api/v1/applications/", {"Authorization": f"Api-Key {issue_key(partner)}"})
-    admin = ("/admin/applications/loanapplication/", {"Cookie": staff_session_cookie(env["DJANGO_SECRET_KEY"])})
-    server = Gunicorn(env)
+    admin = ("/admin/applications/loanapplication/", {"Cookie": staff_session_cookie(server.secret_key)})
     try:
+        server.wait_until_serving()
         with ThreadPoolExecutor(max_workers=2 * WEB_PROCESSES) as pool:
 
             def all_processes_connected() -> bool:
                 # Concurrent requests spread over the processes; each keeps its connection (CONN_MAX_AGE).
-                list(pool.map(lambda _: server.get(*api), range(4 * WEB_PROCESSES)))
+                list(pool.map(lambda _: server.fetch("GET", api[0], headers=api[1]), range(4 * WEB_PROCESSES)))
                 return len(backends_of(name)) == WEB_PROCESSES
 
             wait_until(all_processes_connected, timeout=60, interval=0)
             assert terminate_backends_of(name) == WEB_PROCESSES
 
-            answers = list(pool.map(lambda request: server.get(*request)[0], [api, admin] * (2 * WEB_PROCESSES)))
+            answers = list(pool.map(lambda request: server.fetch("GET", request[0], headers=request[1])[0], [api, admin] * (2 * WEB_PROCESSES)))
     finally:
         server.stop()
 
-    assert answers == [200] * (4 * WEB_PROCESSES), "\n".join(line[:300] for line in server.log)
-    assert not [line for line in server.log if '"level": "ERROR"' in line]
+    log = server.log_lines()
+    assert answers == [200] * (4 * WEB_PROCESSES), "\n".join(line[:300] for line in log)
+    assert not [line for line in log if '"level": "ERROR"' in line]
 
 
-def test_a_celery_worker_runs_the_next_task_after_postgresql_dropped_its_connection(tagged_env, redis_broker):
-    name, env = tagged_env
+def test_a_celery_worker_runs_the_next_task_after_postgresql_dropped_its_connection(application_name, tmp_path, redis_broker):
+    name = application_name
+    env = production_env_on_test_database(tmp_path, application_name=name, DATABASE_CONN_MAX_AGE="600")
     CustomerFactory.create_batch(2)
     worker = Worker(env, "--include=loanproject.tests.worker_tasks")
     try:

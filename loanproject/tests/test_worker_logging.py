@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from .worker import Worker, production_env
+from .processes import production_env
+from .worker import Worker
 from .worker_tasks import PAN
 
 pytestmark = pytest.mark.redis

@@ -4,20 +4,14 @@ PROMETHEUS_MULTIPROC_DIR and the worker serves them on CELERY_METRICS_PORT (or g
 
 from __future__ import annotations
 
-import socket
 import urllib.request
 
 import pytest
 
-from .worker import Worker, production_env
+from .processes import free_port, production_env
+from .worker import Worker
 
 pytestmark = pytest.mark.redis
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def counted(body: str) -> float:

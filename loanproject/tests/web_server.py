@@ -4,7 +4,6 @@ README's production command runs it (production settings) against the test datab
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -12,44 +11,35 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from django.conf import settings
-from django.db import connection
-
-from .worker import ROOT, production_env
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def current_database_url() -> str:
-    """The database the running test uses (test_<name>), as a DATABASE_URL."""
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+from .processes import ROOT, free_port, production_env_on_test_database, stop
 
 
 class WebServer:
-    """gunicorn as a child process on a free port, its output in `log_path`."""
+    """gunicorn as a child process on a free port, its output in `log_path`.
 
-    def __init__(self, tmp_path: Path, *, workers: int = 1, **env: str):
+    `application_name` tags its database connections (pg_stat_activity); `collect_static` runs
+    collectstatic first, as the production recipe does, for tests that load admin pages."""
+
+    def __init__(
+        self, tmp_path: Path, *, workers: int = 1, application_name: str | None = None, collect_static: bool = False,
+        **env: str,
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / "gunicorn.log"
-        environment = production_env(
+        environment = production_env_on_test_database(
             tmp_path,
-            DATABASE_URL=current_database_url(),
-            # The test's keys, so the test process reads what the server wrote.
-            FIELD_ENCRYPTION_KEYS=settings.FIELD_ENCRYPTION_KEYS,
-            BLIND_INDEX_KEY=settings.BLIND_INDEX_KEY,
+            application_name=application_name,
             GUNICORN_BIND=f"127.0.0.1:{self.port}",
             WEB_CONCURRENCY=str(workers),
             DJANGO_ALLOWED_HOSTS="127.0.0.1",
             DJANGO_SECURE_SSL_REDIRECT="0",
             **env,
         )
+        self.secret_key = environment["DJANGO_SECRET_KEY"]
+        if collect_static:
+            subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=ROOT, env=environment,
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "loanproject/gunicorn.conf.py", "loanproject.wsgi"],
@@ -62,30 +52,34 @@ class WebServer:
             if self.process.poll() is not None:
                 break
             try:
-                if self.request("GET", "/health/", timeout=2)[0] == 200:
+                if self.fetch("GET", "/health/", timeout=2)[0] == 200:
                     return
             except OSError:
                 time.sleep(0.2)
         raise AssertionError(f"gunicorn did not serve:\n{self.log_path.read_text()}")
 
-    def request(self, method: str, path: str, *, body: dict | None = None, headers: dict | None = None,
-                timeout: float = 10) -> tuple[int, dict]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            self.url + path, data=data, method=method,
-            headers={"Content-Type": "application/json", **(headers or {})},
-        )
+    def fetch(self, method: str, path: str, *, data: bytes | None = None, headers: dict | None = None,
+              timeout: float = 10) -> tuple[int, str]:
+        """The answer's status and body text."""
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, json.loads(response.read() or b"{}")
+                return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"{}")
+            return error.code, error.read().decode()
+
+    def request(self, method: str, path: str, *, body: dict | None = None, headers: dict | None = None,
+                timeout: float = 10) -> tuple[int, dict]:
+        """A JSON request; the answer's status and decoded body."""
+        status, text = self.fetch(
+            method, path, data=json.dumps(body).encode() if body is not None else None, timeout=timeout,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+        return status, json.loads(text or "{}")
+
+    def log_lines(self) -> list[str]:
+        return self.log_path.read_text().splitlines()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process)
         self._log.close()

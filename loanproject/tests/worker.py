@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-from django.conf import settings
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def production_env(tmp_path: Path, **extra: str) -> dict:
-    key = base64.b64encode(os.urandom(32)).decode()
-    unwanted = {"DJANGO_ALLOW_ASYNC_UNSAFE", "PROMETHEUS_MULTIPROC_DIR", "CELERY_METRICS_PORT", "LOG_LEVEL"}
-    return {
-        **{name: value for name, value in os.environ.items() if name not in unwanted},
-        "DJANGO_SETTINGS_MODULE": "loanproject.settings.production",
-        "DJANGO_SECRET_KEY": base64.b64encode(os.urandom(48)).decode(),
-        "FIELD_ENCRYPTION_KEYS": f"k1:{key}",
-        "BLIND_INDEX_KEY": key,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}",
-        "CELERY_BROKER_URL": settings.TEST_REDIS_URL,
-        # Running as root (CI containers) makes Celery warn before any logging is set up.
-        "PYTHONWARNINGS": "ignore:You're running the worker with superuser privileges",
-        **extra,
-    }
-
-
-def worker_database_url() -> str:
-    """The test database as a DATABASE_URL, for a worker that must share the test's rows."""
-    database = settings.DATABASES["default"]
-    credentials = database["USER"] + (f":{database['PASSWORD']}" if database.get("PASSWORD") else "")
-    return f"postgres://{credentials}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+from .processes import ROOT, stop
 
 
 class Worker:
@@ -74,10 +46,5 @@ class Worker:
         self._reader.join(timeout=5)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process)
         self._reader.join(timeout=5)
