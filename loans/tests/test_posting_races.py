@@ -268,9 +268,10 @@ def test_rows_another_run_posts_while_they_are_locked_count_as_skipped(monkeypat
     assert_each_installment_posted_once(9)
 
 
-def test_a_run_killed_mid_chunk_leaves_nothing_half_done_and_resumes():
-    """Chunk 1 commits; chunk 2 is blocked inside its write and its session is killed."""
-    loans(3)  # 9 due installments, chunks of 4: [4, 4, 1]
+def kill_a_run_in_its_second_chunk() -> dict:
+    """Post the week in a thread (chunks of 4): chunk 1 commits; chunk 2 is blocked inside its write
+    (another session holds the open items' table) and its database session is killed. Returns what
+    the posting thread ended with ("error": the killed session)."""
     first_chunk_done, lock_taken, release = threading.Event(), threading.Event(), threading.Event()
     posting_pid: dict[str, int] = {}
 
@@ -309,6 +310,15 @@ def test_a_run_killed_mid_chunk_leaves_nothing_half_done_and_resumes():
     poster.join(30)
     release.set()
     locker.join(30)
+
+    return outcome
+
+
+def test_a_run_killed_mid_chunk_leaves_nothing_half_done_and_resumes():
+    """Chunk 1 commits; chunk 2 is blocked inside its write and its session is killed."""
+    loans(3)  # 9 due installments, chunks of 4: [4, 4, 1]
+
+    outcome = kill_a_run_in_its_second_chunk()
 
     assert "error" in outcome, outcome
     run = InstallmentPostingRun.objects.get()

@@ -14,12 +14,11 @@ from django.db import connections
 from django.utils import timezone
 from freezegun import freeze_time
 
-from conftest import wait_until
 from loans import services
 from loans.models import InstallmentPostingRun, PostingRunChunk
 
 from .test_api import client_for
-from .test_posting_races import WEEK, _backends_waiting_on_a_lock, assert_each_installment_posted_once, loans
+from .test_posting_races import WEEK, assert_each_installment_posted_once, kill_a_run_in_its_second_chunk, loans
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -59,44 +58,9 @@ def test_a_command_run_cut_off_by_a_dropped_connection_is_finished_by_the_sweep(
     """`post_installments` in-process: chunk 1 commits, chunk 2 is blocked inside its write and its
     database session is killed; the process is gone, and nobody runs the week again."""
     loans(3)  # 9 due installments, chunks of 4: [4, 4, 1]
-    first_chunk_done, lock_taken, release = threading.Event(), threading.Event(), threading.Event()
-    posting_pid: dict[str, int] = {}
 
-    def hold_open_items_lock():
-        with connections["default"].cursor() as cursor:
-            cursor.execute("BEGIN")
-            cursor.execute("LOCK TABLE ledger_openitem IN SHARE ROW EXCLUSIVE MODE")
-            lock_taken.set()
-            release.wait(30)
-            cursor.execute("ROLLBACK")
-        connections["default"].close()
+    outcome = kill_a_run_in_its_second_chunk()
 
-    def after_chunk(done, total):
-        if done and not first_chunk_done.is_set():
-            posting_pid["pid"] = connections["default"].connection.info.backend_pid
-            first_chunk_done.set()
-            assert lock_taken.wait(30)
-
-    locker = threading.Thread(target=lambda: first_chunk_done.wait(30) and hold_open_items_lock())
-    locker.start()
-    outcome: dict = {}
-
-    def post():
-        try:
-            outcome["result"] = services.post_weekly_installments(**WEEK, chunk_size=4, on_progress=after_chunk)
-        except Exception as exc:  # the killed session
-            outcome["error"] = exc
-        finally:
-            connections["default"].close()
-
-    poster = threading.Thread(target=post)
-    poster.start()
-    wait_until(lambda: posting_pid.get("pid") and _backends_waiting_on_a_lock() >= 1)
-    with connections["default"].cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s)", [posting_pid["pid"]])
-    poster.join(30)
-    release.set()
-    locker.join(30)
     assert "error" in outcome, outcome
     run = InstallmentPostingRun.objects.get()
     assert (run.chunks_done, run.posted, run.finished_at) == (1, 4, None)
