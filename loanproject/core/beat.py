@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.apps import apps
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django_celery_beat import schedulers
@@ -58,12 +57,9 @@ def install_beat_schedule(*, schedule: Mapping[str, Mapping] | None = None, usin
     return created
 
 
-def install_beat_schedule_after_migrate(*, app_config, using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
-    """post_migrate receiver: once, after the last app (django-celery-beat's tables exist by then,
-    unless only some apps were migrated)."""
-    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
-    if app_config is not with_models[-1]:
-        return
+def install_beat_schedule_after_migrate(*, using: str = DEFAULT_DB_ALIAS) -> None:
+    """After migrate (core.apps.after_migrate): django-celery-beat's tables exist by then, unless
+    only some apps were migrated."""
     if PeriodicTask._meta.db_table not in connections[using].introspection.table_names():
         return
     install_beat_schedule(using=using)

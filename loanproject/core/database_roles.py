@@ -61,9 +61,16 @@ def _quoted(cursor, name: str) -> str:
     return sql.Identifier(name).as_string(cursor.connection)
 
 
-def grant_statements(*, app_role: str, owner: str, using: str = DEFAULT_DB_ALIAS) -> list[str]:
-    """The SQL that gives `app_role` its privileges on this database (run by `owner`)."""
+def _current_user(cursor) -> str:
+    cursor.execute("SELECT current_user")
+    return cursor.fetchone()[0]
+
+
+def grant_statements(*, app_role: str, owner: str | None = None, using: str = DEFAULT_DB_ALIAS) -> list[str]:
+    """The SQL that gives `app_role` its privileges on this database (run by `owner`; default: the
+    connection's own role)."""
     with connections[using].cursor() as cursor:
+        owner = owner or _current_user(cursor)
         cursor.execute("SELECT current_database(), current_schema()")
         database, schema = cursor.fetchone()
         app, own, db, sch = (_quoted(cursor, name) for name in (app_role, owner, database, schema))
@@ -134,9 +141,7 @@ def grant_app_role(*, app_role: str, owner: str | None = None, using: str = DEFA
     if connection.vendor != "postgresql":
         raise DomainError("Database roles are a PostgreSQL setup: this database is not PostgreSQL.")
     with connection.cursor() as cursor:
-        if owner is None:
-            cursor.execute("SELECT current_user")
-            owner = cursor.fetchone()[0]
+        owner = owner or _current_user(cursor)
         refusals = _refusals(cursor, app_role=app_role, owner=owner)
         if refusals:
             raise DomainError(f"Not granted to {app_role}: " + "; ".join(refusals) + ".")
@@ -146,12 +151,11 @@ def grant_app_role(*, app_role: str, owner: str | None = None, using: str = DEFA
     return statements
 
 
-def grant_app_role_after_migrate(*, app_config, using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
-    """post_migrate receiver: with DATABASE_APP_ROLE set, the grants are applied again after the
-    last app, so the tables this migrate created get their privileges before the app uses them."""
+def grant_app_role_after_migrate(*, using: str = DEFAULT_DB_ALIAS) -> None:
+    """After migrate (core.apps.after_migrate): with DATABASE_APP_ROLE set, the grants are applied
+    again, so the tables this migrate created get their privileges before the app uses them."""
     from django.conf import settings
 
-    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
-    if not settings.DATABASE_APP_ROLE or app_config is not with_models[-1]:
+    if not settings.DATABASE_APP_ROLE:
         return
     grant_app_role(app_role=settings.DATABASE_APP_ROLE, using=using)

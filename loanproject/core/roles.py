@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 import logging
 
-from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
@@ -43,9 +42,8 @@ def sync_staff_roles(*, roles: dict[str, list[str]] | None = None) -> dict[str, 
     return counts
 
 
-def sync_roles_after_migrate(*, app_config, using: str = "default", **kwargs) -> None:
-    """post_migrate receiver: runs once, after the last app, when every permission exists."""
-    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
-    if using != "default" or app_config is not with_models[-1]:
+def sync_roles_after_migrate(*, using: str = "default") -> None:
+    """After migrate (core.apps.after_migrate), when every permission exists."""
+    if using != "default":
         return
     sync_staff_roles()

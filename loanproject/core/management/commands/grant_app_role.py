@@ -20,7 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args, app_role: str, owner, print_only: bool, **options):
         try:
             if print_only:
-                statements = grant_statements(app_role=app_role, owner=owner or self._current_user())
+                statements = grant_statements(app_role=app_role, owner=owner)
             else:
                 statements = grant_app_role(app_role=app_role, owner=owner)
         except DomainError as exc:
@@ -29,11 +29,3 @@ class Command(BaseCommand):
             self.stdout.write("\n".join(f"{statement};" for statement in statements))
             return
         self.stdout.write(self.style.SUCCESS(f"{app_role}: {len(statements)} grant statements applied."))
-
-    @staticmethod
-    def _current_user() -> str:
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT current_user")
-            return cursor.fetchone()[0]
