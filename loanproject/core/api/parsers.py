@@ -113,12 +113,15 @@ class DecimalJSONParser(JSONParser):
 
 
 def _check_form(data) -> None:
-    """Field names and each field's values; a bad value is reported at its field. (File names
-    need nothing: Django drops their unprintable characters.)"""
-    for name in data:
-        check_storable({name: None})
-        for value in data.getlist(name):
-            check_storable(value, path=(name,))
+    """Field names and each field's values; a bad value is a 400 at its field. (File names need
+    nothing: Django drops their unprintable characters.)"""
+    try:
+        for name in data:
+            check_storable({name: None})
+            for value in data.getlist(name):
+                check_storable(value, path=(name,))
+    except UnstorableInput as problem:
+        raise problem.as_validation_error() from None
 
 
 class StorableMultiPartParser(MultiPartParser):
@@ -126,10 +129,7 @@ class StorableMultiPartParser(MultiPartParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         parsed = super().parse(stream, media_type, parser_context)
-        try:
-            _check_form(parsed.data)
-        except UnstorableInput as problem:
-            raise problem.as_validation_error() from None
+        _check_form(parsed.data)
         return parsed
 
 
@@ -138,8 +138,5 @@ class StorableFormParser(FormParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         data = super().parse(stream, media_type, parser_context)
-        try:
-            _check_form(data)
-        except UnstorableInput as problem:
-            raise problem.as_validation_error() from None
+        _check_form(data)
         return data

@@ -47,14 +47,16 @@ class JSONObjectField(serializers.Field):
 
     def to_internal_value(self, data):
         try:
-            if isinstance(data, str):
+            from_text = isinstance(data, str)
+            if from_text:
                 try:
-                    data = loads_json(data) if data.strip() else {}
+                    data = loads_json(data) if data.strip() else {}  # loads_json checks it is storable
                 except ValueError as exc:
                     self.fail("not_json", error=exc)
             if not isinstance(data, dict):
                 self.fail("not_an_object")
-            check_storable(data)
+            if not from_text:
+                check_storable(data)
         except UnstorableInput as problem:
             inside = problem.as_validation_error() if problem.path else serializers.ValidationError([problem.message])
             raise inside from None
@@ -64,26 +66,33 @@ class JSONObjectField(serializers.Field):
         return value
 
 
-class StrictDecimalField(serializers.DecimalField):
+class _PlainNumberMixin:
+    """Refuses a JSON number written with an exponent and a string that `plain` does not match
+    (surrounding spaces allowed), with the field's "not_plain" message."""
+
+    plain: re.Pattern
+
+    def to_internal_value(self, data):
+        if isinstance(data, ExponentNumber) or (isinstance(data, str) and not self.plain.fullmatch(data.strip())):
+            self.fail("not_plain")
+        return super().to_internal_value(data)
+
+
+class StrictDecimalField(_PlainNumberMixin, serializers.DecimalField):
     """A JSON number or a plain decimal string ("-1234.56", surrounding spaces allowed); no
     exponent (in a string or a JSON number), underscore, NaN or Infinity and no digits but 0-9.
     "-0" is zero."""
 
+    plain = _PLAIN_DECIMAL
     default_error_messages = {"not_plain": "Write a plain decimal number with the digits 0-9, e.g. -1234.56."}
 
     def to_internal_value(self, data):
-        if isinstance(data, ExponentNumber) or (isinstance(data, str) and not _PLAIN_DECIMAL.fullmatch(data.strip())):
-            self.fail("not_plain")
         value = super().to_internal_value(data)
         return value if value else abs(value)
 
 
-class StrictIntegerField(serializers.IntegerField):
+class StrictIntegerField(_PlainNumberMixin, serializers.IntegerField):
     """A JSON integer or a string of the digits 0-9 ("36", surrounding spaces allowed)."""
 
+    plain = _PLAIN_INTEGER
     default_error_messages = {"not_plain": "Write a whole number with the digits 0-9, e.g. 36."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, ExponentNumber) or (isinstance(data, str) and not _PLAIN_INTEGER.fullmatch(data.strip())):
-            self.fail("not_plain")
-        return super().to_internal_value(data)
