@@ -61,11 +61,6 @@ def _create(*, customer: Customer, template: str, payload: dict, event_id: int |
     return created
 
 
-# What a decision message tells the customer, beyond its template: a message that would say the
-# same as the last one they were sent about the application is not sent again.
-TOLD_FIELDS = ("amount", "reasons")
-
-
 def _deliver_after_commit(notification_ids: list[int]) -> None:
     """Start each delivery once the transaction commits, without making the caller (a staff request
     retrying notifications) wait on the broker; a lost kick is sent by the due-notifications sweep."""
@@ -74,6 +69,11 @@ def _deliver_after_commit(notification_ids: list[int]) -> None:
     transaction.on_commit(
         lambda: [send_task_soon(deliver_notification_task, args=[pk]) for pk in notification_ids], robust=True
     )
+
+
+# What a decision message tells the customer, beyond its template: a message that would say the
+# same as the last one they were sent about the application is not sent again.
+TOLD_FIELDS = ("amount", "reasons")
 
 
 @transaction.atomic
