@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from rest_framework_api_key.admin import APIKey
 
 from loanproject.core.admin.audited import AuditedAdminMixin
+from loanproject.core.admin.readonly import ReadOnlyInlineMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 from loanproject.core.errors import DomainError
 
@@ -40,16 +41,11 @@ class PartnerForm(ServiceModelForm):
         )
 
 
-class PartnerAPIKeyInline(admin.TabularInline):
+class PartnerAPIKeyInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = PartnerAPIKey
     fields = ["name", "prefix", "created", "expiry_date", "revoked"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Partner)

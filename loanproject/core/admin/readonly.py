@@ -6,6 +6,8 @@ from django.http import HttpRequest
 
 
 class ReadOnlyAdminMixin:
+    """For a model admin or an inline: nothing is added, edited or deleted here."""
+
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
@@ -14,6 +16,10 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+class ReadOnlyInlineMixin(ReadOnlyAdminMixin):
+    extra = 0
 
 
 class ActionsOnlyAdminMixin:
