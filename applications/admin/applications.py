@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from loanproject.core.admin.actions import run_for_each
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
+from loanproject.core.admin.readonly import NoDeleteAdminMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 from loanproject.core.errors import DomainError
 
@@ -21,7 +22,6 @@ from .. import services
 from ..lifecycle import ApplicationStatus
 from ..models import LoanApplication, Reviewer
 from ..reasons import REASONS, REJECTION_CODES, reason
-from .mixins import NoDeleteAdminMixin
 from .reviews import ReviewDecisionInline
 
 

@@ -8,13 +8,12 @@ from django.http import HttpRequest
 
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
-from loanproject.core.admin.readonly import ActionsOnlyAdminMixin, ReadOnlyInlineMixin
+from loanproject.core.admin.readonly import ActionsOnlyAdminMixin, NoDeleteAdminMixin, ReadOnlyInlineMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 
 from .. import services
 from ..lifecycle import ApplicationStatus
 from ..models import Notification, ReviewDecision, Reviewer
-from .mixins import NoDeleteAdminMixin
 
 
 class ReviewerForm(ServiceModelForm):
