@@ -43,7 +43,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._setup import fresh_database, setup_django  # noqa: E402
-from loanproject.core import topics  # noqa: E402
 
 TARGET_PER_SECOND = 2000
 BANK_DATA_SHARE = 0.40
@@ -182,7 +181,7 @@ def create_pending_applications(count: int, *, run: int, with_events: bool = Fal
         return [a.pk for a in applications]
     now = timezone.now()  # the relay published them; the consumer now gets them one by one
     events = OutboxEvent.objects.bulk_create(
-        [OutboxEvent(topic=topics.APPLICATION_SUBMITTED, aggregate_type="applications.LoanApplication",
+        [OutboxEvent(topic="application.submitted", aggregate_type="applications.LoanApplication",
                      aggregate_id=str(a.pk), payload={"application_id": str(a.pk), "partner_id": a.partner_id},
                      published_at=now)
          for a in applications],

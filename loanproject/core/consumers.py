@@ -37,8 +37,7 @@ def consume_once(*, consumer: str, event_id: int, handle: Callable[[OutboxEvent]
 
 
 def outbox_consumer(name: str, **task_options):
-    """`@outbox_consumer(name)` on `handle(event)`: the Celery task `name` (subscribe it in
-    settings.OUTBOX_SUBSCRIPTIONS) that takes an event id and runs `handle` once, as the system user."""
+    """Makes `handle(event)` the Celery task `name`: given an event id, it runs once, as the system user."""
 
     def register(handle: Callable[[OutboxEvent], object]):
         def consume(event_id: int) -> bool:
