@@ -11,7 +11,7 @@ from applications.admin.applications import LoanApplicationAdmin
 from applications.models import LoanApplication
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
-from loanproject.core.admin.readonly import ReadOnlyAdminMixin
+from loanproject.core.admin.readonly import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 from loanproject.core.errors import DomainError
 
@@ -67,15 +67,10 @@ class ScoringPolicyAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin)
         self.message_user(request, f"Version {policy.version} is now active.", messages.SUCCESS)
 
 
-class AgentResultInline(admin.TabularInline):
+class AgentResultInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = AgentResult
     fields = ["agent_name", "agent_version", "status", "execution_ms", "input", "output", "error_message"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(ScoringRun)
@@ -108,32 +103,24 @@ class ApplicationAnalyticsAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.
     ordering = ["-created_at"]
 
 
-class ScoringRunInline(admin.TabularInline):
+class ScoringRunInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = ScoringRun
     fields = ["number", "trigger", "outcome", "failed_agents", "policy", "duration_ms", "started_at"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
     ordering = ["-number"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("policy")
 
 
-class AnalyticsInline(admin.StackedInline):
+class AnalyticsInline(ReadOnlyInlineMixin, admin.StackedInline):
     model = ApplicationAnalytics
     verbose_name_plural = "Scoring analytics (latest run first)"
     fields = ["policy_version", "credit_score", "credit_score_source", "credit_tier", "risk_level", "risk_score",
               "approval_probability", "recommended_amount", "recommended_interest_rate", "front_end_dti",
               "back_end_dti", "verified_monthly_income", "credit_score_breakdown", "risk_factors", "decision_factors"]
     readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
     ordering = ["-created_at"]
 
 

@@ -24,6 +24,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from applications.lifecycle import SCORING_DECISIONS
 from applications.models import LoanApplication, RiskLevel
 from loanproject.core.money import MoneyField
 
@@ -115,12 +116,6 @@ class ScoringTrigger(models.TextChoices):
     SWEEP = "sweep", "Sweep of stalled applications"
 
 
-class RunOutcome(models.TextChoices):
-    PRE_APPROVED = "pre_approved", "Pre-approved"
-    MANUAL_REVIEW = "manual_review", "Manual review"
-    REJECTED = "rejected", "Rejected"
-
-
 class ScoringRun(models.Model):
     # No index of its own: scoring_run_number_unique leads with the application.
     application = models.ForeignKey(
@@ -129,7 +124,7 @@ class ScoringRun(models.Model):
     number = models.PositiveIntegerField()
     trigger = models.CharField(max_length=10, choices=ScoringTrigger.choices)
     policy = models.ForeignKey(ScoringPolicy, on_delete=models.PROTECT, related_name="runs")
-    outcome = models.CharField(max_length=20, choices=RunOutcome.choices)
+    outcome = models.CharField(max_length=20, choices=[(outcome.value, outcome.label) for outcome in SCORING_DECISIONS])
     failed_agents = models.PositiveSmallIntegerField(default=0)
     started_at = models.DateTimeField(default=timezone.now)
     duration_ms = models.DecimalField(max_digits=10, decimal_places=3)
@@ -139,7 +134,7 @@ class ScoringRun(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["application", "number"], name="scoring_run_number_unique"),
             models.CheckConstraint(condition=Q(trigger__in=ScoringTrigger.values), name="scoring_run_trigger_known"),
-            models.CheckConstraint(condition=Q(outcome__in=RunOutcome.values), name="scoring_run_outcome_known"),
+            models.CheckConstraint(condition=Q(outcome__in=[outcome.value for outcome in SCORING_DECISIONS]), name="scoring_run_outcome_known"),
         ]
         indexes = [models.Index(fields=["started_at"], name="scoring_run_started_idx")]
 

@@ -8,13 +8,12 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from loanproject.core.audit import acting_as_system
-from loanproject.core.consumers import consume_once
+from loanproject.core.consumers import outbox_consumer
 from loanproject.core.models import OutboxEvent
 
 from . import services
 from .models import ScoringTrigger
 
-SCORE_SUBMITTED = "agents.score_submitted_application"
 # Lost connections, lock timeouts, applications another transaction holds: the task's transaction
 # rolled back whole, so running it again is safe.
 RETRYABLE = (OperationalError, InterfaceError, services.ApplicationsLocked)
@@ -27,17 +26,12 @@ RETRY_POLICY = {
 }
 
 
-@shared_task(name=SCORE_SUBMITTED, **RETRY_POLICY)
-def score_submitted_application_task(event_id: int) -> bool:
+@outbox_consumer("agents.score_submitted_application", **RETRY_POLICY)
+def score_submitted_application_task(event: OutboxEvent) -> None:
     """Consumer of `application.submitted`: scores the application once per event."""
-
-    def handle(event: OutboxEvent) -> None:
-        services.score_applications(
-            application_ids=[event.payload["application_id"]], trigger=ScoringTrigger.SUBMITTED, retry_locked=True
-        )
-
-    with acting_as_system():
-        return consume_once(consumer=SCORE_SUBMITTED, event_id=event_id, handle=handle)
+    services.score_applications(
+        application_ids=[event.payload["application_id"]], trigger=ScoringTrigger.SUBMITTED, retry_locked=True
+    )
 
 
 @shared_task(name="agents.score_applications", **RETRY_POLICY)

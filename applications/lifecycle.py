@@ -30,6 +30,18 @@ class ApplicationStatus(models.TextChoices):
 
 S = ApplicationStatus
 
+
+class Decision(models.TextChoices):
+    """What scoring or a reviewer decided: each moves the application to the status of its name."""
+
+    PRE_APPROVED = S.PRE_APPROVED.value, S.PRE_APPROVED.label
+    MANUAL_REVIEW = S.MANUAL_REVIEW.value, S.MANUAL_REVIEW.label
+    APPROVED = S.APPROVED.value, S.APPROVED.label
+    REJECTED = S.REJECTED.value, S.REJECTED.label
+
+
+# Scoring pre-approves, refers or rejects (a scoring run's outcome); only a reviewer approves.
+SCORING_DECISIONS = (Decision.PRE_APPROVED, Decision.MANUAL_REVIEW, Decision.REJECTED)
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.SUBMITTED: frozenset({S.SCORING, S.WITHDRAWN}),
     S.SCORING: frozenset({S.PRE_APPROVED, S.MANUAL_REVIEW, S.REJECTED, S.WITHDRAWN}),

@@ -6,22 +6,19 @@ from collections.abc import Iterable
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
 from loanproject.core.errors import NotFound
+from loanproject.core.scoping import visible_to
 
 from .models import Customer, LoanApplication, Partner
-
-
-def _scoped(queryset: QuerySet, partner: Partner | None) -> QuerySet:
-    return queryset if partner is None else queryset.filter(partner=partner)
 
 
 def lock_application(application_id: UUID | str, *, partner: Partner | None = None) -> LoanApplication:
     """The application, locked for this transaction; NotFound outside the partner's scope."""
     try:
         return (
-            _scoped(LoanApplication.objects.select_for_update(of=("self",)), partner)
+            visible_to(LoanApplication.objects.select_for_update(of=("self",)), partner)
             .select_related("customer")
             .get(pk=application_id)
         )
@@ -51,7 +48,7 @@ def lock_customer(
 ) -> Customer | None:
     queryset = Customer.objects.select_for_update(of=("self",))
     if customer_id is not None:
-        queryset = _scoped(queryset, partner).filter(pk=customer_id)
+        queryset = visible_to(queryset, partner).filter(pk=customer_id)
     else:
         queryset = queryset.filter(partner=partner, external_ref=external_ref)
     customer = queryset.first()

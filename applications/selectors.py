@@ -9,6 +9,8 @@ from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from loanproject.core.scoping import visible_to
+
 from .lifecycle import OPEN_STATUSES, ApplicationStatus
 from .models import Customer, LoanApplication, Notification, NotificationStatus, Partner
 
@@ -17,13 +19,11 @@ APPROVED_STATUSES = (ApplicationStatus.APPROVED, ApplicationStatus.BOOKED)
 
 def applications_visible_to(partner: Partner | None) -> QuerySet[LoanApplication]:
     """A partner's applications (all of them for staff, partner=None), ready for listing."""
-    queryset = LoanApplication.objects.select_related("customer")
-    return queryset if partner is None else queryset.filter(partner=partner)
+    return visible_to(LoanApplication.objects.select_related("customer"), partner)
 
 
 def customers_visible_to(partner: Partner | None) -> QuerySet[Customer]:
-    queryset = Customer.objects.all()
-    return queryset if partner is None else queryset.filter(partner=partner)
+    return visible_to(Customer.objects.all(), partner)
 
 
 def application_status_counts(applications: QuerySet[LoanApplication]) -> dict[str, int]:

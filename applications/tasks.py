@@ -5,39 +5,27 @@ from __future__ import annotations
 from celery import shared_task
 
 from loanproject.core.audit import acting_as_system
-from loanproject.core.consumers import consume_once
+from loanproject.core.consumers import outbox_consumer
 from loanproject.core.models import OutboxEvent
 
 from . import selectors, services
 
-NOTIFY_DECIDED = "applications.notify_application_decided"
-NOTIFY_BOOKED = "applications.notify_loan_booked"
-ASSIGN_WAITING = "applications.assign_waiting_applications"
+
+@outbox_consumer("applications.notify_application_decided")
+def notify_application_decided_task(event: OutboxEvent) -> None:
+    services.notify_application_decided(
+        event_id=event.pk, application_id=event.payload["application_id"], status=event.payload["status"]
+    )
 
 
-@shared_task(name=NOTIFY_DECIDED)
-def notify_application_decided_task(event_id: int) -> bool:
-    def handle(event: OutboxEvent) -> None:
-        services.notify_application_decided(
-            event_id=event.pk, application_id=event.payload["application_id"], status=event.payload["status"]
-        )
-
-    with acting_as_system():
-        return consume_once(consumer=NOTIFY_DECIDED, event_id=event_id, handle=handle)
-
-
-@shared_task(name=NOTIFY_BOOKED)
-def notify_loan_booked_task(event_id: int) -> bool:
-    def handle(event: OutboxEvent) -> None:
-        payload = event.payload
-        services.notify_loan_booked(
-            event_id=event.pk, loan_id=payload["loan_id"], driver_id=payload["driver_id"],
-            customer_id=payload.get("customer_id"),  # absent from events written before it was sent
-            loan_number=payload["loan_number"], principal=payload["principal"], first_due=payload.get("first_due", ""),
-        )
-
-    with acting_as_system():
-        return consume_once(consumer=NOTIFY_BOOKED, event_id=event_id, handle=handle)
+@outbox_consumer("applications.notify_loan_booked")
+def notify_loan_booked_task(event: OutboxEvent) -> None:
+    payload = event.payload
+    services.notify_loan_booked(
+        event_id=event.pk, loan_id=payload["loan_id"], driver_id=payload["driver_id"],
+        customer_id=payload.get("customer_id"),  # absent from events written before it was sent
+        loan_number=payload["loan_number"], principal=payload["principal"], first_due=payload.get("first_due", ""),
+    )
 
 
 @shared_task(name="applications.deliver_notification")
@@ -55,7 +43,7 @@ def deliver_due_notifications_task() -> int:
     return len(ids)
 
 
-@shared_task(name=ASSIGN_WAITING)
+@shared_task(name="applications.assign_waiting_applications")
 def assign_waiting_applications_task() -> int:
     """Give waiting manual reviews to officers with room (beat; room also appears when staff raise
     a capacity, add an officer, or an assigned application is withdrawn or re-scored)."""

@@ -6,16 +6,17 @@ NotFound, exactly like an id that does not exist.
 
 from __future__ import annotations
 
-from django.db.models import Model, QuerySet
+from functools import partial
+
+from django.db.models import Model
 
 from applications.models import Partner
 from loanproject.core.errors import NotFound
+from loanproject.core.scoping import visible_to
 
 from .models import Account, BankConnection, Budget, Goal
 
-
-def scoped(queryset: QuerySet, partner: Partner | None) -> QuerySet:
-    return queryset if partner is None else queryset.filter(customer__partner=partner)
+scoped = partial(visible_to, via="customer__partner")
 
 
 def _lock(model: type[Model], pk, partner: Partner | None, what: str):

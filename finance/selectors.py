@@ -21,6 +21,7 @@ from django.utils import timezone
 from applications.models import Partner
 from loanproject.core.money import CENT, ZERO, MoneyField, to_cents
 
+from .locks import scoped
 from .models import (
     ASSET_TYPES,
     Account,
@@ -48,38 +49,34 @@ def _today() -> date:
 # --- What a partner (or staff, partner=None) may see -----------------------------------------
 
 
-def _scoped(queryset: QuerySet, partner: Partner | None) -> QuerySet:
-    return queryset if partner is None else queryset.filter(customer__partner=partner)
-
-
 def connections_visible_to(partner: Partner | None) -> QuerySet[BankConnection]:
     # The token is never needed for listing: not loading it means never decrypting it.
-    return _scoped(BankConnection.objects.defer("access_token"), partner)
+    return scoped(BankConnection.objects.defer("access_token"), partner)
 
 
 def accounts_visible_to(partner: Partner | None, *, include_closed: bool = False) -> QuerySet[Account]:
-    queryset = _scoped(Account.objects.all(), partner)
+    queryset = scoped(Account.objects.all(), partner)
     return queryset if include_closed else queryset.filter(deleted_at__isnull=True)
 
 
 def transactions_visible_to(partner: Partner | None) -> QuerySet[Transaction]:
-    return _scoped(Transaction.objects.filter(account__deleted_at__isnull=True), partner)
+    return scoped(Transaction.objects.filter(account__deleted_at__isnull=True), partner)
 
 
 def budgets_visible_to(partner: Partner | None) -> QuerySet[Budget]:
-    return _scoped(Budget.objects.prefetch_related("limits"), partner)
+    return scoped(Budget.objects.prefetch_related("limits"), partner)
 
 
 def goals_visible_to(partner: Partner | None) -> QuerySet[Goal]:
-    return _scoped(Goal.objects.all(), partner)
+    return scoped(Goal.objects.all(), partner)
 
 
 def snapshots_visible_to(partner: Partner | None) -> QuerySet[NetWorthSnapshot]:
-    return _scoped(NetWorthSnapshot.objects.all(), partner)
+    return scoped(NetWorthSnapshot.objects.all(), partner)
 
 
 def documents_visible_to(partner: Partner | None) -> QuerySet[Document]:
-    return _scoped(Document.objects.all(), partner)
+    return scoped(Document.objects.all(), partner)
 
 
 # --- Income ------------------------------------------------------------------------------------

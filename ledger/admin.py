@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from loanproject.core.admin.actions import run_for_each
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
-from loanproject.core.errors import DomainError
+from loanproject.core.admin.readonly import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 
 from . import selectors, services
 from .models import Account, JournalEntry, OpenItem, PaymentAllocation, Posting
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 def entry_link(entry_id: int | None) -> str:
@@ -34,7 +24,7 @@ def entry_link(entry_id: int | None) -> str:
 
 
 @admin.register(Account)
-class AccountAdmin(AuditedAdminMixin, ReadOnlyMixin, LargeTableAdminMixin, admin.ModelAdmin):
+class AccountAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "type", "currency", "category", "party_type", "party_id", "is_active"]
     list_filter = ["type", "category", "currency", "is_active", "party_type"]
     search_fields = ["=code", "name", "=party_id"]
@@ -47,15 +37,10 @@ class AccountAdmin(AuditedAdminMixin, ReadOnlyMixin, LargeTableAdminMixin, admin
         return selectors.account_balance(account=obj)
 
 
-class PostingInline(admin.TabularInline):
+class PostingInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = Posting
     fields = ["account", "debit", "credit", "currency"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("account")
@@ -81,7 +66,7 @@ class OpenedItemInline(PostingInline):
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class JournalEntryAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ["id", "entry_date", "description", "source", "idempotency_key", "reversal_link", "created_at"]
     list_filter = ["source"]
     search_fields = ["=id", "=idempotency_key", "description"]
@@ -92,15 +77,6 @@ class JournalEntryAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     inlines = [PostingInline, OpenedItemInline, AllocationInline]
     actions = ["reverse_entries"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False  # an entry is never edited; the reverse action books its mirror
-
     def has_reverse_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("ledger.reverse_entry")
 
@@ -110,21 +86,15 @@ class JournalEntryAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Reverse selected entries (book their mirror image)", permissions=["reverse"])
     def reverse_entries(self, request: HttpRequest, queryset: QuerySet) -> None:
-        reversed_count = 0
-        for entry_id in queryset.order_by("pk").values_list("pk", flat=True):
-            try:
-                services.reverse_entry(
-                    entry_id=entry_id, reason=f"reversed in admin by {request.user.get_username()}", created_by=request.user
-                )
-                reversed_count += 1
-            except DomainError as exc:
-                self.message_user(request, f"#{entry_id}: {exc.message}", messages.WARNING)
-        if reversed_count:
-            self.message_user(request, f"Reversed {reversed_count} entr(y/ies).", messages.SUCCESS)
+        reason = f"reversed in admin by {request.user.get_username()}"
+        run_for_each(
+            self, request, queryset, lambda pk: services.reverse_entry(entry_id=pk, reason=reason, created_by=request.user),
+            done="Reversed {count} entr(y/ies).",
+        )
 
 
 @admin.register(OpenItem)
-class OpenItemAdmin(AuditedAdminMixin, ReadOnlyMixin, LargeTableAdminMixin, admin.ModelAdmin):
+class OpenItemAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ["id", "reference", "account", "due_date", "amount", "outstanding", "status", "entry_link_column"]
     list_filter = ["status", "account__category"]
     list_select_related = ["account"]

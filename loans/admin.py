@@ -13,8 +13,10 @@ from django.urls import path
 from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication
 from ledger.admin import entry_link
+from loanproject.core.admin.actions import run_for_each
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
+from loanproject.core.admin.readonly import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 from loanproject.core.errors import DomainError
 from loanproject.core.exports import EXPORT_FORMATS, export_response
@@ -26,17 +28,6 @@ from .reports import REPORTS
 
 MAX_LOANS_PER_ACTION = 10_000
 REPORT_PREVIEW_ROWS = 200
-
-
-class ReadOnlyInlineMixin:
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 # --- Drivers and leases ----------------------------------------------------------------------
@@ -266,17 +257,11 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
 
     @admin.action(description="Cancel the selected loans (nothing posted yet)", permissions=["change"])
     def cancel_loans(self, request: HttpRequest, queryset: QuerySet) -> None:
-        cancelled, refused = 0, []
-        for loan_id, number in queryset.order_by("pk").values_list("pk", "loan_number"):
-            try:
-                services.cancel_loan(loan_id=loan_id, reason=f"cancelled in admin by {request.user.get_username()}", actor=request.user)
-                cancelled += 1
-            except DomainError as exc:
-                refused.append(f"{number}: {exc.message}")
-        if cancelled:
-            self.message_user(request, f"Cancelled {cancelled} loan(s).", messages.SUCCESS)
-        for message in refused:
-            self.message_user(request, message, messages.WARNING)
+        reason = f"cancelled in admin by {request.user.get_username()}"
+        run_for_each(
+            self, request, queryset, lambda pk, _: services.cancel_loan(loan_id=pk, reason=reason, actor=request.user),
+            fields=("pk", "loan_number"), label=lambda _, number: number, done="Cancelled {count} loan(s).",
+        )
 
     # --- Reports ---
 
@@ -340,7 +325,7 @@ def _run_summary(run: InstallmentPostingRun) -> str:
 
 
 @admin.register(Installment)
-class InstallmentAdmin(LargeTableAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+class InstallmentAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["loan", "sequence", "due_date", "principal", "interest", "amount", "status", "entry", "posting_run"]
     list_select_related = ["loan", "posting_run"]
     list_filter = ["status", "loan__status"]
@@ -351,12 +336,6 @@ class InstallmentAdmin(LargeTableAdminMixin, AuditedAdminMixin, admin.ModelAdmin
     fields = ["loan", "sequence", "due_date", "principal", "interest", "amount", "balance_after", "status",
               "posting_attempt", "entry", "posted_at", "posting_run"]
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_change_permission(self, request, obj=None) -> bool:
         return obj is None and request.user.has_perm("ledger.reverse_entry")
@@ -370,19 +349,12 @@ class InstallmentAdmin(LargeTableAdminMixin, AuditedAdminMixin, admin.ModelAdmin
 
     @admin.action(description="Reverse the postings of the selected installments (they are due again)", permissions=["reverse"])
     def reverse_postings(self, request: HttpRequest, queryset: QuerySet) -> None:
-        done, refused = 0, []
-        for installment_id in queryset.filter(status="posted").order_by("pk").values_list("pk", flat=True):
-            try:
-                services.reverse_installment_posting(
-                    installment_id=installment_id, reason=f"reversed in admin by {request.user.get_username()}", actor=request.user
-                )
-                done += 1
-            except DomainError as exc:
-                refused.append(f"installment {installment_id}: {exc.message}")
-        if done:
-            self.message_user(request, f"Reversed {done} posting(s).", messages.SUCCESS)
-        for message in refused:
-            self.message_user(request, message, messages.WARNING)
+        reason = f"reversed in admin by {request.user.get_username()}"
+        run_for_each(
+            self, request, queryset.filter(status="posted"),
+            lambda pk: services.reverse_installment_posting(installment_id=pk, reason=reason, actor=request.user),
+            label="installment {}".format, done="Reversed {count} posting(s).",
+        )
 
 
 class PostingRunForm(ServiceModelForm):
@@ -426,7 +398,7 @@ class NeededRecoveryFilter(admin.SimpleListFilter):
 
 
 @admin.register(InstallmentPostingRun)
-class InstallmentPostingRunAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = PostingRunForm
     inlines = [PostingRunChunkInline]
     list_display = ["id", "period_start", "period_end", "started_by", "started_at", "finished_at", "progress",
@@ -452,12 +424,6 @@ class InstallmentPostingRunAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.Mod
 
     def has_add_permission(self, request) -> bool:
         return request.user.has_perm("loans.post_installments")
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Chunks")
     def progress(self, obj: InstallmentPostingRun) -> str:

@@ -8,7 +8,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from loanproject.core.audit import acting_as_system, system_user
-from loanproject.core.consumers import consume_once
+from loanproject.core.consumers import outbox_consumer
 
 from . import services
 from .models import DRIVER_PARTY_TYPE
@@ -50,28 +50,17 @@ def recover_stalled_posting_runs_task(max_chunks: int | None = None) -> dict:
     return result.as_dict()
 
 
-@shared_task(name="loans.close_settled_loans")
-def close_settled_loans_task(event_id: int) -> None:
+@outbox_consumer("loans.close_settled_loans")
+def close_settled_loans_task(event) -> None:
     """Consumer of `ledger.payment_recorded`: a payment booked by any door may settle a loan."""
-
-    def handle(event) -> None:
-        if event.payload.get("party_type") != DRIVER_PARTY_TYPE:
-            return
+    if event.payload.get("party_type") == DRIVER_PARTY_TYPE:
         services.close_settled_loans(driver_id=int(event.payload["party_id"]))
 
-    with acting_as_system():
-        consume_once(consumer="loans.close_settled_loans", event_id=event_id, handle=handle)
 
-
-@shared_task(name="loans.reopen_unsettled_loans")
-def reopen_unsettled_loans_task(event_id: int) -> None:
+@outbox_consumer("loans.reopen_unsettled_loans")
+def reopen_unsettled_loans_task(event) -> None:
     """Consumer of `ledger.entry_reversed`: a payment (or credit application) reversed by any door,
     the ledger admin included, may leave a closed loan owing again."""
-
-    def handle(event) -> None:
-        for party in event.payload.get("parties", []):
-            if party.get("party_type") == DRIVER_PARTY_TYPE:
-                services.reopen_unsettled_loans(driver_id=int(party["party_id"]))
-
-    with acting_as_system():
-        consume_once(consumer="loans.reopen_unsettled_loans", event_id=event_id, handle=handle)
+    for party in event.payload.get("parties", []):
+        if party.get("party_type") == DRIVER_PARTY_TYPE:
+            services.reopen_unsettled_loans(driver_id=int(party["party_id"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from applications.lifecycle import Decision
 from applications.reasons import reason
 
 from .base import Agent
@@ -55,7 +56,7 @@ class DecisionAgent(Agent):
         if requested > Decimal(i["max_amount"]):
             rejections.append(reason("R05"))
         if rejections:
-            return {"decision": "rejected", "reasons": rejections, "conditions": [],
+            return {"decision": Decision.REJECTED, "reasons": rejections, "conditions": [],
                     "approval_probability": probability, "recommended_amount": None, "recommended_rate": None}
 
         recommended = min(requested, Decimal(i["max_affordable_amount"]), Decimal(i["pre_approve_max_amount"]))
@@ -74,10 +75,10 @@ class DecisionAgent(Agent):
             referrals.append(reason("M04"))
         if recommended <= 0:
             referrals.append(reason("M05"))
-        decision = "manual_review" if referrals else "pre_approved"
+        decision = Decision.MANUAL_REVIEW if referrals else Decision.PRE_APPROVED
         if i["income_status"] == "unverified":
             conditions.append("Proof of income required")
-        if decision == "pre_approved" and recommended < requested:
+        if decision == Decision.PRE_APPROVED and recommended < requested:
             conditions.append("Approved for a lower amount than requested")
         return {
             "decision": decision,

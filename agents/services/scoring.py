@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from applications import services as application_services
-from applications.lifecycle import ApplicationStatus
+from applications.lifecycle import ApplicationStatus, Decision
 from applications.models import LoanApplication
 from applications.reasons import reason
 from loanproject.core.bulk import insert_rows, insert_rows_returning_ids
@@ -81,7 +81,7 @@ def _outcome(application: LoanApplication, result: PipelineResult, rules: Policy
         return application_services.ScoringOutcome(
             application_id=application.pk,
             expected_version=application.version,
-            decision="manual_review",
+            decision=Decision.MANUAL_REVIEW,
             risk_level=risk_level,
             reasons=[application_services.Reason(**reason("M09", agents=", ".join(failed)))],
         )
@@ -126,7 +126,7 @@ def _analytics_row(run: SavedRun, result: PipelineResult, rules: PolicyRules) ->
         income.get("verified_monthly_income"),
         credit.get("breakdown", {}),
         risk.get("factors", []),
-        {"decision": decision.get("decision", "manual_review"), "reasons": decision.get("reasons", []),
+        {"decision": decision.get("decision", Decision.MANUAL_REVIEW), "reasons": decision.get("reasons", []),
          "failed_agents": result.failed},
         rules.version,
         run.started_at,

@@ -6,6 +6,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from agents.scoring.facts import ApplicantFacts, PolicyRules
+from loanproject.core import topics
 
 DEFAULT_RULES = PolicyRules(
     version=1,
@@ -75,6 +76,6 @@ def submitted_event(application):
     from loanproject.core.models import OutboxEvent
 
     return OutboxEvent.objects.create(
-        topic="application.submitted", aggregate_type="applications.LoanApplication", aggregate_id=str(application.pk),
+        topic=topics.APPLICATION_SUBMITTED, aggregate_type="applications.LoanApplication", aggregate_id=str(application.pk),
         payload={"application_id": str(application.pk), "partner_id": application.partner_id},
     )

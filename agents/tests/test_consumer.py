@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from agents import services
 from agents.models import ScoringRun
-from agents.tasks import SCORE_SUBMITTED, score_stalled_applications_task, score_submitted_application_task
+from agents.tasks import score_stalled_applications_task, score_submitted_application_task
 from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication
 from applications.tests.factories import LoanApplicationFactory
@@ -45,7 +45,7 @@ def retries_run_in_place(settings):
 
 
 def receipts() -> int:
-    return ProcessedEvent.objects.filter(consumer=SCORE_SUBMITTED).count()
+    return ProcessedEvent.objects.filter(consumer=score_submitted_application_task.name).count()
 
 
 @pytest.mark.postgres

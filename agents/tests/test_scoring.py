@@ -16,6 +16,7 @@ from applications import services as application_services
 from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication, Notification
 from applications.tests.factories import CustomerFactory, LoanApplicationFactory, PartnerFactory, StaffUserFactory
+from loanproject.core import topics
 from loanproject.core.models import OutboxEvent
 
 from .factories import strong_application
@@ -50,7 +51,7 @@ class TestScoreApplications:
             Decimal("14.12"), Decimal("18.21"), Decimal("0.8179"))
         assert analytics.risk_factors == [{"factor": "credit", "points": "6.83"}, {"factor": "debt_to_income", "points": "5.88"}]
         assert analytics.policy_version == 1
-        assert OutboxEvent.objects.filter(topic="application.decided", aggregate_id=str(application.pk)).count() == 1
+        assert OutboxEvent.objects.filter(topic=topics.APPLICATION_DECIDED, aggregate_id=str(application.pk)).count() == 1
         entry = LogEntry.objects.get_for_object(application).get(action=LogEntry.Action.UPDATE)
         assert entry.changes_dict["status"] == ["submitted", "pre_approved"]
         assert entry.changes_dict["version"] == ["1", "2"]
@@ -184,7 +185,7 @@ class TestDoors:
                     employment_status="employed", credit_score=750, total_payments=10, employment_duration_months=40,
                 ),
             )
-        event = OutboxEvent.objects.get(topic="application.submitted")
+        event = OutboxEvent.objects.get(topic=topics.APPLICATION_SUBMITTED)
 
         again = score_submitted_application_task.apply(args=[event.pk]).get()
 

@@ -11,8 +11,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from loanproject.core.admin.actions import run_for_each
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
+from loanproject.core.admin.readonly import NoDeleteAdminMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 from loanproject.core.errors import DomainError
 
@@ -20,7 +22,6 @@ from .. import services
 from ..lifecycle import ApplicationStatus
 from ..models import LoanApplication, Reviewer
 from ..reasons import REASONS, REJECTION_CODES, reason
-from .mixins import NoDeleteAdminMixin
 from .reviews import ReviewDecisionInline
 
 
@@ -244,14 +245,11 @@ class LoanApplicationAdmin(
                  "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME},
             )
         reviewer = form.cleaned_data["reviewer"]
-        done = 0
-        for application_id in queryset.order_by("pk").values_list("pk", flat=True):
-            try:
-                services.assign_application(application_id=application_id, reviewer_user=reviewer.user)
-                done += 1
-            except (DomainError, ValidationError) as exc:
-                self.message_user(request, f"{str(application_id)[:8]}: {getattr(exc, 'message', exc)}", messages.WARNING)
-        self.message_user(request, f"Assigned {done} application(s) to {reviewer}.", messages.SUCCESS)
+        run_for_each(
+            self, request, queryset, lambda pk: services.assign_application(application_id=pk, reviewer_user=reviewer.user),
+            label=lambda pk: str(pk)[:8], refusals=(DomainError, ValidationError),
+            done=f"Assigned {{count}} application(s) to {reviewer}.",
+        )
         return None
 
     def has_review_permission(self, request: HttpRequest) -> bool:
@@ -259,22 +257,13 @@ class LoanApplicationAdmin(
 
     @admin.action(description="Withdraw selected applications", permissions=["change"])
     def withdraw(self, request: HttpRequest, queryset: QuerySet) -> None:
-        done, refused = 0, []
         # The version is read now, not carried from the list page: the action form posts only the
         # selected ids, and a withdrawal is staff's decision about those applications as they are
         # now (it does not depend on the figures shown). The service still locks each row and
         # refuses one that has become final meanwhile.
-        for application_id, version in queryset.order_by("pk").values_list("pk", "version"):
-            try:
-                services.withdraw_application(
-                    application_id=application_id,
-                    expected_version=version,
-                    reason=f"withdrawn by {request.user.get_username()}",
-                )
-                done += 1
-            except DomainError as exc:
-                refused.append(f"{str(application_id)[:8]}: {exc.message}")
-        if done:
-            self.message_user(request, f"Withdrew {done} application(s).", messages.SUCCESS)
-        for message in refused:
-            self.message_user(request, message, messages.WARNING)
+        reason = f"withdrawn by {request.user.get_username()}"
+        run_for_each(
+            self, request, queryset,
+            lambda pk, version: services.withdraw_application(application_id=pk, expected_version=version, reason=reason),
+            fields=("pk", "version"), label=lambda pk, _: str(pk)[:8], done="Withdrew {count} application(s).",
+        )

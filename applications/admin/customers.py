@@ -7,12 +7,12 @@ from django.contrib import admin
 
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
+from loanproject.core.admin.readonly import NoDeleteAdminMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 
 from .. import services
 from ..models import Customer
 from ..validators import PAN_RE, PHONE_RE, normalize_pan, normalize_phone
-from .mixins import NoDeleteAdminMixin
 
 
 class CustomerForm(ServiceModelForm):

@@ -9,12 +9,12 @@ from django.template.response import TemplateResponse
 from rest_framework_api_key.admin import APIKey
 
 from loanproject.core.admin.audited import AuditedAdminMixin
+from loanproject.core.admin.readonly import NoDeleteAdminMixin, ReadOnlyInlineMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 from loanproject.core.errors import DomainError
 
 from .. import services
 from ..models import Partner, PartnerAPIKey
-from .mixins import NoDeleteAdminMixin
 
 # The library's own key model is unused: partners have PartnerAPIKey.
 if admin.site.is_registered(APIKey):
@@ -40,16 +40,11 @@ class PartnerForm(ServiceModelForm):
         )
 
 
-class PartnerAPIKeyInline(admin.TabularInline):
+class PartnerAPIKeyInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = PartnerAPIKey
     fields = ["name", "prefix", "created", "expiry_date", "revoked"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Partner)

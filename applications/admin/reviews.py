@@ -8,13 +8,12 @@ from django.http import HttpRequest
 
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
-from loanproject.core.admin.readonly import ActionsOnlyAdminMixin
+from loanproject.core.admin.readonly import ActionsOnlyAdminMixin, NoDeleteAdminMixin, ReadOnlyInlineMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 
 from .. import services
 from ..lifecycle import ApplicationStatus
 from ..models import Notification, ReviewDecision, Reviewer
-from .mixins import NoDeleteAdminMixin
 
 
 class ReviewerForm(ServiceModelForm):
@@ -76,16 +75,11 @@ class ReviewerAdmin(NoDeleteAdminMixin, AuditedAdminMixin, ServiceAdminMixin, ad
         return obj.open_count
 
 
-class ReviewDecisionInline(admin.TabularInline):
+class ReviewDecisionInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = ReviewDecision
     fields = ["decided_at", "reviewer", "outcome", "amount", "comment", "reasons", "application_version"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["application_version"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("reviewer")

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from django.db import transaction
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from loanproject.core.api.idempotency import IDEMPOTENCY_HEADER, StoredResponse, idempotency_key, respond_once
 from loanproject.core.errors import NotFound
-from loanproject.core.idempotency import (
-    MAX_KEY_LENGTH,
-    StoredResponse,
-    fingerprint,
-    respond_idempotently,
-)
 
 from .. import selectors, services
 from .authentication import PartnerAPIMixin
@@ -30,13 +23,6 @@ from .serializers import (
     CustomerSerializer,
     CustomerUpdateSerializer,
     WithdrawSerializer,
-)
-
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    description="Replaying the same key returns the first answer; the same key with another body is 409.",
 )
 
 
@@ -58,9 +44,7 @@ class ApplicationViewSet(
     )
     def create(self, request: Request) -> Response:
         """Submit an application; it is scored in the background (poll its status)."""
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > MAX_KEY_LENGTH:
-            raise ValidationError({"Idempotency-Key": [f"At most {MAX_KEY_LENGTH} characters."]})
+        key = idempotency_key(request)
         serializer = ApplicationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         customer, application = serializer.to_data()
@@ -76,20 +60,7 @@ class ApplicationViewSet(
                 headers={"Location": location},
             )
 
-        if key:
-            answer = respond_idempotently(
-                scope=f"partner:{self.partner.pk}:applications",
-                key=key,
-                request_fingerprint=fingerprint(request.data),
-                operation=submit,
-            )
-        else:
-            with transaction.atomic():
-                answer = submit()
-        headers = dict(answer.headers)
-        if answer.replayed:
-            headers["Idempotent-Replayed"] = "true"
-        return Response(answer.body, status=answer.status, headers=headers)
+        return respond_once(submit, key=key, scope=f"partner:{self.partner.pk}:applications", payload=request.data)
 
     @extend_schema(request=WithdrawSerializer, responses={200: ApplicationSerializer})
     @action(detail=True, methods=["post"])

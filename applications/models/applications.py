@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from loanproject.core.money import MoneyField
 
-from ..lifecycle import ApplicationStatus
+from ..lifecycle import ApplicationStatus, Decision
 from ..validators import validate_credit_mix, validate_repayment_history
 from .customers import Customer
 from .partners import Partner
@@ -48,13 +48,6 @@ class LoanPurpose(models.TextChoices):
     BUSINESS = "business", "Business"
     PERSONAL = "personal", "Personal"
     OTHER = "other", "Other"
-
-
-class Decision(models.TextChoices):
-    PRE_APPROVED = "pre_approved", "Pre-approved"
-    MANUAL_REVIEW = "manual_review", "Manual review"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
 
 
 class RiskLevel(models.TextChoices):

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 
 from loanproject.core.errors import Conflict, StaleVersion
 from loanproject.core.metrics import increment_after_commit
+from loanproject.core import topics
 from loanproject.core.outbox import publish_event
 
 from ..lifecycle import ApplicationStatus, ensure_transition
@@ -52,7 +53,7 @@ def submit_application(
         raise
     increment_after_commit(APPLICATIONS_SUBMITTED, source="partner" if partner else "staff")
     publish_event(
-        topic="application.submitted",
+        topic=topics.APPLICATION_SUBMITTED,
         aggregate_type="applications.LoanApplication",
         aggregate_id=loan_application.pk,
         payload={"application_id": str(loan_application.pk), "partner_id": partner.pk if partner else None},
@@ -98,7 +99,7 @@ def _update(application: LoanApplication, **changes) -> LoanApplication:
 def decision_event(application: LoanApplication) -> dict:
     """The `application.decided` event (notifications subscribe to it)."""
     return {
-        "topic": "application.decided",
+        "topic": topics.APPLICATION_DECIDED,
         "aggregate_type": "applications.LoanApplication",
         "aggregate_id": application.pk,
         "payload": {
@@ -156,7 +157,7 @@ def withdraw_application(
     _check_version(application, expected_version)
     _move(application, ApplicationStatus.WITHDRAWN, decision_note=reason)
     publish_event(
-        topic="application.withdrawn",
+        topic=topics.APPLICATION_WITHDRAWN,
         aggregate_type="applications.LoanApplication",
         aggregate_id=application.pk,
         payload={"application_id": str(application.pk), "version": application.version},

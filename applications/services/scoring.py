@@ -17,7 +17,7 @@ from loanproject.core.errors import StaleVersion
 from loanproject.core.metrics import increment_after_commit
 from loanproject.core.outbox import publish_events
 
-from ..lifecycle import ApplicationStatus, ensure_transition
+from ..lifecycle import SCORING_DECISIONS, ApplicationStatus, ensure_transition
 from ..locks import lock_applications
 from ..metrics import APPLICATIONS_DECIDED
 from ..models import Decision, LoanApplication
@@ -25,7 +25,6 @@ from .applications import decision_event
 from .inputs import Reason
 from .reviews import pick_reviewers
 
-SCORING_DECISIONS = frozenset({Decision.PRE_APPROVED, Decision.MANUAL_REVIEW, Decision.REJECTED})
 # Fields a scoring outcome sets; written with one bulk UPDATE and mirrored in the audit log.
 OUTCOME_FIELDS = [
     "status", "decision", "risk_level", "approved_amount", "interest_rate", "reasons",

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from applications.lifecycle import ApplicationStatus
 from applications.models import Customer, LoanApplication, Partner, PartnerAPIKey, Reviewer
+from loanproject.core import topics
 from loanproject.core.models import OutboxEvent
 
 from .admin_pages import inline_post_data
@@ -129,7 +130,7 @@ def test_staff_enter_an_application_for_an_existing_customer(admin_client):
     assert (application.status, application.requested_amount, application.partner) == (
         ApplicationStatus.SUBMITTED, Decimal("1500.00"), customer.partner,
     )
-    assert OutboxEvent.objects.filter(topic="application.submitted", aggregate_id=str(application.pk)).exists()
+    assert OutboxEvent.objects.filter(topic=topics.APPLICATION_SUBMITTED, aggregate_id=str(application.pk)).exists()
 
 
 def test_the_application_record_cannot_be_edited_in_the_form(admin_client):

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from applications.lifecycle import ApplicationStatus
 from applications.models import Customer, LoanApplication
+from loanproject.core import topics
 from loanproject.core.models import IdempotencyKey, OutboxEvent
 
 from .factories import CustomerFactory, LoanApplicationFactory
@@ -42,7 +43,7 @@ class TestSubmit:
             {"month": "2026-01", "status": "on_time"},
             {"month": "2026-02", "status": "late_30"},
         ]
-        assert OutboxEvent.objects.filter(topic="application.submitted").count() == 1
+        assert OutboxEvent.objects.filter(topic=topics.APPLICATION_SUBMITTED).count() == 1
 
     def test_numbers_are_read_as_exact_decimals(self, partner_client):
         body = application_payload(requested_amount=0.1 + 0.2)  # 0.30000000000000004 as JSON
@@ -140,7 +141,7 @@ class TestIdempotency:
         assert replay["Location"] == first["Location"]
         assert replay["Idempotent-Replayed"] == "true"
         assert LoanApplication.objects.count() == 1
-        assert OutboxEvent.objects.filter(topic="application.submitted").count() == 1
+        assert OutboxEvent.objects.filter(topic=topics.APPLICATION_SUBMITTED).count() == 1
 
     def test_key_order_in_the_body_does_not_matter(self, partner_client):
         body = application_payload()

@@ -13,6 +13,7 @@ from conftest import wait_until
 from applications import services
 from applications.lifecycle import ApplicationStatus
 from applications.models import Customer, LoanApplication, ReviewDecision
+from loanproject.core import topics
 from loanproject.core.errors import StaleVersion
 from loanproject.core.models import IdempotencyKey, OutboxEvent
 from loanproject.core.testing import run_together
@@ -47,7 +48,7 @@ def test_two_decisions_on_the_same_version_one_wins():
     assert application.version == 2
     assert application.status == winners[0].status
     assert ReviewDecision.objects.filter(application=application).count() == 1
-    assert OutboxEvent.objects.filter(topic="application.decided").count() == 1
+    assert OutboxEvent.objects.filter(topic=topics.APPLICATION_DECIDED).count() == 1
 
 
 def test_two_assigners_at_once_never_overfill_an_officer():
@@ -85,7 +86,7 @@ def test_the_same_idempotency_key_twice_at_once_creates_one_application():
     assert LoanApplication.objects.count() == 1
     assert Customer.objects.count() == 1
     assert IdempotencyKey.objects.count() == 1
-    assert OutboxEvent.objects.filter(topic="application.submitted").count() == 1
+    assert OutboxEvent.objects.filter(topic=topics.APPLICATION_SUBMITTED).count() == 1
 
 
 def test_two_new_applications_for_the_same_new_customer_share_one_customer():
@@ -125,7 +126,7 @@ def test_the_same_application_ref_twice_at_once_is_one_202_and_one_409():
     assert refused.json()["error"]["code"] == "application_exists"
     assert LoanApplication.objects.filter(external_ref="APP-SAME").count() == 1
     assert Customer.objects.count() == 1  # the loser's customer went with its transaction
-    assert OutboxEvent.objects.filter(topic="application.submitted").count() == 1
+    assert OutboxEvent.objects.filter(topic=topics.APPLICATION_SUBMITTED).count() == 1
 
 
 def test_two_assigners_of_the_same_applications_assign_each_once():

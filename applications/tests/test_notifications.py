@@ -9,6 +9,7 @@ from applications import selectors, services
 from applications.lifecycle import ApplicationStatus
 from applications.models import Customer, LoanApplication, Notification, NotificationStatus
 from applications.tasks import notify_application_decided_task
+from loanproject.core import topics
 from loanproject.core.models import OutboxEvent
 
 from .factories import CustomerFactory, LoanApplicationFactory
@@ -42,7 +43,7 @@ def flaky_gateway(settings):
 
 def decided_event(application) -> OutboxEvent:
     return OutboxEvent.objects.create(
-        topic="application.decided", aggregate_type="applications.LoanApplication", aggregate_id=str(application.pk),
+        topic=topics.APPLICATION_DECIDED, aggregate_type="applications.LoanApplication", aggregate_id=str(application.pk),
         payload={"application_id": str(application.pk), "status": application.status, "decision": application.status, "version": 2},
     )
 

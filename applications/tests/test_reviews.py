@@ -9,6 +9,7 @@ from django.utils import timezone
 from applications import services
 from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication, ReviewDecision, ReviewOutcome
+from loanproject.core import topics
 from loanproject.core.errors import IllegalTransition, PermissionDenied, StaleVersion
 from loanproject.core.models import OutboxEvent
 
@@ -61,7 +62,7 @@ class TestApprovalLimits:
         assert approved.version == 2
         decision = ReviewDecision.objects.get()
         assert (decision.outcome, decision.amount, decision.application_version) == ("approved", Decimal("10000.00"), 1)
-        assert OutboxEvent.objects.filter(topic="application.decided").count() == 1
+        assert OutboxEvent.objects.filter(topic=topics.APPLICATION_DECIDED).count() == 1
 
     def test_above_the_limit_the_approval_waits_for_the_manager(self, team):
         application = in_review("10000.01", team["olivia"])
@@ -73,7 +74,7 @@ class TestApprovalLimits:
         assert proposed.assigned_to == team["manager"].user
         assert proposed.approved_amount is None
         assert ReviewDecision.objects.get().outcome == ReviewOutcome.PROPOSED
-        assert OutboxEvent.objects.filter(topic="application.decided").count() == 0
+        assert OutboxEvent.objects.filter(topic=topics.APPLICATION_DECIDED).count() == 0
 
     def test_the_manager_confirms_and_may_lower_the_amount(self, team):
         application = in_review("30000.00", team["olivia"])

@@ -9,6 +9,7 @@ from applications.models import Customer, LoanApplication
 from django.contrib.auth import get_user_model
 
 from applications.models import Partner
+from loanproject.core import topics
 from loanproject.core.errors import Conflict, DomainError, IllegalTransition, NotFound
 from loanproject.core.models import OutboxEvent
 
@@ -62,7 +63,7 @@ class TestSubmitApplication:
         assert customer.pan.reveal() == "ABCDE1234F"
         assert customer.pan_hash == services.pan_blind_index("ABCDE1234F")
         event = OutboxEvent.objects.get()
-        assert event.topic == "application.submitted"
+        assert event.topic == topics.APPLICATION_SUBMITTED
         assert event.aggregate_id == str(application.pk)
         assert event.payload == {"application_id": str(application.pk), "partner_id": partner.pk}
 
@@ -160,7 +161,7 @@ class TestDecisions:
         assert withdrawn.status == ApplicationStatus.WITHDRAWN
         assert withdrawn.version == 2
         assert withdrawn.decision_note == "moved away"
-        assert OutboxEvent.objects.filter(topic="application.withdrawn").count() == 1
+        assert OutboxEvent.objects.filter(topic=topics.APPLICATION_WITHDRAWN).count() == 1
 
     def test_another_partners_application_is_not_found(self):
         application = LoanApplicationFactory()

@@ -8,14 +8,15 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from loanproject.core.admin.actions import run_for_each
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
+from loanproject.core.admin.readonly import ReadOnlyAdminMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 
 from .. import services
 from ..models import Account, Transaction, TransactionImport
 from ..services.imports import CSV_COLUMNS
-from ._helpers import ReadOnlyAdminMixin, run_for_each
 
 
 class AccountForm(ServiceModelForm):

@@ -7,13 +7,13 @@ from django.contrib import admin
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import HttpRequest
 
+from loanproject.core.admin.actions import run_for_each
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 
 from .. import services
 from ..models import BankConnection
-from ._helpers import run_for_each
 
 
 class BankConnectionForm(ServiceModelForm):

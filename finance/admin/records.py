@@ -14,12 +14,12 @@ from django.utils.html import format_html
 
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
+from loanproject.core.admin.readonly import ReadOnlyAdminMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 from loanproject.core.api.parsers import MAX_JSON_DEPTH, UnstorableInput, loads_json
 
 from .. import services
 from ..models import Document, NetWorthSnapshot, NetWorthSnapshotRun
-from ._helpers import ReadOnlyAdminMixin
 
 
 @admin.register(NetWorthSnapshot)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.http import FileResponse
 from django.utils import timezone
@@ -24,9 +23,9 @@ from rest_framework.response import Response
 
 from applications.api.authentication import PartnerAPIMixin
 from applications.selectors import customers_visible_to
+from loanproject.core.api.idempotency import IDEMPOTENCY_HEADER, StoredResponse, idempotency_key, respond_once
 from loanproject.core.api.parsers import DecimalJSONParser, StorableFormParser, StorableMultiPartParser
 from loanproject.core.errors import NotFound
-from loanproject.core.idempotency import MAX_KEY_LENGTH, StoredResponse, fingerprint, respond_idempotently
 
 from .. import selectors, services
 from ..models import ALLOWED_CONTENT_TYPES
@@ -62,12 +61,6 @@ from .serializers import (
     TransactionSerializer,
 )
 
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    description="Replaying the same key returns the first answer; the same key with another body is 409.",
-)
 ON_PARAMETER = OpenApiParameter("on", date, description="The day the figures are for (default: today).")
 
 
@@ -242,9 +235,7 @@ class TransactionViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveM
         """Add up to 1000 transactions. A transaction already stored (same account and
         provider_transaction_id) is a duplicate and changes nothing, so resending is safe. Bad
         items are refused one by one, by index; the good ones are kept."""
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > MAX_KEY_LENGTH:
-            raise ValidationError({"Idempotency-Key": [f"At most {MAX_KEY_LENGTH} characters."]})
+        key = idempotency_key(request)
         envelope = _validated(TransactionBulkCreateSerializer, request.data)
         items: list[TransactionInput | RowError] = []
         for index, raw in enumerate(envelope["transactions"]):
@@ -262,18 +253,7 @@ class TransactionViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveM
             )
             return StoredResponse(status=status.HTTP_200_OK, body=report.as_dict(position_key="index"))
 
-        if key:
-            answer = respond_idempotently(
-                scope=f"partner:{self.partner.pk}:finance-transactions",
-                key=key,
-                request_fingerprint=fingerprint(request.data),
-                operation=run,
-            )
-        else:
-            with transaction.atomic():
-                answer = run()
-        headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
-        return Response(answer.body, status=answer.status, headers=headers)
+        return respond_once(run, key=key, scope=f"partner:{self.partner.pk}:finance-transactions", payload=request.data)
 
 
 # --- Budgets -----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from applications.models import Partner
 from loanproject.core.errors import NotFound
 
+from ..locks import scoped
 from ..models import ALLOWED_CONTENT_TYPES, DOCUMENT_MAX_BYTES, Document
 from ._scope import customer_in_scope
 
@@ -128,11 +129,8 @@ def upload_document(
 @transaction.atomic
 def update_document_data(*, document_id: int, extracted_data: dict, partner: Partner | None = None) -> Document:
     """Replace what was read from the document (e.g. after OCR or a correction)."""
-    queryset = Document.objects.select_for_update(of=("self",))
-    if partner is not None:
-        queryset = queryset.filter(customer__partner=partner)
     try:
-        document = queryset.get(pk=int(document_id))
+        document = scoped(Document.objects.select_for_update(of=("self",)), partner).get(pk=int(document_id))
     except (Document.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such document.") from None
     document.extracted_data = clean_extracted_data(extracted_data)

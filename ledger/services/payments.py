@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from loanproject.core.errors import IdempotencyKeyReused
 from loanproject.core.money import ZERO
+from loanproject.core import topics
 from loanproject.core.outbox import publish_event
 
 from ..inputs import Leg
@@ -150,7 +151,7 @@ def record_payment(
     allocations = _pay_items(entry, shares)
     applied = amount - remaining
     publish_event(
-        topic="ledger.payment_recorded",
+        topic=topics.LEDGER_PAYMENT_RECORDED,
         aggregate_type="ledger.JournalEntry",
         aggregate_id=entry.pk,
         payload={

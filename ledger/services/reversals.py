@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from loanproject.core.errors import Conflict, NotFound
 from loanproject.core.money import ZERO
+from loanproject.core import topics
 from loanproject.core.outbox import publish_event
 
 from ..inputs import Leg
@@ -128,7 +129,7 @@ def reverse_entry(
     )
     parties = sorted({(leg.account.party_type, leg.account.party_id) for leg in legs if leg.account.party_type})
     publish_event(
-        topic="ledger.entry_reversed",
+        topic=topics.LEDGER_ENTRY_REVERSED,
         aggregate_type="ledger.JournalEntry",
         aggregate_id=entry.pk,
         payload={

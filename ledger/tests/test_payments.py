@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from ledger import selectors, services
 from ledger.models import AccountType, Category, JournalEntry, OpenItemStatus, PaymentAllocation
 from ledger.parties import Party
+from loanproject.core import topics
 from loanproject.core.errors import IdempotencyKeyReused
 from loanproject.core.models import OutboxEvent
 
@@ -126,7 +127,7 @@ def test_the_same_key_replays_the_first_payment(items):
     assert replay.entry == first.entry
     assert [(a.item_id, a.amount) for a in replay.allocations] == [(a.item_id, a.amount) for a in first.allocations]
     assert (JournalEntry.objects.filter(source="ledger.payment").count(), PaymentAllocation.objects.count()) == (1, len(first.allocations))
-    assert OutboxEvent.objects.filter(topic="ledger.payment_recorded").count() == 1
+    assert OutboxEvent.objects.filter(topic=topics.LEDGER_PAYMENT_RECORDED).count() == 1
 
 
 def test_the_same_key_with_another_amount_is_refused(items):
@@ -153,7 +154,7 @@ def test_a_bad_amount_is_refused_and_changes_nothing(items, amount):
 def test_a_payment_announces_itself_in_the_outbox(items):
     result = pay("10.00")
 
-    event = OutboxEvent.objects.get(topic="ledger.payment_recorded")
+    event = OutboxEvent.objects.get(topic=topics.LEDGER_PAYMENT_RECORDED)
     assert event.aggregate_id == str(result.entry.pk)
     assert event.payload == {
         "entry_id": result.entry.pk, "party_type": "loans.driver", "party_id": "7",

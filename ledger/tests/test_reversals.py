@@ -9,6 +9,7 @@ from ledger import selectors, services
 from ledger.inputs import Charge
 from ledger.models import JournalEntry, OpenItem, OpenItemStatus
 from ledger.parties import Party
+from loanproject.core import topics
 from loanproject.core.errors import Conflict, NotFound
 from loanproject.core.models import OutboxEvent
 
@@ -45,7 +46,7 @@ def test_an_entry_of_another_app_is_refused_unless_that_app_asks(on_behalf_of_so
     item.refresh_from_db()
     assert (item.status, item.outstanding) == (OpenItemStatus.OPEN, Decimal("40.00"))
     assert not JournalEntry.objects.filter(reversal_of_id=item.entry_id).exists()
-    assert not OutboxEvent.objects.filter(topic="ledger.entry_reversed").exists()
+    assert not OutboxEvent.objects.filter(topic=topics.LEDGER_ENTRY_REVERSED).exists()
 
 
 def test_the_owning_app_reverses_its_entry_and_the_reversal_is_announced():
@@ -55,7 +56,7 @@ def test_the_owning_app_reverses_its_entry_and_the_reversal_is_announced():
 
     item.refresh_from_db()
     assert (item.status, item.outstanding) == (OpenItemStatus.CLOSED, Decimal("0.00"))
-    event = OutboxEvent.objects.get(topic="ledger.entry_reversed")
+    event = OutboxEvent.objects.get(topic=topics.LEDGER_ENTRY_REVERSED)
     assert (event.aggregate_type, event.aggregate_id) == ("ledger.JournalEntry", str(item.entry_id))
     assert event.payload == {
         "entry_id": item.entry_id, "reversal_entry_id": reversal.pk, "source": "loans.installment",

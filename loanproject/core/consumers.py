@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from celery import shared_task
 from django.db import transaction
 
+from .audit import acting_as_system
 from .models import OutboxEvent, ProcessedEvent
 
 logger = logging.getLogger(__name__)
@@ -32,3 +34,17 @@ def consume_once(*, consumer: str, event_id: int, handle: Callable[[OutboxEvent]
             return False
         handle(event)
     return True
+
+
+def outbox_consumer(name: str, **task_options):
+    """Makes `handle(event)` the Celery task `name`: given an event id, it runs once, as the system user."""
+
+    def register(handle: Callable[[OutboxEvent], object]):
+        def consume(event_id: int) -> bool:
+            with acting_as_system():
+                return consume_once(consumer=name, event_id=event_id, handle=handle)
+
+        consume.__doc__, consume.__name__ = handle.__doc__, handle.__name__
+        return shared_task(name=name, **task_options)(consume)
+
+    return register

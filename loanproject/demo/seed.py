@@ -23,6 +23,7 @@ from django.utils import timezone
 from applications import services
 from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication, Partner, PartnerAPIKey, Reviewer, ReviewerRole
+from loanproject.core import topics
 from loanproject.core.models import OutboxEvent
 from loans.periods import current_week
 from loans.schedules import Frequency, Method
@@ -158,7 +159,7 @@ def _walk_through_review(users: dict) -> None:
     """Approve, escalate, withdraw, book and re-score a few scored applications."""
     touched: set = set()
     # An officer approves within their limit.
-    small = LoanApplication.objects.filter(status="manual_review", requested_amount__lte=20000).order_by("external_ref").first()
+    small = LoanApplication.objects.filter(status=ApplicationStatus.MANUAL_REVIEW, requested_amount__lte=20000).order_by("external_ref").first()
     if small:
         services.record_review_decision(
             application_id=small.pk, expected_version=small.version, reviewer_user=small.assigned_to or users["olivia.officer"],
@@ -166,7 +167,7 @@ def _walk_through_review(users: dict) -> None:
         )
         touched.add(small.pk)
     # Above the officer's limit: the officer proposes, the manager confirms (four eyes).
-    large = LoanApplication.objects.filter(status="manual_review", requested_amount__gt=20000).order_by("external_ref").first()
+    large = LoanApplication.objects.filter(status=ApplicationStatus.MANUAL_REVIEW, requested_amount__gt=20000).order_by("external_ref").first()
     if large:
         proposer = large.assigned_to or users["olivia.officer"]
         services.record_review_decision(
@@ -282,7 +283,7 @@ def load_demo_data(*, password: str | None = None) -> DemoSummary:
             _walk_through_review(users)
             waiting = _submit(partner, len(PROFILES), ("Wanda Waiting", "5000", "65000", 710, 0, "20", "200"))
             # Held back so the demo shows an application that no worker has scored yet.
-            OutboxEvent.objects.filter(topic="application.submitted", aggregate_id=str(waiting.pk)).update(
+            OutboxEvent.objects.filter(topic=topics.APPLICATION_SUBMITTED, aggregate_id=str(waiting.pk)).update(
                 available_at=timezone.now() + timedelta(days=3650)
             )
         with transaction.atomic():

@@ -18,6 +18,7 @@ from applications.models import LoanApplication
 from applications.tests.factories import PartnerFactory, issue_key, pan_for
 from applications.tests.payloads import application_payload
 from conftest import running_worker, wait_until
+from loanproject.core import topics
 from loanproject.core.models import OutboxEvent
 from loanproject.core.outbox import relay_pending_events
 from loanproject.core.testing import SilentBroker, refused_broker_url
@@ -68,7 +69,7 @@ def test_submissions_answer_at_once_while_the_broker_is_dead_and_are_scored_once
     assert max(timings) < SUBMIT_BOUND, f"submissions took {[round(t, 2) for t in timings]} s"
     assert (ready_status, ready["checks"]["broker"]) == (503, "unavailable: OperationalError")
     assert ready_took < READY_BOUND, f"/ready/ took {ready_took:.2f} s"
-    waiting = OutboxEvent.objects.filter(topic="application.submitted", published_at__isnull=True)
+    waiting = OutboxEvent.objects.filter(topic=topics.APPLICATION_SUBMITTED, published_at__isnull=True)
     assert sorted(e.payload["application_id"] for e in waiting) == sorted(ids)
     assert set(LoanApplication.objects.filter(pk__in=ids).values_list("status", flat=True)) == {ApplicationStatus.SUBMITTED}
 

@@ -24,6 +24,7 @@ from applications.models import LoanApplication, Notification
 from applications.tests.factories import PartnerFactory, issue_key, pan_for
 from applications.tests.payloads import application_payload
 from conftest import running_worker, wait_until
+from loanproject.core import topics
 from loanproject.core.models import OutboxEvent, ProcessedEvent
 from loanproject.core.outbox import relay_pending_events
 
@@ -49,7 +50,7 @@ def _scored(ids: list[str]) -> bool:
 
 def _republished() -> float:
     return REGISTRY.get_sample_value("outbox_events_republished_total",
-                                     {"topic": "application.submitted", "trigger": "sweep"}) or 0.0
+                                     {"topic": topics.APPLICATION_SUBMITTED, "trigger": "sweep"}) or 0.0
 
 
 def test_events_lost_with_the_broker_are_redelivered_and_each_application_is_scored_and_notified_once(
@@ -88,10 +89,10 @@ def test_events_lost_with_the_broker_are_redelivered_and_each_application_is_sco
     notified = sorted(Notification.objects.filter(application_id__in=ids).values_list("application_id", "channel", "status", "attempts"))
     assert notified == sorted((a, channel, "sent", 1) for a in LoanApplication.objects.filter(pk__in=ids).values_list("pk", flat=True)
                               for channel in ("email", "sms"))
-    submitted = OutboxEvent.objects.filter(topic="application.submitted")
+    submitted = OutboxEvent.objects.filter(topic=topics.APPLICATION_SUBMITTED)
     assert sorted(submitted.values_list("redeliveries", flat=True)) == [1, 1, 1, 1]
     assert sorted(ProcessedEvent.objects.filter(consumer=SCORE).values_list("event_id", flat=True)) == sorted(
         submitted.values_list("pk", flat=True))  # the two the sweep scored were received and skipped
-    decided = OutboxEvent.objects.filter(topic="application.decided").values_list("pk", flat=True)
+    decided = OutboxEvent.objects.filter(topic=topics.APPLICATION_DECIDED).values_list("pk", flat=True)
     assert ProcessedEvent.objects.filter(consumer=NOTIFY, event_id__in=list(decided)).count() == len(decided) == 4
     assert _republished() - counted_before == 4

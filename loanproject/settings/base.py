@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import dj_database_url
-from celery.schedules import crontab
-from django_celery_beat.tzcrontab import TzAwareCrontab
 from django.core.exceptions import ImproperlyConfigured
+
+from .beat import beat_schedule
+from .outbox import OUTBOX_SUBSCRIPTIONS  # noqa: F401
+from .roles import STAFF_ROLES  # noqa: F401
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -276,77 +277,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # django-celery-beat's DatabaseScheduler, except that it never overwrites staff's changes; migrate
 # installs the entries below as periodic tasks too (loanproject.core.beat).
 CELERY_BEAT_SCHEDULER = "loanproject.core.beat:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE = {
-    # Every 5 seconds: publish outbox events whose on-commit kick was lost (broker down, crash).
-    "relay-outbox": {"task": "core.relay_outbox", "schedule": 5.0, "options": {"expires": 30}},
-    # Every 2 minutes: publish again the outbox events a subscriber has not processed
-    # OUTBOX_REDELIVER_AFTER_SECONDS after their publication (messages lost with the broker).
-    "redeliver-outbox-events": {
-        "task": "core.redeliver_outbox_events",
-        "schedule": crontab(minute="*/2"),
-        "options": {"expires": 100},
-    },
-    # Every minute: retry customer notifications whose backoff has passed.
-    "deliver-due-notifications": {
-        "task": "applications.deliver_due_notifications",
-        "schedule": crontab(minute="*"),
-        "options": {"expires": 50},
-    },
-    # Every 5 minutes: give manual reviews that found every officer full to officers with room
-    # (a decision frees a place at once; raised capacities, new officers and withdrawals do not).
-    "assign-waiting-applications": {
-        "task": "applications.assign_waiting_applications",
-        "schedule": crontab(minute="*/5"),
-        "options": {"expires": 240},
-    },
-    # Every 5 minutes: score applications left waiting for scoring for 10 minutes or more (a
-    # consumer that gave up, no active policy at the time, a lost re-score task).
-    "agents-score-stalled-applications": {
-        "task": "agents.score_stalled_applications",
-        "schedule": crontab(minute="*/5"),
-        "kwargs": {"unchanged_for_minutes": 10},
-        "options": {"expires": 240},
-    },
-    # Every night at 01:30 (TIME_ZONE): the day's net-worth snapshot of every customer with an
-    # open account (idempotent; `manage.py snapshot_net_worth` runs the same job by hand).
-    "finance-net-worth-snapshots": {
-        "task": "finance.take_net_worth_snapshots",
-        "schedule": crontab(hour=1, minute=30),
-        "options": {"expires": 6 * 3600},
-    },
-    # Every night at 03:15 (TIME_ZONE): delete published outbox events and consumer receipts older
-    # than OUTBOX_RETENTION_DAYS and idempotency keys older than IDEMPOTENCY_KEY_RETENTION_DAYS.
-    "purge-outbox-records": {
-        "task": "core.purge_outbox_records",
-        "schedule": crontab(hour=3, minute=15),
-        "options": {"expires": 6 * 3600},
-    },
-    # Every 5 minutes: finish posting runs that made no progress for LOANS_POSTING_STALLED_AFTER_SECONDS
-    # (a killed worker, a flushed broker, a dropped connection): their chunks that nobody works on
-    # are posted by the sweep itself, exactly once, at most 100 chunks a tick.
-    "loans-recover-stalled-posting-runs": {
-        "task": "loans.recover_stalled_posting_runs",
-        "schedule": crontab(minute="*/5"),
-        "options": {"expires": 240},
-    },
-    # Sundays at 05:00 New York time (LOANS_TIME_ZONE): post the week's due installments; one
-    # task per chunk fans out to the workers.
-    "loans-weekly-posting": {
-        "task": "loans.post_weekly_installments",
-        "schedule": TzAwareCrontab(minute=0, hour=5, day_of_week="sun", tz=ZoneInfo(LOANS_TIME_ZONE)),
-        "options": {"expires": 6 * 3600},
-    },
-}
+CELERY_BEAT_SCHEDULE = beat_schedule(loans_time_zone=LOANS_TIME_ZONE)
 
 # --- Transactional outbox --------------------------------------------------------------------
-# topic -> names of the Celery tasks that consume it (each must be an idempotent consumer).
-OUTBOX_SUBSCRIPTIONS: dict[str, list[str]] = {
-    "application.submitted": ["agents.score_submitted_application"],
-    "application.decided": ["applications.notify_application_decided"],
-    "loan.booked": ["applications.notify_loan_booked"],
-    "ledger.payment_recorded": ["loans.close_settled_loans"],
-    "ledger.entry_reversed": ["loans.reopen_unsettled_loans"],
-}
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 200)
 # Published events and consumer receipts are deleted after this many days (unpublished: never).
 OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 30, minimum=1)
@@ -390,80 +323,6 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 
-# --- Staff roles (groups); `manage.py setup_roles` and every migrate keep them in sync --------
-# Each entry is "app_label.codename"; "app_label.view_*" and "*.view_*" expand to every match.
-STAFF_ROLES: dict[str, list[str]] = {
-    "Loan officer": [
-        "applications.view_partner",
-        "applications.view_customer",
-        "applications.view_loanapplication",
-        "applications.change_loanapplication",
-        "applications.review_loanapplication",
-        "applications.rescore_loanapplication",
-        "applications.view_reviewdecision",
-        "applications.view_notification",
-        "agents.view_*",
-        "finance.view_*",
-    ],
-    "Loan manager": [
-        "applications.view_partner",
-        "applications.view_customer",
-        "applications.view_loanapplication",
-        "applications.change_loanapplication",
-        "applications.review_loanapplication",
-        "applications.rescore_loanapplication",
-        "applications.view_reviewdecision",
-        # Their team's workload (capacity, switching a reviewer off); never limits, roles or
-        # managers: those are the Credit administrator's, who decides no application.
-        "applications.view_reviewer",
-        "applications.change_reviewer",
-        "applications.view_notification",
-        "applications.change_notification",
-        "agents.view_*",
-        "agents.add_scoringpolicy",
-        "agents.change_scoringpolicy",
-        "auditlog.view_logentry",
-        "finance.view_*",
-        "loans.view_*",
-        "loans.export_loans",
-    ],
-    # Sets who may approve what: registers reviewers, their approval limits, roles and managers.
-    # Decides no application (no review_loanapplication), so no one holds both by their role.
-    "Credit administrator": [
-        "applications.view_reviewer",
-        "applications.add_reviewer",
-        "applications.change_reviewer",
-        "applications.manage_reviewer_authority",
-        "applications.view_reviewdecision",
-        "auth.view_user",
-        "auditlog.view_logentry",
-    ],
-    "Finance": [
-        "applications.view_partner",
-        "applications.view_customer",
-        "applications.view_loanapplication",
-        "finance.view_*",
-        "finance.add_transactionimport",
-        "finance.change_bankconnection",
-        "finance.change_account",
-        "finance.add_networthsnapshot",
-        # Driver loans: create, view, update, post installments, export; record payments, reverse.
-        "loans.add_driver",
-        "loans.change_driver",
-        "loans.add_lease",
-        "loans.change_lease",
-        "loans.add_driverloan",
-        "loans.change_driverloan",
-        "loans.view_*",
-        "loans.post_installments",
-        "loans.export_loans",
-        "ledger.view_*",
-        "ledger.record_payment",
-        "ledger.reverse_entry",
-        "django_celery_beat.view_periodictask",
-    ],
-    "Auditor": ["*.view_*"],
-}
 
 # --- Personal finance ------------------------------------------------------------------------
 # Net worth is totalled in this currency; accounts in others are listed apart, never converted.

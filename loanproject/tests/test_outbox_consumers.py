@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from loanproject.core import topics
 from loanproject.core.models import OutboxEvent, ProcessedEvent
 from loanproject.core.outbox import subscriber_task, unprocessed_events
 from loans.tests.factories import make_loan
@@ -21,16 +22,16 @@ pytestmark = pytest.mark.django_db
 def _booked_for_a_driver_without_a_customer() -> dict:
     """The payload booking really sends when the driver has no customer record (nobody to tell)."""
     loan = make_loan()
-    return OutboxEvent.objects.get(topic="loan.booked", aggregate_id=str(loan.pk)).payload
+    return OutboxEvent.objects.get(topic=topics.LOAN_BOOKED, aggregate_id=str(loan.pk)).payload
 
 
 # topic -> the payload of an event its consumers have nothing to do for (every subscribed topic)
 NOTHING_TO_DO = {
-    "application.submitted": lambda: {"application_id": str(uuid.uuid4())},  # no such application (or scored already)
-    "application.decided": lambda: {"application_id": str(uuid.uuid4()), "status": "submitted"},  # nothing to tell
-    "loan.booked": _booked_for_a_driver_without_a_customer,
-    "ledger.payment_recorded": lambda: {"party_type": "supplier", "party_id": "1"},  # not a driver
-    "ledger.entry_reversed": lambda: {"parties": []},
+    topics.APPLICATION_SUBMITTED: lambda: {"application_id": str(uuid.uuid4())},  # no such application (or scored already)
+    topics.APPLICATION_DECIDED: lambda: {"application_id": str(uuid.uuid4()), "status": "submitted"},  # nothing to tell
+    topics.LOAN_BOOKED: _booked_for_a_driver_without_a_customer,
+    topics.LEDGER_PAYMENT_RECORDED: lambda: {"party_type": "supplier", "party_id": "1"},  # not a driver
+    topics.LEDGER_ENTRY_REVERSED: lambda: {"parties": []},
 }
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import date
 from itertools import islice
 
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -23,9 +22,9 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from loanproject.core.api.authentication import HasStaffPermission, StaffTokenAuthentication
+from loanproject.core.api.idempotency import IDEMPOTENCY_HEADER, StoredResponse, idempotency_key, respond_once
 from loanproject.core.api.pagination import StandardPagination
 from loanproject.core.exports import EXPORT_FORMATS, XLSX_MEDIA_TYPE, export_response
-from loanproject.core.idempotency import MAX_KEY_LENGTH, StoredResponse, fingerprint, respond_idempotently
 
 from .. import selectors, services
 from ..models import LoanStatus
@@ -47,22 +46,12 @@ from .serializers import (
 )
 
 VIEW_LOANS = "loans.view_driverloan"
-IDEMPOTENCY_HEADER = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="Replays the first answer.")
 
 
 class StaffAPIMixin:
     authentication_classes = [StaffTokenAuthentication, SessionAuthentication]
     permission_classes = [HasStaffPermission]
     required_permissions: dict[str, str] = {}
-
-
-def _idempotency_key(request: Request, *, required: bool = False) -> str:
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if len(key) > MAX_KEY_LENGTH:
-        raise ValidationError({"Idempotency-Key": [f"At most {MAX_KEY_LENGTH} characters."]})
-    if required and not key:
-        raise ValidationError({"Idempotency-Key": ["This header is required."]})
-    return key
 
 
 class LoanViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -93,7 +82,7 @@ class LoanViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     )
     def create(self, request: Request) -> Response:
         """Book a loan: schedule, disbursement entry, `loan.booked` event."""
-        key = _idempotency_key(request)
+        key = idempotency_key(request)
         serializer = LoanCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
 
@@ -104,7 +93,7 @@ class LoanViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
             location = reverse("api:loan-detail", kwargs={"loan_number": loan.loan_number}, request=request)
             return StoredResponse(status=201, body=dict(LoanDetailSerializer(loan).data), headers={"Location": location})
 
-        return _answer(book, key=key, scope=f"staff:{request.user.pk}:loans", payload=request.data)
+        return respond_once(book, key=key, scope=f"staff:{request.user.pk}:loans", payload=request.data)
 
     @extend_schema(request=CancelSerializer, responses={200: LoanSerializer})
     @action(detail=True, methods=["post"])
@@ -114,18 +103,6 @@ class LoanViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         serializer.is_valid(raise_exception=True)
         loan = services.cancel_loan(loan_id=self.get_object().pk, reason=serializer.validated_data["reason"], actor=request.user)
         return Response(LoanSerializer(loan).data)
-
-
-def _answer(operation, *, key: str, scope: str, payload) -> Response:
-    if key:
-        answer = respond_idempotently(scope=scope, key=key, request_fingerprint=fingerprint(payload), operation=operation)
-    else:
-        with transaction.atomic():
-            answer = operation()
-    headers = dict(answer.headers)
-    if answer.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return Response(answer.body, status=answer.status, headers=headers)
 
 
 class PostingView(StaffAPIMixin, APIView):
@@ -173,7 +150,7 @@ class DriverPaymentView(StaffAPIMixin, APIView):
         "key replays the first result and never pays twice.",
     )
     def post(self, request: Request, driver_id: int) -> Response:
-        key = _idempotency_key(request, required=True)
+        key = idempotency_key(request, required=True)
         serializer = PaymentSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -22,6 +22,7 @@ from ledger.models import OpenItem, OpenItemStatus
 from loanproject.core.audit import log_bulk_changes
 from loanproject.core.errors import Conflict, DomainError, IllegalTransition, NotFound
 from loanproject.core.money import to_cents, to_decimal
+from loanproject.core import topics
 from loanproject.core.outbox import publish_event
 
 from .. import accounts
@@ -151,7 +152,7 @@ def create_driver_loan(
         for row in schedule
     )
     publish_event(
-        topic="loan.booked",
+        topic=topics.LOAN_BOOKED,
         aggregate_type="loans.DriverLoan",
         aggregate_id=loan.pk,
         payload={

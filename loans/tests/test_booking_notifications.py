@@ -9,6 +9,7 @@ import pytest
 from applications.lifecycle import ApplicationStatus
 from applications.models import Notification
 from applications.tests.factories import CustomerFactory, LoanApplicationFactory, StaffUserFactory
+from loanproject.core import topics
 from loanproject.core.models import OutboxEvent
 from loanproject.core.testing import deliver_outbox
 from loans import services
@@ -51,7 +52,7 @@ def test_booking_an_approved_application_tells_its_customer(django_capture_on_co
 
     assert deliver_outbox(django_capture_on_commit_callbacks) == 1
 
-    assert OutboxEvent.objects.get(topic="loan.booked").payload["customer_id"] == application.customer_id
+    assert OutboxEvent.objects.get(topic=topics.LOAN_BOOKED).payload["customer_id"] == application.customer_id
     notifications = Notification.objects.order_by("channel")
     assert [(n.channel, n.template, n.status, n.customer_id) for n in notifications] == [
         ("email", "loan_booked", "sent", application.customer_id),

@@ -12,6 +12,7 @@ from applications.lifecycle import ApplicationStatus
 from applications.tests.factories import CustomerFactory, LoanApplicationFactory, StaffUserFactory
 from ledger import selectors as ledger_selectors
 from ledger.models import Account, JournalEntry, OpenItemStatus
+from loanproject.core import topics
 from loanproject.core.errors import Conflict, DomainError, IllegalTransition
 from loanproject.core.models import OutboxEvent
 from loans import services
@@ -41,7 +42,7 @@ def test_a_loan_is_booked_with_its_schedule_number_and_disbursement():
         ("1000", Decimal("0.00"), Decimal("1500.00")), ("1300", Decimal("1500.00"), Decimal("0.00")),
     ]
     assert loan.receivable_account.code == f"loans.driver:{loan.driver_id}:LOANS:USD"
-    event = OutboxEvent.objects.get(topic="loan.booked")
+    event = OutboxEvent.objects.get(topic=topics.LOAN_BOOKED)
     assert event.payload == {
         "loan_id": loan.pk, "loan_number": "DL-2026-0001", "driver_id": loan.driver_id, "customer_id": None,
         "principal": "1500.00", "first_due": "2026-01-04", "application_id": None,
@@ -213,7 +214,7 @@ def test_an_approved_application_is_booked_as_a_monthly_loan():
     ]
     loan.driver.refresh_from_db()
     assert loan.driver.customer == application.customer
-    event = OutboxEvent.objects.get(topic="loan.booked")
+    event = OutboxEvent.objects.get(topic=topics.LOAN_BOOKED)
     assert event.payload["application_id"] == str(application.pk)
 
 

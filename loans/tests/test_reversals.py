@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from ledger import selectors as ledger_selectors
 from ledger.models import JournalEntry, OpenItem, OpenItemStatus
+from loanproject.core import topics
 from loanproject.core.errors import NotFound
 from loanproject.core.outbox import relay_pending_events
 from loans import services
@@ -118,7 +119,7 @@ def test_a_payment_of_another_driver_is_not_reversed():
 
 
 def test_a_payment_reversed_in_the_ledger_admin_reopens_the_loan_through_the_outbox(admin_client, settings):
-    settings.OUTBOX_SUBSCRIPTIONS = {**settings.OUTBOX_SUBSCRIPTIONS, "ledger.entry_reversed": ["loans.reopen_unsettled_loans"]}
+    settings.OUTBOX_SUBSCRIPTIONS = {**settings.OUTBOX_SUBSCRIPTIONS, topics.LEDGER_ENTRY_REVERSED: ["loans.reopen_unsettled_loans"]}
     loan, payment = paid_off_loan()
 
     messages = reverse_in_ledger_admin(admin_client, payment.payment.entry.pk)

@@ -6,11 +6,27 @@ from django.http import HttpRequest
 
 
 class ReadOnlyAdminMixin:
+    """For a model admin or an inline: nothing is added, edited or deleted here."""
+
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ReadOnlyInlineMixin(ReadOnlyAdminMixin):
+    extra = 0
+
+
+class NoDeleteAdminMixin:
+    """Business records are never deleted from the admin: a delete would skip the services (no
+    domain checks, no outbox event) and erase what the audit log refers to. Without the delete
+    permission Django also drops the "Delete selected" action and refuses the delete page.
+    Deactivate, withdraw or revoke instead."""
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

@@ -1,6 +1,7 @@
-"""Request idempotency: the same key replays the first answer; the same key with another body
-is refused. The stored answer commits with the effect, so a crash can never leave an effect
-without its answer or an answer without its effect."""
+"""Request idempotency of create endpoints: the same Idempotency-Key replays the first answer
+(with `Idempotent-Replayed: true`); the same key with another body is refused (409). The stored
+answer commits with the effect, so a crash can never leave an effect without its answer or an
+answer without its effect."""
 
 from __future__ import annotations
 
@@ -10,11 +11,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
 
-from .errors import IdempotencyKeyReused
-from .models import IdempotencyKey
+from ..errors import IdempotencyKeyReused
+from ..models import IdempotencyKey
 
 MAX_KEY_LENGTH = 255
+HEADER = "Idempotency-Key"
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    description="Replaying the same key returns the first answer; the same key with another body is 409.",
+)
 
 
 @dataclass(frozen=True)
@@ -79,3 +91,24 @@ def respond_idempotently(
             raise
         return replay
     return response
+
+
+def idempotency_key(request: Request, *, required: bool = False) -> str:
+    """The request's key, "" when it sent none (read before the body, so a bad key is the 400)."""
+    key = request.headers.get(HEADER, "").strip()
+    if len(key) > MAX_KEY_LENGTH:
+        raise ValidationError({HEADER: [f"At most {MAX_KEY_LENGTH} characters."]})
+    if required and not key:
+        raise ValidationError({HEADER: ["This header is required."]})
+    return key
+
+
+def respond_once(operation: Callable[[], StoredResponse], *, key: str, scope: str, payload: object) -> Response:
+    """Run `operation` atomically; with a key, once per (scope, key), replaying its answer after."""
+    if key:
+        answer = respond_idempotently(scope=scope, key=key, request_fingerprint=fingerprint(payload), operation=operation)
+    else:
+        with transaction.atomic():
+            answer = operation()
+    headers = {**answer.headers, **({"Idempotent-Replayed": "true"} if answer.replayed else {})}
+    return Response(answer.body, status=answer.status, headers=headers)

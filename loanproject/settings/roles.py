@@ -1,0 +1,76 @@
+"""Staff roles (groups); `manage.py setup_roles` and every migrate keep them in sync.
+
+Each entry is "app_label.codename"; "app_label.view_*" and "*.view_*" expand to every match."""
+
+STAFF_ROLES: dict[str, list[str]] = {
+    "Loan officer": [
+        "applications.view_partner",
+        "applications.view_customer",
+        "applications.view_loanapplication",
+        "applications.change_loanapplication",
+        "applications.review_loanapplication",
+        "applications.rescore_loanapplication",
+        "applications.view_reviewdecision",
+        "applications.view_notification",
+        "agents.view_*",
+        "finance.view_*",
+    ],
+    "Loan manager": [
+        "applications.view_partner",
+        "applications.view_customer",
+        "applications.view_loanapplication",
+        "applications.change_loanapplication",
+        "applications.review_loanapplication",
+        "applications.rescore_loanapplication",
+        "applications.view_reviewdecision",
+        # Their team's workload (capacity, switching a reviewer off); never limits, roles or
+        # managers: those are the Credit administrator's, who decides no application.
+        "applications.view_reviewer",
+        "applications.change_reviewer",
+        "applications.view_notification",
+        "applications.change_notification",
+        "agents.view_*",
+        "agents.add_scoringpolicy",
+        "agents.change_scoringpolicy",
+        "auditlog.view_logentry",
+        "finance.view_*",
+        "loans.view_*",
+        "loans.export_loans",
+    ],
+    # Sets who may approve what: registers reviewers, their approval limits, roles and managers.
+    # Decides no application (no review_loanapplication), so no one holds both by their role.
+    "Credit administrator": [
+        "applications.view_reviewer",
+        "applications.add_reviewer",
+        "applications.change_reviewer",
+        "applications.manage_reviewer_authority",
+        "applications.view_reviewdecision",
+        "auth.view_user",
+        "auditlog.view_logentry",
+    ],
+    "Finance": [
+        "applications.view_partner",
+        "applications.view_customer",
+        "applications.view_loanapplication",
+        "finance.view_*",
+        "finance.add_transactionimport",
+        "finance.change_bankconnection",
+        "finance.change_account",
+        "finance.add_networthsnapshot",
+        # Driver loans: create, view, update, post installments, export; record payments, reverse.
+        "loans.add_driver",
+        "loans.change_driver",
+        "loans.add_lease",
+        "loans.change_lease",
+        "loans.add_driverloan",
+        "loans.change_driverloan",
+        "loans.view_*",
+        "loans.post_installments",
+        "loans.export_loans",
+        "ledger.view_*",
+        "ledger.record_payment",
+        "ledger.reverse_entry",
+        "django_celery_beat.view_periodictask",
+    ],
+    "Auditor": ["*.view_*"],
+}
