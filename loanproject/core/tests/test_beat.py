@@ -5,12 +5,14 @@ migrate and every start of beat."""
 from __future__ import annotations
 
 import json
+from zoneinfo import ZoneInfo
 
 import pytest
 from celery import current_app
 from celery.schedules import crontab, schedule
 from django.conf import settings
 from django.core.management import call_command
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
@@ -70,11 +72,13 @@ def test_migrate_installs_the_schedules_and_keeps_staff_changes_through_migrate_
     call_command("migrate", verbosity=0)
 
     assert periodic_tasks() == EXPECTED
-    # Staff pause one job, move another to 04:45 and retune a third's argument in the admin.
+    # Staff pause one job, move another to :45 of this hour and retune a third's argument in the
+    # admin. (This hour: django-celery-beat loads a crontab entry only within two hours of its time.)
     PeriodicTask.objects.filter(name="relay-outbox").update(enabled=False)
-    quarter_to_five, _ = CrontabSchedule.objects.get_or_create(minute="45", hour="4", timezone=settings.TIME_ZONE)
+    this_hour = str(timezone.localtime(timezone=ZoneInfo(settings.TIME_ZONE)).hour)
+    moved, _ = CrontabSchedule.objects.get_or_create(minute="45", hour=this_hour, timezone=settings.TIME_ZONE)
     purge = PeriodicTask.objects.get(name="purge-outbox-records")
-    purge.crontab = quarter_to_five
+    purge.crontab = moved
     purge.save()
     PeriodicTask.objects.filter(name="agents-score-stalled-applications").update(kwargs='{"unchanged_for_minutes": 20}')
     edited = periodic_tasks()
@@ -84,11 +88,11 @@ def test_migrate_installs_the_schedules_and_keeps_staff_changes_through_migrate_
 
     assert periodic_tasks() == edited
     assert PeriodicTask.objects.get(name="relay-outbox").enabled is False
-    assert edited["purge-outbox-records"][1] == ("crontab", "45", "4", "*", "*", "*", settings.TIME_ZONE)
+    assert edited["purge-outbox-records"][1] == ("crontab", "45", this_hour, "*", "*", "*", settings.TIME_ZONE)
     running = scheduler.schedule  # what beat will run: the enabled entries, as staff left them
     assert "relay-outbox" not in running
     assert (running["purge-outbox-records"].schedule._orig_hour, running["purge-outbox-records"].schedule._orig_minute) == (
-        "4", "45")
+        this_hour, "45")
     assert running["agents-score-stalled-applications"].kwargs == {"unchanged_for_minutes": 20}
 
 
