@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
 
 from django.db import models
 
@@ -28,10 +29,10 @@ def to_cents(value: Decimal | int | str) -> Decimal:
     return to_decimal(value).quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
-class MoneyField(models.DecimalField):
+class MoneyField(models.DecimalField[Decimal | int | str, Decimal]):
     """Decimal(14, 2): up to 999,999,999,999.99."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max_digits", 14)
         kwargs.setdefault("decimal_places", 2)
         super().__init__(*args, **kwargs)

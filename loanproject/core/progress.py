@@ -1,11 +1,12 @@
 """Progress bars for long management commands (on stderr, so --json output stays clean)."""
 
 import sys
+from typing import NoReturn
 
 from tqdm import tqdm
 
 
-def progress_bar(*, total: int | None, unit: str, enabled: bool = True, description: str = "") -> tqdm:
+def progress_bar(*, total: int | None, unit: str, enabled: bool = True, description: str = "") -> tqdm[NoReturn]:
     return tqdm(
         total=total,
         unit=unit,
