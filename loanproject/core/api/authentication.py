@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Protocol, cast
+
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from ..audit import attribute_request_changes_to
 
@@ -11,10 +16,14 @@ from ..audit import attribute_request_changes_to
 class StaffTokenAuthentication(TokenAuthentication):
     """`Authorization: Token <key>` (manage.py drf_create_token <username>); audit names the user."""
 
-    def authenticate_credentials(self, key):
+    def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
         user, token = super().authenticate_credentials(key)
         attribute_request_changes_to(user)
         return user, token
+
+
+class _StaffView(Protocol):
+    required_permissions: Mapping[str, str]
 
 
 class HasStaffPermission(BasePermission):
@@ -26,9 +35,11 @@ class HasStaffPermission(BasePermission):
 
     message = "You need a staff account with the right permission."
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         user = request.user
         if not (user and user.is_authenticated and user.is_active and user.is_staff):
             return False
-        required = view.required_permissions.get(getattr(view, "action", None) or request.method.lower())
-        return bool(required) and user.has_perm(required)
+        required = cast(_StaffView, view).required_permissions.get(getattr(view, "action", None) or (request.method or "").lower())
+        if not required:
+            return False
+        return user.has_perm(required)
