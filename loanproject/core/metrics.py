@@ -133,7 +133,7 @@ def merged_registry(*, with_database: bool) -> CollectorRegistry:
     if not multiprocess_dir():
         return REGISTRY
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
+    multiprocess.MultiProcessCollector(registry)
     if with_database:
         registry.register(OutboxCollector())
         registry.register(MigrationsCollector())
@@ -174,4 +174,4 @@ def mark_worker_process_dead(**kwargs: object) -> None:
     """celery worker_process_shutdown: a pool process that exits leaves its counters (they still
     count) but its live gauges are dropped."""
     if multiprocess_dir():
-        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
+        multiprocess.mark_process_dead(os.getpid())

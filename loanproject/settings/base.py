@@ -10,13 +10,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dj_database_url
-import django_stubs_ext
 from celery.schedules import crontab
 from django_celery_beat.tzcrontab import TzAwareCrontab
 from django.core.exceptions import ImproperlyConfigured
-
-# Lets Django's generic classes take type arguments at run time (`admin.ModelAdmin[Account]`).
-django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
