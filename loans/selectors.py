@@ -7,9 +7,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TypedDict
 
 from django.db.models import Case, CharField, Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
+from django_stubs_ext import WithAnnotations
 
 from ledger import selectors as ledger_selectors
 from ledger.models import Category, OpenItem
@@ -83,7 +85,18 @@ def unposted_installments(*, period_start: date, period_end: date, driver_id: in
     return installments.select_related("loan", "loan__driver").order_by("due_date", "loan__loan_number", "sequence")
 
 
-def loan_portfolio(*, statuses: list[str] | None = None) -> QuerySet[DriverLoan]:
+class PortfolioFigures(TypedDict):
+    billed_principal: Decimal
+    paid: Decimal
+    principal_repaid: Decimal
+    billed_outstanding: Decimal
+    outstanding_principal: Decimal
+    unbilled_principal: Decimal
+
+
+def loan_portfolio(
+    *, statuses: list[str] | None = None
+) -> QuerySet[WithAnnotations[DriverLoan, PortfolioFigures]]:
     """Per loan: principal billed, principal repaid (payments pay interest first), principal still
     outstanding, what is billed and unpaid, and what is still to be billed."""
     item = "installments__posted_entry__open_items__"

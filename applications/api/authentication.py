@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
 
 from loanproject.core.audit import attribute_request_changes_to
 
@@ -85,7 +88,14 @@ class PartnerAPIKeyScheme(OpenApiAuthenticationExtension):
         }
 
 
-class PartnerAPIMixin:
+# Type checkers see the mixin as the view it is mixed into.
+if TYPE_CHECKING:
+    _View = APIView
+else:
+    _View = object
+
+
+class PartnerAPIMixin(_View):
     """Authentication, permission and throttling of every partner endpoint."""
 
     authentication_classes = [PartnerAPIKeyAuthentication]
@@ -94,4 +104,7 @@ class PartnerAPIMixin:
 
     @property
     def partner(self) -> Partner:
-        return partner_of(self.request)
+        partner = partner_of(self.request)
+        if partner is None:  # IsPartner lets no such request in
+            raise exceptions.NotAuthenticated()
+        return partner

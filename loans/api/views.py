@@ -7,6 +7,7 @@ export the reports; loan managers read and export. Partner API keys are not acce
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 from itertools import islice
 
 from django.db import transaction
@@ -50,7 +51,14 @@ VIEW_LOANS = "loans.view_driverloan"
 IDEMPOTENCY_HEADER = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="Replays the first answer.")
 
 
-class StaffAPIMixin:
+# Type checkers see the mixin as the view it is mixed into.
+if TYPE_CHECKING:
+    _View = APIView
+else:
+    _View = object
+
+
+class StaffAPIMixin(_View):
     authentication_classes = [StaffTokenAuthentication, SessionAuthentication]
     permission_classes = [HasStaffPermission]
     required_permissions: dict[str, str] = {}
