@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -64,7 +66,7 @@ class DriverForm(ServiceModelForm):
 
 class LeaseInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = Lease
-    fields = ["lease_number", "medallion_number", "vehicle_plate", "start_date", "end_date"]
+    fields: ClassVar[tuple[str, ...]] = ("lease_number", "medallion_number", "vehicle_plate", "start_date", "end_date")
     readonly_fields = fields
     show_change_link = True
 
@@ -177,8 +179,8 @@ class LoanRecordForm(ServiceModelForm):
 
 class InstallmentInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = Installment
-    fields = ["sequence", "due_date", "principal", "interest", "amount", "balance_after", "status", "payment",
-              "paid", "outstanding", "entry"]
+    fields: ClassVar[tuple[str, ...]] = ("sequence", "due_date", "principal", "interest", "amount", "balance_after", "status", "payment",
+              "paid", "outstanding", "entry")
     readonly_fields = fields
     ordering = ["sequence"]
     verbose_name_plural = "schedule"
@@ -348,8 +350,8 @@ class InstallmentAdmin(LargeTableAdminMixin, AuditedAdminMixin, admin.ModelAdmin
     date_hierarchy = "due_date"
     ordering = ["-due_date", "-id"]
     actions = ["reverse_postings"]
-    fields = ["loan", "sequence", "due_date", "principal", "interest", "amount", "balance_after", "status",
-              "posting_attempt", "entry", "posted_at", "posting_run"]
+    fields: ClassVar[tuple[str, ...]] = ("loan", "sequence", "due_date", "principal", "interest", "amount", "balance_after", "status",
+              "posting_attempt", "entry", "posted_at", "posting_run")
     readonly_fields = fields
 
     def has_add_permission(self, request) -> bool:
@@ -404,8 +406,8 @@ class PostingRunForm(ServiceModelForm):
 
 class PostingRunChunkInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = PostingRunChunk
-    fields = ["first_due", "first_id", "planned", "processed", "posted", "skipped", "failed", "locked", "total_amount",
-              "locked_ids", "failed_ids", "finished_at", "recovered"]
+    fields: ClassVar[tuple[str, ...]] = ("first_due", "first_id", "planned", "processed", "posted", "skipped", "failed", "locked", "total_amount",
+              "locked_ids", "failed_ids", "finished_at", "recovered")
     readonly_fields = fields
     verbose_name_plural = "chunks"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
@@ -78,7 +80,7 @@ class ReviewerAdmin(NoDeleteAdminMixin, AuditedAdminMixin, ServiceAdminMixin, ad
 
 class ReviewDecisionInline(admin.TabularInline):
     model = ReviewDecision
-    fields = ["decided_at", "reviewer", "outcome", "amount", "comment", "reasons", "application_version"]
+    fields: ClassVar[tuple[str, ...]] = ("decided_at", "reviewer", "outcome", "amount", "comment", "reasons", "application_version")
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import json
 
 from django import forms
@@ -48,10 +50,11 @@ class NetWorthSnapshotRunAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.M
     date_hierarchy = "date"
     search_fields = ["=id"]
     ordering = ["-id"]
-    fields = readonly_fields = [
+    readonly_fields: ClassVar[tuple[str, ...]] = (
         "date", "status", "chosen_customers", "customers", "created", "already_taken", "started_by",
         "error_message", "started_at", "finished_at",
-    ]
+    )
+    fields = readonly_fields
 
 
 class DocumentDataDecoder(json.JSONDecoder):
