@@ -33,6 +33,7 @@ import time
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -299,7 +300,7 @@ def one_statement(period_end: date) -> tuple[float, int]:
 
     from loans.accounts import interest_income_account, principal_account
 
-    params = {"period_end": period_end, "principal": principal_account().pk, "interest": interest_income_account().pk}
+    params: dict[str, Any] = {"period_end": period_end, "principal": principal_account().pk, "interest": interest_income_account().pk}
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(ONE_STATEMENT_SQL, params)
@@ -367,7 +368,7 @@ def main() -> None:
         services_measured.append(service)
         checked(f"service with {workers} process(es)")
 
-    memory_measured = []
+    memory_measured: list[dict[str, int]] = []
     # Each chunk size on the full batch, and the first one on a quarter of it too: the peak must
     # depend on neither the chunk size nor the number of installments.
     memory_plan = [(size, memory_n) for size in args.memory_chunk_sizes]

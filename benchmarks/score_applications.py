@@ -79,7 +79,8 @@ def create_customers(count: int, rng: random.Random, tag: str, run: int) -> list
     from loanproject.core.sensitive import Sensitive
 
     partners = bench_partners()
-    customers, pans = [], []
+    customers: list[Customer] = []
+    pans: list[str] = []
     for i in range(count):
         # Unique per run and customer, so PANs repeat only where the share below repeats them.
         pan = f"{LETTERS[run % 24]}{LETTERS[i // 10000 % 24]}{LETTERS[i // 240000 % 24]}CH{i % 10000:04d}Z"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import ClassVar
 
 from django import forms
@@ -9,6 +10,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -189,15 +191,15 @@ class InstallmentInline(ReadOnlyInlineMixin, admin.TabularInline):
         return selectors.installments_with_payments()
 
     @admin.display(description="Payment")
-    def payment(self, obj: Installment) -> str:
+    def payment(self, obj: selectors.InstallmentWithPayments) -> str:
         return obj.payment_state.replace("_", " ")
 
     @admin.display(description="Paid")
-    def paid(self, obj: Installment):
+    def paid(self, obj: selectors.InstallmentWithPayments) -> Decimal:
         return obj.paid
 
     @admin.display(description="Outstanding")
-    def outstanding(self, obj: Installment):
+    def outstanding(self, obj: selectors.InstallmentWithPayments) -> Decimal:
         return obj.outstanding
 
     @admin.display(description="Ledger entry")
@@ -262,7 +264,9 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
                 period_start=period_start, period_end=period_end, started_by=request.user, loan_ids=loan_ids
             )
         except (DomainError, ValidationError) as exc:
-            self.message_user(request, getattr(exc, "message", None) or "; ".join(exc.messages), messages.ERROR)
+            self.message_user(
+                request, exc.message if isinstance(exc, DomainError) else "; ".join(exc.messages), messages.ERROR
+            )
             return
         self.message_user(request, _run_summary(run), messages.SUCCESS)
 
@@ -297,7 +301,7 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
             "opts": self.model._meta,
         })
 
-    def report_view(self, request: HttpRequest, name: str) -> HttpResponse:
+    def report_view(self, request: HttpRequest, name: str) -> HttpResponseBase:
         report = REPORTS.get(name)
         if report is None or not request.user.has_perm("loans.view_driverloan"):
             raise PermissionDenied

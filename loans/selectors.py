@@ -7,11 +7,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Case, CharField, Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
-from django_stubs_ext import WithAnnotations
 
 from ledger import selectors as ledger_selectors
 from ledger.models import Category, OpenItem
@@ -29,6 +28,9 @@ from .models import (
 )
 from .periods import week_containing
 from .services.targets import due_installments
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 MONEY = DecimalField(max_digits=16, decimal_places=2)
 
@@ -50,7 +52,17 @@ def posting_runs() -> QuerySet[InstallmentPostingRun]:
     return InstallmentPostingRun.objects.select_related("started_by").annotate(chunks_recovered=Coalesce(Subquery(recovered), 0))
 
 
-def installments_with_payments() -> QuerySet[Installment]:
+class PaymentFigures(TypedDict):
+    outstanding: Decimal
+    paid: Decimal
+    payment_state: str
+
+
+if TYPE_CHECKING:
+    InstallmentWithPayments = WithAnnotations[Installment, PaymentFigures]
+
+
+def installments_with_payments() -> QuerySet[InstallmentWithPayments]:
     """Installments with `outstanding`, `paid` and `payment_state` read from their open items.
 
     payment_state: scheduled / cancelled (not posted), unpaid, partially_paid, paid.

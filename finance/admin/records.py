@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import json
+from typing import ClassVar
 
 from django import forms
 from django.contrib import admin

@@ -7,10 +7,11 @@ export the reports; loan managers read and export. Partner API keys are not acce
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -240,7 +241,7 @@ class ReportView(StaffAPIMixin, APIView):
             (200, XLSX_MEDIA_TYPE): OpenApiResponse(OpenApiTypes.BINARY, description="?export=xlsx"),
         },
     )
-    def get(self, request: Request, name: str) -> Response:
+    def get(self, request: Request, name: str) -> HttpResponseBase:
         report = REPORTS.get(name)
         if report is None:
             raise HttpNotFound(f"No report {name!r}; reports: {', '.join(REPORTS)}.")
