@@ -132,7 +132,7 @@ class DocumentAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, 
             raise PermissionDenied
         return FileResponse(
             document.file.open("rb"), as_attachment=True,
-            filename=document.original_name or document.file.name.rsplit("/", 1)[-1], content_type=document.content_type,
+            filename=document.original_name or (document.file.name or "").rsplit("/", 1)[-1], content_type=document.content_type,
         )
 
     @admin.display(description="File")

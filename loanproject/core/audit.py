@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -84,7 +84,7 @@ def _request_context() -> dict[str, Any]:
 def log_bulk_changes(
     *,
     model: type[Model],
-    changes: Iterable[tuple[Model, dict[str, tuple[object, object]]]],
+    changes: Iterable[tuple[Model, Mapping[str, tuple[object, object]]]],
     action: int | None = None,
 ) -> int:
     """Audit entries for rows changed by a bulk UPDATE, which django-auditlog cannot see.
