@@ -96,7 +96,7 @@ def applications_per_day(*, since: date) -> list[dict]:
 def approval_rate(*, since: date) -> dict:
     """Approved (incl. pre-approved and booked) against rejected, for decisions since `since`."""
     counts = LoanApplication.objects.filter(decided_at__gte=start_of_day(since)).aggregate(
-        approved=Count("pk", filter=Q(status__in=APPROVED_STATUSES + (ApplicationStatus.PRE_APPROVED,))),
+        approved=Count("pk", filter=Q(status__in=(*APPROVED_STATUSES, ApplicationStatus.PRE_APPROVED))),
         rejected=Count("pk", filter=Q(status=ApplicationStatus.REJECTED)),
     )
     decided = counts["approved"] + counts["rejected"]

@@ -264,7 +264,7 @@ def memory_run(*, period_start: date, period_end: date, chunk_size: int, databas
     run, chunks = open_posting_run(period_start=period_start, period_end=period_end, chunk_size=chunk_size)
     connections.close_all()
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        ((posted, before, peak, seconds),) = pool.map(_chunk_worker, [(database_url, run.pk, [chunk.as_dict() for chunk in chunks])])
+        ((_posted, before, peak, seconds),) = pool.map(_chunk_worker, [(database_url, run.pk, [chunk.as_dict() for chunk in chunks])])
     run = InstallmentPostingRun.objects.get(pk=run.pk)
     return {"chunk_size": chunk_size, "chunks": len(chunks), "posted": run.posted, "seconds": seconds, "before": before, "peak": peak}
 
