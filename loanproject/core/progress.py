@@ -1,5 +1,7 @@
 """Progress bars for long management commands (on stderr, so --json output stays clean)."""
 
+from __future__ import annotations
+
 import sys
 from typing import NoReturn
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.permissions import BasePermission
-from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from ..audit import attribute_request_changes_to
+
+if TYPE_CHECKING:  # rest_framework.views imports this module (DEFAULT_AUTHENTICATION_CLASSES)
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 
 class StaffTokenAuthentication(TokenAuthentication):
