@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
@@ -26,7 +26,9 @@ class ReviewerForm(ServiceModelForm):
 
     def call_service(self) -> Reviewer:
         # Fields shown read-only (authority, for those without the permission) keep their value.
-        data = {name: self.cleaned_data.get(name, getattr(self.instance, name, None)) for name in self.Meta.fields}
+        data: dict[str, Any] = {
+            name: self.cleaned_data.get(name, getattr(self.instance, name, None)) for name in self.Meta.fields
+        }
         if self.instance.pk is None:
             return services.register_reviewer(
                 actor=self.user, user=data["user"], role=data["role"], approval_limit=data["approval_limit"],
