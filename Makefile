@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 ADDR ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate demo check-migrations web worker beat clean
+.PHONY: run test lint install migrate demo check-migrations web worker beat clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ run: demo
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## Lint, format and types (configured in pyproject.toml); any finding fails.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
 check-migrations: install
 	$(PY) manage.py makemigrations --check --dry-run
 
@@ -51,4 +57,4 @@ beat: install
 	$(VENV)/bin/celery -A loanproject beat
 
 clean:
-	rm -rf $(VENV) db.sqlite3 test-fallback.sqlite3 .pytest_cache staticfiles
+	rm -rf $(VENV) db.sqlite3 test-fallback.sqlite3 .pytest_cache .mypy_cache .ruff_cache staticfiles

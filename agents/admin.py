@@ -3,6 +3,8 @@ application page gains its runs and a re-score action."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -69,7 +71,7 @@ class ScoringPolicyAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin)
 
 class AgentResultInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = AgentResult
-    fields = ["agent_name", "agent_version", "status", "execution_ms", "input", "output", "error_message"]
+    fields: ClassVar[tuple[str, ...]] = ("agent_name", "agent_version", "status", "execution_ms", "input", "output", "error_message")
     readonly_fields = fields
 
 
@@ -105,7 +107,7 @@ class ApplicationAnalyticsAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.
 
 class ScoringRunInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = ScoringRun
-    fields = ["number", "trigger", "outcome", "failed_agents", "policy", "duration_ms", "started_at"]
+    fields: ClassVar[tuple[str, ...]] = ("number", "trigger", "outcome", "failed_agents", "policy", "duration_ms", "started_at")
     readonly_fields = fields
     show_change_link = True
     ordering = ["-number"]
@@ -117,9 +119,9 @@ class ScoringRunInline(ReadOnlyInlineMixin, admin.TabularInline):
 class AnalyticsInline(ReadOnlyInlineMixin, admin.StackedInline):
     model = ApplicationAnalytics
     verbose_name_plural = "Scoring analytics (latest run first)"
-    fields = ["policy_version", "credit_score", "credit_score_source", "credit_tier", "risk_level", "risk_score",
+    fields: ClassVar[tuple[str, ...]] = ("policy_version", "credit_score", "credit_score_source", "credit_tier", "risk_level", "risk_score",
               "approval_probability", "recommended_amount", "recommended_interest_rate", "front_end_dti",
-              "back_end_dti", "verified_monthly_income", "credit_score_breakdown", "risk_factors", "decision_factors"]
+              "back_end_dti", "verified_monthly_income", "credit_score_breakdown", "risk_factors", "decision_factors")
     readonly_fields = fields
     ordering = ["-created_at"]
 

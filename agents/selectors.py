@@ -45,8 +45,8 @@ def pending_application_ids(
     queryset = LoanApplication.objects.filter(status__in=list(statuses)).order_by("submitted_at", "pk")
     if ids:
         queryset = queryset.filter(pk__in=list(ids))
-    queryset = queryset.values_list("pk", flat=True)
-    return list(queryset[:limit] if limit else queryset)
+    pks = queryset.values_list("pk", flat=True)
+    return list(pks[:limit] if limit else pks)
 
 
 def unscorable_applications(*, ids: Sequence[UUID]) -> dict[UUID, str | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
@@ -17,7 +18,7 @@ from .models import ScoringTrigger
 # Lost connections, lock timeouts, applications another transaction holds: the task's transaction
 # rolled back whole, so running it again is safe.
 RETRYABLE = (OperationalError, InterfaceError, services.ApplicationsLocked)
-RETRY_POLICY = {
+RETRY_POLICY: dict[str, Any] = {
     "autoretry_for": RETRYABLE,
     "retry_backoff": True,  # 1 s, 2 s, 4 s ... with jitter, at most 5 minutes apart
     "retry_backoff_max": 300,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
@@ -82,7 +84,7 @@ def start_of_day(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def applications_per_day(*, since: date) -> list[dict]:
+def applications_per_day(*, since: date) -> list[Mapping[str, Any]]:
     """Applications submitted per day since `since` (a date), oldest first, days without any omitted."""
     return list(
         LoanApplication.objects.filter(submitted_at__gte=start_of_day(since))
@@ -96,7 +98,7 @@ def applications_per_day(*, since: date) -> list[dict]:
 def approval_rate(*, since: date) -> dict:
     """Approved (incl. pre-approved and booked) against rejected, for decisions since `since`."""
     counts = LoanApplication.objects.filter(decided_at__gte=start_of_day(since)).aggregate(
-        approved=Count("pk", filter=Q(status__in=APPROVED_STATUSES + (ApplicationStatus.PRE_APPROVED,))),
+        approved=Count("pk", filter=Q(status__in=(*APPROVED_STATUSES, ApplicationStatus.PRE_APPROVED))),
         rejected=Count("pk", filter=Q(status=ApplicationStatus.REJECTED)),
     )
     decided = counts["approved"] + counts["rejected"]
@@ -104,7 +106,7 @@ def approval_rate(*, since: date) -> dict:
     return {**counts, "decided": decided, "rate_percent": rate}
 
 
-def review_queue_by_reviewer() -> list[dict]:
+def review_queue_by_reviewer() -> list[Mapping[str, Any]]:
     """Open manual reviews per assignee (None: waiting for an officer), largest queue first."""
     return list(
         LoanApplication.objects.filter(status=ApplicationStatus.MANUAL_REVIEW)

@@ -46,4 +46,4 @@ def make_customers(count: int, *, batch_size: int = 5000) -> list[int]:
 
 
 def row(cells: list, widths: list[int]) -> str:
-    return "  ".join(str(cell).rjust(width) if i else str(cell).ljust(width) for i, (cell, width) in enumerate(zip(cells, widths)))
+    return "  ".join(str(cell).rjust(width) if i else str(cell).ljust(width) for i, (cell, width) in enumerate(zip(cells, widths, strict=True)))

@@ -33,6 +33,7 @@ import time
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -263,7 +264,7 @@ def memory_run(*, period_start: date, period_end: date, chunk_size: int, databas
     run, chunks = open_posting_run(period_start=period_start, period_end=period_end, chunk_size=chunk_size)
     connections.close_all()
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        ((posted, before, peak, seconds),) = pool.map(_chunk_worker, [(database_url, run.pk, [chunk.as_dict() for chunk in chunks])])
+        ((_posted, before, peak, seconds),) = pool.map(_chunk_worker, [(database_url, run.pk, [chunk.as_dict() for chunk in chunks])])
     run = InstallmentPostingRun.objects.get(pk=run.pk)
     return {"chunk_size": chunk_size, "chunks": len(chunks), "posted": run.posted, "seconds": seconds, "before": before, "peak": peak}
 
@@ -299,7 +300,7 @@ def one_statement(period_end: date) -> tuple[float, int]:
 
     from loans.accounts import interest_income_account, principal_account
 
-    params = {"period_end": period_end, "principal": principal_account().pk, "interest": interest_income_account().pk}
+    params: dict[str, Any] = {"period_end": period_end, "principal": principal_account().pk, "interest": interest_income_account().pk}
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(ONE_STATEMENT_SQL, params)
@@ -367,7 +368,7 @@ def main() -> None:
         services_measured.append(service)
         checked(f"service with {workers} process(es)")
 
-    memory_measured = []
+    memory_measured: list[dict[str, int]] = []
     # Each chunk size on the full batch, and the first one on a quarter of it too: the peak must
     # depend on neither the chunk size nor the number of installments.
     memory_plan = [(size, memory_n) for size in args.memory_chunk_sizes]

@@ -79,7 +79,8 @@ def create_customers(count: int, rng: random.Random, tag: str, run: int) -> list
     from loanproject.core.sensitive import Sensitive
 
     partners = bench_partners()
-    customers, pans = [], []
+    customers: list[Customer] = []
+    pans: list[str] = []
     for i in range(count):
         # Unique per run and customer, so PANs repeat only where the share below repeats them.
         pan = f"{LETTERS[run % 24]}{LETTERS[i // 10000 % 24]}{LETTERS[i // 240000 % 24]}CH{i % 10000:04d}Z"
@@ -228,7 +229,7 @@ def score_in_parallel(ids: list, *, batch_size: int, workers: int):
     from agents.services import ScoringReport
 
     batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
-    shares = [sum(batches[w::workers], []) for w in range(workers)]
+    shares = [[item for batch in batches[w::workers] for item in batch] for w in range(workers)]
     connections.close_all()  # each process opens its own connection
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         parts = pool.map(_score_share, [(share, batch_size) for share in shares])

@@ -81,7 +81,8 @@ def budget_period_containing(
     if on < start_date or (end_date is not None and on > end_date):
         return None
     # An estimate of the index, then a walk of at most a step or two to the exact period.
-    approx_days = {BudgetPeriod.WEEKLY: 7, BudgetPeriod.MONTHLY: 31, BudgetPeriod.ANNUAL: 366}[period]
+    days_per_period: dict[str, int] = {BudgetPeriod.WEEKLY: 7, BudgetPeriod.MONTHLY: 31, BudgetPeriod.ANNUAL: 366}
+    approx_days = days_per_period[period]
     index = max((on - start_date).days // approx_days - 1, 0)
     while (next_start := _period_start(period, start_date, index + 1)) <= on and next_start != date.max:
         index += 1

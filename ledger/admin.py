@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -23,57 +26,76 @@ def entry_link(entry_id: int | None) -> str:
     return format_html('<a href="{}">#{}</a>', reverse("admin:ledger_journalentry_change", args=[entry_id]), entry_id)
 
 
+ACCOUNT_COLUMNS = ("code", "name", "type", "currency", "category", "party_type", "party_id", "is_active")
+ACCOUNT_FIELDS = (*ACCOUNT_COLUMNS, "created_at", "balance")
+
+
 @admin.register(Account)
-class AccountAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
-    list_display = ["code", "name", "type", "currency", "category", "party_type", "party_id", "is_active"]
+class AccountAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin[Account]):
+    list_display = ACCOUNT_COLUMNS
     list_filter = ["type", "category", "currency", "is_active", "party_type"]
     search_fields = ["=code", "name", "=party_id"]
     ordering = ["code"]
-    readonly_fields = [*list_display, "created_at", "balance"]
-    fields = readonly_fields
+    readonly_fields = ACCOUNT_FIELDS
+    fields = ACCOUNT_FIELDS
 
     @admin.display(description="Balance (normal side)")
-    def balance(self, obj: Account):
+    def balance(self, obj: Account) -> Decimal:
         return selectors.account_balance(account=obj)
 
 
-class PostingInline(ReadOnlyInlineMixin, admin.TabularInline):
-    model = Posting
-    fields = ["account", "debit", "credit", "currency"]
-    readonly_fields = fields
+POSTING_FIELDS = ("account", "debit", "credit", "currency")
 
-    def get_queryset(self, request):
+
+class PostingInline(ReadOnlyInlineMixin, admin.TabularInline[Any, JournalEntry]):
+    model = Posting
+    fields = POSTING_FIELDS
+    readonly_fields = POSTING_FIELDS
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("account")
 
 
-class AllocationInline(PostingInline):
+ALLOCATION_FIELDS = ("item", "amount")
+
+
+class AllocationInline(ReadOnlyInlineMixin, admin.TabularInline[Any, JournalEntry]):
     model = PaymentAllocation
     fk_name = "payment_entry"
-    fields = ["item", "amount"]
-    readonly_fields = fields
+    fields = ALLOCATION_FIELDS
+    readonly_fields = ALLOCATION_FIELDS
     verbose_name_plural = "allocated to open items"
 
-    def get_queryset(self, request):
-        return admin.TabularInline.get_queryset(self, request).select_related("item")
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).select_related("item")
 
 
-class OpenedItemInline(PostingInline):
+OPENED_ITEM_FIELDS = ("account", "reference", "due_date", "amount", "outstanding", "status")
+
+
+class OpenedItemInline(ReadOnlyInlineMixin, admin.TabularInline[Any, JournalEntry]):
     model = OpenItem
     fk_name = "entry"
-    fields = ["account", "reference", "due_date", "amount", "outstanding", "status"]
-    readonly_fields = fields
+    fields = OPENED_ITEM_FIELDS
+    readonly_fields = OPENED_ITEM_FIELDS
     verbose_name_plural = "open items opened by this entry"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).select_related("account")
+
+
+ENTRY_FIELDS = ("id", "idempotency_key", "entry_date", "description", "source", "reversal_of", "created_by", "created_at")
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+class JournalEntryAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin[JournalEntry]):
     list_display = ["id", "entry_date", "description", "source", "idempotency_key", "reversal_link", "created_at"]
     list_filter = ["source"]
     search_fields = ["=id", "=idempotency_key", "description"]
     date_hierarchy = "entry_date"
     ordering = ["-id"]
-    fields = ["id", "idempotency_key", "entry_date", "description", "source", "reversal_of", "created_by", "created_at"]
-    readonly_fields = fields
+    fields = ENTRY_FIELDS
+    readonly_fields = ENTRY_FIELDS
     inlines = [PostingInline, OpenedItemInline, AllocationInline]
     actions = ["reverse_entries"]
 
@@ -85,7 +107,7 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdm
         return entry_link(obj.reversal_of_id) if obj.reversal_of_id else ""
 
     @admin.action(description="Reverse selected entries (book their mirror image)", permissions=["reverse"])
-    def reverse_entries(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def reverse_entries(self, request: HttpRequest, queryset: QuerySet[JournalEntry]) -> None:
         reason = f"reversed in admin by {request.user.get_username()}"
         run_for_each(
             self, request, queryset, lambda pk: services.reverse_entry(entry_id=pk, reason=reason, created_by=request.user),
@@ -93,16 +115,19 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdm
         )
 
 
+OPEN_ITEM_FIELDS = ("account", "entry", "reference", "due_date", "amount", "outstanding", "status", "closed_at")
+
+
 @admin.register(OpenItem)
-class OpenItemAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+class OpenItemAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin[OpenItem]):
     list_display = ["id", "reference", "account", "due_date", "amount", "outstanding", "status", "entry_link_column"]
     list_filter = ["status", "account__category"]
     list_select_related = ["account"]
     search_fields = ["=reference", "=account__code", "=account__party_id"]
     date_hierarchy = "due_date"
     ordering = ["-due_date", "-id"]
-    readonly_fields = ["account", "entry", "reference", "due_date", "amount", "outstanding", "status", "closed_at"]
-    fields = readonly_fields
+    fields = OPEN_ITEM_FIELDS
+    readonly_fields = OPEN_ITEM_FIELDS
 
     @admin.display(description="Entry")
     def entry_link_column(self, obj: OpenItem) -> str:

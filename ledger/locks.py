@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from loanproject.core.errors import NotFound
 
 from .models import Account, AccountType, JournalEntry, OpenItem, OpenItemStatus
@@ -31,7 +33,7 @@ def lock_open_items_of(party: Party, *, currency: str) -> list[OpenItem]:
     )
 
 
-def lock_open_items(item_ids) -> list[OpenItem]:
+def lock_open_items(item_ids: Iterable[int]) -> list[OpenItem]:
     return list(
         OpenItem.objects.select_for_update(of=("self",)).filter(pk__in=list(item_ids)).order_by("pk")
     )
@@ -50,5 +52,5 @@ def lock_credit_account(party: Party, *, currency: str) -> Account | None:
     )
 
 
-def lock_accounts(account_ids) -> list[Account]:
+def lock_accounts(account_ids: Iterable[int]) -> list[Account]:
     return list(Account.objects.select_for_update(no_key=True, of=("self",)).filter(pk__in=list(account_ids)).order_by("pk"))

@@ -25,6 +25,8 @@ Invariants:
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from auditlog.registry import auditlog
 from django.conf import settings
 from django.db import models
@@ -210,7 +212,7 @@ class OpenItem(models.Model):
         return f"{self.reference or f'item {self.pk}'}: {self.outstanding} of {self.amount} outstanding"
 
     @property
-    def paid(self):
+    def paid(self) -> Decimal:
         return self.amount - self.outstanding
 
 

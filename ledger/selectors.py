@@ -5,9 +5,11 @@ Every balance is a sum of postings at read time; nothing is stored that could dr
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Case, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When, Window
 from django.db.models.functions import Coalesce
@@ -20,7 +22,7 @@ from .parties import Party
 MONEY = DecimalField(max_digits=16, decimal_places=2)
 
 
-def _sum(expression) -> Coalesce:
+def _sum(expression: str | F | Case) -> Coalesce:
     return Coalesce(Sum(expression), Value(ZERO), output_field=MONEY)
 
 
@@ -47,7 +49,7 @@ def credit_balance(*, account: Account) -> Decimal:
     return to_cents(totals["credits"] - totals["debits"])
 
 
-def parties_with_credit(*, receivable_account_ids) -> list[tuple[Party, str]]:
+def parties_with_credit(*, receivable_account_ids: Iterable[int]) -> list[tuple[Party, str]]:
     """Of the parties owning these receivable accounts, those holding credit, with its currency
     (one query; the PostgreSQL posting asks services.staged_parties_with_credit instead)."""
     receivables = Account.objects.filter(
@@ -226,7 +228,9 @@ def aging_bucket_conditions(as_of: date) -> dict[str, Q]:
     }
 
 
-def open_items_aging(*, as_of: date, party_type: str | None = None, category: str | None = None) -> list[dict]:
+def open_items_aging(
+    *, as_of: date, party_type: str | None = None, category: str | None = None
+) -> list[dict[str, Any]]:
     """Outstanding amounts per party and age bucket (one grouped query), largest total first."""
     items = OpenItem.objects.filter(status=OpenItemStatus.OPEN)
     if party_type is not None:
@@ -243,16 +247,17 @@ def open_items_aging(*, as_of: date, party_type: str | None = None, category: st
         .annotate(**buckets, total=_sum("outstanding"))
         .order_by("-total", "account__party_id")
     )
-    return [
-        {
-            "party_type": row["account__party_type"],
-            "party_id": row["account__party_id"],
-            "currency": row["account__currency"],
-            **{name: to_cents(row[name]) for name in AGING_BUCKETS},
-            "total": to_cents(row["total"]),
-        }
-        for row in rows
-    ]
+    return [_aging_row(row) for row in rows]
+
+
+def _aging_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "party_type": row["account__party_type"],
+        "party_id": row["account__party_id"],
+        "currency": row["account__currency"],
+        **{name: to_cents(row[name]) for name in AGING_BUCKETS},
+        "total": to_cents(row["total"]),
+    }
 
 
 def open_items_aging_totals(*, as_of: date, category: str | None = None) -> dict[str, Decimal]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import ClassVar
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -55,7 +59,7 @@ class DriverForm(ServiceModelForm):
 
 class LeaseInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = Lease
-    fields = ["lease_number", "medallion_number", "vehicle_plate", "start_date", "end_date"]
+    fields: ClassVar[tuple[str, ...]] = ("lease_number", "medallion_number", "vehicle_plate", "start_date", "end_date")
     readonly_fields = fields
     show_change_link = True
 
@@ -168,8 +172,8 @@ class LoanRecordForm(ServiceModelForm):
 
 class InstallmentInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = Installment
-    fields = ["sequence", "due_date", "principal", "interest", "amount", "balance_after", "status", "payment",
-              "paid", "outstanding", "entry"]
+    fields: ClassVar[tuple[str, ...]] = ("sequence", "due_date", "principal", "interest", "amount", "balance_after", "status", "payment",
+              "paid", "outstanding", "entry")
     readonly_fields = fields
     ordering = ["sequence"]
     verbose_name_plural = "schedule"
@@ -178,15 +182,15 @@ class InstallmentInline(ReadOnlyInlineMixin, admin.TabularInline):
         return selectors.installments_with_payments()
 
     @admin.display(description="Payment")
-    def payment(self, obj: Installment) -> str:
+    def payment(self, obj: selectors.InstallmentWithPayments) -> str:
         return obj.payment_state.replace("_", " ")
 
     @admin.display(description="Paid")
-    def paid(self, obj: Installment):
+    def paid(self, obj: selectors.InstallmentWithPayments) -> Decimal:
         return obj.paid
 
     @admin.display(description="Outstanding")
-    def outstanding(self, obj: Installment):
+    def outstanding(self, obj: selectors.InstallmentWithPayments) -> Decimal:
         return obj.outstanding
 
     @admin.display(description="Ledger entry")
@@ -251,7 +255,9 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
                 period_start=period_start, period_end=period_end, started_by=request.user, loan_ids=loan_ids
             )
         except (DomainError, ValidationError) as exc:
-            self.message_user(request, getattr(exc, "message", None) or "; ".join(exc.messages), messages.ERROR)
+            self.message_user(
+                request, exc.message if isinstance(exc, DomainError) else "; ".join(exc.messages), messages.ERROR
+            )
             return
         self.message_user(request, _run_summary(run), messages.SUCCESS)
 
@@ -280,7 +286,7 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
             "opts": self.model._meta,
         })
 
-    def report_view(self, request: HttpRequest, name: str) -> HttpResponse:
+    def report_view(self, request: HttpRequest, name: str) -> HttpResponseBase:
         report = REPORTS.get(name)
         if report is None or not request.user.has_perm("loans.view_driverloan"):
             raise PermissionDenied
@@ -333,8 +339,8 @@ class InstallmentAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, AuditedAdminMix
     date_hierarchy = "due_date"
     ordering = ["-due_date", "-id"]
     actions = ["reverse_postings"]
-    fields = ["loan", "sequence", "due_date", "principal", "interest", "amount", "balance_after", "status",
-              "posting_attempt", "entry", "posted_at", "posting_run"]
+    fields: ClassVar[tuple[str, ...]] = ("loan", "sequence", "due_date", "principal", "interest", "amount", "balance_after", "status",
+              "posting_attempt", "entry", "posted_at", "posting_run")
     readonly_fields = fields
 
     def has_change_permission(self, request, obj=None) -> bool:
@@ -376,8 +382,8 @@ class PostingRunForm(ServiceModelForm):
 
 class PostingRunChunkInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = PostingRunChunk
-    fields = ["first_due", "first_id", "planned", "processed", "posted", "skipped", "failed", "locked", "total_amount",
-              "locked_ids", "failed_ids", "finished_at", "recovered"]
+    fields: ClassVar[tuple[str, ...]] = ("first_due", "first_id", "planned", "processed", "posted", "skipped", "failed", "locked", "total_amount",
+              "locked_ids", "failed_ids", "finished_at", "recovered")
     readonly_fields = fields
     verbose_name_plural = "chunks"
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Case, CharField, Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
@@ -28,6 +29,9 @@ from .models import (
 from .periods import week_containing
 from .services.targets import due_installments
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
 MONEY = DecimalField(max_digits=16, decimal_places=2)
 
 
@@ -48,7 +52,17 @@ def posting_runs() -> QuerySet[InstallmentPostingRun]:
     return InstallmentPostingRun.objects.select_related("started_by").annotate(chunks_recovered=Coalesce(Subquery(recovered), 0))
 
 
-def installments_with_payments() -> QuerySet[Installment]:
+class PaymentFigures(TypedDict):
+    outstanding: Decimal
+    paid: Decimal
+    payment_state: str
+
+
+if TYPE_CHECKING:
+    InstallmentWithPayments = WithAnnotations[Installment, PaymentFigures]
+
+
+def installments_with_payments() -> QuerySet[InstallmentWithPayments]:
     """Installments with `outstanding`, `paid` and `payment_state` read from their open items.
 
     payment_state: scheduled / cancelled (not posted), unpaid, partially_paid, paid.
@@ -83,7 +97,18 @@ def unposted_installments(*, period_start: date, period_end: date, driver_id: in
     return installments.select_related("loan", "loan__driver").order_by("due_date", "loan__loan_number", "sequence")
 
 
-def loan_portfolio(*, statuses: list[str] | None = None) -> QuerySet[DriverLoan]:
+class PortfolioFigures(TypedDict):
+    billed_principal: Decimal
+    paid: Decimal
+    principal_repaid: Decimal
+    billed_outstanding: Decimal
+    outstanding_principal: Decimal
+    unbilled_principal: Decimal
+
+
+def loan_portfolio(
+    *, statuses: list[str] | None = None
+) -> QuerySet[WithAnnotations[DriverLoan, PortfolioFigures]]:
     """Per loan: principal billed, principal repaid (payments pay interest first), principal still
     outstanding, what is billed and unpaid, and what is still to be billed."""
     item = "installments__posted_entry__open_items__"

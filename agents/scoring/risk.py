@@ -55,7 +55,7 @@ class RiskAgent(Agent):
             "income": Decimal(INCOME_RISK[inputs["income_status"]]),
         }
         contributions = {name: quantize(risks[name] * WEIGHTS[name]) for name in WEIGHTS}
-        score = quantize(sum(contributions.values()))
+        score = quantize(sum(contributions.values(), Decimal(0)))
         factors = [
             {"factor": name, "points": points}
             for name, points in sorted(contributions.items(), key=lambda item: (-item[1], item[0]))

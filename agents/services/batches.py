@@ -27,7 +27,7 @@ def score_in_batches(
     application_ids: Sequence[UUID | str],
     batch_size: int = 500,
     trigger: str = ScoringTrigger.BATCH,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
     rescore_decided: bool = True,
 ) -> ScoringReport:
     """Score many applications, one transaction per batch (memory bounded by the batch size).

@@ -59,13 +59,13 @@ def strong_application(**extra):
     credit 6.83 + DTI 5.88 + employment 3.00 + unverified income 2.50 = 18.21 (low) -> pre-approved."""
     from applications.tests.factories import LoanApplicationFactory
 
-    values = dict(
-        requested_amount=Decimal("12000.00"), term_months=24, annual_income=Decimal("90000.00"),
-        monthly_debt_payments=Decimal("500.00"), credit_score=760, total_payments=120, late_payments=0,
-        repayment_history=[{"month": "2026-01", "status": "on_time"}], utilization=Decimal("10.00"),
-        credit_inquiries=0, credit_history_months=120, credit_mix=["credit_card", "auto_loan", "mortgage", "student_loan"],
-        employment_status="employed", employment_duration_months=60,
-    )
+    values = {
+        "requested_amount": Decimal("12000.00"), "term_months": 24, "annual_income": Decimal("90000.00"),
+        "monthly_debt_payments": Decimal("500.00"), "credit_score": 760, "total_payments": 120, "late_payments": 0,
+        "repayment_history": [{"month": "2026-01", "status": "on_time"}], "utilization": Decimal("10.00"),
+        "credit_inquiries": 0, "credit_history_months": 120, "credit_mix": ["credit_card", "auto_loan", "mortgage", "student_loan"],
+        "employment_status": "employed", "employment_duration_months": 60,
+    }
     values.update(extra)
     return LoanApplicationFactory(**values)
 

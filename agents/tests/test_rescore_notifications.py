@@ -54,4 +54,4 @@ def test_only_a_rescore_that_changes_the_decision_tells_the_customer(scoring_pol
 
     application.refresh_from_db()
     assert application.status == ApplicationStatus.MANUAL_REVIEW
-    assert told(application) == pre_approved + [("application_manual_review", "email"), ("application_manual_review", "sms")]
+    assert told(application) == [*pre_approved, ("application_manual_review", "email"), ("application_manual_review", "sms")]

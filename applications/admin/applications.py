@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -242,7 +243,7 @@ class LoanApplicationAdmin(
                 "admin/applications/loanapplication/assign_reviewer.html",
                 {**self.admin_site.each_context(request), "title": "Assign to a reviewer", "form": form,
                  "applications": queryset.select_related("customer"), "opts": self.model._meta,
-                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME},
+                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME},
             )
         reviewer = form.cleaned_data["reviewer"]
         run_for_each(

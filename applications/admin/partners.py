@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -42,7 +44,7 @@ class PartnerForm(ServiceModelForm):
 
 class PartnerAPIKeyInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = PartnerAPIKey
-    fields = ["name", "prefix", "created", "expiry_date", "revoked"]
+    fields: ClassVar[tuple[str, ...]] = ("name", "prefix", "created", "expiry_date", "revoked")
     readonly_fields = fields
     show_change_link = False
 
@@ -89,7 +91,7 @@ class PartnerAPIKeyAdmin(NoDeleteAdminMixin, AuditedAdminMixin, admin.ModelAdmin
     list_filter = ["revoked", "partner"]
     list_select_related = ["partner"]
     search_fields = ["=prefix", "name", "partner__name"]
-    readonly_fields = ["partner", "name", "prefix", "created", "expiry_date", "revoked"]
+    readonly_fields: ClassVar[tuple[str, ...]] = ("partner", "name", "prefix", "created", "expiry_date", "revoked")
     fields = readonly_fields
     actions = ["revoke"]
 

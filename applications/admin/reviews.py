@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
@@ -23,7 +25,9 @@ class ReviewerForm(ServiceModelForm):
 
     def call_service(self) -> Reviewer:
         # Fields shown read-only (authority, for those without the permission) keep their value.
-        data = {name: self.cleaned_data.get(name, getattr(self.instance, name, None)) for name in self.Meta.fields}
+        data: dict[str, Any] = {
+            name: self.cleaned_data.get(name, getattr(self.instance, name, None)) for name in self.Meta.fields
+        }
         if self.instance.pk is None:
             return services.register_reviewer(
                 actor=self.user, user=data["user"], role=data["role"], approval_limit=data["approval_limit"],
@@ -77,7 +81,7 @@ class ReviewerAdmin(NoDeleteAdminMixin, AuditedAdminMixin, ServiceAdminMixin, ad
 
 class ReviewDecisionInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = ReviewDecision
-    fields = ["decided_at", "reviewer", "outcome", "amount", "comment", "reasons", "application_version"]
+    fields: ClassVar[tuple[str, ...]] = ("decided_at", "reviewer", "outcome", "amount", "comment", "reasons", "application_version")
     readonly_fields = fields
     ordering = ["application_version"]
 

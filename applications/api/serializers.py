@@ -93,7 +93,9 @@ class ApplicationCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     credit_mix = serializers.ListField(
         child=serializers.ChoiceField(choices=sorted(CREDIT_MIX_KINDS)), required=False, default=list, max_length=len(CREDIT_MIX_KINDS)
     )
-    repayment_history = RepaymentEntrySerializer(many=True, required=False, default=list, max_length=MAX_REPAYMENT_MONTHS)
+    repayment_history = RepaymentEntrySerializer(  # type: ignore[call-arg]  # many=True hands max_length to the ListSerializer; the stubs miss it
+        many=True, required=False, default=list, max_length=MAX_REPAYMENT_MONTHS
+    )
 
     def validate(self, attrs):
         if attrs["late_payments"] > attrs["total_payments"]:

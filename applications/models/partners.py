@@ -8,6 +8,8 @@ Invariants:
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -42,7 +44,7 @@ class PartnerAPIKeyManager(APIKeyManager):
 class PartnerAPIKey(AbstractAPIKey):
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="api_keys")
 
-    objects = PartnerAPIKeyManager()
+    objects: ClassVar[PartnerAPIKeyManager] = PartnerAPIKeyManager()
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "partner API key"

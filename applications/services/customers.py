@@ -34,12 +34,13 @@ def _clean_pan(pan: str | Sensitive) -> str:
 
 def _clean_contact(**details: str | None) -> dict[str, str | None]:
     """The contact details as stored; None (not given) stays None."""
-    if details.get("email") is not None:
-        details["email"] = normalize_email(details["email"])
-    if details.get("phone") is not None:
-        details["phone"] = normalize_phone(details["phone"])
+    email, phone = details.get("email"), details.get("phone")
+    if email is not None:
+        details["email"] = normalize_email(email)
+    if phone is not None:
+        details["phone"] = phone = normalize_phone(phone)
         try:
-            validate_phone(details["phone"])
+            validate_phone(phone)
         except ValidationError as exc:
             raise ValidationError({"phone": exc.messages}) from None
     return details
@@ -117,6 +118,7 @@ def update_customer(
     With `partner`, only that partner's customer can be changed (others are "not found").
     """
     customer = lock_customer(customer_id=customer_id, partner=partner, required=True)
+    assert customer is not None  # required: NotFound otherwise
     customer = _update_contact_details(
         customer,
         **_clean_contact(full_name=full_name, email=email, phone=phone, address=address, push_token=push_token),

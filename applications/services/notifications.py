@@ -25,7 +25,7 @@ from ..reasons import shown_to_partners
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE_BY_STATUS = {
+TEMPLATE_BY_STATUS: dict[str, str] = {
     ApplicationStatus.PRE_APPROVED: "application_pre_approved",
     ApplicationStatus.MANUAL_REVIEW: "application_manual_review",
     ApplicationStatus.APPROVED: "application_approved",
@@ -36,7 +36,7 @@ TEMPLATE_BY_STATUS = {
 def _customer_channels(customer: Customer) -> list[tuple[str, str]]:
     """(channel, recipient) for every channel the customer can be reached on: e-mail always, SMS
     with a phone, push with their app's device token."""
-    channels = [(Channel.EMAIL, customer.email)]
+    channels: list[tuple[str, str]] = [(Channel.EMAIL, customer.email)]
     if customer.phone:
         channels.append((Channel.SMS, customer.phone))
     if customer.push_token:
@@ -66,9 +66,11 @@ def _deliver_after_commit(notification_ids: list[int]) -> None:
     retrying notifications) wait on the broker; a lost kick is sent by the due-notifications sweep."""
     from ..tasks import deliver_notification_task
 
-    transaction.on_commit(
-        lambda: [send_task_soon(deliver_notification_task, args=[pk]) for pk in notification_ids], robust=True
-    )
+    def send() -> None:
+        for pk in notification_ids:
+            send_task_soon(deliver_notification_task, args=[pk])
+
+    transaction.on_commit(send, robust=True)
 
 
 # What a decision message tells the customer, beyond its template: a message that would say the

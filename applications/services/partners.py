@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
@@ -65,7 +67,9 @@ def issue_partner_api_key(*, partner: Partner, name: str) -> tuple[PartnerAPIKey
     """A new API key for the partner; the clear key is returned once and never stored."""
     if not partner.is_active:
         raise Conflict("An inactive partner cannot get API keys.", code="partner_inactive")
-    return PartnerAPIKey.objects.create_key(name=name, partner=partner)
+    key, secret = PartnerAPIKey.objects.create_key(name=name, partner=partner)
+    # djangorestframework-api-key types the key as its abstract base; this manager makes ours.
+    return cast(PartnerAPIKey, key), secret
 
 
 @transaction.atomic

@@ -68,7 +68,8 @@ def _line_of(actor: AbstractBaseUser) -> tuple[int | None, set[int], set[int]]:
     while manager is not None and manager not in above:
         above.add(manager)
         manager = managers.get(manager)
-    below, frontier = set(), {own}
+    below: set[int] = set()
+    frontier = {own}
     while frontier:
         frontier = {pk for pk, manager_id in managers.items() if manager_id in frontier} - below - {own}
         below |= frontier

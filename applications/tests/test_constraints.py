@@ -47,7 +47,7 @@ def test_external_refs_are_unique_per_partner():
     first = LoanApplicationFactory(external_ref="APP-X")
     other = LoanApplicationFactory(external_ref="")
 
-    with pytest.raises(IntegrityError, match="application_external_ref_unique_per_partner|UNIQUE constraint failed"), transaction.atomic():
+    with pytest.raises(IntegrityError, match=r"application_external_ref_unique_per_partner|UNIQUE constraint failed"), transaction.atomic():
         LoanApplicationFactory(customer=CustomerFactory(partner=first.partner), external_ref="APP-X")
 
     LoanApplicationFactory(customer=CustomerFactory(partner=other.partner), external_ref="")  # blank refs repeat
@@ -57,7 +57,7 @@ def test_external_refs_are_unique_per_partner():
 def test_customer_refs_are_unique_per_partner():
     customer = CustomerFactory(external_ref="C-1")
 
-    with pytest.raises(IntegrityError, match="customer_external_ref_unique_per_partner|UNIQUE constraint failed"), transaction.atomic():
+    with pytest.raises(IntegrityError, match=r"customer_external_ref_unique_per_partner|UNIQUE constraint failed"), transaction.atomic():
         CustomerFactory(partner=customer.partner, external_ref="C-1")
 
     assert Customer.objects.count() == 1
@@ -90,9 +90,12 @@ def test_a_clear_pan_written_with_raw_sql_is_refused():
     customer = CustomerFactory(clear_pan="ABCDE1234F")
     before = stored_pan(customer)
 
-    with pytest.raises(IntegrityError, match="customer_pan_is_ciphertext"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE applications_customer SET pan = %s WHERE id = %s", ["ABCDE1234F", customer.pk])
+    with (
+        pytest.raises(IntegrityError, match="customer_pan_is_ciphertext"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE applications_customer SET pan = %s WHERE id = %s", ["ABCDE1234F", customer.pk])
 
     assert stored_pan(customer) == before
 

@@ -77,7 +77,7 @@ def test_the_database_refuses_a_second_notification_for_one_event():
     application = approved_application()
     services.notify_application_decided(event_id=99, application_id=application.pk, status="approved")
 
-    with pytest.raises(IntegrityError, match="one_notification_per_event|UNIQUE"), transaction.atomic():
+    with pytest.raises(IntegrityError, match=r"one_notification_per_event|UNIQUE"), transaction.atomic():
         Notification.objects.create(
             channel="sms", recipient="x", customer=application.customer, template="application_approved", source_event_id=99
         )

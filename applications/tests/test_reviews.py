@@ -228,7 +228,7 @@ class TestRejectionsAndVersions:
             application_version=1,
         )
 
-        with pytest.raises(IntegrityError, match="one_review_decision_per_version|UNIQUE"), transaction.atomic():
+        with pytest.raises(IntegrityError, match=r"one_review_decision_per_version|UNIQUE"), transaction.atomic():
             ReviewDecision.objects.create(
                 application=application, reviewer=team["omar"].user, outcome="rejected", application_version=1,
             )

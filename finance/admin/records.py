@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 from django import forms
 from django.contrib import admin
@@ -48,10 +49,11 @@ class NetWorthSnapshotRunAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.M
     date_hierarchy = "date"
     search_fields = ["=id"]
     ordering = ["-id"]
-    fields = readonly_fields = [
+    readonly_fields: ClassVar[tuple[str, ...]] = (
         "date", "status", "chosen_customers", "customers", "created", "already_taken", "started_by",
         "error_message", "started_at", "finished_at",
-    ]
+    )
+    fields = readonly_fields
 
 
 class DocumentDataDecoder(json.JSONDecoder):
@@ -130,7 +132,7 @@ class DocumentAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, 
             raise PermissionDenied
         return FileResponse(
             document.file.open("rb"), as_attachment=True,
-            filename=document.original_name or document.file.name.rsplit("/", 1)[-1], content_type=document.content_type,
+            filename=document.original_name or (document.file.name or "").rsplit("/", 1)[-1], content_type=document.content_type,
         )
 
     @admin.display(description="File")

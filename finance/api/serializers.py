@@ -188,7 +188,7 @@ class TransactionBulkCreateDocSerializer(serializers.Serializer):
 class ImportErrorSerializer(serializers.Serializer):
     index = serializers.IntegerField(required=False, help_text="Position in your list (API imports).")
     line = serializers.IntegerField(required=False, help_text="Line of the file, the header is line 1 (CSV).")
-    errors = serializers.ListField(child=serializers.CharField())
+    errors = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]  # the answer's field is named so; this serializer only documents a response
 
 
 class ImportReportSerializer(serializers.Serializer):
@@ -197,7 +197,7 @@ class ImportReportSerializer(serializers.Serializer):
     inserted = serializers.IntegerField()
     duplicates = serializers.IntegerField(help_text="Already stored (or repeated in the request): nothing changed.")
     rejected = serializers.IntegerField()
-    errors = ImportErrorSerializer(many=True)
+    errors = ImportErrorSerializer(many=True)  # type: ignore[assignment]  # the answer's field is named so; this serializer only documents a response
     errors_truncated = serializers.BooleanField()
 
 
@@ -254,7 +254,7 @@ class BudgetWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     period = serializers.ChoiceField(choices=BudgetPeriod.choices)
     start_date = day()
     end_date = day(required=False, allow_null=True, default=None)
-    limits = BudgetLimitSerializer(many=True, min_length=1, max_length=MAX_CATEGORIES)
+    limits = BudgetLimitSerializer(many=True, min_length=1, max_length=MAX_CATEGORIES)  # type: ignore[call-arg]  # many=True hands the lengths to the ListSerializer; the stubs miss it
 
     def validate_limits(self, value: list[dict]) -> dict[str, Decimal]:
         return _limits_by_category(value)
@@ -274,7 +274,7 @@ class BudgetUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
     period = serializers.ChoiceField(choices=BudgetPeriod.choices, required=False)
     start_date = day(required=False)
     end_date = day(required=False, allow_null=True)
-    limits = BudgetLimitSerializer(many=True, required=False, min_length=1, max_length=MAX_CATEGORIES)
+    limits = BudgetLimitSerializer(many=True, required=False, min_length=1, max_length=MAX_CATEGORIES)  # type: ignore[call-arg]  # many=True hands the lengths to the ListSerializer; the stubs miss it
 
     def validate_limits(self, value: list[dict]) -> dict[str, Decimal]:
         return _limits_by_category(value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from decimal import Decimal
-from typing import IO
+from typing import IO, Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -70,7 +70,7 @@ def clean_extracted_data(value: object) -> dict:
         return {}
     if not isinstance(value, dict):
         raise ValidationError({"extracted_data": ["Must be a JSON object."]})
-    value = _plain_json(value)
+    value = cast(dict[str, Any], _plain_json(value))  # a dict comes back a dict
     if len(json.dumps(value, cls=DjangoJSONEncoder)) > MAX_EXTRACTED_DATA_BYTES:
         raise ValidationError({"extracted_data": [f"At most {MAX_EXTRACTED_DATA_BYTES} bytes."]})
     return value

@@ -117,7 +117,7 @@ def test_the_finance_panel_costs_the_same_for_few_and_many_rows(admin_client):
     account = AccountFactory()
     url = reverse("admin:applications_customer_change", args=[account.customer_id])
     few = count_queries(admin_client, url)
-    for n in range(8):
+    for _ in range(8):
         extra = AccountFactory(connection=account.connection)
         TransactionFactory(account=extra)
         GoalFactory(customer=account.customer)

@@ -353,7 +353,7 @@ def test_transactions_of_a_disconnected_connection_are_refused_by_index(partner_
 
     response = post(partner_client, "/transactions/", {"transactions": [tx_item(account, "t1")]})
 
-    assert response.json()["errors"] == [{"index": 0, "errors": ["Account '%d' belongs to a disconnected bank connection." % account.pk]}]
+    assert response.json()["errors"] == [{"index": 0, "errors": [f"Account '{account.pk}' belongs to a disconnected bank connection."]}]
     assert Transaction.objects.count() == 0
 
 

@@ -222,7 +222,7 @@ def test_a_line_without_end_beyond_the_limit_stops_the_import_and_keeps_the_rows
     monkeypatch.setattr(imports, "_READ_BLOCK", 64)
     text = HEADER + "chk-1,t1,2026-03-01,-1.00,Fine,,,\n" + "chk-1,t2,2026-03-02,-2.00," + "x" * 500
 
-    with pytest.raises(DomainError, match="The file cannot be read after line 2 .*line 3 is longer than 200 bytes"):
+    with pytest.raises(DomainError, match=r"The file cannot be read after line 2 .*line 3 is longer than 200 bytes"):
         run(bank, text, strategy=strategy, chunk_size=1)
 
     record = TransactionImport.objects.get()

@@ -48,7 +48,7 @@ def test_budget_against_actual_for_the_period_containing_the_day():
     actuals = budget_vs_actual(Budget.objects.prefetch_related("limits").get(), on=date(2026, 3, 20))
 
     assert actuals.period == DateRange(date(2026, 3, 15), date(2026, 4, 14))
-    assert [(l.category, l.limit, l.spent, l.remaining, l.percent_used, l.over_budget) for l in actuals.lines] == [
+    assert [(line.category, line.limit, line.spent, line.remaining, line.percent_used, line.over_budget) for line in actuals.lines] == [
         ("dining", D("100.00"), D("120.00"), D("-20.00"), D("120.00"), True),
         ("groceries", D("400.00"), D("400.00"), D("0.00"), D("100.00"), False),
     ]

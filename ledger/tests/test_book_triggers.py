@@ -41,11 +41,13 @@ def insert_leg(entry_id: int, account_id: int, *, debit: str = "0", credit: str 
 def test_an_unbalanced_entry_written_with_raw_sql_is_refused_at_commit():
     cash, income = cash_account(), income_account()
 
-    with pytest.raises(IntegrityError, match=r"journal entry \d+ does not balance in USD: debits 10.00, credits 9.99"):
-        with transaction.atomic():
-            entry_id = insert_entry("raw-1")
-            insert_leg(entry_id, cash.pk, debit="10.00")
-            insert_leg(entry_id, income.pk, credit="9.99")
+    with (
+        pytest.raises(IntegrityError, match=r"journal entry \d+ does not balance in USD: debits 10.00, credits 9.99"),
+        transaction.atomic(),
+    ):
+        entry_id = insert_entry("raw-1")
+        insert_leg(entry_id, cash.pk, debit="10.00")
+        insert_leg(entry_id, income.pk, credit="9.99")
 
     assert (JournalEntry.objects.count(), Posting.objects.count()) == (0, 0)
 
@@ -195,15 +197,17 @@ def shadow_the_entries_table() -> None:
 def test_a_temporary_table_named_like_the_entries_does_not_hide_an_unbalanced_entry():
     cash, income = cash_account(), income_account()
 
-    with pytest.raises(IntegrityError, match=r"journal entry \d+ does not balance in USD: debits 10.00, credits 9.99"):
-        with transaction.atomic():
-            shadow_the_entries_table()
-            entry_id = raw(
-                "INSERT INTO public.ledger_journalentry (idempotency_key, entry_date, description, source, created_at) "
-                "VALUES ('shadowed', '2026-01-04', 'raw', 'raw', now()) RETURNING id"
-            )[0][0]
-            insert_leg(entry_id, cash.pk, debit="10.00")
-            insert_leg(entry_id, income.pk, credit="9.99")
+    with (
+        pytest.raises(IntegrityError, match=r"journal entry \d+ does not balance in USD: debits 10.00, credits 9.99"),
+        transaction.atomic(),
+    ):
+        shadow_the_entries_table()
+        entry_id = raw(
+            "INSERT INTO public.ledger_journalentry (idempotency_key, entry_date, description, source, created_at) "
+            "VALUES ('shadowed', '2026-01-04', 'raw', 'raw', now()) RETURNING id"
+        )[0][0]
+        insert_leg(entry_id, cash.pk, debit="10.00")
+        insert_leg(entry_id, income.pk, credit="9.99")
 
     assert (JournalEntry.objects.count(), Posting.objects.count()) == (0, 0)
 

@@ -80,7 +80,7 @@ def test_a_payment_of_another_party_or_a_charge_is_not_reversed_as_a_payment():
     item = charge(receivable(DRIVER), income_account(), "40.00", key="ch-1", due=date(2026, 1, 4))
     payment = pay("10.00", key="pay-1")
 
-    with pytest.raises(NotFound, match="not a payment of loans.driver:8"):
+    with pytest.raises(NotFound, match=r"not a payment of loans\.driver:8"):
         services.reverse_payment(party=OTHER, entry_id=payment.entry.pk, reason="x")
     with pytest.raises(NotFound, match="not a payment"):
         services.reverse_payment(party=DRIVER, entry_id=item.entry_id, reason="x")

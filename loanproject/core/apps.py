@@ -28,7 +28,7 @@ class CoreConfig(AppConfig):
         post_migrate.connect(after_migrate, dispatch_uid="core.after_migrate")
 
 
-def after_migrate(*, app_config, using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
+def after_migrate(*, app_config: AppConfig, using: str = DEFAULT_DB_ALIAS, **kwargs: object) -> None:
     """post_migrate receiver. Django sends it once per app; these steps need every app's tables
     and permissions, so they run once, after the last app with models."""
     from . import beat, database_roles, roles

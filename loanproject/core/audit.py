@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from auditlog.context import auditlog_value, set_actor
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Model
 
 from .request_context import acting
 
 
-def attribute_request_changes_to(user) -> None:
+def attribute_request_changes_to(user: AbstractBaseUser) -> None:
     """Make the request's audit entries name `user`.
 
     AuditlogMiddleware reads request.user before DRF authenticates API keys, so API requests start
@@ -25,7 +29,7 @@ def attribute_request_changes_to(user) -> None:
 SYSTEM_USERNAME = "system"
 
 
-def system_user():
+def system_user() -> AbstractBaseUser:
     """The account that audit entries name for scheduled jobs and operator commands."""
     from django.contrib.auth import get_user_model
 
@@ -39,7 +43,7 @@ def system_user():
 
 
 @contextmanager
-def acting_as_system():
+def acting_as_system() -> Iterator[None]:
     """`with acting_as_system():` around the work of a task or command: audit entries and log
     lines name the system user."""
     with set_actor(system_user()), acting(SYSTEM_USERNAME):
@@ -47,7 +51,7 @@ def acting_as_system():
 
 
 @contextmanager
-def audited_as(actor):
+def audited_as(actor: AbstractBaseUser) -> Iterator[None]:
     """`with audited_as(user):` around a service's writes: their audit entries name `user`. Inside
     a request that already names them (the admin), the request's context stays, with its address."""
     current = _request_context()["actor"]
@@ -58,7 +62,7 @@ def audited_as(actor):
         yield
 
 
-def _request_context() -> dict:
+def _request_context() -> dict[str, Any]:
     """Actor, address and correlation id that django-auditlog would give a LogEntry saved now.
 
     auditlog fills them in a pre_save receiver that exists only inside AuditlogMiddleware or
@@ -77,7 +81,12 @@ def _request_context() -> dict:
     }
 
 
-def log_bulk_changes(*, model, changes, action: int | None = None) -> int:
+def log_bulk_changes(
+    *,
+    model: type[Model],
+    changes: Iterable[tuple[Model, Mapping[str, tuple[object, object]]]],
+    action: int | None = None,
+) -> int:
     """Audit entries for rows changed by a bulk UPDATE, which django-auditlog cannot see.
 
     `changes` is an iterable of (instance, {field: (old, new)}); the entries look exactly like the

@@ -20,6 +20,7 @@ django-celery-beat applies it (its own scheduler drops the `expires` option).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -29,7 +30,7 @@ from django_celery_beat.models import PeriodicTask
 DECLARED = "Declared in CELERY_BEAT_SCHEDULE. Changes made here are kept; delete the entry to get the declared one back."
 
 
-def _as_database_entry(entry: Mapping) -> dict:
+def _as_database_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     fields = dict(entry)
     options = dict(fields.get("options") or {})
     if isinstance(options.get("expires"), int | float) and "expire_seconds" not in options:
@@ -38,7 +39,7 @@ def _as_database_entry(entry: Mapping) -> dict:
     return fields
 
 
-def install_beat_schedule(*, schedule: Mapping[str, Mapping] | None = None, using: str = DEFAULT_DB_ALIAS) -> list[str]:
+def install_beat_schedule(*, schedule: Mapping[str, Mapping[str, Any]] | None = None, using: str = DEFAULT_DB_ALIAS) -> list[str]:
     """Create the periodic task of every declared entry that has none; returns the names created."""
     schedule = settings.CELERY_BEAT_SCHEDULE if schedule is None else schedule
     existing = set(PeriodicTask.objects.using(using).filter(name__in=list(schedule)).values_list("name", flat=True))
@@ -65,10 +66,10 @@ def install_beat_schedule_after_migrate(*, using: str = DEFAULT_DB_ALIAS) -> Non
     install_beat_schedule(using=using)
 
 
-class DatabaseScheduler(schedulers.DatabaseScheduler):
+class DatabaseScheduler(schedulers.DatabaseScheduler):  # type: ignore[misc]  # django-celery-beat ships no types
     """django-celery-beat's scheduler, except that starting beat only adds the declared entries
     that are missing and never overwrites staff's changes (see the module docstring)."""
 
-    def setup_schedule(self):
+    def setup_schedule(self) -> None:
         install_beat_schedule(schedule=self.app.conf.beat_schedule)
         self.install_default_entries(self.schedule)

@@ -32,8 +32,10 @@ import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
+from typing import Any
 
 from celery import current_app
+from celery.app.task import Task
 from kombu import Connection
 
 logger = logging.getLogger(__name__)
@@ -67,15 +69,18 @@ def load_transport() -> None:
         current_app.connection_for_write().get_transport_cls()
 
 
-def send_task_soon(task, *, args: Sequence = (), key: Hashable | None = None, **options) -> None:
+def send_task_soon(
+    task: Task[Any, Any], *, args: Sequence[object] = (), key: Hashable | None = None, **options: Any
+) -> None:
     """Queue `task(*args)` without making the caller wait on the broker (see the module docstring).
     Sends with an equal `key` (default: the task's name and arguments) waiting together go once."""
     if current_app.conf.task_always_eager:
-        task.apply_async(args=args, **options)
+        task.apply_async(args=tuple(args), **options)
         return
 
     def send(connection: Connection) -> None:
-        task.apply_async(args=args, connection=connection, retry=False, **options)
+        # celery-types leaves out the connection option that apply_async passes to the producer.
+        task.apply_async(args=tuple(args), connection=connection, retry=False, **options)  # type: ignore[call-arg]
 
     _sender().submit(key if key is not None else (task.name, repr(list(args))), send)
 

@@ -135,7 +135,7 @@ def validate_key_settings(*, field_encryption_keys: str, blind_index_key: str) -
     _decode_key(blind_index_key, "BLIND_INDEX_KEY", minimum=32)
 
 
-def reset_key_ring_on_setting_change(*, setting: str, **kwargs) -> None:
+def reset_key_ring_on_setting_change(*, setting: str, **kwargs: object) -> None:
     if setting in {"FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY"}:
         get_key_ring.cache_clear()
         _blind_index_key.cache_clear()

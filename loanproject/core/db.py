@@ -3,10 +3,13 @@ failures each thread saw, and a fast path for the set-based batch paths."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
+from typing import Any
 
 import psycopg
 from django.db import DatabaseError, DataError, IntegrityError, connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.transaction import TransactionManagementError
 
 _failed_statements: ContextVar[int] = ContextVar("failed_statements", default=0)
@@ -33,7 +36,9 @@ def failed_statements() -> int:
     return _failed_statements.get()
 
 
-def count_failed_statements(execute, sql, params, many, context):
+def count_failed_statements(
+    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
     try:
         return execute(sql, params, many, context)
     except Exception as error:
@@ -42,14 +47,14 @@ def count_failed_statements(execute, sql, params, many, context):
         raise
 
 
-def watch_new_connection(sender, connection, **kwargs) -> None:
+def watch_new_connection(sender: object, connection: BaseDatabaseWrapper, **kwargs: object) -> None:
     """connection_created: count the failures of every statement the connection runs. First in
     the list (outermost), so that a test's `execute_wrapper()` block pops its own wrapper."""
     if count_failed_statements not in connection.execute_wrappers:
         connection.execute_wrappers.insert(0, count_failed_statements)
 
 
-def execute_with_bound_parameters(sql: str, params: dict | list) -> list[tuple] | None:
+def execute_with_bound_parameters(sql: str, params: dict[str, Any] | list[Any]) -> list[tuple[Any, ...]] | None:
     """Run one statement on PostgreSQL with its parameters sent apart from the SQL text.
 
     Django's psycopg cursors bind parameters on the client, quoting every element of a list into

@@ -17,6 +17,7 @@ Unhandled database errors are 503 without this middleware (`core.api.errors`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
@@ -38,7 +39,7 @@ def _blames_the_request(request: HttpRequest, response: HttpResponse) -> bool:
 
 
 class DatabaseFailureMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

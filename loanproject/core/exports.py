@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import csv
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from django.http import FileResponse, StreamingHttpResponse
 
@@ -22,10 +23,10 @@ class _Echo:
         return value
 
 
-def csv_response(*, filename: str, columns: Sequence[tuple[str, str]], rows: Iterable[dict]) -> StreamingHttpResponse:
+def csv_response(*, filename: str, columns: Sequence[tuple[str, str]], rows: Iterable[dict[str, Any]]) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
 
-    def lines():
+    def lines() -> Iterator[str]:
         yield writer.writerow([label for _, label in columns])
         for row in rows:
             yield writer.writerow(["" if row.get(key) is None else row[key] for key, _ in columns])
@@ -35,7 +36,7 @@ def csv_response(*, filename: str, columns: Sequence[tuple[str, str]], rows: Ite
     return response
 
 
-def xlsx_response(*, filename: str, title: str, columns: Sequence[tuple[str, str]], rows: Iterable[dict]) -> FileResponse:
+def xlsx_response(*, filename: str, title: str, columns: Sequence[tuple[str, str]], rows: Iterable[dict[str, Any]]) -> FileResponse:
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)  # rows go to disk as they come
@@ -43,7 +44,7 @@ def xlsx_response(*, filename: str, title: str, columns: Sequence[tuple[str, str
     sheet.append([label for _, label in columns])
     for row in rows:
         sheet.append([row.get(key) for key, _ in columns])
-    spooled = tempfile.SpooledTemporaryFile(max_size=8 * 2**20)
+    spooled = tempfile.SpooledTemporaryFile(max_size=8 * 2**20)  # noqa: SIM115 (FileResponse closes it)
     workbook.save(spooled)
     spooled.seek(0)
     return FileResponse(
@@ -54,7 +55,9 @@ def xlsx_response(*, filename: str, title: str, columns: Sequence[tuple[str, str
     )
 
 
-def export_response(*, export: str, filename: str, title: str, columns: Sequence[tuple[str, str]], rows: Iterable[dict]):
+def export_response(
+    *, export: str, filename: str, title: str, columns: Sequence[tuple[str, str]], rows: Iterable[dict[str, Any]]
+) -> StreamingHttpResponse | FileResponse:
     if export == "csv":
         return csv_response(filename=filename, columns=columns, rows=rows)
     if export == "xlsx":

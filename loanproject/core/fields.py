@@ -8,8 +8,14 @@ token has a fresh nonce), so use the model's blind-index column for lookups.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from django.core.exceptions import FieldError
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.expressions import Expression
+from django.db.models.lookups import Lookup
 from django.utils.module_loading import import_string
 
 from . import crypto
@@ -18,15 +24,15 @@ from .sensitive import Sensitive
 DEFAULT_MASKER = "loanproject.core.sensitive.mask_tail"
 
 
-class EncryptedTextField(models.TextField):
+class EncryptedTextField(models.TextField[Sensitive | str | None, Sensitive | None]):
     description = "Text encrypted with AES-256-GCM under the field key ring"
 
-    def __init__(self, *args, context: str, masker: str = DEFAULT_MASKER, **kwargs) -> None:
+    def __init__(self, *args: Any, context: str, masker: str = DEFAULT_MASKER, **kwargs: Any) -> None:
         self.context = context
         self.masker_path = masker
         super().__init__(*args, **kwargs)
 
-    def deconstruct(self):
+    def deconstruct(self) -> tuple[str, str, Sequence[Any], dict[str, Any]]:
         name, path, args, kwargs = super().deconstruct()
         kwargs["context"] = self.context
         if self.masker_path != DEFAULT_MASKER:
@@ -34,18 +40,21 @@ class EncryptedTextField(models.TextField):
         return name, path, args, kwargs
 
     @property
-    def masker(self):
-        return import_string(self.masker_path)
+    def masker(self) -> Callable[[str], str]:
+        masker: Callable[[str], str] = import_string(self.masker_path)
+        return masker
 
     def _wrap(self, clear: str) -> Sensitive:
         return Sensitive(clear, self.masker)
 
-    def from_db_value(self, value, expression, connection):
+    def from_db_value(
+        self, value: str | None, expression: Expression, connection: BaseDatabaseWrapper
+    ) -> Sensitive | None:
         if value is None:
             return None
         return self._wrap(crypto.get_key_ring().decrypt(value, context=self.context))
 
-    def to_python(self, value):
+    def to_python(self, value: object) -> Sensitive | None:
         if value is None or isinstance(value, Sensitive):
             return value
         value = str(value)
@@ -53,7 +62,7 @@ class EncryptedTextField(models.TextField):
             return self._wrap(crypto.get_key_ring().decrypt(value, context=self.context))
         return self._wrap(value)
 
-    def get_prep_value(self, value):
+    def get_prep_value(self, value: object) -> str | None:
         if value is None:
             return None
         clear = value.reveal() if isinstance(value, Sensitive) else str(value)
@@ -61,19 +70,19 @@ class EncryptedTextField(models.TextField):
             return clear
         return crypto.get_key_ring().encrypt(clear, context=self.context)
 
-    def pre_save(self, model_instance, add):
+    def pre_save(self, model_instance: models.Model, add: bool) -> object:
         value = getattr(model_instance, self.attname)
         if isinstance(value, str):
             value = self._wrap(value)
             setattr(model_instance, self.attname, value)
         return value
 
-    def value_to_string(self, obj) -> str:
+    def value_to_string(self, obj: models.Model) -> str:
         # Serialised dumps carry ciphertext, never clear text.
         value = self.value_from_object(obj)
-        return "" if value is None else self.get_prep_value(value)
+        return "" if value is None else (self.get_prep_value(value) or "")
 
-    def get_lookup(self, lookup_name):
+    def get_lookup(self, lookup_name: str) -> type[Lookup[Any]] | None:
         if lookup_name != "isnull":
             raise FieldError(
                 f"{self.model.__name__}.{self.name} is encrypted: only 'isnull' lookups work; "
@@ -81,6 +90,6 @@ class EncryptedTextField(models.TextField):
             )
         return super().get_lookup(lookup_name)
 
-    def formfield(self, **kwargs):
+    def formfield(self, **kwargs: Any) -> None:
         # Never render the stored secret back into a form; forms take new values only.
         return None

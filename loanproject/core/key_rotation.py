@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.apps import apps
 from django.db import models, transaction
@@ -20,7 +21,7 @@ class RotationReport:
     rotated: int = 0
     dry_run: bool = False
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "active_key_id": self.active_key_id,
             "stale_by_field": self.stale_by_field,
@@ -38,17 +39,18 @@ def encrypted_fields() -> list[tuple[type[models.Model], EncryptedTextField]]:
     ]
 
 
-def _stale_rows(model: type[models.Model], name: str, active_prefix: str) -> models.QuerySet:
+def _stale_rows(model: type[models.Model], name: str, active_prefix: str) -> models.QuerySet[models.Model]:
     # Cast reads the raw token (no decryption) so the key id can be filtered in SQL.
-    return (
+    rows: models.QuerySet[models.Model] = (
         model._base_manager.filter(**{f"{name}__isnull": False})
         .annotate(raw_token=Cast(name, output_field=models.TextField()))
         .exclude(raw_token__startswith=active_prefix)
     )
+    return rows
 
 
 def rotate_encryption_keys(
-    *, batch_size: int = 1000, dry_run: bool = False, progress: Callable[[int], None] | None = None
+    *, batch_size: int = 1000, dry_run: bool = False, progress: Callable[[int], object] | None = None
 ) -> RotationReport:
     """Re-encrypt, chunk by chunk in pk order, every token not made with the active key."""
     ring = get_key_ring()

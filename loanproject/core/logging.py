@@ -9,6 +9,7 @@ place, so handlers that run after ours (pytest's caplog, an error tracker) see i
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import re
@@ -31,9 +32,9 @@ BEARER_PATTERN = re.compile(r"\b(Bearer\s+)" + _VALUE, re.IGNORECASE)
 SECRET_FIELD_NAMES = ("access_token", "refresh_token")
 _FIELD = "|".join(SECRET_FIELD_NAMES)
 # access_token="a b", 'access_token': 'x', {"access_token": "x \\" y"} (escaped quotes stay inside)
-QUOTED_FIELD_PATTERN = re.compile(r"""\b((?:%s)["']?\s*[:=]\s*)(["'])((?:\\.|(?!\2).)*)\2""" % _FIELD, re.IGNORECASE)
+QUOTED_FIELD_PATTERN = re.compile(rf"""\b((?:{_FIELD})["']?\s*[:=]\s*)(["'])((?:\\.|(?!\2).)*)\2""", re.IGNORECASE)
 # access_token=x&..., access_token: x
-BARE_FIELD_PATTERN = re.compile(r"""\b((?:%s)["']?\s*[:=]\s*)(?!["'\s])%s""" % (_FIELD, _VALUE), re.IGNORECASE)
+BARE_FIELD_PATTERN = re.compile(rf"""\b((?:{_FIELD})["']?\s*[:=]\s*)(?!["'\s]){_VALUE}""", re.IGNORECASE)
 
 # Attributes every LogRecord has; anything else on a record came from `extra={...}`.
 _STANDARD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
@@ -70,10 +71,9 @@ def redacted_record(record: logging.LogRecord) -> logging.LogRecord:
     if isinstance(record.msg, dict):
         clean.msg = redact_value(record.msg)
     else:
-        try:
+        # Bad format arguments: let the formatter report them as logging does.
+        with contextlib.suppress(Exception):
             clean.msg, clean.args = redact(record.getMessage()), None
-        except Exception:  # bad format arguments: let the formatter report them as logging does
-            pass
     if record.exc_text:
         clean.exc_text = redact(record.exc_text)
     if record.stack_info:
@@ -84,15 +84,15 @@ def redacted_record(record: logging.LogRecord) -> logging.LogRecord:
     return clean
 
 
-class RedactingFormatterMixin:
+class RedactingFormatterMixin(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(redacted_record(record)))
 
-    def formatException(self, ei):
-        return redact_value(super().formatException(ei))
+    def formatException(self, ei: logging._SysExcInfoType) -> str:
+        return redact(super().formatException(ei))
 
-    def formatStack(self, stack_info):
-        return redact_value(super().formatStack(stack_info))
+    def formatStack(self, stack_info: str) -> str:
+        return redact(super().formatStack(stack_info))
 
 
 class RedactingFormatter(RedactingFormatterMixin, logging.Formatter):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import transaction
@@ -31,6 +32,8 @@ from prometheus_client import (
     start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -56,13 +59,13 @@ class OutboxCollector:
     """outbox_pending_events, outbox_lag_seconds (age of the oldest unpublished event) and
     outbox_abandoned_events (events the redelivery sweep gave up on)."""
 
-    def describe(self):
+    def describe(self) -> Iterator[Metric]:
         # Without this, registering the collector would query the database to learn its names.
         yield GaugeMetricFamily("outbox_pending_events", "Outbox events not yet published")
         yield GaugeMetricFamily("outbox_lag_seconds", "Age of the oldest unpublished outbox event")
         yield GaugeMetricFamily("outbox_abandoned_events", ABANDONED_HELP)
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         from .models import OutboxEvent
         from .outbox import abandoned_events
 
@@ -84,11 +87,11 @@ class MigrationsCollector:
     applied = ("django_migrations_applied_total", "Count of applied migrations by database connection")
     unapplied = ("django_migrations_unapplied_total", "Count of unapplied migrations by database connection")
 
-    def describe(self):
+    def describe(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(*self.applied)
         yield GaugeMetricFamily(*self.unapplied)
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         from django.db import connections
         from django.db.migrations.executor import MigrationExecutor
 
@@ -102,7 +105,7 @@ class MigrationsCollector:
         yield unapplied
 
 
-_collectors: list = []
+_collectors: list[Collector] = []
 
 
 def register_database_collectors() -> None:
@@ -148,7 +151,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse(generate_latest(merged_registry(with_database=True)), content_type=CONTENT_TYPE_LATEST)
 
 
-def serve_worker_metrics(**kwargs) -> None:
+def serve_worker_metrics(**kwargs: object) -> None:
     """celery worker_ready: with CELERY_METRICS_PORT set, the worker's main process serves the
     values of its pool processes (written to PROMETHEUS_MULTIPROC_DIR) over HTTP, for workers on
     hosts without a gunicorn to merge them."""
@@ -167,7 +170,7 @@ def serve_worker_metrics(**kwargs) -> None:
     logger.info("worker metrics on http://%s:%s/metrics", settings.CELERY_METRICS_ADDR, port)
 
 
-def mark_worker_process_dead(**kwargs) -> None:
+def mark_worker_process_dead(**kwargs: object) -> None:
     """celery worker_process_shutdown: a pool process that exits leaves its counters (they still
     count) but its live gauges are dropped."""
     if multiprocess_dir():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any, TypeVar
 
 from django.db import models
 
@@ -28,10 +29,15 @@ def to_cents(value: Decimal | int | str) -> Decimal:
     return to_decimal(value).quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
-class MoneyField(models.DecimalField):
+# Generic like DecimalField, so that django-stubs types a nullable MoneyField `Decimal | None`.
+_ST = TypeVar("_ST", contravariant=True)
+_GT = TypeVar("_GT", covariant=True)
+
+
+class MoneyField(models.DecimalField[_ST, _GT]):
     """Decimal(14, 2): up to 999,999,999,999.99."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max_digits", 14)
         kwargs.setdefault("decimal_places", 2)
         super().__init__(*args, **kwargs)

@@ -20,8 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import reduce
+from typing import Any
 
 from celery import current_app
+from celery.app.task import Task
 from celery.exceptions import NotRegistered
 from django.conf import settings
 from django.db import transaction
@@ -38,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 
 def publish_event(
-    *, topic: str, aggregate_type: str, aggregate_id: object, payload: dict | None = None
+    *, topic: str, aggregate_type: str, aggregate_id: object, payload: dict[str, Any] | None = None
 ) -> OutboxEvent:
     """Record an event in the current transaction; it is relayed once the transaction commits."""
     event = OutboxEvent.objects.create(
@@ -51,7 +53,7 @@ def publish_event(
     return event
 
 
-def publish_events(*, events: list[dict]) -> int:
+def publish_events(*, events: list[dict[str, Any]]) -> int:
     """Record many events at once (batch jobs); each dict has publish_event's arguments."""
     now = timezone.now()
     count = insert_rows(
@@ -94,7 +96,7 @@ class RelayReport:
     deliveries: int = 0
     errors: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "published": self.published,
             "failed": self.failed,
@@ -112,7 +114,7 @@ def subscribers_of(topic: str) -> list[str]:
     return list(settings.OUTBOX_SUBSCRIPTIONS.get(topic, ()))
 
 
-def subscriber_task(name: str):
+def subscriber_task(name: str) -> Task[Any, Any]:
     """The Celery task registered under `name`, importing the apps' tasks modules if needed
     (a web process has not imported them; a worker has).
 
@@ -133,7 +135,7 @@ def _deliver(event: OutboxEvent) -> int:
     for task_name in subscribers_of(event.topic):
         task = subscriber_task(task_name)
         task.apply_async(
-            args=[event.pk],
+            args=(event.pk,),
             retry=True,
             retry_policy=settings.OUTBOX_PUBLISH_RETRY_POLICY,
         )
@@ -146,7 +148,7 @@ def relay_pending_events(
     batch_size: int | None = None,
     max_batches: int = 50,
     now: datetime | None = None,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], object] | None = None,
 ) -> RelayReport:
     """Publish due events in id order, a locked batch at a time.
 
@@ -175,7 +177,7 @@ def _relay_one_batch(*, batch_size: int, now: datetime | None, report: RelayRepo
             .filter(published_at__isnull=True, available_at__lte=moment)
             .order_by("id")[:batch_size]
         )
-        published_ids = []
+        published_ids: list[int] = []
         for event in events:
             try:
                 report.deliveries += _deliver(event)
@@ -255,7 +257,8 @@ def unprocessed_events() -> QuerySet[OutboxEvent]:
 def redelivery_delay(redeliveries: int) -> timedelta:
     """How long after its last publication an unprocessed event waits before the next redelivery:
     OUTBOX_REDELIVER_AFTER_SECONDS, doubled at each redelivery (5, 10, 20, 40, 80 minutes)."""
-    return timedelta(seconds=settings.OUTBOX_REDELIVER_AFTER_SECONDS) * 2**redeliveries
+    delay: timedelta = timedelta(seconds=settings.OUTBOX_REDELIVER_AFTER_SECONDS) * 2**redeliveries
+    return delay
 
 
 def redeliver_unprocessed_events(*, now: datetime | None = None) -> int:

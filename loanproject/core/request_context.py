@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject, empty
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
@@ -28,12 +30,13 @@ def current_actor_name() -> str:
     if isinstance(user, SimpleLazyObject):
         user = None if user._wrapped is empty else user._wrapped
     if user is not None and getattr(user, "is_authenticated", False):
-        return user.get_username()
+        name: str = user.get_username()
+        return name
     return "-"
 
 
 @contextmanager
-def acting(name: str):
+def acting(name: str) -> Iterator[None]:
     token = actor_var.set(name)
     try:
         yield
@@ -48,13 +51,12 @@ class RequestIdMiddleware:
     chain (django.request's "Bad Request: ...") still carry the id and the actor.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         offered = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = offered if _SAFE_ID.match(offered) else uuid.uuid4().hex
-        request.request_id = request_id
         request_id_var.set(request_id)
         current_request_var.set(request)
         response = self.get_response(request)
@@ -62,16 +64,16 @@ class RequestIdMiddleware:
         return response
 
 
-def clear_request_context(**kwargs) -> None:
+def clear_request_context(**kwargs: object) -> None:
     """request_finished: forget the request (a thread serves many)."""
     request_id_var.set("-")
     current_request_var.set(None)
 
 
-def bind_task_request_id(task_id: str | None = None, **kwargs) -> None:
+def bind_task_request_id(task_id: str | None = None, **kwargs: object) -> None:
     """celery task_prerun: a task's log lines carry its task id as their request id."""
     request_id_var.set(task_id or "-")
 
 
-def unbind_task_request_id(**kwargs) -> None:
+def unbind_task_request_id(**kwargs: object) -> None:
     request_id_var.set("-")

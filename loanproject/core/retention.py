@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -41,7 +42,7 @@ class PurgeReport:
     def total(self) -> int:
         return sum(self.deleted.values())
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "dry_run": self.dry_run,
             "outbox_cutoff": self.outbox_cutoff,
@@ -51,7 +52,9 @@ class PurgeReport:
         }
 
 
-def _purgeable(*, older_than: timedelta, idempotency_keys_older_than: timedelta, now) -> dict[str, QuerySet]:
+def _purgeable(
+    *, older_than: timedelta, idempotency_keys_older_than: timedelta, now: datetime
+) -> dict[str, QuerySet[Any]]:
     outbox_cutoff = now - older_than
     return {
         # created_at leads (outbox_created_idx); published_at keeps every undelivered event.
@@ -67,7 +70,7 @@ def _purgeable(*, older_than: timedelta, idempotency_keys_older_than: timedelta,
     }
 
 
-def _delete_in_chunks(queryset: QuerySet, *, batch_size: int, on_progress: Callable[[int], None] | None) -> int:
+def _delete_in_chunks(queryset: QuerySet[Any], *, batch_size: int, on_progress: Callable[[int], object] | None) -> int:
     deleted = 0
     while True:
         with transaction.atomic():
@@ -87,8 +90,8 @@ def purge_old_outbox_records(
     idempotency_keys_older_than: timedelta | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     dry_run: bool = False,
-    on_plan: Callable[[int], None] | None = None,
-    on_progress: Callable[[int], None] | None = None,
+    on_plan: Callable[[int], object] | None = None,
+    on_progress: Callable[[int], object] | None = None,
 ) -> PurgeReport:
     """Delete published outbox events and consumer receipts older than `older_than`, and
     idempotency keys older than `idempotency_keys_older_than` (default: `older_than`).

@@ -7,6 +7,7 @@ makes every place that handles clear text easy to find with grep.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NoReturn
 
 
 def mask_tail(value: object, visible: int = 4, mask_char: str = "X") -> str:
@@ -63,9 +64,9 @@ class Sensitive:
     def __copy__(self) -> Sensitive:
         return self
 
-    def __deepcopy__(self, memo: dict) -> Sensitive:
+    def __deepcopy__(self, memo: dict[int, object]) -> Sensitive:
         return self
 
-    def __reduce__(self):
+    def __reduce__(self) -> NoReturn:
         # Pickles end up in caches and message queues; a secret must not travel that way.
         raise TypeError("Sensitive values cannot be pickled; pass ids, not model instances")

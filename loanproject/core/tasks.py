@@ -1,6 +1,7 @@
 """Celery tasks of the core app."""
 
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -10,7 +11,7 @@ from .retention import purge_old_outbox_records
 
 
 @shared_task(name="core.relay_outbox", ignore_result=True, acks_late=False)
-def relay_outbox_task() -> dict:
+def relay_outbox_task() -> dict[str, Any]:
     """Publish pending outbox events (kicked after commit, and every few seconds by beat)."""
     return relay_pending_events().as_dict()
 
@@ -25,7 +26,7 @@ def redeliver_outbox_events_task() -> int:
 
 
 @shared_task(name="core.purge_outbox_records", ignore_result=True)
-def purge_outbox_records_task() -> dict:
+def purge_outbox_records_task() -> dict[str, Any]:
     """Nightly: delete old published events, consumer receipts and idempotency keys."""
     return purge_old_outbox_records(
         older_than=timedelta(days=settings.OUTBOX_RETENTION_DAYS),

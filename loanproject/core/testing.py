@@ -6,16 +6,18 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from types import FrameType
+from typing import NoReturn
 
 from django.db import close_old_connections
 
 
-def run_together(*functions: Callable[[], object], timeout: float = 60) -> list:
+def run_together(*functions: Callable[[], object], timeout: float = 60) -> list[object]:
     """Start every function at the same moment in its own thread (each with its own database
     connection); return their results in order, an exception standing for a function that raised."""
     barrier = threading.Barrier(len(functions))
-    results: list = [None] * len(functions)
+    results: list[object] = [None] * len(functions)
 
     def runner(index: int, function: Callable[[], object]) -> None:
         try:
@@ -34,7 +36,9 @@ def run_together(*functions: Callable[[], object], timeout: float = 60) -> list:
     return results
 
 
-def deliver_outbox(capture_on_commit_callbacks, *, rounds: int = 10) -> int:
+def deliver_outbox(
+    capture_on_commit_callbacks: Callable[..., AbstractContextManager[object]], *, rounds: int = 10
+) -> int:
     """Relay due outbox events to their subscribers until none is left, as the relay does after
     each commit; returns how many were published. Pass pytest-django's
     `django_capture_on_commit_callbacks`: tests never commit, so each round runs the on-commit
@@ -79,7 +83,7 @@ class SilentBroker:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._closing.set()
         self._thread.join(timeout=5)
         self._listener.close()
@@ -105,7 +109,7 @@ def deadline(seconds: float) -> Iterator[None]:
     """Fail with AssertionError if the block runs longer than `seconds`, even when it is blocked
     in a socket call (SIGALRM interrupts it; main thread only, as pytest runs tests)."""
 
-    def expire(signum, frame):
+    def expire(signum: int, frame: FrameType | None) -> NoReturn:
         raise _Expired
 
     previous = signal.signal(signal.SIGALRM, expire)

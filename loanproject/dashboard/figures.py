@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import cast
 from urllib.parse import urlencode
 
 from django.core.cache import cache
@@ -127,7 +128,8 @@ def admin_filter_of(condition: Q) -> dict[str, str]:
     a bar's list shows exactly the rows the selector counted."""
     if condition.connector != Q.AND or condition.negated or not all(isinstance(c, tuple) for c in condition.children):
         raise ValueError(f"not expressible as admin filters: {condition!r}")
-    return {lookup: value.isoformat() if hasattr(value, "isoformat") else str(value) for lookup, value in condition.children}
+    lookups = [child for child in condition.children if isinstance(child, tuple)]
+    return {lookup: value.isoformat() if hasattr(value, "isoformat") else str(value) for lookup, value in lookups}
 
 
 def aging_chart(today: date) -> Chart:
@@ -164,4 +166,5 @@ def dashboard_figures(*, today: date, show_applications: bool, show_loans: bool,
             figures["charts"].append(asdict(aging_chart(today)))
         return figures
 
-    return cache.get_or_set(key, compute, CACHE_SECONDS)
+    # get_or_set answers what compute() returned (the stub allows None for a missing default).
+    return cast(dict, cache.get_or_set(key, compute, CACHE_SECONDS))

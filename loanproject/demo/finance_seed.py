@@ -25,7 +25,7 @@ def _money(rng: random.Random, low: int, high: int) -> Decimal:
 
 
 def _transactions(rng: random.Random, checking_id: int, card_id: int, savings_id: int, start: date, today: date, pay: Decimal):
-    rows = []
+    rows: list[services.TransactionInput] = []
 
     def add(account_id: int, day: date, amount: Decimal, name: str, category: str, merchant: str = "") -> None:
         rows.append(services.TransactionInput(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
@@ -97,7 +98,7 @@ def test_finance_books_a_loan_sees_its_schedule_posts_and_exports(page):
     with page.expect_download() as download_info:
         page.click("a:has-text('CSV')")
     download = download_info.value
-    csv_text = open(download.path(), encoding="utf-8").read()
+    csv_text = Path(download.path()).read_text(encoding="utf-8")
     assert loan.loan_number in csv_text and "Kwame Mensah" in csv_text
     assert download.suggested_filename.endswith(".csv")
 

@@ -52,10 +52,10 @@ def test_a_rolled_back_submission_is_not_counted(client):
     partner = PartnerFactory()
     before = sample("loan_applications_submitted_total", source="partner")
 
-    with pytest.raises(ForcedRollback):
-        with transaction.atomic():  # a real transaction: its on-commit callbacks would run at commit
-            assert submit(client, partner).status_code == 202
-            raise ForcedRollback
+    # A real transaction: its on-commit callbacks would run at commit.
+    with pytest.raises(ForcedRollback), transaction.atomic():
+        assert submit(client, partner).status_code == 202
+        raise ForcedRollback
 
     assert sample("loan_applications_submitted_total", source="partner") == before
     assert partner.customers.count() == 0

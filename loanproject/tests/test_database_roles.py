@@ -223,13 +223,15 @@ def test_the_app_role_cannot_commit_an_unbalanced_entry(setup, worked):
         account = conn.execute("SELECT id FROM ledger_account WHERE currency = 'USD' ORDER BY id LIMIT 1").fetchone()[0]
         conn.rollback()
 
-        with pytest.raises(errors.CheckViolation, match=r"journal entry \d+ does not balance in USD"):
-            with conn.transaction():
-                entry = conn.execute(
-                    "INSERT INTO ledger_journalentry (idempotency_key, entry_date, description, source, created_at) "
-                    "VALUES ('app-role-unbalanced', '2026-01-04', 'x', 'x', now()) RETURNING id").fetchone()[0]
-                conn.execute("INSERT INTO ledger_posting (entry_id, account_id, debit, credit, currency) "
-                             "VALUES (%s, %s, 10, 0, 'USD')", [entry, account])
+        with (
+            pytest.raises(errors.CheckViolation, match=r"journal entry \d+ does not balance in USD"),
+            conn.transaction(),
+        ):
+            entry = conn.execute(
+                "INSERT INTO ledger_journalentry (idempotency_key, entry_date, description, source, created_at) "
+                "VALUES ('app-role-unbalanced', '2026-01-04', 'x', 'x', now()) RETURNING id").fetchone()[0]
+            conn.execute("INSERT INTO ledger_posting (entry_id, account_id, debit, credit, currency) "
+                         "VALUES (%s, %s, 10, 0, 'USD')", [entry, account])
 
         assert book_snapshot(conn) == before
 

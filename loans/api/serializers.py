@@ -92,7 +92,7 @@ class PostingResultSerializer(serializers.Serializer):
     failed = serializers.IntegerField()
     locked = serializers.IntegerField(help_text="Held by another transaction until the run ended: run again to post them.")
     total_amount = money()
-    errors = serializers.ListField(child=serializers.DictField())
+    errors = serializers.ListField(child=serializers.DictField())  # type: ignore[assignment]  # the answer's field is named so; this serializer only documents a response
     success = serializers.BooleanField()
     dry_run = serializers.BooleanField()
     finished = serializers.BooleanField()
@@ -157,7 +157,7 @@ class ReportQuerySerializer(serializers.Serializer):
 
 class ReportColumnSerializer(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # the answer's field is named so; this serializer only documents a response
 
 
 class ReportPageSerializer(serializers.Serializer):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from datetime import date
 from itertools import islice
+from typing import TYPE_CHECKING
 
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -48,7 +50,14 @@ from .serializers import (
 VIEW_LOANS = "loans.view_driverloan"
 
 
-class StaffAPIMixin:
+# Type checkers see the mixin as the view it is mixed into.
+if TYPE_CHECKING:
+    _View = APIView
+else:
+    _View = object
+
+
+class StaffAPIMixin(_View):
     authentication_classes = [StaffTokenAuthentication, SessionAuthentication]
     permission_classes = [HasStaffPermission]
     required_permissions: dict[str, str] = {}
@@ -209,7 +218,7 @@ class ReportView(StaffAPIMixin, APIView):
             (200, XLSX_MEDIA_TYPE): OpenApiResponse(OpenApiTypes.BINARY, description="?export=xlsx"),
         },
     )
-    def get(self, request: Request, name: str) -> Response:
+    def get(self, request: Request, name: str) -> HttpResponseBase:
         report = REPORTS.get(name)
         if report is None:
             raise HttpNotFound(f"No report {name!r}; reports: {', '.join(REPORTS)}.")

@@ -155,7 +155,7 @@ def test_a_posting_run_is_started_from_the_admin(admin_client, django_capture_on
 
     run = InstallmentPostingRun.objects.get()
     assert (run.period_start, run.posted, run.finished_at is not None, run.started_by.username) == (SUNDAY, 1, True, "admin")
-    assert f"Posting run #{run.pk} (week of 2026-01-04) started" in str(list(response.context["messages"])[0])
+    assert f"Posting run #{run.pk} (week of 2026-01-04) started" in str(next(iter(response.context["messages"])))
 
 
 def test_a_loan_manager_cannot_post_or_cancel():

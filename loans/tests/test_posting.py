@@ -199,7 +199,7 @@ def test_the_week_of_a_day_out_of_range_is_a_domain_error():
     from loanproject.core.errors import DomainError
     from loans.periods import week_containing
 
-    with pytest.raises(DomainError, match="Enter a date between 1970-01-01 and 2200-12-31, got 0001-01-01."):
+    with pytest.raises(DomainError, match=r"Enter a date between 1970-01-01 and 2200-12-31, got 0001-01-01\."):
         week_containing(date.min)
     assert week_containing(date(2200, 12, 31)) == (date(2200, 12, 28), date(2201, 1, 3))
 

@@ -4,6 +4,10 @@ These tables grow without bound, so no list filter asks the table for its distin
 scan of every row at each page view): topics and consumers come from settings.OUTBOX_SUBSCRIPTIONS.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -22,14 +26,14 @@ class PublishedFilter(admin.SimpleListFilter):
     title = "delivery"
     parameter_name = "delivery"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
         return [
             ("pending", "Pending"), ("failing", "Pending with errors"), ("published", "Published"),
             ("redelivered", "Redelivered (a subscriber had not processed it)"),
             ("abandoned", f"Abandoned: not processed after {settings.OUTBOX_MAX_REDELIVERIES} redeliveries"),
         ]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "pending":
             return queryset.filter(published_at__isnull=True)
         if self.value() == "failing":
@@ -47,10 +51,10 @@ class TopicFilter(admin.SimpleListFilter):
     title = "topic"
     parameter_name = "topic"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
         return [(topic, topic) for topic in sorted(settings.OUTBOX_SUBSCRIPTIONS)]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.filter(topic=self.value()) if self.value() else queryset
 
 
@@ -58,11 +62,11 @@ class ConsumerFilter(admin.SimpleListFilter):
     title = "consumer"
     parameter_name = "consumer"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
         consumers = {name for names in settings.OUTBOX_SUBSCRIPTIONS.values() for name in names}
         return [(name, name) for name in sorted(consumers)]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.filter(consumer=self.value()) if self.value() else queryset
 
 
@@ -71,19 +75,20 @@ class ResponseStatusFilter(admin.SimpleListFilter):
     parameter_name = "response"
     RANGES = {"2xx": (200, 300), "4xx": (400, 500), "5xx": (500, 600), "in_progress": (0, 1)}
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
         return [("2xx", "Success (2xx)"), ("4xx", "Refused (4xx)"), ("5xx", "Failed (5xx)"),
                 ("in_progress", "Not answered yet")]
 
-    def queryset(self, request, queryset):
-        if self.value() not in self.RANGES:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if value not in self.RANGES:
             return queryset
-        low, high = self.RANGES[self.value()]
+        low, high = self.RANGES[value]
         return queryset.filter(response_status__gte=low, response_status__lt=high)
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(LargeTableAdminMixin, ActionsOnlyAdminMixin, admin.ModelAdmin):
+class OutboxEventAdmin(LargeTableAdminMixin, ActionsOnlyAdminMixin, admin.ModelAdmin[OutboxEvent]):
     list_display = ["id", "topic", "aggregate_type", "aggregate_id", "created_at", "published_at", "attempts",
                     "redeliveries"]
     list_filter = [PublishedFilter, TopicFilter]
@@ -96,17 +101,17 @@ class OutboxEventAdmin(LargeTableAdminMixin, ActionsOnlyAdminMixin, admin.ModelA
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: OutboxEvent | None = None) -> bool:
         return False
 
     @admin.action(description="Retry selected pending events now", permissions=["change"])
-    def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
         count = outbox_service.retry_events_now(event_ids=list(queryset.values_list("id", flat=True)))
         self.message_user(request, f"{count} pending event(s) will be relayed now.", messages.SUCCESS)
 
     @admin.action(description="Republish selected events to the subscribers that have not processed them",
                   permissions=["change"])
-    def republish(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def republish(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
         count = outbox_service.republish_events(event_ids=list(queryset.values_list("id", flat=True)))
         self.message_user(
             request,
@@ -117,7 +122,7 @@ class OutboxEventAdmin(LargeTableAdminMixin, ActionsOnlyAdminMixin, admin.ModelA
 
 
 @admin.register(ProcessedEvent)
-class ProcessedEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class ProcessedEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[ProcessedEvent]):
     list_display = ["id", "consumer", "event_id", "processed_at"]
     list_filter = [ConsumerFilter]
     search_fields = ["=event_id"]
@@ -125,7 +130,7 @@ class ProcessedEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelA
 
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class IdempotencyKeyAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[IdempotencyKey]):
     list_display = ["id", "scope", "key", "response_status", "created_at"]
     list_filter = [ResponseStatusFilter]
     search_fields = ["=key", "=scope"]

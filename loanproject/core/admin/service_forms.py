@@ -14,31 +14,42 @@ would commit even when an inline then fails and the page comes back with errors.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django import forms
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Model
+from django.forms.models import BaseModelFormSet
+from django.http import HttpRequest, HttpResponse
 
 from ..errors import DomainError
+
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[Any]
+else:
+    _ModelAdmin = object
 
 
 class ServiceRefused(Exception):
     """The service refused a page whose forms were all valid; `error` is what it raised."""
 
-    def __init__(self, error: ValidationError | DomainError):
+    def __init__(self, error: ValidationError | DomainError) -> None:
         super().__init__(str(error))
         self.error = error
 
 
-class ServiceModelForm(forms.ModelForm):
+class ServiceModelForm(forms.ModelForm[Any]):
     """Subclasses implement `call_service()`; `self.user` is the staff member submitting."""
 
-    user = None  # set by ServiceAdminMixin.get_form
+    user: Any = None  # set by ServiceAdminMixin.get_form
     refusal: ValidationError | DomainError | None = None  # set by ServiceAdminMixin for the second rendering
 
-    def call_service(self):
+    def call_service(self) -> Model:
         raise NotImplementedError
 
-    def _post_clean(self):
+    def _post_clean(self) -> None:
         # No construct_instance/full_clean here: the service validates and saves. No service call
         # either: the inline formsets are not validated yet (see the module docstring).
         if self.refusal is not None and not self.errors:
@@ -56,7 +67,7 @@ class ServiceModelForm(forms.ModelForm):
         else:
             self.add_error(None, exc)
 
-    def save(self, commit: bool = True):
+    def save(self, commit: bool = True) -> Model:
         """Run the service on the valid form; its refusal raises ServiceRefused."""
         try:
             with transaction.atomic():
@@ -68,27 +79,37 @@ class ServiceModelForm(forms.ModelForm):
         """Nothing to do: the service saved everything."""
 
 
-class ServiceAdminMixin:
+class ServiceAdminMixin(_ModelAdmin):
     """Use with a ServiceModelForm: the admin stores nothing itself."""
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
         form = super().get_form(request, obj, change, **kwargs)
         refusal = getattr(request, "service_refusal", None)
         return type(form.__name__, (form,), {"user": request.user, "refusal": refusal})
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except ServiceRefused as refused:
             # The admin's transaction rolled back everything this POST did; show the page again.
-            request.service_refusal = refused.error
+            # A note for get_form on this request (HttpRequest takes such attributes; its stub lists none).
+            request.service_refusal = refused.error  # type: ignore[attr-defined]
             return super().changeform_view(request, object_id, form_url, extra_context)
 
-    def save_form(self, request, form, change):
+    def save_form(self, request: HttpRequest, form: forms.ModelForm[Any], change: bool) -> Model:
         """Nothing is saved before the formsets are validated: save_model runs the service."""
-        return form.instance
+        instance: Model = form.instance
+        return instance
 
-    def save_model(self, request, obj, form, change) -> None:
+    def save_model(self, request: HttpRequest, obj: Model, form: forms.ModelForm[Any], change: bool) -> None:
         """Every form and formset is valid: run the service, and make `obj` (the object the admin
         goes on with: change message, log entry, redirect) the one the service saved."""
         saved = form.save()
@@ -96,7 +117,9 @@ class ServiceAdminMixin:
             setattr(obj, field.attname, getattr(saved, field.attname))
         obj._state.adding, obj._state.db = False, saved._state.db
 
-    def save_related(self, request, form, formsets, change) -> None:
+    def save_related(
+        self, request: HttpRequest, form: forms.ModelForm[Any], formsets: list[BaseModelFormSet[Any, Any]], change: bool
+    ) -> None:
         """Inlines of service-backed admins are read-only history: nothing to save. (commit=False
         only collects the formsets' changes, which the admin's change message reads.)"""
         for formset in formsets:

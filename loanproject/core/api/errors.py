@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -35,7 +36,7 @@ DATABASE_UNAVAILABLE = (
 )
 
 
-def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
+def _flatten(detail: object, prefix: str = "") -> dict[str, list[str]]:
     """{"customer": {"pan": ["bad"]}} -> {"customer.pan": ["bad"]}."""
     if isinstance(detail, dict):
         flat: dict[str, list[str]] = {}
@@ -54,13 +55,15 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "non_field_errors": [str(detail)]}
 
 
-def error_body(status_code: int, code: str, message: str, fields: dict | None = None) -> dict:
+def error_body(
+    status_code: int, code: str, message: str, fields: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
     return {
         "error": {"status": status_code, "code": code, "message": message, "fields": fields or {}}
     }
 
 
-def api_exception_handler(exc, context):
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if is_database_failure(exc):
         logger.error("The database failed; answering 503", exc_info=exc)
         return Response(
@@ -101,11 +104,11 @@ def api_exception_handler(exc, context):
     return response
 
 
-def _is_api(request) -> bool:
+def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
-def not_found(request, exception=None):
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """JSON 404 under /api/, Django's page elsewhere."""
     if _is_api(request):
         return JsonResponse(error_body(404, "not_found", "Not found."), status=404)
@@ -123,9 +126,10 @@ def database_unavailable(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def server_error(request):
+def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: an unhandled database failure (in a view or a middleware) is a 503."""
-    if is_database_failure(sys.exc_info()[1]):
+    error = sys.exc_info()[1]
+    if error is not None and is_database_failure(error):
         return database_unavailable(request)
     if _is_api(request):
         return JsonResponse(error_body(500, "server_error", "Internal server error."), status=500)

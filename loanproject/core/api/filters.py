@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, date, datetime
 
 from django.core.exceptions import ValidationError
 from django_filters import IsoDateTimeFilter
@@ -15,7 +15,7 @@ class UtcDateTimeField(IsoDateTimeField):
 
     default_error_messages = {"out_of_range": "This date-time is out of range once read in UTC."}
 
-    def to_python(self, value):
+    def to_python(self, value: str | datetime | date | None) -> datetime | None:
         value = super().to_python(value)
         if value is None:
             return None

@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from django.conf import settings
+from django.http import QueryDict
 from rest_framework.exceptions import ParseError, ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import DataAndFiles, FormParser, JSONParser, MultiPartParser
+
+if TYPE_CHECKING:
+    from django.http.request import _ImmutableQueryDict
 
 MAX_JSON_DEPTH = 32
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -30,7 +35,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 class UnstorableInput(Exception):
     """A value or key PostgreSQL cannot store, at `path` (keys and list indexes from the top)."""
 
-    def __init__(self, path: tuple, message: str):
+    def __init__(self, path: tuple[object, ...], message: str) -> None:
         super().__init__(message)
         self.path = path
         self.message = message
@@ -51,11 +56,11 @@ def _text_problem(text: str, *, in_keys: bool = False) -> str | None:
     return None
 
 
-def check_storable(data: object, *, path: tuple = ()) -> None:
+def check_storable(data: object, *, path: tuple[object, ...] = ()) -> None:
     """Raise UnstorableInput for the first NUL character or lone surrogate in any string or key,
     or the first container nested deeper than MAX_JSON_DEPTH. Iterative: no depth can make it
     recurse."""
-    pending: list[tuple[object, tuple, int]] = [(data, path, 0)]
+    pending: list[tuple[object, tuple[object, ...], int]] = [(data, path, 0)]
     while pending:
         value, where, depth = pending.pop()
         if isinstance(value, str):
@@ -70,7 +75,7 @@ def check_storable(data: object, *, path: tuple = ()) -> None:
                     problem = _text_problem(str(key), in_keys=True)
                     if problem:
                         raise UnstorableInput(where, problem)
-                children: Iterable = value.items()
+                children: Iterable[tuple[object, object]] = value.items()
             else:
                 children = enumerate(value)
             pending.extend((child, (*where, step), depth + 1) for step, child in children)
@@ -85,7 +90,7 @@ def _json_number(text: str) -> Decimal:
     return ExponentNumber(text) if "e" in text or "E" in text else Decimal(text)
 
 
-def _refuse_constant(name: str):
+def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a valid JSON number")
 
 
@@ -102,7 +107,9 @@ def loads_json(text: str) -> object:
 
 
 class DecimalJSONParser(JSONParser):
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
             return loads_json(stream.read().decode(encoding))
@@ -112,7 +119,7 @@ class DecimalJSONParser(JSONParser):
             raise ParseError(f"JSON parse error - {exc}") from exc
 
 
-def _check_form(data) -> None:
+def _check_form(data: QueryDict) -> None:
     """Field names and each field's values; a bad value is a 400 at its field. (File names need
     nothing: Django drops their unprintable characters.)"""
     try:
@@ -127,7 +134,9 @@ def _check_form(data) -> None:
 class StorableMultiPartParser(MultiPartParser):
     """multipart/form-data whose field names and values are storable."""
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> DataAndFiles[Any, Any]:
         parsed = super().parse(stream, media_type, parser_context)
         _check_form(parsed.data)
         return parsed
@@ -136,7 +145,9 @@ class StorableMultiPartParser(MultiPartParser):
 class StorableFormParser(FormParser):
     """application/x-www-form-urlencoded whose field names and values are storable."""
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> _ImmutableQueryDict:
         data = super().parse(stream, media_type, parser_context)
         _check_form(data)
         return data

@@ -16,18 +16,21 @@ What drf-spectacular cannot see by itself is made true here, once for every view
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
-from django_filters import NumberFilter
+from django_filters import Filter, FilterSet, NumberFilter
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.drainage import has_override
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.plumbing import ComponentRegistry, ResolvedComponent
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.filters import OrderingFilter
 from rest_framework.permissions import AllowAny, IsAuthenticated
+
+AnyField = serializers.Field[Any, Any, Any, Any]
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -66,7 +69,7 @@ _RETRY_AFTER = {
 }
 
 # Status -> (description, headers) of the error answers an operation may document.
-ERROR_ANSWERS: dict[str, tuple[str, dict]] = {
+ERROR_ANSWERS: dict[str, tuple[str, dict[str, Any]]] = {
     "400": ("Invalid input: `fields` names each refused field.", {}),
     "401": (
         "No valid credentials.",
@@ -91,11 +94,11 @@ ERROR_ANSWERS: dict[str, tuple[str, dict]] = {
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def model_fields_along(field: serializers.Field) -> list[models.Field]:
+def model_fields_along(field: AnyField) -> list[models.Field[Any, Any]]:
     """The model fields a serializer field's source walks (`started_by.username` -> started_by,
     username), as far as they are model fields."""
     model = getattr(getattr(field.parent, "Meta", None), "model", None)
-    path: list[models.Field] = []
+    path: list[models.Field[Any, Any]] = []
     for attr in getattr(field, "source_attrs", []):
         if model is None:
             break
@@ -108,7 +111,7 @@ def model_fields_along(field: serializers.Field) -> list[models.Field]:
     return path
 
 
-def reads_null(field: serializers.Field) -> bool:
+def reads_null(field: AnyField) -> bool:
     """A read-only field answers null when its source crosses a null relation (DRF stops at the
     None) or when it falls back to a None default."""
     if not field.read_only:
@@ -117,7 +120,7 @@ def reads_null(field: serializers.Field) -> bool:
     return field.default is None or any(relation.null for relation in relations)
 
 
-def reads_blank_choice(field: serializers.Field) -> bool:
+def reads_blank_choice(field: AnyField) -> bool:
     """A read-only choice whose model field may be blank answers ""."""
     if not (field.read_only and isinstance(field, serializers.ChoiceField)):
         return False
@@ -125,7 +128,7 @@ def reads_blank_choice(field: serializers.Field) -> bool:
     return bool(path) and isinstance(path[-1], (models.CharField, models.TextField)) and path[-1].blank
 
 
-def refuses_authenticated_callers(permission) -> bool:
+def refuses_authenticated_callers(permission: object) -> bool:
     """Whether a permission can refuse a caller the view authenticated (a 403). IsAuthenticated
     cannot; a permission that only asks for its own kind of credential says so with
     `only_requires_authentication = True`."""
@@ -136,20 +139,24 @@ def refuses_authenticated_callers(permission) -> bool:
 
 
 class AutoSchema(SpectacularAutoSchema):
-    def _map_serializer_field(self, field, direction, bypass_extensions=False):
-        if reads_blank_choice(field) and not field.allow_blank:
-            field = copy.copy(field)  # the schema's view of it: the serializer's own field is unchanged
-            field.allow_blank = True
-        return super()._map_serializer_field(field, direction, bypass_extensions)
+    def _map_serializer_field(self, field: AnyField, direction: str, bypass_extensions: bool = False) -> dict[str, Any]:
+        if isinstance(field, serializers.ChoiceField) and reads_blank_choice(field) and not field.allow_blank:
+            blank_allowed = copy.copy(field)  # the schema's view of it: the serializer's own field is unchanged
+            blank_allowed.allow_blank = True
+            field = blank_allowed
+        schema: dict[str, Any] = super()._map_serializer_field(field, direction, bypass_extensions)
+        return schema
 
-    def _get_serializer_field_meta(self, field, direction):
-        meta = super()._get_serializer_field_meta(field, direction)
+    def _get_serializer_field_meta(self, field: AnyField, direction: str) -> dict[str, Any]:
+        meta: dict[str, Any] = super()._get_serializer_field_meta(field, direction)
         if isinstance(field, serializers.Field) and reads_null(field):
             meta["nullable"] = True
         return meta
 
-    def get_operation(self, path, path_regex, path_prefix, method, registry):
-        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+    def get_operation(
+        self, path: str, path_regex: str, path_prefix: str, method: str, registry: ComponentRegistry
+    ) -> dict[str, Any] | None:
+        operation: dict[str, Any] | None = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
             return None
         error = ResolvedComponent(name="Error", type=ResolvedComponent.SCHEMA, object="Error", schema=ERROR_SCHEMA)
@@ -166,7 +173,7 @@ class AutoSchema(SpectacularAutoSchema):
         operation["responses"] = dict(sorted(responses.items()))
         return operation
 
-    def _error_statuses(self, operation: dict) -> list[str]:
+    def _error_statuses(self, operation: dict[str, Any]) -> list[str]:
         has_body = "requestBody" in operation
         lenient = self._lenient_query_parameters()
         refusable = [p for p in operation.get("parameters", []) if p["in"] != "path" and p["name"] not in lenient]
@@ -197,14 +204,14 @@ class AutoSchema(SpectacularAutoSchema):
     def _lenient_query_parameters(self) -> set[str]:
         """Query parameters that never refuse a value: paging (page_size falls back to the default;
         a bad page is a 404) and ordering (unknown fields are ignored)."""
-        names = set()
+        names: set[str | None] = set()
         if self._is_paginated():
             paginator = self._get_paginator()
             names |= {getattr(paginator, "page_query_param", None), getattr(paginator, "page_size_query_param", None)}
         for backend in getattr(self.view, "filter_backends", []):
             if issubclass(backend, OrderingFilter):
                 names.add(backend.ordering_param)
-        return names - {None}
+        return {name for name in names if name is not None}
 
 
 class DecimalFilterExtension(DjangoFilterExtension):
@@ -213,8 +220,15 @@ class DecimalFilterExtension(DjangoFilterExtension):
 
     priority = 1
 
-    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
-        parameters = super().resolve_filter_field(auto_schema, model, filterset_class, field_name, filter_field)
+    def resolve_filter_field(
+        self,
+        auto_schema: SpectacularAutoSchema,
+        model: type[models.Model],
+        filterset_class: type[FilterSet],
+        field_name: str,
+        filter_field: Filter,
+    ) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super().resolve_filter_field(auto_schema, model, filterset_class, field_name, filter_field)
         if not isinstance(filter_field, NumberFilter) or has_override(filter_field, "field"):
             return parameters
         model_field = self._get_model_field(filter_field, model)

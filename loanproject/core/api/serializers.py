@@ -1,6 +1,10 @@
 """Serializer building blocks shared by every API."""
 
+from __future__ import annotations
+
 import re
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -8,17 +12,23 @@ from rest_framework import serializers
 
 from .parsers import ExponentNumber, UnstorableInput, check_storable, loads_json
 
+if TYPE_CHECKING:
+    _Serializer = serializers.Serializer[Any]
+    _Field = serializers.Field[Any, Any, Any, Any]
+else:
+    _Serializer = _Field = object
+
 # Python's Decimal() and int() also read "1e5", "1_000" and digits of any script ("１０００",
 # "١٢"); the API reads numbers in text as a person writes them on a form: digits 0-9 only.
 _PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 _PLAIN_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
-class StrictFieldsMixin:
+class StrictFieldsMixin(_Serializer):
     """Refuse unknown fields instead of silently ignoring them (a typo must not lose data)."""
 
-    def to_internal_value(self, data):
-        unknown = {}
+    def to_internal_value(self, data: Any) -> Any:
+        unknown: dict[str, list[str]] = {}
         if isinstance(data, dict):
             writable = {name for name, f in self.fields.items() if not f.read_only}
             unknown = {name: ["Unknown field."] for name in sorted(set(data) - writable)}
@@ -35,7 +45,7 @@ class StrictFieldsMixin:
 
 
 @extend_schema_field(OpenApiTypes.OBJECT)
-class JSONObjectField(serializers.Field):
+class JSONObjectField(serializers.Field[dict[str, Any], object, dict[str, Any], Any]):
     """A free-form JSON object: an object in a JSON body, or its JSON text in a form field (a
     multipart upload). Read like a JSON body (fractions as Decimal, core.api.parsers' guard); a
     blank form field is an empty object."""
@@ -45,10 +55,10 @@ class JSONObjectField(serializers.Field):
         "not_json": "Not valid JSON: {error}.",
     }
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: object) -> dict[str, Any]:
         try:
             from_text = isinstance(data, str)
-            if from_text:
+            if isinstance(data, str):
                 try:
                     data = loads_json(data) if data.strip() else {}  # loads_json checks it is storable
                 except ValueError as exc:
@@ -62,17 +72,17 @@ class JSONObjectField(serializers.Field):
             raise inside from None
         return data
 
-    def to_representation(self, value):
+    def to_representation(self, value: dict[str, Any]) -> dict[str, Any]:
         return value
 
 
-class _PlainNumberMixin:
+class _PlainNumberMixin(_Field):
     """Refuses a JSON number written with an exponent and a string that `plain` does not match
     (surrounding spaces allowed), with the field's "not_plain" message."""
 
-    plain: re.Pattern
+    plain: re.Pattern[str]
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, ExponentNumber) or (isinstance(data, str) and not self.plain.fullmatch(data.strip())):
             self.fail("not_plain")
         return super().to_internal_value(data)
@@ -86,8 +96,8 @@ class StrictDecimalField(_PlainNumberMixin, serializers.DecimalField):
     plain = _PLAIN_DECIMAL
     default_error_messages = {"not_plain": "Write a plain decimal number with the digits 0-9, e.g. -1234.56."}
 
-    def to_internal_value(self, data):
-        value = super().to_internal_value(data)
+    def to_internal_value(self, data: int | float | str | Decimal) -> Decimal:
+        value: Decimal = super().to_internal_value(data)
         return value if value else abs(value)
 
 

@@ -22,7 +22,7 @@ def test_tasks_log_with_their_task_id_and_the_system_actor(console):
 
     from loanproject.core.audit import acting_as_system
 
-    handler, stream = console
+    _handler, stream = console
 
     @shared_task(name="tests.log_something")
     def log_something():

@@ -61,6 +61,6 @@ def test_allocate_always_adds_up():
         assert sum(parts) == amount
         assert len(parts) == len(weights)
         exact = [amount * w / sum(weights) for w in weights]
-        assert all(abs(part - share) < Decimal("0.01") for part, share in zip(parts, exact))
+        assert all(abs(part - share) < Decimal("0.01") for part, share in zip(parts, exact, strict=True))
 
     check()

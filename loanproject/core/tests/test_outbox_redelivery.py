@@ -160,7 +160,7 @@ def test_the_sweep_reads_its_window_through_an_index_never_the_whole_table():
          "attempts", "last_error", "redeliveries"],
         [("order.placed", "tests.Order", str(n), {}, long_ago, long_ago, long_ago, 1, "", 0) for n in range(20000)],
     )
-    lost = _published(AFTER + 10, now=now)
+    _published(AFTER + 10, now=now)  # the one event to redeliver
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE core_outboxevent")
 

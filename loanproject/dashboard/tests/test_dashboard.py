@@ -52,13 +52,13 @@ def test_the_dashboard_shows_exact_figures_and_links_to_the_lists(admin_client):
     charts = charts_of(response)
     assert set(charts) == {"applications_by_status", "applications_per_day", "review_queue", "posted_per_week", "loans_aging"}
     by_status = charts["applications_by_status"]
-    assert dict(zip(by_status["labels"], by_status["values"])) == {
+    assert dict(zip(by_status["labels"], by_status["values"], strict=True)) == {
         "Submitted": 0, "Scoring": 0, "Pre-approved": 0, "Manual review": 2, "Approved": 1, "Rejected": 2,
         "Withdrawn": 0, "Booked": 0,
     }
     assert by_status["links"][3] == "/admin/applications/loanapplication/?status__exact=manual_review"
     assert charts["applications_per_day"]["values"][-1] == 5
-    assert dict(zip(charts["review_queue"]["labels"], charts["review_queue"]["values"])) == {"(unassigned)": 1, "olivia": 1}
+    assert dict(zip(charts["review_queue"]["labels"], charts["review_queue"]["values"], strict=True)) == {"(unassigned)": 1, "olivia": 1}
     page = response.content.decode()
     assert "50.0 %" in page  # one approved, one rejected within 30 days
     assert "chart-4.6.1.umd.min.js" in page
@@ -152,7 +152,7 @@ def test_aging_bars_link_to_exactly_the_items_the_ledger_counted(admin_client):
 
     chart = figures.aging_chart(today)
 
-    assert dict(zip(chart.labels, chart.values)) == {
+    assert dict(zip(chart.labels, chart.values, strict=True)) == {
         "Current": Decimal("0.00"), "1-7 days": Decimal("250.00"), "8-30 days": Decimal("350.00"),
         "31-60 days": Decimal("0.00"), "60+ days": Decimal("0.00"),
     }

@@ -49,7 +49,7 @@ class Command(BaseCommand):
             else:
                 result = self._post(period_start, period_end, chunk_size, show_progress=options["verbosity"] > 0)
         except (DomainError, ValidationError) as exc:
-            raise CommandError(getattr(exc, "message", None) or "; ".join(exc.messages)) from None
+            raise CommandError(exc.message if isinstance(exc, DomainError) else "; ".join(exc.messages)) from None
         except DatabaseError as exc:
             raise CommandError(
                 f"The database failed during the run ({exc}). Finished chunks are posted; the recovery sweep "

@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from loanproject.core.database_roles import grant_app_role, grant_statements
 from loanproject.core.errors import DomainError
@@ -12,12 +14,12 @@ class Command(BaseCommand):
         "when DATABASE_APP_ROLE is set. Idempotent."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("app_role", help="the role web, workers and beat connect as, e.g. loans_app")
         parser.add_argument("--owner", default=None, help="the role that owns the tables (default: the role connected)")
         parser.add_argument("--print", action="store_true", dest="print_only", help="print the SQL, change nothing")
 
-    def handle(self, *args, app_role: str, owner, print_only: bool, **options):
+    def handle(self, *args: Any, app_role: str, owner: str | None, print_only: bool, **options: Any) -> None:
         try:
             if print_only:
                 statements = grant_statements(app_role=app_role, owner=owner)

@@ -1,8 +1,9 @@
 import json
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from loanproject.core.errors import DomainError
 from loanproject.core.progress import progress_bar
@@ -19,7 +20,7 @@ class Command(BaseCommand):
         "Unpublished events are always kept."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
         parser.add_argument("--json", action="store_true", dest="as_json", help="print the report as JSON")
         parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per transaction")
@@ -33,7 +34,16 @@ class Command(BaseCommand):
                  f"(default IDEMPOTENCY_KEY_RETENTION_DAYS={settings.IDEMPOTENCY_KEY_RETENTION_DAYS})",
         )
 
-    def handle(self, *args, dry_run: bool, as_json: bool, batch_size: int, outbox_days, idempotency_key_days, **options):
+    def handle(
+        self,
+        *args: Any,
+        dry_run: bool,
+        as_json: bool,
+        batch_size: int,
+        outbox_days: int | None,
+        idempotency_key_days: int | None,
+        **options: Any,
+    ) -> None:
         outbox_days = settings.OUTBOX_RETENTION_DAYS if outbox_days is None else outbox_days
         key_days = settings.IDEMPOTENCY_KEY_RETENTION_DAYS if idempotency_key_days is None else idempotency_key_days
         if not (1 <= outbox_days <= MAX_RETENTION_DAYS and 1 <= key_days <= MAX_RETENTION_DAYS):

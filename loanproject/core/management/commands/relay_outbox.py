@@ -1,7 +1,8 @@
 import json
 from datetime import datetime
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from loanproject.core.errors import DomainError
@@ -12,7 +13,7 @@ from loanproject.core.progress import progress_bar
 class Command(BaseCommand):
     help = "Publish pending outbox events now (the same job beat runs every few seconds)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch-size", type=int, default=None, help="events per transaction")
         parser.add_argument(
             "--max-batches", type=int, default=50, help="stop after this many batches (default 50)"
@@ -27,7 +28,10 @@ class Command(BaseCommand):
             "--json", action="store_true", dest="as_json", help="print the report as JSON"
         )
 
-    def handle(self, *args, batch_size, max_batches: int, republish_since, as_json: bool, **options):
+    def handle(
+        self, *args: Any, batch_size: int | None, max_batches: int, republish_since: str | None, as_json: bool,
+        **options: Any,
+    ) -> None:
         if batch_size is not None and batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
         if max_batches < 1:

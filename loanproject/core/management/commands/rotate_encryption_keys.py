@@ -1,6 +1,8 @@
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
+
 from loanproject.core.key_rotation import rotate_encryption_keys
 from loanproject.core.progress import progress_bar
 
@@ -12,14 +14,14 @@ class Command(BaseCommand):
         "remove the old keys."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch-size", type=int, default=1000, help="rows per transaction")
         parser.add_argument("--dry-run", action="store_true", help="only count stale rows")
         parser.add_argument(
             "--json", action="store_true", dest="as_json", help="print the report as JSON"
         )
 
-    def handle(self, *args, batch_size: int, dry_run: bool, as_json: bool, **options):
+    def handle(self, *args: Any, batch_size: int, dry_run: bool, as_json: bool, **options: Any) -> None:
         preview = rotate_encryption_keys(dry_run=True)
         total = sum(preview.stale_by_field.values())
         if dry_run:
