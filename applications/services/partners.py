@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from loanproject.core.errors import Conflict, DomainError
+from loanproject.core.rules import constraint_name, refusals_as_field_errors, validate_fields
 
 from ..models import Partner, PartnerAPIKey
 
@@ -20,30 +21,39 @@ def register_partner(*, name: str, code: str, contact_email: str = "") -> Partne
     Bad or taken values are a DomainError naming the fields (the partner is checked before its
     service account, whose username derives from the code, so errors speak of the partner).
     """
-    if Partner.objects.filter(code=code).exists():
-        raise Conflict(f"A partner with code {code!r} already exists.", code="partner_exists")
     partner = Partner(name=name, code=code, contact_email=contact_email)
     _validated(partner, exclude=["service_user"])
     service_user = User(username=f"partner-{code}", email=contact_email, is_active=True)
     service_user.set_unusable_password()
     _validated(service_user)
-    service_user.save()
     partner.service_user = service_user
-    partner.full_clean()
-    partner.save()
+    try:
+        with refusals_as_field_errors():
+            service_user.save()
+            partner.save()
+    except ValidationError as exc:
+        raise _domain_error(exc) from None
+    except IntegrityError as exc:  # the code's service user exists, so does a partner with the code
+        if constraint_name(exc) != "auth_user_username_key":
+            raise
+        raise Conflict(f"A partner with code {code!r} already exists.", code="partner_exists") from None
     return partner
 
 
 def _validated(instance, *, exclude: list[str] | None = None) -> None:
     try:
-        instance.full_clean(exclude=exclude)
+        validate_fields(instance, exclude=exclude or ())
     except ValidationError as exc:
-        fields = exc.message_dict
-        message = "; ".join(
-            " ".join(messages) if field == NON_FIELD_ERRORS else f"{field}: {' '.join(messages)}"
-            for field, messages in fields.items()
-        )
-        raise DomainError(message, fields=fields) from None
+        raise _domain_error(exc) from None
+
+
+def _domain_error(exc: ValidationError) -> DomainError:
+    fields = exc.message_dict
+    message = "; ".join(
+        " ".join(messages) if field == NON_FIELD_ERRORS else f"{field}: {' '.join(messages)}"
+        for field, messages in fields.items()
+    )
+    return DomainError(message, fields=fields)
 
 
 @transaction.atomic
@@ -55,8 +65,9 @@ def update_partner(*, partner_id: int, name: str, contact_email: str, is_active:
     for field in changed:
         setattr(partner, field, new_values[field])
     if changed:
-        partner.full_clean()
-        partner.save(update_fields=changed)
+        validate_fields(partner)
+        with refusals_as_field_errors():
+            partner.save(update_fields=changed)
     return partner
 
 

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from applications.models import Partner
+from loanproject.core.rules import refusals_as_field_errors, validate_fields
 
 from ..locks import lock_budget
 from ..models import Budget, BudgetLimit
@@ -53,7 +54,7 @@ def _replace_limits(budget: Budget, limits: dict[str, Decimal]) -> None:
     budget.limits.all().delete()
     for category, amount in limits.items():
         row = BudgetLimit(budget=budget, category=category, amount=amount)
-        row.full_clean()
+        validate_fields(row)
         row.save(force_insert=True)
 
 
@@ -71,8 +72,9 @@ def create_budget(
     customer = customer_in_scope(customer_id, partner=partner)
     cleaned = clean_limits(limits)
     budget = Budget(customer=customer, name=name, period=period, start_date=start_date, end_date=end_date)
-    budget.full_clean()
-    budget.save(force_insert=True)
+    validate_fields(budget)
+    with refusals_as_field_errors():
+        budget.save(force_insert=True)
     _replace_limits(budget, cleaned)
     return budget
 
@@ -99,8 +101,9 @@ def update_budget(
         budget.end_date = end_date
         changed.append("end_date")
     if changed:
-        budget.full_clean()
-        budget.save(update_fields=[*changed, "updated_at"])
+        validate_fields(budget)
+        with refusals_as_field_errors():
+            budget.save(update_fields=[*changed, "updated_at"])
     if limits is not None:
         _replace_limits(budget, clean_limits(limits))
     return budget
