@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from loanproject.core.errors import Conflict, StaleVersion
 from loanproject.core.metrics import increment_after_commit
 from loanproject.core.outbox import publish_event
-from loanproject.core.rules import refusals_as_field_errors, validate_fields
+from loanproject.core.rules import refusals_as_field_errors, validate_fields, validated_save
 
 from ..lifecycle import ApplicationStatus, ensure_transition
 from ..locks import lock_application, lock_applications
@@ -87,9 +87,7 @@ def _update(application: LoanApplication, **changes) -> LoanApplication:
     for name, value in changes.items():
         setattr(application, name, value)
     application.version += 1
-    validate_fields(application)
-    with refusals_as_field_errors():
-        application.save()
+    validated_save(application)
     return application
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from loanproject.core.broker import send_task_soon
 from loanproject.core.metrics import increment_after_commit
-from loanproject.core.rules import validate_fields
+from loanproject.core.rules import validated_save
 from loanproject.core.sensitive import mask_tail
 
 from ..lifecycle import ApplicationStatus
@@ -178,8 +178,7 @@ def deliver_notification(*, notification_id: int, now: datetime | None = None) -
         notification.status = NotificationStatus.SENT
         notification.sent_at = now
         notification.last_error = ""
-    validate_fields(notification)
-    notification.save()
+    validated_save(notification)
     return notification
 
 

@@ -7,7 +7,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 
 from loanproject.core.errors import Conflict, DomainError
-from loanproject.core.rules import constraint_name, refusals_as_field_errors, validate_fields
+from loanproject.core.rules import constraint_name, refusals_as_field_errors, validate_fields, validated_save
 
 from ..models import Partner, PartnerAPIKey
 
@@ -22,38 +22,27 @@ def register_partner(*, name: str, code: str, contact_email: str = "") -> Partne
     service account, whose username derives from the code, so errors speak of the partner).
     """
     partner = Partner(name=name, code=code, contact_email=contact_email)
-    _validated(partner, exclude=["service_user"])
     service_user = User(username=f"partner-{code}", email=contact_email, is_active=True)
     service_user.set_unusable_password()
-    _validated(service_user)
-    partner.service_user = service_user
     try:
+        validate_fields(partner)
+        validate_fields(service_user)
         with refusals_as_field_errors():
             service_user.save()
+            partner.service_user = service_user
             partner.save()
     except ValidationError as exc:
-        raise _domain_error(exc) from None
+        fields = exc.message_dict
+        message = "; ".join(
+            " ".join(messages) if field == NON_FIELD_ERRORS else f"{field}: {' '.join(messages)}"
+            for field, messages in fields.items()
+        )
+        raise DomainError(message, fields=fields) from None
     except IntegrityError as exc:  # the code's service user exists, so does a partner with the code
         if constraint_name(exc) != "auth_user_username_key":
             raise
         raise Conflict(f"A partner with code {code!r} already exists.", code="partner_exists") from None
     return partner
-
-
-def _validated(instance, *, exclude: list[str] | None = None) -> None:
-    try:
-        validate_fields(instance, exclude=exclude or ())
-    except ValidationError as exc:
-        raise _domain_error(exc) from None
-
-
-def _domain_error(exc: ValidationError) -> DomainError:
-    fields = exc.message_dict
-    message = "; ".join(
-        " ".join(messages) if field == NON_FIELD_ERRORS else f"{field}: {' '.join(messages)}"
-        for field, messages in fields.items()
-    )
-    return DomainError(message, fields=fields)
 
 
 @transaction.atomic
@@ -65,9 +54,7 @@ def update_partner(*, partner_id: int, name: str, contact_email: str, is_active:
     for field in changed:
         setattr(partner, field, new_values[field])
     if changed:
-        validate_fields(partner)
-        with refusals_as_field_errors():
-            partner.save(update_fields=changed)
+        validated_save(partner, update_fields=changed)
     return partner
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from applications.models import Partner
 from loanproject.core.errors import Conflict, DomainError, NotFound
-from loanproject.core.rules import refusals_as_field_errors, validate_fields
+from loanproject.core.rules import validated_save
 
 from ..locks import lock_account, lock_connection
 from ..models import Account, ConnectionStatus
@@ -38,9 +38,7 @@ def open_account(*, connection_id: int, data: AccountData, partner: Partner | No
     if connection.status == ConnectionStatus.DISCONNECTED:
         raise Conflict("This connection is disconnected.", code="connection_disconnected")
     account = Account(connection=connection, customer_id=connection.customer_id, **asdict(data))
-    validate_fields(account)
-    with refusals_as_field_errors():
-        account.save(force_insert=True)
+    validated_save(account, force_insert=True)
     return account
 
 
@@ -71,9 +69,7 @@ def update_account(
     for field in changed:
         setattr(account, field, changes[field])
     if changed:
-        validate_fields(account)
-        with refusals_as_field_errors():
-            account.save(update_fields=[*changed, "updated_at"])
+        validated_save(account, update_fields=[*changed, "updated_at"])
     return account
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from applications.models import Partner
 from loanproject.core.errors import Conflict, DomainError
-from loanproject.core.rules import refusals_as_field_errors, validate_fields
+from loanproject.core.rules import validated_save
 from loanproject.core.sensitive import Sensitive
 
 from ..locks import lock_connection
@@ -60,9 +60,7 @@ def connect_bank(
         access_token=token,
         token_updated_at=timezone.now() if token else None,
     )
-    validate_fields(connection)
-    with refusals_as_field_errors():
-        connection.save(force_insert=True)
+    validated_save(connection, force_insert=True)
     return connection
 
 
@@ -101,8 +99,7 @@ def update_bank_connection(
             setattr(connection, field, value)
             changed.append(field)
     if changed:
-        validate_fields(connection)
-        connection.save(update_fields=[*changed, "updated_at"])
+        validated_save(connection, update_fields=[*changed, "updated_at"])
     return connection
 
 
@@ -115,8 +112,7 @@ def record_connection_sync(*, connection_id: int, partner: Partner | None = None
     connection.last_synced_at = timezone.now()
     connection.last_error = error[:500]
     connection.status = ConnectionStatus.ERROR if error else ConnectionStatus.ACTIVE
-    validate_fields(connection)
-    connection.save(update_fields=["last_synced_at", "last_error", "status", "updated_at"])
+    validated_save(connection, update_fields=["last_synced_at", "last_error", "status", "updated_at"])
     return connection
 
 

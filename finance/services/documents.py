@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 
 from applications.models import Partner
 from loanproject.core.errors import NotFound
-from loanproject.core.rules import validate_fields
+from loanproject.core.rules import validate_fields, validated_save
 
 from ..models import ALLOWED_CONTENT_TYPES, DOCUMENT_MAX_BYTES, Document
 from ._scope import customer_in_scope
@@ -137,6 +137,5 @@ def update_document_data(*, document_id: int, extracted_data: dict, partner: Par
     except (Document.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such document.") from None
     document.extracted_data = clean_extracted_data(extracted_data)
-    validate_fields(document)
-    document.save(update_fields=["extracted_data"])
+    validated_save(document, update_fields=["extracted_data"])
     return document

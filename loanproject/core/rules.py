@@ -101,3 +101,10 @@ def validate_fields(instance: models.Model, *, exclude: Iterable[str] = ()) -> N
     `clean()`; foreign keys, unique and check constraints are the database's (see above)."""
     relations = [field.name for field in instance._meta.concrete_fields if field.is_relation]
     instance.full_clean(exclude=[*relations, *exclude], validate_unique=False, validate_constraints=False)
+
+
+def validated_save(instance: models.Model, **save_options) -> None:
+    """Validate the fields and save; the database's refusal becomes the error users see."""
+    validate_fields(instance)
+    with refusals_as_field_errors():
+        instance.save(**save_options)

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from applications.models import Customer
 from loanproject.core.errors import Conflict, NotFound
-from loanproject.core.rules import refusals_as_field_errors, validate_fields
+from loanproject.core.rules import validated_save
 
 from ..models import Driver, DriverStatus, Lease
 
@@ -36,9 +36,7 @@ def register_driver(*, data: DriverData) -> Driver:
         tlc_license_number=licence, full_name=data.full_name.strip(), email=data.email, phone=data.phone,
         customer_id=data.customer_id,
     )
-    validate_fields(driver)
-    with refusals_as_field_errors():
-        driver.save(force_insert=True)
+    validated_save(driver, force_insert=True)
     return driver
 
 
@@ -54,8 +52,7 @@ def update_driver(*, driver_id: int, full_name: str, email: str, phone: str, sta
     for name in changed:
         setattr(driver, name, values[name])
     if changed:
-        validate_fields(driver)
-        driver.save(update_fields=[*changed, "updated_at"])
+        validated_save(driver, update_fields=[*changed, "updated_at"])
     return driver
 
 
@@ -83,9 +80,7 @@ def register_lease(
         vehicle_vin=vehicle_vin.strip().upper(),
         vehicle_plate=vehicle_plate.strip().upper(),
     )
-    validate_fields(lease)
-    with refusals_as_field_errors():
-        lease.save(force_insert=True)
+    validated_save(lease, force_insert=True)
     return lease
 
 

@@ -23,7 +23,7 @@ from loanproject.core.audit import log_bulk_changes
 from loanproject.core.errors import Conflict, DomainError, IllegalTransition, NotFound
 from loanproject.core.money import to_cents, to_decimal
 from loanproject.core.outbox import publish_event
-from loanproject.core.rules import validate_fields
+from loanproject.core.rules import validated_save
 
 from .. import accounts
 from ..locks import lock_installment, lock_installments_of, lock_loan
@@ -137,8 +137,7 @@ def create_driver_loan(
         receivable_account=accounts.driver_loans_receivable(driver),
         disbursement_entry=disbursement,
     )
-    validate_fields(loan)
-    loan.save(force_insert=True)
+    validated_save(loan, force_insert=True)
     Installment.objects.bulk_create(
         Installment(
             loan=loan,
