@@ -11,8 +11,6 @@ from functools import lru_cache
 from django.core.exceptions import ValidationError
 
 CATEGORY_MAX_LENGTH = 64
-CATEGORY_KEY_RE = re.compile(r"^[a-z0-9_]*$")
-CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 _NOT_A_KEY_CHAR = re.compile(r"[^a-z0-9]+")
 
 CENT = Decimal("0.01")
@@ -39,18 +37,6 @@ def normalize_category(value: str | None) -> str:
             "Category is longer than %(max)s characters.", params={"max": CATEGORY_MAX_LENGTH}, code="invalid"
         )
     return key
-
-
-def validate_category_key(value: str) -> None:
-    if not CATEGORY_KEY_RE.match(value or "") or len(value) > CATEGORY_MAX_LENGTH:
-        raise ValidationError(
-            "A category is lower-case letters, digits and underscores, e.g. food_drink.", code="invalid"
-        )
-
-
-def validate_currency(value: str) -> None:
-    if not CURRENCY_RE.match(value or ""):
-        raise ValidationError("Currency is a three-letter ISO 4217 code, e.g. USD.", code="invalid")
 
 
 # The common case, checked first: an optional minus, up to 12 digits, up to two decimals.

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import Max, Q
 
 from loanproject.core.errors import NotFound
+from loanproject.core.rules import refusals_as_field_errors, validate_fields
 
 from ..models import ScoringPolicy
 
@@ -36,11 +37,12 @@ def publish_scoring_policy(*, created_by: AbstractBaseUser | None, activate: boo
     _lock_active_policies()
     version = (ScoringPolicy.objects.aggregate(top=Max("version"))["top"] or 0) + 1
     policy = ScoringPolicy(version=version, created_by=created_by, **rules)
-    policy.full_clean(exclude=["is_active"])
+    validate_fields(policy, exclude=["is_active"])
     if activate:
         ScoringPolicy.objects.filter(is_active=True).update(is_active=False)
         policy.is_active = True
-    policy.save()
+    with refusals_as_field_errors():
+        policy.save()
     return policy
 
 

@@ -168,6 +168,9 @@ def test_an_inconsistent_policy_is_refused_on_the_form(admin_client):
     response = admin_client.post(add_url, data)
 
     assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == [
+        "Constraint “scoring_policy_credit_scores_ordered” is violated."
+    ]
     assert ScoringPolicy.objects.count() == 1
 
 

@@ -12,6 +12,7 @@ from loanproject.core.errors import Conflict, StaleVersion
 from loanproject.core.metrics import increment_after_commit
 from loanproject.core import topics
 from loanproject.core.outbox import publish_event
+from loanproject.core.rules import refusals_as_field_errors, validate_fields, validated_save
 
 from ..lifecycle import ApplicationStatus, ensure_transition
 from ..locks import lock_application, lock_applications
@@ -38,17 +39,13 @@ def submit_application(
             raise Conflict("The customer belongs to another partner.", code="customer_partner_mismatch")
     else:
         customer = register_customer(partner=partner, data=customer)
-    _refuse_known_ref(partner, application.external_ref)
     loan_application = LoanApplication(partner=partner, customer=customer, **asdict(application))
-    loan_application.full_clean(validate_constraints=False)
-    # Every constraint but the ref's uniqueness, which is a Conflict (409) and not bad input (400):
-    # a concurrent submission of the same ref may commit between the check above and the insert,
-    # so the insert runs in a savepoint and the unique constraint's refusal gets the same answer.
-    loan_application.validate_constraints(exclude={"external_ref"})
+    validate_fields(loan_application)
     try:
-        with transaction.atomic():
+        with refusals_as_field_errors():
             loan_application.save(force_insert=True)
     except IntegrityError:
+        # The ref is taken: a Conflict (409) naming the first submission, not bad input (400).
         _refuse_known_ref(partner, application.external_ref)
         raise
     increment_after_commit(APPLICATIONS_SUBMITTED, source="partner" if partner else "staff")
@@ -91,8 +88,7 @@ def _update(application: LoanApplication, **changes) -> LoanApplication:
     for name, value in changes.items():
         setattr(application, name, value)
     application.version += 1
-    application.full_clean()
-    application.save()
+    validated_save(application)
     return application
 
 

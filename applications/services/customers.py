@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 
 from loanproject.core.crypto import blind_index
 from loanproject.core.errors import Conflict
+from loanproject.core.rules import validated_save
 from loanproject.core.sensitive import Sensitive
 
 from ..locks import lock_customer
@@ -85,8 +86,7 @@ def _create_customer(
 ) -> Customer:
     given = {name: value for name, value in contact.items() if value is not None}
     customer = Customer(partner=partner, external_ref=external_ref, pan=Sensitive(pan), pan_hash=pan_hash, **given)
-    customer.full_clean()
-    customer.save()
+    validated_save(customer)
     return customer
 
 
@@ -96,8 +96,7 @@ def _update_contact_details(customer: Customer, **details: str | None) -> Custom
         return customer
     for name in changed:
         setattr(customer, name, details[name])
-    customer.full_clean()
-    customer.save(update_fields=[*changed, "updated_at"])
+    validated_save(customer, update_fields=[*changed, "updated_at"])
     return customer
 
 
@@ -129,6 +128,5 @@ def update_customer(
         if new_hash != customer.pan_hash:
             customer.pan = Sensitive(clear)
             customer.pan_hash = new_hash
-            customer.full_clean()
-            customer.save(update_fields=["pan", "pan_hash", "updated_at"])
+            validated_save(customer, update_fields=["pan", "pan_hash", "updated_at"])
     return customer

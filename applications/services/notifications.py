@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from loanproject.core.broker import send_task_soon
 from loanproject.core.metrics import increment_after_commit
+from loanproject.core.rules import validated_save
 from loanproject.core.sensitive import mask_tail
 
 from ..lifecycle import ApplicationStatus
@@ -179,8 +180,7 @@ def deliver_notification(*, notification_id: int, now: datetime | None = None) -
         notification.status = NotificationStatus.SENT
         notification.sent_at = now
         notification.last_error = ""
-    notification.full_clean()
-    notification.save()
+    validated_save(notification)
     return notification
 
 

@@ -6,9 +6,10 @@ from typing import cast
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from loanproject.core.errors import Conflict, DomainError
+from loanproject.core.rules import constraint_name, refusals_as_field_errors, validate_fields, validated_save
 
 from ..models import Partner, PartnerAPIKey
 
@@ -22,23 +23,16 @@ def register_partner(*, name: str, code: str, contact_email: str = "") -> Partne
     Bad or taken values are a DomainError naming the fields (the partner is checked before its
     service account, whose username derives from the code, so errors speak of the partner).
     """
-    if Partner.objects.filter(code=code).exists():
-        raise Conflict(f"A partner with code {code!r} already exists.", code="partner_exists")
     partner = Partner(name=name, code=code, contact_email=contact_email)
-    _validated(partner, exclude=["service_user"])
     service_user = User(username=f"partner-{code}", email=contact_email, is_active=True)
     service_user.set_unusable_password()
-    _validated(service_user)
-    service_user.save()
-    partner.service_user = service_user
-    partner.full_clean()
-    partner.save()
-    return partner
-
-
-def _validated(instance, *, exclude: list[str] | None = None) -> None:
     try:
-        instance.full_clean(exclude=exclude)
+        validate_fields(partner)
+        validate_fields(service_user)
+        with refusals_as_field_errors():
+            service_user.save()
+            partner.service_user = service_user
+            partner.save()
     except ValidationError as exc:
         fields = exc.message_dict
         message = "; ".join(
@@ -46,6 +40,11 @@ def _validated(instance, *, exclude: list[str] | None = None) -> None:
             for field, messages in fields.items()
         )
         raise DomainError(message, fields=fields) from None
+    except IntegrityError as exc:  # the code's service user exists, so does a partner with the code
+        if constraint_name(exc) != "auth_user_username_key":
+            raise
+        raise Conflict(f"A partner with code {code!r} already exists.", code="partner_exists") from None
+    return partner
 
 
 @transaction.atomic
@@ -57,8 +56,7 @@ def update_partner(*, partner_id: int, name: str, contact_email: str, is_active:
     for field in changed:
         setattr(partner, field, new_values[field])
     if changed:
-        partner.full_clean()
-        partner.save(update_fields=changed)
+        validated_save(partner, update_fields=changed)
     return partner
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from loanproject.core.audit import audited_as, log_bulk_changes
 from loanproject.core.bulk import update_rows
 from loanproject.core.errors import IllegalTransition, PermissionDenied
+from loanproject.core.rules import refusals_as_field_errors, validate_fields
 
 from ..lifecycle import ApplicationStatus
 from ..locks import lock_application, lock_applications
@@ -104,8 +105,8 @@ def register_reviewer(
     if not user.is_staff:
         raise ValidationError({"user": ["Reviewers must be staff users."]})
     reviewer = Reviewer(user=user, role=role, approval_limit=approval_limit, capacity=capacity, manager=manager)
-    reviewer.full_clean()
-    with audited_as(actor):
+    validate_fields(reviewer)
+    with audited_as(actor), refusals_as_field_errors():
         reviewer.save()
     return reviewer
 
@@ -139,8 +140,8 @@ def update_reviewer(
     _ensure_no_management_cycle(reviewer, manager)
     for name in changed:
         setattr(reviewer, name, new_values[name])
-    reviewer.full_clean()
-    with audited_as(actor):
+    validate_fields(reviewer)
+    with audited_as(actor), refusals_as_field_errors():
         reviewer.save(update_fields=changed)
     return reviewer
 
@@ -328,7 +329,7 @@ def record_review_decision(
         reasons=[reason.as_json() for reason in reasons or []] if not approve else [],
         application_version=expected_version,
     )
-    decision.full_clean(validate_constraints=False)  # the unique constraint is the race guard
+    validate_fields(decision)  # the unique constraint is the race guard
     decision.save()
     if outcome != ReviewOutcome.PROPOSED:
         _announce_decision(application)

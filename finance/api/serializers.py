@@ -20,6 +20,7 @@ from loanproject.core.api.serializers import (
 )
 
 from ..models import (
+    CURRENCY_REGEX,
     Account,
     AccountType,
     BankConnection,
@@ -34,7 +35,7 @@ from ..models import (
 )
 from ..selectors import BudgetActuals, GoalProgress
 from ..services.budgets import MAX_CATEGORIES
-from ..validators import CURRENCY_RE, validate_date_in_range
+from ..validators import validate_date_in_range
 
 MAX_BULK_TRANSACTIONS = 1000
 
@@ -135,7 +136,7 @@ class AccountCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     subtype = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
     current_balance = money(help_text="Held (checking, savings, investment) or owed (credit, loan).")
     available_balance = money(required=False, allow_null=True, default=None)
-    currency = serializers.RegexField(CURRENCY_RE.pattern, required=False, default="USD")
+    currency = serializers.RegexField(CURRENCY_REGEX, required=False, default="USD")
 
 
 class AccountUpdateSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from applications.models import Partner
 from loanproject.core.errors import Conflict, DomainError, NotFound
+from loanproject.core.rules import validated_save
 
 from ..locks import lock_account, lock_connection
 from ..models import Account, ConnectionStatus
@@ -36,21 +37,8 @@ def open_account(*, connection_id: int, data: AccountData, partner: Partner | No
         raise DomainError("No such bank connection.", fields={"connection": ["No such bank connection."]}) from None
     if connection.status == ConnectionStatus.DISCONNECTED:
         raise Conflict("This connection is disconnected.", code="connection_disconnected")
-    if Account.objects.filter(connection=connection, provider_account_id=data.provider_account_id).exists():
-        raise Conflict(
-            f"Account {data.provider_account_id!r} already exists on this connection.",
-            code="account_exists",
-            fields={"provider_account_id": ["Already exists on this connection."]},
-        )
     account = Account(connection=connection, customer_id=connection.customer_id, **asdict(data))
-    account.full_clean()
-    try:
-        with transaction.atomic():
-            account.save(force_insert=True)
-    except IntegrityError:  # opened concurrently a moment ago
-        raise Conflict(
-            f"Account {data.provider_account_id!r} already exists on this connection.", code="account_exists"
-        ) from None
+    validated_save(account, force_insert=True)
     return account
 
 
@@ -81,8 +69,7 @@ def update_account(
     for field in changed:
         setattr(account, field, changes[field])
     if changed:
-        account.full_clean()
-        account.save(update_fields=[*changed, "updated_at"])
+        validated_save(account, update_fields=[*changed, "updated_at"])
     return account
 
 

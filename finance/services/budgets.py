@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from applications.models import Partner
+from loanproject.core.rules import validated_save
 
 from ..locks import lock_budget
 from ..models import Budget, BudgetLimit
@@ -53,8 +54,7 @@ def _replace_limits(budget: Budget, limits: dict[str, Decimal]) -> None:
     budget.limits.all().delete()
     for category, amount in limits.items():
         row = BudgetLimit(budget=budget, category=category, amount=amount)
-        row.full_clean()
-        row.save(force_insert=True)
+        validated_save(row, force_insert=True)
 
 
 @transaction.atomic
@@ -71,8 +71,7 @@ def create_budget(
     customer = customer_in_scope(customer_id, partner=partner)
     cleaned = clean_limits(limits)
     budget = Budget(customer=customer, name=name, period=period, start_date=start_date, end_date=end_date)
-    budget.full_clean()
-    budget.save(force_insert=True)
+    validated_save(budget, force_insert=True)
     _replace_limits(budget, cleaned)
     return budget
 
@@ -99,8 +98,7 @@ def update_budget(
         budget.end_date = end_date
         changed.append("end_date")
     if changed:
-        budget.full_clean()
-        budget.save(update_fields=[*changed, "updated_at"])
+        validated_save(budget, update_fields=[*changed, "updated_at"])
     if limits is not None:
         _replace_limits(budget, clean_limits(limits))
     return budget

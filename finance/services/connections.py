@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from applications.models import Partner
 from loanproject.core.errors import Conflict, DomainError
+from loanproject.core.rules import validated_save
 from loanproject.core.sensitive import Sensitive
 
 from ..locks import lock_connection
@@ -50,8 +51,6 @@ def connect_bank(
         )
     if provider == Provider.MANUAL and token is not None:
         raise _manual_has_no_token()
-    if item_id and BankConnection.objects.filter(provider=provider, item_id=item_id).exists():
-        raise Conflict(f"The {provider} item {item_id!r} is already linked.", code="connection_exists")
     connection = BankConnection(
         customer=customer,
         provider=provider,
@@ -61,12 +60,7 @@ def connect_bank(
         access_token=token,
         token_updated_at=timezone.now() if token else None,
     )
-    connection.full_clean()
-    try:
-        with transaction.atomic():
-            connection.save(force_insert=True)
-    except IntegrityError:  # linked concurrently a moment ago
-        raise Conflict(f"The {provider} item {item_id!r} is already linked.", code="connection_exists") from None
+    validated_save(connection, force_insert=True)
     return connection
 
 
@@ -105,8 +99,7 @@ def update_bank_connection(
             setattr(connection, field, value)
             changed.append(field)
     if changed:
-        connection.full_clean()
-        connection.save(update_fields=[*changed, "updated_at"])
+        validated_save(connection, update_fields=[*changed, "updated_at"])
     return connection
 
 
@@ -119,8 +112,7 @@ def record_connection_sync(*, connection_id: int, partner: Partner | None = None
     connection.last_synced_at = timezone.now()
     connection.last_error = error[:500]
     connection.status = ConnectionStatus.ERROR if error else ConnectionStatus.ACTIVE
-    connection.full_clean()
-    connection.save(update_fields=["last_synced_at", "last_error", "status", "updated_at"])
+    validated_save(connection, update_fields=["last_synced_at", "last_error", "status", "updated_at"])
     return connection
 
 
@@ -132,6 +124,5 @@ def disconnect_bank(*, connection_id: int, partner: Partner | None = None) -> Ba
         connection.status = ConnectionStatus.DISCONNECTED
         connection.access_token = None
         connection.token_updated_at = timezone.now()
-        connection.full_clean()
         connection.save(update_fields=["status", "access_token", "token_updated_at", "updated_at"])
     return connection

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 
 from applications.models import Partner
 from loanproject.core.errors import NotFound
+from loanproject.core.rules import validate_fields, validated_save
 
 from ..locks import scoped
 from ..models import ALLOWED_CONTENT_TYPES, DOCUMENT_MAX_BYTES, Document
@@ -117,7 +118,7 @@ def upload_document(
         extracted_data=data,
     )
     document.file = File(file, name=f"{sha256}{ALLOWED_CONTENT_TYPES[content_type]}")
-    document.full_clean(validate_unique=False)
+    validate_fields(document)
     try:
         with transaction.atomic():
             document.save(force_insert=True)
@@ -134,6 +135,5 @@ def update_document_data(*, document_id: int, extracted_data: dict, partner: Par
     except (Document.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such document.") from None
     document.extracted_data = clean_extracted_data(extracted_data)
-    document.full_clean()
-    document.save(update_fields=["extracted_data"])
+    validated_save(document, update_fields=["extracted_data"])
     return document

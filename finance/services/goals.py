@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from applications.models import Partner
+from loanproject.core.rules import validated_save
 
 from ..locks import lock_goal
 from ..models import Goal, GoalPriority
@@ -37,8 +38,7 @@ def create_goal(
         target_date=target_date,
         priority=priority,
     )
-    goal.full_clean()
-    goal.save(force_insert=True)
+    validated_save(goal, force_insert=True)
     return goal
 
 
@@ -66,8 +66,7 @@ def update_goal(
     for field in changed:
         setattr(goal, field, changes[field])
     if changed:
-        goal.full_clean()
-        goal.save(update_fields=[*changed, "updated_at"])
+        validated_save(goal, update_fields=[*changed, "updated_at"])
     return goal
 
 
@@ -85,8 +84,7 @@ def contribute_to_goal(*, goal_id: int, amount: Decimal, partner: Partner | None
     if goal.current_amount + amount < 0:
         raise ValidationError({"amount": [f"Only {goal.current_amount} is saved; cannot withdraw {-amount}."]})
     goal.current_amount += amount
-    goal.full_clean()
-    goal.save(update_fields=["current_amount", "updated_at"])
+    validated_save(goal, update_fields=["current_amount", "updated_at"])
     return goal
 
 

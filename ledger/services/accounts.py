@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from loanproject.core.errors import Conflict
+from loanproject.core.rules import refusals_as_field_errors, validate_fields
 
 from ..models import Account, AccountType, Category
 from ..parties import Party
@@ -18,9 +19,9 @@ def open_account(*, code: str, name: str, type: str, currency: str | None = None
     account = Account.objects.filter(code=code).first()
     if account is None:
         account = Account(code=code, name=name, type=type, currency=currency)
-        account.full_clean()
+        validate_fields(account)
         try:
-            with transaction.atomic():
+            with refusals_as_field_errors():
                 account.save(force_insert=True)
         except IntegrityError:  # opened concurrently: use theirs
             account = Account.objects.get(code=code)
@@ -57,9 +58,9 @@ def open_party_account(
         name=(name or f"{party}")[:150] + f" {label}",
         **lookup,
     )
-    account.full_clean()
+    validate_fields(account)
     try:
-        with transaction.atomic():
+        with refusals_as_field_errors():
             account.save(force_insert=True)
     except IntegrityError:  # opened concurrently: use theirs
         account = Account.objects.get(**lookup)
@@ -72,7 +73,6 @@ def set_account_active(*, account_id: int, is_active: bool) -> Account:
     account = Account.objects.select_for_update().get(pk=account_id)
     if account.is_active != is_active:
         account.is_active = is_active
-        account.full_clean()
         account.save(update_fields=["is_active"])
     return account
 

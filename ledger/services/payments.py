@@ -87,7 +87,6 @@ def _pay_items(entry: JournalEntry, shares: list[tuple[OpenItem, Decimal]]) -> l
         item.outstanding -= share
         if item.outstanding == ZERO:
             item.status, item.closed_at = OpenItemStatus.CLOSED, now
-        item.full_clean()
         item.save(update_fields=["outstanding", "status", "closed_at"])
     return PaymentAllocation.objects.bulk_create(
         PaymentAllocation(payment_entry=entry, item=item, amount=share) for item, share in shares

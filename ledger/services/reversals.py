@@ -49,7 +49,6 @@ def _reopen_paid_items(entry: JournalEntry) -> None:
     for item in lock_open_items(shares):
         item.outstanding += shares[item.pk]
         item.status, item.closed_at = OpenItemStatus.OPEN, None
-        item.full_clean()
         item.save(update_fields=["outstanding", "status", "closed_at"])
 
 
@@ -62,7 +61,6 @@ def _close_items_opened_by(entry: JournalEntry) -> None:
     now = timezone.now()
     for item in items:
         item.outstanding, item.status, item.closed_at = ZERO, OpenItemStatus.CLOSED, now
-        item.full_clean()
         item.save(update_fields=["outstanding", "status", "closed_at"])
 
 

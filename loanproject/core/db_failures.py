@@ -5,8 +5,8 @@ validation (`Model.full_clean()` -> `UniqueConstraint.validate` -> `Q.check()`) 
 DatabaseError and reports the constraint as violated, and the session middleware turns a failed
 save into a 400. During a failover a partner would read `400 Constraint ... is violated` for a
 customer that does not exist, trust the 4xx and drop the application; staff would see the same
-sentence as a form error. Every service validates with `full_clean()`, so the guard sits at the
-door instead of in each of them: every connection counts its failed statements
+sentence as a form error. Such validation can run anywhere (a ModelForm, a `full_clean()`), so
+the guard sits at the door: every connection counts its failed statements
 (`core.db.count_failed_statements`), and when the count moved during a request whose answer
 blames the request (any 4xx or 5xx, or a page that a POST re-rendered instead of redirecting,
 which is a form showing errors), the answer becomes 503 with Retry-After. Successful answers

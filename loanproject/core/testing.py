@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager, contextmanager
 from types import FrameType
 from typing import NoReturn
 
+from celery.result import _set_task_join_will_block
 from django.db import close_old_connections
 
 
@@ -33,6 +34,9 @@ def run_together(*functions: Callable[[], object], timeout: float = 60) -> list[
         thread.start()
     for thread in threads:
         thread.join(timeout)
+    # Eager tasks in threads race on Celery's process-wide "inside a task" flag: each restores
+    # the value it found, so the last to finish may leave it set, and every later .get() fails.
+    _set_task_join_will_block(False)
     return results
 
 

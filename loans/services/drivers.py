@@ -9,6 +9,7 @@ from django.db import transaction
 
 from applications.models import Customer
 from loanproject.core.errors import Conflict, NotFound
+from loanproject.core.rules import validated_save
 
 from ..models import Driver, DriverStatus, Lease
 
@@ -29,16 +30,13 @@ def _clean_licence(value: str) -> str:
 @transaction.atomic
 def register_driver(*, data: DriverData) -> Driver:
     licence = _clean_licence(data.tlc_license_number)
-    if Driver.objects.filter(tlc_license_number=licence).exists():
-        raise Conflict(f"A driver with TLC licence {licence} is already registered.", code="driver_exists")
     if data.customer_id is not None and not Customer.objects.filter(pk=data.customer_id).exists():
         raise NotFound("No such customer.")
     driver = Driver(
         tlc_license_number=licence, full_name=data.full_name.strip(), email=data.email, phone=data.phone,
         customer_id=data.customer_id,
     )
-    driver.full_clean()
-    driver.save(force_insert=True)
+    validated_save(driver, force_insert=True)
     return driver
 
 
@@ -54,8 +52,7 @@ def update_driver(*, driver_id: int, full_name: str, email: str, phone: str, sta
     for name in changed:
         setattr(driver, name, values[name])
     if changed:
-        driver.full_clean()
-        driver.save(update_fields=[*changed, "updated_at"])
+        validated_save(driver, update_fields=[*changed, "updated_at"])
     return driver
 
 
@@ -74,8 +71,6 @@ def register_lease(
         driver = Driver.objects.get(pk=driver_id)
     except Driver.DoesNotExist:
         raise NotFound("No such driver.") from None
-    if Lease.objects.filter(lease_number=lease_number).exists():
-        raise Conflict(f"Lease {lease_number} already exists.", code="lease_exists")
     lease = Lease(
         driver=driver,
         lease_number=lease_number.strip(),
@@ -85,8 +80,7 @@ def register_lease(
         vehicle_vin=vehicle_vin.strip().upper(),
         vehicle_plate=vehicle_plate.strip().upper(),
     )
-    lease.full_clean()
-    lease.save(force_insert=True)
+    validated_save(lease, force_insert=True)
     return lease
 
 

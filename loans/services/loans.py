@@ -24,6 +24,7 @@ from loanproject.core.errors import Conflict, DomainError, IllegalTransition, No
 from loanproject.core.money import to_cents, to_decimal
 from loanproject.core import topics
 from loanproject.core.outbox import publish_event
+from loanproject.core.rules import validated_save
 
 from .. import accounts
 from ..locks import lock_installment, lock_installments_of, lock_loan
@@ -137,8 +138,7 @@ def create_driver_loan(
         receivable_account=accounts.driver_loans_receivable(driver),
         disbursement_entry=disbursement,
     )
-    loan.full_clean()
-    loan.save(force_insert=True)
+    validated_save(loan, force_insert=True)
     Installment.objects.bulk_create(
         Installment(
             loan=loan,
@@ -221,7 +221,6 @@ def book_application_as_loan(
     applications.mark_application_booked(application_id=application.pk, expected_version=application.version)
     if driver.customer_id is None:
         driver.customer_id = application.customer_id
-        driver.full_clean()
         driver.save(update_fields=["customer", "updated_at"])
     return loan
 
@@ -256,7 +255,6 @@ def cancel_loan(*, loan_id: int, reason: str, actor: AbstractBaseUser) -> Driver
             on_behalf_of_source=DISBURSEMENT_SOURCE,
         )
     loan.status, loan.closed_at = LoanStatus.CANCELLED, timezone.now()
-    loan.full_clean()
     loan.save(update_fields=["status", "closed_at"])
     return loan
 
@@ -281,7 +279,6 @@ def close_settled_loans(*, driver_id: int) -> list[DriverLoan]:
         if loan.status != LoanStatus.ACTIVE or not settled_loans(driver_id).filter(pk=loan.pk).exists():
             continue
         loan.status, loan.closed_at = LoanStatus.CLOSED, timezone.now()
-        loan.full_clean()
         loan.save(update_fields=["status", "closed_at"])
         closed.append(loan)
     return closed
@@ -308,7 +305,6 @@ def reopen_unsettled_loans(*, driver_id: int) -> list[DriverLoan]:
         if loan.status != LoanStatus.CLOSED or not unsettled_closed_loans(driver_id).filter(pk=loan.pk).exists():
             continue
         loan.status, loan.closed_at = LoanStatus.ACTIVE, None
-        loan.full_clean()
         loan.save(update_fields=["status", "closed_at"])
         reopened.append(loan)
     return reopened
@@ -334,6 +330,5 @@ def reverse_installment_posting(*, installment_id: int, reason: str, actor: Abst
     installment.posted_at = None
     installment.posting_run = None
     installment.posting_attempt += 1
-    installment.full_clean()
     installment.save(update_fields=["status", "posted_entry", "posted_at", "posting_run", "posting_attempt"])
     return installment
