@@ -1,4 +1,5 @@
-# Two commands matter: `make run` (the back office on SQLite with demo data) and `make test`.
+# Two commands matter: `make run` (the back office with demo data) and `make test`. Both use PostgreSQL:
+# DATABASE_URL / TEST_DATABASE_URL when set, else an embedded server with its data in .pgdata/.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,7 +10,7 @@ PYTEST_ARGS ?=
 ADDR ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install migrate demo check-migrations web worker beat clean
+.PHONY: run test lint install migrate demo check-migrations web worker beat clean clean-db
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +30,11 @@ demo: migrate
 	$(PY) manage.py setup_roles
 	$(PY) manage.py load_demo_data --url http://$(ADDR):$(PORT)
 
-## The back office on http://127.0.0.1:8000, or on ADDR and PORT (SQLite, in-process tasks, demo data; logins printed).
+## The back office on http://127.0.0.1:8000, or on ADDR and PORT (in-process tasks, demo data; logins printed).
 run: demo
 	$(PY) manage.py runserver $(ADDR):$(PORT)
 
-## The whole test suite (PostgreSQL and Redis when reachable; REQUIRE_SERVICES=1 makes them mandatory).
+## The whole test suite (Redis when reachable; REQUIRE_SERVICES=1 makes it and Chromium mandatory).
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -57,4 +58,9 @@ beat: install
 	$(VENV)/bin/celery -A loanproject beat
 
 clean:
-	rm -rf $(VENV) db.sqlite3 test-fallback.sqlite3 .pytest_cache .mypy_cache .ruff_cache staticfiles
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache staticfiles
+
+## Forget the embedded servers' data (demo data and test database): the next `make run` starts afresh.
+clean-db:
+	@if ls .pgdata/*/postmaster.pid >/dev/null 2>&1; then echo "An embedded server is running: stop make run / make test first." >&2; exit 1; fi
+	rm -rf .pgdata

@@ -6,6 +6,7 @@ import io
 import logging
 import time
 from contextlib import contextmanager
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -13,24 +14,31 @@ from django.conf import settings
 
 def pytest_report_header(config):
     database = settings.DATABASES["default"]
-    lines = [f"database: {database['ENGINE'].rsplit('.', 1)[-1]} {database.get('NAME')}"]
-    if settings.POSTGRES_PROBLEM:
-        lines.append(f"NOTICE: PostgreSQL not reachable ({settings.POSTGRES_PROBLEM}); using SQLite")
-    lines.append(
+    return [
+        f"database: {database['NAME']} on {database['HOST']}",
         f"redis: {settings.TEST_REDIS_URL}" if settings.REDIS_AVAILABLE
-        else f"NOTICE: Redis not reachable ({settings.REDIS_PROBLEM}); queue tests are skipped"
-    )
-    return lines
+        else f"NOTICE: Redis not reachable ({settings.REDIS_PROBLEM}); queue tests are skipped",
+    ]
 
 
 def pytest_collection_modifyitems(config, items):
     skip_redis = pytest.mark.skip(reason=f"Redis not reachable: {settings.REDIS_PROBLEM}")
-    skip_postgres = pytest.mark.skip(reason=f"PostgreSQL not reachable: {settings.POSTGRES_PROBLEM}")
     for item in items:
         if "redis" in item.keywords and not settings.REDIS_AVAILABLE:
             item.add_marker(skip_redis)
-        if "postgres" in item.keywords and settings.POSTGRES_PROBLEM:
-            item.add_marker(skip_postgres)
+
+
+def current_database_url(*, application_name: str | None = None) -> str:
+    """The database the running test uses (test_<name>) as a DATABASE_URL; with
+    `application_name`, every connection of the child is tagged with it (pg_stat_activity)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+    # The host may be the embedded server's socket folder: quoted, its slashes stay out of the URL's path.
+    host = quote(db["HOST"] or "127.0.0.1", safe="")
+    url = f"postgres://{quote(db['USER'], safe='')}{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+    return f"{url}?application_name={application_name}" if application_name else url
 
 
 @pytest.fixture
@@ -47,19 +55,12 @@ def console():
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    """Each test starts with an empty cache: throttle counters and cached dashboard figures are
-    keyed by row ids, which SQLite hands out again after a rolled-back test."""
+    """Each test starts with an empty cache: a throttle counter or a cached dashboard figure of one
+    test must not decide another's."""
     from django.core.cache import cache
 
     cache.clear()
     yield
-
-
-@pytest.fixture
-def on_postgres() -> bool:
-    from django.db import connection
-
-    return connection.vendor == "postgresql"
 
 
 @contextmanager
@@ -133,8 +134,6 @@ def django_db_setup(django_db_setup, django_db_blocker):
     (and every session on it, the test's subprocesses included) allows it."""
     from django.db import connection
 
-    with django_db_blocker.unblock():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(f"ALTER DATABASE {connection.ops.quote_name(connection.settings_dict['NAME'])} SET ledger.allow_truncate = 'on'")
-                cursor.execute("SET ledger.allow_truncate = 'on'")  # this session started before
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(f"ALTER DATABASE {connection.ops.quote_name(connection.settings_dict['NAME'])} SET ledger.allow_truncate = 'on'")
+        cursor.execute("SET ledger.allow_truncate = 'on'")  # this session started before

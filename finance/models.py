@@ -422,9 +422,8 @@ class NetWorthSnapshot(models.Model):
         ordering = ["-date", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["customer", "date"], name="net_worth_snapshot_one_per_customer_day"),
-            # Within half a cent rather than "=": SQLite (the zero-setup database) does decimal
-            # arithmetic in binary floating point. Every value has two decimals, so any real
-            # difference is at least a cent and is still refused; PostgreSQL is exact anyway.
+            # Within half a cent: every value has two decimals, so this is "=" (any real difference
+            # is at least a cent); changing it to "=" would only cost a migration that rescans the table.
             models.CheckConstraint(
                 condition=Q(net_worth__gt=F("total_assets") - F("total_liabilities") - HALF_CENT)
                 & Q(net_worth__lt=F("total_assets") - F("total_liabilities") + HALF_CENT),

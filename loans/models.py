@@ -309,7 +309,7 @@ class Installment(models.Model):
             models.UniqueConstraint(
                 fields=["posted_entry"], condition=Q(posted_entry__isnull=False), name="installment_entry_unique"
             ),
-            # Round: SQLite adds decimals as floats; on PostgreSQL it changes nothing (numeric is exact).
+            # Round changes nothing (numeric is exact); dropping it would only cost a migration.
             models.CheckConstraint(
                 condition=Q(amount=Round(F("principal") + F("interest"), 2)), name="installment_amount_is_principal_plus_interest"
             ),

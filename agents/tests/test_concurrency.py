@@ -7,7 +7,7 @@ from agents import services
 from agents.models import ScoringPolicy
 from loanproject.core.testing import run_together
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 

@@ -48,7 +48,6 @@ def receipts() -> int:
     return ProcessedEvent.objects.filter(consumer=score_submitted_application_task.name).count()
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)  # the other session must see the committed application
 def test_an_application_locked_elsewhere_is_retried_not_consumed_unscored(scoring_policy):
     application = strong_application()

@@ -5,7 +5,7 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 
 def indexes_of(table: str) -> dict[str, tuple[str, ...]]:

@@ -130,8 +130,6 @@ class TestScoreApplications:
         assert ScoringRun.objects.get().policy.version == 2
         assert ApplicationAnalytics.objects.get().policy_version == 2
 
-    # PostgreSQL only: SQLite's limit on query parameters splits bulk inserts by row count.
-    @pytest.mark.postgres
     def test_batch_queries_do_not_grow_with_the_batch(self):
         def queries_for(count: int) -> int:
             applications = [strong_application() for _ in range(count)]

@@ -2,8 +2,7 @@
 
 Every partner scope filters on the application's own partner column, so a copy that drifted from
 the customer's would show an application to the wrong partner or hide it from the right one.
-Django has no composite foreign keys, so this is plain SQL, on PostgreSQL only (SQLite, the
-zero-setup database, cannot add constraints to existing tables), in the style of finance 0002:
+Django has no composite foreign keys, so this is plain SQL, in the style of finance 0002:
 
 - the composite foreign key (customer_id, partner_id) -> customer (id, partner_id), checked at
   once (not deferred), refuses an application whose partner is not its customer's, and a change
@@ -22,8 +21,6 @@ customer's partner is being set waits for that change instead of judging the old
 """
 
 from django.db import migrations
-
-from loanproject.core.migration_operations import PostgresOnlySQL
 
 DRIFT_CHECK = """
 DO $$ BEGIN
@@ -92,4 +89,4 @@ ALTER TABLE applications_loanapplication DROP CONSTRAINT application_partner_mat
 class Migration(migrations.Migration):
     dependencies = [("applications", "0004_customer_push_token_ciphertext_check_and_report_indexes")]
 
-    operations = [PostgresOnlySQL(sql=FORWARD, reverse_sql=REVERSE)]
+    operations = [migrations.RunSQL(sql=FORWARD, reverse_sql=REVERSE)]

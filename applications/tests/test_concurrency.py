@@ -21,7 +21,7 @@ from loanproject.core.testing import run_together
 from .factories import LoanApplicationFactory, ManagerFactory, PartnerFactory, ReviewerFactory, issue_key
 from .payloads import application_payload
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 

@@ -103,7 +103,6 @@ def test_a_clear_pan_written_with_raw_sql_is_refused():
 PARTNER_MISMATCH = "application_partner_matches_customer"
 
 
-@pytest.mark.postgres
 def test_an_application_carries_exactly_its_customers_partner():
     application = LoanApplicationFactory()
     partner_id = application.customer.partner_id
@@ -127,7 +126,6 @@ def test_an_application_carries_exactly_its_customers_partner():
     LoanApplication.objects.filter(pk=application.pk).update(customer=CustomerFactory(partner_id=partner_id))  # same partner: fine
 
 
-@pytest.mark.postgres
 def test_a_staff_application_and_its_customer_stay_without_a_partner():
     staff_customer = CustomerFactory(partner=None)
     application = LoanApplicationFactory(customer=staff_customer)
@@ -149,7 +147,6 @@ def test_a_staff_application_and_its_customer_stay_without_a_partner():
     Customer.objects.filter(pk=CustomerFactory(partner=None).pk).update(partner=PartnerFactory())  # no applications: fine
 
 
-@pytest.mark.postgres
 def test_the_migration_refuses_a_database_whose_partnerless_applications_drifted():
     import importlib
 

@@ -49,7 +49,6 @@ def test_approval_rate_counts_decisions_from_midnight_of_since():
         "approved": 2, "rejected": 1, "decided": 3, "rate_percent": Decimal("66.7")}
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize(
     "read, index",
     [

@@ -2,22 +2,19 @@
 
 `Account.customer` must be its connection's customer and `Transaction.customer` its account's
 customer: every partner scope and every report filters on these columns, so a drifting value
-would leak or lose rows. Django has no composite foreign keys, so they are plain SQL, on
-PostgreSQL only (SQLite, the zero-setup database, cannot add constraints to existing tables).
+would leak or lose rows. Django has no composite foreign keys, so they are plain SQL.
 They are checked immediately, unlike Django's deferred foreign keys, so a bad write fails at
 once, even one that bypasses the ORM.
 """
 
 from django.db import migrations
 
-from loanproject.core.migration_operations import PostgresOnlySQL
-
 
 class Migration(migrations.Migration):
     dependencies = [("finance", "0001_initial")]
 
     operations = [
-        PostgresOnlySQL(
+        migrations.RunSQL(
             sql=(
                 "ALTER TABLE finance_account ADD CONSTRAINT account_customer_matches_connection "
                 "FOREIGN KEY (connection_id, customer_id) "
@@ -25,7 +22,7 @@ class Migration(migrations.Migration):
             ),
             reverse_sql="ALTER TABLE finance_account DROP CONSTRAINT account_customer_matches_connection",
         ),
-        PostgresOnlySQL(
+        migrations.RunSQL(
             sql=(
                 "ALTER TABLE finance_transaction ADD CONSTRAINT transaction_customer_matches_account "
                 "FOREIGN KEY (account_id, customer_id) "

@@ -12,7 +12,7 @@ from loanproject.core.testing import run_together
 
 from .factories import AccountFactory, BankConnectionFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run_twice_at_once(work) -> list:

@@ -15,13 +15,9 @@ deferred constraint trigger on that table fires once at commit and checks, in on
 entry the transaction created (found through `created_txid`, stamped by a column default that no
 writer may override). The row is deleted after the check, so a transaction that writes again
 after `SET CONSTRAINTS ... IMMEDIATE` fired the check queues a new one.
-
-SQLite has none of this: there the services' own checks are the guard.
 """
 
 from django.db import migrations
-
-from loanproject.core.migration_operations import PostgresOnlySQL
 
 FORWARD = r"""
 -- A leg is kept in its account's currency: the foreign key to the account includes the currency
@@ -145,4 +141,4 @@ ALTER TABLE ledger_account DROP CONSTRAINT account_id_currency_unique;
 class Migration(migrations.Migration):
     dependencies = [("ledger", "0001_book")]
 
-    operations = [PostgresOnlySQL(sql=FORWARD, reverse_sql=REVERSE, elidable=False)]
+    operations = [migrations.RunSQL(sql=FORWARD, reverse_sql=REVERSE, elidable=False)]

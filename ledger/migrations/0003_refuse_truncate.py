@@ -8,8 +8,6 @@ The one legitimate TRUNCATE is a test database being emptied between transaction
 
 from django.db import migrations
 
-from loanproject.core.migration_operations import PostgresOnlySQL
-
 FORWARD = r"""
 CREATE FUNCTION ledger_refuse_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -39,4 +37,4 @@ DROP FUNCTION ledger_refuse_truncate();
 class Migration(migrations.Migration):
     dependencies = [("ledger", "0002_book_triggers")]
 
-    operations = [PostgresOnlySQL(sql=FORWARD, reverse_sql=REVERSE, elidable=False)]
+    operations = [migrations.RunSQL(sql=FORWARD, reverse_sql=REVERSE, elidable=False)]

@@ -13,7 +13,7 @@ from ledger.models import Account, JournalEntry, Posting
 
 from .factories import AccountFactory, book, cash_account, income_account
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def raw(sql: str, params=()):

@@ -71,7 +71,6 @@ def test_account_constraints(fields, constraint):
     assert not Account.objects.filter(code="X").exists()
 
 
-@pytest.mark.postgres  # matches the constraint name, which SQLite leaves out of unique violations
 def test_a_party_has_one_account_per_category_type_and_currency():
     receivable(DRIVER)
 
@@ -81,7 +80,6 @@ def test_a_party_has_one_account_per_category_type_and_currency():
     assert Account.objects.filter(party_id="7").count() == 1
 
 
-@pytest.mark.postgres  # matches the constraint name, which SQLite leaves out of unique violations
 def test_an_idempotency_key_is_unique_in_the_database():
     entry = book(cash_account(), income_account(), "1.00", key="k")
 
@@ -91,7 +89,6 @@ def test_an_idempotency_key_is_unique_in_the_database():
     assert JournalEntry.objects.get() == entry
 
 
-@pytest.mark.postgres  # matches the constraint name, which SQLite leaves out of unique violations
 def test_an_entry_is_reversed_at_most_once_in_the_database():
     cash, income = cash_account(), income_account()
     entry = book(cash, income, "1.00", key="k")
@@ -103,7 +100,6 @@ def test_an_entry_is_reversed_at_most_once_in_the_database():
     assert JournalEntry.objects.filter(reversal_of=entry).count() == 1
 
 
-@pytest.mark.postgres  # matches the constraint name, which SQLite leaves out of unique violations
 def test_an_allocation_is_positive_and_once_per_item():
     item = charge(receivable(DRIVER), income_account(), "10.00", key="c", due=date(2026, 1, 4))
     payment = book(cash_account(), receivable(DRIVER), "1.00", key="p")

@@ -13,7 +13,7 @@ from loanproject.core.testing import run_together
 
 from .factories import cash_account, charge, income_account, receivable
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 DRIVER = Party.of("loans.driver", 7)
 

@@ -3,8 +3,7 @@
 `QuerySet.bulk_update` writes one CASE WHEN per column with a branch per row, which PostgreSQL
 evaluates row by row: quadratic in the batch. `update_rows` joins a VALUES list instead, one
 pass whatever the batch size. `insert_rows` uses COPY. Both send values with server-side binding
-(psycopg's C dumpers) instead of quoting every value in Python. Other databases fall back to
-bulk_update / bulk_create.
+(psycopg's C dumpers) instead of quoting every value in Python.
 """
 
 from __future__ import annotations
@@ -24,18 +23,14 @@ from .money import MoneyField
 def update_rows(objs: Sequence[models.Model], fields: Sequence[str], *, batch_size: int = 5000) -> int:
     """UPDATE the given columns of `objs` (all of one model) to their in-memory values.
 
-    On PostgreSQL each column travels as one text array and the rows come back with unnest():
+    Each column travels as one text array and the rows come back with unnest():
     a handful of parameters whatever the batch, so neither psycopg nor the server parses a
     statement with thousands of placeholders; each column is cast back to its type.
     """
     if not objs:
         return 0
     model = type(objs[0])
-    using = router.db_for_write(model)
-    connection = connections[using]
-    if connection.vendor != "postgresql":
-        return model._base_manager.using(using).bulk_update(objs, fields, batch_size=batch_size)
-
+    connection = connections[router.db_for_write(model)]
     pk = model._meta.pk
     columns = [model._meta.get_field(name) for name in fields]
     quote = connection.ops.quote_name
@@ -108,18 +103,13 @@ NATIVE_FIELD_TYPES = frozenset({
 def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence]) -> int:
     """INSERT many rows given as tuples of Python values (no model instances, no returned ids).
 
-    PostgreSQL gets them with COPY, by far its fastest way in; other databases get bulk_create.
-    Columns are field names (a foreign key takes the related id).
+    They go in with COPY, PostgreSQL's fastest way in. Columns are field names (a foreign key takes
+    the related id).
     """
     if not rows:
         return 0
-    using = router.db_for_write(model)
-    connection = connections[using]
+    connection = connections[router.db_for_write(model)]
     fields = [model._meta.get_field(name) for name in columns]
-    if connection.vendor != "postgresql":
-        objs = [model(**dict(zip((f.attname for f in fields), row, strict=True))) for row in rows]
-        model._base_manager.using(using).bulk_create(objs, batch_size=1000)
-        return len(objs)
     # Only the columns that need converting are touched per row (JSON, naive datetimes, ...).
     conversions = [
         (index, convert)
@@ -142,19 +132,12 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequenc
 def insert_rows_returning_ids(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence]) -> list:
     """insert_rows, and the new primary keys in row order (rows may then be referenced at once).
 
-    On PostgreSQL the keys are drawn from the table's identity sequence first, then the rows go in
-    with COPY; elsewhere bulk_create returns them.
+    The keys are drawn from the table's identity sequence first, then the rows go in with COPY.
     """
     if not rows:
         return []
-    using = router.db_for_write(model)
-    connection = connections[using]
     pk = model._meta.pk
-    if connection.vendor != "postgresql":
-        fields = [model._meta.get_field(name) for name in columns]
-        objs = [model(**dict(zip((f.attname for f in fields), row, strict=True))) for row in rows]
-        return [obj.pk for obj in model._base_manager.using(using).bulk_create(objs, batch_size=1000)]
-    with connection.cursor() as cursor:
+    with connections[router.db_for_write(model)].cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
             [model._meta.db_table, pk.column, len(rows)],

@@ -136,10 +136,8 @@ def _refusals(cursor, *, app_role: str, owner: str) -> list[str]:
 def grant_app_role(*, app_role: str, owner: str | None = None, using: str = DEFAULT_DB_ALIAS) -> list[str]:
     """Give `app_role` exactly its privileges (module docstring), connected as the owner (default:
     the connection's own role). Refused, with nothing changed, when the role could act as the
-    owner or is not PostgreSQL's. Returns the statements run."""
+    owner. Returns the statements run."""
     connection = connections[using]
-    if connection.vendor != "postgresql":
-        raise DomainError("Database roles are a PostgreSQL setup: this database is not PostgreSQL.")
     with connection.cursor() as cursor:
         owner = owner or _current_user(cursor)
         refusals = _refusals(cursor, app_role=app_role, owner=owner)

@@ -1,24 +1,9 @@
 """Migration operations shared by the apps' migrations."""
 
-from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations
 
 
-class PostgresOnlySQL(migrations.RunSQL):
-    """SQL that only PostgreSQL runs (constraint triggers, composite keys): SQLite, the zero-setup
-    database, relies on the services' own checks. Run without parameters, so a "%" in the SQL (a
-    RAISE message) stays literal."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-
-
-class PinFunctionSearchPath(PostgresOnlySQL):
+class PinFunctionSearchPath(migrations.RunSQL):
     """Give trigger functions their own search_path: the schema they were migrated into, then
     pg_temp, last. A PL/pgSQL function looks up unqualified table names on the search_path of the
     session that fires it, where the session's temporary schema comes first: any session could
@@ -33,21 +18,6 @@ class PinFunctionSearchPath(PostgresOnlySQL):
         super().__init__(sql=forward, reverse_sql=reverse, elidable=False)
 
 
-class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
-    """CREATE INDEX CONCURRENTLY on PostgreSQL (writers are not blocked while a big table is
-    indexed; the migration needs atomic = False), a plain CREATE INDEX elsewhere (SQLite)."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            return super().database_forwards(app_label, schema_editor, from_state, to_state)
-        return migrations.AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            return super().database_backwards(app_label, schema_editor, from_state, to_state)
-        return migrations.AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
-
-
 class AddCounterWithoutTableScan(migrations.AddField):
     """Add a PositiveIntegerField counter with db_default=0 to a big, busy table.
 
@@ -55,11 +25,9 @@ class AddCounterWithoutTableScan(migrations.AddField):
     scans every row to validate the check while holding the ACCESS EXCLUSIVE lock that blocks all
     reads and writes. Here the column comes first (a constant default: no rewrite, no scan), then
     the check NOT VALID (instant), then its validation, which scans under a lock that lets writers
-    through. Needs atomic = False, like a concurrent index. Elsewhere (SQLite), the plain AddField."""
+    through. Needs atomic = False, like a concurrent index."""
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor != "postgresql":
-            return super().database_forwards(app_label, schema_editor, from_state, to_state)
         model = to_state.apps.get_model(app_label, self.model_name)
         table = schema_editor.quote_name(model._meta.db_table)
         column_name = model._meta.get_field(self.name).column

@@ -24,7 +24,7 @@ from loanproject.core.outbox import relay_pending_events
 from loanproject.core.testing import SilentBroker, refused_broker_url
 from loanproject.tests.web_server import WebServer
 
-pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 SUBMIT_BOUND = 0.5  # seconds; waiting on the dead broker took 6 s (refused) or for ever (silent)
 READY_BOUND = 2.0

@@ -28,7 +28,7 @@ from loanproject.core import topics
 from loanproject.core.models import OutboxEvent, ProcessedEvent
 from loanproject.core.outbox import relay_pending_events
 
-pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 SCORE = "agents.score_submitted_application"
 NOTIFY = "applications.notify_application_decided"

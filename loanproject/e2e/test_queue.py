@@ -35,7 +35,7 @@ from loans.tests.factories import SUNDAY, make_loan
 from loans.tests.test_posting_races import WEEK, _backends_waiting_on_a_lock, assert_each_installment_posted_once, loans
 from loans.tests.test_posting_recovery import RowLock
 
-pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_submitted_application_is_scored_by_the_worker(client, redis_broker, scoring_policy):

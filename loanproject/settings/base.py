@@ -125,19 +125,11 @@ def database_from_url(url: str) -> dj_database_url.DBConfig:
     # A reused connection may have been dropped by the server since its last request (a restart,
     # a failover, an idle timeout): health checks test it before its first query in each request
     # and open a new one instead of failing that request.
-    config = dj_database_url.parse(
-        url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
-    )
-    if config["ENGINE"] == "django.db.backends.sqlite3":
-        # IMMEDIATE takes the write lock when a transaction starts, so two writers queue up
-        # instead of failing with "database is locked" when one upgrades a read lock.
-        config["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
-        config["CONN_MAX_AGE"] = 0
-    return config
+    return dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True)
 
 
-DATABASE_URL = env("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
-DATABASES = {"default": database_from_url(DATABASE_URL)}
+# PostgreSQL's; production requires it, development and tests start an embedded server without it.
+DATABASE_URL = env("DATABASE_URL")
 # The PostgreSQL role web, workers and beat connect as, when it is not the owner that runs migrate:
 # every migrate ends by granting it exactly its privileges (loanproject.core.database_roles).
 DATABASE_APP_ROLE = env("DATABASE_APP_ROLE")

@@ -1,10 +1,15 @@
-"""Local development: SQLite unless DATABASE_URL is set, tasks eager unless CELERY_BROKER_URL is set.
+"""Local development: the embedded PostgreSQL server unless DATABASE_URL is set, tasks eager unless
+CELERY_BROKER_URL is set.
 
 The keys below are public and only good for a laptop; production.py refuses to start without real ones.
 """
 
+from loanproject import embedded_postgres
+
 from .base import *  # noqa: F403
-from .base import env_bool
+from .base import database_from_url, env_bool
+
+DATABASES = {"default": database_from_url(DATABASE_URL or embedded_postgres.database_url("run"))}  # noqa: F405
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
 SECRET_KEY = SECRET_KEY or "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: F405

@@ -5,7 +5,7 @@ from django.core.exceptions import ImproperlyConfigured
 from loanproject.core.crypto import validate_key_settings
 
 from .base import *  # noqa: F403
-from .base import env_bool, env_int, log_format
+from .base import database_from_url, env_bool, env_int, log_format
 
 _missing = [
     name
@@ -13,6 +13,7 @@ _missing = [
         "DJANGO_SECRET_KEY": SECRET_KEY,  # noqa: F405
         "FIELD_ENCRYPTION_KEYS": FIELD_ENCRYPTION_KEYS,  # noqa: F405
         "BLIND_INDEX_KEY": BLIND_INDEX_KEY,  # noqa: F405
+        "DATABASE_URL": DATABASE_URL,  # noqa: F405
     }.items()
     if not value
 ]
@@ -22,6 +23,7 @@ if _missing:
     )
 
 validate_key_settings(field_encryption_keys=FIELD_ENCRYPTION_KEYS, blind_index_key=BLIND_INDEX_KEY)  # noqa: F405
+DATABASES = {"default": database_from_url(DATABASE_URL)}  # noqa: F405
 
 DEBUG = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -8,16 +8,16 @@ import os
 import socket
 import subprocess
 from pathlib import Path
-from urllib.parse import quote
 
 from django.conf import settings
-from django.db import connection
+
+from conftest import current_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def production_env(tmp_path: Path, **extra: str) -> dict:
-    """The environment of a production process of its own (fresh keys, a SQLite file of its own)."""
+    """The environment of a production process of its own (fresh keys), on the test's database server."""
     key = base64.b64encode(os.urandom(32)).decode()
     unwanted = {"DJANGO_ALLOW_ASYNC_UNSAFE", "PROMETHEUS_MULTIPROC_DIR", "CELERY_METRICS_PORT", "LOG_LEVEL"}
     return {
@@ -26,21 +26,12 @@ def production_env(tmp_path: Path, **extra: str) -> dict:
         "DJANGO_SECRET_KEY": base64.b64encode(os.urandom(48)).decode(),
         "FIELD_ENCRYPTION_KEYS": f"k1:{key}",
         "BLIND_INDEX_KEY": key,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}",
+        "DATABASE_URL": current_database_url(),
         "CELERY_BROKER_URL": settings.TEST_REDIS_URL,
         # Running as root (CI containers) makes Celery warn before any logging is set up.
         "PYTHONWARNINGS": "ignore:You're running the worker with superuser privileges",
         **extra,
     }
-
-
-def current_database_url(*, application_name: str | None = None) -> str:
-    """The database the running test uses (test_<name>) as a DATABASE_URL; with
-    `application_name`, every connection of the child is tagged with it (pg_stat_activity)."""
-    db = connection.settings_dict
-    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
-    url = f"postgres://{quote(db['USER'], safe='')}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    return f"{url}?application_name={application_name}" if application_name else url
 
 
 def production_env_on_test_database(tmp_path: Path, *, application_name: str | None = None, **extra: str) -> dict:

@@ -18,7 +18,7 @@ from loans.periods import current_week
 
 from .openapi import CONFORMANCE_CHECKS, schema
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = pytest.mark.django_db
 
 
 def call(path: str, method: str, *, authorization: str | None, **case_fields):

@@ -19,7 +19,6 @@ def answers():
     assert statuses and set(statuses) - {401, 403}, f"every example was refused: {sorted(set(statuses))}"
 
 
-@pytest.mark.postgres
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much])

@@ -17,7 +17,7 @@ from applications.models import Customer, LoanApplication
 from applications.tests.factories import PartnerFactory, UserFactory, issue_key
 from applications.tests.payloads import application_payload
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 URL = "/api/v1/applications/"
 

@@ -30,8 +30,6 @@ from psycopg import errors
 
 from loanproject.core.database_roles import append_only_tables
 
-pytestmark = pytest.mark.postgres
-
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SERVER = urlparse(settings.TEST_DATABASE_URL)
@@ -49,7 +47,7 @@ PASSWORDS: dict[str, str] = {SUPERUSER: SERVER.password or ""}  # and the README
 
 def url(role: str, database: str) -> str:
     login = f"{role}:{quote(PASSWORDS[role], safe='')}" if PASSWORDS.get(role) else role
-    return f"postgres://{login}@{SERVER.hostname or '127.0.0.1'}:{SERVER.port or 5432}/{database}"
+    return f"postgres://{login}@{SERVER.netloc.rpartition('@')[2]}/{database}"  # host and port, or a socket
 
 
 def connect(role: str, database: str, **options) -> psycopg.Connection:

@@ -21,7 +21,7 @@ from .processes import production_env_on_test_database
 from .web_server import WebServer
 from .worker import Worker
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 WEB_PROCESSES = 3
 

@@ -42,7 +42,7 @@ from loans.tests.factories import make_loan
 
 from .test_api_fuzz import credential_for
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 SCHEMA = SchemaGenerator().get_schema(request=None, public=True)
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")

@@ -174,7 +174,6 @@ def test_installment_constraints_hold_in_the_database(changes, constraint):
         Installment.objects.filter(pk=installment.pk).update(**changes)
 
 
-@pytest.mark.postgres  # matches the constraint name, which SQLite leaves out of unique violations
 def test_two_loans_cannot_share_a_number():
     loan = make_loan()
     other = make_loan()

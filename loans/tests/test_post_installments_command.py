@@ -12,13 +12,12 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 from freezegun import freeze_time
 
-from conftest import wait_until
+from conftest import current_database_url, wait_until
 from ledger import services as ledger_services
 from ledger.models import JournalEntry
 from loans.models import Installment, InstallmentPostingRun, InstallmentStatus
@@ -101,12 +100,10 @@ def test_bad_arguments_are_command_errors(args, message):
 
 
 def start_command(*args: str) -> subprocess.Popen:
-    database = settings.DATABASES["default"]
-    credentials = database["USER"] + (f":{database['PASSWORD']}" if database.get("PASSWORD") else "")
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "loanproject.settings.development",
-        "DATABASE_URL": f"postgres://{credentials}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "DATABASE_URL": current_database_url(),
         "DJANGO_DEBUG": "0",
         "LOG_LEVEL": "WARNING",
     }
@@ -138,7 +135,6 @@ def backends_waiting_on_a_lock() -> int:
         return cursor.fetchone()[0]
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_processes_at_once_post_each_installment_once():
     """Both processes are held at the start line (recording their run waits on a table lock), so
@@ -160,7 +156,6 @@ def test_two_processes_at_once_post_each_installment_once():
     assert_each_installment_posted_once(120)
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_process_killed_mid_run_is_resumed_by_the_next_run():
     many_loans(100)  # 300 due installments

@@ -17,7 +17,7 @@ from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler
 from freezegun import freeze_time
 
-from conftest import wait_until
+from conftest import current_database_url, wait_until
 from loans import services
 from loans.accounts import interest_income_account
 from loans.models import InstallmentPostingRun
@@ -64,12 +64,10 @@ def test_the_weekly_task_posts_the_given_week_through_its_chunk_tasks(django_cap
 
 def start_worker_process(name: str) -> subprocess.Popen:
     """A real `celery worker` process on the test database and the test Redis."""
-    database = settings.DATABASES["default"]
-    credentials = database["USER"] + (f":{database['PASSWORD']}" if database.get("PASSWORD") else "")
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "loanproject.settings.development",
-        "DATABASE_URL": f"postgres://{credentials}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "DATABASE_URL": current_database_url(),
         "CELERY_BROKER_URL": settings.TEST_REDIS_URL,
         "DJANGO_DEBUG": "0",
         "LOG_FORMAT": "text",
@@ -99,7 +97,6 @@ class WorkerLog:
 
 
 @pytest.mark.redis
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_share_the_chunks_of_a_large_run(redis_broker):
     officer = StaffUserFactory()

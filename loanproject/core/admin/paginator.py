@@ -11,10 +11,10 @@ ESTIMATE_ABOVE_ROWS = 50_000
 
 
 def estimated_row_count(queryset: QuerySet) -> int | None:
-    """PostgreSQL's planner estimate for an unfiltered table, None where it does not apply."""
-    connection = connections[queryset.db]
-    if connection.vendor != "postgresql" or queryset.query.where:
+    """PostgreSQL's planner estimate for an unfiltered table, None for a filtered one."""
+    if queryset.query.where:
         return None
+    connection = connections[queryset.db]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",

@@ -1,12 +1,10 @@
 """Indexes for the admin's date hierarchy and the nightly purge.
 
-The outbox is written by every business transaction; on PostgreSQL the indexes are built
-CONCURRENTLY so those writes are not blocked while a big table is indexed (hence atomic = False).
+The outbox is written by every business transaction; the indexes are built CONCURRENTLY so those writes are not blocked while a big table is indexed (hence atomic = False).
 """
 
+from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations, models
-
-from loanproject.core.migration_operations import AddIndexConcurrentlyOnPostgres
 
 
 class Migration(migrations.Migration):
@@ -17,11 +15,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        AddIndexConcurrentlyOnPostgres(
+        AddIndexConcurrently(
             model_name="outboxevent",
             index=models.Index(fields=["created_at"], name="outbox_created_idx"),
         ),
-        AddIndexConcurrentlyOnPostgres(
+        AddIndexConcurrently(
             model_name="processedevent",
             index=models.Index(fields=["processed_at"], name="processed_event_processed_idx"),
         ),

@@ -5,9 +5,10 @@ The outbox is written by every business transaction and holds a month of events 
 rows): nothing here scans the table under a lock that blocks those writes (hence atomic = False).
 """
 
+from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations, models
 
-from loanproject.core.migration_operations import AddCounterWithoutTableScan, AddIndexConcurrentlyOnPostgres
+from loanproject.core.migration_operations import AddCounterWithoutTableScan
 
 
 class Migration(migrations.Migration):
@@ -27,11 +28,11 @@ class Migration(migrations.Migration):
                 help_text="Times the redelivery sweep published it again because a subscriber had not processed it.",
             ),
         ),
-        AddIndexConcurrentlyOnPostgres(
+        AddIndexConcurrently(
             model_name="outboxevent",
             index=models.Index(fields=["published_at"], name="outbox_published_idx"),
         ),
-        AddIndexConcurrentlyOnPostgres(
+        AddIndexConcurrently(
             model_name="outboxevent",
             index=models.Index(condition=models.Q(("redeliveries__gt", 0)), fields=["id"], name="outbox_redelivered_idx"),
         ),

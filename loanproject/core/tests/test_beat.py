@@ -64,7 +64,6 @@ def test_every_schedule_is_a_periodic_task_in_a_freshly_migrated_database():
     assert set(PeriodicTask.objects.values_list("enabled", flat=True)) == {True}
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_migrate_installs_the_schedules_and_keeps_staff_changes_through_migrate_and_beat():
     PeriodicTask.objects.all().delete()  # as in a database nothing has installed them into yet
@@ -96,7 +95,6 @@ def test_migrate_installs_the_schedules_and_keeps_staff_changes_through_migrate_
     assert running["agents-score-stalled-applications"].kwargs == {"unchanged_for_minutes": 20}
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_deleted_schedule_comes_back_as_declared_at_the_next_migrate_or_beat_start():
     PeriodicTask.objects.filter(name__in=["relay-outbox", "loans-weekly-posting"]).delete()

@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from loanproject.core.db import failed_statements
 from loanproject.core.db_failures import DatabaseFailureMiddleware
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 
 def time_out_a_statement() -> None:

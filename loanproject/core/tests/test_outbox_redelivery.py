@@ -149,7 +149,6 @@ def test_no_redeliveries_turns_the_sweep_off():
     assert list(abandoned_events()) == []
 
 
-@pytest.mark.postgres
 @override_settings(OUTBOX_SUBSCRIPTIONS=LOST, **BOUNDS)
 def test_the_sweep_reads_its_window_through_an_index_never_the_whole_table():
     now = timezone.now()

@@ -15,7 +15,6 @@ def make_events(count: int) -> None:
     )
 
 
-@pytest.mark.postgres
 def test_big_unfiltered_lists_use_the_planner_estimate(monkeypatch):
     make_events(120)
     with connection.cursor() as cursor:
@@ -34,7 +33,6 @@ def test_big_unfiltered_lists_use_the_planner_estimate(monkeypatch):
     assert any("COUNT(" in query["sql"].upper() for query in filtered_queries.captured_queries)
 
 
-@pytest.mark.postgres
 def test_small_tables_are_counted_even_unfiltered(monkeypatch):
     make_events(30)
     with connection.cursor() as cursor:

@@ -21,9 +21,9 @@ def production_static(tmp_path):
 def test_collectstatic_succeeds_with_the_production_storage(production_static):
     call_command("collectstatic", interactive=False, verbosity=0)
 
-    vendored = sorted(path.name for path in (production_static / "dashboard" / "vendor").iterdir())
-    assert "chart-4.6.1.umd.min.js" in vendored
-    assert any(re.fullmatch(r"chart-4\.6\.1\.umd\.min\.[0-9a-f]{12}\.js\.gz", name) for name in vendored)
+    third_party = sorted(path.name for path in (production_static / "dashboard" / "third_party").iterdir())
+    assert "chart-4.6.1.umd.min.js" in third_party
+    assert any(re.fullmatch(r"chart-4\.6\.1\.umd\.min\.[0-9a-f]{12}\.js\.gz", name) for name in third_party)
     assert (production_static / "staticfiles.json").exists()
 
 
@@ -34,5 +34,5 @@ def test_the_dashboard_renders_with_the_manifest_storage(production_static, admi
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert re.search(r'src="/static/dashboard/vendor/chart-4\.6\.1\.umd\.min\.[0-9a-f]{12}\.js"', page)
+    assert re.search(r'src="/static/dashboard/third_party/chart-4\.6\.1\.umd\.min\.[0-9a-f]{12}\.js"', page)
     assert re.search(r'src="/static/dashboard/dashboard\.[0-9a-f]{12}\.js"', page)
