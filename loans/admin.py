@@ -22,6 +22,7 @@ from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.readonly import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
+from loanproject.core.auth import acting_user
 from loanproject.core.errors import DomainError
 from loanproject.core.exports import EXPORT_FORMATS, export_response
 
@@ -252,7 +253,7 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
         period_start, period_end = current_week()
         try:
             run = services.start_posting_run(
-                period_start=period_start, period_end=period_end, started_by=request.user, loan_ids=loan_ids
+                period_start=period_start, period_end=period_end, started_by=acting_user(request), loan_ids=loan_ids
             )
         except (DomainError, ValidationError) as exc:
             self.message_user(
@@ -263,9 +264,10 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
 
     @admin.action(description="Cancel the selected loans (nothing posted yet)", permissions=["change"])
     def cancel_loans(self, request: HttpRequest, queryset: QuerySet) -> None:
-        reason = f"cancelled in admin by {request.user.get_username()}"
+        actor = acting_user(request)
+        reason = f"cancelled in admin by {actor.get_username()}"
         run_for_each(
-            self, request, queryset, lambda pk, _: services.cancel_loan(loan_id=pk, reason=reason, actor=request.user),
+            self, request, queryset, lambda pk, _: services.cancel_loan(loan_id=pk, reason=reason, actor=actor),
             fields=("pk", "loan_number"), label=lambda _, number: number, done="Cancelled {count} loan(s).",
         )
 
@@ -355,10 +357,11 @@ class InstallmentAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, AuditedAdminMix
 
     @admin.action(description="Reverse the postings of the selected installments (they are due again)", permissions=["reverse"])
     def reverse_postings(self, request: HttpRequest, queryset: QuerySet) -> None:
-        reason = f"reversed in admin by {request.user.get_username()}"
+        actor = acting_user(request)
+        reason = f"reversed in admin by {actor.get_username()}"
         run_for_each(
             self, request, queryset.filter(status="posted"),
-            lambda pk: services.reverse_installment_posting(installment_id=pk, reason=reason, actor=request.user),
+            lambda pk: services.reverse_installment_posting(installment_id=pk, reason=reason, actor=actor),
             label="installment {}".format, done="Reversed {count} posting(s).",
         )
 

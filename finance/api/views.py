@@ -25,6 +25,7 @@ from applications.api.authentication import PartnerAPIMixin
 from applications.selectors import customers_visible_to
 from loanproject.core.api.idempotency import IDEMPOTENCY_HEADER, StoredResponse, idempotency_key, respond_once
 from loanproject.core.api.parsers import DecimalJSONParser, StorableFormParser, StorableMultiPartParser
+from loanproject.core.auth import acting_user
 from loanproject.core.errors import NotFound
 
 from .. import selectors, services
@@ -162,7 +163,7 @@ class BankConnectionViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.Retrie
             csv_file=upload.file,
             source_name=upload.name or "",
             partner=self.partner,
-            started_by=request.user,
+            started_by=acting_user(request),
         )
         return Response(report.as_dict(position_key="line"))
 
@@ -248,7 +249,7 @@ class TransactionViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveM
 
         def run() -> StoredResponse:
             report = services.import_transactions(
-                transactions=items, partner=self.partner, started_by=request.user,
+                transactions=items, partner=self.partner, started_by=acting_user(request),
                 source_name=f"API, Idempotency-Key {key}" if key else "API",
             )
             return StoredResponse(status=status.HTTP_200_OK, body=report.as_dict(position_key="index"))
