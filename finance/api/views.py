@@ -237,6 +237,8 @@ class TransactionViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveM
         provider_transaction_id) is a duplicate and changes nothing, so resending is safe. Bad
         items are refused one by one, by index; the good ones are kept."""
         key = idempotency_key(request)
+        partner = self.partner
+        assert partner is not None  # IsPartner admits partners only
         envelope = _validated(TransactionBulkCreateSerializer, request.data)
         items: list[TransactionInput | RowError] = []
         for index, raw in enumerate(envelope["transactions"]):
@@ -249,12 +251,12 @@ class TransactionViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveM
 
         def run() -> StoredResponse:
             report = services.import_transactions(
-                transactions=items, partner=self.partner, started_by=acting_user(request),
+                transactions=items, partner=partner, started_by=acting_user(request),
                 source_name=f"API, Idempotency-Key {key}" if key else "API",
             )
             return StoredResponse(status=status.HTTP_200_OK, body=report.as_dict(position_key="index"))
 
-        return respond_once(run, key=key, scope=f"partner:{self.partner.pk}:finance-transactions", payload=request.data)
+        return respond_once(run, key=key, scope=f"partner:{partner.pk}:finance-transactions", payload=request.data)
 
 
 # --- Budgets -----------------------------------------------------------------------------------
@@ -271,7 +273,7 @@ class BudgetViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveModelM
     def _present(self, budgets) -> list[dict]:
         budgets = list(budgets)
         actuals = selectors.budget_actuals(budgets, on=_day(self.request))
-        return BudgetSerializer(budgets, many=True, context={"actuals": actuals}).data
+        return BudgetSerializer(budgets, many=True, context={"actuals": actuals}).data  # type: ignore[return-value]  # drf-stubs type many=True data as ReturnDict; it is a ReturnList
 
     @extend_schema(parameters=[ON_PARAMETER])
     def list(self, request: Request) -> Response:
