@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
@@ -30,6 +30,9 @@ from . import selectors, services
 from .models import Driver, DriverLoan, Installment, InstallmentPostingRun, Lease, PostingRunChunk
 from .periods import business_date_validator, current_week, posting_week
 from .reports import REPORTS
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 MAX_LOANS_PER_ACTION = 10_000
 REPORT_PREVIEW_ROWS = 200
@@ -431,7 +434,7 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
     def get_inlines(self, request, obj):
         return self.inlines if obj else []
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return request.user.has_perm("loans.post_installments")
 
     @admin.display(description="Chunks")
@@ -443,7 +446,7 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
         return obj.recovered_at is not None
 
     @admin.display(description="Chunks posted by the recovery sweep")
-    def chunks_recovered(self, obj: InstallmentPostingRun) -> int:
+    def chunks_recovered(self, obj: WithAnnotations[InstallmentPostingRun, selectors.RecoveredChunks]) -> int:
         return obj.chunks_recovered
 
     def response_add(self, request, obj, post_url_continue=None):

@@ -194,6 +194,7 @@ def book_application_as_loan(
         raise NotFound("No such application.") from None
     if application.status != ApplicationStatus.APPROVED:
         raise IllegalTransition(f"Only an approved application can be booked; this one is {application.get_status_display().lower()}.")
+    assert application.approved_amount is not None  # the application_approved_has_amount constraint
     rate = annual_interest_rate if annual_interest_rate is not None else application.interest_rate
     if rate is not None and rate > MAX_INTEREST_RATE:
         raise DomainError(
@@ -322,6 +323,7 @@ def reverse_installment_posting(*, installment_id: int, reason: str, actor: User
         raise IllegalTransition(f"Installment {installment.sequence} of {installment.loan} is not posted.")
     if installment.loan.status != LoanStatus.ACTIVE:
         raise IllegalTransition(f"{installment.loan} is {installment.loan.get_status_display().lower()}.")
+    assert installment.posted_entry_id is not None  # the installment_posted_iff_entry constraint
     ledger.reverse_entry(
         entry_id=installment.posted_entry_id, reason=reason, created_by=actor, on_behalf_of_source=POSTING_SOURCE
     )
