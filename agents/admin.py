@@ -15,6 +15,7 @@ from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.readonly import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
+from loanproject.core.auth import acting_user
 from loanproject.core.errors import DomainError
 
 from . import selectors, services
@@ -136,7 +137,7 @@ class ScoredApplicationAdmin(LoanApplicationAdmin):
     def rescore(self, request: HttpRequest, queryset: QuerySet) -> None:
         try:
             requested = services.rescore_applications(
-                application_ids=list(queryset.values_list("pk", flat=True)), requested_by=request.user
+                application_ids=list(queryset.values_list("pk", flat=True)), requested_by=acting_user(request)
             )
         except DomainError as exc:
             self.message_user(request, f"Nothing was re-scored: {exc.message}", messages.ERROR)

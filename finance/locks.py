@@ -7,7 +7,9 @@ NotFound, exactly like an id that does not exist.
 from __future__ import annotations
 
 from functools import partial
+from typing import TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model
 
 from applications.models import Partner
@@ -17,12 +19,13 @@ from loanproject.core.scoping import visible_to
 from .models import Account, BankConnection, Budget, Goal
 
 scoped = partial(visible_to, via="customer__partner")
+_M = TypeVar("_M", bound=Model)
 
 
-def _lock(model: type[Model], pk, partner: Partner | None, what: str):
+def _lock(model: type[_M], pk, partner: Partner | None, what: str) -> _M:
     try:
-        return scoped(model.objects.select_for_update(of=("self",)), partner).get(pk=int(pk))
-    except (model.DoesNotExist, TypeError, ValueError):
+        return scoped(model._default_manager.select_for_update(of=("self",)), partner).get(pk=int(pk))
+    except (ObjectDoesNotExist, TypeError, ValueError):
         raise NotFound(f"No such {what}.") from None
 
 

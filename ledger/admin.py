@@ -15,6 +15,7 @@ from loanproject.core.admin.actions import run_for_each
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.readonly import ReadOnlyAdminMixin, ReadOnlyInlineMixin
+from loanproject.core.auth import acting_user
 
 from . import selectors, services
 from .models import Account, JournalEntry, OpenItem, PaymentAllocation, Posting
@@ -108,9 +109,10 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdm
 
     @admin.action(description="Reverse selected entries (book their mirror image)", permissions=["reverse"])
     def reverse_entries(self, request: HttpRequest, queryset: QuerySet[JournalEntry]) -> None:
-        reason = f"reversed in admin by {request.user.get_username()}"
+        actor = acting_user(request)
+        reason = f"reversed in admin by {actor.get_username()}"
         run_for_each(
-            self, request, queryset, lambda pk: services.reverse_entry(entry_id=pk, reason=reason, created_by=request.user),
+            self, request, queryset, lambda pk: services.reverse_entry(entry_id=pk, reason=reason, created_by=actor),
             done="Reversed {count} entr(y/ies).",
         )
 

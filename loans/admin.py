@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
@@ -22,6 +22,7 @@ from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.readonly import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
+from loanproject.core.auth import acting_user
 from loanproject.core.errors import DomainError
 from loanproject.core.exports import EXPORT_FORMATS, export_response
 
@@ -29,6 +30,9 @@ from . import selectors, services
 from .models import Driver, DriverLoan, Installment, InstallmentPostingRun, Lease, PostingRunChunk
 from .periods import business_date_validator, current_week, posting_week
 from .reports import REPORTS
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 MAX_LOANS_PER_ACTION = 10_000
 REPORT_PREVIEW_ROWS = 200
@@ -252,7 +256,7 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
         period_start, period_end = current_week()
         try:
             run = services.start_posting_run(
-                period_start=period_start, period_end=period_end, started_by=request.user, loan_ids=loan_ids
+                period_start=period_start, period_end=period_end, started_by=acting_user(request), loan_ids=loan_ids
             )
         except (DomainError, ValidationError) as exc:
             self.message_user(
@@ -263,9 +267,10 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
 
     @admin.action(description="Cancel the selected loans (nothing posted yet)", permissions=["change"])
     def cancel_loans(self, request: HttpRequest, queryset: QuerySet) -> None:
-        reason = f"cancelled in admin by {request.user.get_username()}"
+        actor = acting_user(request)
+        reason = f"cancelled in admin by {actor.get_username()}"
         run_for_each(
-            self, request, queryset, lambda pk, _: services.cancel_loan(loan_id=pk, reason=reason, actor=request.user),
+            self, request, queryset, lambda pk, _: services.cancel_loan(loan_id=pk, reason=reason, actor=actor),
             fields=("pk", "loan_number"), label=lambda _, number: number, done="Cancelled {count} loan(s).",
         )
 
@@ -355,10 +360,11 @@ class InstallmentAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, AuditedAdminMix
 
     @admin.action(description="Reverse the postings of the selected installments (they are due again)", permissions=["reverse"])
     def reverse_postings(self, request: HttpRequest, queryset: QuerySet) -> None:
-        reason = f"reversed in admin by {request.user.get_username()}"
+        actor = acting_user(request)
+        reason = f"reversed in admin by {actor.get_username()}"
         run_for_each(
             self, request, queryset.filter(status="posted"),
-            lambda pk: services.reverse_installment_posting(installment_id=pk, reason=reason, actor=request.user),
+            lambda pk: services.reverse_installment_posting(installment_id=pk, reason=reason, actor=actor),
             label="installment {}".format, done="Reversed {count} posting(s).",
         )
 
@@ -428,7 +434,7 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
     def get_inlines(self, request, obj):
         return self.inlines if obj else []
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return request.user.has_perm("loans.post_installments")
 
     @admin.display(description="Chunks")
@@ -440,7 +446,7 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
         return obj.recovered_at is not None
 
     @admin.display(description="Chunks posted by the recovery sweep")
-    def chunks_recovered(self, obj: InstallmentPostingRun) -> int:
+    def chunks_recovered(self, obj: WithAnnotations[InstallmentPostingRun, selectors.RecoveredChunks]) -> int:
         return obj.chunks_recovered
 
     def response_add(self, request, obj, post_url_continue=None):

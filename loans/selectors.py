@@ -43,7 +43,11 @@ def loans_for_listing() -> QuerySet[DriverLoan]:
     return DriverLoan.objects.select_related("driver", "lease", "created_by")
 
 
-def posting_runs() -> QuerySet[InstallmentPostingRun]:
+class RecoveredChunks(TypedDict):
+    chunks_recovered: int
+
+
+def posting_runs() -> QuerySet[WithAnnotations[InstallmentPostingRun, RecoveredChunks]]:
     """Runs with who started them and `chunks_recovered`: how many chunks the recovery sweep
     posted (counted from the chunks, in the same query)."""
     recovered = (

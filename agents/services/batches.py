@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -73,7 +73,7 @@ class RescoreRequest:
 
 @transaction.atomic
 def rescore_applications(
-    *, application_ids: Sequence[UUID | str], requested_by: AbstractBaseUser | None
+    *, application_ids: Sequence[UUID | str], requested_by: User | None
 ) -> RescoreRequest:
     """Staff ask for pre-approved and manual-review applications to be scored again: they go back
     to scoring now and are scored by a task once this transaction commits (the sweep scores them

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max, Q
 
@@ -28,7 +28,7 @@ def _lock_active_policies(*, also: int | None = None) -> list[ScoringPolicy]:
 
 
 @transaction.atomic
-def publish_scoring_policy(*, created_by: AbstractBaseUser | None, activate: bool = True, **rules) -> ScoringPolicy:
+def publish_scoring_policy(*, created_by: User | None, activate: bool = True, **rules) -> ScoringPolicy:
     """A new policy version (policies are never edited in place); active at once by default."""
     unknown = set(rules) - set(POLICY_FIELDS)
     if unknown:

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 
 from applications import services as application_services
 from applications.lifecycle import ApplicationStatus, Decision
@@ -22,7 +22,7 @@ from loanproject.core.bulk import insert_rows, insert_rows_returning_ids
 
 from ..metrics import AGENT_FAILURES, AGENT_RUN_SECONDS, SCORING_BATCH_SECONDS
 from ..models import AgentResult, ApplicationAnalytics, ScoringRun, ScoringTrigger
-from ..scoring.facts import CUSTOMER_KEYS, PolicyRules, load_facts
+from ..scoring.facts import PolicyRules, load_facts
 from ..scoring.pipeline import PipelineResult, run_pipeline
 from ..selectors import SCORABLE_STATUSES, active_policy
 
@@ -155,7 +155,9 @@ def score_applications(
         LoanApplication.objects.select_for_update(of=("self",), skip_locked=True)
         .filter(pk__in=requested, status__in=SCORABLE_STATUSES)
         .only(*SCORING_READS)  # what the agents and the outcome need; no PAN to decrypt
-        .annotate(**CUSTOMER_KEYS)
+        .annotate(  # the duplicate-check keys load_facts reads (facts.CustomerKeys)
+            customer_pan_hash=F("customer__pan_hash"), customer_email=F("customer__email"), customer_phone=F("customer__phone")
+        )
         .order_by("pk")
     )
     report = ScoringReport(skipped=len(requested) - len(applications))
@@ -230,7 +232,7 @@ def _as_uuid(application_id: UUID | str) -> UUID:
         raise ValidationError({"application_ids": [f"{application_id!r} is not an application id."]}) from None
 
 
-def _refuse_if_held_elsewhere(requested: list[UUID], locked: list[LoanApplication]) -> None:
+def _refuse_if_held_elsewhere(requested: list[UUID], locked: Sequence[LoanApplication]) -> None:
     """A skipped application that still waits for scoring was skipped for its lock, not its status."""
     held = (
         LoanApplication.objects.filter(pk__in=requested, status__in=SCORABLE_STATUSES)

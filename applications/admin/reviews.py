@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
@@ -16,6 +16,13 @@ from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModel
 from .. import services
 from ..lifecycle import ApplicationStatus
 from ..models import Notification, ReviewDecision, Reviewer
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class OpenReviews(TypedDict):
+    open_count: int
 
 
 class ReviewerForm(ServiceModelForm):
@@ -75,7 +82,7 @@ class ReviewerAdmin(NoDeleteAdminMixin, AuditedAdminMixin, ServiceAdminMixin, ad
         return super().has_change_permission(request, obj)
 
     @admin.display(description="Open reviews", ordering="open_count")
-    def open_reviews(self, obj: Reviewer) -> int:
+    def open_reviews(self, obj: WithAnnotations[Reviewer, OpenReviews]) -> int:
         return obj.open_count
 
 

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loanproject.core.api.serializers import StrictDecimalField, StrictFieldsMixin, StrictIntegerField
+from loanproject.core.auth import acting_user
 
 from .. import selectors, services
 from ..models import LoanApplication
@@ -81,7 +82,7 @@ class ReviewDecisionView(APIView):
         application = services.record_review_decision(
             application_id=application_id,
             expected_version=data["version"],
-            reviewer_user=request.user,
+            reviewer_user=acting_user(request),
             approve=not reject,
             amount=data["amount"],
             interest_rate=data["interest_rate"],

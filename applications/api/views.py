@@ -45,13 +45,15 @@ class ApplicationViewSet(
     def create(self, request: Request) -> Response:
         """Submit an application; it is scored in the background (poll its status)."""
         key = idempotency_key(request)
+        partner = self.partner
+        assert partner is not None  # IsPartner admits partners only
         serializer = ApplicationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         customer, application = serializer.to_data()
 
         def submit() -> StoredResponse:
             created = services.submit_application(
-                partner=self.partner, customer=customer, application=application
+                partner=partner, customer=customer, application=application
             )
             location = reverse("api:application-detail", kwargs={"pk": created.pk}, request=request)
             return StoredResponse(
@@ -60,11 +62,11 @@ class ApplicationViewSet(
                 headers={"Location": location},
             )
 
-        return respond_once(submit, key=key, scope=f"partner:{self.partner.pk}:applications", payload=request.data)
+        return respond_once(submit, key=key, scope=f"partner:{partner.pk}:applications", payload=request.data)
 
     @extend_schema(request=WithdrawSerializer, responses={200: ApplicationSerializer})
     @action(detail=True, methods=["post"])
-    def withdraw(self, request: Request, pk: str | None = None) -> Response:
+    def withdraw(self, request: Request, pk: str) -> Response:
         """Withdraw an open application; `version` must be the one you last read (else 409)."""
         serializer = WithdrawSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

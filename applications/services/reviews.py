@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from uuid import UUID
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
@@ -46,18 +46,18 @@ AUTHORITY_PERMISSION = "applications.manage_reviewer_authority"
 AUTHORITY_FIELDS = ("role", "approval_limit", "manager")
 
 
-def _refuse_own_record(actor: AbstractBaseUser, user_id: int) -> None:
+def _refuse_own_record(actor: User, user_id: int) -> None:
     if actor.pk == user_id:
         raise PermissionDenied("Nobody changes their own reviewer record; a credit administrator does.")
 
 
-def _require(actor: AbstractBaseUser, permission: str, what: str) -> None:
+def _require(actor: User, permission: str, what: str) -> None:
     if not actor.has_perm(permission):
         raise PermissionDenied(f"{what} needs a credit administrator." if permission == AUTHORITY_PERMISSION
                                else f"You may not {what.lower()}.")
 
 
-def _line_of(actor: AbstractBaseUser) -> tuple[int | None, set[int], set[int]]:
+def _line_of(actor: User) -> tuple[int | None, set[int], set[int]]:
     """The actor's own reviewer id, the ids above them and the ids below them (one query: the
     hierarchy is a few hundred rows at most)."""
     rows = list(Reviewer.objects.order_by().values_list("pk", "manager_id", "user_id"))
@@ -77,7 +77,7 @@ def _line_of(actor: AbstractBaseUser) -> tuple[int | None, set[int], set[int]]:
     return own, above, below
 
 
-def _refuse_own_line(actor: AbstractBaseUser, reviewer_id: int | None, manager: Reviewer | None) -> None:
+def _refuse_own_line(actor: User, reviewer_id: int | None, manager: Reviewer | None) -> None:
     own, above, below = _line_of(actor)
     if own is None:
         return
@@ -90,8 +90,8 @@ def _refuse_own_line(actor: AbstractBaseUser, reviewer_id: int | None, manager: 
 @transaction.atomic
 def register_reviewer(
     *,
-    actor: AbstractBaseUser,
-    user: AbstractBaseUser,
+    actor: User,
+    user: User,
     role: str,
     approval_limit: Decimal,
     capacity: int = 25,
@@ -114,7 +114,7 @@ def register_reviewer(
 @transaction.atomic
 def update_reviewer(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     reviewer_id: int,
     role: str,
     approval_limit: Decimal,
@@ -243,7 +243,7 @@ def assign_waiting_applications(
 
 @transaction.atomic
 def assign_application(
-    *, application_id: UUID | str, reviewer_user: AbstractBaseUser, expected_version: int | None = None
+    *, application_id: UUID | str, reviewer_user: User, expected_version: int | None = None
 ) -> LoanApplication:
     """Put an application in a given reviewer's queue (staff, by hand)."""
     application = lock_application(application_id)
@@ -258,7 +258,7 @@ def assign_application(
 # --- Decisions ---------------------------------------------------------------------------------
 
 
-def _active_reviewer(user: AbstractBaseUser) -> Reviewer:
+def _active_reviewer(user: User) -> Reviewer:
     reviewer = (
         Reviewer.objects.select_related("user", "manager__user").filter(user=user, is_active=True).first()
     )
@@ -285,7 +285,7 @@ def record_review_decision(
     *,
     application_id: UUID | str,
     expected_version: int,
-    reviewer_user: AbstractBaseUser,
+    reviewer_user: User,
     approve: bool,
     amount: Decimal | None = None,
     interest_rate: Decimal | None = None,

@@ -113,7 +113,8 @@ def record_scoring_outcomes(
 
 def _attnames() -> list[str]:
     # Compare raw column values: reading `assigned_to` would load a user per application.
-    return [LoanApplication._meta.get_field(name).attname for name in OUTCOME_FIELDS]
+    attname_of = {field.name: field.attname for field in LoanApplication._meta.concrete_fields}
+    return [attname_of[name] for name in OUTCOME_FIELDS]
 
 
 def _changed(before: dict, application: LoanApplication) -> dict:

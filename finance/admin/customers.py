@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from applications.models import Customer
+from loanproject.core.auth import acting_user
 from loanproject.core.errors import DomainError
 
 from .. import selectors, services
@@ -60,7 +61,7 @@ class CustomerWithFinanceAdmin(CustomerAdminBase):  # type: ignore[valid-type,mi
             return
         ids = list(queryset.values_list("pk", flat=True))
         try:
-            report = services.take_net_worth_snapshots(customer_ids=ids, started_by=request.user)
+            report = services.take_net_worth_snapshots(customer_ids=ids, started_by=acting_user(request))
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return

@@ -25,6 +25,7 @@ from applications.api.authentication import PartnerAPIMixin
 from applications.selectors import customers_visible_to
 from loanproject.core.api.idempotency import IDEMPOTENCY_HEADER, StoredResponse, idempotency_key, respond_once
 from loanproject.core.api.parsers import DecimalJSONParser, StorableFormParser, StorableMultiPartParser
+from loanproject.core.auth import acting_user
 from loanproject.core.errors import NotFound
 
 from .. import selectors, services
@@ -162,7 +163,7 @@ class BankConnectionViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.Retrie
             csv_file=upload.file,
             source_name=upload.name or "",
             partner=self.partner,
-            started_by=request.user,
+            started_by=acting_user(request),
         )
         return Response(report.as_dict(position_key="line"))
 
@@ -236,6 +237,8 @@ class TransactionViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveM
         provider_transaction_id) is a duplicate and changes nothing, so resending is safe. Bad
         items are refused one by one, by index; the good ones are kept."""
         key = idempotency_key(request)
+        partner = self.partner
+        assert partner is not None  # IsPartner admits partners only
         envelope = _validated(TransactionBulkCreateSerializer, request.data)
         items: list[TransactionInput | RowError] = []
         for index, raw in enumerate(envelope["transactions"]):
@@ -248,12 +251,12 @@ class TransactionViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveM
 
         def run() -> StoredResponse:
             report = services.import_transactions(
-                transactions=items, partner=self.partner, started_by=request.user,
+                transactions=items, partner=partner, started_by=acting_user(request),
                 source_name=f"API, Idempotency-Key {key}" if key else "API",
             )
             return StoredResponse(status=status.HTTP_200_OK, body=report.as_dict(position_key="index"))
 
-        return respond_once(run, key=key, scope=f"partner:{self.partner.pk}:finance-transactions", payload=request.data)
+        return respond_once(run, key=key, scope=f"partner:{partner.pk}:finance-transactions", payload=request.data)
 
 
 # --- Budgets -----------------------------------------------------------------------------------
@@ -270,7 +273,7 @@ class BudgetViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveModelM
     def _present(self, budgets) -> list[dict]:
         budgets = list(budgets)
         actuals = selectors.budget_actuals(budgets, on=_day(self.request))
-        return BudgetSerializer(budgets, many=True, context={"actuals": actuals}).data
+        return BudgetSerializer(budgets, many=True, context={"actuals": actuals}).data  # type: ignore[return-value]  # drf-stubs type many=True data as ReturnDict; it is a ReturnList
 
     @extend_schema(parameters=[ON_PARAMETER])
     def list(self, request: Request) -> Response:

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -19,6 +20,9 @@ from .. import bulk
 from ..inputs import Charge, Leg, PostedCharge
 from ..models import Account, AccountType, JournalEntry, Posting
 from ..parties import Party
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class EntryAlreadyBooked(Conflict):
@@ -76,7 +80,7 @@ def post_entry(
     description: str,
     source: str,
     legs: Sequence[Leg],
-    created_by=None,
+    created_by: User | None = None,
 ) -> JournalEntry:
     """Book one balanced entry. Its key books it once: a second attempt raises EntryAlreadyBooked."""
     return _book_entry(
@@ -92,7 +96,7 @@ def _book_entry(
     description: str,
     source: str,
     legs: Sequence[Leg],
-    created_by=None,
+    created_by: User | None = None,
     reversal_of: JournalEntry | None = None,
     allow_inactive_accounts: bool = False,
 ) -> JournalEntry:
@@ -149,17 +153,17 @@ def _currencies_of_charge_accounts(charges: Sequence[Charge]) -> dict[int, str]:
     return {pk: values[0] for pk, values in accounts.items()}
 
 
-def _account_facts(account_ids: set[int]) -> list[tuple]:
+def _account_facts(account_ids: set[int]) -> list[tuple[Any, ...]]:
     """(id, currency, is_active, type) of the accounts; one array parameter on PostgreSQL."""
     if connection.vendor == "postgresql":
         return execute_with_bound_parameters(
             "SELECT id, currency, is_active, type FROM ledger_account WHERE id = ANY(%b::bigint[])", [sorted(account_ids)]
-        )
+        ) or []
     return list(Account.objects.filter(pk__in=account_ids).values_list("pk", "currency", "is_active", "type"))
 
 
 @transaction.atomic
-def post_charges(*, charges: Sequence[Charge], source: str, created_by=None) -> dict[str, PostedCharge]:
+def post_charges(*, charges: Sequence[Charge], source: str, created_by: User | None = None) -> dict[str, PostedCharge]:
     """Book many charges in one set-based write: each an entry (Dr receivable, Cr its credits)
     and an open item on the receivable.
 
@@ -187,7 +191,7 @@ def stage_charges() -> tuple[str, str]:
 
 
 @transaction.atomic
-def post_staged_charges(*, source: str, created_by=None) -> tuple[int, Decimal]:
+def post_staged_charges(*, source: str, created_by: User | None = None) -> tuple[int, Decimal]:
     """Book the staged charges like `post_charges` (keys already booked are skipped and linked),
     without their rows passing through Python. Returns (charges booked, their total)."""
     return bulk.book_staged_charges(

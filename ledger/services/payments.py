@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -28,6 +29,9 @@ from ..selectors import credit_balance
 from ..sources import CREDIT_SOURCE, PAYMENT_SOURCE
 from .accounts import open_party_account
 from .entries import EntryAlreadyBooked, _check_amount, post_entry
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,7 @@ def record_payment(
     cash_account: Account,
     description: str = "",
     categories: Sequence[str] | None = None,
-    created_by=None,
+    created_by: User | None = None,
 ) -> PaymentResult:
     """Book a payment from a party and allocate it to its open items.
 
@@ -173,7 +177,7 @@ def apply_party_credit(
     currency: str | None = None,
     applied_on: date | None = None,
     categories: Sequence[str] | None = None,
-    created_by=None,
+    created_by: User | None = None,
 ) -> CreditApplication | None:
     """Use the party's credit (overpayments) to pay its open items, in the order payments pay
     them. Returns None when there is no credit, its account is closed, or nothing is open to pay.

@@ -10,6 +10,7 @@ so that the owners of the parties concerned can react, whichever door reversed i
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -22,11 +23,14 @@ from loanproject.core.outbox import publish_event
 
 from ..inputs import Leg
 from ..locks import lock_accounts, lock_entry, lock_open_items
-from ..models import AccountType, JournalEntry, OpenItemStatus
+from ..models import Account, AccountType, JournalEntry, OpenItemStatus
 from ..parties import Party
 from ..selectors import credit_balance
 from ..sources import PAYMENT_SOURCE, REVERSAL_SOURCE, REVERSIBLE_IN_LEDGER
 from .entries import _book_entry
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class EntryOwnedElsewhere(Conflict):
@@ -64,7 +68,7 @@ def _close_items_opened_by(entry: JournalEntry) -> None:
         item.save(update_fields=["outstanding", "status", "closed_at"])
 
 
-def _is_credit_account(account) -> bool:
+def _is_credit_account(account: Account) -> bool:
     return account.party_type != "" and account.category == "" and account.type == AccountType.LIABILITY
 
 
@@ -86,7 +90,7 @@ def reverse_entry(
     entry_id: int,
     reason: str,
     reversal_date: date | None = None,
-    created_by=None,
+    created_by: User | None = None,
     on_behalf_of_source: str | None = None,
 ) -> JournalEntry:
     """Book the mirror image of an entry (debits become credits) and undo its items.
@@ -142,7 +146,7 @@ def reverse_entry(
 
 @transaction.atomic
 def reverse_payment(
-    *, party: Party, entry_id: int, reason: str, reversal_date: date | None = None, created_by=None
+    *, party: Party, entry_id: int, reason: str, reversal_date: date | None = None, created_by: User | None = None
 ) -> JournalEntry:
     """Reverse a payment of `party` (a bounced cheque, a payment booked to the wrong party): what
     it paid is open again and the credit it left is taken back."""

@@ -9,14 +9,17 @@ pass whatever the batch size. `insert_rows` uses COPY. Both send values with ser
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Any, cast
 
 import orjson
 import psycopg
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 
+from .db import column_of
 from .money import MoneyField
 
 
@@ -32,16 +35,16 @@ def update_rows(objs: Sequence[models.Model], fields: Sequence[str], *, batch_si
     model = type(objs[0])
     connection = connections[router.db_for_write(model)]
     pk = model._meta.pk
-    columns = [model._meta.get_field(name) for name in fields]
+    columns = [_stored_field(model, name) for name in fields]
     quote = connection.ops.quote_name
     names = ["pk", *[f"c{i}" for i in range(len(columns))]]
     assignments = ", ".join(
-        f"{quote(column.column)} = v.c{i}::{column.db_type(connection)}" for i, column in enumerate(columns)
+        f"{quote(column_of(column))} = v.c{i}::{column.db_type(connection)}" for i, column in enumerate(columns)
     )
     sql = (
         f"UPDATE {quote(model._meta.db_table)} AS t SET {assignments} "
         f"FROM unnest({', '.join(['%s::text[]'] * len(names))}) AS v({', '.join(names)}) "
-        f"WHERE t.{quote(pk.column)} = v.pk::{pk.db_type(connection)}"
+        f"WHERE t.{quote(column_of(pk))} = v.pk::{pk.db_type(connection)}"
     )
     converters = [_text_converter(column, connection) for column in (pk, *columns)]
     attnames = [pk.attname, *(column.attname for column in columns)]
@@ -56,28 +59,39 @@ def update_rows(objs: Sequence[models.Model], fields: Sequence[str], *, batch_si
     return updated
 
 
-def _text_converter(field: models.Field, connection):
+Converter = Callable[[Any], Any]
+
+
+def _stored_field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """The field `name` of `model`; a reverse relation has no column to write."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model.__name__}.{name} is a reverse relation, not a column")
+    return field
+
+
+def _text_converter(field: models.Field[Any, Any], connection: BaseDatabaseWrapper) -> Converter:
     """A value as the text PostgreSQL parses back into the column's type (None stays NULL)."""
     convert = _converter(field, connection)
 
-    def as_text(value):
+    def as_text(value: Any) -> str | None:
         value = convert(value)
         if value is None or isinstance(value, str):
             return value
         if hasattr(value, "isoformat"):
-            return value.isoformat()
+            return cast(str, value.isoformat())
         return str(value)
 
     return as_text
 
 
-def _json_default(value):
+def _json_default(value: object) -> str:
     if isinstance(value, Decimal):
         return str(value)  # as DjangoJSONEncoder does: exact, never a float
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _converter(field: models.Field, connection):
+def _converter(field: models.Field[Any, Any], connection: BaseDatabaseWrapper) -> Converter:
     """How a Python value is sent for this field: as is where psycopg adapts it natively, JSON as
     text (PostgreSQL parses it into jsonb), anything else through the field like the ORM does."""
     if isinstance(field, models.JSONField):
@@ -100,7 +114,7 @@ NATIVE_FIELD_TYPES = frozenset({
 })
 
 
-def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence]) -> int:
+def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
     """INSERT many rows given as tuples of Python values (no model instances, no returned ids).
 
     They go in with COPY, PostgreSQL's fastest way in. Columns are field names (a foreign key takes
@@ -109,7 +123,7 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequenc
     if not rows:
         return 0
     connection = connections[router.db_for_write(model)]
-    fields = [model._meta.get_field(name) for name in columns]
+    fields = [_stored_field(model, name) for name in columns]
     # Only the columns that need converting are touched per row (JSON, naive datetimes, ...).
     conversions = [
         (index, convert)
@@ -117,7 +131,7 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequenc
         if type(field) not in NATIVE_FIELD_TYPES
     ]
     quote = connection.ops.quote_name
-    statement = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
+    statement = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(column_of(f)) for f in fields)}) FROM STDIN"
     connection.ensure_connection()
     with connection.connection.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
@@ -129,7 +143,7 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequenc
     return len(rows)
 
 
-def insert_rows_returning_ids(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence]) -> list:
+def insert_rows_returning_ids(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[int]:
     """insert_rows, and the new primary keys in row order (rows may then be referenced at once).
 
     The keys are drawn from the table's identity sequence first, then the rows go in with COPY.

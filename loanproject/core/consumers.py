@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any, cast
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import transaction
 
 from .audit import acting_as_system
@@ -36,15 +37,19 @@ def consume_once(*, consumer: str, event_id: int, handle: Callable[[OutboxEvent]
     return True
 
 
-def outbox_consumer(name: str, **task_options):
+def outbox_consumer(
+    name: str, **task_options: Any
+) -> Callable[[Callable[[OutboxEvent], object]], Task[[int], bool]]:
     """Makes `handle(event)` the Celery task `name`: given an event id, it runs once, as the system user."""
 
-    def register(handle: Callable[[OutboxEvent], object]):
+    def register(handle: Callable[[OutboxEvent], object]) -> Task[[int], bool]:
         def consume(event_id: int) -> bool:
             with acting_as_system():
                 return consume_once(consumer=name, event_id=event_id, handle=handle)
 
         consume.__doc__, consume.__name__ = handle.__doc__, handle.__name__
-        return shared_task(name=name, **task_options)(consume)
+        # The options pass through, so mypy cannot pick shared_task's overload: name its result.
+        make_task = cast(Callable[[Callable[[int], bool]], Task[[int], bool]], shared_task(name=name, **task_options))
+        return make_task(consume)
 
     return register

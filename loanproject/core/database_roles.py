@@ -33,8 +33,10 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
+from .db import column_of
 from .errors import DomainError
 
 TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
@@ -53,17 +55,18 @@ def append_only_tables() -> list[AppendOnlyTable]:
     for config in apps.get_app_configs():
         for model_name in getattr(config, "append_only_models", ()):
             meta = config.get_model(model_name)._meta
-            tables.append(AppendOnlyTable(table=meta.db_table, key_column=meta.pk.column))
+            tables.append(AppendOnlyTable(table=meta.db_table, key_column=column_of(meta.pk)))
     return sorted(tables, key=lambda table: table.table)
 
 
-def _quoted(cursor, name: str) -> str:
+def _quoted(cursor: CursorWrapper, name: str) -> str:
     return sql.Identifier(name).as_string(cursor.connection)
 
 
-def _current_user(cursor) -> str:
+def _current_user(cursor: CursorWrapper) -> str:
     cursor.execute("SELECT current_user")
-    return cursor.fetchone()[0]
+    user: str = cursor.fetchone()[0]
+    return user
 
 
 def grant_statements(*, app_role: str, owner: str | None = None, using: str = DEFAULT_DB_ALIAS) -> list[str]:
@@ -98,7 +101,7 @@ def grant_statements(*, app_role: str, owner: str | None = None, using: str = DE
     return statements
 
 
-def _refusals(cursor, *, app_role: str, owner: str) -> list[str]:
+def _refusals(cursor: CursorWrapper, *, app_role: str, owner: str) -> list[str]:
     cursor.execute(
         "SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname IN (%s, %s)", [app_role, owner]
     )

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 from django.db import DatabaseError, DataError, IntegrityError, connection
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field
 from django.db.transaction import TransactionManagementError
 
 _failed_statements: ContextVar[int] = ContextVar("failed_statements", default=0)
@@ -24,6 +25,13 @@ def is_database_failure(error: BaseException) -> bool:
     return isinstance(error, (DatabaseError, psycopg.Error)) and not isinstance(
         error, (IntegrityError, DataError, TransactionManagementError, psycopg.IntegrityError, psycopg.DataError)
     )
+
+
+def column_of(field: Field[Any, Any]) -> str:
+    """The column a concrete field is stored in (None only for a field not yet on a model)."""
+    if field.column is None:
+        raise TypeError(f"{field} is not stored in a column")
+    return field.column
 
 
 def failed_statements() -> int:

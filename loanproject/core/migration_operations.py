@@ -1,6 +1,8 @@
 """Migration operations shared by the apps' migrations."""
 
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import ProjectState
 
 
 class PinFunctionSearchPath(migrations.RunSQL):
@@ -27,7 +29,9 @@ class AddCounterWithoutTableScan(migrations.AddField):
     the check NOT VALID (instant), then its validation, which scans under a lock that lets writers
     through. Needs atomic = False, like a concurrent index."""
 
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+    def database_forwards(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> None:
         model = to_state.apps.get_model(app_label, self.model_name)
         table = schema_editor.quote_name(model._meta.db_table)
         column_name = model._meta.get_field(self.name).column

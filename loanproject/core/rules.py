@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
@@ -103,7 +104,7 @@ def validate_fields(instance: models.Model, *, exclude: Iterable[str] = ()) -> N
     instance.full_clean(exclude=[*relations, *exclude], validate_unique=False, validate_constraints=False)
 
 
-def validated_save(instance: models.Model, **save_options) -> None:
+def validated_save(instance: models.Model, **save_options: Any) -> None:
     """Validate the fields and save; the database's refusal becomes the error users see."""
     validate_fields(instance)
     with refusals_as_field_errors():

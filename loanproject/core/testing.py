@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager, contextmanager
 from types import FrameType
 from typing import NoReturn
 
-from celery.result import _set_task_join_will_block
+from celery.result import _set_task_join_will_block  # type: ignore[attr-defined]  # private: not in celery-types
 from django.db import close_old_connections
 
 

@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 from loanproject.core.api.authentication import HasStaffPermission, StaffTokenAuthentication
 from loanproject.core.api.idempotency import IDEMPOTENCY_HEADER, StoredResponse, idempotency_key, respond_once
 from loanproject.core.api.pagination import StandardPagination
+from loanproject.core.auth import acting_user
 from loanproject.core.exports import EXPORT_FORMATS, XLSX_MEDIA_TYPE, export_response
 
 from .. import selectors, services
@@ -96,7 +97,7 @@ class LoanViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         serializer.is_valid(raise_exception=True)
 
         def book() -> StoredResponse:
-            loan = services.create_driver_loan(created_by=request.user, **serializer.validated_data)
+            loan = services.create_driver_loan(created_by=acting_user(request), **serializer.validated_data)
             loan = self.get_queryset().get(pk=loan.pk)
             loan.schedule_rows = list(selectors.installments_with_payments().filter(loan=loan))
             location = reverse("api:loan-detail", kwargs={"loan_number": loan.loan_number}, request=request)
@@ -110,7 +111,7 @@ class LoanViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         """Cancel a loan before any installment was posted (its disbursement is reversed)."""
         serializer = CancelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        loan = services.cancel_loan(loan_id=self.get_object().pk, reason=serializer.validated_data["reason"], actor=request.user)
+        loan = services.cancel_loan(loan_id=self.get_object().pk, reason=serializer.validated_data["reason"], actor=acting_user(request))
         return Response(LoanSerializer(loan).data)
 
 
@@ -132,7 +133,7 @@ class PostingView(StaffAPIMixin, APIView):
             preview = services.preview_posting(period_start=period_start, period_end=period_end)
             return Response(PostingResultSerializer(preview.as_dict()).data)
         run = services.start_posting_run(
-            period_start=period_start, period_end=period_end, chunk_size=data.get("chunk_size"), started_by=request.user
+            period_start=period_start, period_end=period_end, chunk_size=data.get("chunk_size"), started_by=acting_user(request)
         )
         run = selectors.posting_runs().get(pk=run.pk)
         location = reverse("api:loan-posting-run-detail", kwargs={"pk": run.pk}, request=request)
@@ -169,7 +170,7 @@ class DriverPaymentView(StaffAPIMixin, APIView):
             received_on=data.get("received_on") or business_today(),
             idempotency_key=key,
             reference=data["reference"],
-            created_by=request.user,
+            created_by=acting_user(request),
         )
         replayed = result.payment.replayed
         return Response(
@@ -192,7 +193,7 @@ class DriverPaymentReversalView(StaffAPIMixin, APIView):
         serializer = CancelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = services.reverse_driver_payment(
-            driver_id=driver_id, payment_entry_id=entry_id, reason=serializer.validated_data["reason"], actor=request.user
+            driver_id=driver_id, payment_entry_id=entry_id, reason=serializer.validated_data["reason"], actor=acting_user(request)
         )
         return Response(PaymentReversalSerializer(result).data, status=status.HTTP_201_CREATED)
 

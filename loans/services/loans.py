@@ -45,7 +45,7 @@ from ..schedules import Frequency, Method, build_schedule
 from .drivers import ensure_can_borrow
 
 if TYPE_CHECKING:
-    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 
@@ -82,7 +82,7 @@ def create_driver_loan(
     start_week: date,
     installment_count: int,
     purpose: str,
-    created_by: AbstractBaseUser,
+    created_by: User,
     annual_interest_rate: Decimal | None = None,
     frequency: str = Frequency.WEEKLY,
     method: str = Method.ANNUITY,
@@ -177,7 +177,7 @@ def book_application_as_loan(
     driver_id: int,
     lease_id: int,
     start_week: date,
-    created_by: AbstractBaseUser,
+    created_by: User,
     frequency: str = Frequency.MONTHLY,
     method: str = Method.ANNUITY,
     installment_count: int | None = None,
@@ -194,6 +194,7 @@ def book_application_as_loan(
         raise NotFound("No such application.") from None
     if application.status != ApplicationStatus.APPROVED:
         raise IllegalTransition(f"Only an approved application can be booked; this one is {application.get_status_display().lower()}.")
+    assert application.approved_amount is not None  # the application_approved_has_amount constraint
     rate = annual_interest_rate if annual_interest_rate is not None else application.interest_rate
     if rate is not None and rate > MAX_INTEREST_RATE:
         raise DomainError(
@@ -226,7 +227,7 @@ def book_application_as_loan(
 
 
 @transaction.atomic
-def cancel_loan(*, loan_id: int, reason: str, actor: AbstractBaseUser) -> DriverLoan:
+def cancel_loan(*, loan_id: int, reason: str, actor: User) -> DriverLoan:
     """Undo a loan before anything was posted: installments cancelled, disbursement reversed.
 
     The installments are locked before the loan, in the order a posting chunk locks them
@@ -311,7 +312,7 @@ def reopen_unsettled_loans(*, driver_id: int) -> list[DriverLoan]:
 
 
 @transaction.atomic
-def reverse_installment_posting(*, installment_id: int, reason: str, actor: AbstractBaseUser) -> Installment:
+def reverse_installment_posting(*, installment_id: int, reason: str, actor: User) -> Installment:
     """Book the reversal of an installment's posting; the installment is due again.
 
     Refused while a payment is allocated to it (reverse the payment first). The next posting
@@ -322,6 +323,7 @@ def reverse_installment_posting(*, installment_id: int, reason: str, actor: Abst
         raise IllegalTransition(f"Installment {installment.sequence} of {installment.loan} is not posted.")
     if installment.loan.status != LoanStatus.ACTIVE:
         raise IllegalTransition(f"{installment.loan} is {installment.loan.get_status_display().lower()}.")
+    assert installment.posted_entry_id is not None  # the installment_posted_iff_entry constraint
     ledger.reverse_entry(
         entry_id=installment.posted_entry_id, reason=reason, created_by=actor, on_behalf_of_source=POSTING_SOURCE
     )

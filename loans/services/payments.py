@@ -20,7 +20,7 @@ from ..periods import validate_business_date
 from .loans import close_settled_loans, reopen_unsettled_loans
 
 if TYPE_CHECKING:
-    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def record_driver_payment(
     received_on: date,
     idempotency_key: str,
     reference: str = "",
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> DriverPayment:
     """Book a driver's payment into cash, allocate it to the driver's open items (category order,
     oldest first), leave any overpayment as credit, and close the loans it settles.
@@ -74,7 +74,7 @@ def record_driver_payment(
 
 @transaction.atomic
 def reverse_driver_payment(
-    *, driver_id: int, payment_entry_id: int, reason: str, actor: AbstractBaseUser, reversed_on: date | None = None
+    *, driver_id: int, payment_entry_id: int, reason: str, actor: User, reversed_on: date | None = None
 ) -> DriverPaymentReversal:
     """Take back a driver's payment (a bounced cheque): the installments it paid are unpaid again,
     the credit it left is gone, and the loans it had settled are active again."""

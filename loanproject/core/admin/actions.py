@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -12,7 +13,7 @@ from loanproject.core.errors import DomainError
 
 
 def run_for_each(
-    model_admin, request: HttpRequest, queryset: QuerySet, service: Callable, *, done: str,
+    model_admin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Any], service: Callable[..., object], *, done: str,
     fields: tuple[str, ...] = ("pk",), label: Callable[..., str] = "#{}".format,
     refusals: tuple[type[Exception], ...] = (DomainError,),
 ) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import QuerySet
@@ -10,7 +12,7 @@ from django.utils.functional import cached_property
 ESTIMATE_ABOVE_ROWS = 50_000
 
 
-def estimated_row_count(queryset: QuerySet) -> int | None:
+def estimated_row_count(queryset: QuerySet[Any]) -> int | None:
     """PostgreSQL's planner estimate for an unfiltered table, None for a filtered one."""
     if queryset.query.where:
         return None
@@ -24,7 +26,7 @@ def estimated_row_count(queryset: QuerySet) -> int | None:
     return int(row[0]) if row and row[0] and row[0] > 0 else None
 
 
-class EstimatedCountPaginator(Paginator):
+class EstimatedCountPaginator(Paginator[Any]):
     """COUNT(*) for filtered or small lists; the planner's estimate for big unfiltered ones."""
 
     @cached_property
@@ -39,6 +41,6 @@ class EstimatedCountPaginator(Paginator):
 class LargeTableAdminMixin:
     """For changelists of tables that grow without bound."""
 
-    paginator = EstimatedCountPaginator
+    paginator: ClassVar[type] = EstimatedCountPaginator
     show_full_result_count = False
     list_per_page = 50

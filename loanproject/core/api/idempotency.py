@@ -9,6 +9,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiParameter
@@ -32,8 +33,8 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 @dataclass(frozen=True)
 class StoredResponse:
     status: int
-    body: dict
-    headers: dict = field(default_factory=dict)
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
     replayed: bool = False
 
 
