@@ -14,22 +14,8 @@ from datetime import date
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 
 from django.conf import settings
-from django.db.models import (
-    Case,
-    Count,
-    Expression,
-    F,
-    Func,
-    JSONField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Sum,
-    TextField,
-    Value,
-    When,
-)
+from django.db.models import Case, Count, Expression, F, Func, JSONField, OuterRef, Q, QuerySet, Subquery, Sum, TextField
+from django.db.models import Value, When
 from django.db.models.functions import Cast, Coalesce, JSONObject, TruncMonth
 from django.db.models.lookups import GreaterThan, Lookup
 from django.utils import timezone
@@ -216,21 +202,9 @@ def monthly_cash_flow(*, customer_id: int, months: int = 6, as_of: date | None =
 # --- Net worth ---------------------------------------------------------------------------------
 
 
-NET_WORTH_FIELDS = (
-    "currency",
-    "total_assets",
-    "total_liabilities",
-    "net_worth",
-    "assets_breakdown",
-    "liabilities_breakdown",
-    "other_currencies",
-    "accounts_count",
-)
-
-
 @dataclass(frozen=True)
 class NetWorthFigures:
-    """One row of net_worth_rows(): the fields of a NetWorthSnapshot, less its day."""
+    """One row of net_worth_rows(): the fields of a NetWorthSnapshot, less its day and time."""
 
     customer_id: int
     currency: str
@@ -271,7 +245,7 @@ def _money_text(amount: Expression) -> Cast:
 
 def net_worth_rows(*, customer_ids: Iterable[int] | None = None, currency: str | None = None) -> QuerySet:
     """The current net worth of each customer (of every one, or of the given ones), one row each
-    (customer_id and NET_WORTH_FIELDS), in one query: the one definition the API, the admin and
+    (the fields of NetWorthFigures), in one query: the one definition the API, the admin and
     the snapshots share.
 
     Assets are the balances of open checking, savings and investment accounts (an overdraft

@@ -51,13 +51,7 @@ from ..models import (
     TransactionImportSource,
     TransactionImportStatus,
 )
-from ..validators import (
-    has_unstorable_characters,
-    normalize_category,
-    parse_amount,
-    parse_bool,
-    parse_iso_date,
-)
+from ..validators import has_unstorable_characters, normalize_category, parse_amount, parse_bool, parse_iso_date
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date
 
 from django.conf import settings
@@ -31,7 +31,7 @@ from applications.models import Customer, Partner
 from loanproject.core.errors import DomainError
 
 from ..models import Account, NetWorthSnapshot, NetWorthSnapshotRun, SnapshotRunStatus
-from ..selectors import NET_WORTH_FIELDS, base_currency, net_worth_rows
+from ..selectors import NetWorthFigures, base_currency, net_worth_rows
 from ._scope import customer_in_scope
 
 DEFAULT_BATCH_SIZE = 5_000
@@ -136,7 +136,7 @@ def count_customers_with_open_accounts() -> int:
     return Account.objects.filter(deleted_at__isnull=True).values("customer_id").distinct().count()
 
 
-_INSERTED_COLUMNS = ", ".join(("customer_id", *NET_WORTH_FIELDS))
+_INSERTED_COLUMNS = ", ".join(field.name for field in fields(NetWorthFigures))
 
 
 def _take_batch(batch: list[int], on: date, currency: str) -> int:
