@@ -187,12 +187,13 @@ def test_a_snapshot_holds_exactly_the_net_worth_the_selector_reports():
     assert (str(reported[overdrawn.pk].net_worth), reported[overdrawn.pk].assets_breakdown) == ("-0.01", {"checking": "-0.01"})
     snapshots = [*NetWorthSnapshot.objects.filter(date=DAY), NetWorthSnapshot.objects.get(pk=single.pk)]
     assert len(snapshots) == 3
-    for snapshot in snapshots:  # Decimals compared as text too: "8200.25", not "8200.250"
-        held = {name: getattr(snapshot, name) for name in asdict(reported[snapshot.customer_id])}
-        assert (held, {name: str(value) for name, value in held.items()}) == (
-            asdict(reported[snapshot.customer_id]),
-            {name: str(value) for name, value in asdict(reported[snapshot.customer_id]).items()},
-        )
+    for snapshot in snapshots:
+        figures = asdict(reported[snapshot.customer_id])
+        held = {name: getattr(snapshot, name) for name in figures}
+        assert held == figures
+        assert {name: str(value) for name, value in held.items()} == {  # "8200.25", never "8200.250"
+            name: str(value) for name, value in figures.items()
+        }
 
 
 # --- The day of a snapshot: today, in TIME_ZONE --------------------------------------------------
