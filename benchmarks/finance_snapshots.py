@@ -7,10 +7,10 @@ filled with N customers, one bank connection each and --accounts-per-customer ac
 (checking, savings, credit card...). Snapshots are for today only (balances are as they are
 now). The naive baseline runs first, on a sample of the customers: it calls
 `take_net_worth_snapshot` once per customer, as a loop over customers would; its snapshots are
-kept aside and deleted. The set-based path is `take_net_worth_snapshots` (on PostgreSQL, per
-chunk of customers, one INSERT ... SELECT that skips the customers already done, aggregates
-the balances and writes the snapshots; one NetWorthSnapshotRun row per run); it is run twice,
-the second run must create nothing, and its figures must equal the naive ones.
+kept aside and deleted. The set-based path is `take_net_worth_snapshots` (per chunk of
+customers, one query finds those already done and one INSERT ... SELECT of the net-worth
+selector's rows writes the others; one NetWorthSnapshotRun row per run); it is run twice, the
+second run must create nothing, and its figures must equal the naive ones.
 """
 
 from __future__ import annotations

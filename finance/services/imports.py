@@ -6,13 +6,12 @@ How an import runs:
    belong to the import's scope and be open, the amount exact to the cent, the date ISO, the
    text storable (no NUL). A bad row becomes an error with its line number (CSV) or index (API)
    and is skipped; the good rows go on.
-2. Good rows are written `chunk_size` at a time, each chunk in its own transaction, with one
-   set-based statement: on PostgreSQL COPY into a temporary table, then
-   INSERT ... SELECT ... ON CONFLICT ON CONSTRAINT transaction_provider_id_unique_per_account
-   DO NOTHING; elsewhere a bulk INSERT of the rows not already present. Memory is bounded by
-   the chunk size and by `max_errors` (further errors are counted, not kept). Should the
-   database still refuse a chunk for its data, the chunk is halved until the refused rows are
-   found: they are reported by line, the others are written.
+2. Good rows are written `chunk_size` at a time, each chunk in its own transaction: COPY into a
+   temporary table, then one INSERT ... SELECT ... ON CONFLICT ON CONSTRAINT
+   transaction_provider_id_unique_per_account DO NOTHING. Memory is bounded by the chunk size
+   and by `max_errors` (further errors are counted, not kept). Should the database still refuse
+   a chunk for its data, the chunk is halved until the refused rows are found: they are
+   reported by line, the others are written.
 3. The unique (account, provider transaction id) makes the import idempotent: a row already
    stored, or repeated in the same file, counts as a duplicate and changes nothing. So an
    import that stopped half-way (crash, bad encoding) is finished by running it again.
@@ -34,6 +33,7 @@ from decimal import Decimal
 from itertools import chain
 from typing import IO
 
+import psycopg
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, connection, transaction
@@ -47,25 +47,18 @@ from ..models import (
     Account,
     BankConnection,
     ConnectionStatus,
-    Transaction,
     TransactionImport,
     TransactionImportSource,
     TransactionImportStatus,
 )
 from ..validators import has_unstorable_characters, normalize_category, parse_amount, parse_bool, parse_iso_date
 
-try:  # COPY is psycopg's own API: its errors are psycopg's, not wrapped in Django's
-    import psycopg
-
-    _DRIVER_DATA_ERRORS: tuple[type[BaseException], ...] = (psycopg.DataError, psycopg.IntegrityError)
-except ImportError:  # pragma: no cover - SQLite-only installs
-    _DRIVER_DATA_ERRORS = ()
-
 logger = logging.getLogger(__name__)
 
 # Errors that a chunk's rows cause (rather than the database being unavailable): the chunk is
-# split to find the rows. UnicodeEncodeError: a string the connection's encoding cannot write.
-_DATA_ERRORS = (DataError, IntegrityError, UnicodeEncodeError, *_DRIVER_DATA_ERRORS)
+# split to find the rows. COPY is psycopg's own API, so its errors come unwrapped by Django.
+# UnicodeEncodeError: a string the connection's encoding cannot write.
+_DATA_ERRORS = (DataError, IntegrityError, psycopg.DataError, psycopg.IntegrityError, UnicodeEncodeError)
 
 DEFAULT_CHUNK_SIZE = 5_000
 DEFAULT_MAX_ERRORS = 1_000
@@ -391,8 +384,8 @@ _STAGING_TABLE = "finance_transaction_staging"
 _COLUMNS = "account_id, customer_id, provider_transaction_id, date, amount, name, merchant_name, category, pending"
 
 
-def _write_with_copy(rows: list[ParsedRow], imported_at: datetime) -> int:
-    """PostgreSQL: COPY the chunk into a session-local table, then one INSERT ... SELECT."""
+def _write_chunk(rows: list[ParsedRow], imported_at: datetime) -> int:
+    """COPY the chunk into a session-local table, then one INSERT ... SELECT; the rows inserted."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING_TABLE} ("
@@ -424,59 +417,7 @@ def _write_with_copy(rows: list[ParsedRow], imported_at: datetime) -> int:
         return cursor.rowcount
 
 
-def _write_with_bulk_insert(rows: list[ParsedRow], imported_at: datetime) -> int:
-    """Any database: skip the rows already stored (one query), bulk-insert the rest."""
-    first_by_key: dict[tuple[int, str], ParsedRow] = {}
-    for row in rows:
-        first_by_key.setdefault((row.account_id, row.provider_transaction_id), row)
-    existing = set(
-        Transaction.objects.filter(
-            account_id__in={key[0] for key in first_by_key},
-            provider_transaction_id__in={key[1] for key in first_by_key},
-        ).values_list("account_id", "provider_transaction_id")
-    )
-    # In key order, like the COPY writer, so that concurrent imports cannot deadlock.
-    new_rows = [row for key, row in sorted(first_by_key.items()) if key not in existing]
-    Transaction.objects.bulk_create(
-        [
-            Transaction(
-                account_id=row.account_id,
-                customer_id=row.customer_id,
-                provider_transaction_id=row.provider_transaction_id,
-                date=row.date,
-                amount=row.amount,
-                name=row.name,
-                merchant_name=row.merchant_name,
-                category=row.category,
-                pending=row.pending,
-                imported_at=imported_at,
-            )
-            for row in new_rows
-        ],
-        batch_size=1000,
-        # PostgreSQL: a concurrent import of the same rows, the first one wins. Elsewhere the
-        # chunk's transaction holds the write lock (SQLite IMMEDIATE), so the query above saw
-        # every stored row, and INSERT OR IGNORE would also swallow CHECK failures.
-        ignore_conflicts=connection.vendor == "postgresql",
-    )
-    return len(new_rows)
-
-
-WRITERS = {"copy": _write_with_copy, "bulk": _write_with_bulk_insert}
-
-
-def default_strategy() -> str:
-    return "copy" if connection.vendor == "postgresql" else "bulk"
-
-
 # --- Running an import --------------------------------------------------------------------------
-
-
-def _start_record(**fields) -> TransactionImport:
-    record = TransactionImport(**fields)
-    record.full_clean()
-    record.save(force_insert=True)
-    return record
 
 
 def _finish_record(record: TransactionImport, report: ImportReport, *, position_key: str, failure: str = "") -> None:
@@ -498,19 +439,19 @@ def _refusal(exc: BaseException) -> str:
     return f"The database refused this row: {reason[:300]}"
 
 
-def _write_or_split(write, rows: list[ParsedRow], imported_at: datetime, report: ImportReport) -> tuple[int, int]:
+def _write_or_split(rows: list[ParsedRow], imported_at: datetime, report: ImportReport) -> tuple[int, int]:
     """Write the rows in one transaction; if the database refuses their data, halve and retry,
     down to the refused rows, which are rejected with their position. (inserted, refused)."""
     try:
         with transaction.atomic():
-            return write(rows, imported_at), 0
+            return _write_chunk(rows, imported_at), 0
     except _DATA_ERRORS as exc:
         if len(rows) == 1:
             report.reject(RowError(rows[0].position, (_refusal(exc),)))
             return 0, 1
     middle = len(rows) // 2
-    first_inserted, first_refused = _write_or_split(write, rows[:middle], imported_at, report)
-    second_inserted, second_refused = _write_or_split(write, rows[middle:], imported_at, report)
+    first_inserted, first_refused = _write_or_split(rows[:middle], imported_at, report)
+    second_inserted, second_refused = _write_or_split(rows[middle:], imported_at, report)
     return first_inserted + second_inserted, first_refused + second_refused
 
 
@@ -519,10 +460,8 @@ def _consume(
     report: ImportReport,
     *,
     chunk_size: int,
-    strategy: str,
     progress: Callable[[int], None] | None,
 ) -> None:
-    write = WRITERS[strategy]
     imported_at = timezone.now()
     chunk: list[ParsedRow] = []
     unreported = 0
@@ -530,7 +469,7 @@ def _consume(
     def flush() -> None:
         nonlocal chunk, unreported
         if chunk:
-            inserted, refused = _write_or_split(write, chunk, imported_at, report)
+            inserted, refused = _write_or_split(chunk, imported_at, report)
             report.inserted += inserted
             report.duplicates += len(chunk) - inserted - refused
             chunk = []
@@ -557,13 +496,9 @@ def _consume(
         report.errors.sort(key=lambda error: error.position)
 
 
-def _check_options(chunk_size: int, max_errors: int, strategy: str | None) -> str:
+def _check_options(chunk_size: int, max_errors: int) -> None:
     if chunk_size < 1 or max_errors < 0:
         raise ValueError("chunk_size must be positive and max_errors not negative")
-    strategy = strategy or default_strategy()
-    if strategy not in WRITERS or (strategy == "copy" and connection.vendor != "postgresql"):
-        raise ValueError(f"unknown or unavailable import strategy {strategy!r}")
-    return strategy
 
 
 def _fail_record(record: TransactionImport, report: ImportReport, *, position_key: str, exc: BaseException) -> None:
@@ -585,7 +520,6 @@ def import_transactions_csv(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     max_errors: int = DEFAULT_MAX_ERRORS,
     progress: Callable[[int], None] | None = None,
-    strategy: str | None = None,
 ) -> ImportReport:
     """Import a CSV export of one bank connection (UTF-8, a header line, comma-separated).
 
@@ -597,7 +531,7 @@ def import_transactions_csv(
     with a DomainError naming the line; the rows before it are kept and the import is marked
     failed. A disconnected connection takes no imports (Conflict).
     """
-    strategy = _check_options(chunk_size, max_errors, strategy)
+    _check_options(chunk_size, max_errors)
     try:
         bank = scoped(BankConnection.objects.defer("access_token"), partner).get(pk=int(connection_id))
     except (BankConnection.DoesNotExist, TypeError, ValueError):
@@ -625,7 +559,7 @@ def import_transactions_csv(
     if lines.bad and lines.bad[0][0] <= reader.line_num:
         raise DomainError(_not_utf8(*lines.bad[0]), code="bad_csv")
     columns = _csv_columns(header)
-    record = _start_record(
+    record = TransactionImport.objects.create(
         source=TransactionImportSource.CSV,
         source_name=source_name[:255],
         connection=bank,
@@ -639,7 +573,6 @@ def import_transactions_csv(
             _csv_rows(reader, columns, accounts, first_line=reader.line_num, bad_lines=lines.bad),
             report,
             chunk_size=chunk_size,
-            strategy=strategy,
             progress=progress,
         )
     except csv.Error as exc:
@@ -669,7 +602,6 @@ def import_transactions(
     source_name: str = "",
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     max_errors: int = DEFAULT_MAX_ERRORS,
-    strategy: str | None = None,
 ) -> ImportReport:
     """Import transactions given as data (the partner API, a provider sync).
 
@@ -679,7 +611,7 @@ def import_transactions(
     CSV import. Runs in one transaction with its record: whatever fails leaves no record behind,
     so none stays "running".
     """
-    strategy = _check_options(chunk_size, max_errors, strategy)
+    _check_options(chunk_size, max_errors)
     ids = set()
     for item in transactions:
         if isinstance(item, TransactionInput):
@@ -717,11 +649,11 @@ def import_transactions(
             )
 
     with transaction.atomic():
-        record = _start_record(
+        record = TransactionImport.objects.create(
             source=TransactionImportSource.API, source_name=source_name[:255], partner=partner, started_by=started_by
         )
         report = ImportReport(import_id=record.pk, max_errors=max_errors)
-        _consume(rows(), report, chunk_size=chunk_size, strategy=strategy, progress=None)
+        _consume(rows(), report, chunk_size=chunk_size, progress=None)
         _finish_record(record, report, position_key="index")
     return report
 

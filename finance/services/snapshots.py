@@ -8,18 +8,18 @@ nightly run (01:30) snapshots the day that has just begun. Staff code alone (par
 customer) may backfill a past day after setting that day's balances, as the demo data does.
 
 The nightly job (CELERY_BEAT_SCHEDULE "finance-net-worth-snapshots"), `manage.py
-snapshot_net_worth` and the admin action snapshot many customers, set-based: on PostgreSQL one
-INSERT ... SELECT per chunk of customers aggregates the balances and writes the snapshots (ON
-CONFLICT DO NOTHING keeps those already taken); elsewhere one query finds the customers already
-done, one aggregates the balances and one bulk INSERT writes the rest. Each such run is a
-NetWorthSnapshotRun row (who, which day, how many), the audit trail of the bulk path.
+snapshot_net_worth` and the admin action snapshot many customers, set-based: per chunk of
+customers, one INSERT ... SELECT of selectors.net_worth_rows() (the same figures as a single
+snapshot, the API and the admin) for the customers not yet snapshotted that day; ON CONFLICT DO
+NOTHING keeps those a concurrent run took. Each such run is a NetWorthSnapshotRun row (who,
+which day, how many), the audit trail of the bulk path.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date
 
 from django.conf import settings
@@ -30,8 +30,8 @@ from django.utils import timezone
 from applications.models import Customer, Partner
 from loanproject.core.errors import DomainError
 
-from ..models import ASSET_TYPES, Account, NetWorthSnapshot, NetWorthSnapshotRun, SnapshotRunStatus
-from ..selectors import NetWorthFigures, base_currency, net_worth_by_customer
+from ..models import Account, NetWorthSnapshot, NetWorthSnapshotRun, SnapshotRunStatus
+from ..selectors import NetWorthFigures, base_currency, net_worth_rows
 from ._scope import customer_in_scope
 
 DEFAULT_BATCH_SIZE = 5_000
@@ -66,27 +66,6 @@ def snapshot_day(on: date | None = None, *, backfill: bool = False) -> date:
     raise DomainError(message, code="snapshot_date_not_today", fields={"date": [message]})
 
 
-def _as_json(amounts: dict) -> dict:
-    """Decimals become strings in JSON, never floats."""
-    return {key: _as_json(value) if isinstance(value, dict) else str(value) for key, value in amounts.items()}
-
-
-def _snapshot(customer_id: int, on: date, figures: NetWorthFigures, created_at) -> NetWorthSnapshot:
-    return NetWorthSnapshot(
-        customer_id=customer_id,
-        date=on,
-        currency=figures.currency,
-        total_assets=figures.total_assets,
-        total_liabilities=figures.total_liabilities,
-        net_worth=figures.net_worth,
-        assets_breakdown=_as_json(figures.assets_breakdown),
-        liabilities_breakdown=_as_json(figures.liabilities_breakdown),
-        other_currencies=_as_json(figures.other_currencies),
-        accounts_count=figures.accounts_count,
-        created_at=created_at,
-    )
-
-
 @transaction.atomic
 def take_net_worth_snapshot(
     *, customer_id: int, on: date | None = None, partner: Partner | None = None
@@ -102,16 +81,15 @@ def take_net_worth_snapshot(
     existing = NetWorthSnapshot.objects.filter(customer=customer, date=on).first()
     if existing is not None:
         return existing, False
-    figures = net_worth_by_customer(customer_ids=[customer.pk]).get(customer.pk) or NetWorthFigures(
-        currency=base_currency()
-    )
-    snapshot = _snapshot(customer.pk, on, figures, timezone.now())
-    snapshot.full_clean(validate_unique=False)
+    snapshot = NetWorthSnapshot(date=on, **net_worth_rows(customer_ids=[customer.pk]).get())
     try:
         with transaction.atomic():
             snapshot.save(force_insert=True)
     except IntegrityError:  # taken concurrently a moment ago: that one stands
-        return NetWorthSnapshot.objects.get(customer=customer, date=on), False
+        existing = NetWorthSnapshot.objects.filter(customer=customer, date=on).first()
+        if existing is None:  # refused for another reason
+            raise
+        return existing, False
     return snapshot, True
 
 
@@ -132,7 +110,7 @@ def _customers_with_open_accounts(batch_size: int) -> Iterator[list[int]]:
 
 def _existing_customer_ids(customer_ids: Iterable[int]) -> list[int]:
     """The ids, sorted and unique, once each is known to be a customer; else a DomainError
-    naming the missing ones (a snapshot of a missing customer fails only at commit, deferred)."""
+    naming the missing ones (which the snapshot's INSERT ... SELECT would silently skip)."""
     try:
         ids = sorted({int(customer_id) for customer_id in customer_ids})
     except (TypeError, ValueError):
@@ -158,96 +136,28 @@ def count_customers_with_open_accounts() -> int:
     return Account.objects.filter(deleted_at__isnull=True).values("customer_id").distinct().count()
 
 
-def _write_with_orm(batch: list[int], on: date, currency: str) -> int:
-    """Any database: skip the customers already done, aggregate balances, bulk-insert the rest."""
-    taken = set(NetWorthSnapshot.objects.filter(date=on, customer_id__in=batch).values_list("customer_id", flat=True))
-    todo = [customer_id for customer_id in batch if customer_id not in taken]
-    figures = net_worth_by_customer(customer_ids=todo, currency=currency)
-    created_at = timezone.now()
-    NetWorthSnapshot.objects.bulk_create(
-        [
-            _snapshot(customer_id, on, figures.get(customer_id) or NetWorthFigures(currency=currency), created_at)
-            for customer_id in todo
-        ],
-        batch_size=1000,
-        # The transaction holds SQLite's write lock (IMMEDIATE), so no other run interleaves;
-        # INSERT OR IGNORE would also swallow CHECK failures, so conflicts are not ignored.
-    )
-    return len(todo)
+_INSERTED_COLUMNS = ", ".join(field.name for field in fields(NetWorthFigures))
 
 
-# The same figures as selectors.net_worth_by_customer, computed and inserted by PostgreSQL in
-# one statement: balances summed per (customer, type, currency), then per customer; amounts
-# in the JSON breakdowns are numeric(14, 2) rendered as text, never floats.
-_SNAPSHOT_SQL = """
-WITH chunk AS (
-    -- Customers already snapshotted that day are skipped before any aggregation.
-    SELECT ids.customer_id FROM unnest(%(ids)s::bigint[]) AS ids(customer_id)
-    WHERE NOT EXISTS (
-        SELECT 1 FROM finance_networthsnapshot s WHERE s.customer_id = ids.customer_id AND s.date = %(day)s
-    )
-),
-per_type AS (
-    SELECT a.customer_id, a.type, a.currency, SUM(a.current_balance) AS total, COUNT(*) AS accounts,
-           a.type = ANY(%(asset_types)s::varchar[]) AS is_asset
-    FROM finance_account a JOIN chunk ON chunk.customer_id = a.customer_id
-    WHERE a.deleted_at IS NULL
-    GROUP BY a.customer_id, a.type, a.currency
-),
-per_customer AS (
-    SELECT customer_id,
-           COALESCE(SUM(total) FILTER (WHERE currency = %(currency)s AND is_asset), 0) AS assets,
-           COALESCE(SUM(total) FILTER (WHERE currency = %(currency)s AND NOT is_asset), 0) AS liabilities,
-           COALESCE(jsonb_object_agg(type, total::text) FILTER (WHERE currency = %(currency)s AND is_asset), '{}') AS assets_breakdown,
-           COALESCE(jsonb_object_agg(type, total::text) FILTER (WHERE currency = %(currency)s AND NOT is_asset), '{}') AS liabilities_breakdown,
-           SUM(accounts) AS accounts
-    FROM per_type GROUP BY customer_id
-),
-per_other_currency AS (
-    SELECT customer_id, currency,
-           COALESCE(SUM(total) FILTER (WHERE is_asset), 0)::numeric(14, 2) AS assets,
-           COALESCE(SUM(total) FILTER (WHERE NOT is_asset), 0)::numeric(14, 2) AS liabilities
-    FROM per_type WHERE currency <> %(currency)s GROUP BY customer_id, currency
-),
-other_currencies AS (
-    SELECT customer_id,
-           jsonb_object_agg(currency, jsonb_build_object('assets', assets::text, 'liabilities', liabilities::text)) AS amounts
-    FROM per_other_currency GROUP BY customer_id
-)
-INSERT INTO finance_networthsnapshot (
-    customer_id, date, currency, total_assets, total_liabilities, net_worth,
-    assets_breakdown, liabilities_breakdown, other_currencies, accounts_count, created_at
-)
-SELECT chunk.customer_id, %(day)s, %(currency)s,
-       COALESCE(c.assets, 0), COALESCE(c.liabilities, 0), COALESCE(c.assets, 0) - COALESCE(c.liabilities, 0),
-       COALESCE(c.assets_breakdown, '{}'), COALESCE(c.liabilities_breakdown, '{}'), COALESCE(o.amounts, '{}'),
-       COALESCE(c.accounts, 0), %(now)s
-FROM chunk
-LEFT JOIN per_customer c ON c.customer_id = chunk.customer_id
-LEFT JOIN other_currencies o ON o.customer_id = chunk.customer_id
-ORDER BY chunk.customer_id
-ON CONFLICT ON CONSTRAINT net_worth_snapshot_one_per_customer_day DO NOTHING
-"""
-
-
-def _write_with_sql(batch: list[int], on: date, currency: str) -> int:
-    """PostgreSQL: aggregate and insert in one statement; a snapshot already there (taken
-    earlier or by a concurrent run) stands, and the row count says how many were new."""
+def _take_batch(batch: list[int], on: date, currency: str) -> int:
+    """The snapshots of the batch's customers not yet snapshotted that day, in one INSERT ...
+    SELECT of the selector's rows; a snapshot a concurrent run has just taken stands. The
+    number taken."""
     with connection.cursor() as cursor:
         cursor.execute(
-            _SNAPSHOT_SQL,
-            {
-                "ids": batch,
-                "asset_types": [str(value) for value in ASSET_TYPES],
-                "currency": currency,
-                "day": on,
-                "now": timezone.now(),
-            },
+            "SELECT customer_id FROM finance_networthsnapshot WHERE date = %s AND customer_id = ANY(%s::bigint[])", [on, batch]
+        )
+        todo = set(batch).difference(customer_id for (customer_id,) in cursor.fetchall())
+        if not todo:
+            return 0
+        select, params = net_worth_rows(customer_ids=todo, currency=currency).query.sql_with_params()
+        cursor.execute(
+            f"INSERT INTO finance_networthsnapshot (date, created_at, {_INSERTED_COLUMNS}) "
+            f"SELECT %s, %s, {_INSERTED_COLUMNS} FROM ({select}) AS net_worth ORDER BY customer_id "
+            "ON CONFLICT ON CONSTRAINT net_worth_snapshot_one_per_customer_day DO NOTHING",
+            [on, timezone.now(), *params],
         )
         return cursor.rowcount
-
-
-WRITERS = {"sql": _write_with_sql, "orm": _write_with_orm}
 
 
 def _finish_run(run: NetWorthSnapshotRun, report: SnapshotReport, *, failure: str = "") -> None:
@@ -255,7 +165,6 @@ def _finish_run(run: NetWorthSnapshotRun, report: SnapshotReport, *, failure: st
     run.status = SnapshotRunStatus.FAILED if failure else SnapshotRunStatus.COMPLETED
     run.error_message = failure
     run.finished_at = timezone.now()
-    run.full_clean()
     run.save(update_fields=["customers", "created", "already_taken", "status", "error_message", "finished_at"])
 
 
@@ -265,35 +174,27 @@ def take_net_worth_snapshots(
     customer_ids: Iterable[int] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
-    strategy: str | None = None,
     started_by: AbstractBaseUser | None = None,
 ) -> SnapshotReport:
     """Snapshot many customers for today: the given ones, or every customer with an open
     account. Set-based and chunked (a transaction per `batch_size` customers); idempotent, so a
-    run that stopped half-way is finished by running it again. `strategy` ("sql" on
-    PostgreSQL, "orm" anywhere) is chosen by the database; both give the same snapshots.
+    run that stopped half-way is finished by running it again.
 
     `on` may only be today (DomainError otherwise); unknown customer ids are a DomainError
     naming them, before anything is written. The run is recorded as a NetWorthSnapshotRun, which
     ends completed with its counts, or failed with the reason."""
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
-    strategy = strategy or ("sql" if connection.vendor == "postgresql" else "orm")
-    if strategy not in WRITERS or (strategy == "sql" and connection.vendor != "postgresql"):
-        raise ValueError(f"unknown or unavailable snapshot strategy {strategy!r}")
-    write = WRITERS[strategy]
     on = snapshot_day(on)
     chosen = None if customer_ids is None else _existing_customer_ids(customer_ids)
     currency = base_currency()
-    run = NetWorthSnapshotRun(date=on, chosen_customers=chosen is not None, started_by=started_by)
-    run.full_clean()
-    run.save(force_insert=True)
+    run = NetWorthSnapshotRun.objects.create(date=on, chosen_customers=chosen is not None, started_by=started_by)
     report = SnapshotReport(date=on, run_id=run.pk)
     batches = _customers_with_open_accounts(batch_size) if chosen is None else _batches(chosen, batch_size)
     try:
         for batch in batches:
             with transaction.atomic():
-                created = write(batch, on, currency)
+                created = _take_batch(batch, on, currency)
             report.customers += len(batch)
             report.created += created
             report.already_taken += len(batch) - created

@@ -1,4 +1,4 @@
-"""CSV import: idempotent, bad rows reported by line and skipped, good rows kept, both writers."""
+"""CSV import: idempotent, bad rows reported by line and skipped, good rows kept."""
 
 import io
 import re
@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 from auditlog.context import set_actor
 from auditlog.models import LogEntry
-from django.db import connection
 
 from applications.tests.factories import StaffUserFactory
 from finance import services
@@ -20,13 +19,6 @@ from .factories import AccountFactory, BankConnectionFactory, TransactionFactory
 pytestmark = pytest.mark.django_db
 
 HEADER = "account,transaction_id,date,amount,name,merchant,category,pending\n"
-
-
-@pytest.fixture(params=["copy", "bulk"])
-def strategy(request):
-    if request.param == "copy" and connection.vendor != "postgresql":
-        pytest.skip("COPY needs PostgreSQL")
-    return request.param
 
 
 @pytest.fixture
@@ -52,9 +44,9 @@ GOOD = (
 )
 
 
-def test_a_csv_import_adds_each_row_once_and_a_reimport_adds_nothing(bank, strategy):
-    first = run(bank, GOOD, strategy=strategy)
-    second = run(bank, GOOD, strategy=strategy)
+def test_a_csv_import_adds_each_row_once_and_a_reimport_adds_nothing(bank):
+    first = run(bank, GOOD)
+    second = run(bank, GOOD)
 
     assert (first.rows_read, first.inserted, first.duplicates, first.rejected) == (4, 4, 0, 0)
     assert (second.rows_read, second.inserted, second.duplicates, second.rejected) == (4, 0, 4, 0)
@@ -72,7 +64,7 @@ def test_a_csv_import_adds_each_row_once_and_a_reimport_adds_nothing(bank, strat
     }
 
 
-def test_bad_rows_are_reported_with_their_line_numbers_and_the_good_rows_are_kept(bank, strategy):
+def test_bad_rows_are_reported_with_their_line_numbers_and_the_good_rows_are_kept(bank):
     AccountFactory(connection=bank, provider_account_id="old-1", deleted_at="2026-01-01T00:00:00Z")
     text = (
         HEADER
@@ -89,7 +81,7 @@ def test_bad_rows_are_reported_with_their_line_numbers_and_the_good_rows_are_kep
         + "chk-1,g3,2026-03-03,-7.00,Good three,,,\n"  # line 13
     )
 
-    report = run(bank, text, strategy=strategy)
+    report = run(bank, text)
 
     assert (report.rows_read, report.inserted, report.duplicates, report.rejected) == (10, 3, 0, 7)
     assert [error.as_dict() for error in report.errors] == [
@@ -108,31 +100,31 @@ def test_bad_rows_are_reported_with_their_line_numbers_and_the_good_rows_are_kep
     assert record.errors[0] == {"line": 3, "errors": ["No such account 'nope-9'."]}
 
 
-def test_the_same_id_twice_in_a_file_keeps_the_first_row(bank, strategy):
+def test_the_same_id_twice_in_a_file_keeps_the_first_row(bank):
     text = HEADER + "chk-1,t1,2026-03-01,-1.00,First,,,\n" + "chk-1,t1,2026-03-01,-2.00,Second,,,\n"
 
-    report = run(bank, text, strategy=strategy, chunk_size=10)
+    report = run(bank, text, chunk_size=10)
 
     assert (report.inserted, report.duplicates) == (1, 1)
     assert list(Transaction.objects.values_list("name", "amount")) == [("First", Decimal("-1.00"))]
 
 
-def test_chunks_commit_separately_and_count_exactly(bank, strategy):
+def test_chunks_commit_separately_and_count_exactly(bank):
     TransactionFactory(account=bank.accounts.get(provider_account_id="chk-1"), provider_transaction_id="t3")
     rows = "".join(f"chk-1,t{n},2026-03-0{n},-{n}.00,Row {n},,,\n" for n in range(1, 8))
     seen = []
 
-    report = run(bank, HEADER + rows + "chk-1,t9,bad,1,x,,,\n", strategy=strategy, chunk_size=2, progress=seen.append)
+    report = run(bank, HEADER + rows + "chk-1,t9,bad,1,x,,,\n", chunk_size=2, progress=seen.append)
 
     assert (report.rows_read, report.inserted, report.duplicates, report.rejected) == (8, 6, 1, 1)
     assert sum(seen) == 8 and len(seen) >= 4
     assert Transaction.objects.count() == 7
 
 
-def test_errors_beyond_max_errors_are_counted_not_kept(bank, strategy):
+def test_errors_beyond_max_errors_are_counted_not_kept(bank):
     bad = "".join(f"chk-1,b{n},2026-03-01,x,Bad,,,\n" for n in range(5))
 
-    report = run(bank, HEADER + bad, strategy=strategy, max_errors=2)
+    report = run(bank, HEADER + bad, max_errors=2)
 
     assert (report.rejected, len(report.errors), report.errors_truncated) == (5, 2, True)
     assert report.as_dict()["errors_truncated"] is True
@@ -163,7 +155,7 @@ def test_columns_may_come_in_any_order_with_aliases_and_a_bom(bank):
     assert Transaction.objects.get().name == "Coffee"
 
 
-def test_a_line_that_is_not_utf8_refuses_only_its_row_and_names_its_line(bank, strategy):
+def test_a_line_that_is_not_utf8_refuses_only_its_row_and_names_its_line(bank):
     data = (
         HEADER.encode()
         + b"chk-1,t1,2026-03-01,-1.00,Caf\xe9,,,\n"  # line 2: Latin-1, not UTF-8
@@ -172,7 +164,7 @@ def test_a_line_that_is_not_utf8_refuses_only_its_row_and_names_its_line(bank, s
         + b"chk-1,t4,2026-03-04,-4.00,Good,,,\n"  # line 7
     )
 
-    report = services.import_transactions_csv(connection_id=bank.pk, csv_file=io.BytesIO(data), strategy=strategy)
+    report = services.import_transactions_csv(connection_id=bank.pk, csv_file=io.BytesIO(data))
 
     assert (report.rows_read, report.inserted, report.duplicates, report.rejected) == (4, 2, 0, 2)
     assert [error.as_dict() for error in report.errors] == [
@@ -215,7 +207,7 @@ def test_lines_split_across_read_blocks_keep_their_numbers_with_any_line_ending(
     }
 
 
-def test_a_line_without_end_beyond_the_limit_stops_the_import_and_keeps_the_rows_before(bank, monkeypatch, strategy):
+def test_a_line_without_end_beyond_the_limit_stops_the_import_and_keeps_the_rows_before(bank, monkeypatch):
     from finance.services import imports
 
     monkeypatch.setattr(imports, "MAX_LINE_BYTES", 200)
@@ -223,7 +215,7 @@ def test_a_line_without_end_beyond_the_limit_stops_the_import_and_keeps_the_rows
     text = HEADER + "chk-1,t1,2026-03-01,-1.00,Fine,,,\n" + "chk-1,t2,2026-03-02,-2.00," + "x" * 500
 
     with pytest.raises(DomainError, match=r"The file cannot be read after line 2 .*line 3 is longer than 200 bytes"):
-        run(bank, text, strategy=strategy, chunk_size=1)
+        run(bank, text, chunk_size=1)
 
     record = TransactionImport.objects.get()
     assert (record.status, record.inserted) == ("failed", 1)
@@ -243,8 +235,8 @@ NUL_ROWS = (
 )
 
 
-def test_a_nul_character_refuses_its_row_by_line_and_the_chunk_keeps_its_good_rows(bank, strategy):
-    report = run(bank, NUL_ROWS, strategy=strategy)
+def test_a_nul_character_refuses_its_row_by_line_and_the_chunk_keeps_its_good_rows(bank):
+    report = run(bank, NUL_ROWS)
 
     assert (report.rows_read, report.inserted, report.duplicates, report.rejected) == (6, 2, 0, 4)
     assert [error.as_dict() for error in report.errors] == [
@@ -258,8 +250,7 @@ def test_a_nul_character_refuses_its_row_by_line_and_the_chunk_keeps_its_good_ro
     assert (record.status, record.inserted, record.rejected, record.error_message) == ("completed", 2, 4, "")
 
 
-@pytest.mark.postgres  # SQLite stores NUL; PostgreSQL text refuses it
-def test_rows_the_database_refuses_are_found_and_reported_and_the_rest_of_the_chunk_is_written(bank, strategy, monkeypatch):
+def test_rows_the_database_refuses_are_found_and_reported_and_the_rest_of_the_chunk_is_written(bank, monkeypatch):
     from finance.services import imports
 
     # A validator that lets NUL through: the database is the last line of defence.
@@ -272,7 +263,7 @@ def test_rows_the_database_refuses_are_found_and_reported_and_the_rest_of_the_ch
         + "chk-1,b2,2026-03-01,-1.00,Fine,Bad\x00two,,\n"  # line 9
     )
 
-    report = run(bank, text, strategy=strategy, chunk_size=100)
+    report = run(bank, text, chunk_size=100)
 
     assert (report.rows_read, report.inserted, report.duplicates, report.rejected) == (8, 5, 1, 2)
     assert [error.position for error in report.errors] == [7, 9]
@@ -293,12 +284,10 @@ def test_rows_the_database_refuses_are_found_and_reported_and_the_rest_of_the_ch
     ],
     ids=["django", "psycopg", "other"],
 )
-def test_a_failure_while_writing_marks_the_import_failed_with_the_reason_and_keeps_earlier_chunks(bank, strategy, monkeypatch, error):
+def test_a_failure_while_writing_marks_the_import_failed_with_the_reason_and_keeps_earlier_chunks(bank, monkeypatch, error):
     from finance.services import imports
 
-    if connection.vendor != "postgresql" and "psycopg" in str(error):
-        pytest.skip("psycopg errors come from PostgreSQL")
-    write = imports.WRITERS[strategy]
+    write = imports._write_chunk
     chunks = []
 
     def fail_on_the_second_chunk(rows, imported_at):
@@ -307,10 +296,10 @@ def test_a_failure_while_writing_marks_the_import_failed_with_the_reason_and_kee
             raise error()
         return write(rows, imported_at)
 
-    monkeypatch.setitem(imports.WRITERS, strategy, fail_on_the_second_chunk)
+    monkeypatch.setattr(imports, "_write_chunk", fail_on_the_second_chunk)
 
     with pytest.raises(Exception, match="server closed the connection"):
-        run(bank, GOOD.replace("card-1", "chk-1"), strategy=strategy, chunk_size=2)
+        run(bank, GOOD.replace("card-1", "chk-1"), chunk_size=2)
 
     record = TransactionImport.objects.get()
     assert (record.status, record.rows_read, record.inserted) == ("failed", 4, 2)

@@ -1,6 +1,7 @@
 """Net-worth snapshots: exact figures, one per customer and day (today), set-based for many
 customers, every bulk run recorded."""
 
+from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 
@@ -12,7 +13,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from applications.tests.factories import CustomerFactory, StaffUserFactory
-from finance import services
+from finance import selectors, services
 from finance.models import NetWorthSnapshot, NetWorthSnapshotRun
 from loanproject.core.errors import DomainError
 
@@ -91,14 +92,7 @@ def test_another_partners_customer_cannot_be_snapshotted(partner, other_partner)
     assert NetWorthSnapshot.objects.count() == 0
 
 
-@pytest.fixture(params=["sql", "orm"])
-def strategy(request):
-    if request.param == "sql" and connection.vendor != "postgresql":
-        pytest.skip("the SQL writer needs PostgreSQL")
-    return request.param
-
-
-def test_snapshots_of_many_customers_match_single_snapshots_and_skip_those_taken(strategy):
+def test_snapshots_of_many_customers_match_single_snapshots_and_skip_those_taken():
     rich = wealthy_customer()
     modest = AccountFactory(current_balance=D("12.34")).customer
     indebted = AccountFactory(type="credit", current_balance=D("450.00")).customer
@@ -106,8 +100,8 @@ def test_snapshots_of_many_customers_match_single_snapshots_and_skip_those_taken
     NetWorthSnapshotFactory(customer=indebted, date=DAY, total_assets=D("1.00"), total_liabilities=D("0.00"), net_worth=D("1.00"))
     progress = []
 
-    report = services.take_net_worth_snapshots(on=DAY, batch_size=2, progress=progress.append, strategy=strategy)
-    again = services.take_net_worth_snapshots(on=DAY, strategy=strategy)
+    report = services.take_net_worth_snapshots(on=DAY, batch_size=2, progress=progress.append)
+    again = services.take_net_worth_snapshots(on=DAY)
 
     assert report.as_dict() == {"date": "2026-03-31", "customers": 3, "created": 2, "already_taken": 1, "run_id": report.run_id}
     assert again.as_dict() == {"date": "2026-03-31", "customers": 3, "created": 0, "already_taken": 3, "run_id": again.run_id}
@@ -133,11 +127,11 @@ def test_snapshots_of_many_customers_match_single_snapshots_and_skip_those_taken
     assert bulk.other_currencies == {"EUR": {"assets": "700.00", "liabilities": "0.00"}}
 
 
-def test_bulk_snapshots_of_given_customers_include_those_without_accounts(strategy):
+def test_bulk_snapshots_of_given_customers_include_those_without_accounts():
     with_account = AccountFactory(current_balance=D("5.00")).customer
     without = CustomerFactory()
 
-    report = services.take_net_worth_snapshots(on=DAY, customer_ids=[without.pk, with_account.pk, with_account.pk], strategy=strategy)
+    report = services.take_net_worth_snapshots(on=DAY, customer_ids=[without.pk, with_account.pk, with_account.pk])
 
     assert (report.customers, report.created) == (2, 2)
     assert dict(NetWorthSnapshot.objects.values_list("customer_id", "net_worth")) == {
@@ -145,23 +139,23 @@ def test_bulk_snapshots_of_given_customers_include_those_without_accounts(strate
     }
 
 
-def test_bulk_snapshot_queries_do_not_grow_with_customers(strategy):
+def test_bulk_snapshot_queries_do_not_grow_with_customers():
     def run(count, moment):
         AccountFactory.create_batch(count)
         with freeze_time(moment), CaptureQueriesContext(connection) as captured:
-            services.take_net_worth_snapshots(batch_size=1000, strategy=strategy)
+            services.take_net_worth_snapshots(batch_size=1000)
         return len(captured)
 
     assert run(3, "2026-01-01 16:00") == run(40, "2026-01-02 16:00")
 
 
-def test_only_eur_accounts_and_negative_balances_are_exact(strategy):
+def test_only_eur_accounts_and_negative_balances_are_exact():
     bank = BankConnectionFactory()
     AccountFactory(connection=bank, type="checking", current_balance=D("-45.10"))
     AccountFactory(connection=bank, type="savings", current_balance=D("12.00"), currency="EUR")
     AccountFactory(connection=bank, type="loan", current_balance=D("99.99"), currency="EUR")
 
-    services.take_net_worth_snapshots(on=DAY, strategy=strategy)
+    services.take_net_worth_snapshots(on=DAY)
 
     snapshot = NetWorthSnapshot.objects.get()
     assert (snapshot.total_assets, snapshot.total_liabilities, snapshot.net_worth, snapshot.accounts_count) == (
@@ -169,6 +163,37 @@ def test_only_eur_accounts_and_negative_balances_are_exact(strategy):
     )
     assert (snapshot.assets_breakdown, snapshot.liabilities_breakdown) == ({"checking": "-45.10"}, {})
     assert snapshot.other_currencies == {"EUR": {"assets": "12.00", "liabilities": "99.99"}}
+
+
+def test_a_snapshot_holds_exactly_the_net_worth_the_selector_reports():
+    rich = wealthy_customer()  # assets, liabilities, a closed account, a EUR account
+    bank = rich.bank_connections.get()
+    AccountFactory(connection=bank, type="credit", current_balance=D("19.99"), currency="GBP")
+    AccountFactory(connection=bank, type="loan", current_balance=D("1000.00"), currency="EUR", deleted_at=timezone.now())
+    overdrawn = AccountFactory(type="checking", current_balance=D("-0.01")).customer
+
+    reported = selectors.net_worth_by_customer(customer_ids=[rich.pk, overdrawn.pk])
+    services.take_net_worth_snapshots(on=DAY)
+    with freeze_time("2026-04-01 16:00:00"):
+        single, _ = services.take_net_worth_snapshot(customer_id=rich.pk)
+
+    assert reported[rich.pk] == selectors.NetWorthFigures(
+        customer_id=rich.pk, currency="USD", total_assets=D("13500.50"), total_liabilities=D("5300.25"),
+        net_worth=D("8200.25"), assets_breakdown={"checking": "1000.00", "savings": "2500.50", "investment": "10000.00"},
+        liabilities_breakdown={"credit": "300.25", "loan": "5000.00"},
+        other_currencies={"EUR": {"assets": "700.00", "liabilities": "0.00"}, "GBP": {"assets": "0.00", "liabilities": "19.99"}},
+        accounts_count=7,
+    )
+    assert (str(reported[overdrawn.pk].net_worth), reported[overdrawn.pk].assets_breakdown) == ("-0.01", {"checking": "-0.01"})
+    snapshots = [*NetWorthSnapshot.objects.filter(date=DAY), NetWorthSnapshot.objects.get(pk=single.pk)]
+    assert len(snapshots) == 3
+    for snapshot in snapshots:
+        figures = asdict(reported[snapshot.customer_id])
+        held = {name: getattr(snapshot, name) for name in figures}
+        assert held == figures
+        assert {name: str(value) for name, value in held.items()} == {  # "8200.25", never "8200.250"
+            name: str(value) for name, value in figures.items()
+        }
 
 
 # --- The day of a snapshot: today, in TIME_ZONE --------------------------------------------------
@@ -261,13 +286,13 @@ def test_a_single_snapshot_is_in_the_audit_log_with_its_actor():
     assert [(entry.action, entry.actor) for entry in entries] == [(LogEntry.Action.CREATE, officer)]
 
 
-def test_every_bulk_run_is_recorded_with_its_counts_and_who_started_it(strategy):
+def test_every_bulk_run_is_recorded_with_its_counts_and_who_started_it():
     officer = StaffUserFactory()
     first, second = AccountFactory().customer, AccountFactory().customer
     NetWorthSnapshotFactory(customer=second, date=DAY)
 
-    report = services.take_net_worth_snapshots(started_by=officer, batch_size=1, strategy=strategy)
-    chosen = services.take_net_worth_snapshots(customer_ids=[first.pk], strategy=strategy)
+    report = services.take_net_worth_snapshots(started_by=officer, batch_size=1)
+    chosen = services.take_net_worth_snapshots(customer_ids=[first.pk])
 
     run = NetWorthSnapshotRun.objects.get(pk=report.run_id)
     assert (run.date, run.status, run.chosen_customers, run.customers, run.created, run.already_taken, run.started_by) == (
@@ -282,23 +307,23 @@ def test_every_bulk_run_is_recorded_with_its_counts_and_who_started_it(strategy)
     ]
 
 
-def test_a_run_that_fails_half_way_is_marked_failed_and_keeps_the_batches_done(monkeypatch, strategy):
+def test_a_run_that_fails_half_way_is_marked_failed_and_keeps_the_batches_done(monkeypatch):
     from finance.services import snapshots
 
     customers = [AccountFactory().customer for _ in range(3)]
-    write = snapshots.WRITERS[strategy]
+    take_batch = snapshots._take_batch
     calls = []
 
     def fail_on_the_second_batch(batch, on, currency):
         calls.append(batch)
         if len(calls) == 2:
             raise RuntimeError("the disk is full")
-        return write(batch, on, currency)
+        return take_batch(batch, on, currency)
 
-    monkeypatch.setitem(snapshots.WRITERS, strategy, fail_on_the_second_batch)
+    monkeypatch.setattr(snapshots, "_take_batch", fail_on_the_second_batch)
 
     with pytest.raises(RuntimeError, match="the disk is full"):
-        services.take_net_worth_snapshots(batch_size=2, strategy=strategy)
+        services.take_net_worth_snapshots(batch_size=2)
 
     run = NetWorthSnapshotRun.objects.get()
     assert (run.status, run.customers, run.created, run.already_taken, run.error_message) == (
