@@ -145,7 +145,7 @@ def main() -> None:
     fast_rate = args.rows / seconds["fast"]
     naive_rate = baseline_rows / seconds["naive"]
     print(f"\nImport of {args.rows:,} CSV transactions ({size_mb:.0f} MB, {args.accounts} accounts, "
-          f"{bad} malformed rows) on PostgreSQL {connection.pg_version // 10000}; table now {table_size}")
+          f"{bad} malformed rows) on PostgreSQL {connection.cursor().connection.info.server_version // 10000}; table now {table_size}")
     widths = [44, 12, 10, 12, 14]
     print(row(["path", "rows", "seconds", "rows/s", f"for {args.rows:,}"], widths))
     print(row(["set-based import (COPY + INSERT ON CONFLICT)", f"{args.rows:,}", f"{seconds['fast']:.1f}",

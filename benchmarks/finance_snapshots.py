@@ -111,7 +111,7 @@ def main() -> None:
     fast_rate = args.customers / seconds["fast"]
     naive_rate = len(sample) / seconds["naive"]
     print(f"\nNet-worth snapshot of {args.customers:,} customers ({args.accounts_per_customer} accounts each) "
-          f"on PostgreSQL {connection.pg_version // 10000}")
+          f"on PostgreSQL {connection.cursor().connection.info.server_version // 10000}")
     widths = [44, 12, 10, 14, 16]
     print(row(["path", "customers", "seconds", "customers/s", f"for {args.customers:,}"], widths))
     print(row(["set-based take_net_worth_snapshots", f"{args.customers:,}", f"{seconds['fast']:.1f}",

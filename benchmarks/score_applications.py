@@ -208,7 +208,7 @@ def score_one_at_a_time(event_ids: list) -> float:
 
     started = time.perf_counter()
     for event_id in event_ids:
-        assert score_submitted_application_task.apply(args=[event_id]).get() is True
+        assert score_submitted_application_task.apply(args=(event_id,)).get() is True
     return time.perf_counter() - started
 
 

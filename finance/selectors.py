@@ -230,9 +230,9 @@ class _IdIn(Lookup):
     lookup_name = "id_in"
     prepare_rhs = False
 
-    def as_sql(self, compiler, connection) -> tuple[str, list]:
+    def as_sql(self, compiler, connection) -> tuple[str, tuple]:
         column, params = self.process_lhs(compiler, connection)
-        return f"{column} = ANY(%s::bigint[])", [*params, self.rhs]
+        return f"{column} = ANY(%s::bigint[])", (*params, self.rhs)
 
 
 def _money_text(amount: Expression) -> Cast:
@@ -356,7 +356,7 @@ def budget_actuals(budgets: Iterable[Budget], *, on: date | None = None) -> dict
     """
     on = on or _today()
     budgets = list(budgets)
-    periods = {budget.pk: _budget_period(budget, on) for budget in budgets}
+    periods = {budget.pk: period for budget in budgets if (period := _budget_period(budget, on)) is not None}
     parts = [
         Transaction.objects.filter(
             customer_id=budget.customer_id,
@@ -374,7 +374,7 @@ def budget_actuals(budgets: Iterable[Budget], *, on: date | None = None) -> dict
         )
         .values_list("budget_ref", "category", "net", "outflow")
         for budget in budgets
-        if periods[budget.pk] is not None
+        if budget.pk in periods
     ]
     sums: dict[int, dict[str, tuple[Decimal, Decimal]]] = defaultdict(dict)
     if parts:
@@ -383,7 +383,7 @@ def budget_actuals(budgets: Iterable[Budget], *, on: date | None = None) -> dict
             sums[budget_id][category] = (to_cents(net), to_cents(outflow))
     result: dict[int, BudgetActuals | None] = {}
     for budget in budgets:
-        period = periods[budget.pk]
+        period = periods.get(budget.pk)
         if period is None:
             result[budget.pk] = None
             continue

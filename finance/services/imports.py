@@ -31,10 +31,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import chain
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import psycopg
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
@@ -52,6 +51,10 @@ from ..models import (
     TransactionImportStatus,
 )
 from ..validators import has_unstorable_characters, normalize_category, parse_amount, parse_bool, parse_iso_date
+
+if TYPE_CHECKING:
+    from _csv import Reader
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -227,6 +230,7 @@ def _check_fields(
         messages.extend(exc.messages)
     if messages:
         return RowError(position, tuple(messages))
+    assert account is not None  # a missing account is one of the messages above
     return ParsedRow(
         position,
         account.account_id,
@@ -337,7 +341,7 @@ def _not_utf8(number: int, fault: str) -> str:
 
 
 def _csv_rows(
-    reader: Iterator[list[str]],
+    reader: Reader,
     columns: dict[str, int],
     accounts: Mapping[str, _AccountRef],
     first_line: int,
@@ -460,7 +464,7 @@ def _consume(
     report: ImportReport,
     *,
     chunk_size: int,
-    progress: Callable[[int], None] | None,
+    progress: Callable[[int], object] | None,
 ) -> None:
     imported_at = timezone.now()
     chunk: list[ParsedRow] = []
@@ -515,11 +519,11 @@ def import_transactions_csv(
     connection_id: int,
     csv_file: IO[bytes],
     source_name: str = "",
-    started_by: AbstractBaseUser | None = None,
+    started_by: User | None = None,
     partner: Partner | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     max_errors: int = DEFAULT_MAX_ERRORS,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> ImportReport:
     """Import a CSV export of one bank connection (UTF-8, a header line, comma-separated).
 
@@ -598,7 +602,7 @@ def import_transactions(
     *,
     transactions: list[TransactionInput | RowError],
     partner: Partner | None = None,
-    started_by: AbstractBaseUser | None = None,
+    started_by: User | None = None,
     source_name: str = "",
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     max_errors: int = DEFAULT_MAX_ERRORS,

@@ -21,9 +21,9 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from datetime import date
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -33,6 +33,9 @@ from loanproject.core.errors import DomainError
 from ..models import Account, NetWorthSnapshot, NetWorthSnapshotRun, SnapshotRunStatus
 from ..selectors import NetWorthFigures, base_currency, net_worth_rows
 from ._scope import customer_in_scope
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 DEFAULT_BATCH_SIZE = 5_000
 _LOOKUP_BATCH = 10_000
@@ -173,8 +176,8 @@ def take_net_worth_snapshots(
     on: date | None = None,
     customer_ids: Iterable[int] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    progress: Callable[[int], None] | None = None,
-    started_by: AbstractBaseUser | None = None,
+    progress: Callable[[int], object] | None = None,
+    started_by: User | None = None,
 ) -> SnapshotReport:
     """Snapshot many customers for today: the given ones, or every customer with an open
     account. Set-based and chunked (a transaction per `batch_size` customers); idempotent, so a

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditlog.context import auditlog_value, set_actor
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Model
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 from .request_context import acting
 
@@ -29,11 +32,11 @@ def attribute_request_changes_to(user: AbstractBaseUser) -> None:
 SYSTEM_USERNAME = "system"
 
 
-def system_user() -> AbstractBaseUser:
+def system_user() -> User:
     """The account that audit entries name for scheduled jobs and operator commands."""
-    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import User
 
-    user, created = get_user_model().objects.get_or_create(
+    user, created = User.objects.get_or_create(
         username=SYSTEM_USERNAME, defaults={"is_active": False, "first_name": "System"}
     )
     if created:
