@@ -20,7 +20,7 @@ from loanproject.core.errors import DomainError
 from loanproject.core.exports import EXPORT_FORMATS, export_response
 
 from . import selectors, services
-from .models import Driver, DriverLoan, Installment, InstallmentPostingRun, Lease, PostingRunChunk
+from .models import Driver, DriverLoan, Installment, InstallmentPostingRun, Lease, PostingFailure, PostingRunChunk
 from .periods import business_date_validator, current_week, posting_week
 from .reports import REPORTS
 
@@ -328,7 +328,7 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
 
 
 def _run_summary(run: InstallmentPostingRun) -> str:
-    run.refresh_from_db()
+    run = selectors.posting_runs().get(pk=run.pk)
     week = f"week of {run.period_start}"
     if run.is_finished:
         return (f"Posting run #{run.pk} ({week}): posted {run.posted}, skipped {run.skipped}, failed {run.failed}, "
@@ -404,10 +404,17 @@ class PostingRunForm(ServiceModelForm):
 
 class PostingRunChunkInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = PostingRunChunk
-    fields = ["first_due", "first_id", "planned", "processed", "posted", "skipped", "failed", "locked", "total_amount",
-              "locked_ids", "failed_ids", "finished_at", "recovered"]
+    fields = ["first_due", "first_id", "next_due", "next_id", "planned", "finished_at", "recovered"]
     readonly_fields = fields
     verbose_name_plural = "chunks"
+
+
+class PostingFailureInline(ReadOnlyInlineMixin, admin.TabularInline):
+    model = PostingFailure
+    fields = ["installment", "locked", "message"]
+    readonly_fields = fields
+    raw_id_fields = ["installment"]
+    verbose_name_plural = "installments not posted"
 
 
 class NeededRecoveryFilter(admin.SimpleListFilter):
@@ -428,7 +435,7 @@ class NeededRecoveryFilter(admin.SimpleListFilter):
 @admin.register(InstallmentPostingRun)
 class InstallmentPostingRunAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = PostingRunForm
-    inlines = [PostingRunChunkInline]
+    inlines = [PostingRunChunkInline, PostingFailureInline]
     list_display = ["id", "period_start", "period_end", "started_by", "started_at", "finished_at", "progress",
                     "processed", "posted", "skipped", "failed", "locked", "total_amount", "recovered"]
     list_filter = [NeededRecoveryFilter]
@@ -459,9 +466,34 @@ class InstallmentPostingRunAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.Mod
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    # The figures are annotations of selectors.posting_runs(), counted from rows.
     @admin.display(description="Chunks")
     def progress(self, obj: InstallmentPostingRun) -> str:
         return f"{obj.chunks_done}/{obj.chunks_total}"
+
+    @admin.display(description="Chunks done")
+    def chunks_done(self, obj: InstallmentPostingRun) -> int:
+        return obj.chunks_done
+
+    @admin.display(description="Posted")
+    def posted(self, obj: InstallmentPostingRun) -> int:
+        return obj.posted
+
+    @admin.display(description="Failed")
+    def failed(self, obj: InstallmentPostingRun) -> int:
+        return obj.failed
+
+    @admin.display(description="Locked")
+    def locked(self, obj: InstallmentPostingRun) -> int:
+        return obj.locked
+
+    @admin.display(description="Total amount")
+    def total_amount(self, obj: InstallmentPostingRun):
+        return obj.total_amount
+
+    @admin.display(description="Errors")
+    def errors(self, obj: InstallmentPostingRun) -> list[dict]:
+        return obj.errors
 
     @admin.display(description="Recovered", boolean=True)
     def recovered(self, obj: InstallmentPostingRun) -> bool:
