@@ -351,7 +351,10 @@ class PostingFailure(models.Model):
     is deleted."""
 
     run = models.ForeignKey(InstallmentPostingRun, on_delete=models.PROTECT, related_name="failures")
-    installment = models.ForeignKey(Installment, on_delete=models.PROTECT, related_name="+")
+    # No FOREIGN KEY in the database: its check would take a key-share lock on the installment and
+    # so wait for the very transaction that holds it (why a row is recorded locked). Installments
+    # are never deleted.
+    installment = models.ForeignKey(Installment, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False)
     locked = models.BooleanField(default=False)
     message = models.CharField(max_length=500, blank=True)
 
