@@ -35,7 +35,6 @@ from auditlog.registry import auditlog
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Round
 from django.utils import timezone
 
 from loanproject.core.money import MoneyField
@@ -304,9 +303,8 @@ class Installment(models.Model):
             models.UniqueConstraint(
                 fields=["posted_entry"], condition=Q(posted_entry__isnull=False), name="installment_entry_unique"
             ),
-            # Round: SQLite adds decimals as floats; on PostgreSQL it changes nothing (numeric is exact).
             models.CheckConstraint(
-                condition=Q(amount=Round(F("principal") + F("interest"), 2)), name="installment_amount_is_principal_plus_interest"
+                condition=Q(amount=F("principal") + F("interest")), name="installment_amount_is_principal_plus_interest"
             ),
             models.CheckConstraint(condition=Q(principal__gt=0), name="installment_principal_positive"),
             models.CheckConstraint(condition=Q(interest__gte=0), name="installment_interest_not_negative"),
