@@ -1,4 +1,4 @@
-"""The installment amount CHECK compares principal + interest exactly (numeric is exact; the Round was for SQLite)."""
+"""The installment amount CHECK compares principal + interest as they are: numeric addition is exact, no rounding."""
 
 import django.db.models.expressions
 from django.db import migrations, models
