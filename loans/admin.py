@@ -432,6 +432,11 @@ class NeededRecoveryFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _figure(name: str, description: str):
+    """A column for a figure selectors.posting_runs() counts from rows (not a model attribute)."""
+    return admin.display(description=description)(lambda model_admin, run: getattr(run, name))
+
+
 @admin.register(InstallmentPostingRun)
 class InstallmentPostingRunAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = PostingRunForm
@@ -466,42 +471,22 @@ class InstallmentPostingRunAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.Mod
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    # The figures are annotations of selectors.posting_runs(), counted from rows.
     @admin.display(description="Chunks")
     def progress(self, obj: InstallmentPostingRun) -> str:
         return f"{obj.chunks_done}/{obj.chunks_total}"
 
-    @admin.display(description="Chunks done")
-    def chunks_done(self, obj: InstallmentPostingRun) -> int:
-        return obj.chunks_done
-
-    @admin.display(description="Posted")
-    def posted(self, obj: InstallmentPostingRun) -> int:
-        return obj.posted
-
-    @admin.display(description="Failed")
-    def failed(self, obj: InstallmentPostingRun) -> int:
-        return obj.failed
-
-    @admin.display(description="Locked")
-    def locked(self, obj: InstallmentPostingRun) -> int:
-        return obj.locked
-
-    @admin.display(description="Total amount")
-    def total_amount(self, obj: InstallmentPostingRun):
-        return obj.total_amount
-
-    @admin.display(description="Errors")
-    def errors(self, obj: InstallmentPostingRun) -> list[dict]:
-        return obj.errors
+    chunks_done = _figure("chunks_done", "Chunks done")
+    posted = _figure("posted", "Posted")
+    failed = _figure("failed", "Failed")
+    locked = _figure("locked", "Locked")
+    total_amount = _figure("total_amount", "Total amount")
+    errors = _figure("errors", "Errors")
 
     @admin.display(description="Recovered", boolean=True)
     def recovered(self, obj: InstallmentPostingRun) -> bool:
         return obj.recovered_at is not None
 
-    @admin.display(description="Chunks posted by the recovery sweep")
-    def chunks_recovered(self, obj: InstallmentPostingRun) -> int:
-        return obj.chunks_recovered
+    chunks_recovered = _figure("chunks_recovered", "Chunks posted by the recovery sweep")
 
     def response_add(self, request, obj, post_url_continue=None):
         self.message_user(request, _run_summary(obj), messages.SUCCESS)
