@@ -137,7 +137,8 @@ def test_the_posting_run_list_counts_its_figures_from_rows_in_constant_queries(f
     from ledger import services as ledger_services
     from loans import services
 
-    good, bad = make_loan(principal="400.00", weeks=4), make_loan(principal="400.00", weeks=4)
+    make_loan(principal="400.00", weeks=4)
+    bad = make_loan(principal="400.00", weeks=4)
     ledger_services.set_account_active(account_id=bad.receivable_account_id, is_active=False)
     services.post_weekly_installments(period_start=SUNDAY, period_end=SUNDAY + timedelta(days=6))
     finance.get("/api/v1/loan-posting-runs/")  # warm caches
