@@ -393,7 +393,10 @@ def _complete_chunk(
     transaction: recorded `locked` for the final sweep."""
     # A delivery after a crash in the one-by-one fallback claims the whole range again: an
     # installment that failed then (its cause since fixed) may be posted now, and is not failed.
-    PostingFailure.objects.filter(run=run, installment__posting_run=run).delete()
+    # Looked up only when the run has failures: the join would read every installment it posted.
+    failures = PostingFailure.objects.filter(run=run)
+    if failures.exists():
+        failures.filter(installment__posting_run=run).delete()
     still_due = claims.still_due_ids(run, chunk=chunk)
     if still_due:
         failed = set(PostingFailure.objects.filter(run=run, installment_id__in=still_due).values_list("installment_id", flat=True))
