@@ -19,7 +19,7 @@ not timed), so no way pays for another's rows or bloat:
 5. memory: for each of `--memory-chunk-sizes` (default 2,500 and 10,000), a fresh batch of
    `--memory-n` installments, and a quarter of that batch in chunks of the first size, each posted
    by one fresh process with its RSS sampled every few milliseconds; it says whether the peak
-   stays flat across chunk sizes and run sizes (no row passes through Python on PostgreSQL);
+   stays flat across chunk sizes and run sizes (no row passes through Python);
 after each way it checks that every installment was posted exactly once and the book balances.
 """
 
@@ -223,7 +223,7 @@ def _chunk_worker(args) -> tuple[int, float, float, float]:
 def service_run(*, period_start: date, period_end: date, chunk_size: int | None, workers: int, database_url: str) -> dict:
     from django.db import connections
 
-    from loans.models import InstallmentPostingRun
+    from loans.selectors import posting_runs
     from loans.services import open_posting_run, post_installment_chunk
 
     baseline_rss = rss_mb()
@@ -242,7 +242,7 @@ def service_run(*, period_start: date, period_end: date, chunk_size: int | None,
             results = pool.map(_chunk_worker, [(database_url, run.pk, share) for share in shares])
         worker_peaks = [peak for _, _, peak, _ in results]
     elapsed = time.perf_counter() - started
-    run = InstallmentPostingRun.objects.get(pk=run.pk)
+    run = posting_runs().get(pk=run.pk)  # its figures, counted from rows
     return {
         "seconds": elapsed,
         "plan_seconds": planned_at - started,
@@ -258,14 +258,14 @@ def memory_run(*, period_start: date, period_end: date, chunk_size: int, databas
     """The batch posted by one fresh process (nothing allocated before it): its peak RSS."""
     from django.db import connections
 
-    from loans.models import InstallmentPostingRun
+    from loans.selectors import posting_runs
     from loans.services import open_posting_run
 
     run, chunks = open_posting_run(period_start=period_start, period_end=period_end, chunk_size=chunk_size)
     connections.close_all()
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         ((_posted, before, peak, seconds),) = pool.map(_chunk_worker, [(database_url, run.pk, [chunk.as_dict() for chunk in chunks])])
-    run = InstallmentPostingRun.objects.get(pk=run.pk)
+    run = posting_runs().get(pk=run.pk)  # its figures, counted from rows
     return {"chunk_size": chunk_size, "chunks": len(chunks), "posted": run.posted, "seconds": seconds, "before": before, "peak": peak}
 
 

@@ -11,12 +11,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When, Window
+from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, Value, When, Window
 from django.db.models.functions import Coalesce
 
 from loanproject.core.money import ZERO, to_cents
 
-from .models import Account, AccountType, JournalEntry, OpenItem, OpenItemStatus, Posting
+from .models import Account, JournalEntry, OpenItem, OpenItemStatus, Posting
 from .parties import Party
 
 MONEY = DecimalField(max_digits=16, decimal_places=2)
@@ -47,25 +47,6 @@ def credit_balance(*, account: Account) -> Decimal:
     """What a party's credit account holds: credits minus debits (one aggregate)."""
     totals = Posting.objects.filter(account=account).aggregate(debits=_sum("debit"), credits=_sum("credit"))
     return to_cents(totals["credits"] - totals["debits"])
-
-
-def parties_with_credit(*, receivable_account_ids: Iterable[int]) -> list[tuple[Party, str]]:
-    """Of the parties owning these receivable accounts, those holding credit, with its currency
-    (one query; the PostgreSQL posting asks services.staged_parties_with_credit instead)."""
-    receivables = Account.objects.filter(
-        pk__in=list(receivable_account_ids), party_type=OuterRef("party_type"), party_id=OuterRef("party_id"),
-        currency=OuterRef("currency"),
-    )
-    credit_accounts = (
-        Account.objects.filter(category="", type=AccountType.LIABILITY, is_active=True)
-        .exclude(party_type="")
-        .filter(Exists(receivables))
-        .annotate(held=_sum("postings__credit") - _sum("postings__debit"))
-        .filter(held__gt=0)
-        .order_by("party_type", "party_id", "currency")
-        .values_list("party_type", "party_id", "currency")
-    )
-    return [(Party(type=party_type, id=party_id), currency) for party_type, party_id, currency in credit_accounts]
 
 
 def party_balance(*, party: Party, category: str | None = None, currency: str | None = None) -> Decimal:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -27,12 +27,9 @@ from loanproject.core.errors import DomainError
 from loanproject.core.exports import EXPORT_FORMATS, export_response
 
 from . import selectors, services
-from .models import Driver, DriverLoan, Installment, InstallmentPostingRun, Lease, PostingRunChunk
+from .models import Driver, DriverLoan, Installment, InstallmentPostingRun, Lease, PostingFailure, PostingRunChunk
 from .periods import business_date_validator, current_week, posting_week
 from .reports import REPORTS
-
-if TYPE_CHECKING:
-    from django_stubs_ext import WithAnnotations
 
 MAX_LOANS_PER_ACTION = 10_000
 REPORT_PREVIEW_ROWS = 200
@@ -324,7 +321,7 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
 
 
 def _run_summary(run: InstallmentPostingRun) -> str:
-    run.refresh_from_db()
+    run = selectors.posting_runs().get(pk=run.pk)
     week = f"week of {run.period_start}"
     if run.is_finished:
         return (f"Posting run #{run.pk} ({week}): posted {run.posted}, skipped {run.skipped}, failed {run.failed}, "
@@ -388,10 +385,17 @@ class PostingRunForm(ServiceModelForm):
 
 class PostingRunChunkInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = PostingRunChunk
-    fields: ClassVar[tuple[str, ...]] = ("first_due", "first_id", "planned", "processed", "posted", "skipped", "failed", "locked", "total_amount",
-              "locked_ids", "failed_ids", "finished_at", "recovered")
+    fields = ("first_due", "first_id", "next_due", "next_id", "planned", "finished_at", "recovered")
     readonly_fields = fields
     verbose_name_plural = "chunks"
+
+
+class PostingFailureInline(ReadOnlyInlineMixin, admin.TabularInline):
+    model = PostingFailure
+    fields = ["installment", "locked", "message"]
+    readonly_fields = fields
+    raw_id_fields = ["installment"]
+    verbose_name_plural = "installments not posted"
 
 
 class NeededRecoveryFilter(admin.SimpleListFilter):
@@ -409,10 +413,15 @@ class NeededRecoveryFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _figure(name: str, description: str):
+    """A column for a figure selectors.posting_runs() counts from rows (not a model attribute)."""
+    return admin.display(description=description)(lambda model_admin, run: getattr(run, name))
+
+
 @admin.register(InstallmentPostingRun)
 class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = PostingRunForm
-    inlines = [PostingRunChunkInline]
+    inlines = [PostingRunChunkInline, PostingFailureInline]
     list_display = ["id", "period_start", "period_end", "started_by", "started_at", "finished_at", "progress",
                     "processed", "posted", "skipped", "failed", "locked", "total_amount", "recovered"]
     list_filter = [NeededRecoveryFilter]
@@ -441,13 +450,18 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
     def progress(self, obj: InstallmentPostingRun) -> str:
         return f"{obj.chunks_done}/{obj.chunks_total}"
 
+    chunks_done = _figure("chunks_done", "Chunks done")
+    posted = _figure("posted", "Posted")
+    failed = _figure("failed", "Failed")
+    locked = _figure("locked", "Locked")
+    total_amount = _figure("total_amount", "Total amount")
+    errors = _figure("errors", "Errors")
+
     @admin.display(description="Recovered", boolean=True)
     def recovered(self, obj: InstallmentPostingRun) -> bool:
         return obj.recovered_at is not None
 
-    @admin.display(description="Chunks posted by the recovery sweep")
-    def chunks_recovered(self, obj: WithAnnotations[InstallmentPostingRun, selectors.RecoveredChunks]) -> int:
-        return obj.chunks_recovered
+    chunks_recovered = _figure("chunks_recovered", "Chunks posted by the recovery sweep")
 
     def response_add(self, request, obj, post_url_continue=None):
         self.message_user(request, _run_summary(obj), messages.SUCCESS)

@@ -16,11 +16,13 @@ Invariants:
 - Payments live in the ledger: an installment's paid amount is its open item's amount minus
   what is outstanding, never a second copy here.
 - Bulk posting writes no audit-log rows per installment: each posted installment points to its
-  `InstallmentPostingRun` (who ran it, when, what it did) and to its journal entry. A run's plan
-  is recorded with the run, in the transaction that opens it: one `PostingRunChunk` per chunk
-  (unique per run and first id) with its bounds, so a chunk whose message is lost is still known.
-  A chunk is finished in the transaction that posts its last installment, and the run's counters
-  are the sums of its chunks'.
+  `InstallmentPostingRun` (who ran it, when) and to its journal entry. A run's plan is recorded
+  with the run, in the transaction that opens it: one `PostingRunChunk` per chunk (unique per run
+  and first id) with its bounds, so a chunk whose message is lost is still known. A chunk is
+  finished in the transaction that posts its last installment.
+- What a run did is read from rows, never kept in counters: posted = its installments, failed and
+  locked = its `PostingFailure` rows (one per installment), processed = what its finished chunks
+  planned (selectors.posting_runs).
 - A chunk is in progress exactly while a transaction holds its row lock (a worker's chunk
   transaction takes it first; a killed worker's lock goes with its connection). The recovery
   sweep posts the unfinished chunks nobody holds of runs that made no progress for a while, and
@@ -33,7 +35,6 @@ from auditlog.registry import auditlog
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Round
 from django.utils import timezone
 
 from loanproject.core.money import MoneyField
@@ -189,12 +190,13 @@ class InstallmentStatus(models.TextChoices):
 
 
 class InstallmentPostingRun(models.Model):
-    """One run of the weekly posting: who started it and what it did (updated chunk by chunk).
+    """One run of the weekly posting: who started it, its plan, when it finished.
 
-    Counts: processed = posted + skipped + failed + locked. Skipped installments were due when the
-    run was planned but no longer (posted by another run, cancelled); locked ones were held by
-    another transaction until the end of the run, even after its final sweep waited for them:
-    neither posted nor known to be posted, so the run is not a success until a run posts them.
+    Its figures are annotations of selectors.posting_runs(), counted from rows: processed =
+    posted + skipped + failed + locked. Skipped installments were due when the run was planned but
+    no longer (posted by another run, cancelled); locked ones were held by another transaction
+    until the end of the run, even after its final sweep waited for them: neither posted nor known
+    to be posted, so the run is not a success until a run posts them.
     """
 
     period_start = models.DateField()
@@ -204,16 +206,6 @@ class InstallmentPostingRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     chunk_size = models.PositiveIntegerField()
     chunks_total = models.PositiveIntegerField(default=0)
-    chunks_done = models.PositiveIntegerField(default=0)
-    processed = models.PositiveIntegerField(default=0, help_text="Due installments this run planned to post.")
-    posted = models.PositiveIntegerField(default=0)
-    skipped = models.PositiveIntegerField(default=0, help_text="Posted meanwhile by another run, or no longer due.")
-    failed = models.PositiveIntegerField(default=0)
-    locked = models.PositiveIntegerField(
-        default=0, help_text="Held by another transaction until the end of the run: run again to post them."
-    )
-    total_amount = MoneyField(default=0)
-    errors = models.JSONField(default=list, blank=True)
     loan_ids = models.JSONField(null=True, blank=True, help_text="Only these loans (an admin action); empty: all loans.")
     recovered_at = models.DateTimeField(
         null=True, blank=True,
@@ -224,11 +216,7 @@ class InstallmentPostingRun(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(chunks_done__lte=F("chunks_total")), name="posting_run_chunks_done_within_total"),
             models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="posting_run_period_ordered"),
-            models.CheckConstraint(
-                condition=Q(processed=F("posted") + F("skipped") + F("failed") + F("locked")), name="posting_run_counts_add_up"
-            ),
         ]
 
     def __str__(self) -> str:
@@ -238,15 +226,33 @@ class InstallmentPostingRun(models.Model):
     def is_finished(self) -> bool:
         return self.finished_at is not None
 
+    # Derived from the annotations of selectors.posting_runs() (no query).
+    @property
+    def processed(self) -> int:
+        """The installments the finished chunks planned, or more if the run posted more (rows that
+        became due inside a chunk's range after planning)."""
+        return max(self.planned_done, self.posted + self.failed + self.locked)
+
+    @property
+    def skipped(self) -> int:
+        return self.processed - self.posted - self.failed - self.locked
+
+    @property
+    def errors(self) -> list[dict]:
+        """The first failures with their message (prefetched as `error_rows`)."""
+        return [
+            {"installment_id": row.installment_id, "loan_number": row.installment.loan.loan_number,
+             "sequence": row.installment.sequence, "error": row.message}
+            for row in self.error_rows
+        ]
+
 
 class PostingRunChunk(models.Model):
-    """A chunk of a run: its bounds, its counts, and the ids the final sweep must re-check.
+    """A chunk of a run: its bounds and whether it is done.
 
-    Created with the run (its plan); written in the transactions that post the chunk's
-    installments; `finished_at` is set in the one that completes it, together with the run's
-    `chunks_done`. A chunk delivered again (Celery acks late) finds its row finished and does
-    nothing; a twin delivered at the same time waits on the row until the first commits. The
-    run's counters are the sums of its chunks' counters.
+    Created with the run (its plan); `finished_at` is set in the transaction that posts the
+    chunk's last installment. A chunk delivered again (Celery acks late) finds its row finished
+    and does nothing; a twin delivered at the same time waits on the row until the first commits.
     """
 
     run = models.ForeignKey(InstallmentPostingRun, on_delete=models.PROTECT, related_name="chunks")
@@ -255,14 +261,6 @@ class PostingRunChunk(models.Model):
     next_due = models.DateField(null=True, blank=True, help_text="Where the next chunk starts; empty: the last chunk.")
     next_id = models.PositiveBigIntegerField(null=True, blank=True)
     planned = models.PositiveIntegerField()
-    processed = models.PositiveIntegerField(default=0)
-    posted = models.PositiveIntegerField(default=0)
-    skipped = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    locked = models.PositiveIntegerField(default=0)
-    total_amount = MoneyField(default=0)
-    failed_ids = models.JSONField(default=list, blank=True, help_text="Installments that could not be posted (counted once).")
-    locked_ids = models.JSONField(default=list, blank=True, help_text="Installments another transaction held.")
     finished_at = models.DateTimeField(null=True, blank=True)
     recovered = models.BooleanField(default=False, help_text="Finished by the recovery sweep, not by its queued task.")
 
@@ -273,10 +271,6 @@ class PostingRunChunk(models.Model):
             models.CheckConstraint(
                 condition=Q(next_due__isnull=True, next_id__isnull=True) | Q(next_due__isnull=False, next_id__isnull=False),
                 name="posting_run_chunk_next_key_whole",
-            ),
-            models.CheckConstraint(
-                condition=Q(processed=F("posted") + F("skipped") + F("failed") + F("locked")),
-                name="posting_run_chunk_counts_add_up",
             ),
         ]
 
@@ -309,9 +303,8 @@ class Installment(models.Model):
             models.UniqueConstraint(
                 fields=["posted_entry"], condition=Q(posted_entry__isnull=False), name="installment_entry_unique"
             ),
-            # Round changes nothing (numeric is exact); dropping it would only cost a migration.
             models.CheckConstraint(
-                condition=Q(amount=Round(F("principal") + F("interest"), 2)), name="installment_amount_is_principal_plus_interest"
+                condition=Q(amount=F("principal") + F("interest")), name="installment_amount_is_principal_plus_interest"
             ),
             models.CheckConstraint(condition=Q(principal__gt=0), name="installment_principal_positive"),
             models.CheckConstraint(condition=Q(interest__gte=0), name="installment_interest_not_negative"),
@@ -329,6 +322,11 @@ class Installment(models.Model):
             models.Index(
                 fields=["due_date", "id"], name="installment_unposted_due_idx", condition=Q(status=InstallmentStatus.SCHEDULED)
             ),
+            # A run's figures: its installments counted and summed from the index alone.
+            models.Index(
+                fields=["posting_run"], include=["amount"], name="installment_posting_run_idx",
+                condition=Q(posting_run__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -344,10 +342,30 @@ def posting_key(installment_id: int, attempt: int) -> str:
     return f"loans.installment:{installment_id}:{attempt}"
 
 
+class PostingFailure(models.Model):
+    """An installment a run could not post: `message` says why, or `locked`: another transaction
+    held it (until the run's final sweep, which deletes the row of one it then posts or finds
+    posted). One row per run and installment; the row of one a later delivery of its chunk posts
+    is deleted."""
+
+    run = models.ForeignKey(InstallmentPostingRun, on_delete=models.PROTECT, related_name="failures")
+    # No FOREIGN KEY in the database: its check would take a key-share lock on the installment and
+    # so wait for the very transaction that holds it (why a row is recorded locked). Installments
+    # are never deleted.
+    installment = models.ForeignKey(Installment, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False)
+    locked = models.BooleanField(default=False)
+    message = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["run_id", "installment_id"]
+        constraints = [models.UniqueConstraint(fields=["run", "installment"], name="posting_failure_once_per_run")]
+
+    def __str__(self) -> str:
+        return f"Run #{self.run_id}: installment {self.installment_id} {'locked' if self.locked else 'failed'}"
+
+
 auditlog.register(Driver)
 auditlog.register(Lease)
 auditlog.register(DriverLoan)
 auditlog.register(Installment)
-auditlog.register(
-    InstallmentPostingRun, exclude_fields=["chunks_done", "processed", "posted", "skipped", "failed", "locked", "total_amount", "errors"]
-)
+auditlog.register(InstallmentPostingRun)

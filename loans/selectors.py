@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypedDict
 
-from django.db.models import Case, CharField, Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Case, CharField, Count, DecimalField, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
 
 from ledger import selectors as ledger_selectors
@@ -24,6 +24,7 @@ from .models import (
     InstallmentPostingRun,
     InstallmentStatus,
     LoanStatus,
+    PostingFailure,
     PostingRunChunk,
 )
 from .periods import week_containing
@@ -43,17 +44,41 @@ def loans_for_listing() -> QuerySet[DriverLoan]:
     return DriverLoan.objects.select_related("driver", "lease", "created_by")
 
 
-class RecoveredChunks(TypedDict):
-    chunks_recovered: int
+MAX_LISTED_ERRORS = 100
 
 
-def posting_runs() -> QuerySet[WithAnnotations[InstallmentPostingRun, RecoveredChunks]]:
-    """Runs with who started them and `chunks_recovered`: how many chunks the recovery sweep
-    posted (counted from the chunks, in the same query)."""
-    recovered = (
-        PostingRunChunk.objects.filter(run=OuterRef("pk"), recovered=True).order_by().values("run").annotate(n=Count("pk")).values("n")
+def _per_run(rows: QuerySet, aggregate, *, link: str = "run", default=0):
+    """`aggregate` over the rows of the outer run: a correlated subquery on an indexed foreign key."""
+    rows = rows.filter(**{link: OuterRef("pk")}).order_by().values(link)
+    return Coalesce(Subquery(rows.annotate(value=aggregate).values("value")), default)
+
+
+def posting_runs() -> QuerySet[InstallmentPostingRun]:
+    """Runs with who started them and what they did, counted from rows in the same query (and
+    their first errors in one more): `posted` and `total_amount` from the installments linked to
+    the run, `failed` and `locked` from its failures, `chunks_done`, `planned_done` (the
+    installments its finished chunks planned) and `chunks_recovered` (how many the recovery sweep
+    posted) from its chunks; the model derives `processed` and `skipped` from them."""
+    chunks, failures = PostingRunChunk.objects.all(), PostingFailure.objects.all()
+    finished = chunks.filter(finished_at__isnull=False)
+    errors = (
+        failures.filter(locked=False)
+        .select_related("installment__loan")
+        .order_by("installment_id")
     )
-    return InstallmentPostingRun.objects.select_related("started_by").annotate(chunks_recovered=Coalesce(Subquery(recovered), 0))
+    return (
+        InstallmentPostingRun.objects.select_related("started_by")
+        .annotate(
+            posted=_per_run(Installment.objects.all(), Count("pk"), link="posting_run"),
+            total_amount=_per_run(Installment.objects.all(), Sum("amount"), link="posting_run", default=Value(ZERO, MONEY)),
+            failed=_per_run(failures.filter(locked=False), Count("pk")),
+            locked=_per_run(failures.filter(locked=True), Count("pk")),
+            chunks_done=_per_run(finished, Count("pk")),
+            planned_done=_per_run(finished, Sum("planned")),
+            chunks_recovered=_per_run(chunks.filter(recovered=True), Count("pk")),
+        )
+        .prefetch_related(Prefetch("failures", queryset=errors[:MAX_LISTED_ERRORS], to_attr="error_rows"))
+    )
 
 
 class PaymentFigures(TypedDict):

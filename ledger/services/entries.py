@@ -9,16 +9,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from loanproject.core.db import execute_with_bound_parameters
 from loanproject.core.errors import Conflict, DomainError
 from loanproject.core.money import ZERO, to_cents
 
 from .. import bulk
 from ..inputs import Charge, Leg, PostedCharge
-from ..models import Account, AccountType, JournalEntry, Posting
+from ..models import JournalEntry, Posting
 from ..parties import Party
 
 if TYPE_CHECKING:
@@ -127,41 +126,6 @@ def _book_entry(
     return entry
 
 
-def _currencies_of_charge_accounts(charges: Sequence[Charge]) -> dict[int, str]:
-    """Validate every charge against its accounts; returns {account id: currency}."""
-    account_ids = {charge.receivable_account_id for charge in charges}
-    account_ids.update(account_id for charge in charges for account_id, _ in charge.credits)
-    accounts = {pk: (currency, is_active, type) for pk, currency, is_active, type in _account_facts(account_ids)}
-    keys = set()
-    for charge in charges:
-        key = charge.idempotency_key
-        if not key or key in keys:
-            raise ValidationError({"charges": [f"Idempotency key {key!r} is blank or repeated in the batch."]})
-        keys.add(key)
-        if not charge.credits:
-            raise ValidationError({"charges": [f"{key}: a charge needs at least one credit."]})
-        receivable = accounts.get(charge.receivable_account_id)
-        if receivable is None or receivable[2] != AccountType.ASSET:
-            raise DomainError(f"{key}: the receivable account must be an existing asset account.", code="bad_account")
-        for account_id, amount in charge.credits:
-            _check_amount(amount, what=f"{key}: a credit")
-            if account_id not in accounts or accounts[account_id][0] != receivable[0]:
-                raise DomainError(f"{key}: credit account {account_id} is missing or in another currency.", code="bad_account")
-        for account_id in (charge.receivable_account_id, *(account_id for account_id, _ in charge.credits)):
-            if not accounts[account_id][1]:
-                raise DomainError(f"{key}: account {account_id} is closed to new postings.", code="account_inactive")
-    return {pk: values[0] for pk, values in accounts.items()}
-
-
-def _account_facts(account_ids: set[int]) -> list[tuple[Any, ...]]:
-    """(id, currency, is_active, type) of the accounts; one array parameter on PostgreSQL."""
-    if connection.vendor == "postgresql":
-        return execute_with_bound_parameters(
-            "SELECT id, currency, is_active, type FROM ledger_account WHERE id = ANY(%b::bigint[])", [sorted(account_ids)]
-        ) or []
-    return list(Account.objects.filter(pk__in=account_ids).values_list("pk", "currency", "is_active", "type"))
-
-
 @transaction.atomic
 def post_charges(*, charges: Sequence[Charge], source: str, created_by: User | None = None) -> dict[str, PostedCharge]:
     """Book many charges in one set-based write: each an entry (Dr receivable, Cr its credits)
@@ -171,21 +135,22 @@ def post_charges(*, charges: Sequence[Charge], source: str, created_by: User | N
     twice (even concurrently) and still books each charge once. Returns {key: PostedCharge} for
     the charges booked by this call. One invalid charge refuses the whole batch.
     """
-    currencies = _currencies_of_charge_accounts(charges)
-    return bulk.write_charges(
-        charges,
-        currencies=currencies,
-        source=source,
-        created_by_id=created_by.pk if created_by is not None else None,
-        now=timezone.now(),
+    keys = [charge.idempotency_key for charge in charges]
+    if not all(keys) or len(set(keys)) != len(keys):
+        raise ValidationError({"charges": ["Idempotency keys must be neither blank nor repeated in the batch."]})
+    if not charges:
+        return {}
+    bulk.open_charge_staging()
+    bulk.stage_given_charges(charges)
+    bulk.book_staged_charges(
+        source=source, created_by_id=created_by.pk if created_by is not None else None, now=timezone.now()
     )
+    return bulk.booked_charges()
 
 
 def stage_charges() -> tuple[str, str]:
-    """PostgreSQL: open this transaction's staging tables for `post_staged_charges` and return
-    their names (charges, credits). The caller fills them with INSERT ... SELECT (see bulk.py)."""
-    if connection.vendor != "postgresql":
-        raise NotImplementedError("Staged charges need PostgreSQL; use post_charges elsewhere.")
+    """Open this transaction's staging tables for `post_staged_charges` and return their names
+    (charges, credits). The caller fills them with INSERT ... SELECT (see bulk.py)."""
     bulk.open_charge_staging()
     return bulk.STAGED_CHARGES, bulk.STAGED_CREDITS
 
@@ -200,6 +165,6 @@ def post_staged_charges(*, source: str, created_by: User | None = None) -> tuple
 
 
 def staged_parties_with_credit() -> list[tuple[Party, str]]:
-    """PostgreSQL, after `post_staged_charges`: the parties charged by this batch that hold
+    """After `post_staged_charges` or `post_charges`: the parties charged by this batch that hold
     credit, with its currency. One query, whatever the batch size; most parties have none."""
     return [(Party(type=party_type, id=party_id), currency) for party_type, party_id, currency in bulk.staged_parties_with_credit()]

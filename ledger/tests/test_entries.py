@@ -5,9 +5,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
-from ledger import bulk, selectors, services
+from ledger import selectors, services
 from ledger.inputs import Charge, Leg
 from ledger.models import AccountType, Category, JournalEntry, OpenItem, OpenItemStatus, Posting
 from ledger.parties import Party
@@ -206,28 +205,6 @@ def test_post_charges_refuses_an_inactive_receivable():
         services.post_charges(charges=_charges(account, principal, interest, 1), source="test")
 
     assert JournalEntry.objects.count() == 0
-
-
-def test_the_portable_writer_books_the_same_rows_as_the_set_based_one():
-    account, principal, interest = receivable(DRIVER), AccountFactory(code="1300"), income_account()
-    currencies = {account.pk: "USD", principal.pk: "USD", interest.pk: "USD"}
-    now = timezone.now()
-
-    set_based = bulk.write_charges(_charges(account, principal, interest, 2, prefix="a"), currencies=currencies, source="t", created_by_id=None, now=now)
-    portable = bulk.write_charges_with_orm(_charges(account, principal, interest, 2, prefix="b"), currencies=currencies, source="t", created_by_id=None, now=now)
-    again = bulk.write_charges_with_orm(_charges(account, principal, interest, 2, prefix="b"), currencies=currencies, source="t", created_by_id=None, now=now)
-
-    def shape(posted):
-        return [
-            (
-                sorted(Posting.objects.filter(entry_id=p.entry_id).values_list("account_id", "debit", "credit")),
-                OpenItem.objects.filter(pk=p.open_item_id).values_list("amount", "outstanding", "reference").get()[:2],
-            )
-            for _, p in sorted(posted.items())
-        ]
-
-    assert shape(set_based) == shape(portable)
-    assert again == {}
 
 
 # --- Reversals -----------------------------------------------------------------------------------

@@ -166,15 +166,21 @@ def test_a_payment_whose_credit_was_applied_is_reversed_after_the_application():
     assert selectors.account_balance(account=cash_account()) == Decimal("0.00")
 
 
-def test_the_parties_with_credit_are_found_in_one_query(django_assert_num_queries):
+def test_the_parties_a_batch_charged_that_hold_credit_are_found_in_one_query(django_assert_num_queries):
     pay("5.00", key="credit-7")
     pay("5.00", key="credit-8", party=OTHER)
-    pay("5.00", key="credit-9", party=Party.of("loans.driver", 9))
+    pay("5.00", key="credit-9", party=Party.of("loans.driver", 9))  # holds credit, not charged below
     charge(receivable(OTHER), income_account(), "5.00", key="other", due=date(2026, 1, 4))  # OTHER's credit used up below
     services.apply_party_credit(party=OTHER)
-    accounts = [receivable(DRIVER).pk, receivable(OTHER).pk, receivable(Party.of("loans.driver", 10)).pk]
+    services.post_charges(
+        charges=[
+            Charge(f"batch-{n}", date(2026, 1, 11), date(2026, 1, 11), "batch", receivable(party).pk, ((income_account().pk, Decimal("1.00")),))
+            for n, party in enumerate([DRIVER, OTHER, Party.of("loans.driver", 10)])
+        ],
+        source="test",
+    )
 
     with django_assert_num_queries(1):
-        found = selectors.parties_with_credit(receivable_account_ids=accounts)
+        found = services.staged_parties_with_credit()
 
     assert found == [(DRIVER, "USD")]

@@ -96,8 +96,9 @@ def test_a_posting_run_started_while_the_broker_is_dead_answers_at_once_and_is_r
     from applications.tests.factories import StaffUserFactory
     from conftest import celery_broker
     from loanproject.core.testing import deadline
-    from loans.models import InstallmentPostingRun, InstallmentStatus
+    from loans.models import InstallmentStatus
     from loans.periods import current_week
+    from loans.selectors import posting_runs
     from loans.services import recover_stalled_posting_runs
     from loans.tests.factories import make_loan
 
@@ -114,10 +115,10 @@ def test_a_posting_run_started_while_the_broker_is_dead_answers_at_once_and_is_r
         took = time.monotonic() - started
 
     assert (response.status_code, took < SUBMIT_BOUND) == (202, True), (response.status_code, took)
-    run = InstallmentPostingRun.objects.get()
+    run = posting_runs().get()
     assert (run.chunks_total, run.chunks_done, run.finished_at) == (1, 0, None)
     recover_stalled_posting_runs(stalled_after=timedelta(0))
-    run.refresh_from_db()
+    run = posting_runs().get()
     assert (run.chunks_done, run.posted, run.finished_at is not None, run.recovered_at is not None) == (1, 1, True, True)
     assert list(loan.installments.order_by("sequence").values_list("status", flat=True)) == [
         InstallmentStatus.POSTED, InstallmentStatus.SCHEDULED]

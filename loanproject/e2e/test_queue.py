@@ -28,7 +28,7 @@ from ledger.models import Account, AccountType, Posting
 from loanproject.core.beat import DatabaseScheduler
 from loanproject.tests.processes import free_port, production_env_on_test_database
 from loanproject.tests.worker import Worker
-from loans import services
+from loans import selectors, services
 from loans.models import InstallmentPostingRun, InstallmentStatus, PostingRunChunk
 from loans.periods import current_week
 from loans.tests.factories import SUNDAY, make_loan
@@ -72,7 +72,7 @@ def test_beat_fires_the_weekly_posting_and_the_worker_posts(redis_broker):
     with running_worker(redis_broker):
         beat.start()
         try:
-            run = wait_until(lambda: InstallmentPostingRun.objects.filter(finished_at__isnull=False).first(), timeout=40)
+            run = wait_until(lambda: selectors.posting_runs().filter(finished_at__isnull=False).first(), timeout=40)
         finally:
             beat.stop()
 
@@ -113,7 +113,7 @@ def test_a_run_whose_worker_was_killed_and_broker_flushed_finishes_by_itself(tmp
     try:
         first_worker.wait_for(" ready.")
         run = services.start_posting_run(**WEEK, chunk_size=2)
-        wait_until(lambda: InstallmentPostingRun.objects.get(pk=run.pk).chunks_done == 4 and _backends_waiting_on_a_lock() >= 1,
+        wait_until(lambda: selectors.posting_runs().get(pk=run.pk).chunks_done == 4 and _backends_waiting_on_a_lock() >= 1,
                    timeout=60)
         first_worker.kill()  # kill -9 of the worker and its pool, mid-chunk
     finally:
@@ -123,7 +123,7 @@ def test_a_run_whose_worker_was_killed_and_broker_flushed_finishes_by_itself(tmp
             connection.default_channel.client.flushdb()  # the queued and the unacked chunk messages are gone
         holder.stop()
 
-    run.refresh_from_db()
+    run = selectors.posting_runs().get(pk=run.pk)
     assert (run.chunks_total, run.chunks_done, run.posted, run.finished_at) == (15, 4, 8, None)
 
     # No human action from here: a worker, and beat running the production schedule (the sweep
@@ -143,7 +143,7 @@ def test_a_run_whose_worker_was_killed_and_broker_flushed_finishes_by_itself(tmp
         beat.stop()
         worker.stop()
 
-    run.refresh_from_db()
+    run = selectors.posting_runs().get(pk=run.pk)
     assert (run.chunks_done, run.processed, run.posted, run.skipped, run.failed, run.locked) == (15, 30, 30, 0, 0, 0)
     assert run.recovered_at is not None
     recovered = PostingRunChunk.objects.filter(run=run).order_by("first_due", "first_id").values_list("recovered", flat=True)

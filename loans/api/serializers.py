@@ -104,6 +104,17 @@ class PostingRunSerializer(serializers.ModelSerializer):
     chunks_recovered = serializers.IntegerField(
         read_only=True, help_text="Chunks the recovery sweep posted (their worker or queued task was lost)."
     )
+    # Counted from rows by selectors.posting_runs().
+    chunks_done = serializers.IntegerField(read_only=True)
+    processed = serializers.IntegerField(read_only=True)
+    posted = serializers.IntegerField(read_only=True)
+    skipped = serializers.IntegerField(read_only=True)
+    failed = serializers.IntegerField(read_only=True)
+    locked = serializers.IntegerField(
+        read_only=True, help_text="Held by another transaction until the run ended: run again to post them."
+    )
+    total_amount = money(read_only=True)
+    errors = serializers.ListField(child=serializers.DictField(), read_only=True)
 
     class Meta:
         model = InstallmentPostingRun

@@ -13,16 +13,17 @@ How "exactly once" holds:
 - A run is planned as chunks: ranges of (due date, id) of the installments to post, a few
   thousand each, recorded with the run (`PostingRunChunk`, unique per run and first id). A
   chunk's transaction locks its record, claims its installments with SELECT ... FOR UPDATE SKIP
-  LOCKED, books them in one set-based write, marks them posted, and finishes the record with its
-  counts added to the run's. A chunk delivered again finds its record finished and does nothing;
-  running the week again posts what is left.
+  LOCKED, books them in one set-based write, marks them posted (linked to the run), and finishes
+  the record. A chunk delivered again finds its record finished and does nothing; running the
+  week again posts what is left.
 - Two runs at once (two workers, a double beat, a hand run during the scheduled one) skip each
   other's locked rows and re-check the status, so each installment is claimed by one of them.
-  Rows another transaction held are counted `locked`, not skipped; when the last chunk is done
+  Rows another transaction held get a `locked` PostingFailure row; when the last chunk is done
   the run sweeps them once more, waiting (a bounded time) for their locks, so a finished run
   reports each either posted, skipped (the other run posted it) or still locked.
 - If one installment of a chunk is bad, the chunk is posted one installment at a time, each in
-  its own transaction together with its counts; the chunk is marked done at the end.
+  its own transaction (a bad one with its PostingFailure row); the chunk is marked done at the end.
+- What a run did is never counted here: selectors.posting_runs() reads it from these rows.
 - Belt and braces: the entry's idempotency key is "loans.installment:<id>:<attempt>" (unique in
   the ledger) and an entry belongs to one installment (unique): the database refuses a second
   posting even if the logic above were broken.
@@ -33,11 +34,11 @@ How a stranded run finishes (`recover_stalled_posting_runs`, on beat every few m
 killed mid-chunk, a flushed broker or a dropped connection leaves chunks whose records are not
 finished and that nobody works on: no transaction holds their row lock. Once a run has made no
 progress (no chunk finished since it started, or since the last one) for
-LOANS_POSTING_STALLED_AFTER_SECONDS, the sweep posts those chunks itself, through
+LOANS_POSTING_STALLED_AFTER_SECONDS, the recovery posts those chunks itself, through
 `post_installment_chunk` like a worker (skipping any record a worker holds), a bounded number per
 tick, and finishes the run. Their queued messages, if they come back, find the records finished.
-The sweep marks what it did (`recovered` chunks, the run's `recovered_at`) and keeps at a run it
-took in hand every tick until it is finished.
+It marks what it did (`recovered` chunks, the run's `recovered_at`) and keeps at a run it took in
+hand every tick until it is finished.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, OperationalError, transaction
-from django.db.models import Count, F, Max, Q, QuerySet, Sum, Value
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -62,15 +63,9 @@ from loanproject.core.errors import DomainError, NotFound
 from loanproject.core.metrics import increment_after_commit
 from loanproject.core.money import ZERO, to_cents
 
-from ..metrics import (
-    INSTALLMENT_POSTING_FAILURES,
-    INSTALLMENTS_POSTED,
-    POSTING_CHUNK_SECONDS,
-    POSTING_CHUNKS_RECOVERED,
-    POSTING_RUN_SECONDS,
-    POSTING_RUNS_RECOVERED,
-)
-from ..models import Installment, InstallmentPostingRun, InstallmentStatus, PostingRunChunk
+from .. import selectors
+from ..metrics import INSTALLMENT_POSTING_FAILURES, POSTING_CHUNK_SECONDS, POSTING_CHUNKS_RECOVERED, POSTING_RUN_SECONDS, POSTING_RUNS_RECOVERED
+from ..models import Installment, InstallmentPostingRun, PostingFailure, PostingRunChunk
 from ..periods import validate_week
 from . import claims
 from .targets import PostingChunk, due_installments, plan_chunks
@@ -86,14 +81,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MAX_STORED_ERRORS = 100
 # What one bad installment can raise; anything else (lost connection, lock timeout) aborts the
 # chunk, which is then retried whole (by Celery) or by running again.
 DATA_ERRORS = (DomainError, ValidationError, IntegrityError, DataError)
 # How long the final sweep waits for rows another transaction holds (a chunk of a concurrent run
 # commits in about a second); past it they stay `locked` in the result.
 SWEEP_LOCK_WAIT_MS = 10_000
-COUNTERS = ("processed", "posted", "skipped", "failed", "locked", "total_amount")
 # Chunks the recovery sweep posts per tick at most (about a minute at the default chunk size);
 # the next tick goes on with the rest.
 RECOVERY_CHUNKS_PER_SWEEP = 100
@@ -126,7 +119,9 @@ class PostingResult:
         return self.failed == 0 and self.locked == 0
 
     @classmethod
-    def of_run(cls, run: InstallmentPostingRun) -> PostingResult:
+    def of_run(cls, run_id: int) -> PostingResult:
+        """The run's figures, read from its rows."""
+        run = selectors.posting_runs().get(pk=run_id)
         return cls(
             period_start=run.period_start,
             period_end=run.period_end,
@@ -137,7 +132,7 @@ class PostingResult:
             failed=run.failed,
             locked=run.locked,
             total_amount=run.total_amount,
-            errors=list(run.errors),
+            errors=run.errors,
             finished=run.is_finished,
         )
 
@@ -161,22 +156,20 @@ class PostingResult:
 
 @dataclass
 class ChunkOutcome:
-    """What one delivery of a chunk added to its run (nothing if the chunk was done before)."""
+    """What one delivery of a chunk did (nothing if the chunk was done before): the task's answer."""
 
-    processed: int = 0
     posted: int = 0
-    skipped: int = 0
+    amount: Decimal = ZERO
     failed: int = 0
     locked: int = 0
-    amount: Decimal = ZERO
+    skipped: int = 0
     errors: list[dict] = field(default_factory=list)
     already_done: bool = False
     in_progress: bool = False  # the recovery sweep found a worker holding the chunk: left to it
 
-    def add(self, deltas: dict) -> None:
-        for name in ("processed", "posted", "skipped", "failed", "locked"):
-            setattr(self, name, getattr(self, name) + deltas.get(name, 0))
-        self.amount += deltas.get("total_amount", ZERO)
+    @property
+    def processed(self) -> int:
+        return self.posted + self.skipped + self.failed + self.locked
 
 
 # --- Reads -------------------------------------------------------------------------------------
@@ -255,8 +248,7 @@ def post_weekly_installments(
         done += chunk.planned
         if on_progress is not None:
             on_progress(done, total)
-    run.refresh_from_db()
-    return PostingResult.of_run(run)
+    return PostingResult.of_run(run.pk)
 
 
 def start_posting_run(
@@ -321,8 +313,7 @@ def recover_stalled_posting_runs(
             outcome = post_installment_chunk(run_id=run.pk, chunk=PostingChunk.of_record(record), recovering=True)
             if not (outcome.in_progress or outcome.already_done):
                 result.chunks_posted += 1
-        _finish_run_if_complete(run, recovering=True)
-        if InstallmentPostingRun.objects.filter(pk=run.pk, finished_at__isnull=False).exists():
+        if _finish_run_if_complete(run, recovering=True):
             result.finished.append(run.pk)
         if result.budget_spent:
             break
@@ -352,7 +343,7 @@ def _stalled_runs(*, no_progress_since: datetime) -> QuerySet[InstallmentPosting
 
 def post_installment_chunk(*, run_id: int, chunk: PostingChunk, recovering: bool = False) -> ChunkOutcome:
     """Post one chunk of a run in one transaction, once however often it is delivered; if an
-    installment is bad, post the chunk one installment at a time and report the bad ones instead
+    installment is bad, post the chunk one installment at a time and record the bad ones instead
     of failing them all. The chunk that completes the run finishes it (after the final sweep).
 
     `recovering`: the recovery sweep posts it. A chunk another transaction holds is in progress
@@ -372,8 +363,8 @@ def post_installment_chunk(*, run_id: int, chunk: PostingChunk, recovering: bool
             else:
                 booked = claims.post_claimed(run, chunk=chunk)
                 claims.settle_deferred_checks()
-                outcome = ChunkOutcome()
-                outcome.add(_complete_chunk(run, record, chunk, posted=booked.posted, amount=booked.amount, recovered=recovering))
+                outcome = ChunkOutcome(posted=booked.posted, amount=booked.amount)
+                _complete_chunk(run, record, chunk, outcome, recovered=recovering)
     except DATA_ERRORS as exc:
         logger.warning("posting run %s: chunk from installment %s failed (%s); posting it one by one", run.pk, chunk.first_id, exc)
         outcome = _post_chunk_one_by_one(run, chunk, recovered=recovering)
@@ -384,83 +375,45 @@ def post_installment_chunk(*, run_id: int, chunk: PostingChunk, recovering: bool
 
 def _chunk_record(run: InstallmentPostingRun, chunk: PostingChunk, *, skip_locked: bool = False) -> PostingRunChunk | None:
     """The chunk's record, locked. A twin delivery blocks here until the first commits; with
-    `skip_locked`, a record another transaction holds gives None instead (it is in progress).
-
-    A run opened before runs recorded their plan lacks the records of chunks never delivered: the
-    first delivery creates it (a twin blocks on the unique index)."""
-    lookup = PostingRunChunk.objects.select_for_update(of=("self",), skip_locked=skip_locked).filter(
-        run_id=run.pk, first_id=chunk.first_id
+    `skip_locked`, a record another transaction holds gives None instead (it is in progress)."""
+    record = (
+        PostingRunChunk.objects.select_for_update(of=("self",), skip_locked=skip_locked)
+        .filter(run_id=run.pk, first_id=chunk.first_id)
+        .first()
     )
-    record = lookup.first()
-    if record is not None or skip_locked:
-        return record
-    record = PostingRunChunk(
-        run_id=run.pk, first_due=chunk.first_due, first_id=chunk.first_id, next_due=chunk.next_due, next_id=chunk.next_id,
-        planned=chunk.planned,
-    )
-    record.full_clean(exclude=["run"], validate_unique=False, validate_constraints=False)
-    try:
-        with transaction.atomic():
-            record.save(force_insert=True)
-    except IntegrityError:  # a twin delivery created it and committed: use theirs
-        record = lookup.get()
+    if record is None and not skip_locked:
+        raise NotFound(f"Posting run #{run.pk} planned no chunk from installment {chunk.first_id}.")
     return record
 
 
-def _save_counts(
-    run: InstallmentPostingRun, record: PostingRunChunk, *, finishing: bool = False, recovered: bool = False, **values
-) -> dict:
-    """Give the chunk its new values and add the same differences to the run, in the caller's
-    transaction; returns the differences. `recovered`: the recovery sweep finishes the chunk."""
-    deltas = {name: values[name] - getattr(record, name) for name in COUNTERS if name in values}
-    for name, value in values.items():
-        setattr(record, name, value)
-    if finishing:
-        record.finished_at = timezone.now()
-        record.recovered = recovered
-    record.full_clean(exclude=["run"], validate_unique=False, validate_constraints=False)
-    record.save(update_fields=[*values, *(["finished_at", "recovered"] if finishing else [])])
-    changes = {name: F(name) + delta for name, delta in deltas.items() if delta}
-    if finishing:
-        changes["chunks_done"] = F("chunks_done") + 1
-    if changes:
-        InstallmentPostingRun.objects.filter(pk=run.pk).update(**changes)
-    increment_after_commit(INSTALLMENTS_POSTED, deltas.get("posted", 0))
-    increment_after_commit(INSTALLMENT_POSTING_FAILURES, deltas.get("failed", 0))
-    return deltas
-
-
 def _complete_chunk(
-    run: InstallmentPostingRun, record: PostingRunChunk, chunk: PostingChunk, *, posted: int, amount: Decimal,
-    recovered: bool = False,
-) -> dict:
-    """Count what the chunk left: rows still due (held by another transaction) are locked, the
-    planned rows neither posted, failed nor locked were skipped. Marks the chunk done (by the
-    recovery sweep if `recovered`)."""
+    run: InstallmentPostingRun, record: PostingRunChunk, chunk: PostingChunk, outcome: ChunkOutcome, *, recovered: bool
+) -> None:
+    """Mark the chunk done. Its rows still due that did not fail were held by another
+    transaction: recorded `locked` for the final sweep."""
     # A delivery after a crash in the one-by-one fallback claims the whole range again: an
     # installment that failed then (its cause since fixed) may be posted now, and is not failed.
-    posted_since = set(
-        Installment.objects.filter(pk__in=record.failed_ids, status=InstallmentStatus.POSTED).values_list("pk", flat=True)
-    ) if record.failed_ids else set()
-    failed_ids = [pk for pk in record.failed_ids if pk not in posted_since]
-    locked_ids = [pk for pk in claims.still_due_ids(run, chunk=chunk) if pk not in set(failed_ids)]
-    posted = record.posted + posted
-    skipped = max(record.planned - posted - len(failed_ids) - len(locked_ids), 0)
-    deltas = _save_counts(
-        run, record, finishing=True, recovered=recovered, posted=posted, total_amount=record.total_amount + amount,
-        locked=len(locked_ids), locked_ids=locked_ids, skipped=skipped, failed=len(failed_ids), failed_ids=failed_ids,
-        processed=posted + len(failed_ids) + len(locked_ids) + skipped,
-    )
+    # Looked up only when the run has failures: the join would read every installment it posted.
+    failures = PostingFailure.objects.filter(run=run)
+    if failures.exists():
+        failures.filter(installment__posting_run=run).delete()
+    still_due = claims.still_due_ids(run, chunk=chunk)
+    if still_due:
+        failed = set(PostingFailure.objects.filter(run=run, installment_id__in=still_due).values_list("installment_id", flat=True))
+        held = [PostingFailure(run=run, installment_id=pk, locked=True) for pk in still_due if pk not in failed]
+        PostingFailure.objects.bulk_create(held)
+        outcome.locked = len(held)
+    outcome.skipped = max(record.planned - outcome.posted - outcome.failed - outcome.locked, 0)
+    record.finished_at, record.recovered = timezone.now(), recovered
+    record.save(update_fields=["finished_at", "recovered"])
     if recovered:
         _mark_recovered(run)
         increment_after_commit(POSTING_CHUNKS_RECOVERED, 1)
-    if not locked_ids:  # the common case: finish the run in this transaction if this was its last chunk
-        _mark_finished(run, InstallmentPostingRun.objects.filter(locked=0))
-    return deltas
 
 
 def _post_chunk_one_by_one(run: InstallmentPostingRun, chunk: PostingChunk, *, recovered: bool = False) -> ChunkOutcome:
-    """Each installment in its own transaction, with its counts: a crash loses none of them."""
+    """Each installment in its own transaction (a bad one with its failure row): a crash loses
+    none of them."""
     candidates = list(
         due_installments(period_end=run.period_end, loan_ids=run.loan_ids)
         .filter(chunk.bounds())
@@ -471,43 +424,34 @@ def _post_chunk_one_by_one(run: InstallmentPostingRun, chunk: PostingChunk, *, r
     for installment_id, loan_number, sequence in candidates:
         try:
             with transaction.atomic():
-                record = _chunk_record(run, chunk)
-                if record.finished_at is not None:  # a twin delivery completed the chunk meanwhile
+                if _chunk_record(run, chunk).finished_at is not None:  # a twin delivery completed the chunk meanwhile
                     return outcome
-                if installment_id in record.failed_ids:  # failed in an earlier delivery, counted then
+                if PostingFailure.objects.filter(run=run, installment_id=installment_id).exists():  # failed in an earlier delivery
                     continue
                 booked = claims.post_claimed(run, installment_ids=[installment_id])
                 claims.settle_deferred_checks()
-                if booked.posted:
-                    outcome.add(_save_counts(
-                        run, record, posted=record.posted + booked.posted, processed=record.processed + booked.posted,
-                        total_amount=record.total_amount + booked.amount,
-                    ))
+                outcome.posted += booked.posted
+                outcome.amount += booked.amount
         except DATA_ERRORS as exc:
-            message = getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [])) or str(exc)
-            error = {"installment_id": installment_id, "loan_number": loan_number, "sequence": sequence, "error": message[:500]}
             with transaction.atomic():
-                record = _chunk_record(run, chunk)
-                if record.finished_at is not None:
+                if _chunk_record(run, chunk).finished_at is not None:
                     return outcome
-                if installment_id not in record.failed_ids:
-                    outcome.add(_save_counts(
-                        run, record, failed=record.failed + 1, processed=record.processed + 1,
-                        failed_ids=[*record.failed_ids, installment_id],
-                    ))
-                    outcome.errors.append(error)
-                    _add_errors(run, [error])
+                outcome.errors.append(_record_failure(run, installment_id, exc, loan_number=loan_number, sequence=sequence))
+                outcome.failed += 1
     with transaction.atomic():
         record = _chunk_record(run, chunk)
         if record.finished_at is None:
-            outcome.add(_complete_chunk(run, record, chunk, posted=0, amount=ZERO, recovered=recovered))
+            _complete_chunk(run, record, chunk, outcome, recovered=recovered)
     return outcome
 
 
-def _add_errors(run: InstallmentPostingRun, errors: list[dict]) -> None:
-    locked = InstallmentPostingRun.objects.select_for_update().get(pk=run.pk)
-    if len(locked.errors) < MAX_STORED_ERRORS:
-        InstallmentPostingRun.objects.filter(pk=run.pk).update(errors=(locked.errors + errors)[:MAX_STORED_ERRORS])
+def _record_failure(run: InstallmentPostingRun, installment_id: int, exc: Exception, *, loan_number: str, sequence: int) -> dict:
+    """The installment's failure row (a locked one the sweep found bad becomes failed); returns
+    the error as the run's figures show it."""
+    message = (getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [])) or str(exc))[:500]
+    PostingFailure.objects.update_or_create(run=run, installment_id=installment_id, defaults={"locked": False, "message": message})
+    increment_after_commit(INSTALLMENT_POSTING_FAILURES, 1)
+    return {"installment_id": installment_id, "loan_number": loan_number, "sequence": sequence, "error": message}
 
 
 def _mark_recovered(run: InstallmentPostingRun) -> None:
@@ -516,28 +460,21 @@ def _mark_recovered(run: InstallmentPostingRun) -> None:
         increment_after_commit(POSTING_RUNS_RECOVERED, 1)
 
 
-def _mark_finished(run: InstallmentPostingRun, runs) -> bool:
-    """Set finished_at if every chunk is done (once: the first to see it wins)."""
-    finished_at = timezone.now()
-    if runs.filter(pk=run.pk, chunks_done=F("chunks_total"), finished_at__isnull=True).update(finished_at=finished_at):
-        seconds = (finished_at - run.started_at).total_seconds()
-        transaction.on_commit(lambda: POSTING_RUN_SECONDS.observe(seconds))
-        return True
-    return False
-
-
 # --- The final sweep ---------------------------------------------------------------------------
 
 
-def _finish_run_if_complete(run: InstallmentPostingRun, *, recovering: bool = False) -> None:
-    """After a chunk commits: if every chunk is done but the run is not finished (rows were
-    locked, or the worker died between the last chunk and this step), sweep and finish it."""
-    if InstallmentPostingRun.objects.filter(pk=run.pk, chunks_done=F("chunks_total"), finished_at__isnull=True).exists():
-        _sweep(run, recovering=recovering)
+def _finish_run_if_complete(run: InstallmentPostingRun, *, recovering: bool = False) -> bool:
+    """After a chunk commits: if every chunk is done but the run is not finished, sweep and
+    finish it. True if the run is finished."""
+    unfinished_chunks = PostingRunChunk.objects.filter(run_id=OuterRef("pk"), finished_at__isnull=True)
+    state = InstallmentPostingRun.objects.filter(pk=run.pk).values_list("finished_at", Exists(unfinished_chunks)).get()
+    if state[0] is None and not state[1]:
+        return _sweep(run, recovering=recovering)
+    return state[0] is not None
 
 
 @transaction.atomic
-def _sweep(run: InstallmentPostingRun, *, recovering: bool = False) -> None:
+def _sweep(run: InstallmentPostingRun, *, recovering: bool = False) -> bool:
     """Post the rows the chunks found locked, waiting a bounded time for their locks, and finish
     the run. The run's row lock makes it happen once.
 
@@ -545,58 +482,36 @@ def _sweep(run: InstallmentPostingRun, *, recovering: bool = False) -> None:
     the sweep never holds some installments (and the credit accounts their posting touched) while
     it waits for others: no lock cycle with a concurrent run's chunk."""
     current = InstallmentPostingRun.objects.select_for_update().get(pk=run.pk)
-    if current.finished_at is not None or current.chunks_done != current.chunks_total:
-        return
-    records = list(PostingRunChunk.objects.select_for_update(of=("self",)).filter(run_id=run.pk, locked__gt=0).order_by("pk"))
-    if records:
-        ids = sorted({pk for record in records for pk in record.locked_ids})
-        errors = {error["installment_id"]: error for error in _post_waiting_for_locks(run, ids)}
-        posted_now = dict(
-            Installment.objects.filter(pk__in=ids, status=InstallmentStatus.POSTED, posting_run_id=run.pk).values_list("pk", "amount")
-        )
-        still_due = set(claims.still_due_ids(run, installment_ids=ids))
-        for record in records:
-            _count_swept(run, record, posted_now=posted_now, errors=errors, still_due=still_due)
-    if _mark_finished(run, InstallmentPostingRun.objects.all()) and recovering:
+    if current.finished_at is not None:
+        return True
+    if PostingRunChunk.objects.filter(run=run, finished_at__isnull=True).exists():
+        return False
+    held = list(PostingFailure.objects.filter(run=run, locked=True).order_by("installment_id").values_list("installment_id", flat=True))
+    if held:
+        _post_waiting_for_locks(run, held)
+        still_due = claims.still_due_ids(run, installment_ids=held)
+        # Posted now (by this run or another) or no longer due: not locked any more.
+        PostingFailure.objects.filter(run=run, locked=True).exclude(installment_id__in=still_due).delete()
+    finished_at = timezone.now()
+    InstallmentPostingRun.objects.filter(pk=run.pk).update(finished_at=finished_at)
+    seconds = (finished_at - run.started_at).total_seconds()
+    transaction.on_commit(lambda: POSTING_RUN_SECONDS.observe(seconds))
+    if recovering:
         _mark_recovered(run)
+    return True
 
 
-def _count_swept(
-    run: InstallmentPostingRun, record: PostingRunChunk, *, posted_now: dict[int, Decimal], errors: dict[int, dict],
-    still_due: set[int],
-) -> None:
-    """Give the chunk what the sweep did to its locked rows: posted, failed, still locked, or
-    skipped (another run posted them, or they were cancelled meanwhile)."""
-    ids = list(record.locked_ids)
-    posted = [pk for pk in ids if pk in posted_now]
-    failed_now = [pk for pk in ids if pk in errors and pk not in record.failed_ids]
-    failed_ids = set(record.failed_ids) | set(failed_now)
-    still_locked = [pk for pk in ids if pk in still_due and pk not in failed_ids]
-    _save_counts(
-        run, record, posted=record.posted + len(posted),
-        total_amount=record.total_amount + sum((posted_now[pk] for pk in posted), ZERO),
-        failed=record.failed + len(failed_now), failed_ids=[*record.failed_ids, *failed_now],
-        locked=len(still_locked), locked_ids=still_locked,
-        skipped=record.skipped + len(ids) - len(posted) - len(failed_now) - len(still_locked),
-    )
-    if failed_now:
-        _add_errors(run, [errors[pk] for pk in failed_now])
-
-
-def _post_waiting_for_locks(run: InstallmentPostingRun, ids: list[int]) -> list[dict]:
-    """Post these installments if still due; returns the errors of bad ones. Waits up to
+def _post_waiting_for_locks(run: InstallmentPostingRun, ids: list[int]) -> None:
+    """Post these installments if still due, recording the bad ones. Waits up to
     SWEEP_LOCK_WAIT_MS for their locks, then takes what is free; a bad one is posted alone."""
     try:
         with transaction.atomic():
             with claims.lock_timeout(SWEEP_LOCK_WAIT_MS):
                 claims.post_claimed(run, installment_ids=ids, wait_for_locks=True)
             claims.settle_deferred_checks()
-            return []
-    except OperationalError:  # still held after the wait (or a deadlock): post what is free
+            return
+    except (OperationalError, *DATA_ERRORS):  # still held after the wait (or a deadlock), or a bad one: one by one
         pass
-    except DATA_ERRORS:
-        pass
-    errors = []
     labels = {pk: (number, sequence) for pk, number, sequence in Installment.objects.filter(pk__in=ids).values_list("id", "loan__loan_number", "sequence")}
     for installment_id in ids:
         try:
@@ -604,7 +519,5 @@ def _post_waiting_for_locks(run: InstallmentPostingRun, ids: list[int]) -> list[
                 claims.post_claimed(run, installment_ids=[installment_id])
                 claims.settle_deferred_checks()
         except DATA_ERRORS as exc:
-            message = getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [])) or str(exc)
             loan_number, sequence = labels.get(installment_id, ("", None))
-            errors.append({"installment_id": installment_id, "loan_number": loan_number, "sequence": sequence, "error": message[:500]})
-    return errors
+            _record_failure(run, installment_id, exc, loan_number=loan_number, sequence=sequence)

@@ -12,7 +12,7 @@ from freezegun import freeze_time
 from applications.lifecycle import ApplicationStatus
 from applications.tests.admin_pages import inline_post_data
 from applications.tests.factories import LoanApplicationFactory, StaffUserFactory
-from loans import services
+from loans import selectors, services
 from loans.models import Driver, DriverLoan, Installment, InstallmentPostingRun, InstallmentStatus, LoanStatus
 
 from .conftest import week
@@ -138,7 +138,7 @@ def test_the_post_action_posts_the_selected_loans_this_week(admin_client, django
             {"action": "post_due_installments", "_selected_action": [chosen.pk]}, follow=True,
         )
 
-    run = InstallmentPostingRun.objects.get()
+    run = selectors.posting_runs().get()
     assert [str(m) for m in response.context["messages"]] == [
         f"Posting run #{run.pk} (week of 2026-01-04) started: 1 chunk(s) queued for the workers."
     ]
@@ -153,7 +153,7 @@ def test_a_posting_run_is_started_from_the_admin(admin_client, django_capture_on
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(reverse("admin:loans_installmentpostingrun_add"), {"week": "2026-01-08"}, follow=True)
 
-    run = InstallmentPostingRun.objects.get()
+    run = selectors.posting_runs().get()
     assert (run.period_start, run.posted, run.finished_at is not None, run.started_by.username) == (SUNDAY, 1, True, "admin")
     assert f"Posting run #{run.pk} (week of 2026-01-04) started" in str(next(iter(response.context["messages"])))
 
@@ -326,4 +326,10 @@ def test_a_runs_page_lists_its_chunks(admin_client):
 
     assert page.status_code == 200
     formset = page.context["inline_admin_formsets"][0].formset
-    assert [(form.instance.planned, form.instance.posted) for form in formset.forms] == [(2, 2), (1, 1)]
+    assert [(form.instance.planned, form.instance.finished_at is not None) for form in formset.forms] == [(2, True), (1, True)]
+    shown = {field.field["name"]: field.contents() for fieldset in page.context["adminform"] for line in fieldset for field in line}
+    figures = ("chunks_done", "processed", "posted", "skipped", "failed", "locked", "total_amount", "chunks_recovered")
+    assert {name: shown[name] for name in figures} == {
+        "chunks_done": "2", "processed": "3", "posted": "3", "skipped": "0", "failed": "0", "locked": "0",
+        "total_amount": "1500.00", "chunks_recovered": "0",
+    }

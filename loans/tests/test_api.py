@@ -133,6 +133,37 @@ def test_the_posting_endpoint_previews_then_posts_the_week(finance, django_captu
     }
 
 
+def test_the_posting_run_list_counts_its_figures_from_rows_in_constant_queries(finance, django_assert_num_queries):
+    from ledger import services as ledger_services
+    from loans import services
+
+    make_loan(principal="400.00", weeks=4)
+    bad = make_loan(principal="400.00", weeks=4)
+    ledger_services.set_account_active(account_id=bad.receivable_account_id, is_active=False)
+    services.post_weekly_installments(period_start=SUNDAY, period_end=SUNDAY + timedelta(days=6))
+    finance.get("/api/v1/loan-posting-runs/")  # warm caches
+
+    # The token with its user, two for permissions, the page count (of runs alone), the page with
+    # its figures, its errors.
+    with django_assert_num_queries(6):
+        one = finance.get("/api/v1/loan-posting-runs/").json()
+    for n in range(1, 4):
+        services.post_weekly_installments(period_start=SUNDAY + timedelta(weeks=n), period_end=SUNDAY + timedelta(weeks=n, days=6))
+    with django_assert_num_queries(6):
+        four = finance.get("/api/v1/loan-posting-runs/").json()
+
+    first = one["results"][0]
+    assert {k: first[k] for k in ("chunks_done", "processed", "posted", "skipped", "failed", "locked", "total_amount")} == {
+        "chunks_done": 1, "processed": 2, "posted": 1, "skipped": 0, "failed": 1, "locked": 0, "total_amount": "100.00",
+    }
+    assert [(e["installment_id"], e["loan_number"], e["sequence"]) for e in first["errors"]] == [
+        (bad.installments.get(sequence=1).pk, bad.loan_number, 1)
+    ]
+    assert "closed to new postings" in first["errors"][0]["error"]
+    assert [run["posted"] for run in four["results"]] == [1, 1, 1, 1]
+    assert [run["failed"] for run in four["results"]] == [4, 3, 2, 1]  # the bad loan's due installments, newest run first
+
+
 def test_a_driver_payment_needs_a_key_and_replays(finance):
     loan = make_loan(principal="300.00", weeks=3)
     from loans import services

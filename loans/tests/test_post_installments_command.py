@@ -20,6 +20,7 @@ from freezegun import freeze_time
 from conftest import current_database_url, wait_until
 from ledger import services as ledger_services
 from ledger.models import JournalEntry
+from loans import selectors
 from loans.models import Installment, InstallmentPostingRun, InstallmentStatus
 
 from .factories import SUNDAY, StaffUserFactory, make_loan
@@ -167,9 +168,9 @@ def test_a_process_killed_mid_run_is_resumed_by_the_next_run():
 
     killed_at = posted_count()
     assert 20 <= killed_at < 300, "the run finished before it could be killed"
-    run_record = InstallmentPostingRun.objects.get()
+    run_record = selectors.posting_runs().get()
     assert run_record.finished_at is None
-    assert run_record.posted == killed_at  # counts commit with their chunk, so they match exactly
+    assert run_record.posted == killed_at  # its installments commit with their chunk, so they match exactly
     assert_each_installment_posted_once(killed_at)
 
     resumed = start_command("--week", "2026-01-18")

@@ -17,7 +17,7 @@ from applications.lifecycle import ApplicationStatus
 from applications.tests.factories import LoanApplicationFactory
 from ledger.models import JournalEntry
 from loanproject.core.errors import DomainError
-from loans import services
+from loans import selectors, services
 from loans.models import DriverLoan, Installment, InstallmentPostingRun, InstallmentStatus, LoanNumberCounter
 from loans.periods import LAST_POSTABLE_DATE
 from loans.tasks import post_weekly_installments_task
@@ -99,7 +99,7 @@ def test_the_api_posts_next_week_once_it_has_begun_in_new_york(django_capture_on
 
     assert (early.status_code, early.json()["error"]["fields"]) == (400, {"week": [not_started(NEXT_SUNDAY, SUNDAY)]})
     assert on_time.status_code == 202, on_time.json()
-    assert InstallmentPostingRun.objects.get().posted == 2
+    assert selectors.posting_runs().get().posted == 2
 
 
 def test_the_command_refuses_a_week_that_has_not_started():

@@ -13,9 +13,9 @@ from ledger import services as ledger_services
 from django.db.models import Sum
 
 from ledger.models import Account, JournalEntry, OpenItem, OpenItemStatus, Posting
-from loans import services
+from loans import selectors, services
 from loans.accounts import driver_party
-from loans.models import DriverLoan, Installment, InstallmentPostingRun, InstallmentStatus, LoanStatus, PostingRunChunk
+from loans.models import DriverLoan, Installment, InstallmentPostingRun, InstallmentStatus, LoanStatus, PostingFailure, PostingRunChunk
 
 from .conftest import week
 from .factories import SUNDAY, StaffUserFactory, make_loan
@@ -110,7 +110,7 @@ def test_a_run_is_cut_into_chunks_and_recorded():
 
     result = services.post_weekly_installments(**week(SUNDAY), chunk_size=2, started_by=user)
 
-    run = InstallmentPostingRun.objects.get()
+    run = selectors.posting_runs().get()
     assert (run.chunk_size, run.chunks_total, run.chunks_done, run.started_by, run.finished_at is not None) == (2, 3, 3, user, True)
     assert (run.processed, run.posted, run.skipped, run.total_amount) == (5, 5, 0, Decimal("2500.00"))
     assert result.run_id == run.pk
@@ -225,7 +225,6 @@ def test_a_reversed_posting_is_posted_again_with_a_new_key():
     assert JournalEntry.objects.filter(source__in=["loans.installment", "ledger.reversal"]).count() == 3
 
 
-@pytest.mark.postgres  # matches the constraint name, which SQLite leaves out of unique violations
 def test_the_database_refuses_a_second_entry_for_an_installment():
     from django.db import IntegrityError, transaction
 
@@ -253,32 +252,11 @@ def test_posting_leaves_the_book_balanced():
     assert owed == Installment.objects.aggregate(total=Sum("amount"))["total"]
 
 
-def test_the_portable_path_posts_the_same_entries(monkeypatch):
-    """SQLite posts through Python rows instead of staging tables: same result."""
-    monkeypatch.setattr(services.claims, "stages_in_sql", lambda: False)
-    loan = make_loan(principal="1500.00", weeks=10, rate="10")
-    bad = make_loan(weeks=2)
-    ledger_services.set_account_active(account_id=bad.receivable_account_id, is_active=False)
-
-    first = services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=1)), chunk_size=2)
-    again = services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=1)))
-
-    assert (first.processed, first.posted, first.failed, first.total_amount) == (4, 2, 2, Decimal("303.18"))
-    assert (again.posted, again.failed) == (0, 2)
-    entry = loan.installments.get(sequence=1).posted_entry
-    assert sorted(entry.postings.values_list("account__code", "debit", "credit")) == [
-        ("1300", Decimal("0.00"), Decimal("148.71")),
-        ("4100", Decimal("0.00"), Decimal("2.88")),
-        (f"loans.driver:{loan.driver_id}:LOANS:USD", Decimal("151.59"), Decimal("0.00")),
-    ]
-    assert OpenItem.objects.get(entry=entry).amount == Decimal("151.59")
-
-
 # --- Chunks delivered again (Celery acks late) ----------------------------------------------------
 
 
 def run_counts(run_id: int) -> tuple:
-    run = InstallmentPostingRun.objects.get(pk=run_id)
+    run = selectors.posting_runs().get(pk=run_id)
     return (run.chunks_done, run.processed, run.posted, run.skipped, run.failed, run.locked, run.total_amount, run.finished_at is not None)
 
 
@@ -298,9 +276,9 @@ def test_a_chunk_delivered_twice_posts_and_counts_once():
 
     assert run_counts(run.pk) == (2, 3, 3, 0, 0, 0, Decimal("300.00"), True)
     assert installment_entries() == 3
-    records = list(PostingRunChunk.objects.filter(run=run).values_list("first_id", "planned", "processed", "posted", "finished_at"))
-    assert [(first_id, planned, processed, posted) for first_id, planned, processed, posted, _ in records] == [
-        (chunks[0].first_id, 2, 2, 2), (chunks[1].first_id, 1, 1, 1),
+    records = PostingRunChunk.objects.filter(run=run).values_list("first_id", "planned", "finished_at")
+    assert [(first_id, planned, finished is not None) for first_id, planned, finished in records] == [
+        (chunks[0].first_id, 2, True), (chunks[1].first_id, 1, True),
     ]
 
 
@@ -347,7 +325,7 @@ def test_the_one_by_one_fallback_counts_each_posting_with_it_so_a_crash_loses_no
 
     assert (again.posted, again.failed) == (1, 0)  # the bad one was counted by the first delivery
     assert run_counts(run.pk) == (1, 4, 3, 0, 1, 0, Decimal("300.00"), True)
-    assert [error["installment_id"] for error in InstallmentPostingRun.objects.get(pk=run.pk).errors] == [
+    assert [error["installment_id"] for error in selectors.posting_runs().get(pk=run.pk).errors] == [
         bad.installments.get(sequence=1).pk
     ]
     assert all(loan.installments.get(sequence=1).status == InstallmentStatus.POSTED for loan in good)
@@ -367,61 +345,36 @@ def test_an_installment_that_failed_before_a_crash_and_posts_on_redelivery_is_no
     with pytest.raises(RuntimeError, match="worker lost"):
         services.post_installment_chunk(run_id=run.pk, chunk=chunk)
     monkeypatch.undo()
-    assert PostingRunChunk.objects.get().failed_ids == [bad.installments.get(sequence=1).pk]
+    assert list(PostingFailure.objects.values_list("installment_id", "locked")) == [(bad.installments.get(sequence=1).pk, False)]
 
     ledger_services.set_account_active(account_id=bad.receivable_account_id, is_active=True)
     services.post_installment_chunk(run_id=run.pk, chunk=chunk)  # the redelivery
 
-    record = PostingRunChunk.objects.get()
-    assert (record.processed, record.posted, record.failed, record.failed_ids, record.skipped) == (2, 2, 0, [], 0)
+    assert not PostingFailure.objects.exists()
     assert run_counts(run.pk)[:6] == (1, 2, 2, 0, 0, 0)
     assert {loan.installments.get(sequence=1).status for loan in (good, bad)} == {InstallmentStatus.POSTED}
 
 
-@pytest.mark.parametrize(
-    "changes, constraint",
-    [
-        ({"processed": 5}, "posting_run_counts_add_up"),
-        ({"locked": 1}, "posting_run_counts_add_up"),
-        ({"chunks_done": 9}, "posting_run_chunks_done_within_total"),
-    ],
-)
-def test_run_counters_hold_in_the_database(changes, constraint):
+def test_a_chunk_and_a_failure_are_recorded_once_per_run_in_the_database():
     from django.db import IntegrityError, transaction
 
-    make_loan(weeks=2)
-    services.post_weekly_installments(**week(SUNDAY))
-    run = InstallmentPostingRun.objects.get()
-
-    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
-        InstallmentPostingRun.objects.filter(pk=run.pk).update(**changes)
-
-    assert run_counts(run.pk) == (1, 1, 1, 0, 0, 0, Decimal("500.00"), True)
-
-
-@pytest.mark.postgres  # matches the constraint name, which SQLite leaves out of unique violations
-def test_a_chunk_is_recorded_once_per_run_in_the_database():
-    from django.db import IntegrityError, transaction
-
-    make_loan(weeks=2)
+    loan = make_loan(weeks=2)
     services.post_weekly_installments(**week(SUNDAY))
     record = PostingRunChunk.objects.get()
+    PostingFailure.objects.create(run_id=record.run_id, installment=loan.installments.get(sequence=2), message="bad")
 
     with pytest.raises(IntegrityError, match="posting_run_chunk_once"), transaction.atomic():
         PostingRunChunk.objects.create(run_id=record.run_id, first_due=record.first_due, first_id=record.first_id, planned=1)
-    with pytest.raises(IntegrityError, match="posting_run_chunk_counts_add_up"), transaction.atomic():
-        PostingRunChunk.objects.filter(pk=record.pk).update(posted=0)
+    with pytest.raises(IntegrityError, match="posting_failure_once_per_run"), transaction.atomic():
+        PostingFailure.objects.create(run_id=record.run_id, installment=loan.installments.get(sequence=2), locked=True)
 
-    assert PostingRunChunk.objects.get().posted == 1
+    assert (PostingRunChunk.objects.count(), PostingFailure.objects.count()) == (1, 1)
 
 
 # --- Credit: a driver who paid ahead ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("portable", [False, True], ids=["staged", "portable"])
-def test_credit_of_a_driver_who_paid_ahead_pays_each_posted_installment(portable, monkeypatch):
-    if portable:
-        monkeypatch.setattr(services.claims, "stages_in_sql", lambda: False)
+def test_credit_of_a_driver_who_paid_ahead_pays_each_posted_installment():
     loan = make_loan(principal="300.00", weeks=3)
     other = make_loan(principal="300.00", weeks=3)  # no credit: stays unpaid
     services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal("250.00"), received_on=SUNDAY, idempotency_key="ahead")
@@ -444,10 +397,7 @@ def test_credit_of_a_driver_who_paid_ahead_pays_each_posted_installment(portable
     assert loan.status == LoanStatus.CLOSED
 
 
-@pytest.mark.parametrize("portable", [False, True], ids=["staged", "portable"])
-def test_a_closed_credit_account_is_left_alone_and_the_installments_still_post(portable, monkeypatch):
-    if portable:
-        monkeypatch.setattr(services.claims, "stages_in_sql", lambda: False)
+def test_a_closed_credit_account_is_left_alone_and_the_installments_still_post():
     loan = make_loan(principal="300.00", weeks=3)
     services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal("250.00"), received_on=SUNDAY, idempotency_key="ahead")
     credit = Account.objects.get(party_type="loans.driver", party_id=str(loan.driver_id), category="", type="liability")
@@ -471,7 +421,6 @@ def test_a_loan_paid_ahead_closes_when_its_last_installment_is_posted():
     assert ledger_selectors.party_balance(party=driver_party(loan.driver_id)) == Decimal("0.00")
 
 
-@pytest.mark.postgres  # SQLite marks posted rows one by one (the portable path is for development)
 def test_a_chunk_costs_the_same_queries_for_few_and_many_drivers_with_or_without_credit():
     def queries_for_a_run(loans: int, with_credit: int) -> int:
         made = [make_loan(principal="200.00", weeks=2) for _ in range(loans)]

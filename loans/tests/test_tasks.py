@@ -18,7 +18,7 @@ from django_celery_beat.schedulers import DatabaseScheduler
 from freezegun import freeze_time
 
 from conftest import current_database_url, wait_until
-from loans import services
+from loans import selectors, services
 from loans.accounts import interest_income_account
 from loans.models import InstallmentPostingRun
 from loans.tasks import post_weekly_installments_task
@@ -56,7 +56,7 @@ def test_the_weekly_task_posts_the_given_week_through_its_chunk_tasks(django_cap
     with django_capture_on_commit_callbacks(execute=True):  # chunk tasks are queued on commit
         report = post_weekly_installments_task.delay(week="2026-01-13").get()  # eager in tests
 
-    run = InstallmentPostingRun.objects.get(pk=report["run_id"])
+    run = selectors.posting_runs().get(pk=report["run_id"])
     assert (report["period_start"], run.chunks_total, run.posted, run.finished_at is not None) == ("2026-01-11", 1, 2, True)
     assert run.started_by.username == "system"
     assert loan.installments.filter(status="posted").count() == 2
@@ -119,7 +119,7 @@ def test_two_workers_share_the_chunks_of_a_large_run(redis_broker):
         for log in logs:
             log.thread.join(10)
 
-    run.refresh_from_db()
+    run = selectors.posting_runs().get(pk=run.pk)
     assert (run.chunks_total, run.chunks_done, run.processed, run.posted, run.failed, run.locked) == (8, 8, 30, 30, 0, 0)
     chunks_per_worker = [log.count_tasks("loans.post_installment_chunk") for log in logs]
     assert sum(chunks_per_worker) == 8, chunks_per_worker

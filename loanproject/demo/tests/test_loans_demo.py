@@ -9,8 +9,9 @@ from applications.lifecycle import ApplicationStatus
 from ledger.selectors import trial_balance
 from loanproject.demo.seed import DEMO_STAFF_TOKEN
 from loans import services
-from loans.models import Driver, DriverLoan, InstallmentPostingRun, LoanStatus
+from loans.models import Driver, DriverLoan, LoanStatus
 from loans.periods import current_week
+from loans.selectors import posting_runs
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,7 @@ def test_the_demo_has_drivers_loans_a_posted_week_and_this_week_to_post(settings
     booked = loans.get(source_application__isnull=False)
     assert booked.source_application.status == ApplicationStatus.BOOKED
     assert booked.driver.customer == booked.source_application.customer
-    run = InstallmentPostingRun.objects.get()
+    run = posting_runs().get()
     assert run.posted > 0 and run.failed == 0 and run.started_by.username == "fiona.finance"
     assert trial_balance().balances
     this_week = services.preview_posting(period_start=current_week()[0], period_end=current_week()[1])
