@@ -16,7 +16,8 @@ def pytest_report_header(config):
     database = settings.DATABASES["default"]
     return [
         f"database: {database['NAME']} on {database['HOST']}",
-        f"redis: {settings.TEST_REDIS_URL}" if settings.REDIS_AVAILABLE
+        f"redis: {settings.TEST_REDIS_URL}"
+        if settings.REDIS_AVAILABLE
         else f"NOTICE: Redis not reachable ({settings.REDIS_PROBLEM}); queue tests are skipped",
     ]
 
@@ -46,7 +47,9 @@ def console():
     """The configured console handler, writing into a buffer for the test."""
     from loanproject.core.logging import RequestContextFilter
 
-    handler = next(h for h in logging.getLogger().handlers if any(isinstance(f, RequestContextFilter) for f in h.filters))
+    handler = next(
+        h for h in logging.getLogger().handlers if any(isinstance(f, RequestContextFilter) for f in h.filters)
+    )
     stream = io.StringIO()
     previous = handler.setStream(stream)
     yield handler, stream
@@ -135,5 +138,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
     from django.db import connection
 
     with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute(f"ALTER DATABASE {connection.ops.quote_name(connection.settings_dict['NAME'])} SET ledger.allow_truncate = 'on'")
+        cursor.execute(
+            f"ALTER DATABASE {connection.ops.quote_name(connection.settings_dict['NAME'])} SET ledger.allow_truncate = 'on'"
+        )
         cursor.execute("SET ledger.allow_truncate = 'on'")  # this session started before

@@ -36,8 +36,16 @@ class ScoringPolicyAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin)
     """Policies are never edited: "Add" publishes a new version (pre-filled from the active one)."""
 
     form = ScoringPolicyForm
-    list_display = ["version", "name", "is_active", "pre_approve_from_credit_score", "pre_approve_max_back_end_dti",
-                    "pre_approve_max_amount", "created_by", "created_at"]
+    list_display = [
+        "version",
+        "name",
+        "is_active",
+        "pre_approve_from_credit_score",
+        "pre_approve_max_back_end_dti",
+        "pre_approve_max_amount",
+        "created_by",
+        "created_at",
+    ]
     list_filter = ["is_active"]
     list_select_related = ["created_by"]
     ordering = ["-version"]
@@ -72,13 +80,30 @@ class ScoringPolicyAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin)
 
 class AgentResultInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = AgentResult
-    fields: ClassVar[tuple[str, ...]] = ("agent_name", "agent_version", "status", "execution_ms", "input", "output", "error_message")
+    fields: ClassVar[tuple[str, ...]] = (
+        "agent_name",
+        "agent_version",
+        "status",
+        "execution_ms",
+        "input",
+        "output",
+        "error_message",
+    )
     readonly_fields = fields
 
 
 @admin.register(ScoringRun)
 class ScoringRunAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["__str__", "application", "trigger", "outcome", "failed_agents", "policy", "duration_ms", "started_at"]
+    list_display = [
+        "__str__",
+        "application",
+        "trigger",
+        "outcome",
+        "failed_agents",
+        "policy",
+        "duration_ms",
+        "started_at",
+    ]
     list_filter = ["outcome", "trigger", "failed_agents", "policy"]
     list_select_related = ["application", "policy"]
     search_fields = ["=application__id"]
@@ -98,8 +123,18 @@ class AgentResultAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
 
 @admin.register(ApplicationAnalytics)
 class ApplicationAnalyticsAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["run", "credit_score", "credit_tier", "risk_level", "risk_score", "back_end_dti",
-                    "recommended_amount", "recommended_interest_rate", "policy_version", "created_at"]
+    list_display = [
+        "run",
+        "credit_score",
+        "credit_tier",
+        "risk_level",
+        "risk_score",
+        "back_end_dti",
+        "recommended_amount",
+        "recommended_interest_rate",
+        "policy_version",
+        "created_at",
+    ]
     list_filter = ["risk_level", "credit_tier", "policy_version"]
     list_select_related = ["run"]
     search_fields = ["=application__id"]
@@ -108,7 +143,15 @@ class ApplicationAnalyticsAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.
 
 class ScoringRunInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = ScoringRun
-    fields: ClassVar[tuple[str, ...]] = ("number", "trigger", "outcome", "failed_agents", "policy", "duration_ms", "started_at")
+    fields: ClassVar[tuple[str, ...]] = (
+        "number",
+        "trigger",
+        "outcome",
+        "failed_agents",
+        "policy",
+        "duration_ms",
+        "started_at",
+    )
     readonly_fields = fields
     show_change_link = True
     ordering = ["-number"]
@@ -120,9 +163,23 @@ class ScoringRunInline(ReadOnlyInlineMixin, admin.TabularInline):
 class AnalyticsInline(ReadOnlyInlineMixin, admin.StackedInline):
     model = ApplicationAnalytics
     verbose_name_plural = "Scoring analytics (latest run first)"
-    fields: ClassVar[tuple[str, ...]] = ("policy_version", "credit_score", "credit_score_source", "credit_tier", "risk_level", "risk_score",
-              "approval_probability", "recommended_amount", "recommended_interest_rate", "front_end_dti",
-              "back_end_dti", "verified_monthly_income", "credit_score_breakdown", "risk_factors", "decision_factors")
+    fields: ClassVar[tuple[str, ...]] = (
+        "policy_version",
+        "credit_score",
+        "credit_score_source",
+        "credit_tier",
+        "risk_level",
+        "risk_score",
+        "approval_probability",
+        "recommended_amount",
+        "recommended_interest_rate",
+        "front_end_dti",
+        "back_end_dti",
+        "verified_monthly_income",
+        "credit_score_breakdown",
+        "risk_factors",
+        "decision_factors",
+    )
     readonly_fields = fields
     ordering = ["-created_at"]
 

@@ -66,7 +66,9 @@ class ScoringPolicy(models.Model):
         verbose_name_plural = "scoring policies"
         constraints = [
             models.UniqueConstraint(fields=["version"], name="scoring_policy_version_unique"),
-            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_scoring_policy"),
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="one_active_scoring_policy"
+            ),
             models.CheckConstraint(
                 condition=Q(reject_below_credit_score__gte=300)
                 & Q(pre_approve_from_credit_score__lte=900)
@@ -134,7 +136,10 @@ class ScoringRun(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["application", "number"], name="scoring_run_number_unique"),
             models.CheckConstraint(condition=Q(trigger__in=ScoringTrigger.values), name="scoring_run_trigger_known"),
-            models.CheckConstraint(condition=Q(outcome__in=[outcome.value for outcome in SCORING_DECISIONS]), name="scoring_run_outcome_known"),
+            models.CheckConstraint(
+                condition=Q(outcome__in=[outcome.value for outcome in SCORING_DECISIONS]),
+                name="scoring_run_outcome_known",
+            ),
         ]
         indexes = [models.Index(fields=["started_at"], name="scoring_run_started_idx")]
 
@@ -175,7 +180,9 @@ class AgentResult(models.Model):
         # every row, stay out of the agent index: seven rows per application need not feed it.
         indexes = [
             models.Index(
-                fields=["agent_name", "status"], name="agent_result_problem_idx", condition=~Q(status=AgentStatus.SUCCESS)
+                fields=["agent_name", "status"],
+                name="agent_result_problem_idx",
+                condition=~Q(status=AgentStatus.SUCCESS),
             )
         ]
 

@@ -16,10 +16,14 @@ from .models import ScoringPolicy
 
 SCORABLE_STATUSES = (ApplicationStatus.SUBMITTED, ApplicationStatus.SCORING)
 # Waiting for scoring, or decided by scoring and open to a re-score (the lifecycle's ways into scoring).
-SCORABLE_OR_RESCORABLE_STATUSES = tuple(dict.fromkeys([
-    *SCORABLE_STATUSES,
-    *(status for status, targets in ALLOWED_TRANSITIONS.items() if ApplicationStatus.SCORING in targets),
-]))
+SCORABLE_OR_RESCORABLE_STATUSES = tuple(
+    dict.fromkeys(
+        [
+            *SCORABLE_STATUSES,
+            *(status for status, targets in ALLOWED_TRANSITIONS.items() if ApplicationStatus.SCORING in targets),
+        ]
+    )
+)
 
 
 def current_policy() -> ScoringPolicy | None:
@@ -36,10 +40,7 @@ def active_policy() -> ScoringPolicy:
 
 
 def pending_application_ids(
-    *,
-    statuses: Sequence[str] = SCORABLE_STATUSES,
-    ids: Sequence[UUID | str] | None = None,
-    limit: int | None = None,
+    *, statuses: Sequence[str] = SCORABLE_STATUSES, ids: Sequence[UUID | str] | None = None, limit: int | None = None
 ) -> list[UUID]:
     """Applications in `statuses` (default: waiting for scoring), oldest submission first."""
     queryset = LoanApplication.objects.filter(status__in=list(statuses)).order_by("submitted_at", "pk")

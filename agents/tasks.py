@@ -39,7 +39,9 @@ def score_submitted_application_task(event: OutboxEvent) -> None:
 def score_applications_task(application_ids: list[str], trigger: str = ScoringTrigger.RESCORE) -> dict:
     """Scores applications that staff sent back to scoring."""
     with acting_as_system():
-        return services.score_applications(application_ids=application_ids, trigger=trigger, retry_locked=True).as_dict()
+        return services.score_applications(
+            application_ids=application_ids, trigger=trigger, retry_locked=True
+        ).as_dict()
 
 
 @shared_task(name="agents.score_stalled_applications")

@@ -20,9 +20,7 @@ TEMPLATES: dict[str, dict[str, Message]] = {
             "Dear {full_name},\n\nyour loan application {reference} is pre-approved for {amount}.\n"
             "We will contact you about the next steps.",
         ),
-        "push": Message(
-            "Application pre-approved", "Your loan application {reference} is pre-approved for {amount}."
-        ),
+        "push": Message("Application pre-approved", "Your loan application {reference} is pre-approved for {amount}."),
     },
     "application_manual_review": {
         "sms": Message("", "Your loan application {reference} is being reviewed by our team."),
@@ -44,11 +42,11 @@ TEMPLATES: dict[str, dict[str, Message]] = {
         "sms": Message("", "We could not approve your loan application {reference}. Details follow by e-mail."),
         "email": Message(
             "About your application {reference}",
-            "Dear {full_name},\n\nwe could not approve your loan application {reference}.\n"
-            "Reasons: {reasons}.",
+            "Dear {full_name},\n\nwe could not approve your loan application {reference}.\nReasons: {reasons}.",
         ),
         "push": Message(
-            "About your application", "We could not approve your loan application {reference}. Details follow by e-mail."
+            "About your application",
+            "We could not approve your loan application {reference}. Details follow by e-mail.",
         ),
     },
     "loan_booked": {

@@ -36,9 +36,7 @@ def application_status_counts(applications: QuerySet[LoanApplication]) -> dict[s
     return {status: counts.get(status, 0) for status in ApplicationStatus.values}
 
 
-def top_customers_by_approved_amount(
-    applications: QuerySet[LoanApplication], *, limit: int = 10
-) -> list[dict]:
+def top_customers_by_approved_amount(applications: QuerySet[LoanApplication], *, limit: int = 10) -> list[dict]:
     """Customers with the largest approved (or booked) totals, largest first."""
     rows = (
         applications.filter(status__in=APPROVED_STATUSES)
@@ -46,7 +44,9 @@ def top_customers_by_approved_amount(
         .values("customer_id", "customer__external_ref", "customer__full_name")
         .annotate(
             approved_total=Coalesce(
-                Sum("approved_amount"), Value(Decimal("0.00")), output_field=DecimalField(max_digits=16, decimal_places=2)
+                Sum("approved_amount"),
+                Value(Decimal("0.00")),
+                output_field=DecimalField(max_digits=16, decimal_places=2),
             ),
             approved_count=Count("pk"),
         )

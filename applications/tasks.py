@@ -22,9 +22,13 @@ def notify_application_decided_task(event: OutboxEvent) -> None:
 def notify_loan_booked_task(event: OutboxEvent) -> None:
     payload = event.payload
     services.notify_loan_booked(
-        event_id=event.pk, loan_id=payload["loan_id"], driver_id=payload["driver_id"],
+        event_id=event.pk,
+        loan_id=payload["loan_id"],
+        driver_id=payload["driver_id"],
         customer_id=payload.get("customer_id"),  # absent from events written before it was sent
-        loan_number=payload["loan_number"], principal=payload["principal"], first_due=payload.get("first_due", ""),
+        loan_number=payload["loan_number"],
+        principal=payload["principal"],
+        first_due=payload.get("first_due", ""),
     )
 
 

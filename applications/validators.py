@@ -15,6 +15,8 @@ MONTH_RE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")  # [0-9]: \d also matches "
 CREDIT_MIX_KINDS = frozenset(
     {"credit_card", "auto_loan", "mortgage", "student_loan", "personal_loan", "business_loan", "other"}
 )
+
+
 class RepaymentStatus(models.TextChoices):
     ON_TIME = "on_time", "On time"
     LATE_30 = "late_30", "30 days late"
@@ -56,8 +58,7 @@ def validate_pan(value: str) -> None:
     """PAN: five letters, four digits, one letter (e.g. ABCDE1234F)."""
     if not PAN_RE.match(value or ""):
         raise ValidationError(
-            "Enter a valid PAN: five letters, four digits and a letter, e.g. ABCDE1234F.",
-            code="invalid_pan",
+            "Enter a valid PAN: five letters, four digits and a letter, e.g. ABCDE1234F.", code="invalid_pan"
         )
 
 
@@ -80,15 +81,11 @@ def validate_repayment_history(value: object) -> None:
     if not isinstance(value, list):
         raise ValidationError("Repayment history must be a list.", code="invalid")
     if len(value) > MAX_REPAYMENT_MONTHS:
-        raise ValidationError(
-            "Repayment history is limited to %(max)s months.", params={"max": MAX_REPAYMENT_MONTHS}
-        )
+        raise ValidationError("Repayment history is limited to %(max)s months.", params={"max": MAX_REPAYMENT_MONTHS})
     seen: set[str] = set()
     for index, entry in enumerate(value):
         if not isinstance(entry, dict) or set(entry) != {"month", "status"}:
-            raise ValidationError(
-                "Entry %(index)s must have exactly 'month' and 'status'.", params={"index": index}
-            )
+            raise ValidationError("Entry %(index)s must have exactly 'month' and 'status'.", params={"index": index})
         month, status = entry["month"], entry["status"]
         if not isinstance(month, str) or not MONTH_RE.match(month):
             raise ValidationError("Entry %(index)s: month must be YYYY-MM.", params={"index": index})

@@ -39,11 +39,22 @@ def make_customers(count: int, *, batch_size: int = 5000) -> list[int]:
         batch = []
         for i in range(start, min(start + batch_size, count)):
             pan = f"BNCHF{i % 10000:04d}{'ABCDEFGHJK'[i // 10000 % 10]}"
-            batch.append(Customer(partner=partner, external_ref=f"F{i}", full_name=f"Customer {i}",
-                                  email=f"f{i}@example.com", pan=Sensitive(pan), pan_hash=pan_blind_index(pan)))
+            batch.append(
+                Customer(
+                    partner=partner,
+                    external_ref=f"F{i}",
+                    full_name=f"Customer {i}",
+                    email=f"f{i}@example.com",
+                    pan=Sensitive(pan),
+                    pan_hash=pan_blind_index(pan),
+                )
+            )
         ids.extend(customer.pk for customer in Customer.objects.bulk_create(batch))
     return ids
 
 
 def row(cells: list, widths: list[int]) -> str:
-    return "  ".join(str(cell).rjust(width) if i else str(cell).ljust(width) for i, (cell, width) in enumerate(zip(cells, widths, strict=True)))
+    return "  ".join(
+        str(cell).rjust(width) if i else str(cell).ljust(width)
+        for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+    )

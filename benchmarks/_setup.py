@@ -18,8 +18,14 @@ def fresh_database(url: str) -> None:
     name = parsed.path.lstrip("/")
     if not name.startswith(("bench", "loans_bench")):
         raise SystemExit(f"refusing to recreate {name!r}: benchmark databases start with 'bench'")
-    with psycopg.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
-                         password=parsed.password, dbname="postgres", autocommit=True) as conn:
+    with psycopg.connect(
+        host=parsed.hostname,
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
 

@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks._finance_bench import (  # noqa: E402
+from benchmarks._finance_bench import (
     DEFAULT_DATABASE_URL,
     fresh_database,
     make_customers,
@@ -49,10 +49,18 @@ def write_csv(path: Path, rows: int, accounts: list[str], seed: int = 11) -> int
             amount = f"{'' if rng.random() < 0.1 else '-'}{cents // 100}.{cents % 100:02d}"
             if n % BAD_EVERY == BAD_EVERY - 1:
                 amount, bad = "12.345", bad + 1
-            writer.writerow([
-                accounts[n % len(accounts)], f"tx-{n:09d}", (start + timedelta(days=n % 900)).isoformat(), amount,
-                f"Merchant {n % 5000}", f"Merchant {n % 5000}", CATEGORIES[n % len(CATEGORIES)], "false",
-            ])
+            writer.writerow(
+                [
+                    accounts[n % len(accounts)],
+                    f"tx-{n:09d}",
+                    (start + timedelta(days=n % 900)).isoformat(),
+                    amount,
+                    f"Merchant {n % 5000}",
+                    f"Merchant {n % 5000}",
+                    CATEGORIES[n % len(CATEGORIES)],
+                    "false",
+                ]
+            )
     return bad
 
 
@@ -76,15 +84,24 @@ def naive_import(path: Path, limit: int, connection_id: int) -> int:
                     continue
                 with transaction.atomic():
                     candidate = Transaction(
-                        account=account, customer_id=account.customer_id, provider_transaction_id=record["transaction_id"],
-                        date=date.fromisoformat(record["date"]), amount=amount, name=record["name"],
-                        merchant_name=record["merchant"], category=normalize_category(record["category"]),
+                        account=account,
+                        customer_id=account.customer_id,
+                        provider_transaction_id=record["transaction_id"],
+                        date=date.fromisoformat(record["date"]),
+                        amount=amount,
+                        name=record["name"],
+                        merchant_name=record["merchant"],
+                        category=normalize_category(record["category"]),
                         pending=record["pending"] == "true",
                     )
                     candidate.full_clean(validate_unique=False, validate_constraints=False)
                     _, created = Transaction.objects.get_or_create(
-                        account=account, provider_transaction_id=candidate.provider_transaction_id,
-                        defaults={f: getattr(candidate, f) for f in ("customer_id", "date", "amount", "name", "merchant_name", "category", "pending")},
+                        account=account,
+                        provider_transaction_id=candidate.provider_transaction_id,
+                        defaults={
+                            f: getattr(candidate, f)
+                            for f in ("customer_id", "date", "amount", "name", "merchant_name", "category", "pending")
+                        },
                     )
                     inserted += created
             except (KeyError, ValueError, ArithmeticError):
@@ -114,8 +131,12 @@ def main() -> None:
     for customer_id in (fast_customer, naive_customer):
         bank = services.connect_bank(customer_id=customer_id, provider="manual", institution_name="Bench bank")
         for label in labels:
-            services.open_account(connection_id=bank.pk, data=services.AccountData(
-                provider_account_id=label, name=label, type="checking", current_balance=Decimal("0.00")))
+            services.open_account(
+                connection_id=bank.pk,
+                data=services.AccountData(
+                    provider_account_id=label, name=label, type="checking", current_balance=Decimal("0.00")
+                ),
+            )
         banks.append(bank)
     fast_bank, naive_bank = banks
 
@@ -127,10 +148,14 @@ def main() -> None:
         size_mb = path.stat().st_size / 1e6
         rss_before = peak_rss_mb()
         with path.open("rb") as handle, timed(seconds, "fast"):
-            first = services.import_transactions_csv(connection_id=fast_bank.pk, csv_file=handle, chunk_size=args.chunk_size)
+            first = services.import_transactions_csv(
+                connection_id=fast_bank.pk, csv_file=handle, chunk_size=args.chunk_size
+            )
         rss_after = peak_rss_mb()
         with path.open("rb") as handle, timed(seconds, "again"):
-            again = services.import_transactions_csv(connection_id=fast_bank.pk, csv_file=handle, chunk_size=args.chunk_size)
+            again = services.import_transactions_csv(
+                connection_id=fast_bank.pk, csv_file=handle, chunk_size=args.chunk_size
+            )
         baseline_rows = min(args.baseline_rows, args.rows)
         with timed(seconds, "naive"):
             naive_inserted = naive_import(path, baseline_rows, naive_bank.pk)
@@ -144,21 +169,57 @@ def main() -> None:
 
     fast_rate = args.rows / seconds["fast"]
     naive_rate = baseline_rows / seconds["naive"]
-    print(f"\nImport of {args.rows:,} CSV transactions ({size_mb:.0f} MB, {args.accounts} accounts, "
-          f"{bad} malformed rows) on PostgreSQL {connection.cursor().connection.info.server_version // 10000}; table now {table_size}")
+    print(
+        f"\nImport of {args.rows:,} CSV transactions ({size_mb:.0f} MB, {args.accounts} accounts, "
+        f"{bad} malformed rows) on PostgreSQL {connection.cursor().connection.info.server_version // 10000}; table now {table_size}"
+    )
     widths = [44, 12, 10, 12, 14]
     print(row(["path", "rows", "seconds", "rows/s", f"for {args.rows:,}"], widths))
-    print(row(["set-based import (COPY + INSERT ON CONFLICT)", f"{args.rows:,}", f"{seconds['fast']:.1f}",
-               f"{fast_rate:,.0f}", f"{seconds['fast']:.1f} s"], widths))
-    print(row(["same file again (adds nothing)", f"{args.rows:,}", f"{seconds['again']:.1f}",
-               f"{args.rows / seconds['again']:,.0f}", f"{seconds['again']:.1f} s"], widths))
-    print(row(["naive get_or_create per row (measured)", f"{baseline_rows:,}", f"{seconds['naive']:.1f}",
-               f"{naive_rate:,.0f}", f"~{args.rows / naive_rate:,.0f} s (est.)"], widths))
-    print(f"\nspeed-up over naive: {fast_rate / naive_rate:,.0f}x; report: inserted {first.inserted:,}, "
-          f"rejected {first.rejected} (first: line {first.errors[0].position if first.errors else '-'}); "
-          f"re-import: duplicates {again.duplicates:,}; naive inserted {naive_inserted:,}")
-    print(f"peak RSS: {rss_before:.0f} MB before the import, {rss_after:.0f} MB after "
-          f"(chunks of {args.chunk_size:,} rows; memory does not grow with the file)")
+    print(
+        row(
+            [
+                "set-based import (COPY + INSERT ON CONFLICT)",
+                f"{args.rows:,}",
+                f"{seconds['fast']:.1f}",
+                f"{fast_rate:,.0f}",
+                f"{seconds['fast']:.1f} s",
+            ],
+            widths,
+        )
+    )
+    print(
+        row(
+            [
+                "same file again (adds nothing)",
+                f"{args.rows:,}",
+                f"{seconds['again']:.1f}",
+                f"{args.rows / seconds['again']:,.0f}",
+                f"{seconds['again']:.1f} s",
+            ],
+            widths,
+        )
+    )
+    print(
+        row(
+            [
+                "naive get_or_create per row (measured)",
+                f"{baseline_rows:,}",
+                f"{seconds['naive']:.1f}",
+                f"{naive_rate:,.0f}",
+                f"~{args.rows / naive_rate:,.0f} s (est.)",
+            ],
+            widths,
+        )
+    )
+    print(
+        f"\nspeed-up over naive: {fast_rate / naive_rate:,.0f}x; report: inserted {first.inserted:,}, "
+        f"rejected {first.rejected} (first: line {first.errors[0].position if first.errors else '-'}); "
+        f"re-import: duplicates {again.duplicates:,}; naive inserted {naive_inserted:,}"
+    )
+    print(
+        f"peak RSS: {rss_before:.0f} MB before the import, {rss_after:.0f} MB after "
+        f"(chunks of {args.chunk_size:,} rows; memory does not grow with the file)"
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks._finance_bench import (  # noqa: E402
+from benchmarks._finance_bench import (
     DEFAULT_DATABASE_URL,
     fresh_database,
     make_customers,
@@ -47,8 +47,11 @@ def make_accounts(customer_ids: list[int], per_customer: int, seed: int = 5, bat
         )
         accounts = [
             Account(
-                connection_id=bank.pk, customer_id=bank.customer_id, provider_account_id=f"a{n}",
-                name=f"Account {n}", type=ACCOUNT_TYPES[n % len(ACCOUNT_TYPES)],
+                connection_id=bank.pk,
+                customer_id=bank.customer_id,
+                provider_account_id=f"a{n}",
+                name=f"Account {n}",
+                type=ACCOUNT_TYPES[n % len(ACCOUNT_TYPES)],
                 current_balance=Decimal(rng.randrange(-5_000, 5_000_000)) / 100,
                 currency="USD" if rng.random() < 0.98 else "EUR",
             )
@@ -105,22 +108,58 @@ def main() -> None:
     assert (again.created, again.already_taken) == (0, args.customers), again
     assert NetWorthSnapshot.objects.filter(date=day).count() == args.customers
     # Both paths compute the same figures.
-    fast = dict(NetWorthSnapshot.objects.filter(date=day, customer_id__in=sample).values_list("customer_id", "net_worth"))
+    fast = dict(
+        NetWorthSnapshot.objects.filter(date=day, customer_id__in=sample).values_list("customer_id", "net_worth")
+    )
     assert fast == slow and len(slow) == len(sample)
 
     fast_rate = args.customers / seconds["fast"]
     naive_rate = len(sample) / seconds["naive"]
-    print(f"\nNet-worth snapshot of {args.customers:,} customers ({args.accounts_per_customer} accounts each) "
-          f"on PostgreSQL {connection.cursor().connection.info.server_version // 10000}")
+    print(
+        f"\nNet-worth snapshot of {args.customers:,} customers ({args.accounts_per_customer} accounts each) "
+        f"on PostgreSQL {connection.cursor().connection.info.server_version // 10000}"
+    )
     widths = [44, 12, 10, 14, 16]
     print(row(["path", "customers", "seconds", "customers/s", f"for {args.customers:,}"], widths))
-    print(row(["set-based take_net_worth_snapshots", f"{args.customers:,}", f"{seconds['fast']:.1f}",
-               f"{fast_rate:,.0f}", f"{seconds['fast']:.1f} s"], widths))
-    print(row(["same day again (creates nothing)", f"{args.customers:,}", f"{seconds['again']:.1f}",
-               f"{args.customers / seconds['again']:,.0f}", f"{seconds['again']:.1f} s"], widths))
-    print(row(["naive loop of take_net_worth_snapshot", f"{len(sample):,}", f"{seconds['naive']:.1f}",
-               f"{naive_rate:,.0f}", f"~{args.customers / naive_rate:,.0f} s (est.)"], widths))
-    print(f"\nspeed-up over naive: {fast_rate / naive_rate:,.0f}x; identical figures on the {len(sample):,} sampled customers")
+    print(
+        row(
+            [
+                "set-based take_net_worth_snapshots",
+                f"{args.customers:,}",
+                f"{seconds['fast']:.1f}",
+                f"{fast_rate:,.0f}",
+                f"{seconds['fast']:.1f} s",
+            ],
+            widths,
+        )
+    )
+    print(
+        row(
+            [
+                "same day again (creates nothing)",
+                f"{args.customers:,}",
+                f"{seconds['again']:.1f}",
+                f"{args.customers / seconds['again']:,.0f}",
+                f"{seconds['again']:.1f} s",
+            ],
+            widths,
+        )
+    )
+    print(
+        row(
+            [
+                "naive loop of take_net_worth_snapshot",
+                f"{len(sample):,}",
+                f"{seconds['naive']:.1f}",
+                f"{naive_rate:,.0f}",
+                f"~{args.customers / naive_rate:,.0f} s (est.)",
+            ],
+            widths,
+        )
+    )
+    print(
+        f"\nspeed-up over naive: {fast_rate / naive_rate:,.0f}x; identical figures on the {len(sample):,} sampled customers"
+    )
     print(f"peak RSS: {rss_before:.0f} MB before, {rss_after:.0f} MB after (chunks of {args.batch_size:,} customers)")
 
 

@@ -45,25 +45,38 @@ START = date(2025, 1, 5)  # a Sunday; the posting is for the week of the last du
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=1_000_000, help="installments posted by the service (default 1,000,000)")
-    parser.add_argument("--sql-n", type=int, default=None, help="installments for the one-statement baseline (default: --n)")
+    parser.add_argument(
+        "--n", type=int, default=1_000_000, help="installments posted by the service (default 1,000,000)"
+    )
+    parser.add_argument(
+        "--sql-n", type=int, default=None, help="installments for the one-statement baseline (default: --n)"
+    )
     parser.add_argument("--sample", type=int, default=2_000, help="installments for the naive ORM loop (default 2,000)")
     parser.add_argument("--weeks", type=int, default=50, help="overdue weekly installments per loan (default 50)")
     parser.add_argument("--rate", default="10", help="annual interest rate, percent (default 10: three legs per entry)")
-    parser.add_argument("--chunk-size", type=int, default=None, help="installments per chunk (default LOANS_POSTING_CHUNK_SIZE)")
     parser.add_argument(
-        "--workers", type=int, nargs="+", default=[1, 2],
+        "--chunk-size", type=int, default=None, help="installments per chunk (default LOANS_POSTING_CHUNK_SIZE)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
         help="processes sharing the chunks, as Celery workers do; several values measure each on its own batch (default 1 2)",
     )
     parser.add_argument(
-        "--memory-chunk-sizes", type=int, nargs="+", default=[2_500, 10_000],
+        "--memory-chunk-sizes",
+        type=int,
+        nargs="+",
+        default=[2_500, 10_000],
         help="chunk sizes compared for peak memory, each on its own fresh batch (default 2500 10000)",
     )
     parser.add_argument(
         "--memory-n", type=int, default=None, help="installments per memory batch (default: --n, at most 200,000)"
     )
     parser.add_argument(
-        "--database-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_posting"),
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_posting"),
         help="dropped and created again (default: $BENCH_DATABASE_URL or bench_posting on the local server)",
     )
     return parser.parse_args()
@@ -113,7 +126,9 @@ def create_installments(*, batch: str, loans: int, weeks: int, rate: Decimal) ->
     from loans.accounts import principal_account
     from loans.schedules import build_schedule
 
-    schedule = build_schedule(principal=Decimal("2600.00"), annual_rate_percent=rate, installment_count=weeks, start=START)
+    schedule = build_schedule(
+        principal=Decimal("2600.00"), annual_rate_percent=rate, installment_count=weeks, start=START
+    )
     user_id = bench_user().pk
     principal_account()  # the chart of accounts exists before the posting starts
     with connection.cursor() as cursor:
@@ -152,8 +167,12 @@ def create_installments(*, batch: str, loans: int, weeks: int, rate: Decimal) ->
             "AS s(sequence, due_date, principal, interest, balance_after) WHERE d.id = ANY(%s) RETURNING id) "
             "SELECT min(id), max(id) FROM created",
             [
-                [row.sequence for row in schedule], [row.due_date for row in schedule], [row.principal for row in schedule],
-                [row.interest for row in schedule], [row.balance_after for row in schedule], driver_ids,
+                [row.sequence for row in schedule],
+                [row.due_date for row in schedule],
+                [row.principal for row in schedule],
+                [row.interest for row in schedule],
+                [row.balance_after for row in schedule],
+                driver_ids,
             ],
         )
         first_id, last_id = cursor.fetchone()
@@ -186,17 +205,30 @@ def naive_orm_loop(installment_ids: list[int], period_end: date) -> float:
     started = time.perf_counter()
     for installment_id in installment_ids:
         with transaction.atomic():
-            installment = Installment.objects.select_for_update().select_related("loan__receivable_account").get(pk=installment_id)
-            legs = [Leg(account=installment.loan.receivable_account, debit=installment.amount), Leg(account=principal, credit=installment.principal)]
+            installment = (
+                Installment.objects.select_for_update()
+                .select_related("loan__receivable_account")
+                .get(pk=installment_id)
+            )
+            legs = [
+                Leg(account=installment.loan.receivable_account, debit=installment.amount),
+                Leg(account=principal, credit=installment.principal),
+            ]
             if installment.interest:
                 legs.append(Leg(account=interest, credit=installment.interest))
             entry = ledger.post_entry(
-                idempotency_key=installment.posting_key, entry_date=installment.due_date, description="naive",
-                source="bench.naive", legs=legs,
+                idempotency_key=installment.posting_key,
+                entry_date=installment.due_date,
+                description="naive",
+                source="bench.naive",
+                legs=legs,
             )
             OpenItem.objects.create(
-                account=installment.loan.receivable_account, entry=entry, amount=installment.amount,
-                outstanding=installment.amount, due_date=installment.due_date,
+                account=installment.loan.receivable_account,
+                entry=entry,
+                amount=installment.amount,
+                outstanding=installment.amount,
+                due_date=installment.due_date,
             )
             installment.status, installment.posted_entry, installment.posted_at = "posted", entry, timezone.now()
             installment.save()
@@ -220,7 +252,9 @@ def _chunk_worker(args) -> tuple[int, float, float, float]:
     return posted, before, rss.peak, time.perf_counter() - started
 
 
-def service_run(*, period_start: date, period_end: date, chunk_size: int | None, workers: int, database_url: str) -> dict:
+def service_run(
+    *, period_start: date, period_end: date, chunk_size: int | None, workers: int, database_url: str
+) -> dict:
     from django.db import connections
 
     from loans.selectors import posting_runs
@@ -264,9 +298,18 @@ def memory_run(*, period_start: date, period_end: date, chunk_size: int, databas
     run, chunks = open_posting_run(period_start=period_start, period_end=period_end, chunk_size=chunk_size)
     connections.close_all()
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        ((_posted, before, peak, seconds),) = pool.map(_chunk_worker, [(database_url, run.pk, [chunk.as_dict() for chunk in chunks])])
+        ((_posted, before, peak, seconds),) = pool.map(
+            _chunk_worker, [(database_url, run.pk, [chunk.as_dict() for chunk in chunks])]
+        )
     run = posting_runs().get(pk=run.pk)  # its figures, counted from rows
-    return {"chunk_size": chunk_size, "chunks": len(chunks), "posted": run.posted, "seconds": seconds, "before": before, "peak": peak}
+    return {
+        "chunk_size": chunk_size,
+        "chunks": len(chunks),
+        "posted": run.posted,
+        "seconds": seconds,
+        "before": before,
+        "peak": peak,
+    }
 
 
 ONE_STATEMENT_SQL = """
@@ -300,7 +343,11 @@ def one_statement(period_end: date) -> tuple[float, int]:
 
     from loans.accounts import interest_income_account, principal_account
 
-    params: dict[str, Any] = {"period_end": period_end, "principal": principal_account().pk, "interest": interest_income_account().pk}
+    params: dict[str, Any] = {
+        "period_end": period_end,
+        "principal": principal_account().pk,
+        "interest": interest_income_account().pk,
+    }
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(ONE_STATEMENT_SQL, params)
@@ -341,8 +388,11 @@ def main() -> None:
     def fresh(batch: str, n: int) -> tuple[int, int]:
         started = time.perf_counter()
         ids = on_fresh_database(args.database_url, batch=batch, n=n, weeks=args.weeks, rate=rate)
-        print(f"  fresh database with {n:,} due installments ({args.weeks} overdue weeks per loan, {rate} % a year) "
-              f"in {time.perf_counter() - started:.1f} s", flush=True)
+        print(
+            f"  fresh database with {n:,} due installments ({args.weeks} overdue weeks per loan, {rate} % a year) "
+            f"in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
         return ids
 
     def checked(way: str) -> None:
@@ -350,7 +400,9 @@ def main() -> None:
 
     print("naive ORM loop on a sample ...", flush=True)
     naive_ids = fresh("N", args.sample)
-    sample = list(Installment.objects.filter(pk__range=naive_ids).order_by("pk").values_list("pk", flat=True)[: args.sample])
+    sample = list(
+        Installment.objects.filter(pk__range=naive_ids).order_by("pk").values_list("pk", flat=True)[: args.sample]
+    )
     naive_seconds = naive_orm_loop(sample, period_end)
     naive_rate = len(sample) / naive_seconds
     # The whole loans beyond the sample were never meant to be posted.
@@ -362,7 +414,11 @@ def main() -> None:
         print(f"service, {args.n:,} installments with {workers} process(es) ...", flush=True)
         fresh(f"S{workers}", args.n)
         service = service_run(
-            period_start=period_start, period_end=period_end, chunk_size=chunk_size, workers=workers, database_url=args.database_url
+            period_start=period_start,
+            period_end=period_end,
+            chunk_size=chunk_size,
+            workers=workers,
+            database_url=args.database_url,
         )
         service["workers"], service["rate"] = workers, service["posted"] / service["seconds"]
         services_measured.append(service)
@@ -377,7 +433,9 @@ def main() -> None:
         print(f"memory: {n:,} installments in chunks of {size:,} in a fresh process ...", flush=True)
         fresh(f"M{len(memory_measured)}", n)
         memory_measured.append(
-            memory_run(period_start=period_start, period_end=period_end, chunk_size=size, database_url=args.database_url)
+            memory_run(
+                period_start=period_start, period_end=period_end, chunk_size=size, database_url=args.database_url
+            )
         )
         checked(f"memory run, {n:,} in chunks of {size:,}")
 
@@ -396,28 +454,41 @@ def main() -> None:
     print(f"{'one set-based SQL statement':<46}{sql_rows:>14,}{sql_seconds:>10.1f}{sql_rate:>12,.0f}")
     print()
     for service in services_measured:
-        print(f"service with {service['workers']} process(es): {service['chunks']} chunks, planned in "
-              f"{service['plan_seconds']:.1f} s, {service['failed']} failed; {service['rate'] / naive_rate:.0f}x the naive loop, "
-              f"{service['rate'] / sql_rate:.0%} of one statement; RSS {service['baseline_rss']:.0f} MB before, "
-              f"peak {service['peak_rss']:.0f} MB per posting process")
+        print(
+            f"service with {service['workers']} process(es): {service['chunks']} chunks, planned in "
+            f"{service['plan_seconds']:.1f} s, {service['failed']} failed; {service['rate'] / naive_rate:.0f}x the naive loop, "
+            f"{service['rate'] / sql_rate:.0%} of one statement; RSS {service['baseline_rss']:.0f} MB before, "
+            f"peak {service['peak_rss']:.0f} MB per posting process"
+        )
     print()
     print("memory of one posting process (fresh, RSS sampled every 5 ms, within chunks too):")
-    print(f"{'chunk size':>12}{'chunks':>9}{'installments':>14}{'per second':>12}{'RSS before':>12}{'peak RSS':>10}{'growth':>9}")
+    print(
+        f"{'chunk size':>12}{'chunks':>9}{'installments':>14}{'per second':>12}{'RSS before':>12}{'peak RSS':>10}{'growth':>9}"
+    )
     for memory in memory_measured:
-        print(f"{memory['chunk_size']:>12,}{memory['chunks']:>9,}{memory['posted']:>14,}{memory['posted'] / memory['seconds']:>12,.0f}"
-              f"{memory['before']:>10.0f} MB{memory['peak']:>7.0f} MB{memory['peak'] - memory['before']:>6.0f} MB")
+        print(
+            f"{memory['chunk_size']:>12,}{memory['chunks']:>9,}{memory['posted']:>14,}{memory['posted'] / memory['seconds']:>12,.0f}"
+            f"{memory['before']:>10.0f} MB{memory['peak']:>7.0f} MB{memory['peak'] - memory['before']:>6.0f} MB"
+        )
     growths = [memory["peak"] - memory["before"] for memory in memory_measured]
     sizes = sorted({memory["chunk_size"] for memory in memory_measured})
     counts = sorted({memory["posted"] for memory in memory_measured})
     flat = max(growths) - min(growths) <= MEMORY_TOLERANCE_MB
-    print(f"peak growth {min(growths):.0f}..{max(growths):.0f} MB for chunks of {sizes[0]:,}..{sizes[-1]:,} and runs of "
-          f"{counts[0]:,}..{counts[-1]:,} installments: "
-          + (f"flat within {MEMORY_TOLERANCE_MB} MB, so bounded by neither the chunk size nor the run" if flat
-             else f"NOT flat (more than {MEMORY_TOLERANCE_MB} MB apart)"))
+    print(
+        f"peak growth {min(growths):.0f}..{max(growths):.0f} MB for chunks of {sizes[0]:,}..{sizes[-1]:,} and runs of "
+        f"{counts[0]:,}..{counts[-1]:,} installments: "
+        + (
+            f"flat within {MEMORY_TOLERANCE_MB} MB, so bounded by neither the chunk size nor the run"
+            if flat
+            else f"NOT flat (more than {MEMORY_TOLERANCE_MB} MB apart)"
+        )
+    )
     best = max(service["rate"] for service in services_measured)
     target = 10_000
-    print(f"target >= {target:,}/s: {'met' if best >= target else 'NOT met'} (best {best:,.0f}/s); "
-          f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
+    print(
+        f"target >= {target:,}/s: {'met' if best >= target else 'NOT met'} (best {best:,.0f}/s); "
+        f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end"
+    )
     print("exactly once and balanced: " + ("yes" if not problems else "NO: " + "; ".join(problems)))
     sys.exit(1 if problems else 0)
 

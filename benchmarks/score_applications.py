@@ -42,7 +42,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks._setup import fresh_database, setup_django  # noqa: E402
+from benchmarks._setup import fresh_database, setup_django
 
 TARGET_PER_SECOND = 2000
 BANK_DATA_SHARE = 0.40
@@ -92,10 +92,17 @@ def create_customers(count: int, rng: random.Random, tag: str, run: int) -> list
         if i and rng.random() < SHARED_PHONE_SHARE:
             phone = customers[rng.randrange(i)].phone
         pans.append(pan)
-        customers.append(Customer(
-            partner=partners[i % 2], external_ref=f"{tag}-{i}", full_name=f"Customer {tag} {i}", email=email,
-            phone=phone, pan=Sensitive(pan), pan_hash=pan_blind_index(pan),
-        ))
+        customers.append(
+            Customer(
+                partner=partners[i % 2],
+                external_ref=f"{tag}-{i}",
+                full_name=f"Customer {tag} {i}",
+                email=email,
+                phone=phone,
+                pan=Sensitive(pan),
+                pan_hash=pan_blind_index(pan),
+            )
+        )
     return Customer.objects.bulk_create(customers, batch_size=2000)
 
 
@@ -110,9 +117,17 @@ def create_bank_data(customers: list, incomes: dict, rng: random.Random) -> int:
         [BankConnection(customer=c, provider="manual", institution_name="Bench Bank") for c in banked], batch_size=2000
     )
     accounts = Account.objects.bulk_create(
-        [Account(connection=conn, customer_id=conn.customer_id, provider_account_id=f"acc-{conn.pk}", name="Checking",
-                 current_balance=Decimal("2500.00"),
-                 type="checking") for conn in connections],
+        [
+            Account(
+                connection=conn,
+                customer_id=conn.customer_id,
+                provider_account_id=f"acc-{conn.pk}",
+                name="Checking",
+                current_balance=Decimal("2500.00"),
+                type="checking",
+            )
+            for conn in connections
+        ],
         batch_size=2000,
     )
     this_month = first_of_month(date.today())
@@ -123,13 +138,28 @@ def create_bank_data(customers: list, incomes: dict, rng: random.Random) -> int:
         if rng.random() < SHORT_INCOME_SHARE:
             monthly = (monthly * Decimal("0.6")).quantize(Decimal("0.01"))
         for month in months:
-            rows.append(Transaction(account=account, customer_id=account.customer_id, date=month + timedelta(days=14),
-                                    provider_transaction_id=f"pay-{account.pk}-{month:%Y%m}", amount=monthly,
-                                    name="ACME PAYROLL", category="payroll"))
-            rows.append(Transaction(account=account, customer_id=account.customer_id, date=month + timedelta(days=3),
-                                    provider_transaction_id=f"rent-{account.pk}-{month:%Y%m}",
-                                    amount=-(monthly * Decimal("0.3")).quantize(Decimal("0.01")), name="Rent",
-                                    category="rent_and_utilities"))
+            rows.append(
+                Transaction(
+                    account=account,
+                    customer_id=account.customer_id,
+                    date=month + timedelta(days=14),
+                    provider_transaction_id=f"pay-{account.pk}-{month:%Y%m}",
+                    amount=monthly,
+                    name="ACME PAYROLL",
+                    category="payroll",
+                )
+            )
+            rows.append(
+                Transaction(
+                    account=account,
+                    customer_id=account.customer_id,
+                    date=month + timedelta(days=3),
+                    provider_transaction_id=f"rent-{account.pk}-{month:%Y%m}",
+                    amount=-(monthly * Decimal("0.3")).quantize(Decimal("0.01")),
+                    name="Rent",
+                    category="rent_and_utilities",
+                )
+            )
     Transaction.objects.bulk_create(rows, batch_size=5000)
     return len(banked)
 
@@ -145,8 +175,10 @@ def create_officers(count: int, capacity: int, tag: str) -> None:
         [get_user_model()(username=f"officer-{tag}-{i}", is_staff=True) for i in range(count)]
     )
     Reviewer.objects.bulk_create(
-        [Reviewer(user=user, role="officer", approval_limit=Decimal("25000.00"), capacity=min(capacity, 32767))
-         for user in users]
+        [
+            Reviewer(user=user, role="officer", approval_limit=Decimal("25000.00"), capacity=min(capacity, 32767))
+            for user in users
+        ]
     )
 
 
@@ -161,17 +193,26 @@ def create_pending_applications(count: int, *, run: int, with_events: bool = Fal
     customers = create_customers(count, rng, tag, run)
     applications = [
         LoanApplication(
-            partner_id=customer.partner_id, customer=customer, requested_amount=Decimal(rng.randrange(1000, 60000, 500)),
-            term_months=rng.choice([12, 24, 36, 48]), purpose="vehicle",
+            partner_id=customer.partner_id,
+            customer=customer,
+            requested_amount=Decimal(rng.randrange(1000, 60000, 500)),
+            term_months=rng.choice([12, 24, 36, 48]),
+            purpose="vehicle",
             annual_income=Decimal(rng.randrange(20000, 200000, 1000)),
             employment_status=rng.choice(["employed"] * 6 + ["self_employed", "retired", "student", "unemployed"]),
-            employment_duration_months=rng.randrange(0, 120), monthly_debt_payments=Decimal(rng.randrange(0, 2000, 50)),
-            credit_score=rng.choice([None, rng.randrange(450, 850)]), total_payments=100,
-            late_payments=rng.randrange(0, 20), utilization=Decimal(rng.randrange(0, 100)),
-            credit_inquiries=rng.randrange(0, 6), credit_history_months=rng.randrange(0, 240),
+            employment_duration_months=rng.randrange(0, 120),
+            monthly_debt_payments=Decimal(rng.randrange(0, 2000, 50)),
+            credit_score=rng.choice([None, rng.randrange(450, 850)]),
+            total_payments=100,
+            late_payments=rng.randrange(0, 20),
+            utilization=Decimal(rng.randrange(0, 100)),
+            credit_inquiries=rng.randrange(0, 6),
+            credit_history_months=rng.randrange(0, 240),
             credit_mix=rng.sample(["credit_card", "auto_loan", "mortgage", "student_loan"], rng.randrange(1, 5)),
-            repayment_history=[{"month": f"2026-{m:02d}", "status": rng.choice(["on_time"] * 8 + ["late_30", "late_60"])}
-                               for m in range(1, rng.randrange(2, 13))],
+            repayment_history=[
+                {"month": f"2026-{m:02d}", "status": rng.choice(["on_time"] * 8 + ["late_30", "late_60"])}
+                for m in range(1, rng.randrange(2, 13))
+            ],
         )
         for customer in customers
     ]
@@ -182,10 +223,16 @@ def create_pending_applications(count: int, *, run: int, with_events: bool = Fal
         return [a.pk for a in applications]
     now = timezone.now()  # the relay published them; the consumer now gets them one by one
     events = OutboxEvent.objects.bulk_create(
-        [OutboxEvent(topic="application.submitted", aggregate_type="applications.LoanApplication",
-                     aggregate_id=str(a.pk), payload={"application_id": str(a.pk), "partner_id": a.partner_id},
-                     published_at=now)
-         for a in applications],
+        [
+            OutboxEvent(
+                topic="application.submitted",
+                aggregate_type="applications.LoanApplication",
+                aggregate_id=str(a.pk),
+                payload={"application_id": str(a.pk), "partner_id": a.partner_id},
+                published_at=now,
+            )
+            for a in applications
+        ],
         batch_size=2000,
     )
     return [event.pk for event in events]
@@ -262,14 +309,30 @@ def data_shape(ids: list) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=20000, help="applications scored in batches, per round (default 20000)")
+    parser.add_argument(
+        "--n", type=int, default=20000, help="applications scored in batches, per round (default 20000)"
+    )
     parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--baseline", type=int, default=500, help="applications scored one event at a time (default 500)")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
-                        help="processes sharing the batches; each value is measured (default 1 2)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="rounds per worker count, each on fresh applications; the median is the figure")
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_scoring"))
+    parser.add_argument(
+        "--baseline", type=int, default=500, help="applications scored one event at a time (default 500)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="processes sharing the batches; each value is measured (default 1 2)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds per worker count, each on fresh applications; the median is the figure",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_scoring"),
+    )
     parser.add_argument("--broker-url", default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/12"))
     args = parser.parse_args()
 
@@ -305,7 +368,9 @@ def main() -> None:
     baseline_rate = args.baseline / baseline_seconds
     print()
     print(f"{'path':<44}{'applications':>13}{'seconds':>10}{'apps/s':>10}")
-    print(f"{'one event at a time (consumer task)':<44}{args.baseline:>13}{baseline_seconds:>10.2f}{baseline_rate:>10.0f}")
+    print(
+        f"{'one event at a time (consumer task)':<44}{args.baseline:>13}{baseline_seconds:>10.2f}{baseline_rate:>10.0f}"
+    )
     medians = {}
     for workers, rounds in measured.items():
         for number, (report, seconds) in enumerate(rounds, start=1):
@@ -320,8 +385,10 @@ def main() -> None:
             if workers != 1:
                 print(f"{workers} workers against 1: {median / medians[1]:.2f}x (parallelism alone)")
     last = measured[args.workers[-1]][-1][0]  # the round `ids` belongs to
-    print(f"last round: {last.pre_approved} pre-approved, {last.manual_review} manual review, {last.rejected} rejected; "
-          + "; ".join(f"{key} {value}" for key, value in shape.items()))
+    print(
+        f"last round: {last.pre_approved} pre-approved, {last.manual_review} manual review, {last.rejected} rejected; "
+        + "; ".join(f"{key} {value}" for key, value in shape.items())
+    )
     best = max(medians)
     verdict = "meets" if medians[best] >= TARGET_PER_SECOND else "MISSES"
     print(f"target {TARGET_PER_SECOND}/s (median, {best} worker(s)): {verdict}")

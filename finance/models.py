@@ -88,9 +88,7 @@ class BankConnection(models.Model):
     provider = models.CharField(max_length=20, choices=Provider.choices)
     institution_id = models.CharField(max_length=100, blank=True)
     institution_name = models.CharField(max_length=200)
-    item_id = models.CharField(
-        max_length=200, blank=True, help_text="The provider's id of this link (Plaid item id)."
-    )
+    item_id = models.CharField(max_length=200, blank=True, help_text="The provider's id of this link (Plaid item id).")
     access_token = EncryptedTextField(
         context=ACCESS_TOKEN_CONTEXT,
         masker="finance.models.mask_secret",
@@ -130,9 +128,7 @@ class BankConnection(models.Model):
                 condition=~Q(provider=Provider.MANUAL) | Q(access_token__isnull=True),
                 name="bank_connection_manual_has_no_token",
             ),
-            models.CheckConstraint(
-                condition=Q(provider__in=Provider.values), name="bank_connection_provider_known"
-            ),
+            models.CheckConstraint(condition=Q(provider__in=Provider.values), name="bank_connection_provider_known"),
             models.CheckConstraint(
                 condition=Q(status__in=ConnectionStatus.values), name="bank_connection_status_known"
             ),
@@ -156,9 +152,7 @@ LIABILITY_TYPES = (AccountType.CREDIT, AccountType.LOAN)
 
 
 class Account(models.Model):
-    connection = models.ForeignKey(
-        BankConnection, on_delete=models.PROTECT, related_name="accounts", db_index=False
-    )
+    connection = models.ForeignKey(BankConnection, on_delete=models.PROTECT, related_name="accounts", db_index=False)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="finance_accounts", db_index=False)
     provider_account_id = models.CharField(max_length=100)
     name = models.CharField(max_length=200)
@@ -188,9 +182,7 @@ class Account(models.Model):
             ),
             models.CheckConstraint(condition=~Q(provider_account_id=""), name="account_provider_id_not_blank"),
         ]
-        indexes = [
-            models.Index(fields=["customer", "type"], name="account_customer_idx"),
-        ]
+        indexes = [models.Index(fields=["customer", "type"], name="account_customer_idx")]
 
     def __str__(self) -> str:
         suffix = f" ··{self.mask}" if self.mask else ""
@@ -224,12 +216,8 @@ class Transaction(models.Model):
             models.UniqueConstraint(
                 fields=["account", "provider_transaction_id"], name="transaction_provider_id_unique_per_account"
             ),
-            models.CheckConstraint(
-                condition=Q(category__regex=CATEGORY_KEY_REGEX), name="transaction_category_is_key"
-            ),
-            models.CheckConstraint(
-                condition=~Q(provider_transaction_id=""), name="transaction_provider_id_not_blank"
-            ),
+            models.CheckConstraint(condition=Q(category__regex=CATEGORY_KEY_REGEX), name="transaction_category_is_key"),
+            models.CheckConstraint(condition=~Q(provider_transaction_id=""), name="transaction_provider_id_not_blank"),
         ]
         indexes = [
             models.Index(fields=["customer", "date"], name="transaction_customer_date_idx"),
@@ -342,9 +330,7 @@ class BudgetLimit(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["budget", "category"], name="budget_limit_category_unique_per_budget"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="budget_limit_amount_positive"),
-            models.CheckConstraint(
-                condition=Q(category__regex=r"^[a-z0-9_]+$"), name="budget_limit_category_is_key"
-            ),
+            models.CheckConstraint(condition=Q(category__regex=r"^[a-z0-9_]+$"), name="budget_limit_category_is_key"),
         ]
 
     def __str__(self) -> str:
@@ -400,9 +386,7 @@ class NetWorthSnapshot(models.Model):
     day's first, as the demo data does); no door offers it. See services.snapshots.
     """
 
-    customer = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, related_name="net_worth_snapshots", db_index=False
-    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="net_worth_snapshots", db_index=False)
     date = models.DateField()
     currency = models.CharField(max_length=3)
     total_assets = MoneyField()
@@ -488,11 +472,7 @@ class DocumentType(models.TextChoices):
 
 
 # Content type -> file extension; the leading bytes of the file must match (services.sniff_content_type).
-ALLOWED_CONTENT_TYPES = {
-    "application/pdf": ".pdf",
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-}
+ALLOWED_CONTENT_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
 
 
 def document_path(instance: Document, filename: str) -> str:
@@ -508,7 +488,10 @@ class Document(models.Model):
     size_bytes = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64, verbose_name="SHA-256")
     extracted_data = models.JSONField(
-        default=dict, blank=True, encoder=DjangoJSONEncoder, help_text="Fields read from the document; amounts as strings."
+        default=dict,
+        blank=True,
+        encoder=DjangoJSONEncoder,
+        help_text="Fields read from the document; amounts as strings.",
     )
     uploaded_at = models.DateTimeField(default=timezone.now)
 
@@ -516,9 +499,7 @@ class Document(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["customer", "sha256"], name="document_unique_per_customer"),
-            models.CheckConstraint(
-                condition=Q(document_type__in=DocumentType.values), name="document_type_known"
-            ),
+            models.CheckConstraint(condition=Q(document_type__in=DocumentType.values), name="document_type_known"),
             models.CheckConstraint(
                 condition=Q(content_type__in=list(ALLOWED_CONTENT_TYPES)), name="document_content_type_allowed"
             ),

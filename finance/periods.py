@@ -69,9 +69,7 @@ def _period_start(period: str, start_date: date, index: int) -> date:
         return date.max
 
 
-def budget_period_containing(
-    *, period: str, start_date: date, end_date: date | None, on: date
-) -> DateRange | None:
+def budget_period_containing(*, period: str, start_date: date, end_date: date | None, on: date) -> DateRange | None:
     """The budget period that contains `on`, or None when the budget does not run that day.
 
     Periods are counted from start_date (each computed from the start, so a budget starting on

@@ -14,8 +14,22 @@ from datetime import date
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 
 from django.conf import settings
-from django.db.models import Case, Count, Expression, F, Func, JSONField, OuterRef, Q, QuerySet, Subquery, Sum, TextField
-from django.db.models import Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Expression,
+    F,
+    Func,
+    JSONField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast, Coalesce, JSONObject, TruncMonth
 from django.db.models.lookups import GreaterThan, Lookup
 from django.utils import timezone
@@ -35,14 +49,7 @@ from .models import (
     NetWorthSnapshot,
     Transaction,
 )
-from .periods import (
-    DateRange,
-    add_months,
-    budget_period_containing,
-    first_of_month,
-    full_months_before,
-    months_until,
-)
+from .periods import DateRange, add_months, budget_period_containing, first_of_month, full_months_before, months_until
 from .validators import INCOME_CATEGORIES, TRANSFER_CATEGORIES
 
 HUNDRED = Decimal("100")
@@ -218,7 +225,9 @@ class _ByCurrency(Subquery):
     """A subquery's rows (columns `currency` and `amounts`) as one JSON object keyed by currency:
     a second level of aggregation, which the ORM lacks."""
 
-    template = "(SELECT jsonb_object_agg(per_currency.currency, per_currency.amounts) FROM (%(subquery)s) AS per_currency)"
+    template = (
+        "(SELECT jsonb_object_agg(per_currency.currency, per_currency.amounts) FROM (%(subquery)s) AS per_currency)"
+    )
     output_field = JSONField()
 
 
@@ -283,22 +292,19 @@ def net_worth_rows(*, customer_ids: Iterable[int] | None = None, currency: str |
     customers = Customer.objects.order_by()
     if customer_ids is not None:
         customers = customers.filter(_IdIn(F("pk"), sorted({int(customer_id) for customer_id in customer_ids})))
-    return (
-        customers.values(customer_id=F("pk"))
-        .annotate(
-            currency=Value(currency),
-            total_assets=total(ASSET_TYPES),
-            total_liabilities=total(LIABILITY_TYPES),
-            net_worth=F("total_assets") - F("total_liabilities"),
-            assets_breakdown=breakdown(ASSET_TYPES),
-            liabilities_breakdown=breakdown(LIABILITY_TYPES),
-            # CASE runs the subquery only for the few customers who hold such accounts.
-            other_currencies=Case(
-                When(GreaterThan(Count("finance_accounts", filter=elsewhere), 0), then=_ByCurrency(in_other_currencies)),
-                default=Value({}, output_field=JSONField()),
-            ),
-            accounts_count=Count("finance_accounts", filter=is_open),
-        )
+    return customers.values(customer_id=F("pk")).annotate(
+        currency=Value(currency),
+        total_assets=total(ASSET_TYPES),
+        total_liabilities=total(LIABILITY_TYPES),
+        net_worth=F("total_assets") - F("total_liabilities"),
+        assets_breakdown=breakdown(ASSET_TYPES),
+        liabilities_breakdown=breakdown(LIABILITY_TYPES),
+        # CASE runs the subquery only for the few customers who hold such accounts.
+        other_currencies=Case(
+            When(GreaterThan(Count("finance_accounts", filter=elsewhere), 0), then=_ByCurrency(in_other_currencies)),
+            default=Value({}, output_field=JSONField()),
+        ),
+        accounts_count=Count("finance_accounts", filter=is_open),
     )
 
 
@@ -340,9 +346,7 @@ def _percent(part: Decimal, whole: Decimal) -> Decimal:
 
 
 def _budget_period(budget: Budget, on: date) -> DateRange | None:
-    return budget_period_containing(
-        period=budget.period, start_date=budget.start_date, end_date=budget.end_date, on=on
-    )
+    return budget_period_containing(period=budget.period, start_date=budget.start_date, end_date=budget.end_date, on=on)
 
 
 def budget_actuals(budgets: Iterable[Budget], *, on: date | None = None) -> dict[int, BudgetActuals | None]:

@@ -20,7 +20,5 @@ def take_net_worth_snapshots_task(on: str | None = None) -> dict:
     Idempotent: a redelivered or repeated run creates nothing twice.
     """
     with acting_as_system():
-        report = services.take_net_worth_snapshots(
-            on=date.fromisoformat(on) if on else None, started_by=system_user()
-        )
+        report = services.take_net_worth_snapshots(on=date.fromisoformat(on) if on else None, started_by=system_user())
     return report.as_dict()

@@ -21,9 +21,7 @@ _WIDE = Context(prec=1000)
 MAX_AMOUNT = Decimal("999999999999.99")
 
 # Inflows in these categories are income (salary, benefits...); see selectors.estimated_monthly_incomes.
-INCOME_CATEGORIES = frozenset(
-    {"income", "payroll", "salary", "wages", "pension", "benefits", "self_employment"}
-)
+INCOME_CATEGORIES = frozenset({"income", "payroll", "salary", "wages", "pension", "benefits", "self_employment"})
 # Money moved between the customer's own accounts: neither income nor spending.
 TRANSFER_CATEGORIES = frozenset({"transfer"})
 

@@ -85,7 +85,16 @@ class OpenedItemInline(ReadOnlyInlineMixin, admin.TabularInline[Any, JournalEntr
         return super().get_queryset(request).select_related("account")
 
 
-ENTRY_FIELDS = ("id", "idempotency_key", "entry_date", "description", "source", "reversal_of", "created_by", "created_at")
+ENTRY_FIELDS = (
+    "id",
+    "idempotency_key",
+    "entry_date",
+    "description",
+    "source",
+    "reversal_of",
+    "created_by",
+    "created_at",
+)
 
 
 @admin.register(JournalEntry)
@@ -112,7 +121,10 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdm
         actor = acting_user(request)
         reason = f"reversed in admin by {actor.get_username()}"
         run_for_each(
-            self, request, queryset, lambda pk: services.reverse_entry(entry_id=pk, reason=reason, created_by=actor),
+            self,
+            request,
+            queryset,
+            lambda pk: services.reverse_entry(entry_id=pk, reason=reason, created_by=actor),
             done="Reversed {count} entr(y/ies).",
         )
 

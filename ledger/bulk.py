@@ -137,25 +137,32 @@ def open_charge_staging() -> None:
 
 def stage_given_charges(charges: Sequence[Charge]) -> None:
     """Stage these charges and their credits (one statement)."""
-    credits = [(charge.idempotency_key, account_id, amount) for charge in charges for account_id, amount in charge.credits]
-    execute_with_bound_parameters(_STAGE_GIVEN_SQL, {
-        "keys": [charge.idempotency_key for charge in charges],
-        "entry_dates": [charge.entry_date for charge in charges],
-        "due_dates": [charge.due_date for charge in charges],
-        "descriptions": [charge.description[:255] for charge in charges],
-        "references": [charge.reference for charge in charges],
-        "receivables": [charge.receivable_account_id for charge in charges],
-        "credit_keys": [key for key, _, _ in credits],
-        "credit_accounts": [account_id for _, account_id, _ in credits],
-        "credit_amounts": [amount for _, _, amount in credits],
-    })
+    credits = [
+        (charge.idempotency_key, account_id, amount) for charge in charges for account_id, amount in charge.credits
+    ]
+    execute_with_bound_parameters(
+        _STAGE_GIVEN_SQL,
+        {
+            "keys": [charge.idempotency_key for charge in charges],
+            "entry_dates": [charge.entry_date for charge in charges],
+            "due_dates": [charge.due_date for charge in charges],
+            "descriptions": [charge.description[:255] for charge in charges],
+            "references": [charge.reference for charge in charges],
+            "receivables": [charge.receivable_account_id for charge in charges],
+            "credit_keys": [key for key, _, _ in credits],
+            "credit_accounts": [account_id for _, account_id, _ in credits],
+            "credit_amounts": [amount for _, _, amount in credits],
+        },
+    )
 
 
 def booked_charges() -> dict[str, PostedCharge]:
     """After `book_staged_charges`: the staged charges booked now, with their entry and open item."""
     with connection.cursor() as cursor:
         cursor.execute(_BOOKED_SQL)
-        return {key: PostedCharge(entry_id=entry_id, open_item_id=item_id) for key, entry_id, item_id in cursor.fetchall()}
+        return {
+            key: PostedCharge(entry_id=entry_id, open_item_id=item_id) for key, entry_id, item_id in cursor.fetchall()
+        }
 
 
 def book_staged_charges(*, source: str, created_by_id: int | None, now: datetime) -> tuple[int, Decimal]:

@@ -34,9 +34,7 @@ def lock_open_items_of(party: Party, *, currency: str) -> list[OpenItem]:
 
 
 def lock_open_items(item_ids: Iterable[int]) -> list[OpenItem]:
-    return list(
-        OpenItem.objects.select_for_update(of=("self",)).filter(pk__in=list(item_ids)).order_by("pk")
-    )
+    return list(OpenItem.objects.select_for_update(of=("self",)).filter(pk__in=list(item_ids)).order_by("pk"))
 
 
 def lock_credit_account(party: Party, *, currency: str) -> Account | None:
@@ -53,4 +51,6 @@ def lock_credit_account(party: Party, *, currency: str) -> Account | None:
 
 
 def lock_accounts(account_ids: Iterable[int]) -> list[Account]:
-    return list(Account.objects.select_for_update(no_key=True, of=("self",)).filter(pk__in=list(account_ids)).order_by("pk"))
+    return list(
+        Account.objects.select_for_update(no_key=True, of=("self",)).filter(pk__in=list(account_ids)).order_by("pk")
+    )

@@ -113,8 +113,7 @@ class JournalEntry(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals", db_index=False
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-        db_index=False,
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -125,19 +124,13 @@ class JournalEntry(models.Model):
             models.UniqueConstraint(fields=["idempotency_key"], name="journal_entry_idempotency_key_unique"),
             models.CheckConstraint(condition=~Q(idempotency_key=""), name="journal_entry_key_not_blank"),
             models.UniqueConstraint(
-                fields=["reversal_of"], condition=Q(reversal_of__isnull=False),
-                name="journal_entry_reversed_once",
+                fields=["reversal_of"], condition=Q(reversal_of__isnull=False), name="journal_entry_reversed_once"
             ),
-            models.CheckConstraint(
-                condition=~Q(reversal_of=F("id")), name="journal_entry_not_its_own_reversal"
-            ),
+            models.CheckConstraint(condition=~Q(reversal_of=F("id")), name="journal_entry_not_its_own_reversal"),
         ]
         # Few indexes on purpose: the weekly posting inserts a million entries.
         indexes = [models.Index(fields=["entry_date", "id"], name="journal_entry_date_idx")]
-        permissions = [
-            ("record_payment", "Can record payments"),
-            ("reverse_entry", "Can reverse journal entries"),
-        ]
+        permissions = [("record_payment", "Can record payments"), ("reverse_entry", "Can reverse journal entries")]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.entry_date} {self.description}"
@@ -157,8 +150,7 @@ class Posting(models.Model):
             models.CheckConstraint(condition=Q(debit__gte=0), name="posting_debit_not_negative"),
             models.CheckConstraint(condition=Q(credit__gte=0), name="posting_credit_not_negative"),
             models.CheckConstraint(
-                condition=(Q(debit__gt=0) & Q(credit=0)) | (Q(credit__gt=0) & Q(debit=0)),
-                name="posting_one_side",
+                condition=(Q(debit__gt=0) & Q(credit=0)) | (Q(credit__gt=0) & Q(debit=0)), name="posting_one_side"
             ),
             models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="posting_currency_iso"),
         ]
@@ -203,9 +195,10 @@ class OpenItem(models.Model):
         indexes = [
             # Payment allocation reads a party's items that are still open, oldest first.
             models.Index(
-                fields=["account", "due_date", "id"], name="open_item_open_by_account_idx",
+                fields=["account", "due_date", "id"],
+                name="open_item_open_by_account_idx",
                 condition=Q(status=OpenItemStatus.OPEN),
-            ),
+            )
         ]
 
     def __str__(self) -> str:

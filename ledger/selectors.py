@@ -5,7 +5,7 @@ Every balance is a sum of postings at read time; nothing is stored that could dr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal

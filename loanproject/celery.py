@@ -28,4 +28,3 @@ def use_django_logging(**kwargs) -> None:
     configured = any(isinstance(f, RequestContextFilter) for handler in root.handlers for f in handler.filters)
     if not configured:  # Django's setup has not run yet in this process
         logging.config.dictConfig(settings.LOGGING)
-

@@ -49,8 +49,13 @@ def database_url(name: str, *, root: Path = PGDATA, durable: bool = True) -> str
             _initdb(data)
         if _pg_ctl(data, "status", check=False).returncode != 0:
             fast = "" if durable else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            _pg_ctl(data, "start", "--wait", f"--log={data / 'server.log'}",
-                    f"--options=-h '' -k {shlex.quote(str(data))}{fast}")
+            _pg_ctl(
+                data,
+                "start",
+                "--wait",
+                f"--log={data / 'server.log'}",
+                f"--options=-h '' -k {shlex.quote(str(data))}{fast}",
+            )
         users.add(os.getpid())
     if data not in _signed_in:
         _signed_in.add(data)
@@ -108,8 +113,16 @@ def _initdb(data: Path) -> None:
     if os.geteuid() == 0:
         _give_to_server_user(data)
     # C.UTF-8 sorts by code point on every platform, like the C.UTF-8 of CI's server.
-    _run("initdb", f"--pgdata={data}", "--username=postgres", "--auth=trust", "--encoding=UTF8",
-         "--locale-provider=builtin", "--builtin-locale=C.UTF-8", "--no-locale")
+    _run(
+        "initdb",
+        f"--pgdata={data}",
+        "--username=postgres",
+        "--auth=trust",
+        "--encoding=UTF8",
+        "--locale-provider=builtin",
+        "--builtin-locale=C.UTF-8",
+        "--no-locale",
+    )
 
 
 def _give_to_server_user(data: Path) -> None:
@@ -132,8 +145,11 @@ def _run(program: str, *args: str, check: bool = True) -> subprocess.CompletedPr
     # As root, the server user with none of root's groups: they would hide what folders grant to others.
     server = pwd.getpwnam(SERVER_USER) if os.geteuid() == 0 else None
     result = subprocess.run(
-        [str(_bin() / program), *args], capture_output=True, text=True,  # the server itself writes to server.log
-        user=server.pw_uid if server else None, group=server.pw_gid if server else None,
+        [str(_bin() / program), *args],
+        capture_output=True,
+        text=True,  # the server itself writes to server.log
+        user=server.pw_uid if server else None,
+        group=server.pw_gid if server else None,
         extra_groups=[] if server else None,
     )
     if check and result.returncode != 0:

@@ -48,13 +48,20 @@ class DriverForm(ServiceModelForm):
         if self.instance.pk is None:
             return services.register_driver(
                 data=services.DriverData(
-                    tlc_license_number=data["tlc_license_number"], full_name=data["full_name"], email=data["email"],
-                    phone=data["phone"], customer_id=data["customer"].pk if data["customer"] else None,
+                    tlc_license_number=data["tlc_license_number"],
+                    full_name=data["full_name"],
+                    email=data["email"],
+                    phone=data["phone"],
+                    customer_id=data["customer"].pk if data["customer"] else None,
                 )
             )
         return services.update_driver(
-            driver_id=self.instance.pk, full_name=data["full_name"], email=data["email"], phone=data["phone"],
-            status=data["status"], customer_id=data["customer"].pk if data["customer"] else None,
+            driver_id=self.instance.pk,
+            full_name=data["full_name"],
+            email=data["email"],
+            phone=data["phone"],
+            status=data["status"],
+            customer_id=data["customer"].pk if data["customer"] else None,
         )
 
 
@@ -86,7 +93,15 @@ class DriverAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, ad
 class LeaseForm(ServiceModelForm):
     class Meta:
         model = Lease
-        fields = ["driver", "lease_number", "medallion_number", "vehicle_vin", "vehicle_plate", "start_date", "end_date"]
+        fields = [
+            "driver",
+            "lease_number",
+            "medallion_number",
+            "vehicle_vin",
+            "vehicle_plate",
+            "start_date",
+            "end_date",
+        ]
 
     def call_service(self) -> Lease:
         if self.instance.pk is not None:
@@ -127,8 +142,16 @@ class LoanBookingForm(ServiceModelForm):
     class Meta:
         model = DriverLoan
         fields = [
-            "source_application", "driver", "lease", "principal", "annual_interest_rate", "start_week",
-            "installment_count", "frequency", "method", "purpose",
+            "source_application",
+            "driver",
+            "lease",
+            "principal",
+            "annual_interest_rate",
+            "start_week",
+            "installment_count",
+            "frequency",
+            "method",
+            "purpose",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -140,8 +163,11 @@ class LoanBookingForm(ServiceModelForm):
     def clean(self):
         data = super().clean()
         if not data.get("source_application"):
-            missing = {name: ["Required for a loan that is not booked from an application."]
-                       for name in ("principal", "installment_count", "purpose") if data.get(name) in (None, "")}
+            missing = {
+                name: ["Required for a loan that is not booked from an application."]
+                for name in ("principal", "installment_count", "purpose")
+                if data.get(name) in (None, "")
+            }
             if missing:
                 raise ValidationError(missing)
         return data
@@ -149,8 +175,12 @@ class LoanBookingForm(ServiceModelForm):
     def call_service(self) -> DriverLoan:
         data = self.cleaned_data
         common = {
-            "driver_id": data["driver"].pk, "lease_id": data["lease"].pk, "start_week": data["start_week"],
-            "created_by": self.user, "frequency": data["frequency"], "method": data["method"],
+            "driver_id": data["driver"].pk,
+            "lease_id": data["lease"].pk,
+            "start_week": data["start_week"],
+            "created_by": self.user,
+            "frequency": data["frequency"],
+            "method": data["method"],
             "annual_interest_rate": data.get("annual_interest_rate"),
         }
         if data.get("source_application"):
@@ -173,8 +203,19 @@ class LoanRecordForm(ServiceModelForm):
 
 class InstallmentInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = Installment
-    fields: ClassVar[tuple[str, ...]] = ("sequence", "due_date", "principal", "interest", "amount", "balance_after", "status", "payment",
-              "paid", "outstanding", "entry")
+    fields: ClassVar[tuple[str, ...]] = (
+        "sequence",
+        "due_date",
+        "principal",
+        "interest",
+        "amount",
+        "balance_after",
+        "status",
+        "payment",
+        "paid",
+        "outstanding",
+        "entry",
+    )
     readonly_fields = fields
     ordering = ["sequence"]
     verbose_name_plural = "schedule"
@@ -202,8 +243,18 @@ class InstallmentInline(ReadOnlyInlineMixin, admin.TabularInline):
 @admin.register(DriverLoan)
 class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     add_form = LoanBookingForm
-    list_display = ["loan_number", "driver", "lease", "principal", "annual_interest_rate", "frequency", "start_week",
-                    "installment_count", "status", "created_at"]
+    list_display = [
+        "loan_number",
+        "driver",
+        "lease",
+        "principal",
+        "annual_interest_rate",
+        "frequency",
+        "start_week",
+        "installment_count",
+        "status",
+        "created_at",
+    ]
     list_select_related = ["driver", "lease"]
     list_filter = ["status", "frequency", "method"]
     search_fields = ["=loan_number", "driver__full_name", "=driver__tlc_license_number"]
@@ -212,9 +263,25 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
     autocomplete_fields = ["driver", "lease"]
     inlines = [InstallmentInline]
     actions = ["post_due_installments", "cancel_loans"]
-    readonly_fields = ["loan_number", "driver", "lease", "principal", "annual_interest_rate", "frequency", "method",
-                       "start_week", "installment_count", "purpose", "status", "created_by", "source_application",
-                       "receivable_account", "disbursement_link", "created_at", "closed_at"]
+    readonly_fields = [
+        "loan_number",
+        "driver",
+        "lease",
+        "principal",
+        "annual_interest_rate",
+        "frequency",
+        "method",
+        "start_week",
+        "installment_count",
+        "purpose",
+        "status",
+        "created_by",
+        "source_application",
+        "receivable_account",
+        "disbursement_link",
+        "created_at",
+        "closed_at",
+    ]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = self.add_form if obj is None else LoanRecordForm
@@ -246,8 +313,10 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
         loan_ids = list(queryset.order_by().values_list("pk", flat=True)[: MAX_LOANS_PER_ACTION + 1])
         if len(loan_ids) > MAX_LOANS_PER_ACTION:
             self.message_user(
-                request, f"Select at most {MAX_LOANS_PER_ACTION:,} loans, or start a posting run for all loans "
-                "(Posting runs > Add).", messages.ERROR,
+                request,
+                f"Select at most {MAX_LOANS_PER_ACTION:,} loans, or start a posting run for all loans "
+                "(Posting runs > Add).",
+                messages.ERROR,
             )
             return
         period_start, period_end = current_week()
@@ -267,8 +336,13 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
         actor = acting_user(request)
         reason = f"cancelled in admin by {actor.get_username()}"
         run_for_each(
-            self, request, queryset, lambda pk, _: services.cancel_loan(loan_id=pk, reason=reason, actor=actor),
-            fields=("pk", "loan_number"), label=lambda _, number: number, done="Cancelled {count} loan(s).",
+            self,
+            request,
+            queryset,
+            lambda pk, _: services.cancel_loan(loan_id=pk, reason=reason, actor=actor),
+            fields=("pk", "loan_number"),
+            label=lambda _, number: number,
+            done="Cancelled {count} loan(s).",
         )
 
     # --- Reports ---
@@ -283,10 +357,16 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
     def reports_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("loans.view_driverloan"):
             raise PermissionDenied
-        return TemplateResponse(request, "admin/loans/reports.html", {
-            **self.admin_site.each_context(request), "title": "Loan reports", "reports": REPORTS.values(),
-            "opts": self.model._meta,
-        })
+        return TemplateResponse(
+            request,
+            "admin/loans/reports.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Loan reports",
+                "reports": REPORTS.values(),
+                "opts": self.model._meta,
+            },
+        )
 
     def report_view(self, request: HttpRequest, name: str) -> HttpResponseBase:
         report = REPORTS.get(name)
@@ -303,8 +383,13 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
             if not can_export:
                 raise PermissionDenied
             stamp = "-".join(str(value) for value in parameters.values() if value is not None)
-            return export_response(export=export, filename=f"{report.name}-{stamp}", title=report.title,
-                                   columns=report.columns, rows=report.rows(**parameters))
+            return export_response(
+                export=export,
+                filename=f"{report.name}-{stamp}",
+                title=report.title,
+                columns=report.columns,
+                rows=report.rows(**parameters),
+            )
         rows = []
         if parameters is not None:
             for index, row in enumerate(report.rows(**parameters)):
@@ -313,19 +398,33 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
                 rows.append([row.get(key) for key, _ in report.columns])
         query = request.GET.copy()
         query.pop("export", None)
-        return TemplateResponse(request, "admin/loans/report.html", {
-            **self.admin_site.each_context(request), "title": report.title, "report": report, "rows": rows,
-            "error": error, "parameters": parameters, "can_export": can_export, "query": query.urlencode(),
-            "preview_limit": REPORT_PREVIEW_ROWS, "truncated": len(rows) == REPORT_PREVIEW_ROWS, "opts": self.model._meta,
-        })
+        return TemplateResponse(
+            request,
+            "admin/loans/report.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": report.title,
+                "report": report,
+                "rows": rows,
+                "error": error,
+                "parameters": parameters,
+                "can_export": can_export,
+                "query": query.urlencode(),
+                "preview_limit": REPORT_PREVIEW_ROWS,
+                "truncated": len(rows) == REPORT_PREVIEW_ROWS,
+                "opts": self.model._meta,
+            },
+        )
 
 
 def _run_summary(run: InstallmentPostingRun) -> str:
     run = selectors.posting_runs().get(pk=run.pk)
     week = f"week of {run.period_start}"
     if run.is_finished:
-        return (f"Posting run #{run.pk} ({week}): posted {run.posted}, skipped {run.skipped}, failed {run.failed}, "
-                f"locked {run.locked}, total {run.total_amount}.")
+        return (
+            f"Posting run #{run.pk} ({week}): posted {run.posted}, skipped {run.skipped}, failed {run.failed}, "
+            f"locked {run.locked}, total {run.total_amount}."
+        )
     return f"Posting run #{run.pk} ({week}) started: {run.chunks_total} chunk(s) queued for the workers."
 
 
@@ -341,8 +440,20 @@ class InstallmentAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, AuditedAdminMix
     date_hierarchy = "due_date"
     ordering = ["-due_date", "-id"]
     actions = ["reverse_postings"]
-    fields: ClassVar[tuple[str, ...]] = ("loan", "sequence", "due_date", "principal", "interest", "amount", "balance_after", "status",
-              "posting_attempt", "entry", "posted_at", "posting_run")
+    fields: ClassVar[tuple[str, ...]] = (
+        "loan",
+        "sequence",
+        "due_date",
+        "principal",
+        "interest",
+        "amount",
+        "balance_after",
+        "status",
+        "posting_attempt",
+        "entry",
+        "posted_at",
+        "posting_run",
+    )
     readonly_fields = fields
 
     def has_change_permission(self, request, obj=None) -> bool:
@@ -355,14 +466,19 @@ class InstallmentAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, AuditedAdminMix
     def entry(self, obj: Installment) -> str:
         return entry_link(obj.posted_entry_id)
 
-    @admin.action(description="Reverse the postings of the selected installments (they are due again)", permissions=["reverse"])
+    @admin.action(
+        description="Reverse the postings of the selected installments (they are due again)", permissions=["reverse"]
+    )
     def reverse_postings(self, request: HttpRequest, queryset: QuerySet) -> None:
         actor = acting_user(request)
         reason = f"reversed in admin by {actor.get_username()}"
         run_for_each(
-            self, request, queryset.filter(status="posted"),
+            self,
+            request,
+            queryset.filter(status="posted"),
             lambda pk: services.reverse_installment_posting(installment_id=pk, reason=reason, actor=actor),
-            label="installment {}".format, done="Reversed {count} posting(s).",
+            label="installment {}".format,
+            done="Reversed {count} posting(s).",
         )
 
 
@@ -422,14 +538,45 @@ def _figure(name: str, description: str):
 class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = PostingRunForm
     inlines = [PostingRunChunkInline, PostingFailureInline]
-    list_display = ["id", "period_start", "period_end", "started_by", "started_at", "finished_at", "progress",
-                    "processed", "posted", "skipped", "failed", "locked", "total_amount", "recovered"]
+    list_display = [
+        "id",
+        "period_start",
+        "period_end",
+        "started_by",
+        "started_at",
+        "finished_at",
+        "progress",
+        "processed",
+        "posted",
+        "skipped",
+        "failed",
+        "locked",
+        "total_amount",
+        "recovered",
+    ]
     list_filter = [NeededRecoveryFilter]
     list_select_related = ["started_by"]
     ordering = ["-id"]
-    readonly_fields = ["period_start", "period_end", "started_by", "started_at", "finished_at", "chunk_size",
-                       "chunks_total", "chunks_done", "processed", "posted", "skipped", "failed", "locked", "total_amount",
-                       "errors", "loan_ids", "recovered_at", "chunks_recovered"]
+    readonly_fields = [
+        "period_start",
+        "period_end",
+        "started_by",
+        "started_at",
+        "finished_at",
+        "chunk_size",
+        "chunks_total",
+        "chunks_done",
+        "processed",
+        "posted",
+        "skipped",
+        "failed",
+        "locked",
+        "total_amount",
+        "errors",
+        "loan_ids",
+        "recovered_at",
+        "chunks_recovered",
+    ]
 
     def get_queryset(self, request):
         return selectors.posting_runs()

@@ -158,7 +158,9 @@ class DriverLoan(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["loan_number"], name="loan_number_unique"),
-            models.CheckConstraint(condition=Q(loan_number__regex=r"^DL-[0-9]{4}-[0-9]{4,}$"), name="loan_number_format"),
+            models.CheckConstraint(
+                condition=Q(loan_number__regex=r"^DL-[0-9]{4}-[0-9]{4,}$"), name="loan_number_format"
+            ),
             models.CheckConstraint(condition=Q(principal__gt=0), name="loan_principal_positive"),
             models.CheckConstraint(
                 condition=Q(annual_interest_rate__gte=0, annual_interest_rate__lte=MAX_INTEREST_RATE),
@@ -174,10 +176,7 @@ class DriverLoan(models.Model):
             models.CheckConstraint(condition=Q(method__in=Method.values), name="loan_method_known"),
         ]
         indexes = [models.Index(fields=["status", "driver"], name="loan_status_driver_idx")]
-        permissions = [
-            ("post_installments", "Can post installments"),
-            ("export_loans", "Can export loan reports"),
-        ]
+        permissions = [("post_installments", "Can post installments"), ("export_loans", "Can export loan reports")]
 
     def __str__(self) -> str:
         return self.loan_number
@@ -201,14 +200,19 @@ class InstallmentPostingRun(models.Model):
 
     period_start = models.DateField()
     period_end = models.DateField()
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     chunk_size = models.PositiveIntegerField()
     chunks_total = models.PositiveIntegerField(default=0)
-    loan_ids = models.JSONField(null=True, blank=True, help_text="Only these loans (an admin action); empty: all loans.")
+    loan_ids = models.JSONField(
+        null=True, blank=True, help_text="Only these loans (an admin action); empty: all loans."
+    )
     recovered_at = models.DateTimeField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="When the recovery sweep first posted a chunk of this run or finished it: its workers or its queued "
         "chunks were lost (a killed worker, a flushed broker, a dropped connection).",
     )
@@ -216,7 +220,7 @@ class InstallmentPostingRun(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="posting_run_period_ordered"),
+            models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="posting_run_period_ordered")
         ]
 
     def __str__(self) -> str:
@@ -241,8 +245,12 @@ class InstallmentPostingRun(models.Model):
     def errors(self) -> list[dict]:
         """The first failures with their message (prefetched as `error_rows`)."""
         return [
-            {"installment_id": row.installment_id, "loan_number": row.installment.loan.loan_number,
-             "sequence": row.installment.sequence, "error": row.message}
+            {
+                "installment_id": row.installment_id,
+                "loan_number": row.installment.loan.loan_number,
+                "sequence": row.installment.sequence,
+                "error": row.message,
+            }
             for row in self.error_rows
         ]
 
@@ -269,7 +277,8 @@ class PostingRunChunk(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "first_id"], name="posting_run_chunk_once"),
             models.CheckConstraint(
-                condition=Q(next_due__isnull=True, next_id__isnull=True) | Q(next_due__isnull=False, next_id__isnull=False),
+                condition=Q(next_due__isnull=True, next_id__isnull=True)
+                | Q(next_due__isnull=False, next_id__isnull=False),
                 name="posting_run_chunk_next_key_whole",
             ),
         ]
@@ -293,7 +302,12 @@ class Installment(models.Model):
     )
     posted_at = models.DateTimeField(null=True, blank=True)
     posting_run = models.ForeignKey(
-        InstallmentPostingRun, on_delete=models.PROTECT, null=True, blank=True, related_name="installments", db_index=False
+        InstallmentPostingRun,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="installments",
+        db_index=False,
     )
 
     class Meta:
@@ -311,20 +325,28 @@ class Installment(models.Model):
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="installment_balance_not_negative"),
             models.CheckConstraint(condition=Q(status__in=InstallmentStatus.values), name="installment_status_known"),
             models.CheckConstraint(
-                condition=(Q(status=InstallmentStatus.POSTED) & Q(posted_entry__isnull=False) & Q(posted_at__isnull=False))
+                condition=(
+                    Q(status=InstallmentStatus.POSTED) & Q(posted_entry__isnull=False) & Q(posted_at__isnull=False)
+                )
                 | (~Q(status=InstallmentStatus.POSTED) & Q(posted_entry__isnull=True)),
                 name="installment_posted_iff_entry",
             ),
-            models.CheckConstraint(condition=Q(sequence__gte=1, posting_attempt__gte=1), name="installment_counters_positive"),
+            models.CheckConstraint(
+                condition=Q(sequence__gte=1, posting_attempt__gte=1), name="installment_counters_positive"
+            ),
         ]
         indexes = [
             # The posting's claim and the unposted report: only what is still to post, by due date.
             models.Index(
-                fields=["due_date", "id"], name="installment_unposted_due_idx", condition=Q(status=InstallmentStatus.SCHEDULED)
+                fields=["due_date", "id"],
+                name="installment_unposted_due_idx",
+                condition=Q(status=InstallmentStatus.SCHEDULED),
             ),
             # A run's figures: its installments counted and summed from the index alone.
             models.Index(
-                fields=["posting_run"], include=["amount"], name="installment_posting_run_idx",
+                fields=["posting_run"],
+                include=["amount"],
+                name="installment_posting_run_idx",
                 condition=Q(posting_run__isnull=False),
             ),
         ]

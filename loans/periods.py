@@ -77,9 +77,13 @@ def validate_week(period_start: date, period_end: date) -> None:
     validate_business_date(period_start, field="period_start")
     validate_business_date(period_end, field="period_end")
     if not is_sunday(period_start):
-        raise ValidationError({"period_start": [f"{period_start} is a {period_start:%A}; a period starts on a Sunday."]})
+        raise ValidationError(
+            {"period_start": [f"{period_start} is a {period_start:%A}; a period starts on a Sunday."]}
+        )
     if period_end != period_start + timedelta(days=6):
-        raise ValidationError({"period_end": [f"The period ends on the Saturday after it starts ({period_start + timedelta(days=6)})."]})
+        raise ValidationError(
+            {"period_end": [f"The period ends on the Saturday after it starts ({period_start + timedelta(days=6)})."]}
+        )
     validate_week_started(period_start, field="period_start")
 
 

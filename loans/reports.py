@@ -85,9 +85,20 @@ def _statuses(params: Mapping[str, str]) -> dict:
 
 
 def unposted_rows(*, period_start: date, period_end: date, driver_id: int | None = None) -> Iterable[dict]:
-    fields = ("loan__loan_number", "loan__driver__full_name", "loan__driver__tlc_license_number", "sequence", "due_date", "principal", "interest", "amount")
+    fields = (
+        "loan__loan_number",
+        "loan__driver__full_name",
+        "loan__driver__tlc_license_number",
+        "sequence",
+        "due_date",
+        "principal",
+        "interest",
+        "amount",
+    )
     names = ("loan_number", "driver", "tlc_license_number", "sequence", "due_date", "principal", "interest", "amount")
-    rows = selectors.unposted_installments(period_start=period_start, period_end=period_end, driver_id=driver_id).values_list(*fields)
+    rows = selectors.unposted_installments(
+        period_start=period_start, period_end=period_end, driver_id=driver_id
+    ).values_list(*fields)
     for row in rows.iterator(chunk_size=2000):
         yield dict(zip(names, row, strict=True))
 
@@ -134,7 +145,12 @@ def weekly_rows(*, date_from: date, date_to: date) -> Iterable[dict]:
 
 def aging_rows(*, as_of: date) -> Iterable[dict]:
     for row in selectors.driver_loans_aging(as_of=as_of):
-        yield {"driver": row["driver_name"], "tlc_license_number": row["tlc_license_number"], **{b: row[b] for b in AGING_BUCKETS}, "total": row["total"]}
+        yield {
+            "driver": row["driver_name"],
+            "tlc_license_number": row["tlc_license_number"],
+            **{b: row[b] for b in AGING_BUCKETS},
+            "total": row["total"],
+        }
 
 
 DRIVER = (("driver", "Driver"), ("tlc_license_number", "TLC licence"))
@@ -143,40 +159,75 @@ REPORTS: dict[str, Report] = {
     report.name: report
     for report in [
         Report(
-            "unposted", "Unposted installments",
-            (("loan_number", "Loan"), *DRIVER, ("sequence", "No."), ("due_date", "Due"),
-             ("principal", "Principal"), ("interest", "Interest"), ("amount", "Amount")),
-            _week_and_driver, unposted_rows,
+            "unposted",
+            "Unposted installments",
+            (
+                ("loan_number", "Loan"),
+                *DRIVER,
+                ("sequence", "No."),
+                ("due_date", "Due"),
+                ("principal", "Principal"),
+                ("interest", "Interest"),
+                ("amount", "Amount"),
+            ),
+            _week_and_driver,
+            unposted_rows,
             "What the weekly posting of the week (parameter week=any day of it) would post, overdue ones included; "
             "driver=<id> for one driver's.",
         ),
         Report(
-            "portfolio", "Loan portfolio",
-            (("loan_number", "Loan"), *DRIVER, ("status", "Status"), ("principal", "Principal"),
-             ("annual_interest_rate", "Rate %"), ("billed_principal", "Principal billed"),
-             ("principal_repaid", "Principal repaid"), ("outstanding_principal", "Principal outstanding"),
-             ("billed_outstanding", "Billed, unpaid"), ("unbilled_principal", "Principal not yet billed")),
-            _statuses, portfolio_rows,
+            "portfolio",
+            "Loan portfolio",
+            (
+                ("loan_number", "Loan"),
+                *DRIVER,
+                ("status", "Status"),
+                ("principal", "Principal"),
+                ("annual_interest_rate", "Rate %"),
+                ("billed_principal", "Principal billed"),
+                ("principal_repaid", "Principal repaid"),
+                ("outstanding_principal", "Principal outstanding"),
+                ("billed_outstanding", "Billed, unpaid"),
+                ("unbilled_principal", "Principal not yet billed"),
+            ),
+            _statuses,
+            portfolio_rows,
             "Outstanding principal per loan (payments pay interest first); status=active (default), closed, ... or all.",
         ),
         Report(
-            "portfolio-by-driver", "Loan portfolio by driver",
-            (*DRIVER, ("loans", "Loans"), ("principal", "Principal"), ("outstanding_principal", "Principal outstanding"),
-             ("billed_outstanding", "Billed, unpaid")),
-            _statuses, driver_rows,
+            "portfolio-by-driver",
+            "Loan portfolio by driver",
+            (
+                *DRIVER,
+                ("loans", "Loans"),
+                ("principal", "Principal"),
+                ("outstanding_principal", "Principal outstanding"),
+                ("billed_outstanding", "Billed, unpaid"),
+            ),
+            _statuses,
+            driver_rows,
             "Outstanding principal per driver.",
         ),
         Report(
-            "posted-totals", "Posted totals per week",
-            (("week_start", "Week of"), ("installments", "Installments"), ("principal", "Principal"),
-             ("interest", "Interest"), ("amount", "Amount")),
-            _date_range, weekly_rows,
+            "posted-totals",
+            "Posted totals per week",
+            (
+                ("week_start", "Week of"),
+                ("installments", "Installments"),
+                ("principal", "Principal"),
+                ("interest", "Interest"),
+                ("amount", "Amount"),
+            ),
+            _date_range,
+            weekly_rows,
             "Installments posted, by the week they fell due (date_from, date_to; default the last 12 weeks).",
         ),
         Report(
-            "aging", "Open items aging",
+            "aging",
+            "Open items aging",
             (*DRIVER, *((bucket, AGING_LABELS[bucket]) for bucket in AGING_BUCKETS), ("total", "Total")),
-            _as_of, aging_rows,
+            _as_of,
+            aging_rows,
             "Unpaid LOANS items per driver by days past due on as_of (default today).",
         ),
     ]

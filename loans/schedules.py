@@ -63,7 +63,8 @@ def due_date(start: date, frequency: str, sequence: int) -> date:
         return start + relativedelta(months=sequence - 1)
     except (OverflowError, ValueError):  # past date.max: relativedelta raises ValueError
         raise DomainError(
-            f"Installment {sequence} would fall after {date.max}.", code="date_out_of_range",
+            f"Installment {sequence} would fall after {date.max}.",
+            code="date_out_of_range",
             fields={"start_week": ["The schedule would end after the last representable date."]},
         ) from None
 
@@ -108,7 +109,9 @@ def build_schedule(
     count = installment_count
     if method == Method.ANNUITY:
         payment = annuity_payment(principal, rate, count)
-        principals_and_interest = _declining(principal, annual, frequency, count, lambda balance, interest: payment - interest)
+        principals_and_interest = _declining(
+            principal, annual, frequency, count, lambda balance, interest: payment - interest
+        )
     elif method == Method.EQUAL_PRINCIPAL:
         share = to_cents(principal / count)
         principals_and_interest = _declining(principal, annual, frequency, count, lambda balance, interest: share)
@@ -145,7 +148,9 @@ def _check_terms(principal, annual_rate_percent, count, frequency, method) -> No
         raise DomainError(f"Invalid loan terms: {', '.join(sorted(problems))}.", code="invalid_terms", fields=problems)
 
 
-def _declining(principal: Decimal, annual: Decimal, frequency: str, count: int, principal_part) -> list[tuple[Decimal, Decimal]]:
+def _declining(
+    principal: Decimal, annual: Decimal, frequency: str, count: int, principal_part
+) -> list[tuple[Decimal, Decimal]]:
     parts = []
     balance = principal
     for sequence in range(1, count + 1):
@@ -161,7 +166,9 @@ def flat_interest(principal: Decimal, annual_rate_percent: Decimal, count: int, 
     return to_cents(principal * annual_rate_percent * count / (HUNDRED * PERIODS_PER_YEAR[Frequency(frequency)]))
 
 
-def _flat(principal: Decimal, annual_rate_percent: Decimal, count: int, frequency: str) -> list[tuple[Decimal, Decimal]]:
+def _flat(
+    principal: Decimal, annual_rate_percent: Decimal, count: int, frequency: str
+) -> list[tuple[Decimal, Decimal]]:
     """Equal principal (the last absorbs); the flat interest split evenly to the cent.
 
     The interest is split by largest remainder rather than "round each, last absorbs": with a

@@ -9,7 +9,21 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypedDict
 
-from django.db.models import Case, CharField, Count, DecimalField, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DecimalField,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Greatest
 
 from ledger import selectors as ledger_selectors
@@ -61,16 +75,14 @@ def posting_runs() -> QuerySet[InstallmentPostingRun]:
     posted) from its chunks; the model derives `processed` and `skipped` from them."""
     chunks, failures = PostingRunChunk.objects.all(), PostingFailure.objects.all()
     finished = chunks.filter(finished_at__isnull=False)
-    errors = (
-        failures.filter(locked=False)
-        .select_related("installment__loan")
-        .order_by("installment_id")
-    )
+    errors = failures.filter(locked=False).select_related("installment__loan").order_by("installment_id")
     return (
         InstallmentPostingRun.objects.select_related("started_by")
         .annotate(
             posted=_per_run(Installment.objects.all(), Count("pk"), link="posting_run"),
-            total_amount=_per_run(Installment.objects.all(), Sum("amount"), link="posting_run", default=Value(ZERO, MONEY)),
+            total_amount=_per_run(
+                Installment.objects.all(), Sum("amount"), link="posting_run", default=Value(ZERO, MONEY)
+            ),
             failed=_per_run(failures.filter(locked=False), Count("pk")),
             locked=_per_run(failures.filter(locked=True), Count("pk")),
             chunks_done=_per_run(finished, Count("pk")),
@@ -99,11 +111,13 @@ def installments_with_payments() -> QuerySet[InstallmentWithPayments]:
     item = OpenItem.objects.filter(entry_id=OuterRef("posted_entry_id"))
     return (
         Installment.objects.annotate(
-            outstanding=Coalesce(Subquery(item.values("outstanding")[:1]), F("amount"), output_field=MONEY),
+            outstanding=Coalesce(Subquery(item.values("outstanding")[:1]), F("amount"), output_field=MONEY)
         )
         .annotate(
             paid=Case(
-                When(status=InstallmentStatus.POSTED, then=F("amount") - F("outstanding")), default=Value(ZERO), output_field=MONEY
+                When(status=InstallmentStatus.POSTED, then=F("amount") - F("outstanding")),
+                default=Value(ZERO),
+                output_field=MONEY,
             ),
             payment_state=Case(
                 When(~Q(status=InstallmentStatus.POSTED), then=F("status")),
@@ -117,7 +131,9 @@ def installments_with_payments() -> QuerySet[InstallmentWithPayments]:
     )
 
 
-def unposted_installments(*, period_start: date, period_end: date, driver_id: int | None = None) -> QuerySet[Installment]:
+def unposted_installments(
+    *, period_start: date, period_end: date, driver_id: int | None = None
+) -> QuerySet[Installment]:
     """What the weekly posting of the period would post (overdue ones included), in due order;
     only the driver's if `driver_id` is given."""
     installments = due_installments(period_end=period_end)
@@ -135,9 +151,7 @@ class PortfolioFigures(TypedDict):
     unbilled_principal: Decimal
 
 
-def loan_portfolio(
-    *, statuses: list[str] | None = None
-) -> QuerySet[WithAnnotations[DriverLoan, PortfolioFigures]]:
+def loan_portfolio(*, statuses: list[str] | None = None) -> QuerySet[WithAnnotations[DriverLoan, PortfolioFigures]]:
     """Per loan: principal billed, principal repaid (payments pay interest first), principal still
     outstanding, what is billed and unpaid, and what is still to be billed."""
     item = "installments__posted_entry__open_items__"
@@ -146,17 +160,21 @@ def loan_portfolio(
     loans = DriverLoan.objects.select_related("driver")
     if statuses:
         loans = loans.filter(status__in=statuses)
-    return loans.annotate(
-        billed_principal=_sum("installments__principal", filter=posted),
-        paid=_sum(paid_on_item, filter=posted),
-        principal_repaid=_sum(
-            Greatest(paid_on_item - F("installments__interest"), Value(ZERO), output_field=MONEY), filter=posted
-        ),
-        billed_outstanding=_sum(f"{item}outstanding", filter=posted),
-    ).annotate(
-        outstanding_principal=F("principal") - F("principal_repaid"),
-        unbilled_principal=F("principal") - F("billed_principal"),
-    ).order_by("driver__full_name", "loan_number")
+    return (
+        loans.annotate(
+            billed_principal=_sum("installments__principal", filter=posted),
+            paid=_sum(paid_on_item, filter=posted),
+            principal_repaid=_sum(
+                Greatest(paid_on_item - F("installments__interest"), Value(ZERO), output_field=MONEY), filter=posted
+            ),
+            billed_outstanding=_sum(f"{item}outstanding", filter=posted),
+        )
+        .annotate(
+            outstanding_principal=F("principal") - F("principal_repaid"),
+            unbilled_principal=F("principal") - F("billed_principal"),
+        )
+        .order_by("driver__full_name", "loan_number")
+    )
 
 
 @dataclass(frozen=True)
@@ -175,14 +193,23 @@ def portfolio_by_driver(*, statuses: list[str] | None = None) -> list[DriverPort
     for loan in loan_portfolio(statuses=statuses):
         row = totals.setdefault(
             loan.driver_id,
-            {"name": loan.driver.full_name, "tlc": loan.driver.tlc_license_number, "loans": 0, "principal": ZERO, "outstanding": ZERO, "billed": ZERO},
+            {
+                "name": loan.driver.full_name,
+                "tlc": loan.driver.tlc_license_number,
+                "loans": 0,
+                "principal": ZERO,
+                "outstanding": ZERO,
+                "billed": ZERO,
+            },
         )
         row["loans"] += 1
         row["principal"] += loan.principal
         row["outstanding"] += to_cents(loan.outstanding_principal)
         row["billed"] += to_cents(loan.billed_outstanding)
     return [
-        DriverPortfolio(driver_id, row["name"], row["tlc"], row["loans"], row["principal"], row["outstanding"], row["billed"])
+        DriverPortfolio(
+            driver_id, row["name"], row["tlc"], row["loans"], row["principal"], row["outstanding"], row["billed"]
+        )
         for driver_id, row in sorted(totals.items(), key=lambda pair: (pair[1]["name"], pair[0]))
     ]
 

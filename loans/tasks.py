@@ -36,8 +36,12 @@ def post_installment_chunk_task(run_id: int, chunk: dict) -> dict:
     with acting_as_system():
         outcome = services.post_installment_chunk(run_id=run_id, chunk=services.PostingChunk.from_dict(chunk))
     return {
-        "posted": outcome.posted, "skipped": outcome.skipped, "failed": outcome.failed, "locked": outcome.locked,
-        "amount": str(outcome.amount), "already_done": outcome.already_done,
+        "posted": outcome.posted,
+        "skipped": outcome.skipped,
+        "failed": outcome.failed,
+        "locked": outcome.locked,
+        "amount": str(outcome.amount),
+        "already_done": outcome.already_done,
     }
 
 

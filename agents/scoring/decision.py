@@ -56,8 +56,14 @@ class DecisionAgent(Agent):
         if requested > Decimal(i["max_amount"]):
             rejections.append(reason("R05"))
         if rejections:
-            return {"decision": Decision.REJECTED, "reasons": rejections, "conditions": [],
-                    "approval_probability": probability, "recommended_amount": None, "recommended_rate": None}
+            return {
+                "decision": Decision.REJECTED,
+                "reasons": rejections,
+                "conditions": [],
+                "approval_probability": probability,
+                "recommended_amount": None,
+                "recommended_rate": None,
+            }
 
         recommended = min(requested, Decimal(i["max_affordable_amount"]), Decimal(i["pre_approve_max_amount"]))
         referrals, conditions = [], []

@@ -28,8 +28,13 @@ class IncomeVerificationAgent(Agent):
         declared = to_cents(Decimal(inputs["declared_annual_income"]) / TWELVE)
         verified = inputs["verified_monthly_income"]
         if verified is None:
-            return {"status": "unverified", "declared_monthly_income": declared,
-                    "verified_monthly_income": None, "declared_to_verified": None, "flagged": False}
+            return {
+                "status": "unverified",
+                "declared_monthly_income": declared,
+                "verified_monthly_income": None,
+                "declared_to_verified": None,
+                "flagged": False,
+            }
         verified = Decimal(verified)
         ceiling = verified * (1 + Decimal(inputs["tolerance_percent"]) / HUNDRED)
         flagged = declared > ceiling

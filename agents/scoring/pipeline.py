@@ -59,7 +59,9 @@ def run_pipeline(facts: ApplicantFacts, rules: PolicyRules, agents: tuple[Agent,
         missing = [name for name in agent.requires if name not in result.outputs]
         if missing:
             result.runs.append(
-                AgentRun(agent.name, agent.version, "skipped", {}, {}, f"needs {', '.join(missing)}", Decimal("0.000"), stamp)
+                AgentRun(
+                    agent.name, agent.version, "skipped", {}, {}, f"needs {', '.join(missing)}", Decimal("0.000"), stamp
+                )
             )
             continue
         inputs: dict = {}
@@ -79,7 +81,9 @@ def run_pipeline(facts: ApplicantFacts, rules: PolicyRules, agents: tuple[Agent,
             result.failed.append(agent.name)
             continue
         result.outputs[agent.name] = output
-        result.runs.append(AgentRun(agent.name, agent.version, "success", inputs, output, "", _elapsed_ms(started), stamp))
+        result.runs.append(
+            AgentRun(agent.name, agent.version, "success", inputs, output, "", _elapsed_ms(started), stamp)
+        )
     return result
 
 

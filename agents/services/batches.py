@@ -72,9 +72,7 @@ class RescoreRequest:
 
 
 @transaction.atomic
-def rescore_applications(
-    *, application_ids: Sequence[UUID | str], requested_by: User | None
-) -> RescoreRequest:
+def rescore_applications(*, application_ids: Sequence[UUID | str], requested_by: User | None) -> RescoreRequest:
     """Staff ask for pre-approved and manual-review applications to be scored again: they go back
     to scoring now and are scored by a task once this transaction commits (the sweep scores them
     if that task is lost). `requested_by` None is the system."""

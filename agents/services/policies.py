@@ -12,10 +12,22 @@ from loanproject.core.rules import refusals_as_field_errors, validate_fields
 from ..models import ScoringPolicy
 
 POLICY_FIELDS = [
-    "name", "notes", "reject_below_credit_score", "pre_approve_from_credit_score", "max_back_end_dti",
-    "pre_approve_max_back_end_dti", "reject_above_risk_score", "pre_approve_max_risk_score", "max_amount",
-    "pre_approve_max_amount", "min_annual_income", "income_tolerance_percent", "rate_low", "rate_medium",
-    "rate_high", "rate_very_high",
+    "name",
+    "notes",
+    "reject_below_credit_score",
+    "pre_approve_from_credit_score",
+    "max_back_end_dti",
+    "pre_approve_max_back_end_dti",
+    "reject_above_risk_score",
+    "pre_approve_max_risk_score",
+    "max_amount",
+    "pre_approve_max_amount",
+    "min_annual_income",
+    "income_tolerance_percent",
+    "rate_low",
+    "rate_medium",
+    "rate_high",
+    "rate_very_high",
 ]
 
 

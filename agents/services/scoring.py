@@ -29,15 +29,36 @@ from ..selectors import SCORABLE_STATUSES, active_policy
 # Columns scoring reads: the applicant's data and the fields the outcome rewrites (the customer's
 # duplicate-check keys come as annotations). Anything else would be loaded for nothing.
 SCORING_READS = [
-    "status", "version", "customer", "requested_amount", "term_months", "annual_income", "employment_status",
-    "employment_duration_months", "monthly_debt_payments", "credit_score", "total_payments", "late_payments",
-    "utilization", "credit_inquiries", "credit_history_months", "credit_mix", "repayment_history",
+    "status",
+    "version",
+    "customer",
+    "requested_amount",
+    "term_months",
+    "annual_income",
+    "employment_status",
+    "employment_duration_months",
+    "monthly_debt_payments",
+    "credit_score",
+    "total_payments",
+    "late_payments",
+    "utilization",
+    "credit_inquiries",
+    "credit_history_months",
+    "credit_mix",
+    "repayment_history",
     *application_services.scoring.OUTCOME_FIELDS,
 ]
 RUN_COLUMNS = ["application", "number", "trigger", "policy", "outcome", "failed_agents", "duration_ms", "started_at"]
 AGENT_RESULT_COLUMNS = [
-    "run", "agent_name", "agent_version", "status", "input", "output",
-    "error_message", "execution_ms", "timestamp",
+    "run",
+    "agent_name",
+    "agent_version",
+    "status",
+    "input",
+    "output",
+    "error_message",
+    "execution_ms",
+    "timestamp",
 ]
 
 
@@ -73,7 +94,9 @@ class ScoringReport:
         return {key: value for key, value in asdict(self).items() if key != "application_ids"}
 
 
-def _outcome(application: LoanApplication, result: PipelineResult, rules: PolicyRules) -> application_services.ScoringOutcome:
+def _outcome(
+    application: LoanApplication, result: PipelineResult, rules: PolicyRules
+) -> application_services.ScoringOutcome:
     risk_level = result.outputs.get("risk_assessment", {}).get("level", "")
     decision = result.outputs.get("decision")
     if decision is None or result.failed:
@@ -98,9 +121,23 @@ def _outcome(application: LoanApplication, result: PipelineResult, rules: Policy
 
 
 ANALYTICS_COLUMNS = [
-    "run", "application", "credit_score", "credit_score_source", "credit_tier", "risk_level", "risk_score",
-    "approval_probability", "recommended_amount", "recommended_interest_rate", "front_end_dti", "back_end_dti",
-    "verified_monthly_income", "credit_score_breakdown", "risk_factors", "decision_factors", "policy_version",
+    "run",
+    "application",
+    "credit_score",
+    "credit_score_source",
+    "credit_tier",
+    "risk_level",
+    "risk_score",
+    "approval_probability",
+    "recommended_amount",
+    "recommended_interest_rate",
+    "front_end_dti",
+    "back_end_dti",
+    "verified_monthly_income",
+    "credit_score_breakdown",
+    "risk_factors",
+    "decision_factors",
+    "policy_version",
     "created_at",
 ]
 
@@ -126,8 +163,11 @@ def _analytics_row(run: SavedRun, result: PipelineResult, rules: PolicyRules) ->
         income.get("verified_monthly_income"),
         credit.get("breakdown", {}),
         risk.get("factors", []),
-        {"decision": decision.get("decision", Decision.MANUAL_REVIEW), "reasons": decision.get("reasons", []),
-         "failed_agents": result.failed},
+        {
+            "decision": decision.get("decision", Decision.MANUAL_REVIEW),
+            "reasons": decision.get("reasons", []),
+            "failed_agents": result.failed,
+        },
         rules.version,
         run.started_at,
     )
@@ -135,10 +175,7 @@ def _analytics_row(run: SavedRun, result: PipelineResult, rules: PolicyRules) ->
 
 @transaction.atomic
 def score_applications(
-    *,
-    application_ids: Sequence[UUID | str],
-    trigger: str = ScoringTrigger.SUBMITTED,
-    retry_locked: bool = False,
+    *, application_ids: Sequence[UUID | str], trigger: str = ScoringTrigger.SUBMITTED, retry_locked: bool = False
 ) -> ScoringReport:
     """Score applications (submitted, or sent back to scoring) and save the whole result at once:
     agent results, analytics, decision and status, in one transaction.
@@ -156,7 +193,9 @@ def score_applications(
         .filter(pk__in=requested, status__in=SCORABLE_STATUSES)
         .only(*SCORING_READS)  # what the agents and the outcome need; no PAN to decrypt
         .annotate(  # the duplicate-check keys load_facts reads (facts.CustomerKeys)
-            customer_pan_hash=F("customer__pan_hash"), customer_email=F("customer__email"), customer_phone=F("customer__phone")
+            customer_pan_hash=F("customer__pan_hash"),
+            customer_email=F("customer__email"),
+            customer_phone=F("customer__phone"),
         )
         .order_by("pk")
     )
@@ -173,12 +212,16 @@ def score_applications(
     # A submitted application was never scored (nothing moves one back to submitted): only those
     # sent back to scoring have earlier runs to number after.
     rescored = [a.pk for a in applications if a.status != ApplicationStatus.SUBMITTED]
-    previous = {} if not rescored else dict(
-        ScoringRun.objects.filter(application__in=rescored)
-        .order_by()
-        .values_list("application_id")
-        .annotate(last=Max("number"))
-        .values_list("application_id", "last")
+    previous = (
+        {}
+        if not rescored
+        else dict(
+            ScoringRun.objects.filter(application__in=rescored)
+            .order_by()
+            .values_list("application_id")
+            .annotate(last=Max("number"))
+            .values_list("application_id", "last")
+        )
     )
     run_rows = [
         (
@@ -199,8 +242,17 @@ def score_applications(
         AgentResult,
         AGENT_RESULT_COLUMNS,
         [
-            (run.pk, a.agent_name, a.agent_version, a.status, a.input, a.output, a.error_message,
-             a.execution_ms, a.timestamp)
+            (
+                run.pk,
+                a.agent_name,
+                a.agent_version,
+                a.status,
+                a.input,
+                a.output,
+                a.error_message,
+                a.execution_ms,
+                a.timestamp,
+            )
             for run, result in zip(runs, results, strict=True)
             for a in result.runs
         ],

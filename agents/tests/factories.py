@@ -60,11 +60,20 @@ def strong_application(**extra):
     from applications.tests.factories import LoanApplicationFactory
 
     values = {
-        "requested_amount": Decimal("12000.00"), "term_months": 24, "annual_income": Decimal("90000.00"),
-        "monthly_debt_payments": Decimal("500.00"), "credit_score": 760, "total_payments": 120, "late_payments": 0,
-        "repayment_history": [{"month": "2026-01", "status": "on_time"}], "utilization": Decimal("10.00"),
-        "credit_inquiries": 0, "credit_history_months": 120, "credit_mix": ["credit_card", "auto_loan", "mortgage", "student_loan"],
-        "employment_status": "employed", "employment_duration_months": 60,
+        "requested_amount": Decimal("12000.00"),
+        "term_months": 24,
+        "annual_income": Decimal("90000.00"),
+        "monthly_debt_payments": Decimal("500.00"),
+        "credit_score": 760,
+        "total_payments": 120,
+        "late_payments": 0,
+        "repayment_history": [{"month": "2026-01", "status": "on_time"}],
+        "utilization": Decimal("10.00"),
+        "credit_inquiries": 0,
+        "credit_history_months": 120,
+        "credit_mix": ["credit_card", "auto_loan", "mortgage", "student_loan"],
+        "employment_status": "employed",
+        "employment_duration_months": 60,
     }
     values.update(extra)
     return LoanApplicationFactory(**values)
@@ -76,6 +85,8 @@ def submitted_event(application):
     from loanproject.core.models import OutboxEvent
 
     return OutboxEvent.objects.create(
-        topic=topics.APPLICATION_SUBMITTED, aggregate_type="applications.LoanApplication", aggregate_id=str(application.pk),
+        topic=topics.APPLICATION_SUBMITTED,
+        aggregate_type="applications.LoanApplication",
+        aggregate_id=str(application.pk),
         payload={"application_id": str(application.pk), "partner_id": application.partner_id},
     )

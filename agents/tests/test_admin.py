@@ -49,8 +49,12 @@ class TestRescoreAction:
             (WARNING, "1 application(s) skipped: only pre-approved or manual-review ones are re-scored."),
         ]
         assert list(ScoringRun.objects.values_list("application_id", "number", "trigger", "outcome")) == [
-            (referred.pk, 1, "rescore", "pre_approved")]
-        assert statuses() == {(referred.pk, ApplicationStatus.PRE_APPROVED, 3), (rejected.pk, ApplicationStatus.REJECTED, 1)}
+            (referred.pk, 1, "rescore", "pre_approved")
+        ]
+        assert statuses() == {
+            (referred.pk, ApplicationStatus.PRE_APPROVED, 3),
+            (rejected.pk, ApplicationStatus.REJECTED, 1),
+        }
 
     def test_a_refused_rescore_is_an_error_message_and_changes_nothing(
         self, admin_client, monkeypatch, django_capture_on_commit_callbacks
@@ -64,14 +68,16 @@ class TestRescoreAction:
         monkeypatch.setattr(application_services, "request_rescoring", refuse)
 
         with django_capture_on_commit_callbacks(execute=True) as queued:
-            response = admin_client.post(APPLICATIONS, {"action": "rescore", "_selected_action": [referred.pk]}, follow=True)
+            response = admin_client.post(
+                APPLICATIONS, {"action": "rescore", "_selected_action": [referred.pk]}, follow=True
+            )
 
         assert response.status_code == 200
         assert shown(response) == [
-            (ERROR, "Nothing was re-scored: Application has a pending manager proposal; decide it first.")]
+            (ERROR, "Nothing was re-scored: Application has a pending manager proposal; decide it first.")
+        ]
         assert statuses() == before
         assert (ScoringRun.objects.count(), queued) == (0, [])
-
 
     def test_a_proposal_awaiting_confirmation_is_refused_by_name_and_nothing_changes(
         self, admin_client, django_capture_on_commit_callbacks
@@ -81,10 +87,17 @@ class TestRescoreAction:
         before = statuses()
 
         with django_capture_on_commit_callbacks(execute=True) as queued:
-            response = admin_client.post(APPLICATIONS, {"action": "rescore", "_selected_action": [proposed.pk]}, follow=True)
+            response = admin_client.post(
+                APPLICATIONS, {"action": "rescore", "_selected_action": [proposed.pk]}, follow=True
+            )
 
-        assert shown(response) == [(ERROR, f"Nothing was re-scored: {proposed.pk} await(s) confirmation "
-                                           "of a proposed approval; confirm or reject it first.")]
+        assert shown(response) == [
+            (
+                ERROR,
+                f"Nothing was re-scored: {proposed.pk} await(s) confirmation "
+                "of a proposed approval; confirm or reject it first.",
+            )
+        ]
         assert statuses() == before
         assert (ScoringRun.objects.count(), queued) == (0, [])
 
@@ -101,7 +114,10 @@ class TestRescoreService:
 
         assert requested == services.RescoreRequest(queued=[str(referred.pk)], skipped=1)
         assert len(queued) == 1
-        assert statuses() == {(referred.pk, ApplicationStatus.SCORING, 2), (submitted.pk, ApplicationStatus.SUBMITTED, 1)}
+        assert statuses() == {
+            (referred.pk, ApplicationStatus.SCORING, 2),
+            (submitted.pk, ApplicationStatus.SUBMITTED, 1),
+        }
 
     def test_staff_without_the_permission_are_refused(self):
         referred = strong_application(status=ApplicationStatus.MANUAL_REVIEW)
@@ -134,17 +150,25 @@ class TestActivateAction:
         response = admin_client.post(url, {"action": "activate", "_selected_action": [second.pk]}, follow=True)
 
         assert shown(response) == [(SUCCESS, "Version 2 is now active.")]
-        assert list(ScoringPolicy.objects.order_by("version").values_list("version", "is_active")) == [(1, False), (2, True)]
+        assert list(ScoringPolicy.objects.order_by("version").values_list("version", "is_active")) == [
+            (1, False),
+            (2, True),
+        ]
 
     def test_two_versions_at_once_are_refused(self, admin_client):
         second = self.publish("Second")
         first = ScoringPolicy.objects.get(version=1)
         url = reverse("admin:agents_scoringpolicy_changelist")
 
-        response = admin_client.post(url, {"action": "activate", "_selected_action": [first.pk, second.pk]}, follow=True)
+        response = admin_client.post(
+            url, {"action": "activate", "_selected_action": [first.pk, second.pk]}, follow=True
+        )
 
         assert shown(response) == [(WARNING, "Select exactly one version to activate.")]
-        assert list(ScoringPolicy.objects.order_by("version").values_list("version", "is_active")) == [(1, True), (2, False)]
+        assert list(ScoringPolicy.objects.order_by("version").values_list("version", "is_active")) == [
+            (1, True),
+            (2, False),
+        ]
 
 
 def test_publishing_a_policy_in_the_admin_adds_an_active_version(admin_client):
@@ -156,8 +180,9 @@ def test_publishing_a_policy_in_the_admin_adds_an_active_version(admin_client):
     response = admin_client.post(add_url, data)
 
     assert response.status_code == 302, response.context["adminform"].form.errors
-    assert list(ScoringPolicy.objects.order_by("version").values_list("version", "is_active", "pre_approve_max_amount")) == [
-        (1, False, Decimal("25000.00")), (2, True, Decimal("20000.00"))]
+    assert list(
+        ScoringPolicy.objects.order_by("version").values_list("version", "is_active", "pre_approve_max_amount")
+    ) == [(1, False, Decimal("25000.00")), (2, True, Decimal("20000.00"))]
 
 
 def test_an_inconsistent_policy_is_refused_on_the_form(admin_client):

@@ -34,7 +34,8 @@ class TestBureau:
         assert BureauAgent().run(facts(credit_score=612), DEFAULT_RULES, {})[1] == {"score": 612, "source": "supplied"}
 
     @pytest.mark.parametrize(
-        "fingerprint, score", [("000000000000", 300), ("0000000001f4", 800), ("000000000259", 300), ("ffffffffffff", 750)]
+        "fingerprint, score",
+        [("000000000000", 300), ("0000000001f4", 800), ("000000000259", 300), ("ffffffffffff", 750)],
     )
     def test_the_simulated_score_is_deterministic_in_the_pan_blind_index(self, fingerprint, score):
         applicant = facts(credit_score=None, pan_hash=fingerprint + "a" * 52)
@@ -54,20 +55,50 @@ class TestCreditScoring:
             "tier": "Good",
             "internal_score": 743,
             "bureau_score": 700,
-            "breakdown": {"payment_history": 185, "utilization": 126, "credit_age": 45, "inquiries": 42, "credit_mix": 45},
+            "breakdown": {
+                "payment_history": 185,
+                "utilization": 126,
+                "credit_age": 45,
+                "inquiries": 42,
+                "credit_mix": 45,
+            },
         }
 
     def test_a_thin_file_is_neutral_on_payments_and_zero_elsewhere(self):
-        thin = facts(total_payments=0, late_payments=0, repayment_statuses=(), utilization=D("100"),
-                     credit_history_months=0, credit_inquiries=10, credit_mix=())
+        thin = facts(
+            total_payments=0,
+            late_payments=0,
+            repayment_statuses=(),
+            utilization=D("100"),
+            credit_history_months=0,
+            credit_inquiries=10,
+            credit_mix=(),
+        )
 
         _, output = CreditScoringAgent().run(thin, DEFAULT_RULES, {"bureau": {"score": 300}})
 
-        assert output["breakdown"] == {"payment_history": 105, "utilization": 0, "credit_age": 0, "inquiries": 0, "credit_mix": 0}
+        assert output["breakdown"] == {
+            "payment_history": 105,
+            "utilization": 0,
+            "credit_age": 0,
+            "inquiries": 0,
+            "credit_mix": 0,
+        }
         assert (output["internal_score"], output["score"], output["tier"]) == (405, 342, "Poor")
 
-    @pytest.mark.parametrize("score, tier", [(800, "Excellent"), (799, "Very good"), (740, "Very good"), (739, "Good"),
-                                             (670, "Good"), (669, "Fair"), (580, "Fair"), (579, "Poor")])
+    @pytest.mark.parametrize(
+        "score, tier",
+        [
+            (800, "Excellent"),
+            (799, "Very good"),
+            (740, "Very good"),
+            (739, "Good"),
+            (670, "Good"),
+            (669, "Fair"),
+            (580, "Fair"),
+            (579, "Poor"),
+        ],
+    )
     def test_tiers(self, score, tier):
         from agents.scoring.credit import tier_of
 
@@ -94,7 +125,11 @@ class TestAffordability:
         assert (output["max_affordable_payment"], output["max_affordable_amount"]) == (D("0.00"), D("0.00"))
 
     def test_zero_rate_divides_evenly(self):
-        _, output = AffordabilityAgent().run(facts(), DEFAULT_RULES.__class__(**{**DEFAULT_RULES.__dict__, "rates": {**DEFAULT_RULES.rates, "medium": D("0")}}), {})
+        _, output = AffordabilityAgent().run(
+            facts(),
+            DEFAULT_RULES.__class__(**{**DEFAULT_RULES.__dict__, "rates": {**DEFAULT_RULES.rates, "medium": D("0")}}),
+            {},
+        )
 
         assert output["requested_payment"] == D("500.00")
         assert output["max_affordable_amount"] == D("33600.00")
@@ -120,8 +155,13 @@ class TestIncomeVerification:
     def test_without_bank_data_the_income_is_unverified(self):
         _, output = IncomeVerificationAgent().run(facts(verified_monthly_income=None), DEFAULT_RULES, {})
 
-        assert output == {"status": "unverified", "declared_monthly_income": D("5000.00"),
-                          "verified_monthly_income": None, "declared_to_verified": None, "flagged": False}
+        assert output == {
+            "status": "unverified",
+            "declared_monthly_income": D("5000.00"),
+            "verified_monthly_income": None,
+            "declared_to_verified": None,
+            "flagged": False,
+        }
 
 
 class TestFraud:
@@ -129,8 +169,12 @@ class TestFraud:
         assert FraudAgent().run(facts(), DEFAULT_RULES, {})[1] == {"flags": [], "fraud_score": 0, "duplicate": False}
 
     def test_every_flag(self):
-        suspicious = facts(other_open_applications_same_pan=1, other_pans_sharing_email=2,
-                           other_pans_sharing_phone=1, applications_same_pan_30d=4)
+        suspicious = facts(
+            other_open_applications_same_pan=1,
+            other_pans_sharing_email=2,
+            other_pans_sharing_phone=1,
+            applications_same_pan_30d=4,
+        )
 
         _, output = FraudAgent().run(suspicious, DEFAULT_RULES, {})
 
@@ -153,14 +197,30 @@ class TestRisk:
         assert output == {
             "score": D("29.76"),
             "level": "medium",
-            "factors": [{"factor": "credit", "points": D("13.72")}, {"factor": "debt_to_income", "points": D("8.04")},
-                        {"factor": "income", "points": D("5.00")}],
-            "contributions": {"credit": D("13.72"), "debt_to_income": D("8.04"), "employment": D("3.00"),
-                              "income": D("5.00")},
+            "factors": [
+                {"factor": "credit", "points": D("13.72")},
+                {"factor": "debt_to_income", "points": D("8.04")},
+                {"factor": "income", "points": D("5.00")},
+            ],
+            "contributions": {
+                "credit": D("13.72"),
+                "debt_to_income": D("8.04"),
+                "employment": D("3.00"),
+                "income": D("5.00"),
+            },
         }
 
-    @pytest.mark.parametrize("score, level", [("24.99", "low"), ("25.00", "medium"), ("49.99", "medium"),
-                                              ("50.00", "high"), ("74.99", "high"), ("75.00", "very_high")])
+    @pytest.mark.parametrize(
+        "score, level",
+        [
+            ("24.99", "low"),
+            ("25.00", "medium"),
+            ("49.99", "medium"),
+            ("50.00", "high"),
+            ("74.99", "high"),
+            ("75.00", "very_high"),
+        ],
+    )
     def test_levels(self, score, level):
         from agents.scoring.risk import level_of
 
@@ -176,13 +236,22 @@ class TestRisk:
     def test_fraud_flags_refer_but_never_move_the_risk_or_the_rate(self):
         """The flags come from every partner's customers; the level and rate are shown to partners."""
         clean = outputs_for(facts(verified_monthly_income=None))
-        flagged = outputs_for(facts(verified_monthly_income=None, other_open_applications_same_pan=1,
-                                    other_pans_sharing_email=1, other_pans_sharing_phone=1, applications_same_pan_30d=5))
+        flagged = outputs_for(
+            facts(
+                verified_monthly_income=None,
+                other_open_applications_same_pan=1,
+                other_pans_sharing_email=1,
+                other_pans_sharing_phone=1,
+                applications_same_pan_30d=5,
+            )
+        )
 
         assert flagged["fraud_checks"]["fraud_score"] == 100
         assert flagged["risk_assessment"] == clean["risk_assessment"]
         assert (flagged["decision"]["recommended_rate"], flagged["decision"]["approval_probability"]) == (
-            clean["decision"]["recommended_rate"], clean["decision"]["approval_probability"])
+            clean["decision"]["recommended_rate"],
+            clean["decision"]["approval_probability"],
+        )
         assert (clean["decision"]["decision"], flagged["decision"]["decision"]) == ("pre_approved", "manual_review")
         assert [r["code"] for r in flagged["decision"]["reasons"]] == ["M01"]
 
@@ -204,13 +273,17 @@ class TestDecision:
         output = outputs_for(facts(verified_monthly_income=None))["decision"]
 
         assert (output["decision"], output["recommended_amount"], output["recommended_rate"]) == (
-            "pre_approved", D("12000.00"), D("12.00"))
+            "pre_approved",
+            D("12000.00"),
+            D("12.00"),
+        )
         assert output["reasons"] == []
         assert output["conditions"] == ["Proof of income required"]
 
     def test_above_the_automatic_limit_a_reviewer_decides(self):
-        output = outputs_for(facts(verified_monthly_income=None, requested_amount=D("30000.00"),
-                                   annual_income=D("200000.00")))["decision"]
+        output = outputs_for(
+            facts(verified_monthly_income=None, requested_amount=D("30000.00"), annual_income=D("200000.00"))
+        )["decision"]
 
         assert output["decision"] == "manual_review"
         assert output["reasons"] == [{"code": "M03", "text": "Amount above the automatic pre-approval limit"}]
@@ -218,13 +291,26 @@ class TestDecision:
 
 
 BASE_DECISION = {
-    "policy_version": 1, "requested_amount": D("10000.00"), "annual_income": D("60000.00"), "credit_score": 700,
-    "back_end_dti": D("20.00"), "max_affordable_amount": D("30000.00"), "income_status": "verified",
-    "fraud_flags": [], "risk_score": D("20.00"), "risk_level": "low",
-    "reject_below_credit_score": 550, "pre_approve_from_credit_score": 680, "max_back_end_dti": D("50.00"),
-    "pre_approve_max_back_end_dti": D("36.00"), "reject_above_risk_score": D("75.00"),
-    "pre_approve_max_risk_score": D("40.00"), "max_amount": D("100000.00"), "pre_approve_max_amount": D("25000.00"),
-    "min_annual_income": D("12000.00"), "rate": D("7.50"),
+    "policy_version": 1,
+    "requested_amount": D("10000.00"),
+    "annual_income": D("60000.00"),
+    "credit_score": 700,
+    "back_end_dti": D("20.00"),
+    "max_affordable_amount": D("30000.00"),
+    "income_status": "verified",
+    "fraud_flags": [],
+    "risk_score": D("20.00"),
+    "risk_level": "low",
+    "reject_below_credit_score": 550,
+    "pre_approve_from_credit_score": 680,
+    "max_back_end_dti": D("50.00"),
+    "pre_approve_max_back_end_dti": D("36.00"),
+    "reject_above_risk_score": D("75.00"),
+    "pre_approve_max_risk_score": D("40.00"),
+    "max_amount": D("100000.00"),
+    "pre_approve_max_amount": D("25000.00"),
+    "min_annual_income": D("12000.00"),
+    "rate": D("7.50"),
 }
 
 

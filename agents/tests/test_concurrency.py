@@ -1,6 +1,5 @@
 """Races on real PostgreSQL: two staff members at once, one consistent result, never a 500."""
 
-
 import pytest
 
 from agents import services
@@ -8,7 +7,6 @@ from agents.models import ScoringPolicy
 from loanproject.core.testing import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
 
 
 def inactive_versions(count: int) -> list[ScoringPolicy]:

@@ -14,6 +14,7 @@ from agents import services
 from agents.models import AgentResult, ApplicationAnalytics, ScoringPolicy, ScoringRun
 
 from .factories import strong_application
+
 pytestmark = pytest.mark.django_db
 
 D = Decimal
@@ -39,7 +40,10 @@ def scored_run() -> ScoringRun:
     [
         ({"reject_below_credit_score": 299}, "scoring_policy_credit_scores_ordered"),
         ({"pre_approve_from_credit_score": 901}, "scoring_policy_credit_scores_ordered"),
-        ({"reject_below_credit_score": 700, "pre_approve_from_credit_score": 699}, "scoring_policy_credit_scores_ordered"),
+        (
+            {"reject_below_credit_score": 700, "pre_approve_from_credit_score": 699},
+            "scoring_policy_credit_scores_ordered",
+        ),
         ({"pre_approve_max_back_end_dti": D("-0.01")}, "scoring_policy_dti_ordered"),
         ({"pre_approve_max_back_end_dti": D("50.01")}, "scoring_policy_dti_ordered"),
         ({"pre_approve_max_risk_score": D("-0.01")}, "scoring_policy_risk_ordered"),
@@ -71,8 +75,12 @@ def test_the_default_policy_sits_inside_every_check():
     policy = ScoringPolicy.objects.get(is_active=True)
 
     ScoringPolicy.objects.filter(pk=policy.pk).update(
-        reject_below_credit_score=300, pre_approve_from_credit_score=300, pre_approve_max_back_end_dti=D("50.00"),
-        reject_above_risk_score=D("100.00"), pre_approve_max_risk_score=D("100.00"), rate_very_high=D("100.00"),
+        reject_below_credit_score=300,
+        pre_approve_from_credit_score=300,
+        pre_approve_max_back_end_dti=D("50.00"),
+        reject_above_risk_score=D("100.00"),
+        pre_approve_max_risk_score=D("100.00"),
+        rate_very_high=D("100.00"),
     )  # every bound is inclusive
 
     policy.refresh_from_db()
@@ -91,7 +99,10 @@ def test_only_one_policy_is_active():
     with refused("one_active_scoring_policy"), transaction.atomic():
         ScoringPolicy.objects.filter(pk=second.pk).update(is_active=True)
 
-    assert list(ScoringPolicy.objects.order_by("version").values_list("version", "is_active")) == [(1, True), (2, False)]
+    assert list(ScoringPolicy.objects.order_by("version").values_list("version", "is_active")) == [
+        (1, True),
+        (2, False),
+    ]
 
 
 def test_a_version_number_is_used_once():

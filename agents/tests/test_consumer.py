@@ -130,7 +130,8 @@ class TestSweep:
         assert sorted(report.application_ids) == sorted([str(stalled_submitted.pk), str(stalled_rescore.pk)])
         assert (report.scored, report.pre_approved, report.skipped) == (2, 2, 0)
         assert sorted(ScoringRun.objects.values_list("application_id", "trigger")) == sorted(
-            [(stalled_submitted.pk, "sweep"), (stalled_rescore.pk, "sweep")])
+            [(stalled_submitted.pk, "sweep"), (stalled_rescore.pk, "sweep")]
+        )
         assert set(LoanApplication.objects.values_list("pk", "status", "version")) == {
             (stalled_submitted.pk, ApplicationStatus.PRE_APPROVED, 2),
             (stalled_rescore.pk, ApplicationStatus.PRE_APPROVED, 2),
@@ -144,8 +145,15 @@ class TestSweep:
 
         summary = score_stalled_applications_task.apply(kwargs={"unchanged_for_minutes": 15}).get()
 
-        assert summary == {"scored": 1, "pre_approved": 1, "manual_review": 0, "rejected": 0,
-                           "with_failed_agents": 0, "skipped": 0, "seconds": summary["seconds"]}
+        assert summary == {
+            "scored": 1,
+            "pre_approved": 1,
+            "manual_review": 0,
+            "rejected": 0,
+            "with_failed_agents": 0,
+            "skipped": 0,
+            "seconds": summary["seconds"],
+        }
         stalled.refresh_from_db()
         assert stalled.status == ApplicationStatus.PRE_APPROVED
 

@@ -37,7 +37,10 @@ def test_agent_results_carry_three_indexes_and_only_problems_feed_the_agent_inde
     from agents.models import AgentResult
 
     assert set(indexes_of(AgentResult._meta.db_table)) == {
-        "agents_agentresult_pkey", "agent_result_once_per_run", "agent_result_problem_idx"}
+        "agents_agentresult_pkey",
+        "agent_result_once_per_run",
+        "agent_result_problem_idx",
+    }
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_get_indexdef('agent_result_problem_idx'::regclass)")
         assert cursor.fetchone()[0].endswith("WHERE (NOT ((status)::text = 'success'::text))")

@@ -10,8 +10,12 @@ def test_every_agent_runs_in_order_and_records_inputs_and_outputs():
     result = run_pipeline(facts(), DEFAULT_RULES)
 
     assert [(run.agent_name, run.status) for run in result.runs] == [
-        ("bureau", "success"), ("credit_scoring", "success"), ("affordability", "success"),
-        ("income_verification", "success"), ("fraud_checks", "success"), ("risk_assessment", "success"),
+        ("bureau", "success"),
+        ("credit_scoring", "success"),
+        ("affordability", "success"),
+        ("income_verification", "success"),
+        ("fraud_checks", "success"),
+        ("risk_assessment", "success"),
         ("decision", "success"),
     ]
     assert [run.agent_version for run in result.runs] == ["1.0"] * 5 + ["1.1", "1.0"]
@@ -48,8 +52,11 @@ def test_a_failing_decide_keeps_the_inputs_it_was_given(monkeypatch):
     failed = next(run for run in result.runs if run.agent_name == "risk_assessment")
     assert (failed.status, failed.output, failed.error_message) == ("failed", {}, "ZeroDivisionError: division by zero")
     assert failed.input == {
-        "credit_score": 717, "back_end_dti": Decimal("19.30"), "employment_status": "employed",
-        "employment_duration_months": 30, "income_status": "mismatch",
+        "credit_score": 717,
+        "back_end_dti": Decimal("19.30"),
+        "employment_status": "employed",
+        "employment_duration_months": 30,
+        "income_status": "mismatch",
     }
 
 

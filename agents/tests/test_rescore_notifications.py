@@ -29,7 +29,9 @@ def rescore(application, on_commit) -> None:
     deliver_outbox(on_commit)
 
 
-def test_only_a_rescore_that_changes_the_decision_tells_the_customer(scoring_policy, django_capture_on_commit_callbacks):
+def test_only_a_rescore_that_changes_the_decision_tells_the_customer(
+    scoring_policy, django_capture_on_commit_callbacks
+):
     on_commit = django_capture_on_commit_callbacks
     application = strong_application(requested_amount=Decimal("12000.00"))
     with on_commit(execute=True):
@@ -54,4 +56,8 @@ def test_only_a_rescore_that_changes_the_decision_tells_the_customer(scoring_pol
 
     application.refresh_from_db()
     assert application.status == ApplicationStatus.MANUAL_REVIEW
-    assert told(application) == [*pre_approved, ("application_manual_review", "email"), ("application_manual_review", "sms")]
+    assert told(application) == [
+        *pre_approved,
+        ("application_manual_review", "email"),
+        ("application_manual_review", "sms"),
+    ]

@@ -35,23 +35,47 @@ class TestScoreApplications:
         assert application.status == ApplicationStatus.PRE_APPROVED
         assert application.version == 2
         assert (application.approved_amount, application.interest_rate, application.risk_level) == (
-            Decimal("12000.00"), Decimal("7.50"), "low")
+            Decimal("12000.00"),
+            Decimal("7.50"),
+            "low",
+        )
         assert application.conditions == ["Proof of income required"]
         run = ScoringRun.objects.get()
         assert (run.number, run.trigger, run.outcome, run.failed_agents, run.policy.version) == (
-            1, "submitted", "pre_approved", 0, 1)
+            1,
+            "submitted",
+            "pre_approved",
+            0,
+            1,
+        )
         assert list(run.agent_results.values_list("agent_name", "status")) == [
-            ("bureau", "success"), ("credit_scoring", "success"), ("affordability", "success"),
-            ("income_verification", "success"), ("fraud_checks", "success"), ("risk_assessment", "success"),
+            ("bureau", "success"),
+            ("credit_scoring", "success"),
+            ("affordability", "success"),
+            ("income_verification", "success"),
+            ("fraud_checks", "success"),
+            ("risk_assessment", "success"),
             ("decision", "success"),
         ]
         analytics = ApplicationAnalytics.objects.get()
-        assert (analytics.credit_score, analytics.credit_tier, analytics.credit_score_source) == (809, "Excellent", "supplied")
+        assert (analytics.credit_score, analytics.credit_tier, analytics.credit_score_source) == (
+            809,
+            "Excellent",
+            "supplied",
+        )
         assert (analytics.back_end_dti, analytics.risk_score, analytics.approval_probability) == (
-            Decimal("14.12"), Decimal("18.21"), Decimal("0.8179"))
-        assert analytics.risk_factors == [{"factor": "credit", "points": "6.83"}, {"factor": "debt_to_income", "points": "5.88"}]
+            Decimal("14.12"),
+            Decimal("18.21"),
+            Decimal("0.8179"),
+        )
+        assert analytics.risk_factors == [
+            {"factor": "credit", "points": "6.83"},
+            {"factor": "debt_to_income", "points": "5.88"},
+        ]
         assert analytics.policy_version == 1
-        assert OutboxEvent.objects.filter(topic=topics.APPLICATION_DECIDED, aggregate_id=str(application.pk)).count() == 1
+        assert (
+            OutboxEvent.objects.filter(topic=topics.APPLICATION_DECIDED, aggregate_id=str(application.pk)).count() == 1
+        )
         entry = LogEntry.objects.get_for_object(application).get(action=LogEntry.Action.UPDATE)
         assert entry.changes_dict["status"] == ["submitted", "pre_approved"]
         assert entry.changes_dict["version"] == ["1", "2"]
@@ -64,7 +88,9 @@ class TestScoreApplications:
         services.score_applications(application_ids=[application.pk], trigger="rescore")
 
         assert list(ScoringRun.objects.order_by("number").values_list("number", "trigger")) == [
-            (1, "submitted"), (2, "rescore")]
+            (1, "submitted"),
+            (2, "rescore"),
+        ]
         assert AgentResult.objects.count() == 14
         assert ApplicationAnalytics.objects.count() == 2
         application.refresh_from_db()
@@ -82,13 +108,18 @@ class TestScoreApplications:
         application.refresh_from_db()
         assert (report.manual_review, report.with_failed_agents) == (1, 1)
         assert application.status == ApplicationStatus.MANUAL_REVIEW
-        assert application.reasons == [{
-            "code": "M09", "text": "Automated checks incomplete (risk_assessment failed); a reviewer decides",
-        }]
+        assert application.reasons == [
+            {"code": "M09", "text": "Automated checks incomplete (risk_assessment failed); a reviewer decides"}
+        ]
         failed = AgentResult.objects.get(agent_name="risk_assessment")
         assert (failed.status, failed.error_message) == ("failed", "RuntimeError: risk model unavailable")
-        assert failed.input == {"credit_score": 809, "back_end_dti": "14.12", "employment_status": "employed",
-                                "employment_duration_months": 60, "income_status": "unverified"}
+        assert failed.input == {
+            "credit_score": 809,
+            "back_end_dti": "14.12",
+            "employment_status": "employed",
+            "employment_duration_months": 60,
+            "income_status": "unverified",
+        }
         assert failed.output == {}
         assert AgentResult.objects.get(agent_name="decision").status == "skipped"
         assert ScoringRun.objects.get().failed_agents == 1
@@ -106,7 +137,11 @@ class TestScoreApplications:
 
         application.refresh_from_db()
         assert (application.status, application.version) == (ApplicationStatus.SUBMITTED, 1)
-        assert (ScoringRun.objects.count(), AgentResult.objects.count(), ApplicationAnalytics.objects.count()) == (0, 0, 0)
+        assert (ScoringRun.objects.count(), AgentResult.objects.count(), ApplicationAnalytics.objects.count()) == (
+            0,
+            0,
+            0,
+        )
 
     def test_applications_that_are_not_scorable_are_skipped(self):
         decided = LoanApplicationFactory(status=ApplicationStatus.REJECTED)
@@ -150,8 +185,12 @@ class TestFraudFacts:
 
         second.refresh_from_db()
         fraud = AgentResult.objects.get(run__application=second, agent_name="fraud_checks")
-        assert fraud.input == {"other_open_applications_same_pan": 1, "other_pans_sharing_email": 0,
-                               "other_pans_sharing_phone": 0, "applications_same_pan_30d": 2}
+        assert fraud.input == {
+            "other_open_applications_same_pan": 1,
+            "other_pans_sharing_email": 0,
+            "other_pans_sharing_phone": 0,
+            "applications_same_pan_30d": 2,
+        }
         assert fraud.output["flags"] == ["duplicate_open_application"]
         assert second.status == ApplicationStatus.MANUAL_REVIEW
         assert first.pk != second.pk
@@ -171,16 +210,19 @@ class TestFraudFacts:
 
 
 class TestDoors:
-    def test_the_submitted_event_is_scored_once_however_often_it_is_delivered(
-        self, django_capture_on_commit_callbacks
-    ):
+    def test_the_submitted_event_is_scored_once_however_often_it_is_delivered(self, django_capture_on_commit_callbacks):
         with django_capture_on_commit_callbacks(execute=True):
             application = application_services.submit_application(
                 partner=PartnerFactory(),
                 customer=application_services.CustomerData(full_name="A B", email="a@example.com", pan="ABCDE1234F"),
                 application=application_services.ApplicationData(
-                    requested_amount=Decimal("5000.00"), purpose="vehicle", annual_income=Decimal("80000.00"),
-                    employment_status="employed", credit_score=750, total_payments=10, employment_duration_months=40,
+                    requested_amount=Decimal("5000.00"),
+                    purpose="vehicle",
+                    annual_income=Decimal("80000.00"),
+                    employment_status="employed",
+                    credit_score=750,
+                    total_payments=10,
+                    employment_duration_months=40,
                 ),
             )
         event = OutboxEvent.objects.get(topic=topics.APPLICATION_SUBMITTED)
@@ -203,9 +245,9 @@ class TestDoors:
         call_command("score_applications", "--json", "--batch-size", "1")
 
         summary = json.loads(capsys.readouterr().out)
-        assert {k: summary[k] for k in ("selected", "scored", "pre_approved", "manual_review", "rejected", "skipped")} == {
-            "selected": 2, "scored": 2, "pre_approved": 1, "manual_review": 0, "rejected": 1, "skipped": 0,
-        }
+        assert {
+            k: summary[k] for k in ("selected", "scored", "pre_approved", "manual_review", "rejected", "skipped")
+        } == {"selected": 2, "scored": 2, "pre_approved": 1, "manual_review": 0, "rejected": 1, "skipped": 0}
 
     def test_the_command_rescores_by_status(self, capsys):
         from django.core.management import call_command
@@ -222,7 +264,9 @@ class TestDoors:
             capsys.readouterr().out,
         )
         assert list(ScoringRun.objects.order_by("number").values_list("application_id", "number", "trigger")) == [
-            (application.pk, 1, "submitted"), (application.pk, 2, "batch")]
+            (application.pk, 1, "submitted"),
+            (application.pk, 2, "batch"),
+        ]
         application.refresh_from_db()
         assert (application.status, application.version) == (ApplicationStatus.PRE_APPROVED, 4)
 
@@ -262,7 +306,11 @@ class TestDoors:
 
         assert str(refused.value) == message
         application.refresh_from_db()
-        assert (application.status, application.version, ScoringRun.objects.count()) == (ApplicationStatus.SUBMITTED, 1, 0)
+        assert (application.status, application.version, ScoringRun.objects.count()) == (
+            ApplicationStatus.SUBMITTED,
+            1,
+            0,
+        )
 
     def test_the_command_scores_only_the_ids_given(self, capsys):
         from django.core.management import call_command
@@ -286,10 +334,23 @@ class TestDoors:
 
         summary = json.loads(capsys.readouterr().out)
         assert {k: summary[k] for k in ("selected", "scored", "pre_approved", "skipped")} == {
-            "selected": 2, "scored": 2, "pre_approved": 2, "skipped": 0}
-        assert sorted(ScoringRun.objects.values_list("application_id", "number", "trigger")) == sorted([
-            (decided.pk, 1, "submitted"), (other.pk, 1, "submitted"), (decided.pk, 2, "batch"), (waiting.pk, 1, "batch")])
-        assert LoanApplication.objects.values_list("status", "version").get(pk=other.pk) == (ApplicationStatus.PRE_APPROVED, 2)
+            "selected": 2,
+            "scored": 2,
+            "pre_approved": 2,
+            "skipped": 0,
+        }
+        assert sorted(ScoringRun.objects.values_list("application_id", "number", "trigger")) == sorted(
+            [
+                (decided.pk, 1, "submitted"),
+                (other.pk, 1, "submitted"),
+                (decided.pk, 2, "batch"),
+                (waiting.pk, 1, "batch"),
+            ]
+        )
+        assert LoanApplication.objects.values_list("status", "version").get(pk=other.pk) == (
+            ApplicationStatus.PRE_APPROVED,
+            2,
+        )
 
     def test_the_command_refuses_ids_it_cannot_score_by_name_and_scores_nothing(self):
         from uuid import UUID
@@ -304,9 +365,13 @@ class TestDoors:
 
         assert str(refused.value) == (
             f"Cannot score {rejected.pk} (rejected), {unknown} (no such application): only submitted, "
-            "scoring, pre-approved and manual-review applications are scored. Nothing was scored.")
+            "scoring, pre-approved and manual-review applications are scored. Nothing was scored."
+        )
         assert ScoringRun.objects.count() == 0
-        assert LoanApplication.objects.values_list("status", "version").get(pk=waiting.pk) == (ApplicationStatus.SUBMITTED, 1)
+        assert LoanApplication.objects.values_list("status", "version").get(pk=waiting.pk) == (
+            ApplicationStatus.SUBMITTED,
+            1,
+        )
 
     def test_the_command_without_an_active_policy_says_so(self):
         from django.core.management import CommandError, call_command
@@ -347,8 +412,13 @@ class TestIncomeFromBankData:
         for back in (1, 2, 3):  # the three full months before this one
             month_start = date(today.year, today.month, 1)
             year, month = divmod(month_start.year * 12 + month_start.month - 1 - back, 12)
-            TransactionFactory(account=account, date=date(year, month + 1, 15), amount=Decimal(monthly),
-                               category="payroll", name="ACME PAYROLL")
+            TransactionFactory(
+                account=account,
+                date=date(year, month + 1, 15),
+                amount=Decimal(monthly),
+                category="payroll",
+                name="ACME PAYROLL",
+            )
         return app
 
     def test_a_declared_income_the_bank_data_supports_is_verified(self):

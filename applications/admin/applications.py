@@ -25,7 +25,6 @@ from ..models import LoanApplication, Reviewer
 from ..reasons import REASONS, REJECTION_CODES, reason
 from .reviews import ReviewDecisionInline
 
-
 APPLICATION_INPUT_FIELDS = [
     "customer",
     "external_ref",
@@ -59,9 +58,7 @@ class ApplicationEntryForm(ServiceModelForm):
         data = dict(self.cleaned_data)
         customer = data.pop("customer")
         return services.submit_application(
-            partner=customer.partner,
-            customer=customer,
-            application=services.ApplicationData(**data),
+            partner=customer.partner, customer=customer, application=services.ApplicationData(**data)
         )
 
 
@@ -83,16 +80,25 @@ class ReviewDecisionForm(ServiceModelForm):
     # shows read-only (the admin would render a same-named form field as the read-only value).
     outcome = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")], widget=forms.RadioSelect)
     amount = forms.DecimalField(
-        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False,
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        required=False,
         help_text="Approved amount; blank means the proposed, pre-approved or requested amount.",
     )
     rate = forms.DecimalField(
-        max_digits=5, decimal_places=2, min_value=0, max_value=100, required=False,
-        label="Interest rate", help_text="Annual, percent; blank keeps the scored rate.",
+        max_digits=5,
+        decimal_places=2,
+        min_value=0,
+        max_value=100,
+        required=False,
+        label="Interest rate",
+        help_text="Annual, percent; blank keeps the scored rate.",
     )
     reason_code = forms.ChoiceField(
         choices=[("", "---------")] + [(code, f"{code} {REASONS[code]}") for code in REJECTION_CODES],
-        required=False, help_text="Required to reject.",
+        required=False,
+        help_text="Required to reject.",
     )
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     seen_version = forms.IntegerField(widget=forms.HiddenInput)
@@ -163,8 +169,15 @@ class LoanApplicationAdmin(
 ):
     add_form = ApplicationEntryForm
     list_display = [
-        "short_id", "customer", "partner", "status", "requested_amount",
-        "approved_amount", "risk_level", "assigned_to", "submitted_at",
+        "short_id",
+        "customer",
+        "partner",
+        "status",
+        "requested_amount",
+        "approved_amount",
+        "risk_level",
+        "assigned_to",
+        "submitted_at",
     ]
     list_select_related = ["customer", "partner", "assigned_to"]
     list_filter = [ReviewQueueFilter, "status", "risk_level", "decision", "purpose", "partner"]
@@ -176,14 +189,51 @@ class LoanApplicationAdmin(
     actions = ["assign_waiting", "assign_to_reviewer", "withdraw"]
     fieldsets = [
         ("Application", {"fields": ["id", "customer", "partner", "external_ref", "status", "version"]}),
-        ("Request", {"fields": ["requested_amount", "term_months", "purpose", "annual_income",
-                                "employment_status", "employment_duration_months",
-                                "existing_debts", "monthly_debt_payments"]}),
-        ("Credit data", {"fields": ["credit_score", "total_payments", "late_payments", "utilization",
-                                    "credit_inquiries", "credit_history_months", "credit_mix",
-                                    "repayment_history"]}),
-        ("Decision", {"fields": ["decision", "risk_level", "approved_amount", "interest_rate",
-                                 "reasons", "conditions", "decision_note", "decided_by"]}),
+        (
+            "Request",
+            {
+                "fields": [
+                    "requested_amount",
+                    "term_months",
+                    "purpose",
+                    "annual_income",
+                    "employment_status",
+                    "employment_duration_months",
+                    "existing_debts",
+                    "monthly_debt_payments",
+                ]
+            },
+        ),
+        (
+            "Credit data",
+            {
+                "fields": [
+                    "credit_score",
+                    "total_payments",
+                    "late_payments",
+                    "utilization",
+                    "credit_inquiries",
+                    "credit_history_months",
+                    "credit_mix",
+                    "repayment_history",
+                ]
+            },
+        ),
+        (
+            "Decision",
+            {
+                "fields": [
+                    "decision",
+                    "risk_level",
+                    "approved_amount",
+                    "interest_rate",
+                    "reasons",
+                    "conditions",
+                    "decision_note",
+                    "decided_by",
+                ]
+            },
+        ),
         ("Review", {"fields": ["assigned_to", "assigned_at", "proposed_amount"]}),
         ("Timestamps", {"fields": ["submitted_at", "updated_at", "processed_at", "decided_at"]}),
     ]
@@ -241,14 +291,23 @@ class LoanApplicationAdmin(
             return TemplateResponse(
                 request,
                 "admin/applications/loanapplication/assign_reviewer.html",
-                {**self.admin_site.each_context(request), "title": "Assign to a reviewer", "form": form,
-                 "applications": queryset.select_related("customer"), "opts": self.model._meta,
-                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME},
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Assign to a reviewer",
+                    "form": form,
+                    "applications": queryset.select_related("customer"),
+                    "opts": self.model._meta,
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                },
             )
         reviewer = form.cleaned_data["reviewer"]
         run_for_each(
-            self, request, queryset, lambda pk: services.assign_application(application_id=pk, reviewer_user=reviewer.user),
-            label=lambda pk: str(pk)[:8], refusals=(DomainError, ValidationError),
+            self,
+            request,
+            queryset,
+            lambda pk: services.assign_application(application_id=pk, reviewer_user=reviewer.user),
+            label=lambda pk: str(pk)[:8],
+            refusals=(DomainError, ValidationError),
             done=f"Assigned {{count}} application(s) to {reviewer}.",
         )
         return None
@@ -264,7 +323,13 @@ class LoanApplicationAdmin(
         # refuses one that has become final meanwhile.
         reason = f"withdrawn by {request.user.get_username()}"
         run_for_each(
-            self, request, queryset,
-            lambda pk, version: services.withdraw_application(application_id=pk, expected_version=version, reason=reason),
-            fields=("pk", "version"), label=lambda pk, _: str(pk)[:8], done="Withdrew {count} application(s).",
+            self,
+            request,
+            queryset,
+            lambda pk, version: services.withdraw_application(
+                application_id=pk, expected_version=version, reason=reason
+            ),
+            fields=("pk", "version"),
+            label=lambda pk, _: str(pk)[:8],
+            done="Withdrew {count} application(s).",
         )

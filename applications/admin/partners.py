@@ -31,9 +31,7 @@ class PartnerForm(ServiceModelForm):
     def call_service(self) -> Partner:
         data = self.cleaned_data
         if self.instance.pk is None:
-            return services.register_partner(
-                name=data["name"], code=data["code"], contact_email=data["contact_email"]
-            )
+            return services.register_partner(name=data["name"], code=data["code"], contact_email=data["contact_email"])
         return services.update_partner(
             partner_id=self.instance.pk,
             name=data["name"],

@@ -37,12 +37,21 @@ class ReviewerForm(ServiceModelForm):
         }
         if self.instance.pk is None:
             return services.register_reviewer(
-                actor=self.user, user=data["user"], role=data["role"], approval_limit=data["approval_limit"],
-                capacity=data["capacity"], manager=data["manager"],
+                actor=self.user,
+                user=data["user"],
+                role=data["role"],
+                approval_limit=data["approval_limit"],
+                capacity=data["capacity"],
+                manager=data["manager"],
             )
         return services.update_reviewer(
-            actor=self.user, reviewer_id=self.instance.pk, role=data["role"], approval_limit=data["approval_limit"],
-            capacity=data["capacity"], manager=data["manager"], is_active=data["is_active"],
+            actor=self.user,
+            reviewer_id=self.instance.pk,
+            role=data["role"],
+            approval_limit=data["approval_limit"],
+            capacity=data["capacity"],
+            manager=data["manager"],
+            is_active=data["is_active"],
         )
 
 
@@ -59,10 +68,14 @@ class ReviewerAdmin(NoDeleteAdminMixin, AuditedAdminMixin, ServiceAdminMixin, ad
     autocomplete_fields = ["user", "manager"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            open_count=Count(
-                "user__assigned_applications",
-                filter=Q(user__assigned_applications__status=ApplicationStatus.MANUAL_REVIEW),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                open_count=Count(
+                    "user__assigned_applications",
+                    filter=Q(user__assigned_applications__status=ApplicationStatus.MANUAL_REVIEW),
+                )
             )
         )
 
@@ -88,7 +101,15 @@ class ReviewerAdmin(NoDeleteAdminMixin, AuditedAdminMixin, ServiceAdminMixin, ad
 
 class ReviewDecisionInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = ReviewDecision
-    fields: ClassVar[tuple[str, ...]] = ("decided_at", "reviewer", "outcome", "amount", "comment", "reasons", "application_version")
+    fields: ClassVar[tuple[str, ...]] = (
+        "decided_at",
+        "reviewer",
+        "outcome",
+        "amount",
+        "comment",
+        "reasons",
+        "application_version",
+    )
     readonly_fields = fields
     ordering = ["application_version"]
 
@@ -100,7 +121,17 @@ class ReviewDecisionInline(ReadOnlyInlineMixin, admin.TabularInline):
 class NotificationAdmin(
     NoDeleteAdminMixin, LargeTableAdminMixin, ActionsOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin
 ):
-    list_display = ["id", "channel", "template", "recipient", "customer", "status", "attempts", "next_attempt_at", "sent_at"]
+    list_display = [
+        "id",
+        "channel",
+        "template",
+        "recipient",
+        "customer",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+    ]
     list_filter = ["status", "channel", "template"]
     list_select_related = ["customer"]
     search_fields = ["=recipient", "customer__full_name", "=application__id"]

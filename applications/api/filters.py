@@ -19,6 +19,12 @@ class ApplicationFilter(django_filters.FilterSet):
     class Meta:
         model = LoanApplication
         fields = [
-            "status", "risk_level", "min_amount", "max_amount",
-            "submitted_after", "submitted_before", "customer_ref", "external_ref",
+            "status",
+            "risk_level",
+            "min_amount",
+            "max_amount",
+            "submitted_after",
+            "submitted_before",
+            "customer_ref",
+            "external_ref",
         ]

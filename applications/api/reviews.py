@@ -34,8 +34,20 @@ class QueueItemSerializer(serializers.ModelSerializer):
     class Meta:
         model = LoanApplication
         fields = [
-            "id", "status", "version", "customer_name", "requested_amount", "approved_amount", "proposed_amount",
-            "interest_rate", "risk_level", "reasons", "conditions", "awaiting_confirmation", "submitted_at", "assigned_at",
+            "id",
+            "status",
+            "version",
+            "customer_name",
+            "requested_amount",
+            "approved_amount",
+            "proposed_amount",
+            "interest_rate",
+            "risk_level",
+            "reasons",
+            "conditions",
+            "awaiting_confirmation",
+            "submitted_at",
+            "assigned_at",
         ]
         read_only_fields = fields
 
@@ -46,8 +58,18 @@ class QueueItemSerializer(serializers.ModelSerializer):
 class DecisionSerializer(StrictFieldsMixin, serializers.Serializer):
     version = StrictIntegerField(min_value=1, help_text="The version you decided on (409 if it changed).")
     decision = serializers.ChoiceField(choices=["approve", "reject"])
-    amount = StrictDecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False, allow_null=True, default=None)
-    interest_rate = StrictDecimalField(max_digits=5, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("100"), required=False, allow_null=True, default=None)
+    amount = StrictDecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False, allow_null=True, default=None
+    )
+    interest_rate = StrictDecimalField(
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        required=False,
+        allow_null=True,
+        default=None,
+    )
     reason_code = serializers.ChoiceField(choices=REJECTION_CODES, required=False, allow_blank=True, default="")
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 

@@ -13,14 +13,7 @@ from ..lifecycle import ApplicationStatus
 from ..models import Customer, EmploymentStatus, LoanApplication, LoanPurpose
 from ..reasons import shown_to_partners
 from ..services import ApplicationData, CustomerData
-from ..validators import (
-    CREDIT_MIX_KINDS,
-    MAX_REPAYMENT_MONTHS,
-    MONTH_RE,
-    RepaymentStatus,
-    normalize_pan,
-    validate_pan,
-)
+from ..validators import CREDIT_MIX_KINDS, MAX_REPAYMENT_MONTHS, MONTH_RE, RepaymentStatus, normalize_pan, validate_pan
 
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
@@ -56,7 +49,9 @@ class CustomerInputSerializer(StrictFieldsMixin, serializers.Serializer):
     phone = serializers.RegexField(r"^\+?[0-9 ()-]{5,32}$", max_length=32, required=False, allow_blank=True, default="")
     address = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
     push_token = serializers.CharField(
-        max_length=254, required=False, allow_blank=True,
+        max_length=254,
+        required=False,
+        allow_blank=True,
         help_text="Device token of the customer's app for push notifications; omitted keeps the known one.",
     )
     pan = PanField()
@@ -72,7 +67,10 @@ class RepaymentEntrySerializer(StrictFieldsMixin, serializers.Serializer):
 
 class ApplicationCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     external_ref = serializers.CharField(
-        max_length=100, required=False, allow_blank=True, default="",
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
         help_text="Your own id for this application; unique among your applications.",
     )
     customer = CustomerInputSerializer()
@@ -87,11 +85,16 @@ class ApplicationCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     credit_score = StrictIntegerField(min_value=300, max_value=900, required=False, allow_null=True, default=None)
     total_payments = StrictIntegerField(min_value=0, max_value=100_000, default=0)
     late_payments = StrictIntegerField(min_value=0, max_value=100_000, default=0)
-    utilization = StrictDecimalField(max_digits=5, decimal_places=2, min_value=ZERO, max_value=Decimal("100"), default=ZERO)
+    utilization = StrictDecimalField(
+        max_digits=5, decimal_places=2, min_value=ZERO, max_value=Decimal("100"), default=ZERO
+    )
     credit_inquiries = StrictIntegerField(min_value=0, max_value=1000, default=0)
     credit_history_months = StrictIntegerField(min_value=0, max_value=1200, default=0)
     credit_mix = serializers.ListField(
-        child=serializers.ChoiceField(choices=sorted(CREDIT_MIX_KINDS)), required=False, default=list, max_length=len(CREDIT_MIX_KINDS)
+        child=serializers.ChoiceField(choices=sorted(CREDIT_MIX_KINDS)),
+        required=False,
+        default=list,
+        max_length=len(CREDIT_MIX_KINDS),
     )
     repayment_history = RepaymentEntrySerializer(  # type: ignore[call-arg]  # many=True hands max_length to the ListSerializer; the stubs miss it
         many=True, required=False, default=list, max_length=MAX_REPAYMENT_MONTHS
@@ -149,10 +152,24 @@ class ApplicationSerializer(serializers.ModelSerializer):
     class Meta:
         model = LoanApplication
         fields = [
-            "id", "external_ref", "status", "version", "decision", "risk_level",
-            "requested_amount", "approved_amount", "term_months", "purpose", "interest_rate",
-            "reasons", "conditions", "customer",
-            "submitted_at", "updated_at", "processed_at", "decided_at",
+            "id",
+            "external_ref",
+            "status",
+            "version",
+            "decision",
+            "risk_level",
+            "requested_amount",
+            "approved_amount",
+            "term_months",
+            "purpose",
+            "interest_rate",
+            "reasons",
+            "conditions",
+            "customer",
+            "submitted_at",
+            "updated_at",
+            "processed_at",
+            "decided_at",
         ]
         read_only_fields = fields
 
@@ -178,7 +195,9 @@ class TopCustomerSerializer(serializers.Serializer):
 
 
 class ApplicationStatsSerializer(serializers.Serializer):
-    by_status = serializers.DictField(child=serializers.IntegerField(), help_text=f"Statuses: {', '.join(ApplicationStatus.values)}")
+    by_status = serializers.DictField(
+        child=serializers.IntegerField(), help_text=f"Statuses: {', '.join(ApplicationStatus.values)}"
+    )
     top_customers = TopCustomerSerializer(many=True)
 
 
@@ -187,7 +206,17 @@ class CustomerSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Customer
-        fields = ["id", "external_ref", "full_name", "email", "phone", "address", "pan_masked", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "external_ref",
+            "full_name",
+            "email",
+            "phone",
+            "address",
+            "pan_masked",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 

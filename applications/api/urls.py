@@ -2,7 +2,6 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from .reviews import ReviewDecisionView, ReviewQueueView
-
 from .views import ApplicationViewSet, CustomerViewSet
 
 router = DefaultRouter()

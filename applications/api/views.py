@@ -26,9 +26,7 @@ from .serializers import (
 )
 
 
-class ApplicationViewSet(
-    PartnerAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class ApplicationViewSet(PartnerAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ApplicationSerializer
     filterset_class = ApplicationFilter
     ordering_fields = ["submitted_at", "requested_amount", "updated_at"]
@@ -52,9 +50,7 @@ class ApplicationViewSet(
         customer, application = serializer.to_data()
 
         def submit() -> StoredResponse:
-            created = services.submit_application(
-                partner=partner, customer=customer, application=application
-            )
+            created = services.submit_application(partner=partner, customer=customer, application=application)
             location = reverse("api:application-detail", kwargs={"pk": created.pk}, request=request)
             return StoredResponse(
                 status=status.HTTP_202_ACCEPTED,
@@ -90,9 +86,7 @@ class ApplicationViewSet(
         return Response(ApplicationStatsSerializer(body).data)
 
 
-class CustomerViewSet(
-    PartnerAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class CustomerViewSet(PartnerAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = CustomerSerializer
     ordering_fields = ["created_at", "full_name"]
     ordering = ["-id"]

@@ -65,9 +65,7 @@ class LoanApplication(models.Model):
         Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="applications", db_index=False
     )
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="applications", db_index=False)
-    external_ref = models.CharField(
-        max_length=100, blank=True, help_text="The partner's own id for this application."
-    )
+    external_ref = models.CharField(max_length=100, blank=True, help_text="The partner's own id for this application.")
 
     requested_amount = MoneyField()
     approved_amount = MoneyField(null=True, blank=True)
@@ -92,26 +90,16 @@ class LoanApplication(models.Model):
     credit_inquiries = models.PositiveSmallIntegerField(default=0)
     credit_history_months = models.PositiveSmallIntegerField(default=0)
     credit_mix = models.JSONField(default=list, blank=True, validators=[validate_credit_mix])
-    repayment_history = models.JSONField(
-        default=list, blank=True, validators=[validate_repayment_history]
-    )
+    repayment_history = models.JSONField(default=list, blank=True, validators=[validate_repayment_history])
 
-    status = models.CharField(
-        max_length=20, choices=ApplicationStatus.choices, default=ApplicationStatus.SUBMITTED
-    )
+    status = models.CharField(max_length=20, choices=ApplicationStatus.choices, default=ApplicationStatus.SUBMITTED)
     decision = models.CharField(max_length=20, choices=Decision.choices, blank=True)
     risk_level = models.CharField(max_length=20, choices=RiskLevel.choices, blank=True)
-    reasons = models.JSONField(
-        default=list, blank=True, help_text='Stated reasons: [{"code": ..., "text": ...}].'
-    )
+    reasons = models.JSONField(default=list, blank=True, help_text='Stated reasons: [{"code": ..., "text": ...}].')
     conditions = models.JSONField(default=list, blank=True)
     decision_note = models.TextField(blank=True)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="decided_applications",
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="decided_applications"
     )
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -136,9 +124,7 @@ class LoanApplication(models.Model):
     class Meta:
         ordering = ["-submitted_at"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(requested_amount__gt=0), name="application_requested_amount_positive"
-            ),
+            models.CheckConstraint(condition=Q(requested_amount__gt=0), name="application_requested_amount_positive"),
             models.CheckConstraint(
                 condition=Q(approved_amount__isnull=True) | Q(approved_amount__gt=0),
                 name="application_approved_amount_positive",
@@ -149,9 +135,7 @@ class LoanApplication(models.Model):
                 name="application_approved_has_amount",
             ),
             models.CheckConstraint(
-                condition=Q(annual_income__gte=0)
-                & Q(existing_debts__gte=0)
-                & Q(monthly_debt_payments__gte=0),
+                condition=Q(annual_income__gte=0) & Q(existing_debts__gte=0) & Q(monthly_debt_payments__gte=0),
                 name="application_money_non_negative",
             ),
             models.CheckConstraint(
@@ -159,8 +143,7 @@ class LoanApplication(models.Model):
                 name="application_credit_score_300_900",
             ),
             models.CheckConstraint(
-                condition=Q(utilization__gte=0, utilization__lte=100),
-                name="application_utilization_percent",
+                condition=Q(utilization__gte=0, utilization__lte=100), name="application_utilization_percent"
             ),
             models.CheckConstraint(
                 condition=Q(late_payments__lte=models.F("total_payments")),
@@ -173,9 +156,7 @@ class LoanApplication(models.Model):
             models.CheckConstraint(
                 condition=Q(term_months__gte=1, term_months__lte=360), name="application_term_1_360_months"
             ),
-            models.CheckConstraint(
-                condition=Q(status__in=ApplicationStatus.values), name="application_status_known"
-            ),
+            models.CheckConstraint(condition=Q(status__in=ApplicationStatus.values), name="application_status_known"),
             models.CheckConstraint(condition=Q(version__gte=1), name="application_version_positive"),
             models.CheckConstraint(
                 condition=Q(proposed_amount__isnull=True)
@@ -192,9 +173,7 @@ class LoanApplication(models.Model):
             models.Index(fields=["status"], name="application_status_idx"),
             models.Index(fields=["submitted_at"], name="application_submitted_idx"),
             # Decision-time reports (the dashboard's approval rate); undecided rows stay out of it.
-            models.Index(
-                fields=["decided_at"], name="application_decided_idx", condition=Q(decided_at__isnull=False)
-            ),
+            models.Index(fields=["decided_at"], name="application_decided_idx", condition=Q(decided_at__isnull=False)),
             models.Index(fields=["partner", "-submitted_at"], name="application_partner_recent"),
             models.Index(fields=["partner", "status"], name="application_partner_status"),
             models.Index(fields=["customer", "status"], name="application_customer_idx"),

@@ -30,19 +30,17 @@ PAN_CONTEXT = "applications.customer.pan"
 
 
 class Customer(models.Model):
-    partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="customers"
-    )
-    external_ref = models.CharField(
-        max_length=100, blank=True, help_text="The partner's own id for this customer."
-    )
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="customers")
+    external_ref = models.CharField(max_length=100, blank=True, help_text="The partner's own id for this customer.")
     full_name = models.CharField(max_length=200)
     email = models.EmailField()
     phone = models.CharField(max_length=32, blank=True)
     address = models.TextField(blank=True)
     # At most what Notification.recipient holds: the token is that notification's recipient.
     push_token = models.CharField(
-        max_length=254, blank=True, help_text="Device token of the customer's app for push notifications; blank: no push."
+        max_length=254,
+        blank=True,
+        help_text="Device token of the customer's app for push notifications; blank: no push.",
     )
     pan = EncryptedTextField(context=PAN_CONTEXT, verbose_name="PAN")
     pan_hash = models.CharField(max_length=64, editable=False, verbose_name="PAN blind index")
@@ -57,9 +55,7 @@ class Customer(models.Model):
                 condition=~Q(external_ref=""),
                 name="customer_external_ref_unique_per_partner",
             ),
-            models.CheckConstraint(
-                condition=Q(pan_hash__regex=r"^[0-9a-f]{64}$"), name="customer_pan_hash_is_hmac"
-            ),
+            models.CheckConstraint(condition=Q(pan_hash__regex=r"^[0-9a-f]{64}$"), name="customer_pan_hash_is_hmac"),
             # The encrypted field allows no lookups on its value; the cast reads the raw column.
             models.CheckConstraint(
                 condition=Q(StartsWith(Cast("pan", output_field=models.TextField()), "gcm1:")),

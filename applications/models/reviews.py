@@ -33,7 +33,11 @@ class Reviewer(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviewer")
     role = models.CharField(max_length=10, choices=ReviewerRole.choices)
     manager = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="team",
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="team",
         help_text="Approvals above this reviewer's limit go to the manager.",
     )
     approval_limit = MoneyField(help_text="Largest amount this reviewer approves alone.")
@@ -44,9 +48,7 @@ class Reviewer(models.Model):
 
     class Meta:
         ordering = ["user__username"]
-        permissions = [
-            ("manage_reviewer_authority", "Can set reviewers' approval limits, roles and managers"),
-        ]
+        permissions = [("manage_reviewer_authority", "Can set reviewers' approval limits, roles and managers")]
         constraints = [
             models.CheckConstraint(condition=Q(approval_limit__gte=0), name="reviewer_limit_non_negative"),
             models.CheckConstraint(condition=Q(capacity__gte=1), name="reviewer_capacity_positive"),

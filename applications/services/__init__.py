@@ -6,20 +6,10 @@ tasks, commands) call these and only present the result. One module per concern;
 from here.
 """
 
-from .applications import (
-    mark_application_booked,
-    request_rescoring,
-    submit_application,
-    withdraw_application,
-)
+from .applications import mark_application_booked, request_rescoring, submit_application, withdraw_application
 from .customers import pan_blind_index, register_customer, update_customer
 from .inputs import ApplicationData, CustomerData, Reason
-from .notifications import (
-    deliver_notification,
-    notify_application_decided,
-    notify_loan_booked,
-    retry_notifications,
-)
+from .notifications import deliver_notification, notify_application_decided, notify_loan_booked, retry_notifications
 from .partners import issue_partner_api_key, register_partner, revoke_partner_api_key, update_partner
 from .reviews import (
     AUTHORITY_FIELDS,

@@ -8,9 +8,9 @@ from uuid import UUID
 
 from django.db import IntegrityError, transaction
 
+from loanproject.core import topics
 from loanproject.core.errors import Conflict, StaleVersion
 from loanproject.core.metrics import increment_after_commit
-from loanproject.core import topics
 from loanproject.core.outbox import publish_event
 from loanproject.core.rules import refusals_as_field_errors, validate_fields, validated_save
 
@@ -24,10 +24,7 @@ from .inputs import ApplicationData, CustomerData
 
 @transaction.atomic
 def submit_application(
-    *,
-    partner: Partner | None,
-    customer: CustomerData | Customer,
-    application: ApplicationData,
+    *, partner: Partner | None, customer: CustomerData | Customer, application: ApplicationData
 ) -> LoanApplication:
     """Store the customer (PAN encrypted) and the application, and announce it for scoring.
 
@@ -65,16 +62,14 @@ def _refuse_known_ref(partner: Partner | None, external_ref: str) -> None:
         LoanApplication.objects.filter(partner=partner, external_ref=external_ref).values_list("pk", flat=True).first()
     )
     if existing:
-        raise Conflict(
-            f"Application {external_ref!r} was already submitted as {existing}.", code="application_exists"
-        )
+        raise Conflict(f"Application {external_ref!r} was already submitted as {existing}.", code="application_exists")
 
 
 def _check_version(application: LoanApplication, expected_version: int | None) -> None:
     if expected_version is not None and application.version != expected_version:
         raise StaleVersion(
             f"The application changed since you read it (version {expected_version}, now "
-            f"{application.version}); reload it and decide again.",
+            f"{application.version}); reload it and decide again."
         )
 
 
@@ -133,8 +128,7 @@ def request_rescoring(
     pending = [str(application.pk) for application in rescorable if application.proposed_amount is not None]
     if pending and not skip_pending_proposals:
         raise Conflict(
-            f"{', '.join(pending)} await(s) confirmation of a proposed approval; "
-            "confirm or reject it first.",
+            f"{', '.join(pending)} await(s) confirmation of a proposed approval; confirm or reject it first.",
             code="proposal_pending",
         )
     return [

@@ -56,8 +56,7 @@ def register_customer(*, partner: Partner | None, data: CustomerData) -> Custome
     pan = _clean_pan(data.pan)
     pan_hash = pan_blind_index(pan)
     contact = _clean_contact(
-        full_name=data.full_name, email=data.email, phone=data.phone, address=data.address,
-        push_token=data.push_token,
+        full_name=data.full_name, email=data.email, phone=data.phone, address=data.address, push_token=data.push_token
     )
     if partner is not None and data.external_ref:
         existing = lock_customer(partner=partner, external_ref=data.external_ref)
@@ -78,7 +77,9 @@ def register_customer(*, partner: Partner | None, data: CustomerData) -> Custome
                 code="customer_pan_mismatch",
             )
         return _update_contact_details(existing, **contact)
-    return _create_customer(partner=partner, external_ref=data.external_ref, contact=contact, pan=pan, pan_hash=pan_hash)
+    return _create_customer(
+        partner=partner, external_ref=data.external_ref, contact=contact, pan=pan, pan_hash=pan_hash
+    )
 
 
 def _create_customer(

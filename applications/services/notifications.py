@@ -45,8 +45,14 @@ def _customer_channels(customer: Customer) -> list[tuple[str, str]]:
     return channels
 
 
-def _create(*, customer: Customer, template: str, payload: dict, event_id: int | None,
-            application: LoanApplication | None = None) -> list[Notification]:
+def _create(
+    *,
+    customer: Customer,
+    template: str,
+    payload: dict,
+    event_id: int | None,
+    application: LoanApplication | None = None,
+) -> list[Notification]:
     created = []
     for channel, recipient in _customer_channels(customer):
         notification, is_new = Notification.objects.get_or_create(
@@ -92,7 +98,9 @@ def notify_application_decided(*, event_id: int, application_id: UUID | str, sta
     template = TEMPLATE_BY_STATUS.get(status)
     if template is None:
         return []
-    application = LoanApplication.objects.select_for_update(of=("self",)).select_related("customer").get(pk=application_id)
+    application = (
+        LoanApplication.objects.select_for_update(of=("self",)).select_related("customer").get(pk=application_id)
+    )
     if application.status != status:
         return []
     customer = application.customer
@@ -101,7 +109,8 @@ def notify_application_decided(*, event_id: int, application_id: UUID | str, sta
         "full_name": customer.full_name,
         "first_name": customer.full_name.split()[0],
         "amount": f"{application.approved_amount or application.requested_amount:,.2f}",
-        "reasons": "; ".join(reason["text"] for reason in shown_to_partners(application.reasons)) or "see your statement",
+        "reasons": "; ".join(reason["text"] for reason in shown_to_partners(application.reasons))
+        or "see your statement",
     }
     last = (
         Notification.objects.filter(application=application, template__in=TEMPLATE_BY_STATUS.values())
@@ -128,8 +137,12 @@ def notify_loan_booked(
     """Tell the customer their loan is booked (once per event). A loan whose driver has no
     customer record reaches nobody, and the log says so."""
     if customer_id is None:
-        logger.warning("loan.booked event %s: loan %s has no customer (driver %s is not linked to one); nobody was notified",
-                       event_id, loan_id, driver_id)
+        logger.warning(
+            "loan.booked event %s: loan %s has no customer (driver %s is not linked to one); nobody was notified",
+            event_id,
+            loan_id,
+            driver_id,
+        )
         return []
     customer = Customer.objects.get(pk=customer_id)
     message = {
@@ -170,12 +183,23 @@ def deliver_notification(*, notification_id: int, now: datetime | None = None) -
             notification.next_attempt_at = now + backoff(notification.attempts)
         # The exception's text may name the recipient (an SMTP refusal does): it stays in
         # last_error for staff; the log names the notification and the kind of failure only.
-        logger.warning("notification %s attempt %s failed (%s); %s", notification.pk, notification.attempts,
-                       type(exc).__name__, "given up" if notification.status == NotificationStatus.FAILED else "retried later")
+        logger.warning(
+            "notification %s attempt %s failed (%s); %s",
+            notification.pk,
+            notification.attempts,
+            type(exc).__name__,
+            "given up" if notification.status == NotificationStatus.FAILED else "retried later",
+        )
         increment_after_commit(NOTIFICATIONS_DELIVERED, channel=notification.channel, outcome="failed")
     else:
-        logger.info("notification %s sent: %s %s to customer %s at %s", notification.pk, notification.channel,
-                    notification.template, notification.customer_id, mask_tail(notification.recipient))
+        logger.info(
+            "notification %s sent: %s %s to customer %s at %s",
+            notification.pk,
+            notification.channel,
+            notification.template,
+            notification.customer_id,
+            mask_tail(notification.recipient),
+        )
         increment_after_commit(NOTIFICATIONS_DELIVERED, channel=notification.channel, outcome="sent")
         notification.status = NotificationStatus.SENT
         notification.sent_at = now

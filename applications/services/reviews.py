@@ -53,8 +53,11 @@ def _refuse_own_record(actor: User, user_id: int) -> None:
 
 def _require(actor: User, permission: str, what: str) -> None:
     if not actor.has_perm(permission):
-        raise PermissionDenied(f"{what} needs a credit administrator." if permission == AUTHORITY_PERMISSION
-                               else f"You may not {what.lower()}.")
+        raise PermissionDenied(
+            f"{what} needs a credit administrator."
+            if permission == AUTHORITY_PERMISSION
+            else f"You may not {what.lower()}."
+        )
 
 
 def _line_of(actor: User) -> tuple[int | None, set[int], set[int]]:
@@ -82,20 +85,18 @@ def _refuse_own_line(actor: User, reviewer_id: int | None, manager: Reviewer | N
     if own is None:
         return
     if reviewer_id is not None and reviewer_id in above | below:
-        raise PermissionDenied("This reviewer is in your own reporting line: a credit administrator outside it decides.")
+        raise PermissionDenied(
+            "This reviewer is in your own reporting line: a credit administrator outside it decides."
+        )
     if manager is not None and (manager.pk == own or manager.pk in below):
-        raise PermissionDenied("That would take a reviewer into your own reporting line: a credit administrator outside it decides.")
+        raise PermissionDenied(
+            "That would take a reviewer into your own reporting line: a credit administrator outside it decides."
+        )
 
 
 @transaction.atomic
 def register_reviewer(
-    *,
-    actor: User,
-    user: User,
-    role: str,
-    approval_limit: Decimal,
-    capacity: int = 25,
-    manager: Reviewer | None = None,
+    *, actor: User, user: User, role: str, approval_limit: Decimal, capacity: int = 25, manager: Reviewer | None = None
 ) -> Reviewer:
     """Make a staff user a reviewer with a role, limit and manager (a credit administrator's act;
     audited as `actor`)."""
@@ -127,15 +128,22 @@ def update_reviewer(
     reviewer = Reviewer.objects.select_for_update(of=("self",)).get(pk=reviewer_id)
     _refuse_own_record(actor, reviewer.user_id)
     new_values = {
-        "role": role, "approval_limit": approval_limit, "capacity": capacity,
-        "manager": manager, "is_active": is_active,
+        "role": role,
+        "approval_limit": approval_limit,
+        "capacity": capacity,
+        "manager": manager,
+        "is_active": is_active,
     }
     changed = [name for name, value in new_values.items() if getattr(reviewer, name) != value]
     if not changed:
         return reviewer
     _require(actor, "applications.change_reviewer", "Change reviewers")
     if any(name in AUTHORITY_FIELDS for name in changed) or (is_active and not reviewer.is_active):
-        _require(actor, AUTHORITY_PERMISSION, "Changing a reviewer's role, approval limit or manager, or switching them back on,")
+        _require(
+            actor,
+            AUTHORITY_PERMISSION,
+            "Changing a reviewer's role, approval limit or manager, or switching them back on,",
+        )
         _refuse_own_line(actor, reviewer.pk, manager if "manager" in changed else None)
     _ensure_no_management_cycle(reviewer, manager)
     for name in changed:
@@ -259,9 +267,7 @@ def assign_application(
 
 
 def _active_reviewer(user: User) -> Reviewer:
-    reviewer = (
-        Reviewer.objects.select_related("user", "manager__user").filter(user=user, is_active=True).first()
-    )
+    reviewer = Reviewer.objects.select_related("user", "manager__user").filter(user=user, is_active=True).first()
     if reviewer is None:
         raise PermissionDenied("Only active reviewers decide applications.")
     return reviewer
@@ -309,9 +315,10 @@ def record_review_decision(
             f"An application that is {application.get_status_display().lower()} is not awaiting a review decision."
         )
     reviewer = _active_reviewer(reviewer_user)
-    if application.proposed_amount is not None and application.review_decisions.filter(
-        outcome=ReviewOutcome.PROPOSED, reviewer_id=reviewer.user_id
-    ).exists():
+    if (
+        application.proposed_amount is not None
+        and application.review_decisions.filter(outcome=ReviewOutcome.PROPOSED, reviewer_id=reviewer.user_id).exists()
+    ):
         raise PermissionDenied("Four eyes: you proposed this approval, someone else must confirm it.")
     if not _may_decide(application, reviewer):
         raise PermissionDenied("This application is in another reviewer's queue.")
@@ -365,11 +372,24 @@ def _approve(application, reviewer: Reviewer, amount, interest_rate, comment) ->
             {"amount": [f"Above your approval limit ({reviewer.approval_limit}) and no active manager to confirm it."]}
         )
     if application.status == ApplicationStatus.PRE_APPROVED:
-        _move(application, ApplicationStatus.MANUAL_REVIEW, proposed_amount=amount, assigned_to=reviewer.manager.user,
-              assigned_at=timezone.now(), decision_note=comment, **rate)
+        _move(
+            application,
+            ApplicationStatus.MANUAL_REVIEW,
+            proposed_amount=amount,
+            assigned_to=reviewer.manager.user,
+            assigned_at=timezone.now(),
+            decision_note=comment,
+            **rate,
+        )
     else:
-        _update(application, proposed_amount=amount, assigned_to=reviewer.manager.user,
-                assigned_at=timezone.now(), decision_note=comment, **rate)
+        _update(
+            application,
+            proposed_amount=amount,
+            assigned_to=reviewer.manager.user,
+            assigned_at=timezone.now(),
+            decision_note=comment,
+            **rate,
+        )
     return ReviewOutcome.PROPOSED, amount
 
 

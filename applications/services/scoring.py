@@ -27,8 +27,19 @@ from .reviews import pick_reviewers
 
 # Fields a scoring outcome sets; written with one bulk UPDATE and mirrored in the audit log.
 OUTCOME_FIELDS = [
-    "status", "decision", "risk_level", "approved_amount", "interest_rate", "reasons",
-    "conditions", "processed_at", "decided_at", "assigned_to", "assigned_at", "proposed_amount", "version",
+    "status",
+    "decision",
+    "risk_level",
+    "approved_amount",
+    "interest_rate",
+    "reasons",
+    "conditions",
+    "processed_at",
+    "decided_at",
+    "assigned_to",
+    "assigned_at",
+    "proposed_amount",
+    "version",
 ]
 
 
@@ -118,4 +129,6 @@ def _attnames() -> list[str]:
 
 
 def _changed(before: dict, application: LoanApplication) -> dict:
-    return {name: (old, getattr(application, name)) for name, old in before.items() if old != getattr(application, name)}
+    return {
+        name: (old, getattr(application, name)) for name, old in before.items() if old != getattr(application, name)
+    }

@@ -34,7 +34,9 @@ class PartnerFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Partner {n}")
     code = factory.Sequence(lambda n: f"partner-{n}")
     contact_email = factory.LazyAttribute(lambda o: f"api@{o.code}.example")
-    service_user = factory.SubFactory(UserFactory, username=factory.LazyAttribute(lambda o: f"partner-svc-{o.factory_parent.code}"))
+    service_user = factory.SubFactory(
+        UserFactory, username=factory.LazyAttribute(lambda o: f"partner-svc-{o.factory_parent.code}")
+    )
 
 
 def issue_key(partner: Partner) -> str:

@@ -30,10 +30,7 @@ def application_payload(**overrides) -> dict:
         "credit_inquiries": 1,
         "credit_history_months": 84,
         "credit_mix": ["credit_card", "auto_loan"],
-        "repayment_history": [
-            {"month": "2026-01", "status": "on_time"},
-            {"month": "2026-02", "status": "late_30"},
-        ],
+        "repayment_history": [{"month": "2026-01", "status": "on_time"}, {"month": "2026-02", "status": "late_30"}],
     }
     body.update(overrides)
     return body

@@ -37,13 +37,19 @@ def queries_for(client, url: str) -> int:
 @pytest.mark.parametrize(
     "url_name, make_rows",
     [
-        ("admin:applications_loanapplication_changelist", lambda n, p: LoanApplicationFactory.create_batch(n, customer=CustomerFactory(partner=p))),
+        (
+            "admin:applications_loanapplication_changelist",
+            lambda n, p: LoanApplicationFactory.create_batch(n, customer=CustomerFactory(partner=p)),
+        ),
         ("admin:applications_customer_changelist", lambda n, p: CustomerFactory.create_batch(n, partner=p)),
         ("admin:applications_partner_changelist", lambda n, p: PartnerFactory.create_batch(n)),
         ("admin:applications_partnerapikey_changelist", lambda n, p: [issue_key(p) for _ in range(n)]),
-        ("admin:core_outboxevent_changelist", lambda n, p: [
-            OutboxEvent.objects.create(topic="t", aggregate_type="x", aggregate_id=str(i)) for i in range(n)
-        ]),
+        (
+            "admin:core_outboxevent_changelist",
+            lambda n, p: [
+                OutboxEvent.objects.create(topic="t", aggregate_type="x", aggregate_id=str(i)) for i in range(n)
+            ],
+        ),
     ],
 )
 def test_changelist_queries_do_not_grow_with_rows(admin_client, url_name, make_rows):
@@ -74,8 +80,15 @@ def test_adding_a_customer_goes_through_the_service_and_is_audited(admin_client,
 
     response = admin_client.post(
         reverse("admin:applications_customer_add"),
-        {"partner": partner.pk, "external_ref": "C-9", "full_name": "New Person", "email": "new@example.com",
-         "phone": "", "address": "", "pan": "fghij5678k"},
+        {
+            "partner": partner.pk,
+            "external_ref": "C-9",
+            "full_name": "New Person",
+            "email": "new@example.com",
+            "phone": "",
+            "address": "",
+            "pan": "fghij5678k",
+        },
     )
 
     assert response.status_code == 302, response.context["adminform"].form.errors
@@ -91,8 +104,15 @@ def test_a_service_error_is_shown_on_the_form_and_saves_nothing(admin_client):
 
     response = admin_client.post(
         reverse("admin:applications_customer_add"),
-        {"partner": existing.partner.pk, "external_ref": "C-1", "full_name": "Impostor",
-         "email": "x@example.com", "phone": "", "address": "", "pan": "QQQQQ1111Q"},
+        {
+            "partner": existing.partner.pk,
+            "external_ref": "C-1",
+            "full_name": "Impostor",
+            "email": "x@example.com",
+            "phone": "",
+            "address": "",
+            "pan": "QQQQQ1111Q",
+        },
     )
 
     assert response.status_code == 200
@@ -118,17 +138,34 @@ def test_staff_enter_an_application_for_an_existing_customer(admin_client):
 
     response = admin_client.post(
         reverse("admin:applications_loanapplication_add"),
-        {"customer": customer.pk, "external_ref": "", "requested_amount": "1500.00", "term_months": 12,
-         "purpose": "vehicle", "annual_income": "40000", "employment_status": "employed",
-         "employment_duration_months": 12, "existing_debts": "0", "monthly_debt_payments": "0",
-         "credit_score": "", "total_payments": 0, "late_payments": 0, "utilization": "0",
-         "credit_inquiries": 0, "credit_history_months": 0, "credit_mix": "[]", "repayment_history": "[]"},
+        {
+            "customer": customer.pk,
+            "external_ref": "",
+            "requested_amount": "1500.00",
+            "term_months": 12,
+            "purpose": "vehicle",
+            "annual_income": "40000",
+            "employment_status": "employed",
+            "employment_duration_months": 12,
+            "existing_debts": "0",
+            "monthly_debt_payments": "0",
+            "credit_score": "",
+            "total_payments": 0,
+            "late_payments": 0,
+            "utilization": "0",
+            "credit_inquiries": 0,
+            "credit_history_months": 0,
+            "credit_mix": "[]",
+            "repayment_history": "[]",
+        },
     )
 
     assert response.status_code == 302, response.context["adminform"].form.errors
     application = LoanApplication.objects.get()
     assert (application.status, application.requested_amount, application.partner) == (
-        ApplicationStatus.SUBMITTED, Decimal("1500.00"), customer.partner,
+        ApplicationStatus.SUBMITTED,
+        Decimal("1500.00"),
+        customer.partner,
     )
     assert OutboxEvent.objects.filter(topic=topics.APPLICATION_SUBMITTED, aggregate_id=str(application.pk)).exists()
 
@@ -170,8 +207,7 @@ def test_issue_api_key_action_shows_a_working_key_once(admin_client, client):
     partner = PartnerFactory()
 
     response = admin_client.post(
-        reverse("admin:applications_partner_changelist"),
-        {"action": "issue_api_key", "_selected_action": [partner.pk]},
+        reverse("admin:applications_partner_changelist"), {"action": "issue_api_key", "_selected_action": [partner.pk]}
     )
 
     key = re.search(r"<code>([A-Za-z0-9]{8}\.[A-Za-z0-9]+)</code>", response.content.decode()).group(1)
@@ -241,7 +277,8 @@ def test_business_records_cannot_be_deleted_from_the_admin(admin_client):
         delete_page = admin_client.get(reverse(f"admin:{name}_delete", args=[record.pk]))
         confirmed = admin_client.post(reverse(f"admin:{name}_delete", args=[record.pk]), {"post": "yes"})
         bulk = admin_client.post(
-            reverse(f"admin:{name}_changelist"), {"action": "delete_selected", "_selected_action": [record.pk], "post": "yes"}
+            reverse(f"admin:{name}_changelist"),
+            {"action": "delete_selected", "_selected_action": [record.pk], "post": "yes"},
         )
         change_page = admin_client.get(reverse(f"admin:{name}_change", args=[record.pk]))
 
@@ -276,8 +313,15 @@ def test_a_phone_shaped_term_still_finds_a_customer_by_ref(admin_client):
 def test_a_customer_added_in_the_admin_is_stored_normalised(admin_client):
     response = admin_client.post(
         reverse("admin:applications_customer_add"),
-        {"external_ref": "", "full_name": "New Person", "email": " New@Example.COM", "phone": "+1 212 555 0199",
-         "address": "", "push_token": "", "pan": "fghij5678k"},
+        {
+            "external_ref": "",
+            "full_name": "New Person",
+            "email": " New@Example.COM",
+            "phone": "+1 212 555 0199",
+            "address": "",
+            "push_token": "",
+            "pan": "fghij5678k",
+        },
     )
 
     assert response.status_code == 302, response.context["adminform"].form.errors

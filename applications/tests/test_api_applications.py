@@ -108,7 +108,10 @@ class TestSubmit:
 
         assert response.status_code == 202
         assert Customer.objects.values_list("email", "phone", "push_token").get() == (
-            "asha@example.com", "+12125550101", "device-1")
+            "asha@example.com",
+            "+12125550101",
+            "device-1",
+        )
 
     def test_a_push_token_longer_than_a_notification_recipient_is_a_400(self, partner_client):
         body = application_payload()
@@ -156,9 +159,7 @@ class TestIdempotency:
     def test_same_key_with_another_body_is_a_409(self, partner_client):
         post(partner_client, application_payload(), HTTP_IDEMPOTENCY_KEY="key-1")
 
-        response = post(
-            partner_client, application_payload(requested_amount="999.00"), HTTP_IDEMPOTENCY_KEY="key-1"
-        )
+        response = post(partner_client, application_payload(requested_amount="999.00"), HTTP_IDEMPOTENCY_KEY="key-1")
 
         assert response.status_code == 409
         assert response.json()["error"]["code"] == "idempotency_key_reused"
@@ -213,8 +214,11 @@ class TestRead:
         now = timezone.now()
         small = LoanApplicationFactory(customer=customer, requested_amount=Decimal("500.00"), risk_level="low")
         large = LoanApplicationFactory(
-            customer=customer, requested_amount=Decimal("50000.00"), status=ApplicationStatus.MANUAL_REVIEW,
-            risk_level="high", submitted_at=now - timedelta(days=10),
+            customer=customer,
+            requested_amount=Decimal("50000.00"),
+            status=ApplicationStatus.MANUAL_REVIEW,
+            risk_level="high",
+            submitted_at=now - timedelta(days=10),
         )
 
         def ids(query: str) -> list[str]:
@@ -270,14 +274,30 @@ class TestRead:
         body = partner_client.get(f"{URL}stats/").json()
 
         assert body["by_status"] == {
-            "submitted": 0, "scoring": 0, "pre_approved": 0, "manual_review": 0,
-            "approved": 2, "rejected": 1, "withdrawn": 0, "booked": 1,
+            "submitted": 0,
+            "scoring": 0,
+            "pre_approved": 0,
+            "manual_review": 0,
+            "approved": 2,
+            "rejected": 1,
+            "withdrawn": 0,
+            "booked": 1,
         }
         assert body["top_customers"] == [
-            {"customer_id": big.pk, "external_ref": big.external_ref, "full_name": "Big Spender",
-             "approved_total": "10000.50", "approved_applications": 2},
-            {"customer_id": small.pk, "external_ref": small.external_ref, "full_name": "Small Saver",
-             "approved_total": "500.00", "approved_applications": 1},
+            {
+                "customer_id": big.pk,
+                "external_ref": big.external_ref,
+                "full_name": "Big Spender",
+                "approved_total": "10000.50",
+                "approved_applications": 2,
+            },
+            {
+                "customer_id": small.pk,
+                "external_ref": small.external_ref,
+                "full_name": "Small Saver",
+                "approved_total": "500.00",
+                "approved_applications": 1,
+            },
         ]
 
 
@@ -303,7 +323,9 @@ class TestPartnerIsolation:
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "authentication_failed"
 
-    def test_a_revoked_key_or_inactive_partner_is_401(self, partner_client, partner, other_partner_client, other_partner):
+    def test_a_revoked_key_or_inactive_partner_is_401(
+        self, partner_client, partner, other_partner_client, other_partner
+    ):
         assert (partner_client.get(URL).status_code, other_partner_client.get(URL).status_code) == (200, 200)
         partner.api_keys.update(revoked=True)
         other_partner.is_active = False
@@ -321,7 +343,9 @@ class TestWithdraw:
     def test_withdraw_with_current_version(self, partner_client, partner):
         application = LoanApplicationFactory(customer=CustomerFactory(partner=partner))
 
-        response = partner_client.post(f"{URL}{application.pk}/withdraw/", {"version": 1, "reason": "no longer needed"}, format="json")
+        response = partner_client.post(
+            f"{URL}{application.pk}/withdraw/", {"version": 1, "reason": "no longer needed"}, format="json"
+        )
 
         assert response.status_code == 200
         assert (response.json()["status"], response.json()["version"]) == ("withdrawn", 2)
@@ -337,7 +361,9 @@ class TestWithdraw:
         assert (application.status, application.version) == (ApplicationStatus.SUBMITTED, 2)
 
     def test_withdrawing_a_final_application_is_a_409(self, partner_client, partner):
-        application = LoanApplicationFactory(customer=CustomerFactory(partner=partner), status=ApplicationStatus.BOOKED, approved_amount=Decimal("1.00"))
+        application = LoanApplicationFactory(
+            customer=CustomerFactory(partner=partner), status=ApplicationStatus.BOOKED, approved_amount=Decimal("1.00")
+        )
 
         response = partner_client.post(f"{URL}{application.pk}/withdraw/", {"version": 1}, format="json")
 
@@ -371,4 +397,3 @@ def test_openapi_schema_and_docs_are_served(client):
     assert b"/api/v1/applications/" in schema.content
     assert b"PartnerApiKey" in schema.content
     assert docs.status_code == 200
-

@@ -17,8 +17,13 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/applications/"
 MONEY = ["requested_amount", "annual_income", "existing_debts", "monthly_debt_payments", "utilization"]
 INTEGERS = [
-    "term_months", "employment_duration_months", "credit_score", "total_payments", "late_payments",
-    "credit_inquiries", "credit_history_months",
+    "term_months",
+    "employment_duration_months",
+    "credit_score",
+    "total_payments",
+    "late_payments",
+    "credit_inquiries",
+    "credit_history_months",
 ]
 FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")

@@ -36,10 +36,8 @@ def test_every_state_change_is_logged_with_its_actor():
 
     changes = [
         (entry.actor, entry.changes_dict["status"])
-        for entry in LogEntry.objects.get_for_object(application).filter(action=LogEntry.Action.UPDATE).order_by("timestamp")
+        for entry in LogEntry.objects.get_for_object(application)
+        .filter(action=LogEntry.Action.UPDATE)
+        .order_by("timestamp")
     ]
-    assert changes == [
-        (officer, ["manual_review", "scoring"]),
-        (officer, ["scoring", "withdrawn"]),
-    ]
-
+    assert changes == [(officer, ["manual_review", "scoring"]), (officer, ["scoring", "withdrawn"])]

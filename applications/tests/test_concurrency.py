@@ -8,11 +8,10 @@ import pytest
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
-from conftest import wait_until
-
 from applications import services
 from applications.lifecycle import ApplicationStatus
 from applications.models import Customer, LoanApplication, ReviewDecision
+from conftest import wait_until
 from loanproject.core import topics
 from loanproject.core.errors import StaleVersion
 from loanproject.core.models import IdempotencyKey, OutboxEvent
@@ -22,7 +21,6 @@ from .factories import LoanApplicationFactory, ManagerFactory, PartnerFactory, R
 from .payloads import application_payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
 
 
 def test_two_decisions_on_the_same_version_one_wins():
@@ -35,7 +33,10 @@ def test_two_decisions_on_the_same_version_one_wins():
             application_id=application.pk, expected_version=1, reviewer_user=approver.user, approve=True
         ),
         lambda: services.record_review_decision(
-            application_id=application.pk, expected_version=1, reviewer_user=rejecter.user, approve=False,
+            application_id=application.pk,
+            expected_version=1,
+            reviewer_user=rejecter.user,
+            approve=False,
             reasons=[services.Reason(code="R01", text="no")],
         ),
     )
@@ -62,9 +63,7 @@ def test_two_assigners_at_once_never_overfill_an_officer():
     )
 
     assert sorted(results) == [2, 4], results  # the first fills 2+2, the second finds room for 2
-    loads = sorted(
-        LoanApplication.objects.filter(assigned_to=officer.user).count() for officer in officers
-    )
+    loads = sorted(LoanApplication.objects.filter(assigned_to=officer.user).count() for officer in officers)
     assert loads == [3, 3]
     assert LoanApplication.objects.filter(assigned_to__isnull=True).count() == 2
 
@@ -97,7 +96,9 @@ def test_two_new_applications_for_the_same_new_customer_share_one_customer():
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
         return client.post(
-            "/api/v1/applications/", data=json.dumps(application_payload(external_ref=ref)), content_type="application/json"
+            "/api/v1/applications/",
+            data=json.dumps(application_payload(external_ref=ref)),
+            content_type="application/json",
         )
 
     first, second = run_together(lambda: submit("A-1"), lambda: submit("A-2"))
@@ -157,7 +158,10 @@ def test_an_application_decided_while_an_assigner_waits_for_it_is_not_assigned()
     def decide_and_hold_the_lock():
         with transaction.atomic():
             services.record_review_decision(
-                application_id=application.pk, expected_version=1, reviewer_user=manager.user, approve=False,
+                application_id=application.pk,
+                expected_version=1,
+                reviewer_user=manager.user,
+                approve=False,
                 reasons=[services.Reason(code="R01", text="no")],
             )
             decided.set()
@@ -178,7 +182,10 @@ def test_an_application_decided_while_an_assigner_waits_for_it_is_not_assigned()
     assert results == ["decided", 0, None], results
     application.refresh_from_db()
     assert (application.status, application.assigned_to_id, application.version) == (
-        ApplicationStatus.REJECTED, None, 2)
+        ApplicationStatus.REJECTED,
+        None,
+        2,
+    )
 
 
 def lock_waiters() -> int:

@@ -29,7 +29,10 @@ pytestmark = pytest.mark.django_db
         ({"status": "lost"}, "application_status_known"),
         ({"version": 0}, "application_version_positive"),
         ({"proposed_amount": Decimal("5000.00")}, "application_proposal_only_in_review"),
-        ({"status": ApplicationStatus.MANUAL_REVIEW, "proposed_amount": Decimal("0")}, "application_proposal_only_in_review"),
+        (
+            {"status": ApplicationStatus.MANUAL_REVIEW, "proposed_amount": Decimal("0")},
+            "application_proposal_only_in_review",
+        ),
     ],
 )
 def test_application_check_constraints(changes, constraint):
@@ -47,7 +50,10 @@ def test_external_refs_are_unique_per_partner():
     first = LoanApplicationFactory(external_ref="APP-X")
     other = LoanApplicationFactory(external_ref="")
 
-    with pytest.raises(IntegrityError, match=r"application_external_ref_unique_per_partner|UNIQUE constraint failed"), transaction.atomic():
+    with (
+        pytest.raises(IntegrityError, match=r"application_external_ref_unique_per_partner|UNIQUE constraint failed"),
+        transaction.atomic(),
+    ):
         LoanApplicationFactory(customer=CustomerFactory(partner=first.partner), external_ref="APP-X")
 
     LoanApplicationFactory(customer=CustomerFactory(partner=other.partner), external_ref="")  # blank refs repeat
@@ -57,7 +63,10 @@ def test_external_refs_are_unique_per_partner():
 def test_customer_refs_are_unique_per_partner():
     customer = CustomerFactory(external_ref="C-1")
 
-    with pytest.raises(IntegrityError, match=r"customer_external_ref_unique_per_partner|UNIQUE constraint failed"), transaction.atomic():
+    with (
+        pytest.raises(IntegrityError, match=r"customer_external_ref_unique_per_partner|UNIQUE constraint failed"),
+        transaction.atomic(),
+    ):
         CustomerFactory(partner=customer.partner, external_ref="C-1")
 
     assert Customer.objects.count() == 1
@@ -121,9 +130,13 @@ def test_an_application_carries_exactly_its_customers_partner():
 
     application.refresh_from_db()
     assert (application.partner_id, Customer.objects.get(pk=application.customer_id).partner_id) == (
-        partner_id, partner_id)
+        partner_id,
+        partner_id,
+    )
     assert LoanApplication.objects.count() == 1
-    LoanApplication.objects.filter(pk=application.pk).update(customer=CustomerFactory(partner_id=partner_id))  # same partner: fine
+    LoanApplication.objects.filter(pk=application.pk).update(
+        customer=CustomerFactory(partner_id=partner_id)
+    )  # same partner: fine
 
 
 def test_a_staff_application_and_its_customer_stay_without_a_partner():
@@ -142,9 +155,15 @@ def test_a_staff_application_and_its_customer_stay_without_a_partner():
 
     application.refresh_from_db()
     staff_customer.refresh_from_db()
-    assert (application.partner_id, application.customer_id, staff_customer.partner_id) == (None, staff_customer.pk, None)
+    assert (application.partner_id, application.customer_id, staff_customer.partner_id) == (
+        None,
+        staff_customer.pk,
+        None,
+    )
     assert LoanApplication.objects.count() == 1
-    Customer.objects.filter(pk=CustomerFactory(partner=None).pk).update(partner=PartnerFactory())  # no applications: fine
+    Customer.objects.filter(pk=CustomerFactory(partner=None).pk).update(
+        partner=PartnerFactory()
+    )  # no applications: fine
 
 
 def test_the_migration_refuses_a_database_whose_partnerless_applications_drifted():
@@ -160,7 +179,10 @@ def test_the_migration_refuses_a_database_whose_partnerless_applications_drifted
         Customer.objects.filter(pk=application.customer_id).update(partner=PartnerFactory())
         cursor.execute("SET LOCAL session_replication_role = origin")
 
-        with pytest.raises(DatabaseError, match="applications without a partner belong to a partner's customer"), transaction.atomic():
+        with (
+            pytest.raises(DatabaseError, match="applications without a partner belong to a partner's customer"),
+            transaction.atomic(),
+        ):
             cursor.execute(migration.DRIFT_CHECK)
 
 

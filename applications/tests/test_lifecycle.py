@@ -14,7 +14,7 @@ S = ApplicationStatus
 
 def test_the_lifecycle_covers_every_status():
     assert set(ALLOWED_TRANSITIONS) == set(S.values)
-    assert FINAL_STATUSES == {S.REJECTED, S.WITHDRAWN, S.BOOKED}
+    assert {S.REJECTED, S.WITHDRAWN, S.BOOKED} == FINAL_STATUSES
 
 
 @pytest.mark.parametrize(

@@ -43,15 +43,24 @@ def flaky_gateway(settings):
 
 def decided_event(application) -> OutboxEvent:
     return OutboxEvent.objects.create(
-        topic=topics.APPLICATION_DECIDED, aggregate_type="applications.LoanApplication", aggregate_id=str(application.pk),
-        payload={"application_id": str(application.pk), "status": application.status, "decision": application.status, "version": 2},
+        topic=topics.APPLICATION_DECIDED,
+        aggregate_type="applications.LoanApplication",
+        aggregate_id=str(application.pk),
+        payload={
+            "application_id": str(application.pk),
+            "status": application.status,
+            "decision": application.status,
+            "version": 2,
+        },
     )
 
 
 def approved_application(**customer):
     return LoanApplicationFactory(
         customer=CustomerFactory(full_name="Asha Patel", email="asha@example.com", phone="+1 212 555 0101", **customer),
-        external_ref="APP-7", status=ApplicationStatus.APPROVED, approved_amount=Decimal("12500.00"),
+        external_ref="APP-7",
+        status=ApplicationStatus.APPROVED,
+        approved_amount=Decimal("12500.00"),
     )
 
 
@@ -79,33 +88,52 @@ def test_the_database_refuses_a_second_notification_for_one_event():
 
     with pytest.raises(IntegrityError, match=r"one_notification_per_event|UNIQUE"), transaction.atomic():
         Notification.objects.create(
-            channel="sms", recipient="x", customer=application.customer, template="application_approved", source_event_id=99
+            channel="sms",
+            recipient="x",
+            customer=application.customer,
+            template="application_approved",
+            source_event_id=99,
         )
 
 
 def test_delivery_retries_with_backoff_then_succeeds(flaky_gateway):
     application = approved_application()
-    sms, = [n for n in services.notify_application_decided(event_id=1, application_id=application.pk, status="approved") if n.channel == "sms"]
+    (sms,) = [
+        n
+        for n in services.notify_application_decided(event_id=1, application_id=application.pk, status="approved")
+        if n.channel == "sms"
+    ]
     flaky_gateway.failures = 2
     start = timezone.now()
 
     first = services.deliver_notification(notification_id=sms.pk, now=start)
     assert (first.status, first.attempts, first.last_error) == ("pending", 1, "ConnectionError: gateway timeout")
     assert first.next_attempt_at == start + timedelta(seconds=30)
-    assert services.deliver_notification(notification_id=sms.pk, now=start + timedelta(seconds=29)).attempts == 1  # not due
+    assert (
+        services.deliver_notification(notification_id=sms.pk, now=start + timedelta(seconds=29)).attempts == 1
+    )  # not due
 
     second = services.deliver_notification(notification_id=sms.pk, now=start + timedelta(seconds=30))
     assert (second.status, second.attempts, second.next_attempt_at) == ("pending", 2, start + timedelta(seconds=90))
 
     third = services.deliver_notification(notification_id=sms.pk, now=start + timedelta(seconds=90))
-    assert (third.status, third.attempts, third.sent_at, third.last_error) == ("sent", 3, start + timedelta(seconds=90), "")
+    assert (third.status, third.attempts, third.sent_at, third.last_error) == (
+        "sent",
+        3,
+        start + timedelta(seconds=90),
+        "",
+    )
     assert flaky_gateway.sent == [("sms", "+1 212 555 0101", "Your loan application APP-7 is approved for 12,500.00.")]
 
 
 def test_delivery_gives_up_after_the_last_attempt_and_staff_can_retry(flaky_gateway, settings):
     settings.NOTIFICATION_MAX_ATTEMPTS = 2
     application = approved_application()
-    sms, = [n for n in services.notify_application_decided(event_id=1, application_id=application.pk, status="approved") if n.channel == "sms"]
+    (sms,) = [
+        n
+        for n in services.notify_application_decided(event_id=1, application_id=application.pk, status="approved")
+        if n.channel == "sms"
+    ]
     flaky_gateway.failures = 5
     start = timezone.now()
     services.deliver_notification(notification_id=sms.pk, now=start)
@@ -122,7 +150,11 @@ def test_delivery_gives_up_after_the_last_attempt_and_staff_can_retry(flaky_gate
 
 def test_the_email_backend_sends_through_django_mail(flaky_gateway):
     application = approved_application()
-    email, = [n for n in services.notify_application_decided(event_id=1, application_id=application.pk, status="approved") if n.channel == "email"]
+    (email,) = [
+        n
+        for n in services.notify_application_decided(event_id=1, application_id=application.pk, status="approved")
+        if n.channel == "email"
+    ]
 
     sent = services.deliver_notification(notification_id=email.pk)
 
@@ -132,7 +164,8 @@ def test_the_email_backend_sends_through_django_mail(flaky_gateway):
 
 def test_rejections_give_the_stated_reasons():
     application = LoanApplicationFactory(
-        status=ApplicationStatus.REJECTED, external_ref="APP-9",
+        status=ApplicationStatus.REJECTED,
+        external_ref="APP-9",
         reasons=[{"code": "R02", "text": "Debt-to-income ratio too high"}],
     )
 
@@ -149,19 +182,26 @@ class PushGateway:
 
 
 def test_a_customer_with_an_app_is_also_notified_by_push(flaky_gateway, settings):
-    settings.NOTIFICATION_BACKENDS = {**settings.NOTIFICATION_BACKENDS, "push": "applications.tests.test_notifications.PushGateway"}
+    settings.NOTIFICATION_BACKENDS = {
+        **settings.NOTIFICATION_BACKENDS,
+        "push": "applications.tests.test_notifications.PushGateway",
+    }
     PushGateway.sent = []
     application = approved_application(push_token="device-token-1")
 
     created = services.notify_application_decided(event_id=3, application_id=application.pk, status="approved")
-    push, = [n for n in created if n.channel == "push"]
+    (push,) = [n for n in created if n.channel == "push"]
     sent = services.deliver_notification(notification_id=push.pk)
 
     assert sorted((n.channel, n.recipient) for n in created) == [
-        ("email", "asha@example.com"), ("push", "device-token-1"), ("sms", "+1 212 555 0101")]
+        ("email", "asha@example.com"),
+        ("push", "device-token-1"),
+        ("sms", "+1 212 555 0101"),
+    ]
     assert sent.status == NotificationStatus.SENT
     assert PushGateway.sent == [
-        ("push", "device-token-1", "Application approved", "Your loan application APP-7 is approved for 12,500.00.")]
+        ("push", "device-token-1", "Application approved", "Your loan application APP-7 is approved for 12,500.00.")
+    ]
 
 
 def test_the_longest_push_token_a_customer_may_have_is_a_notification_recipient():
@@ -185,14 +225,21 @@ def test_every_template_has_a_text_for_every_channel():
 def test_a_template_that_cannot_render_counts_attempts_and_ends_failed(settings):
     settings.NOTIFICATION_MAX_ATTEMPTS = 2
     broken = Notification.objects.create(
-        channel="email", recipient="asha@example.com", customer=CustomerFactory(), template="application_approved",
+        channel="email",
+        recipient="asha@example.com",
+        customer=CustomerFactory(),
+        template="application_approved",
         payload={"reference": "APP-7"},  # no amount, no name
     )
     start = timezone.now()
 
     first = services.deliver_notification(notification_id=broken.pk, now=start)
     assert (first.status, first.attempts, first.last_error, first.next_attempt_at) == (
-        NotificationStatus.PENDING, 1, "KeyError: 'full_name'", start + timedelta(seconds=30))
+        NotificationStatus.PENDING,
+        1,
+        "KeyError: 'full_name'",
+        start + timedelta(seconds=30),
+    )
 
     last = services.deliver_notification(notification_id=broken.pk, now=start + timedelta(seconds=30))
     assert (last.status, last.attempts, last.sent_at) == (NotificationStatus.FAILED, 2, None)

@@ -47,13 +47,21 @@ def carla(team):
 
 
 def change(reviewer: Reviewer, actor, **changes) -> Reviewer:
-    values = {"role": reviewer.role, "approval_limit": reviewer.approval_limit, "capacity": reviewer.capacity,
-              "manager": reviewer.manager, "is_active": reviewer.is_active, **changes}
+    values = {
+        "role": reviewer.role,
+        "approval_limit": reviewer.approval_limit,
+        "capacity": reviewer.capacity,
+        "manager": reviewer.manager,
+        "is_active": reviewer.is_active,
+        **changes,
+    }
     return services.update_reviewer(actor=actor, reviewer_id=reviewer.pk, **values)
 
 
 def snapshot() -> list[tuple]:
-    return list(Reviewer.objects.order_by("pk").values_list("pk", "role", "approval_limit", "capacity", "manager", "is_active"))
+    return list(
+        Reviewer.objects.order_by("pk").values_list("pk", "role", "approval_limit", "capacity", "manager", "is_active")
+    )
 
 
 def audit_entries() -> int:
@@ -69,11 +77,9 @@ class TestService:
 
         assert (snapshot(), audit_entries()) == (before, entries)
 
-    @pytest.mark.parametrize("changes", [
-        {"approval_limit": Decimal("90000.00")},
-        {"role": "manager"},
-        {"manager": None},
-    ])
+    @pytest.mark.parametrize(
+        "changes", [{"approval_limit": Decimal("90000.00")}, {"role": "manager"}, {"manager": None}]
+    )
     def test_a_manager_cannot_change_an_officers_authority(self, team, changes):
         before, entries = snapshot(), audit_entries()
 
@@ -128,15 +134,26 @@ class TestService:
     def test_only_the_credit_administrator_registers_reviewers_and_nobody_themself(self, team, carla):
         newcomer = StaffUserFactory(username="nora")
         with pytest.raises(PermissionDenied):
-            services.register_reviewer(actor=team["manny"], user=newcomer, role="officer",
-                                       approval_limit=Decimal("5000.00"), manager=team["manager"])
+            services.register_reviewer(
+                actor=team["manny"],
+                user=newcomer,
+                role="officer",
+                approval_limit=Decimal("5000.00"),
+                manager=team["manager"],
+            )
         with pytest.raises(PermissionDenied, match="own reviewer record"):
-            services.register_reviewer(actor=team["carla"], user=team["carla"], role="manager",
-                                       approval_limit=Decimal("1000000.00"))
+            services.register_reviewer(
+                actor=team["carla"], user=team["carla"], role="manager", approval_limit=Decimal("1000000.00")
+            )
         assert not Reviewer.objects.filter(user__in=[newcomer, team["carla"]]).exists()
 
-        nora = services.register_reviewer(actor=team["carla"], user=newcomer, role="officer",
-                                          approval_limit=Decimal("5000.00"), manager=team["manager"])
+        nora = services.register_reviewer(
+            actor=team["carla"],
+            user=newcomer,
+            role="officer",
+            approval_limit=Decimal("5000.00"),
+            manager=team["manager"],
+        )
 
         entry = LogEntry.objects.get_for_object(nora).get()
         assert (entry.action, entry.actor) == (LogEntry.Action.CREATE, team["carla"])
@@ -159,11 +176,18 @@ class TestService:
             with pytest.raises(PermissionDenied, match="your own reporting line"):
                 change(reviewer, boss.user, **changes)
         with pytest.raises(PermissionDenied, match="your own reporting line"):
-            services.register_reviewer(actor=boss.user, user=StaffUserFactory(), role="officer",
-                                       approval_limit=Decimal("5000.00"), manager=boss)
+            services.register_reviewer(
+                actor=boss.user,
+                user=StaffUserFactory(),
+                role="officer",
+                approval_limit=Decimal("5000.00"),
+                manager=boss,
+            )
 
         assert snapshot() == before
-        assert change(team["olivia"], boss.user, approval_limit=Decimal("12000.00")).approval_limit == Decimal("12000.00")
+        assert change(team["olivia"], boss.user, approval_limit=Decimal("12000.00")).approval_limit == Decimal(
+            "12000.00"
+        )
 
 
 def change_url(reviewer) -> str:
@@ -171,8 +195,13 @@ def change_url(reviewer) -> str:
 
 
 def form_data(reviewer, **changes) -> dict:
-    data = {"role": reviewer.role, "manager": reviewer.manager_id or "", "approval_limit": str(reviewer.approval_limit),
-            "capacity": str(reviewer.capacity), "is_active": "on" if reviewer.is_active else ""}
+    data = {
+        "role": reviewer.role,
+        "manager": reviewer.manager_id or "",
+        "approval_limit": str(reviewer.approval_limit),
+        "capacity": str(reviewer.capacity),
+        "is_active": "on" if reviewer.is_active else "",
+    }
     data.update(changes)
     return {key: value for key, value in data.items() if value != ""}
 
@@ -194,13 +223,19 @@ class TestAdmin:
         client.force_login(team["manny"])
 
         page = client.get(change_url(team["olivia"]))
-        posted = client.post(change_url(team["olivia"]), form_data(team["olivia"], approval_limit="90000.00", capacity="30"))
+        posted = client.post(
+            change_url(team["olivia"]), form_data(team["olivia"], approval_limit="90000.00", capacity="30")
+        )
 
         assert Reviewer.objects.values_list("approval_limit", "capacity").get(pk=team["olivia"].pk) == (
-            Decimal("10000.00"), 30)
+            Decimal("10000.00"),
+            30,
+        )
         assert posted.status_code == 302
         content = page.content.decode()
-        assert 'name="approval_limit"' not in content and 'name="manager"' not in content and 'name="role"' not in content
+        assert (
+            'name="approval_limit"' not in content and 'name="manager"' not in content and 'name="role"' not in content
+        )
         assert "10,000.00" in content or "10000.00" in content
         assert client.get(reverse("admin:applications_reviewer_add")).status_code == 403
 
@@ -230,7 +265,9 @@ class TestAdmin:
 
 def test_no_role_both_decides_applications_and_sets_authority():
     granted = {
-        group.name: {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.select_related("content_type")}
+        group.name: {
+            f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.select_related("content_type")
+        }
         for group in Group.objects.filter(name__in=settings.STAFF_ROLES)
     }
 

@@ -86,7 +86,8 @@ class TestApprovalLimits:
         assert confirmed.approved_amount == Decimal("25000.00")
         assert confirmed.proposed_amount is None
         assert list(confirmed.review_decisions.values_list("outcome", "reviewer__username")) == [
-            ("proposed", "olivia"), ("approved", "manny"),
+            ("proposed", "olivia"),
+            ("approved", "manny"),
         ]
 
     def test_a_confirmation_cannot_raise_the_proposed_amount(self, team):
@@ -97,7 +98,10 @@ class TestApprovalLimits:
             decide(application, team["manager"], amount=Decimal("30000.00"))
 
         application.refresh_from_db()
-        assert (application.status, application.proposed_amount) == (ApplicationStatus.MANUAL_REVIEW, Decimal("20000.00"))
+        assert (application.status, application.proposed_amount) == (
+            ApplicationStatus.MANUAL_REVIEW,
+            Decimal("20000.00"),
+        )
 
     def test_nobody_approves_more_than_was_requested(self, team):
         application = in_review("5000.00", team["olivia"])
@@ -214,7 +218,9 @@ class TestRejectionsAndVersions:
 
     def test_a_pre_approval_is_confirmed_by_a_reviewer(self, team):
         application = LoanApplicationFactory(
-            status=ApplicationStatus.PRE_APPROVED, approved_amount=Decimal("4000.00"), requested_amount=Decimal("5000.00")
+            status=ApplicationStatus.PRE_APPROVED,
+            approved_amount=Decimal("4000.00"),
+            requested_amount=Decimal("5000.00"),
         )
 
         approved = decide(application, team["omar"])
@@ -224,13 +230,16 @@ class TestRejectionsAndVersions:
     def test_the_database_refuses_two_decisions_on_one_version(self, team):
         application = in_review("5000.00", team["olivia"])
         ReviewDecision.objects.create(
-            application=application, reviewer=team["olivia"].user, outcome="approved", amount=Decimal("1.00"),
+            application=application,
+            reviewer=team["olivia"].user,
+            outcome="approved",
+            amount=Decimal("1.00"),
             application_version=1,
         )
 
         with pytest.raises(IntegrityError, match=r"one_review_decision_per_version|UNIQUE"), transaction.atomic():
             ReviewDecision.objects.create(
-                application=application, reviewer=team["omar"].user, outcome="rejected", application_version=1,
+                application=application, reviewer=team["omar"].user, outcome="rejected", application_version=1
             )
 
         assert ReviewDecision.objects.count() == 1
@@ -273,8 +282,13 @@ class TestAssignment:
     def test_reviewer_cannot_manage_themselves_in_a_cycle(self, team):
         with pytest.raises(ValidationError):
             services.update_reviewer(
-                actor=StaffUserFactory(is_superuser=True), reviewer_id=team["manager"].pk, role="manager", approval_limit=Decimal("1"), capacity=5,
-                manager=team["olivia"], is_active=True,
+                actor=StaffUserFactory(is_superuser=True),
+                reviewer_id=team["manager"].pk,
+                role="manager",
+                approval_limit=Decimal("1"),
+                capacity=5,
+                manager=team["olivia"],
+                is_active=True,
             )
 
     def test_the_database_refuses_a_reviewer_as_their_own_manager(self, team):
@@ -369,4 +383,6 @@ class TestOverflow:
 
         assert assign_waiting_applications_task.apply().get() == 2
         assert assign_waiting_applications_task.apply().get() == 0
-        assert LoanApplication.objects.filter(pk__in=[a.pk for a in waiting], assigned_to=busy_officer.user).count() == 2
+        assert (
+            LoanApplication.objects.filter(pk__in=[a.pk for a in waiting], assigned_to=busy_officer.user).count() == 2
+        )

@@ -15,7 +15,11 @@ pytestmark = pytest.mark.django_db
 
 def outcome(application, decision, **extra) -> services.ScoringOutcome:
     return services.ScoringOutcome(
-        application_id=application.pk, expected_version=application.version, decision=decision, risk_level="low", **extra
+        application_id=application.pk,
+        expected_version=application.version,
+        decision=decision,
+        risk_level="low",
+        **extra,
     )
 
 
@@ -24,12 +28,17 @@ def test_each_outcome_is_a_new_version_with_a_fresh_updated_at():
     approved, referred = LoanApplicationFactory(), LoanApplicationFactory()
     created = {a.pk: LoanApplication.objects.get(pk=a.pk).updated_at for a in (approved, referred)}
 
-    services.record_scoring_outcomes(outcomes=[
-        outcome(approved, Decision.PRE_APPROVED, approved_amount=Decimal("8000.00")),
-        outcome(referred, Decision.MANUAL_REVIEW),
-    ])
+    services.record_scoring_outcomes(
+        outcomes=[
+            outcome(approved, Decision.PRE_APPROVED, approved_amount=Decimal("8000.00")),
+            outcome(referred, Decision.MANUAL_REVIEW),
+        ]
+    )
 
-    for application, status in ((approved, ApplicationStatus.PRE_APPROVED), (referred, ApplicationStatus.MANUAL_REVIEW)):
+    for application, status in (
+        (approved, ApplicationStatus.PRE_APPROVED),
+        (referred, ApplicationStatus.MANUAL_REVIEW),
+    ):
         stored = LoanApplication.objects.get(pk=application.pk)
         assert (stored.status, stored.version) == (status, 2)
         assert stored.updated_at == stored.processed_at == stored.decided_at

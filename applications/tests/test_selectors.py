@@ -33,7 +33,9 @@ def test_applications_per_day_count_local_days_from_midnight_of_since():
     LoanApplicationFactory(submitted_at=local(2026, 3, 9, 0, 30))
 
     assert selectors.applications_per_day(since=SINCE) == [
-        {"day": date(2026, 3, 8), "total": 2}, {"day": date(2026, 3, 9), "total": 1}]
+        {"day": date(2026, 3, 8), "total": 2},
+        {"day": date(2026, 3, 9), "total": 1},
+    ]
 
 
 def test_approval_rate_counts_decisions_from_midnight_of_since():
@@ -46,7 +48,11 @@ def test_approval_rate_counts_decisions_from_midnight_of_since():
     decided(ApplicationStatus.REJECTED, local(2026, 3, 10, 9, 0))
 
     assert selectors.approval_rate(since=SINCE) == {
-        "approved": 2, "rejected": 1, "decided": 3, "rate_percent": Decimal("66.7")}
+        "approved": 2,
+        "rejected": 1,
+        "decided": 3,
+        "rate_percent": Decimal("66.7"),
+    }
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,12 @@
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from applications import services
 from applications.lifecycle import ApplicationStatus
-from applications.models import Customer, LoanApplication
-from django.contrib.auth import get_user_model
-
-from applications.models import Partner
+from applications.models import Customer, LoanApplication, Partner
 from loanproject.core import topics
 from loanproject.core.errors import Conflict, DomainError, IllegalTransition, NotFound
 from loanproject.core.models import OutboxEvent
@@ -72,9 +70,7 @@ class TestSubmitApplication:
 
         with pytest.raises(ValidationError) as error:
             services.submit_application(
-                partner=partner,
-                customer=customer_data(),
-                application=application_data(credit_mix=["lottery"]),
+                partner=partner, customer=customer_data(), application=application_data(credit_mix=["lottery"])
             )
 
         assert "credit_mix" in error.value.message_dict
@@ -93,9 +89,7 @@ class TestSubmitApplication:
 
     def test_same_customer_ref_reuses_the_customer_and_updates_contact_details(self):
         partner = PartnerFactory()
-        first = services.submit_application(
-            partner=partner, customer=customer_data(), application=application_data()
-        )
+        first = services.submit_application(partner=partner, customer=customer_data(), application=application_data())
 
         second = services.submit_application(
             partner=partner,
@@ -156,7 +150,9 @@ class TestDecisions:
     def test_withdraw_with_the_current_version_moves_and_bumps_the_version(self):
         application = LoanApplicationFactory(status=ApplicationStatus.SUBMITTED, version=1)
 
-        withdrawn = services.withdraw_application(application_id=application.pk, expected_version=1, reason="moved away")
+        withdrawn = services.withdraw_application(
+            application_id=application.pk, expected_version=1, reason="moved away"
+        )
 
         assert withdrawn.status == ApplicationStatus.WITHDRAWN
         assert withdrawn.version == 2
@@ -167,9 +163,7 @@ class TestDecisions:
         application = LoanApplicationFactory()
 
         with pytest.raises(NotFound):
-            services.withdraw_application(
-                application_id=application.pk, expected_version=1, partner=PartnerFactory()
-            )
+            services.withdraw_application(application_id=application.pk, expected_version=1, partner=PartnerFactory())
 
         application.refresh_from_db()
         assert application.status == ApplicationStatus.SUBMITTED
@@ -186,7 +180,10 @@ class TestDecisions:
     def test_re_scoring_is_refused_while_a_proposal_awaits_confirmation(self):
         manager = ManagerFactory()
         proposed = LoanApplicationFactory(
-            status=ApplicationStatus.MANUAL_REVIEW, proposed_amount=Decimal("9000.00"), assigned_to=manager.user, version=3
+            status=ApplicationStatus.MANUAL_REVIEW,
+            proposed_amount=Decimal("9000.00"),
+            assigned_to=manager.user,
+            version=3,
         )
         other = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW)
 
@@ -198,7 +195,11 @@ class TestDecisions:
         proposed.refresh_from_db()
         other.refresh_from_db()
         assert (proposed.status, proposed.proposed_amount, proposed.assigned_to, proposed.version) == (
-            ApplicationStatus.MANUAL_REVIEW, Decimal("9000.00"), manager.user, 3)
+            ApplicationStatus.MANUAL_REVIEW,
+            Decimal("9000.00"),
+            manager.user,
+            3,
+        )
         assert (other.status, other.version) == (ApplicationStatus.MANUAL_REVIEW, 1)
 
     def test_re_scoring_sends_an_application_back_and_clears_its_assignment(self):
@@ -208,7 +209,8 @@ class TestDecisions:
         moved = services.request_rescoring(application_ids=[application.pk])
 
         assert [(a.pk, a.status, a.assigned_to_id, a.assigned_at, a.version) for a in moved] == [
-            (application.pk, ApplicationStatus.SCORING, None, None, 2)]
+            (application.pk, ApplicationStatus.SCORING, None, None, 2)
+        ]
 
     def test_booking_needs_an_approved_application(self):
         application = LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW)
@@ -247,11 +249,17 @@ class TestContactDetails:
         )
 
         customer.refresh_from_db()
-        assert (customer.email, customer.phone, customer.push_token) == ("asha.patel@example.com", "+12125550101", "device-1")
+        assert (customer.email, customer.phone, customer.push_token) == (
+            "asha.patel@example.com",
+            "+12125550101",
+            "device-1",
+        )
 
     def test_the_same_details_written_differently_change_nothing(self):
         partner = PartnerFactory()
-        first = services.register_customer(partner=partner, data=customer_data(phone="+1 212 555 0101", push_token="device-1"))
+        first = services.register_customer(
+            partner=partner, data=customer_data(phone="+1 212 555 0101", push_token="device-1")
+        )
         written = Customer.objects.get(pk=first.pk).updated_at
 
         again = services.register_customer(
@@ -261,7 +269,11 @@ class TestContactDetails:
         stored = Customer.objects.get(pk=first.pk)
         assert again.pk == first.pk
         assert (stored.email, stored.phone, stored.push_token, stored.updated_at) == (
-            "asha@example.com", "+12125550101", "device-1", written)
+            "asha@example.com",
+            "+12125550101",
+            "device-1",
+            written,
+        )
 
     def test_an_update_normalises_too(self):
         customer = CustomerFactory()
@@ -315,4 +327,7 @@ class TestPartners:
 
         assert list(error.value.fields) == ["code"]
         assert error.value.message.startswith("code: Enter a valid")
-        assert (Partner.objects.count(), get_user_model().objects.filter(username__startswith="partner-").count()) == (0, 0)
+        assert (Partner.objects.count(), get_user_model().objects.filter(username__startswith="partner-").count()) == (
+            0,
+            0,
+        )

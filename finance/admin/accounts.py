@@ -23,8 +23,15 @@ class AccountForm(ServiceModelForm):
     class Meta:
         model = Account
         fields = [
-            "connection", "provider_account_id", "name", "mask", "type", "subtype",
-            "current_balance", "available_balance", "currency",
+            "connection",
+            "provider_account_id",
+            "name",
+            "mask",
+            "type",
+            "subtype",
+            "current_balance",
+            "available_balance",
+            "currency",
         ]
 
     def call_service(self) -> Account:
@@ -56,7 +63,18 @@ class OpenFilter(admin.SimpleListFilter):
 @admin.register(Account)
 class AccountAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = AccountForm
-    list_display = ["id", "name", "mask", "type", "customer", "institution", "current_balance", "available_balance", "currency", "deleted_at"]
+    list_display = [
+        "id",
+        "name",
+        "mask",
+        "type",
+        "customer",
+        "institution",
+        "current_balance",
+        "available_balance",
+        "currency",
+        "deleted_at",
+    ]
     list_select_related = ["customer", "connection"]
     list_filter = [OpenFilter, "type", "currency"]
     search_fields = ["name", "=provider_account_id", "customer__full_name", "=customer__external_ref"]
@@ -69,7 +87,11 @@ class AccountAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, a
         return super().get_queryset(request).defer("connection__access_token")
 
     def get_readonly_fields(self, request, obj=None):
-        return [*self.readonly_fields, "connection", "provider_account_id", "type", "currency"] if obj else self.readonly_fields
+        return (
+            [*self.readonly_fields, "connection", "provider_account_id", "type", "currency"]
+            if obj
+            else self.readonly_fields
+        )
 
     @admin.display(description="Institution", ordering="connection__institution_name")
     def institution(self, obj: Account) -> str:
@@ -77,11 +99,19 @@ class AccountAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, a
 
     @admin.action(description="Close (soft delete) selected accounts", permissions=["change"])
     def close(self, request: HttpRequest, queryset: QuerySet) -> None:
-        run_for_each(self, request, queryset, lambda pk: services.close_account(account_id=pk), done="Closed {count} account(s).")
+        run_for_each(
+            self, request, queryset, lambda pk: services.close_account(account_id=pk), done="Closed {count} account(s)."
+        )
 
     @admin.action(description="Restore selected accounts", permissions=["change"])
     def restore(self, request: HttpRequest, queryset: QuerySet) -> None:
-        run_for_each(self, request, queryset, lambda pk: services.restore_account(account_id=pk), done="Restored {count} account(s).")
+        run_for_each(
+            self,
+            request,
+            queryset,
+            lambda pk: services.restore_account(account_id=pk),
+            done="Restored {count} account(s).",
+        )
 
 
 @admin.register(Transaction)
@@ -98,7 +128,9 @@ class TransactionAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
 
 
 class TransactionImportForm(ServiceModelForm):
-    csv_file = forms.FileField(label="CSV file", help_text="Columns: " + ", ".join(CSV_COLUMNS) + " (the last three optional).")
+    csv_file = forms.FileField(
+        label="CSV file", help_text="Columns: " + ", ".join(CSV_COLUMNS) + " (the last three optional)."
+    )
 
     class Meta:
         model = TransactionImport
@@ -125,15 +157,39 @@ class TransactionImportAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdm
     """Staff import a CSV file here ("Add"); every import, whoever ran it, is listed with its report."""
 
     form = TransactionImportForm
-    list_display = ["id", "source", "source_name", "connection", "partner", "status", "rows_read", "inserted", "duplicates", "rejected", "started_at"]
+    list_display = [
+        "id",
+        "source",
+        "source_name",
+        "connection",
+        "partner",
+        "status",
+        "rows_read",
+        "inserted",
+        "duplicates",
+        "rejected",
+        "started_at",
+    ]
     list_select_related = ["connection", "partner"]
     list_filter = ["source", "status"]
     search_fields = ["source_name", "=id"]
     ordering = ["-id"]
     raw_id_fields = ["connection"]
     readonly_fields = [
-        "source", "source_name", "connection", "partner", "started_by", "status", "rows_read", "inserted",
-        "duplicates", "rejected", "error_report", "error_message", "started_at", "finished_at",
+        "source",
+        "source_name",
+        "connection",
+        "partner",
+        "started_by",
+        "status",
+        "rows_read",
+        "inserted",
+        "duplicates",
+        "rejected",
+        "error_report",
+        "error_message",
+        "started_at",
+        "finished_at",
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -156,8 +212,16 @@ class TransactionImportAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdm
         if not obj.errors:
             return "—"
         rows = format_html_join(
-            "", "<li>{} {}: {}</li>",
-            (("line" if "line" in error else "item", error.get("line", error.get("index")), " ".join(error["errors"])) for error in obj.errors),
+            "",
+            "<li>{} {}: {}</li>",
+            (
+                (
+                    "line" if "line" in error else "item",
+                    error.get("line", error.get("index")),
+                    " ".join(error["errors"]),
+                )
+                for error in obj.errors
+            ),
         )
         more = obj.rejected - len(obj.errors)
         return format_html("<ul>{}</ul>{}", rows, f"… and {more} more" if more > 0 else "")
@@ -169,4 +233,3 @@ class TransactionImportAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdm
             f"{obj.duplicates} already present, {obj.rejected} refused.",
         )
         return super().response_add(request, obj, post_url_continue)
-

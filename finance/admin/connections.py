@@ -55,7 +55,16 @@ class BankConnectionForm(ServiceModelForm):
 @admin.register(BankConnection)
 class BankConnectionAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = BankConnectionForm
-    list_display = ["id", "institution_name", "provider", "customer", "status", "token_on_file", "last_synced_at", "created_at"]
+    list_display = [
+        "id",
+        "institution_name",
+        "provider",
+        "customer",
+        "status",
+        "token_on_file",
+        "last_synced_at",
+        "created_at",
+    ]
     list_select_related = ["customer"]
     list_filter = ["provider", "status"]
     search_fields = ["institution_name", "=item_id", "customer__full_name", "=customer__external_ref"]
@@ -74,7 +83,11 @@ class BankConnectionAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminM
         )
 
     def get_readonly_fields(self, request, obj=None):
-        return [*self.readonly_fields, "customer", "provider", "item_id", "institution_id"] if obj else self.readonly_fields
+        return (
+            [*self.readonly_fields, "customer", "provider", "item_id", "institution_id"]
+            if obj
+            else self.readonly_fields
+        )
 
     def get_fields(self, request, obj=None):
         fields = ["customer", "provider", "institution_name", "institution_id", "item_id", "access_token", "status"]
@@ -89,6 +102,9 @@ class BankConnectionAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminM
     @admin.action(description="Disconnect (destroys the token)", permissions=["change"])
     def disconnect(self, request: HttpRequest, queryset: QuerySet) -> None:
         run_for_each(
-            self, request, queryset, lambda pk: services.disconnect_bank(connection_id=pk),
+            self,
+            request,
+            queryset,
+            lambda pk: services.disconnect_bank(connection_id=pk),
             done="Disconnected {count} connection(s); their tokens are destroyed.",
         )

@@ -48,7 +48,9 @@ class BudgetForm(ServiceModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.initial["limits_text"] = "\n".join(f"{row.category}: {row.amount}" for row in self.instance.limits.all())
+            self.initial["limits_text"] = "\n".join(
+                f"{row.category}: {row.amount}" for row in self.instance.limits.all()
+            )
 
     def clean_limits_text(self) -> dict[str, str]:
         return parse_limits(self.cleaned_data["limits_text"])
@@ -57,12 +59,20 @@ class BudgetForm(ServiceModelForm):
         data = self.cleaned_data
         if self.instance.pk is None:
             return services.create_budget(
-                customer_id=data["customer"].pk, name=data["name"], period=data["period"],
-                start_date=data["start_date"], end_date=data["end_date"], limits=data["limits_text"],
+                customer_id=data["customer"].pk,
+                name=data["name"],
+                period=data["period"],
+                start_date=data["start_date"],
+                end_date=data["end_date"],
+                limits=data["limits_text"],
             )
         return services.update_budget(
-            budget_id=self.instance.pk, name=data["name"], period=data["period"], start_date=data["start_date"],
-            end_date=data["end_date"], limits=data["limits_text"],
+            budget_id=self.instance.pk,
+            name=data["name"],
+            period=data["period"],
+            start_date=data["start_date"],
+            end_date=data["end_date"],
+            limits=data["limits_text"],
         )
 
     def _add_service_error(self, exc) -> None:
@@ -99,8 +109,7 @@ class BudgetAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, ad
     @admin.display(description="This period")
     def actuals_now(self, obj: Budget) -> str:
         return render_to_string(
-            "admin/finance/budget_actuals.html",
-            {"actuals": selectors.budget_vs_actual(obj, on=timezone.localdate())},
+            "admin/finance/budget_actuals.html", {"actuals": selectors.budget_vs_actual(obj, on=timezone.localdate())}
         )
 
 
@@ -121,7 +130,17 @@ class GoalForm(ServiceModelForm):
 @admin.register(Goal)
 class GoalAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = GoalForm
-    list_display = ["id", "name", "customer", "priority", "target_amount", "current_amount", "target_date", "percent_complete", "monthly_saving_needed"]
+    list_display = [
+        "id",
+        "name",
+        "customer",
+        "priority",
+        "target_amount",
+        "current_amount",
+        "target_date",
+        "percent_complete",
+        "monthly_saving_needed",
+    ]
     list_select_related = ["customer"]
     list_filter = ["priority"]
     search_fields = ["name", "customer__full_name", "=customer__external_ref"]

@@ -27,7 +27,16 @@ from ..models import Document, NetWorthSnapshot, NetWorthSnapshotRun
 class NetWorthSnapshotAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """History: taken by the nightly job, `manage.py snapshot_net_worth` or the API; never edited."""
 
-    list_display = ["id", "date", "customer", "net_worth", "total_assets", "total_liabilities", "currency", "accounts_count"]
+    list_display = [
+        "id",
+        "date",
+        "customer",
+        "net_worth",
+        "total_assets",
+        "total_liabilities",
+        "currency",
+        "accounts_count",
+    ]
     list_select_related = ["customer"]
     list_filter = ["currency"]
     date_hierarchy = "date"
@@ -41,8 +50,16 @@ class NetWorthSnapshotRunAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.M
     """Every bulk snapshot run (nightly job, command, admin action): who, which day, how many."""
 
     list_display = [
-        "id", "date", "status", "chosen_customers", "customers", "created", "already_taken", "started_by",
-        "started_at", "finished_at",
+        "id",
+        "date",
+        "status",
+        "chosen_customers",
+        "customers",
+        "created",
+        "already_taken",
+        "started_by",
+        "started_at",
+        "finished_at",
     ]
     list_select_related = ["started_by"]
     list_filter = ["status", "chosen_customers"]
@@ -50,8 +67,16 @@ class NetWorthSnapshotRunAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.M
     search_fields = ["=id"]
     ordering = ["-id"]
     readonly_fields: ClassVar[tuple[str, ...]] = (
-        "date", "status", "chosen_customers", "customers", "created", "already_taken", "started_by",
-        "error_message", "started_at", "finished_at",
+        "date",
+        "status",
+        "chosen_customers",
+        "customers",
+        "created",
+        "already_taken",
+        "started_by",
+        "error_message",
+        "started_at",
+        "finished_at",
     )
     fields = readonly_fields
 
@@ -72,8 +97,12 @@ class DocumentDataDecoder(json.JSONDecoder):
 class DocumentForm(ServiceModelForm):
     upload = forms.FileField(label="File", help_text="PDF, JPEG or PNG; the same file is stored once per customer.")
     extracted_data = forms.JSONField(
-        required=False, decoder=DocumentDataDecoder, help_text="A JSON object; amounts are kept exact (as strings).",
-        error_messages={"invalid": f"Enter valid JSON without NUL characters or unpaired surrogates, nested at most {MAX_JSON_DEPTH} levels."},
+        required=False,
+        decoder=DocumentDataDecoder,
+        help_text="A JSON object; amounts are kept exact (as strings).",
+        error_messages={
+            "invalid": f"Enter valid JSON without NUL characters or unpaired surrogates, nested at most {MAX_JSON_DEPTH} levels."
+        },
     )
 
     class Meta:
@@ -122,7 +151,11 @@ class DocumentAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, 
 
     def get_urls(self):
         return [
-            path("<int:document_id>/download/", self.admin_site.admin_view(self.download_view), name="finance_document_download"),
+            path(
+                "<int:document_id>/download/",
+                self.admin_site.admin_view(self.download_view),
+                name="finance_document_download",
+            ),
             *super().get_urls(),
         ]
 
@@ -131,8 +164,10 @@ class DocumentAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, 
         if not self.has_view_permission(request, document):
             raise PermissionDenied
         return FileResponse(
-            document.file.open("rb"), as_attachment=True,
-            filename=document.original_name or (document.file.name or "").rsplit("/", 1)[-1], content_type=document.content_type,
+            document.file.open("rb"),
+            as_attachment=True,
+            filename=document.original_name or (document.file.name or "").rsplit("/", 1)[-1],
+            content_type=document.content_type,
         )
 
     @admin.display(description="File")

@@ -21,7 +21,6 @@ from ..models import (
 )
 from ..validators import normalize_category
 
-
 # The largest id a bigint column holds: anything above is a 400, not an overflow in the driver.
 MAX_ID = 2**63 - 1
 
@@ -70,7 +69,9 @@ class TransactionFilter(django_filters.FilterSet):
     customer = id_filter("customer_id")
     date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte", help_text="On or after (YYYY-MM-DD).")
     date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte", help_text="On or before (YYYY-MM-DD).")
-    min_amount = django_filters.NumberFilter(field_name="amount", lookup_expr="gte", help_text="Signed: -50 includes -40.")
+    min_amount = django_filters.NumberFilter(
+        field_name="amount", lookup_expr="gte", help_text="Signed: -50 includes -40."
+    )
     max_amount = django_filters.NumberFilter(field_name="amount", lookup_expr="lte")
     category = django_filters.CharFilter(method="filter_category", help_text="Comma-separated labels or keys.")
 

@@ -12,12 +12,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from loanproject.core.api.serializers import (
-    JSONObjectField,
-    StrictDecimalField,
-    StrictFieldsMixin,
-    StrictIntegerField,
-)
+from loanproject.core.api.serializers import JSONObjectField, StrictDecimalField, StrictFieldsMixin, StrictIntegerField
 
 from ..models import (
     CURRENCY_REGEX,
@@ -74,8 +69,19 @@ class BankConnectionSerializer(serializers.ModelSerializer):
     class Meta:
         model = BankConnection
         fields = [
-            "id", "customer", "provider", "institution_id", "institution_name", "item_id", "status",
-            "has_token", "token_updated_at", "last_synced_at", "last_error", "created_at", "updated_at",
+            "id",
+            "customer",
+            "provider",
+            "institution_id",
+            "institution_name",
+            "item_id",
+            "status",
+            "has_token",
+            "token_updated_at",
+            "last_synced_at",
+            "last_error",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -111,7 +117,9 @@ class SyncSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class CsvUploadSerializer(StrictFieldsMixin, serializers.Serializer):
-    file = serializers.FileField(help_text="UTF-8 CSV: account, transaction_id, date, amount, name[, merchant, category, pending].")
+    file = serializers.FileField(
+        help_text="UTF-8 CSV: account, transaction_id, date, amount, name[, merchant, category, pending]."
+    )
 
 
 # --- Accounts ----------------------------------------------------------------------------------
@@ -121,8 +129,20 @@ class AccountSerializer(serializers.ModelSerializer):
     class Meta:
         model = Account
         fields = [
-            "id", "connection", "customer", "provider_account_id", "name", "mask", "type", "subtype",
-            "current_balance", "available_balance", "currency", "created_at", "updated_at", "deleted_at",
+            "id",
+            "connection",
+            "customer",
+            "provider_account_id",
+            "name",
+            "mask",
+            "type",
+            "subtype",
+            "current_balance",
+            "available_balance",
+            "currency",
+            "created_at",
+            "updated_at",
+            "deleted_at",
         ]
         read_only_fields = fields
 
@@ -154,8 +174,17 @@ class TransactionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Transaction
         fields = [
-            "id", "account", "customer", "provider_transaction_id", "date", "amount", "name",
-            "merchant_name", "category", "pending", "imported_at",
+            "id",
+            "account",
+            "customer",
+            "provider_transaction_id",
+            "date",
+            "amount",
+            "name",
+            "merchant_name",
+            "category",
+            "pending",
+            "imported_at",
         ]
         read_only_fields = fields
 
@@ -168,7 +197,10 @@ class TransactionItemSerializer(StrictFieldsMixin, serializers.Serializer):
     name = serializers.CharField(max_length=255)
     merchant_name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     category = serializers.CharField(
-        max_length=100, required=False, allow_blank=True, default="",
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
         help_text='Any label; stored as a key ("Food & Drink" -> food_drink).',
     )
     pending = serializers.BooleanField(required=False, default=False)
@@ -177,9 +209,7 @@ class TransactionItemSerializer(StrictFieldsMixin, serializers.Serializer):
 class TransactionBulkCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     """The envelope; each item is checked on its own so that one bad item does not refuse the rest."""
 
-    transactions = serializers.ListField(
-        child=serializers.DictField(), min_length=1, max_length=MAX_BULK_TRANSACTIONS
-    )
+    transactions = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=MAX_BULK_TRANSACTIONS)
 
 
 class TransactionBulkCreateDocSerializer(serializers.Serializer):
@@ -237,7 +267,9 @@ class BudgetSerializer(serializers.Serializer):
     start_date = serializers.DateField()
     end_date = serializers.DateField(allow_null=True)
     limits = serializers.SerializerMethodField()
-    actuals = serializers.SerializerMethodField(help_text="For the period containing ?on= (today); null if it does not run then.")
+    actuals = serializers.SerializerMethodField(
+        help_text="For the period containing ?on= (today); null if it does not run then."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -340,8 +372,18 @@ class NetWorthSnapshotSerializer(serializers.ModelSerializer):
     class Meta:
         model = NetWorthSnapshot
         fields = [
-            "id", "customer", "date", "currency", "total_assets", "total_liabilities", "net_worth",
-            "assets_breakdown", "liabilities_breakdown", "other_currencies", "accounts_count", "created_at",
+            "id",
+            "customer",
+            "date",
+            "currency",
+            "total_assets",
+            "total_liabilities",
+            "net_worth",
+            "assets_breakdown",
+            "liabilities_breakdown",
+            "other_currencies",
+            "accounts_count",
+            "created_at",
         ]
         read_only_fields = fields
 
@@ -349,7 +391,9 @@ class NetWorthSnapshotSerializer(serializers.ModelSerializer):
 class SnapshotCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     customer = StrictIntegerField(min_value=1)
     date = serializers.DateField(
-        required=False, allow_null=True, default=None,
+        required=False,
+        allow_null=True,
+        default=None,
         help_text="Today (the default) and no other day: a snapshot records the balances as they are now.",
     )
 
@@ -358,8 +402,15 @@ class DocumentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Document
         fields = [
-            "id", "customer", "document_type", "original_name", "content_type", "size_bytes", "sha256",
-            "extracted_data", "uploaded_at",
+            "id",
+            "customer",
+            "document_type",
+            "original_name",
+            "content_type",
+            "size_bytes",
+            "sha256",
+            "extracted_data",
+            "uploaded_at",
         ]
         read_only_fields = fields
 
@@ -386,7 +437,9 @@ class MonthlyCashFlowSerializer(serializers.Serializer):
 class FinanceSummarySerializer(serializers.Serializer):
     customer = serializers.IntegerField()
     as_of = serializers.DateField()
-    estimated_monthly_income = money_out(allow_null=True, help_text="Average of the 3 full months before as_of; null without data.")
+    estimated_monthly_income = money_out(
+        allow_null=True, help_text="Average of the 3 full months before as_of; null without data."
+    )
     net_worth = money_out(allow_null=True)
     total_assets = money_out(allow_null=True)
     total_liabilities = money_out(allow_null=True)

@@ -153,7 +153,12 @@ class BankConnectionViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.Retrie
         return Response(BankConnectionSerializer(connection).data)
 
     @extend_schema(request={"multipart/form-data": CsvUploadSerializer}, responses={200: ImportReportSerializer})
-    @action(detail=True, methods=["post"], url_path="import-csv", parser_classes=[StorableMultiPartParser, StorableFormParser])
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="import-csv",
+        parser_classes=[StorableMultiPartParser, StorableFormParser],
+    )
     def import_csv(self, request: Request, pk=None) -> Response:
         """Import a CSV export of this connection; idempotent, bad lines reported, good ones kept."""
         data = _validated(CsvUploadSerializer, request.data)
@@ -251,7 +256,9 @@ class TransactionViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveM
 
         def run() -> StoredResponse:
             report = services.import_transactions(
-                transactions=items, partner=partner, started_by=acting_user(request),
+                transactions=items,
+                partner=partner,
+                started_by=acting_user(request),
                 source_name=f"API, Idempotency-Key {key}" if key else "API",
             )
             return StoredResponse(status=status.HTTP_200_OK, body=report.as_dict(position_key="index"))
@@ -320,9 +327,7 @@ class GoalViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveModelMix
 
     def get_serializer_context(self):
         as_of = _day(self.request, "as_of")
-        return super().get_serializer_context() | {
-            "progress": lambda goal: selectors.goal_progress(goal, as_of=as_of)
-        }
+        return super().get_serializer_context() | {"progress": lambda goal: selectors.goal_progress(goal, as_of=as_of)}
 
     def _present(self, goal) -> dict:
         return GoalSerializer(goal, context=self.get_serializer_context()).data
@@ -364,7 +369,9 @@ class NetWorthSnapshotViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.Retr
     def get_queryset(self):
         return selectors.snapshots_visible_to(self.partner)
 
-    @extend_schema(request=SnapshotCreateSerializer, responses={201: NetWorthSnapshotSerializer, 200: NetWorthSnapshotSerializer})
+    @extend_schema(
+        request=SnapshotCreateSerializer, responses={201: NetWorthSnapshotSerializer, 200: NetWorthSnapshotSerializer}
+    )
     def create(self, request: Request) -> Response:
         """Take the customer's snapshot for the day; if it exists, it is returned (200) unchanged."""
         data = _validated(SnapshotCreateSerializer, request.data)
@@ -405,7 +412,9 @@ class DocumentViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveMode
             declared_content_type=getattr(upload, "content_type", None),
             extracted_data=data["extracted_data"],
         )
-        return Response(DocumentSerializer(document).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            DocumentSerializer(document).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
     @extend_schema(request=DocumentDataSerializer, responses={200: DocumentSerializer})
     def partial_update(self, request: Request, pk=None) -> Response:
@@ -415,13 +424,17 @@ class DocumentViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         return Response(DocumentSerializer(document).data)
 
     @extend_schema(
-        responses={(200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description="The file") for content_type in ALLOWED_CONTENT_TYPES}
+        responses={
+            (200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description="The file")
+            for content_type in ALLOWED_CONTENT_TYPES
+        }
     )
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk=None) -> FileResponse:
         document = self.get_object()
         return FileResponse(
-            document.file.open("rb"), as_attachment=True,
+            document.file.open("rb"),
+            as_attachment=True,
             filename=document.original_name or document.file.name.rsplit("/", 1)[-1],
             content_type=document.content_type,
         )
@@ -437,7 +450,10 @@ class CustomerFinanceViewSet(FinanceViewSet):
         return customers_visible_to(self.partner)
 
     @extend_schema(
-        parameters=[OpenApiParameter("as_of", date), OpenApiParameter("months", int, description="Cash-flow months (1-24, default 6).")],
+        parameters=[
+            OpenApiParameter("as_of", date),
+            OpenApiParameter("months", int, description="Cash-flow months (1-24, default 6)."),
+        ],
         responses={200: FinanceSummarySerializer},
     )
     @action(detail=True, methods=["get"])

@@ -51,7 +51,7 @@ def update_account(
     subtype: str | Unset = UNSET,
     mask: str | Unset = UNSET,
     current_balance: Decimal | Unset = UNSET,
-    available_balance: Decimal | None | Unset = UNSET,
+    available_balance: Decimal | Unset | None = UNSET,
 ) -> Account:
     """Change the name, subtype, mask or balances; what is not given stays as it is
     (`available_balance=None` clears it)."""

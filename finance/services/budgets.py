@@ -84,7 +84,7 @@ def update_budget(
     name: str | None = None,
     period: str | None = None,
     start_date: date | None = None,
-    end_date: date | None | Unset = UNSET,
+    end_date: date | Unset | None = UNSET,
     limits: Mapping[str, Decimal | str] | None = None,
 ) -> Budget:
     """Change any part; `limits` replaces the whole set; `end_date=None` makes it open-ended."""

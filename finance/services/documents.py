@@ -27,11 +27,7 @@ from ..models import ALLOWED_CONTENT_TYPES, DOCUMENT_MAX_BYTES, Document
 from ._scope import customer_in_scope
 
 # Leading bytes of each allowed format: the declared content type is never trusted on its own.
-SIGNATURES = (
-    (b"%PDF-", "application/pdf"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-)
+SIGNATURES = ((b"%PDF-", "application/pdf"), (b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 MAX_EXTRACTED_DATA_BYTES = 64 * 1024
 
 

@@ -58,7 +58,9 @@ def update_goal(
     changes = {
         "name": name,
         "target_amount": target_amount if target_amount is UNSET else parse_amount(target_amount, what="target_amount"),
-        "current_amount": current_amount if current_amount is UNSET else parse_amount(current_amount, what="current_amount"),
+        "current_amount": current_amount
+        if current_amount is UNSET
+        else parse_amount(current_amount, what="current_amount"),
         "target_date": target_date,
         "priority": priority,
     }

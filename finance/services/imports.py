@@ -24,6 +24,7 @@ How an import runs:
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -54,6 +55,7 @@ from ..validators import has_unstorable_characters, normalize_category, parse_am
 
 if TYPE_CHECKING:
     from _csv import Reader
+
     from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
@@ -153,7 +155,7 @@ class TransactionInput:
 
 
 class _AccountRef:
-    __slots__ = ("account_id", "customer_id", "closed", "disconnected")
+    __slots__ = ("account_id", "closed", "customer_id", "disconnected")
 
     def __init__(self, account_id: int, customer_id: int, closed: bool, disconnected: bool = False) -> None:
         self.account_id, self.customer_id, self.closed = account_id, customer_id, closed
@@ -216,8 +218,12 @@ def _check_fields(
     # One scan of the four texts; only a row that has such a character is looked at field by
     # field. (The category key would drop the character silently, so it is refused too.)
     if has_unstorable_characters(transaction_id + clean_name + clean_merchant + raw_category):
-        for what, text in (("transaction_id", transaction_id), ("name", clean_name),
-                           ("merchant", clean_merchant), ("category", raw_category)):
+        for what, text in (
+            ("transaction_id", transaction_id),
+            ("name", clean_name),
+            ("merchant", clean_merchant),
+            ("category", raw_category),
+        ):
             if has_unstorable_characters(text):
                 messages.append(_unstorable(what))
     try:
@@ -266,8 +272,7 @@ def _csv_columns(header: list[str]) -> dict[str, int]:
         if unknown:
             parts.append(f"unknown column(s): {', '.join(unknown)}")
         raise DomainError(
-            "Bad CSV header: " + "; ".join(parts) + ". Expected: " + ", ".join(CSV_COLUMNS) + ".",
-            code="bad_csv_header",
+            "Bad CSV header: " + "; ".join(parts) + ". Expected: " + ", ".join(CSV_COLUMNS) + ".", code="bad_csv_header"
         )
     return columns
 
@@ -303,7 +308,7 @@ class _Lines:
             if first:
                 first = False
                 if block.startswith(codecs.BOM_UTF8):
-                    block = block[len(codecs.BOM_UTF8):]
+                    block = block[len(codecs.BOM_UTF8) :]
             if not block:
                 break
             lines = (carry + block).splitlines(keepends=True)
@@ -403,8 +408,16 @@ def _write_chunk(rows: list[ParsedRow], imported_at: datetime) -> int:
             for row in rows:
                 copy.write_row(
                     (
-                        row.position, row.account_id, row.customer_id, row.provider_transaction_id, row.date,
-                        row.amount, row.name, row.merchant_name, row.category, row.pending,
+                        row.position,
+                        row.account_id,
+                        row.customer_id,
+                        row.provider_transaction_id,
+                        row.date,
+                        row.amount,
+                        row.name,
+                        row.merchant_name,
+                        row.category,
+                        row.pending,
                     )
                 )
         # DISTINCT ON keeps the first of two rows with the same id in one file; inserting in key
@@ -434,7 +447,16 @@ def _finish_record(record: TransactionImport, report: ImportReport, *, position_
     record.error_message = failure
     record.finished_at = timezone.now()
     record.save(
-        update_fields=["rows_read", "inserted", "duplicates", "rejected", "errors", "status", "error_message", "finished_at"]
+        update_fields=[
+            "rows_read",
+            "inserted",
+            "duplicates",
+            "rejected",
+            "errors",
+            "status",
+            "error_message",
+            "finished_at",
+        ]
     )
 
 
@@ -619,10 +641,8 @@ def import_transactions(
     ids = set()
     for item in transactions:
         if isinstance(item, TransactionInput):
-            try:
+            with contextlib.suppress(TypeError, ValueError):  # a bad id is that row's error
                 ids.add(int(item.account_id))
-            except (TypeError, ValueError):
-                pass
     accounts = {
         pk: _AccountRef(pk, customer_id, deleted_at is not None, status == ConnectionStatus.DISCONNECTED)
         for pk, customer_id, deleted_at, status in scoped(Account.objects.filter(pk__in=ids), partner).values_list(

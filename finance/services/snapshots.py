@@ -117,7 +117,9 @@ def _existing_customer_ids(customer_ids: Iterable[int]) -> list[int]:
     try:
         ids = sorted({int(customer_id) for customer_id in customer_ids})
     except (TypeError, ValueError):
-        raise DomainError("Customer ids are whole numbers.", fields={"customer": ["Customer ids are whole numbers."]}) from None
+        raise DomainError(
+            "Customer ids are whole numbers.", fields={"customer": ["Customer ids are whole numbers."]}
+        ) from None
     found: set[int] = set()
     for start in range(0, len(ids), _LOOKUP_BATCH):
         found.update(Customer.objects.filter(pk__in=ids[start : start + _LOOKUP_BATCH]).values_list("pk", flat=True))
@@ -148,7 +150,8 @@ def _take_batch(batch: list[int], on: date, currency: str) -> int:
     number taken."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT customer_id FROM finance_networthsnapshot WHERE date = %s AND customer_id = ANY(%s::bigint[])", [on, batch]
+            "SELECT customer_id FROM finance_networthsnapshot WHERE date = %s AND customer_id = ANY(%s::bigint[])",
+            [on, batch],
         )
         todo = set(batch).difference(customer_id for (customer_id,) in cursor.fetchall())
         if not todo:

@@ -13,7 +13,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from applications.tests.factories import CustomerFactory, StaffUserFactory
-from finance.services import upload_document
 from finance.models import (
     Account,
     BankConnection,
@@ -24,6 +23,7 @@ from finance.models import (
     Transaction,
     TransactionImport,
 )
+from finance.services import upload_document
 
 from .factories import (
     TOKEN,
@@ -70,8 +70,17 @@ def make_rows(model: str, count: int) -> None:
 
 @pytest.mark.parametrize(
     "model",
-    ["bankconnection", "account", "transaction", "transactionimport", "budget", "goal", "networthsnapshot",
-     "networthsnapshotrun", "document"],
+    [
+        "bankconnection",
+        "account",
+        "transaction",
+        "transactionimport",
+        "budget",
+        "goal",
+        "networthsnapshot",
+        "networthsnapshotrun",
+        "document",
+    ],
 )
 def test_changelist_queries_do_not_grow_with_rows(admin_client, model):
     url = reverse(f"admin:finance_{model}_changelist")
@@ -98,7 +107,7 @@ def test_the_customer_page_shows_the_finance_summary_with_links(admin_client):
     assert "Estimated monthly income</th>\n        <td>1000.00" in page  # 3000.00 over 3 months
     assert "Holiday fund" in page and "Card" in page
     for model in ("account", "transaction", "budget", "goal", "networthsnapshot", "document", "bankconnection"):
-        assert f'{reverse(f"admin:finance_{model}_changelist")}?customer__id__exact={customer.pk}' in page
+        assert f"{reverse(f'admin:finance_{model}_changelist')}?customer__id__exact={customer.pk}" in page
     assert TOKEN not in page
 
 
@@ -129,7 +138,9 @@ def test_a_filtered_finance_list_opens_from_the_panel_link(admin_client):
     mine = TransactionFactory()
     TransactionFactory()
 
-    response = admin_client.get(reverse("admin:finance_transaction_changelist"), {"customer__id__exact": mine.customer_id})
+    response = admin_client.get(
+        reverse("admin:finance_transaction_changelist"), {"customer__id__exact": mine.customer_id}
+    )
 
     assert [row.pk for row in response.context["cl"].result_list] == [mine.pk]
 
@@ -137,10 +148,17 @@ def test_a_filtered_finance_list_opens_from_the_panel_link(admin_client):
 def test_staff_link_a_bank_and_the_token_is_never_rendered(admin_client):
     customer = CustomerFactory()
 
-    response = admin_client.post(reverse("admin:finance_bankconnection_add"), {
-        "customer": customer.pk, "provider": "plaid", "institution_name": "Chase", "institution_id": "",
-        "item_id": "item-7", "access_token": TOKEN,
-    })
+    response = admin_client.post(
+        reverse("admin:finance_bankconnection_add"),
+        {
+            "customer": customer.pk,
+            "provider": "plaid",
+            "institution_name": "Chase",
+            "institution_id": "",
+            "item_id": "item-7",
+            "access_token": TOKEN,
+        },
+    )
     bank = BankConnection.objects.get()
     change_page = admin_client.get(reverse("admin:finance_bankconnection_change", args=[bank.pk])).content.decode()
     listing = admin_client.get(reverse("admin:finance_bankconnection_changelist")).content.decode()
@@ -155,7 +173,9 @@ def test_staff_link_a_bank_and_the_token_is_never_rendered(admin_client):
 def test_the_disconnect_action_destroys_tokens(admin_client):
     bank = BankConnectionFactory()
 
-    admin_client.post(reverse("admin:finance_bankconnection_changelist"), {"action": "disconnect", "_selected_action": [bank.pk]})
+    admin_client.post(
+        reverse("admin:finance_bankconnection_changelist"), {"action": "disconnect", "_selected_action": [bank.pk]}
+    )
 
     bank.refresh_from_db()
     assert (bank.status, bank.access_token) == ("disconnected", None)
@@ -164,9 +184,14 @@ def test_the_disconnect_action_destroys_tokens(admin_client):
 def test_staff_import_a_csv_file_and_see_the_report(admin_client, admin_user):
     bank = BankConnectionFactory()
     AccountFactory(connection=bank, provider_account_id="chk-1")
-    upload = SimpleUploadedFile("march.csv", b"account,transaction_id,date,amount,name\nchk-1,t1,2026-03-01,-9.99,Cafe\nchk-1,t2,2026-03-01,x,Bad\n")
+    upload = SimpleUploadedFile(
+        "march.csv",
+        b"account,transaction_id,date,amount,name\nchk-1,t1,2026-03-01,-9.99,Cafe\nchk-1,t2,2026-03-01,x,Bad\n",
+    )
 
-    response = admin_client.post(reverse("admin:finance_transactionimport_add"), {"connection": bank.pk, "csv_file": upload}, follow=True)
+    response = admin_client.post(
+        reverse("admin:finance_transactionimport_add"), {"connection": bank.pk, "csv_file": upload}, follow=True
+    )
 
     record = TransactionImport.objects.get()
     messages = [str(m) for m in response.context["messages"]]
@@ -180,9 +205,10 @@ def test_staff_import_a_csv_file_and_see_the_report(admin_client, admin_user):
 def test_a_bad_csv_header_is_a_form_error_and_imports_nothing(admin_client):
     bank = BankConnectionFactory()
 
-    response = admin_client.post(reverse("admin:finance_transactionimport_add"), {
-        "connection": bank.pk, "csv_file": SimpleUploadedFile("x.csv", b"when,what\n"),
-    })
+    response = admin_client.post(
+        reverse("admin:finance_transactionimport_add"),
+        {"connection": bank.pk, "csv_file": SimpleUploadedFile("x.csv", b"when,what\n")},
+    )
 
     assert response.status_code == 200
     assert "Bad CSV header" in response.content.decode()
@@ -200,7 +226,10 @@ def test_staff_create_a_budget_and_bad_limits_show_on_the_form(admin_client):
     assert refused.status_code == 200 and "must be positive" in refused.content.decode()
     assert accepted.status_code == 302
     budget = Budget.objects.get()
-    assert dict(budget.limits.values_list("category", "amount")) == {"groceries": Decimal("400.00"), "rent": Decimal("1500.00")}
+    assert dict(budget.limits.values_list("category", "amount")) == {
+        "groceries": Decimal("400.00"),
+        "rent": Decimal("1500.00"),
+    }
     page = admin_client.get(reverse("admin:finance_budget_change", args=[budget.pk])).content.decode()
     assert "groceries: 400.00" in page
 
@@ -208,10 +237,16 @@ def test_staff_create_a_budget_and_bad_limits_show_on_the_form(admin_client):
 def test_staff_update_a_goal_through_the_service(admin_client):
     goal = GoalFactory()
 
-    response = admin_client.post(reverse("admin:finance_goal_change", args=[goal.pk]), {
-        "name": "Bigger fund", "target_amount": "9000.00", "current_amount": "1500.00",
-        "target_date": "2027-01-31", "priority": "low",
-    })
+    response = admin_client.post(
+        reverse("admin:finance_goal_change", args=[goal.pk]),
+        {
+            "name": "Bigger fund",
+            "target_amount": "9000.00",
+            "current_amount": "1500.00",
+            "target_date": "2027-01-31",
+            "priority": "low",
+        },
+    )
 
     assert response.status_code == 302, response.context["adminform"].form.errors
     goal.refresh_from_db()
@@ -222,10 +257,15 @@ def test_staff_upload_and_download_a_document(admin_client):
     customer = CustomerFactory()
     pdf = b"%PDF-1.5\nhello\n"
 
-    response = admin_client.post(reverse("admin:finance_document_add"), {
-        "customer": customer.pk, "document_type": "pay_stub", "extracted_data": '{"gross": 1234.50}',
-        "upload": SimpleUploadedFile("stub.pdf", pdf, "application/pdf"),
-    })
+    response = admin_client.post(
+        reverse("admin:finance_document_add"),
+        {
+            "customer": customer.pk,
+            "document_type": "pay_stub",
+            "extracted_data": '{"gross": 1234.50}',
+            "upload": SimpleUploadedFile("stub.pdf", pdf, "application/pdf"),
+        },
+    )
     document = Document.objects.get()
     assert document.extracted_data == {"gross": "1234.50"}
     download = admin_client.get(reverse("admin:finance_document_download", args=[document.pk]))
@@ -236,18 +276,31 @@ def test_staff_upload_and_download_a_document(admin_client):
 
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert b"".join(download.streaming_content) == pdf
-    assert page.status_code == 200 and reverse("admin:finance_document_download", args=[document.pk]) in page.content.decode()
+    assert (
+        page.status_code == 200
+        and reverse("admin:finance_document_download", args=[document.pk]) in page.content.decode()
+    )
     assert corrected.status_code == 302, corrected.context["adminform"].form.errors
     document.refresh_from_db()
     assert document.extracted_data == {"gross": "1234.55"}
 
 
-@pytest.mark.parametrize("extracted_data", [
-    '{"gross": "12\\u0000"}', '{"\\u0000": 1}', '{"name": "\\ud800"}', "[" * 5000 + "]" * 5000, '{"a":' * 40 + "1" + "}" * 40,
-], ids=["nul-value", "nul-key", "lone-surrogate", "deep-list", "nested-40"])
+@pytest.mark.parametrize(
+    "extracted_data",
+    [
+        '{"gross": "12\\u0000"}',
+        '{"\\u0000": 1}',
+        '{"name": "\\ud800"}',
+        "[" * 5000 + "]" * 5000,
+        '{"a":' * 40 + "1" + "}" * 40,
+    ],
+    ids=["nul-value", "nul-key", "lone-surrogate", "deep-list", "nested-40"],
+)
 def test_document_data_postgresql_cannot_store_is_a_form_error(admin_client, extracted_data):
     document, _ = upload_document(
-        customer_id=CustomerFactory().pk, document_type="pay_stub", file=io.BytesIO(b"%PDF-1.5\nstub\n"),
+        customer_id=CustomerFactory().pk,
+        document_type="pay_stub",
+        file=io.BytesIO(b"%PDF-1.5\nstub\n"),
         extracted_data={"gross": "10.00"},
     )
     change_url = reverse("admin:finance_document_change", args=[document.pk])
@@ -255,8 +308,9 @@ def test_document_data_postgresql_cannot_store_is_a_form_error(admin_client, ext
     response = admin_client.post(change_url, {"extracted_data": extracted_data})
 
     assert response.status_code == 200
-    assert response.context["adminform"].form.errors == {"extracted_data": [
-        "Enter valid JSON without NUL characters or unpaired surrogates, nested at most 32 levels."]}
+    assert response.context["adminform"].form.errors == {
+        "extracted_data": ["Enter valid JSON without NUL characters or unpaired surrogates, nested at most 32 levels."]
+    }
     document.refresh_from_db()
     assert document.extracted_data == {"gross": "10.00"}
 
@@ -264,7 +318,9 @@ def test_document_data_postgresql_cannot_store_is_a_form_error(admin_client, ext
 def test_close_action_soft_deletes(admin_client):
     account = AccountFactory()
 
-    admin_client.post(reverse("admin:finance_account_changelist"), {"action": "close", "_selected_action": [account.pk]})
+    admin_client.post(
+        reverse("admin:finance_account_changelist"), {"action": "close", "_selected_action": [account.pk]}
+    )
 
     assert Account.objects.get().deleted_at is not None
 
@@ -272,14 +328,19 @@ def test_close_action_soft_deletes(admin_client):
 def test_customer_action_takes_snapshots_and_records_the_run_by_the_staff_member(admin_client, admin_user):
     account = AccountFactory(current_balance=Decimal("77.00"))
 
-    admin_client.post(reverse("admin:applications_customer_changelist"), {
-        "action": "take_net_worth_snapshot", "_selected_action": [account.customer_id, 99999999],
-    })
+    admin_client.post(
+        reverse("admin:applications_customer_changelist"),
+        {"action": "take_net_worth_snapshot", "_selected_action": [account.customer_id, 99999999]},
+    )
 
     assert NetWorthSnapshot.objects.get().net_worth == Decimal("77.00")
     run = NetWorthSnapshotRun.objects.get()
     assert (run.status, run.chosen_customers, run.customers, run.created, run.started_by) == (
-        "completed", True, 1, 1, admin_user,
+        "completed",
+        True,
+        1,
+        1,
+        admin_user,
     )
 
 
@@ -304,7 +365,9 @@ def test_an_auditor_reads_finance_and_changes_nothing(client):
 
     listing = client.get(reverse("admin:finance_bankconnection_changelist"))
     add = client.get(reverse("admin:finance_budget_add"))
-    client.post(reverse("admin:finance_bankconnection_changelist"), {"action": "disconnect", "_selected_action": [bank.pk]})
+    client.post(
+        reverse("admin:finance_bankconnection_changelist"), {"action": "disconnect", "_selected_action": [bank.pk]}
+    )
 
     assert (listing.status_code, add.status_code) == (200, 403)
     bank.refresh_from_db()

@@ -9,7 +9,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from freezegun import freeze_time
 
 from applications.tests.factories import CustomerFactory
-from finance.models import Account, BankConnection, Budget, Document, Goal, NetWorthSnapshot, Transaction, TransactionImport
+from finance.models import (
+    Account,
+    BankConnection,
+    Budget,
+    Document,
+    Goal,
+    NetWorthSnapshot,
+    Transaction,
+    TransactionImport,
+)
 
 from .factories import TOKEN, AccountFactory, BankConnectionFactory, BudgetFactory, TransactionFactory
 
@@ -40,16 +49,34 @@ def account(customer):
 
 
 def test_a_connection_is_created_with_a_write_only_token(partner_client, customer):
-    response = post(partner_client, "/connections/", {
-        "customer": customer.pk, "provider": "plaid", "institution_name": "Chase", "item_id": "item-9",
-        "access_token": TOKEN,
-    })
+    response = post(
+        partner_client,
+        "/connections/",
+        {
+            "customer": customer.pk,
+            "provider": "plaid",
+            "institution_name": "Chase",
+            "item_id": "item-9",
+            "access_token": TOKEN,
+        },
+    )
 
     assert response.status_code == 201, response.json()
     body = response.json()
     assert set(body) == {
-        "id", "customer", "provider", "institution_id", "institution_name", "item_id", "status", "has_token",
-        "token_updated_at", "last_synced_at", "last_error", "created_at", "updated_at",
+        "id",
+        "customer",
+        "provider",
+        "institution_id",
+        "institution_name",
+        "item_id",
+        "status",
+        "has_token",
+        "token_updated_at",
+        "last_synced_at",
+        "last_error",
+        "created_at",
+        "updated_at",
     }
     assert (body["customer"], body["status"], body["has_token"]) == (customer.pk, "active", True)
     assert BankConnection.objects.get().access_token.reveal() == TOKEN
@@ -58,12 +85,18 @@ def test_a_connection_is_created_with_a_write_only_token(partner_client, custome
 def test_connection_updates_and_disconnect(partner_client, customer):
     bank = BankConnectionFactory(customer=customer, status="reauth_required")
 
-    renamed = patch(partner_client, f"/connections/{bank.pk}/", {"institution_name": "Chase US", "access_token": "access-new"})
+    renamed = patch(
+        partner_client, f"/connections/{bank.pk}/", {"institution_name": "Chase US", "access_token": "access-new"}
+    )
     listed = partner_client.get(f"{BASE}/connections/").json()["results"]
     ended = partner_client.post(f"{BASE}/connections/{bank.pk}/disconnect/")
     refused = patch(partner_client, f"/connections/{bank.pk}/", {"access_token": "access-again"})
 
-    assert (renamed.status_code, renamed.json()["institution_name"], renamed.json()["status"]) == (200, "Chase US", "active")
+    assert (renamed.status_code, renamed.json()["institution_name"], renamed.json()["status"]) == (
+        200,
+        "Chase US",
+        "active",
+    )
     assert [(row["id"], row["has_token"]) for row in listed] == [(bank.pk, True)]
     assert (ended.status_code, ended.json()["status"], ended.json()["has_token"]) == (200, "disconnected", False)
     assert (refused.status_code, refused.json()["error"]["code"]) == (409, "connection_disconnected")
@@ -93,9 +126,11 @@ def test_bad_connection_input_is_a_400_with_field_messages(partner_client, custo
     ],
 )
 def test_a_missing_or_forbidden_token_is_a_validation_error(partner_client, customer, provider, token, code, message):
-    response = post(partner_client, "/connections/", {
-        "customer": customer.pk, "provider": provider, "institution_name": "X", "access_token": token,
-    })
+    response = post(
+        partner_client,
+        "/connections/",
+        {"customer": customer.pk, "provider": provider, "institution_name": "X", "access_token": token},
+    )
 
     assert response.status_code == 400
     assert (response.json()["error"]["code"], response.json()["error"]["fields"]) == (code, {"access_token": [message]})
@@ -126,15 +161,34 @@ def test_an_id_filter_that_no_row_can_have_is_a_400_naming_it(partner_client, ac
 def test_accounts_open_update_and_close(partner_client, customer):
     bank = BankConnectionFactory(customer=customer)
 
-    created = post(partner_client, "/accounts/", {
-        "connection": bank.pk, "provider_account_id": "sav-1", "name": "Savings", "type": "savings",
-        "current_balance": "2500.50", "available_balance": 2500.5, "currency": "USD",
-    })
+    created = post(
+        partner_client,
+        "/accounts/",
+        {
+            "connection": bank.pk,
+            "provider_account_id": "sav-1",
+            "name": "Savings",
+            "type": "savings",
+            "current_balance": "2500.50",
+            "available_balance": 2500.5,
+            "currency": "USD",
+        },
+    )
     account_id = created.json()["id"]
-    duplicate = post(partner_client, "/accounts/", {
-        "connection": bank.pk, "provider_account_id": "sav-1", "name": "Again", "type": "savings", "current_balance": "1",
-    })
-    updated = patch(partner_client, f"/accounts/{account_id}/", {"current_balance": "-12.00", "available_balance": None})
+    duplicate = post(
+        partner_client,
+        "/accounts/",
+        {
+            "connection": bank.pk,
+            "provider_account_id": "sav-1",
+            "name": "Again",
+            "type": "savings",
+            "current_balance": "1",
+        },
+    )
+    updated = patch(
+        partner_client, f"/accounts/{account_id}/", {"current_balance": "-12.00", "available_balance": None}
+    )
     closed = partner_client.delete(f"{BASE}/accounts/{account_id}/")
     open_list = partner_client.get(f"{BASE}/accounts/").json()
     all_list = partner_client.get(f"{BASE}/accounts/", {"include_closed": "true"}).json()
@@ -153,9 +207,17 @@ def test_accounts_open_update_and_close(partner_client, customer):
 def test_money_with_three_decimals_is_refused_not_rounded(partner_client, customer):
     bank = BankConnectionFactory(customer=customer)
 
-    response = post(partner_client, "/accounts/", {
-        "connection": bank.pk, "provider_account_id": "x", "name": "X", "type": "checking", "current_balance": "1.005",
-    })
+    response = post(
+        partner_client,
+        "/accounts/",
+        {
+            "connection": bank.pk,
+            "provider_account_id": "x",
+            "name": "X",
+            "type": "checking",
+            "current_balance": "1.005",
+        },
+    )
 
     assert response.status_code == 400
     assert "current_balance" in response.json()["error"]["fields"]
@@ -166,18 +228,26 @@ def test_money_with_three_decimals_is_refused_not_rounded(partner_client, custom
 
 
 def tx_item(account, tx_id, amount="-10.00", **extra):
-    return {"account": account.pk, "provider_transaction_id": tx_id, "date": "2026-03-01", "amount": amount,
-            "name": "Shop", **extra}
+    return {
+        "account": account.pk,
+        "provider_transaction_id": tx_id,
+        "date": "2026-03-01",
+        "amount": amount,
+        "name": "Shop",
+        **extra,
+    }
 
 
 def test_bulk_transactions_keep_good_items_report_bad_ones_and_add_nothing_twice(partner_client, account):
-    body = {"transactions": [
-        tx_item(account, "t1", category="Food & Drink", merchant_name="Cafe"),
-        tx_item(account, "t2", amount="12.345"),
-        tx_item(account, "t3", colour="red"),
-        {**tx_item(account, "t4"), "account": 999999},
-        tx_item(account, "t5", amount=2500, category="payroll", pending=True),
-    ]}
+    body = {
+        "transactions": [
+            tx_item(account, "t1", category="Food & Drink", merchant_name="Cafe"),
+            tx_item(account, "t2", amount="12.345"),
+            tx_item(account, "t3", colour="red"),
+            {**tx_item(account, "t4"), "account": 999999},
+            tx_item(account, "t5", amount=2500, category="payroll", pending=True),
+        ]
+    }
 
     first = post(partner_client, "/transactions/", body)
     second = post(partner_client, "/transactions/", body)
@@ -185,7 +255,11 @@ def test_bulk_transactions_keep_good_items_report_bad_ones_and_add_nothing_twice
     assert first.status_code == 200
     report = first.json()
     assert {key: report[key] for key in ("rows_read", "inserted", "duplicates", "rejected", "errors_truncated")} == {
-        "rows_read": 5, "inserted": 2, "duplicates": 0, "rejected": 3, "errors_truncated": False,
+        "rows_read": 5,
+        "inserted": 2,
+        "duplicates": 0,
+        "rejected": 3,
+        "errors_truncated": False,
     }
     assert report["errors"] == [
         {"index": 1, "errors": ["amount: Ensure that there are no more than 2 decimal places."]},
@@ -193,11 +267,11 @@ def test_bulk_transactions_keep_good_items_report_bad_ones_and_add_nothing_twice
         {"index": 3, "errors": ["No such account '999999'."]},
     ]
     assert (second.json()["inserted"], second.json()["duplicates"]) == (0, 2)
-    assert list(Transaction.objects.order_by("provider_transaction_id").values_list(
-        "provider_transaction_id", "amount", "category", "merchant_name", "pending")) == [
-        ("t1", Decimal("-10.00"), "food_drink", "Cafe", False),
-        ("t5", Decimal("2500.00"), "payroll", "", True),
-    ]
+    assert list(
+        Transaction.objects.order_by("provider_transaction_id").values_list(
+            "provider_transaction_id", "amount", "category", "merchant_name", "pending"
+        )
+    ) == [("t1", Decimal("-10.00"), "food_drink", "Cafe", False), ("t5", Decimal("2500.00"), "payroll", "", True)]
 
 
 def test_bulk_transactions_with_an_idempotency_key_replay_the_first_answer(partner_client, account):
@@ -205,7 +279,9 @@ def test_bulk_transactions_with_an_idempotency_key_replay_the_first_answer(partn
 
     first = post(partner_client, "/transactions/", body, HTTP_IDEMPOTENCY_KEY="sync-42")
     replay = post(partner_client, "/transactions/", body, HTTP_IDEMPOTENCY_KEY="sync-42")
-    reused = post(partner_client, "/transactions/", {"transactions": [tx_item(account, "t2")]}, HTTP_IDEMPOTENCY_KEY="sync-42")
+    reused = post(
+        partner_client, "/transactions/", {"transactions": [tx_item(account, "t2")]}, HTTP_IDEMPOTENCY_KEY="sync-42"
+    )
 
     assert (first.status_code, replay.status_code, reused.status_code) == (200, 200, 409)
     assert replay.json() == first.json() and replay["Idempotent-Replayed"] == "true"
@@ -235,7 +311,9 @@ def test_transaction_filters(partner_client, account):
         "a": TransactionFactory(account=account, date=date(2026, 3, 1), amount=Decimal("-10.00"), category="groceries"),
         "b": TransactionFactory(account=account, date=date(2026, 3, 15), amount=Decimal("-60.00"), category="dining"),
         "c": TransactionFactory(account=account, date=date(2026, 3, 31), amount=Decimal("2500.00"), category="payroll"),
-        "d": TransactionFactory(account=other_account, date=date(2026, 4, 1), amount=Decimal("-5.00"), category="groceries", pending=True),
+        "d": TransactionFactory(
+            account=other_account, date=date(2026, 4, 1), amount=Decimal("-5.00"), category="groceries", pending=True
+        ),
     }
     ids = {row.pk: name for name, row in rows.items()}
 
@@ -267,19 +345,31 @@ def test_transactions_of_a_closed_account_are_hidden(partner_client, account):
 
 
 def test_a_csv_file_can_be_imported_through_the_api(partner_client, account):
-    csv_file = SimpleUploadedFile("march.csv", b"account,transaction_id,date,amount,name\nchk-1,t1,2026-03-01,-1.00,Coffee\nchk-1,t2,x,1,Bad\n", "text/csv")
+    csv_file = SimpleUploadedFile(
+        "march.csv",
+        b"account,transaction_id,date,amount,name\nchk-1,t1,2026-03-01,-1.00,Coffee\nchk-1,t2,x,1,Bad\n",
+        "text/csv",
+    )
 
-    response = partner_client.post(f"{BASE}/connections/{account.connection_id}/import-csv/", {"file": csv_file}, format="multipart")
+    response = partner_client.post(
+        f"{BASE}/connections/{account.connection_id}/import-csv/", {"file": csv_file}, format="multipart"
+    )
 
     assert response.status_code == 200, response.json()
     body = response.json()
-    assert (body["inserted"], body["rejected"], body["errors"]) == (1, 1, [{"line": 3, "errors": ["date 'x' is not a date (YYYY-MM-DD)."]}])
+    assert (body["inserted"], body["rejected"], body["errors"]) == (
+        1,
+        1,
+        [{"line": 3, "errors": ["date 'x' is not a date (YYYY-MM-DD)."]}],
+    )
     assert Transaction.objects.get().name == "Coffee"
 
 
 def upload_csv(partner_client, connection_id, content: bytes):
     csv_file = SimpleUploadedFile("march.csv", content, "text/csv")
-    return partner_client.post(f"{BASE}/connections/{connection_id}/import-csv/", {"file": csv_file}, format="multipart")
+    return partner_client.post(
+        f"{BASE}/connections/{connection_id}/import-csv/", {"file": csv_file}, format="multipart"
+    )
 
 
 def test_a_csv_with_a_nul_or_a_non_utf8_line_is_a_report_not_a_500(partner_client, account):
@@ -307,21 +397,26 @@ def test_a_csv_with_a_nul_or_a_non_utf8_line_is_a_report_not_a_500(partner_clien
 def test_a_csv_for_a_disconnected_connection_is_a_409(partner_client, account):
     post(partner_client, f"/connections/{account.connection_id}/disconnect/", {})
 
-    response = upload_csv(partner_client, account.connection_id, b"account,transaction_id,date,amount,name\nchk-1,t1,2026-03-01,-1.00,Coffee\n")
+    response = upload_csv(
+        partner_client,
+        account.connection_id,
+        b"account,transaction_id,date,amount,name\nchk-1,t1,2026-03-01,-1.00,Coffee\n",
+    )
 
     assert (response.status_code, response.json()["error"]["code"]) == (409, "connection_disconnected")
     assert (TransactionImport.objects.count(), Transaction.objects.count()) == (0, 0)
 
 
 def test_bulk_transactions_with_odd_amounts_are_refused_one_by_one(partner_client, account):
-    response = post(partner_client, "/transactions/", {"transactions": [
-        tx_item(account, "t2", amount="1e3"),
-        tx_item(account, "t3", amount="-0"),
-    ]})
+    response = post(
+        partner_client,
+        "/transactions/",
+        {"transactions": [tx_item(account, "t2", amount="1e3"), tx_item(account, "t3", amount="-0")]},
+    )
 
     assert response.status_code == 200
     assert response.json()["errors"] == [
-        {"index": 0, "errors": ["amount: Write a plain decimal number with the digits 0-9, e.g. -1234.56."]},
+        {"index": 0, "errors": ["amount: Write a plain decimal number with the digits 0-9, e.g. -1234.56."]}
     ]
     assert [str(amount) for amount in Transaction.objects.values_list("amount", flat=True)] == ["0.00"]
 
@@ -353,7 +448,9 @@ def test_transactions_of_a_disconnected_connection_are_refused_by_index(partner_
 
     response = post(partner_client, "/transactions/", {"transactions": [tx_item(account, "t1")]})
 
-    assert response.json()["errors"] == [{"index": 0, "errors": [f"Account '{account.pk}' belongs to a disconnected bank connection."]}]
+    assert response.json()["errors"] == [
+        {"index": 0, "errors": [f"Account '{account.pk}' belongs to a disconnected bank connection."]}
+    ]
     assert Transaction.objects.count() == 0
 
 
@@ -364,22 +461,52 @@ def test_budgets_come_with_their_actuals(partner_client, account):
     TransactionFactory(account=account, date=date(2026, 3, 5), amount=Decimal("-120.40"), category="groceries")
     TransactionFactory(account=account, date=date(2026, 3, 6), amount=Decimal("-30.00"), category="fuel")
 
-    created = post(partner_client, "/budgets/", {
-        "customer": account.customer_id, "name": "March", "period": "monthly", "start_date": "2026-01-01",
-        "limits": [{"category": "Groceries", "amount": "400.00"}, {"category": "dining", "amount": 100}],
-    })
+    created = post(
+        partner_client,
+        "/budgets/",
+        {
+            "customer": account.customer_id,
+            "name": "March",
+            "period": "monthly",
+            "start_date": "2026-01-01",
+            "limits": [{"category": "Groceries", "amount": "400.00"}, {"category": "dining", "amount": 100}],
+        },
+    )
     listed = partner_client.get(f"{BASE}/budgets/", {"on": "2026-03-20"}).json()["results"]
-    changed = patch(partner_client, f"/budgets/{created.json()['id']}/", {"limits": [{"category": "groceries", "amount": "100.00"}]})
+    changed = patch(
+        partner_client, f"/budgets/{created.json()['id']}/", {"limits": [{"category": "groceries", "amount": "100.00"}]}
+    )
 
     assert created.status_code == 201, created.json()
-    assert listed[0]["limits"] == [{"category": "dining", "amount": "100.00"}, {"category": "groceries", "amount": "400.00"}]
+    assert listed[0]["limits"] == [
+        {"category": "dining", "amount": "100.00"},
+        {"category": "groceries", "amount": "400.00"},
+    ]
     assert listed[0]["actuals"] == {
-        "period_start": "2026-03-01", "period_end": "2026-03-31",
+        "period_start": "2026-03-01",
+        "period_end": "2026-03-31",
         "lines": [
-            {"category": "dining", "limit": "100.00", "spent": "0.00", "remaining": "100.00", "percent_used": "0.00", "over_budget": False},
-            {"category": "groceries", "limit": "400.00", "spent": "120.40", "remaining": "279.60", "percent_used": "30.10", "over_budget": False},
+            {
+                "category": "dining",
+                "limit": "100.00",
+                "spent": "0.00",
+                "remaining": "100.00",
+                "percent_used": "0.00",
+                "over_budget": False,
+            },
+            {
+                "category": "groceries",
+                "limit": "400.00",
+                "spent": "120.40",
+                "remaining": "279.60",
+                "percent_used": "30.10",
+                "over_budget": False,
+            },
         ],
-        "total_limit": "500.00", "total_spent": "120.40", "total_remaining": "379.60", "unbudgeted_spent": "30.00",
+        "total_limit": "500.00",
+        "total_spent": "120.40",
+        "total_remaining": "379.60",
+        "unbudgeted_spent": "30.00",
     }
     assert changed.status_code == 200
     assert changed.json()["limits"] == [{"category": "groceries", "amount": "100.00"}]
@@ -388,27 +515,45 @@ def test_budgets_come_with_their_actuals(partner_client, account):
 
 
 def test_a_budget_without_limits_is_refused(partner_client, customer):
-    response = post(partner_client, "/budgets/", {
-        "customer": customer.pk, "name": "X", "period": "weekly", "start_date": "2026-01-01", "limits": [],
-    })
+    response = post(
+        partner_client,
+        "/budgets/",
+        {"customer": customer.pk, "name": "X", "period": "weekly", "start_date": "2026-01-01", "limits": []},
+    )
 
     assert response.status_code == 400
-    assert response.json()["error"]["fields"] == {"limits.non_field_errors": ["Ensure this field has at least 1 elements."]}
+    assert response.json()["error"]["fields"] == {
+        "limits.non_field_errors": ["Ensure this field has at least 1 elements."]
+    }
     assert Budget.objects.count() == 0
 
 
 def test_goals_show_progress_and_take_contributions(partner_client, customer):
-    created = post(partner_client, "/goals/", {
-        "customer": customer.pk, "name": "Car", "target_amount": "6000.00", "current_amount": "1500.00",
-        "target_date": "2026-07-16", "priority": "high",
-    })
+    created = post(
+        partner_client,
+        "/goals/",
+        {
+            "customer": customer.pk,
+            "name": "Car",
+            "target_amount": "6000.00",
+            "current_amount": "1500.00",
+            "target_date": "2026-07-16",
+            "priority": "high",
+        },
+    )
     goal_id = created.json()["id"]
     progress = partner_client.get(f"{BASE}/goals/{goal_id}/", {"as_of": "2026-01-15"}).json()["progress"]
     contributed = post(partner_client, f"/goals/{goal_id}/contribute/", {"amount": "500.00"})
 
     assert created.status_code == 201, created.json()
-    assert progress == {"remaining": "4500.00", "percent_complete": "25.00", "months_left": 7,
-                        "monthly_saving_needed": "642.86", "achieved": False, "overdue": False}
+    assert progress == {
+        "remaining": "4500.00",
+        "percent_complete": "25.00",
+        "months_left": 7,
+        "monthly_saving_needed": "642.86",
+        "achieved": False,
+        "overdue": False,
+    }
     assert contributed.json()["current_amount"] == "2000.00"
     assert Goal.objects.get().current_amount == Decimal("2000.00")
 
@@ -423,8 +568,13 @@ def test_snapshots_are_idempotent_per_day(partner_client, account):
     listed = partner_client.get(f"{BASE}/snapshots/", {"customer": account.customer_id}).json()
 
     assert (first.status_code, again.status_code, again.json()["id"]) == (201, 200, first.json()["id"])
-    assert {key: first.json()[key] for key in ("date", "total_assets", "total_liabilities", "net_worth", "assets_breakdown")} == {
-        "date": "2026-03-31", "total_assets": "1000.00", "total_liabilities": "0.00", "net_worth": "1000.00",
+    assert {
+        key: first.json()[key] for key in ("date", "total_assets", "total_liabilities", "net_worth", "assets_breakdown")
+    } == {
+        "date": "2026-03-31",
+        "total_assets": "1000.00",
+        "total_liabilities": "0.00",
+        "net_worth": "1000.00",
         "assets_breakdown": {"checking": "1000.00"},
     }
     assert listed["count"] == 1 and NetWorthSnapshot.objects.count() == 1
@@ -436,18 +586,26 @@ def test_a_snapshot_for_another_day_than_today_is_a_400(partner_client, account,
     response = post(partner_client, "/snapshots/", {"customer": account.customer_id, "date": day})
 
     assert response.status_code == 400
-    assert response.json()["error"]["fields"] == {"date": [
-        f"A snapshot records the balances as they are now, so it is taken for today (2026-03-31, America/New_York), not {day}."
-    ]}
+    assert response.json()["error"]["fields"] == {
+        "date": [
+            f"A snapshot records the balances as they are now, so it is taken for today (2026-03-31, America/New_York), not {day}."
+        ]
+    }
     assert NetWorthSnapshot.objects.count() == 0
 
 
 def test_documents_upload_once_and_download(partner_client, customer):
     def upload(content=PDF, content_type="application/pdf", **extra):
-        return partner_client.post(f"{BASE}/documents/", {
-            "customer": customer.pk, "document_type": "w2", "file": SimpleUploadedFile("w2.pdf", content, content_type),
-            **extra,
-        }, format="multipart")
+        return partner_client.post(
+            f"{BASE}/documents/",
+            {
+                "customer": customer.pk,
+                "document_type": "w2",
+                "file": SimpleUploadedFile("w2.pdf", content, content_type),
+                **extra,
+            },
+            format="multipart",
+        )
 
     first = upload(extracted_data=json.dumps({"wages": 52000.25, "employer": "ACME"}))
     again = upload()
@@ -466,11 +624,17 @@ def test_the_customer_summary(partner_client, account):
     TransactionFactory(account=account, date=date(2026, 2, 27), amount=Decimal("3000.00"), category="payroll")
     TransactionFactory(account=account, date=date(2026, 3, 2), amount=Decimal("-1000.00"), category="rent")
 
-    response = partner_client.get(f"{BASE}/customers/{account.customer_id}/summary/", {"as_of": "2026-03-10", "months": 2})
+    response = partner_client.get(
+        f"{BASE}/customers/{account.customer_id}/summary/", {"as_of": "2026-03-10", "months": 2}
+    )
 
     assert response.json() == {
-        "customer": account.customer_id, "as_of": "2026-03-10", "estimated_monthly_income": "1000.00",
-        "net_worth": "1000.00", "total_assets": "1000.00", "total_liabilities": "0.00",
+        "customer": account.customer_id,
+        "as_of": "2026-03-10",
+        "estimated_monthly_income": "1000.00",
+        "net_worth": "1000.00",
+        "total_assets": "1000.00",
+        "total_liabilities": "0.00",
         "cash_flow": [
             {"month": "2026-02-01", "inflow": "3000.00", "outflow": "0.00", "net": "3000.00", "complete": True},
             {"month": "2026-03-01", "inflow": "0.00", "outflow": "1000.00", "net": "-1000.00", "complete": False},
@@ -515,4 +679,7 @@ def test_a_bad_budget_update_is_a_400_and_changes_nothing(partner_client, custom
     assert response.status_code == 400, response.content
     assert field in response.json()["error"]["fields"]
     budget.refresh_from_db()
-    assert (budget.end_date, list(budget.limits.values_list("category", "amount"))) == (None, [("groceries", Decimal("400.00"))])
+    assert (budget.end_date, list(budget.limits.values_list("category", "amount"))) == (
+        None,
+        [("groceries", Decimal("400.00"))],
+    )

@@ -81,11 +81,14 @@ def test_another_partners_ids_are_not_found_and_nothing_changes(partner_client, 
     before = snapshot_of(theirs)
 
     response = getattr(partner_client, method)(
-        f"{BASE}/{path.format(**ids)}", data=json.dumps(body) if body is not None else None, content_type="application/json"
+        f"{BASE}/{path.format(**ids)}",
+        data=json.dumps(body) if body is not None else None,
+        content_type="application/json",
     )
     missing = getattr(partner_client, method)(
-        f"{BASE}/{path.format(**{name: MISSING for name in ids})}",
-        data=json.dumps(body) if body is not None else None, content_type="application/json",
+        f"{BASE}/{path.format(**dict.fromkeys(ids, MISSING))}",
+        data=json.dumps(body) if body is not None else None,
+        content_type="application/json",
     )
 
     assert response.status_code == 404
@@ -108,41 +111,93 @@ def snapshot_of(theirs) -> tuple:
     "path, body_for",
     [
         ("connections/", lambda c: {"customer": c, "provider": "plaid", "institution_name": "X", "access_token": "t"}),
-        ("budgets/", lambda c: {"customer": c, "name": "X", "period": "monthly", "start_date": "2026-01-01",
-                                "limits": [{"category": "rent", "amount": "1.00"}]}),
+        (
+            "budgets/",
+            lambda c: {
+                "customer": c,
+                "name": "X",
+                "period": "monthly",
+                "start_date": "2026-01-01",
+                "limits": [{"category": "rent", "amount": "1.00"}],
+            },
+        ),
         ("goals/", lambda c: {"customer": c, "name": "X", "target_amount": "1.00", "target_date": "2027-01-01"}),
         ("snapshots/", lambda c: {"customer": c}),
     ],
 )
 def test_another_partners_customer_in_a_body_reads_like_a_missing_one(partner_client, theirs, path, body_for):
-    counts = (BankConnection.objects.count(), Budget.objects.count(), Goal.objects.count(), NetWorthSnapshot.objects.count())
+    counts = (
+        BankConnection.objects.count(),
+        Budget.objects.count(),
+        Goal.objects.count(),
+        NetWorthSnapshot.objects.count(),
+    )
 
-    theirs_response = partner_client.post(f"{BASE}/{path}", json.dumps(body_for(theirs["customer"].pk)), content_type="application/json")
-    missing_response = partner_client.post(f"{BASE}/{path}", json.dumps(body_for(MISSING)), content_type="application/json")
+    theirs_response = partner_client.post(
+        f"{BASE}/{path}", json.dumps(body_for(theirs["customer"].pk)), content_type="application/json"
+    )
+    missing_response = partner_client.post(
+        f"{BASE}/{path}", json.dumps(body_for(MISSING)), content_type="application/json"
+    )
 
     assert theirs_response.status_code == 400
     assert theirs_response.json() == missing_response.json()
     assert theirs_response.json()["error"]["fields"] == {"customer": ["No such customer."]}
-    assert counts == (BankConnection.objects.count(), Budget.objects.count(), Goal.objects.count(), NetWorthSnapshot.objects.count())
+    assert counts == (
+        BankConnection.objects.count(),
+        Budget.objects.count(),
+        Goal.objects.count(),
+        NetWorthSnapshot.objects.count(),
+    )
 
 
 def test_another_partners_connection_and_account_cannot_receive_data(partner_client, theirs):
     account = theirs["accounts"]
-    opened = partner_client.post(f"{BASE}/accounts/", json.dumps({
-        "connection": theirs["connections"].pk, "provider_account_id": "x", "name": "X", "type": "checking",
-        "current_balance": "1.00",
-    }), content_type="application/json")
-    bulk = partner_client.post(f"{BASE}/transactions/", json.dumps({"transactions": [
-        {"account": account.pk, "provider_transaction_id": "sneaky", "date": "2026-03-01", "amount": "1.00", "name": "X"},
-    ]}), content_type="application/json")
+    opened = partner_client.post(
+        f"{BASE}/accounts/",
+        json.dumps(
+            {
+                "connection": theirs["connections"].pk,
+                "provider_account_id": "x",
+                "name": "X",
+                "type": "checking",
+                "current_balance": "1.00",
+            }
+        ),
+        content_type="application/json",
+    )
+    bulk = partner_client.post(
+        f"{BASE}/transactions/",
+        json.dumps(
+            {
+                "transactions": [
+                    {
+                        "account": account.pk,
+                        "provider_transaction_id": "sneaky",
+                        "date": "2026-03-01",
+                        "amount": "1.00",
+                        "name": "X",
+                    }
+                ]
+            }
+        ),
+        content_type="application/json",
+    )
     csv_upload = partner_client.post(
         f"{BASE}/connections/{theirs['connections'].pk}/import-csv/",
-        {"file": SimpleUploadedFile("x.csv", f"account,transaction_id,date,amount,name\n{account.provider_account_id},s2,2026-03-01,1,X\n".encode())},
+        {
+            "file": SimpleUploadedFile(
+                "x.csv",
+                f"account,transaction_id,date,amount,name\n{account.provider_account_id},s2,2026-03-01,1,X\n".encode(),
+            )
+        },
         format="multipart",
     )
-    document = partner_client.post(f"{BASE}/documents/", {
-        "customer": theirs["customer"].pk, "document_type": "w2", "file": SimpleUploadedFile("a.pdf", b"%PDF-1.4 x"),
-    }, format="multipart")
+    document = partner_client.post(
+        f"{BASE}/documents/",
+        {"customer": theirs["customer"].pk, "document_type": "w2", "file": SimpleUploadedFile("a.pdf", b"%PDF-1.4 x")},
+        format="multipart",
+    )
 
     assert (opened.status_code, opened.json()["error"]["fields"]) == (400, {"connection": ["No such bank connection."]})
     assert bulk.json()["errors"] == [{"index": 0, "errors": [f"No such account '{account.pk}'."]}]

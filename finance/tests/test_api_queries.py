@@ -8,7 +8,14 @@ from django.test.utils import CaptureQueriesContext
 
 from applications.tests.factories import CustomerFactory
 
-from .factories import AccountFactory, BankConnectionFactory, BudgetFactory, GoalFactory, NetWorthSnapshotFactory, TransactionFactory
+from .factories import (
+    AccountFactory,
+    BankConnectionFactory,
+    BudgetFactory,
+    GoalFactory,
+    NetWorthSnapshotFactory,
+    TransactionFactory,
+)
 from .test_constraints import make_document
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +41,9 @@ def _rows(resource, partner, count):
             make_document(customer, sha256=f"{n:064x}")
 
 
-@pytest.mark.parametrize("resource", ["connections", "accounts", "transactions", "budgets", "goals", "snapshots", "documents"])
+@pytest.mark.parametrize(
+    "resource", ["connections", "accounts", "transactions", "budgets", "goals", "snapshots", "documents"]
+)
 def test_list_queries_do_not_grow_with_rows(partner_client, partner, resource):
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:

@@ -39,12 +39,21 @@ def test_snapshot_net_worth_for_today_as_json_is_idempotent_and_recorded():
     output, _ = run("snapshot_net_worth", "--date", "2026-03-31", "--json")
     again, _ = run("snapshot_net_worth")
 
-    runs = list(NetWorthSnapshotRun.objects.order_by("pk").values_list("pk", "created", "already_taken", "started_by__username"))
-    assert json.loads(output) == {"date": "2026-03-31", "customers": 2, "created": 2, "already_taken": 0, "run_id": runs[0][0]}
+    runs = list(
+        NetWorthSnapshotRun.objects.order_by("pk").values_list("pk", "created", "already_taken", "started_by__username")
+    )
+    assert json.loads(output) == {
+        "date": "2026-03-31",
+        "customers": 2,
+        "created": 2,
+        "already_taken": 0,
+        "run_id": runs[0][0],
+    }
     assert f"2026-03-31: 0 snapshot(s) taken, 2 already taken, 2 customer(s) (run #{runs[1][0]})" in again
     assert [run[1:] for run in runs] == [(2, 0, "system"), (0, 2, "system")]
     assert dict(NetWorthSnapshot.objects.values_list("customer_id", "net_worth")) == {
-        first.pk: Decimal("10.00"), second.pk: Decimal("20.00"),
+        first.pk: Decimal("10.00"),
+        second.pk: Decimal("20.00"),
     }
 
 
@@ -145,7 +154,9 @@ def test_the_nightly_snapshot_is_scheduled_and_runs_the_service_for_the_day_just
     run_id = NetWorthSnapshotRun.objects.get(created=1).pk
     assert result == {"date": "2026-04-01", "customers": 1, "created": 1, "already_taken": 0, "run_id": run_id}
     assert (explicit["created"], explicit["already_taken"]) == (0, 1)
-    assert NetWorthSnapshot.objects.get(customer_id=account.customer_id, date=date(2026, 4, 1)).net_worth == Decimal("42.00")
+    assert NetWorthSnapshot.objects.get(customer_id=account.customer_id, date=date(2026, 4, 1)).net_worth == Decimal(
+        "42.00"
+    )
     assert NetWorthSnapshotRun.objects.get(pk=run_id).started_by.username == "system"
 
 

@@ -30,7 +30,9 @@ def test_the_same_file_imported_twice_at_once_is_stored_once():
     )
 
     reports = run_twice_at_once(
-        lambda: services.import_transactions_csv(connection_id=bank.pk, csv_file=io.BytesIO(text.encode()), chunk_size=250)
+        lambda: services.import_transactions_csv(
+            connection_id=bank.pk, csv_file=io.BytesIO(text.encode()), chunk_size=250
+        )
     )
 
     assert Transaction.objects.count() == 3000
@@ -64,7 +66,9 @@ def test_files_with_the_same_rows_in_opposite_orders_do_not_deadlock():
             return next(files).encode()
 
     reports = run_twice_at_once(
-        lambda: services.import_transactions_csv(connection_id=bank.pk, csv_file=io.BytesIO(next_file()), chunk_size=2000)
+        lambda: services.import_transactions_csv(
+            connection_id=bank.pk, csv_file=io.BytesIO(next_file()), chunk_size=2000
+        )
     )
 
     assert Transaction.objects.count() == 2000

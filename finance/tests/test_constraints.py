@@ -44,8 +44,12 @@ def refused(constraint: str):
 
 def make_document(customer, sha256=SHA) -> Document:
     return Document.objects.create(
-        customer=customer, document_type="w2", file=f"finance/documents/{customer.pk}/{sha256}.pdf",
-        content_type="application/pdf", size_bytes=10, sha256=sha256,
+        customer=customer,
+        document_type="w2",
+        file=f"finance/documents/{customer.pk}/{sha256}.pdf",
+        content_type="application/pdf",
+        size_bytes=10,
+        sha256=sha256,
     )
 
 
@@ -179,7 +183,10 @@ def test_a_provider_transaction_exists_once_per_account():
 @pytest.mark.parametrize(
     "changes, constraint",
     [
-        ({"status": "completed", "rows_read": 5, "inserted": 3, "duplicates": 1, "rejected": 0}, "transaction_import_counts_add_up"),
+        (
+            {"status": "completed", "rows_read": 5, "inserted": 3, "duplicates": 1, "rejected": 0},
+            "transaction_import_counts_add_up",
+        ),
         ({"status": "paused"}, "transaction_import_status_known"),
     ],
 )
@@ -196,7 +203,10 @@ def test_transaction_import_checks(changes, constraint):
 @pytest.mark.parametrize(
     "changes, constraint",
     [
-        ({"status": "completed", "customers": 5, "created": 3, "already_taken": 1}, "net_worth_snapshot_run_counts_add_up"),
+        (
+            {"status": "completed", "customers": 5, "created": 3, "already_taken": 1},
+            "net_worth_snapshot_run_counts_add_up",
+        ),
         ({"status": "paused"}, "net_worth_snapshot_run_status_known"),
     ],
 )

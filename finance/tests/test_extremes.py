@@ -37,13 +37,16 @@ def account(partner):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("day", OUT_OF_RANGE)
-@pytest.mark.parametrize("path, parameter", [
-    ("/customers/{customer}/summary/", "as_of"),
-    ("/budgets/", "on"),
-    ("/budgets/{budget}/", "on"),
-    ("/goals/", "as_of"),
-    ("/goals/{goal}/", "as_of"),
-])
+@pytest.mark.parametrize(
+    "path, parameter",
+    [
+        ("/customers/{customer}/summary/", "as_of"),
+        ("/budgets/", "on"),
+        ("/budgets/{budget}/", "on"),
+        ("/goals/", "as_of"),
+        ("/goals/{goal}/", "as_of"),
+    ],
+)
 def test_a_report_day_outside_1900_to_2200_is_a_400(partner_client, account, path, parameter, day):
     budget = BudgetFactory(customer=account.customer)
     goal = GoalFactory(customer=account.customer)
@@ -56,10 +59,10 @@ def test_a_report_day_outside_1900_to_2200_is_a_400(partner_client, account, pat
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("day, first_month, last_month", [
-    ("1900-01-01", "1899-08-01", "1900-01-01"),
-    ("2200-12-31", "2200-07-01", "2200-12-01"),
-])
+@pytest.mark.parametrize(
+    "day, first_month, last_month",
+    [("1900-01-01", "1899-08-01", "1900-01-01"), ("2200-12-31", "2200-07-01", "2200-12-01")],
+)
 def test_the_first_and_last_days_of_the_range_are_reported(partner_client, account, day, first_month, last_month):
     response = partner_client.get(f"{BASE}/customers/{account.customer_id}/summary/", {"as_of": day})
 
@@ -74,8 +77,13 @@ def test_the_first_and_last_days_of_the_range_are_reported(partner_client, accou
 @pytest.mark.parametrize("day", OUT_OF_RANGE)
 @pytest.mark.parametrize("field", ["start_date", "end_date"])
 def test_a_budget_dated_outside_the_range_is_a_400(partner_client, account, field, day):
-    body = {"customer": account.customer_id, "name": "X", "period": "annual", "start_date": "2026-01-01",
-            "limits": [{"category": "rent", "amount": "1.00"}]}
+    body = {
+        "customer": account.customer_id,
+        "name": "X",
+        "period": "annual",
+        "start_date": "2026-01-01",
+        "limits": [{"category": "rent", "amount": "1.00"}],
+    }
 
     response = post(partner_client, "/budgets/", body | {field: day})
 
@@ -89,13 +97,19 @@ def test_a_budget_dated_outside_the_range_is_a_400(partner_client, account, fiel
 def test_a_goal_dated_outside_the_range_is_a_400(partner_client, account, day):
     goal = GoalFactory(customer=account.customer)
 
-    created = post(partner_client, "/goals/", {"customer": account.customer_id, "name": "X", "target_amount": "1.00",
-                                              "target_date": day})
-    changed = partner_client.patch(f"{BASE}/goals/{goal.pk}/", data=json.dumps({"target_date": day}),
-                                   content_type="application/json")
+    created = post(
+        partner_client,
+        "/goals/",
+        {"customer": account.customer_id, "name": "X", "target_amount": "1.00", "target_date": day},
+    )
+    changed = partner_client.patch(
+        f"{BASE}/goals/{goal.pk}/", data=json.dumps({"target_date": day}), content_type="application/json"
+    )
 
     assert (created.status_code, changed.status_code) == (400, 400)
-    assert created.json()["error"]["fields"] == changed.json()["error"]["fields"] == {"target_date": [DATE_RANGE_MESSAGE]}
+    assert (
+        created.json()["error"]["fields"] == changed.json()["error"]["fields"] == {"target_date": [DATE_RANGE_MESSAGE]}
+    )
     goal.refresh_from_db()
     assert (Goal.objects.count(), goal.target_date) == (1, date(2026, 12, 31))
 
@@ -152,10 +166,16 @@ def test_a_huge_percentage_of_a_tiny_limit_is_reported(partner_client, account):
     response = partner_client.get(f"{BASE}/budgets/{budget.pk}/", {"on": "2026-03-20"})
 
     assert response.status_code == 200, response.content
-    assert response.json()["actuals"]["lines"] == [{
-        "category": "rent", "limit": "0.01", "spent": "100000000.00", "remaining": "-99999999.99",
-        "percent_used": "1000000000000.00", "over_budget": True,
-    }]
+    assert response.json()["actuals"]["lines"] == [
+        {
+            "category": "rent",
+            "limit": "0.01",
+            "spent": "100000000.00",
+            "remaining": "-99999999.99",
+            "percent_used": "1000000000000.00",
+            "over_budget": True,
+        }
+    ]
 
 
 @pytest.mark.django_db
@@ -166,13 +186,21 @@ def test_sums_beyond_what_one_amount_holds_are_reported_exactly(partner_client, 
         AccountFactory(connection=account.connection, current_balance=BIGGEST)
     budget = BudgetFactory(customer=account.customer, start_date=date(2026, 3, 1), limits={"rent": "0.01"})
 
-    summary = partner_client.get(f"{BASE}/customers/{account.customer_id}/summary/", {"as_of": "2026-03-31", "months": 1})
+    summary = partner_client.get(
+        f"{BASE}/customers/{account.customer_id}/summary/", {"as_of": "2026-03-31", "months": 1}
+    )
     budgets = partner_client.get(f"{BASE}/budgets/{budget.pk}/", {"on": "2026-03-31"})
 
     assert (summary.status_code, budgets.status_code) == (200, 200)
-    assert summary.json()["cash_flow"] == [{
-        "month": "2026-03-01", "inflow": "2999999999999.97", "outflow": "2999999999999.97", "net": "0.00", "complete": False,
-    }]
+    assert summary.json()["cash_flow"] == [
+        {
+            "month": "2026-03-01",
+            "inflow": "2999999999999.97",
+            "outflow": "2999999999999.97",
+            "net": "0.00",
+            "complete": False,
+        }
+    ]
     assert (summary.json()["total_assets"], summary.json()["net_worth"]) == ("3000000000999.97", "3000000000999.97")
     line = budgets.json()["actuals"]["lines"][0]
     assert (line["spent"], line["percent_used"]) == ("2999999999999.97", "29999999999999700.00")
@@ -184,10 +212,18 @@ def test_amounts_that_are_not_plain_decimals_are_refused(text):
         parse_amount(text)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("-0", "0.00"), ("-0.00", "0.00"), ("+0", "0.00"), ("+5", "5.00"), (" -12.5 ", "-12.50"),
-    ("-1,234,567.89", "-1234567.89"), ("999999999999.99", "999999999999.99"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("-0", "0.00"),
+        ("-0.00", "0.00"),
+        ("+0", "0.00"),
+        ("+5", "5.00"),
+        (" -12.5 ", "-12.50"),
+        ("-1,234,567.89", "-1234567.89"),
+        ("999999999999.99", "999999999999.99"),
+    ],
+)
 def test_plain_decimals_are_exact_and_negative_zero_is_zero(text, expected):
     assert str(parse_amount(text)) == expected
 
@@ -207,10 +243,17 @@ def test_any_text_is_an_exact_amount_or_a_validation_error(text):
 @pytest.mark.django_db
 @pytest.mark.parametrize("amount", ["1e3", "Infinity", "1.005", "1000000000000.00"])
 def test_odd_money_in_the_api_is_a_400(partner_client, account, amount):
-    response = post(partner_client, "/accounts/", {
-        "connection": account.connection_id, "provider_account_id": "x", "name": "X", "type": "checking",
-        "current_balance": amount,
-    })
+    response = post(
+        partner_client,
+        "/accounts/",
+        {
+            "connection": account.connection_id,
+            "provider_account_id": "x",
+            "name": "X",
+            "type": "checking",
+            "current_balance": amount,
+        },
+    )
 
     assert response.status_code == 400
     assert list(response.json()["error"]["fields"]) == ["current_balance"]

@@ -51,14 +51,31 @@ def test_a_csv_import_adds_each_row_once_and_a_reimport_adds_nothing(bank):
     assert (first.rows_read, first.inserted, first.duplicates, first.rejected) == (4, 4, 0, 0)
     assert (second.rows_read, second.inserted, second.duplicates, second.rejected) == (4, 0, 4, 0)
     stored = {
-        row.provider_transaction_id: (row.account.provider_account_id, row.date, row.amount, row.name,
-                                      row.merchant_name, row.category, row.pending, row.customer_id)
+        row.provider_transaction_id: (
+            row.account.provider_account_id,
+            row.date,
+            row.amount,
+            row.name,
+            row.merchant_name,
+            row.category,
+            row.pending,
+            row.customer_id,
+        )
         for row in Transaction.objects.select_related("account")
     }
     customer = bank.customer_id
     assert stored == {
         "t1": ("chk-1", date(2026, 3, 1), Decimal("2500.00"), "ACME PAYROLL", "ACME Corp", "payroll", False, customer),
-        "t2": ("chk-1", date(2026, 3, 2), Decimal("-12.34"), "Corner Cafe", "Corner Cafe", "food_drink", True, customer),
+        "t2": (
+            "chk-1",
+            date(2026, 3, 2),
+            Decimal("-12.34"),
+            "Corner Cafe",
+            "Corner Cafe",
+            "food_drink",
+            True,
+            customer,
+        ),
         "t3": ("card-1", date(2026, 3, 3), Decimal("-80.00"), "Fuel Stop", "", "transport", False, customer),
         "t4": ("card-1", date(2026, 3, 4), Decimal("-1200.50"), "Rent, March", "", "rent", False, customer),
     }
@@ -171,7 +188,10 @@ def test_a_line_that_is_not_utf8_refuses_only_its_row_and_names_its_line(bank):
         {"line": 2, "errors": ["Line 2 is not UTF-8 text (byte 0xe9 at position 30); save the file as UTF-8."]},
         {"line": 5, "errors": ["Line 6 is not UTF-8 text (byte 0xff at position 7); save the file as UTF-8."]},
     ]
-    assert dict(Transaction.objects.values_list("provider_transaction_id", "name")) == {"t2": "Two\nlines", "t4": "Good"}
+    assert dict(Transaction.objects.values_list("provider_transaction_id", "name")) == {
+        "t2": "Two\nlines",
+        "t4": "Good",
+    }
     assert TransactionImport.objects.get(pk=report.import_id).status == "completed"
 
 
@@ -200,10 +220,13 @@ def test_lines_split_across_read_blocks_keep_their_numbers_with_any_line_ending(
     report = services.import_transactions_csv(connection_id=bank.pk, csv_file=io.BytesIO(("\ufeff" + text).encode()))
 
     assert (report.inserted, [error.as_dict() for error in report.errors]) == (
-        3, [{"line": 5, "errors": ["amount 'oops' is not a number."]}],
+        3,
+        [{"line": 5, "errors": ["amount 'oops' is not a number."]}],
     )
     assert dict(Transaction.objects.values_list("provider_transaction_id", "name")) == {
-        "t1": "Caf\u00e9 cr\u00e8me", "t2": f"Two{newline}lines", "t4": "Last",
+        "t1": "Caf\u00e9 cr\u00e8me",
+        "t2": f"Two{newline}lines",
+        "t4": "Last",
     }
 
 
@@ -241,9 +264,18 @@ def test_a_nul_character_refuses_its_row_by_line_and_the_chunk_keeps_its_good_ro
     assert (report.rows_read, report.inserted, report.duplicates, report.rejected) == (6, 2, 0, 4)
     assert [error.as_dict() for error in report.errors] == [
         {"line": 3, "errors": ["name contains a NUL character (or an unpaired surrogate), which cannot be stored."]},
-        {"line": 4, "errors": ["merchant contains a NUL character (or an unpaired surrogate), which cannot be stored."]},
-        {"line": 5, "errors": ["transaction_id contains a NUL character (or an unpaired surrogate), which cannot be stored."]},
-        {"line": 6, "errors": ["category contains a NUL character (or an unpaired surrogate), which cannot be stored."]},
+        {
+            "line": 4,
+            "errors": ["merchant contains a NUL character (or an unpaired surrogate), which cannot be stored."],
+        },
+        {
+            "line": 5,
+            "errors": ["transaction_id contains a NUL character (or an unpaired surrogate), which cannot be stored."],
+        },
+        {
+            "line": 6,
+            "errors": ["category contains a NUL character (or an unpaired surrogate), which cannot be stored."],
+        },
     ]
     assert set(Transaction.objects.values_list("provider_transaction_id", flat=True)) == {"g1", "g2"}
     record = TransactionImport.objects.get(pk=report.import_id)
@@ -271,7 +303,13 @@ def test_rows_the_database_refuses_are_found_and_reported_and_the_rest_of_the_ch
     assert "NUL" in report.errors[0].messages[0]
     assert Transaction.objects.count() == 5 and Transaction.objects.get(provider_transaction_id="g0").name == "Good 0"
     record = TransactionImport.objects.get(pk=report.import_id)
-    assert (record.status, record.rows_read, record.inserted, record.duplicates, record.rejected) == ("completed", 8, 5, 1, 2)
+    assert (record.status, record.rows_read, record.inserted, record.duplicates, record.rejected) == (
+        "completed",
+        8,
+        5,
+        1,
+        2,
+    )
     assert [error["line"] for error in record.errors] == [7, 9]
 
 
@@ -284,7 +322,9 @@ def test_rows_the_database_refuses_are_found_and_reported_and_the_rest_of_the_ch
     ],
     ids=["django", "psycopg", "other"],
 )
-def test_a_failure_while_writing_marks_the_import_failed_with_the_reason_and_keeps_earlier_chunks(bank, monkeypatch, error):
+def test_a_failure_while_writing_marks_the_import_failed_with_the_reason_and_keeps_earlier_chunks(
+    bank, monkeypatch, error
+):
     from finance.services import imports
 
     write = imports._write_chunk
@@ -317,12 +357,15 @@ def test_an_import_into_a_disconnected_connection_is_refused(bank):
     assert (TransactionImport.objects.count(), Transaction.objects.count()) == (0, 0)
 
 
-@pytest.mark.parametrize("amount, message", [
-    ("1e3", "amount '1e3' is not a number."),
-    ("Infinity", "amount 'Infinity' is not a number."),
-    ("1,2,3", "amount '1,2,3' is not a number."),
-    ("12.340", "amount has more than two decimal places."),
-])
+@pytest.mark.parametrize(
+    "amount, message",
+    [
+        ("1e3", "amount '1e3' is not a number."),
+        ("Infinity", "amount 'Infinity' is not a number."),
+        ("1,2,3", "amount '1,2,3' is not a number."),
+        ("12.340", "amount has more than two decimal places."),
+    ],
+)
 def test_amounts_are_plain_decimals(bank, amount, message):
     report = run(bank, HEADER + f'chk-1,t1,2026-03-01,"{amount}",Odd,,,\n' + "chk-1,t2,2026-03-01,-0,Zero,,,\n")
 
@@ -338,12 +381,19 @@ def test_an_import_is_recorded_with_who_started_it_and_audited():
 
     with set_actor(officer):
         report = services.import_transactions_csv(
-            connection_id=bank.pk, csv_file=io.BytesIO(GOOD.replace("card-1", "chk-1").encode()),
-            source_name="march.csv", started_by=officer,
+            connection_id=bank.pk,
+            csv_file=io.BytesIO(GOOD.replace("card-1", "chk-1").encode()),
+            source_name="march.csv",
+            started_by=officer,
         )
 
     record = TransactionImport.objects.get(pk=report.import_id)
-    assert (record.source, record.source_name, record.connection, record.started_by) == ("csv", "march.csv", bank, officer)
+    assert (record.source, record.source_name, record.connection, record.started_by) == (
+        "csv",
+        "march.csv",
+        bank,
+        officer,
+    )
     assert record.finished_at is not None
     actions = [(entry.actor, entry.action) for entry in LogEntry.objects.get_for_object(record).order_by("timestamp")]
     assert actions == [(officer, LogEntry.Action.CREATE), (officer, LogEntry.Action.UPDATE)]

@@ -8,13 +8,7 @@ from django.utils import timezone
 
 from finance.models import Budget
 from finance.periods import DateRange, budget_period_containing, full_months_before, months_until
-from finance.selectors import (
-    MonthlyCashFlow,
-    budget_actuals,
-    budget_vs_actual,
-    goal_progress,
-    monthly_cash_flow,
-)
+from finance.selectors import MonthlyCashFlow, budget_actuals, budget_vs_actual, goal_progress, monthly_cash_flow
 
 from .factories import AccountFactory, BudgetFactory, GoalFactory, TransactionFactory
 
@@ -48,12 +42,18 @@ def test_budget_against_actual_for_the_period_containing_the_day():
     actuals = budget_vs_actual(Budget.objects.prefetch_related("limits").get(), on=date(2026, 3, 20))
 
     assert actuals.period == DateRange(date(2026, 3, 15), date(2026, 4, 14))
-    assert [(line.category, line.limit, line.spent, line.remaining, line.percent_used, line.over_budget) for line in actuals.lines] == [
+    assert [
+        (line.category, line.limit, line.spent, line.remaining, line.percent_used, line.over_budget)
+        for line in actuals.lines
+    ] == [
         ("dining", D("100.00"), D("120.00"), D("-20.00"), D("120.00"), True),
         ("groceries", D("400.00"), D("400.00"), D("0.00"), D("100.00"), False),
     ]
     assert (actuals.total_limit, actuals.total_spent, actuals.total_remaining, actuals.unbudgeted_spent) == (
-        D("500.00"), D("520.00"), D("-20.00"), D("60.00"),
+        D("500.00"),
+        D("520.00"),
+        D("-20.00"),
+        D("60.00"),
     )
     assert actuals.budget_id == budget.pk
 
@@ -137,8 +137,14 @@ def test_goal_progress_and_monthly_saving_needed(current, target_date, expected)
     progress = goal_progress(goal, as_of=date(2026, 1, 15))
 
     remaining, percent, months, needed, achieved, overdue = expected
-    assert (progress.remaining, progress.percent_complete, progress.months_left, progress.monthly_saving_needed,
-            progress.achieved, progress.overdue) == (D(remaining), D(percent), months, D(needed), achieved, overdue)
+    assert (
+        progress.remaining,
+        progress.percent_complete,
+        progress.months_left,
+        progress.monthly_saving_needed,
+        progress.achieved,
+        progress.overdue,
+    ) == (D(remaining), D(percent), months, D(needed), achieved, overdue)
 
 
 def test_saving_the_rounded_up_amount_reaches_the_goal():

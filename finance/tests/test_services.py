@@ -37,8 +37,12 @@ def test_connecting_a_bank_stores_the_token_encrypted(partner):
     customer = CustomerFactory(partner=partner)
 
     bank = services.connect_bank(
-        customer_id=customer.pk, provider="plaid", institution_name="Chase", item_id="item-1",
-        access_token=TOKEN, partner=partner,
+        customer_id=customer.pk,
+        provider="plaid",
+        institution_name="Chase",
+        item_id="item-1",
+        access_token=TOKEN,
+        partner=partner,
     )
 
     bank = BankConnection.objects.get(pk=bank.pk)
@@ -49,8 +53,7 @@ def test_connecting_a_bank_stores_the_token_encrypted(partner):
 
 
 @pytest.mark.parametrize(
-    "provider, token, error",
-    [("plaid", "", "needs its access token"), ("manual", TOKEN, "has no access token")],
+    "provider, token, error", [("plaid", "", "needs its access token"), ("manual", TOKEN, "has no access token")]
 )
 def test_tokens_are_required_exactly_for_provider_connections(provider, token, error):
     customer = CustomerFactory()
@@ -59,7 +62,11 @@ def test_tokens_are_required_exactly_for_provider_connections(provider, token, e
         services.connect_bank(customer_id=customer.pk, provider=provider, institution_name="X", access_token=token)
 
     # Bad input, a validation error (400), not a conflict with what is stored (409).
-    assert (type(refused.value), refused.value.http_status, list(refused.value.fields)) == (DomainError, 400, ["access_token"])
+    assert (type(refused.value), refused.value.http_status, list(refused.value.fields)) == (
+        DomainError,
+        400,
+        ["access_token"],
+    )
     assert BankConnection.objects.count() == 0
 
 
@@ -68,11 +75,22 @@ def test_an_item_cannot_be_linked_twice_nor_for_another_partners_customer(partne
     stranger = CustomerFactory(partner=other_partner)
 
     with pytest.raises(Conflict, match="already linked"):
-        services.connect_bank(customer_id=CustomerFactory().pk, provider="plaid", institution_name="X",
-                              item_id="item-1", access_token=TOKEN)
+        services.connect_bank(
+            customer_id=CustomerFactory().pk,
+            provider="plaid",
+            institution_name="X",
+            item_id="item-1",
+            access_token=TOKEN,
+        )
     with pytest.raises(DomainError, match="No such customer") as refused:
-        services.connect_bank(customer_id=stranger.pk, provider="plaid", institution_name="X",
-                              item_id="item-2", access_token=TOKEN, partner=partner)
+        services.connect_bank(
+            customer_id=stranger.pk,
+            provider="plaid",
+            institution_name="X",
+            item_id="item-2",
+            access_token=TOKEN,
+            partner=partner,
+        )
 
     assert refused.value.fields == {"customer": ["No such customer."]}
     assert BankConnection.objects.count() == 1
@@ -108,7 +126,11 @@ def test_a_sync_records_its_time_and_error():
     services.record_connection_sync(connection_id=bank.pk)
     healed = BankConnection.objects.get(pk=bank.pk)
 
-    assert (failed.status, failed.last_error, failed.last_synced_at is not None) == ("error", "ITEM_LOGIN_REQUIRED", True)
+    assert (failed.status, failed.last_error, failed.last_synced_at is not None) == (
+        "error",
+        "ITEM_LOGIN_REQUIRED",
+        True,
+    )
     assert (healed.status, healed.last_error) == ("active", "")
 
 
@@ -117,8 +139,9 @@ def test_the_audit_log_records_token_changes_without_the_token():
     customer = CustomerFactory()
 
     with set_actor(officer):
-        bank = services.connect_bank(customer_id=customer.pk, provider="plaid", institution_name="Chase",
-                                     item_id="i-1", access_token=TOKEN)
+        bank = services.connect_bank(
+            customer_id=customer.pk, provider="plaid", institution_name="Chase", item_id="i-1", access_token=TOKEN
+        )
         services.update_bank_connection(connection_id=bank.pk, access_token="access-sandbox-second-token")
 
     entries = LogEntry.objects.get_for_object(bank).order_by("timestamp")
@@ -141,14 +164,22 @@ def test_opening_an_account_takes_the_connections_customer():
 
     account = services.open_account(connection_id=bank.pk, data=account_data(available_balance=D("90.00")))
 
-    assert (account.customer_id, account.current_balance, account.available_balance) == (bank.customer_id, D("100.00"), D("90.00"))
+    assert (account.customer_id, account.current_balance, account.available_balance) == (
+        bank.customer_id,
+        D("100.00"),
+        D("90.00"),
+    )
 
 
 @pytest.mark.parametrize(
     "setup, data, error",
     [
         (lambda bank: AccountFactory(connection=bank, provider_account_id="acc-1"), {}, Conflict),
-        (lambda bank: BankConnection.objects.filter(pk=bank.pk).update(status="disconnected", access_token=None), {}, Conflict),
+        (
+            lambda bank: BankConnection.objects.filter(pk=bank.pk).update(status="disconnected", access_token=None),
+            {},
+            Conflict,
+        ),
         (lambda bank: None, {"currency": "dollars"}, ValidationError),
         (lambda bank: None, {"type": "crypto"}, ValidationError),
     ],
@@ -188,7 +219,11 @@ def test_an_account_update_changes_only_what_is_given_and_names_every_argument()
 
     account.refresh_from_db()
     assert (account.name, account.mask, account.current_balance, account.available_balance, account.currency) == (
-        "Bills", "1111", D("10.00"), D("9.00"), "USD",
+        "Bills",
+        "1111",
+        D("10.00"),
+        D("9.00"),
+        "USD",
     )
     parameters = inspect.signature(services.update_account).parameters
     assert all(p.kind is p.KEYWORD_ONLY and p.annotation != inspect.Parameter.empty for p in parameters.values())
@@ -211,7 +246,10 @@ def test_a_budget_normalises_its_categories():
     customer = CustomerFactory()
 
     budget = services.create_budget(
-        customer_id=customer.pk, name="Home", period="monthly", start_date=date(2026, 1, 1),
+        customer_id=customer.pk,
+        name="Home",
+        period="monthly",
+        start_date=date(2026, 1, 1),
         limits={"Food & Drink": "400", "rent": D("1500.00")},
     )
 
@@ -234,16 +272,23 @@ def test_bad_limits_create_no_budget(limits, message):
     customer = CustomerFactory()
 
     with pytest.raises(ValidationError, match=message):
-        services.create_budget(customer_id=customer.pk, name="Home", period="monthly",
-                               start_date=date(2026, 1, 1), limits=limits)
+        services.create_budget(
+            customer_id=customer.pk, name="Home", period="monthly", start_date=date(2026, 1, 1), limits=limits
+        )
 
     assert Budget.objects.count() == 0
 
 
 def test_a_budget_cannot_end_before_it_starts():
     with pytest.raises(ValidationError, match="end date cannot be before the start date"):
-        services.create_budget(customer_id=CustomerFactory().pk, name="x", period="weekly",
-                               start_date=date(2026, 2, 1), end_date=date(2026, 1, 31), limits={"rent": "1"})
+        services.create_budget(
+            customer_id=CustomerFactory().pk,
+            name="x",
+            period="weekly",
+            start_date=date(2026, 2, 1),
+            end_date=date(2026, 1, 31),
+            limits={"rent": "1"},
+        )
 
     assert Budget.objects.count() == 0
 
@@ -253,11 +298,15 @@ def test_updating_a_budget_replaces_its_limits_and_the_audit_log_shows_it():
     officer = StaffUserFactory()
 
     with set_actor(officer):
-        services.update_budget(budget_id=budget.pk, name="Lean", end_date=date(2026, 12, 31), limits={"groceries": "300"})
+        services.update_budget(
+            budget_id=budget.pk, name="Lean", end_date=date(2026, 12, 31), limits={"groceries": "300"}
+        )
 
     limit_entries = LogEntry.objects.filter(content_type__model="budgetlimit", actor=officer)
     assert sorted(limit_entries.values_list("action", flat=True)) == [
-        LogEntry.Action.CREATE, LogEntry.Action.DELETE, LogEntry.Action.DELETE,
+        LogEntry.Action.CREATE,
+        LogEntry.Action.DELETE,
+        LogEntry.Action.DELETE,
     ]
 
     budget.refresh_from_db()
@@ -307,8 +356,9 @@ def test_refused_contributions_change_nothing(amount, message):
 def test_goal_create_and_update():
     customer = CustomerFactory()
 
-    goal = services.create_goal(customer_id=customer.pk, name="Car", target_amount="8000",
-                                target_date=date(2027, 6, 30), priority="low")
+    goal = services.create_goal(
+        customer_id=customer.pk, name="Car", target_amount="8000", target_date=date(2027, 6, 30), priority="low"
+    )
     services.update_goal(goal_id=goal.pk, target_amount="9000.50", priority="high")
 
     goal.refresh_from_db()
@@ -331,7 +381,10 @@ def test_a_goal_update_changes_only_what_is_given_and_refuses_unknown_arguments(
 
     goal.refresh_from_db()
     assert (goal.name, goal.target_amount, goal.current_amount, goal.target_date) == (
-        "Car", D("8000.00"), D("20.00"), date(2027, 6, 30),
+        "Car",
+        D("8000.00"),
+        D("20.00"),
+        date(2027, 6, 30),
     )
     parameters = inspect.signature(services.update_goal).parameters
     assert all(p.kind is p.KEYWORD_ONLY and p.annotation != inspect.Parameter.empty for p in parameters.values())
@@ -344,8 +397,12 @@ def test_a_document_is_checked_checksummed_and_stored_once():
     customer = CustomerFactory()
 
     document, created = services.upload_document(
-        customer_id=customer.pk, document_type="pay_stub", file=io.BytesIO(PDF), original_name="stub.pdf",
-        declared_content_type="application/pdf", extracted_data={"gross_pay": D("2500.00"), "employer": "ACME"},
+        customer_id=customer.pk,
+        document_type="pay_stub",
+        file=io.BytesIO(PDF),
+        original_name="stub.pdf",
+        declared_content_type="application/pdf",
+        extracted_data={"gross_pay": D("2500.00"), "employer": "ACME"},
     )
     again, created_again = services.upload_document(
         customer_id=customer.pk, document_type="pay_stub", file=io.BytesIO(PDF), original_name="copy.pdf"
@@ -376,8 +433,13 @@ def test_refused_documents_store_nothing(settings, content, declared, extracted,
     settings.FINANCE_DOCUMENT_MAX_BYTES = 1000
 
     with pytest.raises(ValidationError, match=message):
-        services.upload_document(customer_id=CustomerFactory().pk, document_type="w2", file=io.BytesIO(content),
-                                 declared_content_type=declared, extracted_data=extracted)
+        services.upload_document(
+            customer_id=CustomerFactory().pk,
+            document_type="w2",
+            file=io.BytesIO(content),
+            declared_content_type=declared,
+            extracted_data=extracted,
+        )
 
     assert Document.objects.count() == 0
 
@@ -400,15 +462,23 @@ def test_an_api_import_reaches_only_the_partners_open_accounts(partner, other_pa
     again = services.import_transactions(transactions=rows, partner=partner)
 
     assert report.as_dict(position_key="index") == {
-        "import_id": report.import_id, "rows_read": 4, "inserted": 2, "duplicates": 0, "rejected": 2,
-        "errors": [{"index": 1, "errors": [f"No such account '{theirs.pk}'."]},
-                   {"index": 2, "errors": [f"Account '{closed.pk}' is closed."]}],
+        "import_id": report.import_id,
+        "rows_read": 4,
+        "inserted": 2,
+        "duplicates": 0,
+        "rejected": 2,
+        "errors": [
+            {"index": 1, "errors": [f"No such account '{theirs.pk}'."]},
+            {"index": 2, "errors": [f"Account '{closed.pk}' is closed."]},
+        ],
         "errors_truncated": False,
     }
     assert (again.inserted, again.duplicates) == (0, 2)
-    assert list(Transaction.objects.order_by("provider_transaction_id").values_list("provider_transaction_id", "category", "pending")) == [
-        ("t1", "coffee_shops", False), ("t4", "", True),
-    ]
+    assert list(
+        Transaction.objects.order_by("provider_transaction_id").values_list(
+            "provider_transaction_id", "category", "pending"
+        )
+    ) == [("t1", "coffee_shops", False), ("t4", "", True)]
     record = TransactionImport.objects.get(pk=report.import_id)
     assert (record.source, record.partner, record.status, record.errors[0]["index"]) == ("api", partner, "completed", 1)
 
@@ -416,10 +486,20 @@ def test_an_api_import_reaches_only_the_partners_open_accounts(partner, other_pa
 def test_an_api_import_refuses_unstorable_text_by_index_and_keeps_the_rest():
     account = AccountFactory()
     rows = [
-        services.TransactionInput(account_id=account.pk, provider_transaction_id="t1", date="2026-03-01", amount="-1.00", name="Fine"),
-        services.TransactionInput(account_id=account.pk, provider_transaction_id="t2", date="2026-03-01", amount="-1.00", name="Bad\x00"),
-        services.TransactionInput(account_id=account.pk, provider_transaction_id="t3", date="2026-03-01", amount="-1.00",
-                                  name="Fine", merchant_name="Half a pair \ud800"),
+        services.TransactionInput(
+            account_id=account.pk, provider_transaction_id="t1", date="2026-03-01", amount="-1.00", name="Fine"
+        ),
+        services.TransactionInput(
+            account_id=account.pk, provider_transaction_id="t2", date="2026-03-01", amount="-1.00", name="Bad\x00"
+        ),
+        services.TransactionInput(
+            account_id=account.pk,
+            provider_transaction_id="t3",
+            date="2026-03-01",
+            amount="-1.00",
+            name="Fine",
+            merchant_name="Half a pair \ud800",
+        ),
     ]
 
     report = services.import_transactions(transactions=rows)
@@ -427,6 +507,9 @@ def test_an_api_import_refuses_unstorable_text_by_index_and_keeps_the_rest():
     assert (report.inserted, report.rejected) == (1, 2)
     assert [error.as_dict(key="index") for error in report.errors] == [
         {"index": 1, "errors": ["name contains a NUL character (or an unpaired surrogate), which cannot be stored."]},
-        {"index": 2, "errors": ["merchant contains a NUL character (or an unpaired surrogate), which cannot be stored."]},
+        {
+            "index": 2,
+            "errors": ["merchant contains a NUL character (or an unpaired surrogate), which cannot be stored."],
+        },
     ]
     assert list(Transaction.objects.values_list("provider_transaction_id", flat=True)) == ["t1"]

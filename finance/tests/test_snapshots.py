@@ -53,9 +53,13 @@ def test_a_snapshot_totals_open_accounts_in_the_base_currency():
 
     snapshot.refresh_from_db()
     assert created is True
-    assert (snapshot.date, snapshot.currency, snapshot.total_assets, snapshot.total_liabilities, snapshot.net_worth) == (
-        DAY, "USD", D("13500.50"), D("5300.25"), D("8200.25"),
-    )
+    assert (
+        snapshot.date,
+        snapshot.currency,
+        snapshot.total_assets,
+        snapshot.total_liabilities,
+        snapshot.net_worth,
+    ) == (DAY, "USD", D("13500.50"), D("5300.25"), D("8200.25"))
     assert snapshot.assets_breakdown == {"checking": "1000.00", "savings": "2500.50", "investment": "10000.00"}
     assert snapshot.liabilities_breakdown == {"credit": "300.25", "loan": "5000.00"}
     assert snapshot.other_currencies == {"EUR": {"assets": "700.00", "liabilities": "0.00"}}
@@ -78,9 +82,13 @@ def test_a_customer_without_accounts_gets_zeros():
 
     snapshot, created = services.take_net_worth_snapshot(customer_id=customer.pk, on=DAY)
 
-    assert (created, snapshot.total_assets, snapshot.total_liabilities, snapshot.net_worth, snapshot.accounts_count) == (
-        True, D("0.00"), D("0.00"), D("0.00"), 0,
-    )
+    assert (
+        created,
+        snapshot.total_assets,
+        snapshot.total_liabilities,
+        snapshot.net_worth,
+        snapshot.accounts_count,
+    ) == (True, D("0.00"), D("0.00"), D("0.00"), 0)
 
 
 def test_another_partners_customer_cannot_be_snapshotted(partner, other_partner):
@@ -97,14 +105,28 @@ def test_snapshots_of_many_customers_match_single_snapshots_and_skip_those_taken
     modest = AccountFactory(current_balance=D("12.34")).customer
     indebted = AccountFactory(type="credit", current_balance=D("450.00")).customer
     CustomerFactory()  # no accounts: not snapshotted by the bulk run
-    NetWorthSnapshotFactory(customer=indebted, date=DAY, total_assets=D("1.00"), total_liabilities=D("0.00"), net_worth=D("1.00"))
+    NetWorthSnapshotFactory(
+        customer=indebted, date=DAY, total_assets=D("1.00"), total_liabilities=D("0.00"), net_worth=D("1.00")
+    )
     progress = []
 
     report = services.take_net_worth_snapshots(on=DAY, batch_size=2, progress=progress.append)
     again = services.take_net_worth_snapshots(on=DAY)
 
-    assert report.as_dict() == {"date": "2026-03-31", "customers": 3, "created": 2, "already_taken": 1, "run_id": report.run_id}
-    assert again.as_dict() == {"date": "2026-03-31", "customers": 3, "created": 0, "already_taken": 3, "run_id": again.run_id}
+    assert report.as_dict() == {
+        "date": "2026-03-31",
+        "customers": 3,
+        "created": 2,
+        "already_taken": 1,
+        "run_id": report.run_id,
+    }
+    assert again.as_dict() == {
+        "date": "2026-03-31",
+        "customers": 3,
+        "created": 0,
+        "already_taken": 3,
+        "run_id": again.run_id,
+    }
     assert sum(progress) == 3
     figures = {
         row.customer_id: (row.total_assets, row.total_liabilities, row.net_worth, row.accounts_count)
@@ -119,8 +141,16 @@ def test_snapshots_of_many_customers_match_single_snapshots_and_skip_those_taken
     with freeze_time("2026-04-01 16:00:00"):
         single, _ = services.take_net_worth_snapshot(customer_id=rich.pk)
     single.refresh_from_db()
-    for field in ("currency", "total_assets", "total_liabilities", "net_worth", "assets_breakdown",
-                  "liabilities_breakdown", "other_currencies", "accounts_count"):
+    for field in (
+        "currency",
+        "total_assets",
+        "total_liabilities",
+        "net_worth",
+        "assets_breakdown",
+        "liabilities_breakdown",
+        "other_currencies",
+        "accounts_count",
+    ):
         assert getattr(bulk, field) == getattr(single, field), field
     assert bulk.assets_breakdown == {"checking": "1000.00", "savings": "2500.50", "investment": "10000.00"}
     assert bulk.liabilities_breakdown == {"credit": "300.25", "loan": "5000.00"}
@@ -135,7 +165,8 @@ def test_bulk_snapshots_of_given_customers_include_those_without_accounts():
 
     assert (report.customers, report.created) == (2, 2)
     assert dict(NetWorthSnapshot.objects.values_list("customer_id", "net_worth")) == {
-        with_account.pk: D("5.00"), without.pk: D("0.00"),
+        with_account.pk: D("5.00"),
+        without.pk: D("0.00"),
     }
 
 
@@ -159,7 +190,10 @@ def test_only_eur_accounts_and_negative_balances_are_exact():
 
     snapshot = NetWorthSnapshot.objects.get()
     assert (snapshot.total_assets, snapshot.total_liabilities, snapshot.net_worth, snapshot.accounts_count) == (
-        D("-45.10"), D("0.00"), D("-45.10"), 3,
+        D("-45.10"),
+        D("0.00"),
+        D("-45.10"),
+        3,
     )
     assert (snapshot.assets_breakdown, snapshot.liabilities_breakdown) == ({"checking": "-45.10"}, {})
     assert snapshot.other_currencies == {"EUR": {"assets": "12.00", "liabilities": "99.99"}}
@@ -169,7 +203,9 @@ def test_a_snapshot_holds_exactly_the_net_worth_the_selector_reports():
     rich = wealthy_customer()  # assets, liabilities, a closed account, a EUR account
     bank = rich.bank_connections.get()
     AccountFactory(connection=bank, type="credit", current_balance=D("19.99"), currency="GBP")
-    AccountFactory(connection=bank, type="loan", current_balance=D("1000.00"), currency="EUR", deleted_at=timezone.now())
+    AccountFactory(
+        connection=bank, type="loan", current_balance=D("1000.00"), currency="EUR", deleted_at=timezone.now()
+    )
     overdrawn = AccountFactory(type="checking", current_balance=D("-0.01")).customer
 
     reported = selectors.net_worth_by_customer(customer_ids=[rich.pk, overdrawn.pk])
@@ -178,13 +214,23 @@ def test_a_snapshot_holds_exactly_the_net_worth_the_selector_reports():
         single, _ = services.take_net_worth_snapshot(customer_id=rich.pk)
 
     assert reported[rich.pk] == selectors.NetWorthFigures(
-        customer_id=rich.pk, currency="USD", total_assets=D("13500.50"), total_liabilities=D("5300.25"),
-        net_worth=D("8200.25"), assets_breakdown={"checking": "1000.00", "savings": "2500.50", "investment": "10000.00"},
+        customer_id=rich.pk,
+        currency="USD",
+        total_assets=D("13500.50"),
+        total_liabilities=D("5300.25"),
+        net_worth=D("8200.25"),
+        assets_breakdown={"checking": "1000.00", "savings": "2500.50", "investment": "10000.00"},
         liabilities_breakdown={"credit": "300.25", "loan": "5000.00"},
-        other_currencies={"EUR": {"assets": "700.00", "liabilities": "0.00"}, "GBP": {"assets": "0.00", "liabilities": "19.99"}},
+        other_currencies={
+            "EUR": {"assets": "700.00", "liabilities": "0.00"},
+            "GBP": {"assets": "0.00", "liabilities": "19.99"},
+        },
         accounts_count=7,
     )
-    assert (str(reported[overdrawn.pk].net_worth), reported[overdrawn.pk].assets_breakdown) == ("-0.01", {"checking": "-0.01"})
+    assert (str(reported[overdrawn.pk].net_worth), reported[overdrawn.pk].assets_breakdown) == (
+        "-0.01",
+        {"checking": "-0.01"},
+    )
     snapshots = [*NetWorthSnapshot.objects.filter(date=DAY), NetWorthSnapshot.objects.get(pk=single.pk)]
     assert len(snapshots) == 3
     for snapshot in snapshots:
@@ -207,10 +253,12 @@ def test_a_partner_can_snapshot_only_today(partner, day):
         services.take_net_worth_snapshot(customer_id=customer.pk, on=day, partner=partner)
 
     assert refused.value.code == "snapshot_date_not_today"
-    assert refused.value.fields == {"date": [
-        f"A snapshot records the balances as they are now, so it is taken for today "
-        f"(2026-03-31, America/New_York), not {day.isoformat()}."
-    ]}
+    assert refused.value.fields == {
+        "date": [
+            f"A snapshot records the balances as they are now, so it is taken for today "
+            f"(2026-03-31, America/New_York), not {day.isoformat()}."
+        ]
+    }
     assert NetWorthSnapshot.objects.count() == 0
 
 
@@ -295,15 +343,22 @@ def test_every_bulk_run_is_recorded_with_its_counts_and_who_started_it():
     chosen = services.take_net_worth_snapshots(customer_ids=[first.pk])
 
     run = NetWorthSnapshotRun.objects.get(pk=report.run_id)
-    assert (run.date, run.status, run.chosen_customers, run.customers, run.created, run.already_taken, run.started_by) == (
-        DAY, "completed", False, 2, 1, 1, officer,
-    )
+    assert (
+        run.date,
+        run.status,
+        run.chosen_customers,
+        run.customers,
+        run.created,
+        run.already_taken,
+        run.started_by,
+    ) == (DAY, "completed", False, 2, 1, 1, officer)
     assert run.finished_at is not None and run.error_message == ""
     assert NetWorthSnapshotRun.objects.filter(pk=chosen.run_id).values_list(
         "chosen_customers", "customers", "created", "already_taken", "status", "started_by"
     ).get() == (True, 1, 0, 1, "completed", None)
     assert [entry.action for entry in LogEntry.objects.get_for_object(run).order_by("pk")] == [
-        LogEntry.Action.CREATE, LogEntry.Action.UPDATE,
+        LogEntry.Action.CREATE,
+        LogEntry.Action.UPDATE,
     ]
 
 
@@ -327,6 +382,10 @@ def test_a_run_that_fails_half_way_is_marked_failed_and_keeps_the_batches_done(m
 
     run = NetWorthSnapshotRun.objects.get()
     assert (run.status, run.customers, run.created, run.already_taken, run.error_message) == (
-        "failed", 2, 2, 0, "RuntimeError: the disk is full",
+        "failed",
+        2,
+        2,
+        0,
+        "RuntimeError: the disk is full",
     )
     assert set(NetWorthSnapshot.objects.values_list("customer_id", flat=True)) == {customers[0].pk, customers[1].pk}

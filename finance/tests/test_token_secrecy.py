@@ -30,13 +30,26 @@ def test_the_token_never_leaves_in_clear(partner_client, partner, admin_client, 
     caplog.set_level(logging.DEBUG)
     customer = CustomerFactory(partner=partner)
 
-    created = partner_client.post("/api/v1/finance/connections/", data=json.dumps({
-        "customer": customer.pk, "provider": "plaid", "institution_name": "Chase", "item_id": "item-1", "access_token": FIRST,
-    }), content_type="application/json")
+    created = partner_client.post(
+        "/api/v1/finance/connections/",
+        data=json.dumps(
+            {
+                "customer": customer.pk,
+                "provider": "plaid",
+                "institution_name": "Chase",
+                "item_id": "item-1",
+                "access_token": FIRST,
+            }
+        ),
+        content_type="application/json",
+    )
     connection_id = created.json()["id"]
     first_ciphertext = stored(connection_id)
-    rotated = partner_client.patch(f"/api/v1/finance/connections/{connection_id}/", data=json.dumps({"access_token": SECOND}),
-                                   content_type="application/json")
+    rotated = partner_client.patch(
+        f"/api/v1/finance/connections/{connection_id}/",
+        data=json.dumps({"access_token": SECOND}),
+        content_type="application/json",
+    )
     second_ciphertext = stored(connection_id)
     answers = [
         created,
@@ -80,7 +93,11 @@ def test_the_model_value_is_masked_everywhere_but_reveal(caplog):
 
     logging.getLogger("finance.tests").warning("connection %s token %s", bank.pk, bank.access_token)
 
-    assert (str(bank.access_token), repr(bank.access_token), f"{bank.access_token}") == ("********", "<Sensitive ********>", "********")
+    assert (str(bank.access_token), repr(bank.access_token), f"{bank.access_token}") == (
+        "********",
+        "<Sensitive ********>",
+        "********",
+    )
     assert FIRST not in caplog.text and "********" in caplog.text
     dumped = serializers.serialize("json", [bank])
     assert FIRST not in dumped and "gcm1:" in dumped  # dumps carry ciphertext only
@@ -88,7 +105,9 @@ def test_the_model_value_is_masked_everywhere_but_reveal(caplog):
 
 
 def _bank():
-    return services.connect_bank(customer_id=CustomerFactory().pk, provider="plaid", institution_name="X", access_token=FIRST)
+    return services.connect_bank(
+        customer_id=CustomerFactory().pk, provider="plaid", institution_name="X", access_token=FIRST
+    )
 
 
 def test_key_rotation_re_encrypts_bank_tokens(settings):

@@ -39,12 +39,7 @@ def party_account_code(*, party: Party, category: str, type: str, currency: str)
 
 @transaction.atomic
 def open_party_account(
-    *,
-    party: Party,
-    category: str,
-    type: str = AccountType.ASSET,
-    currency: str | None = None,
-    name: str = "",
+    *, party: Party, category: str, type: str = AccountType.ASSET, currency: str | None = None, name: str = ""
 ) -> Account:
     """The party's account for a category (its receivable) or, with category "", its credit."""
     currency = currency or settings.LEDGER_CURRENCY
@@ -75,6 +70,3 @@ def set_account_active(*, account_id: int, is_active: bool) -> Account:
         account.is_active = is_active
         account.save(update_fields=["is_active"])
     return account
-
-
-

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -32,7 +32,6 @@ class EntryAlreadyBooked(Conflict):
     def __init__(self, message: str, *, existing_entry_id: int) -> None:
         super().__init__(message)
         self.existing_entry_id = existing_entry_id
-
 
 
 def _check_amount(value: Decimal, *, what: str) -> Decimal:
@@ -68,7 +67,9 @@ def _already_booked(idempotency_key: str) -> EntryAlreadyBooked | None:
     existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).values_list("pk", flat=True).first()
     if existing is None:
         return None
-    return EntryAlreadyBooked(f"{idempotency_key!r} is already booked as entry #{existing}.", existing_entry_id=existing)
+    return EntryAlreadyBooked(
+        f"{idempotency_key!r} is already booked as entry #{existing}.", existing_entry_id=existing
+    )
 
 
 @transaction.atomic
@@ -83,8 +84,12 @@ def post_entry(
 ) -> JournalEntry:
     """Book one balanced entry. Its key books it once: a second attempt raises EntryAlreadyBooked."""
     return _book_entry(
-        idempotency_key=idempotency_key, entry_date=entry_date, description=description, source=source,
-        legs=legs, created_by=created_by,
+        idempotency_key=idempotency_key,
+        entry_date=entry_date,
+        description=description,
+        source=source,
+        legs=legs,
+        created_by=created_by,
     )
 
 
@@ -167,4 +172,7 @@ def post_staged_charges(*, source: str, created_by: User | None = None) -> tuple
 def staged_parties_with_credit() -> list[tuple[Party, str]]:
     """After `post_staged_charges` or `post_charges`: the parties charged by this batch that hold
     credit, with its currency. One query, whatever the batch size; most parties have none."""
-    return [(Party(type=party_type, id=party_id), currency) for party_type, party_id, currency in bulk.staged_parties_with_credit()]
+    return [
+        (Party(type=party_type, id=party_id), currency)
+        for party_type, party_id, currency in bulk.staged_parties_with_credit()
+    ]

@@ -16,9 +16,9 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from loanproject.core import topics
 from loanproject.core.errors import IdempotencyKeyReused
 from loanproject.core.money import ZERO
-from loanproject.core import topics
 from loanproject.core.outbox import publish_event
 
 from ..inputs import Leg
@@ -61,7 +61,9 @@ def allocation_rank(category: str, order: Sequence[str]) -> int:
     return order.index(category) if category in order else len(order)
 
 
-def _allocate(items: list[OpenItem], amount: Decimal, categories: Sequence[str] | None) -> tuple[list[tuple[OpenItem, Decimal]], Decimal]:
+def _allocate(
+    items: list[OpenItem], amount: Decimal, categories: Sequence[str] | None
+) -> tuple[list[tuple[OpenItem, Decimal]], Decimal]:
     """Shares of `amount` for the items in allocation order; returns (shares, what is left)."""
     order = list(categories if categories is not None else settings.LEDGER_PAYMENT_ALLOCATION_ORDER)
     ranked = sorted(items, key=lambda item: (allocation_rank(item.account.category, order), item.due_date, item.pk))
@@ -100,9 +102,7 @@ def _pay_items(entry: JournalEntry, shares: list[tuple[OpenItem, Decimal]]) -> l
 def _replay_payment(entry: JournalEntry, *, party: Party, amount: Decimal) -> PaymentResult:
     cash_leg = entry.postings.filter(debit__gt=0).select_related("account").first()
     credit_legs = list(entry.postings.filter(credit__gt=0).select_related("account"))
-    same_party = all(
-        leg.account.party_type == party.type and leg.account.party_id == party.id for leg in credit_legs
-    )
+    same_party = all(leg.account.party_type == party.type and leg.account.party_id == party.id for leg in credit_legs)
     if entry.source != PAYMENT_SOURCE or cash_leg is None or cash_leg.debit != amount or not same_party:
         raise IdempotencyKeyReused(f"{entry.idempotency_key!r} was used for another booking (entry #{entry.pk}).")
     allocations = list(entry.allocations.select_related("item").order_by("pk"))

@@ -16,9 +16,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from loanproject.core import topics
 from loanproject.core.errors import Conflict, NotFound
 from loanproject.core.money import ZERO
-from loanproject.core import topics
 from loanproject.core.outbox import publish_event
 
 from ..inputs import Leg
@@ -59,9 +59,7 @@ def _reopen_paid_items(entry: JournalEntry) -> None:
 def _close_items_opened_by(entry: JournalEntry) -> None:
     items = lock_open_items(entry.open_items.values_list("pk", flat=True))
     if any(item.outstanding != item.amount for item in items):
-        raise Conflict(
-            f"Entry #{entry.pk} was paid (in part): reverse the payments first.", code="entry_paid"
-        )
+        raise Conflict(f"Entry #{entry.pk} was paid (in part): reverse the payments first.", code="entry_paid")
     now = timezone.now()
     for item in items:
         item.outstanding, item.status, item.closed_at = ZERO, OpenItemStatus.CLOSED, now
@@ -151,7 +149,9 @@ def reverse_payment(
     """Reverse a payment of `party` (a bounced cheque, a payment booked to the wrong party): what
     it paid is open again and the credit it left is taken back."""
     entry = lock_entry(entry_id)
-    party_legs = set(entry.postings.exclude(account__party_type="").values_list("account__party_type", "account__party_id"))
+    party_legs = set(
+        entry.postings.exclude(account__party_type="").values_list("account__party_type", "account__party_id")
+    )
     if entry.source != PAYMENT_SOURCE or party_legs != {(party.type, party.id)}:
         raise NotFound(f"Entry #{entry.pk} is not a payment of {party}.")
     return reverse_entry(entry_id=entry.pk, reason=reason, reversal_date=reversal_date, created_by=created_by)

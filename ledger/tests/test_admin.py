@@ -6,8 +6,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from ledger.inputs import Charge, Leg
 from ledger import services
+from ledger.inputs import Charge, Leg
 from ledger.models import JournalEntry
 from ledger.parties import Party
 
@@ -42,7 +42,8 @@ def make_charges(count: int, *, offset: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "url_name", ["admin:ledger_journalentry_changelist", "admin:ledger_openitem_changelist", "admin:ledger_account_changelist"]
+    "url_name",
+    ["admin:ledger_journalentry_changelist", "admin:ledger_openitem_changelist", "admin:ledger_account_changelist"],
 )
 def test_ledger_changelists_do_not_query_per_row(admin_client, url_name):
     make_charges(3, offset=0)
@@ -103,14 +104,24 @@ def test_the_reverse_action_books_a_reversal(admin_client):
 def test_the_reverse_action_refuses_an_entry_another_app_booked(admin_client):
     income = income_account()
     services.post_charges(
-        charges=[Charge("inst-1", date(2026, 1, 4), date(2026, 1, 4), "installment", receivable(Party.of("loans.driver", 1)).pk,
-                        ((income.pk, Decimal("10.00")),))],
+        charges=[
+            Charge(
+                "inst-1",
+                date(2026, 1, 4),
+                date(2026, 1, 4),
+                "installment",
+                receivable(Party.of("loans.driver", 1)).pk,
+                ((income.pk, Decimal("10.00")),),
+            )
+        ],
         source="loans.installment",
     )
     entry = JournalEntry.objects.get(idempotency_key="inst-1")
 
     response = admin_client.post(
-        reverse("admin:ledger_journalentry_changelist"), {"action": "reverse_entries", "_selected_action": [entry.pk]}, follow=True,
+        reverse("admin:ledger_journalentry_changelist"),
+        {"action": "reverse_entries", "_selected_action": [entry.pk]},
+        follow=True,
     )
 
     assert [str(m) for m in response.context["messages"]] == [

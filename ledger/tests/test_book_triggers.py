@@ -67,7 +67,10 @@ def test_a_balanced_entry_written_one_leg_at_a_time_commits():
 
 def test_the_balance_is_checked_per_currency():
     usd_cash, usd_income = cash_account(), income_account()
-    eur_cash, eur_income = AccountFactory(code="1001", currency="EUR"), AccountFactory(code="4001", currency="EUR", type="income")
+    eur_cash, eur_income = (
+        AccountFactory(code="1001", currency="EUR"),
+        AccountFactory(code="4001", currency="EUR", type="income"),
+    )
 
     with pytest.raises(IntegrityError, match="does not balance in EUR"), transaction.atomic():
         entry_id = insert_entry("fx")
@@ -136,7 +139,14 @@ def test_an_entry_cannot_pretend_to_belong_to_another_transaction():
         lambda entry: JournalEntry.objects.filter(pk=entry.pk).update(description="rewritten"),
         lambda entry: raw("DELETE FROM ledger_journalentry WHERE id = %s", [entry.pk]),
     ],
-    ids=["orm-update-leg", "orm-delete-leg", "sql-update-leg", "sql-delete-leg", "orm-update-entry", "sql-delete-entry"],
+    ids=[
+        "orm-update-leg",
+        "orm-delete-leg",
+        "sql-update-leg",
+        "sql-delete-leg",
+        "orm-update-entry",
+        "sql-delete-entry",
+    ],
 )
 def test_postings_and_entries_are_append_only(write):
     cash, income = cash_account(), income_account()
@@ -148,7 +158,8 @@ def test_postings_and_entries_are_append_only(write):
     entry.refresh_from_db()
     assert entry.description == "fixed"
     assert sorted(Posting.objects.filter(entry=entry).values_list("debit", "credit")) == [
-        (Decimal("0.00"), Decimal("10.00")), (Decimal("10.00"), Decimal("0.00")),
+        (Decimal("0.00"), Decimal("10.00")),
+        (Decimal("10.00"), Decimal("0.00")),
     ]
 
 

@@ -31,7 +31,9 @@ def test_a_leg_has_one_positive_side(legs, constraint):
     entry = book(cash_account(), income_account(), "1.00", key="e")
 
     with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
-        Posting.objects.bulk_create([Posting(entry=entry, account=entry.postings.first().account, **{"currency": "USD", **legs})])
+        Posting.objects.bulk_create(
+            [Posting(entry=entry, account=entry.postings.first().account, **{"currency": "USD", **legs})]
+        )
 
     assert entry.postings.count() == 2
 
@@ -95,7 +97,9 @@ def test_an_entry_is_reversed_at_most_once_in_the_database():
     services.reverse_entry(entry_id=entry.pk, reason="mistake")
 
     with pytest.raises(IntegrityError, match="journal_entry_reversed_once"), transaction.atomic():
-        JournalEntry.objects.create(idempotency_key="r2", entry_date=date(2026, 1, 4), description="r", source="t", reversal_of=entry)
+        JournalEntry.objects.create(
+            idempotency_key="r2", entry_date=date(2026, 1, 4), description="r", source="t", reversal_of=entry
+        )
 
     assert JournalEntry.objects.filter(reversal_of=entry).count() == 1
 

@@ -20,7 +20,11 @@ DRIVER = Party.of("loans.driver", 7)
 
 def prepaid(amount: str = "100.00") -> JournalEntry:
     services.record_payment(
-        party=DRIVER, amount=Decimal(amount), received_on=date(2026, 1, 6), idempotency_key="prepaid", cash_account=cash_account()
+        party=DRIVER,
+        amount=Decimal(amount),
+        received_on=date(2026, 1, 6),
+        idempotency_key="prepaid",
+        cash_account=cash_account(),
     )
     return JournalEntry.objects.get(idempotency_key="prepaid")
 
@@ -36,7 +40,9 @@ def test_two_applications_of_one_credit_at_once_spend_it_once():
     applied = [result for result in results if result is not None]
     assert [(a.applied, a.credit_left) for a in applied] == [(Decimal("100.00"), Decimal("0.00"))]
     assert {i.pk: i.outstanding for i in OpenItem.objects.filter(pk__in=[first.pk, second.pk])} == {
-        first.pk: Decimal("0.00"), second.pk: Decimal("20.00")}
+        first.pk: Decimal("0.00"),
+        second.pk: Decimal("20.00"),
+    }
     assert selectors.party_balance(party=DRIVER) == Decimal("20.00")
     assert JournalEntry.objects.filter(source="ledger.credit").count() == 1
 
@@ -59,4 +65,6 @@ def test_an_application_racing_the_payments_reversal_leaves_one_consistent_outco
         assert not isinstance(reversed_, Exception), reversed_
         assert (applied, credit_entries) == (None, 0)
         assert (item.outstanding, selectors.party_balance(party=DRIVER)) == (Decimal("60.00"), Decimal("60.00"))
-    assert selectors.account_balance(account=cash_account()) == (Decimal("100.00") if credit_entries else Decimal("0.00"))
+    assert selectors.account_balance(account=cash_account()) == (
+        Decimal("100.00") if credit_entries else Decimal("0.00")
+    )

@@ -25,7 +25,10 @@ def test_a_balanced_entry_is_booked_with_its_legs():
     entry = book(cash, income, "125.50", key="fee-1")
 
     legs = list(entry.postings.order_by("pk").values_list("account__code", "debit", "credit", "currency"))
-    assert legs == [("1000", Decimal("125.50"), Decimal("0.00"), "USD"), ("4000", Decimal("0.00"), Decimal("125.50"), "USD")]
+    assert legs == [
+        ("1000", Decimal("125.50"), Decimal("0.00"), "USD"),
+        ("4000", Decimal("0.00"), Decimal("125.50"), "USD"),
+    ]
     assert selectors.account_balance(account=cash) == Decimal("125.50")
     assert selectors.account_balance(account=income) == Decimal("125.50")
 
@@ -109,7 +112,10 @@ def test_party_accounts_are_opened_once_per_category():
     assert loans == again
     assert loans != lease
     assert (loans.code, loans.type, loans.party_type, loans.party_id) == (
-        "loans.driver:7:LOANS:USD", AccountType.ASSET, "loans.driver", "7",
+        "loans.driver:7:LOANS:USD",
+        AccountType.ASSET,
+        "loans.driver",
+        "7",
     )
     assert loans.name == "Driver 7 Loans"
 
@@ -155,7 +161,11 @@ def test_post_charges_books_an_entry_and_an_open_item_per_charge():
     ]
     item = OpenItem.objects.get(pk=posted["c-1"].open_item_id)
     assert (item.amount, item.outstanding, item.status, item.reference, item.entry_id) == (
-        Decimal("21.01"), Decimal("21.01"), OpenItemStatus.OPEN, "ref-1", entry.pk,
+        Decimal("21.01"),
+        Decimal("21.01"),
+        OpenItemStatus.OPEN,
+        "ref-1",
+        entry.pk,
     )
     assert selectors.party_balance(party=DRIVER) == Decimal("63.03")
 
@@ -220,7 +230,11 @@ def test_reversing_a_charge_books_its_mirror_and_closes_its_item():
         ("4000", Decimal("40.00"), Decimal("0.00")),
         ("loans.driver:7:LOANS:USD", Decimal("0.00"), Decimal("40.00")),
     ]
-    assert (reversal.reversal_of_id, reversal.idempotency_key, reversal.source) == (item.entry_id, f"reversal:{item.entry_id}", "ledger.reversal")
+    assert (reversal.reversal_of_id, reversal.idempotency_key, reversal.source) == (
+        item.entry_id,
+        f"reversal:{item.entry_id}",
+        "ledger.reversal",
+    )
     item.refresh_from_db()
     assert (item.outstanding, item.status) == (Decimal("0.00"), OpenItemStatus.CLOSED)
     assert selectors.party_balance(party=DRIVER) == Decimal("0.00")

@@ -60,8 +60,11 @@ def test_a_payment_pays_categories_in_the_configured_order_oldest_first(items, s
         ("lease-1", Decimal("10.00")),
     ]
     assert outstanding(items) == {
-        "loan_new": Decimal("0.00"), "loan_old": Decimal("0.00"), "lease": Decimal("40.00"),
-        "ezpass": Decimal("5.00"), "other": Decimal("99.00"),
+        "loan_new": Decimal("0.00"),
+        "loan_old": Decimal("0.00"),
+        "lease": Decimal("40.00"),
+        "ezpass": Decimal("5.00"),
+        "other": Decimal("99.00"),
     }
     assert (result.applied, result.credit) == (Decimal("70.00"), Decimal("0.00"))
 
@@ -72,8 +75,11 @@ def test_another_order_pays_other_items_first(items, settings):
     pay("60.00")
 
     assert outstanding(items) == {
-        "loan_new": Decimal("30.00"), "loan_old": Decimal("25.00"), "lease": Decimal("0.00"),
-        "ezpass": Decimal("0.00"), "other": Decimal("99.00"),
+        "loan_new": Decimal("30.00"),
+        "loan_old": Decimal("25.00"),
+        "lease": Decimal("0.00"),
+        "ezpass": Decimal("0.00"),
+        "other": Decimal("99.00"),
     }
 
 
@@ -126,7 +132,10 @@ def test_the_same_key_replays_the_first_payment(items):
     assert replay.replayed and not first.replayed
     assert replay.entry == first.entry
     assert [(a.item_id, a.amount) for a in replay.allocations] == [(a.item_id, a.amount) for a in first.allocations]
-    assert (JournalEntry.objects.filter(source="ledger.payment").count(), PaymentAllocation.objects.count()) == (1, len(first.allocations))
+    assert (JournalEntry.objects.filter(source="ledger.payment").count(), PaymentAllocation.objects.count()) == (
+        1,
+        len(first.allocations),
+    )
     assert OutboxEvent.objects.filter(topic=topics.LEDGER_PAYMENT_RECORDED).count() == 1
 
 
@@ -157,6 +166,11 @@ def test_a_payment_announces_itself_in_the_outbox(items):
     event = OutboxEvent.objects.get(topic=topics.LEDGER_PAYMENT_RECORDED)
     assert event.aggregate_id == str(result.entry.pk)
     assert event.payload == {
-        "entry_id": result.entry.pk, "party_type": "loans.driver", "party_id": "7",
-        "amount": "10.00", "applied": "10.00", "credit": "0.00", "currency": "USD",
+        "entry_id": result.entry.pk,
+        "party_type": "loans.driver",
+        "party_id": "7",
+        "amount": "10.00",
+        "applied": "10.00",
+        "credit": "0.00",
+        "currency": "USD",
     }

@@ -24,7 +24,17 @@ OTHER = Party.of("loans.driver", 8)
 def foreign_charge(amount: str = "40.00", *, key: str = "inst-1", source: str = "loans.installment") -> OpenItem:
     """A charge booked by another app (its source is not the ledger's)."""
     posted = services.post_charges(
-        charges=[Charge(key, date(2026, 1, 4), date(2026, 1, 4), key, receivable(DRIVER).pk, ((income_account().pk, Decimal(amount)),), key)],
+        charges=[
+            Charge(
+                key,
+                date(2026, 1, 4),
+                date(2026, 1, 4),
+                key,
+                receivable(DRIVER).pk,
+                ((income_account().pk, Decimal(amount)),),
+                key,
+            )
+        ],
         source=source,
     )
     return OpenItem.objects.get(pk=posted[key].open_item_id)
@@ -32,7 +42,11 @@ def foreign_charge(amount: str = "40.00", *, key: str = "inst-1", source: str = 
 
 def pay(amount: str, *, key: str, party: Party = DRIVER):
     return services.record_payment(
-        party=party, amount=Decimal(amount), received_on=date(2026, 1, 6), idempotency_key=key, cash_account=cash_account()
+        party=party,
+        amount=Decimal(amount),
+        received_on=date(2026, 1, 6),
+        idempotency_key=key,
+        cash_account=cash_account(),
     )
 
 
@@ -52,14 +66,18 @@ def test_an_entry_of_another_app_is_refused_unless_that_app_asks(on_behalf_of_so
 def test_the_owning_app_reverses_its_entry_and_the_reversal_is_announced():
     item = foreign_charge()
 
-    reversal = services.reverse_entry(entry_id=item.entry_id, reason="billed in error", on_behalf_of_source="loans.installment")
+    reversal = services.reverse_entry(
+        entry_id=item.entry_id, reason="billed in error", on_behalf_of_source="loans.installment"
+    )
 
     item.refresh_from_db()
     assert (item.status, item.outstanding) == (OpenItemStatus.CLOSED, Decimal("0.00"))
     event = OutboxEvent.objects.get(topic=topics.LEDGER_ENTRY_REVERSED)
     assert (event.aggregate_type, event.aggregate_id) == ("ledger.JournalEntry", str(item.entry_id))
     assert event.payload == {
-        "entry_id": item.entry_id, "reversal_entry_id": reversal.pk, "source": "loans.installment",
+        "entry_id": item.entry_id,
+        "reversal_entry_id": reversal.pk,
+        "source": "loans.installment",
         "parties": [{"party_type": "loans.driver", "party_id": "7"}],
     }
 
@@ -105,10 +123,20 @@ def test_credit_pays_later_charges_in_allocation_order(settings):
 
     assert (applied.applied, applied.credit_left) == (Decimal("100.00"), Decimal("0.00"))
     assert [(a.item.reference, a.amount) for a in applied.allocations] == [
-        ("loan-1", Decimal("45.00")), ("loan-2", Decimal("45.00")), ("lease-1", Decimal("10.00")),
+        ("loan-1", Decimal("45.00")),
+        ("loan-2", Decimal("45.00")),
+        ("lease-1", Decimal("10.00")),
     ]
-    outstanding = {i.reference: i.outstanding for i in OpenItem.objects.filter(pk__in=[lease.pk, loan_new.pk, loan_old.pk, other.pk])}
-    assert outstanding == {"loan-1": Decimal("0.00"), "loan-2": Decimal("0.00"), "lease-1": Decimal("20.00"), "other": Decimal("10.00")}
+    outstanding = {
+        i.reference: i.outstanding
+        for i in OpenItem.objects.filter(pk__in=[lease.pk, loan_new.pk, loan_old.pk, other.pk])
+    }
+    assert outstanding == {
+        "loan-1": Decimal("0.00"),
+        "loan-2": Decimal("0.00"),
+        "lease-1": Decimal("20.00"),
+        "other": Decimal("10.00"),
+    }
     assert sorted(applied.entry.postings.values_list("account__code", "debit", "credit")) == [
         ("loans.driver:7:LEASE:USD", Decimal("0.00"), Decimal("10.00")),
         ("loans.driver:7:LOANS:USD", Decimal("0.00"), Decimal("90.00")),
@@ -170,11 +198,20 @@ def test_the_parties_a_batch_charged_that_hold_credit_are_found_in_one_query(dja
     pay("5.00", key="credit-7")
     pay("5.00", key="credit-8", party=OTHER)
     pay("5.00", key="credit-9", party=Party.of("loans.driver", 9))  # holds credit, not charged below
-    charge(receivable(OTHER), income_account(), "5.00", key="other", due=date(2026, 1, 4))  # OTHER's credit used up below
+    charge(
+        receivable(OTHER), income_account(), "5.00", key="other", due=date(2026, 1, 4)
+    )  # OTHER's credit used up below
     services.apply_party_credit(party=OTHER)
     services.post_charges(
         charges=[
-            Charge(f"batch-{n}", date(2026, 1, 11), date(2026, 1, 11), "batch", receivable(party).pk, ((income_account().pk, Decimal("1.00")),))
+            Charge(
+                f"batch-{n}",
+                date(2026, 1, 11),
+                date(2026, 1, 11),
+                "batch",
+                receivable(party).pk,
+                ((income_account().pk, Decimal("1.00")),),
+            )
             for n, party in enumerate([DRIVER, OTHER, Party.of("loans.driver", 10)])
         ],
         source="test",

@@ -30,14 +30,26 @@ def test_worked_example_a_month_of_one_drivers_account():
     week = [date(2026, 1, 4), date(2026, 1, 11), date(2026, 1, 18)]
     posted = services.post_charges(
         charges=[
-            Charge(f"week-{n}", day, day, f"week {n}", driver_loans.pk, ((principal.pk, Decimal("100.00")), (interest.pk, Decimal("10.00"))))
+            Charge(
+                f"week-{n}",
+                day,
+                day,
+                f"week {n}",
+                driver_loans.pk,
+                ((principal.pk, Decimal("100.00")), (interest.pk, Decimal("10.00"))),
+            )
             for n, day in enumerate(week, start=1)
         ],
         source="test",
     )
-    services.record_payment(party=DRIVER, amount=Decimal("150.00"), received_on=date(2026, 1, 12), idempotency_key="pay", cash_account=cash)
+    services.record_payment(
+        party=DRIVER, amount=Decimal("150.00"), received_on=date(2026, 1, 12), idempotency_key="pay", cash_account=cash
+    )
     services.reverse_entry(
-        entry_id=posted["week-3"].entry_id, reason="billed too early", reversal_date=date(2026, 1, 19), on_behalf_of_source="test"
+        entry_id=posted["week-3"].entry_id,
+        reason="billed too early",
+        reversal_date=date(2026, 1, 19),
+        on_behalf_of_source="test",
     )
 
     trial = selectors.trial_balance()
@@ -96,23 +108,47 @@ def test_aging_puts_each_open_item_in_its_bucket():
     rows = selectors.open_items_aging(as_of=as_of, party_type="loans.driver", category=Category.LOANS)
 
     assert rows == [
-        {"party_type": "loans.driver", "party_id": "8", "currency": "USD", "current": Decimal("0.00"),
-         "days_1_7": Decimal("0.00"), "days_8_30": Decimal("0.00"), "days_31_60": Decimal("0.00"),
-         "days_over_60": Decimal("1000.00"), "total": Decimal("1000.00")},
-        {"party_type": "loans.driver", "party_id": "7", "currency": "USD", "current": Decimal("3.00"),
-         "days_1_7": Decimal("12.00"), "days_8_30": Decimal("48.00"), "days_31_60": Decimal("192.00"),
-         "days_over_60": Decimal("256.00"), "total": Decimal("511.00")},
+        {
+            "party_type": "loans.driver",
+            "party_id": "8",
+            "currency": "USD",
+            "current": Decimal("0.00"),
+            "days_1_7": Decimal("0.00"),
+            "days_8_30": Decimal("0.00"),
+            "days_31_60": Decimal("0.00"),
+            "days_over_60": Decimal("1000.00"),
+            "total": Decimal("1000.00"),
+        },
+        {
+            "party_type": "loans.driver",
+            "party_id": "7",
+            "currency": "USD",
+            "current": Decimal("3.00"),
+            "days_1_7": Decimal("12.00"),
+            "days_8_30": Decimal("48.00"),
+            "days_31_60": Decimal("192.00"),
+            "days_over_60": Decimal("256.00"),
+            "total": Decimal("511.00"),
+        },
     ]
 
 
 def test_paid_items_leave_the_aging():
     income, account = income_account(), receivable(DRIVER)
     charge(account, income, "10.00", key="a", due=date(2026, 1, 4))
-    services.record_payment(party=DRIVER, amount=Decimal("4.00"), received_on=date(2026, 1, 5), idempotency_key="p", cash_account=cash_account())
+    services.record_payment(
+        party=DRIVER,
+        amount=Decimal("4.00"),
+        received_on=date(2026, 1, 5),
+        idempotency_key="p",
+        cash_account=cash_account(),
+    )
 
     rows = selectors.open_items_aging(as_of=date(2026, 1, 10))
 
-    assert [(row["party_id"], row["days_1_7"], row["total"]) for row in rows] == [("7", Decimal("6.00"), Decimal("6.00"))]
+    assert [(row["party_id"], row["days_1_7"], row["total"]) for row in rows] == [
+        ("7", Decimal("6.00"), Decimal("6.00"))
+    ]
 
 
 @pytest.mark.parametrize(

@@ -131,7 +131,20 @@ def log_bulk_changes(
     ]
     return insert_rows(
         LogEntry,
-        ["content_type", "object_pk", "object_id", "object_repr", "action", "changes", "changes_text", "actor",
-         "actor_email", "remote_addr", "remote_port", "cid", "timestamp"],
+        [
+            "content_type",
+            "object_pk",
+            "object_id",
+            "object_repr",
+            "action",
+            "changes",
+            "changes_text",
+            "actor",
+            "actor_email",
+            "remote_addr",
+            "remote_port",
+            "cid",
+            "timestamp",
+        ],
         rows,
     )

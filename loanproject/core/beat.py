@@ -28,7 +28,9 @@ from django.db.models import Q
 from django_celery_beat import schedulers
 from django_celery_beat.models import PeriodicTask
 
-DECLARED = "Declared in CELERY_BEAT_SCHEDULE. Changes made here are kept; delete the entry to get the declared one back."
+DECLARED = (
+    "Declared in CELERY_BEAT_SCHEDULE. Changes made here are kept; delete the entry to get the declared one back."
+)
 
 
 def _as_database_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -40,7 +42,9 @@ def _as_database_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def install_beat_schedule(*, schedule: Mapping[str, Mapping[str, Any]] | None = None, using: str = DEFAULT_DB_ALIAS) -> list[str]:
+def install_beat_schedule(
+    *, schedule: Mapping[str, Mapping[str, Any]] | None = None, using: str = DEFAULT_DB_ALIAS
+) -> list[str]:
     """Create the periodic task of every declared entry that has none; returns the names created."""
     schedule = settings.CELERY_BEAT_SCHEDULE if schedule is None else schedule
     existing = set(PeriodicTask.objects.using(using).filter(name__in=list(schedule)).values_list("name", flat=True))

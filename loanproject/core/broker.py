@@ -148,7 +148,10 @@ class BackgroundSender:
         except Exception as exc:
             logger.warning(
                 "broker unreachable (%s: %s); %s send(s) wait, next try in %.0f s (beat recovers them meanwhile)",
-                type(exc).__name__, exc, len(unsent), PAUSE_AFTER_FAILURE_SECONDS,
+                type(exc).__name__,
+                exc,
+                len(unsent),
+                PAUSE_AFTER_FAILURE_SECONDS,
             )
         return unsent
 

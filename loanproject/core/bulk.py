@@ -53,7 +53,10 @@ def update_rows(objs: Sequence[models.Model], fields: Sequence[str], *, batch_si
     with psycopg.Cursor(connection.connection) as cursor:
         for start in range(0, len(objs), batch_size):
             chunk = objs[start : start + batch_size]
-            arrays = [[convert(getattr(obj, attname)) for obj in chunk] for convert, attname in zip(converters, attnames)]
+            arrays = [
+                [convert(getattr(obj, attname)) for obj in chunk]
+                for convert, attname in zip(converters, attnames, strict=True)
+            ]
             cursor.execute(sql, arrays)
             updated += cursor.rowcount
     return updated
@@ -107,11 +110,25 @@ def _converter(field: models.Field[Any, Any], connection: BaseDatabaseWrapper) -
 
 
 # Exact types only: a subclass (an encrypted text field, say) may transform its value.
-NATIVE_FIELD_TYPES = frozenset({
-    models.CharField, models.TextField, models.IntegerField, models.SmallIntegerField, models.BigIntegerField,
-    models.PositiveIntegerField, models.PositiveSmallIntegerField, models.DecimalField, models.BooleanField,
-    models.UUIDField, models.ForeignKey, models.DateField, models.AutoField, models.BigAutoField, MoneyField,
-})
+NATIVE_FIELD_TYPES = frozenset(
+    {
+        models.CharField,
+        models.TextField,
+        models.IntegerField,
+        models.SmallIntegerField,
+        models.BigIntegerField,
+        models.PositiveIntegerField,
+        models.PositiveSmallIntegerField,
+        models.DecimalField,
+        models.BooleanField,
+        models.UUIDField,
+        models.ForeignKey,
+        models.DateField,
+        models.AutoField,
+        models.BigAutoField,
+        MoneyField,
+    }
+)
 
 
 def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
@@ -143,7 +160,9 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequenc
     return len(rows)
 
 
-def insert_rows_returning_ids(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[int]:
+def insert_rows_returning_ids(
+    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> list[int]:
     """insert_rows, and the new primary keys in row order (rows may then be referenced at once).
 
     The keys are drawn from the table's identity sequence first, then the rows go in with COPY.

@@ -37,9 +37,7 @@ def consume_once(*, consumer: str, event_id: int, handle: Callable[[OutboxEvent]
     return True
 
 
-def outbox_consumer(
-    name: str, **task_options: Any
-) -> Callable[[Callable[[OutboxEvent], object]], Task[[int], bool]]:
+def outbox_consumer(name: str, **task_options: Any) -> Callable[[Callable[[OutboxEvent], object]], Task[[int], bool]]:
     """Makes `handle(event)` the Celery task `name`: given an event id, it runs once, as the system user."""
 
     def register(handle: Callable[[OutboxEvent], object]) -> Task[[int], bool]:

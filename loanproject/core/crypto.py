@@ -64,8 +64,7 @@ class KeyRing:
             key_id, sep, encoded = entry.partition(":")
             if not sep or not _KEY_ID.match(key_id):
                 raise ImproperlyConfigured(
-                    "FIELD_ENCRYPTION_KEYS entries must look like 'key_id:base64key' "
-                    "(key id: letters, digits, - or _)"
+                    "FIELD_ENCRYPTION_KEYS entries must look like 'key_id:base64key' (key id: letters, digits, - or _)"
                 )
             if key_id in keys:
                 raise ImproperlyConfigured(f"FIELD_ENCRYPTION_KEYS repeats key id {key_id!r}")

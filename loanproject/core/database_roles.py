@@ -102,9 +102,7 @@ def grant_statements(*, app_role: str, owner: str | None = None, using: str = DE
 
 
 def _refusals(cursor: CursorWrapper, *, app_role: str, owner: str) -> list[str]:
-    cursor.execute(
-        "SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname IN (%s, %s)", [app_role, owner]
-    )
+    cursor.execute("SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname IN (%s, %s)", [app_role, owner])
     roles = {name: (superuser, bypass_rls) for name, superuser, bypass_rls in cursor.fetchall()}
     missing = [name for name in (app_role, owner) if name not in roles]
     if missing:
@@ -130,8 +128,10 @@ def _refusals(cursor: CursorWrapper, *, app_role: str, owner: str) -> list[str]:
     )
     owned = [name for (name,) in cursor.fetchall()]
     if owned:
-        refusals.append(f"{app_role} owns {', '.join(owned[:10])}{' ...' if len(owned) > 10 else ''}: "
-                        f"make {owner} their owner (ALTER ... OWNER TO)")
+        refusals.append(
+            f"{app_role} owns {', '.join(owned[:10])}{' ...' if len(owned) > 10 else ''}: "
+            f"make {owner} their owner (ALTER ... OWNER TO)"
+        )
     return refusals
 
 

@@ -48,7 +48,9 @@ class DatabaseFailureMiddleware:
         if failed_statements() != failures_before and _blames_the_request(request, response):
             logger.warning(
                 "The database failed during %s %s; answering 503 instead of %s",
-                request.method, request.path, response.status_code,
+                request.method,
+                request.path,
+                response.status_code,
             )
             return database_unavailable(request)
         return response

@@ -9,9 +9,7 @@ class DomainError(Exception):
     http_status = 400
     code = "invalid"
 
-    def __init__(
-        self, message: str, *, code: str | None = None, fields: dict[str, list[str]] | None = None
-    ) -> None:
+    def __init__(self, message: str, *, code: str | None = None, fields: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code:

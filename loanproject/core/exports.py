@@ -23,7 +23,9 @@ class _Echo:
         return value
 
 
-def csv_response(*, filename: str, columns: Sequence[tuple[str, str]], rows: Iterable[dict[str, Any]]) -> StreamingHttpResponse:
+def csv_response(
+    *, filename: str, columns: Sequence[tuple[str, str]], rows: Iterable[dict[str, Any]]
+) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
 
     def lines() -> Iterator[str]:
@@ -36,7 +38,9 @@ def csv_response(*, filename: str, columns: Sequence[tuple[str, str]], rows: Ite
     return response
 
 
-def xlsx_response(*, filename: str, title: str, columns: Sequence[tuple[str, str]], rows: Iterable[dict[str, Any]]) -> FileResponse:
+def xlsx_response(
+    *, filename: str, title: str, columns: Sequence[tuple[str, str]], rows: Iterable[dict[str, Any]]
+) -> FileResponse:
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)  # rows go to disk as they come
@@ -47,12 +51,7 @@ def xlsx_response(*, filename: str, title: str, columns: Sequence[tuple[str, str
     spooled = tempfile.SpooledTemporaryFile(max_size=8 * 2**20)  # noqa: SIM115 (FileResponse closes it)
     workbook.save(spooled)
     spooled.seek(0)
-    return FileResponse(
-        spooled,
-        as_attachment=True,
-        filename=f"{filename}.xlsx",
-        content_type=XLSX_MEDIA_TYPE,
-    )
+    return FileResponse(spooled, as_attachment=True, filename=f"{filename}.xlsx", content_type=XLSX_MEDIA_TYPE)
 
 
 def export_response(

@@ -49,6 +49,5 @@ def ready(request: HttpRequest) -> JsonResponse:
             checks[name] = f"unavailable: {type(exc).__name__}"
             logger.warning("readiness check %s failed: %s", name, exc)
     return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", "checks": checks},
-        status=200 if healthy else 503,
+        {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
     )

@@ -68,9 +68,7 @@ def rotate_encryption_keys(
                 chunk_query = _stale_rows(model, model_field.name, prefix).order_by("pk")
                 if last_pk is not None:
                     chunk_query = chunk_query.filter(pk__gt=last_pk)
-                chunk = list(
-                    chunk_query.select_for_update(of=("self",)).only("pk", model_field.name)[:batch_size]
-                )
+                chunk = list(chunk_query.select_for_update(of=("self",)).only("pk", model_field.name)[:batch_size])
                 if not chunk:
                     break
                 # Saving re-encrypts: get_prep_value always encrypts under the active key.

@@ -147,7 +147,9 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     if settings.METRICS_TOKEN and not hmac.compare_digest(
         request.headers.get("Authorization", "").encode(), f"Bearer {settings.METRICS_TOKEN}".encode()
     ):
-        return HttpResponse("Unauthorized\n", status=401, content_type="text/plain", headers={"WWW-Authenticate": "Bearer"})
+        return HttpResponse(
+            "Unauthorized\n", status=401, content_type="text/plain", headers={"WWW-Authenticate": "Bearer"}
+        )
     return HttpResponse(generate_latest(merged_registry(with_database=True)), content_type=CONTENT_TYPE_LATEST)
 
 
@@ -164,8 +166,10 @@ def serve_worker_metrics(**kwargs: object) -> None:
         logger.error("CELERY_METRICS_PORT is set but %s is not: worker metrics are not served", MULTIPROC_DIR_VARIABLE)
         return
     if settings.METRICS_TOKEN:
-        logger.warning("the worker metrics port has no authentication (METRICS_TOKEN covers /metrics only): "
-                       "keep CELERY_METRICS_ADDR on a private interface")
+        logger.warning(
+            "the worker metrics port has no authentication (METRICS_TOKEN covers /metrics only): "
+            "keep CELERY_METRICS_ADDR on a private interface"
+        )
     start_http_server(port, addr=settings.CELERY_METRICS_ADDR, registry=merged_registry(with_database=False))
     logger.info("worker metrics on http://%s:%s/metrics", settings.CELERY_METRICS_ADDR, port)
 

@@ -12,10 +12,14 @@ class PinFunctionSearchPath(migrations.RunSQL):
     create `TEMP TABLE <a checked table>` and have the check read that empty table instead."""
 
     def __init__(self, functions: list[str]) -> None:
-        forward = "DO $$ BEGIN\n" + "".join(
-            f"    EXECUTE format('ALTER FUNCTION {function} SET search_path = %I, pg_temp', current_schema());\n"
-            for function in functions
-        ) + "END $$;"
+        forward = (
+            "DO $$ BEGIN\n"
+            + "".join(
+                f"    EXECUTE format('ALTER FUNCTION {function} SET search_path = %I, pg_temp', current_schema());\n"
+                for function in functions
+            )
+            + "END $$;"
+        )
         reverse = "\n".join(f"ALTER FUNCTION {function} RESET search_path;" for function in functions)
         super().__init__(sql=forward, reverse_sql=reverse, elidable=False)
 

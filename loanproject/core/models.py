@@ -39,7 +39,8 @@ class OutboxEvent(models.Model):
     last_error = models.TextField(blank=True)
     # db_default: rows written by COPY with their own column list (publish_events) get 0 too.
     redeliveries = models.PositiveIntegerField(
-        default=0, db_default=0,
+        default=0,
+        db_default=0,
         help_text="Times the redelivery sweep published it again because a subscriber had not processed it.",
     )
 
@@ -48,9 +49,7 @@ class OutboxEvent(models.Model):
         indexes = [
             # The relay's scan: only unpublished rows, oldest available first.
             models.Index(
-                fields=["available_at", "id"],
-                name="outbox_pending_idx",
-                condition=Q(published_at__isnull=True),
+                fields=["available_at", "id"], name="outbox_pending_idx", condition=Q(published_at__isnull=True)
             ),
             models.Index(fields=["aggregate_type", "aggregate_id"], name="outbox_aggregate_idx"),
             models.Index(fields=["topic", "created_at"], name="outbox_topic_created_idx"),
@@ -77,9 +76,7 @@ class ProcessedEvent(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["consumer", "event_id"], name="processed_event_once_per_consumer"
-            )
+            models.UniqueConstraint(fields=["consumer", "event_id"], name="processed_event_once_per_consumer")
         ]
         indexes = [
             models.Index(fields=["event_id"], name="processed_event_event_idx"),
@@ -100,9 +97,7 @@ class IdempotencyKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_unique_in_scope")
-        ]
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_unique_in_scope")]
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key}"

@@ -44,10 +44,7 @@ def publish_event(
 ) -> OutboxEvent:
     """Record an event in the current transaction; it is relayed once the transaction commits."""
     event = OutboxEvent.objects.create(
-        topic=topic,
-        aggregate_type=aggregate_type,
-        aggregate_id=str(aggregate_id),
-        payload=payload or {},
+        topic=topic, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id), payload=payload or {}
     )
     _kick_relay_after_commit()
     return event
@@ -58,8 +55,17 @@ def publish_events(*, events: list[dict[str, Any]]) -> int:
     now = timezone.now()
     count = insert_rows(
         OutboxEvent,
-        ["topic", "aggregate_type", "aggregate_id", "payload", "created_at", "available_at", "attempts", "last_error",
-         "redeliveries"],
+        [
+            "topic",
+            "aggregate_type",
+            "aggregate_id",
+            "payload",
+            "created_at",
+            "available_at",
+            "attempts",
+            "last_error",
+            "redeliveries",
+        ],
         [
             (e["topic"], e["aggregate_type"], str(e["aggregate_id"]), e.get("payload") or {}, now, now, 0, "", 0)
             for e in events
@@ -134,11 +140,7 @@ def _deliver(event: OutboxEvent) -> int:
     deliveries = 0
     for task_name in subscribers_of(event.topic):
         task = subscriber_task(task_name)
-        task.apply_async(
-            args=(event.pk,),
-            retry=True,
-            retry_policy=settings.OUTBOX_PUBLISH_RETRY_POLICY,
-        )
+        task.apply_async(args=(event.pk,), retry=True, retry_policy=settings.OUTBOX_PUBLISH_RETRY_POLICY)
         deliveries += 1
     return deliveries
 
@@ -201,9 +203,7 @@ def _relay_one_batch(*, batch_size: int, now: datetime | None, report: RelayRepo
 
 
 def _mark_published(event_ids: list[int], moment: datetime) -> None:
-    OutboxEvent.objects.filter(pk__in=event_ids).update(
-        published_at=moment, last_error="", attempts=F("attempts") + 1
-    )
+    OutboxEvent.objects.filter(pk__in=event_ids).update(published_at=moment, last_error="", attempts=F("attempts") + 1)
 
 
 def pending_events_count(*, due_only: bool = False) -> int:
@@ -241,9 +241,13 @@ def _not_processed_by_some_subscriber() -> Q:
     unprocessed = Q(pk__in=[])  # matches nothing
     for topic, consumers in settings.OUTBOX_SUBSCRIPTIONS.items():
         if consumers:
-            missing_a_receipt = reduce(operator.or_, (
-                Q(~Exists(ProcessedEvent.objects.filter(consumer=consumer, event_id=OuterRef("pk")))) for consumer in consumers
-            ))
+            missing_a_receipt = reduce(
+                operator.or_,
+                (
+                    Q(~Exists(ProcessedEvent.objects.filter(consumer=consumer, event_id=OuterRef("pk"))))
+                    for consumer in consumers
+                ),
+            )
             unprocessed |= Q(topic=topic) & missing_a_receipt
     return unprocessed
 
@@ -290,8 +294,7 @@ def abandoned_events(*, now: datetime | None = None) -> QuerySet[OutboxEvent]:
     if limit == 0:
         return OutboxEvent.objects.none()
     return unprocessed_events().filter(
-        redeliveries__gt=0, redeliveries__gte=limit,
-        published_at__lt=(now or timezone.now()) - redelivery_delay(0),
+        redeliveries__gt=0, redeliveries__gte=limit, published_at__lt=(now or timezone.now()) - redelivery_delay(0)
     )
 
 
@@ -323,14 +326,14 @@ def _republish(events: QuerySet[OutboxEvent], *, now: datetime, trigger: str) ->
     while True:
         with transaction.atomic():
             batch = list(
-                ordered.select_for_update(skip_locked=True).values_list("pk", "topic", "published_at")[:REPUBLISH_BATCH_SIZE]
+                ordered.select_for_update(skip_locked=True).values_list("pk", "topic", "published_at")[
+                    :REPUBLISH_BATCH_SIZE
+                ]
             )
             if not batch:
                 break
             OutboxEvent.objects.filter(pk__in=[pk for pk, _, _ in batch]).update(
-                published_at=None,
-                available_at=now,
-                redeliveries=F("redeliveries") + 1 if trigger == SWEEP else 0,
+                published_at=None, available_at=now, redeliveries=F("redeliveries") + 1 if trigger == SWEEP else 0
             )
             for topic, count in Counter(topic for _, topic, _ in batch).items():
                 increment_after_commit(OUTBOX_EVENTS_REPUBLISHED, count, topic=topic, trigger=trigger)
@@ -341,7 +344,11 @@ def _republish(events: QuerySet[OutboxEvent], *, now: datetime, trigger: str) ->
         # Republished rows left the range (published_at is NULL now); start after the last one so
         # the processed rows before it are not read again.
         last_published_at, last_pk = batch[-1][2], batch[-1][0]
-        ordered = ordered.filter(Q(published_at__gt=last_published_at) | Q(published_at=last_published_at, pk__gt=last_pk))
+        ordered = ordered.filter(
+            Q(published_at__gt=last_published_at) | Q(published_at=last_published_at, pk__gt=last_pk)
+        )
     if total:
-        logger.warning("outbox: %s published event(s) a subscriber had not processed made pending again (%s)", total, trigger)
+        logger.warning(
+            "outbox: %s published event(s) a subscriber had not processed made pending again (%s)", total, trigger
+        )
     return total

@@ -21,7 +21,7 @@ def mask_tail(value: object, visible: int = 4, mask_char: str = "X") -> str:
 class Sensitive:
     """Wraps a clear-text secret; only `.reveal()` returns it."""
 
-    __slots__ = ("_value", "_masker")
+    __slots__ = ("_masker", "_value")
 
     def __init__(self, value: str, masker: Callable[[str], str] = mask_tail) -> None:
         if isinstance(value, Sensitive):

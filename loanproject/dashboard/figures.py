@@ -51,11 +51,11 @@ def _changelist(name: str, **params) -> str:
 
 def application_charts(today: date) -> dict:
     since = today - timedelta(days=DAYS_OF_APPLICATIONS - 1)
-    counts = application_selectors.application_status_counts(
-        application_selectors.applications_visible_to(None)
-    )
+    counts = application_selectors.application_status_counts(application_selectors.applications_visible_to(None))
     by_status = Chart(
-        "applications_by_status", "Applications by status", "bar",
+        "applications_by_status",
+        "Applications by status",
+        "bar",
         labels=[ApplicationStatus(status).label for status in counts],
         values=list(counts.values()),
         links=[_changelist("applications_loanapplication", status__exact=status) for status in counts],
@@ -64,24 +64,35 @@ def application_charts(today: date) -> dict:
     per_day = {row["day"]: row["total"] for row in application_selectors.applications_per_day(since=since)}
     days = [since + timedelta(days=offset) for offset in range(DAYS_OF_APPLICATIONS)]
     over_time = Chart(
-        "applications_per_day", f"Applications submitted, last {DAYS_OF_APPLICATIONS} days", "line",
+        "applications_per_day",
+        f"Applications submitted, last {DAYS_OF_APPLICATIONS} days",
+        "line",
         labels=[day.isoformat() for day in days],
         values=[per_day.get(day, 0) for day in days],
         links=[
-            _changelist("applications_loanapplication", submitted_at__year=day.year, submitted_at__month=day.month,
-                        submitted_at__day=day.day)
+            _changelist(
+                "applications_loanapplication",
+                submitted_at__year=day.year,
+                submitted_at__month=day.month,
+                submitted_at__day=day.day,
+            )
             for day in days
         ],
         list_url=_changelist("applications_loanapplication"),
     )
     queue_rows = application_selectors.review_queue_by_reviewer()
     queue = Chart(
-        "review_queue", "Review queue per reviewer", "bar",
+        "review_queue",
+        "Review queue per reviewer",
+        "bar",
         labels=[row["assigned_to__username"] or "(unassigned)" for row in queue_rows],
         values=[row["open_count"] for row in queue_rows],
         links=[
-            _changelist("applications_loanapplication", status__exact=ApplicationStatus.MANUAL_REVIEW,
-                        **({"assigned_to": row["assigned_to_id"]} if row["assigned_to_id"] else {"queue": "waiting"}))
+            _changelist(
+                "applications_loanapplication",
+                status__exact=ApplicationStatus.MANUAL_REVIEW,
+                **({"assigned_to": row["assigned_to_id"]} if row["assigned_to_id"] else {"queue": "waiting"}),
+            )
             for row in queue_rows
         ],
         list_url=_changelist("applications_loanapplication", status__exact=ApplicationStatus.MANUAL_REVIEW),
@@ -98,11 +109,15 @@ def application_charts(today: date) -> dict:
 def loan_charts(today: date) -> dict:
     this_week = week_containing(today)[0]
     first_week = this_week - timedelta(weeks=WEEKS_OF_POSTINGS - 1)
-    totals = {row.week_start: row for row in loan_selectors.posted_totals_per_week(
-        date_from=first_week, date_to=this_week + timedelta(days=6))}
+    totals = {
+        row.week_start: row
+        for row in loan_selectors.posted_totals_per_week(date_from=first_week, date_to=this_week + timedelta(days=6))
+    }
     weeks = [first_week + timedelta(weeks=offset) for offset in range(WEEKS_OF_POSTINGS)]
     posted = Chart(
-        "posted_per_week", f"Posted installments by week due, last {WEEKS_OF_POSTINGS} weeks", "bar",
+        "posted_per_week",
+        f"Posted installments by week due, last {WEEKS_OF_POSTINGS} weeks",
+        "bar",
         labels=[week.isoformat() for week in weeks],
         values=[totals[week].installments if week in totals else 0 for week in weeks],
         value_label="installments",
@@ -113,14 +128,21 @@ def loan_charts(today: date) -> dict:
             "kind": "line",
         },
         links=[
-            _changelist("loans_installment", status__exact="posted", due_date__gte=week.isoformat(),
-                        due_date__lte=(week + timedelta(days=6)).isoformat())
+            _changelist(
+                "loans_installment",
+                status__exact="posted",
+                due_date__gte=week.isoformat(),
+                due_date__lte=(week + timedelta(days=6)).isoformat(),
+            )
             for week in weeks
         ],
         list_url=_changelist("loans_installment", status__exact="posted"),
     )
-    return {"charts": [posted], "portfolio": loan_selectors.portfolio_totals(),
-            "portfolio_url": _changelist("loans_driverloan", status__exact="active")}
+    return {
+        "charts": [posted],
+        "portfolio": loan_selectors.portfolio_totals(),
+        "portfolio_url": _changelist("loans_driverloan", status__exact="active"),
+    }
 
 
 def admin_filter_of(condition: Q) -> dict[str, str]:
@@ -136,12 +158,19 @@ def aging_chart(today: date) -> Chart:
     buckets = ledger_selectors.open_items_aging_totals(as_of=today, category=Category.LOANS)
     conditions = ledger_selectors.aging_bucket_conditions(today)
     return Chart(
-        "loans_aging", "Driver loans: open items by days past due", "bar", money=True,
+        "loans_aging",
+        "Driver loans: open items by days past due",
+        "bar",
+        money=True,
         labels=[ledger_selectors.AGING_LABELS[name] for name in buckets],
         values=list(buckets.values()),
         links=[
-            _changelist("ledger_openitem", status__exact="open", account__category__exact=Category.LOANS,
-                        **admin_filter_of(conditions[name]))
+            _changelist(
+                "ledger_openitem",
+                status__exact="open",
+                account__category__exact=Category.LOANS,
+                **admin_filter_of(conditions[name]),
+            )
             for name in buckets
         ],
         list_url=_changelist("ledger_openitem", status__exact="open"),

@@ -24,14 +24,24 @@ def _money(rng: random.Random, low: int, high: int) -> Decimal:
     return Decimal(rng.randrange(low * 100, high * 100)) / 100
 
 
-def _transactions(rng: random.Random, checking_id: int, card_id: int, savings_id: int, start: date, today: date, pay: Decimal):
+def _transactions(
+    rng: random.Random, checking_id: int, card_id: int, savings_id: int, start: date, today: date, pay: Decimal
+):
     rows: list[services.TransactionInput] = []
 
     def add(account_id: int, day: date, amount: Decimal, name: str, category: str, merchant: str = "") -> None:
-        rows.append(services.TransactionInput(
-            account_id=account_id, provider_transaction_id=f"demo-{account_id}-{len(rows):05d}", date=day,
-            amount=amount, name=name, merchant_name=merchant, category=category, pending=day >= today - timedelta(days=1),
-        ))
+        rows.append(
+            services.TransactionInput(
+                account_id=account_id,
+                provider_transaction_id=f"demo-{account_id}-{len(rows):05d}",
+                date=day,
+                amount=amount,
+                name=name,
+                merchant_name=merchant,
+                category=category,
+                pending=day >= today - timedelta(days=1),
+            )
+        )
 
     rent = _money(rng, 900, 1800)
     day = start
@@ -60,19 +70,46 @@ def seed_demo_finance(*, incomes: list[tuple[Customer, Decimal]], today: date, s
     start = add_months(first_of_month(today), -MONTHS_OF_HISTORY)
     for index, (customer, annual_income) in enumerate(incomes):
         bank = services.connect_bank(
-            customer_id=customer.pk, provider="plaid", institution_name="First Platypus Bank",
-            institution_id="ins_109508", item_id=f"demo-item-{index + 1:03d}",
+            customer_id=customer.pk,
+            provider="plaid",
+            institution_name="First Platypus Bank",
+            institution_id="ins_109508",
+            item_id=f"demo-item-{index + 1:03d}",
             access_token=f"access-sandbox-demo-{rng.getrandbits(64):016x}",
         )
-        checking = services.open_account(connection_id=bank.pk, data=services.AccountData(
-            provider_account_id="demo-chk", name="Everyday Checking", mask=f"{1000 + index:04d}", type="checking",
-            subtype="checking", current_balance=Decimal("0.00")))
-        savings = services.open_account(connection_id=bank.pk, data=services.AccountData(
-            provider_account_id="demo-sav", name="Rainy Day Savings", mask=f"{2000 + index:04d}", type="savings",
-            subtype="savings", current_balance=Decimal("0.00")))
-        card = services.open_account(connection_id=bank.pk, data=services.AccountData(
-            provider_account_id="demo-card", name="Platypus Rewards Card", mask=f"{3000 + index:04d}", type="credit",
-            subtype="credit card", current_balance=Decimal("0.00")))
+        checking = services.open_account(
+            connection_id=bank.pk,
+            data=services.AccountData(
+                provider_account_id="demo-chk",
+                name="Everyday Checking",
+                mask=f"{1000 + index:04d}",
+                type="checking",
+                subtype="checking",
+                current_balance=Decimal("0.00"),
+            ),
+        )
+        savings = services.open_account(
+            connection_id=bank.pk,
+            data=services.AccountData(
+                provider_account_id="demo-sav",
+                name="Rainy Day Savings",
+                mask=f"{2000 + index:04d}",
+                type="savings",
+                subtype="savings",
+                current_balance=Decimal("0.00"),
+            ),
+        )
+        card = services.open_account(
+            connection_id=bank.pk,
+            data=services.AccountData(
+                provider_account_id="demo-card",
+                name="Platypus Rewards Card",
+                mask=f"{3000 + index:04d}",
+                type="credit",
+                subtype="credit card",
+                current_balance=Decimal("0.00"),
+            ),
+        )
         pay = to_cents(annual_income / 24)  # paid on the 1st and the 15th
         services.import_transactions(
             transactions=_transactions(rng, checking.pk, card.pk, savings.pk, start, today, pay),
@@ -84,24 +121,41 @@ def seed_demo_finance(*, incomes: list[tuple[Customer, Decimal]], today: date, s
             month_end = first_of_month(add_months(today, -months_back)) - timedelta(days=1)
             growth = Decimal(MONTHS_OF_HISTORY - months_back) * 200
             for account, balance in ((checking, cash + growth / 2), (savings, saved + growth), (card, owed)):
-                services.update_account(account_id=account.pk, current_balance=balance,
-                                        available_balance=balance if account.type != "credit" else None)
+                services.update_account(
+                    account_id=account.pk,
+                    current_balance=balance,
+                    available_balance=balance if account.type != "credit" else None,
+                )
             services.take_net_worth_snapshot(customer_id=customer.pk, on=month_end)
         services.take_net_worth_snapshot(customer_id=customer.pk, on=today)
         services.create_budget(
-            customer_id=customer.pk, name="Monthly spending", period="monthly", start_date=start,
+            customer_id=customer.pk,
+            name="Monthly spending",
+            period="monthly",
+            start_date=start,
             limits={"groceries": "450.00", "dining": "150.00", "transport": "120.00", "utilities": "150.00"},
         )
         services.create_goal(
-            customer_id=customer.pk, name="Emergency fund", target_amount=Decimal("10000.00"),
-            current_amount=saved, target_date=add_months(today, 12), priority="high",
+            customer_id=customer.pk,
+            name="Emergency fund",
+            target_amount=Decimal("10000.00"),
+            current_amount=saved,
+            target_date=add_months(today, 12),
+            priority="high",
         )
         if index % 3 == 0:
             services.create_goal(
-                customer_id=customer.pk, name="Holiday", target_amount=Decimal("2500.00"),
-                current_amount=Decimal("300.00"), target_date=add_months(today, 7), priority="low",
+                customer_id=customer.pk,
+                name="Holiday",
+                target_amount=Decimal("2500.00"),
+                current_amount=Decimal("300.00"),
+                target_date=add_months(today, 7),
+                priority="low",
             )
             services.upload_document(
-                customer_id=customer.pk, document_type="pay_stub", file=io.BytesIO(PAY_STUB + str(index).encode()),
-                original_name="pay-stub.pdf", extracted_data={"employer": "ACME Corp", "net_pay": str(pay)},
+                customer_id=customer.pk,
+                document_type="pay_stub",
+                file=io.BytesIO(PAY_STUB + str(index).encode()),
+                original_name="pay-stub.pdf",
+                extracted_data={"employer": "ACME Corp", "net_pay": str(pay)},
             )

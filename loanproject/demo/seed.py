@@ -82,8 +82,7 @@ def _ensure_staff(password: str) -> None:
     User = get_user_model()
     for username, first, last, group_name, superuser in STAFF:
         user, _ = User.objects.get_or_create(
-            username=username,
-            defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"},
+            username=username, defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"}
         )
         user.is_staff = True
         user.is_superuser = superuser
@@ -99,20 +98,31 @@ def _ensure_reviewers() -> None:
         return
     credit_administrator = User.objects.get(username="carla.credit")  # sets who approves what
     manager = services.register_reviewer(
-        actor=credit_administrator, user=User.objects.get(username="manny.manager"), role=ReviewerRole.MANAGER,
-        approval_limit=Decimal("100000.00"), capacity=50,
+        actor=credit_administrator,
+        user=User.objects.get(username="manny.manager"),
+        role=ReviewerRole.MANAGER,
+        approval_limit=Decimal("100000.00"),
+        capacity=50,
     )
     for username in ("olivia.officer", "omar.officer"):
         services.register_reviewer(
-            actor=credit_administrator, user=User.objects.get(username=username), role=ReviewerRole.OFFICER,
-            approval_limit=Decimal("20000.00"), capacity=25, manager=manager,
+            actor=credit_administrator,
+            user=User.objects.get(username=username),
+            role=ReviewerRole.OFFICER,
+            approval_limit=Decimal("20000.00"),
+            capacity=25,
+            manager=manager,
         )
 
 
 def _demo_api_key(partner: Partner) -> None:
     hashed = PartnerAPIKey.objects.key_generator.hash(DEMO_API_KEY)
     PartnerAPIKey.objects.create(
-        id=f"{DEMO_API_KEY_PREFIX}.{hashed}", prefix=DEMO_API_KEY_PREFIX, hashed_key=hashed, name="demo key", partner=partner
+        id=f"{DEMO_API_KEY_PREFIX}.{hashed}",
+        prefix=DEMO_API_KEY_PREFIX,
+        hashed_key=hashed,
+        name="demo key",
+        partner=partner,
     )
 
 
@@ -146,7 +156,9 @@ def _submit(owner: Partner, index: int, profile: tuple) -> LoanApplication:
             credit_inquiries=index % 4,
             credit_history_months=36 + index * 8,
             credit_mix=["credit_card", "auto_loan", "mortgage"][: 1 + index % 3],
-            repayment_history=[{"month": f"2026-{m:02d}", "status": "late_30" if m <= late % 4 else "on_time"} for m in range(1, 7)],
+            repayment_history=[
+                {"month": f"2026-{m:02d}", "status": "late_30" if m <= late % 4 else "on_time"} for m in range(1, 7)
+            ],
         ),
     )
 
@@ -159,31 +171,50 @@ def _walk_through_review(users: dict) -> None:
     """Approve, escalate, withdraw, book and re-score a few scored applications."""
     touched: set = set()
     # An officer approves within their limit.
-    small = LoanApplication.objects.filter(status=ApplicationStatus.MANUAL_REVIEW, requested_amount__lte=20000).order_by("external_ref").first()
+    small = (
+        LoanApplication.objects.filter(status=ApplicationStatus.MANUAL_REVIEW, requested_amount__lte=20000)
+        .order_by("external_ref")
+        .first()
+    )
     if small:
         services.record_review_decision(
-            application_id=small.pk, expected_version=small.version, reviewer_user=small.assigned_to or users["olivia.officer"],
-            approve=True, comment="Income documents checked",
+            application_id=small.pk,
+            expected_version=small.version,
+            reviewer_user=small.assigned_to or users["olivia.officer"],
+            approve=True,
+            comment="Income documents checked",
         )
         touched.add(small.pk)
     # Above the officer's limit: the officer proposes, the manager confirms (four eyes).
-    large = LoanApplication.objects.filter(status=ApplicationStatus.MANUAL_REVIEW, requested_amount__gt=20000).order_by("external_ref").first()
+    large = (
+        LoanApplication.objects.filter(status=ApplicationStatus.MANUAL_REVIEW, requested_amount__gt=20000)
+        .order_by("external_ref")
+        .first()
+    )
     if large:
         proposer = large.assigned_to or users["olivia.officer"]
         services.record_review_decision(
-            application_id=large.pk, expected_version=large.version, reviewer_user=proposer, approve=True,
+            application_id=large.pk,
+            expected_version=large.version,
+            reviewer_user=proposer,
+            approve=True,
             comment="Strong file, above my limit",
         )
         large.refresh_from_db()
         services.record_review_decision(
-            application_id=large.pk, expected_version=large.version, reviewer_user=users["manny.manager"], approve=True,
+            application_id=large.pk,
+            expected_version=large.version,
+            reviewer_user=users["manny.manager"],
+            approve=True,
             comment="Confirmed",
         )
         touched.add(large.pk)
     # A customer withdraws a pre-approval.
     withdrawn = _first(ApplicationStatus.PRE_APPROVED, touched)
     if withdrawn:
-        services.withdraw_application(application_id=withdrawn.pk, expected_version=withdrawn.version, reason="Customer found other financing")
+        services.withdraw_application(
+            application_id=withdrawn.pk, expected_version=withdrawn.version, reason="Customer found other financing"
+        )
         touched.add(withdrawn.pk)
     # An approved application is booked as a driver loan by _seed_driver_loans.
     # Staff ask for a re-score; it waits for `manage.py score_applications` (or the admin action).
@@ -212,39 +243,66 @@ def _seed_driver_loans(*, finance, application_to_book) -> None:
         drivers = {}
         for index, (licence, name, medallion, terms) in enumerate(DEMO_DRIVERS):
             driver = loans.register_driver(
-                data=loans.DriverData(tlc_license_number=licence, full_name=name, phone=f"+1 718 555 {2000 + index:04d}")
+                data=loans.DriverData(
+                    tlc_license_number=licence, full_name=name, phone=f"+1 718 555 {2000 + index:04d}"
+                )
             )
             lease = loans.register_lease(
-                driver_id=driver.pk, lease_number=f"DEMO-LEASE-{index + 1:03d}", medallion_number=medallion,
-                start_date=this_sunday - timedelta(weeks=26), vehicle_plate=f"T{700000 + index}C",
+                driver_id=driver.pk,
+                lease_number=f"DEMO-LEASE-{index + 1:03d}",
+                medallion_number=medallion,
+                start_date=this_sunday - timedelta(weeks=26),
+                vehicle_plate=f"T{700000 + index}C",
             )
             drivers[licence] = (driver, lease)
             if terms is None:
                 continue
             principal, weeks, rate, method, frequency, weeks_ago = terms
             loans.create_driver_loan(
-                driver_id=driver.pk, lease_id=lease.pk, principal=Decimal(principal), start_week=this_sunday - timedelta(weeks=weeks_ago),
-                installment_count=weeks, purpose="Vehicle repair", created_by=finance, annual_interest_rate=Decimal(rate),
-                method=method, frequency=frequency, disbursed_on=this_sunday - timedelta(weeks=weeks_ago),
+                driver_id=driver.pk,
+                lease_id=lease.pk,
+                principal=Decimal(principal),
+                start_week=this_sunday - timedelta(weeks=weeks_ago),
+                installment_count=weeks,
+                purpose="Vehicle repair",
+                created_by=finance,
+                annual_interest_rate=Decimal(rate),
+                method=method,
+                frequency=frequency,
+                disbursed_on=this_sunday - timedelta(weeks=weeks_ago),
             )
         driver, lease = drivers["5100105"]
         if application_to_book is not None:  # None when scoring waits for a worker (not in-process)
             loans.book_application_as_loan(
-                application_id=application_to_book.pk, driver_id=driver.pk, lease_id=lease.pk,
-                start_week=this_sunday - timedelta(weeks=5), created_by=finance, frequency=Frequency.MONTHLY,
+                application_id=application_to_book.pk,
+                driver_id=driver.pk,
+                lease_id=lease.pk,
+                start_week=this_sunday - timedelta(weeks=5),
+                created_by=finance,
+                frequency=Frequency.MONTHLY,
                 method=Method.FLAT,
             )
         last_week = this_sunday - timedelta(weeks=1)
-        loans.post_weekly_installments(period_start=last_week, period_end=last_week + timedelta(days=6), started_by=finance)
+        loans.post_weekly_installments(
+            period_start=last_week, period_end=last_week + timedelta(days=6), started_by=finance
+        )
         settled, _ = drivers["5100104"]
         loans.record_driver_payment(
-            driver_id=settled.pk, amount=Decimal("460.00"), received_on=last_week + timedelta(days=2),
-            idempotency_key="DEMO-PAY-1", reference="cash at the garage", created_by=finance,
+            driver_id=settled.pk,
+            amount=Decimal("460.00"),
+            received_on=last_week + timedelta(days=2),
+            idempotency_key="DEMO-PAY-1",
+            reference="cash at the garage",
+            created_by=finance,
         )
         partial, _ = drivers["5100101"]
         loans.record_driver_payment(
-            driver_id=partial.pk, amount=Decimal("200.00"), received_on=last_week + timedelta(days=1),
-            idempotency_key="DEMO-PAY-2", reference="bank transfer", created_by=finance,
+            driver_id=partial.pk,
+            amount=Decimal("200.00"),
+            received_on=last_week + timedelta(days=1),
+            idempotency_key="DEMO-PAY-2",
+            reference="bank transfer",
+            created_by=finance,
         )
         _demo_staff_token(finance)
 
@@ -269,10 +327,16 @@ def load_demo_data(*, password: str | None = None) -> DemoSummary:
     users = {user.username: user for user in User.objects.filter(username__in=staff_usernames)}
     with set_actor(users["admin"]):
         with transaction.atomic():
-            partner = services.register_partner(name="Demo Lending Partner", code=DEMO_PARTNER_CODE, contact_email="api@demo-partner.example")
+            partner = services.register_partner(
+                name="Demo Lending Partner", code=DEMO_PARTNER_CODE, contact_email="api@demo-partner.example"
+            )
             _demo_api_key(partner)
-            other = services.register_partner(name="Second Partner", code="second-partner", contact_email="api@second.example")
-            applications = [_submit(partner if index % 4 else other, index, profile) for index, profile in enumerate(PROFILES)]
+            other = services.register_partner(
+                name="Second Partner", code="second-partner", contact_email="api@second.example"
+            )
+            applications = [
+                _submit(partner if index % 4 else other, index, profile) for index, profile in enumerate(PROFILES)
+            ]
             # Bank data in the same transaction, so the agents see it when they score on commit.
             seed_demo_finance(
                 incomes=[(application.customer, application.annual_income) for application in applications],

@@ -48,8 +48,15 @@ def _launch(playwright):
     browser = playwright.chromium.launch(
         executable_path=CHROMIUM,
         headless=True,
-        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-              "--disable-sync", "--no-first-run", "--disable-quic"],
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
     )
     yield browser
     browser.close()
@@ -57,8 +64,9 @@ def _launch(playwright):
 
 @pytest.fixture
 def page(browser, live_server, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True,
-                                  base_url=live_server.url)
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 1000}, accept_downloads=True, base_url=live_server.url
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,9 @@ def pick_autocomplete(page, field: str, text: str) -> None:
 def test_an_officer_approves_an_application_from_their_queue(page):
     officer = staff("olivia", "Loan officer", reviewer=True)
     application = LoanApplicationFactory(
-        status=ApplicationStatus.MANUAL_REVIEW, assigned_to=officer, requested_amount=Decimal("8000.00"),
+        status=ApplicationStatus.MANUAL_REVIEW,
+        assigned_to=officer,
+        requested_amount=Decimal("8000.00"),
         customer__full_name="Queue Customer",
     )
 
@@ -55,7 +57,10 @@ def test_an_officer_approves_an_application_from_their_queue(page):
 
     application.refresh_from_db()
     assert (application.status, application.approved_amount, application.decided_by) == (
-        ApplicationStatus.APPROVED, Decimal("8000.00"), officer)
+        ApplicationStatus.APPROVED,
+        Decimal("8000.00"),
+        officer,
+    )
 
 
 def test_finance_books_a_loan_sees_its_schedule_posts_and_exports(page):
@@ -91,7 +96,10 @@ def test_finance_books_a_loan_sees_its_schedule_posts_and_exports(page):
     page.wait_for_selector(".messagelist .success")
     page.shot("posted")
     assert list(Installment.objects.filter(loan=loan).order_by("sequence").values_list("status", flat=True)) == [
-        InstallmentStatus.POSTED, InstallmentStatus.POSTED, InstallmentStatus.SCHEDULED, InstallmentStatus.SCHEDULED,
+        InstallmentStatus.POSTED,
+        InstallmentStatus.POSTED,
+        InstallmentStatus.SCHEDULED,
+        InstallmentStatus.SCHEDULED,
     ]
 
     page.goto("/admin/loans/driverloan/reports/portfolio/?status=active")
@@ -129,19 +137,29 @@ def test_finance_clicks_a_dashboard_bar_and_gets_its_filtered_list(page):
     page.click("#dashboard-link")
     page.wait_for_url("**/admin/dashboard/")
     # `window.Chart`: until the page has loaded Chart.js, a bare `Chart` is a ReferenceError, which fails the wait.
-    page.wait_for_function("() => window.Chart && Chart.getChart(document.querySelector('canvas[data-chart=posted_per_week]'))")
+    page.wait_for_function(
+        "() => window.Chart && Chart.getChart(document.querySelector('canvas[data-chart=posted_per_week]'))"
+    )
     page.shot("dashboard")
-    drawn = page.evaluate("() => Array.from(document.querySelectorAll('canvas[data-chart]')).map(c => [c.dataset.chart, !!Chart.getChart(c)])")
-    assert dict(drawn) == {"applications_by_status": True, "applications_per_day": True, "review_queue": True,
-                           "posted_per_week": True, "loans_aging": True}
+    drawn = page.evaluate(
+        "() => Array.from(document.querySelectorAll('canvas[data-chart]')).map(c => [c.dataset.chart, !!Chart.getChart(c)])"
+    )
+    assert dict(drawn) == {
+        "applications_by_status": True,
+        "applications_per_day": True,
+        "review_queue": True,
+        "posted_per_week": True,
+        "loans_aging": True,
+    }
 
     click_bar(page, "posted_per_week", 11)  # this week's bar: one installment posted
     page.wait_for_url("**/admin/loans/installment/**")
     page.shot("installments")
 
     query = page.url.split("?", 1)[1]
-    assert query == (f"status__exact=posted&due_date__gte={this_sunday.isoformat()}"
-                     f"&due_date__lte={this_saturday.isoformat()}")
+    assert query == (
+        f"status__exact=posted&due_date__gte={this_sunday.isoformat()}&due_date__lte={this_saturday.isoformat()}"
+    )
     rows = page.locator("#result_list tbody tr")
     assert rows.count() == 1
     assert loan.loan_number in rows.first.inner_text()

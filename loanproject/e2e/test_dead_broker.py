@@ -40,8 +40,11 @@ def dead_broker_url(request):
 
 
 def _submission(n: int) -> dict:
-    customer = application_payload()["customer"] | {"external_ref": f"CUST-{n}", "email": f"c{n}@example.com",
-                                                     "pan": pan_for(n)}
+    customer = application_payload()["customer"] | {
+        "external_ref": f"CUST-{n}",
+        "email": f"c{n}@example.com",
+        "pan": pan_for(n),
+    }
     return application_payload(external_ref=f"APP-{n}", customer=customer)
 
 
@@ -71,16 +74,21 @@ def test_submissions_answer_at_once_while_the_broker_is_dead_and_are_scored_once
     assert ready_took < READY_BOUND, f"/ready/ took {ready_took:.2f} s"
     waiting = OutboxEvent.objects.filter(topic=topics.APPLICATION_SUBMITTED, published_at__isnull=True)
     assert sorted(e.payload["application_id"] for e in waiting) == sorted(ids)
-    assert set(LoanApplication.objects.filter(pk__in=ids).values_list("status", flat=True)) == {ApplicationStatus.SUBMITTED}
+    assert set(LoanApplication.objects.filter(pk__in=ids).values_list("status", flat=True)) == {
+        ApplicationStatus.SUBMITTED
+    }
 
     # The broker is back (the test's Redis): beat's relay publishes what waited, a worker scores it.
     with running_worker(redis_broker):
         assert relay_pending_events().published == 3
-        wait_until(lambda: not LoanApplication.objects.filter(pk__in=ids, status=ApplicationStatus.SUBMITTED).exists(),
-                   timeout=30)
+        wait_until(
+            lambda: not LoanApplication.objects.filter(pk__in=ids, status=ApplicationStatus.SUBMITTED).exists(),
+            timeout=30,
+        )
 
     assert sorted(ScoringRun.objects.filter(application_id__in=ids).values_list("application_id", flat=True)) == sorted(
-        LoanApplication.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        LoanApplication.objects.filter(pk__in=ids).values_list("pk", flat=True)
+    )
 
 
 def test_a_posting_run_started_while_the_broker_is_dead_answers_at_once_and_is_recovered(dead_broker_url):
@@ -119,6 +127,13 @@ def test_a_posting_run_started_while_the_broker_is_dead_answers_at_once_and_is_r
     assert (run.chunks_total, run.chunks_done, run.finished_at) == (1, 0, None)
     recover_stalled_posting_runs(stalled_after=timedelta(0))
     run = posting_runs().get()
-    assert (run.chunks_done, run.posted, run.finished_at is not None, run.recovered_at is not None) == (1, 1, True, True)
+    assert (run.chunks_done, run.posted, run.finished_at is not None, run.recovered_at is not None) == (
+        1,
+        1,
+        True,
+        True,
+    )
     assert list(loan.installments.order_by("sequence").values_list("status", flat=True)) == [
-        InstallmentStatus.POSTED, InstallmentStatus.SCHEDULED]
+        InstallmentStatus.POSTED,
+        InstallmentStatus.SCHEDULED,
+    ]

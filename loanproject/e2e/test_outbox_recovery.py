@@ -35,22 +35,34 @@ NOTIFY = "applications.notify_application_decided"
 
 
 def _submit(client, key: str, n: int) -> str:
-    customer = application_payload()["customer"] | {"external_ref": f"CUST-{n}", "email": f"c{n}@example.com",
-                                                     "pan": pan_for(n)}
-    response = client.post("/api/v1/applications/", data=json.dumps(application_payload(external_ref=f"APP-{n}", customer=customer)),
-                           content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {key}")
+    customer = application_payload()["customer"] | {
+        "external_ref": f"CUST-{n}",
+        "email": f"c{n}@example.com",
+        "pan": pan_for(n),
+    }
+    response = client.post(
+        "/api/v1/applications/",
+        data=json.dumps(application_payload(external_ref=f"APP-{n}", customer=customer)),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Api-Key {key}",
+    )
     assert response.status_code == 202
     return response.json()["id"]
 
 
 def _scored(ids: list[str]) -> bool:
-    return not LoanApplication.objects.filter(pk__in=ids, status__in=[ApplicationStatus.SUBMITTED,
-                                                                       ApplicationStatus.SCORING]).exists()
+    return not LoanApplication.objects.filter(
+        pk__in=ids, status__in=[ApplicationStatus.SUBMITTED, ApplicationStatus.SCORING]
+    ).exists()
 
 
 def _republished() -> float:
-    return REGISTRY.get_sample_value("outbox_events_republished_total",
-                                     {"topic": topics.APPLICATION_SUBMITTED, "trigger": "sweep"}) or 0.0
+    return (
+        REGISTRY.get_sample_value(
+            "outbox_events_republished_total", {"topic": topics.APPLICATION_SUBMITTED, "trigger": "sweep"}
+        )
+        or 0.0
+    )
 
 
 def test_events_lost_with_the_broker_are_redelivered_and_each_application_is_scored_and_notified_once(
@@ -58,7 +70,8 @@ def test_events_lost_with_the_broker_are_redelivered_and_each_application_is_sco
 ):
     settings.OUTBOX_REDELIVER_AFTER_SECONDS = 3  # a short bound for the test (default 300)
     settings.CELERY_BEAT_SCHEDULE = {  # beat's entries, ticking faster for the test
-        name: {**entry, "schedule": 1.0} for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
+        name: {**entry, "schedule": 1.0}
+        for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
         if name in {"relay-outbox", "redeliver-outbox-events"}
     }
     key = issue_key(PartnerFactory())
@@ -78,21 +91,36 @@ def test_events_lost_with_the_broker_are_redelivered_and_each_application_is_sco
         beat.start()
         try:
             wait_until(lambda: _scored(ids), timeout=60)
-            wait_until(lambda: Notification.objects.filter(application_id__in=ids, status="sent").count() == 8, timeout=60)
+            wait_until(
+                lambda: Notification.objects.filter(application_id__in=ids, status="sent").count() == 8, timeout=60
+            )
             time.sleep(4)  # more redelivery ticks: nothing is left to redeliver, nothing happens twice
         finally:
             beat.stop()
 
     runs = sorted(ScoringRun.objects.filter(application_id__in=ids).values_list("application_id", "trigger"))
-    assert runs == sorted([(a, ScoringTrigger.SWEEP) for a in LoanApplication.objects.filter(pk__in=ids[:2]).values_list("pk", flat=True)]
-                          + [(a, ScoringTrigger.SUBMITTED) for a in LoanApplication.objects.filter(pk__in=ids[2:]).values_list("pk", flat=True)])
-    notified = sorted(Notification.objects.filter(application_id__in=ids).values_list("application_id", "channel", "status", "attempts"))
-    assert notified == sorted((a, channel, "sent", 1) for a in LoanApplication.objects.filter(pk__in=ids).values_list("pk", flat=True)
-                              for channel in ("email", "sms"))
+    assert runs == sorted(
+        [(a, ScoringTrigger.SWEEP) for a in LoanApplication.objects.filter(pk__in=ids[:2]).values_list("pk", flat=True)]
+        + [
+            (a, ScoringTrigger.SUBMITTED)
+            for a in LoanApplication.objects.filter(pk__in=ids[2:]).values_list("pk", flat=True)
+        ]
+    )
+    notified = sorted(
+        Notification.objects.filter(application_id__in=ids).values_list(
+            "application_id", "channel", "status", "attempts"
+        )
+    )
+    assert notified == sorted(
+        (a, channel, "sent", 1)
+        for a in LoanApplication.objects.filter(pk__in=ids).values_list("pk", flat=True)
+        for channel in ("email", "sms")
+    )
     submitted = OutboxEvent.objects.filter(topic=topics.APPLICATION_SUBMITTED)
     assert sorted(submitted.values_list("redeliveries", flat=True)) == [1, 1, 1, 1]
     assert sorted(ProcessedEvent.objects.filter(consumer=SCORE).values_list("event_id", flat=True)) == sorted(
-        submitted.values_list("pk", flat=True))  # the two the sweep scored were received and skipped
+        submitted.values_list("pk", flat=True)
+    )  # the two the sweep scored were received and skipped
     decided = OutboxEvent.objects.filter(topic=topics.APPLICATION_DECIDED).values_list("pk", flat=True)
     assert ProcessedEvent.objects.filter(consumer=NOTIFY, event_id__in=list(decided)).count() == len(decided) == 4
     assert _republished() - counted_before == 4

@@ -42,16 +42,26 @@ def test_a_submitted_application_is_scored_by_the_worker(client, redis_broker, s
     partner = PartnerFactory()
 
     with running_worker(redis_broker):
-        response = client.post("/api/v1/applications/", data=json.dumps(application_payload()),
-                               content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {issue_key(partner)}")
+        response = client.post(
+            "/api/v1/applications/",
+            data=json.dumps(application_payload()),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Api-Key {issue_key(partner)}",
+        )
         assert response.status_code == 202
         application_id = response.json()["id"]
         status = wait_until(
-            lambda: LoanApplication.objects.filter(pk=application_id).exclude(status=ApplicationStatus.SUBMITTED)
-            .values_list("status", flat=True).first(),
+            lambda: (
+                LoanApplication.objects.filter(pk=application_id)
+                .exclude(status=ApplicationStatus.SUBMITTED)
+                .values_list("status", flat=True)
+                .first()
+            ),
             timeout=30,
         )
-        wait_until(lambda: Notification.objects.filter(application_id=application_id, status="sent").count() == 2, timeout=30)
+        wait_until(
+            lambda: Notification.objects.filter(application_id=application_id, status="sent").count() == 2, timeout=30
+        )
 
     assert status in {ApplicationStatus.PRE_APPROVED, ApplicationStatus.MANUAL_REVIEW, ApplicationStatus.REJECTED}
     assert ScoringRun.objects.filter(application_id=application_id).count() == 1
@@ -63,8 +73,12 @@ def test_beat_fires_the_weekly_posting_and_the_worker_posts(redis_broker):
     this_sunday = current_week()[0]
     loan = make_loan(principal="400.00", weeks=2, start=this_sunday)
     posting = PeriodicTask.objects.get(name="loans-weekly-posting")
-    assert (posting.crontab.minute, posting.crontab.hour, posting.crontab.day_of_week, str(posting.crontab.timezone)) == (
-        "0", "5", "sun", "America/New_York")
+    assert (
+        posting.crontab.minute,
+        posting.crontab.hour,
+        posting.crontab.day_of_week,
+        str(posting.crontab.timezone),
+    ) == ("0", "5", "sun", "America/New_York")
     # Beat was down last Sunday at 05:00: the entry is overdue and fires on beat's first tick.
     PeriodicTask.objects.filter(pk=posting.pk).update(last_run_at=timezone.now() - timedelta(days=8))
 
@@ -78,7 +92,9 @@ def test_beat_fires_the_weekly_posting_and_the_worker_posts(redis_broker):
 
     assert (run.period_start, run.posted, run.failed) == (this_sunday, 1, 0)
     assert list(loan.installments.order_by("sequence").values_list("status", flat=True)) == [
-        InstallmentStatus.POSTED, InstallmentStatus.SCHEDULED]
+        InstallmentStatus.POSTED,
+        InstallmentStatus.SCHEDULED,
+    ]
     assert PeriodicTask.objects.get(pk=posting.pk).last_run_at > timezone.now() - timedelta(minutes=5)
 
 
@@ -106,15 +122,19 @@ def test_a_run_whose_worker_was_killed_and_broker_flushed_finishes_by_itself(tmp
     made = loans(10)  # 30 installments due: 15 chunks of 2, week 1 of every loan first
     # The ninth loan's driver paid ahead: chunk 5 (week 1 of loans 9 and 10) spends his credit and
     # locks his credit account first; the test holds that lock, so the worker stops in chunk 5.
-    services.record_driver_payment(driver_id=made[8].driver_id, amount=Decimal("50.00"), received_on=SUNDAY, idempotency_key="ahead")
+    services.record_driver_payment(
+        driver_id=made[8].driver_id, amount=Decimal("50.00"), received_on=SUNDAY, idempotency_key="ahead"
+    )
     credit_account = Account.objects.get(party_id=str(made[8].driver_id), type=AccountType.LIABILITY, category="")
     holder = RowLock("ledger_account", credit_account.pk).start()
     first_worker = Worker(production_env_on_test_database(tmp_path))
     try:
         first_worker.wait_for(" ready.")
         run = services.start_posting_run(**WEEK, chunk_size=2)
-        wait_until(lambda: selectors.posting_runs().get(pk=run.pk).chunks_done == 4 and _backends_waiting_on_a_lock() >= 1,
-                   timeout=60)
+        wait_until(
+            lambda: selectors.posting_runs().get(pk=run.pk).chunks_done == 4 and _backends_waiting_on_a_lock() >= 1,
+            timeout=60,
+        )
         first_worker.kill()  # kill -9 of the worker and its pool, mid-chunk
     finally:
         if first_worker.process.poll() is None:
@@ -131,8 +151,15 @@ def test_a_run_whose_worker_was_killed_and_broker_flushed_finishes_by_itself(tmp
     directory, port = tmp_path / "prometheus", free_port()
     directory.mkdir()
     every_second(SWEEP_ENTRY)
-    worker = Worker(production_env_on_test_database(tmp_path, LOANS_POSTING_STALLED_AFTER_SECONDS="1", PROMETHEUS_MULTIPROC_DIR=str(directory),
-                               CELERY_METRICS_PORT=str(port), CELERY_METRICS_ADDR="127.0.0.1"))
+    worker = Worker(
+        production_env_on_test_database(
+            tmp_path,
+            LOANS_POSTING_STALLED_AFTER_SECONDS="1",
+            PROMETHEUS_MULTIPROC_DIR=str(directory),
+            CELERY_METRICS_PORT=str(port),
+            CELERY_METRICS_ADDR="127.0.0.1",
+        )
+    )
     beat = EmbeddedService(redis_broker, thread=True, scheduler_cls=DatabaseScheduler)
     try:
         worker.wait_for(" ready.")
@@ -146,7 +173,9 @@ def test_a_run_whose_worker_was_killed_and_broker_flushed_finishes_by_itself(tmp
     run = selectors.posting_runs().get(pk=run.pk)
     assert (run.chunks_done, run.processed, run.posted, run.skipped, run.failed, run.locked) == (15, 30, 30, 0, 0, 0)
     assert run.recovered_at is not None
-    recovered = PostingRunChunk.objects.filter(run=run).order_by("first_due", "first_id").values_list("recovered", flat=True)
+    recovered = (
+        PostingRunChunk.objects.filter(run=run).order_by("first_due", "first_id").values_list("recovered", flat=True)
+    )
     assert list(recovered) == [False] * 4 + [True] * 11  # chunk 5 (killed mid-way) and the ten flushed ones
     assert_each_installment_posted_once(30)
     assert book_balances()
@@ -154,4 +183,9 @@ def test_a_run_whose_worker_was_killed_and_broker_flushed_finishes_by_itself(tmp
     assert "installment_posting_chunks_recovered_total 11.0" in metrics
     listed = admin_client.get("/admin/loans/installmentpostingrun/", {"needed_recovery": "yes"})
     assert [row.pk for row in listed.context["cl"].result_list] == [run.pk]
-    assert list(admin_client.get("/admin/loans/installmentpostingrun/", {"needed_recovery": "no"}).context["cl"].result_list) == []
+    assert (
+        list(
+            admin_client.get("/admin/loans/installmentpostingrun/", {"needed_recovery": "no"}).context["cl"].result_list
+        )
+        == []
+    )

@@ -115,9 +115,9 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-            ],
+            ]
         },
-    },
+    }
 ]
 
 
@@ -203,7 +203,7 @@ SPECTACULAR_SETTINGS = {
         "Authenticate with `Authorization: Api-Key <key>`. Money amounts are decimal strings. "
         "Staff API (driver loans, weekly posting, payments, reports): `Authorization: Token <key>` or a "
         "staff session, with the role's permissions. "
-        "Every 4xx answer has the shape `{\"error\": {\"status\", \"code\", \"message\", \"fields\"}}`."
+        'Every 4xx answer has the shape `{"error": {"status", "code", "message", "fields"}}`.'
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -292,12 +292,7 @@ OUTBOX_REDELIVER_AFTER_SECONDS = env_int("OUTBOX_REDELIVER_AFTER_SECONDS", 300, 
 # 0 turns automatic redelivery off.
 OUTBOX_MAX_REDELIVERIES = env_int("OUTBOX_MAX_REDELIVERIES", 5, minimum=0)
 # How hard one publish tries before the relay records a failure and backs off.
-OUTBOX_PUBLISH_RETRY_POLICY = {
-    "max_retries": 1,
-    "interval_start": 0,
-    "interval_step": 0.2,
-    "interval_max": 0.5,
-}
+OUTBOX_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 
 # --- Notifications ----------------------------------------------------------------------------
 # channel -> backend class. The logging backend needs no account; set NOTIFICATION_EMAIL_BACKEND
@@ -325,9 +320,7 @@ FINANCE_DOCUMENT_MAX_BYTES = env_int("FINANCE_DOCUMENT_MAX_BYTES", 10 * 1024 * 1
 # --- Ledger ---------------------------------------------------------------------------------
 LEDGER_CURRENCY = env("LEDGER_CURRENCY", "USD")
 # A driver's payment pays open items category by category in this order, oldest first within each.
-LEDGER_PAYMENT_ALLOCATION_ORDER = env_list(
-    "LEDGER_PAYMENT_ALLOCATION_ORDER", "LOANS,LEASE,EZPASS,PVB,TLC,MISC"
-)
+LEDGER_PAYMENT_ALLOCATION_ORDER = env_list("LEDGER_PAYMENT_ALLOCATION_ORDER", "LOANS,LEASE,EZPASS,PVB,TLC,MISC")
 
 # --- Audit log -------------------------------------------------------------------------------
 AUDITLOG_MASK_CALLABLE = "loanproject.core.sensitive.mask_tail"
@@ -365,11 +358,7 @@ LOGGING: dict[str, Any] = {
         },
     },
     "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": LOG_FORMAT,
-            "filters": ["context", "redact"],
-        }
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context", "redact"]}
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

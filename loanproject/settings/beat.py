@@ -27,7 +27,9 @@ def beat_schedule(*, loans_time_zone: str) -> dict:
         # Every 5 minutes: score applications left waiting for scoring for 10 minutes or more (a
         # consumer that gave up, no active policy at the time, a lost re-score task).
         "agents-score-stalled-applications": _job(
-            "agents.score_stalled_applications", crontab(minute="*/5"), kwargs={"unchanged_for_minutes": 10},
+            "agents.score_stalled_applications",
+            crontab(minute="*/5"),
+            kwargs={"unchanged_for_minutes": 10},
             expires=240,
         ),
         # Every night at 01:30 (TIME_ZONE): the day's net-worth snapshot of every customer with an

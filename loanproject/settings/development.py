@@ -6,17 +6,15 @@ The keys below are public and only good for a laptop; production.py refuses to s
 
 from loanproject import embedded_postgres
 
-from .base import *  # noqa: F403
+from .base import *
 from .base import database_from_url, env_bool
 
-DATABASES = {"default": database_from_url(DATABASE_URL or embedded_postgres.database_url("run"))}  # noqa: F405
+DATABASES = {"default": database_from_url(DATABASE_URL or embedded_postgres.database_url("run"))}
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = SECRET_KEY or "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: F405
-FIELD_ENCRYPTION_KEYS = FIELD_ENCRYPTION_KEYS or (  # noqa: F405
-    "dev1:ZGV2LW9ubHktZmllbGQta2V5LTMyLWJ5dGVzLWxuZyE="
-)
-BLIND_INDEX_KEY = BLIND_INDEX_KEY or "ZGV2LW9ubHktYmxpbmQtaW5kZXgta2V5LTMyYnl0ZXM="  # noqa: F405
+SECRET_KEY = SECRET_KEY or "dev-only-insecure-secret-key-do-not-use-in-production"
+FIELD_ENCRYPTION_KEYS = FIELD_ENCRYPTION_KEYS or ("dev1:ZGV2LW9ubHktZmllbGQta2V5LTMyLWJ5dGVzLWxuZyE=")
+BLIND_INDEX_KEY = BLIND_INDEX_KEY or "ZGV2LW9ubHktYmxpbmQtaW5kZXgta2V5LTMyYnl0ZXM="
 # Static files come from the apps (whitenoise uses finders under DEBUG); collectstatic is for production.
 STATIC_ROOT = None
-STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

@@ -4,26 +4,24 @@ from django.core.exceptions import ImproperlyConfigured
 
 from loanproject.core.crypto import validate_key_settings
 
-from .base import *  # noqa: F403
+from .base import *
 from .base import database_from_url, env_bool, env_int, log_format
 
 _missing = [
     name
     for name, value in {
-        "DJANGO_SECRET_KEY": SECRET_KEY,  # noqa: F405
-        "FIELD_ENCRYPTION_KEYS": FIELD_ENCRYPTION_KEYS,  # noqa: F405
-        "BLIND_INDEX_KEY": BLIND_INDEX_KEY,  # noqa: F405
-        "DATABASE_URL": DATABASE_URL,  # noqa: F405
+        "DJANGO_SECRET_KEY": SECRET_KEY,
+        "FIELD_ENCRYPTION_KEYS": FIELD_ENCRYPTION_KEYS,
+        "BLIND_INDEX_KEY": BLIND_INDEX_KEY,
+        "DATABASE_URL": DATABASE_URL,
     }.items()
     if not value
 ]
 if _missing:
-    raise ImproperlyConfigured(
-        "Production settings need these environment variables: " + ", ".join(_missing)
-    )
+    raise ImproperlyConfigured("Production settings need these environment variables: " + ", ".join(_missing))
 
-validate_key_settings(field_encryption_keys=FIELD_ENCRYPTION_KEYS, blind_index_key=BLIND_INDEX_KEY)  # noqa: F405
-DATABASES = {"default": database_from_url(DATABASE_URL)}  # noqa: F405
+validate_key_settings(field_encryption_keys=FIELD_ENCRYPTION_KEYS, blind_index_key=BLIND_INDEX_KEY)
+DATABASES = {"default": database_from_url(DATABASE_URL)}
 
 DEBUG = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -37,4 +35,4 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 LOG_FORMAT = log_format("json")
-LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT  # noqa: F405
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT

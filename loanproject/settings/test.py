@@ -12,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from loanproject import embedded_postgres
 
-from .base import *  # noqa: F403
+from .base import *
 from .base import database_from_url, env, env_bool
 
 REQUIRE_SERVICES = env_bool("REQUIRE_SERVICES", False)
@@ -44,8 +44,7 @@ REDIS_AVAILABLE = REDIS_PROBLEM is None
 SECRET_KEY = "test-secret-key"
 DEBUG = False
 FIELD_ENCRYPTION_KEYS = (
-    "test2:dGVzdC1maWVsZC1rZXktbnVtYmVyLTItMzJieXRlcyE=,"
-    "test1:dGVzdC1maWVsZC1rZXktbnVtYmVyLTEtMzJieXRlcyE="
+    "test2:dGVzdC1maWVsZC1rZXktbnVtYmVyLTItMzJieXRlcyE=,test1:dGVzdC1maWVsZC1rZXktbnVtYmVyLTEtMzJieXRlcyE="
 )
 BLIND_INDEX_KEY = "dGVzdC1ibGluZC1pbmRleC1rZXktMzItYnl0ZXMtb2s="
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -38,8 +38,11 @@ def production_env_on_test_database(tmp_path: Path, *, application_name: str | N
     """Production settings on the test database, with the test's keys: the child reads and writes
     the rows the test sees."""
     return production_env(
-        tmp_path, DATABASE_URL=current_database_url(application_name=application_name),
-        FIELD_ENCRYPTION_KEYS=settings.FIELD_ENCRYPTION_KEYS, BLIND_INDEX_KEY=settings.BLIND_INDEX_KEY, **extra,
+        tmp_path,
+        DATABASE_URL=current_database_url(application_name=application_name),
+        FIELD_ENCRYPTION_KEYS=settings.FIELD_ENCRYPTION_KEYS,
+        BLIND_INDEX_KEY=settings.BLIND_INDEX_KEY,
+        **extra,
     )
 
 

@@ -37,7 +37,12 @@ def test_an_application_not_scored_yet_conforms(partner, credentials):
     application = LoanApplication.objects.get(partner=partner)
     assert (application.decision, application.risk_level) == ("", "")
 
-    detail = call("/api/v1/applications/{id}/", "GET", authorization=credentials["partner"], path_parameters={"id": str(application.pk)})
+    detail = call(
+        "/api/v1/applications/{id}/",
+        "GET",
+        authorization=credentials["partner"],
+        path_parameters={"id": str(application.pk)},
+    )
     listing = call("/api/v1/applications/", "GET", authorization=credentials["partner"])
 
     assert (detail.json()["decision"], detail.json()["risk_level"]) == ("", "")
@@ -48,7 +53,9 @@ def test_a_posting_run_nobody_started_conforms(credentials):
     period_start, period_end = current_week()
     run = loan_services.start_posting_run(period_start=period_start, period_end=period_end, started_by=None)
 
-    response = call("/api/v1/loan-posting-runs/{id}/", "GET", authorization=credentials["finance"], path_parameters={"id": run.pk})
+    response = call(
+        "/api/v1/loan-posting-runs/{id}/", "GET", authorization=credentials["finance"], path_parameters={"id": run.pk}
+    )
 
     assert response.json()["started_by"] is None
 
@@ -58,7 +65,12 @@ def test_a_money_filter_takes_a_decimal_string(partner, credentials):
     LoanApplicationFactory(customer=customer, requested_amount=Decimal("2500.50"))
     LoanApplicationFactory(customer=customer, requested_amount=Decimal("2500.49"))
 
-    response = call("/api/v1/applications/", "GET", authorization=credentials["partner"], query={"min_amount": "2500.50", "max_amount": "2500.50"})
+    response = call(
+        "/api/v1/applications/",
+        "GET",
+        authorization=credentials["partner"],
+        query={"min_amount": "2500.50", "max_amount": "2500.50"},
+    )
 
     assert [row["requested_amount"] for row in response.json()["results"]] == ["2500.50"]
 
@@ -68,8 +80,18 @@ def test_a_time_offset_postgresql_cannot_store_is_read_in_utc(partner, credentia
     application = LoanApplication.objects.get(partner=partner)
     LoanApplication.objects.filter(pk=application.pk).update(submitted_at=datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
 
-    at_noon = call("/api/v1/applications/", "GET", authorization=credentials["partner"], query={"submitted_after": "2026-03-02T11:00:00+23:00"})
-    after_noon = call("/api/v1/applications/", "GET", authorization=credentials["partner"], query={"submitted_after": "2026-03-02T11:00:01+23:00"})
+    at_noon = call(
+        "/api/v1/applications/",
+        "GET",
+        authorization=credentials["partner"],
+        query={"submitted_after": "2026-03-02T11:00:00+23:00"},
+    )
+    after_noon = call(
+        "/api/v1/applications/",
+        "GET",
+        authorization=credentials["partner"],
+        query={"submitted_after": "2026-03-02T11:00:01+23:00"},
+    )
 
     assert [row["id"] for row in at_noon.json()["results"]] == [str(application.pk)]
     assert after_noon.json()["results"] == []
@@ -77,7 +99,12 @@ def test_a_time_offset_postgresql_cannot_store_is_read_in_utc(partner, credentia
 
 def test_a_date_time_with_no_utc_instant_python_can_hold_is_a_400(credentials):
     """Read in UTC, 0001-01-01T00:00+01:00 falls before year 1: refused, not a 500."""
-    response = call("/api/v1/applications/", "GET", authorization=credentials["partner"], query={"submitted_before": "0001-01-01T00:00:00+01:00"})
+    response = call(
+        "/api/v1/applications/",
+        "GET",
+        authorization=credentials["partner"],
+        query={"submitted_before": "0001-01-01T00:00:00+01:00"},
+    )
 
     assert response.status_code == 400
     assert list(response.json()["error"]["fields"]) == ["submitted_before"]
@@ -109,7 +136,12 @@ def test_a_bad_filter_is_a_documented_400_naming_the_field(credentials):
 
 
 def test_an_unknown_application_is_a_documented_404(credentials):
-    response = call("/api/v1/applications/{id}/", "GET", authorization=credentials["partner"], path_parameters={"id": str(uuid.uuid4())})
+    response = call(
+        "/api/v1/applications/{id}/",
+        "GET",
+        authorization=credentials["partner"],
+        path_parameters={"id": str(uuid.uuid4())},
+    )
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
@@ -119,8 +151,11 @@ def test_a_stale_version_is_a_documented_409(partner, credentials):
     application = LoanApplication.objects.get(partner=partner)
 
     response = call(
-        "/api/v1/applications/{id}/withdraw/", "POST", authorization=credentials["partner"],
-        path_parameters={"id": str(application.pk)}, body={"version": application.version + 1},
+        "/api/v1/applications/{id}/withdraw/",
+        "POST",
+        authorization=credentials["partner"],
+        path_parameters={"id": str(application.pk)},
+        body={"version": application.version + 1},
         media_type="application/json",
     )
 
@@ -154,8 +189,11 @@ def test_an_oversized_body_is_a_documented_413(credentials, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
 
     response = call(
-        "/api/v1/applications/", "POST", authorization=credentials["partner"],
-        body={"external_ref": "x" * 2_000}, media_type="application/json",
+        "/api/v1/applications/",
+        "POST",
+        authorization=credentials["partner"],
+        body={"external_ref": "x" * 2_000},
+        media_type="application/json",
     )
 
     assert response.status_code == 413
@@ -164,7 +202,10 @@ def test_an_oversized_body_is_a_documented_413(credentials, settings):
 
 def test_a_body_of_another_media_type_is_a_documented_415(credentials):
     case = schema["/api/v1/applications/"]["POST"].Case(body={"external_ref": "x"}, media_type="application/json")
-    response = case.call(headers={"Authorization": credentials["partner"], "Content-Type": "text/plain"}, data=json.dumps({"external_ref": "x"}))
+    response = case.call(
+        headers={"Authorization": credentials["partner"], "Content-Type": "text/plain"},
+        data=json.dumps({"external_ref": "x"}),
+    )
 
     case.validate_response(response, checks=CONFORMANCE_CHECKS)
     assert response.status_code == 415

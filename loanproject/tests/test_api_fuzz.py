@@ -20,8 +20,12 @@ def answers():
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 def test_every_answer_is_one_the_schema_documents(case, credentials, answers):
     headers = {"Authorization": credentials[credential_for(case.path)]}
     response = case.call_and_validate(headers=headers, checks=CONFORMANCE_CHECKS)
@@ -29,8 +33,15 @@ def test_every_answer_is_one_the_schema_documents(case, credentials, answers):
 
 
 def test_each_staff_path_gets_the_credential_of_its_role():
-    assert [credential_for(path) for path in (
-        "/api/v1/loans/", "/api/v1/loans/{loan_number}/cancel/", "/api/v1/loan-posting-runs/{id}/",
-        "/api/v1/drivers/{driver_id}/payments/", "/api/v1/reviews/queue/", "/api/v1/applications/",
-        "/api/v1/finance/connections/",
-    )] == ["finance", "finance", "finance", "finance", "officer", "partner", "partner"]
+    assert [
+        credential_for(path)
+        for path in (
+            "/api/v1/loans/",
+            "/api/v1/loans/{loan_number}/cancel/",
+            "/api/v1/loan-posting-runs/{id}/",
+            "/api/v1/drivers/{driver_id}/payments/",
+            "/api/v1/reviews/queue/",
+            "/api/v1/applications/",
+            "/api/v1/finance/connections/",
+        )
+    ] == ["finance", "finance", "finance", "finance", "officer", "partner", "partner"]

@@ -74,13 +74,25 @@ def test_decision_and_risk_level_are_empty_until_the_application_is_scored(opena
     application = "Application"
 
     assert enum_values(openapi, response_property(openapi, application, "decision")) == [
-        "pre_approved", "manual_review", "approved", "rejected", "",
+        "pre_approved",
+        "manual_review",
+        "approved",
+        "rejected",
+        "",
     ]
     assert enum_values(openapi, response_property(openapi, application, "risk_level")) == [
-        "low", "medium", "high", "very_high", "",
+        "low",
+        "medium",
+        "high",
+        "very_high",
+        "",
     ]
     assert enum_values(openapi, response_property(openapi, "QueueItem", "risk_level")) == [
-        "low", "medium", "high", "very_high", "",
+        "low",
+        "medium",
+        "high",
+        "very_high",
+        "",
     ]
 
 
@@ -121,8 +133,7 @@ def test_no_query_parameter_is_a_float(openapi):
         for path, operations in openapi["paths"].items()
         for method, op in operations.items()
         for parameter in op.get("parameters", [])
-        if parameter["schema"].get("type") == "number"
-        or parameter["schema"].get("items", {}).get("type") == "number"
+        if parameter["schema"].get("type") == "number" or parameter["schema"].get("items", {}).get("type") == "number"
     ]
 
     assert floats == []
@@ -134,7 +145,9 @@ def test_a_report_answers_json_or_the_export_it_was_asked_for(openapi):
     assert ok == {
         "application/json": {"schema": {"$ref": "#/components/schemas/ReportPage"}},
         "text/csv": {"schema": {"type": "string"}},
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}},
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+            "schema": {"type": "string", "format": "binary"}
+        },
     }
 
 

@@ -72,4 +72,5 @@ def test_the_scan_sees_imports():
 
     assert "loanproject.core.models" in modules or "loanproject.core.outbox" in modules
     assert outside({"applications.models": {"x.py"}, "loanproject.core.money": {"y.py"}}, ("loanproject.core",)) == {
-        "applications.models": {"x.py"}}
+        "applications.models": {"x.py"}
+    }

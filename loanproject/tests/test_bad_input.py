@@ -67,8 +67,7 @@ def test_unknown_fields_are_refused_at_every_level(client, auth):
 
 
 @pytest.mark.parametrize(
-    "text",
-    ["Robert'); DROP TABLE applications_customer;--", "<script>alert('x')</script>", "ʕ•ᴥ•ʔ \u0000 null byte"],
+    "text", ["Robert'); DROP TABLE applications_customer;--", "<script>alert('x')</script>", "ʕ•ᴥ•ʔ \u0000 null byte"]
 )
 def test_sql_and_html_in_strings_are_data_not_code(client, auth, text):
     body = application_payload()

@@ -24,12 +24,18 @@ def sample(name: str, **labels) -> float:
 
 
 def submit(client, partner):
-    return client.post("/api/v1/applications/", data=json.dumps(application_payload()),
-                       content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {issue_key(partner)}")
+    return client.post(
+        "/api/v1/applications/",
+        data=json.dumps(application_payload()),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Api-Key {issue_key(partner)}",
+    )
 
 
 @pytest.mark.django_db
-def test_submissions_decisions_and_agent_times_are_counted_after_commit(client, django_capture_on_commit_callbacks, scoring_policy):
+def test_submissions_decisions_and_agent_times_are_counted_after_commit(
+    client, django_capture_on_commit_callbacks, scoring_policy
+):
     before = {
         "submitted": sample("loan_applications_submitted_total", source="partner"),
         "decided": sum(sample("loan_applications_decided_total", decision=d, decided_by="scoring") for d in DECISIONS),
@@ -78,11 +84,10 @@ def test_a_rolled_back_posting_is_not_counted():
     loan = make_loan(weeks=3, start=SUNDAY)
     before = (sample("installments_posted_total"), sample("installment_posting_run_seconds_count"))
 
-    with pytest.raises(ForcedRollback):
-        with transaction.atomic():
-            run = loan_services.post_weekly_installments(period_start=SUNDAY, period_end=week_containing(SUNDAY)[1])
-            assert run.posted == 1
-            raise ForcedRollback
+    with pytest.raises(ForcedRollback), transaction.atomic():
+        run = loan_services.post_weekly_installments(period_start=SUNDAY, period_end=week_containing(SUNDAY)[1])
+        assert run.posted == 1
+        raise ForcedRollback
 
     assert (sample("installments_posted_total"), sample("installment_posting_run_seconds_count")) == before
     assert loan.installments.filter(status="posted").count() == 0

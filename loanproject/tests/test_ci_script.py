@@ -35,8 +35,9 @@ def stubs(tmp_path):
         if chromium:
             stub("chromium", "true")
         env = {"PATH": str(bin_dir), "STUB_UID": str(uid), "HOME": str(tmp_path)}
-        result = subprocess.run(["/bin/bash", str(ROOT / ".ci" / "run")], env=env, capture_output=True,
-                                text=True, timeout=30)
+        result = subprocess.run(
+            ["/bin/bash", str(ROOT / ".ci" / "run")], env=env, capture_output=True, text=True, timeout=30
+        )
         result.calls = log.read_text().splitlines() if log.exists() else []
         return result
 

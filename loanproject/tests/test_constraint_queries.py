@@ -55,10 +55,18 @@ def test_a_partner_application_submit_asks_the_database_no_rule(partner_client):
 def test_a_finance_account_open_asks_the_database_no_rule(partner_client):
     bank = BankConnectionFactory(customer=CustomerFactory(partner=partner_client.partner))
 
-    response, checks = post(partner_client, "/api/v1/finance/accounts/", {
-        "connection": bank.pk, "provider_account_id": "sav-1", "name": "Savings", "type": "savings",
-        "current_balance": "2500.50", "currency": "USD",
-    })
+    response, checks = post(
+        partner_client,
+        "/api/v1/finance/accounts/",
+        {
+            "connection": bank.pk,
+            "provider_account_id": "sav-1",
+            "name": "Savings",
+            "type": "savings",
+            "current_balance": "2500.50",
+            "currency": "USD",
+        },
+    )
 
     assert response.status_code == 201, response.json()
     assert len(checks) == 0, "\n".join(checks)

@@ -26,8 +26,12 @@ def other_connection(**kwargs) -> psycopg.Connection:
     """A second session on the test database, outside Django (another process, in effect)."""
     db = connection.settings_dict
     return psycopg.connect(
-        dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"] or None,
-        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, **kwargs,
+        dbname=db["NAME"],
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        **kwargs,
     )
 
 
@@ -94,10 +98,14 @@ def partner_api():
 def assert_database_unavailable(response) -> None:
     assert response.status_code == 503, response.content.decode()[:2000]
     assert response["Retry-After"] == "5"
-    assert response.json() == {"error": {
-        "status": 503, "code": "database_unavailable",
-        "message": "The database is unavailable; retry in a few seconds (same Idempotency-Key).", "fields": {},
-    }}
+    assert response.json() == {
+        "error": {
+            "status": 503,
+            "code": "database_unavailable",
+            "message": "The database is unavailable; retry in a few seconds (same Idempotency-Key).",
+            "fields": {},
+        }
+    }
 
 
 def assert_the_retry_submits_once(partner_api, body: dict) -> None:
@@ -123,7 +131,9 @@ def test_a_lock_timeout_in_a_constraint_check_is_a_503_and_the_retry_succeeds(pa
     assert_the_retry_submits_once(partner_api, body)
 
 
-@pytest.mark.parametrize("is_the_statement", [constraint_check, after_customer_lock()], ids=["constraint-check", "after-lock"])
+@pytest.mark.parametrize(
+    "is_the_statement", [constraint_check, after_customer_lock()], ids=["constraint-check", "after-lock"]
+)
 def test_a_backend_killed_mid_request_is_a_503_and_the_retry_succeeds(partner_api, is_the_statement):
     body = application_payload()
 
@@ -151,8 +161,14 @@ def assert_unavailable_page(response) -> None:
 def test_an_admin_form_whose_database_failed_is_a_503_page_not_a_form_error(staff_client):
     partner = PartnerFactory()
     form = {
-        "partner": partner.pk, "external_ref": "", "full_name": "Asha Patel", "email": "asha@example.com",
-        "phone": "", "address": "", "push_token": "", "pan": "ABCDE1234F",
+        "partner": partner.pk,
+        "external_ref": "",
+        "full_name": "Asha Patel",
+        "email": "asha@example.com",
+        "phone": "",
+        "address": "",
+        "push_token": "",
+        "pan": "ABCDE1234F",
     }
 
     with customers_table_locked():

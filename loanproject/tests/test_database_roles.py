@@ -55,12 +55,20 @@ def connect(role: str, database: str, **options) -> psycopg.Connection:
 
 
 def manage(*arguments: str, role: str, database: str, **environment: str) -> str:
-    env = {key: value for key, value in os.environ.items()
-           if key not in {"PROMETHEUS_MULTIPROC_DIR", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}}
-    env.update(DJANGO_SETTINGS_MODULE="loanproject.settings.development", DATABASE_URL=url(role, database),
-               DJANGO_ALLOWED_HOSTS="testserver", **environment)
-    result = subprocess.run([sys.executable, "manage.py", *arguments], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=300)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"PROMETHEUS_MULTIPROC_DIR", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="loanproject.settings.development",
+        DATABASE_URL=url(role, database),
+        DJANGO_ALLOWED_HOSTS="testserver",
+        **environment,
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", *arguments], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
@@ -87,7 +95,8 @@ def setup():
     names = {"loans_owner": owner, "loans_app": app, "loans": database}
     statements = [
         re.sub(r"\b(loans_owner|loans_app|loans)\b", lambda match: names[match.group(1)], statement).strip()
-        for statement in readme_block("sql", "CREATE ROLE").split(";") if statement.strip()
+        for statement in readme_block("sql", "CREATE ROLE").split(";")
+        if statement.strip()
     ]
     PASSWORDS.update(re.findall(r"CREATE ROLE (\S+) LOGIN PASSWORD '([^']*)'", "\n".join(statements)))
     with connect(SUPERUSER, "postgres", autocommit=True) as admin:
@@ -95,7 +104,10 @@ def setup():
             for statement in statements:
                 admin.execute(statement)
             migrate = readme_block("bash", "manage.py migrate").splitlines()[0]
-            assert migrate.startswith("DATABASE_URL=postgres://loans_owner:...@") and "DATABASE_APP_ROLE=loans_app" in migrate
+            assert (
+                migrate.startswith("DATABASE_URL=postgres://loans_owner:...@")
+                and "DATABASE_APP_ROLE=loans_app" in migrate
+            )
             manage("migrate", "--noinput", "-v0", role=owner, database=database, DATABASE_APP_ROLE=app)
             yield Setup(owner, app, database)
         finally:
@@ -165,39 +177,93 @@ def book_snapshot(conn: psycopg.Connection) -> tuple:
 
 
 REFUSED = [
-    ("ALTER TABLE ledger_posting DISABLE TRIGGER ledger_posting_append_only", errors.InsufficientPrivilege,
-     "must be owner of table ledger_posting"),
-    ("ALTER TABLE ledger_journalentry DISABLE TRIGGER ALL", errors.InsufficientPrivilege,
-     "must be owner of table ledger_journalentry"),
-    ("DROP TRIGGER ledger_posting_append_only ON ledger_posting", errors.InsufficientPrivilege,
-     "must be owner of relation ledger_posting"),
-    ("SET session_replication_role = replica", errors.InsufficientPrivilege,
-     'permission denied to set parameter "session_replication_role"'),
-    (("SET ledger.allow_truncate = 'on'", "TRUNCATE ledger_posting"), errors.InsufficientPrivilege,
-     "permission denied for table ledger_posting"),
-    (("SET ledger.allow_truncate = 'on'", "TRUNCATE ledger_journalentry CASCADE"), errors.InsufficientPrivilege,
-     "permission denied for table ledger_journalentry"),
-    ("UPDATE ledger_posting SET debit = debit + 1 WHERE debit > 0", errors.InsufficientPrivilege,
-     "permission denied for table ledger_posting"),
-    ("UPDATE ledger_posting SET id = id", errors.RestrictViolation,
-     "ledger_posting is append-only: UPDATE refused; book a reversing entry instead"),
-    ("UPDATE ledger_journalentry SET id = id", errors.RestrictViolation,
-     "ledger_journalentry is append-only: UPDATE refused; book a reversing entry instead"),
+    (
+        "ALTER TABLE ledger_posting DISABLE TRIGGER ledger_posting_append_only",
+        errors.InsufficientPrivilege,
+        "must be owner of table ledger_posting",
+    ),
+    (
+        "ALTER TABLE ledger_journalentry DISABLE TRIGGER ALL",
+        errors.InsufficientPrivilege,
+        "must be owner of table ledger_journalentry",
+    ),
+    (
+        "DROP TRIGGER ledger_posting_append_only ON ledger_posting",
+        errors.InsufficientPrivilege,
+        "must be owner of relation ledger_posting",
+    ),
+    (
+        "SET session_replication_role = replica",
+        errors.InsufficientPrivilege,
+        'permission denied to set parameter "session_replication_role"',
+    ),
+    (
+        ("SET ledger.allow_truncate = 'on'", "TRUNCATE ledger_posting"),
+        errors.InsufficientPrivilege,
+        "permission denied for table ledger_posting",
+    ),
+    (
+        ("SET ledger.allow_truncate = 'on'", "TRUNCATE ledger_journalentry CASCADE"),
+        errors.InsufficientPrivilege,
+        "permission denied for table ledger_journalentry",
+    ),
+    (
+        "UPDATE ledger_posting SET debit = debit + 1 WHERE debit > 0",
+        errors.InsufficientPrivilege,
+        "permission denied for table ledger_posting",
+    ),
+    (
+        "UPDATE ledger_posting SET id = id",
+        errors.RestrictViolation,
+        "ledger_posting is append-only: UPDATE refused; book a reversing entry instead",
+    ),
+    (
+        "UPDATE ledger_journalentry SET id = id",
+        errors.RestrictViolation,
+        "ledger_journalentry is append-only: UPDATE refused; book a reversing entry instead",
+    ),
     ("DELETE FROM ledger_posting", errors.InsufficientPrivilege, "permission denied for table ledger_posting"),
-    ("DELETE FROM ledger_journalentry", errors.InsufficientPrivilege, "permission denied for table ledger_journalentry"),
-    ("CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
-     errors.InsufficientPrivilege, "permission denied for schema public"),
-    ("ALTER FUNCTION ledger_check_entries_balance() RESET search_path", errors.InsufficientPrivilege,
-     "must be owner of function ledger_check_entries_balance"),
+    (
+        "DELETE FROM ledger_journalentry",
+        errors.InsufficientPrivilege,
+        "permission denied for table ledger_journalentry",
+    ),
+    (
+        "CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+        errors.InsufficientPrivilege,
+        "permission denied for schema public",
+    ),
+    (
+        "ALTER FUNCTION ledger_check_entries_balance() RESET search_path",
+        errors.InsufficientPrivilege,
+        "must be owner of function ledger_check_entries_balance",
+    ),
     ("CREATE TABLE ledger_shadow (id int)", errors.InsufficientPrivilege, "permission denied for schema public"),
-    ("INSERT INTO django_migrations (app, name, applied) VALUES ('ledger', '9999_off', now())",
-     errors.InsufficientPrivilege, "permission denied for table django_migrations"),
+    (
+        "INSERT INTO django_migrations (app, name, applied) VALUES ('ledger', '9999_off', now())",
+        errors.InsufficientPrivilege,
+        "permission denied for table django_migrations",
+    ),
 ]
 
 
-REFUSED_IDS = ["disable-trigger", "disable-all-triggers", "drop-trigger", "replication-role", "truncate-postings",
-               "truncate-entries", "update-amount", "update-posting-key", "update-entry-key", "delete-postings",
-               "delete-entries", "replace-function", "unpin-function", "create-table", "fake-migration"]
+REFUSED_IDS = [
+    "disable-trigger",
+    "disable-all-triggers",
+    "drop-trigger",
+    "replication-role",
+    "truncate-postings",
+    "truncate-entries",
+    "update-amount",
+    "update-posting-key",
+    "update-entry-key",
+    "delete-postings",
+    "delete-entries",
+    "replace-function",
+    "unpin-function",
+    "create-table",
+    "fake-migration",
+]
 
 
 @pytest.mark.parametrize("statement, error, message", REFUSED, ids=REFUSED_IDS)
@@ -206,10 +272,9 @@ def test_the_app_role_cannot_switch_off_the_rules(setup, worked, statement, erro
         before = book_snapshot(conn)
         conn.rollback()
 
-        with pytest.raises(error) as refused:
-            with conn.transaction():
-                for part in (statement,) if isinstance(statement, str) else statement:
-                    conn.execute(part)
+        with pytest.raises(error) as refused, conn.transaction():
+            for part in (statement,) if isinstance(statement, str) else statement:
+                conn.execute(part)
 
         assert str(refused.value).splitlines()[0] == message
         assert book_snapshot(conn) == before and before[1] > 40
@@ -227,9 +292,13 @@ def test_the_app_role_cannot_commit_an_unbalanced_entry(setup, worked):
         ):
             entry = conn.execute(
                 "INSERT INTO ledger_journalentry (idempotency_key, entry_date, description, source, created_at) "
-                "VALUES ('app-role-unbalanced', '2026-01-04', 'x', 'x', now()) RETURNING id").fetchone()[0]
-            conn.execute("INSERT INTO ledger_posting (entry_id, account_id, debit, credit, currency) "
-                         "VALUES (%s, %s, 10, 0, 'USD')", [entry, account])
+                "VALUES ('app-role-unbalanced', '2026-01-04', 'x', 'x', now()) RETURNING id"
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO ledger_posting (entry_id, account_id, debit, credit, currency) "
+                "VALUES (%s, %s, 10, 0, 'USD')",
+                [entry, account],
+            )
 
         assert book_snapshot(conn) == before
 
@@ -268,18 +337,32 @@ def privileges(conn: psycopg.Connection, role: str) -> dict[str, set[str]]:
 
 def test_the_app_role_holds_exactly_its_privileges_and_applying_them_again_changes_nothing(setup, worked):
     ordinary = {"SELECT", "INSERT", "UPDATE", "DELETE"}
-    expected_special = {"ledger_journalentry": {"SELECT", "INSERT"}, "ledger_posting": {"SELECT", "INSERT"},
-                        "django_migrations": {"SELECT"}}
+    expected_special = {
+        "ledger_journalentry": {"SELECT", "INSERT"},
+        "ledger_posting": {"SELECT", "INSERT"},
+        "django_migrations": {"SELECT"},
+    }
     with setup.as_owner() as conn:
         granted = privileges(conn, setup.app)
-        role = conn.execute("SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, "
-                            "pg_has_role(%s, %s, 'MEMBER'), has_schema_privilege(%s, 'public', 'CREATE') "
-                            "FROM pg_roles WHERE rolname = %s", [setup.app, setup.owner, setup.app, setup.app]).fetchone()
-        columns = [conn.execute("SELECT has_column_privilege(%s, %s, %s, 'UPDATE')", [setup.app, table, column]).fetchone()[0]
-                   for table, column in [("ledger_journalentry", "id"), ("ledger_posting", "id"),
-                                         ("ledger_posting", "debit"), ("ledger_journalentry", "description")]]
+        role = conn.execute(
+            "SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, "
+            "pg_has_role(%s, %s, 'MEMBER'), has_schema_privilege(%s, 'public', 'CREATE') "
+            "FROM pg_roles WHERE rolname = %s",
+            [setup.app, setup.owner, setup.app, setup.app],
+        ).fetchone()
+        columns = [
+            conn.execute("SELECT has_column_privilege(%s, %s, %s, 'UPDATE')", [setup.app, table, column]).fetchone()[0]
+            for table, column in [
+                ("ledger_journalentry", "id"),
+                ("ledger_posting", "id"),
+                ("ledger_posting", "debit"),
+                ("ledger_journalentry", "description"),
+            ]
+        ]
 
-    assert len(granted) > 40 and {"django_session", "django_celery_beat_periodictask", "auditlog_logentry"} <= set(granted)
+    assert len(granted) > 40 and {"django_session", "django_celery_beat_periodictask", "auditlog_logentry"} <= set(
+        granted
+    )
     assert {table: found for table, found in granted.items() if found != expected_special.get(table, ordinary)} == {}
     assert role == (False, False, False, False, False, False)
     assert columns == [True, True, False, False]
@@ -288,7 +371,10 @@ def test_the_app_role_holds_exactly_its_privileges_and_applying_them_again_chang
     applied = manage("grant_app_role", setup.app, role=setup.owner, database=setup.database)
 
     assert 'REVOKE UPDATE, DELETE ON "ledger_journalentry", "ledger_posting" FROM' in printed
-    assert f'ALTER DEFAULT PRIVILEGES FOR ROLE "{setup.owner}" IN SCHEMA "public" GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES' in printed
+    assert (
+        f'ALTER DEFAULT PRIVILEGES FOR ROLE "{setup.owner}" IN SCHEMA "public" GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES'
+        in printed
+    )
     assert applied == f"{setup.app}: {len(printed.splitlines())} grant statements applied.\n"
     with setup.as_owner() as conn:
         assert privileges(conn, setup.app) == granted
@@ -298,7 +384,9 @@ def test_a_table_a_later_migration_creates_is_granted_at_once(setup, worked):
     with setup.as_owner() as conn:
         conn.execute("CREATE TABLE ops_added_later (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, note text)")
         granted = privileges(conn, setup.app)["ops_added_later"]
-        sequence = conn.execute("SELECT has_sequence_privilege(%s, 'ops_added_later_id_seq', 'USAGE')", [setup.app]).fetchone()[0]
+        sequence = conn.execute(
+            "SELECT has_sequence_privilege(%s, 'ops_added_later_id_seq', 'USAGE')", [setup.app]
+        ).fetchone()[0]
         conn.rollback()
 
     assert (granted, sequence) == ({"SELECT", "INSERT", "UPDATE", "DELETE"}, True)
@@ -316,9 +404,13 @@ def test_the_command_refuses_a_superuser_and_a_missing_role_and_changes_nothing(
     with pytest.raises(CommandError) as missing:
         call_command("grant_app_role", "nobody_ops_missing_role")
 
-    assert str(as_superuser.value) == f"Not granted to {tests_role}: {tests_role} is a superuser or bypasses row security."
-    assert str(missing.value) == ("Not granted to nobody_ops_missing_role: role nobody_ops_missing_role does not exist: "
-                                  "create it first (README, Database roles).")
+    assert (
+        str(as_superuser.value) == f"Not granted to {tests_role}: {tests_role} is a superuser or bypasses row security."
+    )
+    assert str(missing.value) == (
+        "Not granted to nobody_ops_missing_role: role nobody_ops_missing_role does not exist: "
+        "create it first (README, Database roles)."
+    )
 
 
 @pytest.mark.django_db
@@ -350,5 +442,7 @@ def test_every_trigger_function_reads_its_tables_through_a_pinned_search_path():
         functions = dict(cursor.fetchall())
 
     assert {"ledger_check_entries_balance", "ledger_note_postings", "ledger_refuse_change"} <= set(functions)
-    unpinned = {name for name, config in functions.items() if not any(c.startswith("search_path=") for c in config or [])}
+    unpinned = {
+        name for name, config in functions.items() if not any(c.startswith("search_path=") for c in config or [])
+    }
     assert unpinned == set()

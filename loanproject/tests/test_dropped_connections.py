@@ -67,8 +67,9 @@ def test_gunicorn_answers_every_request_after_postgresql_dropped_its_connections
     name = application_name
     partner = PartnerFactory()
     LoanApplicationFactory(customer=CustomerFactory(partner=partner))
-    server = WebServer(tmp_path, workers=WEB_PROCESSES, application_name=name, collect_static=True,
-                       DATABASE_CONN_MAX_AGE="600")
+    server = WebServer(
+        tmp_path, workers=WEB_PROCESSES, application_name=name, collect_static=True, DATABASE_CONN_MAX_AGE="600"
+    )
     api = ("/api/v1/applications/", {"Authorization": f"Api-Key {issue_key(partner)}"})
     admin = ("/admin/applications/loanapplication/", {"Cookie": staff_session_cookie(server.secret_key)})
     try:
@@ -83,7 +84,12 @@ def test_gunicorn_answers_every_request_after_postgresql_dropped_its_connections
             wait_until(all_processes_connected, timeout=60, interval=0)
             assert terminate_backends_of(name) == WEB_PROCESSES
 
-            answers = list(pool.map(lambda request: server.fetch("GET", request[0], headers=request[1])[0], [api, admin] * (2 * WEB_PROCESSES)))
+            answers = list(
+                pool.map(
+                    lambda request: server.fetch("GET", request[0], headers=request[1])[0],
+                    [api, admin] * (2 * WEB_PROCESSES),
+                )
+            )
     finally:
         server.stop()
 
@@ -92,7 +98,9 @@ def test_gunicorn_answers_every_request_after_postgresql_dropped_its_connections
     assert not [line for line in log if '"level": "ERROR"' in line]
 
 
-def test_a_celery_worker_runs_the_next_task_after_postgresql_dropped_its_connection(application_name, tmp_path, redis_broker):
+def test_a_celery_worker_runs_the_next_task_after_postgresql_dropped_its_connection(
+    application_name, tmp_path, redis_broker
+):
     name = application_name
     env = production_env_on_test_database(tmp_path, application_name=name, DATABASE_CONN_MAX_AGE="600")
     CustomerFactory.create_batch(2)
@@ -110,7 +118,9 @@ def test_a_celery_worker_runs_the_next_task_after_postgresql_dropped_its_connect
     finally:
         worker.stop()
 
-    assert "succeeded" in finished(worker, second) and finished(worker, second).endswith(": 2"), "\n".join(worker.lines[-30:])
+    assert "succeeded" in finished(worker, second) and finished(worker, second).endswith(": 2"), "\n".join(
+        worker.lines[-30:]
+    )
 
 
 def finished(worker: Worker, task_id: str) -> str | None:

@@ -26,8 +26,10 @@ def running(data) -> bool:
 
 def start_user(root) -> subprocess.Popen:
     """Another process that signs in, says so, and waits."""
-    script = ("import sys, time; from pathlib import Path; from loanproject.embedded_postgres import database_url;"
-              f"database_url('db', root=Path({str(root)!r})); print('in', flush=True); time.sleep(60)")
+    script = (
+        "import sys, time; from pathlib import Path; from loanproject.embedded_postgres import database_url;"
+        f"database_url('db', root=Path({str(root)!r})); print('in', flush=True); time.sleep(60)"
+    )
     user = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert user.stdout.readline() == "in\n"
     return user

@@ -33,30 +33,54 @@ class RefusingMailServer:
         raise smtplib.SMTPRecipientsRefused({recipient: (550, b"5.1.1 mailbox unavailable")})
 
 
-def test_no_personal_data_reaches_an_info_or_warning_line(client, console, caplog, settings, scoring_policy,
-                                                          django_capture_on_commit_callbacks):
+def test_no_personal_data_reaches_an_info_or_warning_line(
+    client, console, caplog, settings, scoring_policy, django_capture_on_commit_callbacks
+):
     _, stream = console
     caplog.set_level(logging.INFO)  # what production writes, whatever LOG_LEVEL this run has
     body = application_payload(external_ref="APP-77", requested_amount="5000.00", credit_score=760)
-    body["customer"].update({"full_name": "Asha Patel", "email": "asha.patel@example.com", "phone": "+1 212 555 0101",
-                             "address": "12 Orchard Lane", "push_token": "device-token-7"})
+    body["customer"].update(
+        {
+            "full_name": "Asha Patel",
+            "email": "asha.patel@example.com",
+            "phone": "+1 212 555 0101",
+            "address": "12 Orchard Lane",
+            "push_token": "device-token-7",
+        }
+    )
     partner = PartnerFactory()
 
     # A decision told on every channel through the logging backend (the default).
-    submitted = client.post("/api/v1/applications/", data=json.dumps(body), content_type="application/json",
-                            HTTP_AUTHORIZATION=f"Api-Key {issue_key(partner)}")
+    submitted = client.post(
+        "/api/v1/applications/",
+        data=json.dumps(body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Api-Key {issue_key(partner)}",
+    )
     deliver_outbox(django_capture_on_commit_callbacks)
     # A booked loan told the same way.
     customer = Customer.objects.get()
-    approved = LoanApplicationFactory(customer=customer, status=ApplicationStatus.APPROVED,
-                                      approved_amount=Decimal("1000.00"), interest_rate=Decimal("10.00"), term_months=2)
+    approved = LoanApplicationFactory(
+        customer=customer,
+        status=ApplicationStatus.APPROVED,
+        approved_amount=Decimal("1000.00"),
+        interest_rate=Decimal("10.00"),
+        term_months=2,
+    )
     lease = LeaseFactory()
-    loans.book_application_as_loan(application_id=approved.pk, driver_id=lease.driver_id, lease_id=lease.pk,
-                                   start_week=date(2026, 1, 4), created_by=StaffUserFactory())
+    loans.book_application_as_loan(
+        application_id=approved.pk,
+        driver_id=lease.driver_id,
+        lease_id=lease.pk,
+        start_week=date(2026, 1, 4),
+        created_by=StaffUserFactory(),
+    )
     deliver_outbox(django_capture_on_commit_callbacks)
     # A delivery the mail server refuses.
-    settings.NOTIFICATION_BACKENDS = {**settings.NOTIFICATION_BACKENDS,
-                                      "email": "loanproject.tests.test_log_privacy.RefusingMailServer"}
+    settings.NOTIFICATION_BACKENDS = {
+        **settings.NOTIFICATION_BACKENDS,
+        "email": "loanproject.tests.test_log_privacy.RefusingMailServer",
+    }
     first_email = Notification.objects.filter(channel="email").earliest("pk")
     Notification.objects.filter(pk=first_email.pk).update(status="pending", attempts=0, sent_at=None)
 
@@ -66,8 +90,13 @@ def test_no_personal_data_reaches_an_info_or_warning_line(client, console, caplo
     assert submitted.status_code == 202
     assert LoanApplication.objects.get(pk=submitted.json()["id"]).status == ApplicationStatus.PRE_APPROVED
     assert sorted(Notification.objects.values_list("template", "channel")) == [
-        ("application_pre_approved", "email"), ("application_pre_approved", "push"), ("application_pre_approved", "sms"),
-        ("loan_booked", "email"), ("loan_booked", "push"), ("loan_booked", "sms")]
+        ("application_pre_approved", "email"),
+        ("application_pre_approved", "push"),
+        ("application_pre_approved", "sms"),
+        ("loan_booked", "email"),
+        ("loan_booked", "push"),
+        ("loan_booked", "sms"),
+    ]
     assert "asha.patel@example.com" in refused.last_error  # staff read the details in the admin
     assert [word for word in PERSONAL if word in written] == []
     # ... and the lines say what happened, by id.

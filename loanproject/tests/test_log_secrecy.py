@@ -28,7 +28,9 @@ def written_lines(caplog):
     """Everything the configured console handler (text) writes, and the same records through the
     JSON format, with every logger at DEBUG."""
     caplog.set_level(logging.DEBUG)
-    console = next(h for h in logging.getLogger().handlers if any(isinstance(f, RequestContextFilter) for f in h.filters))
+    console = next(
+        h for h in logging.getLogger().handlers if any(isinstance(f, RequestContextFilter) for f in h.filters)
+    )
     text_stream, json_stream = io.StringIO(), io.StringIO()
     previous = console.setStream(text_stream)
     spec = dict(settings.LOGGING["formatters"]["json"])
@@ -43,8 +45,9 @@ def written_lines(caplog):
     console.setStream(previous)
 
 
-def test_no_secret_reaches_a_log_line_in_any_flow(client, written_lines, monkeypatch, django_capture_on_commit_callbacks,
-                                                  scoring_policy, settings):
+def test_no_secret_reaches_a_log_line_in_any_flow(
+    client, written_lines, monkeypatch, django_capture_on_commit_callbacks, scoring_policy, settings
+):
     settings.DEBUG = False
     partner = PartnerFactory()
     key = issue_key(partner)
@@ -59,24 +62,46 @@ def test_no_secret_reaches_a_log_line_in_any_flow(client, written_lines, monkeyp
 
     # A submission, scored at commit, with the bureau agent failing on the PAN.
     with django_capture_on_commit_callbacks(execute=True):
-        accepted = client.post("/api/v1/applications/", data=json.dumps(application_payload()),
-                               content_type="application/json", **partner_auth)
+        accepted = client.post(
+            "/api/v1/applications/",
+            data=json.dumps(application_payload()),
+            content_type="application/json",
+            **partner_auth,
+        )
     # A refused submission carrying the PAN; a malformed PAN echoed back to the caller.
-    refused = client.post("/api/v1/applications/", data=json.dumps(application_payload(purpose="yacht")),
-                          content_type="application/json", **partner_auth)
+    refused = client.post(
+        "/api/v1/applications/",
+        data=json.dumps(application_payload(purpose="yacht")),
+        content_type="application/json",
+        **partner_auth,
+    )
     bad_pan = application_payload(external_ref="APP-2")
     bad_pan["customer"]["pan"] = PAN + "X"
-    malformed = client.post("/api/v1/applications/", data=json.dumps(bad_pan), content_type="application/json",
-                            **partner_auth)
+    malformed = client.post(
+        "/api/v1/applications/", data=json.dumps(bad_pan), content_type="application/json", **partner_auth
+    )
     # A bank connection with its token; one with a refused body that includes the token.
     customer = CustomerFactory(partner=partner)
-    connection = client.post("/api/v1/finance/connections/", data=json.dumps({
-        "customer": customer.pk, "provider": "plaid", "institution_name": "Chase", "item_id": "item-1",
-        "access_token": BANK_TOKEN,
-    }), content_type="application/json", **partner_auth)
-    refused_connection = client.post("/api/v1/finance/connections/", data=json.dumps({
-        "customer": customer.pk, "provider": "nope", "access_token": BANK_TOKEN,
-    }), content_type="application/json", **partner_auth)
+    connection = client.post(
+        "/api/v1/finance/connections/",
+        data=json.dumps(
+            {
+                "customer": customer.pk,
+                "provider": "plaid",
+                "institution_name": "Chase",
+                "item_id": "item-1",
+                "access_token": BANK_TOKEN,
+            }
+        ),
+        content_type="application/json",
+        **partner_auth,
+    )
+    refused_connection = client.post(
+        "/api/v1/finance/connections/",
+        data=json.dumps({"customer": customer.pk, "provider": "nope", "access_token": BANK_TOKEN}),
+        content_type="application/json",
+        **partner_auth,
+    )
     # Staff API: a known token, an unknown one, and a partner key where a staff token belongs.
     staff_answers = [
         client.get("/api/v1/loans/", HTTP_AUTHORIZATION=f"Token {staff_token}"),
@@ -89,8 +114,13 @@ def test_no_secret_reaches_a_log_line_in_any_flow(client, written_lines, monkeyp
     careless.info("partner call", extra={"headers": {"Authorization": f"Api-Key {key}"}, "pan": PAN})
     careless.warning("staff call with Token %s", staff_token)
 
-    statuses = [accepted.status_code, refused.status_code, malformed.status_code, connection.status_code,
-                refused_connection.status_code] + [answer.status_code for answer in staff_answers]
+    statuses = [
+        accepted.status_code,
+        refused.status_code,
+        malformed.status_code,
+        connection.status_code,
+        refused_connection.status_code,
+    ] + [answer.status_code for answer in staff_answers]
     assert statuses == [202, 400, 400, 201, 400, 403, 401, 401]
     text, json_text, records = written_lines()
     json_lines = [json.loads(line) for line in json_text.splitlines()]

@@ -16,9 +16,20 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="no make on
 
 def planned(*arguments: str, **environment: str) -> list[str]:
     env = {key: value for key, value in os.environ.items() if key not in {"ADDR", "PORT", "MAKEFLAGS"}}
-    result = subprocess.run(["make", "-n", *arguments], cwd=ROOT, env={**env, **environment},
-                            capture_output=True, text=True, timeout=60, check=True)
-    return [line for line in result.stdout.splitlines() if "manage.py load_demo_data" in line or "manage.py runserver" in line]
+    result = subprocess.run(
+        ["make", "-n", *arguments],
+        cwd=ROOT,
+        env={**env, **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return [
+        line
+        for line in result.stdout.splitlines()
+        if "manage.py load_demo_data" in line or "manage.py runserver" in line
+    ]
 
 
 def test_make_run_serves_on_127_0_0_1_port_8000_by_default():

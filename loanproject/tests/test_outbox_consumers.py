@@ -18,7 +18,6 @@ from loans.tests.factories import make_loan
 pytestmark = pytest.mark.django_db
 
 
-
 def _booked_for_a_driver_without_a_customer() -> dict:
     """The payload booking really sends when the driver has no customer record (nobody to tell)."""
     loan = make_loan()
@@ -27,7 +26,9 @@ def _booked_for_a_driver_without_a_customer() -> dict:
 
 # topic -> the payload of an event its consumers have nothing to do for (every subscribed topic)
 NOTHING_TO_DO = {
-    topics.APPLICATION_SUBMITTED: lambda: {"application_id": str(uuid.uuid4())},  # no such application (or scored already)
+    topics.APPLICATION_SUBMITTED: lambda: {
+        "application_id": str(uuid.uuid4())
+    },  # no such application (or scored already)
     topics.APPLICATION_DECIDED: lambda: {"application_id": str(uuid.uuid4()), "status": "submitted"},  # nothing to tell
     topics.LOAN_BOOKED: _booked_for_a_driver_without_a_customer,
     topics.LEDGER_PAYMENT_RECORDED: lambda: {"party_type": "supplier", "party_id": "1"},  # not a driver
@@ -39,12 +40,18 @@ def test_every_subscribed_topic_has_a_case_here():
     assert set(NOTHING_TO_DO) == {topic for topic, consumers in settings.OUTBOX_SUBSCRIPTIONS.items() if consumers}
 
 
-@pytest.mark.parametrize("topic, consumer", [
-    (topic, consumer) for topic, consumers in settings.OUTBOX_SUBSCRIPTIONS.items() for consumer in consumers
-])
+@pytest.mark.parametrize(
+    "topic, consumer",
+    [(topic, consumer) for topic, consumers in settings.OUTBOX_SUBSCRIPTIONS.items() for consumer in consumers],
+)
 def test_a_consumer_with_nothing_to_do_still_records_its_receipt(topic, consumer):
-    event = OutboxEvent.objects.create(topic=topic, aggregate_type="tests", aggregate_id="1",
-                                       payload=NOTHING_TO_DO[topic](), published_at=timezone.now())
+    event = OutboxEvent.objects.create(
+        topic=topic,
+        aggregate_type="tests",
+        aggregate_id="1",
+        payload=NOTHING_TO_DO[topic](),
+        published_at=timezone.now(),
+    )
 
     subscriber_task(consumer).apply(args=[event.pk]).get()
 

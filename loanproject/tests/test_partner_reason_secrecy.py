@@ -39,8 +39,15 @@ def submit(client, number: int, **customer) -> str:
     automatic limit, so a reviewer decides it anyway), risk 24.13 (low) on its own; a fraud flag
     would add up to 4 points and make it medium."""
     body = application_payload(external_ref=f"APP-{number}", requested_amount="30000.00", credit_score=760)
-    body["customer"].update({"external_ref": f"CUST-{number}", "email": f"fresh{number}@example.com",
-                             "phone": f"+1212555{number:04d}", "pan": f"FRESH{number:04d}Z", **customer})
+    body["customer"].update(
+        {
+            "external_ref": f"CUST-{number}",
+            "email": f"fresh{number}@example.com",
+            "phone": f"+1212555{number:04d}",
+            "pan": f"FRESH{number:04d}Z",
+            **customer,
+        }
+    )
     response = client.post("/api/v1/applications/", data=json.dumps(body), content_type="application/json")
     assert response.status_code == 202, response.content
     return response.json()["id"]
@@ -73,8 +80,10 @@ def test_what_another_partner_knows_leaves_no_trace_in_what_a_partner_reads(part
     assert [r["code"] for r in flags["pan"]] == ["M01", "M03"]
     assert "duplicate_open_application" in flags["pan"][0]["text"]
     assert "email_shared" in flags["email"][0]["text"] and "phone_shared" in flags["phone"][0]["text"]
-    assert "duplicate_open_application" in admin_client.get(
-        reverse("admin:applications_loanapplication_change", args=[ids["pan"]])).content.decode()
+    assert (
+        "duplicate_open_application"
+        in admin_client.get(reverse("admin:applications_loanapplication_change", args=[ids["pan"]])).content.decode()
+    )
 
     # Partner B: the four read alike, whatever the other partner knows.
     details = {name: b.get(f"/api/v1/applications/{pk}/") for name, pk in ids.items()}
@@ -96,11 +105,18 @@ def test_what_another_partner_knows_leaves_no_trace_in_what_a_partner_reads(part
     assert all(item["reasons"] == [GENERIC] for item in listed)
 
     everything_b_read = " ".join(
-        [*(answer.content.decode() for answer in details.values()), json.dumps(listed), json.dumps(low), json.dumps(stats)]
+        [
+            *(answer.content.decode() for answer in details.values()),
+            json.dumps(listed),
+            json.dumps(low),
+            json.dumps(stats),
+        ]
     )
     assert [word for word in SPECIFIC if word in everything_b_read] == []
     # Nor what B's customers are told (and what staff see of it in the notification rows).
-    told = json.dumps(list(Notification.objects.filter(application_id__in=ids.values()).values_list("payload", flat=True)))
+    told = json.dumps(
+        list(Notification.objects.filter(application_id__in=ids.values()).values_list("payload", flat=True))
+    )
     assert [word for word in SPECIFIC if word in told] == []
 
 
@@ -110,7 +126,9 @@ def test_every_referral_reads_the_same_to_a_partner(partners):
     _, b, on_commit = partners
     body = application_payload(external_ref="APP-20", requested_amount="12000.00", credit_score=760)
     body["customer"].update({"external_ref": "CUST-20", "email": KNOWN_AT_A["email"]})
-    application_id = b.post("/api/v1/applications/", data=json.dumps(body), content_type="application/json").json()["id"]
+    application_id = b.post("/api/v1/applications/", data=json.dumps(body), content_type="application/json").json()[
+        "id"
+    ]
     deliver_outbox(on_commit)
 
     seen = b.get(f"/api/v1/applications/{application_id}/").json()

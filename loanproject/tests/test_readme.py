@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from django.conf import settings
 
 from loanproject.demo.seed import STAFF
@@ -37,8 +36,12 @@ def test_every_environment_variable_read_is_documented():
 def test_every_metric_of_the_apps_is_documented():
     defined = set()
     for path in [*ROOT.glob("*/metrics.py"), ROOT / "loanproject" / "core" / "metrics.py"]:
-        defined |= set(re.findall(r"""(?:Counter|Histogram|Gauge|GaugeMetricFamily)\(\s*["']([a-z_]+)["']""",
-                                  path.read_text(encoding="utf-8")))
+        defined |= set(
+            re.findall(
+                r"""(?:Counter|Histogram|Gauge|GaugeMetricFamily)\(\s*["']([a-z_]+)["']""",
+                path.read_text(encoding="utf-8"),
+            )
+        )
 
     assert {"installments_posted_total", "scoring_agent_run_seconds", "outbox_lag_seconds"} <= defined
     assert {name for name in defined if f"`{name}`" not in README} == set()
@@ -67,7 +70,7 @@ def test_the_api_pages_the_readme_names_answer(client):
     pages = re.findall(r"`(/api/[a-z/]+)`", intro)
 
     assert pages == ["/api/schema/", "/api/docs/", "/api/redoc/"]
-    assert {page: client.get(page).status_code for page in pages} == {page: 200 for page in pages}
+    assert {page: client.get(page).status_code for page in pages} == dict.fromkeys(pages, 200)
 
 
 @pytest.mark.django_db

@@ -64,15 +64,22 @@ def post(client, path, body):
 
 def test_a_provider_account_twice_on_a_connection_is_a_409_naming_the_field(partner_client):
     bank = BankConnectionFactory(customer=CustomerFactory(partner=partner_client.partner))
-    body = {"connection": bank.pk, "provider_account_id": "sav-1", "name": "Savings", "type": "savings",
-            "current_balance": "1.00"}
+    body = {
+        "connection": bank.pk,
+        "provider_account_id": "sav-1",
+        "name": "Savings",
+        "type": "savings",
+        "current_balance": "1.00",
+    }
     post(partner_client, "/accounts/", body)
 
     again = post(partner_client, "/accounts/", {**body, "name": "Again"})
 
     assert again.status_code == 409
     assert again.json()["error"] == {
-        "status": 409, "code": "account_exists", "message": "Already exists on this connection.",
+        "status": 409,
+        "code": "account_exists",
+        "message": "Already exists on this connection.",
         "fields": {"provider_account_id": ["Already exists on this connection."]},
     }
     assert list(Account.objects.values_list("name", flat=True)) == ["Savings"]
@@ -80,15 +87,22 @@ def test_a_provider_account_twice_on_a_connection_is_a_409_naming_the_field(part
 
 def test_a_bank_item_linked_twice_is_a_409_naming_the_field(partner_client):
     customer = CustomerFactory(partner=partner_client.partner)
-    body = {"customer": customer.pk, "provider": "plaid", "institution_name": "Chase", "item_id": "item-9",
-            "access_token": TOKEN}
+    body = {
+        "customer": customer.pk,
+        "provider": "plaid",
+        "institution_name": "Chase",
+        "item_id": "item-9",
+        "access_token": TOKEN,
+    }
     post(partner_client, "/connections/", body)
 
     again = post(partner_client, "/connections/", {**body, "institution_name": "Again"})
 
     assert again.status_code == 409
     assert again.json()["error"] == {
-        "status": 409, "code": "connection_exists", "message": "This item is already linked.",
+        "status": 409,
+        "code": "connection_exists",
+        "message": "This item is already linked.",
         "fields": {"item_id": ["This item is already linked."]},
     }
     assert list(BankConnection.objects.values_list("institution_name", flat=True)) == ["Chase"]
@@ -97,10 +111,18 @@ def test_a_bank_item_linked_twice_is_a_409_naming_the_field(partner_client):
 def test_a_budget_ending_before_it_starts_is_a_400_with_the_message(partner_client):
     customer = CustomerFactory(partner=partner_client.partner)
 
-    response = post(partner_client, "/budgets/", {
-        "customer": customer.pk, "name": "Home", "period": "monthly", "start_date": "2026-03-01",
-        "end_date": "2026-02-01", "limits": [{"category": "rent", "amount": "900.00"}],
-    })
+    response = post(
+        partner_client,
+        "/budgets/",
+        {
+            "customer": customer.pk,
+            "name": "Home",
+            "period": "monthly",
+            "start_date": "2026-03-01",
+            "end_date": "2026-02-01",
+            "limits": [{"category": "rent", "amount": "900.00"}],
+        },
+    )
 
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"__all__": ["The end date cannot be before the start date."]}
@@ -120,8 +142,13 @@ def test_a_goal_without_a_positive_target_is_refused_with_the_message():
 
 def test_a_negative_saved_amount_is_refused_with_the_message():
     with pytest.raises(ValidationError) as refused:
-        create_goal(customer_id=CustomerFactory().pk, name="Car", target_amount=D("10.00"),
-                    current_amount=D("-1.00"), target_date=date(2027, 1, 1))
+        create_goal(
+            customer_id=CustomerFactory().pk,
+            name="Car",
+            target_amount=D("10.00"),
+            current_amount=D("-1.00"),
+            target_date=date(2027, 1, 1),
+        )
 
     assert refused.value.message_dict == {"__all__": ["The saved amount cannot be negative."]}
     assert Goal.objects.count() == 0
@@ -129,21 +156,31 @@ def test_a_negative_saved_amount_is_refused_with_the_message():
 
 def test_a_budget_ending_before_it_starts_is_refused_by_the_service_too():
     with pytest.raises(ValidationError) as refused:
-        create_budget(customer_id=CustomerFactory().pk, name="Home", period="monthly", start_date=date(2026, 3, 1),
-                      end_date=date(2026, 2, 1), limits={"rent": "900.00"})
+        create_budget(
+            customer_id=CustomerFactory().pk,
+            name="Home",
+            period="monthly",
+            start_date=date(2026, 3, 1),
+            end_date=date(2026, 2, 1),
+            limits={"rent": "900.00"},
+        )
 
     assert refused.value.message_dict == {"__all__": ["The end date cannot be before the start date."]}
     assert Budget.objects.count() == 0
 
 
 def test_an_account_currency_that_is_no_iso_code_is_refused_with_the_message():
-    from finance.services.accounts import AccountData, open_account as open_finance_account
+    from finance.services.accounts import AccountData
+    from finance.services.accounts import open_account as open_finance_account
 
     bank = BankConnectionFactory()
     with pytest.raises(ValidationError) as refused:
-        open_finance_account(connection_id=bank.pk, data=AccountData(
-            provider_account_id="x", name="X", type="checking", current_balance=D("1.00"), currency="usd",
-        ))
+        open_finance_account(
+            connection_id=bank.pk,
+            data=AccountData(
+                provider_account_id="x", name="X", type="checking", current_balance=D("1.00"), currency="usd"
+            ),
+        )
 
     assert refused.value.message_dict == {"__all__": ["Currency is a three-letter ISO 4217 code, e.g. USD."]}
     assert Account.objects.count() == 0
@@ -172,8 +209,9 @@ def test_a_staff_entered_application_out_of_range_is_refused_with_the_constraint
     from applications.tests.test_services import application_data, customer_data
 
     with pytest.raises(ValidationError) as refused:
-        applications.submit_application(partner=None, customer=customer_data(external_ref=""),
-                                        application=application_data(**changes))
+        applications.submit_application(
+            partner=None, customer=customer_data(external_ref=""), application=application_data(**changes)
+        )
 
     assert refused.value.message_dict == violated(constraint)
     assert LoanApplication.objects.count() == 0
@@ -200,10 +238,7 @@ def test_a_user_made_reviewer_twice_is_refused_with_the_message(authority):
 
 @pytest.mark.parametrize(
     "changes, constraint",
-    [
-        ({"approval_limit": D("-1.00")}, "reviewer_limit_non_negative"),
-        ({"capacity": 0}, "reviewer_capacity_positive"),
-    ],
+    [({"approval_limit": D("-1.00")}, "reviewer_limit_non_negative"), ({"capacity": 0}, "reviewer_capacity_positive")],
 )
 def test_a_reviewer_out_of_range_is_refused_with_the_constraint(authority, changes, constraint):
     values = {"role": "officer", "approval_limit": D("1.00"), **changes}
@@ -218,7 +253,10 @@ def test_a_reviewer_out_of_range_is_refused_with_the_constraint(authority, chang
 @pytest.mark.parametrize(
     "changes, constraint",
     [
-        ({"reject_below_credit_score": 700, "pre_approve_from_credit_score": 699}, "scoring_policy_credit_scores_ordered"),
+        (
+            {"reject_below_credit_score": 700, "pre_approve_from_credit_score": 699},
+            "scoring_policy_credit_scores_ordered",
+        ),
         ({"pre_approve_max_back_end_dti": D("99.00")}, "scoring_policy_dti_ordered"),
         ({"reject_above_risk_score": D("100.01")}, "scoring_policy_risk_ordered"),
         ({"pre_approve_max_amount": D("0.00")}, "scoring_policy_amounts_ordered"),
@@ -244,7 +282,8 @@ def test_a_taken_tlc_licence_is_a_conflict_naming_the_field():
         loans.register_driver(data=loans.DriverData(tlc_license_number="5001234", full_name="Other"))
 
     assert (refused.value.code, refused.value.fields) == (
-        "driver_exists", {"tlc_license_number": ["A driver with this TLC licence is already registered."]},
+        "driver_exists",
+        {"tlc_license_number": ["A driver with this TLC licence is already registered."]},
     )
     assert Driver.objects.count() == 1
 
@@ -253,10 +292,15 @@ def test_a_taken_lease_number_is_a_conflict_naming_the_field():
     lease = LeaseFactory()
 
     with pytest.raises(Conflict) as refused:
-        loans.register_lease(driver_id=lease.driver_id, lease_number=lease.lease_number, medallion_number="1A23",
-                             start_date=date(2026, 1, 4))
+        loans.register_lease(
+            driver_id=lease.driver_id,
+            lease_number=lease.lease_number,
+            medallion_number="1A23",
+            start_date=date(2026, 1, 4),
+        )
 
     assert (refused.value.code, refused.value.fields) == (
-        "lease_exists", {"lease_number": ["A lease with this number already exists."]},
+        "lease_exists",
+        {"lease_number": ["A lease with this number already exists."]},
     )
     assert Lease.objects.count() == 1

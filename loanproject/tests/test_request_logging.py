@@ -24,8 +24,11 @@ def test_json_log_lines_carry_request_id_and_actor_and_never_a_pan(client, conso
     try:
         with override_settings(DEBUG=False):
             client.post(
-                "/api/v1/applications/", data=json.dumps({**body, "purpose": "yacht"}), content_type="application/json",
-                HTTP_AUTHORIZATION=f"Api-Key {issue_key(partner)}", HTTP_X_REQUEST_ID="req-42",
+                "/api/v1/applications/",
+                data=json.dumps({**body, "purpose": "yacht"}),
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Api-Key {issue_key(partner)}",
+                HTTP_X_REQUEST_ID="req-42",
             )
             logging.getLogger("applications.tests").warning("customer PAN %s looked up", "ABCDE1234F")
     finally:

@@ -183,13 +183,18 @@ def world():
 def concrete(path: str, ids: dict) -> str:
     """/api/v1/finance/goals/{id}/contribute/ -> /api/v1/finance/goals/7/contribute/"""
     steps = path.strip("/").split("/")
-    return "/" + "/".join(
-        str(ids[steps[index - 1]]) if step.startswith("{") else step for index, step in enumerate(steps)
-    ) + "/"
+    return (
+        "/"
+        + "/".join(str(ids[steps[index - 1]]) if step.startswith("{") else step for index, step in enumerate(steps))
+        + "/"
+    )
 
 
 def send(client, method: str, url: str, content_type: str, body, credential: str, case: str):
-    headers = {"HTTP_AUTHORIZATION": credential, "HTTP_IDEMPOTENCY_KEY": f"unstorable-{case.encode('unicode_escape').decode()[:200]}"}
+    headers = {
+        "HTTP_AUTHORIZATION": credential,
+        "HTTP_IDEMPOTENCY_KEY": f"unstorable-{case.encode('unicode_escape').decode()[:200]}",
+    }
     if content_type == "multipart/form-data":
         return client.generic(method, url, encode_multipart(BOUNDARY, body), MULTIPART_CONTENT, **headers)
     if content_type == "application/x-www-form-urlencoded":
@@ -239,8 +244,12 @@ def test_a_document_upload_with_unstorable_extracted_data_is_a_400(client, world
 
     response = client.post(
         "/api/v1/finance/documents/",
-        {"customer": Document.objects.get(pk=ids["documents"]).customer_id, "document_type": "w2",
-         "file": upload, "extracted_data": extracted_data},
+        {
+            "customer": Document.objects.get(pk=ids["documents"]).customer_id,
+            "document_type": "w2",
+            "file": upload,
+            "extracted_data": extracted_data,
+        },
         HTTP_AUTHORIZATION=credentials["partner"],
     )
 

@@ -21,8 +21,12 @@ def counted(body: str) -> float:
 def test_a_worker_serves_what_its_pool_processes_counted(tmp_path, redis_broker):
     directory, port = tmp_path / "prometheus", free_port()
     directory.mkdir()
-    env = production_env(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(directory), CELERY_METRICS_PORT=str(port),
-                         CELERY_METRICS_ADDR="127.0.0.1")
+    env = production_env(
+        tmp_path,
+        PROMETHEUS_MULTIPROC_DIR=str(directory),
+        CELERY_METRICS_PORT=str(port),
+        CELERY_METRICS_ADDR="127.0.0.1",
+    )
     worker = Worker(env, "--include=loanproject.tests.worker_tasks")
     try:
         worker.wait_for(f"worker metrics on http://127.0.0.1:{port}/metrics")
@@ -42,8 +46,9 @@ def test_a_worker_serves_what_its_pool_processes_counted(tmp_path, redis_broker)
 def test_the_web_metrics_merge_a_worker_on_the_same_host(tmp_path, redis_broker, client, monkeypatch):
     directory = tmp_path / "prometheus"
     directory.mkdir()
-    worker = Worker(production_env(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(directory)),
-                    "--include=loanproject.tests.worker_tasks")
+    worker = Worker(
+        production_env(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(directory)), "--include=loanproject.tests.worker_tasks"
+    )
     try:
         worker.wait_for(" ready.")
         task_id = redis_broker.send_task("tests.count_a_job").id

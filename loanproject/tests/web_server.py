@@ -21,7 +21,12 @@ class WebServer:
     collectstatic first, as the production recipe does, for tests that load admin pages."""
 
     def __init__(
-        self, tmp_path: Path, *, workers: int = 1, application_name: str | None = None, collect_static: bool = False,
+        self,
+        tmp_path: Path,
+        *,
+        workers: int = 1,
+        application_name: str | None = None,
+        collect_static: bool = False,
         **env: str,
     ):
         self.port = free_port()
@@ -38,12 +43,21 @@ class WebServer:
         )
         self.secret_key = environment["DJANGO_SECRET_KEY"]
         if collect_static:
-            subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=ROOT, env=environment,
-                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, "manage.py", "collectstatic", "--noinput"],
+                cwd=ROOT,
+                env=environment,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "loanproject/gunicorn.conf.py", "loanproject.wsgi"],
-            cwd=ROOT, env=environment, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=environment,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_until_serving(self, timeout: float = 60) -> None:
@@ -58,8 +72,9 @@ class WebServer:
                 time.sleep(0.2)
         raise AssertionError(f"gunicorn did not serve:\n{self.log_path.read_text()}")
 
-    def fetch(self, method: str, path: str, *, data: bytes | None = None, headers: dict | None = None,
-              timeout: float = 10) -> tuple[int, str]:
+    def fetch(
+        self, method: str, path: str, *, data: bytes | None = None, headers: dict | None = None, timeout: float = 10
+    ) -> tuple[int, str]:
         """The answer's status and body text."""
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
         try:
@@ -68,11 +83,15 @@ class WebServer:
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
 
-    def request(self, method: str, path: str, *, body: dict | None = None, headers: dict | None = None,
-                timeout: float = 10) -> tuple[int, dict]:
+    def request(
+        self, method: str, path: str, *, body: dict | None = None, headers: dict | None = None, timeout: float = 10
+    ) -> tuple[int, dict]:
         """A JSON request; the answer's status and decoded body."""
         status, text = self.fetch(
-            method, path, data=json.dumps(body).encode() if body is not None else None, timeout=timeout,
+            method,
+            path,
+            data=json.dumps(body).encode() if body is not None else None,
+            timeout=timeout,
             headers={"Content-Type": "application/json", **(headers or {})},
         )
         return status, json.loads(text or "{}")

@@ -21,9 +21,25 @@ class Worker:
     def __init__(self, env: dict, *args: str):
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "loanproject", "worker", "--concurrency=1",
-             "--without-heartbeat", "--without-mingle", "--without-gossip", *args],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "loanproject",
+                "worker",
+                "--concurrency=1",
+                "--without-heartbeat",
+                "--without-mingle",
+                "--without-gossip",
+                *args,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -25,9 +25,23 @@ class LoanSerializer(serializers.ModelSerializer):
     class Meta:
         model = DriverLoan
         fields = [
-            "loan_number", "driver", "driver_name", "lease", "lease_number", "principal", "annual_interest_rate",
-            "frequency", "method", "start_week", "installment_count", "purpose", "status", "source_application",
-            "created_by", "created_at", "closed_at",
+            "loan_number",
+            "driver",
+            "driver_name",
+            "lease",
+            "lease_number",
+            "principal",
+            "annual_interest_rate",
+            "frequency",
+            "method",
+            "start_week",
+            "installment_count",
+            "purpose",
+            "status",
+            "source_application",
+            "created_by",
+            "created_at",
+            "closed_at",
         ]
         read_only_fields = fields
 
@@ -40,8 +54,18 @@ class InstallmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Installment
         fields = [
-            "sequence", "due_date", "principal", "interest", "amount", "balance_after", "status", "payment_state",
-            "paid", "outstanding", "posted_entry", "posted_at",
+            "sequence",
+            "due_date",
+            "principal",
+            "interest",
+            "amount",
+            "balance_after",
+            "status",
+            "payment_state",
+            "paid",
+            "outstanding",
+            "posted_entry",
+            "posted_at",
         ]
         read_only_fields = fields
 
@@ -59,7 +83,11 @@ class LoanCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     lease_id = StrictIntegerField()
     principal = money(min_value=0)
     annual_interest_rate = StrictDecimalField(
-        max_digits=6, decimal_places=3, min_value=0, max_value=MAX_INTEREST_RATE, required=False,
+        max_digits=6,
+        decimal_places=3,
+        min_value=0,
+        max_value=MAX_INTEREST_RATE,
+        required=False,
         help_text="Percent a year; default LOANS_DEFAULT_INTEREST_RATE.",
     )
     start_week = serializers.DateField(help_text="A Sunday.", validators=[business_date_validator])
@@ -75,7 +103,8 @@ class CancelSerializer(StrictFieldsMixin, serializers.Serializer):
 
 class PostingRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     week = serializers.DateField(
-        required=False, help_text="Any day of the week to post, up to this week (New York time); default this week.",
+        required=False,
+        help_text="Any day of the week to post, up to this week (New York time); default this week.",
         validators=[business_date_validator],
     )
     dry_run = serializers.BooleanField(default=False)
@@ -90,7 +119,9 @@ class PostingResultSerializer(serializers.Serializer):
     posted = serializers.IntegerField()
     skipped = serializers.IntegerField()
     failed = serializers.IntegerField()
-    locked = serializers.IntegerField(help_text="Held by another transaction until the run ended: run again to post them.")
+    locked = serializers.IntegerField(
+        help_text="Held by another transaction until the run ended: run again to post them."
+    )
     total_amount = money()
     errors = serializers.ListField(child=serializers.DictField())  # type: ignore[assignment]  # the answer's field is named so; this serializer only documents a response
     success = serializers.BooleanField()
@@ -119,9 +150,26 @@ class PostingRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = InstallmentPostingRun
         fields = [
-            "id", "period_start", "period_end", "started_by", "started_at", "finished_at", "finished", "chunk_size",
-            "chunks_total", "chunks_done", "processed", "posted", "skipped", "failed", "locked", "total_amount", "errors",
-            "loan_ids", "recovered_at", "chunks_recovered",
+            "id",
+            "period_start",
+            "period_end",
+            "started_by",
+            "started_at",
+            "finished_at",
+            "finished",
+            "chunk_size",
+            "chunks_total",
+            "chunks_done",
+            "processed",
+            "posted",
+            "skipped",
+            "failed",
+            "locked",
+            "total_amount",
+            "errors",
+            "loan_ids",
+            "recovered_at",
+            "chunks_recovered",
         ]
         read_only_fields = fields
 
@@ -182,5 +230,6 @@ class ReportPageSerializer(serializers.Serializer):
     page_size = serializers.IntegerField()
     has_next = serializers.BooleanField()
     results = serializers.ListField(
-        child=serializers.DictField(), help_text="One object per row: column key -> value; dates and decimals as strings."
+        child=serializers.DictField(),
+        help_text="One object per row: column key -> value; dates and decimals as strings.",
     )

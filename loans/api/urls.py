@@ -12,7 +12,8 @@ urlpatterns = [
     path("loans/reports/<slug:name>/", ReportView.as_view(), name="loan-report"),
     path("drivers/<int:driver_id>/payments/", DriverPaymentView.as_view(), name="driver-payments"),
     path(
-        "drivers/<int:driver_id>/payments/<int:entry_id>/reversal/", DriverPaymentReversalView.as_view(),
+        "drivers/<int:driver_id>/payments/<int:entry_id>/reversal/",
+        DriverPaymentReversalView.as_view(),
         name="driver-payment-reversal",
     ),
     *router.urls,

@@ -71,7 +71,10 @@ class LoanViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     ordering_fields = ["created_at", "principal", "loan_number"]
     ordering = ["-id"]
     required_permissions = {
-        "list": VIEW_LOANS, "retrieve": VIEW_LOANS, "create": "loans.add_driverloan", "cancel": "loans.change_driverloan",
+        "list": VIEW_LOANS,
+        "retrieve": VIEW_LOANS,
+        "create": "loans.add_driverloan",
+        "cancel": "loans.change_driverloan",
     }
 
     def get_queryset(self):
@@ -101,7 +104,9 @@ class LoanViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
             loan = self.get_queryset().get(pk=loan.pk)
             loan.schedule_rows = list(selectors.installments_with_payments().filter(loan=loan))
             location = reverse("api:loan-detail", kwargs={"loan_number": loan.loan_number}, request=request)
-            return StoredResponse(status=201, body=dict(LoanDetailSerializer(loan).data), headers={"Location": location})
+            return StoredResponse(
+                status=201, body=dict(LoanDetailSerializer(loan).data), headers={"Location": location}
+            )
 
         return respond_once(book, key=key, scope=f"staff:{request.user.pk}:loans", payload=request.data)
 
@@ -111,7 +116,9 @@ class LoanViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         """Cancel a loan before any installment was posted (its disbursement is reversed)."""
         serializer = CancelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        loan = services.cancel_loan(loan_id=self.get_object().pk, reason=serializer.validated_data["reason"], actor=acting_user(request))
+        loan = services.cancel_loan(
+            loan_id=self.get_object().pk, reason=serializer.validated_data["reason"], actor=acting_user(request)
+        )
         return Response(LoanSerializer(loan).data)
 
 
@@ -133,7 +140,10 @@ class PostingView(StaffAPIMixin, APIView):
             preview = services.preview_posting(period_start=period_start, period_end=period_end)
             return Response(PostingResultSerializer(preview.as_dict()).data)
         run = services.start_posting_run(
-            period_start=period_start, period_end=period_end, chunk_size=data.get("chunk_size"), started_by=acting_user(request)
+            period_start=period_start,
+            period_end=period_end,
+            chunk_size=data.get("chunk_size"),
+            started_by=acting_user(request),
         )
         run = selectors.posting_runs().get(pk=run.pk)
         location = reverse("api:loan-posting-run-detail", kwargs={"pk": run.pk}, request=request)
@@ -193,7 +203,10 @@ class DriverPaymentReversalView(StaffAPIMixin, APIView):
         serializer = CancelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = services.reverse_driver_payment(
-            driver_id=driver_id, payment_entry_id=entry_id, reason=serializer.validated_data["reason"], actor=acting_user(request)
+            driver_id=driver_id,
+            payment_entry_id=entry_id,
+            reason=serializer.validated_data["reason"],
+            actor=acting_user(request),
         )
         return Response(PaymentReversalSerializer(result).data, status=status.HTTP_201_CREATED)
 
@@ -204,11 +217,22 @@ class ReportView(StaffAPIMixin, APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("name", str, OpenApiParameter.PATH, enum=list(REPORTS)),
-            OpenApiParameter("export", str, enum=list(EXPORT_FORMATS), description="Download instead of JSON (needs the export permission)."),
+            OpenApiParameter(
+                "export",
+                str,
+                enum=list(EXPORT_FORMATS),
+                description="Download instead of JSON (needs the export permission).",
+            ),
             OpenApiParameter("week", date, description="unposted: any day of the week"),
             OpenApiParameter("driver", int, description="unposted: only this driver's installments"),
-            OpenApiParameter("status", str, enum=[*LoanStatus.values, "all"], description="portfolio, portfolio-by-driver (default active)"),
-            OpenApiParameter("date_from", date), OpenApiParameter("date_to", date, description="posted-totals"),
+            OpenApiParameter(
+                "status",
+                str,
+                enum=[*LoanStatus.values, "all"],
+                description="portfolio, portfolio-by-driver (default active)",
+            ),
+            OpenApiParameter("date_from", date),
+            OpenApiParameter("date_to", date, description="posted-totals"),
             OpenApiParameter("as_of", date, description="aging"),
             OpenApiParameter("page", int, description="JSON: the page, from 1."),
             OpenApiParameter(StandardPagination.page_size_query_param, int, description="JSON: rows a page."),
@@ -232,7 +256,10 @@ class ReportView(StaffAPIMixin, APIView):
                 raise PermissionDenied("Exporting needs the export permission.")
             stamp = "-".join(str(value) for value in parameters.values() if value is not None) or str(business_today())
             return export_response(
-                export=export, filename=f"{report.name}-{stamp}", title=report.title, columns=report.columns,
+                export=export,
+                filename=f"{report.name}-{stamp}",
+                title=report.title,
+                columns=report.columns,
                 rows=report.rows(**parameters),
             )
         page_number, page_size = _page(request)
@@ -256,7 +283,10 @@ def _page(request: Request) -> tuple[int, int]:
     """Page number and size from the query, within StandardPagination's limits."""
     try:
         number = int(request.query_params.get("page", 1))
-        size = min(int(request.query_params.get(StandardPagination.page_size_query_param, StandardPagination.page_size)), StandardPagination.max_page_size)
+        size = min(
+            int(request.query_params.get(StandardPagination.page_size_query_param, StandardPagination.page_size)),
+            StandardPagination.max_page_size,
+        )
     except ValueError:
         raise ValidationError({"page": ["Page and page_size are whole numbers."]}) from None
     if number < 1 or size < 1:

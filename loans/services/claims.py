@@ -49,13 +49,19 @@ def post_claimed(
     charges, credits = ledger.stage_charges()
     where, params = _sql_target(run, chunk, installment_ids)
     with connection.cursor() as cursor:
-        cursor.execute(_STAGE_INSTALLMENTS_SQL.format(charges=charges, where=where, skip="" if wait_for_locks else "SKIP LOCKED"), params)
+        cursor.execute(
+            _STAGE_INSTALLMENTS_SQL.format(charges=charges, where=where, skip="" if wait_for_locks else "SKIP LOCKED"),
+            params,
+        )
         claimed = cursor.rowcount
         if not claimed:
             return Booked()
         cursor.execute(
             _STAGE_CREDITS_SQL.format(charges=charges, credits=credits),
-            {"principal_account": accounts.principal_account().pk, "interest_account": accounts.interest_income_account().pk},
+            {
+                "principal_account": accounts.principal_account().pk,
+                "interest_account": accounts.interest_income_account().pk,
+            },
         )
         posted, amount = ledger.post_staged_charges(source=POSTING_SOURCE, created_by=run.started_by)
         cursor.execute(_MARK_STAGED_POSTED_SQL.format(charges=charges), {"now": timezone.now(), "run": run.pk})
@@ -91,7 +97,9 @@ def lock_timeout(milliseconds: int) -> Iterator[None]:
     savepoint (`transaction.atomic()`): after a failed statement nothing more can run to restore
     the setting, so the rollback of that savepoint is what restores it."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)", [f"{milliseconds}ms"])
+        cursor.execute(
+            "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)", [f"{milliseconds}ms"]
+        )
         previous = cursor.fetchone()[0]
     yield
     with connection.cursor() as cursor:
@@ -104,15 +112,19 @@ _DUE_SQL = """
  WHERE i.status = 'scheduled' AND i.due_date <= %(period_end)s AND l.status = 'active'
    AND {where}
 """
-_STAGE_INSTALLMENTS_SQL = """
+_STAGE_INSTALLMENTS_SQL = (
+    """
 INSERT INTO {charges} (idempotency_key, entry_date, due_date, description, reference, receivable_account_id, caller_id)
 SELECT 'loans.installment:' || i.id || ':' || i.posting_attempt, i.due_date, i.due_date,
        l.loan_number || ' installment ' || i.sequence || '/' || l.installment_count,
        l.loan_number || ' #' || i.sequence, l.receivable_account_id, i.id
-""" + _DUE_SQL + """
+"""
+    + _DUE_SQL
+    + """
  ORDER BY i.due_date, i.id
    FOR UPDATE OF i {skip}
 """
+)
 _STILL_DUE_SQL = "SELECT i.id" + _DUE_SQL + " ORDER BY i.due_date, i.id"
 _STAGE_CREDITS_SQL = """
 INSERT INTO {credits} (idempotency_key, account_id, amount)
@@ -127,7 +139,9 @@ UPDATE loans_installment i SET status = 'posted', posted_entry_id = s.entry_id, 
 """
 
 
-def _sql_target(run: InstallmentPostingRun, chunk: PostingChunk | None, installment_ids: Sequence[int] | None) -> tuple[str, dict]:
+def _sql_target(
+    run: InstallmentPostingRun, chunk: PostingChunk | None, installment_ids: Sequence[int] | None
+) -> tuple[str, dict]:
     params: dict = {"period_end": run.period_end}
     if chunk is not None:
         # Row comparisons: one range scan of the (due_date, id) index of unposted installments.
@@ -162,4 +176,3 @@ def _apply_credit(parties: list[tuple[Party, str]], *, run: InstallmentPostingRu
         )
         if applied is not None:
             close_settled_loans(driver_id=int(party.id))
-

@@ -33,7 +33,10 @@ def register_driver(*, data: DriverData) -> Driver:
     if data.customer_id is not None and not Customer.objects.filter(pk=data.customer_id).exists():
         raise NotFound("No such customer.")
     driver = Driver(
-        tlc_license_number=licence, full_name=data.full_name.strip(), email=data.email, phone=data.phone,
+        tlc_license_number=licence,
+        full_name=data.full_name.strip(),
+        email=data.email,
+        phone=data.phone,
         customer_id=data.customer_id,
     )
     validated_save(driver, force_insert=True)
@@ -41,13 +44,21 @@ def register_driver(*, data: DriverData) -> Driver:
 
 
 @transaction.atomic
-def update_driver(*, driver_id: int, full_name: str, email: str, phone: str, status: str, customer_id: int | None) -> Driver:
+def update_driver(
+    *, driver_id: int, full_name: str, email: str, phone: str, status: str, customer_id: int | None
+) -> Driver:
     """Contact details, status (a suspended or inactive driver gets no new loans) and customer link."""
     try:
         driver = Driver.objects.select_for_update().get(pk=driver_id)
     except Driver.DoesNotExist:
         raise NotFound("No such driver.") from None
-    values = {"full_name": full_name.strip(), "email": email, "phone": phone, "status": status, "customer_id": customer_id}
+    values = {
+        "full_name": full_name.strip(),
+        "email": email,
+        "phone": phone,
+        "status": status,
+        "customer_id": customer_id,
+    }
     changed = [name for name, value in values.items() if getattr(driver, name) != value]
     for name in changed:
         setattr(driver, name, values[name])

@@ -19,10 +19,10 @@ from applications.models import LoanApplication
 from ledger import services as ledger
 from ledger.inputs import Leg
 from ledger.models import OpenItem, OpenItemStatus
+from loanproject.core import topics
 from loanproject.core.audit import log_bulk_changes
 from loanproject.core.errors import Conflict, DomainError, IllegalTransition, NotFound
 from loanproject.core.money import to_cents, to_decimal
-from loanproject.core import topics
 from loanproject.core.outbox import publish_event
 from loanproject.core.rules import validated_save
 
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
-
 def _next_loan_number(*, year: int) -> str:
     """DL-YYYY-NNNN from the year's counter row, inside the caller's transaction.
 
@@ -69,7 +68,9 @@ def _next_loan_number(*, year: int) -> str:
 def _interest_rate(value: Decimal | str | None) -> Decimal:
     rate = to_decimal(settings.LOANS_DEFAULT_INTEREST_RATE if value is None else value)
     if not Decimal(0) <= rate <= MAX_INTEREST_RATE:
-        raise ValidationError({"annual_interest_rate": [f"The annual rate must be between 0 and {MAX_INTEREST_RATE} %, got {rate}."]})
+        raise ValidationError(
+            {"annual_interest_rate": [f"The annual rate must be between 0 and {MAX_INTEREST_RATE} %, got {rate}."]}
+        )
     return rate
 
 
@@ -108,8 +109,12 @@ def create_driver_loan(
     if lease.driver_id != driver.pk:
         raise ValidationError({"lease": [f"{lease} belongs to another driver."]})
     schedule = build_schedule(
-        principal=principal, annual_rate_percent=rate, installment_count=installment_count, start=start_week,
-        frequency=frequency, method=method,
+        principal=principal,
+        annual_rate_percent=rate,
+        installment_count=installment_count,
+        start=start_week,
+        frequency=frequency,
+        method=method,
     )
     validate_schedule_end(schedule[-1].due_date)
     # The year of the business day (New York), like every other date of the loan.
@@ -119,7 +124,10 @@ def create_driver_loan(
         entry_date=disbursed_on,
         description=f"Disbursement of {loan_number} to {driver.full_name}",
         source=DISBURSEMENT_SOURCE,
-        legs=[Leg(account=accounts.principal_account(), debit=principal), Leg(account=accounts.cash_account(), credit=principal)],
+        legs=[
+            Leg(account=accounts.principal_account(), debit=principal),
+            Leg(account=accounts.cash_account(), credit=principal),
+        ],
         created_by=created_by,
     )
     loan = DriverLoan(
@@ -193,7 +201,9 @@ def book_application_as_loan(
     except (LoanApplication.DoesNotExist, ValueError, ValidationError):
         raise NotFound("No such application.") from None
     if application.status != ApplicationStatus.APPROVED:
-        raise IllegalTransition(f"Only an approved application can be booked; this one is {application.get_status_display().lower()}.")
+        raise IllegalTransition(
+            f"Only an approved application can be booked; this one is {application.get_status_display().lower()}."
+        )
     assert application.approved_amount is not None  # the application_approved_has_amount constraint
     rate = annual_interest_rate if annual_interest_rate is not None else application.interest_rate
     if rate is not None and rate > MAX_INTEREST_RATE:
@@ -244,15 +254,22 @@ def cancel_loan(*, loan_id: int, reason: str, actor: User) -> DriverLoan:
     if posted:
         raise IllegalTransition(f"{loan} has {posted} posted installment(s); reverse them before cancelling.")
     scheduled = [installment for installment in installments if installment.status == InstallmentStatus.SCHEDULED]
-    Installment.objects.filter(pk__in=[installment.pk for installment in scheduled]).update(status=InstallmentStatus.CANCELLED)
+    Installment.objects.filter(pk__in=[installment.pk for installment in scheduled]).update(
+        status=InstallmentStatus.CANCELLED
+    )
     # The bulk update leaves no audit record of its own: one entry per installment, as a save would.
     log_bulk_changes(
         model=Installment,
-        changes=[(installment, {"status": (InstallmentStatus.SCHEDULED, InstallmentStatus.CANCELLED)}) for installment in scheduled],
+        changes=[
+            (installment, {"status": (InstallmentStatus.SCHEDULED, InstallmentStatus.CANCELLED)})
+            for installment in scheduled
+        ],
     )
     if loan.disbursement_entry_id:
         ledger.reverse_entry(
-            entry_id=loan.disbursement_entry_id, reason=f"{loan} cancelled: {reason}", created_by=actor,
+            entry_id=loan.disbursement_entry_id,
+            reason=f"{loan} cancelled: {reason}",
+            created_by=actor,
             on_behalf_of_source=DISBURSEMENT_SOURCE,
         )
     loan.status, loan.closed_at = LoanStatus.CANCELLED, timezone.now()
@@ -268,7 +285,11 @@ def settled_loans(driver_id: int):
         status=InstallmentStatus.POSTED,
         posted_entry__in=OpenItem.objects.filter(status=OpenItemStatus.OPEN).values("entry_id"),
     )
-    return DriverLoan.objects.filter(driver_id=driver_id, status=LoanStatus.ACTIVE).exclude(Exists(unposted)).exclude(Exists(unpaid))
+    return (
+        DriverLoan.objects.filter(driver_id=driver_id, status=LoanStatus.ACTIVE)
+        .exclude(Exists(unposted))
+        .exclude(Exists(unpaid))
+    )
 
 
 @transaction.atomic
@@ -293,7 +314,9 @@ def unsettled_closed_loans(driver_id: int):
         posted_entry__in=OpenItem.objects.filter(status=OpenItemStatus.OPEN).values("entry_id"),
     )
     unposted = Installment.objects.filter(loan=OuterRef("pk"), status=InstallmentStatus.SCHEDULED)
-    return DriverLoan.objects.filter(driver_id=driver_id, status=LoanStatus.CLOSED).filter(Exists(unpaid) | Exists(unposted))
+    return DriverLoan.objects.filter(driver_id=driver_id, status=LoanStatus.CLOSED).filter(
+        Exists(unpaid) | Exists(unposted)
+    )
 
 
 @transaction.atomic

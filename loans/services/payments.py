@@ -82,7 +82,10 @@ def reverse_driver_payment(
     if reversed_on is not None:
         validate_business_date(reversed_on, field="reversed_on")
     reversal = ledger.reverse_payment(
-        party=accounts.driver_party(driver), entry_id=payment_entry_id, reason=reason, reversal_date=reversed_on,
+        party=accounts.driver_party(driver),
+        entry_id=payment_entry_id,
+        reason=reason,
+        reversal_date=reversed_on,
         created_by=actor,
     )
     return DriverPaymentReversal(reversal=reversal, reopened_loans=reopen_unsettled_loans(driver_id=driver.pk))

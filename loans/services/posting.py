@@ -64,7 +64,13 @@ from loanproject.core.metrics import increment_after_commit
 from loanproject.core.money import ZERO, to_cents
 
 from .. import selectors
-from ..metrics import INSTALLMENT_POSTING_FAILURES, POSTING_CHUNK_SECONDS, POSTING_CHUNKS_RECOVERED, POSTING_RUN_SECONDS, POSTING_RUNS_RECOVERED
+from ..metrics import (
+    INSTALLMENT_POSTING_FAILURES,
+    POSTING_CHUNK_SECONDS,
+    POSTING_CHUNKS_RECOVERED,
+    POSTING_RUN_SECONDS,
+    POSTING_RUNS_RECOVERED,
+)
 from ..models import Installment, InstallmentPostingRun, PostingFailure, PostingRunChunk
 from ..periods import validate_week
 from . import claims
@@ -74,8 +80,16 @@ if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
 
 __all__ = [
-    "PostingChunk", "PostingResult", "RecoveryResult", "due_installments", "open_posting_run", "plan_chunks",
-    "post_installment_chunk", "post_weekly_installments", "preview_posting", "recover_stalled_posting_runs",
+    "PostingChunk",
+    "PostingResult",
+    "RecoveryResult",
+    "due_installments",
+    "open_posting_run",
+    "plan_chunks",
+    "post_installment_chunk",
+    "post_weekly_installments",
+    "preview_posting",
+    "recover_stalled_posting_runs",
     "start_posting_run",
 ]
 
@@ -182,7 +196,10 @@ def preview_posting(*, period_start: date, period_end: date, loan_ids: Sequence[
         count=Coalesce(Sum(Value(1)), 0), amount=Coalesce(Sum("amount"), Value(ZERO))
     )
     return PostingResult(
-        period_start=period_start, period_end=period_end, processed=totals["count"], total_amount=to_cents(totals["amount"]),
+        period_start=period_start,
+        period_end=period_end,
+        processed=totals["count"],
+        total_amount=to_cents(totals["amount"]),
         dry_run=True,
     )
 
@@ -216,8 +233,14 @@ def open_posting_run(
         run.save(force_insert=True)
         PostingRunChunk.objects.bulk_create(
             (
-                PostingRunChunk(run=run, first_due=chunk.first_due, first_id=chunk.first_id, next_due=chunk.next_due,
-                                next_id=chunk.next_id, planned=chunk.planned)
+                PostingRunChunk(
+                    run=run,
+                    first_due=chunk.first_due,
+                    first_id=chunk.first_id,
+                    next_due=chunk.next_due,
+                    next_id=chunk.next_id,
+                    planned=chunk.planned,
+                )
                 for chunk in chunks
             ),
             batch_size=1000,
@@ -238,7 +261,11 @@ def post_weekly_installments(
     (each chunk commits on its own: see the module docstring). `on_progress(done, total)` is
     called once the run is planned and after each chunk (progress bars)."""
     run, chunks = open_posting_run(
-        period_start=period_start, period_end=period_end, chunk_size=chunk_size, started_by=started_by, loan_ids=loan_ids
+        period_start=period_start,
+        period_end=period_end,
+        chunk_size=chunk_size,
+        started_by=started_by,
+        loan_ids=loan_ids,
     )
     total, done = sum(chunk.planned for chunk in chunks), 0
     if on_progress is not None:
@@ -263,7 +290,11 @@ def start_posting_run(
     from ..tasks import post_installment_chunk_task
 
     run, chunks = open_posting_run(
-        period_start=period_start, period_end=period_end, chunk_size=chunk_size, started_by=started_by, loan_ids=loan_ids
+        period_start=period_start,
+        period_end=period_end,
+        chunk_size=chunk_size,
+        started_by=started_by,
+        loan_ids=loan_ids,
     )
 
     def enqueue() -> None:
@@ -286,7 +317,12 @@ class RecoveryResult:
     budget_spent: bool = False  # it stopped at its chunk budget; the next tick goes on
 
     def as_dict(self) -> dict:
-        return {"runs": self.runs, "chunks_posted": self.chunks_posted, "finished": self.finished, "budget_spent": self.budget_spent}
+        return {
+            "runs": self.runs,
+            "chunks_posted": self.chunks_posted,
+            "finished": self.finished,
+            "budget_spent": self.budget_spent,
+        }
 
 
 def recover_stalled_posting_runs(
@@ -305,7 +341,9 @@ def recover_stalled_posting_runs(
     result = RecoveryResult()
     for run in _stalled_runs(no_progress_since=timezone.now() - stalled_after):
         result.runs.append(run.pk)
-        pending = PostingRunChunk.objects.filter(run_id=run.pk, finished_at__isnull=True).order_by("first_due", "first_id")
+        pending = PostingRunChunk.objects.filter(run_id=run.pk, finished_at__isnull=True).order_by(
+            "first_due", "first_id"
+        )
         for record in list(pending):
             if result.chunks_posted == max_chunks:
                 result.budget_spent = True
@@ -366,14 +404,18 @@ def post_installment_chunk(*, run_id: int, chunk: PostingChunk, recovering: bool
                 outcome = ChunkOutcome(posted=booked.posted, amount=booked.amount)
                 _complete_chunk(run, record, chunk, outcome, recovered=recovering)
     except DATA_ERRORS as exc:
-        logger.warning("posting run %s: chunk from installment %s failed (%s); posting it one by one", run.pk, chunk.first_id, exc)
+        logger.warning(
+            "posting run %s: chunk from installment %s failed (%s); posting it one by one", run.pk, chunk.first_id, exc
+        )
         outcome = _post_chunk_one_by_one(run, chunk, recovered=recovering)
     _finish_run_if_complete(run, recovering=recovering)
     POSTING_CHUNK_SECONDS.observe(time.perf_counter() - started)
     return outcome
 
 
-def _chunk_record(run: InstallmentPostingRun, chunk: PostingChunk, *, skip_locked: bool = False) -> PostingRunChunk | None:
+def _chunk_record(
+    run: InstallmentPostingRun, chunk: PostingChunk, *, skip_locked: bool = False
+) -> PostingRunChunk | None:
     """The chunk's record, locked. A twin delivery blocks here until the first commits; with
     `skip_locked`, a record another transaction holds gives None instead (it is in progress)."""
     record = (
@@ -399,7 +441,11 @@ def _complete_chunk(
         failures.filter(installment__posting_run=run).delete()
     still_due = claims.still_due_ids(run, chunk=chunk)
     if still_due:
-        failed = set(PostingFailure.objects.filter(run=run, installment_id__in=still_due).values_list("installment_id", flat=True))
+        failed = set(
+            PostingFailure.objects.filter(run=run, installment_id__in=still_due).values_list(
+                "installment_id", flat=True
+            )
+        )
         held = [PostingFailure(run=run, installment_id=pk, locked=True) for pk in still_due if pk not in failed]
         PostingFailure.objects.bulk_create(held)
         outcome.locked = len(held)
@@ -426,7 +472,9 @@ def _post_chunk_one_by_one(run: InstallmentPostingRun, chunk: PostingChunk, *, r
             with transaction.atomic():
                 if _chunk_record(run, chunk).finished_at is not None:  # a twin delivery completed the chunk meanwhile
                     return outcome
-                if PostingFailure.objects.filter(run=run, installment_id=installment_id).exists():  # failed in an earlier delivery
+                if PostingFailure.objects.filter(
+                    run=run, installment_id=installment_id
+                ).exists():  # failed in an earlier delivery
                     continue
                 booked = claims.post_claimed(run, installment_ids=[installment_id])
                 claims.settle_deferred_checks()
@@ -436,7 +484,9 @@ def _post_chunk_one_by_one(run: InstallmentPostingRun, chunk: PostingChunk, *, r
             with transaction.atomic():
                 if _chunk_record(run, chunk).finished_at is not None:
                     return outcome
-                outcome.errors.append(_record_failure(run, installment_id, exc, loan_number=loan_number, sequence=sequence))
+                outcome.errors.append(
+                    _record_failure(run, installment_id, exc, loan_number=loan_number, sequence=sequence)
+                )
                 outcome.failed += 1
     with transaction.atomic():
         record = _chunk_record(run, chunk)
@@ -445,11 +495,15 @@ def _post_chunk_one_by_one(run: InstallmentPostingRun, chunk: PostingChunk, *, r
     return outcome
 
 
-def _record_failure(run: InstallmentPostingRun, installment_id: int, exc: Exception, *, loan_number: str, sequence: int) -> dict:
+def _record_failure(
+    run: InstallmentPostingRun, installment_id: int, exc: Exception, *, loan_number: str, sequence: int
+) -> dict:
     """The installment's failure row (a locked one the sweep found bad becomes failed); returns
     the error as the run's figures show it."""
     message = (getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [])) or str(exc))[:500]
-    PostingFailure.objects.update_or_create(run=run, installment_id=installment_id, defaults={"locked": False, "message": message})
+    PostingFailure.objects.update_or_create(
+        run=run, installment_id=installment_id, defaults={"locked": False, "message": message}
+    )
     increment_after_commit(INSTALLMENT_POSTING_FAILURES, 1)
     return {"installment_id": installment_id, "loan_number": loan_number, "sequence": sequence, "error": message}
 
@@ -486,7 +540,11 @@ def _sweep(run: InstallmentPostingRun, *, recovering: bool = False) -> bool:
         return True
     if PostingRunChunk.objects.filter(run=run, finished_at__isnull=True).exists():
         return False
-    held = list(PostingFailure.objects.filter(run=run, locked=True).order_by("installment_id").values_list("installment_id", flat=True))
+    held = list(
+        PostingFailure.objects.filter(run=run, locked=True)
+        .order_by("installment_id")
+        .values_list("installment_id", flat=True)
+    )
     if held:
         _post_waiting_for_locks(run, held)
         still_due = claims.still_due_ids(run, installment_ids=held)
@@ -512,7 +570,12 @@ def _post_waiting_for_locks(run: InstallmentPostingRun, ids: list[int]) -> None:
             return
     except (OperationalError, *DATA_ERRORS):  # still held after the wait (or a deadlock), or a bad one: one by one
         pass
-    labels = {pk: (number, sequence) for pk, number, sequence in Installment.objects.filter(pk__in=ids).values_list("id", "loan__loan_number", "sequence")}
+    labels = {
+        pk: (number, sequence)
+        for pk, number, sequence in Installment.objects.filter(pk__in=ids).values_list(
+            "id", "loan__loan_number", "sequence"
+        )
+    }
     for installment_id in ids:
         try:
             with transaction.atomic():

@@ -25,7 +25,11 @@ class PostingChunk:
 
     def as_dict(self) -> dict:
         """JSON for a Celery task argument."""
-        return {**asdict(self), "first_due": self.first_due.isoformat(), "next_due": self.next_due and self.next_due.isoformat()}
+        return {
+            **asdict(self),
+            "first_due": self.first_due.isoformat(),
+            "next_due": self.next_due and self.next_due.isoformat(),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> PostingChunk:

@@ -41,8 +41,14 @@ def finance() -> APIClient:
 
 def loan_payload(lease, **changes) -> dict:
     return {
-        "driver_id": lease.driver_id, "lease_id": lease.pk, "principal": "1500.00", "annual_interest_rate": "10",
-        "start_week": "2026-01-04", "installment_count": 10, "purpose": "Engine repair", **changes,
+        "driver_id": lease.driver_id,
+        "lease_id": lease.pk,
+        "principal": "1500.00",
+        "annual_interest_rate": "10",
+        "start_week": "2026-01-04",
+        "installment_count": 10,
+        "purpose": "Engine repair",
+        **changes,
     }
 
 
@@ -53,12 +59,27 @@ def test_finance_books_a_loan_and_reads_its_schedule(finance):
 
     assert created.status_code == 201, created.json()
     body = created.json()
-    assert body["loan_number"].startswith("DL-") and created["Location"].endswith(f"/api/v1/loans/{body['loan_number']}/")
-    assert (body["principal"], body["annual_interest_rate"], body["created_by"]) == ("1500.00", "10.000", finance.user.username)
+    assert body["loan_number"].startswith("DL-") and created["Location"].endswith(
+        f"/api/v1/loans/{body['loan_number']}/"
+    )
+    assert (body["principal"], body["annual_interest_rate"], body["created_by"]) == (
+        "1500.00",
+        "10.000",
+        finance.user.username,
+    )
     assert body["schedule"][0] == {
-        "sequence": 1, "due_date": "2026-01-04", "principal": "148.71", "interest": "2.88", "amount": "151.59",
-        "balance_after": "1351.29", "status": "scheduled", "payment_state": "scheduled", "paid": "0.00",
-        "outstanding": "151.59", "posted_entry": None, "posted_at": None,
+        "sequence": 1,
+        "due_date": "2026-01-04",
+        "principal": "148.71",
+        "interest": "2.88",
+        "amount": "151.59",
+        "balance_after": "1351.29",
+        "status": "scheduled",
+        "payment_state": "scheduled",
+        "paid": "0.00",
+        "outstanding": "151.59",
+        "posted_entry": None,
+        "posted_at": None,
     }
     detail = finance.get(created["Location"])
     assert detail.status_code == 200 and len(detail.json()["schedule"]) == 10
@@ -122,14 +143,20 @@ def test_the_posting_endpoint_previews_then_posts_the_week(finance, django_captu
 
     assert preview.status_code == 200
     assert {k: preview.json()[k] for k in ("period_start", "processed", "total_amount", "dry_run")} == {
-        "period_start": "2026-01-11", "processed": 2, "total_amount": "200.00", "dry_run": True,
+        "period_start": "2026-01-11",
+        "processed": 2,
+        "total_amount": "200.00",
+        "dry_run": True,
     }
     assert started.status_code == 202, started.json()
     run = InstallmentPostingRun.objects.get()
     assert started["Location"].endswith(f"/api/v1/loan-posting-runs/{run.pk}/")
     polled = finance.get(started["Location"]).json()
     assert {k: polled[k] for k in ("posted", "total_amount", "finished", "started_by")} == {
-        "posted": 2, "total_amount": "200.00", "finished": True, "started_by": finance.user.username,
+        "posted": 2,
+        "total_amount": "200.00",
+        "finished": True,
+        "started_by": finance.user.username,
     }
 
 
@@ -148,20 +175,35 @@ def test_the_posting_run_list_counts_its_figures_from_rows_in_constant_queries(f
     with django_assert_num_queries(6):
         one = finance.get("/api/v1/loan-posting-runs/").json()
     for n in range(1, 4):
-        services.post_weekly_installments(period_start=SUNDAY + timedelta(weeks=n), period_end=SUNDAY + timedelta(weeks=n, days=6))
+        services.post_weekly_installments(
+            period_start=SUNDAY + timedelta(weeks=n), period_end=SUNDAY + timedelta(weeks=n, days=6)
+        )
     with django_assert_num_queries(6):
         four = finance.get("/api/v1/loan-posting-runs/").json()
 
     first = one["results"][0]
-    assert {k: first[k] for k in ("chunks_done", "processed", "posted", "skipped", "failed", "locked", "total_amount")} == {
-        "chunks_done": 1, "processed": 2, "posted": 1, "skipped": 0, "failed": 1, "locked": 0, "total_amount": "100.00",
+    assert {
+        k: first[k] for k in ("chunks_done", "processed", "posted", "skipped", "failed", "locked", "total_amount")
+    } == {
+        "chunks_done": 1,
+        "processed": 2,
+        "posted": 1,
+        "skipped": 0,
+        "failed": 1,
+        "locked": 0,
+        "total_amount": "100.00",
     }
     assert [(e["installment_id"], e["loan_number"], e["sequence"]) for e in first["errors"]] == [
         (bad.installments.get(sequence=1).pk, bad.loan_number, 1)
     ]
     assert "closed to new postings" in first["errors"][0]["error"]
     assert [run["posted"] for run in four["results"]] == [1, 1, 1, 1]
-    assert [run["failed"] for run in four["results"]] == [4, 3, 2, 1]  # the bad loan's due installments, newest run first
+    assert [run["failed"] for run in four["results"]] == [
+        4,
+        3,
+        2,
+        1,
+    ]  # the bad loan's due installments, newest run first
 
 
 def test_a_driver_payment_needs_a_key_and_replays(finance):
@@ -172,13 +214,20 @@ def test_a_driver_payment_needs_a_key_and_replays(finance):
     url = f"/api/v1/drivers/{loan.driver_id}/payments/"
 
     keyless = finance.post(url, {"amount": "150.00"}, format="json")
-    first = finance.post(url, {"amount": "150.00", "received_on": "2026-01-06"}, format="json", HTTP_IDEMPOTENCY_KEY="bank-7")
-    again = finance.post(url, {"amount": "150.00", "received_on": "2026-01-06"}, format="json", HTTP_IDEMPOTENCY_KEY="bank-7")
+    first = finance.post(
+        url, {"amount": "150.00", "received_on": "2026-01-06"}, format="json", HTTP_IDEMPOTENCY_KEY="bank-7"
+    )
+    again = finance.post(
+        url, {"amount": "150.00", "received_on": "2026-01-06"}, format="json", HTTP_IDEMPOTENCY_KEY="bank-7"
+    )
 
     assert keyless.status_code == 400 and "Idempotency-Key" in keyless.json()["error"]["fields"]
     assert first.status_code == 201
     assert {k: first.json()[k] for k in ("amount", "applied", "credit", "replayed")} == {
-        "amount": "150.00", "applied": "100.00", "credit": "50.00", "replayed": False,
+        "amount": "150.00",
+        "applied": "100.00",
+        "credit": "50.00",
+        "replayed": False,
     }
     assert first.json()["allocations"][0]["amount"] == "100.00"
     assert (again.status_code, again.json()["replayed"], again["Idempotent-Replayed"]) == (200, True, "true")
@@ -240,11 +289,21 @@ def test_reports_answer_json_with_money_as_strings(finance):
     assert response.status_code == 200
     body = response.json()
     assert (body["report"], body["parameters"], body["has_next"]) == (
-        "unposted", {"period_start": "2026-01-11", "period_end": "2026-01-17", "driver_id": None}, False,
+        "unposted",
+        {"period_start": "2026-01-11", "period_end": "2026-01-17", "driver_id": None},
+        False,
     )
     assert body["results"] == [
-        {"loan_number": loan.loan_number, "driver": loan.driver.full_name, "tlc_license_number": loan.driver.tlc_license_number,
-         "sequence": sequence, "due_date": due, "principal": "100.00", "interest": "0.00", "amount": "100.00"}
+        {
+            "loan_number": loan.loan_number,
+            "driver": loan.driver.full_name,
+            "tlc_license_number": loan.driver.tlc_license_number,
+            "sequence": sequence,
+            "due_date": due,
+            "principal": "100.00",
+            "interest": "0.00",
+            "amount": "100.00",
+        }
         for sequence, due in [(1, "2026-01-04"), (2, "2026-01-11")]
     ]
 
@@ -270,10 +329,18 @@ def test_reports_export_csv_and_xlsx(finance):
     assert rows[1][:5] == [loan.loan_number, loan.driver.full_name, loan.driver.tlc_license_number, "active", "400.00"]
     assert as_xlsx["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     sheet = load_workbook(io.BytesIO(b"".join(as_xlsx.streaming_content))).active
-    assert [cell.value for cell in sheet[2]][:5] == [loan.loan_number, loan.driver.full_name, loan.driver.tlc_license_number, "active", 400]
+    assert [cell.value for cell in sheet[2]][:5] == [
+        loan.loan_number,
+        loan.driver.full_name,
+        loan.driver.tlc_license_number,
+        "active",
+        400,
+    ]
 
 
-@pytest.mark.parametrize("query, field", [({"week": "next"}, "week"), ({"export": "pdf"}, "export"), ({"status": "lost"}, "status")])
+@pytest.mark.parametrize(
+    "query, field", [({"week": "next"}, "week"), ({"export": "pdf"}, "export"), ({"status": "lost"}, "status")]
+)
 def test_bad_report_parameters_are_400(finance, query, field):
     name = "portfolio" if "status" in query or "export" in query else "unposted"
 
@@ -347,7 +414,9 @@ def test_a_payment_received_out_of_range_is_a_400_and_books_nothing(finance):
     loan = make_loan()
 
     response = finance.post(
-        f"/api/v1/drivers/{loan.driver_id}/payments/", {"amount": "10.00", "received_on": "0001-01-01"}, format="json",
+        f"/api/v1/drivers/{loan.driver_id}/payments/",
+        {"amount": "10.00", "received_on": "0001-01-01"},
+        format="json",
         HTTP_IDEMPOTENCY_KEY="p-1",
     )
 
@@ -365,7 +434,11 @@ def test_the_unposted_report_filters_by_driver(finance):
     response = finance.get("/api/v1/loans/reports/unposted/", {"week": "2026-01-04", "driver": other.driver_id})
 
     body = response.json()
-    assert body["parameters"] == {"period_start": "2026-01-04", "period_end": "2026-01-10", "driver_id": other.driver_id}
+    assert body["parameters"] == {
+        "period_start": "2026-01-04",
+        "period_end": "2026-01-10",
+        "driver_id": other.driver_id,
+    }
     assert [(row["loan_number"], row["sequence"]) for row in body["results"]] == [(other.loan_number, 1)]
     everyone = finance.get("/api/v1/loans/reports/unposted/", {"week": "2026-01-04"}).json()["results"]
     assert sorted(row["loan_number"] for row in everyone) == sorted([mine.loan_number, other.loan_number])
@@ -392,7 +465,9 @@ def test_the_loan_detail_costs_the_same_queries_for_a_short_and_a_long_schedule(
     from loans import services
 
     short, long = make_loan(weeks=2), make_loan(weeks=60)
-    services.post_weekly_installments(period_start=SUNDAY + timedelta(weeks=1), period_end=SUNDAY + timedelta(weeks=1, days=6))
+    services.post_weekly_installments(
+        period_start=SUNDAY + timedelta(weeks=1), period_end=SUNDAY + timedelta(weeks=1, days=6)
+    )
     count_queries(finance, f"{LOANS}{short.loan_number}/")  # warm caches
 
     few = count_queries(finance, f"{LOANS}{short.loan_number}/")
@@ -418,7 +493,9 @@ def test_reports_cost_the_same_queries_for_few_and_many_rows(finance, name, quer
     def rows(loans: int) -> int:
         for _ in range(loans):
             make_loan(principal="1000.00", weeks=10)
-        services.post_weekly_installments(period_start=SUNDAY + timedelta(weeks=3), period_end=SUNDAY + timedelta(weeks=3, days=6))
+        services.post_weekly_installments(
+            period_start=SUNDAY + timedelta(weeks=3), period_end=SUNDAY + timedelta(weeks=3, days=6)
+        )
         with CaptureQueriesContext(connection) as captured:
             response = finance.get(f"/api/v1/loans/reports/{name}/", query)
             assert response.status_code == 200
@@ -438,17 +515,24 @@ def test_finance_reverses_a_driver_payment_once(finance):
 
     loan = make_loan(principal="100.00", weeks=1)
     services.post_weekly_installments(period_start=SUNDAY, period_end=SUNDAY + timedelta(days=6))
-    payment = services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal("100.00"), received_on=SUNDAY, idempotency_key="b")
+    payment = services.record_driver_payment(
+        driver_id=loan.driver_id, amount=Decimal("100.00"), received_on=SUNDAY, idempotency_key="b"
+    )
     url = f"/api/v1/drivers/{loan.driver_id}/payments/{payment.payment.entry.pk}/reversal/"
 
     first = finance.post(url, {"reason": "cheque bounced"}, format="json")
     again = finance.post(url, {"reason": "cheque bounced"}, format="json")
-    unknown = finance.post(f"/api/v1/drivers/{loan.driver_id}/payments/{loan.disbursement_entry_id}/reversal/", {"reason": "x"}, format="json")
+    unknown = finance.post(
+        f"/api/v1/drivers/{loan.driver_id}/payments/{loan.disbursement_entry_id}/reversal/",
+        {"reason": "x"},
+        format="json",
+    )
 
     assert first.status_code == 201, first.json()
     assert first.json() == {
         "reversal_entry_id": JournalEntry.objects.get(reversal_of=payment.payment.entry).pk,
-        "reversed_entry_id": payment.payment.entry.pk, "reopened_loans": [loan.loan_number],
+        "reversed_entry_id": payment.payment.entry.pk,
+        "reopened_loans": [loan.loan_number],
     }
     assert (again.status_code, again.json()["error"]["code"]) == (409, "already_reversed")
     assert unknown.status_code == 404
@@ -459,7 +543,9 @@ def test_finance_reverses_a_driver_payment_once(finance):
 def test_reversing_a_payment_needs_the_reverse_permission():
     loan = make_loan()
 
-    response = client_for("Loan manager").post(f"/api/v1/drivers/{loan.driver_id}/payments/1/reversal/", {"reason": "x"}, format="json")
+    response = client_for("Loan manager").post(
+        f"/api/v1/drivers/{loan.driver_id}/payments/1/reversal/", {"reason": "x"}, format="json"
+    )
 
     assert response.status_code == 403
     assert not JournalEntry.objects.filter(source="ledger.reversal").exists()

@@ -30,23 +30,33 @@ class Gateway:
 
 @pytest.fixture(autouse=True)
 def gateway(settings):
-    settings.NOTIFICATION_BACKENDS = dict.fromkeys(("sms", "email", "push"), "loans.tests.test_booking_notifications.Gateway")
+    settings.NOTIFICATION_BACKENDS = dict.fromkeys(
+        ("sms", "email", "push"), "loans.tests.test_booking_notifications.Gateway"
+    )
     Gateway.sent = []
     return Gateway
 
 
 def customer():
-    return CustomerFactory(full_name="Asha Patel", email="asha@example.com", phone="+12125550101", push_token="device-1")
+    return CustomerFactory(
+        full_name="Asha Patel", email="asha@example.com", phone="+12125550101", push_token="device-1"
+    )
 
 
 def test_booking_an_approved_application_tells_its_customer(django_capture_on_commit_callbacks):
     application = LoanApplicationFactory(
-        customer=customer(), status=ApplicationStatus.APPROVED, approved_amount=Decimal("1200.00"),
-        interest_rate=Decimal("12.00"), term_months=3,
+        customer=customer(),
+        status=ApplicationStatus.APPROVED,
+        approved_amount=Decimal("1200.00"),
+        interest_rate=Decimal("12.00"),
+        term_months=3,
     )
     lease = LeaseFactory()
     loan = services.book_application_as_loan(
-        application_id=application.pk, driver_id=lease.driver_id, lease_id=lease.pk, start_week=date(2026, 1, 25),
+        application_id=application.pk,
+        driver_id=lease.driver_id,
+        lease_id=lease.pk,
+        start_week=date(2026, 1, 25),
         created_by=StaffUserFactory(),
     )
 
@@ -61,9 +71,18 @@ def test_booking_an_approved_application_tells_its_customer(django_capture_on_co
     ]
     number = loan.loan_number
     assert sorted(Gateway.sent) == [
-        ("email", "asha@example.com", f"Your loan {number} is booked",
-         f"Dear Asha Patel,\n\nyour loan {number} of 1,200.00 is booked.\nThe first installment is due 2026-01-25."),
-        ("push", "device-1", "Loan booked", f"Your loan {number} of 1,200.00 is booked. First installment due 2026-01-25."),
+        (
+            "email",
+            "asha@example.com",
+            f"Your loan {number} is booked",
+            f"Dear Asha Patel,\n\nyour loan {number} of 1,200.00 is booked.\nThe first installment is due 2026-01-25.",
+        ),
+        (
+            "push",
+            "device-1",
+            "Loan booked",
+            f"Your loan {number} of 1,200.00 is booked. First installment due 2026-01-25.",
+        ),
         ("sms", "+12125550101", "", f"Your loan {number} of 1,200.00 is booked. First installment due 2026-01-25."),
     ]
 
@@ -76,8 +95,16 @@ def test_a_loan_for_a_driver_linked_to_a_customer_tells_that_customer(django_cap
     deliver_outbox(django_capture_on_commit_callbacks)
 
     assert sorted((n.channel, n.customer_id, n.status) for n in Notification.objects.all()) == [
-        ("email", linked.pk, "sent"), ("push", linked.pk, "sent"), ("sms", linked.pk, "sent")]
-    assert ("sms", "+12125550101", "", f"Your loan {loan.loan_number} of 1,500.00 is booked. First installment due 2026-01-04.") in Gateway.sent
+        ("email", linked.pk, "sent"),
+        ("push", linked.pk, "sent"),
+        ("sms", linked.pk, "sent"),
+    ]
+    assert (
+        "sms",
+        "+12125550101",
+        "",
+        f"Your loan {loan.loan_number} of 1,500.00 is booked. First installment due 2026-01-04.",
+    ) in Gateway.sent
 
 
 def test_a_driver_without_a_customer_record_is_not_told_and_the_log_says_so(django_capture_on_commit_callbacks, caplog):
@@ -86,7 +113,9 @@ def test_a_driver_without_a_customer_record_is_not_told_and_the_log_says_so(djan
     deliver_outbox(django_capture_on_commit_callbacks)
 
     assert (Notification.objects.count(), Gateway.sent) == (0, [])
-    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.name.startswith("applications")]
+    warnings = [
+        r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.name.startswith("applications")
+    ]
     assert warnings == [
         f"loan.booked event {OutboxEvent.objects.get(topic='loan.booked').pk}: loan {loan.pk} has no customer "
         f"(driver {loan.driver_id} is not linked to one); nobody was notified"

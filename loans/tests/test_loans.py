@@ -4,9 +4,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from freezegun import freeze_time
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from freezegun import freeze_time
 
 from applications.lifecycle import ApplicationStatus
 from applications.tests.factories import CustomerFactory, LoanApplicationFactory, StaffUserFactory
@@ -37,15 +37,24 @@ def test_a_loan_is_booked_with_its_schedule_number_and_disbursement():
     installments = list(loan.installments.order_by("sequence"))
     assert len(installments) == 10
     assert sum(i.principal for i in installments) == Decimal("1500.00")
-    assert [(i.due_date, i.amount) for i in installments[:2]] == [(SUNDAY, Decimal("151.59")), (SUNDAY + timedelta(weeks=1), Decimal("151.59"))]
+    assert [(i.due_date, i.amount) for i in installments[:2]] == [
+        (SUNDAY, Decimal("151.59")),
+        (SUNDAY + timedelta(weeks=1), Decimal("151.59")),
+    ]
     assert sorted(loan.disbursement_entry.postings.values_list("account__code", "debit", "credit")) == [
-        ("1000", Decimal("0.00"), Decimal("1500.00")), ("1300", Decimal("1500.00"), Decimal("0.00")),
+        ("1000", Decimal("0.00"), Decimal("1500.00")),
+        ("1300", Decimal("1500.00"), Decimal("0.00")),
     ]
     assert loan.receivable_account.code == f"loans.driver:{loan.driver_id}:LOANS:USD"
     event = OutboxEvent.objects.get(topic=topics.LOAN_BOOKED)
     assert event.payload == {
-        "loan_id": loan.pk, "loan_number": "DL-2026-0001", "driver_id": loan.driver_id, "customer_id": None,
-        "principal": "1500.00", "first_due": "2026-01-04", "application_id": None,
+        "loan_id": loan.pk,
+        "loan_number": "DL-2026-0001",
+        "driver_id": loan.driver_id,
+        "customer_id": None,
+        "principal": "1500.00",
+        "first_due": "2026-01-04",
+        "application_id": None,
     }
 
 
@@ -70,8 +79,13 @@ def test_the_default_rate_comes_from_settings(settings):
     lease = LeaseFactory()
 
     loan = services.create_driver_loan(
-        driver_id=lease.driver_id, lease_id=lease.pk, principal=Decimal("1000.00"), start_week=SUNDAY,
-        installment_count=4, purpose="x", created_by=StaffUserFactory(),
+        driver_id=lease.driver_id,
+        lease_id=lease.pk,
+        principal=Decimal("1000.00"),
+        start_week=SUNDAY,
+        installment_count=4,
+        purpose="x",
+        created_by=StaffUserFactory(),
     )
 
     assert loan.annual_interest_rate == Decimal("5.200")
@@ -90,8 +104,14 @@ def test_the_default_rate_comes_from_settings(settings):
 def test_bad_terms_are_refused_and_nothing_is_booked(changes, field):
     lease = LeaseFactory()
     terms = {
-        "driver_id": lease.driver_id, "lease_id": lease.pk, "principal": Decimal("1000.00"), "start_week": SUNDAY,
-        "installment_count": 4, "purpose": "x", "created_by": StaffUserFactory(), "annual_interest_rate": Decimal("5"),
+        "driver_id": lease.driver_id,
+        "lease_id": lease.pk,
+        "principal": Decimal("1000.00"),
+        "start_week": SUNDAY,
+        "installment_count": 4,
+        "purpose": "x",
+        "created_by": StaffUserFactory(),
+        "annual_interest_rate": Decimal("5"),
     }
 
     with pytest.raises(ValidationError) as refused:
@@ -112,8 +132,13 @@ def test_bad_terms_are_refused_and_nothing_is_booked(changes, field):
 def test_dates_out_of_range_are_refused_and_nothing_is_booked(changes, field):
     lease = LeaseFactory()
     terms = {
-        "driver_id": lease.driver_id, "lease_id": lease.pk, "principal": Decimal("1000.00"), "start_week": SUNDAY,
-        "installment_count": 4, "purpose": "x", "created_by": StaffUserFactory(),
+        "driver_id": lease.driver_id,
+        "lease_id": lease.pk,
+        "principal": Decimal("1000.00"),
+        "start_week": SUNDAY,
+        "installment_count": 4,
+        "purpose": "x",
+        "created_by": StaffUserFactory(),
     }
 
     with pytest.raises(DomainError) as refused:
@@ -130,8 +155,13 @@ def test_a_lease_of_another_driver_or_a_suspended_driver_is_refused():
 
     with pytest.raises(ValidationError, match="belongs to another driver"):
         services.create_driver_loan(
-            driver_id=other.pk, lease_id=lease.pk, principal=Decimal("100"), start_week=SUNDAY, installment_count=2,
-            purpose="x", created_by=StaffUserFactory(),
+            driver_id=other.pk,
+            lease_id=lease.pk,
+            principal=Decimal("100"),
+            start_week=SUNDAY,
+            installment_count=2,
+            purpose="x",
+            created_by=StaffUserFactory(),
         )
     with pytest.raises(Conflict, match="suspended"):
         make_loan(lease=suspended)
@@ -187,7 +217,10 @@ def test_two_loans_cannot_share_a_number():
 
 def approved_application(**fields):
     return LoanApplicationFactory(
-        status=ApplicationStatus.APPROVED, approved_amount=Decimal("1200.00"), interest_rate=Decimal("12.00"), term_months=3,
+        status=ApplicationStatus.APPROVED,
+        approved_amount=Decimal("1200.00"),
+        interest_rate=Decimal("12.00"),
+        term_months=3,
         **fields,
     )
 
@@ -197,14 +230,21 @@ def test_an_approved_application_is_booked_as_a_monthly_loan():
     lease = LeaseFactory()
 
     loan = services.book_application_as_loan(
-        application_id=application.pk, driver_id=lease.driver_id, lease_id=lease.pk, start_week=date(2026, 1, 25),
-        created_by=StaffUserFactory(), method=Method.EQUAL_PRINCIPAL,
+        application_id=application.pk,
+        driver_id=lease.driver_id,
+        lease_id=lease.pk,
+        start_week=date(2026, 1, 25),
+        created_by=StaffUserFactory(),
+        method=Method.EQUAL_PRINCIPAL,
     )
 
     application.refresh_from_db()
     assert application.status == ApplicationStatus.BOOKED
     assert (loan.source_application, loan.principal, loan.annual_interest_rate, loan.frequency) == (
-        application, Decimal("1200.00"), Decimal("12.000"), Frequency.MONTHLY,
+        application,
+        Decimal("1200.00"),
+        Decimal("12.000"),
+        Frequency.MONTHLY,
     )
     assert [(i.due_date, i.principal, i.interest) for i in loan.installments.order_by("sequence")] == [
         (date(2026, 1, 25), Decimal("400.00"), Decimal("12.00")),
@@ -217,7 +257,9 @@ def test_an_approved_application_is_booked_as_a_monthly_loan():
     assert event.payload["application_id"] == str(application.pk)
 
 
-@pytest.mark.parametrize("status", [ApplicationStatus.MANUAL_REVIEW, ApplicationStatus.BOOKED, ApplicationStatus.REJECTED])
+@pytest.mark.parametrize(
+    "status", [ApplicationStatus.MANUAL_REVIEW, ApplicationStatus.BOOKED, ApplicationStatus.REJECTED]
+)
 def test_only_an_approved_application_can_be_booked(status):
     application = approved_application()
     application.status = status
@@ -226,7 +268,11 @@ def test_only_an_approved_application_can_be_booked(status):
 
     with pytest.raises(IllegalTransition):
         services.book_application_as_loan(
-            application_id=application.pk, driver_id=lease.driver_id, lease_id=lease.pk, start_week=SUNDAY, created_by=StaffUserFactory()
+            application_id=application.pk,
+            driver_id=lease.driver_id,
+            lease_id=lease.pk,
+            start_week=SUNDAY,
+            created_by=StaffUserFactory(),
         )
 
     assert DriverLoan.objects.count() == 0
@@ -240,11 +286,19 @@ def test_an_application_rate_above_the_cap_needs_an_explicit_rate():
 
     with pytest.raises(DomainError, match="above the 20 % cap"):
         services.book_application_as_loan(
-            application_id=application.pk, driver_id=lease.driver_id, lease_id=lease.pk, start_week=SUNDAY, created_by=StaffUserFactory()
+            application_id=application.pk,
+            driver_id=lease.driver_id,
+            lease_id=lease.pk,
+            start_week=SUNDAY,
+            created_by=StaffUserFactory(),
         )
     loan = services.book_application_as_loan(
-        application_id=application.pk, driver_id=lease.driver_id, lease_id=lease.pk, start_week=SUNDAY,
-        created_by=StaffUserFactory(), annual_interest_rate=Decimal("18"),
+        application_id=application.pk,
+        driver_id=lease.driver_id,
+        lease_id=lease.pk,
+        start_week=SUNDAY,
+        created_by=StaffUserFactory(),
+        annual_interest_rate=Decimal("18"),
     )
 
     assert loan.annual_interest_rate == Decimal("18.000")
@@ -256,7 +310,11 @@ def test_a_driver_linked_to_another_customer_cannot_take_the_applicants_loan():
 
     with pytest.raises(Conflict, match="another customer"):
         services.book_application_as_loan(
-            application_id=application.pk, driver_id=lease.driver_id, lease_id=lease.pk, start_week=SUNDAY, created_by=StaffUserFactory()
+            application_id=application.pk,
+            driver_id=lease.driver_id,
+            lease_id=lease.pk,
+            start_week=SUNDAY,
+            created_by=StaffUserFactory(),
         )
 
     application.refresh_from_db()
@@ -314,7 +372,9 @@ def test_a_loan_with_a_posted_installment_cannot_be_cancelled():
 
 
 def pay(loan, amount: str, key: str, on: date = SUNDAY + timedelta(days=2)):
-    return services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal(amount), received_on=on, idempotency_key=key)
+    return services.record_driver_payment(
+        driver_id=loan.driver_id, amount=Decimal(amount), received_on=on, idempotency_key=key
+    )
 
 
 def payment_state(loan) -> list[tuple[int, str, Decimal]]:
@@ -329,13 +389,21 @@ def test_payments_pay_installments_oldest_first_and_close_the_loan_when_nothing_
 
     first = pay(loan, "150.00", "bank-1")
 
-    assert payment_state(loan) == [(1, "paid", Decimal("100.00")), (2, "partially_paid", Decimal("50.00")), (3, "unpaid", Decimal("0.00"))]
+    assert payment_state(loan) == [
+        (1, "paid", Decimal("100.00")),
+        (2, "partially_paid", Decimal("50.00")),
+        (3, "unpaid", Decimal("0.00")),
+    ]
     assert (first.closed_loans, first.payment.applied, first.payment.credit) == ([], Decimal("150.00"), Decimal("0.00"))
 
     last = pay(loan, "170.00", "bank-2")
 
     loan.refresh_from_db()
-    assert payment_state(loan) == [(1, "paid", Decimal("100.00")), (2, "paid", Decimal("100.00")), (3, "paid", Decimal("100.00"))]
+    assert payment_state(loan) == [
+        (1, "paid", Decimal("100.00")),
+        (2, "paid", Decimal("100.00")),
+        (3, "paid", Decimal("100.00")),
+    ]
     assert last.closed_loans == [loan]
     assert (loan.status, last.payment.credit) == (LoanStatus.CLOSED, Decimal("20.00"))
     assert ledger_selectors.party_balance(party=driver_party(loan.driver_id)) == Decimal("-20.00")
@@ -371,7 +439,10 @@ def test_a_payment_recorded_directly_in_the_ledger_closes_the_loan_through_the_o
     loan = make_loan(principal="100.00", weeks=1)
     services.post_weekly_installments(**week(SUNDAY))
     ledger_services.record_payment(
-        party=driver_party(loan.driver_id), amount=Decimal("100.00"), received_on=SUNDAY, idempotency_key="lockbox-1",
+        party=driver_party(loan.driver_id),
+        amount=Decimal("100.00"),
+        received_on=SUNDAY,
+        idempotency_key="lockbox-1",
         cash_account=cash_account(),
     )
     loan.refresh_from_db()

@@ -42,9 +42,18 @@ def test_the_command_posts_the_week_of_any_given_day_and_reports_json():
     out, _ = run("--week", "2026-01-07", "--json")  # a Wednesday: the week of Sunday 4 January
 
     result = json.loads(out)
-    assert {key: result[key] for key in ("period_start", "period_end", "processed", "posted", "skipped", "failed", "total_amount", "success")} == {
-        "period_start": "2026-01-04", "period_end": "2026-01-10", "processed": 1, "posted": 1, "skipped": 0, "failed": 0,
-        "total_amount": "100.00", "success": True,
+    assert {
+        key: result[key]
+        for key in ("period_start", "period_end", "processed", "posted", "skipped", "failed", "total_amount", "success")
+    } == {
+        "period_start": "2026-01-04",
+        "period_end": "2026-01-10",
+        "processed": 1,
+        "posted": 1,
+        "skipped": 0,
+        "failed": 0,
+        "total_amount": "100.00",
+        "success": True,
     }
     assert loan.installments.get(sequence=1).status == InstallmentStatus.POSTED
     run_record = InstallmentPostingRun.objects.get()
@@ -68,7 +77,10 @@ def test_a_dry_run_counts_and_writes_nothing():
     out, _ = run("--week", "2026-01-11", "--dry-run")
 
     assert out.strip() == "Week 2026-01-11 to 2026-01-17: would post 2 installment(s), total 200.00"
-    assert (JournalEntry.objects.filter(source="loans.installment").count(), InstallmentPostingRun.objects.count()) == (0, 0)
+    assert (JournalEntry.objects.filter(source="loans.installment").count(), InstallmentPostingRun.objects.count()) == (
+        0,
+        0,
+    )
 
 
 @pytest.mark.django_db
@@ -87,7 +99,10 @@ def test_failures_are_listed_and_the_command_exits_non_zero():
         (["--week", "soon"], "must be a date"),
         (["--chunk-size", "0"], "at least 1"),
         (["--week", "0001-01-01"], "--week: Enter a date between 1970-01-01 and 2200-12-31, got 0001-01-01."),
-        (["--week", "9999-12-31", "--dry-run"], "--week: Enter a date between 1970-01-01 and 2200-12-31, got 9999-12-31."),
+        (
+            ["--week", "9999-12-31", "--dry-run"],
+            "--week: Enter a date between 1970-01-01 and 2200-12-31, got 9999-12-31.",
+        ),
     ],
 )
 def test_bad_arguments_are_command_errors(args, message):
@@ -110,7 +125,11 @@ def start_command(*args: str) -> subprocess.Popen:
     }
     return subprocess.Popen(
         [sys.executable, "manage.py", "post_installments", "--json", *args],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -132,7 +151,9 @@ def many_loans(count: int) -> None:
 def backends_waiting_on_a_lock() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_clear_snapshot()")  # inside a transaction the view is a snapshot
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
         return cursor.fetchone()[0]
 
 

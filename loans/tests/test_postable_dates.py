@@ -42,7 +42,10 @@ def not_started(period_start: date, this_sunday: date) -> str:
 
 
 def nothing_posted() -> bool:
-    return not InstallmentPostingRun.objects.exists() and not JournalEntry.objects.filter(source="loans.installment").exists()
+    return (
+        not InstallmentPostingRun.objects.exists()
+        and not JournalEntry.objects.filter(source="loans.installment").exists()
+    )
 
 
 # --- The service: the business week turns at midnight New York time ---------------------------------
@@ -57,7 +60,8 @@ def test_next_week_cannot_be_posted_or_previewed_until_it_begins_in_new_york():
             with pytest.raises(DomainError) as refused:
                 post(**next_week)
             assert (refused.value.code, refused.value.fields) == (
-                "week_not_started", {"period_start": [not_started(NEXT_SUNDAY, SUNDAY)]},
+                "week_not_started",
+                {"period_start": [not_started(NEXT_SUNDAY, SUNDAY)]},
             )
     assert nothing_posted()
 
@@ -65,7 +69,10 @@ def test_next_week_cannot_be_posted_or_previewed_until_it_begins_in_new_york():
         result = services.post_weekly_installments(**next_week)
 
     assert (result.posted, result.success) == (2, True)
-    assert list(loan.installments.values_list("status", flat=True)) == [InstallmentStatus.POSTED] * 2 + [InstallmentStatus.SCHEDULED] * 2
+    assert (
+        list(loan.installments.values_list("status", flat=True))
+        == [InstallmentStatus.POSTED] * 2 + [InstallmentStatus.SCHEDULED] * 2
+    )
 
 
 # --- The doors ---------------------------------------------------------------------------------------
@@ -127,7 +134,11 @@ def test_the_admin_form_refuses_a_week_that_has_not_started(admin_client):
 def test_the_task_refuses_a_week_that_has_not_started(django_capture_on_commit_callbacks):
     make_loan(principal="400.00", weeks=4)
 
-    with freeze_time("2026-12-02 12:00"), django_capture_on_commit_callbacks(execute=True), pytest.raises(DomainError) as refused:
+    with (
+        freeze_time("2026-12-02 12:00"),
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(DomainError) as refused,
+    ):
         post_weekly_installments_task.delay(week="2027-06-01").get()
 
     assert refused.value.fields == {"week": [not_started(date(2027, 5, 30), date(2026, 11, 29))]}
@@ -144,24 +155,36 @@ LATE_SCHEDULE = (
 
 
 def nothing_booked() -> bool:
-    return (DriverLoan.objects.count(), Installment.objects.count(), JournalEntry.objects.count(), LoanNumberCounter.objects.count()) == (0, 0, 0, 0)
+    return (
+        DriverLoan.objects.count(),
+        Installment.objects.count(),
+        JournalEntry.objects.count(),
+        LoanNumberCounter.objects.count(),
+    ) == (0, 0, 0, 0)
 
 
 def test_the_last_postable_date_is_the_saturday_of_the_last_whole_week():
-    assert LAST_POSTABLE_DATE == date(2200, 12, 27)
+    assert date(2200, 12, 27) == LAST_POSTABLE_DATE
 
 
 def test_a_schedule_ending_after_the_last_postable_date_is_refused_and_nothing_is_booked():
     lease = LeaseFactory()
     terms = {
-        "driver_id": lease.driver_id, "lease_id": lease.pk, "principal": Decimal("5200.00"), "installment_count": 520,
-        "purpose": "x", "created_by": StaffUserFactory(),
+        "driver_id": lease.driver_id,
+        "lease_id": lease.pk,
+        "principal": Decimal("5200.00"),
+        "installment_count": 520,
+        "purpose": "x",
+        "created_by": StaffUserFactory(),
     }
 
     with pytest.raises(DomainError) as refused:
         services.create_driver_loan(**terms, start_week=date(2191, 1, 16))  # one week too late: last due 2200-12-28
 
-    assert (refused.value.code, refused.value.fields) == ("date_out_of_range", {"start_week": [LATE_SCHEDULE.format("2200-12-28")]})
+    assert (refused.value.code, refused.value.fields) == (
+        "date_out_of_range",
+        {"start_week": [LATE_SCHEDULE.format("2200-12-28")]},
+    )
     assert nothing_booked()
 
     loan = services.create_driver_loan(**terms, start_week=date(2191, 1, 9))  # the latest start of 520 weeks
@@ -196,8 +219,17 @@ def test_an_application_whose_schedule_would_end_too_late_is_not_booked(admin_cl
 
     response = admin_client.post(
         reverse("admin:loans_driverloan_add"),
-        booking(LeaseFactory(), source_application=application.pk, principal="", annual_interest_rate="", installment_count="",
-                purpose="", frequency="monthly", method="annuity", start_week="2200-11-02"),
+        booking(
+            LeaseFactory(),
+            source_application=application.pk,
+            principal="",
+            annual_interest_rate="",
+            installment_count="",
+            purpose="",
+            frequency="monthly",
+            method="annuity",
+            start_week="2200-11-02",
+        ),
     )
 
     assert response.status_code == 200

@@ -6,16 +6,23 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
-from django.db.models import Sum
-
 from ledger.models import Account, JournalEntry, OpenItem, OpenItemStatus, Posting
 from loans import selectors, services
 from loans.accounts import driver_party
-from loans.models import DriverLoan, Installment, InstallmentPostingRun, InstallmentStatus, LoanStatus, PostingFailure, PostingRunChunk
+from loans.models import (
+    DriverLoan,
+    Installment,
+    InstallmentPostingRun,
+    InstallmentStatus,
+    LoanStatus,
+    PostingFailure,
+    PostingRunChunk,
+)
 
 from .conftest import week
 from .factories import SUNDAY, StaffUserFactory, make_loan
@@ -33,13 +40,22 @@ def test_posting_a_week_books_each_due_installment_once_with_its_item():
 
     result = services.post_weekly_installments(**week(SUNDAY))
 
-    assert (result.processed, result.posted, result.skipped, result.failed, result.total_amount) == (1, 1, 0, 0, Decimal("151.59"))
+    assert (result.processed, result.posted, result.skipped, result.failed, result.total_amount) == (
+        1,
+        1,
+        0,
+        0,
+        Decimal("151.59"),
+    )
     assert result.success and result.finished and result.errors == []
     first.refresh_from_db()
     assert first.status == InstallmentStatus.POSTED and first.posted_at is not None
     entry = first.posted_entry
     assert (entry.idempotency_key, entry.entry_date, entry.source, entry.description) == (
-        f"loans.installment:{first.pk}:1", SUNDAY, "loans.installment", f"{loan.loan_number} installment 1/10",
+        f"loans.installment:{first.pk}:1",
+        SUNDAY,
+        "loans.installment",
+        f"{loan.loan_number} installment 1/10",
     )
     assert sorted(entry.postings.values_list("account__code", "debit", "credit")) == [
         ("1300", Decimal("0.00"), Decimal("148.71")),
@@ -48,7 +64,11 @@ def test_posting_a_week_books_each_due_installment_once_with_its_item():
     ]
     item = OpenItem.objects.get(entry=entry)
     assert (item.account_id, item.amount, item.outstanding, item.due_date, item.reference) == (
-        loan.receivable_account_id, Decimal("151.59"), Decimal("151.59"), SUNDAY, f"{loan.loan_number} #1",
+        loan.receivable_account_id,
+        Decimal("151.59"),
+        Decimal("151.59"),
+        SUNDAY,
+        f"{loan.loan_number} #1",
     )
     assert loan.installments.filter(status=InstallmentStatus.SCHEDULED).count() == 9
 
@@ -71,9 +91,13 @@ def test_missed_weeks_are_caught_up_and_future_weeks_wait():
     result = services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=2)))
 
     assert (result.posted, result.total_amount) == (3, Decimal("300.00"))
-    assert list(loan.installments.order_by("sequence").values_list("status", flat=True)) == ["posted"] * 3 + ["scheduled"]
+    assert list(loan.installments.order_by("sequence").values_list("status", flat=True)) == ["posted"] * 3 + [
+        "scheduled"
+    ]
     assert list(OpenItem.objects.order_by("due_date").values_list("due_date", flat=True)) == [
-        date(2026, 1, 4), date(2026, 1, 11), date(2026, 1, 18),
+        date(2026, 1, 4),
+        date(2026, 1, 11),
+        date(2026, 1, 18),
     ]
 
 
@@ -100,7 +124,10 @@ def test_only_active_loans_are_posted():
     result = services.post_weekly_installments(**week(SUNDAY))
 
     assert result.posted == 1
-    assert JournalEntry.objects.filter(source="loans.installment").get().pk == active.installments.get(sequence=1).posted_entry_id
+    assert (
+        JournalEntry.objects.filter(source="loans.installment").get().pk
+        == active.installments.get(sequence=1).posted_entry_id
+    )
 
 
 def test_a_run_is_cut_into_chunks_and_recorded():
@@ -111,7 +138,13 @@ def test_a_run_is_cut_into_chunks_and_recorded():
     result = services.post_weekly_installments(**week(SUNDAY), chunk_size=2, started_by=user)
 
     run = selectors.posting_runs().get()
-    assert (run.chunk_size, run.chunks_total, run.chunks_done, run.started_by, run.finished_at is not None) == (2, 3, 3, user, True)
+    assert (run.chunk_size, run.chunks_total, run.chunks_done, run.started_by, run.finished_at is not None) == (
+        2,
+        3,
+        3,
+        user,
+        True,
+    )
     assert (run.processed, run.posted, run.skipped, run.total_amount) == (5, 5, 0, Decimal("2500.00"))
     assert result.run_id == run.pk
     assert set(Installment.objects.filter(status="posted").values_list("posting_run", flat=True)) == {run.pk}
@@ -179,8 +212,12 @@ def test_a_period_is_a_sunday_to_saturday_week(start, end, field):
 
 @pytest.mark.parametrize(
     "start, end",
-    [(date(1, 1, 7), date(1, 1, 13)), (date(1969, 12, 28), date(1970, 1, 3)), (date(2201, 1, 4), date(2201, 1, 10)),
-     (date(9999, 12, 26), date.max)],
+    [
+        (date(1, 1, 7), date(1, 1, 13)),
+        (date(1969, 12, 28), date(1970, 1, 3)),
+        (date(2201, 1, 4), date(2201, 1, 10)),
+        (date(9999, 12, 26), date.max),
+    ],
 )
 def test_a_period_out_of_range_is_refused_and_nothing_is_started(start, end):
     from loanproject.core.errors import DomainError
@@ -210,10 +247,16 @@ def test_a_reversed_posting_is_posted_again_with_a_new_key():
     installment = loan.installments.get(sequence=1)
     original_entry = installment.posted_entry_id
 
-    services.reverse_installment_posting(installment_id=installment.pk, reason="billed in error", actor=StaffUserFactory())
+    services.reverse_installment_posting(
+        installment_id=installment.pk, reason="billed in error", actor=StaffUserFactory()
+    )
 
     installment.refresh_from_db()
-    assert (installment.status, installment.posted_entry, installment.posting_attempt) == (InstallmentStatus.SCHEDULED, None, 2)
+    assert (installment.status, installment.posted_entry, installment.posting_attempt) == (
+        InstallmentStatus.SCHEDULED,
+        None,
+        2,
+    )
     assert OpenItem.objects.get(entry_id=original_entry).status == OpenItemStatus.CLOSED
     assert ledger_selectors.party_balance(party=driver_party(loan.driver_id)) == Decimal("0.00")
 
@@ -257,7 +300,16 @@ def test_posting_leaves_the_book_balanced():
 
 def run_counts(run_id: int) -> tuple:
     run = selectors.posting_runs().get(pk=run_id)
-    return (run.chunks_done, run.processed, run.posted, run.skipped, run.failed, run.locked, run.total_amount, run.finished_at is not None)
+    return (
+        run.chunks_done,
+        run.processed,
+        run.posted,
+        run.skipped,
+        run.failed,
+        run.locked,
+        run.total_amount,
+        run.finished_at is not None,
+    )
 
 
 def test_a_chunk_delivered_twice_posts_and_counts_once():
@@ -278,7 +330,8 @@ def test_a_chunk_delivered_twice_posts_and_counts_once():
     assert installment_entries() == 3
     records = PostingRunChunk.objects.filter(run=run).values_list("first_id", "planned", "finished_at")
     assert [(first_id, planned, finished is not None) for first_id, planned, finished in records] == [
-        (chunks[0].first_id, 2, True), (chunks[1].first_id, 1, True),
+        (chunks[0].first_id, 2, True),
+        (chunks[1].first_id, 1, True),
     ]
 
 
@@ -338,6 +391,7 @@ def test_an_installment_that_failed_before_a_crash_and_posts_on_redelivery_is_no
     bad = make_loan(principal="200.00", weeks=2)
     ledger_services.set_account_active(account_id=bad.receivable_account_id, is_active=False)
     run, (chunk,) = services.open_posting_run(**week(SUNDAY), chunk_size=10)
+
     def dies_before_completing(*args, **kwargs):
         raise RuntimeError("worker lost")
 
@@ -345,7 +399,9 @@ def test_an_installment_that_failed_before_a_crash_and_posts_on_redelivery_is_no
     with pytest.raises(RuntimeError, match="worker lost"):
         services.post_installment_chunk(run_id=run.pk, chunk=chunk)
     monkeypatch.undo()
-    assert list(PostingFailure.objects.values_list("installment_id", "locked")) == [(bad.installments.get(sequence=1).pk, False)]
+    assert list(PostingFailure.objects.values_list("installment_id", "locked")) == [
+        (bad.installments.get(sequence=1).pk, False)
+    ]
 
     ledger_services.set_account_active(account_id=bad.receivable_account_id, is_active=True)
     services.post_installment_chunk(run_id=run.pk, chunk=chunk)  # the redelivery
@@ -364,7 +420,9 @@ def test_a_chunk_and_a_failure_are_recorded_once_per_run_in_the_database():
     PostingFailure.objects.create(run_id=record.run_id, installment=loan.installments.get(sequence=2), message="bad")
 
     with pytest.raises(IntegrityError, match="posting_run_chunk_once"), transaction.atomic():
-        PostingRunChunk.objects.create(run_id=record.run_id, first_due=record.first_due, first_id=record.first_id, planned=1)
+        PostingRunChunk.objects.create(
+            run_id=record.run_id, first_due=record.first_due, first_id=record.first_id, planned=1
+        )
     with pytest.raises(IntegrityError, match="posting_failure_once_per_run"), transaction.atomic():
         PostingFailure.objects.create(run_id=record.run_id, installment=loan.installments.get(sequence=2), locked=True)
 
@@ -377,14 +435,26 @@ def test_a_chunk_and_a_failure_are_recorded_once_per_run_in_the_database():
 def test_credit_of_a_driver_who_paid_ahead_pays_each_posted_installment():
     loan = make_loan(principal="300.00", weeks=3)
     other = make_loan(principal="300.00", weeks=3)  # no credit: stays unpaid
-    services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal("250.00"), received_on=SUNDAY, idempotency_key="ahead")
+    services.record_driver_payment(
+        driver_id=loan.driver_id, amount=Decimal("250.00"), received_on=SUNDAY, idempotency_key="ahead"
+    )
 
     services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=1)))
 
-    assert states(loan) == [(1, "paid", Decimal("0.00")), (2, "paid", Decimal("0.00")), (3, "scheduled", Decimal("100.00"))]
-    assert states(other) == [(1, "unpaid", Decimal("100.00")), (2, "unpaid", Decimal("100.00")), (3, "scheduled", Decimal("100.00"))]
+    assert states(loan) == [
+        (1, "paid", Decimal("0.00")),
+        (2, "paid", Decimal("0.00")),
+        (3, "scheduled", Decimal("100.00")),
+    ]
+    assert states(other) == [
+        (1, "unpaid", Decimal("100.00")),
+        (2, "unpaid", Decimal("100.00")),
+        (3, "scheduled", Decimal("100.00")),
+    ]
     assert ledger_selectors.party_balance(party=driver_party(loan.driver_id)) == Decimal("-50.00")
-    aging = {row["party_id"]: row["total"] for row in ledger_selectors.open_items_aging(as_of=SUNDAY + timedelta(weeks=2))}
+    aging = {
+        row["party_id"]: row["total"] for row in ledger_selectors.open_items_aging(as_of=SUNDAY + timedelta(weeks=2))
+    }
     assert aging == {str(other.driver_id): Decimal("200.00")}
 
     services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=2)))
@@ -392,32 +462,45 @@ def test_credit_of_a_driver_who_paid_ahead_pays_each_posted_installment():
     loan.refresh_from_db()
     assert states(loan)[2] == (3, "partially_paid", Decimal("50.00"))
     assert loan.status == LoanStatus.ACTIVE
-    services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal("50.00"), received_on=SUNDAY, idempotency_key="rest")
+    services.record_driver_payment(
+        driver_id=loan.driver_id, amount=Decimal("50.00"), received_on=SUNDAY, idempotency_key="rest"
+    )
     loan.refresh_from_db()
     assert loan.status == LoanStatus.CLOSED
 
 
 def test_a_closed_credit_account_is_left_alone_and_the_installments_still_post():
     loan = make_loan(principal="300.00", weeks=3)
-    services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal("250.00"), received_on=SUNDAY, idempotency_key="ahead")
+    services.record_driver_payment(
+        driver_id=loan.driver_id, amount=Decimal("250.00"), received_on=SUNDAY, idempotency_key="ahead"
+    )
     credit = Account.objects.get(party_type="loans.driver", party_id=str(loan.driver_id), category="", type="liability")
     ledger_services.set_account_active(account_id=credit.pk, is_active=False)
 
     result = services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=1)))
 
     assert (result.posted, result.failed) == (2, 0)
-    assert states(loan) == [(1, "unpaid", Decimal("100.00")), (2, "unpaid", Decimal("100.00")), (3, "scheduled", Decimal("100.00"))]
+    assert states(loan) == [
+        (1, "unpaid", Decimal("100.00")),
+        (2, "unpaid", Decimal("100.00")),
+        (3, "scheduled", Decimal("100.00")),
+    ]
     assert ledger_selectors.credit_balance(account=credit) == Decimal("250.00")
 
 
 def test_a_loan_paid_ahead_closes_when_its_last_installment_is_posted():
     loan = make_loan(principal="200.00", weeks=2)
-    services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal("200.00"), received_on=SUNDAY, idempotency_key="all")
+    services.record_driver_payment(
+        driver_id=loan.driver_id, amount=Decimal("200.00"), received_on=SUNDAY, idempotency_key="all"
+    )
 
     services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=1)))
 
     loan.refresh_from_db()
-    assert (loan.status, states(loan)) == (LoanStatus.CLOSED, [(1, "paid", Decimal("0.00")), (2, "paid", Decimal("0.00"))])
+    assert (loan.status, states(loan)) == (
+        LoanStatus.CLOSED,
+        [(1, "paid", Decimal("0.00")), (2, "paid", Decimal("0.00"))],
+    )
     assert ledger_selectors.party_balance(party=driver_party(loan.driver_id)) == Decimal("0.00")
 
 
@@ -425,7 +508,9 @@ def test_a_chunk_costs_the_same_queries_for_few_and_many_drivers_with_or_without
     def queries_for_a_run(loans: int, with_credit: int) -> int:
         made = [make_loan(principal="200.00", weeks=2) for _ in range(loans)]
         for loan in made[:with_credit]:
-            services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal("1.00"), received_on=SUNDAY, idempotency_key=f"c{loan.pk}")
+            services.record_driver_payment(
+                driver_id=loan.driver_id, amount=Decimal("1.00"), received_on=SUNDAY, idempotency_key=f"c{loan.pk}"
+            )
         with CaptureQueriesContext(connection) as captured:
             services.post_weekly_installments(**week(SUNDAY), chunk_size=1000, loan_ids=[loan.pk for loan in made])
         return len(captured)

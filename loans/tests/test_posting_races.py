@@ -75,11 +75,17 @@ def test_two_runs_at_once_post_each_installment_once(monkeypatch):
         first, lambda: services.post_weekly_installments(**WEEK, chunk_size=3, on_progress=second_progress)
     )
 
-    assert not isinstance(first_result, Exception) and not isinstance(second_result, Exception), (first_result, second_result)
+    assert not isinstance(first_result, Exception) and not isinstance(second_result, Exception), (
+        first_result,
+        second_result,
+    )
     assert first_result.posted >= 2 and second_result.posted >= 1, (first_result, second_result)
     assert second_result.skipped >= 2  # the first run's rows, locked at its first claim, then posted by it
     assert first_result.posted + second_result.posted == 24
-    assert first_result.total_amount + second_result.total_amount == Installment.objects.filter(status="posted").aggregate(total=Sum("amount"))["total"]
+    assert (
+        first_result.total_amount + second_result.total_amount
+        == Installment.objects.filter(status="posted").aggregate(total=Sum("amount"))["total"]
+    )
     for result in (first_result, second_result):
         assert result.processed == result.posted + result.skipped + result.failed + result.locked
         assert (result.failed, result.locked, result.finished) == (0, 0, True)
@@ -106,7 +112,14 @@ def test_a_chunk_delivered_twice_at_once_is_posted_and_counted_once(monkeypatch)
     assert sorted((outcome.already_done, outcome.posted) for outcome in outcomes) == [(False, 6), (True, 0)]
     assert len(claimed_by) == 1
     run = selectors.posting_runs().get(pk=run.pk)
-    assert (run.chunks_done, run.processed, run.posted, run.skipped, run.locked, run.finished_at is not None) == (1, 6, 6, 0, 0, True)
+    assert (run.chunks_done, run.processed, run.posted, run.skipped, run.locked, run.finished_at is not None) == (
+        1,
+        6,
+        6,
+        0,
+        0,
+        True,
+    )
     assert_each_installment_posted_once(6)
 
 
@@ -160,7 +173,9 @@ def test_rows_held_past_the_final_sweep_are_reported_locked_and_the_next_run_pos
 
     assert (result.processed, result.posted, result.skipped, result.failed, result.locked) == (3, 2, 0, 0, 1)
     assert (result.finished, result.success) == (True, False)
-    assert list(PostingFailure.objects.filter(run_id=result.run_id).values_list("installment_id", "locked")) == [(held.pk, True)]
+    assert list(PostingFailure.objects.filter(run_id=result.run_id).values_list("installment_id", "locked")) == [
+        (held.pk, True)
+    ]
     held.refresh_from_db()
     assert held.status == InstallmentStatus.SCHEDULED
 
@@ -213,9 +228,11 @@ def test_the_sweep_posts_the_locked_rows_of_several_chunks_at_once():
     result = outcome["result"]
     assert (result.processed, result.posted, result.skipped, result.locked, result.success) == (3, 3, 0, 0, True)
     posted = loan.installments.filter(status=InstallmentStatus.POSTED, posting_run_id=result.run_id).order_by("pk")
-    assert list(PostingRunChunk.objects.filter(run_id=result.run_id, finished_at__isnull=False).values_list("first_id", flat=True)) == [
-        i.pk for i in posted
-    ]
+    assert list(
+        PostingRunChunk.objects.filter(run_id=result.run_id, finished_at__isnull=False).values_list(
+            "first_id", flat=True
+        )
+    ) == [i.pk for i in posted]
     assert not PostingFailure.objects.exists()
     assert_each_installment_posted_once(3)
 
@@ -354,7 +371,9 @@ def test_two_payments_of_one_driver_at_once_never_overpay_an_item():
     services.post_weekly_installments(**WEEK)  # three open items of 309.38 or so
 
     def pay(key):
-        return services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal("400.00"), received_on=SUNDAY, idempotency_key=key)
+        return services.record_driver_payment(
+            driver_id=loan.driver_id, amount=Decimal("400.00"), received_on=SUNDAY, idempotency_key=key
+        )
 
     first, second = run_together(lambda: pay("a"), lambda: pay("b"))
 
@@ -362,5 +381,7 @@ def test_two_payments_of_one_driver_at_once_never_overpay_an_item():
     items = OpenItem.objects.filter(account=loan.receivable_account)
     billed = sum(item.amount for item in items)
     assert sum(item.amount - item.outstanding for item in items) == min(billed, Decimal("800.00"))
-    assert first.payment.applied + first.payment.credit + second.payment.applied + second.payment.credit == Decimal("800.00")
+    assert first.payment.applied + first.payment.credit + second.payment.applied + second.payment.credit == Decimal(
+        "800.00"
+    )
     assert all(Decimal("0") <= item.outstanding <= item.amount for item in items)

@@ -68,7 +68,12 @@ def test_a_command_run_cut_off_by_a_dropped_connection_is_finished_by_the_sweep(
     from loans.tasks import recover_stalled_posting_runs_task
 
     # Beat's next tick, before the run has been still for LOANS_POSTING_STALLED_AFTER_SECONDS: too early.
-    assert recover_stalled_posting_runs_task.delay().get() == {"runs": [], "chunks_posted": 0, "finished": [], "budget_spent": False}
+    assert recover_stalled_posting_runs_task.delay().get() == {
+        "runs": [],
+        "chunks_posted": 0,
+        "finished": [],
+        "budget_spent": False,
+    }
 
     with freeze_time(timezone.now() + timedelta(seconds=settings.LOANS_POSTING_STALLED_AFTER_SECONDS + 1)):
         report = recover_stalled_posting_runs_task.delay().get()  # a later tick (eager in tests)
@@ -135,14 +140,20 @@ def test_each_tick_posts_a_bounded_number_of_chunks_and_the_next_goes_on():
     third = services.recover_stalled_posting_runs(max_chunks=2)
 
     assert [(tick.chunks_posted, tick.budget_spent, tick.finished) for tick in (first, second, third)] == [
-        (2, True, []), (2, True, []), (1, False, [run.pk]),
+        (2, True, []),
+        (2, True, []),
+        (1, False, [run.pk]),
     ]
     assert PostingRunChunk.objects.filter(run=run, recovered=True).count() == 5
     assert_each_installment_posted_once(9)
     assert services.recover_stalled_posting_runs(stalled_after=timedelta(0)) == services.RecoveryResult()
     shown = client_for("Finance").get(f"/api/v1/loan-posting-runs/{run.pk}/").json()
     run = selectors.posting_runs().get(pk=run.pk)
-    assert {key: shown[key] for key in ("finished", "posted", "chunks_recovered")} == {"finished": True, "posted": 9, "chunks_recovered": 5}
+    assert {key: shown[key] for key in ("finished", "posted", "chunks_recovered")} == {
+        "finished": True,
+        "posted": 9,
+        "chunks_recovered": 5,
+    }
     assert shown["recovered_at"] == run.recovered_at.astimezone(timezone.get_current_timezone()).isoformat()
 
 
@@ -168,5 +179,11 @@ def test_a_run_whose_worker_died_before_finishing_it_is_finished_by_the_sweep(mo
 
     assert (tick.runs, tick.chunks_posted, tick.finished) == ([run.pk], 0, [run.pk])
     run = selectors.posting_runs().get(pk=run.pk)
-    assert (run.processed, run.posted, run.locked, run.finished_at is not None, run.recovered_at is not None) == (3, 3, 0, True, True)
+    assert (run.processed, run.posted, run.locked, run.finished_at is not None, run.recovered_at is not None) == (
+        3,
+        3,
+        0,
+        True,
+        True,
+    )
     assert_each_installment_posted_once(3)

@@ -29,19 +29,25 @@ LEDGER_REVERSE = "admin:ledger_journalentry_changelist"
 
 
 def reverse_in_ledger_admin(client, entry_id: int) -> list[str]:
-    response = client.post(reverse(LEDGER_REVERSE), {"action": "reverse_entries", "_selected_action": [entry_id]}, follow=True)
+    response = client.post(
+        reverse(LEDGER_REVERSE), {"action": "reverse_entries", "_selected_action": [entry_id]}, follow=True
+    )
     return [str(message) for message in response.context["messages"]]
 
 
 def schedule(loan) -> list[tuple[int, str, str, Decimal]]:
-    return [(i.sequence, i.status, i.payment_state, i.outstanding) for i in installments_with_payments().filter(loan=loan)]
+    return [
+        (i.sequence, i.status, i.payment_state, i.outstanding) for i in installments_with_payments().filter(loan=loan)
+    ]
 
 
 def paid_off_loan():
     """A loan of two 100.00 installments, both posted and paid by one payment: closed."""
     loan = make_loan(principal="200.00", weeks=2)
     services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=1)))
-    payment = services.record_driver_payment(driver_id=loan.driver_id, amount=Decimal("230.00"), received_on=SUNDAY, idempotency_key="bank-1")
+    payment = services.record_driver_payment(
+        driver_id=loan.driver_id, amount=Decimal("230.00"), received_on=SUNDAY, idempotency_key="bank-1"
+    )
     loan.refresh_from_db()
     assert loan.status == LoanStatus.CLOSED
     return loan, payment
@@ -58,7 +64,10 @@ def test_the_ledger_admin_refuses_an_installments_entry_and_nothing_changes(admi
         f"#{installment.posted_entry_id}: Entry #{installment.posted_entry_id} was booked by loans.installment: reverse it "
         "there (it keeps its own records in step), not in the ledger."
     ]
-    assert schedule(loan) == [(1, "posted", "unpaid", Decimal("100.00")), (2, "scheduled", "scheduled", Decimal("100.00"))]
+    assert schedule(loan) == [
+        (1, "posted", "unpaid", Decimal("100.00")),
+        (2, "scheduled", "scheduled", Decimal("100.00")),
+    ]
     assert not JournalEntry.objects.filter(reversal_of_id=installment.posted_entry_id).exists()
     assert services.close_settled_loans(driver_id=loan.driver_id) == []
 
@@ -92,7 +101,10 @@ def test_reversing_a_driver_payment_reopens_its_installments_and_the_loan():
     loan, payment = paid_off_loan()
 
     result = services.reverse_driver_payment(
-        driver_id=loan.driver_id, payment_entry_id=payment.payment.entry.pk, reason="cheque bounced", actor=StaffUserFactory()
+        driver_id=loan.driver_id,
+        payment_entry_id=payment.payment.entry.pk,
+        reason="cheque bounced",
+        actor=StaffUserFactory(),
     )
 
     loan.refresh_from_db()
@@ -119,7 +131,10 @@ def test_a_payment_of_another_driver_is_not_reversed():
 
 
 def test_a_payment_reversed_in_the_ledger_admin_reopens_the_loan_through_the_outbox(admin_client, settings):
-    settings.OUTBOX_SUBSCRIPTIONS = {**settings.OUTBOX_SUBSCRIPTIONS, topics.LEDGER_ENTRY_REVERSED: ["loans.reopen_unsettled_loans"]}
+    settings.OUTBOX_SUBSCRIPTIONS = {
+        **settings.OUTBOX_SUBSCRIPTIONS,
+        topics.LEDGER_ENTRY_REVERSED: ["loans.reopen_unsettled_loans"],
+    }
     loan, payment = paid_off_loan()
 
     messages = reverse_in_ledger_admin(admin_client, payment.payment.entry.pk)
@@ -146,7 +161,11 @@ def test_an_installment_posting_is_reversed_through_loans_and_posted_again():
     services.reverse_installment_posting(installment_id=installment.pk, reason="billed twice", actor=StaffUserFactory())
 
     installment.refresh_from_db()
-    assert (installment.status, installment.posted_entry_id, installment.posting_attempt) == (InstallmentStatus.SCHEDULED, None, 2)
+    assert (installment.status, installment.posted_entry_id, installment.posting_attempt) == (
+        InstallmentStatus.SCHEDULED,
+        None,
+        2,
+    )
     assert OpenItem.objects.get(entry_id=entry_id).status == OpenItemStatus.CLOSED
     assert schedule(loan)[0] == (1, "scheduled", "scheduled", Decimal("100.00"))
     assert services.close_settled_loans(driver_id=loan.driver_id) == []

@@ -21,28 +21,44 @@ def rows(schedule):
 
 
 def test_worked_example_weekly_annuity_at_ten_percent():
-    schedule = build_schedule(principal=Decimal("1500.00"), annual_rate_percent=Decimal("10"), installment_count=10, start=SUNDAY)
+    schedule = build_schedule(
+        principal=Decimal("1500.00"), annual_rate_percent=Decimal("10"), installment_count=10, start=SUNDAY
+    )
 
     assert rows(schedule)[:2] == [
         (1, date(2026, 1, 4), Decimal("148.71"), Decimal("2.88"), Decimal("151.59"), Decimal("1351.29")),
         (2, date(2026, 1, 11), Decimal("148.99"), Decimal("2.60"), Decimal("151.59"), Decimal("1202.30")),
     ]
-    assert rows(schedule)[-1] == (10, date(2026, 3, 8), Decimal("151.31"), Decimal("0.29"), Decimal("151.60"), Decimal("0.00"))
+    assert rows(schedule)[-1] == (
+        10,
+        date(2026, 3, 8),
+        Decimal("151.31"),
+        Decimal("0.29"),
+        Decimal("151.60"),
+        Decimal("0.00"),
+    )
     assert sum(i.principal for i in schedule) == Decimal("1500.00")
     assert sum(i.interest for i in schedule) == Decimal("15.91")
 
 
 def test_zero_percent_splits_the_principal_and_the_last_absorbs_the_cent():
-    schedule = build_schedule(principal=Decimal("1000.00"), annual_rate_percent=Decimal("0"), installment_count=3, start=SUNDAY)
+    schedule = build_schedule(
+        principal=Decimal("1000.00"), annual_rate_percent=Decimal("0"), installment_count=3, start=SUNDAY
+    )
 
     assert [(i.principal, i.interest) for i in schedule] == [
-        (Decimal("333.33"), Decimal("0.00")), (Decimal("333.33"), Decimal("0.00")), (Decimal("333.34"), Decimal("0.00")),
+        (Decimal("333.33"), Decimal("0.00")),
+        (Decimal("333.33"), Decimal("0.00")),
+        (Decimal("333.34"), Decimal("0.00")),
     ]
 
 
 def test_equal_principal_pays_interest_on_the_declining_balance():
     schedule = build_schedule(
-        principal=Decimal("1000.00"), annual_rate_percent=Decimal("5.2"), installment_count=4, start=SUNDAY,
+        principal=Decimal("1000.00"),
+        annual_rate_percent=Decimal("5.2"),
+        installment_count=4,
+        start=SUNDAY,
         method=Method.EQUAL_PRINCIPAL,
     )
 
@@ -57,46 +73,73 @@ def test_equal_principal_pays_interest_on_the_declining_balance():
 @pytest.mark.parametrize("balance, expected", [("325.00", "0.12"), ("351.00", "0.14")])
 def test_interest_is_rounded_half_to_even(balance, expected):
     # 325.00 * 2% / 52 = 0.125 exactly -> 0.12; 351.00 * 2% / 52 = 0.135 -> 0.14
-    (only,) = build_schedule(principal=Decimal(balance), annual_rate_percent=Decimal("2"), installment_count=1, start=SUNDAY)
+    (only,) = build_schedule(
+        principal=Decimal(balance), annual_rate_percent=Decimal("2"), installment_count=1, start=SUNDAY
+    )
 
     assert only.interest == Decimal(expected)
 
 
 def test_monthly_uses_the_rate_over_twelve_and_calendar_months():
     schedule = build_schedule(
-        principal=Decimal("1200.00"), annual_rate_percent=Decimal("12"), installment_count=3, start=date(2026, 1, 25),
-        frequency=Frequency.MONTHLY, method=Method.EQUAL_PRINCIPAL,
+        principal=Decimal("1200.00"),
+        annual_rate_percent=Decimal("12"),
+        installment_count=3,
+        start=date(2026, 1, 25),
+        frequency=Frequency.MONTHLY,
+        method=Method.EQUAL_PRINCIPAL,
     )
 
     assert [(i.due_date, i.interest) for i in schedule] == [
-        (date(2026, 1, 25), Decimal("12.00")), (date(2026, 2, 25), Decimal("8.00")), (date(2026, 3, 25), Decimal("4.00")),
+        (date(2026, 1, 25), Decimal("12.00")),
+        (date(2026, 2, 25), Decimal("8.00")),
+        (date(2026, 3, 25), Decimal("4.00")),
     ]
 
 
 def test_biweekly_is_every_other_sunday_at_the_rate_over_26():
     schedule = build_schedule(
-        principal=Decimal("2600.00"), annual_rate_percent=Decimal("10"), installment_count=2, start=SUNDAY,
-        frequency=Frequency.BIWEEKLY, method=Method.EQUAL_PRINCIPAL,
+        principal=Decimal("2600.00"),
+        annual_rate_percent=Decimal("10"),
+        installment_count=2,
+        start=SUNDAY,
+        frequency=Frequency.BIWEEKLY,
+        method=Method.EQUAL_PRINCIPAL,
     )
 
-    assert [(i.due_date, i.interest) for i in schedule] == [(SUNDAY, Decimal("10.00")), (date(2026, 1, 18), Decimal("5.00"))]
+    assert [(i.due_date, i.interest) for i in schedule] == [
+        (SUNDAY, Decimal("10.00")),
+        (date(2026, 1, 18), Decimal("5.00")),
+    ]
 
 
 def test_flat_interest_is_on_the_original_principal_for_the_whole_term():
     schedule = build_schedule(
-        principal=Decimal("1000.00"), annual_rate_percent=Decimal("12"), installment_count=3, start=SUNDAY,
-        frequency=Frequency.MONTHLY, method=Method.FLAT,
+        principal=Decimal("1000.00"),
+        annual_rate_percent=Decimal("12"),
+        installment_count=3,
+        start=SUNDAY,
+        frequency=Frequency.MONTHLY,
+        method=Method.FLAT,
     )
 
     # 1000 * 12% * 3/12 = 30.00 over three months
     assert [(i.principal, i.interest) for i in schedule] == [
-        (Decimal("333.33"), Decimal("10.00")), (Decimal("333.33"), Decimal("10.00")), (Decimal("333.34"), Decimal("10.00")),
+        (Decimal("333.33"), Decimal("10.00")),
+        (Decimal("333.33"), Decimal("10.00")),
+        (Decimal("333.34"), Decimal("10.00")),
     ]
 
 
 def test_a_schedule_that_would_repay_nothing_is_refused():
     with pytest.raises(DomainError, match="would repay no principal"):
-        build_schedule(principal=Decimal("0.13"), annual_rate_percent=Decimal("0"), installment_count=8, start=SUNDAY, method=Method.EQUAL_PRINCIPAL)
+        build_schedule(
+            principal=Decimal("0.13"),
+            annual_rate_percent=Decimal("0"),
+            installment_count=8,
+            start=SUNDAY,
+            method=Method.EQUAL_PRINCIPAL,
+        )
 
 
 # --- Properties over the whole allowed range -------------------------------------------------------
@@ -134,11 +177,22 @@ def surely_feasible(principal: Decimal, rate: Decimal, count: int, frequency: st
 
 
 @settings(max_examples=400, deadline=None)
-@given(principal=principals, rate=rates, count=counts, frequency=st.sampled_from(list(Frequency)), method=st.sampled_from(list(Method)))
+@given(
+    principal=principals,
+    rate=rates,
+    count=counts,
+    frequency=st.sampled_from(list(Frequency)),
+    method=st.sampled_from(list(Method)),
+)
 def test_every_schedule_in_the_allowed_range_repays_exactly_the_principal(principal, rate, count, frequency, method):
     try:
         schedule = build_schedule(
-            principal=principal, annual_rate_percent=rate, installment_count=count, start=SUNDAY, frequency=frequency, method=method
+            principal=principal,
+            annual_rate_percent=rate,
+            installment_count=count,
+            start=SUNDAY,
+            frequency=frequency,
+            method=method,
         )
     except DomainError as refused:
         event("refused")
@@ -161,7 +215,9 @@ def test_every_schedule_in_the_allowed_range_repays_exactly_the_principal(princi
         assert installment.balance_after == principal - repaid
     assert schedule[-1].balance_after == Decimal("0.00")
     step = {Frequency.WEEKLY: timedelta(weeks=1), Frequency.BIWEEKLY: timedelta(weeks=2)}.get(frequency)
-    assert [i.due_date for i in schedule] == [SUNDAY + (step * n if step else relativedelta(months=n)) for n in range(count)]
+    assert [i.due_date for i in schedule] == [
+        SUNDAY + (step * n if step else relativedelta(months=n)) for n in range(count)
+    ]
 
     if method == Method.FLAT:
         total = cents_half_even(Fraction(principal) * Fraction(rate) * count / (100 * PERIODS[frequency]))
@@ -169,20 +225,34 @@ def test_every_schedule_in_the_allowed_range_repays_exactly_the_principal(princi
         assert max(i.interest for i in schedule) - min(i.interest for i in schedule) <= Decimal("0.01")
     else:
         balances_before = [principal] + [i.balance_after for i in schedule[:-1]]
-        assert [i.interest for i in schedule] == [exact_interest(balance, rate, frequency) for balance in balances_before]
+        assert [i.interest for i in schedule] == [
+            exact_interest(balance, rate, frequency) for balance in balances_before
+        ]
     # Every installment but the last is the same; the last absorbs the rounding.
     same = {Method.ANNUITY: "amount", Method.EQUAL_PRINCIPAL: "principal", Method.FLAT: "principal"}[method]
     assert len({getattr(i, same) for i in schedule[:-1]}) <= 1
 
 
 @settings(max_examples=200, deadline=None)
-@given(count=counts, rate=rates, frequency=st.sampled_from(list(Frequency)), method=st.sampled_from(list(Method)),
-       cents=st.integers(min_value=1, max_value=519))
+@given(
+    count=counts,
+    rate=rates,
+    frequency=st.sampled_from(list(Frequency)),
+    method=st.sampled_from(list(Method)),
+    cents=st.integers(min_value=1, max_value=519),
+)
 def test_fewer_cents_than_installments_is_refused(count, rate, frequency, method, cents):
     principal = Decimal(min(cents, count - 1) if count > 1 else 0) / 100
 
     with pytest.raises(DomainError) as refused:
-        build_schedule(principal=principal, annual_rate_percent=rate, installment_count=count, start=SUNDAY, frequency=frequency, method=method)
+        build_schedule(
+            principal=principal,
+            annual_rate_percent=rate,
+            installment_count=count,
+            start=SUNDAY,
+            frequency=frequency,
+            method=method,
+        )
 
     # No cent at all is a bad principal; fewer cents than installments, too many installments.
     assert list(refused.value.fields) == (["principal"] if principal == 0 else ["installment_count"])
@@ -207,7 +277,12 @@ def test_fewer_cents_than_installments_is_refused(count, rate, frequency, method
     ],
 )
 def test_invalid_terms_are_a_domain_error_naming_the_field(terms, field):
-    base = {"principal": Decimal("1000.00"), "annual_rate_percent": Decimal("10"), "installment_count": 4, "start": SUNDAY}
+    base = {
+        "principal": Decimal("1000.00"),
+        "annual_rate_percent": Decimal("10"),
+        "installment_count": 4,
+        "start": SUNDAY,
+    }
 
     with pytest.raises(DomainError) as refused:
         build_schedule(**{**base, **terms})

@@ -40,7 +40,13 @@ def test_beat_posts_every_sunday_at_five_new_york_time_and_staff_can_see_it():
     task = PeriodicTask.objects.select_related("crontab").get(name="loans-weekly-posting")
     cron = task.crontab
     assert task.task == "loans.post_weekly_installments" and task.enabled
-    assert (cron.minute, cron.hour, cron.day_of_week, cron.day_of_month, cron.month_of_year) == ("0", "5", "sun", "*", "*")
+    assert (cron.minute, cron.hour, cron.day_of_week, cron.day_of_month, cron.month_of_year) == (
+        "0",
+        "5",
+        "sun",
+        "*",
+        "*",
+    )
     assert str(cron.timezone) == "America/New_York"
     # Sunday 4 January 2026, 04:59 in New York: due in one minute (10:00 UTC, not 05:00 UTC).
     last_run = datetime(2025, 12, 28, 5, 0, tzinfo=ZoneInfo("America/New_York"))
@@ -57,7 +63,12 @@ def test_the_weekly_task_posts_the_given_week_through_its_chunk_tasks(django_cap
         report = post_weekly_installments_task.delay(week="2026-01-13").get()  # eager in tests
 
     run = selectors.posting_runs().get(pk=report["run_id"])
-    assert (report["period_start"], run.chunks_total, run.posted, run.finished_at is not None) == ("2026-01-11", 1, 2, True)
+    assert (report["period_start"], run.chunks_total, run.posted, run.finished_at is not None) == (
+        "2026-01-11",
+        1,
+        2,
+        True,
+    )
     assert run.started_by.username == "system"
     assert loan.installments.filter(status="posted").count() == 2
 
@@ -74,9 +85,28 @@ def start_worker_process(name: str) -> subprocess.Popen:
         "LOG_LEVEL": "INFO",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "loanproject", "worker", "--pool", "solo", "--loglevel", "INFO",
-         "--hostname", f"{name}@%h", "--without-mingle", "--without-gossip", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "loanproject",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"{name}@%h",
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -120,7 +150,14 @@ def test_two_workers_share_the_chunks_of_a_large_run(redis_broker):
             log.thread.join(10)
 
     run = selectors.posting_runs().get(pk=run.pk)
-    assert (run.chunks_total, run.chunks_done, run.processed, run.posted, run.failed, run.locked) == (8, 8, 30, 30, 0, 0)
+    assert (run.chunks_total, run.chunks_done, run.processed, run.posted, run.failed, run.locked) == (
+        8,
+        8,
+        30,
+        30,
+        0,
+        0,
+    )
     chunks_per_worker = [log.count_tasks("loans.post_installment_chunk") for log in logs]
     assert sum(chunks_per_worker) == 8, chunks_per_worker
     assert min(chunks_per_worker) >= 1, chunks_per_worker  # both workers posted: the chunks are shared

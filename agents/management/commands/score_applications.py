@@ -34,7 +34,10 @@ def _refusal(refused: dict) -> str:
         f"{application_id} ({ApplicationStatus(status).label.lower() if status else 'no such application'})"
         for application_id, status in refused.items()
     )
-    labels = [ApplicationStatus(status).label.lower().replace(" ", "-") for status in selectors.SCORABLE_OR_RESCORABLE_STATUSES]
+    labels = [
+        ApplicationStatus(status).label.lower().replace(" ", "-")
+        for status in selectors.SCORABLE_OR_RESCORABLE_STATUSES
+    ]
     return (
         f"Cannot score {named}: only {', '.join(labels[:-1])} and {labels[-1]} applications are scored. "
         "Nothing was scored."
@@ -49,15 +52,23 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--status", action="append", choices=list(ApplicationStatus.values), default=None,
+            "--status",
+            action="append",
+            choices=list(ApplicationStatus.values),
+            default=None,
             help="score applications in this status (repeatable); default: submitted and scoring",
         )
         parser.add_argument(
-            "--ids", nargs="+", type=application_id, default=None,
+            "--ids",
+            nargs="+",
+            type=application_id,
+            default=None,
             help="only these application ids; without --status, each in whatever state scoring can take "
-                 "(submitted, scoring, pre-approved, manual review); others are refused by name",
+            "(submitted, scoring, pre-approved, manual review); others are refused by name",
         )
-        parser.add_argument("--batch-size", type=positive, default=500, help="applications per transaction (default 500)")
+        parser.add_argument(
+            "--batch-size", type=positive, default=500, help="applications per transaction (default 500)"
+        )
         parser.add_argument("--limit", type=positive, default=None, help="score at most this many")
         parser.add_argument("--json", action="store_true", dest="as_json", help="print a JSON summary")
 
@@ -74,7 +85,9 @@ class Command(BaseCommand):
                 pending = selectors.pending_application_ids(statuses=statuses, ids=ids, limit=limit)
                 with progress_bar(total=len(pending), unit="app", enabled=not as_json, description="scoring") as bar:
                     report = services.score_in_batches(
-                        application_ids=pending, batch_size=batch_size, progress=bar.update,
+                        application_ids=pending,
+                        batch_size=batch_size,
+                        progress=bar.update,
                         rescore_decided=not set(statuses) <= set(selectors.SCORABLE_STATUSES),
                     )
         except DomainError as exc:

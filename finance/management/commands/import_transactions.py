@@ -23,7 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("path", help="the CSV file (UTF-8, header line first)")
         parser.add_argument("--connection", type=int, required=True, help="id of the bank connection")
         parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, help="rows per transaction")
-        parser.add_argument("--max-errors", type=int, default=DEFAULT_MAX_ERRORS, help="bad rows to list (all are counted)")
+        parser.add_argument(
+            "--max-errors", type=int, default=DEFAULT_MAX_ERRORS, help="bad rows to list (all are counted)"
+        )
         parser.add_argument("--json", action="store_true", dest="as_json", help="print the report as JSON")
 
     def handle(self, *args, path: str, connection: int, chunk_size: int, max_errors: int, as_json: bool, **options):

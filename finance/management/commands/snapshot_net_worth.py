@@ -26,10 +26,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--date", dest="on", default=None,
-                            help="YYYY-MM-DD, which must be today (TIME_ZONE); a guard for scripts")
-        parser.add_argument("--customer", dest="customer_ids", type=int, action="append",
-                            help="only this customer id (repeatable)")
+        parser.add_argument(
+            "--date", dest="on", default=None, help="YYYY-MM-DD, which must be today (TIME_ZONE); a guard for scripts"
+        )
+        parser.add_argument(
+            "--customer", dest="customer_ids", type=int, action="append", help="only this customer id (repeatable)"
+        )
         parser.add_argument("--batch-size", type=int, default=5000, help="customers per transaction")
         parser.add_argument("--json", action="store_true", dest="as_json", help="print the report as JSON")
 
@@ -41,7 +43,10 @@ class Command(BaseCommand):
         try:
             with acting_as_system(), progress_bar(total=total, unit="customer", enabled=not as_json) as bar:
                 report = services.take_net_worth_snapshots(
-                    on=day, customer_ids=customer_ids, batch_size=batch_size, progress=bar.update,
+                    on=day,
+                    customer_ids=customer_ids,
+                    batch_size=batch_size,
+                    progress=bar.update,
                     started_by=system_user(),
                 )
         except DomainError as exc:

@@ -13,8 +13,14 @@ from loanproject.core.errors import DomainError
 
 
 def run_for_each(
-    model_admin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Any], service: Callable[..., object], *, done: str,
-    fields: tuple[str, ...] = ("pk",), label: Callable[..., str] = "#{}".format,
+    model_admin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    service: Callable[..., object],
+    *,
+    done: str,
+    fields: tuple[str, ...] = ("pk",),
+    label: Callable[..., str] = "#{}".format,
     refusals: tuple[type[Exception], ...] = (DomainError,),
 ) -> None:
     """Call `service(*row)` for each selected row's `fields`, in pk order; message how many were

@@ -28,7 +28,9 @@ class PublishedFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
         return [
-            ("pending", "Pending"), ("failing", "Pending with errors"), ("published", "Published"),
+            ("pending", "Pending"),
+            ("failing", "Pending with errors"),
+            ("published", "Published"),
             ("redelivered", "Redelivered (a subscriber had not processed it)"),
             ("abandoned", f"Abandoned: not processed after {settings.OUTBOX_MAX_REDELIVERIES} redeliveries"),
         ]
@@ -76,8 +78,12 @@ class ResponseStatusFilter(admin.SimpleListFilter):
     RANGES = {"2xx": (200, 300), "4xx": (400, 500), "5xx": (500, 600), "in_progress": (0, 1)}
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
-        return [("2xx", "Success (2xx)"), ("4xx", "Refused (4xx)"), ("5xx", "Failed (5xx)"),
-                ("in_progress", "Not answered yet")]
+        return [
+            ("2xx", "Success (2xx)"),
+            ("4xx", "Refused (4xx)"),
+            ("5xx", "Failed (5xx)"),
+            ("in_progress", "Not answered yet"),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
@@ -89,8 +95,16 @@ class ResponseStatusFilter(admin.SimpleListFilter):
 
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(LargeTableAdminMixin, ActionsOnlyAdminMixin, admin.ModelAdmin[OutboxEvent]):
-    list_display = ["id", "topic", "aggregate_type", "aggregate_id", "created_at", "published_at", "attempts",
-                    "redeliveries"]
+    list_display = [
+        "id",
+        "topic",
+        "aggregate_type",
+        "aggregate_id",
+        "created_at",
+        "published_at",
+        "attempts",
+        "redeliveries",
+    ]
     list_filter = [PublishedFilter, TopicFilter]
     search_fields = ["=aggregate_id", "=id", "=topic", "=aggregate_type"]
     date_hierarchy = "created_at"  # outbox_created_idx
@@ -109,8 +123,9 @@ class OutboxEventAdmin(LargeTableAdminMixin, ActionsOnlyAdminMixin, admin.ModelA
         count = outbox_service.retry_events_now(event_ids=list(queryset.values_list("id", flat=True)))
         self.message_user(request, f"{count} pending event(s) will be relayed now.", messages.SUCCESS)
 
-    @admin.action(description="Republish selected events to the subscribers that have not processed them",
-                  permissions=["change"])
+    @admin.action(
+        description="Republish selected events to the subscribers that have not processed them", permissions=["change"]
+    )
     def republish(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
         count = outbox_service.republish_events(event_ids=list(queryset.values_list("id", flat=True)))
         self.message_user(

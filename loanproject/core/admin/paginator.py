@@ -19,8 +19,7 @@ def estimated_row_count(queryset: QuerySet[Any]) -> int | None:
     connection = connections[queryset.db]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-            [queryset.model._meta.db_table],
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [queryset.model._meta.db_table]
         )
         row = cursor.fetchone()
     return int(row[0]) if row and row[0] and row[0] > 0 else None

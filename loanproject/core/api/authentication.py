@@ -41,7 +41,9 @@ class HasStaffPermission(BasePermission):
         user = request.user
         if not (user and user.is_authenticated and user.is_active and user.is_staff):
             return False
-        required = cast(_StaffView, view).required_permissions.get(getattr(view, "action", None) or (request.method or "").lower())
+        required = cast(_StaffView, view).required_permissions.get(
+            getattr(view, "action", None) or (request.method or "").lower()
+        )
         if not required:
             return False
         return user.has_perm(required)

@@ -58,9 +58,7 @@ def _flatten(detail: object, prefix: str = "") -> dict[str, list[str]]:
 def error_body(
     status_code: int, code: str, message: str, fields: dict[str, Any] | None = None
 ) -> dict[str, dict[str, Any]]:
-    return {
-        "error": {"status": status_code, "code": code, "message": message, "fields": fields or {}}
-    }
+    return {"error": {"status": status_code, "code": code, "message": message, "fields": fields or {}}}
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -72,14 +70,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     if isinstance(exc, DomainError):
-        return Response(
-            error_body(exc.http_status, exc.code, exc.message, exc.fields), status=exc.http_status
-        )
+        return Response(error_body(exc.http_status, exc.code, exc.message, exc.fields), status=exc.http_status)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(
-            error_body(400, "validation_error", "Invalid input.", fields),
-            status=status.HTTP_400_BAD_REQUEST,
+            error_body(400, "validation_error", "Invalid input.", fields), status=status.HTTP_400_BAD_REQUEST
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

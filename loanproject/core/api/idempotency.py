@@ -49,23 +49,14 @@ def _replay(scope: str, key: str, request_fingerprint: str) -> StoredResponse | 
     if stored is None:
         return None
     if stored.request_fingerprint != request_fingerprint:
-        raise IdempotencyKeyReused(
-            "This Idempotency-Key was already used with a different request body."
-        )
+        raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request body.")
     return StoredResponse(
-        status=stored.response_status,
-        body=stored.response_body,
-        headers=stored.response_headers,
-        replayed=True,
+        status=stored.response_status, body=stored.response_body, headers=stored.response_headers, replayed=True
     )
 
 
 def respond_idempotently(
-    *,
-    scope: str,
-    key: str,
-    request_fingerprint: str,
-    operation: Callable[[], StoredResponse],
+    *, scope: str, key: str, request_fingerprint: str, operation: Callable[[], StoredResponse]
 ) -> StoredResponse:
     """Run `operation` once per (scope, key) and store its answer with its effect.
 
@@ -107,7 +98,9 @@ def idempotency_key(request: Request, *, required: bool = False) -> str:
 def respond_once(operation: Callable[[], StoredResponse], *, key: str, scope: str, payload: object) -> Response:
     """Run `operation` atomically; with a key, once per (scope, key), replaying its answer after."""
     if key:
-        answer = respond_idempotently(scope=scope, key=key, request_fingerprint=fingerprint(payload), operation=operation)
+        answer = respond_idempotently(
+            scope=scope, key=key, request_fingerprint=fingerprint(payload), operation=operation
+        )
     else:
         with transaction.atomic():
             answer = operation()

@@ -83,13 +83,19 @@ ERROR_ANSWERS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "403": ("Authenticated, but not allowed to do this.", {}),
     "404": ("No such record (or not yours), or a page past the end.", {}),
-    "409": ("Conflict: the record changed since you read it (version), the Idempotency-Key came with "
-            "another body, or the record's state does not allow this.", {}),
+    "409": (
+        "Conflict: the record changed since you read it (version), the Idempotency-Key came with "
+        "another body, or the record's state does not allow this.",
+        {},
+    ),
     "413": ("The request body is larger than this API accepts.", {}),
     "415": ("The body is not of a media type this operation reads.", {}),
     "429": ("Too many requests: wait Retry-After seconds.", _RETRY_AFTER),
-    "503": ("A dependency (the database) is briefly unavailable: nothing was done; retry after "
-            "Retry-After seconds (with the same Idempotency-Key).", _RETRY_AFTER),
+    "503": (
+        "A dependency (the database) is briefly unavailable: nothing was done; retry after "
+        "Retry-After seconds (with the same Idempotency-Key).",
+        _RETRY_AFTER,
+    ),
 }
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -228,7 +234,9 @@ class DecimalFilterExtension(DjangoFilterExtension):
         field_name: str,
         filter_field: Filter,
     ) -> list[dict[str, Any]]:
-        parameters: list[dict[str, Any]] = super().resolve_filter_field(auto_schema, model, filterset_class, field_name, filter_field)
+        parameters: list[dict[str, Any]] = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )
         if not isinstance(filter_field, NumberFilter) or has_override(filter_field, "field"):
             return parameters
         model_field = self._get_model_field(filter_field, model)

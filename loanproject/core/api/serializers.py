@@ -50,10 +50,7 @@ class JSONObjectField(serializers.Field[dict[str, Any], object, dict[str, Any], 
     multipart upload). Read like a JSON body (fractions as Decimal, core.api.parsers' guard); a
     blank form field is an empty object."""
 
-    default_error_messages = {
-        "not_an_object": "Expected a JSON object.",
-        "not_json": "Not valid JSON: {error}.",
-    }
+    default_error_messages = {"not_an_object": "Expected a JSON object.", "not_json": "Not valid JSON: {error}."}
 
     def to_internal_value(self, data: object) -> dict[str, Any]:
         try:

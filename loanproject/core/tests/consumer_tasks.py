@@ -10,9 +10,7 @@ FAILURES = {"remaining": 0}
 
 
 def _record_effect(event: OutboxEvent) -> None:
-    OutboxEvent.objects.create(
-        topic=EFFECT_TOPIC, aggregate_type="tests", aggregate_id=str(event.pk), payload={}
-    )
+    OutboxEvent.objects.create(topic=EFFECT_TOPIC, aggregate_type="tests", aggregate_id=str(event.pk), payload={})
 
 
 @shared_task(name="tests.record_event")

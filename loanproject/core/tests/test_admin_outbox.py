@@ -59,7 +59,9 @@ def test_the_consumer_filter_comes_from_the_subscriptions_and_filters(admin_clie
 
 def test_idempotency_keys_filter_by_answer_class_without_a_distinct_scan(admin_client):
     def key(name: str, status: int) -> IdempotencyKey:
-        return IdempotencyKey.objects.create(scope="partner:1", key=name, request_fingerprint="f", response_status=status)
+        return IdempotencyKey.objects.create(
+            scope="partner:1", key=name, request_fingerprint="f", response_status=status
+        )
 
     key("a", 202)
     refused = [key("b", 400), key("c", 409)]
@@ -89,8 +91,14 @@ def test_staff_find_the_abandoned_events_and_republish_them(admin_client):
     ten_minutes_ago = timezone.now() - timedelta(minutes=10)
 
     def event(redeliveries: int) -> OutboxEvent:
-        return OutboxEvent.objects.create(topic="order.placed", aggregate_type="tests.Order", aggregate_id="1",
-                                          published_at=ten_minutes_ago, attempts=redeliveries + 1, redeliveries=redeliveries)
+        return OutboxEvent.objects.create(
+            topic="order.placed",
+            aggregate_type="tests.Order",
+            aggregate_id="1",
+            published_at=ten_minutes_ago,
+            attempts=redeliveries + 1,
+            redeliveries=redeliveries,
+        )
 
     abandoned = event(5)
     redelivered_then_processed = event(2)
@@ -105,8 +113,11 @@ def test_staff_find_the_abandoned_events_and_republish_them(admin_client):
     assert shown_ids(redelivered) == [redelivered_then_processed.pk, abandoned.pk]
     assert "Abandoned: not processed after 5 redeliveries" in filter_choices(listed, "delivery")
 
-    response = admin_client.post("/admin/core/outboxevent/", {
-        "action": "republish", "_selected_action": [abandoned.pk, redelivered_then_processed.pk]}, follow=True)
+    response = admin_client.post(
+        "/admin/core/outboxevent/",
+        {"action": "republish", "_selected_action": [abandoned.pk, redelivered_then_processed.pk]},
+        follow=True,
+    )
 
     assert "1 event(s) will be relayed again" in response.content.decode()
     abandoned.refresh_from_db()

@@ -21,8 +21,13 @@ def declared(entry: dict) -> tuple:
     """What a periodic task must hold for a CELERY_BEAT_SCHEDULE entry."""
     when = entry["schedule"]
     if isinstance(when, crontab):
-        fields = (when._orig_minute, when._orig_hour, when._orig_day_of_week, when._orig_day_of_month,
-                  when._orig_month_of_year)
+        fields = (
+            when._orig_minute,
+            when._orig_hour,
+            when._orig_day_of_week,
+            when._orig_day_of_month,
+            when._orig_month_of_year,
+        )
         spec = ("crontab", *map(str, fields), str(when.tz))
     else:
         spec = ("interval", int(schedule(when).run_every.total_seconds()), "seconds")
@@ -59,7 +64,11 @@ def test_every_schedule_is_a_periodic_task_in_a_freshly_migrated_database():
     assert PeriodicTask.objects.count() == len(EXPECTED)
     assert EXPECTED["relay-outbox"] == ("core.relay_outbox", ("interval", 5, "seconds"), {}, 30)
     assert EXPECTED["loans-weekly-posting"] == (
-        "loans.post_weekly_installments", ("crontab", "0", "5", "sun", "*", "*", "America/New_York"), {}, 6 * 3600)
+        "loans.post_weekly_installments",
+        ("crontab", "0", "5", "sun", "*", "*", "America/New_York"),
+        {},
+        6 * 3600,
+    )
     assert EXPECTED["purge-outbox-records"][1] == ("crontab", "15", "3", "*", "*", "*", settings.TIME_ZONE)
     assert set(PeriodicTask.objects.values_list("enabled", flat=True)) == {True}
 
@@ -90,8 +99,10 @@ def test_migrate_installs_the_schedules_and_keeps_staff_changes_through_migrate_
     assert edited["purge-outbox-records"][1] == ("crontab", "45", this_hour, "*", "*", "*", settings.TIME_ZONE)
     running = scheduler.schedule  # what beat will run: the enabled entries, as staff left them
     assert "relay-outbox" not in running
-    assert (running["purge-outbox-records"].schedule._orig_hour, running["purge-outbox-records"].schedule._orig_minute) == (
-        this_hour, "45")
+    assert (
+        running["purge-outbox-records"].schedule._orig_hour,
+        running["purge-outbox-records"].schedule._orig_minute,
+    ) == (this_hour, "45")
     assert running["agents-score-stalled-applications"].kwargs == {"unchanged_for_minutes": 20}
 
 

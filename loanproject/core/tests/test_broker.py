@@ -50,9 +50,8 @@ def dead_broker(request):
 @override_settings(OUTBOX_SUBSCRIPTIONS=RECORD)
 def test_a_commit_that_kicks_the_relay_does_not_wait_for_a_dead_broker(dead_broker):
     started = time.monotonic()
-    with deadline(10):
-        with transaction.atomic():
-            event = _publish()
+    with deadline(10), transaction.atomic():
+        event = _publish()
     took = time.monotonic() - started
 
     assert took < FAST, f"the commit took {took:.2f} s"
@@ -98,7 +97,7 @@ def test_what_failed_is_sent_again_after_the_pause_and_equal_sends_waiting_toget
         for _ in range(5):
             sender.submit("kick", lambda connection: sent.append(("kick", time.monotonic())))
         release.set()
-        wait_until(lambda: ("kick" in [name for name, _ in sent]), timeout=5)
+        wait_until(lambda: "kick" in [name for name, _ in sent], timeout=5)
         time.sleep(0.2)
     finally:
         sender.close()

@@ -16,10 +16,7 @@ def test_ready_checks_database_and_in_process_broker(client):
     response = client.get("/ready/")
 
     assert response.status_code == 200
-    assert response.json() == {
-        "status": "ok",
-        "checks": {"database": "ok", "broker": "ok (tasks run in-process)"},
-    }
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok (tasks run in-process)"}}
 
 
 @pytest.mark.redis

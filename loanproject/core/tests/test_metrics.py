@@ -19,8 +19,9 @@ def value_of(body: str, name: str) -> float:
 
 
 def test_outbox_lag_is_measured_at_scrape_time(client):
-    OutboxEvent.objects.create(topic="t", aggregate_type="x", aggregate_id="1",
-                               created_at=timezone.now() - timedelta(seconds=90))
+    OutboxEvent.objects.create(
+        topic="t", aggregate_type="x", aggregate_id="1", created_at=timezone.now() - timedelta(seconds=90)
+    )
 
     body = client.get("/metrics").content.decode()
 
@@ -37,9 +38,10 @@ def test_metrics_answer_with_and_without_the_slash(client, path):
     assert "outbox_pending_events 0.0" in response.content.decode()
 
 
-@pytest.mark.parametrize("authorization, status", [
-    ("", 401), ("Bearer wrong", 401), ("Bearer s3cret-scrape", 200), ("bearer s3cret-scrape", 401),
-])
+@pytest.mark.parametrize(
+    "authorization, status",
+    [("", 401), ("Bearer wrong", 401), ("Bearer s3cret-scrape", 200), ("bearer s3cret-scrape", 401)],
+)
 def test_with_a_metrics_token_only_a_scraper_sending_it_is_answered(client, settings, authorization, status):
     settings.METRICS_TOKEN = "s3cret-scrape"
 
@@ -122,16 +124,28 @@ def test_gunicorn_refuses_to_start_without_the_multiprocess_directory(tmp_path, 
 
 def test_gunicorn_reads_the_config_file():
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("gunicorn")), "-c", "loanproject/gunicorn.conf.py", "--print-config",
-         "loanproject.wsgi"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "-c",
+            "loanproject/gunicorn.conf.py",
+            "--print-config",
+            "loanproject.wsgi",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={k: v for k, v in os.environ.items() if k not in {"GUNICORN_BIND", "WEB_CONCURRENCY"}},
     )
 
     assert result.returncode == 0, result.stderr
     printed = dict(map(str.strip, line.split(" = ", 1)) for line in result.stdout.splitlines() if " = " in line)
     assert [printed[name] for name in ("bind", "workers", "on_starting", "child_exit")] == [
-        "['0.0.0.0:8000']", "4", "<on_starting()>", "<child_exit()>"]
+        "['0.0.0.0:8000']",
+        "4",
+        "<on_starting()>",
+        "<child_exit()>",
+    ]
 
 
 def applied_migrations() -> int:

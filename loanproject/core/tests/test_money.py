@@ -6,8 +6,7 @@ from loanproject.core.money import to_cents, to_decimal
 
 
 @pytest.mark.parametrize(
-    "value, expected",
-    [("0.125", "0.12"), ("0.135", "0.14"), ("2.5", "2.50"), (7, "7.00"), ("-0.125", "-0.12")],
+    "value, expected", [("0.125", "0.12"), ("0.135", "0.14"), ("2.5", "2.50"), (7, "7.00"), ("-0.125", "-0.12")]
 )
 def test_to_cents_rounds_half_to_even(value, expected):
     assert to_cents(value) == Decimal(expected)
@@ -52,7 +51,7 @@ def test_allocate_always_adds_up():
 
     @settings(max_examples=300, deadline=None)
     @given(
-        cents=st.integers(min_value=-10**9, max_value=10**9),
+        cents=st.integers(min_value=-(10**9), max_value=10**9),
         weights=st.lists(st.integers(min_value=0, max_value=1000), min_size=1, max_size=30).filter(any),
     )
     def check(cents, weights):

@@ -8,13 +8,7 @@ from django.utils import timezone
 from conftest import celery_broker, running_worker, wait_until
 from loanproject.core.consumers import consume_once
 from loanproject.core.models import OutboxEvent, ProcessedEvent
-from loanproject.core.outbox import (
-    backoff_delay,
-    kick_relay,
-    publish_event,
-    relay_pending_events,
-    retry_events_now,
-)
+from loanproject.core.outbox import backoff_delay, kick_relay, publish_event, relay_pending_events, retry_events_now
 
 from .consumer_tasks import FAILURES, effects_of, record_event_task
 
@@ -29,21 +23,19 @@ def _publish(topic: str = "order.placed") -> OutboxEvent:
 
 @pytest.mark.django_db
 def test_an_event_exists_only_if_its_transaction_commits():
-    with pytest.raises(RuntimeError):
-        with transaction.atomic():
-            _publish()
-            raise RuntimeError("business change failed")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        _publish()
+        raise RuntimeError("business change failed")
 
     assert OutboxEvent.objects.count() == 0
 
 
 @pytest.mark.django_db
 def test_one_relay_kick_per_transaction_however_many_events(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks() as callbacks:
-        with transaction.atomic():
-            _publish()
-            _publish()
-            _publish()
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        _publish()
+        _publish()
+        _publish()
 
     assert [callback for callback in callbacks if callback is kick_relay] == [kick_relay]
 
@@ -128,9 +120,7 @@ def test_retry_now_makes_a_backed_off_event_due():
 
 
 def test_backoff_doubles_up_to_the_cap():
-    assert [backoff_delay(n).total_seconds() for n in (1, 2, 3, 4, 9, 10, 30)] == [
-        1, 2, 4, 8, 256, 300, 300,
-    ]
+    assert [backoff_delay(n).total_seconds() for n in (1, 2, 3, 4, 9, 10, 30)] == [1, 2, 4, 8, 256, 300, 300]
 
 
 @pytest.mark.redis
@@ -170,7 +160,6 @@ def _queue_is_empty(app) -> bool:
         return client.llen("celery") == 0 and client.hlen("unacked") == 0
 
 
-
 def test_a_web_process_finds_an_unimported_subscriber_without_setting_django_up_again(monkeypatch):
     import sys
 
@@ -206,7 +195,9 @@ def test_republishing_after_a_lost_queue_redoes_only_what_no_consumer_processed(
 
     def published(minutes_ago: int, topic: str = "order.placed") -> OutboxEvent:
         event = _publish(topic)
-        OutboxEvent.objects.filter(pk=event.pk).update(published_at=timezone.now() - timedelta(minutes=minutes_ago), attempts=1)
+        OutboxEvent.objects.filter(pk=event.pk).update(
+            published_at=timezone.now() - timedelta(minutes=minutes_ago), attempts=1
+        )
         return event
 
     before_window = published(300)  # published before the window the operator names: left alone
@@ -221,14 +212,19 @@ def test_republishing_after_a_lost_queue_redoes_only_what_no_consumer_processed(
     assert capsys.readouterr().out.startswith("made 2 published event(s) pending again\n")
     assert [effects_of(e.pk) for e in (before_window, queued_when_lost, delivered, after_the_loss)] == [0, 1, 0, 1]
     assert ProcessedEvent.objects.filter(event_id=delivered.pk).count() == 1
-    assert set(OutboxEvent.objects.filter(pk__in=[before_window.pk, unsubscribed.pk]).values_list("attempts", flat=True)) == {1}
+    assert set(
+        OutboxEvent.objects.filter(pk__in=[before_window.pk, unsubscribed.pk]).values_list("attempts", flat=True)
+    ) == {1}
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("value, message", [
-    ("yesterday", "is not an ISO 8601 time"),
-    ((timezone.now() + timedelta(days=1)).isoformat(), "The time to republish from is in the future."),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("yesterday", "is not an ISO 8601 time"),
+        ((timezone.now() + timedelta(days=1)).isoformat(), "The time to republish from is in the future."),
+    ],
+)
 def test_republishing_refuses_a_bad_time_and_changes_nothing(value, message):
     from django.core.management import CommandError, call_command
 

@@ -81,7 +81,9 @@ def test_the_sweep_republishes_what_a_subscriber_has_not_processed_after_the_bou
         redeliver_unprocessed_events(now=now + timedelta(seconds=AFTER + 1))
 
     # Five minutes on, the young one is due too; the lost one was processed and stays published.
-    assert list(OutboxEvent.objects.filter(topic="order.placed", published_at__isnull=True).values_list("pk", flat=True)) == [young.pk]
+    assert list(
+        OutboxEvent.objects.filter(topic="order.placed", published_at__isnull=True).values_list("pk", flat=True)
+    ) == [young.pk]
 
 
 @override_settings(OUTBOX_SUBSCRIPTIONS=LOST, **BOUNDS)
@@ -155,8 +157,18 @@ def test_the_sweep_reads_its_window_through_an_index_never_the_whole_table():
     long_ago = now - timedelta(days=20)
     insert_rows(  # a month of history the sweep must not read
         OutboxEvent,
-        ["topic", "aggregate_type", "aggregate_id", "payload", "created_at", "available_at", "published_at",
-         "attempts", "last_error", "redeliveries"],
+        [
+            "topic",
+            "aggregate_type",
+            "aggregate_id",
+            "payload",
+            "created_at",
+            "available_at",
+            "published_at",
+            "attempts",
+            "last_error",
+            "redeliveries",
+        ],
         [("order.placed", "tests.Order", str(n), {}, long_ago, long_ago, long_ago, 1, "", 0) for n in range(20000)],
     )
     _published(AFTER + 10, now=now)  # the one event to redeliver
@@ -166,13 +178,19 @@ def test_the_sweep_reads_its_window_through_an_index_never_the_whole_table():
     with CaptureQueriesContext(connection) as captured:
         assert redeliver_unprocessed_events(now=now) == 1
 
-    scan = next(q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT") and "FOR UPDATE" in q["sql"])
+    scan = next(
+        q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT") and "FOR UPDATE" in q["sql"]
+    )
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (FORMAT JSON) " + scan)
         nodes = list(_plan_nodes(cursor.fetchone()[0][0]["Plan"]))
-    outbox_reads = {(node["Node Type"], node.get("Index Name")) for node in nodes if node.get("Relation Name") == "core_outboxevent"}
+    outbox_reads = {
+        (node["Node Type"], node.get("Index Name")) for node in nodes if node.get("Relation Name") == "core_outboxevent"
+    }
     assert outbox_reads == {("Index Scan", "outbox_published_idx")}
-    assert "published_at" in next(node["Index Cond"] for node in nodes if node.get("Index Name") == "outbox_published_idx")
+    assert "published_at" in next(
+        node["Index Cond"] for node in nodes if node.get("Index Name") == "outbox_published_idx"
+    )
 
 
 def _plan_nodes(node: dict):
@@ -194,5 +212,6 @@ def test_many_events_are_republished_batch_after_batch(monkeypatch):
     assert redeliver_unprocessed_events(now=now) == 5
 
     assert set(OutboxEvent.objects.filter(redeliveries=1, published_at__isnull=True).values_list("pk", flat=True)) == {
-        e.pk for e in lost}
+        e.pk for e in lost
+    }
     assert OutboxEvent.objects.get(pk=processed.pk).redeliveries == 0

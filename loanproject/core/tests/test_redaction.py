@@ -19,8 +19,10 @@ BANK_TOKEN = "access-sandbox-7f9c2b1e-42"
 def log(request):
     """A logger writing through the configured formatter of one format; returns (logger, lines)."""
     spec = dict(settings.LOGGING["formatters"][request.param])
-    factory = {"loanproject.core.logging.RedactingFormatter": RedactingFormatter,
-               "loanproject.core.logging.RedactingJsonFormatter": RedactingJsonFormatter}[spec.pop("()")]
+    factory = {
+        "loanproject.core.logging.RedactingFormatter": RedactingFormatter,
+        "loanproject.core.logging.RedactingJsonFormatter": RedactingJsonFormatter,
+    }[spec.pop("()")]
     formatter = factory(spec.pop("format"), **spec)
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

@@ -25,7 +25,10 @@ def days_ago(days: float):
 
 def event(name: str, *, created: float, published: float | None) -> OutboxEvent:
     return OutboxEvent.objects.create(
-        topic="t", aggregate_type="x", aggregate_id=name, created_at=days_ago(created),
+        topic="t",
+        aggregate_type="x",
+        aggregate_id=name,
+        created_at=days_ago(created),
         published_at=None if published is None else days_ago(published),
     )
 
@@ -40,17 +43,30 @@ def records():
     late = event("published-late", created=40, published=2)  # backed off for weeks, delivered lately
     return {
         "old_published": [event("old-1", created=40, published=40), event("old-2", created=31, published=30.9)],
-        "kept_events": [event("unpublished-old", created=90, published=None), late, event("recent", created=10, published=10)],
-        "old_receipts": [ProcessedEvent.objects.create(consumer="c", event_id=n, processed_at=days_ago(31)) for n in GONE_EVENT_IDS],
+        "kept_events": [
+            event("unpublished-old", created=90, published=None),
+            late,
+            event("recent", created=10, published=10),
+        ],
+        "old_receipts": [
+            ProcessedEvent.objects.create(consumer="c", event_id=n, processed_at=days_ago(31)) for n in GONE_EVENT_IDS
+        ],
         "kept_receipts": [
             ProcessedEvent.objects.create(consumer="c", event_id=RECENT_RECEIPT_EVENT_ID, processed_at=days_ago(29)),
             # Old, but its event is still there (it could be republished): the receipt stays with it.
             ProcessedEvent.objects.create(consumer="c", event_id=late.pk, processed_at=days_ago(35)),
         ],
-        "old_keys": [IdempotencyKey.objects.create(scope="partner:1", key=f"k{n}", request_fingerprint="f",
-                                                   response_status=202, created_at=days_ago(8)) for n in (1, 2)],
-        "kept_keys": [IdempotencyKey.objects.create(scope="partner:1", key="fresh", request_fingerprint="f",
-                                                    response_status=202, created_at=days_ago(6))],
+        "old_keys": [
+            IdempotencyKey.objects.create(
+                scope="partner:1", key=f"k{n}", request_fingerprint="f", response_status=202, created_at=days_ago(8)
+            )
+            for n in (1, 2)
+        ],
+        "kept_keys": [
+            IdempotencyKey.objects.create(
+                scope="partner:1", key="fresh", request_fingerprint="f", response_status=202, created_at=days_ago(6)
+            )
+        ],
     }
 
 
@@ -70,8 +86,13 @@ def kept() -> tuple[list, list, list]:
 def test_old_published_events_receipts_and_keys_go_the_rest_stays(records):
     planned, chunks = [], []
 
-    report = purge_old_outbox_records(older_than=MONTH, idempotency_keys_older_than=WEEK, batch_size=1,
-                                      on_plan=planned.append, on_progress=chunks.append)
+    report = purge_old_outbox_records(
+        older_than=MONTH,
+        idempotency_keys_older_than=WEEK,
+        batch_size=1,
+        on_plan=planned.append,
+        on_progress=chunks.append,
+    )
 
     assert report.deleted == {"outbox_events": 2, "processed_events": 2, "idempotency_keys": 2}
     assert (report.total, report.dry_run) == (6, False)
@@ -113,7 +134,10 @@ def test_the_command_reports_json(records, capsys):
 
     report = json.loads(capsys.readouterr().out)
     assert (report["deleted"], report["total"], report["dry_run"]) == (
-        {"outbox_events": 2, "processed_events": 2, "idempotency_keys": 2}, 6, False)
+        {"outbox_events": 2, "processed_events": 2, "idempotency_keys": 2},
+        6,
+        False,
+    )
     assert remaining() == kept()
 
 
@@ -138,17 +162,20 @@ def test_the_command_dry_run_deletes_nothing(records, capsys):
     assert remaining() == before
 
 
-@pytest.mark.parametrize("args", [
-    ["--outbox-days", "0"], ["--idempotency-key-days", "-1"], ["--outbox-days", "100000000"], ["--batch-size", "0"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [["--outbox-days", "0"], ["--idempotency-key-days", "-1"], ["--outbox-days", "100000000"], ["--batch-size", "0"]],
+)
 def test_the_command_refuses_bad_options_with_a_clear_error(records, args):
     before = remaining()
 
     with pytest.raises(CommandError) as refused:
         call_command("purge_outbox", *args)
 
-    assert str(refused.value) in {"Retention must be from 1 to 36,500 days (--outbox-days, --idempotency-key-days)",
-                                  "The batch size must be at least 1."}
+    assert str(refused.value) in {
+        "Retention must be from 1 to 36,500 days (--outbox-days, --idempotency-key-days)",
+        "The batch size must be at least 1.",
+    }
     assert remaining() == before
 
 

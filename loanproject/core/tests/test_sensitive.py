@@ -32,9 +32,7 @@ def test_mask_tail(value, expected):
 
 
 def test_log_filter_redacts_pans_and_api_keys():
-    assert redact("pan=abcde1234f key Api-Key abcd1234.secretsecret") == (
-        "pan=XXXXXX234f key Api-Key [redacted]"
-    )
+    assert redact("pan=abcde1234f key Api-Key abcd1234.secretsecret") == ("pan=XXXXXX234f key Api-Key [redacted]")
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "customer %s", ("ABCDE1234F",), None)
 
     RedactSecretsFilter().filter(record)

@@ -14,10 +14,10 @@ from django.utils import timezone
 from applications.lifecycle import ApplicationStatus
 from applications.tests.factories import LoanApplicationFactory, ReviewerFactory, StaffUserFactory
 from ledger import selectors as ledger_selectors
+from loanproject.dashboard import figures
 from loans import services as loan_services
 from loans.periods import current_week, week_containing
 from loans.tests.factories import SUNDAY, make_loan
-from loanproject.dashboard import figures
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/dashboard/"
@@ -27,7 +27,9 @@ DASHBOARD_QUERIES = 9
 
 
 def charts_of(response) -> dict:
-    raw = re.search(r'<script id="dashboard-charts" type="application/json">(.*?)</script>', response.content.decode(), re.S)
+    raw = re.search(
+        r'<script id="dashboard-charts" type="application/json">(.*?)</script>', response.content.decode(), re.S
+    )
     return {chart["key"]: chart for chart in json.loads(raw.group(1))}
 
 
@@ -42,7 +44,9 @@ def test_the_dashboard_shows_exact_figures_and_links_to_the_lists(admin_client):
     officer = ReviewerFactory(user__username="olivia")
     LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW, assigned_to=officer.user)
     LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW)
-    LoanApplicationFactory(status=ApplicationStatus.APPROVED, approved_amount=Decimal("100.00"), decided_at=timezone.now())
+    LoanApplicationFactory(
+        status=ApplicationStatus.APPROVED, approved_amount=Decimal("100.00"), decided_at=timezone.now()
+    )
     LoanApplicationFactory(status=ApplicationStatus.REJECTED, decided_at=timezone.now())
     LoanApplicationFactory(status=ApplicationStatus.REJECTED, decided_at=timezone.now() - timedelta(days=40))
 
@@ -50,15 +54,30 @@ def test_the_dashboard_shows_exact_figures_and_links_to_the_lists(admin_client):
 
     assert response.status_code == 200
     charts = charts_of(response)
-    assert set(charts) == {"applications_by_status", "applications_per_day", "review_queue", "posted_per_week", "loans_aging"}
+    assert set(charts) == {
+        "applications_by_status",
+        "applications_per_day",
+        "review_queue",
+        "posted_per_week",
+        "loans_aging",
+    }
     by_status = charts["applications_by_status"]
     assert dict(zip(by_status["labels"], by_status["values"], strict=True)) == {
-        "Submitted": 0, "Scoring": 0, "Pre-approved": 0, "Manual review": 2, "Approved": 1, "Rejected": 2,
-        "Withdrawn": 0, "Booked": 0,
+        "Submitted": 0,
+        "Scoring": 0,
+        "Pre-approved": 0,
+        "Manual review": 2,
+        "Approved": 1,
+        "Rejected": 2,
+        "Withdrawn": 0,
+        "Booked": 0,
     }
     assert by_status["links"][3] == "/admin/applications/loanapplication/?status__exact=manual_review"
     assert charts["applications_per_day"]["values"][-1] == 5
-    assert dict(zip(charts["review_queue"]["labels"], charts["review_queue"]["values"], strict=True)) == {"(unassigned)": 1, "olivia": 1}
+    assert dict(zip(charts["review_queue"]["labels"], charts["review_queue"]["values"], strict=True)) == {
+        "(unassigned)": 1,
+        "olivia": 1,
+    }
     page = response.content.decode()
     assert "50.0 %" in page  # one approved, one rejected within 30 days
     assert "chart-4.6.1.umd.min.js" in page
@@ -111,8 +130,10 @@ def test_figures_are_cached_for_a_minute(admin_client):
     with CaptureQueriesContext(connection) as captured:
         admin_client.get(URL)
 
-    assert not any("loans_installment" in query["sql"] or "applications_loanapplication" in query["sql"]
-                   for query in captured.captured_queries)
+    assert not any(
+        "loans_installment" in query["sql"] or "applications_loanapplication" in query["sql"]
+        for query in captured.captured_queries
+    )
 
 
 def test_sections_follow_permissions(client):
@@ -139,10 +160,15 @@ def test_posted_installments_are_counted_and_summed_per_week_due():
     assert chart.title == "Posted installments by week due, last 12 weeks"
     assert (chart.labels[0], chart.labels[-3:]) == ("2025-11-02", ["2026-01-04", "2026-01-11", "2026-01-18"])
     assert (chart.value_label, chart.values) == ("installments", [0] * 9 + [1, 2, 2])
-    assert chart.second == {"label": "amount", "money": True, "kind": "line",
-                            "values": [Decimal("0.00")] * 9 + [Decimal("100.00"), Decimal("250.00"), Decimal("250.00")]}
+    assert chart.second == {
+        "label": "amount",
+        "money": True,
+        "kind": "line",
+        "values": [Decimal("0.00")] * 9 + [Decimal("100.00"), Decimal("250.00"), Decimal("250.00")],
+    }
     assert chart.links[-1] == (
-        "/admin/loans/installment/?status__exact=posted&due_date__gte=2026-01-18&due_date__lte=2026-01-24")
+        "/admin/loans/installment/?status__exact=posted&due_date__gte=2026-01-18&due_date__lte=2026-01-24"
+    )
 
 
 def test_aging_bars_link_to_exactly_the_items_the_ledger_counted(admin_client):
@@ -153,18 +179,28 @@ def test_aging_bars_link_to_exactly_the_items_the_ledger_counted(admin_client):
     chart = figures.aging_chart(today)
 
     assert dict(zip(chart.labels, chart.values, strict=True)) == {
-        "Current": Decimal("0.00"), "1-7 days": Decimal("250.00"), "8-30 days": Decimal("350.00"),
-        "31-60 days": Decimal("0.00"), "60+ days": Decimal("0.00"),
+        "Current": Decimal("0.00"),
+        "1-7 days": Decimal("250.00"),
+        "8-30 days": Decimal("350.00"),
+        "31-60 days": Decimal("0.00"),
+        "60+ days": Decimal("0.00"),
     }
-    assert chart.links[1] == ("/admin/ledger/openitem/?status__exact=open&account__category__exact=LOANS"
-                              "&due_date__gte=2026-01-14&due_date__lt=2026-01-21")
+    assert chart.links[1] == (
+        "/admin/ledger/openitem/?status__exact=open&account__category__exact=LOANS"
+        "&due_date__gte=2026-01-14&due_date__lt=2026-01-21"
+    )
     shown = [admin_client.get(link).context["cl"].result_count for link in chart.links]
     assert shown == [0, 2, 3, 0, 0]  # items (not amounts) behind each bar
 
 
 def test_aging_links_follow_the_ledger_s_bucket_conditions(monkeypatch):
-    monkeypatch.setattr(ledger_selectors, "aging_bucket_conditions", lambda as_of: {
-        name: Q(due_date__gte=as_of - timedelta(days=n)) for n, name in enumerate(ledger_selectors.AGING_BUCKETS)})
+    monkeypatch.setattr(
+        ledger_selectors,
+        "aging_bucket_conditions",
+        lambda as_of: {
+            name: Q(due_date__gte=as_of - timedelta(days=n)) for n, name in enumerate(ledger_selectors.AGING_BUCKETS)
+        },
+    )
 
     chart = figures.aging_chart(date(2026, 1, 21))
 

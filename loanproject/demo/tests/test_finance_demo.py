@@ -16,8 +16,9 @@ def test_demo_customers_have_finances_matching_their_declared_income(client, set
     settings.DEBUG = True
     call_command("load_demo_data", "--password", "demo-pass-123", stdout=None)
     declared = dict(
-        LoanApplication.objects.filter(external_ref__in=[f"DEMO-APP-{n + 1:03d}" for n in range(len(PROFILES))])
-        .values_list("customer_id", "annual_income")
+        LoanApplication.objects.filter(
+            external_ref__in=[f"DEMO-APP-{n + 1:03d}" for n in range(len(PROFILES))]
+        ).values_list("customer_id", "annual_income")
     )
 
     incomes = selectors.estimated_monthly_incomes(customer_ids=declared)

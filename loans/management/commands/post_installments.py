@@ -33,7 +33,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--week", help="any day of the week to post (YYYY-MM-DD), up to this week (New York time); default: this week"
+            "--week",
+            help="any day of the week to post (YYYY-MM-DD), up to this week (New York time); default: this week",
         )
         parser.add_argument("--dry-run", action="store_true", help="count what would be posted; write nothing")
         parser.add_argument("--json", action="store_true", dest="as_json", help="print the result as JSON")
@@ -76,8 +77,11 @@ class Command(BaseCommand):
         with acting_as_system():
             try:
                 return services.post_weekly_installments(
-                    period_start=period_start, period_end=period_end, chunk_size=chunk_size,
-                    started_by=system_user(), on_progress=progress,
+                    period_start=period_start,
+                    period_end=period_end,
+                    chunk_size=chunk_size,
+                    started_by=system_user(),
+                    on_progress=progress,
                 )
             finally:
                 if bar is not None:
@@ -91,9 +95,15 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Week {result.period_start} to {result.period_end}: {verb} {result.posted if not result.dry_run else result.processed} "
             f"installment(s), total {result.total_amount}"
-            + ("" if result.dry_run else f"; processed {result.processed}, skipped {result.skipped}, failed {result.failed}, "
-               f"locked {result.locked}")
+            + (
+                ""
+                if result.dry_run
+                else f"; processed {result.processed}, skipped {result.skipped}, failed {result.failed}, "
+                f"locked {result.locked}"
+            )
             + (f" (run #{result.run_id})" if result.run_id else "")
         )
         for error in result.errors:
-            self.stderr.write(f"{error['loan_number']} #{error['sequence']} (installment {error['installment_id']}): {error['error']}")
+            self.stderr.write(
+                f"{error['loan_number']} #{error['sequence']} (installment {error['installment_id']}): {error['error']}"
+            )

@@ -9,7 +9,6 @@ from loanproject.core.errors import DomainError
 from loanproject.core.progress import progress_bar
 from loanproject.core.retention import DEFAULT_BATCH_SIZE, purge_old_outbox_records
 
-
 MAX_RETENTION_DAYS = 36_500  # a century: beyond it the cut-off date does not exist
 
 
@@ -25,13 +24,17 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", dest="as_json", help="print the report as JSON")
         parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per transaction")
         parser.add_argument(
-            "--outbox-days", type=int, default=None,
+            "--outbox-days",
+            type=int,
+            default=None,
             help=f"keep events and receipts of this many days (default OUTBOX_RETENTION_DAYS={settings.OUTBOX_RETENTION_DAYS})",
         )
         parser.add_argument(
-            "--idempotency-key-days", type=int, default=None,
+            "--idempotency-key-days",
+            type=int,
+            default=None,
             help="keep idempotency keys of this many days "
-                 f"(default IDEMPOTENCY_KEY_RETENTION_DAYS={settings.IDEMPOTENCY_KEY_RETENTION_DAYS})",
+            f"(default IDEMPOTENCY_KEY_RETENTION_DAYS={settings.IDEMPOTENCY_KEY_RETENTION_DAYS})",
         )
 
     def handle(
@@ -75,7 +78,9 @@ class Command(BaseCommand):
         verb = "would delete" if dry_run else "deleted"
         for table, count in report.deleted.items():
             self.stdout.write(f"{table.replace('_', ' ')}: {verb} {count}")
-        self.stdout.write(self.style.SUCCESS(
-            f"{verb} {report.total} row(s): events and receipts before {report.outbox_cutoff}, "
-            f"idempotency keys before {report.idempotency_key_cutoff}"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{verb} {report.total} row(s): events and receipts before {report.outbox_cutoff}, "
+                f"idempotency keys before {report.idempotency_key_cutoff}"
+            )
+        )

@@ -17,9 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch-size", type=int, default=1000, help="rows per transaction")
         parser.add_argument("--dry-run", action="store_true", help="only count stale rows")
-        parser.add_argument(
-            "--json", action="store_true", dest="as_json", help="print the report as JSON"
-        )
+        parser.add_argument("--json", action="store_true", dest="as_json", help="print the report as JSON")
 
     def handle(self, *args: Any, batch_size: int, dry_run: bool, as_json: bool, **options: Any) -> None:
         preview = rotate_encryption_keys(dry_run=True)
@@ -36,6 +34,4 @@ class Command(BaseCommand):
             self.stdout.write(f"{label}: {count} value(s) under an older key")
         verb = "would re-encrypt" if dry_run else "re-encrypted"
         count = total if dry_run else report.rotated
-        self.stdout.write(
-            self.style.SUCCESS(f"{verb} {count} value(s) under key {report.active_key_id}")
-        )
+        self.stdout.write(self.style.SUCCESS(f"{verb} {count} value(s) under key {report.active_key_id}"))

@@ -14,11 +14,17 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--password", default=os.environ.get("DEMO_ADMIN_PASSWORD", ""),
-                            help="staff password (default: DEMO_ADMIN_PASSWORD or a random one)")
+        parser.add_argument(
+            "--password",
+            default=os.environ.get("DEMO_ADMIN_PASSWORD", ""),
+            help="staff password (default: DEMO_ADMIN_PASSWORD or a random one)",
+        )
         parser.add_argument("--force", action="store_true", help="allow outside DEBUG (never in production)")
-        parser.add_argument("--url", default="http://127.0.0.1:8000",
-                            help="where the server answers, for the printed links (make run passes ADDR and PORT)")
+        parser.add_argument(
+            "--url",
+            default="http://127.0.0.1:8000",
+            help="where the server answers, for the printed links (make run passes ADDR and PORT)",
+        )
 
     def handle(self, *args, password: str, force: bool, url: str, **options):
         if not settings.DEBUG and not force:
@@ -32,4 +38,6 @@ class Command(BaseCommand):
         self.stdout.write(f"Password: {summary.password}   (same for every demo login)")
         self.stdout.write(f"API:      {url}/api/docs/   key: {summary.api_key}")
         self.stdout.write(f"Try:      curl -H 'Authorization: Api-Key {summary.api_key}' {url}/api/v1/applications/")
-        self.stdout.write(f"Staff:    curl -H 'Authorization: Token {DEMO_STAFF_TOKEN}' {url}/api/v1/loans/   (fiona.finance)")
+        self.stdout.write(
+            f"Staff:    curl -H 'Authorization: Token {DEMO_STAFF_TOKEN}' {url}/api/v1/loans/   (fiona.finance)"
+        )
