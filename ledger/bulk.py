@@ -201,4 +201,4 @@ def staged_parties_with_credit() -> list[tuple[str, str, str]]:
     """(party type, party id, currency) of the parties charged by the staged batch that hold credit."""
     with connection.cursor() as cursor:
         cursor.execute(_STAGED_PARTIES_WITH_CREDIT_SQL)
-        return cursor.fetchall()
+        return [(party_type, party_id, currency) for party_type, party_id, currency in cursor.fetchall()]

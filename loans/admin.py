@@ -508,7 +508,7 @@ class PostingRunChunkInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 class PostingFailureInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = PostingFailure
-    fields = ["installment", "locked", "message"]
+    fields = ("installment", "locked", "message")
     readonly_fields = fields
     raw_id_fields = ["installment"]
     verbose_name_plural = "installments not posted"

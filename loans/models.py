@@ -31,6 +31,8 @@ Invariants:
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from auditlog.registry import auditlog
 from django.conf import settings
 from django.db import models
@@ -230,7 +232,17 @@ class InstallmentPostingRun(models.Model):
     def is_finished(self) -> bool:
         return self.finished_at is not None
 
-    # Derived from the annotations of selectors.posting_runs() (no query).
+    # What selectors.posting_runs() counts from rows and annotates (not columns).
+    posted: int
+    failed: int
+    locked: int
+    total_amount: Decimal
+    chunks_done: int
+    planned_done: int
+    chunks_recovered: int
+    error_rows: list[PostingFailure]
+
+    # Derived from those annotations (no query).
     @property
     def processed(self) -> int:
         """The installments the finished chunks planned, or more if the run posted more (rows that

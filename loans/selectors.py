@@ -78,7 +78,7 @@ def posting_runs() -> QuerySet[InstallmentPostingRun]:
     errors = failures.filter(locked=False).select_related("installment__loan").order_by("installment_id")
     return (
         InstallmentPostingRun.objects.select_related("started_by")
-        .annotate(
+        .annotate(  # type: ignore[no-redef]  # the model declares these figures' types, for its derived properties
             posted=_per_run(Installment.objects.all(), Count("pk"), link="posting_run"),
             total_amount=_per_run(
                 Installment.objects.all(), Sum("amount"), link="posting_run", default=Value(ZERO, MONEY)

@@ -50,7 +50,11 @@ def recover_stalled_posting_runs_task(max_chunks: int | None = None) -> dict:
     """Beat runs this every 5 minutes: post what is left of the posting runs that made no progress
     for LOANS_POSTING_STALLED_AFTER_SECONDS (a killed worker, a lost queue, a dropped connection)."""
     with acting_as_system():
-        result = services.recover_stalled_posting_runs(**({"max_chunks": max_chunks} if max_chunks else {}))
+        result = (
+            services.recover_stalled_posting_runs(max_chunks=max_chunks)
+            if max_chunks
+            else services.recover_stalled_posting_runs()
+        )
     return result.as_dict()
 
 

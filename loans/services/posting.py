@@ -77,7 +77,7 @@ from . import claims
 from .targets import PostingChunk, due_installments, plan_chunks
 
 if TYPE_CHECKING:
-    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 __all__ = [
     "PostingChunk",
@@ -212,7 +212,7 @@ def open_posting_run(
     period_start: date,
     period_end: date,
     chunk_size: int | None = None,
-    started_by: AbstractBaseUser | None = None,
+    started_by: User | None = None,
     loan_ids: Sequence[int] | None = None,
 ) -> tuple[InstallmentPostingRun, list[PostingChunk]]:
     """Record a run and plan its chunks (committed at once, before any chunk runs)."""
@@ -253,7 +253,7 @@ def post_weekly_installments(
     period_start: date,
     period_end: date,
     chunk_size: int | None = None,
-    started_by: AbstractBaseUser | None = None,
+    started_by: User | None = None,
     loan_ids: Sequence[int] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> PostingResult:
@@ -283,7 +283,7 @@ def start_posting_run(
     period_start: date,
     period_end: date,
     chunk_size: int | None = None,
-    started_by: AbstractBaseUser | None = None,
+    started_by: User | None = None,
     loan_ids: Sequence[int] | None = None,
 ) -> InstallmentPostingRun:
     """Plan a run and queue one Celery task per chunk; workers share them."""
@@ -428,6 +428,13 @@ def _chunk_record(
     return record
 
 
+def _planned_chunk(run: InstallmentPostingRun, chunk: PostingChunk) -> PostingRunChunk:
+    """The chunk's record, locked, waiting for whoever holds it (NotFound if it was never planned)."""
+    record = _chunk_record(run, chunk)
+    assert record is not None  # _chunk_record raises instead when it does not skip locked rows
+    return record
+
+
 def _complete_chunk(
     run: InstallmentPostingRun, record: PostingRunChunk, chunk: PostingChunk, outcome: ChunkOutcome, *, recovered: bool
 ) -> None:
@@ -470,7 +477,7 @@ def _post_chunk_one_by_one(run: InstallmentPostingRun, chunk: PostingChunk, *, r
     for installment_id, loan_number, sequence in candidates:
         try:
             with transaction.atomic():
-                if _chunk_record(run, chunk).finished_at is not None:  # a twin delivery completed the chunk meanwhile
+                if _planned_chunk(run, chunk).finished_at is not None:  # a twin delivery completed the chunk meanwhile
                     return outcome
                 if PostingFailure.objects.filter(
                     run=run, installment_id=installment_id
@@ -482,14 +489,14 @@ def _post_chunk_one_by_one(run: InstallmentPostingRun, chunk: PostingChunk, *, r
                 outcome.amount += booked.amount
         except DATA_ERRORS as exc:
             with transaction.atomic():
-                if _chunk_record(run, chunk).finished_at is not None:
+                if _planned_chunk(run, chunk).finished_at is not None:
                     return outcome
                 outcome.errors.append(
                     _record_failure(run, installment_id, exc, loan_number=loan_number, sequence=sequence)
                 )
                 outcome.failed += 1
     with transaction.atomic():
-        record = _chunk_record(run, chunk)
+        record = _planned_chunk(run, chunk)
         if record.finished_at is None:
             _complete_chunk(run, record, chunk, outcome, recovered=recovered)
     return outcome
@@ -582,5 +589,5 @@ def _post_waiting_for_locks(run: InstallmentPostingRun, ids: list[int]) -> None:
                 claims.post_claimed(run, installment_ids=[installment_id])
                 claims.settle_deferred_checks()
         except DATA_ERRORS as exc:
-            loan_number, sequence = labels.get(installment_id, ("", None))
+            loan_number, sequence = labels.get(installment_id, ("", 0))
             _record_failure(run, installment_id, exc, loan_number=loan_number, sequence=sequence)
