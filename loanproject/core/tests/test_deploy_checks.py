@@ -16,6 +16,7 @@ def test_check_deploy_is_clean_with_production_settings():
         "FIELD_ENCRYPTION_KEYS": f"k1:{key}",
         "BLIND_INDEX_KEY": key,
         "DJANGO_ALLOWED_HOSTS": "backoffice.example.com",
+        "DATABASE_URL": "postgres://loans_app@db.example.com:5432/loans",  # never dialled by the checks
     }
 
     result = subprocess.run(
