@@ -11,12 +11,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, Value, When, Window
+from django.db.models import Case, DecimalField, F, Q, Sum, Value, When, Window
 from django.db.models.functions import Coalesce
 
 from loanproject.core.money import ZERO, to_cents
 
-from .models import Account, JournalEntry, OpenItem, OpenItemStatus, Posting
+from .models import Account, OpenItem, OpenItemStatus, Posting
 from .parties import Party
 
 MONEY = DecimalField(max_digits=16, decimal_places=2)
@@ -24,10 +24,6 @@ MONEY = DecimalField(max_digits=16, decimal_places=2)
 
 def _sum(expression: str | F | Case) -> Coalesce:
     return Coalesce(Sum(expression), Value(ZERO), output_field=MONEY)
-
-
-def entries_with_legs() -> QuerySet[JournalEntry]:
-    return JournalEntry.objects.select_related("created_by", "reversal_of").prefetch_related("postings__account")
 
 
 # --- Balances ----------------------------------------------------------------------------------
@@ -169,14 +165,6 @@ def account_statement(*, account: Account, date_from: date, date_to: date) -> Ac
 
 
 # --- Open items --------------------------------------------------------------------------------
-
-
-def open_items_of(*, party: Party) -> QuerySet[OpenItem]:
-    return (
-        OpenItem.objects.filter(account__party_type=party.type, account__party_id=party.id, status=OpenItemStatus.OPEN)
-        .select_related("account")
-        .order_by("due_date", "pk")
-    )
 
 
 AGING_BUCKETS = ("current", "days_1_7", "days_8_30", "days_31_60", "days_over_60")
