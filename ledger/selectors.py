@@ -45,13 +45,11 @@ def credit_balance(*, account: Account) -> Decimal:
     return to_cents(totals["credits"] - totals["debits"])
 
 
-def party_balance(*, party: Party, category: str | None = None, currency: str | None = None) -> Decimal:
+def party_balance(*, party: Party, category: str | None = None) -> Decimal:
     """What the party owes (receivables) minus what it has in credit."""
     postings = Posting.objects.filter(account__party_type=party.type, account__party_id=party.id)
     if category is not None:
         postings = postings.filter(account__category=category)
-    if currency is not None:
-        postings = postings.filter(currency=currency)
     totals = postings.aggregate(debits=_sum("debit"), credits=_sum("credit"))
     return to_cents(totals["debits"] - totals["credits"])
 
