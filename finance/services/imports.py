@@ -690,15 +690,3 @@ def count_csv_rows(csv_file: IO[bytes]) -> int:
         lines += 1
     csv_file.seek(0)
     return max(lines - 1, 0)
-
-
-__all__ = [
-    "CSV_COLUMNS",
-    "ImportReport",
-    "ParsedRow",
-    "RowError",
-    "TransactionInput",
-    "count_csv_rows",
-    "import_transactions",
-    "import_transactions_csv",
-]
