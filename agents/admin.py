@@ -13,7 +13,7 @@ from applications.admin.applications import LoanApplicationAdmin
 from applications.models import LoanApplication
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
-from loanproject.core.admin.readonly import ReadOnlyAdminMixin, ReadOnlyInlineMixin
+from loanproject.core.admin.readonly import ActionsOnlyAdminMixin, ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 from loanproject.core.auth import acting_user
 from loanproject.core.errors import DomainError
@@ -32,7 +32,7 @@ class ScoringPolicyForm(ServiceModelForm):
 
 
 @admin.register(ScoringPolicy)
-class ScoringPolicyAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class ScoringPolicyAdmin(AuditedAdminMixin, ServiceAdminMixin, ActionsOnlyAdminMixin, admin.ModelAdmin):
     """Policies are never edited: "Add" publishes a new version (pre-filled from the active one)."""
 
     form = ScoringPolicyForm
@@ -53,9 +53,6 @@ class ScoringPolicyAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin)
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in ScoringPolicy._meta.fields] if obj else []
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return obj is None and super().has_change_permission(request)
 
     def get_changeform_initial_data(self, request):
         active = selectors.current_policy()

@@ -107,9 +107,6 @@ class ScoringPolicy(models.Model):
     def __str__(self) -> str:
         return f"v{self.version} {self.name}" + (" (active)" if self.is_active else "")
 
-    def rate_for(self, risk_level: str):
-        return getattr(self, f"rate_{risk_level}")
-
 
 class ScoringTrigger(models.TextChoices):
     SUBMITTED = "submitted", "Submitted"

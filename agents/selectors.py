@@ -61,12 +61,11 @@ def unscorable_applications(*, ids: Sequence[UUID]) -> dict[UUID, str | None]:
     }
 
 
-def stalled_application_ids(*, unchanged_since: datetime, limit: int | None = None) -> list[UUID]:
+def stalled_application_ids(*, unchanged_since: datetime) -> list[UUID]:
     """Applications still waiting for scoring that nothing has touched since `unchanged_since`:
     their event's consumer failed, found no policy, or their re-score task was lost. Oldest first."""
-    queryset = (
+    return list(
         LoanApplication.objects.filter(Q(status__in=list(SCORABLE_STATUSES)) & Q(updated_at__lt=unchanged_since))
         .order_by("updated_at", "pk")
         .values_list("pk", flat=True)
     )
-    return list(queryset[:limit] if limit else queryset)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from loanproject.core.scoping import visible_to
 
-from .lifecycle import OPEN_STATUSES, ApplicationStatus
+from .lifecycle import ApplicationStatus
 from .models import Customer, LoanApplication, Notification, NotificationStatus, Partner
 
 APPROVED_STATUSES = (ApplicationStatus.APPROVED, ApplicationStatus.BOOKED)
@@ -62,11 +62,6 @@ def top_customers_by_approved_amount(applications: QuerySet[LoanApplication], *,
         }
         for row in rows
     ]
-
-
-def open_applications_with_pan_hash(pan_hash: str) -> QuerySet[LoanApplication]:
-    """Applications still in progress for any customer with this PAN (duplicate detection)."""
-    return LoanApplication.objects.filter(customer__pan_hash=pan_hash, status__in=OPEN_STATUSES)
 
 
 def review_queue(user) -> QuerySet[LoanApplication]:

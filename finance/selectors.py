@@ -308,9 +308,9 @@ def net_worth_rows(*, customer_ids: Iterable[int] | None = None, currency: str |
     )
 
 
-def net_worth_by_customer(*, customer_ids: Iterable[int], currency: str | None = None) -> dict[int, NetWorthFigures]:
+def net_worth_by_customer(*, customer_ids: Iterable[int]) -> dict[int, NetWorthFigures]:
     """net_worth_rows() of the given customers that have open accounts; the others are absent."""
-    rows = net_worth_rows(customer_ids=customer_ids, currency=currency).filter(accounts_count__gt=0)
+    rows = net_worth_rows(customer_ids=customer_ids).filter(accounts_count__gt=0)
     return {row["customer_id"]: NetWorthFigures(**row) for row in rows}
 
 

@@ -11,12 +11,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, Value, When, Window
+from django.db.models import Case, DecimalField, F, Q, Sum, Value, When, Window
 from django.db.models.functions import Coalesce
 
 from loanproject.core.money import ZERO, to_cents
 
-from .models import Account, JournalEntry, OpenItem, OpenItemStatus, Posting
+from .models import Account, OpenItem, OpenItemStatus, Posting
 from .parties import Party
 
 MONEY = DecimalField(max_digits=16, decimal_places=2)
@@ -24,10 +24,6 @@ MONEY = DecimalField(max_digits=16, decimal_places=2)
 
 def _sum(expression: str | F | Case) -> Coalesce:
     return Coalesce(Sum(expression), Value(ZERO), output_field=MONEY)
-
-
-def entries_with_legs() -> QuerySet[JournalEntry]:
-    return JournalEntry.objects.select_related("created_by", "reversal_of").prefetch_related("postings__account")
 
 
 # --- Balances ----------------------------------------------------------------------------------
@@ -49,13 +45,11 @@ def credit_balance(*, account: Account) -> Decimal:
     return to_cents(totals["credits"] - totals["debits"])
 
 
-def party_balance(*, party: Party, category: str | None = None, currency: str | None = None) -> Decimal:
+def party_balance(*, party: Party, category: str | None = None) -> Decimal:
     """What the party owes (receivables) minus what it has in credit."""
     postings = Posting.objects.filter(account__party_type=party.type, account__party_id=party.id)
     if category is not None:
         postings = postings.filter(account__category=category)
-    if currency is not None:
-        postings = postings.filter(currency=currency)
     totals = postings.aggregate(debits=_sum("debit"), credits=_sum("credit"))
     return to_cents(totals["debits"] - totals["credits"])
 
@@ -169,14 +163,6 @@ def account_statement(*, account: Account, date_from: date, date_to: date) -> Ac
 
 
 # --- Open items --------------------------------------------------------------------------------
-
-
-def open_items_of(*, party: Party) -> QuerySet[OpenItem]:
-    return (
-        OpenItem.objects.filter(account__party_type=party.type, account__party_id=party.id, status=OpenItemStatus.OPEN)
-        .select_related("account")
-        .order_by("due_date", "pk")
-    )
 
 
 AGING_BUCKETS = ("current", "days_1_7", "days_8_30", "days_31_60", "days_over_60")

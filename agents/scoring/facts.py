@@ -126,11 +126,6 @@ def _distinct_pans_by(field: str, values: set[str]) -> dict[str, int]:
     return {row[field]: row["pans"] for row in rows}
 
 
-def verified_monthly_incomes(customer_ids: set[int]) -> dict[int, Decimal]:
-    """Monthly income seen in the customers' own bank transactions (absent: no bank data)."""
-    return estimated_monthly_incomes(customer_ids=customer_ids)
-
-
 class CustomerKeys(TypedDict):
     """The customer's duplicate-check keys, annotated on each application by the caller."""
 
@@ -145,7 +140,8 @@ def load_facts(applications: list[WithAnnotations[LoanApplication, CustomerKeys]
     by_pan = _counts_by_pan(_customers_by_pan({a.customer_pan_hash for a in applications}))
     pans_by_email = _distinct_pans_by("email", {a.customer_email for a in applications})
     pans_by_phone = _distinct_pans_by("phone", {a.customer_phone for a in applications if a.customer_phone})
-    incomes = verified_monthly_incomes({a.customer_id for a in applications})
+    # Monthly income seen in the customers' own bank transactions (absent: no bank data).
+    incomes = estimated_monthly_incomes(customer_ids={a.customer_id for a in applications})
     facts = []
     for a in applications:
         open_count, recent_count = by_pan.get(a.customer_pan_hash, (0, 0))

@@ -26,7 +26,6 @@ def score_in_batches(
     *,
     application_ids: Sequence[UUID | str],
     batch_size: int = 500,
-    trigger: str = ScoringTrigger.BATCH,
     progress: Callable[[int], object] | None = None,
     rescore_decided: bool = True,
 ) -> ScoringReport:
@@ -43,22 +42,20 @@ def score_in_batches(
         with transaction.atomic():
             if rescore_decided:
                 application_services.request_rescoring(application_ids=batch, skip_pending_proposals=True)
-            total.add(score_applications(application_ids=batch, trigger=trigger))
+            total.add(score_applications(application_ids=batch, trigger=ScoringTrigger.BATCH))
         if progress:
             progress(len(batch))
     return total
 
 
-def score_stalled_applications(
-    *, unchanged_for: timedelta, batch_size: int = 500, limit: int | None = None
-) -> ScoringReport:
+def score_stalled_applications(*, unchanged_for: timedelta, batch_size: int = 500) -> ScoringReport:
     """Score applications left waiting for scoring (submitted, or sent back to scoring) that
     nothing touched for `unchanged_for`: a consumer that gave up, no active policy at the time,
     a re-score task lost with its broker. One transaction per batch; ones a scorer holds right now
     are skipped (it is scoring them)."""
     if unchanged_for <= timedelta(0):
         raise DomainError("The sweep needs a positive waiting time.", fields={"unchanged_for": ["Must be positive."]})
-    ids = stalled_application_ids(unchanged_since=timezone.now() - unchanged_for, limit=limit)
+    ids = stalled_application_ids(unchanged_since=timezone.now() - unchanged_for)
     total = ScoringReport()
     for start in range(0, len(ids), batch_size):
         total.add(score_applications(application_ids=ids[start : start + batch_size], trigger=ScoringTrigger.SWEEP))

@@ -36,28 +36,13 @@ class CustomerForm(ServiceModelForm):
 
     def call_service(self) -> Customer:
         data = self.cleaned_data
+        contact = {name: data[name] for name in ("full_name", "email", "phone", "address", "push_token")}
         if self.instance.pk is None:
             return services.register_customer(
                 partner=data["partner"],
-                data=services.CustomerData(
-                    full_name=data["full_name"],
-                    email=data["email"],
-                    pan=data["pan"],
-                    phone=data["phone"],
-                    address=data["address"],
-                    external_ref=data["external_ref"],
-                    push_token=data["push_token"],
-                ),
+                data=services.CustomerData(pan=data["pan"], external_ref=data["external_ref"], **contact),
             )
-        return services.update_customer(
-            customer_id=self.instance.pk,
-            full_name=data["full_name"],
-            email=data["email"],
-            phone=data["phone"],
-            address=data["address"],
-            push_token=data["push_token"],
-            pan=data["pan"] or None,
-        )
+        return services.update_customer(customer_id=self.instance.pk, pan=data["pan"] or None, **contact)
 
 
 @admin.register(Customer)

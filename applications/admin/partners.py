@@ -30,14 +30,10 @@ class PartnerForm(ServiceModelForm):
 
     def call_service(self) -> Partner:
         data = self.cleaned_data
+        shared = {"name": data["name"], "contact_email": data["contact_email"]}
         if self.instance.pk is None:
-            return services.register_partner(name=data["name"], code=data["code"], contact_email=data["contact_email"])
-        return services.update_partner(
-            partner_id=self.instance.pk,
-            name=data["name"],
-            contact_email=data["contact_email"],
-            is_active=data["is_active"],
-        )
+            return services.register_partner(code=data["code"], **shared)
+        return services.update_partner(partner_id=self.instance.pk, is_active=data["is_active"], **shared)
 
 
 class PartnerAPIKeyInline(ReadOnlyInlineMixin, admin.TabularInline):

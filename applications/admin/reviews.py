@@ -35,23 +35,11 @@ class ReviewerForm(ServiceModelForm):
         data: dict[str, Any] = {
             name: self.cleaned_data.get(name, getattr(self.instance, name, None)) for name in self.Meta.fields
         }
+        authority = {name: data[name] for name in ("role", "approval_limit", "capacity", "manager")}
         if self.instance.pk is None:
-            return services.register_reviewer(
-                actor=self.user,
-                user=data["user"],
-                role=data["role"],
-                approval_limit=data["approval_limit"],
-                capacity=data["capacity"],
-                manager=data["manager"],
-            )
+            return services.register_reviewer(actor=self.user, user=data["user"], **authority)
         return services.update_reviewer(
-            actor=self.user,
-            reviewer_id=self.instance.pk,
-            role=data["role"],
-            approval_limit=data["approval_limit"],
-            capacity=data["capacity"],
-            manager=data["manager"],
-            is_active=data["is_active"],
+            actor=self.user, reviewer_id=self.instance.pk, is_active=data["is_active"], **authority
         )
 
 

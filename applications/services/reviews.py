@@ -371,25 +371,18 @@ def _approve(application, reviewer: Reviewer, amount, interest_rate, comment) ->
         raise ValidationError(
             {"amount": [f"Above your approval limit ({reviewer.approval_limit}) and no active manager to confirm it."]}
         )
+    # The manager confirms the proposal: a pre-approved application moves to manual review first.
+    proposal = {
+        "proposed_amount": amount,
+        "assigned_to": reviewer.manager.user,
+        "assigned_at": timezone.now(),
+        "decision_note": comment,
+        **rate,
+    }
     if application.status == ApplicationStatus.PRE_APPROVED:
-        _move(
-            application,
-            ApplicationStatus.MANUAL_REVIEW,
-            proposed_amount=amount,
-            assigned_to=reviewer.manager.user,
-            assigned_at=timezone.now(),
-            decision_note=comment,
-            **rate,
-        )
+        _move(application, ApplicationStatus.MANUAL_REVIEW, **proposal)
     else:
-        _update(
-            application,
-            proposed_amount=amount,
-            assigned_to=reviewer.manager.user,
-            assigned_at=timezone.now(),
-            decision_note=comment,
-            **rate,
-        )
+        _update(application, **proposal)
     return ReviewOutcome.PROPOSED, amount
 
 

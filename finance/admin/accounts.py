@@ -11,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 from loanproject.core.admin.actions import run_for_each
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
-from loanproject.core.admin.readonly import ReadOnlyAdminMixin
+from loanproject.core.admin.readonly import NoDeleteAdminMixin, ReadOnlyAdminMixin
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 
 from .. import services
@@ -153,7 +153,9 @@ class TransactionImportForm(ServiceModelForm):
 
 
 @admin.register(TransactionImport)
-class TransactionImportAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class TransactionImportAdmin(
+    LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin
+):
     """Staff import a CSV file here ("Add"); every import, whoever ran it, is listed with its report."""
 
     form = TransactionImportForm
@@ -202,9 +204,6 @@ class TransactionImportAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdm
         return [] if obj is None else self.readonly_fields
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
     @admin.display(description="Refused rows")

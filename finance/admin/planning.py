@@ -57,23 +57,10 @@ class BudgetForm(ServiceModelForm):
 
     def call_service(self) -> Budget:
         data = self.cleaned_data
+        budget = {name: data[name] for name in ("name", "period", "start_date", "end_date")}
         if self.instance.pk is None:
-            return services.create_budget(
-                customer_id=data["customer"].pk,
-                name=data["name"],
-                period=data["period"],
-                start_date=data["start_date"],
-                end_date=data["end_date"],
-                limits=data["limits_text"],
-            )
-        return services.update_budget(
-            budget_id=self.instance.pk,
-            name=data["name"],
-            period=data["period"],
-            start_date=data["start_date"],
-            end_date=data["end_date"],
-            limits=data["limits_text"],
-        )
+            return services.create_budget(customer_id=data["customer"].pk, limits=data["limits_text"], **budget)
+        return services.update_budget(budget_id=self.instance.pk, limits=data["limits_text"], **budget)
 
     def _add_service_error(self, exc) -> None:
         if hasattr(exc, "error_dict") and "limits" in exc.error_dict:

@@ -626,8 +626,6 @@ def import_transactions(
     partner: Partner | None = None,
     started_by: User | None = None,
     source_name: str = "",
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    max_errors: int = DEFAULT_MAX_ERRORS,
 ) -> ImportReport:
     """Import transactions given as data (the partner API, a provider sync).
 
@@ -637,7 +635,6 @@ def import_transactions(
     CSV import. Runs in one transaction with its record: whatever fails leaves no record behind,
     so none stays "running".
     """
-    _check_options(chunk_size, max_errors)
     ids = set()
     for item in transactions:
         if isinstance(item, TransactionInput):
@@ -676,8 +673,8 @@ def import_transactions(
         record = TransactionImport.objects.create(
             source=TransactionImportSource.API, source_name=source_name[:255], partner=partner, started_by=started_by
         )
-        report = ImportReport(import_id=record.pk, max_errors=max_errors)
-        _consume(rows(), report, chunk_size=chunk_size, progress=None)
+        report = ImportReport(import_id=record.pk, max_errors=DEFAULT_MAX_ERRORS)
+        _consume(rows(), report, chunk_size=DEFAULT_CHUNK_SIZE, progress=None)
         _finish_record(record, report, position_key="index")
     return report
 
@@ -693,15 +690,3 @@ def count_csv_rows(csv_file: IO[bytes]) -> int:
         lines += 1
     csv_file.seek(0)
     return max(lines - 1, 0)
-
-
-__all__ = [
-    "CSV_COLUMNS",
-    "ImportReport",
-    "ParsedRow",
-    "RowError",
-    "TransactionInput",
-    "count_csv_rows",
-    "import_transactions",
-    "import_transactions_csv",
-]

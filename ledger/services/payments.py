@@ -172,12 +172,7 @@ def record_payment(
 
 @transaction.atomic
 def apply_party_credit(
-    *,
-    party: Party,
-    currency: str | None = None,
-    applied_on: date | None = None,
-    categories: Sequence[str] | None = None,
-    created_by: User | None = None,
+    *, party: Party, currency: str | None = None, applied_on: date | None = None, created_by: User | None = None
 ) -> CreditApplication | None:
     """Use the party's credit (overpayments) to pay its open items, in the order payments pay
     them. Returns None when there is no credit, its account is closed, or nothing is open to pay.
@@ -193,7 +188,7 @@ def apply_party_credit(
     available = credit_balance(account=credit_account)
     if available <= ZERO:
         return None
-    shares, left = _allocate(lock_open_items_of(party, currency=currency), available, categories)
+    shares, left = _allocate(lock_open_items_of(party, currency=currency), available, None)
     if not shares:
         return None
     applied = available - left

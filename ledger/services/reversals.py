@@ -143,9 +143,7 @@ def reverse_entry(
 
 
 @transaction.atomic
-def reverse_payment(
-    *, party: Party, entry_id: int, reason: str, reversal_date: date | None = None, created_by: User | None = None
-) -> JournalEntry:
+def reverse_payment(*, party: Party, entry_id: int, reason: str, created_by: User | None = None) -> JournalEntry:
     """Reverse a payment of `party` (a bounced cheque, a payment booked to the wrong party): what
     it paid is open again and the credit it left is taken back."""
     entry = lock_entry(entry_id)
@@ -154,4 +152,4 @@ def reverse_payment(
     )
     if entry.source != PAYMENT_SOURCE or party_legs != {(party.type, party.id)}:
         raise NotFound(f"Entry #{entry.pk} is not a payment of {party}.")
-    return reverse_entry(entry_id=entry.pk, reason=reason, reversal_date=reversal_date, created_by=created_by)
+    return reverse_entry(entry_id=entry.pk, reason=reason, created_by=created_by)

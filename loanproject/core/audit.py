@@ -85,10 +85,7 @@ def _request_context() -> dict[str, Any]:
 
 
 def log_bulk_changes(
-    *,
-    model: type[Model],
-    changes: Iterable[tuple[Model, Mapping[str, tuple[object, object]]]],
-    action: int | None = None,
+    *, model: type[Model], changes: Iterable[tuple[Model, Mapping[str, tuple[object, object]]]]
 ) -> int:
     """Audit entries for rows changed by a bulk UPDATE, which django-auditlog cannot see.
 
@@ -108,14 +105,13 @@ def log_bulk_changes(
     actor_id = context["actor"].pk if context["actor"] else None
     now = timezone.now()
     cid = get_cid()
-    action = LogEntry.Action.UPDATE if action is None else action
     rows = [
         (
             content_type.pk,
             str(instance.pk),
             instance.pk if isinstance(instance.pk, int) else None,
             smart_str(instance),
-            action,
+            LogEntry.Action.UPDATE,
             # str() is what smart_str does for the values models hold (text, numbers, dates, ids).
             {name: [str(old), str(new)] for name, (old, new) in fields.items()},
             "",

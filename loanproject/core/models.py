@@ -64,10 +64,6 @@ class OutboxEvent(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.topic} {self.aggregate_type}:{self.aggregate_id}"
 
-    @property
-    def is_published(self) -> bool:
-        return self.published_at is not None
-
 
 class ProcessedEvent(models.Model):
     consumer = models.CharField(max_length=150)

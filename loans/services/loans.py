@@ -277,61 +277,44 @@ def cancel_loan(*, loan_id: int, reason: str, actor: User) -> DriverLoan:
     return loan
 
 
-def settled_loans(driver_id: int):
-    """Active loans of the driver with every installment posted and its open item paid."""
+def _loans_owing(driver_id: int, *, status: str, owing: bool):
+    """The driver's loans in `status` that still owe something (an installment unposted, or
+    posted with its open item unpaid), or with `owing=False` those that owe nothing."""
     unposted = Installment.objects.filter(loan=OuterRef("pk"), status=InstallmentStatus.SCHEDULED)
     unpaid = Installment.objects.filter(
         loan=OuterRef("pk"),
         status=InstallmentStatus.POSTED,
         posted_entry__in=OpenItem.objects.filter(status=OpenItemStatus.OPEN).values("entry_id"),
     )
-    return (
-        DriverLoan.objects.filter(driver_id=driver_id, status=LoanStatus.ACTIVE)
-        .exclude(Exists(unposted))
-        .exclude(Exists(unpaid))
-    )
+    owes = Exists(unposted) | Exists(unpaid)
+    return DriverLoan.objects.filter(driver_id=driver_id, status=status).filter(owes if owing else ~owes)
+
+
+def _move_loans(driver_id: int, *, status: str, owing: bool, to: str) -> list[DriverLoan]:
+    """Lock each loan `_loans_owing` finds, check it again under the lock, and move it to `to`."""
+    moved = []
+    for loan_id in _loans_owing(driver_id, status=status, owing=owing).order_by("pk").values_list("pk", flat=True):
+        loan = lock_loan(loan_id)
+        if loan.status != status or not _loans_owing(driver_id, status=status, owing=owing).filter(pk=loan.pk).exists():
+            continue
+        loan.status, loan.closed_at = to, timezone.now() if to == LoanStatus.CLOSED else None
+        loan.save(update_fields=["status", "closed_at"])
+        moved.append(loan)
+    return moved
 
 
 @transaction.atomic
 def close_settled_loans(*, driver_id: int) -> list[DriverLoan]:
-    """Close the driver's loans with nothing left to pay; returns those it closed."""
-    closed = []
-    for loan_id in settled_loans(driver_id).order_by("pk").values_list("pk", flat=True):
-        loan = lock_loan(loan_id)
-        if loan.status != LoanStatus.ACTIVE or not settled_loans(driver_id).filter(pk=loan.pk).exists():
-            continue
-        loan.status, loan.closed_at = LoanStatus.CLOSED, timezone.now()
-        loan.save(update_fields=["status", "closed_at"])
-        closed.append(loan)
-    return closed
-
-
-def unsettled_closed_loans(driver_id: int):
-    """Closed loans of the driver with an installment that is open again (a payment reversed)."""
-    unpaid = Installment.objects.filter(
-        loan=OuterRef("pk"),
-        status=InstallmentStatus.POSTED,
-        posted_entry__in=OpenItem.objects.filter(status=OpenItemStatus.OPEN).values("entry_id"),
-    )
-    unposted = Installment.objects.filter(loan=OuterRef("pk"), status=InstallmentStatus.SCHEDULED)
-    return DriverLoan.objects.filter(driver_id=driver_id, status=LoanStatus.CLOSED).filter(
-        Exists(unpaid) | Exists(unposted)
-    )
+    """Close the driver's active loans with nothing left to pay (every installment posted and its
+    open item paid); returns those it closed."""
+    return _move_loans(driver_id, status=LoanStatus.ACTIVE, owing=False, to=LoanStatus.CLOSED)
 
 
 @transaction.atomic
 def reopen_unsettled_loans(*, driver_id: int) -> list[DriverLoan]:
     """Make the driver's closed loans active again where something is owed again (a payment or a
     credit application was reversed); returns those it reopened."""
-    reopened = []
-    for loan_id in unsettled_closed_loans(driver_id).order_by("pk").values_list("pk", flat=True):
-        loan = lock_loan(loan_id)
-        if loan.status != LoanStatus.CLOSED or not unsettled_closed_loans(driver_id).filter(pk=loan.pk).exists():
-            continue
-        loan.status, loan.closed_at = LoanStatus.ACTIVE, None
-        loan.save(update_fields=["status", "closed_at"])
-        reopened.append(loan)
-    return reopened
+    return _move_loans(driver_id, status=LoanStatus.CLOSED, owing=True, to=LoanStatus.ACTIVE)
 
 
 @transaction.atomic

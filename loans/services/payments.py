@@ -73,19 +73,11 @@ def record_driver_payment(
 
 
 @transaction.atomic
-def reverse_driver_payment(
-    *, driver_id: int, payment_entry_id: int, reason: str, actor: User, reversed_on: date | None = None
-) -> DriverPaymentReversal:
+def reverse_driver_payment(*, driver_id: int, payment_entry_id: int, reason: str, actor: User) -> DriverPaymentReversal:
     """Take back a driver's payment (a bounced cheque): the installments it paid are unpaid again,
     the credit it left is gone, and the loans it had settled are active again."""
     driver = _driver(driver_id)
-    if reversed_on is not None:
-        validate_business_date(reversed_on, field="reversed_on")
     reversal = ledger.reverse_payment(
-        party=accounts.driver_party(driver),
-        entry_id=payment_entry_id,
-        reason=reason,
-        reversal_date=reversed_on,
-        created_by=actor,
+        party=accounts.driver_party(driver), entry_id=payment_entry_id, reason=reason, created_by=actor
     )
     return DriverPaymentReversal(reversal=reversal, reopened_loans=reopen_unsettled_loans(driver_id=driver.pk))

@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from .. import outbox as outbox_service
 from ..models import IdempotencyKey, OutboxEvent, ProcessedEvent
 from .paginator import LargeTableAdminMixin
-from .readonly import ActionsOnlyAdminMixin, ReadOnlyAdminMixin
+from .readonly import ActionsOnlyAdminMixin, NoDeleteAdminMixin, ReadOnlyAdminMixin
 
 
 class PublishedFilter(admin.SimpleListFilter):
@@ -94,7 +94,7 @@ class ResponseStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(LargeTableAdminMixin, ActionsOnlyAdminMixin, admin.ModelAdmin[OutboxEvent]):
+class OutboxEventAdmin(LargeTableAdminMixin, ActionsOnlyAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin[OutboxEvent]):
     list_display = [
         "id",
         "topic",
@@ -113,9 +113,6 @@ class OutboxEventAdmin(LargeTableAdminMixin, ActionsOnlyAdminMixin, admin.ModelA
     actions = ["retry_now", "republish"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: OutboxEvent | None = None) -> bool:
         return False
 
     @admin.action(description="Retry selected pending events now", permissions=["change"])
