@@ -313,7 +313,7 @@ def _customers(sizes: Sizes, now: datetime) -> int:
                (%(pans)s::text[])[1 + n %% %(pan_pool)s],
                encode(sha256(convert_to('bench-pan:' || n, 'UTF8')), 'hex'),
                ts, ts
-          FROM generate_series(0, %(count)s - 1) n
+          FROM generate_series(0::bigint, %(count)s - 1) n
          CROSS JOIN (SELECT array_agg(id ORDER BY code) AS ids FROM applications_partner) p
          CROSS JOIN LATERAL (SELECT %(now)s::timestamptz - interval '730 days' * (1 - n::float8 / %(count)s) AS ts) t
           JOIN unnest(%(first)s::text[]) WITH ORDINALITY f(name, i) ON f.i = 1 + n %% %(firsts)s
@@ -352,7 +352,7 @@ def _applications(sizes: Sizes, now: datetime) -> int:
                    least(c.created_at + interval '1 minute' * ((n * 7919) %% 43200), %(now)s::timestamptz - interval '1 minute')
                        AS submitted_at,
                    1000 + ((n * 104729) %% 590) * 100 AS amount
-              FROM generate_series(0, %(count)s - 1) n
+              FROM generate_series(0::bigint, %(count)s - 1) n
               JOIN applications_customer c ON c.id = %(first_customer)s + n %% %(customers)s
              CROSS JOIN LATERAL (SELECT (n * 7) %% 100 AS b) bucket
              CROSS JOIN LATERAL (SELECT {_STATUS_OF_BUCKET} AS status) s
@@ -431,7 +431,7 @@ def _loans(sizes: Sizes, this_sunday: date) -> int:
         INSERT INTO loans_driver (tlc_license_number, full_name, email, phone, status, created_at, updated_at)
         SELECT '5' || lpad(n::text, 7, '0'), f.name || ' ' || l.name || ' ' || n,
                'driver' || n || '@example.com', '+1917' || lpad(n::text, 7, '0'), 'active', now(), now()
-          FROM generate_series(0, %(count)s - 1) n
+          FROM generate_series(0::bigint, %(count)s - 1) n
           JOIN unnest(%(first)s::text[]) WITH ORDINALITY f(name, i) ON f.i = 1 + (n * 7) %% %(firsts)s
           JOIN unnest(%(last)s::text[]) WITH ORDINALITY l(name, i) ON l.i = 1 + (n * 11) %% 40
          ORDER BY n
@@ -440,14 +440,14 @@ def _loans(sizes: Sizes, this_sunday: date) -> int:
     )
     # Loan n starts (n * 7919) mod 104 weeks before the backlog; loan 0 starts 104 weeks before it.
     # About half of the installments are then due before the backlog (posted).
-    start = "(%(this_sunday)s::date - 7 * (%(backlog)s + CASE WHEN n = 0 THEN 104 ELSE (n * 7919) %% 104 END))"
+    start = "(%(this_sunday)s::date - (7 * (%(backlog)s + CASE WHEN n = 0 THEN 104 ELSE (n * 7919) %% 104 END))::int)"
     rows += _execute(
         f"""
         INSERT INTO loans_lease (driver_id, lease_number, medallion_number, vehicle_vin, vehicle_plate, start_date,
                                  created_at)
         SELECT d.id, 'LS-' || lpad(n::text, 7, '0'), (n %% 9 + 1) || 'X' || lpad((n %% 100)::text, 2, '0'), '',
                'T' || lpad(n::text, 6, '0') || 'C', {start} - 7, now()
-          FROM generate_series(0, %(count)s - 1) n
+          FROM generate_series(0::bigint, %(count)s - 1) n
           JOIN loans_driver d ON d.tlc_license_number = '5' || lpad(n::text, 7, '0')
         """,
         {**params, "this_sunday": this_sunday, "backlog": BACKLOG_WEEKS},
@@ -469,7 +469,7 @@ def _loans(sizes: Sizes, this_sunday: date) -> int:
                CASE WHEN n = 0 THEN 26000.00 ELSE (ARRAY[2600.00, 5200.00, 7800.00])[1 + n %% 3] END, 10.000,
                'weekly', 'annuity', {start}, CASE WHEN n = 0 THEN %(long)s ELSE %(weeks)s END, 'Vehicle repairs',
                'active', %(user)s, a.id, ({start} - 7)::timestamp AT TIME ZONE 'America/New_York'
-          FROM generate_series(0, %(count)s - 1) n
+          FROM generate_series(0::bigint, %(count)s - 1) n
           JOIN loans_driver d ON d.tlc_license_number = '5' || lpad(n::text, 7, '0')
           JOIN loans_lease ls ON ls.driver_id = d.id
           JOIN ledger_account a ON a.party_type = 'loans.driver' AND a.party_id = d.id::text AND a.category = 'LOANS'
