@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from loanproject.core.api.idempotency import IDEMPOTENCY_HEADER, StoredResponse, idempotency_key, respond_once
+from loanproject.core.api.pagination import CursorPagination
 from loanproject.core.errors import NotFound
 
 from .. import selectors, services
@@ -29,6 +30,8 @@ from .serializers import (
 class ApplicationViewSet(PartnerAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ApplicationSerializer
     filterset_class = ApplicationFilter
+    pagination_class = CursorPagination
+    # Each backed by an index (partner, field, id): migration 0010.
     ordering_fields = ["submitted_at", "requested_amount", "updated_at"]
     ordering = ["-submitted_at", "-id"]
 
@@ -88,6 +91,8 @@ class ApplicationViewSet(PartnerAPIMixin, mixins.ListModelMixin, mixins.Retrieve
 
 class CustomerViewSet(PartnerAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = CustomerSerializer
+    pagination_class = CursorPagination
+    # Each backed by an index (partner, field, id): migration 0010.
     ordering_fields = ["created_at", "full_name"]
     ordering = ["-id"]
     filterset_fields = ["external_ref", "email"]
