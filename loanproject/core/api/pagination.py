@@ -23,7 +23,7 @@ from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import BooleanField, F, Field, Func, Model, QuerySet, Value
+from django.db.models import BooleanField, F, Field, Func, Model, QuerySet, UniqueConstraint, Value
 from django.db.models.sql.compiler import SQLCompiler
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination, PageNumberPagination
@@ -145,7 +145,6 @@ class CursorPagination(BasePagination):
             if len(terms) != 1 or terms[0].lstrip("-") not in allowed:
                 choices = ", ".join(sorted(allowed))
                 raise ValidationError({self.ordering_param: [f"Order by one of: {choices} (prefix - for descending)."]})
-            terms.append(f"-{pk}" if terms[0].startswith("-") else pk)
         else:
             terms = list(getattr(view, "ordering", None) or [f"-{pk}"])
         ordering = _with_tiebreaker(terms, queryset.model)
@@ -238,7 +237,7 @@ def _with_tiebreaker(terms: list[str], model: type[Model]) -> list[str]:
     pk = _pk_name(model)
     first = terms[0]
     field = _field(model, first)
-    if field.primary_key or field.unique:
+    if _is_unique(model, field):
         if len(terms) > 1:
             raise ImproperlyConfigured(f"Cursor ordering {terms} continues after the unique {first!r}.")
         return [first]
@@ -254,6 +253,19 @@ def _field(model: type[Model], term: str) -> AnyField:
     if not isinstance(field, Field) or not field.concrete:
         raise ImproperlyConfigured(f"Cursor ordering {term!r} is not a column of {model.__name__}.")
     return field
+
+
+def _is_unique(model: type[Model], field: AnyField) -> bool:
+    """The primary key, a unique field, or a field an unconditional single-column unique constraint names."""
+    if field.primary_key or field.unique:
+        return True
+    return any(
+        isinstance(constraint, UniqueConstraint)
+        and tuple(constraint.fields) == (field.name,)
+        and constraint.condition is None
+        and not constraint.expressions
+        for constraint in model._meta.constraints
+    )
 
 
 def _pk_name(model: type[Model]) -> str:
