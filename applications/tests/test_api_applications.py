@@ -301,6 +301,28 @@ class TestRead:
             },
         ]
 
+    def test_stats_are_computed_once_a_minute_per_partner_and_filters(
+        self, partner_client, partner, other_partner_client, other_partner, django_assert_num_queries
+    ):
+        customer = CustomerFactory(partner=partner)
+        LoanApplicationFactory(customer=customer, status=ApplicationStatus.APPROVED, approved_amount=Decimal("10.00"))
+        LoanApplicationFactory(status=ApplicationStatus.REJECTED, customer=CustomerFactory(partner=other_partner))
+
+        with django_assert_num_queries(4):  # API key, counts, top customers (by id), their names
+            first = partner_client.get(f"{URL}stats/").json()
+        LoanApplicationFactory(customer=customer, status=ApplicationStatus.REJECTED)
+        with django_assert_num_queries(1):  # API key; the figures come from the cache
+            again = partner_client.get(f"{URL}stats/").json()
+        filtered = partner_client.get(f"{URL}stats/?status=rejected").json()
+        theirs = other_partner_client.get(f"{URL}stats/").json()
+
+        assert again == first
+        assert (first["by_status"]["approved"], first["by_status"]["rejected"]) == (1, 0)
+        assert (filtered["by_status"]["approved"], filtered["by_status"]["rejected"]) == (0, 1)
+        assert (theirs["by_status"]["approved"], theirs["by_status"]["rejected"], theirs["top_customers"]) == (0, 1, [])
+        cache.clear()  # a minute later
+        assert partner_client.get(f"{URL}stats/").json()["by_status"]["rejected"] == 1
+
 
 class TestPartnerIsolation:
     def test_another_partners_application_is_404_everywhere(self, partner_client, other_partner):
