@@ -75,6 +75,7 @@ def main() -> None:
         ("stats", f"{URL}stats/"),
         ("customers", "/api/v1/customers/"),
         ("customers ordering=full_name", "/api/v1/customers/?ordering=full_name"),
+        ("finance transactions", "/api/v1/finance/transactions/"),
     ]
     print(f"partner {partner.pk}: {LoanApplication.objects.filter(partner=partner).count()} applications")
     print(f"{'call':<34}{'median ms':>10}{'min':>8}{'max':>8}{'queries':>9}{'goal':>7}")
