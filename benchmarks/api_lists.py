@@ -34,6 +34,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
     setup_django(url, migrate=False)
 
+    from django.core.cache import cache
     from django.db import connection
     from django.db.models import Count
     from django.test import Client
@@ -72,28 +73,32 @@ def main() -> None:
         (f"deep page ({args.deep})", deep_path),
         ("status=manual_review", f"{URL}?status=manual_review"),
         ("status=approved&status=booked", f"{URL}?status=approved&status=booked"),
-        ("stats", f"{URL}stats/"),
+        ("stats, cold (cache emptied)", f"{URL}stats/"),
+        ("stats, within its 60 s", f"{URL}stats/"),
         ("customers", "/api/v1/customers/"),
         ("customers ordering=full_name", "/api/v1/customers/?ordering=full_name"),
         ("finance transactions", "/api/v1/finance/transactions/"),
     ]
     print(f"partner {partner.pk}: {LoanApplication.objects.filter(partner=partner).count()} applications")
     print(f"{'call':<34}{'median ms':>10}{'min':>8}{'max':>8}{'queries':>9}{'goal':>7}")
-    with override_settings(PARTNER_THROTTLE_RATE="100000/s"):
-        for name, path in calls:
-            get(path)  # warm-up
-            timings = []
-            for _ in range(5):
-                start = time.perf_counter()
-                get(path)
-                timings.append((time.perf_counter() - start) * 1000)
-            with CaptureQueriesContext(connection) as queries:
-                get(path)
-            median = statistics.median(timings)
-            flag = "ok" if median <= GOAL_MS else "OVER"
-            print(
-                f"{name:<34}{median:>10.1f}{min(timings):>8.1f}{max(timings):>8.1f}{len(queries):>9}{GOAL_MS:>5} {flag}"
-            )
+    for name, path in calls:
+        cold = name.startswith("stats, cold")
+        get(path)  # warm-up
+        timings = []
+        for _ in range(5):
+            if cold:
+                cache.clear()
+            start = time.perf_counter()
+            get(path)
+            timings.append((time.perf_counter() - start) * 1000)
+        if cold:
+            cache.clear()
+        with CaptureQueriesContext(connection) as queries:
+            get(path)
+        median = statistics.median(timings)
+        flag = "ok" if median <= GOAL_MS else "OVER"
+        print(f"{name:<34}{median:>10.1f}{min(timings):>8.1f}{max(timings):>8.1f}{len(queries):>9}{GOAL_MS:>5} {flag}")
+    unthrottled.disable()
     PartnerAPIKey.objects.filter(name="bench api_lists").delete()
 
 
