@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -29,39 +32,65 @@ def customers_visible_to(partner: Partner | None) -> QuerySet[Customer]:
 
 
 def application_status_counts(applications: QuerySet[LoanApplication]) -> dict[str, int]:
-    """{status: count} for every status, zeros included, in lifecycle order."""
+    """{status: count} for every status, zeros included, in lifecycle order. COUNT(*), not
+    COUNT(id): unfiltered, a partner's counts are an index-only scan of (partner, status)."""
     counts = dict(
-        applications.order_by().values_list("status").annotate(total=Count("pk")).values_list("status", "total")
+        applications.order_by().values_list("status").annotate(total=Count("*")).values_list("status", "total")
     )
     return {status: counts.get(status, 0) for status in ApplicationStatus.values}
 
 
 def top_customers_by_approved_amount(applications: QuerySet[LoanApplication], *, limit: int = 10) -> list[dict]:
-    """Customers with the largest approved (or booked) totals, largest first."""
-    rows = (
+    """Customers with the largest approved (or booked) totals, largest first. Summed per customer
+    id first; only the `limit` winners are then read from the customers table."""
+    rows = list(
         applications.filter(status__in=APPROVED_STATUSES)
         .order_by()
-        .values("customer_id", "customer__external_ref", "customer__full_name")
+        .values("customer_id")
         .annotate(
             approved_total=Coalesce(
                 Sum("approved_amount"),
                 Value(Decimal("0.00")),
                 output_field=DecimalField(max_digits=16, decimal_places=2),
             ),
-            approved_count=Count("pk"),
+            approved_count=Count("*"),
         )
         .order_by("-approved_total", "customer_id")[:limit]
     )
+    customers = Customer.objects.only("external_ref", "full_name").in_bulk([row["customer_id"] for row in rows])
     return [
         {
             "customer_id": row["customer_id"],
-            "external_ref": row["customer__external_ref"],
-            "full_name": row["customer__full_name"],
+            "external_ref": customers[row["customer_id"]].external_ref,
+            "full_name": customers[row["customer_id"]].full_name,
             "approved_total": row["approved_total"],
             "approved_applications": row["approved_count"],
         }
         for row in rows
     ]
+
+
+# A partner's figures may be this old: summing a large partner's approved amounts reads every
+# approved row (0.6-2 s at 800,000 applications), too slow for each call of a polling client.
+STATS_CACHE_SECONDS = 60
+
+
+def application_stats(
+    partner: Partner, applications: QuerySet[LoanApplication], *, filters: Mapping[str, list[str]]
+) -> dict[str, Any]:
+    """Counts by status and top customers of `applications` (the partner's, filtered by
+    `filters`), computed at most once per STATS_CACHE_SECONDS for the same partner and filters."""
+    fingerprint = hashlib.sha256(json.dumps(sorted(filters.items())).encode()).hexdigest()
+    stats = cache.get_or_set(
+        f"applications:stats:{partner.pk}:{fingerprint}",
+        lambda: {
+            "by_status": application_status_counts(applications),
+            "top_customers": top_customers_by_approved_amount(applications),
+        },
+        STATS_CACHE_SECONDS,
+    )
+    assert isinstance(stats, dict)  # the cache hands back what the callable made
+    return stats
 
 
 def review_queue(user) -> QuerySet[LoanApplication]:

@@ -177,7 +177,13 @@ class DriverLoan(models.Model):
             models.CheckConstraint(condition=Q(frequency__in=Frequency.values), name="loan_frequency_known"),
             models.CheckConstraint(condition=Q(method__in=Method.values), name="loan_method_known"),
         ]
-        indexes = [models.Index(fields=["status", "driver"], name="loan_status_driver_idx")]
+        indexes = [
+            models.Index(fields=["status", "driver"], name="loan_status_driver_idx"),
+            # The staff API's cursor orderings (core/api/pagination.py), the id breaking ties;
+            # loan_number is unique and the id is the primary key: they need none.
+            models.Index(fields=["created_at", "id"], name="loan_created_idx"),
+            models.Index(fields=["principal", "id"], name="loan_principal_idx"),
+        ]
         permissions = [("post_installments", "Can post installments"), ("export_loans", "Can export loan reports")]
 
     def __str__(self) -> str:

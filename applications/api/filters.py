@@ -7,8 +7,11 @@ from ..models import LoanApplication, RiskLevel
 
 
 class ApplicationFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=ApplicationStatus.choices)
-    risk_level = django_filters.MultipleChoiceFilter(choices=RiskLevel.choices)
+    # distinct=False: django-filter's MultipleChoiceFilter adds DISTINCT by default (for filters
+    # across to-many joins); on a column of the row itself it only made PostgreSQL sort and
+    # compare every column of the filtered set.
+    status = django_filters.MultipleChoiceFilter(choices=ApplicationStatus.choices, distinct=False)
+    risk_level = django_filters.MultipleChoiceFilter(choices=RiskLevel.choices, distinct=False)
     min_amount = django_filters.NumberFilter(field_name="requested_amount", lookup_expr="gte")
     max_amount = django_filters.NumberFilter(field_name="requested_amount", lookup_expr="lte")
     submitted_after = UtcDateTimeFilter(field_name="submitted_at", lookup_expr="gte")

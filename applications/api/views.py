@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from loanproject.core.api.idempotency import IDEMPOTENCY_HEADER, StoredResponse, idempotency_key, respond_once
+from loanproject.core.api.pagination import CursorPagination
 from loanproject.core.errors import NotFound
 
 from .. import selectors, services
@@ -29,6 +30,8 @@ from .serializers import (
 class ApplicationViewSet(PartnerAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ApplicationSerializer
     filterset_class = ApplicationFilter
+    pagination_class = CursorPagination
+    # Each backed by an index (partner, field, id): migration 0010.
     ordering_fields = ["submitted_at", "requested_amount", "updated_at"]
     ordering = ["-submitted_at", "-id"]
 
@@ -74,20 +77,28 @@ class ApplicationViewSet(PartnerAPIMixin, mixins.ListModelMixin, mixins.Retrieve
         )
         return Response(ApplicationSerializer(application).data)
 
-    @extend_schema(responses={200: ApplicationStatsSerializer}, filters=True)
-    @action(detail=False, methods=["get"])
+    @extend_schema(
+        responses={200: ApplicationStatsSerializer},
+        filters=True,
+        description="Counts by status and the top customers by approved amount (filters apply). The figures "
+        f"may be up to {selectors.STATS_CACHE_SECONDS} seconds old: they are computed once in that time "
+        "for the same partner and filters.",
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
     def stats(self, request: Request) -> Response:
-        """Counts by status and the top customers by approved amount (filters apply)."""
-        applications = self.filter_queryset(self.get_queryset())
-        body = {
-            "by_status": selectors.application_status_counts(applications),
-            "top_customers": selectors.top_customers_by_approved_amount(applications),
+        partner = self.partner
+        assert partner is not None  # IsPartner admits partners only
+        filters = {
+            name: values for name, values in request.query_params.lists() if name in ApplicationFilter.base_filters
         }
+        body = selectors.application_stats(partner, self.filter_queryset(self.get_queryset()), filters=filters)
         return Response(ApplicationStatsSerializer(body).data)
 
 
 class CustomerViewSet(PartnerAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = CustomerSerializer
+    pagination_class = CursorPagination
+    # Each backed by an index (partner, field, id): migration 0010.
     ordering_fields = ["created_at", "full_name"]
     ordering = ["-id"]
     filterset_fields = ["external_ref", "email"]

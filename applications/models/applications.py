@@ -174,8 +174,20 @@ class LoanApplication(models.Model):
             models.Index(fields=["submitted_at"], name="application_submitted_idx"),
             # Decision-time reports (the dashboard's approval rate); undecided rows stay out of it.
             models.Index(fields=["decided_at"], name="application_decided_idx", condition=Q(decided_at__isnull=False)),
-            models.Index(fields=["partner", "-submitted_at"], name="application_partner_recent"),
+            # The partner API's cursor orderings: one index per ordering, led by the partner, with
+            # the id that breaks ties (core/api/pagination.py). Scanned backwards for descending.
+            models.Index(fields=["partner", "submitted_at", "id"], name="application_partner_submitted"),
+            models.Index(fields=["partner", "requested_amount", "id"], name="application_partner_amount"),
+            models.Index(fields=["partner", "updated_at", "id"], name="application_partner_updated"),
             models.Index(fields=["partner", "status"], name="application_partner_status"),
+            # A partner's top customers by approved amount (the API's stats): read from the index
+            # alone, already in customer order; only approved and booked rows are in it.
+            models.Index(
+                fields=["partner", "customer"],
+                include=["approved_amount"],
+                condition=Q(status__in=[ApplicationStatus.APPROVED, ApplicationStatus.BOOKED]),
+                name="application_partner_approved",
+            ),
             models.Index(fields=["customer", "status"], name="application_customer_idx"),
             models.Index(fields=["assigned_to", "status"], name="application_queue_idx"),
         ]

@@ -69,6 +69,9 @@ class Customer(models.Model):
             models.Index(fields=["email"], name="customer_email_idx"),
             models.Index(fields=["phone"], name="customer_phone_idx"),
             models.Index(fields=["partner", "-id"], name="customer_partner_idx"),
+            # The partner API's cursor orderings (core/api/pagination.py), the id breaking ties.
+            models.Index(fields=["partner", "created_at", "id"], name="customer_partner_created"),
+            models.Index(fields=["partner", "full_name", "id"], name="customer_partner_name"),
             models.Index(fields=["created_at"], name="customer_created_idx"),  # the admin's date hierarchy
         ]
 

@@ -242,24 +242,25 @@ class TestRead:
         assert response.status_code == 400
         assert set(response.json()["error"]["fields"]) == {"status", "min_amount"}
 
-    def test_list_is_paginated(self, partner_client, partner):
+    def test_list_is_paged_by_cursor(self, partner_client, partner):
         LoanApplicationFactory.create_batch(3, customer=CustomerFactory(partner=partner))
 
-        response = partner_client.get(f"{URL}?page_size=2")
+        body = partner_client.get(f"{URL}?page_size=2").json()
 
-        body = response.json()
-        assert body["count"] == 3
-        assert len(body["results"]) == 2
-        assert body["next"].endswith("page=2&page_size=2")
+        assert set(body) == {"next", "previous", "results"}  # no count: it would scan the partner's rows
+        assert (len(body["results"]), body["previous"]) == (2, None)
+        assert "cursor=" in body["next"] and "page_size=2" in body["next"]
+        last = partner_client.get(body["next"]).json()
+        assert (len(last["results"]), last["next"]) == (1, None)
 
     def test_list_query_count_does_not_grow_with_rows(self, partner_client, partner, django_assert_num_queries):
         customer = CustomerFactory(partner=partner)
         LoanApplicationFactory.create_batch(2, customer=customer)
-        with django_assert_num_queries(3):  # API key + count + page (customers joined)
+        with django_assert_num_queries(2):  # API key + page (customers joined); no count
             assert len(partner_client.get(URL).json()["results"]) == 2
 
         LoanApplicationFactory.create_batch(25, customer=CustomerFactory(partner=partner))
-        with django_assert_num_queries(3):
+        with django_assert_num_queries(2):
             assert len(partner_client.get(URL).json()["results"]) == 27
 
     def test_stats_count_every_status_and_rank_customers(self, partner_client, partner):
@@ -300,6 +301,28 @@ class TestRead:
             },
         ]
 
+    def test_stats_are_computed_once_a_minute_per_partner_and_filters(
+        self, partner_client, partner, other_partner_client, other_partner, django_assert_num_queries
+    ):
+        customer = CustomerFactory(partner=partner)
+        LoanApplicationFactory(customer=customer, status=ApplicationStatus.APPROVED, approved_amount=Decimal("10.00"))
+        LoanApplicationFactory(status=ApplicationStatus.REJECTED, customer=CustomerFactory(partner=other_partner))
+
+        with django_assert_num_queries(4):  # API key, counts, top customers (by id), their names
+            first = partner_client.get(f"{URL}stats/").json()
+        LoanApplicationFactory(customer=customer, status=ApplicationStatus.REJECTED)
+        with django_assert_num_queries(1):  # API key; the figures come from the cache
+            again = partner_client.get(f"{URL}stats/").json()
+        filtered = partner_client.get(f"{URL}stats/?status=rejected").json()
+        theirs = other_partner_client.get(f"{URL}stats/").json()
+
+        assert again == first
+        assert (first["by_status"]["approved"], first["by_status"]["rejected"]) == (1, 0)
+        assert (filtered["by_status"]["approved"], filtered["by_status"]["rejected"]) == (0, 1)
+        assert (theirs["by_status"]["approved"], theirs["by_status"]["rejected"], theirs["top_customers"]) == (0, 1, [])
+        cache.clear()  # a minute later
+        assert partner_client.get(f"{URL}stats/").json()["by_status"]["rejected"] == 1
+
 
 class TestPartnerIsolation:
     def test_another_partners_application_is_404_everywhere(self, partner_client, other_partner):
@@ -312,7 +335,7 @@ class TestPartnerIsolation:
 
         assert (detail.status_code, withdraw.status_code) == (404, 404)
         assert detail.json()["error"]["code"] == "not_found"
-        assert listing["count"] == 0
+        assert listing["results"] == []
         assert sum(stats["by_status"].values()) == 0
         theirs.refresh_from_db()
         assert theirs.status == ApplicationStatus.SUBMITTED

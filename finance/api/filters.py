@@ -35,7 +35,7 @@ def id_filter(field_name: str) -> IdFilter:
 
 class BankConnectionFilter(django_filters.FilterSet):
     customer = id_filter("customer_id")
-    status = django_filters.MultipleChoiceFilter(choices=ConnectionStatus.choices)
+    status = django_filters.MultipleChoiceFilter(choices=ConnectionStatus.choices, distinct=False)
     provider = django_filters.ChoiceFilter(choices=Provider.choices)
 
     class Meta:
@@ -46,7 +46,7 @@ class BankConnectionFilter(django_filters.FilterSet):
 class AccountFilter(django_filters.FilterSet):
     customer = id_filter("customer_id")
     connection = id_filter("connection_id")
-    type = django_filters.MultipleChoiceFilter(choices=AccountType.choices)
+    type = django_filters.MultipleChoiceFilter(choices=AccountType.choices, distinct=False)  # a column: no DISTINCT
     include_closed = django_filters.BooleanFilter(method="keep", help_text="true: closed accounts too.")
 
     class Meta:

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from applications.api.authentication import PartnerAPIMixin
 from applications.selectors import customers_visible_to
 from loanproject.core.api.idempotency import IDEMPOTENCY_HEADER, StoredResponse, idempotency_key, respond_once
+from loanproject.core.api.pagination import CursorPagination
 from loanproject.core.api.parsers import DecimalJSONParser, StorableFormParser, StorableMultiPartParser
 from loanproject.core.auth import acting_user
 from loanproject.core.errors import NotFound
@@ -226,6 +227,9 @@ def _item_error(index: int, errors: dict) -> RowError:
 class TransactionViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     serializer_class = TransactionSerializer
     filterset_class = filters.TransactionFilter
+    # By cursor: no COUNT and no OFFSET over a million rows. Not yet one index per ordering led by
+    # the partner: a transaction reaches its partner through its customer (see README).
+    pagination_class = CursorPagination
     ordering_fields = ["date", "amount", "imported_at"]
     ordering = ["-date", "-id"]
 

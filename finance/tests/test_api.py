@@ -340,7 +340,7 @@ def test_transactions_of_a_closed_account_are_hidden(partner_client, account):
     row = TransactionFactory(account=account)
     Account.objects.filter(pk=account.pk).update(deleted_at="2026-01-01T00:00:00Z")
 
-    assert partner_client.get(f"{BASE}/transactions/").json()["count"] == 0
+    assert partner_client.get(f"{BASE}/transactions/").json()["results"] == []
     assert partner_client.get(f"{BASE}/transactions/{row.pk}/").status_code == 404
 
 

@@ -195,7 +195,7 @@ def test_one_error_component_has_the_shape_of_every_error_answer(openapi):
     [
         # Partner API: a key authenticates a partner (401), who is throttled (429) and never refused
         # once authenticated (no 403); only what a write can hit besides.
-        ("/api/v1/applications/", "get", ["400", "401", "404", "429", "503"]),
+        ("/api/v1/applications/", "get", ["400", "401", "429", "503"]),  # paged by cursor: no page to miss
         ("/api/v1/applications/", "post", ["400", "401", "409", "413", "415", "429", "503"]),
         ("/api/v1/applications/{id}/", "get", ["401", "404", "429", "503"]),
         ("/api/v1/applications/stats/", "get", ["400", "401", "429", "503"]),
@@ -206,10 +206,10 @@ def test_one_error_component_has_the_shape_of_every_error_answer(openapi):
         ("/api/v1/loans/", "post", ["400", "401", "403", "404", "409", "413", "415", "503"]),  # no such driver: 404
         ("/api/v1/loans/postings/", "post", ["400", "401", "403", "409", "413", "415", "503"]),
         ("/api/v1/loans/{loan_number}/", "get", ["401", "403", "404", "503"]),
-        # Paging and ordering never refuse a value (a page past the end is a 404).
-        ("/api/v1/loan-posting-runs/", "get", ["401", "403", "404", "503"]),
+        # A page number is never refused (past the end it is a 404); an unknown ordering is a 400.
+        ("/api/v1/loan-posting-runs/", "get", ["400", "401", "403", "404", "503"]),
         ("/api/v1/loans/reports/{name}/", "get", ["400", "401", "403", "404", "503"]),
-        ("/api/v1/reviews/queue/", "get", ["401", "403", "404", "503"]),
+        ("/api/v1/reviews/queue/", "get", ["400", "401", "403", "404", "503"]),
     ],
 )
 def test_each_operation_documents_the_errors_it_can_answer(openapi, path, method, statuses):

@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 
 from loanproject.core.api.authentication import HasStaffPermission, StaffTokenAuthentication
 from loanproject.core.api.idempotency import IDEMPOTENCY_HEADER, StoredResponse, idempotency_key, respond_once
-from loanproject.core.api.pagination import StandardPagination
+from loanproject.core.api.pagination import CursorPagination, StandardPagination
 from loanproject.core.auth import acting_user
 from loanproject.core.exports import EXPORT_FORMATS, XLSX_MEDIA_TYPE, export_response
 
@@ -68,6 +68,8 @@ class LoanViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     lookup_field = "loan_number"
     lookup_value_regex = r"DL-[0-9]{4}-[0-9]{4,}"
     filterset_fields = ["status", "driver", "frequency"]
+    pagination_class = CursorPagination
+    # Each backed by an index (migration 0006); loan_number by its unique constraint.
     ordering_fields = ["created_at", "principal", "loan_number"]
     ordering = ["-id"]
     required_permissions = {

@@ -549,3 +549,40 @@ def test_reversing_a_payment_needs_the_reverse_permission():
 
     assert response.status_code == 403
     assert not JournalEntry.objects.filter(source="ledger.reversal").exists()
+
+
+# --- The loan list --------------------------------------------------------------------------------
+
+
+def test_loans_are_paged_by_cursor_in_the_requested_order_ties_by_id(finance):
+    loans = [
+        make_loan(principal=principal, weeks=2) for principal in ("300.00", "100.00", "300.00", "200.00", "300.00")
+    ]
+    url = f"{LOANS}?page_size=2&ordering=-principal"
+    walked, pages = [], 0
+    while url:
+        with CaptureQueriesContext(connection) as captured:
+            body = finance.get(url).json()
+        pages += 1
+        # Token and user, the user's permissions (two), the page with driver, lease and creator joined.
+        assert len(captured) == 4, [query["sql"] for query in captured]
+        walked += [row["loan_number"] for row in body["results"]]
+        url = body["next"]
+
+    assert walked == [
+        loan.loan_number for loan in sorted(loans, key=lambda loan: (loan.principal, loan.pk), reverse=True)
+    ]
+    assert pages == 3
+    by_number = finance.get(f"{LOANS}?ordering=loan_number").json()["results"]
+    assert [row["loan_number"] for row in by_number] == sorted(loan.loan_number for loan in loans)
+
+
+def test_the_loan_list_refuses_page_numbers_and_orderings_it_does_not_offer(finance):
+    make_loan()
+
+    assert finance.get(f"{LOANS}?page=2").json()["error"]["fields"] == {
+        "page": ["This list is paged by cursor, not page number: follow the `next` and `previous` links."]
+    }
+    assert finance.get(f"{LOANS}?ordering=purpose").json()["error"]["fields"] == {
+        "ordering": ["Order by one of: created_at, loan_number, principal (prefix - for descending)."]
+    }

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django_filters import IsoDateTimeFilter
 from django_filters.fields import IsoDateTimeField
+from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 
 class UtcDateTimeField(IsoDateTimeField):
@@ -27,3 +34,19 @@ class UtcDateTimeField(IsoDateTimeField):
 
 class UtcDateTimeFilter(IsoDateTimeFilter):
     field_class = UtcDateTimeField
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """`?ordering=` a list does not offer is a 400 naming the choices (DRF ignores it silently,
+    and the caller reads rows in an order it did not ask for)."""
+
+    def remove_invalid_fields(
+        self, queryset: QuerySet[Any], fields: Iterable[str], view: APIView, request: Request
+    ) -> list[str]:
+        valid = {name for name, _ in self.get_valid_fields(queryset, view, {"request": request})}
+        terms = [term for term in fields if term]
+        if any(term.lstrip("-") not in valid for term in terms):
+            raise ApiValidationError(
+                {self.ordering_param: [f"Order by one of: {', '.join(sorted(valid))} (prefix - for descending)."]}
+            )
+        return terms

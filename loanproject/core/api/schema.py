@@ -27,7 +27,7 @@ from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ComponentRegistry, ResolvedComponent
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.filters import OrderingFilter
+from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 
 AnyField = serializers.Field[Any, Any, Any, Any]
@@ -193,8 +193,8 @@ class AutoSchema(SpectacularAutoSchema):
             "400": has_body or bool(refusable),
             "401": bool(security) and {} not in security,
             "403": may_refuse,
-            # A page past the end is a 404 too; views that answer 404 otherwise declare it.
-            "404": has_path_parameters or self._is_paginated(),
+            # A page number past the end is a 404 too; views that answer 404 otherwise declare it.
+            "404": has_path_parameters or isinstance(self._paginator(), PageNumberPagination),
             "409": self.method in UNSAFE_METHODS,
             "413": has_body,
             "415": has_body,
@@ -204,19 +204,17 @@ class AutoSchema(SpectacularAutoSchema):
         declared = operation["responses"]
         return [status for status, applies in wanted.items() if applies or status in declared]
 
-    def _is_paginated(self) -> bool:
-        return self.method == "GET" and self._is_list_view() and self._get_paginator() is not None
+    def _paginator(self) -> BasePagination | None:
+        paginator: BasePagination | None = None
+        if self.method == "GET" and self._is_list_view():
+            paginator = self._get_paginator()
+        return paginator
 
     def _lenient_query_parameters(self) -> set[str]:
-        """Query parameters that never refuse a value: paging (page_size falls back to the default;
-        a bad page is a 404) and ordering (unknown fields are ignored)."""
-        names: set[str | None] = set()
-        if self._is_paginated():
-            paginator = self._get_paginator()
-            names |= {getattr(paginator, "page_query_param", None), getattr(paginator, "page_size_query_param", None)}
-        for backend in getattr(self.view, "filter_backends", []):
-            if issubclass(backend, OrderingFilter):
-                names.add(backend.ordering_param)
+        """Query parameters that never refuse a value: page_size falls back to the default and a
+        bad page number is a 404. (An unknown ordering and a bad cursor are 400s.)"""
+        paginator = self._paginator()
+        names = {getattr(paginator, "page_query_param", None), getattr(paginator, "page_size_query_param", None)}
         return {name for name in names if name is not None}
 
 
