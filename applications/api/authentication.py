@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -18,6 +20,37 @@ from ..models import Partner, PartnerAPIKey
 KEYWORD = "Api-Key"
 
 
+class KnownKeys:
+    """The keys this process has verified lately, with their partner and its service user.
+
+    Looking a key up is a query per request; a key is kept PARTNER_API_KEY_CACHE_SECONDS (5 by
+    default) after it was read, then read again. So a revoked key, or the keys of a partner made
+    inactive, stop working within that time in every process (the revoking process has no way to
+    reach the others' memory); expiry dates are checked on each request. Only keys that verified
+    are kept (under a digest, not in clear), so wrong keys are never cached and the size is the
+    number of live keys.
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[bytes, tuple[float, PartnerAPIKey]] = {}
+
+    def get(self, key: str) -> PartnerAPIKey:
+        digest = hashlib.sha256(key.encode()).digest()
+        now = time.monotonic()
+        known = self._keys.get(digest)
+        if known is not None and known[0] > now:
+            return known[1]
+        api_key = PartnerAPIKey.objects.get_from_key(key)  # DoesNotExist: revoked or wrong
+        self._keys[digest] = (now + settings.PARTNER_API_KEY_CACHE_SECONDS, api_key)
+        return api_key
+
+    def clear(self) -> None:
+        self._keys.clear()
+
+
+known_keys = KnownKeys()
+
+
 class PartnerAPIKeyAuthentication(BaseAuthentication):
     """Authenticates as the partner's service user; `request.auth` is the API key."""
 
@@ -30,7 +63,7 @@ class PartnerAPIKeyAuthentication(BaseAuthentication):
         if not key:
             raise exceptions.AuthenticationFailed("The Api-Key header has no key.")
         try:
-            api_key = PartnerAPIKey.objects.get_from_key(key)
+            api_key = known_keys.get(key)
         except PartnerAPIKey.DoesNotExist:
             raise exceptions.AuthenticationFailed("Invalid API key.") from None
         if api_key.has_expired:
