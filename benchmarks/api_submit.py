@@ -274,9 +274,10 @@ def main() -> None:
         log.close()
 
     threads = f"{args.threads} thread(s)" if args.threads > 1 else "sync"
+    load_average = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(
         f"\ngunicorn {args.workers} workers ({threads}), client concurrency {args.concurrency}, "
-        f"{args.n} requests each (log: {log.name})"
+        f"{args.n} requests each; load average {load_average} after the run (log: {log.name})"
     )
     print("| Request | Accepted/s | p50 ms | p99 ms | Errors | Statements/request | Goal |")
     print("|---|---|---|---|---|---|---|")
