@@ -103,6 +103,8 @@ class PartnerRateThrottle(SimpleRateThrottle):
     """
 
     scope = "partner"
+    num_requests: int  # from the rate, set by SimpleRateThrottle.__init__
+    duration: int
 
     def get_rate(self) -> str:
         return settings.PARTNER_THROTTLE_RATE
