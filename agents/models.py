@@ -17,7 +17,6 @@ Invariants:
 
 from __future__ import annotations
 
-from auditlog.registry import auditlog
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -26,6 +25,7 @@ from django.utils import timezone
 
 from applications.lifecycle import SCORING_DECISIONS
 from applications.models import LoanApplication, RiskLevel
+from loanproject.core import audit
 from loanproject.core.money import MoneyField
 
 
@@ -228,4 +228,4 @@ class ApplicationAnalytics(models.Model):
         return f"Analytics of {self.run}"
 
 
-auditlog.register(ScoringPolicy)
+audit.register(ScoringPolicy)

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from auditlog.registry import auditlog
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -49,6 +48,7 @@ from django.db.models.lookups import StartsWith
 from django.utils import timezone
 
 from applications.models import Customer
+from loanproject.core import audit
 from loanproject.core.fields import EncryptedTextField
 from loanproject.core.money import MoneyField
 
@@ -513,15 +513,15 @@ class Document(models.Model):
         return f"{self.get_document_type_display()} {self.original_name or self.sha256[:12]}"
 
 
-auditlog.register(BankConnection, exclude_fields=["access_token"])
-auditlog.register(Account)
-auditlog.register(Budget)
-auditlog.register(BudgetLimit)
-auditlog.register(Goal)
-auditlog.register(Document)
-auditlog.register(TransactionImport)
-auditlog.register(NetWorthSnapshot)
-auditlog.register(NetWorthSnapshotRun)
+audit.register(BankConnection, exclude_fields=["access_token"])
+audit.register(Account)
+audit.register(Budget)
+audit.register(BudgetLimit)
+audit.register(Goal)
+audit.register(Document)
+audit.register(TransactionImport)
+audit.register(NetWorthSnapshot)
+audit.register(NetWorthSnapshotRun)
 # Transactions and bulk snapshots are written in bulk (COPY, INSERT ... SELECT), which the audit
 # log cannot see; each import is a TransactionImport row and each bulk run a
 # NetWorthSnapshotRun row instead (a single snapshot is saved, so the log records it).

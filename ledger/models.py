@@ -27,12 +27,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from auditlog.registry import auditlog
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from loanproject.core import audit
 from loanproject.core.money import MoneyField
 
 
@@ -227,5 +227,5 @@ class PaymentAllocation(models.Model):
 
 # Postings are written in bulk by the posting jobs and never change; the journal entry (who, when,
 # why) is their audit record. Accounts and open items change one by one through the services.
-auditlog.register(Account)
-auditlog.register(OpenItem)
+audit.register(Account)
+audit.register(OpenItem)

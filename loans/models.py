@@ -33,12 +33,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from auditlog.registry import auditlog
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from loanproject.core import audit
 from loanproject.core.money import MoneyField
 
 from .schedules import MAX_INSTALLMENTS, MAX_INTEREST_RATE, Frequency, Method
@@ -404,8 +404,8 @@ class PostingFailure(models.Model):
         return f"Run #{self.run_id}: installment {self.installment_id} {'locked' if self.locked else 'failed'}"
 
 
-auditlog.register(Driver)
-auditlog.register(Lease)
-auditlog.register(DriverLoan)
-auditlog.register(Installment)
-auditlog.register(InstallmentPostingRun)
+audit.register(Driver)
+audit.register(Lease)
+audit.register(DriverLoan)
+audit.register(Installment)
+audit.register(InstallmentPostingRun)

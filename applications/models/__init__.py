@@ -3,7 +3,7 @@
 Each module's docstring states its invariants.
 """
 
-from auditlog.registry import auditlog
+from loanproject.core import audit
 
 from .applications import Decision, EmploymentStatus, LoanApplication, LoanPurpose, RiskLevel
 from .customers import PAN_CONTEXT, Customer
@@ -31,10 +31,10 @@ __all__ = [
     "RiskLevel",
 ]
 
-auditlog.register(Partner)
-auditlog.register(PartnerAPIKey, exclude_fields=["hashed_key", "id"])
-auditlog.register(Customer, mask_fields=["pan"])
-auditlog.register(LoanApplication)
-auditlog.register(Reviewer)
-auditlog.register(ReviewDecision)
-auditlog.register(Notification, exclude_fields=["attempts", "next_attempt_at"])
+audit.register(Partner)
+audit.register(PartnerAPIKey, exclude_fields=["hashed_key", "id"])
+audit.register(Customer, mask_fields=["pan"])
+audit.register(LoanApplication)
+audit.register(Reviewer)
+audit.register(ReviewDecision)
+audit.register(Notification, exclude_fields=["attempts", "next_attempt_at"])

@@ -13,6 +13,7 @@ from loanproject.core.errors import Conflict, StaleVersion
 from loanproject.core.metrics import increment_after_commit
 from loanproject.core.outbox import publish_event
 from loanproject.core.rules import refusals_as_field_errors, validate_fields, validated_save
+from loanproject.core.transactions import atomic_service
 
 from ..lifecycle import ApplicationStatus, ensure_transition
 from ..locks import lock_application, lock_applications
@@ -22,7 +23,7 @@ from .customers import register_customer
 from .inputs import ApplicationData, CustomerData
 
 
-@transaction.atomic
+@atomic_service
 def submit_application(
     *, partner: Partner | None, customer: CustomerData | Customer, application: ApplicationData
 ) -> LoanApplication:
@@ -39,7 +40,7 @@ def submit_application(
     loan_application = LoanApplication(partner=partner, customer=customer, **asdict(application))
     validate_fields(loan_application)
     try:
-        with refusals_as_field_errors():
+        with refusals_as_field_errors(savepoint=True):  # to look the taken ref up after
             loan_application.save(force_insert=True)
     except IntegrityError:
         # The ref is taken: a Conflict (409) naming the first submission, not bad input (400).

@@ -11,8 +11,9 @@ from django.db import IntegrityError, transaction
 
 from loanproject.core.crypto import blind_index
 from loanproject.core.errors import Conflict
-from loanproject.core.rules import validated_save
+from loanproject.core.rules import refusals_as_field_errors, validate_fields, validated_save
 from loanproject.core.sensitive import Sensitive
+from loanproject.core.transactions import atomic_service
 
 from ..locks import lock_customer
 from ..models import PAN_CONTEXT, Customer, Partner
@@ -47,7 +48,7 @@ def _clean_contact(**details: str | None) -> dict[str, str | None]:
     return details
 
 
-@transaction.atomic
+@atomic_service
 def register_customer(*, partner: Partner | None, data: CustomerData) -> Customer:
     """Create the customer, or update the partner's customer with the same external_ref.
 
@@ -62,12 +63,12 @@ def register_customer(*, partner: Partner | None, data: CustomerData) -> Custome
         existing = lock_customer(partner=partner, external_ref=data.external_ref)
         if existing is None:
             try:
-                with transaction.atomic():
-                    return _create_customer(
-                        partner=partner, external_ref=data.external_ref, contact=contact, pan=pan, pan_hash=pan_hash
-                    )
+                return _create_customer(
+                    partner=partner, external_ref=data.external_ref, contact=contact, pan=pan, pan_hash=pan_hash
+                )
             except IntegrityError:
-                # A concurrent request created the same customer first; update that one.
+                # A concurrent request created the same customer first (our insert is rolled
+                # back to its savepoint): update that one.
                 existing = lock_customer(partner=partner, external_ref=data.external_ref)
                 if existing is None:
                     raise
@@ -87,7 +88,9 @@ def _create_customer(
 ) -> Customer:
     given = {name: value for name, value in contact.items() if value is not None}
     customer = Customer(partner=partner, external_ref=external_ref, pan=Sensitive(pan), pan_hash=pan_hash, **given)
-    validated_save(customer)
+    validate_fields(customer)
+    with refusals_as_field_errors(savepoint=True):  # register_customer goes on after a lost race
+        customer.save()
     return customer
 
 

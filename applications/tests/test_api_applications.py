@@ -1,16 +1,21 @@
 import json
+import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from applications import services
+from applications.api import authentication
 from applications.lifecycle import ApplicationStatus
 from applications.models import Customer, LoanApplication
 from loanproject.core import topics
 from loanproject.core.models import IdempotencyKey, OutboxEvent
 
+from .conftest import _client_for
 from .factories import CustomerFactory, LoanApplicationFactory
 from .payloads import application_payload
 
@@ -256,11 +261,12 @@ class TestRead:
     def test_list_query_count_does_not_grow_with_rows(self, partner_client, partner, django_assert_num_queries):
         customer = CustomerFactory(partner=partner)
         LoanApplicationFactory.create_batch(2, customer=customer)
-        with django_assert_num_queries(2):  # API key + page (customers joined); no count
+        partner_client.get(URL)  # the process knows the key from now on
+        with django_assert_num_queries(1):  # the page (customers joined); no count
             assert len(partner_client.get(URL).json()["results"]) == 2
 
         LoanApplicationFactory.create_batch(25, customer=CustomerFactory(partner=partner))
-        with django_assert_num_queries(2):
+        with django_assert_num_queries(1):
             assert len(partner_client.get(URL).json()["results"]) == 27
 
     def test_stats_count_every_status_and_rank_customers(self, partner_client, partner):
@@ -311,7 +317,7 @@ class TestRead:
         with django_assert_num_queries(4):  # API key, counts, top customers (by id), their names
             first = partner_client.get(f"{URL}stats/").json()
         LoanApplicationFactory(customer=customer, status=ApplicationStatus.REJECTED)
-        with django_assert_num_queries(1):  # API key; the figures come from the cache
+        with django_assert_num_queries(0):  # the process knows the key; the figures come from the cache
             again = partner_client.get(f"{URL}stats/").json()
         filtered = partner_client.get(f"{URL}stats/?status=rejected").json()
         theirs = other_partner_client.get(f"{URL}stats/").json()
@@ -346,20 +352,38 @@ class TestPartnerIsolation:
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "authentication_failed"
 
-    def test_a_revoked_key_or_inactive_partner_is_401(
-        self, partner_client, partner, other_partner_client, other_partner
-    ):
-        assert (partner_client.get(URL).status_code, other_partner_client.get(URL).status_code) == (200, 200)
-        partner.api_keys.update(revoked=True)
-        other_partner.is_active = False
-        other_partner.save()
+    def test_a_revoked_key_or_inactive_partner_is_401(self, partner, other_partner):
+        revoked_client, inactive_client = _client_for(partner), _client_for(other_partner)
+        services.revoke_partner_api_key(api_key_id=partner.api_keys.get().pk)
+        services.update_partner(
+            partner_id=other_partner.pk, name="Rival Credit", contact_email=other_partner.contact_email, is_active=False
+        )
 
-        revoked = partner_client.get(URL)
-        inactive = other_partner_client.get(URL)
+        revoked = revoked_client.get(URL)
+        inactive = inactive_client.get(URL)
 
         assert (revoked.status_code, revoked.json()["error"]["message"]) == (401, "Invalid API key.")
         assert (inactive.status_code, inactive.json()["error"]["message"]) == (401, "This partner is not active.")
         assert {revoked.json()["error"]["code"], inactive.json()["error"]["code"]} == {"authentication_failed"}
+
+    def test_a_key_this_process_verified_is_refused_once_its_cache_time_passes(
+        self, partner_client, partner, other_partner_client, other_partner, monkeypatch
+    ):
+        assert (partner_client.get(URL).status_code, other_partner_client.get(URL).status_code) == (200, 200)
+        services.revoke_partner_api_key(api_key_id=partner.api_keys.get().pk)
+        services.update_partner(
+            partner_id=other_partner.pk, name="Rival Credit", contact_email=other_partner.contact_email, is_active=False
+        )
+
+        within = (partner_client.get(URL).status_code, other_partner_client.get(URL).status_code)
+        later = time.monotonic() + settings.PARTNER_API_KEY_CACHE_SECONDS + 0.1
+        monkeypatch.setattr(authentication.time, "monotonic", lambda: later)
+        revoked = partner_client.get(URL)
+        inactive = other_partner_client.get(URL)
+
+        assert within == (200, 200)
+        assert (revoked.status_code, revoked.json()["error"]["message"]) == (401, "Invalid API key.")
+        assert (inactive.status_code, inactive.json()["error"]["message"]) == (401, "This partner is not active.")
 
 
 class TestWithdraw:

@@ -21,7 +21,7 @@ def open_account(*, code: str, name: str, type: str, currency: str | None = None
         account = Account(code=code, name=name, type=type, currency=currency)
         validate_fields(account)
         try:
-            with refusals_as_field_errors():
+            with refusals_as_field_errors(savepoint=True):
                 account.save(force_insert=True)
         except IntegrityError:  # opened concurrently: use theirs
             account = Account.objects.get(code=code)
@@ -55,7 +55,7 @@ def open_party_account(
     )
     validate_fields(account)
     try:
-        with refusals_as_field_errors():
+        with refusals_as_field_errors(savepoint=True):
             account.save(force_insert=True)
     except IntegrityError:  # opened concurrently: use theirs
         account = Account.objects.get(**lookup)

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from auditlog.context import auditlog_value, set_actor
+from auditlog.registry import auditlog
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Model
 
@@ -27,6 +28,23 @@ def attribute_request_changes_to(user: AbstractBaseUser) -> None:
     except LookupError:
         return
     context["actor"] = user
+
+
+def register(model: type[Model], *, exclude_fields: Iterable[str] = (), mask_fields: Iterable[str] = ()) -> None:
+    """`auditlog.register` for the model's own columns only.
+
+    On a create (and a delete) auditlog otherwise walks every relation, reverse ones included: each
+    reverse one-to-one is a query (`customer.driver`, `application.driver_loan`) and each reverse
+    relation lands in the entry as a "change" (`"notifications": ["None", "...Notification.None"]`).
+    An update compares the columns only; now every entry does.
+    """
+    excluded = set(exclude_fields)
+    auditlog.register(
+        model,
+        include_fields=[field.name for field in model._meta.concrete_fields if field.name not in excluded],
+        exclude_fields=sorted(excluded),
+        mask_fields=list(mask_fields),
+    )
 
 
 SYSTEM_USERNAME = "system"

@@ -23,6 +23,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 
 from .errors import Conflict
+from .transactions import atomic_block
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,15 @@ def constraint_name(error: IntegrityError) -> str:
 
 
 @contextmanager
-def refusals_as_field_errors() -> Iterator[None]:
-    """Run a write in a savepoint; a refusal named in REFUSALS becomes the error users see."""
+def refusals_as_field_errors(*, savepoint: bool = False) -> Iterator[None]:
+    """Run a write in a savepoint; a refusal named in REFUSALS becomes the error users see.
+
+    `savepoint=True` when the caller itself goes on after the write failed (it needs the write
+    rolled back first); otherwise there is none inside `transactions.all_or_nothing()`, where
+    nobody goes on (see there).
+    """
     try:
-        with transaction.atomic():
+        with transaction.atomic() if savepoint else atomic_block():
             yield
     except IntegrityError as error:
         refusal = REFUSALS.get(constraint_name(error))

@@ -194,6 +194,8 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 PARTNER_THROTTLE_RATE = env("PARTNER_THROTTLE_RATE", "600/min")  # per partner, e.g. "100/s"
+# How long a process trusts a partner API key it verified: a revoked key works this long at most.
+PARTNER_API_KEY_CACHE_SECONDS = env_int("PARTNER_API_KEY_CACHE_SECONDS", 5, minimum=0)
 API_KEY_CUSTOM_HEADER = None  # "Authorization: Api-Key <key>", the library default
 
 SPECTACULAR_SETTINGS = {

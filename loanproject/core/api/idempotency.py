@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -19,6 +20,7 @@ from rest_framework.response import Response
 
 from ..errors import IdempotencyKeyReused
 from ..models import IdempotencyKey
+from ..transactions import all_or_nothing
 
 MAX_KEY_LENGTH = 255
 HEADER = "Idempotency-Key"
@@ -55,33 +57,47 @@ def _replay(scope: str, key: str, request_fingerprint: str) -> StoredResponse | 
     )
 
 
+_CLAIM = """
+    INSERT INTO core_idempotencykey
+        (scope, "key", request_fingerprint, response_status, response_body, response_headers, created_at)
+    VALUES (%s, %s, %s, 0, '{}', '{}', %s)
+    ON CONFLICT ON CONSTRAINT idempotency_key_unique_in_scope DO NOTHING
+    RETURNING id
+"""
+
+
+def _claim(scope: str, key: str, request_fingerprint: str) -> int | None:
+    """Insert the key's row, or None if the (scope, key) is taken (by a committed request, or by a
+    concurrent one: the insert waits on the unique index until that one ends)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM, [scope, key, request_fingerprint, timezone.now()])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def respond_idempotently(
     *, scope: str, key: str, request_fingerprint: str, operation: Callable[[], StoredResponse]
 ) -> StoredResponse:
     """Run `operation` once per (scope, key) and store its answer with its effect.
 
-    The key row is inserted before the operation runs: a concurrent request with the same key
-    blocks on the unique index until the first commits, then replays its answer instead of
-    racing it (or runs, if the first rolled back).
+    The key row is inserted before the operation runs, in its transaction: a concurrent request
+    with the same key waits until the first ends, then replays its answer instead of racing it
+    (or runs, if the first rolled back). One statement when the key is new (no lookup first).
     """
-    replay = _replay(scope, key, request_fingerprint)
-    if replay is not None:
-        return replay
-    try:
-        with transaction.atomic():
-            record = IdempotencyKey.objects.create(
-                scope=scope, key=key, request_fingerprint=request_fingerprint, response_status=0
-            )
-            response = operation()
-            record.response_status = response.status
-            record.response_body = response.body
-            record.response_headers = response.headers
-            record.save(update_fields=["response_status", "response_body", "response_headers"])
-    except IntegrityError:
-        replay = _replay(scope, key, request_fingerprint)
-        if replay is None:
-            raise
-        return replay
+    with all_or_nothing():
+        record_id = _claim(scope, key, request_fingerprint)
+        if record_id is None:
+            replay = _replay(scope, key, request_fingerprint)
+            if replay is not None:
+                return replay
+            # Taken a moment ago and gone now (the retention purge): the key is free again.
+            record_id = _claim(scope, key, request_fingerprint)
+            if record_id is None:
+                raise RuntimeError(f"Idempotency key {scope} {key} is neither free nor stored")
+        response = operation()
+        IdempotencyKey.objects.filter(pk=record_id).update(
+            response_status=response.status, response_body=response.body, response_headers=response.headers
+        )
     return response
 
 
@@ -102,7 +118,7 @@ def respond_once(operation: Callable[[], StoredResponse], *, key: str, scope: st
             scope=scope, key=key, request_fingerprint=fingerprint(payload), operation=operation
         )
     else:
-        with transaction.atomic():
+        with all_or_nothing():
             answer = operation()
     headers = {**answer.headers, **({"Idempotent-Replayed": "true"} if answer.replayed else {})}
     return Response(answer.body, status=answer.status, headers=headers)
