@@ -33,6 +33,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from loanproject.core.indexes import trigram_index
 from loanproject.core.money import MoneyField
 
 
@@ -91,6 +92,11 @@ class Account(models.Model):
                 condition=~Q(party_type=""),
                 name="ledger_account_party_ledger_unique",
             ),
+        ]
+        indexes = [
+            # The admin's searches: a party's id whatever its type, a name.
+            models.Index(fields=["party_id"], name="ledger_account_party_id_idx", condition=~Q(party_id="")),
+            trigram_index("name", name="ledger_account_name_trgm"),
         ]
 
     def __str__(self) -> str:
@@ -193,6 +199,10 @@ class OpenItem(models.Model):
             ),
         ]
         indexes = [
+            # The admin's list: its ordering (-due_date, -id), date hierarchy and deep pages.
+            models.Index(fields=["due_date", "id"], name="open_item_due_idx"),
+            # The admin's search by reference (a loan number and sequence, say).
+            models.Index(fields=["reference"], name="open_item_reference_idx", condition=~Q(reference="")),
             # Payment allocation reads a party's items that are still open, oldest first.
             models.Index(
                 fields=["account", "due_date", "id"],

@@ -39,6 +39,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from loanproject.core.indexes import trigram_index
 from loanproject.core.money import MoneyField
 
 from .schedules import MAX_INSTALLMENTS, MAX_INTEREST_RATE, Frequency, Method
@@ -81,6 +82,7 @@ class Driver(models.Model):
             ),
             models.CheckConstraint(condition=Q(status__in=DriverStatus.values), name="driver_status_known"),
         ]
+        indexes = [trigram_index("full_name", name="driver_name_trgm")]  # the admin's name search
 
     def __str__(self) -> str:
         return f"{self.full_name} (TLC {self.tlc_license_number})"
@@ -177,7 +179,10 @@ class DriverLoan(models.Model):
             models.CheckConstraint(condition=Q(frequency__in=Frequency.values), name="loan_frequency_known"),
             models.CheckConstraint(condition=Q(method__in=Method.values), name="loan_method_known"),
         ]
-        indexes = [models.Index(fields=["status", "driver"], name="loan_status_driver_idx")]
+        indexes = [
+            models.Index(fields=["status", "driver"], name="loan_status_driver_idx"),
+            models.Index(fields=["start_week"], name="loan_start_week_idx"),  # the admin's date hierarchy
+        ]
         permissions = [("post_installments", "Can post installments"), ("export_loans", "Can export loan reports")]
 
     def __str__(self) -> str:
@@ -348,6 +353,8 @@ class Installment(models.Model):
             ),
         ]
         indexes = [
+            # The admin's list: its ordering (-due_date, -id), date hierarchy and deep pages.
+            models.Index(fields=["due_date", "id"], name="installment_due_idx"),
             # The posting's claim and the unposted report: only what is still to post, by due date.
             models.Index(
                 fields=["due_date", "id"],

@@ -23,6 +23,7 @@ from django.db.models.lookups import StartsWith
 from django.utils import timezone
 
 from loanproject.core.fields import EncryptedTextField
+from loanproject.core.indexes import trigram_index
 
 from .partners import Partner
 
@@ -70,6 +71,9 @@ class Customer(models.Model):
             models.Index(fields=["phone"], name="customer_phone_idx"),
             models.Index(fields=["partner", "-id"], name="customer_partner_idx"),
             models.Index(fields=["created_at"], name="customer_created_idx"),  # the admin's date hierarchy
+            # The admin's searches (core.admin.search): a reference, a name.
+            models.Index(fields=["external_ref"], name="customer_external_ref_idx", condition=~Q(external_ref="")),
+            trigram_index("full_name", name="customer_name_trgm"),
         ]
 
     def __str__(self) -> str:
