@@ -201,14 +201,14 @@ class OpenItem(models.Model):
         indexes = [
             # The admin's list: its ordering (-due_date, -id), date hierarchy and deep pages.
             models.Index(fields=["due_date", "id"], name="open_item_due_idx"),
-            # The admin's search by reference (a loan number and sequence, say).
-            models.Index(fields=["reference"], name="open_item_reference_idx", condition=~Q(reference="")),
+            # The admin's search by reference or its start ("DL-2026-0001" finds "DL-2026-0001 #3").
+            models.Index(fields=["reference"], name="open_item_reference_idx", opclasses=["varchar_pattern_ops"]),
             # Payment allocation reads a party's items that are still open, oldest first.
             models.Index(
                 fields=["account", "due_date", "id"],
                 name="open_item_open_by_account_idx",
                 condition=Q(status=OpenItemStatus.OPEN),
-            )
+            ),
         ]
 
     def __str__(self) -> str:

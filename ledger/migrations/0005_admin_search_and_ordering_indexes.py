@@ -37,9 +37,9 @@ class Migration(migrations.Migration):
         AddIndexConcurrently(
             model_name="openitem",
             index=models.Index(
-                condition=models.Q(("reference", ""), _negated=True),
                 fields=["reference"],
                 name="open_item_reference_idx",
+                opclasses=["varchar_pattern_ops"],
             ),
         ),
     ]

@@ -17,6 +17,7 @@ from django.db.models import Max, Min, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+
 def periods_between(first: datetime.date, last: datetime.date, kind: str) -> list[datetime.date]:
     """The first day of every year, month or day from `first` to `last`, in order."""
     if kind == "year":

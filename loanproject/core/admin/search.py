@@ -88,7 +88,9 @@ class Exact(Route):
             return Q(**{self.lookup: value})
         related = model._meta.get_field(self.via).related_model
         assert isinstance(related, type)
-        ids = list(related._default_manager.filter(**{self.lookup: value}).values_list("pk", flat=True)[:MAX_RELATED_IDS])
+        ids = list(
+            related._default_manager.filter(**{self.lookup: value}).values_list("pk", flat=True)[:MAX_RELATED_IDS]
+        )
         return Q(**{f"{self.via}__in": ids}) if ids else None
 
 
@@ -147,9 +149,13 @@ class IndexedSearchMixin(_ModelAdmin):
 
     search_routes: ClassVar[Sequence[Route]] = ()
 
-    def get_search_fields(self, request: HttpRequest) -> list[str]:
-        # Non-empty so that the search box shows; the routes, not these, decide what a term finds.
-        return [getattr(route, "lookup", "") for route in self.search_routes]
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Shown, and checked by autocomplete_fields elsewhere; the routes decide what a term finds.
+        cls.search_fields = [
+            f"{route.via}__{route.lookup}" if getattr(route, "via", None) else route.lookup
+            for route in cls.search_routes
+        ]  # type: ignore[attr-defined]
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
