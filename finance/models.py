@@ -231,6 +231,8 @@ class Transaction(models.Model):
             # The admin's searches: the provider's id whatever the account; the start of the name
             # (a b-tree: a trigram index would slow the bulk imports that fill this table).
             models.Index(fields=["provider_transaction_id"], name="transaction_provider_id_idx"),
+            # The admin's "pending" filter: the few transactions still pending, newest first.
+            models.Index(fields=["id"], name="transaction_pending_idx", condition=Q(pending=True)),
             prefix_index("name", name="transaction_name_prefix_idx"),
         ]
 

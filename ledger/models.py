@@ -201,6 +201,7 @@ class OpenItem(models.Model):
         indexes = [
             # The admin's list: its ordering (-due_date, -id), date hierarchy and deep pages.
             models.Index(fields=["due_date", "id"], name="open_item_due_idx"),
+            models.Index(fields=["status", "due_date", "id"], name="open_item_status_due_idx"),
             # The admin's search by reference or its start ("DL-2026-0001" finds "DL-2026-0001 #3").
             models.Index(fields=["reference"], name="open_item_reference_idx", opclasses=["varchar_pattern_ops"]),
             # Payment allocation reads a party's items that are still open, oldest first.

@@ -355,6 +355,8 @@ class Installment(models.Model):
         indexes = [
             # The admin's list: its ordering (-due_date, -id), date hierarchy and deep pages.
             models.Index(fields=["due_date", "id"], name="installment_due_idx"),
+            # ... and the same filtered by status (posted ones lie behind the scheduled future).
+            models.Index(fields=["status", "due_date", "id"], name="installment_status_due_idx"),
             # The posting's claim and the unposted report: only what is still to post, by due date.
             models.Index(
                 fields=["due_date", "id"],

@@ -79,8 +79,8 @@ class CustomerAdmin(
         "A full PAN, an e-mail, a phone (any spacing), an id, the partner's reference, or words of the "
         "name (3 letters or more)."
     )
-    date_hierarchy = "created_at"  # customer_created_idx
-    ordering = ["-id"]
+    date_hierarchy = "created_at"  # customer_created_id_idx
+    ordering = ["-created_at", "-id"]  # customer_created_id_idx
     readonly_fields = ["pan_masked", "created_at", "updated_at"]
     autocomplete_fields = ["partner"]
 

@@ -70,7 +70,8 @@ class Customer(models.Model):
             models.Index(fields=["email"], name="customer_email_idx"),
             models.Index(fields=["phone"], name="customer_phone_idx"),
             models.Index(fields=["partner", "-id"], name="customer_partner_idx"),
-            models.Index(fields=["created_at"], name="customer_created_idx"),  # the admin's date hierarchy
+            # The admin's list: its ordering (-created_at, -id), date hierarchy and deep pages.
+            models.Index(fields=["created_at", "id"], name="customer_created_id_idx"),
             # The admin's searches (core.admin.search): a reference, a name.
             models.Index(fields=["external_ref"], name="customer_external_ref_idx", condition=~Q(external_ref="")),
             trigram_index("full_name", name="customer_name_trgm"),

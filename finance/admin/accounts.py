@@ -133,7 +133,7 @@ class TransactionAdmin(LargeTableAdminMixin, IndexedSearchMixin, ReadOnlyAdminMi
     list_filter = ["pending"]
     search_routes = [Exact("id", as_int), Exact("provider_transaction_id", as_identifier), Prefix("name")]
     search_help_text = "An id, the provider's transaction id, or the start of the name."
-    ordering = ["-id"]
+    ordering = ["-id"]  # transaction_pending_idx serves the pending filter
     raw_id_fields = ["account", "customer"]
 
 

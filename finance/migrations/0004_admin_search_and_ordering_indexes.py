@@ -1,6 +1,6 @@
 """The admin at a million rows (README "Admin at a million rows"): the indexes of the account and
-transaction searches (provider ids, account names by trigram, transaction names by prefix). Built
-CONCURRENTLY: the tables take writes meanwhile (atomic = False)."""
+transaction searches (provider ids, account names by trigram, transaction names by prefix) and
+the pending filter. Built CONCURRENTLY: the tables take writes meanwhile (atomic = False)."""
 
 import django.contrib.postgres.indexes
 import django.db.models.functions.text
@@ -42,5 +42,9 @@ class Migration(migrations.Migration):
                 ),
                 name="transaction_name_prefix_idx",
             ),
+        ),
+        AddIndexConcurrently(
+            model_name="transaction",
+            index=models.Index(condition=models.Q(("pending", True)), fields=["id"], name="transaction_pending_idx"),
         ),
     ]

@@ -1,5 +1,5 @@
 """The admin at a million rows (README "Admin at a million rows"): an index for the open-item list's
-ordering (-due_date, -id) and deep pages, and the indexes of the searches (references, party ids,
+ordering (-due_date, -id), with and without a status filter, and deep pages, and the indexes of the searches (references, party ids,
 account names by trigram). Built CONCURRENTLY: the tables take writes meanwhile (atomic = False)."""
 
 import django.contrib.postgres.indexes
@@ -36,10 +36,10 @@ class Migration(migrations.Migration):
         ),
         AddIndexConcurrently(
             model_name="openitem",
-            index=models.Index(
-                fields=["reference"],
-                name="open_item_reference_idx",
-                opclasses=["varchar_pattern_ops"],
-            ),
+            index=models.Index(fields=["status", "due_date", "id"], name="open_item_status_due_idx"),
+        ),
+        AddIndexConcurrently(
+            model_name="openitem",
+            index=models.Index(fields=["reference"], name="open_item_reference_idx", opclasses=["varchar_pattern_ops"]),
         ),
     ]
