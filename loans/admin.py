@@ -46,7 +46,9 @@ def as_loan_number(term: str) -> str | None:
 
 def as_tlc_license(term: str) -> str | None:
     licence = term.upper()
-    return licence if TLC_LICENSE_RE.match(licence) and any(c.isdigit() for c in licence) else None
+    if LOAN_NUMBER_RE.match(licence) or not TLC_LICENSE_RE.match(licence):
+        return None
+    return licence if any(c.isdigit() for c in licence) else None
 
 
 REPORT_PREVIEW_ROWS = 200

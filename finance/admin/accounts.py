@@ -77,7 +77,8 @@ class AccountAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixin, 
         "deleted_at",
     ]
     list_select_related = ["customer", "connection"]
-    list_filter = [OpenFilter, "type", "currency"]
+    # No filter by currency: Django would read every account for the distinct currencies.
+    list_filter = [OpenFilter, "type"]
     search_routes = [
         Exact("id", as_int),
         Exact("provider_account_id", as_identifier),

@@ -62,8 +62,11 @@ def as_email(term: str) -> str | None:
 
 
 def as_identifier(term: str) -> str | None:
-    """A reference, key or code: one word with a digit in it (names have none)."""
-    return term if not any(c.isspace() for c in term) and any(c.isdigit() for c in term) else None
+    """A reference, key or code: one word with a digit in it (names have none), neither a UUID nor
+    an e-mail (those have routes of their own)."""
+    if any(c.isspace() for c in term) or not any(c.isdigit() for c in term):
+        return None
+    return None if as_uuid(term) is not None or as_email(term) is not None else term
 
 
 class Route:
