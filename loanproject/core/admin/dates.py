@@ -124,9 +124,7 @@ class BoundedDatesChangeList(ChangeList):
     @cached_property
     def _table_bounds(self) -> Bounds:
         """MIN and MAX of the field over the whole table: one probe at each end of its index."""
-        bounds = self.root_queryset.order_by().aggregate(
-            first=Min(self.date_hierarchy), last=Max(self.date_hierarchy)
-        )
+        bounds = self.root_queryset.order_by().aggregate(first=Min(self.date_hierarchy), last=Max(self.date_hierarchy))
         return bounds["first"], bounds["last"]
 
     def _chosen_period(self) -> tuple[datetime.date, datetime.date] | None:
