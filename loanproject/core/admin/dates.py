@@ -49,7 +49,7 @@ class BoundedDatesQuerySet(QuerySet[Any]):
     _hierarchy: tuple[str, Callable[[], Bounds], tuple[datetime.date, datetime.date] | None]
 
     def _clone(self) -> Any:
-        clone = super()._clone()
+        clone = super()._clone()  # type: ignore[misc]  # QuerySet._clone is private: its stub omits it
         clone._hierarchy = self._hierarchy
         return clone
 
@@ -106,10 +106,10 @@ def with_bounded_dates(
         if base not in _bounded_classes:
             _bounded_classes[base] = type(f"Bounded{base.__name__}", (BoundedDatesQuerySet, base), {})
         base = _bounded_classes[base]
-    clone = queryset._chain()
+    clone: Any = queryset._chain()  # type: ignore[attr-defined]  # private: the stub omits it
     clone.__class__ = base
-    clone._hierarchy = (field, bounds, chosen)  # type: ignore[attr-defined]
-    return clone
+    clone._hierarchy = (field, bounds, chosen)
+    return clone  # type: ignore[no-any-return]
 
 
 class BoundedDatesChangeList(ChangeList):

@@ -40,7 +40,7 @@ class RangeFilter(admin.FieldListFilter):
         super().__init__(field, request, params, model, model_admin, field_path)
         self.low, self.high = (self._value(name) for name in (self.low_param, self.high_param))
 
-    def expected_parameters(self) -> list[str]:
+    def expected_parameters(self) -> list[str | None]:
         return [self.low_param, self.high_param]
 
     def _value(self, name: str) -> str:
@@ -82,7 +82,7 @@ class RangeFilter(admin.FieldListFilter):
         bounds = self._bounds()
         return queryset.filter(**bounds) if bounds else queryset
 
-    def choices(self, changelist: ChangeList) -> Iterator[dict[str, Any]]:
+    def choices(self, changelist: ChangeList) -> Iterator[Any]:  # the template reads its own keys
         mine = {self.low_param, self.high_param}
         yield {
             "low_param": self.low_param,

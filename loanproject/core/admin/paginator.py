@@ -72,7 +72,8 @@ class EstimatedCountPaginator(Paginator[Any]):
         rows = self.object_list
         keys = list(rows.values_list("pk", flat=True)[bottom : bottom + self.per_page])
         by_key = {row.pk: row for row in rows.filter(pk__in=keys)}
-        return self._get_page([by_key[key] for key in keys if key in by_key], number, self)
+        rows_of_page = [by_key[key] for key in keys if key in by_key]
+        return Page(rows_of_page, number, self)
 
 
 class LargeTableAdminMixin:

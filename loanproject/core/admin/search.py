@@ -70,6 +70,9 @@ def as_identifier(term: str) -> str | None:
 
 
 class Route:
+    lookup: str
+    via: str | None = None
+
     def q(self, model: type[Model], term: str) -> Q | None:
         raise NotImplementedError
 
@@ -156,9 +159,8 @@ class IndexedSearchMixin(_ModelAdmin):
         super().__init_subclass__(**kwargs)
         # Shown, and checked by autocomplete_fields elsewhere; the routes decide what a term finds.
         cls.search_fields = [
-            f"{route.via}__{route.lookup}" if getattr(route, "via", None) else route.lookup
-            for route in cls.search_routes
-        ]  # type: ignore[attr-defined]
+            f"{route.via}__{route.lookup}" if route.via else route.lookup for route in cls.search_routes
+        ]
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
