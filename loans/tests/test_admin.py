@@ -454,3 +454,10 @@ def test_a_runs_page_lists_its_chunks(admin_client):
         "total_amount": "1500.00",
         "chunks_recovered": "0",
     }
+
+
+def test_the_journal_source_filter_offers_the_sources_loans_books():
+    from ledger.sources import journal_sources
+    from loans.models import DISBURSEMENT_SOURCE, POSTING_SOURCE
+
+    assert {POSTING_SOURCE, DISBURSEMENT_SOURCE} <= set(journal_sources())

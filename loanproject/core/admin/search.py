@@ -12,7 +12,8 @@ hierarchy and the page). Here an admin declares `search_routes`; a term goes by 
 - any other term is a name: each of its words (3 characters or more) must occur in one of the
   `Contains` routes' columns, case-insensitively. Django writes that `UPPER(col::text) LIKE
   UPPER('%word%')`, which a GIN trigram index on `UPPER(col)` serves (core.indexes.trigram_index);
-  shorter words cannot use a trigram index and find nothing.
+  shorter words cannot use a trigram index and find nothing. A `Prefix` route (the start of a
+  name, `istartswith`) needs only a b-tree (core.indexes.prefix_index) and is tried before them.
 
 No route joins a to-many relation, so the results never need DISTINCT.
 """
