@@ -50,6 +50,7 @@ from django.utils import timezone
 from applications.models import Customer
 from loanproject.core import audit
 from loanproject.core.fields import EncryptedTextField
+from loanproject.core.indexes import prefix_index, trigram_index
 from loanproject.core.money import MoneyField
 
 from .validators import CATEGORY_MAX_LENGTH, validate_date_in_range
@@ -182,7 +183,12 @@ class Account(models.Model):
             ),
             models.CheckConstraint(condition=~Q(provider_account_id=""), name="account_provider_id_not_blank"),
         ]
-        indexes = [models.Index(fields=["customer", "type"], name="account_customer_idx")]
+        indexes = [
+            models.Index(fields=["customer", "type"], name="account_customer_idx"),
+            # The admin's searches: the provider's id whatever the connection, a name.
+            models.Index(fields=["provider_account_id"], name="account_provider_id_idx"),
+            trigram_index("name", name="account_name_trgm"),
+        ]
 
     def __str__(self) -> str:
         suffix = f" ··{self.mask}" if self.mask else ""
@@ -222,6 +228,12 @@ class Transaction(models.Model):
         indexes = [
             models.Index(fields=["customer", "date"], name="transaction_customer_date_idx"),
             models.Index(fields=["account", "date"], name="transaction_account_date_idx"),
+            # The admin's searches: the provider's id whatever the account; the start of the name
+            # (a b-tree: a trigram index would slow the bulk imports that fill this table).
+            models.Index(fields=["provider_transaction_id"], name="transaction_provider_id_idx"),
+            # The admin's "pending" filter: the few transactions still pending, newest first.
+            models.Index(fields=["id"], name="transaction_pending_idx", condition=Q(pending=True)),
+            prefix_index("name", name="transaction_name_prefix_idx"),
         ]
 
     def __str__(self) -> str:

@@ -33,6 +33,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from loanproject.core import audit
+from loanproject.core.indexes import trigram_index
 from loanproject.core.money import MoneyField
 
 
@@ -91,6 +92,11 @@ class Account(models.Model):
                 condition=~Q(party_type=""),
                 name="ledger_account_party_ledger_unique",
             ),
+        ]
+        indexes = [
+            # The admin's searches: a party's id whatever its type, a name.
+            models.Index(fields=["party_id"], name="ledger_account_party_id_idx", condition=~Q(party_id="")),
+            trigram_index("name", name="ledger_account_name_trgm"),
         ]
 
     def __str__(self) -> str:
@@ -193,12 +199,17 @@ class OpenItem(models.Model):
             ),
         ]
         indexes = [
+            # The admin's list: its ordering (-due_date, -id), date hierarchy and deep pages.
+            models.Index(fields=["due_date", "id"], name="open_item_due_idx"),
+            models.Index(fields=["status", "due_date", "id"], name="open_item_status_due_idx"),
+            # The admin's search by reference or its start ("DL-2026-0001" finds "DL-2026-0001 #3").
+            models.Index(fields=["reference"], name="open_item_reference_idx", opclasses=["varchar_pattern_ops"]),
             # Payment allocation reads a party's items that are still open, oldest first.
             models.Index(
                 fields=["account", "due_date", "id"],
                 name="open_item_open_by_account_idx",
                 condition=Q(status=OpenItemStatus.OPEN),
-            )
+            ),
         ]
 
     def __str__(self) -> str:

@@ -10,3 +10,14 @@ MANUAL_SOURCE = "ledger.manual"  # an entry booked by hand in the book itself
 REVERSAL_SOURCE = "ledger.reversal"
 
 REVERSIBLE_IN_LEDGER = frozenset({PAYMENT_SOURCE, CREDIT_SOURCE, MANUAL_SOURCE})
+
+
+def journal_sources() -> list[str]:
+    """Every source an entry may have: the ledger's own and those each app declares
+    (`journal_sources` on its AppConfig), sorted (the admin's filter offers them)."""
+    from django.apps import apps
+
+    declared = {PAYMENT_SOURCE, CREDIT_SOURCE, MANUAL_SOURCE, REVERSAL_SOURCE}
+    for config in apps.get_app_configs():
+        declared.update(getattr(config, "journal_sources", ()))
+    return sorted(declared)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+import re
 from typing import ClassVar
 
 from django import forms
@@ -11,8 +11,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.http import urlencode
 
 from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication
@@ -21,6 +23,7 @@ from loanproject.core.admin.actions import run_for_each
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.readonly import ReadOnlyAdminMixin, ReadOnlyInlineMixin
+from loanproject.core.admin.search import Contains, Exact, IndexedSearchMixin, as_email, as_identifier, as_int
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 from loanproject.core.auth import acting_user
 from loanproject.core.errors import DomainError
@@ -32,6 +35,22 @@ from .periods import business_date_validator, current_week, posting_week
 from .reports import REPORTS
 
 MAX_LOANS_PER_ACTION = 10_000
+LOAN_NUMBER_RE = re.compile(r"^DL-[0-9]{4}-[0-9]{4,}$")
+TLC_LICENSE_RE = re.compile(r"^[0-9A-Z-]{5,20}$")
+
+
+def as_loan_number(term: str) -> str | None:
+    number = term.upper()
+    return number if LOAN_NUMBER_RE.match(number) else None
+
+
+def as_tlc_license(term: str) -> str | None:
+    licence = term.upper()
+    if LOAN_NUMBER_RE.match(licence) or not TLC_LICENSE_RE.match(licence):
+        return None
+    return licence if any(c.isdigit() for c in licence) else None
+
+
 REPORT_PREVIEW_ROWS = 200
 
 
@@ -73,12 +92,18 @@ class LeaseInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 
 @admin.register(Driver)
-class DriverAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class DriverAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = DriverForm
     list_display = ["full_name", "tlc_license_number", "status", "phone", "email", "customer"]
     list_filter = ["status"]
     list_select_related = ["customer"]
-    search_fields = ["=tlc_license_number", "full_name", "=phone", "email"]
+    search_routes = [
+        Exact("tlc_license_number", as_tlc_license),
+        Exact("id", as_int),
+        Exact("email", as_email),
+        Contains("full_name"),
+    ]
+    search_help_text = "A TLC licence number, an id, an e-mail, or words of the name (3 letters or more)."
     ordering = ["full_name", "id"]
     autocomplete_fields = ["customer"]
     inlines = [LeaseInline]
@@ -111,11 +136,16 @@ class LeaseForm(ServiceModelForm):
 
 
 @admin.register(Lease)
-class LeaseAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class LeaseAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = LeaseForm
     list_display = ["lease_number", "driver", "medallion_number", "vehicle_plate", "start_date", "end_date"]
     list_select_related = ["driver"]
-    search_fields = ["=lease_number", "=medallion_number", "driver__full_name", "=driver__tlc_license_number"]
+    search_routes = [
+        Exact("lease_number", as_identifier),
+        Exact("tlc_license_number", as_tlc_license, via="driver"),
+        Contains("driver__full_name"),
+    ]
+    search_help_text = "A lease number, the driver's TLC licence number, or words of the driver's name."
     autocomplete_fields = ["driver"]
     ordering = ["-start_date", "id"]
 
@@ -201,47 +231,8 @@ class LoanRecordForm(ServiceModelForm):
         raise DomainError("A booked loan changes only through the actions of the list (cancel, post, reverse).")
 
 
-class InstallmentInline(ReadOnlyInlineMixin, admin.TabularInline):
-    model = Installment
-    fields: ClassVar[tuple[str, ...]] = (
-        "sequence",
-        "due_date",
-        "principal",
-        "interest",
-        "amount",
-        "balance_after",
-        "status",
-        "payment",
-        "paid",
-        "outstanding",
-        "entry",
-    )
-    readonly_fields = fields
-    ordering = ["sequence"]
-    verbose_name_plural = "schedule"
-
-    def get_queryset(self, request):
-        return selectors.installments_with_payments()
-
-    @admin.display(description="Payment")
-    def payment(self, obj: selectors.InstallmentWithPayments) -> str:
-        return obj.payment_state.replace("_", " ")
-
-    @admin.display(description="Paid")
-    def paid(self, obj: selectors.InstallmentWithPayments) -> Decimal:
-        return obj.paid
-
-    @admin.display(description="Outstanding")
-    def outstanding(self, obj: selectors.InstallmentWithPayments) -> Decimal:
-        return obj.outstanding
-
-    @admin.display(description="Ledger entry")
-    def entry(self, obj: Installment) -> str:
-        return entry_link(obj.posted_entry_id)
-
-
 @admin.register(DriverLoan)
-class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     add_form = LoanBookingForm
     list_display = [
         "loan_number",
@@ -257,11 +248,16 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
     ]
     list_select_related = ["driver", "lease"]
     list_filter = ["status", "frequency", "method"]
-    search_fields = ["=loan_number", "driver__full_name", "=driver__tlc_license_number"]
-    date_hierarchy = "start_week"
+    search_routes = [
+        Exact("loan_number", as_loan_number),
+        Exact("id", as_int),
+        Exact("tlc_license_number", as_tlc_license, via="driver"),
+        Contains("driver__full_name"),
+    ]
+    search_help_text = "A loan number (DL-...), an id, the driver's TLC licence number, or words of the driver's name."
+    date_hierarchy = "start_week"  # loan_start_week_idx
     ordering = ["-id"]
     autocomplete_fields = ["driver", "lease"]
-    inlines = [InstallmentInline]
     actions = ["post_due_installments", "cancel_loans"]
     readonly_fields = [
         "loan_number",
@@ -281,7 +277,18 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
         "disbursement_link",
         "created_at",
         "closed_at",
+        "schedule",
     ]
+
+    def get_object(self, request, object_id, from_field=None):
+        # The page shows these related records read-only: one query rather than one each.
+        loans = self.get_queryset(request).select_related(
+            "driver", "lease", "created_by", "source_application__customer", "receivable_account"
+        )
+        try:
+            return loans.get(pk=DriverLoan._meta.pk.to_python(object_id))
+        except (DriverLoan.DoesNotExist, ValidationError, ValueError):
+            return None
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = self.add_form if obj is None else LoanRecordForm
@@ -293,9 +300,6 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj else []
 
-    def get_inlines(self, request, obj):
-        return self.inlines if obj else []
-
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if not add:
             context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
@@ -304,6 +308,13 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
     @admin.display(description="Disbursement")
     def disbursement_link(self, obj: DriverLoan) -> str:
         return entry_link(obj.disbursement_entry_id)
+
+    @admin.display(description="Schedule")
+    def schedule(self, obj: DriverLoan) -> str:
+        """The schedule summarised (a loan has up to 520 installments); its rows are one click away."""
+        summary = selectors.schedule_summary(loan_id=obj.pk)
+        url = reverse("admin:loans_installment_changelist") + "?" + urlencode({"loan__id__exact": obj.pk})
+        return render_to_string("admin/loans/driverloan/schedule_summary.html", {"summary": summary, "url": url})
 
     def has_post_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("loans.post_installments")
@@ -432,13 +443,16 @@ def _run_summary(run: InstallmentPostingRun) -> str:
 
 
 @admin.register(Installment)
-class InstallmentAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+class InstallmentAdmin(
+    ReadOnlyAdminMixin, LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixin, admin.ModelAdmin
+):
     list_display = ["loan", "sequence", "due_date", "principal", "interest", "amount", "status", "entry", "posting_run"]
     list_select_related = ["loan", "posting_run"]
     list_filter = ["status", "loan__status"]
-    search_fields = ["=loan__loan_number"]
-    date_hierarchy = "due_date"
-    ordering = ["-due_date", "-id"]
+    search_routes = [Exact("loan_number", as_loan_number, via="loan"), Exact("id", as_int)]
+    search_help_text = "A loan number (DL-...) or an installment id."
+    date_hierarchy = "due_date"  # installment_due_idx
+    ordering = ["-due_date", "-id"]  # installment_due_idx
     actions = ["reverse_postings"]
     fields: ClassVar[tuple[str, ...]] = (
         "loan",

@@ -39,6 +39,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from loanproject.core import audit
+from loanproject.core.indexes import trigram_index
 from loanproject.core.money import MoneyField
 
 from .schedules import MAX_INSTALLMENTS, MAX_INTEREST_RATE, Frequency, Method
@@ -81,6 +82,7 @@ class Driver(models.Model):
             ),
             models.CheckConstraint(condition=Q(status__in=DriverStatus.values), name="driver_status_known"),
         ]
+        indexes = [trigram_index("full_name", name="driver_name_trgm")]  # the admin's name search
 
     def __str__(self) -> str:
         return f"{self.full_name} (TLC {self.tlc_license_number})"
@@ -183,6 +185,7 @@ class DriverLoan(models.Model):
             # loan_number is unique and the id is the primary key: they need none.
             models.Index(fields=["created_at", "id"], name="loan_created_idx"),
             models.Index(fields=["principal", "id"], name="loan_principal_idx"),
+            models.Index(fields=["start_week"], name="loan_start_week_idx"),  # the admin's date hierarchy
         ]
         permissions = [("post_installments", "Can post installments"), ("export_loans", "Can export loan reports")]
 
@@ -354,6 +357,10 @@ class Installment(models.Model):
             ),
         ]
         indexes = [
+            # The admin's list: its ordering (-due_date, -id), date hierarchy and deep pages.
+            models.Index(fields=["due_date", "id"], name="installment_due_idx"),
+            # ... and the same filtered by status (posted ones lie behind the scheduled future).
+            models.Index(fields=["status", "due_date", "id"], name="installment_status_due_idx"),
             # The posting's claim and the unposted report: only what is still to post, by due date.
             models.Index(
                 fields=["due_date", "id"],

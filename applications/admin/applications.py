@@ -14,8 +14,18 @@ from django.template.response import TemplateResponse
 
 from loanproject.core.admin.actions import run_for_each
 from loanproject.core.admin.audited import AuditedAdminMixin
+from loanproject.core.admin.filters import RangeFilter
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.readonly import NoDeleteAdminMixin
+from loanproject.core.admin.search import (
+    Contains,
+    Exact,
+    IndexedSearchMixin,
+    UuidPrefix,
+    as_email,
+    as_identifier,
+    as_uuid,
+)
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 from loanproject.core.errors import DomainError
 
@@ -165,7 +175,7 @@ class AssignReviewerForm(forms.Form):
 
 @admin.register(LoanApplication)
 class LoanApplicationAdmin(
-    NoDeleteAdminMixin, LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin
+    NoDeleteAdminMixin, LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin
 ):
     add_form = ApplicationEntryForm
     list_display = [
@@ -180,10 +190,31 @@ class LoanApplicationAdmin(
         "submitted_at",
     ]
     list_select_related = ["customer", "partner", "assigned_to"]
-    list_filter = [ReviewQueueFilter, "status", "risk_level", "decision", "purpose", "partner"]
-    search_fields = ["=id", "=external_ref", "customer__full_name", "customer__email", "=customer__external_ref"]
-    date_hierarchy = "submitted_at"
-    ordering = ["-submitted_at"]
+    list_filter = [
+        ReviewQueueFilter,
+        "status",
+        "risk_level",
+        "decision",
+        "purpose",
+        "partner",
+        ("requested_amount", RangeFilter),
+        ("submitted_at", RangeFilter),
+        ("decided_at", RangeFilter),
+    ]
+    search_routes = [
+        Exact("id", as_uuid),
+        UuidPrefix("id"),
+        Exact("external_ref", as_identifier),
+        Exact("external_ref", as_identifier, via="customer"),
+        Exact("email", as_email, via="customer"),
+        Contains("customer__full_name"),
+    ]
+    search_help_text = (
+        "An application id (or its first 8 characters), the partner's reference of the application or "
+        "of its customer, the customer's e-mail, or words of the customer's name (3 letters or more)."
+    )
+    date_hierarchy = "submitted_at"  # application_submitted_id_idx
+    ordering = ["-submitted_at", "-id"]
     autocomplete_fields = ["customer"]
     inlines = [ReviewDecisionInline]
     actions = ["assign_waiting", "assign_to_reviewer", "withdraw"]

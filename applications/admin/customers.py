@@ -8,11 +8,25 @@ from django.contrib import admin
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.readonly import NoDeleteAdminMixin
+from loanproject.core.admin.search import Contains, Exact, IndexedSearchMixin, as_email, as_identifier, as_int
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 
 from .. import services
 from ..models import Customer
 from ..validators import PAN_RE, PHONE_RE, normalize_pan, normalize_phone
+
+
+def pan_blind_index(term: str) -> str | None:
+    """A full PAN finds its customer through the blind index (the PAN itself is encrypted)."""
+    pan = normalize_pan(term)
+    return services.pan_blind_index(pan) if PAN_RE.match(pan) else None
+
+
+def as_phone(term: str) -> str | None:
+    """Phones are stored without separators: "+1 212 555 0101" finds "+12125550101". Seven digits
+    at least, so that a short id or reference is not taken for a phone."""
+    phone = normalize_phone(term)
+    return phone if PHONE_RE.match(phone) and len(phone.lstrip("+")) >= 7 else None
 
 
 class CustomerForm(ServiceModelForm):
@@ -46,15 +60,27 @@ class CustomerForm(ServiceModelForm):
 
 
 @admin.register(Customer)
-class CustomerAdmin(NoDeleteAdminMixin, LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(
+    NoDeleteAdminMixin, LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin
+):
     form = CustomerForm
     list_display = ["id", "full_name", "email", "phone", "partner", "external_ref", "pan_masked", "created_at"]
     list_select_related = ["partner"]
     list_filter = ["partner"]
-    search_fields = ["full_name", "email", "=external_ref", "=phone"]
-    search_help_text = "Name, e-mail, exact external ref or phone (any spacing); a full PAN finds its customer."
-    date_hierarchy = "created_at"
-    ordering = ["-id"]
+    search_routes = [
+        Exact("pan_hash", pan_blind_index),
+        Exact("email", as_email),
+        Exact("phone", as_phone),
+        Exact("id", as_int),
+        Exact("external_ref", as_identifier),
+        Contains("full_name"),
+    ]
+    search_help_text = (
+        "A full PAN, an e-mail, a phone (any spacing), an id, the partner's reference, or words of the "
+        "name (3 letters or more)."
+    )
+    date_hierarchy = "created_at"  # customer_created_id_idx
+    ordering = ["-created_at", "-id"]  # customer_created_id_idx
     readonly_fields = ["pan_masked", "created_at", "updated_at"]
     autocomplete_fields = ["partner"]
 
@@ -64,15 +90,3 @@ class CustomerAdmin(NoDeleteAdminMixin, LargeTableAdminMixin, AuditedAdminMixin,
     @admin.display(description="PAN")
     def pan_masked(self, obj: Customer) -> str:
         return obj.pan.masked if obj.pan else ""
-
-    def get_search_results(self, request, queryset, search_term):
-        pan = normalize_pan(search_term)
-        if PAN_RE.match(pan):
-            return queryset.filter(pan_hash=services.pan_blind_index(pan)), False
-        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        # Phones are stored without separators: "+1 212 555 0101" typed by staff also finds
-        # "+12125550101", while the term as typed still finds names, e-mails and refs.
-        phone = normalize_phone(search_term.strip())
-        if PHONE_RE.match(phone) and phone != search_term:
-            found = found | queryset.filter(phone=phone)
-        return found, may_have_duplicates

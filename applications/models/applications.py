@@ -171,7 +171,13 @@ class LoanApplication(models.Model):
         ]
         indexes = [
             models.Index(fields=["status"], name="application_status_idx"),
-            models.Index(fields=["submitted_at"], name="application_submitted_idx"),
+            # The default ordering (-submitted_at, then -id as the admin adds), its date hierarchy
+            # and its deep pages (an index-only scan of the keys).
+            models.Index(fields=["submitted_at", "id"], name="application_submitted_id_idx"),
+            # The admin's amount range filter (its count and its page).
+            models.Index(fields=["requested_amount"], name="application_requested_idx"),
+            # The admin's search by the partner's reference, whatever the partner.
+            models.Index(fields=["external_ref"], name="application_external_ref_idx", condition=~Q(external_ref="")),
             # Decision-time reports (the dashboard's approval rate); undecided rows stay out of it.
             models.Index(fields=["decided_at"], name="application_decided_idx", condition=Q(decided_at__isnull=False)),
             # The partner API's cursor orderings: one index per ordering, led by the partner, with

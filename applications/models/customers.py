@@ -23,6 +23,7 @@ from django.db.models.lookups import StartsWith
 from django.utils import timezone
 
 from loanproject.core.fields import EncryptedTextField
+from loanproject.core.indexes import trigram_index
 
 from .partners import Partner
 
@@ -72,7 +73,11 @@ class Customer(models.Model):
             # The partner API's cursor orderings (core/api/pagination.py), the id breaking ties.
             models.Index(fields=["partner", "created_at", "id"], name="customer_partner_created"),
             models.Index(fields=["partner", "full_name", "id"], name="customer_partner_name"),
-            models.Index(fields=["created_at"], name="customer_created_idx"),  # the admin's date hierarchy
+            # The admin's list: its ordering (-created_at, -id), date hierarchy and deep pages.
+            models.Index(fields=["created_at", "id"], name="customer_created_id_idx"),
+            # The admin's searches (core.admin.search): a reference, a name.
+            models.Index(fields=["external_ref"], name="customer_external_ref_idx", condition=~Q(external_ref="")),
+            trigram_index("full_name", name="customer_name_trgm"),
         ]
 
     def __str__(self) -> str:

@@ -194,4 +194,4 @@ def index_columns(table: str) -> dict[str, list[str]]:
 
 def test_report_and_date_hierarchy_columns_are_indexed():
     assert index_columns("applications_loanapplication")["application_decided_idx"] == ["decided_at"]
-    assert index_columns("applications_customer")["customer_created_idx"] == ["created_at"]
+    assert index_columns("applications_customer")["customer_created_id_idx"] == ["created_at", "id"]

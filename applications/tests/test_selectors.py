@@ -59,7 +59,7 @@ def test_approval_rate_counts_decisions_from_midnight_of_since():
     "read, index",
     [
         (lambda: selectors.approval_rate(since=SINCE), "application_decided_idx"),
-        (lambda: selectors.applications_per_day(since=SINCE), "application_submitted_idx"),
+        (lambda: selectors.applications_per_day(since=SINCE), "application_submitted_id_idx"),
     ],
 )
 def test_the_dashboard_reads_can_use_their_index(read, index):

@@ -12,6 +12,7 @@ from loanproject.core.admin.actions import run_for_each
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.readonly import NoDeleteAdminMixin, ReadOnlyAdminMixin
+from loanproject.core.admin.search import Contains, Exact, IndexedSearchMixin, Prefix, as_identifier, as_int
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 
 from .. import services
@@ -61,7 +62,7 @@ class OpenFilter(admin.SimpleListFilter):
 
 
 @admin.register(Account)
-class AccountAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class AccountAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = AccountForm
     list_display = [
         "id",
@@ -76,8 +77,18 @@ class AccountAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, a
         "deleted_at",
     ]
     list_select_related = ["customer", "connection"]
-    list_filter = [OpenFilter, "type", "currency"]
-    search_fields = ["name", "=provider_account_id", "customer__full_name", "=customer__external_ref"]
+    # No filter by currency: Django would read every account for the distinct currencies.
+    list_filter = [OpenFilter, "type"]
+    search_routes = [
+        Exact("id", as_int),
+        Exact("provider_account_id", as_identifier),
+        Exact("external_ref", as_identifier, via="customer"),
+        Contains("name"),
+    ]
+    search_help_text = (
+        "An id, the provider's account id, the customer's reference, or words of the account's name "
+        "(3 letters or more)."
+    )
     raw_id_fields = ["connection"]
     ordering = ["-id"]
     readonly_fields = ["customer", "created_at", "updated_at", "deleted_at"]
@@ -115,15 +126,15 @@ class AccountAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin, a
 
 
 @admin.register(Transaction)
-class TransactionAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class TransactionAdmin(LargeTableAdminMixin, IndexedSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Transactions arrive only by import (file or API), never by hand."""
 
     list_display = ["id", "date", "name", "amount", "category", "pending", "account", "customer"]
     list_select_related = ["account", "customer"]
     list_filter = ["pending"]
-    search_fields = ["=provider_transaction_id", "=category", "^name"]
-    search_help_text = "Exact provider id or category key, or the start of the name."
-    ordering = ["-id"]
+    search_routes = [Exact("id", as_int), Exact("provider_transaction_id", as_identifier), Prefix("name")]
+    search_help_text = "An id, the provider's transaction id, or the start of the name."
+    ordering = ["-id"]  # transaction_pending_idx serves the pending filter
     raw_id_fields = ["account", "customer"]
 
 

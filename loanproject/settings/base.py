@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.humanize",
+    "django.contrib.postgres",  # operator classes in index expressions (core.indexes)
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",

@@ -17,6 +17,8 @@ def beat_schedule(*, loans_time_zone: str) -> dict:
         # Every 2 minutes: publish again the outbox events a subscriber has not processed
         # OUTBOX_REDELIVER_AFTER_SECONDS after their publication (messages lost with the broker).
         "redeliver-outbox-events": _job("core.redeliver_outbox_events", crontab(minute="*/2"), expires=100),
+        # Every minute: compute the dashboard's figures, so that no page waits for its aggregates.
+        "refresh-dashboard": _job("dashboard.refresh_figures", crontab(minute="*"), expires=50),
         # Every minute: retry customer notifications whose backoff has passed.
         "deliver-due-notifications": _job("applications.deliver_due_notifications", crontab(minute="*"), expires=50),
         # Every 5 minutes: give manual reviews that found every officer full to officers with room

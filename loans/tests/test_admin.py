@@ -56,31 +56,49 @@ def test_loan_changelists_do_not_query_per_row(admin_client, url_name, make_rows
     assert many == few
 
 
-def test_the_schedule_inline_costs_the_same_for_few_and_many_installments(admin_client):
+def test_the_loan_page_costs_the_same_for_few_and_many_installments(admin_client):
     short = make_loan(weeks=3)
-    long = make_loan(weeks=60)
+    long = make_loan(weeks=520)
     services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=2)))
     queries_for(admin_client, reverse("admin:loans_driverloan_change", args=[short.pk]))
 
     few = queries_for(admin_client, reverse("admin:loans_driverloan_change", args=[short.pk]))
     many = queries_for(admin_client, reverse("admin:loans_driverloan_change", args=[long.pk]))
 
-    assert many == few
+    assert many == few == LOAN_PAGE_QUERIES
 
 
-def test_the_loan_page_shows_the_schedule_with_payments_and_entries(admin_client):
+# Session and user, the loan with everything it shows (one join), the schedule summary (3).
+LOAN_PAGE_QUERIES = 6
+
+
+def test_the_loan_page_summarises_the_schedule_and_links_to_its_installments(admin_client):
     loan = make_loan(principal="300.00", weeks=3)
     services.post_weekly_installments(**week(SUNDAY))
     services.record_driver_payment(
         driver_id=loan.driver_id, amount=Decimal("40.00"), received_on=SUNDAY, idempotency_key="p"
     )
-    entry_id = loan.installments.get(sequence=1).posted_entry_id
+    first, second, third = loan.installments.order_by("sequence")
 
+    summary = selectors.schedule_summary(loan_id=loan.pk)
     page = admin_client.get(reverse("admin:loans_driverloan_change", args=[loan.pk])).content.decode()
 
-    assert "partially paid" in page
-    assert reverse("admin:ledger_journalentry_change", args=[entry_id]) in page
+    assert [(line.status, line.installments, line.principal, line.amount) for line in summary.lines] == [
+        ("scheduled", 2, second.principal + third.principal, second.amount + third.amount),
+        ("posted", 1, first.principal, first.amount),
+    ]
+    assert (summary.total.installments, summary.total.principal) == (3, Decimal("300.00"))
+    assert (summary.total.first_due, summary.total.last_due) == (first.due_date, third.due_date)
+    assert (summary.posted_paid, summary.posted_outstanding) == (Decimal("40.00"), first.amount - Decimal("40.00"))
+    assert summary.next_due == second
+    assert f"Posted and paid: 40.00; posted and outstanding: {first.amount - Decimal('40.00')}." in page
+    assert f"Next to post: installment 2, due {second.due_date.isoformat()}, {second.amount}." in page
+    link = reverse("admin:loans_installment_changelist") + f"?loan__id__exact={loan.pk}"
+    assert f'<a href="{link}">All 3 installments of this loan</a>' in page
     assert 'name="_save"' not in page
+
+    listed = admin_client.get(link)
+    assert [row.pk for row in listed.context["cl"].result_list] == [third.pk, second.pk, first.pk]
 
 
 def booking(lease, **changes) -> dict:
@@ -436,3 +454,10 @@ def test_a_runs_page_lists_its_chunks(admin_client):
         "total_amount": "1500.00",
         "chunks_recovered": "0",
     }
+
+
+def test_the_journal_source_filter_offers_the_sources_loans_books():
+    from ledger.sources import journal_sources
+    from loans.models import DISBURSEMENT_SOURCE, POSTING_SOURCE
+
+    assert {POSTING_SOURCE, DISBURSEMENT_SOURCE} <= set(journal_sources())

@@ -46,3 +46,31 @@ def test_small_lists_are_counted_exactly():
     make_events(3)
 
     assert EstimatedCountPaginator(OutboxEvent.objects.order_by("id"), 50).count == 3
+
+
+def test_a_deep_page_reads_its_keys_first_then_its_rows(monkeypatch):
+    make_events(7)
+    monkeypatch.setattr(paginator_module, "DEFERRED_JOIN_FROM", 2)
+    events = OutboxEvent.objects.order_by("-id")
+    expected = list(events)[2:4]
+
+    with CaptureQueriesContext(connection) as captured:
+        page = EstimatedCountPaginator(events, 2).page(2)
+        rows = list(page.object_list)
+
+    assert rows == expected
+    keys, loaded = [query["sql"] for query in captured.captured_queries if "core_outboxevent" in query["sql"]][-2:]
+    assert keys.startswith('SELECT "core_outboxevent"."id" AS "pk" FROM') and keys.endswith("LIMIT 2 OFFSET 2")
+    assert '"core_outboxevent"."id" IN (' in loaded and "OFFSET" not in loaded
+
+
+def test_a_filtered_list_the_planner_expects_to_be_big_is_not_counted(monkeypatch):
+    make_events(3)
+    monkeypatch.setattr(paginator_module, "ESTIMATE_ABOVE_ROWS", 1)
+    monkeypatch.setattr(paginator_module, "planned_row_count", lambda queryset: 1234)
+
+    with CaptureQueriesContext(connection) as captured:
+        count = EstimatedCountPaginator(OutboxEvent.objects.filter(topic="t").order_by("id"), 50).count
+
+    assert count == 1234
+    assert not any("COUNT(" in query["sql"].upper() for query in captured.captured_queries)

@@ -218,3 +218,24 @@ def test_the_page_is_never_cached_and_needs_the_admin_login(client, admin_client
 
     assert (anonymous.status_code, anonymous["Location"]) == (302, "/admin/login/?next=/admin/dashboard/")
     assert staff["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
+
+
+def test_the_beat_job_computes_every_page_so_that_staff_never_wait(admin_client):
+    LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW)
+    today = timezone.localdate()
+    expected = {
+        shown: figures._page(figures._sections(today), *shown)
+        for shown in [(True, True, True), (True, False, False), (False, False, True)]
+    }
+    cache.clear()
+
+    from loanproject.dashboard.tasks import refresh_dashboard_figures_task
+
+    refresh_dashboard_figures_task.delay()
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.get(URL)
+
+    assert response.status_code == 200
+    assert not any("applications_loanapplication" in query["sql"] for query in captured.captured_queries)
+    for shown, page in expected.items():
+        assert cache.get(figures._key(today, *shown)) == page
