@@ -392,10 +392,8 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
             )
         rows = []
         if parameters is not None:
-            for index, row in enumerate(report.rows(**parameters)):
-                if index == REPORT_PREVIEW_ROWS:
-                    break
-                rows.append([row.get(key) for key, _ in report.columns])
+            page = report.page(parameters, offset=0, limit=REPORT_PREVIEW_ROWS + 1)  # one more: truncated?
+            rows = [[row.get(key) for key, _ in report.columns] for row in page]
         query = request.GET.copy()
         query.pop("export", None)
         return TemplateResponse(
@@ -405,13 +403,13 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
                 **self.admin_site.each_context(request),
                 "title": report.title,
                 "report": report,
-                "rows": rows,
+                "rows": rows[:REPORT_PREVIEW_ROWS],
                 "error": error,
                 "parameters": parameters,
                 "can_export": can_export,
                 "query": query.urlencode(),
                 "preview_limit": REPORT_PREVIEW_ROWS,
-                "truncated": len(rows) == REPORT_PREVIEW_ROWS,
+                "truncated": len(rows) > REPORT_PREVIEW_ROWS,
                 "opts": self.model._meta,
             },
         )

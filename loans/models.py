@@ -81,6 +81,8 @@ class Driver(models.Model):
             ),
             models.CheckConstraint(condition=Q(status__in=DriverStatus.values), name="driver_status_known"),
         ]
+        # The driver reports (portfolio, by driver, aging) page drivers in this order.
+        indexes = [models.Index(fields=["full_name", "id"], name="driver_name_idx")]
 
     def __str__(self) -> str:
         return f"{self.full_name} (TLC {self.tlc_license_number})"

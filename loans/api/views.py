@@ -7,7 +7,6 @@ export the reports; loan managers read and export. Partner API keys are not acce
 from __future__ import annotations
 
 from datetime import date
-from itertools import islice
 from typing import TYPE_CHECKING
 
 from django.http.response import HttpResponseBase
@@ -264,7 +263,7 @@ class ReportView(StaffAPIMixin, APIView):
             )
         page_number, page_size = _page(request)
         start = (page_number - 1) * page_size
-        rows = list(islice(report.rows(**parameters), start, start + page_size + 1))  # one more: is there a next page?
+        rows = report.page(parameters, offset=start, limit=page_size + 1)  # one more: is there a next page?
         return Response(
             {
                 "report": report.name,

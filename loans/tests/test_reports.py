@@ -7,10 +7,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from applications.tests.factories import StaffUserFactory
 from loans import services
-from loans.reports import REPORTS
+from loans.reports import KEY, REPORTS
 
 from .factories import SUNDAY, LeaseFactory, make_loan
 
@@ -42,9 +44,14 @@ def book():
     return {"a1": a1, "a2": a2, "b1": b1}
 
 
+def shown(rows: list[dict]) -> list[dict]:
+    """The rows without their order key (no column shows it)."""
+    return [{key: value for key, value in row.items() if key != KEY} for row in rows]
+
+
 def rows(name: str, **query) -> list[dict]:
     report = REPORTS[name]
-    return list(report.rows(**report.parse(query)))
+    return shown(report.rows(**report.parse(query)))
 
 
 def test_report_figures(book):
@@ -226,3 +233,58 @@ EXPECTED = {
         },
     ],
 }
+
+
+QUERIES = {
+    "unposted": {"week": "2026-02-08"},
+    "portfolio": {"status": "all"},
+    "portfolio-by-driver": {},
+    "posted-totals": {"date_from": "2026-01-01", "date_to": "2026-03-31"},
+    "aging": {"as_of": "2026-02-08"},
+}
+
+
+@pytest.mark.parametrize("name", list(QUERIES))
+def test_every_page_and_every_keyset_chunking_gives_the_same_rows(book, monkeypatch, name):
+    report = REPORTS[name]
+    parameters = report.parse(QUERIES[name])
+    whole = rows(name, **QUERIES[name])
+
+    pages = {size: [report.page(parameters, offset=o, limit=size) for o in range(0, 6, size)] for size in (1, 2, 3)}
+    monkeypatch.setattr("loans.reports.EXPORT_CHUNK_ROWS", 1)  # a keyset step after every row
+    one_by_one = rows(name, **QUERIES[name])
+
+    assert one_by_one == whole
+    for size, chunks in pages.items():
+        assert shown([row for chunk in chunks for row in chunk]) == whole, size
+
+
+@pytest.mark.parametrize("name", ["unposted", "portfolio", "portfolio-by-driver", "aging"])
+def test_a_report_page_is_limited_in_sql(book, name):
+    """The page's rows are chosen by LIMIT/OFFSET in the database; every other query reads only
+    the page's loans or drivers."""
+    report = REPORTS[name]
+    parameters = report.parse(QUERIES[name])
+
+    with CaptureQueriesContext(connection) as captured:
+        page = report.page(parameters, offset=1, limit=1)
+
+    sql = [query["sql"] for query in captured]
+    assert len(page) == 1
+    assert "LIMIT 1 OFFSET 1" in sql[0]
+    assert len(sql) == {"unposted": 1, "portfolio": 2, "portfolio-by-driver": 3, "aging": 2}[name]
+    assert all("IN (" in query for query in sql[1:])  # the figures of the page's rows only
+
+
+def test_an_export_reads_keyset_chunks_with_no_cursor_held(book, monkeypatch):
+    monkeypatch.setattr("loans.reports.EXPORT_CHUNK_ROWS", 2)
+    report = REPORTS["unposted"]
+
+    with CaptureQueriesContext(connection) as captured:
+        exported = list(report.rows(**report.parse(QUERIES["unposted"])))
+
+    sql = [query["sql"] for query in captured]
+    assert len(exported) == 4
+    assert len(sql) == 3  # 2 + 2 + an empty chunk
+    assert ["LIMIT 2" in query for query in sql] == [True, True, True]
+    assert not any("DECLARE" in query or "OFFSET" in query for query in sql)
