@@ -9,10 +9,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 
 from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication
@@ -24,7 +24,8 @@ from loanproject.core.admin.readonly import ReadOnlyAdminMixin, ReadOnlyInlineMi
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 from loanproject.core.auth import acting_user
 from loanproject.core.errors import DomainError
-from loanproject.core.exports import EXPORT_FORMATS, export_response
+from loanproject.core.export_jobs import request_report_export
+from loanproject.core.exports import export_response
 
 from . import selectors, services
 from .models import Driver, DriverLoan, Installment, InstallmentPostingRun, Lease, PostingFailure, PostingRunChunk
@@ -378,8 +379,19 @@ class DriverLoanAdmin(LargeTableAdminMixin, AuditedAdminMixin, ServiceAdminMixin
             parameters = report.parse(request.GET)
         except ValidationError as exc:
             error, parameters = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.message_dict.items()), None
+        if request.method == "POST" and parameters is not None:
+            # A spreadsheet is built by a worker (core.export_jobs); the page goes to its job.
+            if not can_export:
+                raise PermissionDenied
+            job = request_report_export(
+                report=f"loans.{report.name}", parameters=request.GET.dict(), requested_by=acting_user(request)
+            )
+            self.message_user(
+                request, f"Export #{job.pk} is queued: the file appears here with its progress, then its link."
+            )
+            return HttpResponseRedirect(reverse("admin:core_exportjob_changelist"))
         export = request.GET.get("export")
-        if parameters is not None and export in EXPORT_FORMATS:
+        if parameters is not None and export == "csv":
             if not can_export:
                 raise PermissionDenied
             stamp = "-".join(str(value) for value in parameters.values() if value is not None)

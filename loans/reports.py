@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 
 from ledger.selectors import AGING_BUCKETS, AGING_LABELS
 from loanproject.core import keyset
+from loanproject.core.export_jobs import Exportable, register_export
 from loanproject.core.money import to_cents
 
 from . import selectors
@@ -23,6 +24,7 @@ from .models import LoanStatus
 from .periods import business_today, is_business_date, out_of_range_message, week_containing
 
 Columns = tuple[tuple[str, str], ...]
+EXPORT_PERMISSION = "loans.export_loans"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Report:
     columns: Columns
     parse: Callable[[Mapping[str, str]], dict]
     fetch: Callable[..., list[dict]]
+    count: Callable[..., int]
     description: str = ""
 
     def page(self, parameters: Mapping[str, object], *, offset: int, limit: int) -> list[dict]:
@@ -206,6 +209,16 @@ def _aging(*, as_of: date, offset: int = 0, limit: int, after=None) -> list[dict
     return rows
 
 
+def _count_unposted(*, period_start: date, period_end: date, driver_id: int | None = None) -> int:
+    return selectors.unposted_installments(
+        period_start=period_start, period_end=period_end, driver_id=driver_id
+    ).count()
+
+
+def _count_weeks(*, date_from: date, date_to: date) -> int:
+    return len(selectors.posted_totals_per_week(date_from=date_from, date_to=date_to))
+
+
 DRIVER = (("driver", "Driver"), ("tlc_license_number", "TLC licence"))
 
 REPORTS: dict[str, Report] = {
@@ -225,6 +238,7 @@ REPORTS: dict[str, Report] = {
             ),
             _week_and_driver,
             _unposted,
+            _count_unposted,
             "What the weekly posting of the week (parameter week=any day of it) would post, overdue ones included, by "
             "due date; driver=<id> for one driver's.",
         ),
@@ -245,6 +259,7 @@ REPORTS: dict[str, Report] = {
             ),
             _statuses,
             _portfolio,
+            lambda statuses: selectors.portfolio_loans(statuses=statuses).count(),
             "Outstanding principal per loan (payments pay interest first); status=active (default), closed, ... or all.",
         ),
         Report(
@@ -259,6 +274,7 @@ REPORTS: dict[str, Report] = {
             ),
             _statuses,
             _by_driver,
+            lambda statuses: selectors.drivers_with_loans(statuses=statuses).count(),
             "Outstanding principal per driver (by name).",
         ),
         Report(
@@ -273,6 +289,7 @@ REPORTS: dict[str, Report] = {
             ),
             _date_range,
             _weekly,
+            _count_weeks,
             "Installments posted, by the week they fell due (date_from, date_to; default the last 12 weeks).",
         ),
         Report(
@@ -281,7 +298,24 @@ REPORTS: dict[str, Report] = {
             (*DRIVER, *((bucket, AGING_LABELS[bucket]) for bucket in AGING_BUCKETS), ("total", "Total")),
             _as_of,
             _aging,
+            lambda as_of: selectors.drivers_owing_loans().count(),
             "Unpaid LOANS items per driver (by name) by days past due on as_of (default today).",
         ),
     ]
 }
+
+
+def register_exports() -> None:
+    """Offer every report to core's export jobs (LoansConfig.ready), as loans.<name>."""
+    for report in REPORTS.values():
+        register_export(
+            Exportable(
+                name=f"loans.{report.name}",
+                title=report.title,
+                columns=report.columns,
+                parse=report.parse,
+                rows=report.rows,
+                count=report.count,
+                permission=EXPORT_PERMISSION,
+            )
+        )

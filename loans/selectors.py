@@ -215,14 +215,33 @@ def loan_figures(*, loan_ids: list[int]) -> dict[int, dict[str, Decimal]]:
 PORTFOLIO_KEY = ("driver__full_name", "loan_number")
 
 
+def portfolio_loans(*, statuses: list[str] | None = None) -> QuerySet[DriverLoan]:
+    """The loans of the portfolio reports: those in `statuses` (all if none)."""
+    return DriverLoan.objects.filter(status__in=statuses) if statuses else DriverLoan.objects.all()
+
+
+def drivers_with_loans(*, statuses: list[str] | None = None) -> QuerySet[Driver]:
+    return Driver.objects.filter(Exists(portfolio_loans(statuses=statuses).filter(driver=OuterRef("pk"))))
+
+
+def drivers_owing_loans() -> QuerySet[Driver]:
+    """Drivers with an open item on their LOANS receivable (through the account's unique key and
+    open_item_open_by_account_idx)."""
+    open_items = OpenItem.objects.filter(
+        status=OpenItemStatus.OPEN,
+        account__party_type=DRIVER_PARTY_TYPE,
+        account__category=Category.LOANS,
+        account__party_id=Cast(OuterRef("pk"), output_field=CharField()),
+    )
+    return Driver.objects.filter(Exists(open_items))
+
+
 def loan_portfolio_page(
     *, statuses: list[str] | None = None, offset: int = 0, limit: int, after: tuple | None = None
 ) -> list[tuple[DriverLoan, PortfolioFigures]]:
     """A page of loans in (driver name, loan number) order, `limit` rows from `offset` (or after
     the key `after`), in SQL; then the figures of those loans only (two queries in all)."""
-    loans = DriverLoan.objects.select_related("driver")
-    if statuses:
-        loans = loans.filter(status__in=statuses)
+    loans = portfolio_loans(statuses=statuses).select_related("driver")
     if after is not None:
         loans = loans.filter(keyset.after(PORTFOLIO_KEY, after))
     page = list(loans.order_by(*PORTFOLIO_KEY)[offset : offset + limit])
@@ -272,10 +291,8 @@ def portfolio_by_driver_page(
 ) -> list[DriverPortfolio]:
     """A page of drivers with a loan in `statuses`, in (name, id) order, with their loans' totals:
     the page's drivers in SQL, then their loans, then those loans' figures (three queries)."""
-    loans = DriverLoan.objects.filter(status__in=statuses) if statuses else DriverLoan.objects.all()
-    drivers = _drivers_page(
-        Driver.objects.filter(Exists(loans.filter(driver=OuterRef("pk")))), offset=offset, limit=limit, after=after
-    )
+    loans = portfolio_loans(statuses=statuses)
+    drivers = _drivers_page(drivers_with_loans(statuses=statuses), offset=offset, limit=limit, after=after)
     their_loans = list(loans.filter(driver_id__in=[d.pk for d in drivers]).values_list("pk", "driver_id", "principal"))
     figures = loan_figures(loan_ids=[pk for pk, _, _ in their_loans])
     totals: dict[int, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
@@ -323,13 +340,7 @@ def driver_loans_aging_page(*, as_of: date, offset: int = 0, limit: int, after: 
     """Open LOANS items per driver by days past due (current, 1-7, 8-30, 31-60, 60+), a page of
     drivers with an open item in (name, id) order: the drivers in SQL (through their receivable
     account and open_item_open_by_account_idx), then the ledger's aging of those parties only."""
-    open_items = OpenItem.objects.filter(
-        status=OpenItemStatus.OPEN,
-        account__party_type=DRIVER_PARTY_TYPE,
-        account__category=Category.LOANS,
-        account__party_id=Cast(OuterRef("pk"), output_field=CharField()),
-    )
-    drivers = _drivers_page(Driver.objects.filter(Exists(open_items)), offset=offset, limit=limit, after=after)
+    drivers = _drivers_page(drivers_owing_loans(), offset=offset, limit=limit, after=after)
     rows = ledger_selectors.open_items_aging(
         as_of=as_of,
         party_type=DRIVER_PARTY_TYPE,
