@@ -41,6 +41,10 @@ class Report:
         """Rows `offset` to `offset + limit` (LIMIT/OFFSET in SQL)."""
         return self.fetch(**parameters, offset=offset, limit=limit)
 
+    def after(self, parameters: Mapping[str, object], *, key: tuple, limit: int) -> list[dict]:
+        """`limit` rows after the row whose order key is `key` (keyset: an index range at any depth)."""
+        return self.fetch(**parameters, after=key, limit=limit)
+
     def rows(self, **parameters: object) -> Iterator[dict]:
         """Every row, read in keyset chunks of EXPORT_CHUNK_ROWS: memory stays bounded by a chunk."""
         after = None
@@ -186,10 +190,10 @@ def _weekly(*, date_from: date, date_to: date, offset: int = 0, limit: int, afte
             "principal": week.principal,
             "interest": week.interest,
             "amount": week.amount,
-            KEY: week.week_start,
+            KEY: (week.week_start,),
         }
         for week in selectors.posted_totals_per_week(date_from=date_from, date_to=date_to)
-        if after is None or week.week_start > after
+        if after is None or (week.week_start,) > tuple(after)
     ]
     return weeks[offset : offset + limit]
 

@@ -4,8 +4,12 @@ holds no cursor open between chunks."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import operator
 from collections.abc import Sequence
+from datetime import date
 from functools import reduce
 
 from django.db.models import Q
@@ -23,3 +27,32 @@ def after(fields: Sequence[str], values: Sequence[object]) -> Q:
         for index, field in enumerate(fields)
     ]
     return Q(**{f"{fields[0]}__gte": values[0]}) & reduce(operator.or_, later)
+
+
+def encode_cursor(values: Sequence[object]) -> str:
+    """An opaque, URL-safe cursor for a keyset position (dates, strings and whole numbers)."""
+    tagged = []
+    for value in values:
+        if isinstance(value, date):
+            tagged.append(["d", value.isoformat()])
+        elif isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise TypeError(f"a cursor holds dates, strings and whole numbers, not {type(value).__name__}")
+        else:
+            tagged.append(["i" if isinstance(value, int) else "s", value])
+    return base64.urlsafe_b64encode(json.dumps(tagged, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[object, ...]:
+    """The keyset position of `encode_cursor`; ValueError if it was not made there."""
+    try:
+        tagged = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        values = tuple(
+            date.fromisoformat(value) if tag == "d" else int(value) if tag == "i" else str(value)
+            for tag, value in tagged
+            if tag in ("d", "i", "s")
+        )
+        if len(values) != len(tagged) or not values:
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ValueError("not a cursor this list gave") from None
+    return values

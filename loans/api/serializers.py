@@ -240,6 +240,9 @@ class ReportPageSerializer(serializers.Serializer):
     page = serializers.IntegerField()
     page_size = serializers.IntegerField()
     has_next = serializers.BooleanField()
+    next_after = serializers.CharField(
+        allow_null=True, help_text="The cursor of the next page (?after=): keyset, as fast at any depth."
+    )
     results = serializers.ListField(
         child=serializers.DictField(),
         help_text="One object per row: column key -> value; dates and decimals as strings.",

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from loanproject.core import keyset
 from loanproject.core.api.authentication import HasStaffPermission, StaffTokenAuthentication
 from loanproject.core.api.exports import ExportJobSerializer
 from loanproject.core.api.idempotency import IDEMPOTENCY_HEADER, StoredResponse, idempotency_key, respond_once
@@ -33,7 +34,7 @@ from loanproject.core.exports import EXPORT_FORMATS, XLSX_MEDIA_TYPE, export_res
 from .. import selectors, services
 from ..models import LoanStatus
 from ..periods import business_today, current_week, posting_week
-from ..reports import EXPORT_PERMISSION, REPORTS
+from ..reports import EXPORT_PERMISSION, KEY, REPORTS
 from .serializers import (
     CancelSerializer,
     LoanCreateSerializer,
@@ -238,6 +239,12 @@ class ReportView(StaffAPIMixin, APIView):
             OpenApiParameter("date_to", date, description="posted-totals"),
             OpenApiParameter("as_of", date, description="aging"),
             OpenApiParameter("page", int, description="JSON: the page, from 1."),
+            OpenApiParameter(
+                "after",
+                str,
+                description="JSON: the page after this cursor (a page's `next_after`): as fast at any depth, "
+                "where a deep `page` walks every row before it.",
+            ),
             OpenApiParameter(StandardPagination.page_size_query_param, int, description="JSON: rows a page."),
         ],
         responses={
@@ -270,8 +277,16 @@ class ReportView(StaffAPIMixin, APIView):
                 rows=report.rows(**parameters),
             )
         page_number, page_size = _page(request)
-        start = (page_number - 1) * page_size
-        rows = report.page(parameters, offset=start, limit=page_size + 1)  # one more: is there a next page?
+        cursor = request.query_params.get("after")
+        if cursor:  # deep in a big report: keyset from the cursor of the previous page
+            try:
+                key = keyset.decode_cursor(cursor)
+            except ValueError:
+                raise ValidationError({"after": ["Not a cursor this report gave (its `next_after`)."]}) from None
+            rows = report.after(parameters, key=key, limit=page_size + 1)  # one more: is there a next page?
+        else:
+            rows = report.page(parameters, offset=(page_number - 1) * page_size, limit=page_size + 1)
+        has_next = len(rows) > page_size
         return Response(
             {
                 "report": report.name,
@@ -280,7 +295,8 @@ class ReportView(StaffAPIMixin, APIView):
                 "columns": [{"key": key, "label": label} for key, label in report.columns],
                 "page": page_number,
                 "page_size": page_size,
-                "has_next": len(rows) > page_size,
+                "has_next": has_next,
+                "next_after": keyset.encode_cursor(rows[page_size - 1][KEY]) if has_next else None,
                 "results": [{key: _text(row.get(key)) for key, _ in report.columns} for row in rows[:page_size]],
             }
         )

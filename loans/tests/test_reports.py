@@ -15,6 +15,7 @@ from loans import services
 from loans.reports import KEY, REPORTS
 
 from .factories import SUNDAY, LeaseFactory, make_loan
+from .test_api import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -288,3 +289,31 @@ def test_an_export_reads_keyset_chunks_with_no_cursor_held(book, monkeypatch):
     assert len(sql) == 3  # 2 + 2 + an empty chunk
     assert ["LIMIT 2" in query for query in sql] == [True, True, True]
     assert not any("DECLARE" in query or "OFFSET" in query for query in sql)
+
+
+@pytest.mark.parametrize("name", list(QUERIES))
+def test_following_the_cursor_gives_the_pages_rows(book, name):
+    client = client_for("Finance")
+    url = f"/api/v1/loans/reports/{name}/"
+    by_page = client.get(url, {**QUERIES[name], "page_size": 50}).json()["results"]
+
+    followed, cursor, pages = [], None, 0
+    while True:
+        body = client.get(url, {**QUERIES[name], "page_size": 1, **({"after": cursor} if cursor else {})}).json()
+        followed += body["results"]
+        pages += 1
+        if not body["has_next"]:
+            break
+        cursor = body["next_after"]
+
+    assert followed == by_page
+    assert pages == len(by_page)
+    assert body["next_after"] is None
+
+
+@pytest.mark.parametrize("cursor", ["nonsense", "W10", "W1sieCIsMV1d"])
+def test_a_cursor_the_report_did_not_give_is_a_400(db, cursor):
+    response = client_for("Finance").get("/api/v1/loans/reports/unposted/", {"after": cursor})
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["after"]
