@@ -31,7 +31,7 @@ def after(fields: Sequence[str], values: Sequence[object]) -> Q:
 
 def encode_cursor(values: Sequence[object]) -> str:
     """An opaque, URL-safe cursor for a keyset position (dates, strings and whole numbers)."""
-    tagged = []
+    tagged: list[list[object]] = []
     for value in values:
         if isinstance(value, date):
             tagged.append(["d", value.isoformat()])
