@@ -5,7 +5,7 @@ Every balance is a sum of postings at read time; nothing is stored that could dr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -196,12 +196,15 @@ def aging_bucket_conditions(as_of: date) -> dict[str, Q]:
 
 
 def open_items_aging(
-    *, as_of: date, party_type: str | None = None, category: str | None = None
+    *, as_of: date, party_type: str | None = None, category: str | None = None, party_ids: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
-    """Outstanding amounts per party and age bucket (one grouped query), largest total first."""
+    """Outstanding amounts per party and age bucket (one grouped query), largest total first;
+    only the parties `party_ids` (of `party_type`) if given, read through their accounts' open items."""
     items = OpenItem.objects.filter(status=OpenItemStatus.OPEN)
     if party_type is not None:
         items = items.filter(account__party_type=party_type)
+    if party_ids is not None:
+        items = items.filter(account__party_id__in=list(party_ids))
     if category is not None:
         items = items.filter(account__category=category)
     buckets = {

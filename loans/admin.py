@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -27,7 +27,8 @@ from loanproject.core.admin.search import Contains, Exact, IndexedSearchMixin, a
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 from loanproject.core.auth import acting_user
 from loanproject.core.errors import DomainError
-from loanproject.core.exports import EXPORT_FORMATS, export_response
+from loanproject.core.export_jobs import request_report_export
+from loanproject.core.exports import export_response
 
 from . import selectors, services
 from .models import Driver, DriverLoan, Installment, InstallmentPostingRun, Lease, PostingFailure, PostingRunChunk
@@ -389,8 +390,19 @@ class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixi
             parameters = report.parse(request.GET)
         except ValidationError as exc:
             error, parameters = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.message_dict.items()), None
+        if request.method == "POST" and parameters is not None:
+            # A spreadsheet is built by a worker (core.export_jobs); the page goes to its job.
+            if not can_export:
+                raise PermissionDenied
+            job = request_report_export(
+                report=f"loans.{report.name}", parameters=request.GET.dict(), requested_by=acting_user(request)
+            )
+            self.message_user(
+                request, f"Export #{job.pk} is queued: the file appears here with its progress, then its link."
+            )
+            return HttpResponseRedirect(reverse("admin:core_exportjob_changelist"))
         export = request.GET.get("export")
-        if parameters is not None and export in EXPORT_FORMATS:
+        if parameters is not None and export == "csv":
             if not can_export:
                 raise PermissionDenied
             stamp = "-".join(str(value) for value in parameters.values() if value is not None)
@@ -403,10 +415,8 @@ class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixi
             )
         rows = []
         if parameters is not None:
-            for index, row in enumerate(report.rows(**parameters)):
-                if index == REPORT_PREVIEW_ROWS:
-                    break
-                rows.append([row.get(key) for key, _ in report.columns])
+            page = report.page(parameters, offset=0, limit=REPORT_PREVIEW_ROWS + 1)  # one more: truncated?
+            rows = [[row.get(key) for key, _ in report.columns] for row in page]
         query = request.GET.copy()
         query.pop("export", None)
         return TemplateResponse(
@@ -416,13 +426,13 @@ class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixi
                 **self.admin_site.each_context(request),
                 "title": report.title,
                 "report": report,
-                "rows": rows,
+                "rows": rows[:REPORT_PREVIEW_ROWS],
                 "error": error,
                 "parameters": parameters,
                 "can_export": can_export,
                 "query": query.urlencode(),
                 "preview_limit": REPORT_PREVIEW_ROWS,
-                "truncated": len(rows) == REPORT_PREVIEW_ROWS,
+                "truncated": len(rows) > REPORT_PREVIEW_ROWS,
                 "opts": self.model._meta,
             },
         )

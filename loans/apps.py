@@ -12,3 +12,6 @@ class LoansConfig(AppConfig):
         # Register the Celery tasks in every process, so that in-process (eager) outbox delivery
         # finds the consumers too, not only workers that autodiscover them.
         from . import tasks  # noqa: F401
+        from .reports import register_exports
+
+        register_exports()

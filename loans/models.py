@@ -82,7 +82,11 @@ class Driver(models.Model):
             ),
             models.CheckConstraint(condition=Q(status__in=DriverStatus.values), name="driver_status_known"),
         ]
-        indexes = [trigram_index("full_name", name="driver_name_trgm")]  # the admin's name search
+        indexes = [
+            trigram_index("full_name", name="driver_name_trgm"),  # the admin's name search
+            # The driver reports (portfolio, by driver, aging) page drivers in this order.
+            models.Index(fields=["full_name", "id"], name="driver_name_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.full_name} (TLC {self.tlc_license_number})"

@@ -1,19 +1,22 @@
 """The loan reports, defined once for the admin, the API and the CSV/XLSX exports.
 
-Each report has columns, parameters parsed from a query string, and rows produced as an iterator
-(big reports stream from the database in batches, so exports keep memory bounded).
+Each report has columns, parameters parsed from a query string, and a fetch that reads one page of
+rows in SQL: a JSON or admin page is LIMIT/OFFSET on an indexed order with its figures summed for
+that page's rows only; an export reads keyset chunks, so its memory stays bounded whatever the size.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 
 from ledger.selectors import AGING_BUCKETS, AGING_LABELS
+from loanproject.core import keyset
+from loanproject.core.export_jobs import Exportable, register_export
 from loanproject.core.money import to_cents
 
 from . import selectors
@@ -21,6 +24,7 @@ from .models import LoanStatus
 from .periods import business_today, is_business_date, out_of_range_message, week_containing
 
 Columns = tuple[tuple[str, str], ...]
+EXPORT_PERMISSION = "loans.export_loans"
 
 
 @dataclass(frozen=True)
@@ -29,8 +33,27 @@ class Report:
     title: str
     columns: Columns
     parse: Callable[[Mapping[str, str]], dict]
-    rows: Callable[..., Iterable[dict]]
+    fetch: Callable[..., list[dict]]
+    count: Callable[..., int]
     description: str = ""
+
+    def page(self, parameters: Mapping[str, object], *, offset: int, limit: int) -> list[dict]:
+        """Rows `offset` to `offset + limit` (LIMIT/OFFSET in SQL)."""
+        return self.fetch(**parameters, offset=offset, limit=limit)
+
+    def after(self, parameters: Mapping[str, object], *, key: tuple, limit: int) -> list[dict]:
+        """`limit` rows after the row whose order key is `key` (keyset: an index range at any depth)."""
+        return self.fetch(**parameters, after=key, limit=limit)
+
+    def rows(self, **parameters: object) -> Iterator[dict]:
+        """Every row, read in keyset chunks of EXPORT_CHUNK_ROWS: memory stays bounded by a chunk."""
+        after = None
+        while True:
+            chunk = self.fetch(**parameters, limit=EXPORT_CHUNK_ROWS, after=after)
+            yield from chunk
+            if len(chunk) < EXPORT_CHUNK_ROWS:
+                return
+            after = chunk[-1][KEY]
 
 
 def _date(params: Mapping[str, str], name: str, default: date) -> date:
@@ -84,7 +107,22 @@ def _statuses(params: Mapping[str, str]) -> dict:
     return {"statuses": None if status == "all" else [status]}
 
 
-def unposted_rows(*, period_start: date, period_end: date, driver_id: int | None = None) -> Iterable[dict]:
+# A report reads its rows a page at a time: `fetch(offset=, limit=, after=, **parameters)` returns
+# up to `limit` rows in the report's order, from `offset` (a JSON or admin page: LIMIT/OFFSET in
+# SQL on an indexed order) or after the key `after` (exports: keyset chunks, each an index range,
+# no cursor held open). Every row carries its order key as KEY, which no column shows.
+KEY = "_key"
+EXPORT_CHUNK_ROWS = 2000
+
+
+def _unposted(
+    *, period_start: date, period_end: date, driver_id: int | None = None, offset: int = 0, limit: int, after=None
+) -> list[dict]:
+    installments = selectors.unposted_installments(
+        period_start=period_start, period_end=period_end, driver_id=driver_id
+    )
+    if after is not None:
+        installments = installments.filter(keyset.after(selectors.UNPOSTED_KEY, after))
     fields = (
         "loan__loan_number",
         "loan__driver__full_name",
@@ -94,63 +132,95 @@ def unposted_rows(*, period_start: date, period_end: date, driver_id: int | None
         "principal",
         "interest",
         "amount",
+        "id",
     )
     names = ("loan_number", "driver", "tlc_license_number", "sequence", "due_date", "principal", "interest", "amount")
-    rows = selectors.unposted_installments(
-        period_start=period_start, period_end=period_end, driver_id=driver_id
-    ).values_list(*fields)
-    for row in rows.iterator(chunk_size=2000):
-        yield dict(zip(names, row, strict=True))
+    return [
+        {**dict(zip(names, row[:-1], strict=True)), KEY: (row[4], row[-1])}
+        for row in installments.values_list(*fields)[offset : offset + limit]
+    ]
 
 
-def portfolio_rows(*, statuses: list[str] | None) -> Iterable[dict]:
-    for loan in selectors.loan_portfolio(statuses=statuses).iterator(chunk_size=2000):
-        yield {
+def _portfolio(*, statuses: list[str] | None, offset: int = 0, limit: int, after=None) -> list[dict]:
+    return [
+        {
             "loan_number": loan.loan_number,
             "driver": loan.driver.full_name,
             "tlc_license_number": loan.driver.tlc_license_number,
             "status": loan.status,
             "principal": loan.principal,
             "annual_interest_rate": loan.annual_interest_rate,
-            "billed_principal": to_cents(loan.billed_principal),
-            "principal_repaid": to_cents(loan.principal_repaid),
-            "outstanding_principal": to_cents(loan.outstanding_principal),
-            "billed_outstanding": to_cents(loan.billed_outstanding),
-            "unbilled_principal": to_cents(loan.unbilled_principal),
+            **{name: to_cents(figures[name]) for name in PORTFOLIO_FIGURES},  # type: ignore[literal-required]
+            KEY: (loan.driver.full_name, loan.loan_number),
         }
+        for loan, figures in selectors.loan_portfolio_page(statuses=statuses, offset=offset, limit=limit, after=after)
+    ]
 
 
-def driver_rows(*, statuses: list[str] | None) -> Iterable[dict]:
-    for row in selectors.portfolio_by_driver(statuses=statuses):
-        yield {
+PORTFOLIO_FIGURES = (
+    "billed_principal",
+    "principal_repaid",
+    "outstanding_principal",
+    "billed_outstanding",
+    "unbilled_principal",
+)
+
+
+def _by_driver(*, statuses: list[str] | None, offset: int = 0, limit: int, after=None) -> list[dict]:
+    return [
+        {
             "driver": row.driver_name,
             "tlc_license_number": row.tlc_license_number,
             "loans": row.loans,
             "principal": row.principal,
             "outstanding_principal": row.outstanding_principal,
             "billed_outstanding": row.billed_outstanding,
+            KEY: (row.driver_name, row.driver_id),
         }
+        for row in selectors.portfolio_by_driver_page(statuses=statuses, offset=offset, limit=limit, after=after)
+    ]
 
 
-def weekly_rows(*, date_from: date, date_to: date) -> Iterable[dict]:
-    for week in selectors.posted_totals_per_week(date_from=date_from, date_to=date_to):
-        yield {
+def _weekly(*, date_from: date, date_to: date, offset: int = 0, limit: int, after=None) -> list[dict]:
+    """A row per week of the range: aggregated in SQL to a few dozen rows, sliced here."""
+    weeks = [
+        {
             "week_start": week.week_start,
             "installments": week.installments,
             "principal": week.principal,
             "interest": week.interest,
             "amount": week.amount,
+            KEY: (week.week_start,),
         }
+        for week in selectors.posted_totals_per_week(date_from=date_from, date_to=date_to)
+        if after is None or (week.week_start,) > tuple(after)
+    ]
+    return weeks[offset : offset + limit]
 
 
-def aging_rows(*, as_of: date) -> Iterable[dict]:
-    for row in selectors.driver_loans_aging(as_of=as_of):
-        yield {
-            "driver": row["driver_name"],
-            "tlc_license_number": row["tlc_license_number"],
-            **{b: row[b] for b in AGING_BUCKETS},
-            "total": row["total"],
-        }
+def _aging(*, as_of: date, offset: int = 0, limit: int, after=None) -> list[dict]:
+    rows: list[dict] = []
+    for row in selectors.driver_loans_aging_page(as_of=as_of, offset=offset, limit=limit, after=after):
+        rows.append(
+            {
+                "driver": row["driver_name"],
+                "tlc_license_number": row["tlc_license_number"],
+                **{b: row[b] for b in AGING_BUCKETS},
+                "total": row["total"],
+                KEY: (row["driver_name"], row["driver_id"]),
+            }
+        )
+    return rows
+
+
+def _count_unposted(*, period_start: date, period_end: date, driver_id: int | None = None) -> int:
+    return selectors.unposted_installments(
+        period_start=period_start, period_end=period_end, driver_id=driver_id
+    ).count()
+
+
+def _count_weeks(*, date_from: date, date_to: date) -> int:
+    return len(selectors.posted_totals_per_week(date_from=date_from, date_to=date_to))
 
 
 DRIVER = (("driver", "Driver"), ("tlc_license_number", "TLC licence"))
@@ -171,9 +241,10 @@ REPORTS: dict[str, Report] = {
                 ("amount", "Amount"),
             ),
             _week_and_driver,
-            unposted_rows,
-            "What the weekly posting of the week (parameter week=any day of it) would post, overdue ones included; "
-            "driver=<id> for one driver's.",
+            _unposted,
+            _count_unposted,
+            "What the weekly posting of the week (parameter week=any day of it) would post, overdue ones included, by "
+            "due date; driver=<id> for one driver's.",
         ),
         Report(
             "portfolio",
@@ -191,7 +262,8 @@ REPORTS: dict[str, Report] = {
                 ("unbilled_principal", "Principal not yet billed"),
             ),
             _statuses,
-            portfolio_rows,
+            _portfolio,
+            lambda statuses: selectors.portfolio_loans(statuses=statuses).count(),
             "Outstanding principal per loan (payments pay interest first); status=active (default), closed, ... or all.",
         ),
         Report(
@@ -205,8 +277,9 @@ REPORTS: dict[str, Report] = {
                 ("billed_outstanding", "Billed, unpaid"),
             ),
             _statuses,
-            driver_rows,
-            "Outstanding principal per driver.",
+            _by_driver,
+            lambda statuses: selectors.drivers_with_loans(statuses=statuses).count(),
+            "Outstanding principal per driver (by name).",
         ),
         Report(
             "posted-totals",
@@ -219,7 +292,8 @@ REPORTS: dict[str, Report] = {
                 ("amount", "Amount"),
             ),
             _date_range,
-            weekly_rows,
+            _weekly,
+            _count_weeks,
             "Installments posted, by the week they fell due (date_from, date_to; default the last 12 weeks).",
         ),
         Report(
@@ -227,8 +301,25 @@ REPORTS: dict[str, Report] = {
             "Open items aging",
             (*DRIVER, *((bucket, AGING_LABELS[bucket]) for bucket in AGING_BUCKETS), ("total", "Total")),
             _as_of,
-            aging_rows,
-            "Unpaid LOANS items per driver by days past due on as_of (default today).",
+            _aging,
+            lambda as_of: selectors.drivers_owing_loans().count(),
+            "Unpaid LOANS items per driver (by name) by days past due on as_of (default today).",
         ),
     ]
 }
+
+
+def register_exports() -> None:
+    """Offer every report to core's export jobs (LoansConfig.ready), as loans.<name>."""
+    for report in REPORTS.values():
+        register_export(
+            Exportable(
+                name=f"loans.{report.name}",
+                title=report.title,
+                columns=report.columns,
+                parse=report.parse,
+                rows=report.rows,
+                count=report.count,
+                permission=EXPORT_PERMISSION,
+            )
+        )

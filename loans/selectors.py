@@ -14,6 +14,7 @@ from django.db.models import (
     CharField,
     Count,
     DecimalField,
+    Exists,
     F,
     Max,
     Min,
@@ -26,10 +27,11 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Cast, Coalesce, Greatest
 
 from ledger import selectors as ledger_selectors
-from ledger.models import Category, OpenItem
+from ledger.models import Category, OpenItem, OpenItemStatus
+from loanproject.core import keyset
 from loanproject.core.money import ZERO, to_cents
 
 from .models import (
@@ -209,12 +211,16 @@ def schedule_summary(*, loan_id: int) -> ScheduleSummary:
 def unposted_installments(
     *, period_start: date, period_end: date, driver_id: int | None = None
 ) -> QuerySet[Installment]:
-    """What the weekly posting of the period would post (overdue ones included), in due order;
+    """What the weekly posting of the period would post (overdue ones included), in due order and
+    then booking order (due date, id: installment_unposted_due_idx, so a page is an index range);
     only the driver's if `driver_id` is given."""
     installments = due_installments(period_end=period_end)
     if driver_id is not None:
         installments = installments.filter(loan__driver_id=driver_id)
-    return installments.select_related("loan", "loan__driver").order_by("due_date", "loan__loan_number", "sequence")
+    return installments.select_related("loan", "loan__driver").order_by("due_date", "id")
+
+
+UNPOSTED_KEY = ("due_date", "id")
 
 
 class PortfolioFigures(TypedDict):
@@ -226,23 +232,36 @@ class PortfolioFigures(TypedDict):
     unbilled_principal: Decimal
 
 
+def _portfolio_sums(prefix: str = "", *, posted: Q | None = None) -> dict[str, Coalesce]:
+    """The posted installments' sums behind a loan's figures, from `prefix` (the path to the
+    installments) over their open items: written once for the per-loan figures and the totals."""
+    item = f"{prefix}posted_entry__open_items__"
+    paid_on_item = F(f"{item}amount") - F(f"{item}outstanding")
+    return {
+        "billed_principal": _sum(f"{prefix}principal", filter=posted),
+        "paid": _sum(paid_on_item, filter=posted),
+        "principal_repaid": _sum(
+            Greatest(paid_on_item - F(f"{prefix}interest"), Value(ZERO), output_field=MONEY), filter=posted
+        ),
+        "billed_outstanding": _sum(f"{item}outstanding", filter=posted),
+    }
+
+
 def loan_portfolio(*, statuses: list[str] | None = None) -> QuerySet[WithAnnotations[DriverLoan, PortfolioFigures]]:
     """Per loan: principal billed, principal repaid (payments pay interest first), principal still
-    outstanding, what is billed and unpaid, and what is still to be billed."""
-    item = "installments__posted_entry__open_items__"
-    posted = Q(installments__status=InstallmentStatus.POSTED)
-    paid_on_item = F(f"{item}amount") - F(f"{item}outstanding")
+    outstanding, what is billed and unpaid, and what is still to be billed. One grouped query over
+    every loan's installments: for totals (portfolio_totals); a report page reads
+    `loan_portfolio_page`, which sums only the page's loans."""
     loans = DriverLoan.objects.select_related("driver")
     if statuses:
         loans = loans.filter(status__in=statuses)
+    sums = _portfolio_sums("installments__", posted=Q(installments__status=InstallmentStatus.POSTED))
     return (
         loans.annotate(
-            billed_principal=_sum("installments__principal", filter=posted),
-            paid=_sum(paid_on_item, filter=posted),
-            principal_repaid=_sum(
-                Greatest(paid_on_item - F("installments__interest"), Value(ZERO), output_field=MONEY), filter=posted
-            ),
-            billed_outstanding=_sum(f"{item}outstanding", filter=posted),
+            billed_principal=sums["billed_principal"],
+            paid=sums["paid"],
+            principal_repaid=sums["principal_repaid"],
+            billed_outstanding=sums["billed_outstanding"],
         )
         .annotate(
             outstanding_principal=F("principal") - F("principal_repaid"),
@@ -250,6 +269,75 @@ def loan_portfolio(*, statuses: list[str] | None = None) -> QuerySet[WithAnnotat
         )
         .order_by("driver__full_name", "loan_number")
     )
+
+
+NO_FIGURES = dict.fromkeys(("billed_principal", "paid", "principal_repaid", "billed_outstanding"), ZERO)
+
+
+def loan_figures(*, loan_ids: list[int]) -> dict[int, dict[str, Decimal]]:
+    """The figures of these loans (one query grouped by loan over their posted installments, read
+    by installment_sequence_unique_per_loan), before any name is joined."""
+    sums = (
+        Installment.objects.filter(loan_id__in=loan_ids, status=InstallmentStatus.POSTED)
+        .order_by()
+        .values("loan_id")
+        .annotate(**_portfolio_sums())
+        .values_list("loan_id", *NO_FIGURES)
+    )
+    return {row[0]: dict(zip(NO_FIGURES, row[1:], strict=True)) for row in sums}
+
+
+PORTFOLIO_KEY = ("driver__full_name", "loan_number")
+
+
+def portfolio_loans(*, statuses: list[str] | None = None) -> QuerySet[DriverLoan]:
+    """The loans of the portfolio reports: those in `statuses` (all if none)."""
+    return DriverLoan.objects.filter(status__in=statuses) if statuses else DriverLoan.objects.all()
+
+
+def drivers_with_loans(*, statuses: list[str] | None = None) -> QuerySet[Driver]:
+    return Driver.objects.filter(Exists(portfolio_loans(statuses=statuses).filter(driver=OuterRef("pk"))))
+
+
+def drivers_owing_loans() -> QuerySet[Driver]:
+    """Drivers with an open item on their LOANS receivable (through the account's unique key and
+    open_item_open_by_account_idx)."""
+    open_items = OpenItem.objects.filter(
+        status=OpenItemStatus.OPEN,
+        account__party_type=DRIVER_PARTY_TYPE,
+        account__category=Category.LOANS,
+        account__party_id=Cast(OuterRef("pk"), output_field=CharField()),
+    )
+    return Driver.objects.filter(Exists(open_items))
+
+
+def loan_portfolio_page(
+    *, statuses: list[str] | None = None, offset: int = 0, limit: int, after: tuple | None = None
+) -> list[tuple[DriverLoan, PortfolioFigures]]:
+    """A page of loans in (driver name, loan number) order, `limit` rows from `offset` (or after
+    the key `after`), in SQL; then the figures of those loans only (two queries in all)."""
+    loans = portfolio_loans(statuses=statuses).select_related("driver")
+    if after is not None:
+        loans = loans.filter(keyset.after(PORTFOLIO_KEY, after))
+    page = list(loans.order_by(*PORTFOLIO_KEY)[offset : offset + limit])
+    figures = loan_figures(loan_ids=[loan.pk for loan in page])
+    rows = []
+    for loan in page:
+        sums = figures.get(loan.pk, NO_FIGURES)
+        rows.append(
+            (
+                loan,
+                PortfolioFigures(
+                    billed_principal=sums["billed_principal"],
+                    paid=sums["paid"],
+                    principal_repaid=sums["principal_repaid"],
+                    billed_outstanding=sums["billed_outstanding"],
+                    outstanding_principal=loan.principal - sums["principal_repaid"],
+                    unbilled_principal=loan.principal - sums["billed_principal"],
+                ),
+            )
+        )
+    return rows
 
 
 @dataclass(frozen=True)
@@ -263,29 +351,36 @@ class DriverPortfolio:
     billed_outstanding: Decimal
 
 
-def portfolio_by_driver(*, statuses: list[str] | None = None) -> list[DriverPortfolio]:
-    totals: dict[int, dict] = {}
-    for loan in loan_portfolio(statuses=statuses):
-        row = totals.setdefault(
-            loan.driver_id,
-            {
-                "name": loan.driver.full_name,
-                "tlc": loan.driver.tlc_license_number,
-                "loans": 0,
-                "principal": ZERO,
-                "outstanding": ZERO,
-                "billed": ZERO,
-            },
-        )
-        row["loans"] += 1
-        row["principal"] += loan.principal
-        row["outstanding"] += to_cents(loan.outstanding_principal)
-        row["billed"] += to_cents(loan.billed_outstanding)
+def _drivers_page(drivers: QuerySet[Driver], *, offset: int, limit: int, after: tuple | None) -> list[Driver]:
+    """Drivers in (name, id) order (driver_name_idx), `limit` from `offset` or after `after`."""
+    if after is not None:
+        drivers = drivers.filter(keyset.after(DRIVER_KEY, after))
+    return list(drivers.order_by(*DRIVER_KEY).only("pk", "full_name", "tlc_license_number")[offset : offset + limit])
+
+
+DRIVER_KEY = ("full_name", "id")
+
+
+def portfolio_by_driver_page(
+    *, statuses: list[str] | None = None, offset: int = 0, limit: int, after: tuple | None = None
+) -> list[DriverPortfolio]:
+    """A page of drivers with a loan in `statuses`, in (name, id) order, with their loans' totals:
+    the page's drivers in SQL, then their loans, then those loans' figures (three queries)."""
+    loans = portfolio_loans(statuses=statuses)
+    drivers = _drivers_page(drivers_with_loans(statuses=statuses), offset=offset, limit=limit, after=after)
+    their_loans = list(loans.filter(driver_id__in=[d.pk for d in drivers]).values_list("pk", "driver_id", "principal"))
+    figures = loan_figures(loan_ids=[pk for pk, _, _ in their_loans])
+    totals: dict[int, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
+    for pk, driver_id, principal in their_loans:
+        loan = figures.get(pk, NO_FIGURES)
+        row = totals[driver_id]
+        row[0] += 1
+        row[1] += principal
+        row[2] += to_cents(principal - loan["principal_repaid"])
+        row[3] += to_cents(loan["billed_outstanding"])
     return [
-        DriverPortfolio(
-            driver_id, row["name"], row["tlc"], row["loans"], row["principal"], row["outstanding"], row["billed"]
-        )
-        for driver_id, row in sorted(totals.items(), key=lambda pair: (pair[1]["name"], pair[0]))
+        DriverPortfolio(driver.pk, driver.full_name, driver.tlc_license_number, *totals[driver.pk])
+        for driver in drivers
     ]
 
 
@@ -316,16 +411,32 @@ def posted_totals_per_week(*, date_from: date, date_to: date) -> list[WeekTotals
     return [WeekTotals(start, *weeks[start]) for start in sorted(weeks)]
 
 
-def driver_loans_aging(*, as_of: date) -> list[dict]:
-    """Open LOANS items per driver by days past due (current, 1-7, 8-30, 31-60, 60+)."""
-    rows = ledger_selectors.open_items_aging(as_of=as_of, party_type=DRIVER_PARTY_TYPE, category=Category.LOANS)
-    drivers = Driver.objects.in_bulk([int(row["party_id"]) for row in rows])
+def driver_loans_aging_page(*, as_of: date, offset: int = 0, limit: int, after: tuple | None = None) -> list[dict]:
+    """Open LOANS items per driver by days past due (current, 1-7, 8-30, 31-60, 60+), a page of
+    drivers with an open item in (name, id) order: the drivers in SQL (through their receivable
+    account and open_item_open_by_account_idx), then the ledger's aging of those parties only."""
+    drivers = _drivers_page(drivers_owing_loans(), offset=offset, limit=limit, after=after)
+    rows = ledger_selectors.open_items_aging(
+        as_of=as_of,
+        party_type=DRIVER_PARTY_TYPE,
+        category=Category.LOANS,
+        party_ids=[str(driver.pk) for driver in drivers],
+    )
+    by_party: dict[int, list[dict]] = defaultdict(list)
     for row in rows:
-        driver = drivers.get(int(row["party_id"]))
-        row["driver_id"] = int(row["party_id"])
-        row["driver_name"] = driver.full_name if driver else ""
-        row["tlc_license_number"] = driver.tlc_license_number if driver else ""
-    return rows
+        by_party[int(row["party_id"])].append(row)
+    page = []
+    for driver in drivers:
+        for row in by_party[driver.pk]:
+            page.append(
+                {
+                    **row,
+                    "driver_id": driver.pk,
+                    "driver_name": driver.full_name,
+                    "tlc_license_number": driver.tlc_license_number,
+                }
+            )
+    return page
 
 
 def portfolio_totals() -> dict[str, Decimal | int]:

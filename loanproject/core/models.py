@@ -13,6 +13,11 @@ Invariants:
   counts those automatic republications (an operator's republication resets it).
 - `IdempotencyKey` has one row per (scope, key): the stored response is written in the same
   transaction as the effect, so a replayed request returns the first answer and never repeats it.
+- An `ExportJob` (a large report file built by a worker, export_jobs.py) is `done` if and only if
+  it has its file and its finish time, `failed` if and only if it says why and when; `rows_done`
+  never exceeds a known `rows_total`. `attempt` counts the claims of a worker: only the worker
+  holding the current attempt may write progress or finish it, so a job taken over by the recovery
+  sweep is never finished twice.
 - Retention (`retention.purge_old_outbox_records`, nightly): published events and receipts older
   than OUTBOX_RETENTION_DAYS and keys older than IDEMPOTENCY_KEY_RETENTION_DAYS are deleted;
   an unpublished event is never deleted.
@@ -20,6 +25,8 @@ Invariants:
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.files.storage import Storage, storages
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -97,3 +104,71 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key}"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+def export_storage() -> Storage:
+    """STORAGES["exports"]: private (no URL serves it; a view checks who may download)."""
+    return storages["exports"]
+
+
+class ExportJob(models.Model):
+    """A report file a worker builds (export_jobs.build_export): who asked, for what, how far."""
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    report = models.CharField(max_length=100, help_text="The registered export, e.g. loans.unposted.")
+    parameters = models.JSONField(default=dict, blank=True, help_text="The report's query, as the requester gave it.")
+    format = models.CharField(max_length=10, default="xlsx")
+    status = models.CharField(max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True, help_text="Counted when the build starts.")
+    attempt = models.PositiveSmallIntegerField(default=0, help_text="Builds started (a lost worker's is taken over).")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="The building worker's last progress.")
+    file = models.FileField(storage=export_storage, upload_to="exports/%Y/%m/", max_length=300, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ExportStatus.values), name="export_job_status_known"),
+            models.CheckConstraint(
+                condition=~Q(status=ExportStatus.DONE) | (~Q(file="") & Q(finished_at__isnull=False)),
+                name="export_job_done_has_file",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ExportStatus.FAILED) | (~Q(error="") & Q(finished_at__isnull=False)),
+                name="export_job_failed_says_why",
+            ),
+            models.CheckConstraint(
+                condition=Q(rows_total__isnull=True) | Q(rows_done__lte=models.F("rows_total")),
+                name="export_job_progress_within_total",
+            ),
+        ]
+        indexes = [
+            # The recovery sweep reads the unfinished jobs only.
+            models.Index(
+                fields=["status", "heartbeat_at"],
+                name="export_job_unfinished_idx",
+                condition=Q(status__in=[ExportStatus.QUEUED, ExportStatus.RUNNING]),
+            ),
+            models.Index(fields=["requested_by", "-id"], name="export_job_requester_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Export #{self.pk} {self.report} ({self.status})"
+
+    @property
+    def percent(self) -> int | None:
+        if self.status == ExportStatus.DONE:
+            return 100
+        if not self.rows_total:
+            return None
+        return min(100, self.rows_done * 100 // self.rows_total)

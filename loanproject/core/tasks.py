@@ -32,3 +32,20 @@ def purge_outbox_records_task() -> dict[str, Any]:
         older_than=timedelta(days=settings.OUTBOX_RETENTION_DAYS),
         idempotency_keys_older_than=timedelta(days=settings.IDEMPOTENCY_KEY_RETENTION_DAYS),
     ).as_dict()
+
+
+@shared_task(name="core.build_export", ignore_result=True)
+def build_export_task(job_id: int) -> str:
+    """Build an export job's file (queued by request_report_export, or again by the sweep)."""
+    from .export_jobs import build_export
+
+    return build_export(job_id=job_id).status
+
+
+@shared_task(name="core.recover_stalled_exports", ignore_result=True)
+def recover_stalled_exports_task() -> dict[str, list[int]]:
+    """Beat, every minute: send again the export jobs whose message or worker was lost; fail those
+    that lost EXPORT_MAX_ATTEMPTS builds (with the reason)."""
+    from .export_jobs import recover_stalled_exports
+
+    return recover_stalled_exports().as_dict()

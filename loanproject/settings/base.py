@@ -160,11 +160,21 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT: Path | None = BASE_DIR / "staticfiles"
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
+# Report files built by the workers (core.export_jobs): private, served only through the views
+# that check who may download them; every worker and web process must see the same directory.
+STORAGES["exports"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": Path(env("EXPORTS_ROOT", str(MEDIA_ROOT / "private"))), "base_url": None},
+}
+# A building export with no progress for this long lost its worker: the sweep builds it again,
+# at most EXPORT_MAX_ATTEMPTS builds in all, then marks it failed.
+EXPORT_STALLED_AFTER_SECONDS = env_int("EXPORT_STALLED_AFTER_SECONDS", 300, minimum=1)
+EXPORT_MAX_ATTEMPTS = env_int("EXPORT_MAX_ATTEMPTS", 3, minimum=1)
 MEDIA_URL = "media/"
 
 # --- Field encryption (PAN, bank tokens) ---------------------------------------------------

@@ -39,6 +39,9 @@ def beat_schedule(*, loans_time_zone: str) -> dict:
         "finance-net-worth-snapshots": _job(
             "finance.take_net_worth_snapshots", crontab(hour=1, minute=30), expires=6 * 3600
         ),
+        # Every minute: send again the report exports whose message or worker was lost (no progress
+        # for EXPORT_STALLED_AFTER_SECONDS); fail those that lost EXPORT_MAX_ATTEMPTS builds.
+        "core-recover-stalled-exports": _job("core.recover_stalled_exports", crontab(minute="*"), expires=50),
         # Every night at 03:15 (TIME_ZONE): delete published outbox events and consumer receipts older
         # than OUTBOX_RETENTION_DAYS and idempotency keys older than IDEMPOTENCY_KEY_RETENTION_DAYS.
         "purge-outbox-records": _job("core.purge_outbox_records", crontab(hour=3, minute=15), expires=6 * 3600),

@@ -171,6 +171,7 @@ def world():
         "loans": loan.loan_number,
         "drivers": loan.driver_id,
         "payments": payment.payment.entry.pk,
+        "reports": "unposted",
     }
     credentials = {
         "partner": f"Api-Key {issue_key(partner)}",

@@ -214,6 +214,17 @@ class ReportQuerySerializer(serializers.Serializer):
     export = serializers.ChoiceField(choices=EXPORT_FORMATS, required=False)
 
 
+class ReportExportRequestSerializer(serializers.Serializer):
+    """The report's parameters for a file built by a worker (each report reads its own)."""
+
+    week = serializers.CharField(required=False, max_length=10, help_text="unposted: any day of the week")
+    driver = serializers.CharField(required=False, max_length=18, help_text="unposted: one driver's id")
+    status = serializers.CharField(required=False, max_length=12, help_text="portfolio reports (default active)")
+    date_from = serializers.CharField(required=False, max_length=10, help_text="posted-totals")
+    date_to = serializers.CharField(required=False, max_length=10, help_text="posted-totals")
+    as_of = serializers.CharField(required=False, max_length=10, help_text="aging")
+
+
 class ReportColumnSerializer(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]  # the answer's field is named so; this serializer only documents a response
@@ -229,6 +240,9 @@ class ReportPageSerializer(serializers.Serializer):
     page = serializers.IntegerField()
     page_size = serializers.IntegerField()
     has_next = serializers.BooleanField()
+    next_after = serializers.CharField(
+        allow_null=True, help_text="The cursor of the next page (?after=): keyset, as fast at any depth."
+    )
     results = serializers.ListField(
         child=serializers.DictField(),
         help_text="One object per row: column key -> value; dates and decimals as strings.",

@@ -1,7 +1,15 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .views import DriverPaymentReversalView, DriverPaymentView, LoanViewSet, PostingRunViewSet, PostingView, ReportView
+from .views import (
+    DriverPaymentReversalView,
+    DriverPaymentView,
+    LoanViewSet,
+    PostingRunViewSet,
+    PostingView,
+    ReportExportView,
+    ReportView,
+)
 
 router = SimpleRouter()
 router.register("loans", LoanViewSet, basename="loan")
@@ -10,6 +18,7 @@ router.register("loan-posting-runs", PostingRunViewSet, basename="loan-posting-r
 urlpatterns = [
     path("loans/postings/", PostingView.as_view(), name="loan-postings"),
     path("loans/reports/<slug:name>/", ReportView.as_view(), name="loan-report"),
+    path("loans/reports/<slug:name>/exports/", ReportExportView.as_view(), name="loan-report-exports"),
     path("drivers/<int:driver_id>/payments/", DriverPaymentView.as_view(), name="driver-payments"),
     path(
         "drivers/<int:driver_id>/payments/<int:entry_id>/reversal/",
