@@ -190,4 +190,4 @@ def test_an_api_read_whose_backend_was_killed_is_a_503(partner_api):
         response = partner_api.get(URL)
 
     assert_database_unavailable(response)
-    assert json.loads(partner_api.get(URL).content)["count"] == 0
+    assert json.loads(partner_api.get(URL).content)["results"] == []

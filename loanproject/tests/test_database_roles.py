@@ -133,7 +133,7 @@ staff = Client()
 summary = {"login": staff.login(username="fiona.finance", password="demo-pass-123")}
 summary["pages"] = [staff.get(page).status_code for page in (
     "/admin/", "/admin/loans/driverloan/", "/admin/ledger/journalentry/", "/admin/django_celery_beat/periodictask/")]
-summary["partner_api"] = Client().get("/api/v1/applications/", HTTP_AUTHORIZATION=f"Api-Key {DEMO_API_KEY}").json()["count"]
+summary["partner_api"] = len(Client().get("/api/v1/applications/", HTTP_AUTHORIZATION=f"Api-Key {DEMO_API_KEY}").json()["results"])
 payment = JournalEntry.objects.filter(source="ledger.payment").order_by("pk").first()
 driver = payment.postings.exclude(account__party_type="").values_list("account__party_id", flat=True).first()
 summary["reversal"] = Client().post(
