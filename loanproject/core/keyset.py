@@ -15,31 +15,16 @@ from typing import Any
 from uuid import UUID
 
 from django.core import signing
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import BooleanField, F, Func, Q, Value
-from django.db.models.sql.compiler import SQLCompiler
+from django.db.models import F, Field, Func, Q, Value
+from django.db.models.expressions import Combinable
+from django.db.models.lookups import GreaterThan, LessThan
 
 SALT = "loanproject.keyset"
 
 
-class RowCompare(Func):
-    """`(a, b) > (%s, %s)`: a row comparison PostgreSQL runs as one index range condition."""
-
-    output_field = BooleanField()
-
-    def __init__(self, fields: Sequence[str], values: Sequence[object], operator: str) -> None:
-        self.width = len(fields)
-        self.operator = operator
-        # The values' SQL types are inferred from their Python types (a date, a Decimal, ...).
-        super().__init__(*[F(field) for field in fields], *[Value(value) for value in values])
-
-    def as_sql(  # type: ignore[override]  # the template arguments of Func do not apply
-        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: Any
-    ) -> tuple[str, list[Any]]:
-        compiled = [compiler.compile(expression) for expression in self.get_source_expressions()]
-        sqls = [sql for sql, _ in compiled]
-        left, right = ", ".join(sqls[: self.width]), ", ".join(sqls[self.width :])
-        return f"(({left}) {self.operator} ({right}))", [param for _, params in compiled for param in params]
+def _row(expressions: Sequence[Combinable]) -> Func:
+    """`(a, b)`: compared with another row as a whole, `(a, b) > (x, y)` is one index range condition."""
+    return Func(*expressions, function="", output_field=Field())
 
 
 def after(fields: Sequence[str], values: Sequence[object], *, descending: bool = False) -> Q:
@@ -51,7 +36,9 @@ def after(fields: Sequence[str], values: Sequence[object], *, descending: bool =
     if not fields or len(fields) != len(values):
         raise ValueError("one value per ordering field")
     bound = f"{fields[0]}__{'lte' if descending else 'gte'}"
-    return Q(RowCompare(fields, values, "<" if descending else ">"), **{bound: values[0]})
+    # The values' SQL types are inferred from their Python types (a date, a Decimal, ...).
+    columns, position = _row([F(field) for field in fields]), _row([Value(value) for value in values])
+    return Q((LessThan if descending else GreaterThan)(columns, position), **{bound: values[0]})
 
 
 # A position's values keep their type through the cursor (datetime first: it is a date).
