@@ -79,7 +79,8 @@ def measure_pages() -> None:
 
         report = REPORTS["unposted"]
         before = report.page(report.parse({"week": BIG_WEEK}), offset=249_949, limit=1)[0][KEY]
-        pages.insert(3, ("unposted", {"week": BIG_WEEK, "after": keyset.encode_cursor(before)}))
+        cursor = keyset.encode_cursor(before, scope="/api/v1/loans/reports/unposted/")
+        pages.insert(3, ("unposted", {"week": BIG_WEEK, "after": cursor}))
     except ImportError:
         pass
     for name, query in pages:

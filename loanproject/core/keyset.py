@@ -1,58 +1,73 @@
-"""Keyset (seek) reads: the next chunk of an ordered query starts after the last row read, so
-reading a million rows in chunks costs one index range per chunk, never an OFFSET walk, and
-holds no cursor open between chunks."""
+"""Keyset (seek) reads, defined once for the API's cursor lists and the reports' pages and exports:
+the next page starts after the last row read, so a page costs one index range at any depth, never
+an OFFSET walk, and no cursor is held open between pages.
+
+The position travels as a signed cursor: it cannot be forged or edited, and one made for a list
+(its scope) is refused by any other. It carries only a position, so the list's own filters still
+apply to every page."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import operator
-from collections.abc import Sequence
-from datetime import date
-from functools import reduce
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
 
-from django.db.models import Q
+from django.core import signing
+from django.db.models import F, Field, Func, Q, Value
+from django.db.models.expressions import Combinable
+from django.db.models.lookups import GreaterThan, LessThan
+
+SALT = "loanproject.keyset"
 
 
-def after(fields: Sequence[str], values: Sequence[object]) -> Q:
-    """Rows strictly after `values` in the ascending order of `fields` (unique together).
+def _row(expressions: Sequence[Combinable]) -> Func:
+    """`(a, b)`: compared with another row as a whole, `(a, b) > (x, y)` is one index range condition."""
+    return Func(*expressions, function="", output_field=Field())
 
-    `fields[0] >= v0` is implied by the rest and is said anyway: it lets PostgreSQL start an index
-    range scan at v0 instead of reading an OR of conditions over the whole table."""
+
+def after(fields: Sequence[str], values: Sequence[object], *, descending: bool = False) -> Q:
+    """Rows strictly after `values` in the order of `fields` (unique together, all in one direction).
+
+    The leading column's bound is implied by the row comparison and said anyway: when the columns
+    are in different tables (`driver__full_name`, then the loan's), no index holds them all, and
+    it lets PostgreSQL start a range scan of the first one's index at v0."""
     if not fields or len(fields) != len(values):
         raise ValueError("one value per ordering field")
-    later = [
-        Q(**dict(zip(fields[:index], values[:index], strict=True)), **{f"{field}__gt": values[index]})
-        for index, field in enumerate(fields)
-    ]
-    return Q(**{f"{fields[0]}__gte": values[0]}) & reduce(operator.or_, later)
+    bound = f"{fields[0]}__{'lte' if descending else 'gte'}"
+    # The values' SQL types are inferred from their Python types (a date, a Decimal, ...).
+    columns, position = _row([F(field) for field in fields]), _row([Value(value) for value in values])
+    return Q((LessThan if descending else GreaterThan)(columns, position), **{bound: values[0]})
 
 
-def encode_cursor(values: Sequence[object]) -> str:
-    """An opaque, URL-safe cursor for a keyset position (dates, strings and whole numbers)."""
-    tagged: list[list[object]] = []
-    for value in values:
-        if isinstance(value, date):
-            tagged.append(["d", value.isoformat()])
-        elif isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise TypeError(f"a cursor holds dates, strings and whole numbers, not {type(value).__name__}")
-        else:
-            tagged.append(["i" if isinstance(value, int) else "s", value])
-    return base64.urlsafe_b64encode(json.dumps(tagged, separators=(",", ":")).encode()).decode().rstrip("=")
+# A position's values keep their type through the cursor (datetime first: it is a date).
+_TYPES: dict[str, tuple[type, Callable[[str], object]]] = {
+    "t": (datetime, datetime.fromisoformat),
+    "d": (date, date.fromisoformat),
+    "n": (Decimal, Decimal),
+    "i": (int, int),
+    "s": (str, str),
+    "u": (UUID, UUID),
+}
 
 
-def decode_cursor(cursor: str) -> tuple[object, ...]:
-    """The keyset position of `encode_cursor`; ValueError if it was not made there."""
+def _tagged(value: object) -> list[str]:
+    for tag, (kind, _) in _TYPES.items():
+        if isinstance(value, kind) and not isinstance(value, bool):
+            return [tag, str(value)]
+    raise TypeError(f"a cursor holds dates, times, numbers, strings and UUIDs, not {type(value).__name__}")
+
+
+def encode_cursor(position: Sequence[object], *, scope: str, **meta: object) -> str:
+    """A signed, URL-safe cursor for a keyset position (and `meta` its list needs), for `scope` only."""
+    return signing.dumps({**meta, "p": [_tagged(value) for value in position]}, salt=f"{SALT}:{scope}")
+
+
+def decode_cursor(cursor: str, *, scope: str) -> tuple[tuple[object, ...], dict[str, Any]]:
+    """The position and meta of `encode_cursor`'s cursor; ValueError unless it was made for `scope`."""
     try:
-        tagged = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        values = tuple(
-            date.fromisoformat(value) if tag == "d" else int(value) if tag == "i" else str(value)
-            for tag, value in tagged
-            if tag in ("d", "i", "s")
-        )
-        if len(values) != len(tagged) or not values:
-            raise ValueError
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        payload = signing.loads(cursor, salt=f"{SALT}:{scope}")
+        return tuple(_TYPES[tag][1](text) for tag, text in payload.pop("p")), payload
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
         raise ValueError("not a cursor this list gave") from None
-    return values

@@ -282,7 +282,7 @@ class ReportView(StaffAPIMixin, APIView):
         cursor = request.query_params.get("after")
         if cursor:  # deep in a big report: keyset from the cursor of the previous page
             try:
-                key = keyset.decode_cursor(cursor)
+                key, _ = keyset.decode_cursor(cursor, scope=request.path)
             except ValueError:
                 raise ValidationError({"after": ["Not a cursor this report gave (its `next_after`)."]}) from None
             rows = report.after(parameters, key=key, limit=page_size + 1)  # one more: is there a next page?
@@ -298,7 +298,7 @@ class ReportView(StaffAPIMixin, APIView):
                 "page": page_number,
                 "page_size": page_size,
                 "has_next": has_next,
-                "next_after": keyset.encode_cursor(rows[page_size - 1][KEY]) if has_next else None,
+                "next_after": keyset.encode_cursor(rows[page_size - 1][KEY], scope=request.path) if has_next else None,
                 "results": [{key: _text(row.get(key)) for key, _ in report.columns} for row in rows[:page_size]],
             }
         )

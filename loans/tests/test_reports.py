@@ -317,3 +317,16 @@ def test_a_cursor_the_report_did_not_give_is_a_400(db, cursor):
 
     assert response.status_code == 400
     assert list(response.json()["error"]["fields"]) == ["after"]
+
+
+def test_a_cursor_of_another_report_or_edited_is_a_400(book):
+    """Both reports are keyed (driver name, id): only the signature's scope tells their cursors apart."""
+    client = client_for("Finance")
+    cursor = client.get("/api/v1/loans/reports/portfolio-by-driver/", {"page_size": 1}).json()["next_after"]
+    edited = cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB")
+
+    for name, after in [("aging", cursor), ("portfolio-by-driver", edited)]:
+        response = client.get(f"/api/v1/loans/reports/{name}/", {"as_of": "2026-02-08", "after": after})
+
+        assert response.status_code == 400, name
+        assert response.json()["error"]["fields"] == {"after": ["Not a cursor this report gave (its `next_after`)."]}

@@ -8,10 +8,9 @@ list allows must be backed by an index on (partner, column, id) (or (column, id)
 the id breaks ties, so a walk sees every row exactly once even when many rows share a value and
 rows are inserted meanwhile.
 
-The cursor is signed (it cannot be forged or edited: a changed cursor is a 400) and names the
-ordering it was made for and the list it belongs to. It carries only a position: the list's own
-filters (the caller's partner first) still apply to every page, so no cursor reaches another
-partner's rows.
+The cursor is core.keyset's: signed (a changed cursor is a 400), good for its list only, and
+naming the ordering it was made for. It carries only a position: the list's own filters (the
+caller's partner first) still apply to every page, so no cursor reaches another partner's rows.
 """
 
 from __future__ import annotations
@@ -19,18 +18,16 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import BooleanField, F, Field, Func, Model, QuerySet, UniqueConstraint, Value
-from django.db.models.sql.compiler import SQLCompiler
+from django.db.models import Field, Model, QuerySet, UniqueConstraint
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
+
+from loanproject.core import keyset
 
 MAX_PAGE_SIZE = 500
 AnyField = Field[Any, Any]
@@ -42,32 +39,6 @@ class StandardPagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
-
-
-class RowCompare(Func):
-    """`(a, b) > (%s, %s)`: a row comparison PostgreSQL runs as one index range condition."""
-
-    output_field = BooleanField()
-
-    def __init__(self, columns: list[str], values: list[Any], fields: list[AnyField], operator: str) -> None:
-        self.width = len(columns)
-        self.operator = operator
-        super().__init__(
-            *[F(column) for column in columns],
-            *[Value(value, output_field=field) for value, field in zip(values, fields, strict=True)],
-        )
-
-    def as_sql(  # type: ignore[override]  # the template arguments of Func do not apply
-        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: Any
-    ) -> tuple[str, list[Any]]:
-        sqls: list[str] = []
-        params: list[Any] = []
-        for expression in self.get_source_expressions():
-            sql, expression_params = compiler.compile(expression)
-            sqls.append(sql)
-            params.extend(expression_params)
-        left, right = ", ".join(sqls[: self.width]), ", ".join(sqls[self.width :])
-        return f"(({left}) {self.operator} ({right}))", params
 
 
 class CursorPagination(BasePagination):
@@ -83,7 +54,6 @@ class CursorPagination(BasePagination):
     max_page_size = MAX_PAGE_SIZE
     cursor_query_param = "cursor"
     ordering_param = "ordering"
-    salt = "loanproject.api.cursor"
 
     def paginate_queryset(  # type: ignore[override]  # querysets only: a keyset needs SQL
         self, queryset: QuerySet[Model], request: Request, view: APIView | None = None
@@ -97,23 +67,21 @@ class CursorPagination(BasePagination):
         self.model = queryset.model
         self.ordering = self._ordering(request, queryset, view)
         self.fields = [_field(self.model, name) for name in self.ordering]
-        self.scope = request.path
-        self.position, position, backwards = self._decode_cursor(request)
+        self.position, backwards = self._decode_cursor(request)
 
-        descending = self.ordering[0].startswith("-")
+        walk_descending = self.ordering[0].startswith("-") != backwards
         columns = [field.attname for field in self.fields]
-        if position is not None:
-            after = ">" if descending == backwards else "<"
-            queryset = queryset.filter(RowCompare(columns, position, self.fields, after))
-        walk = [f"-{column}" if descending != backwards else column for column in columns]
+        if self.position:
+            queryset = queryset.filter(keyset.after(columns, self.position, descending=walk_descending))
+        walk = [f"-{column}" if walk_descending else column for column in columns]
         rows = list(queryset.order_by(*walk)[: self.page_size + 1])
         more = len(rows) > self.page_size
         rows = rows[: self.page_size]
         if backwards:
             rows.reverse()
-            self.has_next, self.has_previous = position is not None, more
+            self.has_next, self.has_previous = bool(self.position), more
         else:
-            self.has_next, self.has_previous = more, position is not None
+            self.has_next, self.has_previous = more, bool(self.position)
         self.rows = rows
         return rows
 
@@ -155,39 +123,27 @@ class CursorPagination(BasePagination):
 
     # --- Cursor --------------------------------------------------------------------------------
 
-    def _decode_cursor(self, request: Request) -> tuple[list[str], list[Any] | None, bool]:
-        """(the position as sent, as typed values, backwards?) of the request's cursor."""
+    def _decode_cursor(self, request: Request) -> tuple[tuple[object, ...], bool]:
+        """(the position, backwards?) of the request's cursor; () from the start."""
         token = request.query_params.get(self.cursor_query_param)
         if not token:
-            return [], None, False
-        invalid = ValidationError({self.cursor_query_param: ["Invalid cursor: use the links we return."]})
+            return (), False
         try:
-            payload = signing.loads(token, salt=self._salt())
-        except signing.BadSignature:
-            raise invalid from None
-        if payload.get("o") != self.ordering:
+            position, meta = keyset.decode_cursor(token, scope=request.path)
+        except ValueError:
+            raise ValidationError({self.cursor_query_param: ["Invalid cursor: use the links we return."]}) from None
+        if meta.get("o") != self.ordering:
             raise ValidationError(
                 {self.cursor_query_param: ["This cursor was made for another ordering: start again without it."]}
             )
-        try:
-            sent = [str(value) for value in payload["p"]]
-            position = [field.to_python(value) for field, value in zip(self.fields, sent, strict=True)]
-            backwards = bool(payload["b"])
-        except (KeyError, TypeError, ValueError, DjangoValidationError):
-            raise invalid from None
-        if None in position:
-            raise invalid
-        return sent, position, backwards
+        return position, bool(meta.get("b"))
 
-    def _position_of(self, row: Model) -> list[str]:
-        return [field.value_to_string(row) for field in self.fields]
+    def _position_of(self, row: Model) -> tuple[object, ...]:
+        return tuple(getattr(row, field.attname) for field in self.fields)
 
-    def _link(self, position: list[str], *, backwards: bool) -> str:
-        token = signing.dumps({"o": self.ordering, "p": position, "b": int(backwards)}, salt=self._salt())
+    def _link(self, position: tuple[object, ...], *, backwards: bool) -> str:
+        token = keyset.encode_cursor(position, scope=self.request.path, o=self.ordering, b=int(backwards))
         return replace_query_param(self.request.build_absolute_uri(), self.cursor_query_param, token)
-
-    def _salt(self) -> str:
-        return f"{self.salt}:{self.scope}"
 
     def _page_size(self, request: Request) -> int:
         """?page_size=, at most max_page_size; anything but a positive number is the default
