@@ -37,6 +37,7 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +55,7 @@ PAGES: list[tuple[str, str, str]] = [
     # Admin index and dashboard, cold.
     ("admin-cold", "admin index", "/admin/"),
     ("admin-cold", "dashboard", "/admin/dashboard/"),
+    ("admin-refreshed", "dashboard after the beat refresh", "/admin/dashboard/"),
     # Applications.
     ("admin", "applications", "/admin/applications/loanapplication/"),
     ("admin", "applications ?status", "/admin/applications/loanapplication/?status__exact=manual_review"),
@@ -152,16 +154,16 @@ PAGES: list[tuple[str, str, str]] = [
     ("partner", "API applications ?ordering=requested_amount", "/api/v1/applications/?ordering=requested_amount"),
     ("partner", "API applications ?ordering=-updated_at", "/api/v1/applications/?ordering=-updated_at"),
     ("partner", "API applications ?status", "/api/v1/applications/?status=manual_review"),
-    ("partner", "API applications ?page=2000", "/api/v1/applications/?page={p2000}"),
+    ("partner", "API applications, cursor 2000 pages deep", "/api/v1/applications/?cursor={app_cursor}"),
     ("partner", "API applications stats", "/api/v1/applications/stats/"),
     ("partner", "API application", "/api/v1/applications/{app}/"),
     ("partner", "API customers", "/api/v1/customers/"),
-    ("partner", "API customers ?page=2000", "/api/v1/customers/?page={p2000}"),
+    ("partner", "API customers, cursor 2000 pages deep", "/api/v1/customers/?cursor={customer_cursor}"),
     ("partner", "API finance transactions", "/api/v1/finance/transactions/"),
     # Staff API.
     ("staff", "API loans", "/api/v1/loans/"),
     ("staff", "API loans ?status", "/api/v1/loans/?status=active"),
-    ("staff", "API loans ?page=150", "/api/v1/loans/?page={p150}"),
+    ("staff", "API loans, cursor 150 pages deep", "/api/v1/loans/?cursor={loan_cursor}"),
     ("staff", "API loan (520 inst.)", "/api/v1/loans/{long_loan_number}/"),
     ("staff", "API posting runs", "/api/v1/loan-posting-runs/"),
     # Reports: JSON pages and the admin's pages.
@@ -321,7 +323,7 @@ def copy_to_template(database_url: str, template: str) -> None:
 # --- Measurement -----------------------------------------------------------------------------------
 
 
-def samples(scale: float) -> dict[str, object]:
+def samples(scale: float) -> dict[str, Any]:
     """Ids and search terms of real rows (a few indexed queries), and page numbers at this scale."""
     from datetime import date
 
@@ -332,7 +334,7 @@ def samples(scale: float) -> dict[str, object]:
     from loans.periods import business_today
 
     partner = Partner.objects.get(code=PARTNER_CODES[0])
-    values: dict[str, object] = {"partner": partner.pk}
+    values: dict[str, Any] = {"partner": partner.pk}
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT a.id, a.external_ref, c.id, c.full_name, c.email, c.external_ref FROM applications_loanapplication a "
@@ -408,9 +410,46 @@ def clients():
     return {
         "admin": admin_client,
         "admin-cold": admin_client,
+        "admin-refreshed": admin_client,
         "partner": Client(HTTP_AUTHORIZATION=f"Api-Key {key}"),
         "staff": Client(HTTP_AUTHORIZATION=f"Token {token.key}"),
     }
+
+
+def deep_cursors(doors: dict, values: dict[str, Any]) -> dict[str, str]:
+    """Cursors as the API's `next` links would give them deep into a list: the ordering read from
+    page 1's link, the position that of the row at the depth of page 2000 (150 for loans)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from applications.models import Customer, LoanApplication
+    from loanproject.core import keyset
+    from loans.models import DriverLoan
+
+    lists = {
+        "app_cursor": (
+            "partner",
+            "/api/v1/applications/",
+            LoanApplication.objects.filter(partner_id=values["partner"]),
+            "p2000",
+        ),
+        "customer_cursor": (
+            "partner",
+            "/api/v1/customers/",
+            Customer.objects.filter(partner_id=values["partner"]),
+            "p2000",
+        ),
+        "loan_cursor": ("staff", "/api/v1/loans/", DriverLoan.objects.all(), "p150"),
+    }
+    cursors = {}
+    for name, (door, path, rows, depth) in lists.items():
+        link = doors[door].get(path).json()["next"]
+        _, meta = keyset.decode_cursor(parse_qs(urlsplit(link).query)["cursor"][0], scope=path)
+        ordering = meta["o"]
+        position = rows.order_by(*ordering).values_list(*(term.lstrip("-") for term in ordering))[
+            (values[depth] - 1) * 50
+        ]
+        cursors[name] = keyset.encode_cursor(position, scope=path, **meta)
+    return cursors
 
 
 def measure_page(client, door: str, name: str, path: str, runs: int) -> Result:
@@ -421,6 +460,11 @@ def measure_page(client, door: str, name: str, path: str, runs: int) -> Result:
     result = Result(door=door, name=name, path=path)
     cold = door.endswith("-cold")
     try:
+        if door.endswith("-refreshed"):  # what the beat job leaves for the next visitor
+            from loanproject.dashboard.tasks import refresh_dashboard_figures_task
+
+            cache.clear()
+            refresh_dashboard_figures_task()
         if cold:
             cache.clear()
         with CaptureQueriesContext(connection) as queries:
@@ -449,6 +493,7 @@ def measure_page(client, door: str, name: str, path: str, runs: int) -> Result:
 def measure(args: argparse.Namespace, scale: float) -> list[Result]:
     values = samples(scale)
     doors = clients()
+    values.update(deep_cursors(doors, values))
     chosen = [page for page in PAGES if not args.only or any(term in page[1] or term in page[2] for term in args.only)]
     log(f"measuring {len(chosen)} pages: a warm-up, then the median of {args.runs}")
     results = []
