@@ -10,8 +10,9 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def fresh_database(url: str) -> None:
-    """Drop and create the database named in `url` (benchmarks never touch a real one)."""
+def recreate_database(url: str, *, template: str | None = None) -> None:
+    """Drop and create the database named in `url`, empty or as a copy of `template` (benchmarks
+    never touch a real one: the name must start with 'bench')."""
     import psycopg
 
     parsed = urlparse(url)
@@ -27,7 +28,11 @@ def fresh_database(url: str) -> None:
         autocommit=True,
     ) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+
+
+def fresh_database(url: str) -> None:
+    recreate_database(url)
 
 
 def setup_django(database_url: str, broker_url: str | None = None, *, migrate: bool = True) -> None:
