@@ -7,7 +7,7 @@ from applications.models import LoanApplication
 from finance import selectors
 from finance.models import Budget, Goal, NetWorthSnapshot, Transaction
 from loanproject.core.money import to_cents
-from loanproject.demo.seed import DEMO_API_KEY, PROFILES
+from loanproject.demo.seed import DEMO_API_KEY, DEMO_PARTNER_CODE, PROFILES
 
 pytestmark = pytest.mark.django_db
 
@@ -29,4 +29,8 @@ def test_demo_customers_have_finances_matching_their_declared_income(client, set
     assert NetWorthSnapshot.objects.values("customer_id").distinct().count() == len(PROFILES)
     assert Budget.objects.count() == len(PROFILES) and Goal.objects.count() >= len(PROFILES)
     assert response.status_code == 200
-    assert 0 < response.json()["count"] < Transaction.objects.count()  # only the demo partner's customers
+    shown = [row["id"] for row in response.json()["results"]]
+    assert len(shown) == 50  # a full first page
+    assert set(  # only the demo partner's customers', while other partners' exist
+        Transaction.objects.filter(id__in=shown).values_list("customer__partner__code", flat=True)
+    ) == {DEMO_PARTNER_CODE} != set(Transaction.objects.values_list("customer__partner__code", flat=True))
