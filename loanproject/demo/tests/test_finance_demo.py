@@ -31,6 +31,10 @@ def test_demo_customers_have_finances_matching_their_declared_income(client, set
     assert response.status_code == 200
     shown = [row["id"] for row in response.json()["results"]]
     assert len(shown) == 50  # a full first page
-    assert set(  # only the demo partner's customers', while other partners' exist
-        Transaction.objects.filter(id__in=shown).values_list("customer__partner__code", flat=True)
-    ) == {DEMO_PARTNER_CODE} != set(Transaction.objects.values_list("customer__partner__code", flat=True))
+    assert (
+        set(  # only the demo partner's customers', while other partners' exist
+            Transaction.objects.filter(id__in=shown).values_list("customer__partner__code", flat=True)
+        )
+        == {DEMO_PARTNER_CODE}
+        != set(Transaction.objects.values_list("customer__partner__code", flat=True))
+    )
