@@ -716,9 +716,9 @@ def _transactions(today: date) -> int:
     """Ten transactions per account over two years: pay coming in, spending going out."""
     return _execute(
         """
-        INSERT INTO finance_transaction (account_id, customer_id, provider_transaction_id, date, amount, name,
-                                         merchant_name, category, pending, imported_at)
-        SELECT a.id, a.customer_id, 'tx-' || a.id || '-' || k, day,
+        INSERT INTO finance_transaction (account_id, customer_id, partner_id, provider_transaction_id, date, amount,
+                                         name, merchant_name, category, pending, imported_at)
+        SELECT a.id, a.customer_id, c.partner_id, 'tx-' || a.id || '-' || k, day,
                CASE WHEN k = 0 THEN 2500.00 + a.id %% 2000 ELSE -(((a.id * 53 + k * 97) %% 25000) / 100.0 + 1) END,
                CASE WHEN k = 0 THEN 'ACME PAYROLL' ELSE upper(m.merchant) || ' #' || (a.id %% 900 + 100) END,
                CASE WHEN k = 0 THEN 'ACME Corp' ELSE m.merchant END,
@@ -726,6 +726,7 @@ def _transactions(today: date) -> int:
                day > %(today)s::date - 3,
                day::timestamp AT TIME ZONE 'UTC' + interval '1 day'
           FROM finance_account a
+          JOIN applications_customer c ON c.id = a.customer_id
          CROSS JOIN generate_series(0, %(per_account)s - 1) k
          CROSS JOIN LATERAL (SELECT %(today)s::date - ((a.id * 7 + k * 73) %% 730)::int AS day) d
           JOIN unnest(%(merchants)s::text[], %(categories)s::text[]) WITH ORDINALITY m(merchant, category, i)

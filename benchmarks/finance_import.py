@@ -71,7 +71,9 @@ def naive_import(path: Path, limit: int, connection_id: int) -> int:
     from finance.models import Account, Transaction
     from finance.validators import normalize_category
 
-    accounts = {a.provider_account_id: a for a in Account.objects.filter(connection_id=connection_id)}
+    accounts = {
+        a.provider_account_id: a for a in Account.objects.filter(connection_id=connection_id).select_related("customer")
+    }
     inserted = 0
     with path.open(newline="", encoding="utf-8") as handle:
         for n, record in enumerate(csv.DictReader(handle)):
@@ -86,6 +88,7 @@ def naive_import(path: Path, limit: int, connection_id: int) -> int:
                     candidate = Transaction(
                         account=account,
                         customer_id=account.customer_id,
+                        partner_id=account.customer.partner_id,
                         provider_transaction_id=record["transaction_id"],
                         date=date.fromisoformat(record["date"]),
                         amount=amount,

@@ -132,6 +132,7 @@ def create_bank_data(customers: list, incomes: dict, rng: random.Random) -> int:
     )
     this_month = first_of_month(date.today())
     months = [add_months(this_month, -back) for back in (1, 2, 3)]
+    partner_of = {c.pk: c.partner_id for c in banked}
     rows = []
     for account in accounts:
         monthly = (incomes[account.customer_id] / 12).quantize(Decimal("0.01"))
@@ -142,6 +143,7 @@ def create_bank_data(customers: list, incomes: dict, rng: random.Random) -> int:
                 Transaction(
                     account=account,
                     customer_id=account.customer_id,
+                    partner_id=partner_of[account.customer_id],
                     date=month + timedelta(days=14),
                     provider_transaction_id=f"pay-{account.pk}-{month:%Y%m}",
                     amount=monthly,
@@ -153,6 +155,7 @@ def create_bank_data(customers: list, incomes: dict, rng: random.Random) -> int:
                 Transaction(
                     account=account,
                     customer_id=account.customer_id,
+                    partner_id=partner_of[account.customer_id],
                     date=month + timedelta(days=3),
                     provider_transaction_id=f"rent-{account.pk}-{month:%Y%m}",
                     amount=-(monthly * Decimal("0.3")).quantize(Decimal("0.01")),

@@ -15,6 +15,10 @@ Invariants (each is a named database constraint, proven in tests/test_constraint
   customer: composite foreign keys (`account_customer_matches_connection`,
   `transaction_customer_matches_account`, PostgreSQL, migration 0002) keep the denormalised
   customer column, on which every partner scope and every report filters, from drifting.
+- `Transaction.partner` is its customer's partner (`transaction_partner_matches_customer`,
+  migration 0005: a composite foreign key to the customer's (id, partner), and triggers for the
+  partner-less rows a foreign key does not check), so partner scopes filter on the transaction's
+  own column, which leads the partner API's indexes.
 - Sign convention of `Transaction.amount`: positive is money coming into the account (salary,
   refunds, deposits), negative is money going out (purchases, bills, fees); zero is allowed
   (providers report $0.00 authorisations) and "-0" is that same zero. Account balances are
@@ -206,6 +210,16 @@ class Transaction(models.Model):
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="finance_transactions", db_index=False
     )
+    # The customer's partner, copied so a partner's list can start from an index on it; the
+    # database keeps it equal (transaction_partner_matches_customer, migration 0005).
+    partner = models.ForeignKey(
+        "applications.Partner",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="finance_transactions",
+        db_index=False,
+    )
     provider_transaction_id = models.CharField(max_length=100)
     date = models.DateField()
     amount = MoneyField(help_text="Positive: money in. Negative: money out.")
@@ -228,6 +242,11 @@ class Transaction(models.Model):
         indexes = [
             models.Index(fields=["customer", "date"], name="transaction_customer_date_idx"),
             models.Index(fields=["account", "date"], name="transaction_account_date_idx"),
+            # The partner API's cursor orderings (date, amount, imported_at; id breaks ties): a
+            # page is one range scan of the partner's rows however deep.
+            models.Index(fields=["partner", "date", "id"], name="transaction_partner_date"),
+            models.Index(fields=["partner", "amount", "id"], name="transaction_partner_amount"),
+            models.Index(fields=["partner", "imported_at", "id"], name="transaction_partner_imported"),
             # The admin's searches: the provider's id whatever the account; the start of the name
             # (a b-tree: a trigram index would slow the bulk imports that fill this table).
             models.Index(fields=["provider_transaction_id"], name="transaction_provider_id_idx"),

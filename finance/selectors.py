@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from applications.models import Customer, Partner
 from loanproject.core.money import CENT, ZERO, MoneyField, to_cents
+from loanproject.core.scoping import visible_to
 
 from .locks import scoped
 from .models import (
@@ -77,7 +78,9 @@ def accounts_visible_to(partner: Partner | None, *, include_closed: bool = False
 
 
 def transactions_visible_to(partner: Partner | None) -> QuerySet[Transaction]:
-    return scoped(Transaction.objects.filter(account__deleted_at__isnull=True), partner)
+    # The transaction's own partner column (kept equal to its customer's by the database): the
+    # partner's rows come from an index that starts with it, not through a join to the customer.
+    return visible_to(Transaction.objects.filter(account__deleted_at__isnull=True), partner)
 
 
 def budgets_visible_to(partner: Partner | None) -> QuerySet[Budget]:

@@ -227,8 +227,8 @@ def _item_error(index: int, errors: dict) -> RowError:
 class TransactionViewSet(FinanceViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     serializer_class = TransactionSerializer
     filterset_class = filters.TransactionFilter
-    # By cursor: no COUNT and no OFFSET over a million rows. Not yet one index per ordering led by
-    # the partner: a transaction reaches its partner through its customer (see README).
+    # By cursor: no COUNT and no OFFSET over a million rows; each ordering has its index led by the
+    # transaction's own partner column (transaction_partner_date, _amount, _imported).
     pagination_class = CursorPagination
     ordering_fields = ["date", "amount", "imported_at"]
     ordering = ["-date", "-id"]

@@ -91,6 +91,7 @@ class ParsedRow:
     position: int
     account_id: int
     customer_id: int
+    partner_id: int | None  # the customer's; the database refuses any other
     provider_transaction_id: str
     date: date
     amount: Decimal
@@ -155,10 +156,12 @@ class TransactionInput:
 
 
 class _AccountRef:
-    __slots__ = ("account_id", "closed", "customer_id", "disconnected")
+    __slots__ = ("account_id", "closed", "customer_id", "disconnected", "partner_id")
 
-    def __init__(self, account_id: int, customer_id: int, closed: bool, disconnected: bool = False) -> None:
-        self.account_id, self.customer_id, self.closed = account_id, customer_id, closed
+    def __init__(
+        self, account_id: int, customer_id: int, partner_id: int | None, closed: bool, disconnected: bool = False
+    ) -> None:
+        self.account_id, self.customer_id, self.partner_id, self.closed = account_id, customer_id, partner_id, closed
         self.disconnected = disconnected
 
 
@@ -241,6 +244,7 @@ def _check_fields(
         position,
         account.account_id,
         account.customer_id,
+        account.partner_id,
         transaction_id,
         parsed_date,
         parsed_amount,
@@ -390,7 +394,9 @@ def _csv_rows(
 # --- Writing chunks -----------------------------------------------------------------------------
 
 _STAGING_TABLE = "finance_transaction_staging"
-_COLUMNS = "account_id, customer_id, provider_transaction_id, date, amount, name, merchant_name, category, pending"
+_COLUMNS = (
+    "account_id, customer_id, partner_id, provider_transaction_id, date, amount, name, merchant_name, category, pending"
+)
 
 
 def _write_chunk(rows: list[ParsedRow], imported_at: datetime) -> int:
@@ -398,7 +404,7 @@ def _write_chunk(rows: list[ParsedRow], imported_at: datetime) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING_TABLE} ("
-            "position integer NOT NULL, account_id bigint NOT NULL, customer_id bigint NOT NULL, "
+            "position integer NOT NULL, account_id bigint NOT NULL, customer_id bigint NOT NULL, partner_id bigint, "
             "provider_transaction_id varchar(100) NOT NULL, date date NOT NULL, amount numeric(14, 2) NOT NULL, "
             "name varchar(255) NOT NULL, merchant_name varchar(255) NOT NULL, category varchar(64) NOT NULL, "
             "pending boolean NOT NULL) ON COMMIT DELETE ROWS"
@@ -411,6 +417,7 @@ def _write_chunk(rows: list[ParsedRow], imported_at: datetime) -> int:
                         row.position,
                         row.account_id,
                         row.customer_id,
+                        row.partner_id,
                         row.provider_transaction_id,
                         row.date,
                         row.amount,
@@ -568,9 +575,9 @@ def import_transactions_csv(
             code="connection_disconnected",
         )
     accounts = {
-        provider_id: _AccountRef(pk, customer_id, deleted_at is not None)
-        for pk, customer_id, provider_id, deleted_at in Account.objects.filter(connection=bank).values_list(
-            "pk", "customer_id", "provider_account_id", "deleted_at"
+        provider_id: _AccountRef(pk, customer_id, partner_id, deleted_at is not None)
+        for pk, customer_id, partner_id, provider_id, deleted_at in Account.objects.filter(connection=bank).values_list(
+            "pk", "customer_id", "customer__partner_id", "provider_account_id", "deleted_at"
         )
     }
     lines = _Lines(csv_file)
@@ -641,10 +648,10 @@ def import_transactions(
             with contextlib.suppress(TypeError, ValueError):  # a bad id is that row's error
                 ids.add(int(item.account_id))
     accounts = {
-        pk: _AccountRef(pk, customer_id, deleted_at is not None, status == ConnectionStatus.DISCONNECTED)
-        for pk, customer_id, deleted_at, status in scoped(Account.objects.filter(pk__in=ids), partner).values_list(
-            "pk", "customer_id", "deleted_at", "connection__status"
-        )
+        pk: _AccountRef(pk, customer_id, partner_id, deleted_at is not None, status == ConnectionStatus.DISCONNECTED)
+        for pk, customer_id, partner_id, deleted_at, status in scoped(
+            Account.objects.filter(pk__in=ids), partner
+        ).values_list("pk", "customer_id", "customer__partner_id", "deleted_at", "connection__status")
     }
 
     def rows() -> Iterator[ParsedRow | RowError]:

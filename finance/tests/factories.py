@@ -63,6 +63,7 @@ class TransactionFactory(factory.django.DjangoModelFactory):
 
     account = factory.SubFactory(AccountFactory)
     customer = factory.LazyAttribute(lambda o: o.account.customer)
+    partner = factory.LazyAttribute(lambda o: o.customer.partner)
     provider_transaction_id = factory.Sequence(lambda n: f"tx-{n:08d}")
     date = date(2026, 3, 10)
     amount = Decimal("-25.00")

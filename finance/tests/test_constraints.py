@@ -10,7 +10,8 @@ import pytest
 from django.apps import apps
 from django.db import IntegrityError, connection, transaction
 
-from applications.tests.factories import CustomerFactory
+from applications.models import Customer
+from applications.tests.factories import CustomerFactory, PartnerFactory
 from finance.models import (
     Account,
     BankConnection,
@@ -141,15 +142,65 @@ def test_a_transaction_belongs_to_its_accounts_customer():
     stranger = CustomerFactory()
 
     with refused("transaction_customer_matches_account"), transaction.atomic():
-        Transaction.objects.filter(pk=row.pk).update(customer=stranger)
+        Transaction.objects.filter(pk=row.pk).update(customer=stranger, partner=stranger.partner)
     with refused("transaction_customer_matches_account"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO finance_transaction (account_id, customer_id, provider_transaction_id, date, amount, name,"
-            " merchant_name, category, pending, imported_at) VALUES (%s, %s, 'x', '2026-01-01', 1, 'n', '', '', false, now())",
-            [row.account_id, stranger.pk],
+            "INSERT INTO finance_transaction (account_id, customer_id, partner_id, provider_transaction_id, date,"
+            " amount, name, merchant_name, category, pending, imported_at)"
+            " VALUES (%s, %s, %s, 'x', '2026-01-01', 1, 'n', '', '', false, now())",
+            [row.account_id, stranger.pk, stranger.partner_id],
         )
 
     assert Transaction.objects.filter(customer=stranger).count() == 0
+
+
+PARTNER_MISMATCH = "transaction_partner_matches_customer"
+
+
+def test_a_transaction_carries_exactly_its_customers_partner():
+    row = TransactionFactory()
+    partner_id = row.customer.partner_id
+    stranger = PartnerFactory()
+
+    with refused(PARTNER_MISMATCH), transaction.atomic():
+        Transaction.objects.filter(pk=row.pk).update(partner=stranger)
+    with refused(PARTNER_MISMATCH), transaction.atomic():
+        Transaction.objects.filter(pk=row.pk).update(partner=None)
+    with refused(PARTNER_MISMATCH), transaction.atomic():
+        Customer.objects.filter(pk=row.customer_id).update(partner=stranger)
+    with refused(PARTNER_MISMATCH), transaction.atomic():
+        TransactionFactory(account=row.account, partner=stranger)
+    with refused(PARTNER_MISMATCH), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(  # a writer that forgets the partner
+            "INSERT INTO finance_transaction (account_id, customer_id, provider_transaction_id, date, amount, name,"
+            " merchant_name, category, pending, imported_at) VALUES (%s, %s, 'x', '2026-01-01', 1, 'n', '', '', false, now())",
+            [row.account_id, row.customer_id],
+        )
+
+    row.refresh_from_db()
+    assert (row.partner_id, Customer.objects.get(pk=row.customer_id).partner_id) == (partner_id, partner_id)
+    assert list(Transaction.objects.values_list("pk", flat=True)) == [row.pk]
+
+
+def test_a_staff_transaction_and_its_customer_stay_without_a_partner():
+    staff_customer = CustomerFactory(partner=None)
+    row = TransactionFactory(account=AccountFactory(connection__customer=staff_customer))
+    partners_row = TransactionFactory()
+
+    with refused(PARTNER_MISMATCH), transaction.atomic():
+        Transaction.objects.filter(pk=row.pk).update(partner=PartnerFactory())
+    with refused(PARTNER_MISMATCH), transaction.atomic():
+        Customer.objects.filter(pk=staff_customer.pk).update(partner=PartnerFactory())
+    with refused(PARTNER_MISMATCH), transaction.atomic():
+        TransactionFactory(account=partners_row.account, partner=None)
+
+    row.refresh_from_db()
+    staff_customer.refresh_from_db()
+    assert (row.partner_id, staff_customer.partner_id) == (None, None)
+    assert sorted(Transaction.objects.values_list("pk", flat=True)) == sorted([row.pk, partners_row.pk])
+    Customer.objects.filter(pk=CustomerFactory(partner=None).pk).update(
+        partner=PartnerFactory()
+    )  # no transactions: fine
 
 
 @pytest.mark.parametrize(

@@ -410,3 +410,28 @@ def test_count_csv_rows_counts_lines_after_the_header():
     assert services.count_csv_rows(io.BytesIO(GOOD.encode())) == 4
     assert services.count_csv_rows(io.BytesIO(GOOD.rstrip("\n").encode())) == 4
     assert services.count_csv_rows(io.BytesIO(b"")) == 0
+
+
+@pytest.mark.parametrize("with_partner", [True, False])
+def test_an_import_gives_each_row_exactly_its_customers_partner(with_partner):
+    bank = BankConnectionFactory(**({} if with_partner else {"customer__partner": None}))
+    AccountFactory(connection=bank, provider_account_id="chk-1", type="checking")
+    AccountFactory(connection=bank, provider_account_id="card-1", type="credit")
+    TransactionFactory()  # another customer's row, of another partner
+
+    report = run(bank, GOOD)
+    rows = services.import_transactions(
+        transactions=[
+            services.TransactionInput(
+                bank.accounts.get(provider_account_id="chk-1").pk, "api-1", "2026-03-05", Decimal("-1.00"), "Tea"
+            )
+        ],
+        partner=None,  # staff: any account, and still the customer's partner
+    )
+
+    assert (report.inserted, rows.inserted) == (4, 1)
+    expected = bank.customer.partner_id
+    assert (expected is None) == (not with_partner)
+    assert sorted(
+        Transaction.objects.filter(customer=bank.customer).values_list("provider_transaction_id", "partner_id")
+    ) == [("api-1", expected), ("t1", expected), ("t2", expected), ("t3", expected), ("t4", expected)]
