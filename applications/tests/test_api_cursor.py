@@ -12,25 +12,12 @@ from django.utils import timezone
 
 from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication
+from loanproject.core.testing import walk_cursor_pages as walk
 
 from .factories import CustomerFactory, LoanApplicationFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/applications/"
-
-
-def walk(client, url: str) -> tuple[list[str], int]:
-    """The ids of every page, following `next` to the end; and the number of pages."""
-    ids: list[str] = []
-    pages = 0
-    while url:
-        response = client.get(url)
-        assert response.status_code == 200, response.json()
-        body = response.json()
-        ids += [row["id"] for row in body["results"]]
-        pages += 1
-        url = body["next"]
-    return ids, pages
 
 
 def expected(partner, key: str, *, descending: bool) -> list[str]:

@@ -12,24 +12,12 @@ from django.utils import timezone
 
 from applications.tests.factories import CustomerFactory
 from finance.models import Transaction
+from loanproject.core.testing import walk_cursor_pages as walk
 
 from .factories import AccountFactory, TransactionFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/finance/transactions/"
-
-
-def walk(client, url: str) -> tuple[list[int], int]:
-    ids: list[int] = []
-    pages = 0
-    while url:
-        response = client.get(url)
-        assert response.status_code == 200, response.json()
-        body = response.json()
-        ids += [row["id"] for row in body["results"]]
-        pages += 1
-        url = body["next"]
-    return ids, pages
 
 
 @pytest.fixture

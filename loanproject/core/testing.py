@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from celery.result import _set_task_join_will_block  # type: ignore[attr-defined]  # private: not in celery-types
 from django.db import close_old_connections
@@ -125,3 +125,18 @@ def deadline(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def walk_cursor_pages(client: Any, url: str) -> tuple[list[Any], int]:
+    """The ids of every page of a cursor-paged API list, following `next` to the end; and the
+    number of pages."""
+    ids: list[Any] = []
+    pages = 0
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.json()
+        body = response.json()
+        ids += [row["id"] for row in body["results"]]
+        pages += 1
+        url = body["next"]
+    return ids, pages
