@@ -28,7 +28,7 @@ from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModel
 from loanproject.core.auth import acting_user
 from loanproject.core.errors import DomainError
 from loanproject.core.export_jobs import request_report_export
-from loanproject.core.exports import export_response
+from loanproject.core.exports import csv_response
 
 from . import selectors, services
 from .models import (
@@ -415,12 +415,8 @@ class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixi
             if not can_export:
                 raise PermissionDenied
             stamp = "-".join(str(value) for value in parameters.values() if value is not None)
-            return export_response(
-                export=export,
-                filename=f"{report.name}-{stamp}",
-                title=report.title,
-                columns=report.columns,
-                rows=report.rows(**parameters),
+            return csv_response(
+                filename=f"{report.name}-{stamp}", columns=report.columns, rows=report.rows(**parameters)
             )
         rows = []
         if parameters is not None:

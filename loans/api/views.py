@@ -29,7 +29,7 @@ from loanproject.core.api.idempotency import IDEMPOTENCY_HEADER, StoredResponse,
 from loanproject.core.api.pagination import CursorPagination, StandardPagination
 from loanproject.core.auth import acting_user
 from loanproject.core.export_jobs import request_report_export
-from loanproject.core.exports import EXPORT_FORMATS, XLSX_MEDIA_TYPE, export_response
+from loanproject.core.exports import EXPORT_FORMATS, XLSX_MEDIA_TYPE, csv_response
 
 from .. import selectors, services
 from ..models import LoanStatus
@@ -271,12 +271,8 @@ class ReportView(StaffAPIMixin, APIView):
                 url = reverse("api:loan-report-exports", kwargs={"name": name}, request=request)
                 raise ValidationError({"export": [f"XLSX files are built by a worker: POST {url} and poll the job."]})
             stamp = "-".join(str(value) for value in parameters.values() if value is not None) or str(business_today())
-            return export_response(
-                export=export,
-                filename=f"{report.name}-{stamp}",
-                title=report.title,
-                columns=report.columns,
-                rows=report.rows(**parameters),
+            return csv_response(
+                filename=f"{report.name}-{stamp}", columns=report.columns, rows=report.rows(**parameters)
             )
         page_number, page_size = _page(request)
         cursor = request.query_params.get("after")
