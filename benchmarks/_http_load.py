@@ -12,17 +12,22 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import urlparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the project's packages
+from applications.tests.payloads import application_payload  # the API tests' valid body
 
 
 def submit_body(n: int, run: str) -> dict:
     """A valid application of a new customer (the most statements a submission sends)."""
-    return {
-        "external_ref": f"B-{run}-{n}",
-        "customer": {
+    return application_payload(
+        external_ref=f"B-{run}-{n}",
+        customer={
             "external_ref": f"C-{run}-{n}",
             "full_name": f"Bench Customer {n}",
             "email": f"bench{n}@example.com",
@@ -30,23 +35,8 @@ def submit_body(n: int, run: str) -> dict:
             "address": f"{n} Bench Street",
             "pan": f"ABCPE{n % 10000:04d}{'FGHJKLMNPQ'[n // 10000 % 10]}",
         },
-        "requested_amount": "25000.00",
-        "term_months": 36,
-        "purpose": "vehicle",
-        "annual_income": "85000.00",
-        "employment_status": "employed",
-        "employment_duration_months": 40,
-        "existing_debts": "12000.00",
-        "monthly_debt_payments": "450.00",
-        "credit_score": 720,
-        "total_payments": 100,
-        "late_payments": 2,
-        "utilization": "30.00",
-        "credit_inquiries": 1,
-        "credit_history_months": 84,
-        "credit_mix": ["credit_card", "auto_loan"],
-        "repayment_history": [{"month": "2026-01", "status": "on_time"}],
-    }
+        repayment_history=[{"month": "2026-01", "status": "on_time"}],
+    )
 
 
 def main() -> None:
