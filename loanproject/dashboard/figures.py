@@ -1,11 +1,6 @@
 """What the dashboard shows, computed from the apps' selectors with a handful of aggregate
-queries and cached.
-
-At a million rows those aggregates take seconds (the portfolio joins every posted installment to
-its open item), too long for a page. So the beat job `refresh-dashboard` computes every section
-once a minute and caches the page of every combination of permissions for REFRESHED_SECONDS;
-staff read the cache. Only when the job has not run (a fresh cache, beat stopped) does a page
-compute its own figures, cached for a minute as before.
+queries per section. Only the refresh job runs them (services.refresh_dashboard_figures); pages
+read what it stored (selectors.dashboard_page, models.py says why).
 
 Each chart carries, per bar or point, the admin list that explains it, so a click opens the
 filtered changelist.
@@ -13,14 +8,12 @@ filtered changelist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from itertools import product
-from typing import cast
 from urllib.parse import urlencode
 
-from django.core.cache import cache
 from django.db.models import Q
 from django.urls import reverse
 
@@ -31,8 +24,8 @@ from ledger.models import Category
 from loans import selectors as loan_selectors
 from loans.periods import week_containing
 
-CACHE_SECONDS = 60
-REFRESHED_SECONDS = 180  # three beats: one missed tick does not leave staff waiting for the aggregates
+from .models import Section
+
 DAYS_OF_APPLICATIONS = 30
 WEEKS_OF_POSTINGS = 12
 
@@ -185,42 +178,19 @@ def aging_chart(today: date) -> Chart:
     )
 
 
-def _key(today: date, show_applications: bool, show_loans: bool, show_ledger: bool) -> str:
-    return f"dashboard:v2:{today.isoformat()}:{int(show_applications)}{int(show_loans)}{int(show_ledger)}"
+def ledger_section(today: date) -> dict:
+    return {"charts": [aging_chart(today)]}
 
 
-def _page(sections: dict, show_applications: bool, show_loans: bool, show_ledger: bool) -> dict:
-    """The figures of one combination of permissions, from the sections it may see."""
-    figures: dict = {"charts": []}
-    for shown, name in ((show_applications, "applications"), (show_loans, "loans")):
-        if shown:
-            part = dict(sections[name]())
-            figures["charts"] += [asdict(chart) for chart in part.pop("charts")]
-            figures[name] = part
-    if show_ledger:
-        figures["charts"].append(asdict(sections["ledger"]()))
+SECTIONS: dict[str, Callable[[date], dict]] = {
+    Section.APPLICATIONS: application_charts,
+    Section.LOANS: loan_charts,
+    Section.LEDGER: ledger_section,
+}
+
+
+def compute_section(name: str, today: date) -> dict:
+    """A section's figures as stored and shown: charts as plain dicts."""
+    figures = dict(SECTIONS[name](today))
+    figures["charts"] = [asdict(chart) for chart in figures["charts"]]
     return figures
-
-
-def _sections(today: date) -> dict:
-    return {
-        "applications": lambda: application_charts(today),
-        "loans": lambda: loan_charts(today),
-        "ledger": lambda: aging_chart(today),
-    }
-
-
-def dashboard_figures(*, today: date, show_applications: bool, show_loans: bool, show_ledger: bool) -> dict:
-    """Everything the page shows for this combination of permissions: what the beat job cached,
-    or else computed now and cached for a minute."""
-    shown = (show_applications, show_loans, show_ledger)
-    # get_or_set answers what the callable returned (the stub allows None for a missing default).
-    return cast(dict, cache.get_or_set(_key(today, *shown), lambda: _page(_sections(today), *shown), CACHE_SECONDS))
-
-
-def refresh_dashboard_figures(*, today: date) -> None:
-    """Compute each section once and cache the page of every combination of permissions."""
-    computed = {name: compute() for name, compute in _sections(today).items()}
-    sections = {name: (lambda value=value: value) for name, value in computed.items()}
-    for shown in product((False, True), repeat=3):
-        cache.set(_key(today, *shown), _page(sections, *shown), REFRESHED_SECONDS)

@@ -5,12 +5,12 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from .figures import dashboard_figures
+from .selectors import dashboard_page
 
 
 def _dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
-    figures = dashboard_figures(
+    figures = dashboard_page(
         today=timezone.localdate(),
         show_applications=user.has_perm("applications.view_loanapplication"),
         show_loans=user.has_perm("loans.view_driverloan") and user.has_perm("loans.view_installment"),

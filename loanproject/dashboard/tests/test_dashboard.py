@@ -1,29 +1,36 @@
 import json
 import re
+import time
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import cache
-from django.db import connection
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connection
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from applications.lifecycle import ApplicationStatus
 from applications.tests.factories import LoanApplicationFactory, ReviewerFactory, StaffUserFactory
+from conftest import celery_broker
 from ledger import selectors as ledger_selectors
-from loanproject.dashboard import figures
+from loanproject.core.testing import deadline
+from loanproject.dashboard import figures, services
+from loanproject.dashboard.models import DashboardSection
+from loanproject.dashboard.selectors import STALE_AFTER
 from loans import services as loan_services
 from loans.periods import current_week, week_containing
 from loans.tests.factories import SUNDAY, make_loan
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/dashboard/"
-# Session and user, then the figures: status counts, applications per day, review queue, approval
-# rate, posted per week, portfolio, aging. However many rows there are.
-DASHBOARD_QUERIES = 9
+# Session, user, the stored sections: however many rows there are.
+PAGE_QUERIES = 3
+# A forced refresh: its savepoint, status counts, applications per day, review queue, approval rate,
+# posted per week, portfolio, aging, the upsert of the three sections, the savepoint's release.
+REFRESH_QUERIES = 10
 
 
 def charts_of(response) -> dict:
@@ -31,13 +38,6 @@ def charts_of(response) -> dict:
         r'<script id="dashboard-charts" type="application/json">(.*?)</script>', response.content.decode(), re.S
     )
     return {chart["key"]: chart for chart in json.loads(raw.group(1))}
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def test_the_dashboard_shows_exact_figures_and_links_to_the_lists(admin_client):
@@ -110,30 +110,97 @@ def test_queries_do_not_grow_with_rows(admin_client, django_assert_num_queries):
             # Installments posted over three weeks, each an open item of the driver.
             post_week_of(this_sunday - timedelta(weeks=2), weeks=4, principal="400.00", through=this_sunday)
 
-    def page() -> None:
-        cache.clear()
-        with django_assert_num_queries(DASHBOARD_QUERIES):
+    def refresh_and_page() -> None:
+        with django_assert_num_queries(REFRESH_QUERIES):
+            assert services.refresh_dashboard_figures(today=timezone.localdate(), force=True) == [
+                "applications",
+                "loans",
+                "ledger",
+            ]
+        with django_assert_num_queries(PAGE_QUERIES):
             assert admin_client.get(URL).status_code == 200
 
     add_rows(1)
-    page()
+    refresh_and_page()
     add_rows(3)
-    page()
+    refresh_and_page()
 
     charts = charts_of(admin_client.get(URL))
     assert sum(charts["posted_per_week"]["values"]) == 12  # the rows were there to be counted
     assert charts["review_queue"]["values"] == [1, 1, 1, 1]
 
 
-def test_figures_are_cached_for_a_minute(admin_client):
-    admin_client.get(URL)
-    with CaptureQueriesContext(connection) as captured:
-        admin_client.get(URL)
+def aggregates_in(queries) -> list[str]:
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if "loans_installment" in query["sql"] or "applications_loanapplication" in query["sql"]
+    ]
 
-    assert not any(
-        "loans_installment" in query["sql"] or "applications_loanapplication" in query["sql"]
-        for query in captured.captured_queries
+
+def test_pages_show_the_stored_figures_until_the_next_refresh(admin_client):
+    LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW)
+    first = admin_client.get(URL)  # nothing stored: the refresh runs (in-process here), then the page reads it
+    LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW)
+
+    with CaptureQueriesContext(connection) as captured:
+        second = admin_client.get(URL)
+
+    assert aggregates_in(captured) == []
+    assert charts_of(second) == charts_of(first)
+    assert charts_of(second)["applications_by_status"]["values"][3] == 1
+    assert "Figures as of " in second.content.decode()
+    services.refresh_dashboard_figures(today=timezone.localdate(), force=True)
+    assert charts_of(admin_client.get(URL))["applications_by_status"]["values"][3] == 2
+
+
+def test_a_recent_refresh_is_not_repeated_unless_forced():
+    today = timezone.localdate()
+
+    assert services.refresh_dashboard_figures(today=today) == ["applications", "loans", "ledger"]
+    assert services.refresh_dashboard_figures(today=today) == []
+    assert services.refresh_dashboard_figures(today=today + timedelta(days=1)) == ["applications", "loans", "ledger"]
+    assert set(DashboardSection.objects.values_list("computed_for", flat=True)) == {today + timedelta(days=1)}
+
+
+@pytest.mark.parametrize(
+    "age, computed_for_offset", [(STALE_AFTER + timedelta(seconds=1), 0), (timedelta(seconds=30), -1)]
+)
+def test_stale_figures_ask_for_a_refresh(admin_client, age, computed_for_offset):
+    admin_client.get(URL)
+    DashboardSection.objects.update(
+        computed_at=timezone.now() - age, computed_for=timezone.localdate() + timedelta(days=computed_for_offset)
     )
+    LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW)
+
+    response = admin_client.get(URL)  # tasks run in-process here: the refresh is done before the page reads
+
+    assert charts_of(response)["applications_by_status"]["values"][3] == 1
+    assert "being refreshed" not in response.content.decode()
+
+
+def test_with_nothing_stored_and_the_broker_down_the_page_answers_at_once(admin_client, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+
+    with celery_broker("redis://127.0.0.1:1/0"), deadline(10), CaptureQueriesContext(connection) as captured:
+        started = time.monotonic()
+        response = admin_client.get(URL)
+        took = time.monotonic() - started
+
+    assert response.status_code == 200
+    assert took < 1.0, f"the page took {took:.2f} s"
+    assert aggregates_in(captured) == []
+    assert charts_of(response) == {}
+    assert "Some figures are being computed: reload in a minute." in response.content.decode()
+    assert "no permission" not in response.content.decode()
+    assert not DashboardSection.objects.exists()
+
+
+def test_a_section_name_outside_the_known_ones_is_refused():
+    with pytest.raises(IntegrityError, match="dashboard_section_known_name"):
+        DashboardSection.objects.create(
+            name="salaries", figures={}, computed_for=timezone.localdate(), computed_at=timezone.now()
+        )
 
 
 def test_sections_follow_permissions(client):
@@ -220,22 +287,19 @@ def test_the_page_is_never_cached_and_needs_the_admin_login(client, admin_client
     assert staff["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
 
 
-def test_the_beat_job_computes_every_page_so_that_staff_never_wait(admin_client):
+def test_the_beat_job_computes_every_section_so_that_staff_never_wait(admin_client):
     LoanApplicationFactory(status=ApplicationStatus.MANUAL_REVIEW)
     today = timezone.localdate()
-    expected = {
-        shown: figures._page(figures._sections(today), *shown)
-        for shown in [(True, True, True), (True, False, False), (False, False, True)]
-    }
-    cache.clear()
+    expected = {name: figures.compute_section(name, today) for name in ("applications", "loans", "ledger")}
 
     from loanproject.dashboard.tasks import refresh_dashboard_figures_task
 
-    refresh_dashboard_figures_task.delay()
+    assert refresh_dashboard_figures_task.delay().get() == ["applications", "loans", "ledger"]
     with CaptureQueriesContext(connection) as captured:
         response = admin_client.get(URL)
 
     assert response.status_code == 200
-    assert not any("applications_loanapplication" in query["sql"] for query in captured.captured_queries)
-    for shown, page in expected.items():
-        assert cache.get(figures._key(today, *shown)) == page
+    assert aggregates_in(captured) == []
+    stored = {row.name: row.figures for row in DashboardSection.objects.all()}
+    assert stored == json.loads(json.dumps(expected, cls=DjangoJSONEncoder))
+    assert stored["loans"]["portfolio"] == {"loans": 0, "principal": "0.00", "outstanding": "0.00"}
