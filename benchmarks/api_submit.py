@@ -15,6 +15,8 @@
    TLS-terminating proxy would send them: X-Forwarded-Proto: https): --n GET /health/ (the
    floor: Django's middleware and gunicorn, nothing of ours), then --n submissions of new customers
    with an Idempotency-Key each, both at --concurrency. The client shares the 2 cores.
+   The CPU each part used meanwhile (gunicorn's processes, the bench database's server processes,
+   the load client; /proc) per request, and the ceiling that leaves on this machine's cores.
 5. gunicorn stopped, a Celery worker started (`celery -A loanproject worker`), the outbox relayed;
    when nothing is left to score, every application must have exactly one scoring run.
 """
@@ -153,10 +155,58 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> N
     raise SystemExit("gunicorn did not answer /health/ in time")
 
 
-def load(url: str, kind: str, n: int, concurrency: int, key: str) -> dict:
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds each live process has used so far (/proc/<pid>/stat)."""
+    used = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        used[pid] = (int(fields[11]) + int(fields[12])) / TICKS_PER_SECOND  # utime, stime
+    return used
+
+
+def web_pids(gunicorn: subprocess.Popen) -> list[int]:
+    """gunicorn's master and its workers."""
+    children = Path(f"/proc/{gunicorn.pid}/task/{gunicorn.pid}/children").read_text().split()
+    return [gunicorn.pid, *map(int, children)]
+
+
+def database_pids(database_url: str) -> list[int]:
+    """The server processes of the bench database's connections (gunicorn keeps its own open)."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        name = connection.info.dbname
+        rows = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name]
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def cpu_split(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
+    """CPU seconds used between two readings, per part (a process new in `after` counts from 0)."""
+    return {part: sum(seconds - before[part].get(pid, 0.0) for pid, seconds in after[part].items()) for part in after}
+
+
+def load(url: str, kind: str, n: int, concurrency: int, key: str, cpu_of: dict | None = None) -> dict:
+    """`n` requests of `kind` from a separate process; with `cpu_of` ({part: () -> pids}), also the
+    CPU seconds each part and the load client used meanwhile."""
     command = [sys.executable, str(ROOT / "benchmarks" / "_http_load.py"), "--url", url, "--kind", kind]
     command += ["--n", str(n), "--concurrency", str(concurrency), "--key", key]
+    before = {part: cpu_seconds(pids()) for part, pids in (cpu_of or {}).items()}
+    client_before = os.times()
     result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    client_after = os.times()
+    after = {part: cpu_seconds(pids()) for part, pids in (cpu_of or {}).items()}
+    cpu = cpu_split(before, after)
+    cpu["client"] = (client_after.children_user + client_after.children_system) - (
+        client_before.children_user + client_before.children_system
+    )
     latencies = sorted(result["latencies_ms"])
     ok = "202" if kind == "submit" else "200"
     accepted = result["statuses"].get(ok, 0)
@@ -170,6 +220,7 @@ def load(url: str, kind: str, n: int, concurrency: int, key: str) -> dict:
         "p50": statistics.median(latencies),
         "p99": latencies[int(len(latencies) * 0.99) - 1],
         "wall_s": result["wall_s"],
+        "cpu_ms": {part: seconds * 1000 / max(accepted, 1) for part, seconds in cpu.items()},
     }
 
 
@@ -265,9 +316,10 @@ def main() -> None:
     try:
         wait_until_up(url, gunicorn)
         load(url, "health", min(args.n, 500), args.concurrency, key)  # every worker warm
-        health = load(url, "health", args.n, args.concurrency, key)
+        cpu_of = {"web": lambda: web_pids(gunicorn), "database": lambda: database_pids(database_url)}
+        health = load(url, "health", args.n, args.concurrency, key, cpu_of)
         load(url, "submit", min(args.n // 10, 200), args.concurrency, key)  # warm-up, scored too
-        submit = load(url, "submit", args.n, args.concurrency, key)
+        submit = load(url, "submit", args.n, args.concurrency, key, cpu_of)
     finally:
         os.killpg(gunicorn.pid, signal.SIGTERM)
         gunicorn.wait(timeout=60)
@@ -290,6 +342,20 @@ def main() -> None:
         f"| {submit['errors']} {'' if not submit['errors'] else submit['statuses']} | {measured['statements']} "
         f"| ≥ {GOAL_PER_SECOND}/s, p99 < {GOAL_P99_MS} ms |"
     )
+    cores = os.cpu_count() or 1
+    print(
+        "\nCPU per request (ms; user + system, read from /proc): where the load's cost goes, and the ceiling "
+        f"of requests per second it leaves on {cores} cores with nothing else running"
+    )
+    print("| Request | gunicorn | PostgreSQL (its backends) | load client | total | ceiling/s |")
+    print("|---|---|---|---|---|---|")
+    for label, measured_load in (("GET /health/", health), ("POST /api/v1/applications/", submit)):
+        cpu = measured_load["cpu_ms"]
+        total = sum(cpu.values())
+        print(
+            f"| {label} | {cpu['web']:.2f} | {cpu['database']:.2f} | {cpu['client']:.2f} | {total:.2f} "
+            f"| {cores * 1000 / total:.0f} |"
+        )
     if args.no_scoring:
         return
     scored = score_everything(env, args.score_timeout)
