@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from loanproject.core.admin.actions import run_for_each
+from loanproject.core.admin.actions import APPROVAL_ASKED, run_for_each
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.readonly import ReadOnlyAdminMixin, ReadOnlyInlineMixin
@@ -148,16 +148,18 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, IndexedSearchM
     def reversal_link(self, obj: JournalEntry) -> str:
         return entry_link(obj.reversal_of_id) if obj.reversal_of_id else ""
 
-    @admin.action(description="Reverse selected entries (book their mirror image)", permissions=["reverse"])
+    @admin.action(
+        description="Reverse selected entries (a second person approves, above the threshold)", permissions=["reverse"]
+    )
     def reverse_entries(self, request: HttpRequest, queryset: QuerySet[JournalEntry]) -> None:
         actor = acting_user(request)
-        reason = f"reversed in admin by {actor.get_username()}"
+        reason = f"reversal asked in admin by {actor.get_username()}"
         run_for_each(
             self,
             request,
             queryset,
-            lambda pk: services.reverse_entry(entry_id=pk, reason=reason, created_by=actor),
-            done="Reversed {count} entr(y/ies).",
+            lambda pk: services.request_entry_reversal(entry_id=pk, reason=reason, requested_by=actor),
+            done=APPROVAL_ASKED.format(what="the reversal of {count} entr(y/ies)"),
         )
 
 

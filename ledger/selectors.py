@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import Case, DecimalField, F, Q, Sum, Value, When, Window
 from django.db.models.functions import Coalesce
 
+from loanproject.core.errors import NotFound
 from loanproject.core.money import ZERO, to_cents
 
 from .models import Account, OpenItem, OpenItemStatus, Posting
@@ -27,6 +28,14 @@ def _sum(expression: str | F | Case) -> Coalesce:
 
 
 # --- Balances ----------------------------------------------------------------------------------
+
+
+def entry_amount(entry_id: int) -> Decimal:
+    """What an entry moved: the sum of its debits (equal to its credits). NotFound if no such entry."""
+    total: Decimal | None = Posting.objects.filter(entry_id=entry_id).aggregate(total=Sum("debit"))["total"]
+    if total is None:
+        raise NotFound("No such journal entry.")
+    return total
 
 
 def account_balance(*, account: Account, as_of: date | None = None) -> Decimal:

@@ -19,7 +19,7 @@ from django.utils.http import urlencode
 from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication
 from ledger.admin import entry_link
-from loanproject.core.admin.actions import run_for_each
+from loanproject.core.admin.actions import APPROVAL_ASKED, run_for_each
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.readonly import ReadOnlyAdminMixin, ReadOnlyInlineMixin
@@ -509,18 +509,21 @@ class InstallmentAdmin(
         return entry_link(obj.posted_entry_id)
 
     @admin.action(
-        description="Reverse the postings of the selected installments (they are due again)", permissions=["reverse"]
+        description="Reverse the postings of the selected installments (a second person approves, above the threshold)",
+        permissions=["reverse"],
     )
     def reverse_postings(self, request: HttpRequest, queryset: QuerySet) -> None:
         actor = acting_user(request)
-        reason = f"reversed in admin by {actor.get_username()}"
+        reason = f"reversal asked in admin by {actor.get_username()}"
         run_for_each(
             self,
             request,
             queryset.filter(status="posted"),
-            lambda pk: services.reverse_installment_posting(installment_id=pk, reason=reason, actor=actor),
+            lambda pk: services.request_installment_posting_reversal(
+                installment_id=pk, reason=reason, requested_by=actor
+            ),
             label="installment {}".format,
-            done="Reversed {count} posting(s).",
+            done=APPROVAL_ASKED.format(what="the reversal of {count} posting(s)"),
         )
 
 

@@ -11,7 +11,12 @@ class LoansConfig(AppConfig):
     def ready(self) -> None:
         # Register the Celery tasks in every process, so that in-process (eager) outbox delivery
         # finds the consumers too, not only workers that autodiscover them.
+        from loanproject.core.approvals import register_action
+
         from . import tasks  # noqa: F401
         from .reports import register_exports
+        from .services.approvals import ACTIONS
 
         register_exports()
+        for action in ACTIONS:
+            register_action(action)

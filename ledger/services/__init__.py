@@ -15,7 +15,7 @@ from .entries import (
     staged_parties_with_credit,
 )
 from .payments import CreditApplication, PaymentResult, allocation_rank, apply_party_credit, record_payment
-from .reversals import EntryOwnedElsewhere, reverse_entry, reverse_payment
+from .reversals import EntryOwnedElsewhere, request_entry_reversal, reverse_entry, reverse_payment
 
 __all__ = [
     "CREDIT_SOURCE",
@@ -36,6 +36,7 @@ __all__ = [
     "post_entry",
     "post_staged_charges",
     "record_payment",
+    "request_entry_reversal",
     "reverse_entry",
     "reverse_payment",
     "set_account_active",

@@ -9,14 +9,16 @@ so that the owners of the parties concerned can react, whichever door reversed i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from loanproject.core import topics
+from loanproject.core.approvals import request_action
 from loanproject.core.errors import Conflict, NotFound
 from loanproject.core.money import ZERO
 from loanproject.core.outbox import publish_event
@@ -25,12 +27,14 @@ from ..inputs import Leg
 from ..locks import lock_accounts, lock_entry, lock_open_items
 from ..models import Account, AccountType, JournalEntry, OpenItemStatus
 from ..parties import Party
-from ..selectors import credit_balance
+from ..selectors import credit_balance, entry_amount
 from ..sources import PAYMENT_SOURCE, REVERSAL_SOURCE, REVERSIBLE_IN_LEDGER
 from .entries import _book_entry
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+
+    from loanproject.core.models import ApprovalRequest
 
 
 class EntryOwnedElsewhere(Conflict):
@@ -153,3 +157,26 @@ def reverse_payment(*, party: Party, entry_id: int, reason: str, created_by: Use
     if entry.source != PAYMENT_SOURCE or party_legs != {(party.type, party.id)}:
         raise NotFound(f"Entry #{entry.pk} is not a payment of {party}.")
     return reverse_entry(entry_id=entry.pk, reason=reason, created_by=created_by)
+
+
+REVERSE_ENTRY_ACTION = "ledger.reverse_entry"
+
+
+def run_entry_reversal(*, payload: Mapping[str, Any], actor: User) -> dict[str, int]:
+    """The approved request's action (registered in apps.py)."""
+    reversal = reverse_entry(entry_id=payload["entry_id"], reason=payload["reason"], created_by=actor)
+    return {"reversal_entry_id": reversal.pk}
+
+
+@transaction.atomic
+def request_entry_reversal(*, entry_id: int, reason: str, requested_by: User) -> ApprovalRequest:
+    """Ask to reverse an entry the ledger booked itself: done at once below the action's threshold
+    (the entry's amount), else waiting for a second person (loanproject.core.approvals)."""
+    return request_action(
+        action=REVERSE_ENTRY_ACTION,
+        target=f"ledger.entry:{entry_id}",
+        payload={"entry_id": entry_id, "reason": reason},
+        amount=entry_amount(entry_id),
+        reason=reason,
+        requested_by=requested_by,
+    )

@@ -10,6 +10,8 @@ from ledger import services
 from ledger.inputs import Charge, Leg
 from ledger.models import JournalEntry
 from ledger.parties import Party
+from loanproject.core.admin.actions import APPROVAL_ASKED
+from loanproject.core.testing import approve_waiting_requests
 
 from .factories import AccountFactory, book, cash_account, income_account, receivable
 
@@ -97,8 +99,19 @@ def test_the_reverse_action_books_a_reversal(admin_client):
         follow=True,
     )
 
-    assert "Reversed 1 entr(y/ies)." in [str(m) for m in response.context["messages"]]
-    assert JournalEntry.objects.get(reversal_of=entry).idempotency_key == f"reversal:{entry.pk}"
+    assert [str(m) for m in response.context["messages"]] == [
+        APPROVAL_ASKED.format(what="the reversal of 1 entr(y/ies)")
+    ]
+    assert not JournalEntry.objects.filter(reversal_of=entry).exists()  # waiting for a second person
+    (approved,) = approve_waiting_requests()
+    reversal = JournalEntry.objects.get(reversal_of=entry)
+    assert reversal.idempotency_key == f"reversal:{entry.pk}"
+    assert (approved.action, approved.target, approved.amount) == (
+        "ledger.reverse_entry",
+        f"ledger.entry:{entry.pk}",
+        Decimal("2.00"),
+    )
+    assert approved.result == {"reversal_entry_id": reversal.pk}
 
 
 def test_the_reverse_action_refuses_an_entry_another_app_booked(admin_client):

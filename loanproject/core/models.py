@@ -18,6 +18,14 @@ Invariants:
   never exceeds a known `rows_total`. `attempt` counts the claims of a worker: only the worker
   holding the current attempt may write progress or finish it, so a job taken over by the recovery
   sweep is never finished twice.
+- An `ApprovalRequest` (maker-checker, approvals.py) is decided by someone other than its
+  requester (`approval_decider_is_not_requester`); it has a decider and a decision time exactly
+  when approved or rejected, a decision time alone when cancelled, neither while pending or when
+  its requester acted alone under the action's threshold (`approval_decision_matches_status`); it
+  states a reason (`approval_reason_given`); at most one request per action and target waits at a
+  time (`approval_one_pending_per_target`). An approved or direct request ran its action in the
+  transaction that recorded the decision: the status and the action's effect commit together.
+- An `ApprovalThreshold` is not negative (`approval_threshold_not_negative`).
 - Retention (`retention.purge_old_outbox_records`, nightly): published events and receipts older
   than OUTBOX_RETENTION_DAYS and keys older than IDEMPOTENCY_KEY_RETENTION_DAYS are deleted;
   an unpublished event is never deleted.
@@ -27,9 +35,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.files.storage import Storage, storages
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from . import audit
+from .money import MoneyField
 
 
 class OutboxEvent(models.Model):
@@ -172,3 +184,93 @@ class ExportJob(models.Model):
         if not self.rows_total:
             return None
         return min(100, self.rows_done * 100 // self.rows_total)
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a second person"
+    APPROVED = "approved", "Approved (done)"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Withdrawn by the requester"
+    DIRECT = "direct", "Done alone (under the threshold)"
+
+
+class ApprovalRequest(models.Model):
+    """A money action one person asked for and a second person approves (approvals.py)."""
+
+    action = models.CharField(max_length=60, help_text="The registered action, e.g. ledger.reverse_payment.")
+    target = models.CharField(max_length=100, help_text="What it acts on, e.g. ledger.entry:42.")
+    payload = models.JSONField(encoder=DjangoJSONEncoder, help_text="The action's arguments.")
+    amount = MoneyField(null=True, blank=True, help_text="The money at stake, compared with the threshold.")
+    reason = models.TextField()
+    status = models.CharField(max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    result = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True, help_text="What the action did.")
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ApprovalStatus.values), name="approval_status_known"),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("requested_by")),
+                name="approval_decider_is_not_requester",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        status__in=[ApprovalStatus.PENDING, ApprovalStatus.DIRECT],
+                        decided_by__isnull=True,
+                        decided_at__isnull=True,
+                    )
+                    | Q(
+                        status__in=[ApprovalStatus.APPROVED, ApprovalStatus.REJECTED],
+                        decided_by__isnull=False,
+                        decided_at__isnull=False,
+                    )
+                    | Q(status=ApprovalStatus.CANCELLED, decided_by__isnull=True, decided_at__isnull=False)
+                ),
+                name="approval_decision_matches_status",
+            ),
+            models.CheckConstraint(condition=~Q(reason__regex=r"^\s*$"), name="approval_reason_given"),
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gte=0), name="approval_amount_not_negative"
+            ),
+            models.UniqueConstraint(
+                fields=["action", "target"],
+                condition=Q(status=ApprovalStatus.PENDING),
+                name="approval_one_pending_per_target",
+            ),
+        ]
+        indexes = [
+            # The queue: what waits, oldest first.
+            models.Index(
+                fields=["requested_at", "id"], name="approval_pending_idx", condition=Q(status=ApprovalStatus.PENDING)
+            ),
+            models.Index(fields=["requested_by", "-id"], name="approval_requester_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Request #{self.pk} {self.action} {self.target} ({self.status})"
+
+
+class ApprovalThreshold(models.Model):
+    """Below `direct_limit` the requester of `action` acts alone (audited as such); from it up, a
+    second person approves. An action without a row always needs a second person."""
+
+    action = models.CharField(max_length=60, primary_key=True)
+    direct_limit = MoneyField(help_text="Amounts strictly below this need no second person (0: always needed).")
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(direct_limit__gte=0), name="approval_threshold_not_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.action} alone below {self.direct_limit}"
+
+
+audit.register(ApprovalRequest)
+audit.register(ApprovalThreshold)

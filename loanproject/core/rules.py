@@ -77,6 +77,8 @@ REFUSALS: dict[str, Refusal] = {
     "budget_end_not_before_start": Refusal(NON_FIELD_ERRORS, "The end date cannot be before the start date."),
     "goal_target_amount_positive": Refusal(NON_FIELD_ERRORS, "The target amount must be positive."),
     "goal_current_amount_not_negative": Refusal(NON_FIELD_ERRORS, "The saved amount cannot be negative."),
+    # core
+    "approval_threshold_not_negative": Refusal("direct_limit", "The limit cannot be negative."),
     # ledger
     **_violated("ledger_account_currency_iso"),
     # loans

@@ -44,6 +44,7 @@ STAFF = [
     ("manny.manager", "Manny", "Manager", "Loan manager", False),
     ("carla.credit", "Carla", "Credit", "Credit administrator", False),
     ("fiona.finance", "Fiona", "Finance", "Finance", False),
+    ("felix.finance", "Felix", "Finance", "Finance", False),  # the second person of maker-checker
     ("audrey.auditor", "Audrey", "Auditor", "Auditor", False),
 ]
 

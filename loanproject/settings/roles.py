@@ -45,6 +45,10 @@ STAFF_ROLES: dict[str, list[str]] = {
         "applications.change_reviewer",
         "applications.manage_reviewer_authority",
         "applications.view_reviewdecision",
+        # Maker-checker: the amounts below which one person may act alone.
+        "core.view_approvalthreshold",
+        "core.add_approvalthreshold",
+        "core.change_approvalthreshold",
         "auth.view_user",
         "auditlog.view_logentry",
     ],
@@ -70,6 +74,8 @@ STAFF_ROLES: dict[str, list[str]] = {
         "ledger.view_*",
         "ledger.record_payment",
         "ledger.reverse_entry",
+        # Maker-checker: Finance asks for and approves each other's reversals (never their own).
+        "core.view_approvalrequest",
         "django_celery_beat.view_periodictask",
     ],
     "Auditor": ["*.view_*"],

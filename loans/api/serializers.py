@@ -200,16 +200,6 @@ class PaymentResultSerializer(serializers.Serializer):
         return [loan.loan_number for loan in result.closed_loans]
 
 
-class PaymentReversalSerializer(serializers.Serializer):
-    reversal_entry_id = serializers.IntegerField(source="reversal.pk")
-    reversed_entry_id = serializers.IntegerField(source="reversal.reversal_of_id")
-    reopened_loans = serializers.SerializerMethodField(help_text="Loan numbers that owe again and are active again.")
-
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_reopened_loans(self, result) -> list[str]:
-        return [loan.loan_number for loan in result.reopened_loans]
-
-
 class ReportQuerySerializer(serializers.Serializer):
     export = serializers.ChoiceField(choices=EXPORT_FORMATS, required=False)
 

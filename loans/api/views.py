@@ -23,6 +23,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from loanproject.core import keyset
+from loanproject.core.api.approvals import ApprovalRequestSerializer, approval_response
 from loanproject.core.api.authentication import HasStaffPermission, StaffTokenAuthentication
 from loanproject.core.api.exports import ExportJobSerializer
 from loanproject.core.api.idempotency import IDEMPOTENCY_HEADER, StoredResponse, idempotency_key, respond_once
@@ -41,7 +42,6 @@ from .serializers import (
     LoanDetailSerializer,
     LoanSerializer,
     PaymentResultSerializer,
-    PaymentReversalSerializer,
     PaymentSerializer,
     PostingRequestSerializer,
     PostingResultSerializer,
@@ -200,20 +200,23 @@ class DriverPaymentReversalView(StaffAPIMixin, APIView):
 
     @extend_schema(
         request=CancelSerializer,
-        responses={201: PaymentReversalSerializer},
-        description="Reverse a driver's payment (a bounced cheque): the installments it paid are due again and the "
-        "loans it settled are active again. A payment is reversed once (409 the second time).",
+        responses={201: ApprovalRequestSerializer, 202: ApprovalRequestSerializer},
+        description="Ask to reverse a driver's payment (a bounced cheque): the installments it paid become due "
+        "again and the loans it settled active again. Below the action's threshold it is done at once (201, the "
+        "request with its result); otherwise a second person approves it (202: the request, waiting in "
+        "/approval-requests/). One request per payment waits at a time (409); a reversed payment is not "
+        "reversed again (409).",
     )
     def post(self, request: Request, driver_id: int, entry_id: int) -> Response:
         serializer = CancelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.reverse_driver_payment(
+        asked = services.request_driver_payment_reversal(
             driver_id=driver_id,
             payment_entry_id=entry_id,
             reason=serializer.validated_data["reason"],
-            actor=acting_user(request),
+            requested_by=acting_user(request),
         )
-        return Response(PaymentReversalSerializer(result).data, status=status.HTTP_201_CREATED)
+        return approval_response(asked)
 
 
 class ReportView(StaffAPIMixin, APIView):

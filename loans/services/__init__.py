@@ -1,5 +1,6 @@
 """Every state change of drivers, leases, loans, postings and driver payments."""
 
+from .approvals import request_driver_payment_reversal, request_installment_posting_reversal
 from .drivers import DriverData, register_driver, register_lease, update_driver
 from .loans import (
     book_application_as_loan,
@@ -42,6 +43,8 @@ __all__ = [
     "register_driver",
     "register_lease",
     "reopen_unsettled_loans",
+    "request_driver_payment_reversal",
+    "request_installment_posting_reversal",
     "reverse_driver_payment",
     "reverse_installment_posting",
     "start_posting_run",

@@ -12,6 +12,7 @@ from freezegun import freeze_time
 from applications.lifecycle import ApplicationStatus
 from applications.tests.admin_pages import inline_post_data
 from applications.tests.factories import LoanApplicationFactory, StaffUserFactory
+from loanproject.core.testing import approve_waiting_requests
 from loans import selectors, services
 from loans.models import Driver, DriverLoan, Installment, InstallmentPostingRun, InstallmentStatus, LoanStatus
 
@@ -239,6 +240,9 @@ def test_cancel_and_reverse_actions(admin_client):
         reverse("admin:loans_installment_changelist"),
         {"action": "reverse_postings", "_selected_action": [installment.pk]},
     )
+    installment.refresh_from_db()
+    assert installment.status == InstallmentStatus.POSTED  # asked: waiting for a second person
+    assert [r.action for r in approve_waiting_requests()] == ["loans.reverse_installment_posting"]
 
     to_cancel.refresh_from_db()
     posted.refresh_from_db()

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from applications.tests.factories import PartnerFactory, StaffUserFactory, issue_key
 from ledger.models import JournalEntry
+from loanproject.core.testing import approve_waiting_requests
 from loans.models import DriverLoan, InstallmentPostingRun
 
 from .factories import SUNDAY, LeaseFactory, make_loan
@@ -500,7 +501,7 @@ def test_reports_cost_the_same_queries_for_few_and_many_rows(finance, name, quer
     assert many == few
 
 
-def test_finance_reverses_a_driver_payment_once(finance):
+def test_finance_asks_to_reverse_a_driver_payment_and_a_second_person_approves_it_once(finance):
     from loans import services
 
     loan = make_loan(principal="100.00", weeks=1)
@@ -511,6 +512,10 @@ def test_finance_reverses_a_driver_payment_once(finance):
     url = f"/api/v1/drivers/{loan.driver_id}/payments/{payment.payment.entry.pk}/reversal/"
 
     first = finance.post(url, {"reason": "cheque bounced"}, format="json")
+    while_waiting = finance.post(url, {"reason": "cheque bounced"}, format="json")
+    own_approval = finance.post(f"/api/v1/approval-requests/{first.json()['id']}/approve/", {}, format="json")
+    assert not JournalEntry.objects.filter(reversal_of=payment.payment.entry).exists()
+    approve_waiting_requests()
     again = finance.post(url, {"reason": "cheque bounced"}, format="json")
     unknown = finance.post(
         f"/api/v1/drivers/{loan.driver_id}/payments/{loan.disbursement_entry_id}/reversal/",
@@ -518,8 +523,20 @@ def test_finance_reverses_a_driver_payment_once(finance):
         format="json",
     )
 
-    assert first.status_code == 201, first.json()
-    assert first.json() == {
+    assert first.status_code == 202, first.json()
+    assert {key: first.json()[key] for key in ("action", "target", "amount", "reason", "status", "result")} == {
+        "action": "loans.reverse_driver_payment",
+        "target": f"ledger.entry:{payment.payment.entry.pk}",
+        "amount": "100.00",
+        "reason": "cheque bounced",
+        "status": "pending",
+        "result": None,
+    }
+    assert (while_waiting.status_code, while_waiting.json()["error"]["code"]) == (409, "approval_already_requested")
+    assert (own_approval.status_code, own_approval.json()["error"]["code"]) == (403, "own_request")
+    done = finance.get(f"/api/v1/approval-requests/{first.json()['id']}/").json()
+    assert (done["status"], done["decided_by"]) == ("approved", "checker")
+    assert done["result"] == {
         "reversal_entry_id": JournalEntry.objects.get(reversal_of=payment.payment.entry).pk,
         "reversed_entry_id": payment.payment.entry.pk,
         "reopened_loans": [loan.loan_number],

@@ -13,8 +13,10 @@ from django.urls import reverse
 from ledger import selectors as ledger_selectors
 from ledger.models import JournalEntry, OpenItem, OpenItemStatus
 from loanproject.core import topics
+from loanproject.core.admin.actions import APPROVAL_ASKED
 from loanproject.core.errors import NotFound
 from loanproject.core.outbox import relay_pending_events
+from loanproject.core.testing import approve_waiting_requests
 from loans import services
 from loans.accounts import driver_party
 from loans.models import InstallmentStatus, LoanStatus
@@ -29,9 +31,11 @@ LEDGER_REVERSE = "admin:ledger_journalentry_changelist"
 
 
 def reverse_in_ledger_admin(client, entry_id: int) -> list[str]:
+    """Ask in the ledger admin, then a second person approves (maker-checker)."""
     response = client.post(
         reverse(LEDGER_REVERSE), {"action": "reverse_entries", "_selected_action": [entry_id]}, follow=True
     )
+    approve_waiting_requests()
     return [str(message) for message in response.context["messages"]]
 
 
@@ -139,7 +143,7 @@ def test_a_payment_reversed_in_the_ledger_admin_reopens_the_loan_through_the_out
 
     messages = reverse_in_ledger_admin(admin_client, payment.payment.entry.pk)
 
-    assert messages == ["Reversed 1 entr(y/ies)."]
+    assert messages == [APPROVAL_ASKED.format(what="the reversal of 1 entr(y/ies)")]
     assert schedule(loan) == [(1, "posted", "unpaid", Decimal("100.00")), (2, "posted", "unpaid", Decimal("100.00"))]
     loan.refresh_from_db()
     assert loan.status == LoanStatus.CLOSED  # until the event is relayed

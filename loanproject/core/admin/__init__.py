@@ -1,3 +1,3 @@
 """Admin of the core app (outbox, receipts, idempotency keys) and mixins for every app's admin."""
 
-from . import exports, outbox  # noqa: F401  (registers the admins)
+from . import approvals, exports, outbox  # noqa: F401  (registers the admins)

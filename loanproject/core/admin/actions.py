@@ -36,3 +36,10 @@ def run_for_each(
         model_admin.message_user(request, done.replace("{count}", str(count)), messages.SUCCESS)
     for message in refused:
         model_admin.message_user(request, message, messages.WARNING)
+
+
+# The message of an action whose service asks for a maker-checker request (core.approvals).
+APPROVAL_ASKED = (
+    "Asked for {what}: done at once below the action's threshold, else waiting in Approval requests for a "
+    "second person."
+)
