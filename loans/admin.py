@@ -254,10 +254,11 @@ class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixi
         "start_week",
         "installment_count",
         "status",
+        "days_past_due",
         "created_at",
     ]
-    list_select_related = ["driver", "lease"]
-    list_filter = ["status", "frequency", "method"]
+    list_select_related = ["driver", "lease", "delinquency"]
+    list_filter = ["status", "delinquency__delinquency_class", "frequency", "method"]
     search_routes = [
         Exact("loan_number", as_loan_number),
         Exact("id", as_int),
@@ -287,6 +288,7 @@ class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixi
         "disbursement_link",
         "created_at",
         "closed_at",
+        "delinquency_summary",
         "schedule",
     ]
 
@@ -314,6 +316,22 @@ class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixi
         if not add:
             context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="Days past due", ordering="delinquency__days_past_due")
+    def days_past_due(self, obj: DriverLoan) -> int | None:
+        state = getattr(obj, "delinquency", None)
+        return state.days_past_due if state else None
+
+    @admin.display(description="Delinquency")
+    def delinquency_summary(self, obj: DriverLoan) -> str:
+        """Days past due and class as of the last classification, and the changes of class."""
+        return render_to_string(
+            "admin/loans/driverloan/delinquency.html",
+            {
+                "state": selectors.loan_delinquency(loan_id=obj.pk),
+                "changes": selectors.delinquency_history(loan_id=obj.pk),
+            },
+        )
 
     @admin.display(description="Disbursement")
     def disbursement_link(self, obj: DriverLoan) -> str:
@@ -658,3 +676,6 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
     def response_add(self, request, obj, post_url_continue=None):
         self.message_user(request, _run_summary(obj), messages.SUCCESS)
         return super().response_post_save_add(request, obj)
+
+
+from . import delinquency_admin  # noqa: E402, F401  (registers the delinquency classes' admin)

@@ -415,8 +415,12 @@ class PostingFailure(models.Model):
         return f"Run #{self.run_id}: installment {self.installment_id} {'locked' if self.locked else 'failed'}"
 
 
+# Delinquency has its own module (its invariants are there); imported here so Django finds it.
+from .delinquency_models import DelinquencyClass, LoanDelinquency, LoanDelinquencyChange  # noqa: E402, F401
+
 audit.register(Driver)
 audit.register(Lease)
 audit.register(DriverLoan)
 audit.register(Installment)
 audit.register(InstallmentPostingRun)
+audit.register(DelinquencyClass)

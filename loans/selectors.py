@@ -41,6 +41,8 @@ from .models import (
     Installment,
     InstallmentPostingRun,
     InstallmentStatus,
+    LoanDelinquency,
+    LoanDelinquencyChange,
     LoanStatus,
     PostingFailure,
     PostingRunChunk,
@@ -449,3 +451,17 @@ def portfolio_totals() -> dict[str, Decimal | int]:
         "principal": to_cents(totals["principal"] or ZERO),
         "outstanding": to_cents(totals["outstanding"] or ZERO),
     }
+
+
+def loan_delinquency(*, loan_id: int) -> LoanDelinquency | None:
+    """The loan's days past due and class as of its last classification (None before the first)."""
+    return LoanDelinquency.objects.select_related("delinquency_class").filter(loan_id=loan_id).first()
+
+
+def delinquency_history(*, loan_id: int, limit: int = 20) -> list[LoanDelinquencyChange]:
+    """The loan's latest changes of class, newest first."""
+    return list(
+        LoanDelinquencyChange.objects.filter(loan_id=loan_id)
+        .select_related("from_class", "to_class")
+        .order_by("-id")[:limit]
+    )

@@ -12,7 +12,7 @@ from loanproject.core.consumers import outbox_consumer
 
 from . import services
 from .models import DRIVER_PARTY_TYPE
-from .periods import current_week, posting_week
+from .periods import business_today, current_week, posting_week
 
 
 @shared_task(name="loans.post_weekly_installments")
@@ -58,11 +58,21 @@ def recover_stalled_posting_runs_task(max_chunks: int | None = None) -> dict:
     return result.as_dict()
 
 
+@shared_task(name="loans.classify_delinquency")
+def classify_delinquency_task(as_of: str | None = None) -> dict:
+    """Beat runs this nightly: every loan's days past due and class, as of today (New York time)."""
+    day = date.fromisoformat(as_of) if as_of else business_today()
+    with acting_as_system():
+        result = services.classify_delinquency(as_of=day)
+    return {"as_of": day.isoformat(), "loans": result.loans, "changes": result.changes}
+
+
 @outbox_consumer("loans.close_settled_loans")
 def close_settled_loans_task(event) -> None:
     """Consumer of `ledger.payment_recorded`: a payment booked by any door may settle a loan."""
     if event.payload.get("party_type") == DRIVER_PARTY_TYPE:
         services.close_settled_loans(driver_id=int(event.payload["party_id"]))
+        services.classify_driver_loans(driver_id=int(event.payload["party_id"]))
 
 
 @outbox_consumer("loans.reopen_unsettled_loans")
@@ -72,3 +82,4 @@ def reopen_unsettled_loans_task(event) -> None:
     for party in event.payload.get("parties", []):
         if party.get("party_type") == DRIVER_PARTY_TYPE:
             services.reopen_unsettled_loans(driver_id=int(party["party_id"]))
+            services.classify_driver_loans(driver_id=int(party["party_id"]))

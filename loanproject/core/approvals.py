@@ -37,6 +37,22 @@ if TYPE_CHECKING:
 # to refuse, which leaves the request as it was.
 ActionRunner = Callable[..., Mapping[str, Any]]
 
+# What a request shows staff (the admin's page and the API), in this order.
+REQUEST_FIELDS = (
+    "action",
+    "target",
+    "amount",
+    "reason",
+    "payload",
+    "status",
+    "requested_by",
+    "requested_at",
+    "decided_by",
+    "decided_at",
+    "decision_note",
+    "result",
+)
+
 
 @dataclass(frozen=True)
 class ApprovalAction:

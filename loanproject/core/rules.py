@@ -86,6 +86,9 @@ REFUSALS: dict[str, Refusal] = {
         "tlc_license_number", "A driver with this TLC licence is already registered.", "driver_exists"
     ),
     "lease_number_unique": Refusal("lease_number", "A lease with this number already exists.", "lease_exists"),
+    "loans_delinquencyclass_code_key": Refusal("code", "A class with this code already exists."),
+    "delinquency_class_range_ordered": Refusal("max_days", "Cannot be below the days from."),
+    "delinquency_class_ranges_disjoint": Refusal(NON_FIELD_ERRORS, "The range overlaps another class's range."),
 }
 
 

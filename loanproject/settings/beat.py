@@ -51,6 +51,13 @@ def beat_schedule(*, loans_time_zone: str) -> dict:
         "loans-recover-stalled-posting-runs": _job(
             "loans.recover_stalled_posting_runs", crontab(minute="*/5"), expires=240
         ),
+        # Every night at 01:30 New York time: each loan's days past due and delinquency class (the
+        # history records each change); payments and reversals also classify their driver's loans.
+        "loans-classify-delinquency": _job(
+            "loans.classify_delinquency",
+            TzAwareCrontab(minute=30, hour=1, tz=ZoneInfo(loans_time_zone)),
+            expires=6 * 3600,
+        ),
         # Sundays at 05:00 New York time (LOANS_TIME_ZONE): post the week's due installments; one
         # task per chunk fans out to the workers.
         "loans-weekly-posting": _job(

@@ -71,6 +71,9 @@ STAFF_ROLES: dict[str, list[str]] = {
         "loans.view_*",
         "loans.post_installments",
         "loans.export_loans",
+        # The delinquency classes (ranges of days past due).
+        "loans.add_delinquencyclass",
+        "loans.change_delinquencyclass",
         "ledger.view_*",
         "ledger.record_payment",
         "ledger.reverse_entry",

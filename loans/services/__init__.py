@@ -1,6 +1,7 @@
 """Every state change of drivers, leases, loans, postings and driver payments."""
 
 from .approvals import request_driver_payment_reversal, request_installment_posting_reversal
+from .delinquency import Classified, classify_delinquency, classify_driver_loans, classify_loans, save_delinquency_class
 from .drivers import DriverData, register_driver, register_lease, update_driver
 from .loans import (
     book_application_as_loan,
@@ -24,6 +25,7 @@ from .posting import (
 )
 
 __all__ = [
+    "Classified",
     "DriverData",
     "DriverPayment",
     "DriverPaymentReversal",
@@ -32,6 +34,9 @@ __all__ = [
     "RecoveryResult",
     "book_application_as_loan",
     "cancel_loan",
+    "classify_delinquency",
+    "classify_driver_loans",
+    "classify_loans",
     "close_settled_loans",
     "create_driver_loan",
     "open_posting_run",
@@ -47,6 +52,7 @@ __all__ = [
     "request_installment_posting_reversal",
     "reverse_driver_payment",
     "reverse_installment_posting",
+    "save_delinquency_class",
     "start_posting_run",
     "update_driver",
 ]

@@ -42,6 +42,7 @@ from ..models import (
 )
 from ..periods import business_today, is_sunday, validate_business_date, validate_schedule_end
 from ..schedules import Frequency, Method, build_schedule
+from .delinquency import classify_loans
 from .drivers import ensure_can_borrow
 
 if TYPE_CHECKING:
@@ -339,4 +340,5 @@ def reverse_installment_posting(*, installment_id: int, reason: str, actor: User
     installment.posting_run = None
     installment.posting_attempt += 1
     installment.save(update_fields=["status", "posted_entry", "posted_at", "posting_run", "posting_attempt"])
+    classify_loans(loan_ids=[installment.loan_id], as_of=business_today())
     return installment

@@ -17,6 +17,7 @@ from loanproject.core.errors import NotFound
 from .. import accounts
 from ..models import Driver, DriverLoan
 from ..periods import validate_business_date
+from .delinquency import classify_driver_loans
 from .loans import close_settled_loans, reopen_unsettled_loans
 
 if TYPE_CHECKING:
@@ -69,7 +70,9 @@ def record_driver_payment(
         description=f"Payment from {driver.full_name}" + (f" ({reference})" if reference else ""),
         created_by=created_by,
     )
-    return DriverPayment(payment=payment, closed_loans=close_settled_loans(driver_id=driver.pk))
+    closed = close_settled_loans(driver_id=driver.pk)
+    classify_driver_loans(driver_id=driver.pk)
+    return DriverPayment(payment=payment, closed_loans=closed)
 
 
 @transaction.atomic
@@ -80,4 +83,6 @@ def reverse_driver_payment(*, driver_id: int, payment_entry_id: int, reason: str
     reversal = ledger.reverse_payment(
         party=accounts.driver_party(driver), entry_id=payment_entry_id, reason=reason, created_by=actor
     )
-    return DriverPaymentReversal(reversal=reversal, reopened_loans=reopen_unsettled_loans(driver_id=driver.pk))
+    reopened = reopen_unsettled_loans(driver_id=driver.pk)
+    classify_driver_loans(driver_id=driver.pk)
+    return DriverPaymentReversal(reversal=reversal, reopened_loans=reopened)

@@ -19,20 +19,7 @@ from .paginator import LargeTableAdminMixin
 from .readonly import ReadOnlyAdminMixin
 from .service_forms import ServiceAdminMixin, ServiceModelForm
 
-REQUEST_FIELDS = (
-    "action",
-    "target",
-    "amount",
-    "reason",
-    "payload",
-    "status",
-    "requested_by",
-    "requested_at",
-    "decided_by",
-    "decided_at",
-    "decision_note",
-    "result",
-)
+REQUEST_FIELDS = approvals.REQUEST_FIELDS
 
 
 class DecisionForm(ActionForm):

@@ -31,21 +31,7 @@ class ApprovalRequestSerializer(serializers.ModelSerializer[ApprovalRequest]):
 
     class Meta:
         model = ApprovalRequest
-        fields = [
-            "id",
-            "action",
-            "target",
-            "amount",
-            "reason",
-            "payload",
-            "status",
-            "requested_by",
-            "requested_at",
-            "decided_by",
-            "decided_at",
-            "decision_note",
-            "result",
-        ]
+        fields = ["id", *approvals.REQUEST_FIELDS]
         read_only_fields = fields
 
 
