@@ -1,4 +1,4 @@
-"""Every state change of drivers, leases, loans, postings and driver payments."""
+"""Every state change of drivers, leases, loan products, loans, postings and driver payments."""
 
 from .drivers import DriverData, register_driver, register_lease, update_driver
 from .loans import (
@@ -21,11 +21,15 @@ from .posting import (
     recover_stalled_posting_runs,
     start_posting_run,
 )
+from .products import PRODUCT_FIELDS, LoanQuote, LoanTerms, current_product, publish_loan_product, quote_loan
 
 __all__ = [
+    "PRODUCT_FIELDS",
     "DriverData",
     "DriverPayment",
     "DriverPaymentReversal",
+    "LoanQuote",
+    "LoanTerms",
     "PostingChunk",
     "PostingResult",
     "RecoveryResult",
@@ -33,10 +37,13 @@ __all__ = [
     "cancel_loan",
     "close_settled_loans",
     "create_driver_loan",
+    "current_product",
     "open_posting_run",
     "post_installment_chunk",
     "post_weekly_installments",
     "preview_posting",
+    "publish_loan_product",
+    "quote_loan",
     "record_driver_payment",
     "recover_stalled_posting_runs",
     "register_driver",
