@@ -21,7 +21,16 @@ from .posting import (
     recover_stalled_posting_runs,
     start_posting_run,
 )
-from .products import PRODUCT_FIELDS, LoanQuote, LoanTerms, current_product, publish_loan_product, quote_loan
+from .products import (
+    PRODUCT_FIELDS,
+    LoanQuote,
+    LoanTerms,
+    bookable_product,
+    current_product,
+    preview_loan,
+    publish_loan_product,
+    quote_loan,
+)
 
 __all__ = [
     "PRODUCT_FIELDS",
@@ -34,6 +43,7 @@ __all__ = [
     "PostingResult",
     "RecoveryResult",
     "book_application_as_loan",
+    "bookable_product",
     "cancel_loan",
     "close_settled_loans",
     "create_driver_loan",
@@ -41,6 +51,7 @@ __all__ = [
     "open_posting_run",
     "post_installment_chunk",
     "post_weekly_installments",
+    "preview_loan",
     "preview_posting",
     "publish_loan_product",
     "quote_loan",

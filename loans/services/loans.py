@@ -40,13 +40,12 @@ from ..models import (
     InstallmentStatus,
     Lease,
     LoanNumberCounter,
-    LoanProduct,
     LoanStatus,
 )
 from ..periods import business_today, is_sunday, validate_business_date
 from ..schedules import Frequency, Method
 from .drivers import ensure_can_borrow
-from .products import LoanQuote, LoanTerms, quote_loan
+from .products import LoanQuote, LoanTerms, bookable_product, product_rate, quote_loan
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -76,21 +75,6 @@ def _interest_rate(value: Decimal | str | None) -> Decimal:
             {"annual_interest_rate": [f"The annual rate must be between 0 and {MAX_INTEREST_RATE} %, got {rate}."]}
         )
     return rate
-
-
-def bookable_product(product_id: int) -> LoanProduct:
-    """The product version a loan is booked from: it exists, is current and lends in the book's
-    currency (the loans' accounts are in LEDGER_CURRENCY)."""
-    product = LoanProduct.objects.filter(pk=product_id).first()
-    if product is None:
-        raise NotFound("No such loan product.")
-    if not product.is_current:
-        message = f"{product.code} v{product.version} has been replaced by a newer version; book from the current one."
-        raise DomainError(message, code="product_replaced", fields={"product": [message]})
-    if product.currency != settings.LEDGER_CURRENCY:
-        message = f"{product.code} lends in {product.currency}; the book is kept in {settings.LEDGER_CURRENCY}."
-        raise DomainError(message, code="product_currency", fields={"product": [message]})
-    return product
 
 
 def _book_disbursement(
@@ -172,9 +156,7 @@ def create_driver_loan(
         raise ValidationError({"start_week": [f"{start_week} is a {start_week:%A}; loans start on a Sunday."]})
     disbursed_on = validate_business_date(disbursed_on or business_today(), field="disbursed_on")
     product = bookable_product(product_id) if product_id is not None else None
-    if product is not None and annual_interest_rate is None:
-        annual_interest_rate = product.min_annual_rate
-    rate = _interest_rate(annual_interest_rate)
+    rate = _interest_rate(product_rate(product, annual_interest_rate))
     try:
         driver = Driver.objects.get(pk=driver_id)
         lease = Lease.objects.get(pk=lease_id)

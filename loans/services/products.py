@@ -9,10 +9,12 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
 from loanproject.core.errors import DomainError, NotFound
+from loanproject.core.money import to_cents
 from loanproject.core.rules import refusals_as_field_errors, validate_fields
 
 from ..models import FeeCollection, FeeKind, LoanProduct
@@ -73,6 +75,28 @@ def current_product(*, code: str) -> LoanProduct:
     if product is None:
         raise NotFound(f"No loan product {code}.")
     return product
+
+
+def bookable_product(product_id: int) -> LoanProduct:
+    """The product version a loan is booked from: it exists, is current and lends in the book's
+    currency (the loans' accounts are in LEDGER_CURRENCY)."""
+    product = LoanProduct.objects.filter(pk=product_id).first()
+    if product is None:
+        raise NotFound("No such loan product.")
+    if not product.is_current:
+        message = f"{product.code} v{product.version} has been replaced by a newer version; book from the current one."
+        raise DomainError(message, code="product_replaced", fields={"product": [message]})
+    if product.currency != settings.LEDGER_CURRENCY:
+        message = f"{product.code} lends in {product.currency}; the book is kept in {settings.LEDGER_CURRENCY}."
+        raise DomainError(message, code="product_currency", fields={"product": [message]})
+    return product
+
+
+def product_rate(product: LoanProduct | None, rate: Decimal | None) -> Decimal | None:
+    """The rate asked for; from a product, its lowest when none is asked for."""
+    if rate is None and product is not None:
+        return product.min_annual_rate
+    return rate
 
 
 @dataclass(frozen=True)
@@ -198,3 +222,30 @@ def quote_loan(*, terms: LoanTerms, product: LoanProduct | None = None) -> LoanQ
         origination_fee=fee,
         origination_fee_collection=collection,
     )
+
+
+def preview_loan(
+    *,
+    product_id: int,
+    principal: Decimal,
+    installment_count: int,
+    start_week: date,
+    frequency: str = Frequency.WEEKLY,
+    method: str = Method.ANNUITY,
+    annual_interest_rate: Decimal | None = None,
+) -> LoanQuote:
+    """What booking these terms from this product would book (the admin's and the staff API's
+    preview): the same product checks, default rate and `quote_loan` as `create_driver_loan`;
+    nothing is written."""
+    product = bookable_product(product_id)
+    rate = product_rate(product, annual_interest_rate)
+    assert rate is not None  # a product always gives one
+    terms = LoanTerms(
+        principal=to_cents(principal),
+        annual_interest_rate=rate,
+        installment_count=installment_count,
+        start_week=start_week,
+        frequency=frequency,
+        method=method,
+    )
+    return quote_loan(terms=terms, product=product)
