@@ -260,11 +260,13 @@ def book_application_as_loan(
     method: str = Method.ANNUITY,
     installment_count: int | None = None,
     annual_interest_rate: Decimal | None = None,
+    product_id: int | None = None,
 ) -> DriverLoan:
     """An approved application becomes a driver loan for its approved amount and rate.
 
     By default the term is the application's, in months; the application is marked booked in the
-    same transaction (refused if it changed since it was read: optimistic locking).
+    same transaction (refused if it changed since it was read: optimistic locking). From a product
+    (`product_id`), the approved amount, rate and term must lie within its ranges, as any booking.
     """
     try:
         application = LoanApplication.objects.select_related("customer").get(pk=application_id)
@@ -298,6 +300,7 @@ def book_application_as_loan(
         frequency=frequency,
         method=method,
         source_application=application,
+        product_id=product_id,
     )
     applications.mark_application_booked(application_id=application.pk, expected_version=application.version)
     if driver.customer_id is None:

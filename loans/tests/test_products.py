@@ -8,6 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from applications.lifecycle import ApplicationStatus
+from applications.tests.factories import LoanApplicationFactory
 from ledger import selectors as ledger_selectors
 from ledger.models import Account, JournalEntry, OpenItem, OpenItemStatus
 from loanproject.core.errors import DomainError, NotFound
@@ -294,3 +296,67 @@ def test_a_product_in_another_currency_than_the_book_cannot_book():
         book_from_product(product, lease=LeaseFactory())
 
     assert list(refused.value.fields) == ["product"]
+
+
+def approved_application() -> object:
+    return LoanApplicationFactory(
+        status=ApplicationStatus.APPROVED, approved_amount=D("1200.00"), interest_rate=D("12.00"), term_months=3
+    )
+
+
+def test_an_approved_application_is_booked_from_a_product_within_its_ranges():
+    application = approved_application()  # 1,200.00 at 12 % over 3 months
+    product = make_product(
+        frequencies=[Frequency.MONTHLY],
+        min_installments=3,
+        max_installments=36,
+        principal_grace_periods=1,
+        origination_fee_kind=FeeKind.PERCENT,
+        origination_fee_percent=D("1"),
+    )
+    lease = LeaseFactory()
+
+    loan = services.book_application_as_loan(
+        application_id=application.pk,
+        driver_id=lease.driver_id,
+        lease_id=lease.pk,
+        start_week=SUNDAY,
+        created_by=StaffUserFactory(),
+        product_id=product.pk,
+    )
+
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.BOOKED
+    assert (loan.product, loan.principal_grace_periods, loan.origination_fee) == (product, 1, D("12.00"))
+    # By hand: 12.00 interest only, then 1,200 over 2 months at 1 %: 609.01 (see test_schedule_rounding).
+    assert list(loan.installments.values_list("principal", "interest")) == [
+        (D("0.00"), D("12.00")),
+        (D("597.01"), D("12.00")),
+        (D("602.99"), D("6.03")),
+    ]
+    assert legs(loan.disbursement_entry) == [
+        ("1000", D("0.00"), D("1188.00")),
+        ("1300", D("1200.00"), D("0.00")),
+        ("4300", D("0.00"), D("12.00")),
+    ]
+
+
+def test_an_approved_application_outside_the_product_is_refused_and_stays_approved():
+    application = approved_application()  # 12 %, above the product's 10 %
+    product = make_product(frequencies=[Frequency.MONTHLY], min_installments=3, max_annual_rate=D("10"))
+    lease = LeaseFactory()
+
+    with pytest.raises(DomainError) as refused:
+        services.book_application_as_loan(
+            application_id=application.pk,
+            driver_id=lease.driver_id,
+            lease_id=lease.pk,
+            start_week=SUNDAY,
+            created_by=StaffUserFactory(),
+            product_id=product.pk,
+        )
+
+    assert list(refused.value.fields) == ["annual_interest_rate"]
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.APPROVED
+    assert DriverLoan.objects.count() == 0
