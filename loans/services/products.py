@@ -65,7 +65,9 @@ def publish_loan_product(*, code: str, created_by: User | None, **terms) -> Loan
     product = LoanProduct(code=code, version=version, is_current=True, created_by=created_by, **terms)
     validate_fields(product)
     with refusals_as_field_errors():
-        LoanProduct.objects.filter(pk__in=[row.pk for row in current]).update(is_current=False)
+        for replaced in current:  # one row: saved, not bulk-updated, so the audit log has it
+            replaced.is_current = False
+            replaced.save(update_fields=["is_current"])
         product.save(force_insert=True)
     return product
 

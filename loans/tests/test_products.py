@@ -360,3 +360,22 @@ def test_an_approved_application_outside_the_product_is_refused_and_stays_approv
     application.refresh_from_db()
     assert application.status == ApplicationStatus.APPROVED
     assert DriverLoan.objects.count() == 0
+
+
+def test_publishing_is_in_the_audit_log_with_the_actor():
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    from loanproject.core.audit import audited_as
+
+    finance = StaffUserFactory()
+    with audited_as(finance):
+        first = make_product(created_by=finance)
+        second = make_product(created_by=finance)
+
+    entries = LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(LoanProduct)).order_by("pk")
+    assert [(entry.object_pk, entry.action, entry.actor_id) for entry in entries] == [
+        (str(first.pk), LogEntry.Action.CREATE, finance.pk),
+        (str(first.pk), LogEntry.Action.UPDATE, finance.pk),
+        (str(second.pk), LogEntry.Action.CREATE, finance.pk),
+    ]
