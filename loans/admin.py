@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -37,12 +38,14 @@ from .models import (
     Installment,
     InstallmentPostingRun,
     Lease,
+    LoanProduct,
     LoanStatus,
     PostingFailure,
     PostingRunChunk,
 )
 from .periods import business_date_validator, current_week, posting_week
 from .reports import REPORTS
+from .schedules import Frequency, Method
 
 MAX_LOANS_PER_ACTION = 10_000
 LOAN_NUMBER_RE = re.compile(r"^DL-[0-9]{4}-[0-9]{4,}$")
@@ -179,9 +182,17 @@ class LoanBookingForm(ServiceModelForm):
         "(leave principal, rate and number of installments blank to keep them).",
     )
 
+    product = forms.ModelChoiceField(
+        queryset=LoanProduct.objects.filter(is_current=True).order_by("code"),
+        required=False,
+        help_text="Book from a loan product (its current version): its ranges, rounding, grace and fee apply; "
+        "the rate defaults to its lowest. Preview the schedule before saving.",
+    )
+
     class Meta:
         model = DriverLoan
         fields = [
+            "product",
             "source_application",
             "driver",
             "lease",
@@ -223,12 +234,31 @@ class LoanBookingForm(ServiceModelForm):
             "method": data["method"],
             "annual_interest_rate": data.get("annual_interest_rate"),
         }
+        if data.get("product"):
+            common["product_id"] = data["product"].pk
         if data.get("source_application"):
             return services.book_application_as_loan(
                 application_id=data["source_application"].pk, installment_count=data.get("installment_count"), **common
             )
         return services.create_driver_loan(
             principal=data["principal"], installment_count=data["installment_count"], purpose=data["purpose"], **common
+        )
+
+    def preview(self) -> services.LoanQuote:
+        """The schedule booking this form would book, from the same `quote_loan` (nothing saved)."""
+        data = self.cleaned_data
+        if not data.get("product"):
+            raise ValidationError({"product": ["Choose a loan product to preview its schedule."]})
+        if data.get("principal") is None or data.get("installment_count") is None:
+            raise ValidationError({"principal": ["Give the principal and the number of installments to preview."]})
+        return services.preview_loan(
+            product_id=data["product"].pk,
+            principal=data["principal"],
+            installment_count=data["installment_count"],
+            start_week=data["start_week"],
+            frequency=data["frequency"],
+            method=data["method"],
+            annual_interest_rate=data.get("annual_interest_rate"),
         )
 
 
@@ -244,6 +274,8 @@ class LoanRecordForm(ServiceModelForm):
 @admin.register(DriverLoan)
 class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     add_form = LoanBookingForm
+    # The audited page, with "Preview schedule" and the preview on the booking form.
+    change_form_template = "admin/loans/driverloan/booking_form.html"
     list_display = [
         "loan_number",
         "driver",
@@ -284,6 +316,15 @@ class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixi
         "status",
         "created_by",
         "source_application",
+        "product",
+        "principal_grace_periods",
+        "currency_digits",
+        "in_multiples_of",
+        "installment_ceiling",
+        "flat_interest_last_absorbs",
+        "origination_fee",
+        "origination_fee_collection",
+        "origination_fee_link",
         "receivable_account",
         "disbursement_link",
         "created_at",
@@ -295,7 +336,7 @@ class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixi
     def get_object(self, request, object_id, from_field=None):
         # The page shows these related records read-only: one query rather than one each.
         loans = self.get_queryset(request).select_related(
-            "driver", "lease", "created_by", "source_application__customer", "receivable_account"
+            "driver", "lease", "created_by", "source_application__customer", "receivable_account", "product"
         )
         try:
             return loans.get(pk=DriverLoan._meta.pk.to_python(object_id))
@@ -336,6 +377,45 @@ class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixi
     @admin.display(description="Disbursement")
     def disbursement_link(self, obj: DriverLoan) -> str:
         return entry_link(obj.disbursement_entry_id)
+
+    @admin.display(description="Origination fee entry")
+    def origination_fee_link(self, obj: DriverLoan) -> str:
+        return entry_link(obj.origination_fee_entry_id) if obj.origination_fee_entry_id else "-"
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method == "POST" and "_preview" in request.POST:
+            return self._preview_view(request, form_url)
+        return super().add_view(request, form_url, extra_context)
+
+    def _preview_view(self, request: HttpRequest, form_url: str) -> HttpResponse:
+        """The add page again, with the schedule the form would book below the fields (no save)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = self.get_form(request, None, change=False)(request.POST, request.FILES)
+        preview = None
+        if form.is_valid():
+            try:
+                preview = form.preview()
+            except (DomainError, ValidationError) as exc:
+                form._add_service_error(exc)
+        fieldsets = [(None, {"fields": list(LoanBookingForm.Meta.fields)})]
+        admin_form = helpers.AdminForm(form, fieldsets, {}, [], model_admin=self)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Add {self.opts.verbose_name}",
+            "subtitle": None,
+            "adminform": admin_form,
+            "object_id": None,
+            "original": None,
+            "is_popup": False,
+            "to_field": None,
+            "media": self.media + admin_form.media,
+            "inline_admin_formsets": [],
+            "errors": helpers.AdminErrorList(form, []),
+            "preserved_filters": self.get_preserved_filters(request),
+            "preview": preview,
+        }
+        return self.render_change_form(request, context, add=True, change=False, form_url=form_url)
 
     @admin.display(description="Schedule")
     def schedule(self, obj: DriverLoan) -> str:
@@ -470,6 +550,70 @@ def _run_summary(run: InstallmentPostingRun) -> str:
             f"locked {run.locked}, total {run.total_amount}."
         )
     return f"Posting run #{run.pk} ({week}) started: {run.chunks_total} chunk(s) queued for the workers."
+
+
+# --- Loan products ---------------------------------------------------------------------------
+
+
+class LoanProductForm(ServiceModelForm):
+    """Adding or changing a product publishes a new version (services.publish_loan_product)."""
+
+    frequencies = forms.MultipleChoiceField(choices=Frequency.choices, widget=forms.CheckboxSelectMultiple)
+    methods = forms.MultipleChoiceField(choices=Method.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = LoanProduct
+        fields = ["code", *services.PRODUCT_FIELDS]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:  # a new version of this product
+            self.fields["code"].disabled = True
+
+    def call_service(self) -> LoanProduct:
+        data = dict(self.cleaned_data)
+        return services.publish_loan_product(code=data.pop("code"), created_by=self.user, **data)
+
+
+@admin.register(LoanProduct)
+class LoanProductAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+    """Versions are never edited: saving a product (new or changed) publishes its next version;
+    loans booked from an earlier one keep its terms."""
+
+    form = LoanProductForm
+    list_display = [
+        "code",
+        "version",
+        "name",
+        "is_current",
+        "currency",
+        "min_principal",
+        "max_principal",
+        "min_annual_rate",
+        "max_annual_rate",
+        "min_installments",
+        "max_installments",
+        "currency_digits",
+        "in_multiples_of",
+        "principal_grace_periods",
+        "origination_fee_kind",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["is_current"]
+    list_select_related = ["created_by"]
+    search_fields = ["code"]
+    ordering = ["code", "-version"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["version", "is_current", "created_by", "created_at"] if obj else []
+
+    def get_fields(self, request, obj=None):
+        fields = ["code", *services.PRODUCT_FIELDS]
+        return [*fields, "version", "is_current", "created_by", "created_at"] if obj else fields
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # booked loans point to their version
 
 
 # --- Installments and runs ---------------------------------------------------------------------

@@ -4,9 +4,10 @@ from django.apps import AppConfig
 class LoansConfig(AppConfig):
     name = "loans"
     verbose_name = "Driver loans"
-    # The sources of the journal entries loans books (models.POSTING_SOURCE, DISBURSEMENT_SOURCE),
+    # The sources of the journal entries loans books (models.POSTING_SOURCE, DISBURSEMENT_SOURCE,
+    # ORIGINATION_FEE_SOURCE),
     # offered by the ledger admin's source filter.
-    journal_sources = ("loans.installment", "loans.disbursement")
+    journal_sources = ("loans.installment", "loans.disbursement", "loans.origination_fee")
 
     def ready(self) -> None:
         # Register the Celery tasks in every process, so that in-process (eager) outbox delivery

@@ -7,14 +7,26 @@ Invariants:
   inside the loan's own transaction (no gaps, no duplicates under concurrency).
 - A loan lends a positive principal at 0-20 % a year, starts on a Sunday, has 1-520 installments
   and a status among active, closed, cancelled, written off (named CHECK constraints).
-- An installment's amount is its principal plus its interest; interest is never negative and
-  principal always positive. The principals of a loan add up to its principal (schedules.py).
+- An installment's amount is its principal plus its interest and is positive; interest and
+  principal are never negative (principal is zero only in a principal grace period). The principals of a loan add up to its principal (schedules.py).
 - An installment is posted exactly once: `posted` if and only if it has a posted entry (CHECK),
   the entry belongs to one installment (unique), and the entry's idempotency key
   "loans.installment:<id>:<attempt>" is unique in the ledger. `posting_attempt` grows only when
   a posting is reversed, so a reversed installment can be posted again and nothing else can.
 - Payments live in the ledger: an installment's paid amount is its open item's amount minus
   what is outstanding, never a second copy here.
+- A loan product (`LoanProduct`) is a versioned template: rows are never changed once published
+  (a change publishes version n+1 of the same code, and it becomes the current one: one current
+  version per code, unique (code, version)). Its ranges are ordered (0 < min principal <= max
+  principal; 0 <= min rate <= max rate <= 20; 1 <= min installments <= max <= 520), its
+  frequencies and methods are non-empty subsets of the known ones, its principal grace is shorter
+  than its shortest term, and its origination fee is none, flat (a positive amount) or a percent
+  of the principal (0-100, exclusive of 0): named CHECK constraints.
+- A loan booked from a product points to the version it used and keeps a copy of the terms that
+  shape its schedule and fee (rounding rules, grace, fee and how it is collected), so a later
+  version changes nothing booked. A loan booked without a product has the default rules (cents,
+  half-even, no multiple, no grace, no fee). A fee billed with the first installment is its own
+  entry and open item (`origination_fee_entry`); a deducted fee is a leg of the disbursement.
 - Bulk posting writes no audit-log rows per installment: each posted installment points to its
   `InstallmentPostingRun` (who ran it, when) and to its journal entry. A run's plan is recorded
   with the run, in the transaction that opens it: one `PostingRunChunk` per chunk (unique per run
@@ -34,20 +46,23 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from ledger.models import default_currency
 from loanproject.core import audit
 from loanproject.core.indexes import trigram_index
 from loanproject.core.money import MoneyField
 
-from .schedules import MAX_INSTALLMENTS, MAX_INTEREST_RATE, Frequency, Method
+from .schedules import CURRENCY_DIGITS, MAX_INSTALLMENTS, MAX_INTEREST_RATE, Frequency, Method, RoundingRules
 
 DRIVER_PARTY_TYPE = "loans.driver"
 # The ledger sources of the entries loans books; only loans' services reverse them.
 POSTING_SOURCE = "loans.installment"
 DISBURSEMENT_SOURCE = "loans.disbursement"
+ORIGINATION_FEE_SOURCE = "loans.origination_fee"
 
 
 class DriverStatus(models.TextChoices):
@@ -132,6 +147,138 @@ class LoanNumberCounter(models.Model):
         return f"{self.year}: {self.last_number}"
 
 
+class FeeKind(models.TextChoices):
+    NONE = "none", "No fee"
+    FLAT = "flat", "Flat amount"
+    PERCENT = "percent", "Percent of the principal"
+
+
+class FeeCollection(models.TextChoices):
+    DEDUCTED = "deducted", "Deducted from the disbursement"
+    FIRST_INSTALLMENT = "first_installment", "Billed with the first installment"
+
+
+def _digits_known(prefix: str = "") -> Q:
+    return Q(**{f"{prefix}currency_digits__in": CURRENCY_DIGITS})
+
+
+class LoanProduct(models.Model):
+    """One published version of a loan product; see the module docstring for its invariants."""
+
+    code = models.CharField(max_length=30, help_text="Letters, digits and dashes, e.g. DRIVER-WEEKLY.")
+    version = models.PositiveIntegerField(editable=False)
+    is_current = models.BooleanField(default=True, editable=False)
+    name = models.CharField(max_length=100)
+    currency = models.CharField(max_length=3, default=default_currency, help_text="ISO 4217, e.g. USD.")
+    min_principal = MoneyField()
+    max_principal = MoneyField()
+    min_annual_rate = models.DecimalField(max_digits=6, decimal_places=3, help_text="Percent a year, 0-20.")
+    max_annual_rate = models.DecimalField(max_digits=6, decimal_places=3, help_text="Percent a year, 0-20.")
+    frequencies = ArrayField(models.CharField(max_length=10, choices=Frequency.choices))
+    methods = ArrayField(models.CharField(max_length=20, choices=Method.choices))
+    min_installments = models.PositiveSmallIntegerField()
+    max_installments = models.PositiveSmallIntegerField()
+    # Rounding rules (schedules.RoundingRules)
+    currency_digits = models.PositiveSmallIntegerField(default=2, help_text="2: cents; 0: whole units.")
+    in_multiples_of = models.PositiveIntegerField(
+        default=0, help_text="Round the equal installment to a multiple of this many currency units; 0: none."
+    )
+    installment_ceiling = models.BooleanField(
+        default=False, help_text="Round the equal installment up (to the unit or the multiple), not to the nearest."
+    )
+    flat_interest_last_absorbs = models.BooleanField(
+        default=False,
+        help_text="Flat interest: each period total / n rounded, the last absorbing the rest (Fineract); "
+        "otherwise split evenly, the first periods taking the odd cents.",
+    )
+    principal_grace_periods = models.PositiveSmallIntegerField(
+        default=0, help_text="The first installments pay interest only."
+    )
+    origination_fee_kind = models.CharField(max_length=10, choices=FeeKind.choices, default=FeeKind.NONE)
+    origination_fee_amount = MoneyField(default=0, help_text="A flat fee.")
+    origination_fee_percent = models.DecimalField(
+        max_digits=6, decimal_places=3, default=0, help_text="A fee in percent of the principal."
+    )
+    origination_fee_collection = models.CharField(
+        max_length=20, choices=FeeCollection.choices, default=FeeCollection.DEDUCTED
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["code", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "version"], name="loan_product_version_unique"),
+            models.UniqueConstraint(
+                fields=["code"], condition=Q(is_current=True), name="loan_product_one_current_version"
+            ),
+            models.CheckConstraint(condition=Q(code__regex=r"^[A-Za-z0-9-]{2,30}$"), name="loan_product_code_format"),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="loan_product_currency_iso"),
+            models.CheckConstraint(
+                condition=Q(min_principal__gt=0, max_principal__gte=F("min_principal")),
+                name="loan_product_principal_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    min_annual_rate__gte=0,
+                    max_annual_rate__gte=F("min_annual_rate"),
+                    max_annual_rate__lte=MAX_INTEREST_RATE,
+                ),
+                name="loan_product_rate_range_0_20",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    min_installments__gte=1,
+                    max_installments__gte=F("min_installments"),
+                    max_installments__lte=MAX_INSTALLMENTS,
+                ),
+                name="loan_product_installment_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(frequencies__contained_by=Frequency.values) & ~Q(frequencies=[]),
+                name="loan_product_frequencies_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(methods__contained_by=Method.values) & ~Q(methods=[]), name="loan_product_methods_known"
+            ),
+            models.CheckConstraint(condition=_digits_known(), name="loan_product_currency_digits_0_or_2"),
+            models.CheckConstraint(
+                condition=Q(principal_grace_periods=0) | Q(principal_grace_periods__lt=F("min_installments")),
+                name="loan_product_grace_shorter_than_term",
+            ),
+            models.CheckConstraint(
+                condition=Q(origination_fee_kind=FeeKind.NONE, origination_fee_amount=0, origination_fee_percent=0)
+                | Q(origination_fee_kind=FeeKind.FLAT, origination_fee_amount__gt=0, origination_fee_percent=0)
+                | Q(
+                    origination_fee_kind=FeeKind.PERCENT,
+                    origination_fee_amount=0,
+                    origination_fee_percent__gt=0,
+                    origination_fee_percent__lte=100,
+                ),
+                name="loan_product_fee_kind_and_value",
+            ),
+            models.CheckConstraint(
+                condition=Q(origination_fee_collection__in=FeeCollection.values),
+                name="loan_product_fee_collection_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} v{self.version}: {self.name}"
+
+    @property
+    def rounding(self) -> RoundingRules:
+        return RoundingRules(
+            currency_digits=self.currency_digits,
+            in_multiples_of=self.in_multiples_of,
+            installment_ceiling=self.installment_ceiling,
+            flat_interest_last_absorbs=self.flat_interest_last_absorbs,
+        )
+
+
 class DriverLoan(models.Model):
     loan_number = models.CharField(max_length=16, editable=False)
     driver = models.ForeignKey(Driver, on_delete=models.PROTECT, related_name="loans")
@@ -159,6 +306,25 @@ class DriverLoan(models.Model):
     disbursement_entry = models.OneToOneField(
         "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The product version it was booked from and a copy of the terms that shape it (see above).
+    product = models.ForeignKey(
+        LoanProduct, on_delete=models.PROTECT, null=True, blank=True, related_name="loans", db_index=False
+    )
+    currency_digits = models.PositiveSmallIntegerField(default=2)
+    in_multiples_of = models.PositiveIntegerField(default=0)
+    installment_ceiling = models.BooleanField(default=False)
+    flat_interest_last_absorbs = models.BooleanField(default=False)
+    principal_grace_periods = models.PositiveSmallIntegerField(default=0)
+    origination_fee = MoneyField(default=0)
+    origination_fee_collection = models.CharField(max_length=20, choices=FeeCollection.choices, blank=True)
+    origination_fee_entry = models.OneToOneField(
+        "ledger.JournalEntry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The fee billed with the first installment: its own entry and open item.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
 
@@ -182,6 +348,22 @@ class DriverLoan(models.Model):
             models.CheckConstraint(condition=Q(status__in=LoanStatus.values), name="loan_status_known"),
             models.CheckConstraint(condition=Q(frequency__in=Frequency.values), name="loan_frequency_known"),
             models.CheckConstraint(condition=Q(method__in=Method.values), name="loan_method_known"),
+            models.CheckConstraint(condition=_digits_known(), name="loan_currency_digits_0_or_2"),
+            models.CheckConstraint(
+                # No grace is always fine: a bad count is loan_installment_count_1_520's to refuse.
+                condition=Q(principal_grace_periods=0) | Q(principal_grace_periods__lt=F("installment_count")),
+                name="loan_grace_shorter_than_term",
+            ),
+            models.CheckConstraint(
+                condition=Q(origination_fee=0, origination_fee_collection="")
+                | Q(origination_fee__gt=0, origination_fee_collection__in=FeeCollection.values),
+                name="loan_origination_fee_collected_somehow",
+            ),
+            models.CheckConstraint(
+                condition=Q(origination_fee_entry__isnull=True)
+                | Q(origination_fee_collection=FeeCollection.FIRST_INSTALLMENT),
+                name="loan_fee_entry_only_when_billed",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "driver"], name="loan_status_driver_idx"),
@@ -195,6 +377,15 @@ class DriverLoan(models.Model):
 
     def __str__(self) -> str:
         return self.loan_number
+
+    @property
+    def rounding(self) -> RoundingRules:
+        return RoundingRules(
+            currency_digits=self.currency_digits,
+            in_multiples_of=self.in_multiples_of,
+            installment_ceiling=self.installment_ceiling,
+            flat_interest_last_absorbs=self.flat_interest_last_absorbs,
+        )
 
 
 class InstallmentStatus(models.TextChoices):
@@ -345,7 +536,9 @@ class Installment(models.Model):
             models.CheckConstraint(
                 condition=Q(amount=F("principal") + F("interest")), name="installment_amount_is_principal_plus_interest"
             ),
-            models.CheckConstraint(condition=Q(principal__gt=0), name="installment_principal_positive"),
+            # Zero during a principal grace, when the installment bills interest only.
+            models.CheckConstraint(condition=Q(principal__gte=0), name="installment_principal_not_negative"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="installment_amount_positive"),
             models.CheckConstraint(condition=Q(interest__gte=0), name="installment_interest_not_negative"),
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="installment_balance_not_negative"),
             models.CheckConstraint(condition=Q(status__in=InstallmentStatus.values), name="installment_status_known"),
@@ -420,6 +613,7 @@ from .delinquency_models import DelinquencyClass, LoanDelinquency, LoanDelinquen
 
 audit.register(Driver)
 audit.register(Lease)
+audit.register(LoanProduct)
 audit.register(DriverLoan)
 audit.register(Installment)
 audit.register(InstallmentPostingRun)

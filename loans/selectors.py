@@ -43,6 +43,7 @@ from .models import (
     InstallmentStatus,
     LoanDelinquency,
     LoanDelinquencyChange,
+    LoanProduct,
     LoanStatus,
     PostingFailure,
     PostingRunChunk,
@@ -61,7 +62,12 @@ def _sum(expression, **kwargs) -> Coalesce:
 
 
 def loans_for_listing() -> QuerySet[DriverLoan]:
-    return DriverLoan.objects.select_related("driver", "lease", "created_by")
+    return DriverLoan.objects.select_related("driver", "lease", "created_by", "product")
+
+
+def current_products() -> QuerySet[LoanProduct]:
+    """The products loans can be booked from: the current version of each code."""
+    return LoanProduct.objects.filter(is_current=True).select_related("created_by").order_by("code")
 
 
 MAX_LISTED_ERRORS = 100

@@ -89,6 +89,27 @@ REFUSALS: dict[str, Refusal] = {
     "loans_delinquencyclass_code_key": Refusal("code", "A class with this code already exists."),
     "delinquency_class_range_ordered": Refusal("max_days", "Cannot be below the days from."),
     "delinquency_class_ranges_disjoint": Refusal(NON_FIELD_ERRORS, "The range overlaps another class's range."),
+    "loan_product_version_unique": Refusal(
+        "code", "Another version of this product was published at the same time; try again.", "product_version_taken"
+    ),
+    "loan_product_code_format": Refusal("code", "2 to 30 letters, digits or dashes."),
+    "loan_product_currency_iso": Refusal("currency", "A three-letter ISO 4217 code, e.g. USD."),
+    "loan_product_principal_range": Refusal("max_principal", "The principal range runs from a positive minimum up."),
+    "loan_product_rate_range_0_20": Refusal("max_annual_rate", "Rates run from the minimum up, within 0-20 %."),
+    "loan_product_installment_range": Refusal(
+        "max_installments", "Installment counts run from the minimum up, within 1-520."
+    ),
+    "loan_product_frequencies_known": Refusal("frequencies", "Choose at least one known frequency."),
+    "loan_product_methods_known": Refusal("methods", "Choose at least one known method."),
+    "loan_product_currency_digits_0_or_2": Refusal("currency_digits", "2 (cents) or 0 (whole units)."),
+    "loan_product_grace_shorter_than_term": Refusal(
+        "principal_grace_periods", "The grace must be shorter than the smallest installment count."
+    ),
+    "loan_product_fee_kind_and_value": Refusal(
+        NON_FIELD_ERRORS,
+        "An origination fee is none (amount and percent 0), flat (a positive amount, percent 0) or a percent "
+        "(above 0 and up to 100, amount 0).",
+    ),
 }
 
 

@@ -68,6 +68,9 @@ STAFF_ROLES: dict[str, list[str]] = {
         "loans.change_lease",
         "loans.add_driverloan",
         "loans.change_driverloan",
+        # Loan products: adding or changing one publishes a new version.
+        "loans.add_loanproduct",
+        "loans.change_loanproduct",
         "loans.view_*",
         "loans.post_installments",
         "loans.export_loans",

@@ -8,9 +8,10 @@ from rest_framework import serializers
 from loanproject.core.api.serializers import StrictDecimalField, StrictFieldsMixin, StrictIntegerField
 from loanproject.core.exports import EXPORT_FORMATS
 
-from ..models import MAX_INSTALLMENTS, MAX_INTEREST_RATE, DriverLoan, Installment, InstallmentPostingRun
+from ..models import MAX_INSTALLMENTS, MAX_INTEREST_RATE, DriverLoan, Installment, InstallmentPostingRun, LoanProduct
 from ..periods import business_date_validator
 from ..schedules import Frequency, Method
+from ..services.products import PRODUCT_FIELDS
 
 
 def money(**kwargs) -> serializers.DecimalField:
@@ -42,8 +43,20 @@ class LoanSerializer(serializers.ModelSerializer):
             "created_by",
             "created_at",
             "closed_at",
+            "product_code",
+            "product_version",
+            "currency_digits",
+            "in_multiples_of",
+            "installment_ceiling",
+            "flat_interest_last_absorbs",
+            "principal_grace_periods",
+            "origination_fee",
+            "origination_fee_collection",
         ]
         read_only_fields = fields
+
+    product_code = serializers.CharField(source="product.code", default=None, read_only=True)
+    product_version = serializers.IntegerField(source="product.version", default=None, read_only=True)
 
 
 class InstallmentSerializer(serializers.ModelSerializer):
@@ -95,6 +108,67 @@ class LoanCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     purpose = serializers.CharField(max_length=200)
     frequency = serializers.ChoiceField(choices=Frequency.choices, default=Frequency.WEEKLY)
     method = serializers.ChoiceField(choices=Method.choices, default=Method.ANNUITY)
+    product = serializers.CharField(
+        max_length=30,
+        required=False,
+        help_text="A loan product's code: booked from its current version (its ranges, rounding, grace and fee; "
+        "default rate: its lowest).",
+    )
+
+
+class LoanProductSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+
+    class Meta:
+        model = LoanProduct
+        fields = ["code", "version", "is_current", "name", *PRODUCT_FIELDS, "created_by", "created_at"]
+        read_only_fields = fields
+
+
+class LoanPreviewRequestSerializer(StrictFieldsMixin, serializers.Serializer):
+    principal = money(min_value=0)
+    annual_interest_rate = StrictDecimalField(
+        max_digits=6,
+        decimal_places=3,
+        min_value=0,
+        max_value=MAX_INTEREST_RATE,
+        required=False,
+        help_text="Percent a year; default: the product's lowest.",
+    )
+    start_week = serializers.DateField(help_text="A Sunday.", validators=[business_date_validator])
+    installment_count = StrictIntegerField(min_value=1, max_value=MAX_INSTALLMENTS)
+    frequency = serializers.ChoiceField(choices=Frequency.choices, default=Frequency.WEEKLY)
+    method = serializers.ChoiceField(choices=Method.choices, default=Method.ANNUITY)
+
+
+class ScheduledInstallmentSerializer(serializers.Serializer):
+    sequence = serializers.IntegerField()
+    due_date = serializers.DateField()
+    principal = money()
+    interest = money()
+    amount = money()
+    balance_after = money()
+
+
+class LoanQuoteSerializer(serializers.Serializer):
+    """A schedule preview: what booking these terms would book. Money as decimal strings."""
+
+    product_code = serializers.CharField(source="product.code")
+    product_version = serializers.IntegerField(source="product.version")
+    principal = money(source="terms.principal")
+    annual_interest_rate = StrictDecimalField(max_digits=6, decimal_places=3, source="terms.annual_interest_rate")
+    start_week = serializers.DateField(source="terms.start_week")
+    installment_count = serializers.IntegerField(source="terms.installment_count")
+    frequency = serializers.CharField(source="terms.frequency")
+    method = serializers.CharField(source="terms.method")
+    principal_grace_periods = serializers.IntegerField()
+    origination_fee = money()
+    origination_fee_collection = serializers.CharField()
+    disbursed = money(help_text="Cash paid to the driver: the principal less a deducted fee.")
+    total_principal = money()
+    total_interest = money()
+    total_repaid = money(help_text="Installments plus a fee billed with the first one.")
+    schedule = ScheduledInstallmentSerializer(many=True)
 
 
 class CancelSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 from .views import (
     DriverPaymentReversalView,
     DriverPaymentView,
+    LoanProductViewSet,
     LoanViewSet,
     PostingRunViewSet,
     PostingView,
@@ -13,6 +14,7 @@ from .views import (
 
 router = SimpleRouter()
 router.register("loans", LoanViewSet, basename="loan")
+router.register("loan-products", LoanProductViewSet, basename="loan-product")
 router.register("loan-posting-runs", PostingRunViewSet, basename="loan-posting-run")
 
 urlpatterns = [

@@ -40,6 +40,9 @@ from .serializers import (
     CancelSerializer,
     LoanCreateSerializer,
     LoanDetailSerializer,
+    LoanPreviewRequestSerializer,
+    LoanProductSerializer,
+    LoanQuoteSerializer,
     LoanSerializer,
     PaymentResultSerializer,
     PaymentSerializer,
@@ -52,6 +55,7 @@ from .serializers import (
 )
 
 VIEW_LOANS = "loans.view_driverloan"
+BOOK_LOANS = "loans.add_driverloan"
 
 
 # Type checkers see the mixin as the view it is mixed into.
@@ -78,7 +82,7 @@ class LoanViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     required_permissions = {
         "list": VIEW_LOANS,
         "retrieve": VIEW_LOANS,
-        "create": "loans.add_driverloan",
+        "create": BOOK_LOANS,
         "cancel": "loans.change_driverloan",
     }
 
@@ -105,7 +109,10 @@ class LoanViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         serializer.is_valid(raise_exception=True)
 
         def book() -> StoredResponse:
-            loan = services.create_driver_loan(created_by=acting_user(request), **serializer.validated_data)
+            data = dict(serializer.validated_data)
+            if "product" in data:  # a code: its current version
+                data["product_id"] = services.current_product(code=data.pop("product")).pk
+            loan = services.create_driver_loan(created_by=acting_user(request), **data)
             loan = self.get_queryset().get(pk=loan.pk)
             loan.schedule_rows = list(selectors.installments_with_payments().filter(loan=loan))
             location = reverse("api:loan-detail", kwargs={"loan_number": loan.loan_number}, request=request)
@@ -125,6 +132,40 @@ class LoanViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
             loan_id=self.get_object().pk, reason=serializer.validated_data["reason"], actor=acting_user(request)
         )
         return Response(LoanSerializer(loan).data)
+
+
+class LoanProductViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The current version of each loan product (Finance publishes versions in the admin), and the
+    schedule preview: what booking these terms from the product would book."""
+
+    lookup_field = "code"
+    lookup_value_regex = r"[A-Za-z0-9-]{2,30}"
+    serializer_class = LoanProductSerializer
+    pagination_class = StandardPagination  # a handful of products
+    required_permissions = {
+        "list": "loans.view_loanproduct",
+        "retrieve": "loans.view_loanproduct",
+        "preview": BOOK_LOANS,
+    }
+
+    def get_queryset(self):
+        return selectors.current_products()
+
+    def get_object(self):
+        product = self.get_queryset().filter(code=self.kwargs["code"].upper()).first()
+        if product is None:
+            raise HttpNotFound(f"No loan product {self.kwargs['code']}.")
+        return product
+
+    @extend_schema(request=LoanPreviewRequestSerializer, responses={200: LoanQuoteSerializer})
+    @action(detail=True, methods=["post"])
+    def preview(self, request: Request, code: str | None = None) -> Response:
+        """The whole schedule with totals, the fee and the cash disbursed; nothing is booked.
+        Terms outside the product are a 400 naming each field, as booking them would be."""
+        serializer = LoanPreviewRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        quote = services.preview_loan(product_id=self.get_object().pk, **serializer.validated_data)
+        return Response(LoanQuoteSerializer(quote).data)
 
 
 class PostingView(StaffAPIMixin, APIView):

@@ -1,4 +1,4 @@
-"""Every state change of drivers, leases, loans, postings and driver payments."""
+"""Every state change of drivers, leases, loan products, loans, postings and driver payments."""
 
 from .approvals import request_driver_payment_reversal, request_installment_posting_reversal
 from .delinquency import Classified, classify_delinquency, classify_driver_loans, classify_loans, save_delinquency_class
@@ -23,26 +23,44 @@ from .posting import (
     recover_stalled_posting_runs,
     start_posting_run,
 )
+from .products import (
+    PRODUCT_FIELDS,
+    LoanQuote,
+    LoanTerms,
+    bookable_product,
+    current_product,
+    preview_loan,
+    publish_loan_product,
+    quote_loan,
+)
 
 __all__ = [
+    "PRODUCT_FIELDS",
     "Classified",
     "DriverData",
     "DriverPayment",
     "DriverPaymentReversal",
+    "LoanQuote",
+    "LoanTerms",
     "PostingChunk",
     "PostingResult",
     "RecoveryResult",
     "book_application_as_loan",
+    "bookable_product",
     "cancel_loan",
     "classify_delinquency",
     "classify_driver_loans",
     "classify_loans",
     "close_settled_loans",
     "create_driver_loan",
+    "current_product",
     "open_posting_run",
     "post_installment_chunk",
     "post_weekly_installments",
+    "preview_loan",
     "preview_posting",
+    "publish_loan_product",
+    "quote_loan",
     "record_driver_payment",
     "recover_stalled_posting_runs",
     "register_driver",

@@ -129,6 +129,7 @@ _STILL_DUE_SQL = "SELECT i.id" + _DUE_SQL + " ORDER BY i.due_date, i.id"
 _STAGE_CREDITS_SQL = """
 INSERT INTO {credits} (idempotency_key, account_id, amount)
 SELECT s.idempotency_key, %(principal_account)s, i.principal FROM {charges} s JOIN loans_installment i ON i.id = s.caller_id
+ WHERE i.principal > 0  -- none in a principal grace period: interest only
 UNION ALL
 SELECT s.idempotency_key, %(interest_account)s, i.interest FROM {charges} s JOIN loans_installment i ON i.id = s.caller_id
  WHERE i.interest > 0

@@ -17,8 +17,8 @@ from applications import services as applications
 from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication
 from ledger import services as ledger
-from ledger.inputs import Leg
-from ledger.models import OpenItem, OpenItemStatus
+from ledger.inputs import Charge, Leg
+from ledger.models import JournalEntry, OpenItem, OpenItemStatus
 from loanproject.core import topics
 from loanproject.core.audit import log_bulk_changes
 from loanproject.core.errors import Conflict, DomainError, IllegalTransition, NotFound
@@ -31,19 +31,22 @@ from ..locks import lock_installment, lock_installments_of, lock_loan
 from ..models import (
     DISBURSEMENT_SOURCE,
     MAX_INTEREST_RATE,
+    ORIGINATION_FEE_SOURCE,
     POSTING_SOURCE,
     Driver,
     DriverLoan,
+    FeeCollection,
     Installment,
     InstallmentStatus,
     Lease,
     LoanNumberCounter,
     LoanStatus,
 )
-from ..periods import business_today, is_sunday, validate_business_date, validate_schedule_end
-from ..schedules import Frequency, Method, build_schedule
+from ..periods import business_today, is_sunday, validate_business_date
+from ..schedules import Frequency, Method
 from .delinquency import classify_loans
 from .drivers import ensure_can_borrow
+from .products import LoanQuote, LoanTerms, bookable_product, product_rate, quote_loan
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -75,6 +78,53 @@ def _interest_rate(value: Decimal | str | None) -> Decimal:
     return rate
 
 
+def _book_disbursement(
+    *, quote: LoanQuote, loan_number: str, driver: Driver, disbursed_on: date, created_by: User
+) -> JournalEntry:
+    """Dr principal not yet billed / Cr cash; a fee deducted from the disbursement is a third leg
+    (Cr fee income): the driver receives less cash and still owes the whole principal."""
+    principal = quote.terms.principal
+    legs = [
+        Leg(account=accounts.principal_account(), debit=principal),
+        Leg(account=accounts.cash_account(), credit=quote.disbursed),
+    ]
+    if quote.origination_fee_collection == FeeCollection.DEDUCTED:
+        legs.append(Leg(account=accounts.origination_fee_income_account(), credit=quote.origination_fee))
+    return ledger.post_entry(
+        idempotency_key=f"{DISBURSEMENT_SOURCE}:{loan_number}",
+        entry_date=disbursed_on,
+        description=f"Disbursement of {loan_number} to {driver.full_name}",
+        source=DISBURSEMENT_SOURCE,
+        legs=legs,
+        created_by=created_by,
+    )
+
+
+def _bill_origination_fee(
+    *, quote: LoanQuote, loan_number: str, receivable_account_id: int, billed_on: date, created_by: User
+) -> int:
+    """The fee billed with the first installment: its own entry (Dr the driver's LOANS receivable
+    / Cr fee income) and open item, due with installment 1, booked with the loan (exactly once:
+    its key names the loan). Returns the entry id."""
+    key = f"{ORIGINATION_FEE_SOURCE}:{loan_number}"
+    booked = ledger.post_charges(
+        charges=[
+            Charge(
+                idempotency_key=key,
+                entry_date=billed_on,
+                due_date=quote.schedule[0].due_date,
+                description=f"{loan_number} origination fee",
+                reference=f"{loan_number} fee",
+                receivable_account_id=receivable_account_id,
+                credits=((accounts.origination_fee_income_account().pk, quote.origination_fee),),
+            )
+        ],
+        source=ORIGINATION_FEE_SOURCE,
+        created_by=created_by,
+    )
+    return booked[key].entry_id
+
+
 @transaction.atomic
 def create_driver_loan(
     *,
@@ -90,9 +140,15 @@ def create_driver_loan(
     method: str = Method.ANNUITY,
     source_application: LoanApplication | None = None,
     disbursed_on: date | None = None,
+    product_id: int | None = None,
 ) -> DriverLoan:
     """Book a loan with its schedule and the disbursement entry (Dr principal not yet billed,
-    Cr cash), and announce it (`loan.booked`)."""
+    Cr cash), and announce it (`loan.booked`).
+
+    From a product (`product_id`, a current version): the terms must lie within its ranges
+    (default rate: its lowest), the schedule follows its rounding rules and grace, the loan keeps
+    a copy of those terms, and its origination fee is booked: deducted from the cash disbursed,
+    or billed as its own entry and open item due with the first installment."""
     principal = to_cents(principal)
     if principal <= 0:
         raise ValidationError({"principal": ["The principal must be positive."]})
@@ -100,7 +156,8 @@ def create_driver_loan(
     if not is_sunday(start_week):
         raise ValidationError({"start_week": [f"{start_week} is a {start_week:%A}; loans start on a Sunday."]})
     disbursed_on = validate_business_date(disbursed_on or business_today(), field="disbursed_on")
-    rate = _interest_rate(annual_interest_rate)
+    product = bookable_product(product_id) if product_id is not None else None
+    rate = _interest_rate(product_rate(product, annual_interest_rate))
     try:
         driver = Driver.objects.get(pk=driver_id)
         lease = Lease.objects.get(pk=lease_id)
@@ -109,28 +166,32 @@ def create_driver_loan(
     ensure_can_borrow(driver)
     if lease.driver_id != driver.pk:
         raise ValidationError({"lease": [f"{lease} belongs to another driver."]})
-    schedule = build_schedule(
+    terms = LoanTerms(
         principal=principal,
-        annual_rate_percent=rate,
+        annual_interest_rate=rate,
         installment_count=installment_count,
-        start=start_week,
+        start_week=start_week,
         frequency=frequency,
         method=method,
     )
-    validate_schedule_end(schedule[-1].due_date)
+    quote = quote_loan(terms=terms, product=product)
+    schedule = quote.schedule
     # The year of the business day (New York), like every other date of the loan.
     loan_number = _next_loan_number(year=business_today().year)
-    disbursement = ledger.post_entry(
-        idempotency_key=f"{DISBURSEMENT_SOURCE}:{loan_number}",
-        entry_date=disbursed_on,
-        description=f"Disbursement of {loan_number} to {driver.full_name}",
-        source=DISBURSEMENT_SOURCE,
-        legs=[
-            Leg(account=accounts.principal_account(), debit=principal),
-            Leg(account=accounts.cash_account(), credit=principal),
-        ],
-        created_by=created_by,
+    disbursement = _book_disbursement(
+        quote=quote, loan_number=loan_number, driver=driver, disbursed_on=disbursed_on, created_by=created_by
     )
+    receivable = accounts.driver_loans_receivable(driver)
+    fee_entry_id = None
+    if quote.origination_fee_collection == FeeCollection.FIRST_INSTALLMENT:
+        fee_entry_id = _bill_origination_fee(
+            quote=quote,
+            loan_number=loan_number,
+            receivable_account_id=receivable.pk,
+            billed_on=disbursed_on,
+            created_by=created_by,
+        )
+    rounding = quote.rounding
     loan = DriverLoan(
         loan_number=loan_number,
         driver=driver,
@@ -144,8 +205,17 @@ def create_driver_loan(
         purpose=purpose.strip(),
         created_by=created_by,
         source_application=source_application,
-        receivable_account=accounts.driver_loans_receivable(driver),
+        receivable_account=receivable,
         disbursement_entry=disbursement,
+        product=product,
+        currency_digits=rounding.currency_digits,
+        in_multiples_of=rounding.in_multiples_of,
+        installment_ceiling=rounding.installment_ceiling,
+        flat_interest_last_absorbs=rounding.flat_interest_last_absorbs,
+        principal_grace_periods=quote.principal_grace_periods,
+        origination_fee=quote.origination_fee,
+        origination_fee_collection=quote.origination_fee_collection,
+        origination_fee_entry_id=fee_entry_id,
     )
     validated_save(loan, force_insert=True)
     Installment.objects.bulk_create(
@@ -191,11 +261,13 @@ def book_application_as_loan(
     method: str = Method.ANNUITY,
     installment_count: int | None = None,
     annual_interest_rate: Decimal | None = None,
+    product_id: int | None = None,
 ) -> DriverLoan:
     """An approved application becomes a driver loan for its approved amount and rate.
 
     By default the term is the application's, in months; the application is marked booked in the
-    same transaction (refused if it changed since it was read: optimistic locking).
+    same transaction (refused if it changed since it was read: optimistic locking). From a product
+    (`product_id`), the approved amount, rate and term must lie within its ranges, as any booking.
     """
     try:
         application = LoanApplication.objects.select_related("customer").get(pk=application_id)
@@ -229,6 +301,7 @@ def book_application_as_loan(
         frequency=frequency,
         method=method,
         source_application=application,
+        product_id=product_id,
     )
     applications.mark_application_booked(application_id=application.pk, expected_version=application.version)
     if driver.customer_id is None:
@@ -272,6 +345,13 @@ def cancel_loan(*, loan_id: int, reason: str, actor: User) -> DriverLoan:
             reason=f"{loan} cancelled: {reason}",
             created_by=actor,
             on_behalf_of_source=DISBURSEMENT_SOURCE,
+        )
+    if loan.origination_fee_entry_id:
+        ledger.reverse_entry(
+            entry_id=loan.origination_fee_entry_id,
+            reason=f"{loan} cancelled: {reason}",
+            created_by=actor,
+            on_behalf_of_source=ORIGINATION_FEE_SOURCE,
         )
     loan.status, loan.closed_at = LoanStatus.CANCELLED, timezone.now()
     loan.save(update_fields=["status", "closed_at"])

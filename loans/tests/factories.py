@@ -10,7 +10,7 @@ import factory
 
 from applications.tests.factories import StaffUserFactory
 from loans import services
-from loans.models import Driver, DriverLoan, Lease
+from loans.models import Driver, DriverLoan, Lease, LoanProduct
 from loans.schedules import Frequency, Method
 
 SUNDAY = date(2026, 1, 4)  # a Sunday; the weeks of January 2026 start on 4, 11, 18, 25
@@ -60,4 +60,51 @@ def make_loan(
         frequency=frequency,
         method=method,
         disbursed_on=start,
+    )
+
+
+PRODUCT_TERMS = {
+    "name": "Driver weekly loan",
+    "currency": "USD",
+    "min_principal": Decimal("500.00"),
+    "max_principal": Decimal("20000.00"),
+    "min_annual_rate": Decimal("5"),
+    "max_annual_rate": Decimal("15"),
+    "frequencies": [Frequency.WEEKLY, Frequency.BIWEEKLY],
+    "methods": [Method.ANNUITY, Method.EQUAL_PRINCIPAL],
+    "min_installments": 4,
+    "max_installments": 104,
+}
+
+
+def make_product(*, code: str = "DRIVER-WEEKLY", created_by=None, **changes) -> LoanProduct:
+    """A product version published through the service (version n+1 of `code`)."""
+    return services.publish_loan_product(code=code, created_by=created_by, **{**PRODUCT_TERMS, **changes})
+
+
+def book_from_product(
+    product: LoanProduct,
+    *,
+    principal: str = "1000.00",
+    count: int = 4,
+    rate: str | None = None,
+    lease: Lease | None = None,
+    frequency: str = Frequency.WEEKLY,
+    method: str = Method.ANNUITY,
+    created_by=None,
+) -> DriverLoan:
+    lease = lease or LeaseFactory()
+    return services.create_driver_loan(
+        driver_id=lease.driver_id,
+        lease_id=lease.pk,
+        principal=Decimal(principal),
+        start_week=SUNDAY,
+        installment_count=count,
+        purpose="Vehicle repair",
+        created_by=created_by or StaffUserFactory(),
+        annual_interest_rate=None if rate is None else Decimal(rate),
+        frequency=frequency,
+        method=method,
+        disbursed_on=SUNDAY,
+        product_id=product.pk,
     )

@@ -26,7 +26,7 @@ def seed_classes(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("loans", "0008_driver_name_index")]
+    dependencies = [("loans", "0009_loan_products_and_booked_terms")]
 
     operations = [
         migrations.CreateModel(
