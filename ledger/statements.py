@@ -126,6 +126,7 @@ def _trial_balance_query(*, as_of: date | None, currency: str | None, by_ledger:
     postings = Posting.objects.all() if as_of is None else Posting.objects.filter(entry__entry_date__lte=as_of)
     if currency:
         postings = postings.filter(currency=currency)
+    grouped: QuerySet[Any]
     if by_ledger:
         # Chart accounts one by one; party accounts rolled up per party type, kind and currency.
         grouped = postings.order_by().values(
