@@ -449,6 +449,17 @@ class PartyAllocation:
 
 
 @dataclass(frozen=True)
+class PartyPayment:
+    """A payment received (or, negative, a payment reversed) as the party's accounts saw it."""
+
+    entry_id: int
+    entry_date: date
+    description: str
+    amount: Decimal
+    reversal_of_id: int | None
+
+
+@dataclass(frozen=True)
 class PartyStatement:
     """A party's whole account for a period (inclusive), in one currency."""
 
@@ -474,6 +485,24 @@ class PartyStatement:
     @property
     def total_charges(self) -> Decimal:
         return sum(self.charges.values(), ZERO)
+
+    @property
+    def charge_lines(self) -> list[PartyLine]:
+        return [line for line in self.lines if line.kind == CHARGE]
+
+    @property
+    def payment_entries(self) -> list[PartyPayment]:
+        """One per payment entry of the period, in date order: what it paid on the party's accounts."""
+        amounts: dict[int, Decimal] = {}
+        first: dict[int, PartyLine] = {}
+        for line in self.lines:
+            if line.kind == PAYMENT:
+                amounts[line.entry_id] = amounts.get(line.entry_id, ZERO) + line.credit - line.debit
+                first.setdefault(line.entry_id, line)
+        return [
+            PartyPayment(entry_id, line.entry_date, line.description, amounts[entry_id], line.reversal_of_id)
+            for entry_id, line in first.items()
+        ]
 
     @property
     def opening_credit(self) -> Decimal:
