@@ -92,7 +92,11 @@ class AccountStatementView(BookAPIView):
             OpenApiParameter("page_size", int, description=f"Lines a page, 1-{report_doors.STATEMENT_PAGE_LINES}."),
             EXPORT,
         ],
-        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): CSV, 404: None},
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/csv"): CSV,
+            404: OpenApiResponse(description="No such account."),
+        },
         description="Opening balance on date_from, every leg of the period with its running balance (debit minus "
         "credit), closing balance on date_to. Lines come in keyset pages: each costs the same at any depth.",
     )
