@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
@@ -53,7 +53,7 @@ class DriverStatementAdminMixin(_Base):
             return TemplateResponse(request, "admin/loans/driver/statement.html", {**context, "error": error})
         except DomainError as exc:
             if exc.http_status == 404:
-                raise
+                raise Http404(exc.message) from None
             return TemplateResponse(request, "admin/loans/driver/statement.html", {**context, "error": exc.message})
         if query["export"] == "csv":
             return statement_doors.csv_file(statement)

@@ -248,3 +248,6 @@ def test_a_loan_manager_reads_driver_statements(client, account):
     client.force_login(manager)
 
     assert client.get(reverse("admin:loans_driver_statement", args=[account.driver_id])).status_code == 200
+    assert client.get(reverse("admin:loans_driver_statement", args=[999999])).status_code == 404
+    bad = client.get(reverse("admin:loans_driver_statement", args=[account.driver_id]), {"week": "nope"})
+    assert bad.status_code == 200 and "week" in bad.context["error"]
