@@ -296,3 +296,19 @@ def test_the_api_party_balances_by_category(small_book):
         "CREDIT,USD,-7.50",
         "LOANS,USD,0.00",
     ]
+
+
+def test_an_account_editor_without_the_view_permission_sees_no_report_links(client, small_book):
+    from django.contrib.auth.models import Permission
+
+    editor = staff(None, "eddie")
+    editor.user_permissions.add(Permission.objects.get(codename="change_account", content_type__app_label="ledger"))
+    client.force_login(editor)
+
+    changelist = client.get(reverse("admin:ledger_account_changelist"))
+    change = client.get(reverse("admin:ledger_account_change", args=[small_book.pk]))
+
+    assert changelist.status_code == change.status_code == 200
+    assert "trial-balance" not in changelist.content.decode()
+    assert "/statement/" not in change.content.decode()
+    assert client.get(reverse("admin:ledger_trial_balance")).status_code == 403
