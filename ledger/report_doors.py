@@ -58,8 +58,15 @@ def party_balances_csv(*, party: Party, as_of: date, currency: str) -> Streaming
 def statement_cursor(position: StatementPosition, *, account: Account, date_from: date, date_to: date) -> str:
     """The next page's position and running balance, signed and bound to the account and period
     (a cursor of another statement would carry the wrong balance)."""
+    figures = [str(figure) for figure in position.figures] if position.figures else None
     return keyset.encode_cursor(
-        position.key, scope=CURSOR_SCOPE, a=account.pk, f=str(date_from), t=str(date_to), b=str(position.balance)
+        position.key,
+        scope=CURSOR_SCOPE,
+        a=account.pk,
+        f=str(date_from),
+        t=str(date_to),
+        b=str(position.balance),
+        s=figures,
     )
 
 
@@ -73,6 +80,7 @@ def statement_position(cursor: str, *, account: Account, date_from: date, date_t
         entry_date, entry_id, posting_id = key
         if not (isinstance(entry_date, date) and isinstance(entry_id, int) and isinstance(posting_id, int)):
             raise ValueError
-        return StatementPosition((entry_date, entry_id, posting_id), Decimal(meta["b"]))
-    except (ValueError, KeyError, ArithmeticError):
+        opening, debits, credits = (Decimal(figure) for figure in meta["s"])
+        return StatementPosition((entry_date, entry_id, posting_id), Decimal(meta["b"]), (opening, debits, credits))
+    except (ValueError, KeyError, TypeError, ArithmeticError):
         raise ValidationError({"after": ["Not a cursor of this statement: use the link it gave."]}) from None

@@ -224,7 +224,9 @@ def test_the_api_statement_pages_with_a_signed_cursor_and_exports_csv(django_ass
     # Token, permissions (2), the account, the figures, the lines.
     with django_assert_num_queries(6):
         first = client.get(url, params).json()
-    second = client.get(url, {**params, "after": first["next_after"]}).json()
+    # A page after the first reads its lines only: the cursor carries the figures.
+    with django_assert_num_queries(5):
+        second = client.get(url, {**params, "after": first["next_after"]}).json()
     third = client.get(url, {**params, "after": second["next_after"]}).json()
     tampered = client.get(url, {**params, "after": first["next_after"][:-2] + "xx"})
     other_period = client.get(url, {**params, "date_to": "2026-01-30", "after": first["next_after"]})
@@ -239,6 +241,7 @@ def test_the_api_statement_pages_with_a_signed_cursor_and_exports_csv(django_ass
         "65.00",
     ]
     assert third["next_after"] is None
+    assert {(page["opening_balance"], page["closing_balance"]) for page in (second, third)} == {("50.00", "65.00")}
     assert (tampered.status_code, other_period.status_code) == (400, 400)
     assert "after" in tampered.json()["error"]["fields"]
     lines = b"".join(csv.streaming_content).decode().splitlines()
