@@ -67,17 +67,19 @@ class BookReportsAdminMixin(_Base):
         if query["export"] == "csv":
             return report_doors.trial_balance_csv(as_of=query["as_of"], currency=query["currency"], by=query["by"])
         trial = trial_balance(
-            as_of=query["as_of"], currency=query["currency"] or None, by_ledger=query["by"] == "ledger"
+            as_of=query["as_of"],
+            currency=query["currency"] or None,
+            by_ledger=query["by"] == "ledger",
+            limit=report_doors.STATEMENT_PAGE_LINES,
         )
-        shown = trial.rows[: report_doors.STATEMENT_PAGE_LINES]
         return self._page(
             request,
             "trial_balance",
             f"Trial balance on {query['as_of']}",
             form=form,
             trial=trial,
-            rows=shown,
-            truncated=len(trial.rows) > len(shown),
+            rows=trial.rows,
+            truncated=trial.truncated,
             query=_query_without(request, "export"),
         )
 

@@ -76,7 +76,8 @@ class TrialBalance:
     as_of: date | None  # None: everything booked
     currency: str | None
     rows: list[TrialBalanceRow]
-    totals: dict[str, Totals] = field(default_factory=dict)  # per currency
+    totals: dict[str, Totals] = field(default_factory=dict)  # per currency, of every row
+    truncated: bool = False  # more rows than `rows` holds (a page): the totals still cover them all
 
     @property
     def balances(self) -> bool:
@@ -168,11 +169,25 @@ def trial_balance_rows(
                 yield _row(values, by_ledger=by_ledger)
 
 
-def trial_balance(*, as_of: date | None = None, currency: str | None = None, by_ledger: bool = False) -> TrialBalance:
+def trial_balance(
+    *, as_of: date | None = None, currency: str | None = None, by_ledger: bool = False, limit: int | None = None
+) -> TrialBalance:
     """Every account (or party ledger) with postings up to `as_of`: debits, credits and balance,
-    with totals per currency; one grouped query."""
-    rows = list(trial_balance_rows(as_of=as_of, currency=currency, by_ledger=by_ledger))
-    return TrialBalance(as_of=as_of, currency=currency, rows=rows, totals=totals_of(rows))
+    with totals per currency; one grouped query. With `limit`, only the first `limit` rows are
+    kept (a page) while the totals are summed over every row as it streams by: memory stays
+    bounded by the page whatever the number of accounts."""
+    rows: list[TrialBalanceRow] = []
+    totals: dict[str, Totals] = {}
+    truncated = False
+    for row in trial_balance_rows(as_of=as_of, currency=currency, by_ledger=by_ledger):
+        totals[row.currency] = totals.get(row.currency, Totals()).plus(row)
+        if limit is None or len(rows) < limit:
+            rows.append(row)
+        else:
+            truncated = True
+    return TrialBalance(
+        as_of=as_of, currency=currency, rows=rows, totals=dict(sorted(totals.items())), truncated=truncated
+    )
 
 
 def totals_of(rows: Iterator[TrialBalanceRow] | list[TrialBalanceRow]) -> dict[str, Totals]:

@@ -209,6 +209,7 @@ def test_the_api_trial_balance_sums_to_zero_per_currency(small_book, django_asse
     }
     assert body["totals"] == {"USD": {"debits": "112.50", "credits": "112.50", "balance": "0.00"}}
     assert body["balanced"] is True
+    assert body["truncated"] is False
 
 
 def test_the_api_statement_pages_with_a_signed_cursor_and_exports_csv(django_assert_num_queries):

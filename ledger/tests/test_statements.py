@@ -256,3 +256,17 @@ def test_after_random_postings_payments_and_reversals_the_book_adds_up(seed):
         assert statement.opening_balance + statement.total_charges - statement.payments == statement.closing_balance
         closing = party_balances(party=party, as_of=date_to)
         assert [(b.category, b.closing) for b in closing] == [(b.category, b.closing) for b in statement.balances]
+
+
+def test_a_trial_balance_page_keeps_its_first_rows_and_totals_every_row():
+    cash, income = cash_account(), income_account()
+    for n in range(5):
+        bill(receivable(Party.of("loans.driver", n)), income, "2.00", key=f"b{n}", on=date(2026, 1, 4))
+    book(cash, income, "1.00", key="cash")
+
+    page = trial_balance(limit=3)
+    whole = trial_balance()
+
+    assert [row.code for row in page.rows] == ["1000", "4000", "loans.driver:0:LOANS:USD"]
+    assert page.truncated and not whole.truncated and not trial_balance(limit=7).truncated
+    assert page.totals == whole.totals == {"USD": Totals(D("11.00"), D("11.00"))}
