@@ -19,6 +19,7 @@ from loanproject.core.admin.search import Contains, Exact, IndexedSearchMixin, a
 from loanproject.core.auth import acting_user
 
 from . import selectors, services
+from .admin_reports import BookReportsAdminMixin
 from .models import Account, JournalEntry, OpenItem, PaymentAllocation, Posting
 from .sources import journal_sources
 
@@ -59,8 +60,16 @@ ACCOUNT_FIELDS = (*ACCOUNT_COLUMNS, "created_at", "balance")
 
 @admin.register(Account)
 class AccountAdmin(
-    AuditedAdminMixin, ReadOnlyAdminMixin, LargeTableAdminMixin, IndexedSearchMixin, admin.ModelAdmin[Account]
+    BookReportsAdminMixin,
+    AuditedAdminMixin,
+    ReadOnlyAdminMixin,
+    LargeTableAdminMixin,
+    IndexedSearchMixin,
+    admin.ModelAdmin[Account],
 ):
+    # Links to the trial balance (list) and to the account's statement and its party's balances.
+    change_list_template = "admin/ledger/account/change_list.html"
+    change_form_template = "admin/ledger/account/change_form.html"
     list_display = ACCOUNT_COLUMNS
     list_filter = ["type", "category", "currency", "is_active", "party_type"]
     search_routes = [Exact("code", as_identifier), Exact("party_id", as_identifier), Contains("name")]

@@ -6,12 +6,11 @@ Every balance is a sum of postings at read time; nothing is stored that could dr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, DecimalField, F, Q, Sum, Value, When, Window
+from django.db.models import Case, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from loanproject.core.errors import NotFound
@@ -19,8 +18,9 @@ from loanproject.core.money import ZERO, to_cents
 
 from .models import Account, OpenItem, OpenItemStatus, Posting
 from .parties import Party
+from .statements import MONEY, AccountStatement, TrialBalance, account_statement, trial_balance
 
-MONEY = DecimalField(max_digits=16, decimal_places=2)
+# The trial balance and the statements are read in .statements; they are offered here too.
 
 
 def _sum(expression: str | F | Case) -> Coalesce:
@@ -61,114 +61,6 @@ def party_balance(*, party: Party, category: str | None = None) -> Decimal:
         postings = postings.filter(account__category=category)
     totals = postings.aggregate(debits=_sum("debit"), credits=_sum("credit"))
     return to_cents(totals["debits"] - totals["credits"])
-
-
-@dataclass(frozen=True)
-class TrialBalanceRow:
-    account_id: int
-    code: str
-    name: str
-    type: str
-    currency: str
-    debits: Decimal
-    credits: Decimal
-
-    @property
-    def balance(self) -> Decimal:
-        """Debit balance positive, credit balance negative."""
-        return self.debits - self.credits
-
-
-@dataclass
-class TrialBalance:
-    rows: list[TrialBalanceRow]
-    totals: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # currency -> (debits, credits)
-
-    @property
-    def balances(self) -> bool:
-        return all(debits == credits for debits, credits in self.totals.values())
-
-
-def trial_balance(*, as_of: date | None = None) -> TrialBalance:
-    """Every account with postings: total debits and credits (one grouped query)."""
-    postings = Posting.objects.all()
-    if as_of is not None:
-        postings = postings.filter(entry__entry_date__lte=as_of)
-    grouped = (
-        postings.order_by()
-        .values("account_id", "account__code", "account__name", "account__type", "account__currency")
-        .annotate(debits=_sum("debit"), credits=_sum("credit"))
-        .order_by("account__code")
-    )
-    rows = [
-        TrialBalanceRow(
-            account_id=row["account_id"],
-            code=row["account__code"],
-            name=row["account__name"],
-            type=row["account__type"],
-            currency=row["account__currency"],
-            debits=to_cents(row["debits"]),
-            credits=to_cents(row["credits"]),
-        )
-        for row in grouped
-    ]
-    totals: dict[str, tuple[Decimal, Decimal]] = {}
-    for row in rows:
-        debits, credits = totals.get(row.currency, (ZERO, ZERO))
-        totals[row.currency] = (debits + row.debits, credits + row.credits)
-    return TrialBalance(rows=rows, totals=totals)
-
-
-# --- Statements --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StatementLine:
-    entry_id: int
-    entry_date: date
-    description: str
-    debit: Decimal
-    credit: Decimal
-    balance: Decimal
-
-
-@dataclass(frozen=True)
-class AccountStatement:
-    account: Account
-    date_from: date
-    date_to: date
-    opening_balance: Decimal
-    lines: list[StatementLine]
-    closing_balance: Decimal
-
-
-def account_statement(*, account: Account, date_from: date, date_to: date) -> AccountStatement:
-    """The account's legs between two dates with a running balance (debit minus credit).
-
-    The running balance is a window sum in the database, so the statement costs two queries
-    whatever its length.
-    """
-    opening_totals = Posting.objects.filter(account=account, entry__entry_date__lt=date_from).aggregate(
-        debits=_sum("debit"), credits=_sum("credit")
-    )
-    opening = to_cents(opening_totals["debits"] - opening_totals["credits"])
-    legs = (
-        Posting.objects.filter(account=account, entry__entry_date__gte=date_from, entry__entry_date__lte=date_to)
-        .annotate(
-            running=Window(
-                Sum(F("debit") - F("credit")),
-                order_by=[F("entry__entry_date").asc(), F("entry_id").asc(), F("id").asc()],
-            )
-        )
-        .order_by("entry__entry_date", "entry_id", "id")
-        .values_list("entry_id", "entry__entry_date", "entry__description", "debit", "credit", "running")
-    )
-    lines = [
-        StatementLine(entry_id, entry_date, description, debit, credit, opening + to_cents(running))
-        for entry_id, entry_date, description, debit, credit, running in legs
-    ]
-    closing = lines[-1].balance if lines else opening
-    return AccountStatement(account, date_from, date_to, opening, lines, closing)
 
 
 # --- Open items --------------------------------------------------------------------------------
@@ -251,3 +143,20 @@ def open_items_aging_totals(*, as_of: date, category: str | None = None) -> dict
         }
     )
     return {name: to_cents(totals[name]) for name in AGING_BUCKETS}
+
+
+__all__ = [
+    "AGING_BUCKETS",
+    "AGING_LABELS",
+    "MONEY",
+    "AccountStatement",
+    "TrialBalance",
+    "account_balance",
+    "account_statement",
+    "aging_bucket_conditions",
+    "credit_balance",
+    "open_items_aging",
+    "open_items_aging_totals",
+    "party_balance",
+    "trial_balance",
+]

@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("applications.api.urls")),
     path("finance/", include("finance.api.urls")),
     path("", include("loans.api.urls")),
+    path("ledger/", include("ledger.api.urls")),
     path("", include("loanproject.core.api.urls")),
 ]
 

@@ -32,6 +32,7 @@ from loanproject.core.export_jobs import request_report_export
 from loanproject.core.exports import csv_response
 
 from . import selectors, services
+from .admin_statements import DriverStatementAdminMixin
 from .models import (
     Driver,
     DriverLoan,
@@ -105,8 +106,16 @@ class LeaseInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 
 @admin.register(Driver)
-class DriverAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class DriverAdmin(
+    DriverStatementAdminMixin,
+    LargeTableAdminMixin,
+    IndexedSearchMixin,
+    AuditedAdminMixin,
+    ServiceAdminMixin,
+    admin.ModelAdmin,
+):
     form = DriverForm
+    change_form_template = "admin/loans/driver/change_form.html"  # the audit log and the statement
     list_display = ["full_name", "tlc_license_number", "status", "phone", "email", "customer"]
     list_filter = ["status"]
     list_select_related = ["customer"]

@@ -8,6 +8,7 @@ import pytest
 from ledger import selectors, services
 from ledger.models import AccountType, Category
 from ledger.parties import Party
+from ledger.statements import Totals
 
 from .factories import AccountFactory, book, cash_account, charge, income_account, receivable
 
@@ -61,11 +62,13 @@ def test_worked_example_a_month_of_one_drivers_account():
         ("4000", Decimal("10.00"), Decimal("30.00"), Decimal("-20.00")),
         ("loans.driver:7:LOANS:USD", Decimal("330.00"), Decimal("260.00"), Decimal("70.00")),
     ]
-    assert trial.totals == {"USD": (Decimal("6590.00"), Decimal("6590.00"))}
+    assert trial.totals == {"USD": Totals(Decimal("6590.00"), Decimal("6590.00"))}
     assert trial.balances
     assert selectors.account_balance(account=interest) == Decimal("20.00")
     assert selectors.party_balance(party=DRIVER, category=Category.LOANS) == Decimal("70.00")
-    assert selectors.trial_balance(as_of=date(2026, 1, 11)).totals == {"USD": (Decimal("6220.00"), Decimal("6220.00"))}
+    assert selectors.trial_balance(as_of=date(2026, 1, 11)).totals == {
+        "USD": Totals(Decimal("6220.00"), Decimal("6220.00"))
+    }
 
 
 def test_an_account_statement_has_an_opening_balance_and_a_running_balance():

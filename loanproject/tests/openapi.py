@@ -33,7 +33,14 @@ CONFORMANCE_CHECKS = [
 
 # Staff operations need a staff token of a role that may call them; everything else is the partner API.
 STAFF_PATHS = {
-    "finance": ("/api/v1/loans/", "/api/v1/loan-products/", "/api/v1/loan-posting-runs/", "/api/v1/drivers/"),
+    "finance": (
+        "/api/v1/loans/",
+        "/api/v1/loan-products/",
+        "/api/v1/loan-posting-runs/",
+        "/api/v1/drivers/",
+        "/api/v1/ledger/",
+        "/api/v1/approval-requests/",
+    ),
     "officer": ("/api/v1/reviews/",),
 }
 

@@ -40,8 +40,9 @@ def test_each_staff_path_gets_the_credential_of_its_role():
             "/api/v1/loans/{loan_number}/cancel/",
             "/api/v1/loan-posting-runs/{id}/",
             "/api/v1/drivers/{driver_id}/payments/",
+            "/api/v1/ledger/trial-balance/",
             "/api/v1/reviews/queue/",
             "/api/v1/applications/",
             "/api/v1/finance/connections/",
         )
-    ] == ["finance", "finance", "finance", "finance", "officer", "partner", "partner"]
+    ] == ["finance", "finance", "finance", "finance", "finance", "officer", "partner", "partner"]

@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from .statements import DriverStatementView
 from .views import (
     DriverPaymentReversalView,
     DriverPaymentView,
@@ -22,6 +23,7 @@ urlpatterns = [
     path("loans/reports/<slug:name>/", ReportView.as_view(), name="loan-report"),
     path("loans/reports/<slug:name>/exports/", ReportExportView.as_view(), name="loan-report-exports"),
     path("drivers/<int:driver_id>/payments/", DriverPaymentView.as_view(), name="driver-payments"),
+    path("drivers/<int:driver_id>/statement/", DriverStatementView.as_view(), name="driver-statement"),
     path(
         "drivers/<int:driver_id>/payments/<int:entry_id>/reversal/",
         DriverPaymentReversalView.as_view(),
