@@ -232,6 +232,9 @@ SPECTACULAR_SETTINGS = {
         "BankConnectionStatusEnum": "finance.models.ConnectionStatus",
         "LoanStatusEnum": "loans.models.LoanStatus",
         "InstallmentStatusEnum": "loans.models.InstallmentStatus",
+        # A loan's frequency and method, and the lists of them a loan product allows.
+        "FrequencyEnum": "loans.schedules.Frequency",
+        "MethodEnum": "loans.schedules.Method",
     },
 }
 

@@ -37,8 +37,8 @@ from applications.tests.factories import (
 from finance import services as finance_services
 from finance.models import Document
 from finance.tests.factories import AccountFactory, BankConnectionFactory, BudgetFactory, GoalFactory
-from loans.services import record_driver_payment
-from loans.tests.factories import make_loan
+from loans.services import record_driver_payment, request_driver_payment_reversal
+from loans.tests.factories import make_loan, make_product
 
 from .test_api_fuzz import credential_for
 
@@ -159,6 +159,9 @@ def world():
     payment = record_driver_payment(
         driver_id=loan.driver_id, amount=Decimal("10.00"), received_on=date(2026, 1, 5), idempotency_key="pay-1"
     )
+    waiting = request_driver_payment_reversal(
+        driver_id=loan.driver_id, payment_entry_id=payment.payment.entry.pk, reason="bounced", requested_by=finance
+    )
     ids = {
         "applications": LoanApplicationFactory(customer=customer).pk,
         "reviews": LoanApplicationFactory(customer=customer, assigned_to=reviewer.user, status="manual_review").pk,
@@ -172,6 +175,8 @@ def world():
         "drivers": loan.driver_id,
         "payments": payment.payment.entry.pk,
         "reports": "unposted",
+        "approval-requests": waiting.pk,
+        "loan-products": make_product().code,
     }
     credentials = {
         "partner": f"Api-Key {issue_key(partner)}",

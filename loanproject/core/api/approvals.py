@@ -35,7 +35,7 @@ class ApprovalRequestSerializer(serializers.ModelSerializer[ApprovalRequest]):
         read_only_fields = fields
 
 
-class DecisionSerializer(serializers.Serializer[None]):
+class ApprovalDecisionSerializer(serializers.Serializer[None]):
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
@@ -63,12 +63,12 @@ class ApprovalRequestViewSet(
     lookup_value_regex = r"[0-9]+"
 
     def _decide(self, request: Request, decide: Callable[[User, str], ApprovalRequest]) -> Response:
-        serializer = DecisionSerializer(data=request.data)
+        serializer = ApprovalDecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         decided = decide(acting_user(request), serializer.validated_data["note"])
         return Response(ApprovalRequestSerializer(self.get_queryset().get(pk=decided.pk)).data)
 
-    @extend_schema(request=DecisionSerializer, responses={200: ApprovalRequestSerializer})
+    @extend_schema(request=ApprovalDecisionSerializer, responses={200: ApprovalRequestSerializer})
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str) -> Response:
         """Approve someone else's waiting request: its action runs now, in the same transaction."""
@@ -76,7 +76,7 @@ class ApprovalRequestViewSet(
             request, lambda user, note: approvals.approve_request(request_id=int(pk), decided_by=user, note=note)
         )
 
-    @extend_schema(request=DecisionSerializer, responses={200: ApprovalRequestSerializer})
+    @extend_schema(request=ApprovalDecisionSerializer, responses={200: ApprovalRequestSerializer})
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
         """Reject someone else's waiting request; `note` says why (required)."""
