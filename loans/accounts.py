@@ -11,6 +11,7 @@ from .models import DRIVER_PARTY_TYPE, Driver
 CASH = ("1000", "Cash at bank", AccountType.ASSET)
 LOANS_PRINCIPAL = ("1300", "Driver loans principal not yet billed", AccountType.ASSET)
 INTEREST_INCOME = ("4100", "Driver loan interest income", AccountType.INCOME)
+LEASE_INCOME = ("4400", "Lease income", AccountType.INCOME)
 
 
 def _open(spec: tuple[str, str, str]) -> Account:
@@ -29,6 +30,10 @@ def principal_account() -> Account:
 
 def interest_income_account() -> Account:
     return _open(INTEREST_INCOME)
+
+
+def lease_income_account() -> Account:
+    return _open(LEASE_INCOME)
 
 
 def driver_party(driver: Driver | int) -> Party:

@@ -136,6 +136,7 @@ class LeaseForm(ServiceModelForm):
             "vehicle_plate",
             "start_date",
             "end_date",
+            "weekly_fee",
         ]
 
     def call_service(self) -> Lease:
@@ -148,7 +149,15 @@ class LeaseForm(ServiceModelForm):
 @admin.register(Lease)
 class LeaseAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = LeaseForm
-    list_display = ["lease_number", "driver", "medallion_number", "vehicle_plate", "start_date", "end_date"]
+    list_display = [
+        "lease_number",
+        "driver",
+        "medallion_number",
+        "vehicle_plate",
+        "weekly_fee",
+        "start_date",
+        "end_date",
+    ]
     list_select_related = ["driver"]
     search_routes = [
         Exact("lease_number", as_identifier),

@@ -27,10 +27,17 @@ Invariants:
   transaction takes it first; a killed worker's lock goes with its connection). The recovery
   sweep posts the unfinished chunks nobody holds of runs that made no progress for a while, and
   marks what it did: `recovered` on each chunk it finished, `recovered_at` on the run.
+- A lease's weekly fee (`weekly_fee` >= 0, CHECK) is billed by the same runs, in lease-fees
+  chunks (ranges of lease ids) beside the installment chunks, through the same set-based ledger
+  staging: once per lease and week, by the entry's unique key "loans.lease:<id>:<week start>"
+  and the unique (lease, week) `LeaseCharge` row written with it. A lease is billed for a week
+  when its fee is positive and it runs on at least one day of the week; a run limited to some
+  loans bills no lease fees. A lease whose fee cannot be billed gets a `LeaseFeeFailure` row.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -48,6 +55,7 @@ DRIVER_PARTY_TYPE = "loans.driver"
 # The ledger sources of the entries loans books; only loans' services reverse them.
 POSTING_SOURCE = "loans.installment"
 DISBURSEMENT_SOURCE = "loans.disbursement"
+LEASE_FEE_SOURCE = "loans.lease"
 
 
 class DriverStatus(models.TextChoices):
@@ -100,12 +108,17 @@ class Lease(models.Model):
     vehicle_plate = models.CharField(max_length=10, blank=True)
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
+    weekly_fee = MoneyField(
+        default=Decimal("0.00"),
+        help_text="Billed by the weekly posting for every week the lease runs (0: nothing is billed).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-start_date", "id"]
         constraints = [
             models.UniqueConstraint(fields=["lease_number"], name="lease_number_unique"),
+            models.CheckConstraint(condition=Q(weekly_fee__gte=0), name="lease_weekly_fee_not_negative"),
             models.CheckConstraint(
                 condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")), name="lease_ends_after_start"
             ),
@@ -253,6 +266,9 @@ class InstallmentPostingRun(models.Model):
     chunks_done: int
     planned_done: int
     chunks_recovered: int
+    lease_fees: int
+    lease_fee_amount: Decimal
+    lease_fees_failed: int
     error_rows: list[PostingFailure]
 
     # Derived from those annotations (no query).
@@ -280,8 +296,16 @@ class InstallmentPostingRun(models.Model):
         ]
 
 
+class ChunkKind(models.TextChoices):
+    INSTALLMENTS = "installments", "Installments"
+    LEASE_FEES = "lease_fees", "Lease fees"
+
+
 class PostingRunChunk(models.Model):
     """A chunk of a run: its bounds and whether it is done.
+
+    An installments chunk is a range of (due date, id) of installments; a lease-fees chunk a
+    range of lease ids (its dates are the run's week start).
 
     Created with the run (its plan); `finished_at` is set in the transaction that posts the
     chunk's last installment. A chunk delivered again (Celery acks late) finds its row finished
@@ -289,6 +313,7 @@ class PostingRunChunk(models.Model):
     """
 
     run = models.ForeignKey(InstallmentPostingRun, on_delete=models.PROTECT, related_name="chunks")
+    kind = models.CharField(max_length=12, choices=ChunkKind.choices, default=ChunkKind.INSTALLMENTS)
     first_due = models.DateField()
     first_id = models.PositiveBigIntegerField()
     next_due = models.DateField(null=True, blank=True, help_text="Where the next chunk starts; empty: the last chunk.")
@@ -298,9 +323,10 @@ class PostingRunChunk(models.Model):
     recovered = models.BooleanField(default=False, help_text="Finished by the recovery sweep, not by its queued task.")
 
     class Meta:
-        ordering = ["run_id", "first_due", "first_id"]
+        ordering = ["run_id", "kind", "first_due", "first_id"]
         constraints = [
-            models.UniqueConstraint(fields=["run", "first_id"], name="posting_run_chunk_once"),
+            models.UniqueConstraint(fields=["run", "kind", "first_id"], name="posting_run_chunk_once"),
+            models.CheckConstraint(condition=Q(kind__in=ChunkKind.values), name="posting_run_chunk_kind_known"),
             models.CheckConstraint(
                 condition=Q(next_due__isnull=True, next_id__isnull=True)
                 | Q(next_due__isnull=False, next_id__isnull=False),
@@ -309,7 +335,8 @@ class PostingRunChunk(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Run #{self.run_id} chunk from installment {self.first_id}"
+        what = "installment" if self.kind == ChunkKind.INSTALLMENTS else "lease"
+        return f"Run #{self.run_id} chunk from {what} {self.first_id}"
 
 
 class Installment(models.Model):
@@ -413,6 +440,56 @@ class PostingFailure(models.Model):
 
     def __str__(self) -> str:
         return f"Run #{self.run_id}: installment {self.installment_id} {'locked' if self.locked else 'failed'}"
+
+
+def lease_fee_key(lease_id: int, week_start: date) -> str:
+    """The lease fee's journal entry idempotency key: one charge per lease and week."""
+    return f"loans.lease:{lease_id}:{week_start.isoformat()}"
+
+
+class LeaseCharge(models.Model):
+    """A lease's weekly fee billed for one week: one row per lease and week (unique), written in
+    the transaction that books its entry (key "loans.lease:<lease id>:<week start>")."""
+
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="charges", db_index=False)
+    week_start = models.DateField(help_text="The Sunday of the week billed.")
+    amount = MoneyField()
+    entry = models.OneToOneField("ledger.JournalEntry", on_delete=models.PROTECT, related_name="+")
+    posting_run = models.ForeignKey(
+        InstallmentPostingRun, on_delete=models.PROTECT, related_name="lease_charges", db_index=False
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-week_start", "lease_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["lease", "week_start"], name="lease_charge_once_per_week"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="lease_charge_amount_positive"),
+            models.CheckConstraint(condition=Q(week_start__week_day=1), name="lease_charge_week_starts_sunday"),
+        ]
+        indexes = [
+            # A run's figures: its lease charges counted and summed from the index alone.
+            models.Index(fields=["posting_run"], include=["amount"], name="lease_charge_run_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"Lease {self.lease_id} week of {self.week_start}: {self.amount}"
+
+
+class LeaseFeeFailure(models.Model):
+    """A lease whose fee a run could not bill (e.g. the driver's LEASE account is closed): one row
+    per run and lease; running the week again bills it once the cause is fixed."""
+
+    run = models.ForeignKey(InstallmentPostingRun, on_delete=models.PROTECT, related_name="lease_failures")
+    lease = models.ForeignKey(Lease, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False)
+    message = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["run_id", "lease_id"]
+        constraints = [models.UniqueConstraint(fields=["run", "lease"], name="lease_fee_failure_once_per_run")]
+
+    def __str__(self) -> str:
+        return f"Run #{self.run_id}: lease {self.lease_id} not billed"
 
 
 audit.register(Driver)
