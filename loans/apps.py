@@ -6,7 +6,7 @@ class LoansConfig(AppConfig):
     verbose_name = "Driver loans"
     # The sources of the journal entries loans books (models.POSTING_SOURCE, DISBURSEMENT_SOURCE),
     # offered by the ledger admin's source filter.
-    journal_sources = ("loans.installment", "loans.disbursement", "loans.lease")
+    journal_sources = ("loans.installment", "loans.disbursement", "loans.lease", "loans.charge", "loans.adjustment")
 
     def ready(self) -> None:
         # Register the Celery tasks in every process, so that in-process (eager) outbox delivery

@@ -33,6 +33,14 @@ Invariants:
   and the unique (lease, week) `LeaseCharge` row written with it. A lease is billed for a week
   when its fee is positive and it runs on at least one day of the week; a run limited to some
   loans bills no lease fees. A lease whose fee cannot be billed gets a `LeaseFeeFailure` row.
+- An imported toll, parking violation or TLC ticket (`ImportedCharge`) exists once per (kind,
+  external id) (unique): importing a file again books nothing twice. It is `booked` if and only
+  if it has its entry (CHECK), whose key "loans.charge:<kind>:<external id>" is unique in the
+  ledger; an unmatched one waits in the queue until staff assign its driver. Each import is a
+  `ChargeImport` row whose counts add up once finished (CHECK). Imports are bulk: no audit row per
+  charge (the import row and the entry are the record); charges resolved by hand are audited.
+- A `DriverAdjustment` (MISC charge or credit) has a positive amount, a non-blank reason (CHECKs)
+  and its one entry.
 """
 
 from __future__ import annotations
@@ -56,6 +64,8 @@ DRIVER_PARTY_TYPE = "loans.driver"
 POSTING_SOURCE = "loans.installment"
 DISBURSEMENT_SOURCE = "loans.disbursement"
 LEASE_FEE_SOURCE = "loans.lease"
+CHARGE_SOURCE = "loans.charge"  # imported tolls, parking and TLC tickets
+ADJUSTMENT_SOURCE = "loans.adjustment"  # MISC charges and credits staff add
 
 
 class DriverStatus(models.TextChoices):
@@ -492,8 +502,158 @@ class LeaseFeeFailure(models.Model):
         return f"Run #{self.run_id}: lease {self.lease_id} not billed"
 
 
+class ChargeKind(models.TextChoices):
+    """What a file of charges holds; each kind is billed in the ledger category of the same name."""
+
+    EZPASS = "EZPASS", "EZPass toll"
+    PVB = "PVB", "PVB parking violation"
+    TLC = "TLC", "TLC ticket"
+
+
+class ChargeImport(models.Model):
+    """One import of a file of charges: what it read, booked, queued, found already imported and
+    refused (the event row of the bulk path; its first refused rows with their line)."""
+
+    kind = models.CharField(max_length=6, choices=ChargeKind.choices)
+    source_name = models.CharField(max_length=255, blank=True, help_text="File name or API request.")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rows_read = models.PositiveIntegerField(default=0)
+    booked = models.PositiveIntegerField(default=0)
+    unmatched = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(
+        default=list, blank=True, help_text='The first refused rows: [{"line": n, "errors": [...]}].'
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=ChargeKind.values), name="charge_import_kind_known"),
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True)
+                | Q(rows_read=F("booked") + F("unmatched") + F("duplicates") + F("rejected")),
+                name="charge_import_counts_add_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} import #{self.pk}"
+
+
+class ImportedChargeStatus(models.TextChoices):
+    UNMATCHED = "unmatched", "Unmatched (in the queue)"
+    BOOKED = "booked", "Booked"
+
+
+class ImportedCharge(models.Model):
+    """A toll, parking violation or TLC ticket read from a file: once per (kind, external id).
+
+    Booked (Dr the driver's receivable of its kind, Cr 2100 tolls and fines payable; one open
+    item; entry key "loans.charge:<kind>:<external id>") when its plate, medallion or licence
+    names one driver; otherwise kept `unmatched`: the queue staff resolve by assigning a driver.
+    """
+
+    kind = models.CharField(max_length=6, choices=ChargeKind.choices)
+    external_id = models.CharField(
+        max_length=64, help_text="The authority's id: transaction, summons or ticket number."
+    )
+    charge_date = models.DateField()
+    amount = MoneyField()
+    description = models.CharField(max_length=200, blank=True)
+    plate = models.CharField(max_length=10, blank=True)
+    medallion = models.CharField(max_length=10, blank=True)
+    licence = models.CharField("TLC licence", max_length=20, blank=True)
+    status = models.CharField(
+        max_length=10, choices=ImportedChargeStatus.choices, default=ImportedChargeStatus.UNMATCHED
+    )
+    driver = models.ForeignKey(Driver, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    entry = models.OneToOneField(
+        "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    charge_import = models.ForeignKey(
+        ChargeImport, on_delete=models.PROTECT, null=True, blank=True, related_name="charges", db_index=False
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    booked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-charge_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "external_id"], name="imported_charge_once_per_external_id"),
+            models.CheckConstraint(condition=Q(kind__in=ChargeKind.values), name="imported_charge_kind_known"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="imported_charge_amount_positive"),
+            models.CheckConstraint(condition=~Q(external_id=""), name="imported_charge_external_id_not_blank"),
+            models.CheckConstraint(
+                condition=(
+                    Q(status=ImportedChargeStatus.BOOKED)
+                    & Q(driver__isnull=False)
+                    & Q(entry__isnull=False)
+                    & Q(booked_at__isnull=False)
+                )
+                | (Q(status=ImportedChargeStatus.UNMATCHED) & Q(entry__isnull=True)),
+                name="imported_charge_booked_iff_entry",
+            ),
+        ]
+        indexes = [
+            # The queue staff work through, oldest first.
+            models.Index(
+                fields=["charge_date", "id"],
+                name="imported_charge_queue_idx",
+                condition=Q(status=ImportedChargeStatus.UNMATCHED),
+            ),
+            models.Index(fields=["charge_import"], name="imported_charge_import_idx"),
+            models.Index(fields=["driver", "charge_date"], name="imported_charge_driver_idx"),
+        ]
+        permissions = [("import_charges", "Can import tolls, parking and TLC tickets")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.external_id}: {self.amount}"
+
+
+def imported_charge_key(kind: str, external_id: str) -> str:
+    return f"loans.charge:{kind}:{external_id}"
+
+
+class AdjustmentKind(models.TextChoices):
+    CHARGE = "charge", "MISC charge"
+    CREDIT = "credit", "Credit"
+
+
+class DriverAdjustment(models.Model):
+    """A MISC charge (Dr the driver's MISC receivable, Cr 4900 other income; one open item) or a
+    credit (Dr 4900, Cr the driver's credit, which pays open items in allocation order) that staff
+    add, with the reason (required, CHECK). Its entry's key is "loans.adjustment:<id>"."""
+
+    driver = models.ForeignKey(Driver, on_delete=models.PROTECT, related_name="adjustments")
+    kind = models.CharField(max_length=6, choices=AdjustmentKind.choices)
+    amount = MoneyField()
+    reason = models.CharField(max_length=255)
+    effective_on = models.DateField()
+    entry = models.OneToOneField("ledger.JournalEntry", on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=AdjustmentKind.values), name="driver_adjustment_kind_known"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="driver_adjustment_amount_positive"),
+            models.CheckConstraint(condition=~Q(reason__regex=r"^\s*$"), name="driver_adjustment_reason_given"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} for driver {self.driver_id}"
+
+
 audit.register(Driver)
 audit.register(Lease)
 audit.register(DriverLoan)
 audit.register(Installment)
 audit.register(InstallmentPostingRun)
+audit.register(ImportedCharge)
+audit.register(DriverAdjustment)

@@ -84,6 +84,9 @@ REFUSALS: dict[str, Refusal] = {
         "tlc_license_number", "A driver with this TLC licence is already registered.", "driver_exists"
     ),
     "lease_number_unique": Refusal("lease_number", "A lease with this number already exists.", "lease_exists"),
+    "lease_weekly_fee_not_negative": Refusal("weekly_fee", "The weekly fee cannot be negative."),
+    "driver_adjustment_reason_given": Refusal("reason", "Give the reason."),
+    "driver_adjustment_amount_positive": Refusal("amount", "The amount must be positive."),
 }
 
 

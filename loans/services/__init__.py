@@ -1,5 +1,7 @@
 """Every state change of drivers, leases, loans, postings and driver payments."""
 
+from .adjustments import add_driver_adjustment
+from .charge_imports import assign_imported_charge, import_charges, read_csv
 from .drivers import DriverData, register_driver, register_lease, update_driver
 from .loans import (
     book_application_as_loan,
@@ -29,14 +31,18 @@ __all__ = [
     "PostingChunk",
     "PostingResult",
     "RecoveryResult",
+    "add_driver_adjustment",
+    "assign_imported_charge",
     "book_application_as_loan",
     "cancel_loan",
     "close_settled_loans",
     "create_driver_loan",
+    "import_charges",
     "open_posting_run",
     "post_installment_chunk",
     "post_weekly_installments",
     "preview_posting",
+    "read_csv",
     "record_driver_payment",
     "recover_stalled_posting_runs",
     "register_driver",
