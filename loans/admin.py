@@ -117,9 +117,20 @@ class DriverAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixin, S
     ordering = ["full_name", "id"]
     autocomplete_fields = ["customer"]
     inlines = [LeaseInline]
+    actions = ["add_adjustment"]
 
     def get_inlines(self, request, obj):
         return self.inlines if obj else []
+
+    @admin.action(description="Add a MISC charge or credit to the selected driver", permissions=["add_adjustment"])
+    def add_adjustment(self, request, queryset):
+        """Opens the adjustment form for the (first) selected driver."""
+        driver = queryset.order_by("pk").first()
+        query = urlencode({"driver": driver.pk if driver else ""})
+        return HttpResponseRedirect(reverse("admin:loans_driveradjustment_add") + "?" + query)
+
+    def has_add_adjustment_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("loans.add_driveradjustment")
 
     def get_readonly_fields(self, request, obj=None):
         return ["tlc_license_number"] if obj else []
@@ -603,6 +614,8 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
         "failed",
         "locked",
         "total_amount",
+        "lease_fees",
+        "lease_fee_amount",
         "recovered",
     ]
     list_filter = [NeededRecoveryFilter]
@@ -624,6 +637,9 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
         "locked",
         "total_amount",
         "errors",
+        "lease_fees",
+        "lease_fee_amount",
+        "lease_fees_failed",
         "loan_ids",
         "recovered_at",
         "chunks_recovered",
@@ -654,6 +670,9 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
     locked = _figure("locked", "Locked")
     total_amount = _figure("total_amount", "Total amount")
     errors = _figure("errors", "Errors")
+    lease_fees = _figure("lease_fees", "Lease fees")
+    lease_fee_amount = _figure("lease_fee_amount", "Lease fee amount")
+    lease_fees_failed = _figure("lease_fees_failed", "Lease fees not billed")
 
     @admin.display(description="Recovered", boolean=True)
     def recovered(self, obj: InstallmentPostingRun) -> bool:
@@ -664,3 +683,6 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
     def response_add(self, request, obj, post_url_continue=None):
         self.message_user(request, _run_summary(obj), messages.SUCCESS)
         return super().response_post_save_add(request, obj)
+
+
+from . import charges_admin  # noqa: E402,F401  # the driver charges' screens (imports, queue, adjustments)

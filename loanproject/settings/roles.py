@@ -67,6 +67,11 @@ STAFF_ROLES: dict[str, list[str]] = {
         "loans.view_*",
         "loans.post_installments",
         "loans.export_loans",
+        # The driver's charges: import toll, parking and TLC files, resolve the unmatched queue,
+        # add MISC charges and credits.
+        "loans.import_charges",
+        "loans.change_importedcharge",
+        "loans.add_driveradjustment",
         "ledger.view_*",
         "ledger.record_payment",
         "ledger.reverse_entry",

@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from .charges import ChargeImportView, DriverAdjustmentView, ImportedChargeViewSet
 from .views import (
     DriverPaymentReversalView,
     DriverPaymentView,
@@ -14,12 +15,15 @@ from .views import (
 router = SimpleRouter()
 router.register("loans", LoanViewSet, basename="loan")
 router.register("loan-posting-runs", PostingRunViewSet, basename="loan-posting-run")
+router.register("driver-charges", ImportedChargeViewSet, basename="driver-charge")
 
 urlpatterns = [
     path("loans/postings/", PostingView.as_view(), name="loan-postings"),
     path("loans/reports/<slug:name>/", ReportView.as_view(), name="loan-report"),
     path("loans/reports/<slug:name>/exports/", ReportExportView.as_view(), name="loan-report-exports"),
     path("drivers/<int:driver_id>/payments/", DriverPaymentView.as_view(), name="driver-payments"),
+    path("drivers/<int:driver_id>/adjustments/", DriverAdjustmentView.as_view(), name="driver-adjustments"),
+    path("driver-charges/imports/", ChargeImportView.as_view(), name="driver-charge-imports"),
     path(
         "drivers/<int:driver_id>/payments/<int:entry_id>/reversal/",
         DriverPaymentReversalView.as_view(),

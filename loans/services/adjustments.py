@@ -42,8 +42,8 @@ def add_driver_adjustment(
     idempotency_key: str | None = None,
 ) -> DriverAdjustment:
     """Add a MISC charge or a credit to the driver's account. `idempotency_key` (the API's
-    Idempotency-Key): the same key returns the adjustment it booked first."""
-    key = f"{ADJUSTMENT_SOURCE}:{idempotency_key or uuid.uuid4()}"
+    Idempotency-Key): the same key for the same driver returns the adjustment it booked first."""
+    key = f"{ADJUSTMENT_SOURCE}:{driver_id}:{idempotency_key or uuid.uuid4()}"
     existing = DriverAdjustment.objects.filter(entry__idempotency_key=key).first()
     if existing is not None:
         return existing
