@@ -38,6 +38,7 @@ class Command(BaseCommand):
         bar = progress_bar(
             total=count_lines(file), unit="row", enabled=options["verbosity"] > 0, description=f"importing {kind}"
         )
+
         def progress(done: int) -> None:
             bar.update(done - bar.n)
 
