@@ -22,11 +22,13 @@ How an import runs (like finance's transaction imports):
    skipped, the good rows go on.
 2. Good rows are written `chunk_size` at a time, each chunk in its own transaction, in a few
    statements whatever its size: one INSERT ... SELECT FROM unnest(...) ... ON CONFLICT (kind,
-   external_id) DO NOTHING that also finds each row's driver (so a row imported before, or twice
-   in a file, is a duplicate and changes nothing), then the matched rows are booked set-based
-   through the ledger's staging (entry key "loans.charge:<kind>:<external id>", Dr the driver's
-   receivable of the kind, Cr 2100 tolls and fines payable, one open item each) and marked
-   booked; the credit their drivers hold pays them.
+   external_id) DO NOTHING ... RETURNING that also finds each row's driver (so a row imported
+   before, or twice in a file, is a duplicate and changes nothing), then the matched rows it
+   returns are booked in one set-based write by the ledger's `post_charges` (entry key
+   "loans.charge:<kind>:<external id>", Dr the driver's receivable of the kind, Cr 2100 tolls
+   and fines payable, one open item each) and marked booked by one UPDATE; the credit their
+   drivers hold pays them. Every statement is driven by the chunk's own rows (primary-key and
+   unique-index probes), so a table growing faster than its statistics cannot mislead a plan.
 3. An import that stopped half-way is finished by importing the file again. Its `ChargeImport`
    row keeps the counts and the first refused rows.
 """
@@ -40,14 +42,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from ledger import services as ledger
+from ledger.inputs import Charge
+from ledger.models import Account, AccountType
 from loanproject.core.db import execute_with_bound_parameters
 from loanproject.core.errors import Conflict, DomainError, NotFound
 
@@ -60,6 +64,7 @@ from ..models import (
     Driver,
     ImportedCharge,
     ImportedChargeStatus,
+    imported_charge_key,
 )
 from ..periods import is_business_date
 from .claims import apply_credit
@@ -215,7 +220,7 @@ def import_charges(
 @transaction.atomic
 def _write_chunk(record: ChargeImport, rows: list[ChargeRow], errors: list[RowError], *, created_by) -> None:
     inserted = _insert_rows(record, rows) if rows else []
-    matched = [charge_id for charge_id, driver_id in inserted if driver_id is not None]
+    matched = [MatchedCharge(*row) for row in inserted if row[1] is not None]
     booked = _book(record.kind, matched, created_by=created_by) if matched else 0
     current = ChargeImport.objects.select_for_update().get(pk=record.pk)
     room = MAX_LISTED_ERRORS - len(current.errors)
@@ -254,11 +259,12 @@ SELECT %(kind)b, s.external_id, s.charge_date, s.amount, s.description, s.plate,
   ) m ON true
  ORDER BY s.line
 ON CONFLICT (kind, external_id) DO NOTHING
-RETURNING id, driver_id
+RETURNING id, driver_id, external_id, charge_date, amount, description
 """
 
 
-def _insert_rows(record: ChargeImport, rows: list[ChargeRow]) -> list[tuple[int, int | None]]:
+def _insert_rows(record: ChargeImport, rows: list[ChargeRow]) -> list[tuple]:
+    """Store the rows not imported before, each with the driver it names (or none); returns them."""
     result = execute_with_bound_parameters(
         _INSERT_SQL,
         {
@@ -275,69 +281,84 @@ def _insert_rows(record: ChargeImport, rows: list[ChargeRow]) -> list[tuple[int,
             "licences": [row.licence for row in rows],
         },
     )
-    return [(charge_id, driver_id) for charge_id, driver_id in result or []]
+    return list(result or [])
 
 
 # --- Booking ------------------------------------------------------------------------------------
 
-_DRIVERS_WITHOUT_RECEIVABLE_SQL = """
-SELECT DISTINCT d.id, d.full_name FROM loans_importedcharge c JOIN loans_driver d ON d.id = c.driver_id
- WHERE c.id = ANY(%(ids)s)
-   AND NOT EXISTS (SELECT 1 FROM ledger_account a
-                    WHERE a.party_type = %(party_type)s AND a.party_id = d.id::text AND a.category = %(kind)s
-                      AND a.type = 'asset' AND a.currency = %(currency)s)
- ORDER BY d.id
-"""
-# A closed receivable takes no charge: the row stays in the queue with its driver.
-_STAGE_CHARGES_SQL = """
-INSERT INTO {charges} (idempotency_key, entry_date, due_date, description, reference, receivable_account_id, caller_id)
-SELECT 'loans.charge:' || c.kind || ':' || c.external_id, c.charge_date, c.charge_date,
-       left(c.kind || ' ' || c.external_id || CASE WHEN c.description <> '' THEN ': ' || c.description ELSE '' END, 255),
-       left(c.kind || ' ' || c.external_id, 100), a.id, c.id
-  FROM loans_importedcharge c
-  JOIN ledger_account a ON a.party_type = %(party_type)s AND a.party_id = c.driver_id::text AND a.category = c.kind
-                       AND a.type = 'asset' AND a.currency = %(currency)s AND a.is_active
- WHERE c.id = ANY(%(ids)s) AND c.status = 'unmatched' AND c.driver_id IS NOT NULL
- ORDER BY c.id
-"""
-_STAGE_CREDITS_SQL = """
-INSERT INTO {credits} (idempotency_key, account_id, amount)
-SELECT s.idempotency_key, %(payable)s, c.amount FROM {charges} s JOIN loans_importedcharge c ON c.id = s.caller_id
-"""
+
+@dataclass(frozen=True, slots=True)
+class MatchedCharge:
+    """A stored, unmatched charge with its driver, to book (as RETURNING gives it)."""
+
+    id: int
+    driver_id: int
+    external_id: str
+    charge_date: date
+    amount: Decimal
+    description: str
+
+
 _MARK_BOOKED_SQL = """
-UPDATE loans_importedcharge c SET status = 'booked', entry_id = s.entry_id, booked_at = %(now)s
-  FROM {charges} s WHERE c.id = s.caller_id AND s.booked
+UPDATE loans_importedcharge c SET status = 'booked', entry_id = b.entry_id, booked_at = %(now)b
+  FROM unnest(%(ids)b::bigint[], %(entry_ids)b::bigint[]) AS b(id, entry_id) WHERE c.id = b.id
 """
 
 
-def _book(kind: str, charge_ids: list[int], *, created_by: User | None) -> int:
-    """Book these charges (their driver set, still unmatched) set-based; returns how many."""
-    params: dict[str, Any] = {
-        "ids": charge_ids,
-        "party_type": DRIVER_PARTY_TYPE,
-        "kind": kind,
-        "currency": settings.LEDGER_CURRENCY,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_DRIVERS_WITHOUT_RECEIVABLE_SQL, params)
-        missing = cursor.fetchall()
+def _receivables(kind: str, driver_ids: set[int]) -> dict[int, tuple[int, bool]]:
+    """{driver id: (account id, active)} of the drivers' receivables of this kind (one index probe each)."""
+    rows = Account.objects.filter(
+        party_type=DRIVER_PARTY_TYPE,
+        party_id__in=[str(pk) for pk in driver_ids],
+        category=kind,
+        type=AccountType.ASSET,
+        currency=settings.LEDGER_CURRENCY,
+    ).values_list("party_id", "pk", "is_active")
+    return {int(party_id): (pk, is_active) for party_id, pk, is_active in rows}
+
+
+def _book(kind: str, matched: list[MatchedCharge], *, created_by: User | None) -> int:
+    """Book these charges (stored, unmatched, their driver found) in one set-based write through
+    the ledger; returns how many. A driver's closed receivable takes no charge: it stays queued."""
+    driver_ids = {charge.driver_id for charge in matched}
+    receivables = _receivables(kind, driver_ids)
+    missing = driver_ids - receivables.keys()
     if missing:
-        ledger.open_party_accounts(
-            parties=[(accounts.driver_party(driver_id), name) for driver_id, name in missing], category=kind
+        names = Driver.objects.filter(pk__in=missing).values_list("pk", "full_name")
+        ledger.open_party_accounts(parties=[(accounts.driver_party(pk), name) for pk, name in names], category=kind)
+        receivables.update(_receivables(kind, missing))
+    payable = accounts.tolls_and_fines_payable_account().pk
+    charges = {
+        imported_charge_key(kind, charge.external_id): (
+            charge.id,
+            Charge(
+                idempotency_key=imported_charge_key(kind, charge.external_id),
+                entry_date=charge.charge_date,
+                due_date=charge.charge_date,
+                description=f"{kind} {charge.external_id}" + (f": {charge.description}" if charge.description else ""),
+                receivable_account_id=receivables[charge.driver_id][0],
+                credits=((payable, charge.amount),),
+                reference=f"{kind} {charge.external_id}"[:100],
+            ),
         )
-    charges, credits = ledger.stage_charges()
-    with connection.cursor() as cursor:
-        cursor.execute(_STAGE_CHARGES_SQL.format(charges=charges), params)
-        if not cursor.rowcount:
-            return 0
-        cursor.execute(
-            _STAGE_CREDITS_SQL.format(charges=charges, credits=credits),
-            {"payable": accounts.tolls_and_fines_payable_account().pk},
-        )
-        booked, _ = ledger.post_staged_charges(source=CHARGE_SOURCE, created_by=created_by)
-        cursor.execute(_MARK_BOOKED_SQL.format(charges=charges), {"now": timezone.now()})
-    apply_credit(ledger.staged_parties_with_credit() if booked else [], created_by=created_by)
-    return booked
+        for charge in matched
+        if receivables[charge.driver_id][1]
+    }
+    if not charges:
+        return 0
+    posted = ledger.post_charges(
+        charges=[charge for _, charge in charges.values()], source=CHARGE_SOURCE, created_by=created_by
+    )
+    execute_with_bound_parameters(
+        _MARK_BOOKED_SQL,
+        {
+            "now": timezone.now(),
+            "ids": [charges[key][0] for key in posted],
+            "entry_ids": [booked.entry_id for booked in posted.values()],
+        },
+    )
+    apply_credit(ledger.staged_parties_with_credit() if posted else [], created_by=created_by)
+    return len(posted)
 
 
 # --- The queue ----------------------------------------------------------------------------------
@@ -356,7 +377,10 @@ def assign_imported_charge(*, charge_id: int, driver_id: int, assigned_by: User 
         raise DomainError("No such driver.", code="no_such_driver", fields={"driver": ["No such driver."]})
     charge.driver_id = driver_id
     charge.save(update_fields=["driver"])
-    if not _book(charge.kind, [charge.pk], created_by=assigned_by):
+    matched = MatchedCharge(
+        charge.pk, driver_id, charge.external_id, charge.charge_date, charge.amount, charge.description
+    )
+    if not _book(charge.kind, [matched], created_by=assigned_by):
         message = f"The driver's {charge.kind} account is closed to new postings."
         raise DomainError(message, code="account_inactive", fields={"driver": [message]})
     charge.refresh_from_db()

@@ -1,5 +1,6 @@
-"""Lease fees exactly once on real PostgreSQL: two runs at once, a run killed in a lease-fees
-chunk and finished by the recovery sweep. Transactional tests: every chunk really commits."""
+"""Lease fees and imported charges exactly once on real PostgreSQL: two runs (or imports) at
+once, a run killed in a lease-fees chunk and finished by the recovery sweep. Transactional tests:
+every chunk really commits."""
 
 from __future__ import annotations
 
@@ -113,3 +114,34 @@ def test_a_run_killed_in_a_lease_fees_chunk_leaves_nothing_half_done_and_the_swe
     assert list(PostingRunChunk.objects.filter(run=run).values_list("recovered", flat=True)) == [False, True, True]
     assert_each_lease_billed_once(9)
     assert services.post_weekly_installments(**WEEK).lease_fees == 0
+
+
+def test_two_imports_of_one_file_at_once_book_each_charge_once():
+    """The second import's insert waits on the first's uncommitted rows (the unique (kind,
+    external id)), then finds them duplicates."""
+    import io
+
+    from loans.models import ImportedCharge
+
+    lease = LeaseFactory(vehicle_plate="T123456C")
+    text = "external_id,date,plate,amount\n" + "".join(
+        f"EZ-{index},2026-01-05,{'T123456C' if index % 4 else 'NOBODY'},{index}.50\n" for index in range(1, 41)
+    )
+
+    def run():
+        return services.import_charges(
+            kind="EZPASS", rows=services.read_csv("EZPASS", io.BytesIO(text.encode())), chunk_size=7
+        )
+
+    first, second = run_together(run, run)
+
+    assert not isinstance(first, Exception) and not isinstance(second, Exception), (first, second)
+    assert first.booked + second.booked == 30 and first.unmatched + second.unmatched == 10
+    assert first.duplicates + second.duplicates == 40
+    assert ImportedCharge.objects.count() == 40
+    entries = JournalEntry.objects.filter(source="loans.charge")
+    assert entries.count() == 30 == ImportedCharge.objects.filter(status="booked").count()
+    assert OpenItem.objects.filter(entry__in=entries, account__party_id=str(lease.driver_id)).count() == 30
+    assert OpenItem.objects.filter(entry__in=entries).aggregate(total=Sum("amount"))["total"] == sum(
+        Decimal(f"{index}.50") for index in range(1, 41) if index % 4
+    )
