@@ -133,6 +133,11 @@ class Lease(models.Model):
                 condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")), name="lease_ends_after_start"
             ),
         ]
+        indexes = [
+            # Imported tolls, tickets and violations find their lease by plate or medallion.
+            models.Index(fields=["vehicle_plate"], name="lease_plate_idx"),
+            models.Index(fields=["medallion_number"], name="lease_medallion_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Lease {self.lease_number} (medallion {self.medallion_number})"
