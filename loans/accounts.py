@@ -12,6 +12,9 @@ CASH = ("1000", "Cash at bank", AccountType.ASSET)
 LOANS_PRINCIPAL = ("1300", "Driver loans principal not yet billed", AccountType.ASSET)
 INTEREST_INCOME = ("4100", "Driver loan interest income", AccountType.INCOME)
 ORIGINATION_FEE_INCOME = ("4300", "Loan origination fee income", AccountType.INCOME)
+LEASE_INCOME = ("4400", "Lease income", AccountType.INCOME)
+TOLLS_AND_FINES_PAYABLE = ("2100", "Tolls and fines payable", AccountType.LIABILITY)
+OTHER_INCOME = ("4900", "Other income", AccountType.INCOME)
 
 
 def _open(spec: tuple[str, str, str]) -> Account:
@@ -34,6 +37,19 @@ def interest_income_account() -> Account:
 
 def origination_fee_income_account() -> Account:
     return _open(ORIGINATION_FEE_INCOME)
+
+
+def lease_income_account() -> Account:
+    return _open(LEASE_INCOME)
+
+
+def tolls_and_fines_payable_account() -> Account:
+    """What the drivers' tolls and tickets are owed to the authorities: paying them is Dr 2100 / Cr 1000."""
+    return _open(TOLLS_AND_FINES_PAYABLE)
+
+
+def other_income_account() -> Account:
+    return _open(OTHER_INCOME)
 
 
 def driver_party(driver: Driver | int) -> Party:

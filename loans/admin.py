@@ -129,9 +129,20 @@ class DriverAdmin(
     ordering = ["full_name", "id"]
     autocomplete_fields = ["customer"]
     inlines = [LeaseInline]
+    actions = ["add_adjustment"]
 
     def get_inlines(self, request, obj):
         return self.inlines if obj else []
+
+    @admin.action(description="Add a MISC charge or credit to the selected driver", permissions=["add_adjustment"])
+    def add_adjustment(self, request, queryset):
+        """Opens the adjustment form for the (first) selected driver."""
+        driver = queryset.order_by("pk").first()
+        query = urlencode({"driver": driver.pk if driver else ""})
+        return HttpResponseRedirect(reverse("admin:loans_driveradjustment_add") + "?" + query)
+
+    def has_add_adjustment_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("loans.add_driveradjustment")
 
     def get_readonly_fields(self, request, obj=None):
         return ["tlc_license_number"] if obj else []
@@ -148,6 +159,7 @@ class LeaseForm(ServiceModelForm):
             "vehicle_plate",
             "start_date",
             "end_date",
+            "weekly_fee",
         ]
 
     def call_service(self) -> Lease:
@@ -160,7 +172,15 @@ class LeaseForm(ServiceModelForm):
 @admin.register(Lease)
 class LeaseAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = LeaseForm
-    list_display = ["lease_number", "driver", "medallion_number", "vehicle_plate", "start_date", "end_date"]
+    list_display = [
+        "lease_number",
+        "driver",
+        "medallion_number",
+        "vehicle_plate",
+        "weekly_fee",
+        "start_date",
+        "end_date",
+    ]
     list_select_related = ["driver"]
     search_routes = [
         Exact("lease_number", as_identifier),
@@ -768,6 +788,8 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
         "failed",
         "locked",
         "total_amount",
+        "lease_fees",
+        "lease_fee_amount",
         "recovered",
     ]
     list_filter = [NeededRecoveryFilter]
@@ -789,6 +811,9 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
         "locked",
         "total_amount",
         "errors",
+        "lease_fees",
+        "lease_fee_amount",
+        "lease_fees_failed",
         "loan_ids",
         "recovered_at",
         "chunks_recovered",
@@ -819,6 +844,9 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
     locked = _figure("locked", "Locked")
     total_amount = _figure("total_amount", "Total amount")
     errors = _figure("errors", "Errors")
+    lease_fees = _figure("lease_fees", "Lease fees")
+    lease_fee_amount = _figure("lease_fee_amount", "Lease fee amount")
+    lease_fees_failed = _figure("lease_fees_failed", "Lease fees not billed")
 
     @admin.display(description="Recovered", boolean=True)
     def recovered(self, obj: InstallmentPostingRun) -> bool:
@@ -831,4 +859,5 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
         return super().response_post_save_add(request, obj)
 
 
-from . import delinquency_admin  # noqa: E402, F401  (registers the delinquency classes' admin)
+# The screens of other concerns, in their own modules (importing them registers them).
+from . import charges_admin, delinquency_admin  # noqa: E402, F401

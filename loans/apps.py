@@ -7,7 +7,14 @@ class LoansConfig(AppConfig):
     # The sources of the journal entries loans books (models.POSTING_SOURCE, DISBURSEMENT_SOURCE,
     # ORIGINATION_FEE_SOURCE),
     # offered by the ledger admin's source filter.
-    journal_sources = ("loans.installment", "loans.disbursement", "loans.origination_fee")
+    journal_sources = (
+        "loans.installment",
+        "loans.disbursement",
+        "loans.origination_fee",
+        "loans.lease",
+        "loans.charge",
+        "loans.adjustment",
+    )
 
     def ready(self) -> None:
         # Register the Celery tasks in every process, so that in-process (eager) outbox delivery

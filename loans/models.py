@@ -39,10 +39,25 @@ Invariants:
   transaction takes it first; a killed worker's lock goes with its connection). The recovery
   sweep posts the unfinished chunks nobody holds of runs that made no progress for a while, and
   marks what it did: `recovered` on each chunk it finished, `recovered_at` on the run.
+- A lease's weekly fee (`weekly_fee` >= 0, CHECK) is billed by the same runs, in lease-fees
+  chunks (ranges of lease ids) beside the installment chunks, through the same set-based ledger
+  staging: once per lease and week, by the entry's unique key "loans.lease:<id>:<week start>"
+  and the unique (lease, week) `LeaseCharge` row written with it. A lease is billed for a week
+  when its fee is positive and it runs on at least one day of the week; a run limited to some
+  loans bills no lease fees. A lease whose fee cannot be billed gets a `LeaseFeeFailure` row.
+- An imported toll, parking violation or TLC ticket (`ImportedCharge`) exists once per (kind,
+  external id) (unique): importing a file again books nothing twice. It is `booked` if and only
+  if it has its entry (CHECK), whose key "loans.charge:<kind>:<external id>" is unique in the
+  ledger; an unmatched one waits in the queue until staff assign its driver. Each import is a
+  `ChargeImport` row whose counts add up once finished (CHECK). Imports are bulk: no audit row per
+  charge (the import row and the entry are the record); charges resolved by hand are audited.
+- A `DriverAdjustment` (MISC charge or credit) has a positive amount, a non-blank reason (CHECKs)
+  and its one entry.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -63,6 +78,9 @@ DRIVER_PARTY_TYPE = "loans.driver"
 POSTING_SOURCE = "loans.installment"
 DISBURSEMENT_SOURCE = "loans.disbursement"
 ORIGINATION_FEE_SOURCE = "loans.origination_fee"
+LEASE_FEE_SOURCE = "loans.lease"
+CHARGE_SOURCE = "loans.charge"  # imported tolls, parking and TLC tickets
+ADJUSTMENT_SOURCE = "loans.adjustment"  # MISC charges and credits staff add
 
 
 class DriverStatus(models.TextChoices):
@@ -115,15 +133,25 @@ class Lease(models.Model):
     vehicle_plate = models.CharField(max_length=10, blank=True)
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
+    weekly_fee = MoneyField(
+        default=Decimal("0.00"),
+        help_text="Billed by the weekly posting for every week the lease runs (0: nothing is billed).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-start_date", "id"]
         constraints = [
             models.UniqueConstraint(fields=["lease_number"], name="lease_number_unique"),
+            models.CheckConstraint(condition=Q(weekly_fee__gte=0), name="lease_weekly_fee_not_negative"),
             models.CheckConstraint(
                 condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")), name="lease_ends_after_start"
             ),
+        ]
+        indexes = [
+            # Imported tolls, tickets and violations find their lease by plate or medallion.
+            models.Index(fields=["vehicle_plate"], name="lease_plate_idx"),
+            models.Index(fields=["medallion_number"], name="lease_medallion_idx"),
         ]
 
     def __str__(self) -> str:
@@ -444,6 +472,9 @@ class InstallmentPostingRun(models.Model):
     chunks_done: int
     planned_done: int
     chunks_recovered: int
+    lease_fees: int
+    lease_fee_amount: Decimal
+    lease_fees_failed: int
     error_rows: list[PostingFailure]
 
     # Derived from those annotations (no query).
@@ -471,8 +502,16 @@ class InstallmentPostingRun(models.Model):
         ]
 
 
+class ChunkKind(models.TextChoices):
+    INSTALLMENTS = "installments", "Installments"
+    LEASE_FEES = "lease_fees", "Lease fees"
+
+
 class PostingRunChunk(models.Model):
     """A chunk of a run: its bounds and whether it is done.
+
+    An installments chunk is a range of (due date, id) of installments; a lease-fees chunk a
+    range of lease ids (its dates are the run's week start).
 
     Created with the run (its plan); `finished_at` is set in the transaction that posts the
     chunk's last installment. A chunk delivered again (Celery acks late) finds its row finished
@@ -480,6 +519,7 @@ class PostingRunChunk(models.Model):
     """
 
     run = models.ForeignKey(InstallmentPostingRun, on_delete=models.PROTECT, related_name="chunks")
+    kind = models.CharField(max_length=12, choices=ChunkKind.choices, default=ChunkKind.INSTALLMENTS)
     first_due = models.DateField()
     first_id = models.PositiveBigIntegerField()
     next_due = models.DateField(null=True, blank=True, help_text="Where the next chunk starts; empty: the last chunk.")
@@ -489,9 +529,10 @@ class PostingRunChunk(models.Model):
     recovered = models.BooleanField(default=False, help_text="Finished by the recovery sweep, not by its queued task.")
 
     class Meta:
-        ordering = ["run_id", "first_due", "first_id"]
+        ordering = ["run_id", "kind", "first_due", "first_id"]
         constraints = [
-            models.UniqueConstraint(fields=["run", "first_id"], name="posting_run_chunk_once"),
+            models.UniqueConstraint(fields=["run", "kind", "first_id"], name="posting_run_chunk_once"),
+            models.CheckConstraint(condition=Q(kind__in=ChunkKind.values), name="posting_run_chunk_kind_known"),
             models.CheckConstraint(
                 condition=Q(next_due__isnull=True, next_id__isnull=True)
                 | Q(next_due__isnull=False, next_id__isnull=False),
@@ -500,7 +541,8 @@ class PostingRunChunk(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Run #{self.run_id} chunk from installment {self.first_id}"
+        what = "installment" if self.kind == ChunkKind.INSTALLMENTS else "lease"
+        return f"Run #{self.run_id} chunk from {what} {self.first_id}"
 
 
 class Installment(models.Model):
@@ -608,6 +650,204 @@ class PostingFailure(models.Model):
         return f"Run #{self.run_id}: installment {self.installment_id} {'locked' if self.locked else 'failed'}"
 
 
+def lease_fee_key(lease_id: int, week_start: date) -> str:
+    """The lease fee's journal entry idempotency key: one charge per lease and week."""
+    return f"loans.lease:{lease_id}:{week_start.isoformat()}"
+
+
+class LeaseCharge(models.Model):
+    """A lease's weekly fee billed for one week: one row per lease and week (unique), written in
+    the transaction that books its entry (key "loans.lease:<lease id>:<week start>")."""
+
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="charges", db_index=False)
+    week_start = models.DateField(help_text="The Sunday of the week billed.")
+    amount = MoneyField()
+    entry = models.OneToOneField("ledger.JournalEntry", on_delete=models.PROTECT, related_name="+")
+    posting_run = models.ForeignKey(
+        InstallmentPostingRun, on_delete=models.PROTECT, related_name="lease_charges", db_index=False
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-week_start", "lease_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["lease", "week_start"], name="lease_charge_once_per_week"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="lease_charge_amount_positive"),
+            models.CheckConstraint(condition=Q(week_start__week_day=1), name="lease_charge_week_starts_sunday"),
+        ]
+        indexes = [
+            # A run's figures: its lease charges counted and summed from the index alone.
+            models.Index(fields=["posting_run"], include=["amount"], name="lease_charge_run_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"Lease {self.lease_id} week of {self.week_start}: {self.amount}"
+
+
+class LeaseFeeFailure(models.Model):
+    """A lease whose fee a run could not bill (e.g. the driver's LEASE account is closed): one row
+    per run and lease; running the week again bills it once the cause is fixed."""
+
+    run = models.ForeignKey(InstallmentPostingRun, on_delete=models.PROTECT, related_name="lease_failures")
+    lease = models.ForeignKey(Lease, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False)
+    message = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["run_id", "lease_id"]
+        constraints = [models.UniqueConstraint(fields=["run", "lease"], name="lease_fee_failure_once_per_run")]
+
+    def __str__(self) -> str:
+        return f"Run #{self.run_id}: lease {self.lease_id} not billed"
+
+
+class ChargeKind(models.TextChoices):
+    """What a file of charges holds; each kind is billed in the ledger category of the same name."""
+
+    EZPASS = "EZPASS", "EZPass toll"
+    PVB = "PVB", "PVB parking violation"
+    TLC = "TLC", "TLC ticket"
+
+
+class ChargeImport(models.Model):
+    """One import of a file of charges: what it read, booked, queued, found already imported and
+    refused (the event row of the bulk path; its first refused rows with their line)."""
+
+    kind = models.CharField(max_length=6, choices=ChargeKind.choices)
+    source_name = models.CharField(max_length=255, blank=True, help_text="File name or API request.")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rows_read = models.PositiveIntegerField(default=0)
+    booked = models.PositiveIntegerField(default=0)
+    unmatched = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(
+        default=list, blank=True, help_text='The first refused rows: [{"line": n, "errors": [...]}].'
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=ChargeKind.values), name="charge_import_kind_known"),
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True)
+                | Q(rows_read=F("booked") + F("unmatched") + F("duplicates") + F("rejected")),
+                name="charge_import_counts_add_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} import #{self.pk}"
+
+
+class ImportedChargeStatus(models.TextChoices):
+    UNMATCHED = "unmatched", "Unmatched (in the queue)"
+    BOOKED = "booked", "Booked"
+
+
+class ImportedCharge(models.Model):
+    """A toll, parking violation or TLC ticket read from a file: once per (kind, external id).
+
+    Booked (Dr the driver's receivable of its kind, Cr 2100 tolls and fines payable; one open
+    item; entry key "loans.charge:<kind>:<external id>") when its plate, medallion or licence
+    names one driver; otherwise kept `unmatched`: the queue staff resolve by assigning a driver.
+    """
+
+    kind = models.CharField(max_length=6, choices=ChargeKind.choices)
+    external_id = models.CharField(
+        max_length=64, help_text="The authority's id: transaction, summons or ticket number."
+    )
+    charge_date = models.DateField()
+    amount = MoneyField()
+    description = models.CharField(max_length=200, blank=True)
+    plate = models.CharField(max_length=10, blank=True)
+    medallion = models.CharField(max_length=10, blank=True)
+    licence = models.CharField("TLC licence", max_length=20, blank=True)
+    status = models.CharField(
+        max_length=10, choices=ImportedChargeStatus.choices, default=ImportedChargeStatus.UNMATCHED
+    )
+    driver = models.ForeignKey(Driver, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    entry = models.OneToOneField(
+        "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    charge_import = models.ForeignKey(
+        ChargeImport, on_delete=models.PROTECT, null=True, blank=True, related_name="charges", db_index=False
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    booked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-charge_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "external_id"], name="imported_charge_once_per_external_id"),
+            models.CheckConstraint(condition=Q(kind__in=ChargeKind.values), name="imported_charge_kind_known"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="imported_charge_amount_positive"),
+            models.CheckConstraint(condition=~Q(external_id=""), name="imported_charge_external_id_not_blank"),
+            models.CheckConstraint(
+                condition=(
+                    Q(status=ImportedChargeStatus.BOOKED)
+                    & Q(driver__isnull=False)
+                    & Q(entry__isnull=False)
+                    & Q(booked_at__isnull=False)
+                )
+                | (Q(status=ImportedChargeStatus.UNMATCHED) & Q(entry__isnull=True)),
+                name="imported_charge_booked_iff_entry",
+            ),
+        ]
+        indexes = [
+            # The queue staff work through, oldest first.
+            models.Index(
+                fields=["charge_date", "id"],
+                name="imported_charge_queue_idx",
+                condition=Q(status=ImportedChargeStatus.UNMATCHED),
+            ),
+            models.Index(fields=["charge_import"], name="imported_charge_import_idx"),
+            models.Index(fields=["driver", "charge_date"], name="imported_charge_driver_idx"),
+        ]
+        permissions = [("import_charges", "Can import tolls, parking and TLC tickets")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.external_id}: {self.amount}"
+
+
+def imported_charge_key(kind: str, external_id: str) -> str:
+    return f"loans.charge:{kind}:{external_id}"
+
+
+class AdjustmentKind(models.TextChoices):
+    CHARGE = "charge", "MISC charge"
+    CREDIT = "credit", "Credit"
+
+
+class DriverAdjustment(models.Model):
+    """A MISC charge (Dr the driver's MISC receivable, Cr 4900 other income; one open item) or a
+    credit (Dr 4900, Cr the driver's credit, which pays open items in allocation order) that staff
+    add, with the reason (required, CHECK). Its entry's key is "loans.adjustment:<id>"."""
+
+    driver = models.ForeignKey(Driver, on_delete=models.PROTECT, related_name="adjustments")
+    kind = models.CharField(max_length=6, choices=AdjustmentKind.choices)
+    amount = MoneyField()
+    reason = models.CharField(max_length=255)
+    effective_on = models.DateField()
+    entry = models.OneToOneField("ledger.JournalEntry", on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=AdjustmentKind.values), name="driver_adjustment_kind_known"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="driver_adjustment_amount_positive"),
+            models.CheckConstraint(condition=~Q(reason__regex=r"^\s*$"), name="driver_adjustment_reason_given"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} for driver {self.driver_id}"
+
+
 # Delinquency has its own module (its invariants are there); imported here so Django finds it.
 from .delinquency_models import DelinquencyClass, LoanDelinquency, LoanDelinquencyChange  # noqa: E402, F401
 
@@ -618,3 +858,5 @@ audit.register(DriverLoan)
 audit.register(Installment)
 audit.register(InstallmentPostingRun)
 audit.register(DelinquencyClass)
+audit.register(ImportedCharge)
+audit.register(DriverAdjustment)

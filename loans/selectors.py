@@ -36,11 +36,14 @@ from loanproject.core.money import ZERO, to_cents
 
 from .models import (
     DRIVER_PARTY_TYPE,
+    ChunkKind,
     Driver,
     DriverLoan,
     Installment,
     InstallmentPostingRun,
     InstallmentStatus,
+    LeaseCharge,
+    LeaseFeeFailure,
     LoanDelinquency,
     LoanDelinquencyChange,
     LoanProduct,
@@ -83,10 +86,12 @@ def posting_runs() -> QuerySet[InstallmentPostingRun]:
     """Runs with who started them and what they did, counted from rows in the same query (and
     their first errors in one more): `posted` and `total_amount` from the installments linked to
     the run, `failed` and `locked` from its failures, `chunks_done`, `planned_done` (the
-    installments its finished chunks planned) and `chunks_recovered` (how many the recovery sweep
+    installments its finished chunks planned), `lease_fees`, `lease_fee_amount` (its LeaseCharge
+    rows), `lease_fees_failed` and `chunks_recovered` (how many the recovery sweep
     posted) from its chunks; the model derives `processed` and `skipped` from them."""
     chunks, failures = PostingRunChunk.objects.all(), PostingFailure.objects.all()
     finished = chunks.filter(finished_at__isnull=False)
+    finished_installments = finished.filter(kind=ChunkKind.INSTALLMENTS)
     errors = failures.filter(locked=False).select_related("installment__loan").order_by("installment_id")
     return (
         InstallmentPostingRun.objects.select_related("started_by")
@@ -98,8 +103,13 @@ def posting_runs() -> QuerySet[InstallmentPostingRun]:
             failed=_per_run(failures.filter(locked=False), Count("pk")),
             locked=_per_run(failures.filter(locked=True), Count("pk")),
             chunks_done=_per_run(finished, Count("pk")),
-            planned_done=_per_run(finished, Sum("planned")),
+            planned_done=_per_run(finished_installments, Sum("planned")),
             chunks_recovered=_per_run(chunks.filter(recovered=True), Count("pk")),
+            lease_fees=_per_run(LeaseCharge.objects.all(), Count("pk"), link="posting_run"),
+            lease_fee_amount=_per_run(
+                LeaseCharge.objects.all(), Sum("amount"), link="posting_run", default=Value(ZERO, MONEY)
+            ),
+            lease_fees_failed=_per_run(LeaseFeeFailure.objects.all(), Count("pk")),
         )
         .prefetch_related(Prefetch("failures", queryset=errors[:MAX_LISTED_ERRORS], to_attr="error_rows"))
     )

@@ -5,7 +5,7 @@ booked. Entries are append-only: a mistake is corrected with `reverse_entry`, ne
 """
 
 from ..sources import CREDIT_SOURCE, MANUAL_SOURCE, PAYMENT_SOURCE, REVERSAL_SOURCE, REVERSIBLE_IN_LEDGER
-from .accounts import open_account, open_party_account, party_account_code, set_account_active
+from .accounts import open_account, open_party_account, open_party_accounts, party_account_code, set_account_active
 from .entries import (
     EntryAlreadyBooked,
     post_charges,
@@ -31,6 +31,7 @@ __all__ = [
     "apply_party_credit",
     "open_account",
     "open_party_account",
+    "open_party_accounts",
     "party_account_code",
     "post_charges",
     "post_entry",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
@@ -60,6 +62,31 @@ def open_party_account(
     except IntegrityError:  # opened concurrently: use theirs
         account = Account.objects.get(**lookup)
     return account
+
+
+@transaction.atomic
+def open_party_accounts(
+    *, parties: Sequence[tuple[Party, str]], category: str, type: str = AccountType.ASSET, currency: str | None = None
+) -> None:
+    """Open, in one statement, the accounts of a category that these (party, name) pairs lack
+    (a batch job's receivables). Accounts that exist (or are opened concurrently) are kept. Bulk-created: no audit-log row per account (the entries booked on them are the record)."""
+    currency = currency or settings.LEDGER_CURRENCY
+    label = Category(category).label if category else "credit"
+    accounts = [
+        Account(
+            code=party_account_code(party=party, category=category, type=type, currency=currency),
+            name=(name or f"{party}")[:150] + f" {label}",
+            type=type,
+            currency=currency,
+            party_type=party.type,
+            party_id=party.id,
+            category=category,
+        )
+        for party, name in parties
+    ]
+    for account in accounts[:1]:  # one is enough to check the fields every one shares
+        validate_fields(account)
+    Account.objects.bulk_create(accounts, ignore_conflicts=True, batch_size=1000)
 
 
 @transaction.atomic

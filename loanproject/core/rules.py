@@ -110,6 +110,9 @@ REFUSALS: dict[str, Refusal] = {
         "An origination fee is none (amount and percent 0), flat (a positive amount, percent 0) or a percent "
         "(above 0 and up to 100, amount 0).",
     ),
+    "lease_weekly_fee_not_negative": Refusal("weekly_fee", "The weekly fee cannot be negative."),
+    "driver_adjustment_reason_given": Refusal("reason", "Give the reason."),
+    "driver_adjustment_amount_positive": Refusal("amount", "The amount must be positive."),
 }
 
 

@@ -77,6 +77,11 @@ STAFF_ROLES: dict[str, list[str]] = {
         # The delinquency classes (ranges of days past due).
         "loans.add_delinquencyclass",
         "loans.change_delinquencyclass",
+        # The driver's charges: import toll, parking and TLC files, resolve the unmatched queue,
+        # add MISC charges and credits.
+        "loans.import_charges",
+        "loans.change_importedcharge",
+        "loans.add_driveradjustment",
         "ledger.view_*",
         "ledger.record_payment",
         "ledger.reverse_entry",

@@ -201,6 +201,9 @@ class PostingResultSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     dry_run = serializers.BooleanField()
     finished = serializers.BooleanField()
+    lease_fees = serializers.IntegerField(help_text="Leases whose weekly fee the run billed (or would bill).")
+    lease_fee_amount = money()
+    lease_fees_failed = serializers.IntegerField(help_text="Leases whose fee could not be billed.")
 
 
 class PostingRunSerializer(serializers.ModelSerializer):
@@ -220,6 +223,9 @@ class PostingRunSerializer(serializers.ModelSerializer):
     )
     total_amount = money(read_only=True)
     errors = serializers.ListField(child=serializers.DictField(), read_only=True)  # type: ignore[assignment]  # the answer's field is named so
+    lease_fees = serializers.IntegerField(read_only=True)
+    lease_fee_amount = money(read_only=True)
+    lease_fees_failed = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = InstallmentPostingRun
@@ -241,6 +247,9 @@ class PostingRunSerializer(serializers.ModelSerializer):
             "locked",
             "total_amount",
             "errors",
+            "lease_fees",
+            "lease_fee_amount",
+            "lease_fees_failed",
             "loan_ids",
             "recovered_at",
             "chunks_recovered",

@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from .charges import ChargeImportView, DriverAdjustmentView, ImportedChargeViewSet
 from .statements import DriverStatementView
 from .views import (
     DriverPaymentReversalView,
@@ -17,6 +18,7 @@ router = SimpleRouter()
 router.register("loans", LoanViewSet, basename="loan")
 router.register("loan-products", LoanProductViewSet, basename="loan-product")
 router.register("loan-posting-runs", PostingRunViewSet, basename="loan-posting-run")
+router.register("driver-charges", ImportedChargeViewSet, basename="driver-charge")
 
 urlpatterns = [
     path("loans/postings/", PostingView.as_view(), name="loan-postings"),
@@ -24,6 +26,8 @@ urlpatterns = [
     path("loans/reports/<slug:name>/exports/", ReportExportView.as_view(), name="loan-report-exports"),
     path("drivers/<int:driver_id>/payments/", DriverPaymentView.as_view(), name="driver-payments"),
     path("drivers/<int:driver_id>/statement/", DriverStatementView.as_view(), name="driver-statement"),
+    path("drivers/<int:driver_id>/adjustments/", DriverAdjustmentView.as_view(), name="driver-adjustments"),
+    path("driver-charges/imports/", ChargeImportView.as_view(), name="driver-charge-imports"),
     path(
         "drivers/<int:driver_id>/payments/<int:entry_id>/reversal/",
         DriverPaymentReversalView.as_view(),

@@ -1,6 +1,8 @@
 """Every state change of drivers, leases, loan products, loans, postings and driver payments."""
 
+from .adjustments import add_driver_adjustment
 from .approvals import request_driver_payment_reversal, request_installment_posting_reversal
+from .charge_imports import assign_imported_charge, import_charges, read_csv
 from .delinquency import Classified, classify_delinquency, classify_driver_loans, classify_loans, save_delinquency_class
 from .drivers import DriverData, register_driver, register_lease, update_driver
 from .loans import (
@@ -45,6 +47,8 @@ __all__ = [
     "PostingChunk",
     "PostingResult",
     "RecoveryResult",
+    "add_driver_adjustment",
+    "assign_imported_charge",
     "book_application_as_loan",
     "bookable_product",
     "cancel_loan",
@@ -54,6 +58,7 @@ __all__ = [
     "close_settled_loans",
     "create_driver_loan",
     "current_product",
+    "import_charges",
     "open_posting_run",
     "post_installment_chunk",
     "post_weekly_installments",
@@ -61,6 +66,7 @@ __all__ = [
     "preview_posting",
     "publish_loan_product",
     "quote_loan",
+    "read_csv",
     "record_driver_payment",
     "recover_stalled_posting_runs",
     "register_driver",

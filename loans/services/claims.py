@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.utils import timezone
@@ -29,6 +30,9 @@ from ..models import DRIVER_PARTY_TYPE, POSTING_SOURCE, InstallmentPostingRun
 from ..periods import business_today
 from .loans import close_settled_loans
 from .targets import PostingChunk
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ def post_claimed(
         posted, amount = ledger.post_staged_charges(source=POSTING_SOURCE, created_by=run.started_by)
         cursor.execute(_MARK_STAGED_POSTED_SQL.format(charges=charges), {"now": timezone.now(), "run": run.pk})
     increment_after_commit(INSTALLMENTS_POSTED, posted)
-    _apply_credit(ledger.staged_parties_with_credit() if posted else [], run=run)
+    apply_credit(ledger.staged_parties_with_credit() if posted else [], created_by=run.started_by)
     return Booked(claimed=claimed, posted=posted, amount=amount)
 
 
@@ -162,8 +166,9 @@ def _sql_target(
 # --- Credit ----------------------------------------------------------------------------------------
 
 
-def _apply_credit(parties: list[tuple[Party, str]], *, run: InstallmentPostingRun) -> None:
-    """A driver who paid ahead holds credit: it pays the items just posted, and may settle loans.
+def apply_credit(parties: list[tuple[Party, str]], *, created_by: User | None) -> None:
+    """A driver who paid ahead holds credit: it pays the items just posted (installments, lease
+    fees, imported charges), and may settle loans.
 
     Found with one query per batch (most drivers hold none). Locks: installments (the claim), then
     the credit account and open items (the ledger), then loans: the order every other writer
@@ -173,7 +178,7 @@ def _apply_credit(parties: list[tuple[Party, str]], *, run: InstallmentPostingRu
         if party.type != DRIVER_PARTY_TYPE:
             continue
         applied = ledger.apply_party_credit(
-            party=party, currency=currency, applied_on=business_today(), created_by=run.started_by
+            party=party, currency=currency, applied_on=business_today(), created_by=created_by
         )
         if applied is not None:
             close_settled_loans(driver_id=int(party.id))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from django.db import transaction
 
 from applications.models import Customer
 from loanproject.core.errors import Conflict, NotFound
+from loanproject.core.money import ZERO
 from loanproject.core.rules import validated_save
 
 from ..models import Driver, DriverStatus, Lease
@@ -77,7 +79,9 @@ def register_lease(
     end_date: date | None = None,
     vehicle_vin: str = "",
     vehicle_plate: str = "",
+    weekly_fee: Decimal = ZERO,
 ) -> Lease:
+    """A driver's lease; `weekly_fee` (>= 0) is billed by the weekly posting for each week it runs."""
     try:
         driver = Driver.objects.get(pk=driver_id)
     except Driver.DoesNotExist:
@@ -90,6 +94,7 @@ def register_lease(
         end_date=end_date,
         vehicle_vin=vehicle_vin.strip().upper(),
         vehicle_plate=vehicle_plate.strip().upper(),
+        weekly_fee=weekly_fee,
     )
     validated_save(lease, force_insert=True)
     return lease

@@ -1,6 +1,11 @@
 """The weekly posting: every due, unposted installment of an active loan becomes one balanced
 journal entry (Dr the driver's LOANS receivable; Cr principal not yet billed, Cr interest income)
-and one open item, exactly once.
+and one open item, exactly once; and every running lease's weekly fee becomes one (Dr the
+driver's LEASE receivable; Cr 4400 lease income), exactly once per lease and week.
+
+Lease fees ride the same runs: the plan records lease-fees chunks (ranges of lease ids) after the
+installment chunks, and a lease-fees chunk goes through the same record lock, delivery, recovery
+and one-by-one fallback as an installment chunk; lease_fees.py books it set-based like claims.py.
 
 Why the services of this module are not one atomic block each, unlike the house rule: a run
 posts up to a million installments. `open_posting_run` commits the run and its plan before any
@@ -49,7 +54,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -71,10 +76,10 @@ from ..metrics import (
     POSTING_RUN_SECONDS,
     POSTING_RUNS_RECOVERED,
 )
-from ..models import Installment, InstallmentPostingRun, PostingFailure, PostingRunChunk
+from ..models import Installment, InstallmentPostingRun, Lease, LeaseFeeFailure, PostingFailure, PostingRunChunk
 from ..periods import validate_week
-from . import claims
-from .targets import PostingChunk, due_installments, plan_chunks
+from . import claims, lease_fees
+from .targets import PostingChunk, billable_leases, due_installments, plan_chunks, plan_lease_chunks
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -127,10 +132,14 @@ class PostingResult:
     errors: list[dict] = field(default_factory=list)
     dry_run: bool = False
     finished: bool = True
+    # The leases' weekly fees billed by the run (or, in a dry run, to bill) and those it could not.
+    lease_fees: int = 0
+    lease_fee_amount: Decimal = ZERO
+    lease_fees_failed: int = 0
 
     @property
     def success(self) -> bool:
-        return self.failed == 0 and self.locked == 0
+        return self.failed == 0 and self.locked == 0 and self.lease_fees_failed == 0
 
     @classmethod
     def of_run(cls, run_id: int) -> PostingResult:
@@ -148,6 +157,9 @@ class PostingResult:
             total_amount=run.total_amount,
             errors=run.errors,
             finished=run.is_finished,
+            lease_fees=run.lease_fees,
+            lease_fee_amount=run.lease_fee_amount,
+            lease_fees_failed=run.lease_fees_failed,
         )
 
     def as_dict(self) -> dict:
@@ -165,6 +177,9 @@ class PostingResult:
             "success": self.success,
             "dry_run": self.dry_run,
             "finished": self.finished,
+            "lease_fees": self.lease_fees,
+            "lease_fee_amount": str(self.lease_fee_amount),
+            "lease_fees_failed": self.lease_fees_failed,
         }
 
 
@@ -195,12 +210,21 @@ def preview_posting(*, period_start: date, period_end: date, loan_ids: Sequence[
     totals = due_installments(period_end=period_end, loan_ids=loan_ids).aggregate(
         count=Coalesce(Sum(Value(1)), 0), amount=Coalesce(Sum("amount"), Value(ZERO))
     )
+    fees: dict[str, Any] = (
+        billable_leases(period_start=period_start, period_end=period_end).aggregate(
+            count=Coalesce(Sum(Value(1)), 0), amount=Coalesce(Sum("weekly_fee"), Value(ZERO))
+        )
+        if loan_ids is None
+        else {"count": 0, "amount": ZERO}
+    )
     return PostingResult(
         period_start=period_start,
         period_end=period_end,
         processed=totals["count"],
         total_amount=to_cents(totals["amount"]),
         dry_run=True,
+        lease_fees=fees["count"],
+        lease_fee_amount=to_cents(fees["amount"]),
     )
 
 
@@ -215,11 +239,15 @@ def open_posting_run(
     started_by: User | None = None,
     loan_ids: Sequence[int] | None = None,
 ) -> tuple[InstallmentPostingRun, list[PostingChunk]]:
-    """Record a run and plan its chunks (committed at once, before any chunk runs)."""
+    """Record a run and plan its chunks (committed at once, before any chunk runs): the due
+    installments' chunks, then the lease-fees chunks of the week (none for a run limited to some
+    loans)."""
     validate_week(period_start, period_end)
     chunk_size = chunk_size or settings.LOANS_POSTING_CHUNK_SIZE
     with transaction.atomic():
         chunks = plan_chunks(period_end=period_end, chunk_size=chunk_size, loan_ids=loan_ids)
+        if loan_ids is None:
+            chunks += plan_lease_chunks(period_start=period_start, period_end=period_end, chunk_size=chunk_size)
         run = InstallmentPostingRun(
             period_start=period_start,
             period_end=period_end,
@@ -235,6 +263,7 @@ def open_posting_run(
             (
                 PostingRunChunk(
                     run=run,
+                    kind=chunk.kind,
                     first_due=chunk.first_due,
                     first_id=chunk.first_id,
                     next_due=chunk.next_due,
@@ -257,9 +286,10 @@ def post_weekly_installments(
     loan_ids: Sequence[int] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> PostingResult:
-    """Post every due, unposted installment of active loans for the week, chunk after chunk
-    (each chunk commits on its own: see the module docstring). `on_progress(done, total)` is
-    called once the run is planned and after each chunk (progress bars)."""
+    """Post every due, unposted installment of active loans for the week and bill the week's
+    lease fees, chunk after chunk (each chunk commits on its own: see the module docstring).
+    `on_progress(done, total)` (installments and leases) is called once the run is planned and
+    after each chunk (progress bars)."""
     run, chunks = open_posting_run(
         period_start=period_start,
         period_end=period_end,
@@ -342,7 +372,7 @@ def recover_stalled_posting_runs(
     for run in _stalled_runs(no_progress_since=timezone.now() - stalled_after):
         result.runs.append(run.pk)
         pending = PostingRunChunk.objects.filter(run_id=run.pk, finished_at__isnull=True).order_by(
-            "first_due", "first_id"
+            "kind", "first_due", "first_id"
         )
         for record in list(pending):
             if result.chunks_posted == max_chunks:
@@ -399,15 +429,25 @@ def post_installment_chunk(*, run_id: int, chunk: PostingChunk, recovering: bool
             if record.finished_at is not None:
                 outcome = ChunkOutcome(already_done=True)
             else:
-                booked = claims.post_claimed(run, chunk=chunk)
+                if chunk.is_lease_fees:
+                    booked = lease_fees.bill_lease_fees(run, chunk=chunk)
+                else:
+                    booked = claims.post_claimed(run, chunk=chunk)
                 claims.settle_deferred_checks()
                 outcome = ChunkOutcome(posted=booked.posted, amount=booked.amount)
                 _complete_chunk(run, record, chunk, outcome, recovered=recovering)
     except DATA_ERRORS as exc:
         logger.warning(
-            "posting run %s: chunk from installment %s failed (%s); posting it one by one", run.pk, chunk.first_id, exc
+            "posting run %s: %s chunk from %s failed (%s); posting it one by one",
+            run.pk,
+            chunk.kind,
+            chunk.first_id,
+            exc,
         )
-        outcome = _post_chunk_one_by_one(run, chunk, recovered=recovering)
+        if chunk.is_lease_fees:
+            outcome = _bill_chunk_one_by_one(run, chunk, recovered=recovering)
+        else:
+            outcome = _post_chunk_one_by_one(run, chunk, recovered=recovering)
     _finish_run_if_complete(run, recovering=recovering)
     POSTING_CHUNK_SECONDS.observe(time.perf_counter() - started)
     return outcome
@@ -420,7 +460,7 @@ def _chunk_record(
     `skip_locked`, a record another transaction holds gives None instead (it is in progress)."""
     record = (
         PostingRunChunk.objects.select_for_update(of=("self",), skip_locked=skip_locked)
-        .filter(run_id=run.pk, first_id=chunk.first_id)
+        .filter(run_id=run.pk, kind=chunk.kind, first_id=chunk.first_id)
         .first()
     )
     if record is None and not skip_locked:
@@ -439,7 +479,11 @@ def _complete_chunk(
     run: InstallmentPostingRun, record: PostingRunChunk, chunk: PostingChunk, outcome: ChunkOutcome, *, recovered: bool
 ) -> None:
     """Mark the chunk done. Its rows still due that did not fail were held by another
-    transaction: recorded `locked` for the final sweep."""
+    transaction: recorded `locked` for the final sweep. (A lease-fees chunk waits for the rows it
+    needs instead: it leaves none locked.)"""
+    if chunk.is_lease_fees:
+        _finish_chunk_record(run, record, outcome, recovered=recovered)
+        return
     # A delivery after a crash in the one-by-one fallback claims the whole range again: an
     # installment that failed then (its cause since fixed) may be posted now, and is not failed.
     # Looked up only when the run has failures: the join would read every installment it posted.
@@ -456,6 +500,12 @@ def _complete_chunk(
         held = [PostingFailure(run=run, installment_id=pk, locked=True) for pk in still_due if pk not in failed]
         PostingFailure.objects.bulk_create(held)
         outcome.locked = len(held)
+    _finish_chunk_record(run, record, outcome, recovered=recovered)
+
+
+def _finish_chunk_record(
+    run: InstallmentPostingRun, record: PostingRunChunk, outcome: ChunkOutcome, *, recovered: bool
+) -> None:
     outcome.skipped = max(record.planned - outcome.posted - outcome.failed - outcome.locked, 0)
     record.finished_at, record.recovered = timezone.now(), recovered
     record.save(update_fields=["finished_at", "recovered"])
@@ -502,12 +552,46 @@ def _post_chunk_one_by_one(run: InstallmentPostingRun, chunk: PostingChunk, *, r
     return outcome
 
 
+def _bill_chunk_one_by_one(run: InstallmentPostingRun, chunk: PostingChunk, *, recovered: bool = False) -> ChunkOutcome:
+    """Each lease of a lease-fees chunk in its own transaction (a bad one with its failure row)."""
+    outcome = ChunkOutcome()
+    for lease_id in lease_fees.billable_lease_ids(run, chunk=chunk):
+        try:
+            with transaction.atomic():
+                if _planned_chunk(run, chunk).finished_at is not None:  # a twin delivery completed the chunk meanwhile
+                    return outcome
+                if LeaseFeeFailure.objects.filter(run=run, lease_id=lease_id).exists():  # failed in an earlier delivery
+                    continue
+                booked = lease_fees.bill_lease_fees(run, lease_ids=[lease_id])
+                claims.settle_deferred_checks()
+                outcome.posted += booked.posted
+                outcome.amount += booked.amount
+        except DATA_ERRORS as exc:
+            with transaction.atomic():
+                if _planned_chunk(run, chunk).finished_at is not None:
+                    return outcome
+                message = _message(exc)
+                LeaseFeeFailure.objects.update_or_create(run=run, lease_id=lease_id, defaults={"message": message})
+                lease_number = Lease.objects.filter(pk=lease_id).values_list("lease_number", flat=True).first()
+                outcome.errors.append({"lease_id": lease_id, "lease_number": lease_number, "error": message})
+                outcome.failed += 1
+    with transaction.atomic():
+        record = _planned_chunk(run, chunk)
+        if record.finished_at is None:
+            _complete_chunk(run, record, chunk, outcome, recovered=recovered)
+    return outcome
+
+
+def _message(exc: Exception) -> str:
+    return (getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [])) or str(exc))[:500]
+
+
 def _record_failure(
     run: InstallmentPostingRun, installment_id: int, exc: Exception, *, loan_number: str, sequence: int
 ) -> dict:
     """The installment's failure row (a locked one the sweep found bad becomes failed); returns
     the error as the run's figures show it."""
-    message = (getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [])) or str(exc))[:500]
+    message = _message(exc)
     PostingFailure.objects.update_or_create(
         run=run, installment_id=installment_id, defaults={"locked": False, "message": message}
     )
