@@ -117,6 +117,7 @@ class ImportedChargeViewSet(StaffAPIMixin, mixins.ListModelMixin, mixins.Retriev
     """Imported charges; `?status=unmatched` is the queue."""
 
     queryset = ImportedCharge.objects.all()
+    lookup_value_regex = r"[0-9]+"  # anything else is a 404 before int() sees it
     serializer_class = ImportedChargeSerializer
     filterset_fields = ["status", "kind", "driver"]
     pagination_class = CursorPagination
