@@ -235,6 +235,10 @@ SPECTACULAR_SETTINGS = {
         # A loan's frequency and method, and the lists of them a loan product allows.
         "FrequencyEnum": "loans.schedules.Frequency",
         "MethodEnum": "loans.schedules.Method",
+        # Every serializer field named "kind": one enum name per choice set.
+        "ChargeKindEnum": "loans.models.ChargeKind",
+        "AdjustmentKindEnum": "loans.models.AdjustmentKind",
+        "FeeKindEnum": "loans.models.FeeKind",
     },
 }
 

@@ -37,7 +37,8 @@ from applications.tests.factories import (
 from finance import services as finance_services
 from finance.models import Document
 from finance.tests.factories import AccountFactory, BankConnectionFactory, BudgetFactory, GoalFactory
-from loans.services import record_driver_payment, request_driver_payment_reversal
+from loans.models import ImportedCharge
+from loans.services import import_charges, read_csv, record_driver_payment, request_driver_payment_reversal
 from loans.tests.factories import make_loan, make_product
 
 from .test_api_fuzz import credential_for
@@ -162,6 +163,11 @@ def world():
     waiting = request_driver_payment_reversal(
         driver_id=loan.driver_id, payment_entry_id=payment.payment.entry.pk, reason="bounced", requested_by=finance
     )
+    import_charges(
+        kind="PVB",
+        rows=read_csv("PVB", io.BytesIO(b"external_id,date,plate,amount\nP-1,2026-01-07,NOBODY,65.00\n")),
+        started_by=finance,
+    )
     ids = {
         "applications": LoanApplicationFactory(customer=customer).pk,
         "reviews": LoanApplicationFactory(customer=customer, assigned_to=reviewer.user, status="manual_review").pk,
@@ -177,6 +183,7 @@ def world():
         "reports": "unposted",
         "approval-requests": waiting.pk,
         "loan-products": make_product().code,
+        "driver-charges": ImportedCharge.objects.get(external_id="P-1").pk,
     }
     credentials = {
         "partner": f"Api-Key {issue_key(partner)}",
