@@ -609,6 +609,8 @@ class PostingFailure(models.Model):
 
 
 # Delinquency has its own module (its invariants are there); imported here so Django finds it.
+# So has collections (the queue, notes, promises to pay).
+from .collections_models import CollectionCase, CollectionNote, PromiseStatus, PromiseToPay  # noqa: E402, F401
 from .delinquency_models import DelinquencyClass, LoanDelinquency, LoanDelinquencyChange  # noqa: E402, F401
 
 audit.register(Driver)
@@ -618,3 +620,7 @@ audit.register(DriverLoan)
 audit.register(Installment)
 audit.register(InstallmentPostingRun)
 audit.register(DelinquencyClass)
+# The queue's figures are refreshed in bulk (derived rows); the assignment is audited with the case.
+audit.register(CollectionCase, exclude_fields=["days_past_due", "overdue_amount", "delinquency_class", "as_of"])
+audit.register(CollectionNote)
+audit.register(PromiseToPay)

@@ -77,12 +77,36 @@ STAFF_ROLES: dict[str, list[str]] = {
         # The delinquency classes (ranges of days past due).
         "loans.add_delinquencyclass",
         "loans.change_delinquencyclass",
+        # Collections: assigns delinquent drivers to collectors; takes notes and promises too.
+        "loans.change_collectioncase",
+        "loans.assign_collector",
+        "loans.add_collectionnote",
+        "loans.add_promisetopay",
         "ledger.view_*",
         "ledger.record_payment",
         "ledger.reverse_entry",
         # Maker-checker: Finance asks for and approves each other's reversals (never their own).
         "core.view_approvalrequest",
         "django_celery_beat.view_periodictask",
+    ],
+    # Works the delinquent drivers assigned to them: reads drivers, loans and their open items,
+    # appends notes and records promises to pay; assigns nobody (Finance does), changes no money.
+    "Collector": [
+        "loans.view_driver",
+        "loans.view_lease",
+        "loans.view_driverloan",
+        "loans.view_installment",
+        "loans.view_loandelinquency",
+        "loans.view_loandelinquencychange",
+        "loans.view_delinquencyclass",
+        "loans.view_collectioncase",
+        "loans.change_collectioncase",
+        "loans.work_collection_cases",
+        "loans.view_collectionnote",
+        "loans.add_collectionnote",
+        "loans.view_promisetopay",
+        "loans.add_promisetopay",
+        "ledger.view_openitem",
     ],
     "Auditor": ["*.view_*"],
 }

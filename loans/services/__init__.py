@@ -1,6 +1,17 @@
 """Every state change of drivers, leases, loan products, loans, postings and driver payments."""
 
 from .approvals import request_driver_payment_reversal, request_installment_posting_reversal
+from .collections import (
+    CollectionsUpdate,
+    SettledPromises,
+    add_collection_note,
+    assign_collector,
+    record_promise_to_pay,
+    refresh_collection_cases,
+    refresh_collections_queue,
+    settle_promises_to_pay,
+    update_collections,
+)
 from .delinquency import Classified, classify_delinquency, classify_driver_loans, classify_loans, save_delinquency_class
 from .drivers import DriverData, register_driver, register_lease, update_driver
 from .loans import (
@@ -37,6 +48,7 @@ from .products import (
 __all__ = [
     "PRODUCT_FIELDS",
     "Classified",
+    "CollectionsUpdate",
     "DriverData",
     "DriverPayment",
     "DriverPaymentReversal",
@@ -45,6 +57,9 @@ __all__ = [
     "PostingChunk",
     "PostingResult",
     "RecoveryResult",
+    "SettledPromises",
+    "add_collection_note",
+    "assign_collector",
     "book_application_as_loan",
     "bookable_product",
     "cancel_loan",
@@ -62,7 +77,10 @@ __all__ = [
     "publish_loan_product",
     "quote_loan",
     "record_driver_payment",
+    "record_promise_to_pay",
     "recover_stalled_posting_runs",
+    "refresh_collection_cases",
+    "refresh_collections_queue",
     "register_driver",
     "register_lease",
     "reopen_unsettled_loans",
@@ -71,6 +89,8 @@ __all__ = [
     "reverse_driver_payment",
     "reverse_installment_posting",
     "save_delinquency_class",
+    "settle_promises_to_pay",
     "start_posting_run",
+    "update_collections",
     "update_driver",
 ]
