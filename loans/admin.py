@@ -831,4 +831,6 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
         return super().response_post_save_add(request, obj)
 
 
-from . import delinquency_admin  # noqa: E402, F401  (registers the delinquency classes' admin)
+# Registered by importing them: the delinquency classes, the collections workspace (the queue and a
+# driver's collections page).
+from . import collections_admin, delinquency_admin  # noqa: E402, F401

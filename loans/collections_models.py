@@ -32,6 +32,8 @@ from django.utils import timezone
 from loanproject.core.money import MoneyField
 
 DELINQUENT = Q(days_past_due__gt=0)
+# The permission that makes a staff member someone a driver can be assigned to (the Collector role).
+COLLECTOR_PERMISSION = "loans.work_collection_cases"
 
 
 class CollectionCase(models.Model):

@@ -9,6 +9,8 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypedDict
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db.models import (
     Case,
     CharField,
@@ -34,6 +36,7 @@ from ledger.models import Category, OpenItem, OpenItemStatus
 from loanproject.core import keyset
 from loanproject.core.money import ZERO, to_cents
 
+from .collections_models import COLLECTOR_PERMISSION, DELINQUENT, CollectionCase, CollectionNote, PromiseToPay
 from .models import (
     DRIVER_PARTY_TYPE,
     Driver,
@@ -52,6 +55,7 @@ from .periods import week_containing
 from .services.targets import due_installments
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import User
     from django_stubs_ext import WithAnnotations
 
 MONEY = DecimalField(max_digits=16, decimal_places=2)
@@ -470,4 +474,40 @@ def delinquency_history(*, loan_id: int, limit: int = 20) -> list[LoanDelinquenc
         LoanDelinquencyChange.objects.filter(loan_id=loan_id)
         .select_related("from_class", "to_class")
         .order_by("-id")[:limit]
+    )
+
+
+# --- Collections --------------------------------------------------------------------------------
+
+
+def collections_queue() -> QuerySet[CollectionCase]:
+    """The delinquent drivers (cases with days past due), with what a row of the queue shows. Order
+    by amount or days (each with the driver) to walk an index of the queue."""
+    return CollectionCase.objects.filter(DELINQUENT).select_related("driver", "delinquency_class", "collector")
+
+
+def collection_notes(*, driver_id: int) -> QuerySet[CollectionNote]:
+    """The driver's collections notes, newest first, with their authors."""
+    return CollectionNote.objects.filter(driver_id=driver_id).select_related("author").order_by("-id")
+
+
+def promises_to_pay(*, driver_id: int) -> QuerySet[PromiseToPay]:
+    """The driver's promises to pay, newest first, with who took them."""
+    return PromiseToPay.objects.filter(driver_id=driver_id).select_related("taken_by").order_by("-id")
+
+
+def collectors() -> QuerySet[User]:
+    """Active staff members who may be assigned delinquent drivers (by their roles or their own
+    permissions); a small table (staff)."""
+    app_label, codename = COLLECTOR_PERMISSION.split(".")
+    holds = Q(codename=codename, content_type__app_label=app_label)
+    permission_ids = Permission.objects.filter(holds).values("pk")
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .filter(
+            Q(is_superuser=True) | Q(groups__permissions__in=permission_ids) | Q(user_permissions__in=permission_ids)
+        )
+        .distinct()
+        .order_by("username")
     )

@@ -170,6 +170,7 @@ def world():
         "documents": document.pk,
         "loans": loan.loan_number,
         "drivers": loan.driver_id,
+        "collections": loan.driver_id,
         "payments": payment.payment.entry.pk,
         "reports": "unposted",
     }

@@ -31,15 +31,12 @@ from ledger.models import Category
 from loanproject.core.errors import DomainError, NotFound
 from loanproject.core.rules import validated_save
 
-from ..collections_models import CollectionCase, CollectionNote, PromiseStatus, PromiseToPay
+from ..collections_models import COLLECTOR_PERMISSION, CollectionCase, CollectionNote, PromiseStatus, PromiseToPay
 from ..models import DRIVER_PARTY_TYPE, Driver
 from ..periods import business_today
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
-
-# The permission that makes a staff member someone a driver can be assigned to.
-COLLECTOR_PERMISSION = "loans.work_collection_cases"
 
 DEFAULT_CHUNK_SIZE = 5000
 
