@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, F, Q, Sum, Value, When
+from django.db.models import Case, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from loanproject.core.errors import NotFound
@@ -18,6 +18,7 @@ from loanproject.core.money import ZERO, to_cents
 
 from .models import Account, OpenItem, OpenItemStatus, Posting
 from .parties import Party
+from .sources import PAYMENT_SOURCE
 from .statements import MONEY, AccountStatement, TrialBalance, account_statement, trial_balance
 
 # The trial balance and the statements are read in .statements; they are offered here too.
@@ -61,6 +62,16 @@ def party_balance(*, party: Party, category: str | None = None) -> Decimal:
         postings = postings.filter(account__category=category)
     totals = postings.aggregate(debits=_sum("debit"), credits=_sum("credit"))
     return to_cents(totals["debits"] - totals["credits"])
+
+
+def party_payment_legs(*, party_type: str) -> QuerySet[Posting]:
+    """What payments received from parties of a type paid into their accounts (receivables and
+    credit): the credit legs of payment entries that were not reversed. Sum `credit` by
+    `account__party_id` and `entry__entry_date` for the money a party paid in a period; a caller
+    may use it as a subquery (set-based), e.g. loans' promises to pay."""
+    return Posting.objects.filter(
+        entry__source=PAYMENT_SOURCE, entry__reversals__isnull=True, account__party_type=party_type, credit__gt=0
+    )
 
 
 # --- Open items --------------------------------------------------------------------------------

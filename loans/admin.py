@@ -859,5 +859,6 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
         return super().response_post_save_add(request, obj)
 
 
-# The screens of other concerns, in their own modules (importing them registers them).
-from . import charges_admin, delinquency_admin  # noqa: E402, F401
+# The screens of other concerns, in their own modules (importing them registers them): driver charges,
+# delinquency classes, the collections workspace.
+from . import charges_admin, collections_admin, delinquency_admin  # noqa: E402, F401

@@ -849,6 +849,8 @@ class DriverAdjustment(models.Model):
 
 
 # Delinquency has its own module (its invariants are there); imported here so Django finds it.
+# So has collections (the queue, notes, promises to pay).
+from .collections_models import CollectionCase, CollectionNote, PromiseStatus, PromiseToPay  # noqa: E402, F401
 from .delinquency_models import DelinquencyClass, LoanDelinquency, LoanDelinquencyChange  # noqa: E402, F401
 
 audit.register(Driver)
@@ -860,3 +862,7 @@ audit.register(InstallmentPostingRun)
 audit.register(DelinquencyClass)
 audit.register(ImportedCharge)
 audit.register(DriverAdjustment)
+# The queue's figures are refreshed in bulk (derived rows); the assignment is audited with the case.
+audit.register(CollectionCase, exclude_fields=["days_past_due", "overdue_amount", "delinquency_class", "as_of"])
+audit.register(CollectionNote)
+audit.register(PromiseToPay)

@@ -20,7 +20,7 @@ from loanproject.core.export_jobs import Exportable, register_export
 from loanproject.core.money import to_cents
 
 from . import selectors
-from .models import LoanStatus
+from .models import DelinquencyClass, LoanStatus
 from .periods import business_today, is_business_date, out_of_range_message, week_containing
 
 Columns = tuple[tuple[str, str], ...]
@@ -105,6 +105,18 @@ def _statuses(params: Mapping[str, str]) -> dict:
     if status != "all" and status not in LoanStatus.values:
         raise ValidationError({"status": [f"One of {', '.join([*LoanStatus.values, 'all'])}."]})
     return {"statuses": None if status == "all" else [status]}
+
+
+def _delinquency_class(params: Mapping[str, str]) -> dict:
+    """delinquency_class=<code> for one class's loans (current included); default every loan past due."""
+    code = params.get("delinquency_class") or ""
+    if not code:
+        return {"class_id": None}
+    found = DelinquencyClass.objects.filter(code=code).values_list("pk", flat=True).first()
+    if found is None:
+        codes = ", ".join(DelinquencyClass.objects.order_by("min_days").values_list("code", flat=True))
+        raise ValidationError({"delinquency_class": [f"One of {codes}."]})
+    return {"class_id": found}
 
 
 # A report reads its rows a page at a time: `fetch(offset=, limit=, after=, **parameters)` returns
@@ -213,6 +225,25 @@ def _aging(*, as_of: date, offset: int = 0, limit: int, after=None) -> list[dict
     return rows
 
 
+def _delinquency(*, class_id: int | None, offset: int = 0, limit: int, after=None) -> list[dict]:
+    return [
+        {
+            "loan_number": state.loan.loan_number,
+            "driver": state.loan.driver.full_name,
+            "tlc_license_number": state.loan.driver.tlc_license_number,
+            "delinquency_class": state.delinquency_class.name if state.delinquency_class else "",
+            "days_past_due": state.days_past_due,
+            "oldest_overdue": state.oldest_overdue,
+            "overdue": overdue,
+            "as_of": state.as_of,
+            KEY: (state.days_past_due, state.loan_id),
+        }
+        for state, overdue in selectors.delinquency_report_page(
+            class_id=class_id, offset=offset, limit=limit, after=after
+        )
+    ]
+
+
 def _count_unposted(*, period_start: date, period_end: date, driver_id: int | None = None) -> int:
     return selectors.unposted_installments(
         period_start=period_start, period_end=period_end, driver_id=driver_id
@@ -304,6 +335,25 @@ REPORTS: dict[str, Report] = {
             _aging,
             lambda as_of: selectors.drivers_owing_loans().count(),
             "Unpaid LOANS items per driver (by name) by days past due on as_of (default today).",
+        ),
+        Report(
+            "delinquency",
+            "Delinquent loans",
+            (
+                ("loan_number", "Loan"),
+                *DRIVER,
+                ("delinquency_class", "Class"),
+                ("days_past_due", "Days past due"),
+                ("oldest_overdue", "Oldest unpaid due date"),
+                ("overdue", "Overdue"),
+                ("as_of", "Classified as of"),
+            ),
+            _delinquency_class,
+            _delinquency,
+            lambda class_id: selectors.delinquent_loans(class_id=class_id).count(),
+            "Loans past due as of their last classification, most days first, with what is overdue on each "
+            "(unpaid installments due before that day); delinquency_class=<code> for one class's loans (current "
+            "included).",
         ),
     ]
 }

@@ -9,6 +9,8 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypedDict
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db.models import (
     Case,
     CharField,
@@ -34,9 +36,11 @@ from ledger.models import Category, OpenItem, OpenItemStatus
 from loanproject.core import keyset
 from loanproject.core.money import ZERO, to_cents
 
+from .collections_models import COLLECTOR_PERMISSION, DELINQUENT, CollectionCase, CollectionNote, PromiseToPay
 from .models import (
     DRIVER_PARTY_TYPE,
     ChunkKind,
+    DelinquencyClass,
     Driver,
     DriverLoan,
     Installment,
@@ -55,6 +59,7 @@ from .periods import week_containing
 from .services.targets import due_installments
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import User
     from django_stubs_ext import WithAnnotations
 
 MONEY = DecimalField(max_digits=16, decimal_places=2)
@@ -481,3 +486,112 @@ def delinquency_history(*, loan_id: int, limit: int = 20) -> list[LoanDelinquenc
         .select_related("from_class", "to_class")
         .order_by("-id")[:limit]
     )
+
+
+# --- Collections --------------------------------------------------------------------------------
+
+
+def collections_queue() -> QuerySet[CollectionCase]:
+    """The delinquent drivers (cases with days past due), with what a row of the queue shows. Order
+    by amount or days (each with the driver) to walk an index of the queue."""
+    return CollectionCase.objects.filter(DELINQUENT).select_related("driver", "delinquency_class", "collector")
+
+
+def collection_notes(*, driver_id: int) -> QuerySet[CollectionNote]:
+    """The driver's collections notes, newest first, with their authors."""
+    return CollectionNote.objects.filter(driver_id=driver_id).select_related("author").order_by("-id")
+
+
+def promises_to_pay(*, driver_id: int) -> QuerySet[PromiseToPay]:
+    """The driver's promises to pay, newest first, with who took them."""
+    return PromiseToPay.objects.filter(driver_id=driver_id).select_related("taken_by").order_by("-id")
+
+
+def collectors() -> QuerySet[User]:
+    """Active staff members who may be assigned delinquent drivers (by their roles or their own
+    permissions); a small table (staff)."""
+    app_label, codename = COLLECTOR_PERMISSION.split(".")
+    holds = Q(codename=codename, content_type__app_label=app_label)
+    permission_ids = Permission.objects.filter(holds).values("pk")
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .filter(
+            Q(is_superuser=True) | Q(groups__permissions__in=permission_ids) | Q(user_permissions__in=permission_ids)
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+# --- Delinquency report and chart -------------------------------------------------------------
+
+DELINQUENCY_REPORT_KEY = ("days_past_due", "loan_id")  # descending: loan_delinquency_days_idx
+
+
+def delinquent_loans(*, class_id: int | None = None) -> QuerySet[LoanDelinquency]:
+    """The loans of the delinquency report: those past due (as of their last classification), or
+    every loan of one class (`class_id`, "current" included)."""
+    states = LoanDelinquency.objects.all()
+    return states.filter(delinquency_class_id=class_id) if class_id is not None else states.filter(days_past_due__gt=0)
+
+
+def delinquency_report_page(
+    *, class_id: int | None = None, offset: int = 0, limit: int, after: tuple | None = None
+) -> list[tuple[LoanDelinquency, Decimal]]:
+    """A page of delinquent loans, most days past due first (then loan id, descending), each with
+    what is overdue on it: the outstanding of its posted installments' open items due before the
+    day it was classified for. Two queries: the page, then the amounts of its loans."""
+    states = delinquent_loans(class_id=class_id).select_related("loan__driver", "delinquency_class")
+    if after is not None:
+        states = states.filter(keyset.after(DELINQUENCY_REPORT_KEY, after, descending=True))
+    page = list(states.order_by("-days_past_due", "-loan_id")[offset : offset + limit])
+    overdue = dict(
+        Installment.objects.filter(
+            loan_id__in=[state.loan_id for state in page],
+            status=InstallmentStatus.POSTED,
+            posted_entry__open_items__status=OpenItemStatus.OPEN,
+            posted_entry__open_items__due_date__lt=F("loan__delinquency__as_of"),
+        )
+        .order_by()
+        .values("loan_id")
+        .annotate(overdue=_sum("posted_entry__open_items__outstanding"))
+        .values_list("loan_id", "overdue")
+    )
+    return [(state, to_cents(overdue.get(state.loan_id, ZERO))) for state in page]
+
+
+def loans_by_delinquency_class() -> list[dict]:
+    """Per class, in class order: how many loans are in it and what is overdue on them (the
+    outstanding of their posted installments' open items due before their classification day).
+    Two grouped queries, read by loan_delinquency_class_idx; every class appears, empty ones at 0."""
+    counts = dict(
+        LoanDelinquency.objects.order_by()
+        .values("delinquency_class_id")
+        .annotate(loans=Count("pk"))
+        .values_list("delinquency_class_id", "loans")
+    )
+    amounts = dict(
+        Installment.objects.filter(
+            # Only past-due loans owe anything due before their day (days 0: nothing is): the
+            # join starts from them (loan_delinquency_days_idx), not from every installment.
+            loan__delinquency__days_past_due__gt=0,
+            status=InstallmentStatus.POSTED,
+            posted_entry__open_items__status=OpenItemStatus.OPEN,
+            posted_entry__open_items__due_date__lt=F("loan__delinquency__as_of"),
+        )
+        .order_by()
+        .values("loan__delinquency__delinquency_class_id")
+        .annotate(overdue=_sum("posted_entry__open_items__outstanding"))
+        .values_list("loan__delinquency__delinquency_class_id", "overdue")
+    )
+    return [
+        {
+            "class_id": delinquency_class.pk,
+            "code": delinquency_class.code,
+            "name": delinquency_class.name,
+            "loans": counts.get(delinquency_class.pk, 0),
+            "overdue": to_cents(amounts.get(delinquency_class.pk, ZERO)),
+        }
+        for delinquency_class in DelinquencyClass.objects.order_by("min_days")
+    ]

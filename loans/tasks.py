@@ -67,6 +67,21 @@ def classify_delinquency_task(as_of: str | None = None) -> dict:
     return {"as_of": day.isoformat(), "loans": result.loans, "changes": result.changes}
 
 
+@shared_task(name="loans.update_collections")
+def update_collections_task(as_of: str | None = None) -> dict:
+    """Beat runs this nightly after the classification: the collections queue and the promises
+    to pay (kept, or broken the day after their day)."""
+    day = date.fromisoformat(as_of) if as_of else business_today()
+    with acting_as_system():
+        result = services.update_collections(as_of=day)
+    return {
+        "as_of": day.isoformat(),
+        "cases_changed": result.cases_changed,
+        "promises_kept": result.promises.kept,
+        "promises_broken": result.promises.broken,
+    }
+
+
 @outbox_consumer("loans.close_settled_loans")
 def close_settled_loans_task(event) -> None:
     """Consumer of `ledger.payment_recorded`: a payment booked by any door may settle a loan."""

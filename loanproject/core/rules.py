@@ -89,6 +89,10 @@ REFUSALS: dict[str, Refusal] = {
     "loans_delinquencyclass_code_key": Refusal("code", "A class with this code already exists."),
     "delinquency_class_range_ordered": Refusal("max_days", "Cannot be below the days from."),
     "delinquency_class_ranges_disjoint": Refusal(NON_FIELD_ERRORS, "The range overlaps another class's range."),
+    "collection_case_amount_not_negative": Refusal("overdue_amount", "Cannot be negative."),
+    **_violated("collection_case_assignment_complete"),
+    "promise_to_pay_amount_positive": Refusal("amount", "The promised amount must be positive."),
+    "promise_to_pay_due_not_before_taken": Refusal("promised_for", "Cannot be before the day the promise is taken."),
     "loan_product_version_unique": Refusal(
         "code", "Another version of this product was published at the same time; try again.", "product_version_taken"
     ),

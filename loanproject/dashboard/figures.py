@@ -140,10 +140,30 @@ def loan_charts(today: date) -> dict:
         list_url=_changelist("loans_installment", status__exact="posted"),
     )
     return {
-        "charts": [posted],
+        "charts": [posted, delinquency_chart()],
         "portfolio": loan_selectors.portfolio_totals(),
         "portfolio_url": _changelist("loans_driverloan", status__exact="active"),
     }
+
+
+def delinquency_chart() -> Chart:
+    """Loans by delinquency class (as of their last classification): the count, and the amount
+    overdue on them; each bar opens the driver-loan list filtered by its class."""
+    classes = loan_selectors.loans_by_delinquency_class()
+    return Chart(
+        "loans_by_delinquency_class",
+        "Loans by delinquency class",
+        "bar",
+        labels=[row["name"] for row in classes],
+        values=[row["loans"] for row in classes],
+        value_label="loans",
+        second={"label": "overdue", "values": [row["overdue"] for row in classes], "money": True, "kind": "bar"},
+        links=[
+            _changelist("loans_driverloan", delinquency__delinquency_class__id__exact=row["class_id"])
+            for row in classes
+        ],
+        list_url=_changelist("loans_driverloan"),
+    )
 
 
 def admin_filter_of(condition: Q) -> dict[str, str]:

@@ -58,6 +58,14 @@ def beat_schedule(*, loans_time_zone: str) -> dict:
             TzAwareCrontab(minute=30, hour=1, tz=ZoneInfo(loans_time_zone)),
             expires=6 * 3600,
         ),
+        # Every night at 02:30 New York time, after the classification: the collections queue (each
+        # delinquent driver's days and overdue amount) and promises to pay (a promise unpaid on its
+        # day is flagged broken the day after).
+        "loans-update-collections": _job(
+            "loans.update_collections",
+            TzAwareCrontab(minute=30, hour=2, tz=ZoneInfo(loans_time_zone)),
+            expires=6 * 3600,
+        ),
         # Sundays at 05:00 New York time (LOANS_TIME_ZONE): post the week's due installments; one
         # task per chunk fans out to the workers.
         "loans-weekly-posting": _job(

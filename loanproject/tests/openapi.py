@@ -41,6 +41,7 @@ STAFF_PATHS = {
         "/api/v1/ledger/",
         "/api/v1/approval-requests/",
         "/api/v1/driver-charges/",
+        "/api/v1/collections/",
     ),
     "officer": ("/api/v1/reviews/",),
 }

@@ -179,6 +179,7 @@ def world():
         "documents": document.pk,
         "loans": loan.loan_number,
         "drivers": loan.driver_id,
+        "collections": loan.driver_id,
         "payments": payment.payment.entry.pk,
         "reports": "unposted",
         "approval-requests": waiting.pk,

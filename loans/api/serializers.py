@@ -296,6 +296,9 @@ class ReportExportRequestSerializer(serializers.Serializer):
     date_from = serializers.CharField(required=False, max_length=10, help_text="posted-totals")
     date_to = serializers.CharField(required=False, max_length=10, help_text="posted-totals")
     as_of = serializers.CharField(required=False, max_length=10, help_text="aging")
+    delinquency_class = serializers.CharField(
+        required=False, max_length=20, help_text="delinquency: one class's code (default every loan past due)"
+    )
 
 
 class ReportColumnSerializer(serializers.Serializer):

@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from .charges import ChargeImportView, DriverAdjustmentView, ImportedChargeViewSet
+from .collections import CollectionAssignmentView, CollectionNotesView, CollectionQueueView, PromisesToPayView
 from .statements import DriverStatementView
 from .views import (
     DriverPaymentReversalView,
@@ -33,5 +34,9 @@ urlpatterns = [
         DriverPaymentReversalView.as_view(),
         name="driver-payment-reversal",
     ),
+    path("collections/", CollectionQueueView.as_view(), name="collections-queue"),
+    path("collections/<int:driver_id>/assignment/", CollectionAssignmentView.as_view(), name="collections-assignment"),
+    path("collections/<int:driver_id>/notes/", CollectionNotesView.as_view(), name="collections-notes"),
+    path("collections/<int:driver_id>/promises/", PromisesToPayView.as_view(), name="collections-promises"),
     *router.urls,
 ]

@@ -284,6 +284,9 @@ class ReportView(StaffAPIMixin, APIView):
             OpenApiParameter("date_from", date),
             OpenApiParameter("date_to", date, description="posted-totals"),
             OpenApiParameter("as_of", date, description="aging"),
+            OpenApiParameter(
+                "delinquency_class", str, description="delinquency: one class's code (default every loan past due)"
+            ),
             OpenApiParameter("page", int, description="JSON: the page, from 1."),
             OpenApiParameter(
                 "after",

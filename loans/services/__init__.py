@@ -3,6 +3,17 @@
 from .adjustments import add_driver_adjustment
 from .approvals import request_driver_payment_reversal, request_installment_posting_reversal
 from .charge_imports import assign_imported_charge, import_charges, read_csv
+from .collections import (
+    CollectionsUpdate,
+    SettledPromises,
+    add_collection_note,
+    assign_collector,
+    record_promise_to_pay,
+    refresh_collection_cases,
+    refresh_collections_queue,
+    settle_promises_to_pay,
+    update_collections,
+)
 from .delinquency import Classified, classify_delinquency, classify_driver_loans, classify_loans, save_delinquency_class
 from .drivers import DriverData, register_driver, register_lease, update_driver
 from .loans import (
@@ -39,6 +50,7 @@ from .products import (
 __all__ = [
     "PRODUCT_FIELDS",
     "Classified",
+    "CollectionsUpdate",
     "DriverData",
     "DriverPayment",
     "DriverPaymentReversal",
@@ -47,7 +59,10 @@ __all__ = [
     "PostingChunk",
     "PostingResult",
     "RecoveryResult",
+    "SettledPromises",
+    "add_collection_note",
     "add_driver_adjustment",
+    "assign_collector",
     "assign_imported_charge",
     "book_application_as_loan",
     "bookable_product",
@@ -68,7 +83,10 @@ __all__ = [
     "quote_loan",
     "read_csv",
     "record_driver_payment",
+    "record_promise_to_pay",
     "recover_stalled_posting_runs",
+    "refresh_collection_cases",
+    "refresh_collections_queue",
     "register_driver",
     "register_lease",
     "reopen_unsettled_loans",
@@ -77,6 +95,8 @@ __all__ = [
     "reverse_driver_payment",
     "reverse_installment_posting",
     "save_delinquency_class",
+    "settle_promises_to_pay",
     "start_posting_run",
+    "update_collections",
     "update_driver",
 ]

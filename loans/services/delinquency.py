@@ -24,6 +24,7 @@ from loanproject.core.rules import validated_save
 from ..delinquency_models import DelinquencyClass, LoanDelinquency
 from ..models import DriverLoan
 from ..periods import business_today
+from .collections import refresh_collection_cases
 
 _CLASSIFY = """
 WITH due AS (
@@ -113,7 +114,11 @@ def classify_loans(*, loan_ids: Sequence[int], as_of: date) -> Classified:
     def lock() -> None:
         list(LoanDelinquency.objects.select_for_update().filter(loan_id__in=ids).order_by("loan_id").values_list("pk"))
 
-    return _classify(_LOANS_SCOPE, {"as_of": as_of, "loan_ids": ids}, lock)
+    classified = _classify(_LOANS_SCOPE, {"as_of": as_of, "loan_ids": ids}, lock)
+    # The drivers' places in the collections queue move with their loans' days past due.
+    drivers = DriverLoan.objects.filter(pk__in=ids).values_list("driver_id", flat=True).distinct()
+    refresh_collection_cases(driver_ids=list(drivers), as_of=as_of)
+    return classified
 
 
 @transaction.atomic

@@ -10,7 +10,7 @@ import factory
 
 from applications.tests.factories import StaffUserFactory
 from loans import services
-from loans.models import Driver, DriverLoan, Lease, LoanProduct
+from loans.models import CollectionCase, DelinquencyClass, Driver, DriverLoan, Lease, LoanProduct
 from loans.schedules import Frequency, Method
 
 SUNDAY = date(2026, 1, 4)  # a Sunday; the weeks of January 2026 start on 4, 11, 18, 25
@@ -108,3 +108,17 @@ def book_from_product(
         disbursed_on=SUNDAY,
         product_id=product.pk,
     )
+
+
+class CollectionCaseFactory(factory.django.DjangoModelFactory):
+    """A driver's case in the queue as the refresh writes it (for the doors' tests: the figures'
+    derivation is tested through the services)."""
+
+    class Meta:
+        model = CollectionCase
+
+    driver = factory.SubFactory(DriverFactory)
+    days_past_due = 10
+    overdue_amount = Decimal("200.00")
+    delinquency_class = factory.LazyFunction(lambda: DelinquencyClass.objects.get(code="8-30"))
+    as_of = date(2026, 1, 14)

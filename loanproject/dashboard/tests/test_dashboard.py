@@ -29,8 +29,9 @@ URL = "/admin/dashboard/"
 # Session, user, the stored sections: however many rows there are.
 PAGE_QUERIES = 3
 # A forced refresh: its savepoint, status counts, applications per day, review queue, approval rate,
-# posted per week, portfolio, aging, the upsert of the three sections, the savepoint's release.
-REFRESH_QUERIES = 10
+# posted per week, portfolio, loans by delinquency class (counts, overdue amounts, the classes),
+# aging, the upsert of the three sections, the savepoint's release.
+REFRESH_QUERIES = 13
 
 
 def charts_of(response) -> dict:
@@ -59,6 +60,7 @@ def test_the_dashboard_shows_exact_figures_and_links_to_the_lists(admin_client):
         "applications_per_day",
         "review_queue",
         "posted_per_week",
+        "loans_by_delinquency_class",
         "loans_aging",
     }
     by_status = charts["applications_by_status"]
@@ -303,3 +305,47 @@ def test_the_beat_job_computes_every_section_so_that_staff_never_wait(admin_clie
     stored = {row.name: row.figures for row in DashboardSection.objects.all()}
     assert stored == json.loads(json.dumps(expected, cls=DjangoJSONEncoder))
     assert stored["loans"]["portfolio"] == {"loans": 0, "principal": "0.00", "outstanding": "0.00"}
+
+
+def test_loans_by_delinquency_class_counts_and_sums_each_class_and_links_to_its_loans(admin_client):
+    from loans.models import DelinquencyClass
+
+    late, later, _current = (make_loan(principal="400.00", weeks=4) for _ in range(3))
+    loan_services.post_weekly_installments(period_start=SUNDAY, period_end=SUNDAY + timedelta(days=6))
+    loan_services.record_driver_payment(
+        driver_id=_current.driver_id, amount=Decimal("100.00"), received_on=SUNDAY, idempotency_key="paid-up"
+    )
+    loan_services.classify_delinquency(as_of=SUNDAY + timedelta(days=10))  # 10 days past due: 8-30
+    loan_services.post_weekly_installments(
+        period_start=SUNDAY + timedelta(weeks=1), period_end=SUNDAY + timedelta(days=13)
+    )
+    loan_services.classify_loans(loan_ids=[later.pk], as_of=SUNDAY + timedelta(days=12))  # still 8-30, 2 items
+    loan_services.classify_loans(loan_ids=[_current.pk], as_of=SUNDAY + timedelta(days=5))  # nothing due: current
+
+    chart = figures.delinquency_chart()
+
+    eight_to_thirty = DelinquencyClass.objects.get(code="8-30")
+    assert dict(zip(chart.labels, chart.values, strict=True))["8-30 days"] == 2
+    by_class = {row["code"]: (row["loans"], row["overdue"]) for row in loan_selectors_by_class()}
+    assert by_class == {
+        "current": (1, Decimal("0.00")),
+        "1-7": (0, Decimal("0.00")),
+        # late (as of 14 Jan) and later (as of 16 Jan): 4 and 11 January unpaid, 200.00 each.
+        "8-30": (2, Decimal("400.00")),
+        "31-60": (0, Decimal("0.00")),
+        "61-90": (0, Decimal("0.00")),
+        "90-plus": (0, Decimal("0.00")),
+    }
+    index = chart.labels.index("8-30 days")
+    assert chart.second["values"][index] == Decimal("400.00")
+    assert chart.links[index] == (
+        f"/admin/loans/driverloan/?delinquency__delinquency_class__id__exact={eight_to_thirty.pk}"
+    )
+    listed = admin_client.get(chart.links[index]).content.decode()
+    assert late.loan_number in listed and later.loan_number in listed and _current.loan_number not in listed
+
+
+def loan_selectors_by_class() -> list[dict]:
+    from loans import selectors
+
+    return selectors.loans_by_delinquency_class()
