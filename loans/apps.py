@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models.signals import post_migrate
 
 
 class LoansConfig(AppConfig):
@@ -28,3 +30,16 @@ class LoansConfig(AppConfig):
         register_exports()
         for action in ACTIONS:
             register_action(action)
+        post_migrate.connect(_after_migrate, sender=self, dispatch_uid="loans.after_migrate")
+
+
+def _after_migrate(*, using: str = DEFAULT_DB_ALIAS, **kwargs: object) -> None:
+    """A database always has delinquency classes: after every migrate and every flush (which sends
+    post_migrate), as the staff roles (loanproject.core.apps)."""
+    from django.db import connections
+
+    from .models import DelinquencyClass
+    from .services.delinquency import ensure_default_delinquency_classes
+
+    if DelinquencyClass._meta.db_table in connections[using].introspection.table_names():  # not migrated back
+        ensure_default_delinquency_classes(using=using)

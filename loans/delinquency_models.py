@@ -7,8 +7,9 @@ Invariants:
 - A `DelinquencyClass` covers a range of days past due, `min_days` to `max_days` (no upper bound
   when empty); `min_days <= max_days` (`delinquency_class_range_ordered`) and no two classes
   overlap (`delinquency_class_ranges_disjoint`, an exclusion constraint on the ranges), so a number
-  of days falls in at most one class. The migration seeds current (0), 1-7, 8-30, 31-60, 61-90 and
-  90+, which cover every number of days.
+  of days falls in at most one class. Every migrate (and the flush of a test database) creates
+  DEFAULT_CLASSES when there is no class at all: current (0), 1-7, 8-30, 31-60, 61-90 and over 90,
+  which cover every number of days.
 - A loan has at most one `LoanDelinquency` row (its primary key is the loan): the state as of the
   last classification. `days_past_due` is the number of days since `oldest_overdue`, the oldest due
   date among the loan's posted installments with money still outstanding, 0 without one
@@ -39,6 +40,17 @@ class DaysBetween(Func):
     template = "(%(expressions)s)"
     arg_joiner = " - "
     output_field = models.IntegerField()
+
+
+# code, name, from, to (None: no limit).
+DEFAULT_CLASSES = [
+    ("current", "Current", 0, 0),
+    ("1-7", "1-7 days", 1, 7),
+    ("8-30", "8-30 days", 8, 30),
+    ("31-60", "31-60 days", 31, 60),
+    ("61-90", "61-90 days", 61, 90),
+    ("90-plus", "Over 90 days", 91, None),
+]
 
 
 class DelinquencyClass(models.Model):

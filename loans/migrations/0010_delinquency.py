@@ -8,23 +8,6 @@ import loans.delinquency_models
 from django.db import migrations, models
 
 
-DEFAULT_CLASSES = [
-    ("current", "Current", 0, 0),
-    ("1-7", "1-7 days", 1, 7),
-    ("8-30", "8-30 days", 8, 30),
-    ("31-60", "31-60 days", 31, 60),
-    ("61-90", "61-90 days", 61, 90),
-    ("90-plus", "Over 90 days", 91, None),
-]
-
-
-def seed_classes(apps, schema_editor):
-    DelinquencyClass = apps.get_model("loans", "DelinquencyClass")
-    DelinquencyClass.objects.bulk_create(
-        DelinquencyClass(code=code, name=name, min_days=low, max_days=high) for code, name, low, high in DEFAULT_CLASSES
-    )
-
-
 class Migration(migrations.Migration):
     dependencies = [("loans", "0009_loan_products_and_booked_terms")]
 
@@ -165,5 +148,4 @@ class Migration(migrations.Migration):
                 "indexes": [models.Index(fields=["loan", "-id"], name="loan_delinquency_change_idx")],
             },
         ),
-        migrations.RunPython(seed_classes, migrations.RunPython.noop),
     ]

@@ -14,7 +14,14 @@ from .collections import (
     settle_promises_to_pay,
     update_collections,
 )
-from .delinquency import Classified, classify_delinquency, classify_driver_loans, classify_loans, save_delinquency_class
+from .delinquency import (
+    Classified,
+    classify_delinquency,
+    classify_driver_loans,
+    classify_loans,
+    ensure_default_delinquency_classes,
+    save_delinquency_class,
+)
 from .drivers import DriverData, register_driver, register_lease, update_driver
 from .loans import (
     book_application_as_loan,
@@ -73,6 +80,7 @@ __all__ = [
     "close_settled_loans",
     "create_driver_loan",
     "current_product",
+    "ensure_default_delinquency_classes",
     "import_charges",
     "open_posting_run",
     "post_installment_chunk",

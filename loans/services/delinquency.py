@@ -21,7 +21,7 @@ from django.db import connection, transaction
 
 from loanproject.core.rules import validated_save
 
-from ..delinquency_models import DelinquencyClass, LoanDelinquency
+from ..delinquency_models import DEFAULT_CLASSES, DelinquencyClass, LoanDelinquency
 from ..models import DriverLoan
 from ..periods import business_today
 from .collections import refresh_collection_cases
@@ -172,3 +172,16 @@ def save_delinquency_class(
     delinquency_class.min_days, delinquency_class.max_days = min_days, max_days
     validated_save(delinquency_class)
     return delinquency_class
+
+
+@transaction.atomic
+def ensure_default_delinquency_classes(*, using: str = "default") -> int:
+    """The default classes when there is none at all (a new database, a flushed test database);
+    staff's own classes are never touched. How many were created."""
+    classes = DelinquencyClass.objects.using(using)
+    if classes.exists():
+        return 0
+    created = classes.bulk_create(
+        DelinquencyClass(code=code, name=name, min_days=low, max_days=high) for code, name, low, high in DEFAULT_CLASSES
+    )
+    return len(created)

@@ -204,3 +204,20 @@ def test_the_loan_list_filters_by_class_and_the_loan_page_shows_the_history(admi
     text = page.content.decode()
     assert "<strong>10</strong> days past due (oldest unpaid due date 2026-01-04): <strong>8-30 days</strong>" in text
     assert "<td>2026-01-14</td><td>&ndash;</td><td>8-30 days</td><td>10</td>" in text
+
+
+def test_a_database_without_classes_gets_the_defaults_and_staff_classes_are_left_alone():
+    DelinquencyClass.objects.all().delete()  # what a flush of the test database does
+
+    created = services.ensure_default_delinquency_classes()
+    again = services.ensure_default_delinquency_classes()
+
+    assert (created, again) == (6, 0)
+    assert list(DelinquencyClass.objects.values_list("code", "min_days", "max_days")) == [
+        ("current", 0, 0),
+        ("1-7", 1, 7),
+        ("8-30", 8, 30),
+        ("31-60", 31, 60),
+        ("61-90", 61, 90),
+        ("90-plus", 91, None),
+    ]
