@@ -5,9 +5,14 @@ class LoansConfig(AppConfig):
     name = "loans"
     verbose_name = "Driver loans"
     # The sources of the journal entries loans books (models.POSTING_SOURCE, DISBURSEMENT_SOURCE,
-    # ORIGINATION_FEE_SOURCE),
-    # offered by the ledger admin's source filter.
-    journal_sources = ("loans.installment", "loans.disbursement", "loans.origination_fee")
+    # ORIGINATION_FEE_SOURCE, services.late_fees.LATE_FEE_SOURCE, WAIVER_SOURCE), offered by the ledger admin's source filter.
+    journal_sources = (
+        "loans.installment",
+        "loans.disbursement",
+        "loans.origination_fee",
+        "loans.late_fee",
+        "loans.late_fee_waiver",
+    )
 
     def ready(self) -> None:
         # Register the Celery tasks in every process, so that in-process (eager) outbox delivery

@@ -1,11 +1,12 @@
-"""Every change to the book: accounts, balanced entries, charges, payments, credit, reversals.
+"""Every change to the book: accounts, balanced entries, charges, payments, credit, reversals,
+waivers.
 
 Each function is atomic, takes keyword arguments, validates before it writes and returns what it
 booked. Entries are append-only: a mistake is corrected with `reverse_entry`, never by editing.
 """
 
 from ..sources import CREDIT_SOURCE, MANUAL_SOURCE, PAYMENT_SOURCE, REVERSAL_SOURCE, REVERSIBLE_IN_LEDGER
-from .accounts import open_account, open_party_account, party_account_code, set_account_active
+from .accounts import open_account, open_party_account, open_party_accounts, party_account_code, set_account_active
 from .entries import (
     EntryAlreadyBooked,
     post_charges,
@@ -16,6 +17,7 @@ from .entries import (
 )
 from .payments import CreditApplication, PaymentResult, allocation_rank, apply_party_credit, record_payment
 from .reversals import EntryOwnedElsewhere, request_entry_reversal, reverse_entry, reverse_payment
+from .waivers import waive_open_item
 
 __all__ = [
     "CREDIT_SOURCE",
@@ -31,6 +33,7 @@ __all__ = [
     "apply_party_credit",
     "open_account",
     "open_party_account",
+    "open_party_accounts",
     "party_account_code",
     "post_charges",
     "post_entry",
@@ -42,4 +45,5 @@ __all__ = [
     "set_account_active",
     "stage_charges",
     "staged_parties_with_credit",
+    "waive_open_item",
 ]

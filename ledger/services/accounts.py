@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from loanproject.core.errors import Conflict
 from loanproject.core.rules import refusals_as_field_errors, validate_fields
@@ -60,6 +62,45 @@ def open_party_account(
     except IntegrityError:  # opened concurrently: use theirs
         account = Account.objects.get(**lookup)
     return account
+
+
+_OPEN_PARTY_ACCOUNTS_SQL = """
+INSERT INTO ledger_account (code, name, type, currency, party_type, party_id, category, is_active, created_at)
+SELECT %(party_type)s || ':' || party_id || ':' || %(label)s || ':' || %(currency)s, name, %(type)s, %(currency)s,
+       %(party_type)s, party_id, %(category)s, true, now()
+  FROM unnest(%(party_ids)s::varchar[], %(names)s::varchar[]) AS given (party_id, name)
+ON CONFLICT DO NOTHING
+"""
+
+
+@transaction.atomic
+def open_party_accounts(
+    *, party_type: str, parties: Sequence[tuple[str, str]], category: str, currency: str | None = None
+) -> int:
+    """Open the receivable (asset) account of `category` for many parties of one type at once:
+    (party id, name) pairs; those that have one keep it. One statement (batch jobs that charge a
+    new category); returns how many were opened. Codes and names as `open_party_account` gives."""
+    if category not in Category.values:
+        raise ValueError(f"unknown category {category!r}")
+    if not parties:
+        return 0
+    currency = currency or settings.LEDGER_CURRENCY
+    label = Category(category).label
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _OPEN_PARTY_ACCOUNTS_SQL,
+            {
+                "party_type": party_type,
+                "label": category,
+                "currency": currency,
+                "type": AccountType.ASSET,
+                "category": category,
+                "party_ids": [party_id for party_id, _ in parties],
+                "names": [f"{(name or f'{party_type}:{party_id}')[:150]} {label}" for party_id, name in parties],
+            },
+        )
+        opened: int = cursor.rowcount
+    return opened
 
 
 @transaction.atomic

@@ -110,6 +110,11 @@ REFUSALS: dict[str, Refusal] = {
         "An origination fee is none (amount and percent 0), flat (a positive amount, percent 0) or a percent "
         "(above 0 and up to 100, amount 0).",
     ),
+    "loan_product_late_fee_terms": Refusal(
+        NON_FIELD_ERRORS,
+        "A late fee is none (amount, percent and grace 0, no cap), flat (a positive amount, no cap) or a percent of "
+        "the overdue installment (above 0 and up to 100, amount 0, an optional positive cap); grace 0-365 days.",
+    ),
 }
 
 

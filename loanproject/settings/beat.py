@@ -58,6 +58,11 @@ def beat_schedule(*, loans_time_zone: str) -> dict:
             TzAwareCrontab(minute=30, hour=1, tz=ZoneInfo(loans_time_zone)),
             expires=6 * 3600,
         ),
+        # Every night at 01:45 New York time, after the delinquency job: charge the late fee of each
+        # posted installment still unpaid past its loan's grace days (once per installment).
+        "loans-charge-late-fees": _job(
+            "loans.charge_late_fees", TzAwareCrontab(minute=45, hour=1, tz=ZoneInfo(loans_time_zone)), expires=6 * 3600
+        ),
         # Sundays at 05:00 New York time (LOANS_TIME_ZONE): post the week's due installments; one
         # task per chunk fans out to the workers.
         "loans-weekly-posting": _job(

@@ -77,6 +77,8 @@ STAFF_ROLES: dict[str, list[str]] = {
         # The delinquency classes (ranges of days past due).
         "loans.add_delinquencyclass",
         "loans.change_delinquencyclass",
+        # Late fees: ask for a waiver and approve someone else's (maker-checker).
+        "loans.waive_late_fee",
         "ledger.view_*",
         "ledger.record_payment",
         "ledger.reverse_entry",

@@ -3,6 +3,8 @@
 from .approvals import request_driver_payment_reversal, request_installment_posting_reversal
 from .delinquency import Classified, classify_delinquency, classify_driver_loans, classify_loans, save_delinquency_class
 from .drivers import DriverData, register_driver, register_lease, update_driver
+from .late_fee_waivers import request_late_fee_waiver, waive_late_fee
+from .late_fees import LateFeeRun, charge_late_fee_chunk, charge_late_fees
 from .loans import (
     book_application_as_loan,
     cancel_loan,
@@ -40,6 +42,7 @@ __all__ = [
     "DriverData",
     "DriverPayment",
     "DriverPaymentReversal",
+    "LateFeeRun",
     "LoanQuote",
     "LoanTerms",
     "PostingChunk",
@@ -48,6 +51,8 @@ __all__ = [
     "book_application_as_loan",
     "bookable_product",
     "cancel_loan",
+    "charge_late_fee_chunk",
+    "charge_late_fees",
     "classify_delinquency",
     "classify_driver_loans",
     "classify_loans",
@@ -68,9 +73,11 @@ __all__ = [
     "reopen_unsettled_loans",
     "request_driver_payment_reversal",
     "request_installment_posting_reversal",
+    "request_late_fee_waiver",
     "reverse_driver_payment",
     "reverse_installment_posting",
     "save_delinquency_class",
     "start_posting_run",
     "update_driver",
+    "waive_late_fee",
 ]
