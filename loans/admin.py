@@ -837,4 +837,5 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
         return super().response_post_save_add(request, obj)
 
 
-from . import delinquency_admin  # noqa: E402, F401  (registers the delinquency classes' admin)
+# Register the delinquency classes' and the late fees' admins.
+from . import delinquency_admin, late_fee_admin  # noqa: E402, F401

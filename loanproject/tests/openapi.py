@@ -40,6 +40,7 @@ STAFF_PATHS = {
         "/api/v1/drivers/",
         "/api/v1/ledger/",
         "/api/v1/approval-requests/",
+        "/api/v1/late-fees/",
     ),
     "officer": ("/api/v1/reviews/",),
 }

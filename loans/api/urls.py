@@ -5,6 +5,7 @@ from .statements import DriverStatementView
 from .views import (
     DriverPaymentReversalView,
     DriverPaymentView,
+    LateFeeWaiverView,
     LoanProductViewSet,
     LoanViewSet,
     PostingRunViewSet,
@@ -29,5 +30,6 @@ urlpatterns = [
         DriverPaymentReversalView.as_view(),
         name="driver-payment-reversal",
     ),
+    path("late-fees/<int:late_fee_id>/waiver/", LateFeeWaiverView.as_view(), name="late-fee-waiver"),
     *router.urls,
 ]
