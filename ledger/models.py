@@ -3,7 +3,7 @@
 Invariants:
 - An `Account` has a type (asset, liability, equity, income, expense) and one currency. A party
   account belongs to one party (`party_type` + `party_id`, e.g. "loans.driver" + "42") and one
-  category (LOANS, LEASE, EZPASS, PVB, TLC, MISC); a party has at most one account per category,
+  category (LOANS, LEASE, EZPASS, PVB, TLC, MISC, PENALTY); a party has at most one account per category,
   type and currency (`account_party_ledger_unique`).
 - A `JournalEntry` has a unique idempotency key: the same business event can never be booked twice.
 - A `Posting` (a leg) has either a positive debit or a positive credit, never both and never
@@ -20,7 +20,8 @@ Invariants:
 - Balances are sums of postings, never stored counters: nothing can drift and concurrent postings
   to one account never wait for each other.
 - An `OpenItem` is a charge still to be paid: `0 <= outstanding <= amount`, and it is open exactly
-  while something is outstanding. `PaymentAllocation` rows say which payment paid what.
+  while something is outstanding; with nothing outstanding it is closed (paid, or its charge
+  reversed) or waived (`waive_open_item`: the creditor gave up what was left, booked as an entry). `PaymentAllocation` rows say which payment paid what.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Category(models.TextChoices):
     PVB = "PVB", "PVB violations"
     TLC = "TLC", "TLC tickets"
     MISC = "MISC", "Miscellaneous"
+    PENALTY = "PENALTY", "Penalties (late fees)"
 
 
 class Account(models.Model):
@@ -170,6 +172,8 @@ class Posting(models.Model):
 class OpenItemStatus(models.TextChoices):
     OPEN = "open", "Open"
     CLOSED = "closed", "Closed"
+    # Nothing outstanding because the creditor gave up what was left (a fee waiver), not paid.
+    WAIVED = "waived", "Waived"
 
 
 class OpenItem(models.Model):
@@ -194,7 +198,7 @@ class OpenItem(models.Model):
             ),
             models.CheckConstraint(
                 condition=(Q(status=OpenItemStatus.OPEN) & Q(outstanding__gt=0))
-                | (Q(status=OpenItemStatus.CLOSED) & Q(outstanding=0)),
+                | (Q(status__in=[OpenItemStatus.CLOSED, OpenItemStatus.WAIVED]) & Q(outstanding=0)),
                 name="open_item_open_while_outstanding",
             ),
         ]

@@ -11,6 +11,7 @@ from .models import DRIVER_PARTY_TYPE, Driver
 CASH = ("1000", "Cash at bank", AccountType.ASSET)
 LOANS_PRINCIPAL = ("1300", "Driver loans principal not yet billed", AccountType.ASSET)
 INTEREST_INCOME = ("4100", "Driver loan interest income", AccountType.INCOME)
+LATE_FEE_INCOME = ("4200", "Late fee income", AccountType.INCOME)
 ORIGINATION_FEE_INCOME = ("4300", "Loan origination fee income", AccountType.INCOME)
 LEASE_INCOME = ("4400", "Lease income", AccountType.INCOME)
 TOLLS_AND_FINES_PAYABLE = ("2100", "Tolls and fines payable", AccountType.LIABILITY)
@@ -33,6 +34,11 @@ def principal_account() -> Account:
 
 def interest_income_account() -> Account:
     return _open(INTEREST_INCOME)
+
+
+def late_fee_income_account() -> Account:
+    """Credited by each late fee (Dr the driver's PENALTY receivable), debited by its waiver."""
+    return _open(LATE_FEE_INCOME)
 
 
 def origination_fee_income_account() -> Account:
@@ -58,3 +64,8 @@ def driver_party(driver: Driver | int) -> Party:
 
 def driver_loans_receivable(driver: Driver) -> Account:
     return ledger.open_party_account(party=driver_party(driver), category=Category.LOANS, name=driver.full_name)
+
+
+def driver_penalty_receivable(driver: Driver) -> Account:
+    """The driver's PENALTY receivable: late fees (the nightly job opens them in bulk)."""
+    return ledger.open_party_account(party=driver_party(driver), category=Category.PENALTY, name=driver.full_name)

@@ -354,6 +354,11 @@ class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixi
         "origination_fee",
         "origination_fee_collection",
         "origination_fee_link",
+        "late_fee_kind",
+        "late_fee_grace_days",
+        "late_fee_amount",
+        "late_fee_percent",
+        "late_fee_cap",
         "receivable_account",
         "disbursement_link",
         "created_at",
@@ -626,6 +631,7 @@ class LoanProductAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
         "in_multiples_of",
         "principal_grace_periods",
         "origination_fee_kind",
+        "late_fee_kind",
         "created_by",
         "created_at",
     ]
@@ -860,5 +866,5 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
 
 
 # The screens of other concerns, in their own modules (importing them registers them): driver charges,
-# delinquency classes, the collections workspace.
-from . import charges_admin, collections_admin, delinquency_admin  # noqa: E402, F401
+# delinquency classes, the collections workspace, late fees.
+from . import charges_admin, collections_admin, delinquency_admin, late_fee_admin  # noqa: E402, F401

@@ -7,8 +7,8 @@ class LoansConfig(AppConfig):
     name = "loans"
     verbose_name = "Driver loans"
     # The sources of the journal entries loans books (models.POSTING_SOURCE, DISBURSEMENT_SOURCE,
-    # ORIGINATION_FEE_SOURCE),
-    # offered by the ledger admin's source filter.
+    # ORIGINATION_FEE_SOURCE, the lease, charge and adjustment sources, services.late_fees.LATE_FEE_SOURCE,
+    # WAIVER_SOURCE), offered by the ledger admin's source filter.
     journal_sources = (
         "loans.installment",
         "loans.disbursement",
@@ -16,6 +16,8 @@ class LoansConfig(AppConfig):
         "loans.lease",
         "loans.charge",
         "loans.adjustment",
+        "loans.late_fee",
+        "loans.late_fee_waiver",
     )
 
     def ready(self) -> None:

@@ -21,9 +21,12 @@ Invariants:
   principal; 0 <= min rate <= max rate <= 20; 1 <= min installments <= max <= 520), its
   frequencies and methods are non-empty subsets of the known ones, its principal grace is shorter
   than its shortest term, and its origination fee is none, flat (a positive amount) or a percent
-  of the principal (0-100, exclusive of 0): named CHECK constraints.
+  of the principal (0-100, exclusive of 0), and its late fee is none, flat (a positive amount) or a
+  percent of the overdue installment (0-100, exclusive of 0, with an optional positive cap),
+  charged after 0-365 grace days (none has no grace): named CHECK constraints.
 - A loan booked from a product points to the version it used and keeps a copy of the terms that
-  shape its schedule and fee (rounding rules, grace, fee and how it is collected), so a later
+  shape its schedule and fees (rounding rules, grace, fee and how it is collected, late-fee
+  terms: `loan_late_fee_terms`), so a later
   version changes nothing booked. A loan booked without a product has the default rules (cents,
   half-even, no multiple, no grace, no fee). A fee billed with the first installment is its own
   entry and open item (`origination_fee_entry`); a deducted fee is a leg of the disbursement.
@@ -181,6 +184,52 @@ class FeeKind(models.TextChoices):
     PERCENT = "percent", "Percent of the principal"
 
 
+class LateFeeKind(models.TextChoices):
+    NONE = "none", "No late fee"
+    FLAT = "flat", "Flat amount"
+    PERCENT = "percent", "Percent of the overdue installment"
+
+
+MAX_LATE_FEE_GRACE_DAYS = 365
+
+
+def _late_fee_terms_valid() -> Q:
+    """None (all zero, no cap, no grace), flat (a positive amount, no cap) or a percent of the
+    overdue installment (0-100, exclusive of 0) with an optional positive cap; grace 0-365 days."""
+    return Q(late_fee_grace_days__gte=0, late_fee_grace_days__lte=MAX_LATE_FEE_GRACE_DAYS) & (
+        Q(
+            late_fee_kind=LateFeeKind.NONE,
+            late_fee_amount=0,
+            late_fee_percent=0,
+            late_fee_cap__isnull=True,
+            late_fee_grace_days=0,
+        )
+        | Q(late_fee_kind=LateFeeKind.FLAT, late_fee_amount__gt=0, late_fee_percent=0, late_fee_cap__isnull=True)
+        | (
+            Q(late_fee_kind=LateFeeKind.PERCENT, late_fee_amount=0, late_fee_percent__gt=0, late_fee_percent__lte=100)
+            & (Q(late_fee_cap__isnull=True) | Q(late_fee_cap__gt=0))
+        )
+    )
+
+
+class LateFeeTerms(models.Model):
+    """The late-fee terms a product sets and a loan keeps a copy of (abstract: the same fields,
+    help and named CHECK on both)."""
+
+    late_fee_kind = models.CharField(max_length=10, choices=LateFeeKind.choices, default=LateFeeKind.NONE)
+    late_fee_grace_days = models.PositiveSmallIntegerField(
+        default=0, help_text="Days past the due date before the fee is charged (charged on day grace + 1)."
+    )
+    late_fee_amount = MoneyField(default=0, help_text="A flat fee per overdue installment.")
+    late_fee_percent = models.DecimalField(
+        max_digits=6, decimal_places=3, default=0, help_text="A fee in percent of the overdue installment's amount."
+    )
+    late_fee_cap = MoneyField(null=True, blank=True, help_text="At most this much per installment (percent fees).")
+
+    class Meta:
+        abstract = True
+
+
 class FeeCollection(models.TextChoices):
     DEDUCTED = "deducted", "Deducted from the disbursement"
     FIRST_INSTALLMENT = "first_installment", "Billed with the first installment"
@@ -190,7 +239,7 @@ def _digits_known(prefix: str = "") -> Q:
     return Q(**{f"{prefix}currency_digits__in": CURRENCY_DIGITS})
 
 
-class LoanProduct(models.Model):
+class LoanProduct(LateFeeTerms):
     """One published version of a loan product; see the module docstring for its invariants."""
 
     code = models.CharField(max_length=30, help_text="Letters, digits and dashes, e.g. DRIVER-WEEKLY.")
@@ -292,6 +341,7 @@ class LoanProduct(models.Model):
                 condition=Q(origination_fee_collection__in=FeeCollection.values),
                 name="loan_product_fee_collection_known",
             ),
+            models.CheckConstraint(condition=_late_fee_terms_valid(), name="loan_product_late_fee_terms"),
         ]
 
     def __str__(self) -> str:
@@ -307,7 +357,7 @@ class LoanProduct(models.Model):
         )
 
 
-class DriverLoan(models.Model):
+class DriverLoan(LateFeeTerms):
     loan_number = models.CharField(max_length=16, editable=False)
     driver = models.ForeignKey(Driver, on_delete=models.PROTECT, related_name="loans")
     lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="loans")
@@ -392,6 +442,7 @@ class DriverLoan(models.Model):
                 | Q(origination_fee_collection=FeeCollection.FIRST_INSTALLMENT),
                 name="loan_fee_entry_only_when_billed",
             ),
+            models.CheckConstraint(condition=_late_fee_terms_valid(), name="loan_late_fee_terms"),
         ]
         indexes = [
             models.Index(fields=["status", "driver"], name="loan_status_driver_idx"),
@@ -852,6 +903,7 @@ class DriverAdjustment(models.Model):
 # So has collections (the queue, notes, promises to pay).
 from .collections_models import CollectionCase, CollectionNote, PromiseStatus, PromiseToPay  # noqa: E402, F401
 from .delinquency_models import DelinquencyClass, LoanDelinquency, LoanDelinquencyChange  # noqa: E402, F401
+from .late_fee_models import LateFee, LateFeeStatus  # noqa: E402, F401
 
 audit.register(Driver)
 audit.register(Lease)
@@ -866,3 +918,4 @@ audit.register(DriverAdjustment)
 audit.register(CollectionCase, exclude_fields=["days_past_due", "overdue_amount", "delinquency_class", "as_of"])
 audit.register(CollectionNote)
 audit.register(PromiseToPay)
+audit.register(LateFee)

@@ -82,6 +82,16 @@ def update_collections_task(as_of: str | None = None) -> dict:
     }
 
 
+@shared_task(name="loans.charge_late_fees")
+def charge_late_fees_task(as_of: str | None = None) -> dict:
+    """Beat runs this nightly after the delinquency job: late fees of the installments past their
+    grace as of today (New York time); a rerun charges nothing twice."""
+    day = date.fromisoformat(as_of) if as_of else business_today()
+    with acting_as_system():
+        result = services.charge_late_fees(as_of=day, started_by=system_user())
+    return result.as_dict()
+
+
 @outbox_consumer("loans.close_settled_loans")
 def close_settled_loans_task(event) -> None:
     """Consumer of `ledger.payment_recorded`: a payment booked by any door may settle a loan."""

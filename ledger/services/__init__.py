@@ -1,4 +1,5 @@
-"""Every change to the book: accounts, balanced entries, charges, payments, credit, reversals.
+"""Every change to the book: accounts, balanced entries, charges, payments, credit, reversals,
+waivers.
 
 Each function is atomic, takes keyword arguments, validates before it writes and returns what it
 booked. Entries are append-only: a mistake is corrected with `reverse_entry`, never by editing.
@@ -16,6 +17,7 @@ from .entries import (
 )
 from .payments import CreditApplication, PaymentResult, allocation_rank, apply_party_credit, record_payment
 from .reversals import EntryOwnedElsewhere, request_entry_reversal, reverse_entry, reverse_payment
+from .waivers import waive_open_item
 
 __all__ = [
     "CREDIT_SOURCE",
@@ -43,4 +45,5 @@ __all__ = [
     "set_account_active",
     "stage_charges",
     "staged_parties_with_credit",
+    "waive_open_item",
 ]

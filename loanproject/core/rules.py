@@ -117,6 +117,11 @@ REFUSALS: dict[str, Refusal] = {
     "lease_weekly_fee_not_negative": Refusal("weekly_fee", "The weekly fee cannot be negative."),
     "driver_adjustment_reason_given": Refusal("reason", "Give the reason."),
     "driver_adjustment_amount_positive": Refusal("amount", "The amount must be positive."),
+    "loan_product_late_fee_terms": Refusal(
+        NON_FIELD_ERRORS,
+        "A late fee is none (amount, percent and grace 0, no cap), flat (a positive amount, no cap) or a percent of "
+        "the overdue installment (above 0 and up to 100, amount 0, an optional positive cap); grace 0-365 days.",
+    ),
 }
 
 

@@ -58,6 +58,11 @@ def beat_schedule(*, loans_time_zone: str) -> dict:
             TzAwareCrontab(minute=30, hour=1, tz=ZoneInfo(loans_time_zone)),
             expires=6 * 3600,
         ),
+        # Every night at 01:45 New York time, after the delinquency job: charge the late fee of each
+        # posted installment still unpaid past its loan's grace days (once per installment).
+        "loans-charge-late-fees": _job(
+            "loans.charge_late_fees", TzAwareCrontab(minute=45, hour=1, tz=ZoneInfo(loans_time_zone)), expires=6 * 3600
+        ),
         # Every night at 02:30 New York time, after the classification: the collections queue (each
         # delinquent driver's days and overdue amount) and promises to pay (a promise unpaid on its
         # day is flagged broken the day after).

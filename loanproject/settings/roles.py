@@ -87,6 +87,8 @@ STAFF_ROLES: dict[str, list[str]] = {
         "loans.assign_collector",
         "loans.add_collectionnote",
         "loans.add_promisetopay",
+        # Late fees: ask for a waiver and approve someone else's (maker-checker).
+        "loans.waive_late_fee",
         "ledger.view_*",
         "ledger.record_payment",
         "ledger.reverse_entry",

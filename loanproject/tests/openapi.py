@@ -42,6 +42,7 @@ STAFF_PATHS = {
         "/api/v1/approval-requests/",
         "/api/v1/driver-charges/",
         "/api/v1/collections/",
+        "/api/v1/late-fees/",
     ),
     "officer": ("/api/v1/reviews/",),
 }

@@ -185,6 +185,7 @@ def world():
         "approval-requests": waiting.pk,
         "loan-products": make_product().code,
         "driver-charges": ImportedCharge.objects.get(external_id="P-1").pk,
+        "late-fees": _late_fee_id(),
     }
     credentials = {
         "partner": f"Api-Key {issue_key(partner)}",
@@ -192,6 +193,21 @@ def world():
         "finance": f"Token {Token.objects.create(user=finance).key}",
     }
     return ids, credentials
+
+
+def _late_fee_id() -> int:
+    """A late fee charged by the nightly job (flat 25.00 on a week-old installment)."""
+    from loans import services as loan_services
+    from loans.models import LateFee
+    from loans.tests.factories import book_from_product, make_product
+
+    product = make_product(
+        code="LATE-FEE", min_annual_rate=Decimal("0"), late_fee_kind="flat", late_fee_amount=Decimal("25.00")
+    )
+    book_from_product(product, rate="0")
+    loan_services.post_weekly_installments(period_start=date(2026, 1, 4), period_end=date(2026, 1, 10))
+    loan_services.charge_late_fees(as_of=date(2026, 1, 12))
+    return LateFee.objects.values_list("pk", flat=True).first()
 
 
 def concrete(path: str, ids: dict) -> str:

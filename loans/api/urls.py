@@ -7,6 +7,7 @@ from .statements import DriverStatementView
 from .views import (
     DriverPaymentReversalView,
     DriverPaymentView,
+    LateFeeWaiverView,
     LoanProductViewSet,
     LoanViewSet,
     PostingRunViewSet,
@@ -38,5 +39,6 @@ urlpatterns = [
     path("collections/<int:driver_id>/assignment/", CollectionAssignmentView.as_view(), name="collections-assignment"),
     path("collections/<int:driver_id>/notes/", CollectionNotesView.as_view(), name="collections-notes"),
     path("collections/<int:driver_id>/promises/", PromisesToPayView.as_view(), name="collections-promises"),
+    path("late-fees/<int:late_fee_id>/waiver/", LateFeeWaiverView.as_view(), name="late-fee-waiver"),
     *router.urls,
 ]

@@ -260,6 +260,27 @@ class DriverPaymentReversalView(StaffAPIMixin, APIView):
         return approval_response(asked)
 
 
+class LateFeeWaiverView(StaffAPIMixin, APIView):
+    required_permissions = {"post": "loans.waive_late_fee"}
+
+    @extend_schema(
+        request=CancelSerializer,
+        responses={201: ApprovalRequestSerializer, 202: ApprovalRequestSerializer},
+        description="Ask to waive a late fee (a reason is required): what is still outstanding of it is booked "
+        "Dr 4200 late fee income / Cr the driver's PENALTY receivable and its open item closes as waived. Below "
+        "the action's threshold it is done at once (201, the request with its result); otherwise a second person "
+        "approves it (202: the request, waiting in /approval-requests/). One request per fee waits at a time "
+        "(409); a waived or fully paid fee is refused (409); an unknown fee is 404.",
+    )
+    def post(self, request: Request, late_fee_id: int) -> Response:
+        serializer = CancelSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        asked = services.request_late_fee_waiver(
+            late_fee_id=late_fee_id, reason=serializer.validated_data["reason"], requested_by=acting_user(request)
+        )
+        return approval_response(asked)
+
+
 class ReportView(StaffAPIMixin, APIView):
     required_permissions = {"get": VIEW_LOANS}
 

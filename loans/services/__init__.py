@@ -23,6 +23,8 @@ from .delinquency import (
     save_delinquency_class,
 )
 from .drivers import DriverData, register_driver, register_lease, update_driver
+from .late_fee_waivers import request_late_fee_waiver, waive_late_fee
+from .late_fees import LateFeeRun, charge_late_fee_chunk, charge_late_fees
 from .loans import (
     book_application_as_loan,
     cancel_loan,
@@ -61,6 +63,7 @@ __all__ = [
     "DriverData",
     "DriverPayment",
     "DriverPaymentReversal",
+    "LateFeeRun",
     "LoanQuote",
     "LoanTerms",
     "PostingChunk",
@@ -74,6 +77,8 @@ __all__ = [
     "book_application_as_loan",
     "bookable_product",
     "cancel_loan",
+    "charge_late_fee_chunk",
+    "charge_late_fees",
     "classify_delinquency",
     "classify_driver_loans",
     "classify_loans",
@@ -100,6 +105,7 @@ __all__ = [
     "reopen_unsettled_loans",
     "request_driver_payment_reversal",
     "request_installment_posting_reversal",
+    "request_late_fee_waiver",
     "reverse_driver_payment",
     "reverse_installment_posting",
     "save_delinquency_class",
@@ -107,4 +113,5 @@ __all__ = [
     "start_posting_run",
     "update_collections",
     "update_driver",
+    "waive_late_fee",
 ]

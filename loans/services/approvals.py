@@ -1,5 +1,6 @@
 """The loans actions that need a second person (maker-checker, loanproject.core.approvals):
-reversing a driver's payment and reversing an installment's posting. Each door asks with
+reversing a driver's payment, reversing an installment's posting and waiving a late fee
+(late_fee_waivers.py). Each door asks with
 `request_*`; the registered runner (apps.py) does it when approved, or at once below the
 action's threshold."""
 
@@ -15,6 +16,7 @@ from loanproject.core.approvals import ApprovalAction, request_action
 from loanproject.core.errors import NotFound
 
 from ..models import Installment
+from .late_fee_waivers import ACTION as WAIVE_LATE_FEE
 from .loans import reverse_installment_posting
 from .payments import reverse_driver_payment
 
@@ -58,6 +60,7 @@ ACTIONS = [
         permission="ledger.reverse_entry",
         run=run_posting_reversal,
     ),
+    WAIVE_LATE_FEE,
 ]
 
 

@@ -46,7 +46,7 @@ from ..periods import business_today, is_sunday, validate_business_date
 from ..schedules import Frequency, Method
 from .delinquency import classify_loans
 from .drivers import ensure_can_borrow
-from .products import LoanQuote, LoanTerms, bookable_product, product_rate, quote_loan
+from .products import LoanQuote, LoanTerms, bookable_product, late_fee_terms, product_rate, quote_loan
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -216,6 +216,7 @@ def create_driver_loan(
         origination_fee=quote.origination_fee,
         origination_fee_collection=quote.origination_fee_collection,
         origination_fee_entry_id=fee_entry_id,
+        **late_fee_terms(product),
     )
     validated_save(loan, force_insert=True)
     Installment.objects.bulk_create(

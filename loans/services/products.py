@@ -44,8 +44,15 @@ PRODUCT_FIELDS = [
     "origination_fee_amount",
     "origination_fee_percent",
     "origination_fee_collection",
+    "late_fee_kind",
+    "late_fee_grace_days",
+    "late_fee_amount",
+    "late_fee_percent",
+    "late_fee_cap",
     "notes",
 ]
+# The late-fee terms a loan copies from its product version (none without a product).
+LATE_FEE_FIELDS = ("late_fee_kind", "late_fee_grace_days", "late_fee_amount", "late_fee_percent", "late_fee_cap")
 HUNDRED = Decimal(100)
 
 
@@ -92,6 +99,13 @@ def bookable_product(product_id: int) -> LoanProduct:
         message = f"{product.code} lends in {product.currency}; the book is kept in {settings.LEDGER_CURRENCY}."
         raise DomainError(message, code="product_currency", fields={"product": [message]})
     return product
+
+
+def late_fee_terms(product: LoanProduct | None) -> dict[str, object]:
+    """The late-fee terms a loan booked from `product` keeps; without a product, the defaults (none)."""
+    if product is None:
+        return {}
+    return {name: getattr(product, name) for name in LATE_FEE_FIELDS}
 
 
 def product_rate(product: LoanProduct | None, rate: Decimal | None) -> Decimal | None:

@@ -64,6 +64,11 @@ def product_form(**changes) -> dict:
         "origination_fee_amount": "0",
         "origination_fee_percent": "0",
         "origination_fee_collection": "deducted",
+        "late_fee_kind": "none",
+        "late_fee_grace_days": "0",
+        "late_fee_amount": "0",
+        "late_fee_percent": "0",
+        "late_fee_cap": "",
         "notes": "",
         **changes,
     }
@@ -87,6 +92,25 @@ def test_finance_publishes_a_product_and_a_change_publishes_version_2():
     assert list(
         LoanProduct.objects.order_by("version").values_list("code", "version", "is_current", "max_annual_rate")
     ) == [("DRIVER-WEEKLY", 1, False, D("15.000")), ("DRIVER-WEEKLY", 2, True, D("12.000"))]
+
+
+def test_finance_sets_late_fee_terms_in_the_admin_and_bad_ones_are_a_form_error():
+    finance = admin_for("Finance")
+    terms = {"late_fee_kind": "percent", "late_fee_percent": "5", "late_fee_cap": "10.00", "late_fee_grace_days": "3"}
+
+    refused = finance.post(reverse("admin:loans_loanproduct_add"), product_form(**terms, late_fee_amount="2.00"))
+    added = finance.post(reverse("admin:loans_loanproduct_add"), product_form(**terms))
+
+    assert refused.status_code == 200
+    assert list(refused.context["adminform"].form.errors) == ["__all__"]
+    assert added.status_code == 302, added.context["adminform"].form.errors
+    product = LoanProduct.objects.get()
+    assert (product.late_fee_kind, product.late_fee_percent, product.late_fee_cap, product.late_fee_grace_days) == (
+        "percent",
+        D("5.000"),
+        D("10.00"),
+        3,
+    )
 
 
 def test_a_broken_product_is_a_form_error_and_publishes_nothing():

@@ -1,0 +1,65 @@
+"""Waivers: the creditor gives up what is still outstanding on an open item.
+
+The entry mirrors the charge for that amount (Dr the account the caller names, e.g. the income
+the charge credited; Cr the item's receivable) and the item closes as `waived` in the same
+transaction, so the receivable still equals its open items. Payments already allocated to the
+item stay as they were; reversing one of them opens the item again for what it had paid.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from loanproject.core.errors import Conflict, NotFound
+from loanproject.core.money import ZERO
+
+from ..inputs import Leg
+from ..locks import lock_open_items
+from ..models import Account, JournalEntry, OpenItem, OpenItemStatus
+from .entries import _book_entry
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+
+@transaction.atomic
+def waive_open_item(
+    *,
+    item_id: int,
+    debit_account: Account,
+    idempotency_key: str,
+    source: str,
+    description: str,
+    entry_date: date,
+    created_by: User | None = None,
+) -> JournalEntry:
+    """Book Dr `debit_account` / Cr the item's account for what is outstanding and close the item
+    as waived. Refused (Conflict) when nothing is outstanding; the key books it once."""
+    if not description.strip():
+        raise ValidationError({"description": ["Say why the item is waived."]})
+    items = lock_open_items([item_id])
+    if not items:
+        raise NotFound("No such open item.")
+    item: OpenItem = items[0]
+    if item.status != OpenItemStatus.OPEN:
+        raise Conflict(
+            f"Item {item.pk} is {item.get_status_display().lower()}: nothing is left to waive.", code="item_not_open"
+        )
+    entry = _book_entry(
+        idempotency_key=idempotency_key,
+        entry_date=entry_date,
+        description=description,
+        source=source,
+        legs=[Leg(account=debit_account, debit=item.outstanding), Leg(account=item.account, credit=item.outstanding)],
+        created_by=created_by,
+        # Giving up a claim is allowed on an account closed to new charges.
+        allow_inactive_accounts=True,
+    )
+    item.outstanding, item.status, item.closed_at = ZERO, OpenItemStatus.WAIVED, timezone.now()
+    item.save(update_fields=["outstanding", "status", "closed_at"])
+    return entry
