@@ -34,6 +34,7 @@ from loanproject.core.rules import validated_save
 from ..collections_models import COLLECTOR_PERMISSION, CollectionCase, CollectionNote, PromiseStatus, PromiseToPay
 from ..models import DRIVER_PARTY_TYPE, Driver
 from ..periods import business_today
+from .drivers import find_driver
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -206,13 +207,6 @@ def update_collections(*, as_of: date, chunk_size: int = DEFAULT_CHUNK_SIZE) -> 
     )
 
 
-def _driver(driver_id: int) -> Driver:
-    try:
-        return Driver.objects.get(pk=driver_id)
-    except (Driver.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such driver.") from None
-
-
 @transaction.atomic
 def assign_collector(*, driver_id: int, collector_id: int | None, assigned_by: User) -> CollectionCase:
     """Give a driver in the queue to a collector (a staff member who may work cases), or take
@@ -239,7 +233,7 @@ def add_collection_note(*, driver_id: int, body: str, author: User) -> Collectio
     body = body.strip()
     if not body:
         raise DomainError("Empty note.", fields={"body": ["Write the note."]})
-    note = CollectionNote(driver=_driver(driver_id), body=body, author=author)
+    note = CollectionNote(driver=find_driver(driver_id), body=body, author=author)
     validated_save(note)
     return note
 
@@ -251,7 +245,7 @@ def record_promise_to_pay(
     """Record a driver's promise to pay `amount` by `promised_for`, taken today (business time)
     unless `taken_on`; the nightly job finds it kept or broken."""
     promise = PromiseToPay(
-        driver=_driver(driver_id),
+        driver=find_driver(driver_id),
         amount=amount,
         promised_for=promised_for,
         taken_on=taken_on or business_today(),

@@ -103,3 +103,11 @@ def register_lease(
 def ensure_can_borrow(driver: Driver) -> None:
     if driver.status != DriverStatus.ACTIVE:
         raise Conflict(f"{driver} is {driver.get_status_display().lower()}: no new loans.", code="driver_not_active")
+
+
+def find_driver(driver_id: int) -> Driver:
+    """The driver, or NotFound (a 404 in the API) for an unknown or malformed id."""
+    try:
+        return Driver.objects.get(pk=driver_id)
+    except (Driver.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such driver.") from None

@@ -12,12 +12,12 @@ from django.db import transaction
 
 from ledger import services as ledger
 from ledger.models import JournalEntry
-from loanproject.core.errors import NotFound
 
 from .. import accounts
-from ..models import Driver, DriverLoan
+from ..models import DriverLoan
 from ..periods import validate_business_date
 from .delinquency import classify_driver_loans
+from .drivers import find_driver
 from .loans import close_settled_loans, reopen_unsettled_loans
 
 if TYPE_CHECKING:
@@ -36,13 +36,6 @@ class DriverPaymentReversal:
     reopened_loans: list[DriverLoan]
 
 
-def _driver(driver_id: int) -> Driver:
-    try:
-        return Driver.objects.get(pk=driver_id)
-    except (Driver.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such driver.") from None
-
-
 @transaction.atomic
 def record_driver_payment(
     *,
@@ -59,7 +52,7 @@ def record_driver_payment(
     `idempotency_key` is the caller's id for the payment (bank reference, request key): the same
     key replays the first result.
     """
-    driver = _driver(driver_id)
+    driver = find_driver(driver_id)
     validate_business_date(received_on, field="received_on")
     payment = ledger.record_payment(
         party=accounts.driver_party(driver),
@@ -79,7 +72,7 @@ def record_driver_payment(
 def reverse_driver_payment(*, driver_id: int, payment_entry_id: int, reason: str, actor: User) -> DriverPaymentReversal:
     """Take back a driver's payment (a bounced cheque): the installments it paid are unpaid again,
     the credit it left is gone, and the loans it had settled are active again."""
-    driver = _driver(driver_id)
+    driver = find_driver(driver_id)
     reversal = ledger.reverse_payment(
         party=accounts.driver_party(driver), entry_id=payment_entry_id, reason=reason, created_by=actor
     )

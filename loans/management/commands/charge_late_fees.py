@@ -1,5 +1,4 @@
 import json
-from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -7,7 +6,7 @@ from loanproject.core.audit import acting_as_system, system_user
 from loanproject.core.errors import DomainError
 from loanproject.core.progress import progress_bar
 from loans import services
-from loans.periods import business_today
+from loans.management.nightly import add_nightly_arguments, nightly_day
 from loans.services.late_fees import DEFAULT_CHUNK_SIZE, late_fee_loan_ids
 
 
@@ -21,17 +20,15 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--as-of", help="the day to charge for (YYYY-MM-DD); default today, New York time")
-        parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, help="loan ids per transaction")
-        parser.add_argument("--json", action="store_true", dest="as_json", help="print the result as JSON")
+        add_nightly_arguments(
+            parser,
+            as_of_help="the day to charge for",
+            chunk_size=DEFAULT_CHUNK_SIZE,
+            chunk_help="loan ids per transaction",
+        )
 
     def handle(self, *args, as_of: str | None, chunk_size: int, as_json: bool, **options):
-        try:
-            day = date.fromisoformat(as_of) if as_of else business_today()
-        except ValueError:
-            raise CommandError(f"--as-of must be a date like 2026-01-04, got {as_of!r}.") from None
-        if chunk_size < 1:
-            raise CommandError("--chunk-size must be at least 1.")
+        day = nightly_day(as_of, chunk_size)
         first, last = late_fee_loan_ids()
         total = (last - first + 1) if first is not None and last is not None else 0
         try:

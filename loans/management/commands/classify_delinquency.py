@@ -1,13 +1,12 @@
 import json
-from datetime import date
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from loanproject.core.audit import acting_as_system
 from loanproject.core.progress import progress_bar
 from loans import services
+from loans.management.nightly import add_nightly_arguments, id_span, nightly_day
 from loans.models import DriverLoan
-from loans.periods import business_today
 
 
 class Command(BaseCommand):
@@ -18,20 +17,16 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--as-of", help="the day to classify for (YYYY-MM-DD); default today, New York time")
-        parser.add_argument("--chunk-size", type=int, default=services.delinquency.DEFAULT_CHUNK_SIZE)
-        parser.add_argument("--json", action="store_true", dest="as_json", help="print the result as JSON")
+        add_nightly_arguments(
+            parser,
+            as_of_help="the day to classify for",
+            chunk_size=services.delinquency.DEFAULT_CHUNK_SIZE,
+            chunk_help="loan ids per statement",
+        )
 
     def handle(self, *args, as_of: str | None, chunk_size: int, as_json: bool, **options):
-        try:
-            day = date.fromisoformat(as_of) if as_of else business_today()
-        except ValueError:
-            raise CommandError(f"--as-of must be a date like 2026-01-04, got {as_of!r}.") from None
-        if chunk_size < 1:
-            raise CommandError("--chunk-size must be at least 1.")
-        ids = DriverLoan.objects.order_by("pk").values_list("pk", flat=True)
-        first, last = ids.first(), ids.last()
-        total = (last - first + 1) if first is not None and last is not None else 0
+        day = nightly_day(as_of, chunk_size)
+        total = id_span(DriverLoan.objects.order_by("pk").values_list("pk", flat=True))
         with progress_bar(total=total, unit="loan id", enabled=options["verbosity"] > 0) as bar, acting_as_system():
             result = services.classify_delinquency(as_of=day, chunk_size=chunk_size, on_chunk=bar.update)
         if as_json:

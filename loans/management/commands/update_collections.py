@@ -1,18 +1,12 @@
 import json
-from datetime import date
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from loanproject.core.audit import acting_as_system
 from loanproject.core.progress import progress_bar
 from loans import services
+from loans.management.nightly import add_nightly_arguments, id_span, nightly_day
 from loans.models import Driver, PromiseStatus, PromiseToPay
-from loans.periods import business_today
-
-
-def _id_span(ids) -> int:
-    first, last = ids.first(), ids.last()
-    return (last - first + 1) if first is not None and last is not None else 0
 
 
 class Command(BaseCommand):
@@ -24,20 +18,18 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--as-of", help="the day (YYYY-MM-DD); default today, New York time")
-        parser.add_argument("--chunk-size", type=int, default=services.collections.DEFAULT_CHUNK_SIZE)
-        parser.add_argument("--json", action="store_true", dest="as_json", help="print the result as JSON")
+        add_nightly_arguments(
+            parser,
+            as_of_help="the day",
+            chunk_size=services.collections.DEFAULT_CHUNK_SIZE,
+            chunk_help="driver ids (and promises) per statement",
+        )
 
     def handle(self, *args, as_of: str | None, chunk_size: int, as_json: bool, **options):
-        try:
-            day = date.fromisoformat(as_of) if as_of else business_today()
-        except ValueError:
-            raise CommandError(f"--as-of must be a date like 2026-01-04, got {as_of!r}.") from None
-        if chunk_size < 1:
-            raise CommandError("--chunk-size must be at least 1.")
+        day = nightly_day(as_of, chunk_size)
         shown = options["verbosity"] > 0
-        drivers = _id_span(Driver.objects.order_by("pk").values_list("pk", flat=True))
-        promises = _id_span(
+        drivers = id_span(Driver.objects.order_by("pk").values_list("pk", flat=True))
+        promises = id_span(
             PromiseToPay.objects.filter(status=PromiseStatus.OPEN).order_by("pk").values_list("pk", flat=True)
         )
         with acting_as_system():
