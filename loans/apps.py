@@ -9,6 +9,9 @@ class LoansConfig(AppConfig):
     # The sources of the journal entries loans books (models.POSTING_SOURCE, DISBURSEMENT_SOURCE,
     # ORIGINATION_FEE_SOURCE, the lease, charge and adjustment sources, services.late_fees.LATE_FEE_SOURCE,
     # WAIVER_SOURCE), offered by the ledger admin's source filter.
+    # Collection notes are history: a trigger refuses their UPDATE and DELETE (migration 0013), and
+    # the application role gets no UPDATE/DELETE grant on them either (core.database_roles).
+    append_only_models = ("CollectionNote",)
     journal_sources = (
         "loans.installment",
         "loans.disbursement",

@@ -152,6 +152,7 @@ def test_finance_clicks_a_dashboard_bar_and_gets_its_filtered_list(page):
         "applications_per_day": True,
         "review_queue": True,
         "posted_per_week": True,
+        "loans_by_delinquency_class": True,
         "loans_aging": True,
     }
 

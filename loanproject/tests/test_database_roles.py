@@ -344,6 +344,7 @@ def test_the_app_role_holds_exactly_its_privileges_and_applying_them_again_chang
     expected_special = {
         "ledger_journalentry": {"SELECT", "INSERT"},
         "ledger_posting": {"SELECT", "INSERT"},
+        "loans_collectionnote": {"SELECT", "INSERT"},
         "django_migrations": {"SELECT"},
     }
     with setup.as_owner() as conn:
@@ -374,7 +375,7 @@ def test_the_app_role_holds_exactly_its_privileges_and_applying_them_again_chang
     printed = manage("grant_app_role", setup.app, "--print", role=setup.owner, database=setup.database)
     applied = manage("grant_app_role", setup.app, role=setup.owner, database=setup.database)
 
-    assert 'REVOKE UPDATE, DELETE ON "ledger_journalentry", "ledger_posting" FROM' in printed
+    assert 'REVOKE UPDATE, DELETE ON "ledger_journalentry", "ledger_posting", "loans_collectionnote" FROM' in printed
     assert (
         f'ALTER DEFAULT PRIVILEGES FOR ROLE "{setup.owner}" IN SCHEMA "public" GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES'
         in printed
@@ -432,7 +433,11 @@ def test_every_table_whose_triggers_refuse_changes_is_declared_append_only():
         )
         guarded = [name for (name,) in cursor.fetchall()]
 
-    assert guarded == [table.table for table in append_only_tables()] == ["ledger_journalentry", "ledger_posting"]
+    assert (
+        guarded
+        == [table.table for table in append_only_tables()]
+        == ["ledger_journalentry", "ledger_posting", "loans_collectionnote"]
+    )
 
 
 @pytest.mark.django_db
