@@ -16,6 +16,8 @@ ORIGINATION_FEE_INCOME = ("4300", "Loan origination fee income", AccountType.INC
 LEASE_INCOME = ("4400", "Lease income", AccountType.INCOME)
 TOLLS_AND_FINES_PAYABLE = ("2100", "Tolls and fines payable", AccountType.LIABILITY)
 OTHER_INCOME = ("4900", "Other income", AccountType.INCOME)
+RECOVERY_INCOME = ("4950", "Recoveries on written-off loans", AccountType.INCOME)
+LOAN_LOSSES = ("5100", "Loan losses", AccountType.EXPENSE)
 
 
 def _open(spec: tuple[str, str, str]) -> Account:
@@ -56,6 +58,16 @@ def tolls_and_fines_payable_account() -> Account:
 
 def other_income_account() -> Account:
     return _open(OTHER_INCOME)
+
+
+def recovery_income_account() -> Account:
+    """Money received for a loan after its write-off: income, never a reopened receivable."""
+    return _open(RECOVERY_INCOME)
+
+
+def loan_losses_account() -> Account:
+    """Debited by a write-off for what the loan still owed (billed and unbilled)."""
+    return _open(LOAN_LOSSES)
 
 
 def driver_party(driver: Driver | int) -> Party:

@@ -3,6 +3,7 @@ posting."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -328,18 +329,7 @@ def cancel_loan(*, loan_id: int, reason: str, actor: User) -> DriverLoan:
     posted = sum(1 for installment in installments if installment.status == InstallmentStatus.POSTED)
     if posted:
         raise IllegalTransition(f"{loan} has {posted} posted installment(s); reverse them before cancelling.")
-    scheduled = [installment for installment in installments if installment.status == InstallmentStatus.SCHEDULED]
-    Installment.objects.filter(pk__in=[installment.pk for installment in scheduled]).update(
-        status=InstallmentStatus.CANCELLED
-    )
-    # The bulk update leaves no audit record of its own: one entry per installment, as a save would.
-    log_bulk_changes(
-        model=Installment,
-        changes=[
-            (installment, {"status": (InstallmentStatus.SCHEDULED, InstallmentStatus.CANCELLED)})
-            for installment in scheduled
-        ],
-    )
+    cancel_scheduled_installments(installments)
     if loan.disbursement_entry_id:
         ledger.reverse_entry(
             entry_id=loan.disbursement_entry_id,
@@ -357,6 +347,26 @@ def cancel_loan(*, loan_id: int, reason: str, actor: User) -> DriverLoan:
     loan.status, loan.closed_at = LoanStatus.CANCELLED, timezone.now()
     loan.save(update_fields=["status", "closed_at"])
     return loan
+
+
+def cancel_scheduled_installments(installments: Sequence[Installment]) -> list[Installment]:
+    """Cancel the scheduled (unposted) ones among `installments`, which the caller has locked
+    (`lock_installments_of`); posted ones are never touched. Returns those cancelled."""
+    scheduled = [installment for installment in installments if installment.status == InstallmentStatus.SCHEDULED]
+    Installment.objects.filter(pk__in=[installment.pk for installment in scheduled]).update(
+        status=InstallmentStatus.CANCELLED
+    )
+    # The bulk update leaves no audit record of its own: one entry per installment, as a save would.
+    log_bulk_changes(
+        model=Installment,
+        changes=[
+            (installment, {"status": (InstallmentStatus.SCHEDULED, InstallmentStatus.CANCELLED)})
+            for installment in scheduled
+        ],
+    )
+    for installment in scheduled:
+        installment.status = InstallmentStatus.CANCELLED
+    return scheduled
 
 
 def _loans_owing(driver_id: int, *, status: str, owing: bool):
