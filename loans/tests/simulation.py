@@ -1,0 +1,592 @@
+"""A seeded simulation of drivers' accounts driven through the servicing services, checked after
+every step against a small in-memory model (issue 14).
+
+Each sequence is one driver with a lease and up to two loans, a clock that starts 40 weeks ago
+and moves a week at a time, and random steps: book a loan, post the week, post a past week again,
+take a payment (exact, short, over), run the late-fee job, waive a fee, reverse a payment, reverse
+a posting; the reversals and waivers go through maker-checker (a maker asks, a checker approves).
+
+Faults are injected around the service calls:
+- a **crash before commit**: the call runs inside a transaction that is then rolled back, as when
+  a worker dies before COMMIT; the database must show no trace of it (compared with a snapshot),
+  and the step is delivered again;
+- a **redelivery**: a call that succeeded is delivered a second time (the same idempotency key,
+  the same run, the same approval), as a broker does after a lost acknowledgement; it must replay
+  or be refused, never act twice.
+
+The model knows nothing of the database but the ids of what a step created (the open item's id
+breaks ties between items due the same day, as the ledger's allocation does). After each step
+`check` compares, for the driver: each category's receivable with the model's outstanding items
+and with the ledger's own open items; the credit; every installment's posted state and attempt;
+each late fee and waiver; each loan's status; principal billed + not billed = principal, and the
+loan's billed amounts = paid + outstanding; and, for the whole book, the trial balance (zero) and
+account 1300 against the principal not yet billed of every loan.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import Count, Sum
+
+from ledger.models import Account, OpenItem, Posting
+from ledger.selectors import party_balance
+from loanproject.core.approvals import approve_request
+from loanproject.core.errors import DomainError
+from loans import accounts, services
+from loans.models import DriverLoan, Installment, InstallmentStatus, LateFee, LateFeeKind, LoanProduct, LoanStatus
+from loans.periods import business_today
+from loans.tests.factories import LeaseFactory
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+LATE_FEE = Decimal("10.00")
+GRACE_DAYS = 3
+OPEN, CLOSED, WAIVED, REVERSED = "open", "closed", "waived", "reversed"
+
+
+class InjectedCrash(Exception):
+    """Raised inside a step's transaction to roll it back, as a worker dying before COMMIT."""
+
+
+class Refused(Exception):
+    """What the model expects the services to refuse (the step must change nothing)."""
+
+
+@dataclass
+class Item:
+    """An open item the driver owes: an installment's or a late fee's."""
+
+    category: str
+    due: date
+    amount: Decimal
+    order: int  # the open item's id: the ledger pays items due the same day in id order
+    loan_id: int
+    outstanding: Decimal
+    status: str = OPEN
+
+
+@dataclass
+class ModelInstallment:
+    id: int
+    due: date
+    principal: Decimal
+    amount: Decimal
+    status: str = InstallmentStatus.SCHEDULED
+    attempt: int = 1
+    item: Item | None = None
+
+
+@dataclass
+class ModelLoan:
+    id: int
+    principal: Decimal
+    installments: dict[int, ModelInstallment]
+    status: str = LoanStatus.ACTIVE
+    fees: dict[int, Item] = field(default_factory=dict)  # installment id -> its late fee's item
+    fee_ids: dict[int, int] = field(default_factory=dict)  # installment id -> LateFee id
+
+
+@dataclass
+class ModelPayment:
+    entry_id: int
+    amount: Decimal
+    shares: list[tuple[Item, Decimal]]
+    credit_left: Decimal
+    reversed: bool = False
+
+
+@dataclass
+class Driver:
+    id: int
+    lease_id: int
+    loans: dict[int, ModelLoan] = field(default_factory=dict)
+    credit: Decimal = ZERO
+    payments: list[ModelPayment] = field(default_factory=list)
+
+    def items(self) -> list[Item]:
+        found = []
+        for loan in self.loans.values():
+            found += [i.item for i in loan.installments.values() if i.item is not None and i.item.status != REVERSED]
+            found += list(loan.fees.values())
+        return found
+
+    def open_items(self) -> list[Item]:
+        return [item for item in self.items() if item.status == OPEN]
+
+
+def allocate(items: list[Item], amount: Decimal) -> tuple[list[tuple[Item, Decimal]], Decimal]:
+    """The ledger's rule, written again plainly: category order, then due date, then id."""
+    order = list(settings.LEDGER_PAYMENT_ALLOCATION_ORDER)
+
+    def rank(item: Item) -> tuple[int, date, int]:
+        return (order.index(item.category) if item.category in order else len(order), item.due, item.order)
+
+    shares, left = [], amount
+    for item in sorted(items, key=rank):
+        if left == ZERO:
+            break
+        share = min(item.outstanding, left)
+        shares.append((item, share))
+        left -= share
+    return shares, left
+
+
+def pay(shares: list[tuple[Item, Decimal]]) -> None:
+    for item, share in shares:
+        item.outstanding -= share
+        if item.outstanding == ZERO:
+            item.status = CLOSED
+
+
+@dataclass
+class Simulation:
+    seed: int
+    crash_rate: float = 0.1
+    redeliver_rate: float = 0.25
+    stats: Counter = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.random = random.Random(self.seed)
+        self.maker = User.objects.create_superuser(f"maker-{self.seed}", f"maker{self.seed}@example.com", "x")
+        self.checker = User.objects.create_superuser(f"checker-{self.seed}", f"checker{self.seed}@example.com", "x")
+        self.product = self._product()
+
+    def _product(self) -> LoanProduct:
+        return services.publish_loan_product(
+            code=f"SIM-{self.seed}",
+            created_by=self.maker,
+            name="Simulated driver loan",
+            currency=settings.LEDGER_CURRENCY,
+            min_principal=Decimal("100.00"),
+            max_principal=Decimal("5000.00"),
+            min_annual_rate=Decimal("0"),
+            max_annual_rate=Decimal("20"),
+            frequencies=["weekly"],
+            methods=["annuity", "equal_principal"],
+            min_installments=2,
+            max_installments=12,
+            late_fee_kind=LateFeeKind.FLAT,
+            late_fee_amount=LATE_FEE,
+            late_fee_grace_days=GRACE_DAYS,
+        )
+
+    # --- Running ------------------------------------------------------------------------------
+
+    def run(self, *, sequences: int, steps: int, on_sequence: Callable[[int], object] | None = None) -> Counter:
+        for number in range(sequences):
+            self.run_sequence(steps=steps)
+            if on_sequence is not None:
+                on_sequence(number + 1)
+        return self.stats
+
+    def run_sequence(self, *, steps: int) -> None:
+        lease = LeaseFactory()
+        self.driver = Driver(id=lease.driver_id, lease_id=lease.pk)
+        today = business_today()
+        self.week = today - timedelta(days=(today.weekday() + 1) % 7) - timedelta(weeks=40)
+        self.stats["sequences"] += 1
+        self.trail: list[str] = []
+        self.step(self.book)
+        for _ in range(steps - 1):
+            action = self.random.choices(
+                [
+                    self.book,
+                    self.post_week,
+                    self.post_past_week,
+                    self.take_payment,
+                    self.charge_late_fees,
+                    self.waive_fee,
+                    self.reverse_payment,
+                    self.reverse_posting,
+                ],
+                weights=[1, 6, 1, 5, 2, 1, 1, 1],
+            )[0]
+            self.step(action)
+
+    def step(self, action: Callable[[], None]) -> None:
+        self.stats[action.__name__] += 1
+        self.trail.append(action.__name__)
+        action()
+        try:
+            self.check()
+        except AssertionError as exc:
+            raise AssertionError(f"seed {self.seed}, after {' > '.join(self.trail)}: {exc}") from exc
+        self.stats["steps"] += 1
+
+    @property
+    def today(self) -> date:
+        """The simulated day: the Saturday of the last week posted, never after today."""
+        return min(self.week - timedelta(days=1), business_today())
+
+    # --- Delivery with faults -----------------------------------------------------------------
+
+    def deliver(self, call: Callable[[], Any], *, replays: bool = True) -> Any:
+        """Call a service as a queue would: maybe crash before commit first (nothing must be left),
+        then deliver it; maybe deliver the same call again (it must replay or be refused, the
+        checks prove it did nothing). A refusal of the first delivery propagates."""
+        if self.random.random() < self.crash_rate:
+            before = self.snapshot()
+            try:
+                with transaction.atomic():
+                    call()
+                    raise InjectedCrash
+            except (InjectedCrash, DomainError):
+                pass
+            assert self.snapshot() == before, "a crashed step left changes behind"
+            self.stats["crashes"] += 1
+        result = call()
+        if replays and self.random.random() < self.redeliver_rate:
+            self.stats["redeliveries"] += 1
+            try:
+                with transaction.atomic():
+                    call()
+            except DomainError:
+                self.stats["redeliveries refused"] += 1
+        return result
+
+    def refused(self, call: Callable[[], Any]) -> None:
+        """A step the model expects refused: the service must raise and change nothing."""
+        before = self.snapshot()
+        try:
+            with transaction.atomic():
+                call()
+        except DomainError:
+            self.stats["refusals"] += 1
+        else:
+            raise AssertionError("the services accepted what the model refuses")
+        assert self.snapshot() == before, "a refused step left changes behind"
+
+    def snapshot(self) -> tuple:
+        postings = Posting.objects.aggregate(n=Count("pk"), debit=Sum("debit"), credit=Sum("credit"))
+        return (
+            tuple(postings.values()),
+            tuple(OpenItem.objects.aggregate(n=Count("pk"), out=Sum("outstanding")).values()),
+            Installment.objects.filter(status=InstallmentStatus.POSTED).count(),
+            LateFee.objects.count(),
+            tuple(DriverLoan.objects.filter(status=LoanStatus.ACTIVE).values_list("pk", flat=True)),
+        )
+
+    # --- Steps --------------------------------------------------------------------------------
+
+    def book(self) -> None:
+        if len(self.driver.loans) >= 2:
+            return
+        principal = Decimal(self.random.randrange(100, 3000, 50)).quantize(CENT)
+        count = self.random.randint(2, 8)
+        rate = Decimal(self.random.choice(["0", "5", "12.5", "20"]))
+        method = self.random.choice(["annuity", "equal_principal"])
+
+        def book() -> DriverLoan:
+            return services.create_driver_loan(
+                driver_id=self.driver.id,
+                lease_id=self.driver.lease_id,
+                principal=principal,
+                start_week=self.week,
+                installment_count=count,
+                purpose="Simulated",
+                created_by=self.maker,
+                annual_interest_rate=rate,
+                method=method,
+                disbursed_on=self.today,
+                product_id=self.product.pk,
+            )
+
+        # A booking has no idempotency key of its own (a second call books a second loan): it is
+        # never redelivered here; the application it comes from is booked once (applications).
+        loan = self.deliver(book, replays=False)
+        self.driver.loans[loan.pk] = ModelLoan(
+            id=loan.pk,
+            principal=principal,
+            installments={
+                pk: ModelInstallment(id=pk, due=due, principal=p, amount=a)
+                for pk, due, p, a in loan.installments.values_list("pk", "due_date", "principal", "amount")
+            },
+        )
+
+    def _post(self, start: date) -> None:
+        loan_ids = list(self.driver.loans)
+        if not loan_ids:
+            return
+        end = start + timedelta(days=6)
+        self.deliver(
+            lambda: services.post_weekly_installments(
+                period_start=start, period_end=end, started_by=self.maker, loan_ids=loan_ids
+            )
+        )
+        billed = [
+            installment
+            for loan in self.driver.loans.values()
+            if loan.status == LoanStatus.ACTIVE
+            for installment in loan.installments.values()
+            # A run catches up: it posts whatever is due by the week's end and still unposted.
+            if installment.status == InstallmentStatus.SCHEDULED and installment.due <= end
+        ]
+        self._bill(billed)
+
+    def _bill(self, billed: list[ModelInstallment]) -> None:
+        items = dict(
+            Installment.objects.filter(pk__in=[i.id for i in billed]).values_list("pk", "posted_entry__open_items")
+        )
+        for installment in billed:
+            installment.status = InstallmentStatus.POSTED
+            installment.item = Item(
+                category="LOANS",
+                due=installment.due,
+                amount=installment.amount,
+                order=items[installment.id],
+                loan_id=self._loan_of(installment.id).id,
+                outstanding=installment.amount,
+            )
+        if billed:
+            self._apply_credit()
+
+    def _loan_of(self, installment_id: int) -> ModelLoan:
+        return next(loan for loan in self.driver.loans.values() if installment_id in loan.installments)
+
+    def _apply_credit(self) -> None:
+        if self.driver.credit > ZERO:
+            shares, left = allocate(self.driver.open_items(), self.driver.credit)
+            pay(shares)
+            self.driver.credit = left
+            self._close_settled()
+
+    def _close_settled(self) -> None:
+        for loan in self.driver.loans.values():
+            if loan.status == LoanStatus.ACTIVE and self._settled(loan):
+                loan.status = LoanStatus.CLOSED
+
+    def _reopen_unsettled(self) -> None:
+        for loan in self.driver.loans.values():
+            if loan.status == LoanStatus.CLOSED and not self._settled(loan):
+                loan.status = LoanStatus.ACTIVE
+
+    @staticmethod
+    def _settled(loan: ModelLoan) -> bool:
+        return all(
+            i.status == InstallmentStatus.POSTED and i.item is not None and i.item.status != OPEN
+            for i in loan.installments.values()
+        )
+
+    def post_week(self) -> None:
+        if self.week > business_today():
+            return  # the present is reached: nothing more to post
+        self._post(self.week)
+        self.week += timedelta(weeks=1)
+
+    def post_past_week(self) -> None:
+        """Post again a week already posted: only installments whose posting was reversed (and are
+        due by then) are posted."""
+        due = sorted(
+            i.due
+            for loan in self.driver.loans.values()
+            for i in loan.installments.values()
+            if i.status == InstallmentStatus.SCHEDULED and i.due < self.week
+        )
+        start = self.week - timedelta(weeks=self.random.randint(1, 3))
+        if due and self.random.random() < 0.7:
+            start = due[0] - timedelta(days=(due[0].weekday() + 1) % 7)
+        self._post(start)
+
+    def take_payment(self) -> None:
+        owed = sum((item.outstanding for item in self.driver.open_items()), ZERO)
+        choices = [Decimal(self.random.randrange(1, 20000)) / 100]
+        if owed > ZERO:
+            choices += [owed, (owed * Decimal(self.random.random())).quantize(CENT) or CENT, owed + Decimal("25.00")]
+        amount = self.random.choice(choices)
+        key = str(uuid.UUID(int=self.random.getrandbits(128)))
+        result = self.deliver(
+            lambda: services.record_driver_payment(
+                driver_id=self.driver.id,
+                amount=amount,
+                received_on=self.today,
+                idempotency_key=key,
+                created_by=self.maker,
+            )
+        )
+        shares, left = allocate(self.driver.open_items(), amount)
+        pay(shares)
+        self.driver.credit += left
+        self.driver.payments.append(
+            ModelPayment(entry_id=result.payment.entry.pk, amount=amount, shares=shares, credit_left=left)
+        )
+        self._close_settled()
+
+    def charge_late_fees(self) -> None:
+        if not self.driver.loans:
+            return
+        as_of = self.today
+        ids = sorted(self.driver.loans)
+        self.deliver(
+            lambda: services.charge_late_fee_chunk(
+                as_of=as_of, first_loan_id=ids[0], next_loan_id=ids[-1] + 1, started_by=self.maker
+            )
+        )
+        charged = [
+            (loan, installment)
+            for loan in self.driver.loans.values()
+            if loan.status == LoanStatus.ACTIVE
+            for installment in loan.installments.values()
+            if installment.status == InstallmentStatus.POSTED
+            and installment.item is not None
+            and installment.item.status == OPEN
+            and installment.due < as_of - timedelta(days=GRACE_DAYS)
+            and installment.id not in loan.fees
+        ]
+        fees = {
+            installment_id: (pk, item_id)
+            for installment_id, pk, item_id in LateFee.objects.filter(
+                installment_id__in=[i.id for _, i in charged]
+            ).values_list("installment_id", "pk", "open_item_id")
+        }
+        for loan, installment in charged:
+            fee_id, item_id = fees[installment.id]
+            loan.fee_ids[installment.id] = fee_id
+            loan.fees[installment.id] = Item(
+                category="PENALTY", due=as_of, amount=LATE_FEE, order=item_id, loan_id=loan.id, outstanding=LATE_FEE
+            )
+        if charged:
+            self._apply_credit()
+
+    def _approve(self, request_of: Callable[[], Any]) -> Any:
+        """Ask as the maker, approve as the checker: the approval is what gets redelivered."""
+        request = request_of()
+        return self.deliver(lambda: approve_request(request_id=request.pk, decided_by=self.checker))
+
+    def waive_fee(self) -> None:
+        fees = [(loan, i) for loan in self.driver.loans.values() for i in loan.fees]
+        if not fees:
+            return
+        loan, installment_id = self.random.choice(fees)
+        item, fee_id = loan.fees[installment_id], loan.fee_ids[installment_id]
+
+        def ask() -> Any:
+            return services.request_late_fee_waiver(late_fee_id=fee_id, reason="Simulated", requested_by=self.maker)
+
+        if item.status != OPEN:  # paid in full or waived already: nothing to waive
+            self.refused(ask)
+            return
+        self._approve(ask)
+        item.outstanding, item.status = ZERO, WAIVED
+
+    def reverse_payment(self) -> None:
+        if not self.driver.payments:
+            return
+        payment = self.random.choice(self.driver.payments)
+
+        def ask() -> Any:
+            return services.request_driver_payment_reversal(
+                driver_id=self.driver.id, payment_entry_id=payment.entry_id, reason="Bounced", requested_by=self.maker
+            )
+
+        if payment.reversed or self.driver.credit < payment.credit_left:
+            self.refused(ask)  # reversed already, or the credit it left has been spent since
+            return
+        self._approve(ask)
+        payment.reversed = True
+        self.driver.credit -= payment.credit_left
+        for item, share in payment.shares:
+            item.outstanding += share
+            if item.status == CLOSED:
+                item.status = OPEN
+        self._reopen_unsettled()
+
+    def reverse_posting(self) -> None:
+        posted = [
+            (loan, i)
+            for loan in self.driver.loans.values()
+            for i in loan.installments.values()
+            if i.status == InstallmentStatus.POSTED
+        ]
+        if not posted:
+            return
+        loan, installment = self.random.choice(posted)
+
+        def ask() -> Any:
+            return services.request_installment_posting_reversal(
+                installment_id=installment.id, reason="Posted in error", requested_by=self.maker
+            )
+
+        assert installment.item is not None
+        if loan.status != LoanStatus.ACTIVE or installment.item.outstanding != installment.amount:
+            self.refused(ask)  # a payment is allocated to it, or the loan is settled
+            return
+        self._approve(ask)
+        installment.item.status = REVERSED
+        installment.item = None
+        installment.status = InstallmentStatus.SCHEDULED
+        installment.attempt += 1
+
+    # --- Checks -------------------------------------------------------------------------------
+
+    def _items_report(self, party: Any) -> str:
+        """The model's items beside the ledger's, for a failing check."""
+        model = sorted((i.order, i.category, i.due, i.amount, i.outstanding, i.status) for i in self.driver.items())
+        ledger_rows = sorted(
+            OpenItem.objects.filter(account__party_type=party.type, account__party_id=party.id).values_list(
+                "pk", "account__category", "due_date", "amount", "outstanding", "status"
+            )
+        )
+        return f"model {model}; ledger {ledger_rows}; credit {self.driver.credit}"
+
+    def check(self) -> None:
+        driver = self.driver
+        party = accounts.driver_party(driver.id)
+        open_by_category: Counter = Counter()
+        for item in driver.open_items():
+            open_by_category[item.category] += item.outstanding
+        ledger_items = dict(
+            OpenItem.objects.filter(account__party_type=party.type, account__party_id=party.id, status="open")
+            .values_list("account__category")
+            .annotate(total=Sum("outstanding"))
+        )
+        for category in ["LOANS", "PENALTY"]:
+            expected = open_by_category[category]
+            found = party_balance(party=party, category=category)
+            assert found == expected, (category, found, expected, self._items_report(party))
+            assert ledger_items.get(category, ZERO) == expected, (category, "items", expected)
+        assert -party_balance(party=party, category="") == driver.credit, ("credit", driver.credit)
+
+        for loan in driver.loans.values():
+            rows = {
+                pk: (status, attempt)
+                for pk, status, attempt in Installment.objects.filter(loan_id=loan.id).values_list(
+                    "pk", "status", "posting_attempt"
+                )
+            }
+            assert rows == {i.id: (i.status, i.attempt) for i in loan.installments.values()}, loan.id
+            fees = dict(LateFee.objects.filter(loan_id=loan.id).values_list("installment_id", "status"))
+            assert fees == {i: ("waived" if item.status == WAIVED else "charged") for i, item in loan.fees.items()}, (
+                loan.id
+            )
+            status = DriverLoan.objects.filter(pk=loan.id).values_list("status", flat=True).get()
+            assert status == loan.status, (loan.id, status, loan.status)
+            billed = sum((i.principal for i in loan.installments.values() if i.status == "posted"), ZERO)
+            unbilled = sum((i.principal for i in loan.installments.values() if i.status == "scheduled"), ZERO)
+            assert billed + unbilled == loan.principal, loan.id
+            items = [i.item for i in loan.installments.values() if i.item is not None]
+            paid = sum((item.amount - item.outstanding for item in items), ZERO)
+            outstanding = sum((item.outstanding for item in items), ZERO)
+            assert paid + outstanding == sum((i.amount for i in loan.installments.values() if i.item), ZERO)
+
+        totals = Posting.objects.aggregate(debit=Sum("debit"), credit=Sum("credit"))
+        assert totals["debit"] == totals["credit"], totals
+        principal = Account.objects.filter(code=accounts.LOANS_PRINCIPAL[0]).first()
+        on_1300 = Posting.objects.filter(account=principal).aggregate(d=Sum("debit"), c=Sum("credit"))
+        unbilled_everywhere = (
+            Installment.objects.filter(status=InstallmentStatus.SCHEDULED)
+            .exclude(loan__status=LoanStatus.CANCELLED)
+            .aggregate(total=Sum("principal"))["total"]
+            or ZERO
+        )
+        assert (on_1300["d"] or ZERO) - (on_1300["c"] or ZERO) == unbilled_everywhere
