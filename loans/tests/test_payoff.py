@@ -37,7 +37,7 @@ from loans.models import DriverLoan, Installment, InstallmentStatus, LoanPayoff,
 from loans.payoff import payoff_quote
 
 from .conftest import week
-from .factories import SUNDAY, StaffUserFactory, make_loan
+from .factories import SUNDAY, StaffUserFactory, book_from_product, make_loan, make_product
 
 pytestmark = pytest.mark.django_db
 
@@ -277,3 +277,36 @@ def test_the_database_refuses_payoff_figures_that_do_not_add_up():
             idempotency_key="another",
             settled_by=payoff.settled_by,
         )
+
+
+def test_the_payoff_pays_the_loans_fees_too():
+    """A 0 % loan of 1,000.00 in 4 weekly installments of 250.00, with a 20.00 origination fee
+    billed with the first installment and a flat 25.00 late fee: installment 1 posted and unpaid,
+    its late fee charged on 2026-01-05. On Wednesday 2026-01-07 the payoff is 750.00 (3 x 250.00)
+    + 0.00 interest + 20.00 + 250.00 + 25.00 = 1,045.00."""
+    product = make_product(
+        min_annual_rate=D("0"),
+        late_fee_kind="flat",
+        late_fee_amount=D("25.00"),
+        origination_fee_kind="flat",
+        origination_fee_amount=D("20.00"),
+        origination_fee_collection="first_installment",
+    )
+    loan = book_from_product(product, rate="0")
+    services.post_weekly_installments(**week(SUNDAY))
+    services.charge_late_fees(as_of=date(2026, 1, 5))
+    wednesday = date(2026, 1, 7)
+
+    quote = payoff_quote(loan_id=loan.pk, as_of=wednesday)
+    settle(loan, amount="1045.00", on=wednesday)
+
+    assert sorted((item.kind, item.outstanding) for item in quote.billed_items) == [
+        ("installment", D("250.00")),
+        ("late fee", D("25.00")),
+        ("origination fee", D("20.00")),
+    ]
+    assert (quote.principal, quote.interest, quote.total) == (D("750.00"), D("0.00"), D("1045.00"))
+    party = accounts.driver_party(loan.driver_id)
+    assert ledger_selectors.party_balance(party=party) == D("0.00")
+    assert not OpenItem.objects.filter(account__party_id=loan.driver_id, status=OpenItemStatus.OPEN).exists()
+    assert ledger_selectors.trial_balance().balances
