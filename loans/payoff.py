@@ -116,6 +116,9 @@ def accrued_interest(
             continue
         start = _period_start(installment, previous_due, loan)
         days = (installment.due_date - start).days
+        if days <= 0:  # no period to spread over (a schedule never makes one): due whole on its day
+            exact += installment.interest if as_of >= installment.due_date else ZERO
+            continue
         elapsed = min(max((as_of - start).days, 0), days)
         exact += installment.interest * elapsed / days
         if accruing is None and installment.due_date > as_of:

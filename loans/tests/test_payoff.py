@@ -310,3 +310,20 @@ def test_the_payoff_pays_the_loans_fees_too():
     assert ledger_selectors.party_balance(party=party) == D("0.00")
     assert not OpenItem.objects.filter(account__party_id=loan.driver_id, status=OpenItemStatus.OPEN).exists()
     assert ledger_selectors.trial_balance().balances
+
+
+def test_the_quote_is_the_same_whether_the_posting_ran_or_not():
+    """Without week 2's posting, installment 2 (due Sunday 2026-01-11) is still scheduled on the
+    Wednesday: its principal is unbilled (4,337.49 = 864.17 + 3,473.32) and its period is over, so
+    its whole interest counts: 8.34 + 6.68 x 3 / 7 = 11.2029 -> 11.20. Total 4,348.69, as when
+    it is billed."""
+    loan = make_loan(principal="5200.00", weeks=6, rate="10")
+    services.post_weekly_installments(**week(SUNDAY))
+    services.record_driver_payment(
+        driver_id=loan.driver_id, amount=D("872.51"), received_on=date(2026, 1, 5), idempotency_key="inst-1"
+    )
+
+    quote = payoff_quote(loan_id=loan.pk, as_of=WEDNESDAY)
+
+    assert (quote.principal, quote.interest, quote.billed_total) == (D("4337.49"), D("11.20"), D("0"))
+    assert quote.total == D("4348.69")
