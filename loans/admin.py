@@ -875,5 +875,5 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
 
 
 # The screens of other concerns, in their own modules (importing them registers them): driver charges,
-# delinquency classes, the collections workspace, late fees.
-from . import charges_admin, collections_admin, delinquency_admin, late_fee_admin  # noqa: E402, F401
+# delinquency classes, the collections workspace, late fees, payoffs.
+from . import charges_admin, collections_admin, delinquency_admin, late_fee_admin, payoff_list_admin  # noqa: E402, F401

@@ -22,7 +22,7 @@ from loanproject.core.auth import acting_user
 from loanproject.core.errors import DomainError
 
 from . import payoff_doors, services
-from .models import DriverLoan, LoanStatus
+from .models import DriverLoan, LoanPayoff, LoanStatus
 from .payoff import payoff_quote
 from .payoff_models import SETTLE_PAYOFF_PERMISSION
 
@@ -46,7 +46,11 @@ class LoanPayoffAdminMixin(_Base):
     @display(description="Payoff")
     def payoff_link(self, obj: DriverLoan) -> str:
         if obj.status != LoanStatus.ACTIVE:
-            return "-"
+            payoff_id = LoanPayoff.objects.filter(loan_id=obj.pk).values_list("pk", flat=True).first()
+            if payoff_id is None:
+                return "-"
+            url = reverse("admin:loans_loanpayoff_change", args=[payoff_id])
+            return format_html('<a href="{}">Payoff #{}</a>', url, payoff_id)
         return format_html('<a href="{}">Payoff quote</a>', reverse("admin:loans_driverloan_payoff", args=[obj.pk]))
 
     def payoff_view(self, request: HttpRequest, loan_id: int) -> HttpResponseBase:

@@ -185,3 +185,25 @@ def test_the_admin_quote_refuses_a_bad_date_and_an_auditor_cannot_settle(client)
     assert early.status_code == 200 and "last posting" in early.content.decode()
     assert page.status_code == 200 and "Settle by payoff" not in page.content.decode()
     assert post.status_code == 403
+
+
+def test_the_admin_lists_payoffs_read_only(client, django_assert_max_num_queries):
+    loan = worked_loan()
+    api(staff("Finance", "fiona")).post(
+        f"/api/v1/loans/{loan.loan_number}/payoff/",
+        {"amount": "4348.69", "received_on": "2026-01-14"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="po-1",
+    )
+    client.force_login(staff("Auditor", "audrey"))
+    payoff = LoanPayoff.objects.get()
+
+    with django_assert_max_num_queries(10):
+        listing = client.get(reverse("admin:loans_loanpayoff_changelist"), {"q": loan.loan_number})
+    detail = client.get(reverse("admin:loans_loanpayoff_change", args=[payoff.pk]))
+    loan_page = client.get(reverse("admin:loans_driverloan_change", args=[loan.pk]))
+
+    assert listing.status_code == 200 and loan.loan_number in listing.content.decode()
+    assert detail.status_code == 200 and "4348.69" in detail.content.decode()
+    assert reverse("admin:loans_driverloan_payoff", args=[loan.pk]) not in loan_page.content.decode()  # closed
+    assert reverse("admin:loans_loanpayoff_change", args=[payoff.pk]) in loan_page.content.decode()
