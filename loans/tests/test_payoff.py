@@ -327,3 +327,17 @@ def test_the_quote_is_the_same_whether_the_posting_ran_or_not():
 
     assert (quote.principal, quote.interest, quote.billed_total) == (D("4337.49"), D("11.20"), D("0"))
     assert quote.total == D("4348.69")
+
+
+def test_the_payoff_is_in_the_audit_log_with_its_actor():
+    from auditlog.context import set_actor
+    from auditlog.models import LogEntry
+
+    actor = StaffUserFactory()
+    loan = worked_loan()
+    with set_actor(actor):
+        payoff = settle(loan, actor=actor).payoff
+
+    entry = LogEntry.objects.get_for_object(payoff).get()
+    assert entry.action == LogEntry.Action.CREATE and entry.actor == actor
+    assert LogEntry.objects.get_for_object(loan).filter(changes__icontains="closed").exists()

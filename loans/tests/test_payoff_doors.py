@@ -207,3 +207,22 @@ def test_the_admin_lists_payoffs_read_only(client, django_assert_max_num_queries
     assert detail.status_code == 200 and "4348.69" in detail.content.decode()
     assert reverse("admin:loans_driverloan_payoff", args=[loan.pk]) not in loan_page.content.decode()  # closed
     assert reverse("admin:loans_loanpayoff_change", args=[payoff.pk]) in loan_page.content.decode()
+
+
+def test_the_api_answers_404_for_an_unknown_loan_and_400_for_a_bad_payoff_date():
+    loan = worked_loan()
+    client = api(staff("Finance", "fiona"))
+
+    unknown = client.get("/api/v1/loans/DL-2026-9999/payoff-quote/")
+    early = client.post(
+        f"/api/v1/loans/{loan.loan_number}/payoff/",
+        {"amount": "9000.00", "received_on": "2026-01-10"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="po-1",
+    )
+    no_key = client.post(f"/api/v1/loans/{loan.loan_number}/payoff/", {"amount": "9000.00"}, format="json")
+
+    assert unknown.status_code == 404
+    assert early.status_code == 400 and "received_on" in str(early.json())
+    assert no_key.status_code == 400
+    assert not LoanPayoff.objects.exists()
