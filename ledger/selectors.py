@@ -10,13 +10,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Case, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from loanproject.core.errors import NotFound
 from loanproject.core.money import ZERO, to_cents
 
-from .models import Account, OpenItem, OpenItemStatus, Posting
+from .models import Account, AccountType, OpenItem, OpenItemStatus, Posting
 from .parties import Party
 from .sources import PAYMENT_SOURCE
 from .statements import MONEY, AccountStatement, TrialBalance, account_statement, trial_balance
@@ -171,3 +172,16 @@ __all__ = [
     "party_balance",
     "trial_balance",
 ]
+
+
+def party_credit(*, party: Party, currency: str | None = None) -> Decimal:
+    """What the party holds in credit (overpayments) in that currency: one aggregate, zero when it
+    has no credit account."""
+    totals = Posting.objects.filter(
+        account__party_type=party.type,
+        account__party_id=party.id,
+        account__category="",
+        account__type=AccountType.LIABILITY,
+        currency=currency or settings.LEDGER_CURRENCY,
+    ).aggregate(debits=_sum("debit"), credits=_sum("credit"))
+    return to_cents(totals["credits"] - totals["debits"])

@@ -44,6 +44,7 @@ from .models import (
     PostingFailure,
     PostingRunChunk,
 )
+from .payoff_admin import LoanPayoffAdminMixin
 from .periods import business_date_validator, current_week, posting_week
 from .reports import REPORTS
 from .schedules import Frequency, Method
@@ -301,7 +302,14 @@ class LoanRecordForm(ServiceModelForm):
 
 
 @admin.register(DriverLoan)
-class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class DriverLoanAdmin(
+    LoanPayoffAdminMixin,
+    LargeTableAdminMixin,
+    IndexedSearchMixin,
+    AuditedAdminMixin,
+    ServiceAdminMixin,
+    admin.ModelAdmin,
+):
     add_form = LoanBookingForm
     # The audited page, with "Preview schedule" and the preview on the booking form.
     change_form_template = "admin/loans/driverloan/booking_form.html"
@@ -363,6 +371,7 @@ class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixi
         "disbursement_link",
         "created_at",
         "closed_at",
+        "payoff_link",
         "delinquency_summary",
         "schedule",
     ]
@@ -866,5 +875,5 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
 
 
 # The screens of other concerns, in their own modules (importing them registers them): driver charges,
-# delinquency classes, the collections workspace, late fees.
-from . import charges_admin, collections_admin, delinquency_admin, late_fee_admin  # noqa: E402, F401
+# delinquency classes, the collections workspace, late fees, payoffs.
+from . import charges_admin, collections_admin, delinquency_admin, late_fee_admin, payoff_list_admin  # noqa: E402, F401

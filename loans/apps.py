@@ -21,6 +21,7 @@ class LoansConfig(AppConfig):
         "loans.adjustment",
         "loans.late_fee",
         "loans.late_fee_waiver",
+        "loans.payoff",  # payoff_models.PAYOFF_SOURCE
     )
 
     def ready(self) -> None:

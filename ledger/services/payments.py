@@ -5,7 +5,7 @@ charges use up (`apply_party_credit`) in the same order."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -120,6 +120,7 @@ def record_payment(
     cash_account: Account,
     description: str = "",
     categories: Sequence[str] | None = None,
+    only_items: Collection[int] | None = None,
     created_by: User | None = None,
 ) -> PaymentResult:
     """Book a payment from a party and allocate it to its open items.
@@ -134,7 +135,11 @@ def record_payment(
     existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return _replay_payment(existing, party=party, amount=amount)
-    shares, remaining = _allocate(lock_open_items_of(party, currency=currency), amount, categories)
+    items = lock_open_items_of(party, currency=currency)
+    if only_items is not None:
+        wanted = set(only_items)
+        items = [item for item in items if item.pk in wanted]
+    shares, remaining = _allocate(items, amount, categories)
     legs = [Leg(account=cash_account, debit=amount), *_receivable_legs(shares)]
     if remaining > ZERO:
         credit_account = open_party_account(party=party, category="", type=AccountType.LIABILITY, currency=currency)

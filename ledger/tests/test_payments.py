@@ -174,3 +174,22 @@ def test_a_payment_announces_itself_in_the_outbox(items):
         "credit": "0.00",
         "currency": "USD",
     }
+
+
+def test_a_payment_for_given_items_pays_only_those_and_leaves_the_rest_as_credit(items):
+    result = pay("100.00", only_items=[items["loan_new"].pk, items["lease"].pk, items["other"].pk])
+
+    # The other driver's item is not this party's: never paid, even when named.
+    assert sorted((a.item.reference, a.amount) for a in result.allocations) == [
+        ("lease-1", Decimal("50.00")),
+        ("loan-2", Decimal("30.00")),
+    ]
+    assert (result.applied, result.credit) == (Decimal("80.00"), Decimal("20.00"))
+    assert outstanding(items) == {
+        "loan_new": Decimal("0.00"),
+        "loan_old": Decimal("30.00"),
+        "lease": Decimal("0.00"),
+        "ezpass": Decimal("5.00"),
+        "other": Decimal("99.00"),
+    }
+    assert selectors.party_credit(party=DRIVER) == Decimal("20.00")

@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from .charges import ChargeImportView, DriverAdjustmentView, ImportedChargeViewSet
 from .collections import CollectionAssignmentView, CollectionNotesView, CollectionQueueView, PromisesToPayView
+from .payoff import PayoffQuoteView, PayoffView
 from .statements import DriverStatementView
 from .views import (
     DriverPaymentReversalView,
@@ -40,5 +41,7 @@ urlpatterns = [
     path("collections/<int:driver_id>/notes/", CollectionNotesView.as_view(), name="collections-notes"),
     path("collections/<int:driver_id>/promises/", PromisesToPayView.as_view(), name="collections-promises"),
     path("late-fees/<int:late_fee_id>/waiver/", LateFeeWaiverView.as_view(), name="late-fee-waiver"),
+    path("loans/<str:loan_number>/payoff-quote/", PayoffQuoteView.as_view(), name="loan-payoff-quote"),
+    path("loans/<str:loan_number>/payoff/", PayoffView.as_view(), name="loan-payoff"),
     *router.urls,
 ]

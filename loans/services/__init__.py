@@ -34,6 +34,7 @@ from .loans import (
     reverse_installment_posting,
 )
 from .payments import DriverPayment, DriverPaymentReversal, record_driver_payment, reverse_driver_payment
+from .payoff import PayoffSettlement, settle_loan_by_payoff
 from .posting import (
     PostingChunk,
     PostingResult,
@@ -66,6 +67,7 @@ __all__ = [
     "LateFeeRun",
     "LoanQuote",
     "LoanTerms",
+    "PayoffSettlement",
     "PostingChunk",
     "PostingResult",
     "RecoveryResult",
@@ -109,6 +111,7 @@ __all__ = [
     "reverse_driver_payment",
     "reverse_installment_posting",
     "save_delinquency_class",
+    "settle_loan_by_payoff",
     "settle_promises_to_pay",
     "start_posting_run",
     "update_collections",

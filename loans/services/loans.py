@@ -41,6 +41,7 @@ from ..models import (
     InstallmentStatus,
     Lease,
     LoanNumberCounter,
+    LoanPayoff,
     LoanStatus,
 )
 from ..periods import business_today, is_sunday, validate_business_date
@@ -371,14 +372,16 @@ def cancel_scheduled_installments(installments: Sequence[Installment]) -> list[I
 
 def _loans_owing(driver_id: int, *, status: str, owing: bool):
     """The driver's loans in `status` that still owe something (an installment unposted, or
-    posted with its open item unpaid), or with `owing=False` those that owe nothing."""
+    posted with its open item unpaid, or a payoff bill unpaid: its payment was reversed), or with
+    `owing=False` those that owe nothing."""
     unposted = Installment.objects.filter(loan=OuterRef("pk"), status=InstallmentStatus.SCHEDULED)
     unpaid = Installment.objects.filter(
         loan=OuterRef("pk"),
         status=InstallmentStatus.POSTED,
         posted_entry__in=OpenItem.objects.filter(status=OpenItemStatus.OPEN).values("entry_id"),
     )
-    owes = Exists(unposted) | Exists(unpaid)
+    unpaid_payoff = LoanPayoff.objects.filter(loan=OuterRef("pk"), payoff_item__status=OpenItemStatus.OPEN)
+    owes = Exists(unposted) | Exists(unpaid) | Exists(unpaid_payoff)
     return DriverLoan.objects.filter(driver_id=driver_id, status=status).filter(owes if owing else ~owes)
 
 
