@@ -36,6 +36,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Max, Q, Sum
 from django.db.models.functions import Coalesce
@@ -55,6 +56,7 @@ from loans.models import (
     LoanProduct,
     LoanStatus,
 )
+from loans.payoff import payoff_quote
 from loans.periods import business_today
 from loans.tests.factories import LeaseFactory
 
@@ -63,6 +65,8 @@ CENT = Decimal("0.01")
 LATE_FEE = Decimal("10.00")
 GRACE_DAYS = 3
 OPEN, CLOSED, WAIVED, REVERSED = "open", "closed", "waived", "reversed"
+# How the services refuse (400 field errors and 409 conflicts at the doors).
+REFUSALS = (DomainError, ValidationError)
 
 
 class InjectedCrash(Exception):
@@ -105,6 +109,14 @@ class ModelLoan:
     status: str = LoanStatus.ACTIVE
     fees: dict[int, Item] = field(default_factory=dict)  # installment id -> its late fee's item
     fee_ids: dict[int, int] = field(default_factory=dict)  # installment id -> LateFee id
+    paid_off: bool = False
+    # What was billed outside the installments: the payoff's item and the principal in it.
+    extra_items: list[Item] = field(default_factory=list)
+    extra_principal: Decimal = ZERO
+
+    def items(self) -> list[Item]:
+        found = [i.item for i in self.installments.values() if i.item is not None and i.item.status != REVERSED]
+        return found + list(self.fees.values()) + self.extra_items
 
 
 @dataclass
@@ -125,11 +137,7 @@ class Driver:
     payments: list[ModelPayment] = field(default_factory=list)
 
     def items(self) -> list[Item]:
-        found = []
-        for loan in self.loans.values():
-            found += [i.item for i in loan.installments.values() if i.item is not None and i.item.status != REVERSED]
-            found += list(loan.fees.values())
-        return found
+        return [item for loan in self.loans.values() for item in loan.items()]
 
     def open_items(self) -> list[Item]:
         return [item for item in self.items() if item.status == OPEN]
@@ -225,8 +233,9 @@ class Simulation:
                     self.waive_fee,
                     self.reverse_payment,
                     self.reverse_posting,
+                    self.pay_off,
                 ],
-                weights=[1, 6, 1, 5, 2, 1, 1, 1],
+                weights=[1, 6, 1, 5, 2, 1, 1, 1, 1],
             )[0]
             self.step(action)
 
@@ -257,7 +266,7 @@ class Simulation:
                 with transaction.atomic():
                     call()
                     raise InjectedCrash
-            except (InjectedCrash, DomainError):
+            except (InjectedCrash, *REFUSALS):
                 pass
             assert self.snapshot() == before, "a crashed step left changes behind"
             self.stats["crashes"] += 1
@@ -267,7 +276,7 @@ class Simulation:
             try:
                 with transaction.atomic():
                     call()
-            except DomainError:
+            except REFUSALS:
                 self.stats["redeliveries refused"] += 1
         return result
 
@@ -277,7 +286,7 @@ class Simulation:
         try:
             with transaction.atomic():
                 call()
-        except DomainError:
+        except REFUSALS:
             self.stats["refusals"] += 1
         else:
             raise AssertionError("the services accepted what the model refuses")
@@ -396,10 +405,14 @@ class Simulation:
 
     @staticmethod
     def _settled(loan: ModelLoan) -> bool:
-        return all(
-            i.status == InstallmentStatus.POSTED and i.item is not None and i.item.status != OPEN
+        """Nothing left to bill and nothing billed unpaid (the services' `_loans_owing`: the
+        installments and what the payoff billed)."""
+        billed = all(
+            i.status == InstallmentStatus.CANCELLED
+            or (i.status == InstallmentStatus.POSTED and i.item is not None and i.item.status != OPEN)
             for i in loan.installments.values()
         )
+        return billed and all(item.status != OPEN for item in loan.extra_items)
 
     def post_week(self) -> None:
         if self.week > business_today():
@@ -550,6 +563,63 @@ class Simulation:
         installment.status = InstallmentStatus.SCHEDULED
         installment.attempt += 1
 
+    def pay_off(self) -> None:
+        """Settle a loan by its payoff quote as of today: what is left is billed (principal not
+        yet billed and the interest accrued), the schedule cancelled, and the money pays this
+        loan's items only; anything above stays as credit."""
+        loans = [loan for loan in self.driver.loans.values() if loan.status == LoanStatus.ACTIVE]
+        if not loans:
+            return
+        loan = self.random.choice(loans)
+        as_of = self.today
+        key = str(uuid.UUID(int=self.random.getrandbits(128)))
+
+        def settle(amount: Decimal) -> Callable[[], Any]:
+            return lambda: services.settle_loan_by_payoff(
+                loan_id=loan.id, amount=amount, received_on=as_of, idempotency_key=key, actor=self.maker
+            )
+
+        posted_dues = [i.due for i in loan.installments.values() if i.status == InstallmentStatus.POSTED]
+        if loan.paid_off or (posted_dues and as_of < max(posted_dues)):
+            self.refused(settle(Decimal("100000.00")))  # paid off before, or billed past today
+            return
+        quote = payoff_quote(loan_id=loan.id, as_of=as_of)
+        unbilled = sum((i.principal for i in loan.installments.values() if i.status == "scheduled"), ZERO)
+        owed = sum((item.outstanding for item in loan.items() if item.status == OPEN), ZERO)
+        assert (quote.principal, quote.billed_total) == (unbilled, owed), (quote.principal, quote.billed_total)
+        if quote.total > CENT and self.random.random() < 0.2:
+            self.refused(settle(quote.total - CENT))  # short of the quote
+            return
+        amount = quote.total + self.random.choice([ZERO, ZERO, Decimal("10.00")])
+        if amount == ZERO:
+            return
+        settlement = self.deliver(settle(amount))
+        payoff = settlement.payoff
+        billed = quote.principal + quote.interest
+        if billed > ZERO:
+            assert payoff.payoff_item_id is not None
+            loan.extra_items.append(
+                Item(
+                    category="LOANS",
+                    due=as_of,
+                    amount=billed,
+                    order=payoff.payoff_item_id,
+                    loan_id=loan.id,
+                    outstanding=billed,
+                )
+            )
+        loan.extra_principal += quote.principal
+        for installment in loan.installments.values():
+            if installment.status == InstallmentStatus.SCHEDULED:
+                installment.status = InstallmentStatus.CANCELLED
+        shares, left = allocate([item for item in loan.items() if item.status == OPEN], amount)
+        pay(shares)
+        self.driver.credit += left
+        self.driver.payments.append(
+            ModelPayment(entry_id=payoff.payment_entry_id, amount=amount, shares=shares, credit_left=left)
+        )
+        loan.status, loan.paid_off = LoanStatus.CLOSED, True
+
     # --- Checks -------------------------------------------------------------------------------
 
     def _items_report(self, party: Any) -> str:
@@ -596,11 +666,16 @@ class Simulation:
             assert status == loan.status, (loan.id, status, loan.status)
             billed = sum((i.principal for i in loan.installments.values() if i.status == "posted"), ZERO)
             unbilled = sum((i.principal for i in loan.installments.values() if i.status == "scheduled"), ZERO)
-            assert billed + unbilled == loan.principal, loan.id
-            items = [i.item for i in loan.installments.values() if i.item is not None]
-            paid = sum((item.amount - item.outstanding for item in items), ZERO)
-            outstanding = sum((item.outstanding for item in items), ZERO)
-            assert paid + outstanding == sum((i.amount for i in loan.installments.values() if i.item), ZERO)
+            assert billed + loan.extra_principal + unbilled == loan.principal, loan.id
+            # Item by item: what was billed, what is still owed (so what was paid) and how it closed.
+            expected_items = {item.order: (item.amount, item.outstanding, item.status) for item in loan.items()}
+            found_items = {
+                pk: (amount, outstanding, status)
+                for pk, amount, outstanding, status in OpenItem.objects.filter(pk__in=expected_items).values_list(
+                    "pk", "amount", "outstanding", "status"
+                )
+            }
+            assert found_items == expected_items, (loan.id, found_items, expected_items)
 
         self._check_book()
 

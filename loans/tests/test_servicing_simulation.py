@@ -23,6 +23,7 @@ def test_random_servicing_sequences_with_crashes_and_redeliveries_keep_the_book_
         "take_payment",
         "charge_late_fees",
         "waive_fee",
+        "pay_off",
         "reverse_payment",
         "reverse_posting",
     ):
