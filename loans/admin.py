@@ -24,6 +24,7 @@ from loanproject.core.admin.actions import APPROVAL_ASKED, run_for_each
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.readonly import ReadOnlyAdminMixin, ReadOnlyInlineMixin
+from loanproject.core.admin.reasons import with_reason
 from loanproject.core.admin.search import Contains, Exact, IndexedSearchMixin, as_email, as_identifier, as_int
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 from loanproject.core.auth import acting_user
@@ -709,18 +710,35 @@ class InstallmentAdmin(
         description="Reverse the postings of the selected installments (a second person approves, above the threshold)",
         permissions=["reverse"],
     )
-    def reverse_postings(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def reverse_postings(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """First a page that asks why; on its submission, one request per posted installment."""
         actor = acting_user(request)
-        reason = f"reversal asked in admin by {actor.get_username()}"
-        run_for_each(
+
+        def ask(reason: str) -> None:
+            run_for_each(
+                self,
+                request,
+                queryset.filter(status="posted"),
+                lambda pk: services.request_installment_posting_reversal(
+                    installment_id=pk, reason=reason, requested_by=actor
+                ),
+                label="installment {}".format,
+                done=APPROVAL_ASKED.format(what="the reversal of {count} posting(s)"),
+            )
+
+        return with_reason(
             self,
             request,
             queryset.filter(status="posted"),
-            lambda pk: services.request_installment_posting_reversal(
-                installment_id=pk, reason=reason, requested_by=actor
+            title="Ask to reverse postings",
+            explanation="Each posted installment becomes a reversal request: done at once below the action's "
+            "threshold, otherwise waiting in Approval requests for a second person.",
+            submit="Ask to reverse",
+            act=ask,
+            describe=lambda rows: (
+                f"{row.loan.loan_number} #{row.sequence} due {row.due_date}: {row.amount}"
+                for row in rows.select_related("loan")
             ),
-            label="installment {}".format,
-            done=APPROVAL_ASKED.format(what="the reversal of {count} posting(s)"),
         )
 
 

@@ -239,7 +239,7 @@ def test_cancel_and_reverse_actions(admin_client):
     )
     admin_client.post(
         reverse("admin:loans_installment_changelist"),
-        {"action": "reverse_postings", "_selected_action": [installment.pk]},
+        {"action": "reverse_postings", "_selected_action": [installment.pk], "apply": "1", "reason": "posted twice"},
     )
     installment.refresh_from_db()
     assert installment.status == InstallmentStatus.POSTED  # asked: waiting for a second person
