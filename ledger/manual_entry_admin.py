@@ -15,6 +15,7 @@ from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
+from loanproject.core.admin.service_forms import show_refusal
 from loanproject.core.auth import acting_user
 from loanproject.core.errors import DomainError
 from loanproject.core.money import ZERO
@@ -81,7 +82,7 @@ class ManualEntryAdminMixin(_Base):
                     requested_by=acting_user(request),
                 )
             except (ValidationError, DomainError) as refused:
-                page_errors = _show_refusal(form, refused)
+                page_errors = show_refusal(form, refused)
             else:
                 self.message_user(
                     request,
@@ -101,18 +102,3 @@ class ManualEntryAdminMixin(_Base):
                 "page_errors": page_errors,
             },
         )
-
-
-def _show_refusal(form: forms.Form, refused: ValidationError | DomainError) -> list[str]:
-    """The service's field errors on the form's fields; the others (the legs) for the page."""
-    if isinstance(refused, DomainError):
-        fields = refused.fields or {"": [refused.message]}
-    else:
-        fields = refused.message_dict if hasattr(refused, "error_dict") else {"": refused.messages}
-    page_errors: list[str] = []
-    for field, field_messages in fields.items():
-        if field in form.fields:
-            form.add_error(field, list(field_messages))
-        else:
-            page_errors.extend(str(message) for message in field_messages)
-    return page_errors

@@ -45,6 +45,7 @@ from .models import (
     PostingFailure,
     PostingRunChunk,
 )
+from .past_week_admin import PastWeekAdminMixin
 from .periods import business_date_validator, current_week, posting_week
 from .reports import REPORTS
 from .schedules import Frequency, Method
@@ -746,7 +747,8 @@ class PostingRunForm(ServiceModelForm):
     """Starting a run: the week to post; the chunks run on the workers (at once without a broker)."""
 
     week = forms.DateField(
-        help_text="Any day of the week to post (Sunday to Saturday, New York time), up to this week.",
+        help_text="Any day of this week (Sunday to Saturday, New York time); an earlier week needs a second person: "
+        "Ask to post a past week.",
         validators=[business_date_validator],
     )
 
@@ -795,8 +797,11 @@ def _figure(name: str, description: str):
 
 
 @admin.register(InstallmentPostingRun)
-class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class InstallmentPostingRunAdmin(
+    PastWeekAdminMixin, ReadOnlyAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin
+):
     form = PostingRunForm
+    change_list_template = "admin/loans/installmentpostingrun/change_list.html"  # the link to ask for a past week
     inlines = [PostingRunChunkInline, PostingFailureInline]
     list_display = [
         "id",

@@ -193,7 +193,7 @@ def test_the_post_action_posts_the_selected_loans_this_week(admin_client, django
 def test_a_posting_run_is_started_from_the_admin(admin_client, django_capture_on_commit_callbacks):
     make_loan(weeks=2)
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with freeze_time("2026-01-08 12:00"), django_capture_on_commit_callbacks(execute=True):  # the current week
         response = admin_client.post(
             reverse("admin:loans_installmentpostingrun_add"), {"week": "2026-01-08"}, follow=True
         )

@@ -137,7 +137,7 @@ def test_two_workers_share_the_chunks_of_a_large_run(redis_broker):
     logs = [WorkerLog(worker) for worker in workers]
     try:
         wait_until(lambda: all(log.contains("ready.") for log in logs), timeout=60)
-        run = services.start_posting_run(
+        run = services.queue_posting_run(
             period_start=SUNDAY + timedelta(weeks=2), period_end=SUNDAY + timedelta(weeks=2, days=6), chunk_size=4
         )
         wait_until(lambda: InstallmentPostingRun.objects.get(pk=run.pk).finished_at, timeout=60)

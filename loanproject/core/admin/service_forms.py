@@ -124,3 +124,23 @@ class ServiceAdminMixin(_ModelAdmin):
         only collects the formsets' changes, which the admin's change message reads.)"""
         for formset in formsets:
             formset.save(commit=False)
+
+
+def show_refusal(
+    form: forms.Form, refused: ValidationError | DomainError, *, aliases: dict[str, str] | None = None
+) -> list[str]:
+    """For a plain form (an admin page, not a ServiceModelForm) whose service refused: its field
+    messages on the form's fields (`aliases` renames the service's field to the form's, e.g.
+    period_start -> week); returns the other messages, for the page."""
+    if isinstance(refused, DomainError):
+        fields = refused.fields or {"": [refused.message]}
+    else:
+        fields = refused.message_dict if hasattr(refused, "error_dict") else {"": refused.messages}
+    rest: list[str] = []
+    for field, messages in fields.items():
+        name = (aliases or {}).get(field, field)
+        if name in form.fields:
+            form.add_error(name, list(messages))
+        else:
+            rest.extend(str(message) for message in messages)
+    return rest
