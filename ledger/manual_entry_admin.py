@@ -14,13 +14,14 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.text import Truncator
 
 from loanproject.core.admin.service_forms import show_refusal
 from loanproject.core.auth import acting_user
 from loanproject.core.errors import DomainError
 from loanproject.core.money import ZERO
 
-from .models import JournalEntry, Posting
+from .models import Account, JournalEntry, Posting
 from .services.manual_entries import MANUAL_ENTRY_PERMISSION, MAX_LEGS, ManualLeg, request_manual_entry
 
 if TYPE_CHECKING:
@@ -39,6 +40,28 @@ class ManualEntryForm(forms.Form):
     )
 
 
+class AccountIdWidget(ForeignKeyRawIdWidget):
+    """The raw id field with its account's name, from accounts the page read at once (the stock
+    widget reads each one on its own)."""
+
+    known: dict[str, Account]
+
+    def label_and_url_for_value(self, value: Any) -> tuple[str, str]:
+        account = getattr(self, "known", {}).get(str(value))
+        if account is None:
+            return "", ""
+        return Truncator(str(account)).words(14), reverse("admin:ledger_account_change", args=[account.pk])
+
+
+def _read_accounts(legs: forms.BaseFormSet[Any]) -> None:
+    """One query for the accounts the legs name, for their widgets."""
+    typed = [str(leg.data.get(leg.add_prefix("account"), "")).strip() for leg in legs]
+    ids = {int(value) for value in typed if value.isdigit() and len(value) < 19}
+    known = {str(pk): account for pk, account in Account.objects.in_bulk(ids).items()} if ids else {}
+    for leg in legs:
+        leg.fields["account"].widget.known = known
+
+
 class LegForm(forms.Form):
     account = forms.IntegerField(min_value=1, max_value=2**63 - 1)
     debit = forms.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
@@ -46,9 +69,7 @@ class LegForm(forms.Form):
 
     def __init__(self, *args: Any, admin_site: admin.AdminSite, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["account"].widget = ForeignKeyRawIdWidget(
-            Posting._meta.get_field("account").remote_field, admin_site
-        )
+        self.fields["account"].widget = AccountIdWidget(Posting._meta.get_field("account").remote_field, admin_site)
 
     def leg(self) -> ManualLeg:
         data = self.cleaned_data
@@ -72,6 +93,8 @@ class ManualEntryAdminMixin(_Base):
         form = ManualEntryForm(request.POST if bound else None)
         legs = LegFormSet(request.POST if bound else None, prefix="legs", form_kwargs={"admin_site": self.admin_site})
         page_errors: list[str] = []
+        if bound:
+            _read_accounts(legs)
         if bound and form.is_valid() and legs.is_valid():
             try:
                 asked = request_manual_entry(

@@ -319,12 +319,17 @@ def test_the_admin_page_shows_refusals_and_stores_nothing(client, maker, account
     driver = receivable(Party.of("loans.driver", 7))
     client.force_login(maker)
 
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(20) as two_legs:
         party = client.post(reverse(ADMIN_URL), admin_post(cash, driver))
+    four_legs = admin_post(cash, driver, **{"legs-2-account": str(cash.pk), "legs-2-debit": "1.00"})
+    four_legs.update({"legs-3-account": str(driver.pk), "legs-3-credit": "1.00"})
+    with django_assert_max_num_queries(len(two_legs)):  # the page reads the legs' accounts at once
+        client.post(reverse(ADMIN_URL), four_legs)
     blank = client.post(reverse(ADMIN_URL), admin_post(*accounts, reason=" "))
 
     assert party.status_code == 200
     assert party.context["page_errors"][0].startswith(f"Leg 2 ({driver.code}): the account of a party")
+    assert f">{driver}</a></strong>" in party.content.decode()  # each leg shows its account again
     assert blank.status_code == 200 and blank.context["form"].errors == {"reason": ["This field is required."]}
     assert nothing_stored()
 

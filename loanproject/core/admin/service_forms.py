@@ -56,16 +56,8 @@ class ServiceModelForm(forms.ModelForm[Any]):
             self._add_service_error(self.refusal)
 
     def _add_service_error(self, exc: ValidationError | DomainError) -> None:
-        if isinstance(exc, DomainError):
-            for field, messages in exc.fields.items():
-                self.add_error(field if field in self.fields else None, messages)
-            if not exc.fields:
-                self.add_error(None, exc.message)
-        elif hasattr(exc, "error_dict"):
-            for field, errors in exc.error_dict.items():
-                self.add_error(field if field in self.fields else None, errors)
-        else:
-            self.add_error(None, exc)
+        for message in show_refusal(self, exc):
+            self.add_error(None, message)
 
     def save(self, commit: bool = True) -> Model:
         """Run the service on the valid form; its refusal raises ServiceRefused."""
@@ -127,7 +119,7 @@ class ServiceAdminMixin(_ModelAdmin):
 
 
 def show_refusal(
-    form: forms.Form, refused: ValidationError | DomainError, *, aliases: dict[str, str] | None = None
+    form: forms.BaseForm, refused: ValidationError | DomainError, *, aliases: dict[str, str] | None = None
 ) -> list[str]:
     """For a plain form (an admin page, not a ServiceModelForm) whose service refused: its field
     messages on the form's fields (`aliases` renames the service's field to the form's, e.g.
