@@ -82,6 +82,9 @@ def request_past_week_posting(
         message = f"The week of {period_start} is the current week: post it directly."
         raise DomainError(message, code="not_a_past_week", fields={"period_start": [message]})
     preview = preview_posting(period_start=period_start, period_end=period_end)
+    if not (preview.processed or preview.lease_fees):
+        message = f"The week of {period_start} has nothing left to post."
+        raise DomainError(message, code="nothing_to_post", fields={"period_start": [message]})
     return request_action(
         action=POST_PAST_WEEK_ACTION,
         target=f"loans.posting_week:{period_start.isoformat()}",

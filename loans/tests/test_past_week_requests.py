@@ -147,6 +147,17 @@ def test_a_request_needs_a_past_week_a_reason_and_the_permission(loan, maker):
     assert nothing_started()
 
 
+def test_a_week_with_nothing_left_to_post_is_refused(maker):
+    with pytest.raises(DomainError) as refused:
+        services.request_past_week_posting(**FIRST, reason="r", requested_by=maker)
+
+    assert (refused.value.code, refused.value.fields) == (
+        "nothing_to_post",
+        {"period_start": ["The week of 2026-01-04 has nothing left to post."]},
+    )
+    assert nothing_started()
+
+
 def test_one_request_per_week_waits_at_a_time(loan, maker):
     services.request_past_week_posting(**FIRST, reason="r", requested_by=maker)
 
