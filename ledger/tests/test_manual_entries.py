@@ -17,8 +17,9 @@ from ledger.models import AccountType, JournalEntry
 from ledger.parties import Party
 from ledger.services import EntryAlreadyBooked, ManualLeg, post_manual_entry, request_manual_entry, set_account_active
 from loanproject.core import approvals
-from loanproject.core.errors import PermissionDenied
+from loanproject.core.errors import Conflict, PermissionDenied
 from loanproject.core.models import ApprovalRequest, ApprovalStatus
+from loanproject.core.testing import run_together
 
 from .factories import AccountFactory, cash_account, income_account, receivable
 
@@ -339,3 +340,18 @@ def test_the_admin_page_needs_the_permission(client):
 
     assert client.get(reverse(ADMIN_URL)).status_code == 403
     assert client.post(reverse(ADMIN_URL), {}).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_checkers_approving_at_once_book_the_entry_once(maker, accounts):
+    asked = request_manual_entry(legs=legs(*accounts), description="d", reason="r", requested_by=maker)
+    first, second = staff("first.checker"), staff("second.checker")
+
+    results = run_together(
+        lambda: approvals.approve_request(request_id=asked.pk, decided_by=first),
+        lambda: approvals.approve_request(request_id=asked.pk, decided_by=second),
+    )
+
+    refused = [result for result in results if isinstance(result, Exception)]
+    assert len(refused) == 1 and isinstance(refused[0], Conflict), results
+    assert JournalEntry.objects.filter(source="ledger.manual").count() == 1
