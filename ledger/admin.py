@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -15,11 +15,13 @@ from loanproject.core.admin.actions import APPROVAL_ASKED, run_for_each
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.readonly import ReadOnlyAdminMixin, ReadOnlyInlineMixin
+from loanproject.core.admin.reasons import with_reason
 from loanproject.core.admin.search import Contains, Exact, IndexedSearchMixin, as_identifier, as_int
 from loanproject.core.auth import acting_user
 
 from . import selectors, services
 from .admin_reports import BookReportsAdminMixin
+from .manual_entry_admin import ManualEntryAdminMixin
 from .models import Account, JournalEntry, OpenItem, PaymentAllocation, Posting
 from .sources import journal_sources
 
@@ -136,7 +138,10 @@ ENTRY_FIELDS = (
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, IndexedSearchMixin, admin.ModelAdmin[JournalEntry]):
+class JournalEntryAdmin(
+    ManualEntryAdminMixin, ReadOnlyAdminMixin, LargeTableAdminMixin, IndexedSearchMixin, admin.ModelAdmin[JournalEntry]
+):
+    change_list_template = "admin/ledger/journalentry/change_list.html"  # the link to request a manual entry
     list_display = ["id", "entry_date", "description", "source", "idempotency_key", "reversal_link", "created_at"]
     list_filter = [SourceFilter]
     # No search of descriptions: a trigram index on the table the weekly posting fills a million
@@ -160,15 +165,28 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, IndexedSearchM
     @admin.action(
         description="Reverse selected entries (a second person approves, above the threshold)", permissions=["reverse"]
     )
-    def reverse_entries(self, request: HttpRequest, queryset: QuerySet[JournalEntry]) -> None:
+    def reverse_entries(self, request: HttpRequest, queryset: QuerySet[JournalEntry]) -> HttpResponse | None:
+        """First a page that asks why; on its submission, one request per entry."""
         actor = acting_user(request)
-        reason = f"reversal asked in admin by {actor.get_username()}"
-        run_for_each(
+
+        def ask(reason: str) -> None:
+            run_for_each(
+                self,
+                request,
+                queryset,
+                lambda pk: services.request_entry_reversal(entry_id=pk, reason=reason, requested_by=actor),
+                done=APPROVAL_ASKED.format(what="the reversal of {count} entr(y/ies)"),
+            )
+
+        return with_reason(
             self,
             request,
             queryset,
-            lambda pk: services.request_entry_reversal(entry_id=pk, reason=reason, requested_by=actor),
-            done=APPROVAL_ASKED.format(what="the reversal of {count} entr(y/ies)"),
+            title="Ask to reverse journal entries",
+            explanation="Each becomes a reversal request: done at once below the action's threshold, otherwise "
+            "waiting in Approval requests for a second person.",
+            submit="Ask to reverse",
+            act=ask,
         )
 
 

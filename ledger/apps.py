@@ -11,6 +11,7 @@ class LedgerConfig(AppConfig):
     def ready(self) -> None:
         from loanproject.core.approvals import ApprovalAction, register_action
 
+        from .services.manual_entries import ACTION as POST_MANUAL_ENTRY
         from .services.reversals import REVERSE_ENTRY_ACTION, run_entry_reversal
 
         register_action(
@@ -21,3 +22,4 @@ class LedgerConfig(AppConfig):
                 run=run_entry_reversal,
             )
         )
+        register_action(POST_MANUAL_ENTRY)

@@ -138,7 +138,11 @@ class JournalEntry(models.Model):
         ]
         # Few indexes on purpose: the weekly posting inserts a million entries.
         indexes = [models.Index(fields=["entry_date", "id"], name="journal_entry_date_idx")]
-        permissions = [("record_payment", "Can record payments"), ("reverse_entry", "Can reverse journal entries")]
+        permissions = [
+            ("record_payment", "Can record payments"),
+            ("reverse_entry", "Can reverse journal entries"),
+            ("post_manual_entry", "Can ask for and approve manual journal entries"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.entry_date} {self.description}"

@@ -24,6 +24,7 @@ from loanproject.core.admin.actions import APPROVAL_ASKED, run_for_each
 from loanproject.core.admin.audited import AuditedAdminMixin
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.readonly import ReadOnlyAdminMixin, ReadOnlyInlineMixin
+from loanproject.core.admin.reasons import with_reason
 from loanproject.core.admin.search import Contains, Exact, IndexedSearchMixin, as_email, as_identifier, as_int
 from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModelForm
 from loanproject.core.auth import acting_user
@@ -44,6 +45,7 @@ from .models import (
     PostingFailure,
     PostingRunChunk,
 )
+from .past_week_admin import PastWeekAdminMixin
 from .payoff_admin import LoanPayoffAdminMixin
 from .periods import business_date_validator, current_week, posting_week
 from .reports import REPORTS
@@ -718,18 +720,35 @@ class InstallmentAdmin(
         description="Reverse the postings of the selected installments (a second person approves, above the threshold)",
         permissions=["reverse"],
     )
-    def reverse_postings(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def reverse_postings(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """First a page that asks why; on its submission, one request per posted installment."""
         actor = acting_user(request)
-        reason = f"reversal asked in admin by {actor.get_username()}"
-        run_for_each(
+
+        def ask(reason: str) -> None:
+            run_for_each(
+                self,
+                request,
+                queryset.filter(status="posted"),
+                lambda pk: services.request_installment_posting_reversal(
+                    installment_id=pk, reason=reason, requested_by=actor
+                ),
+                label="installment {}".format,
+                done=APPROVAL_ASKED.format(what="the reversal of {count} posting(s)"),
+            )
+
+        return with_reason(
             self,
             request,
             queryset.filter(status="posted"),
-            lambda pk: services.request_installment_posting_reversal(
-                installment_id=pk, reason=reason, requested_by=actor
+            title="Ask to reverse postings",
+            explanation="Each posted installment becomes a reversal request: done at once below the action's "
+            "threshold, otherwise waiting in Approval requests for a second person.",
+            submit="Ask to reverse",
+            act=ask,
+            describe=lambda rows: (
+                f"{row.loan.loan_number} #{row.sequence} due {row.due_date}: {row.amount}"
+                for row in rows.select_related("loan")
             ),
-            label="installment {}".format,
-            done=APPROVAL_ASKED.format(what="the reversal of {count} posting(s)"),
         )
 
 
@@ -737,7 +756,8 @@ class PostingRunForm(ServiceModelForm):
     """Starting a run: the week to post; the chunks run on the workers (at once without a broker)."""
 
     week = forms.DateField(
-        help_text="Any day of the week to post (Sunday to Saturday, New York time), up to this week.",
+        help_text="Any day of this week (Sunday to Saturday, New York time); an earlier week needs a second person: "
+        "Ask to post a past week.",
         validators=[business_date_validator],
     )
 
@@ -786,8 +806,11 @@ def _figure(name: str, description: str):
 
 
 @admin.register(InstallmentPostingRun)
-class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class InstallmentPostingRunAdmin(
+    PastWeekAdminMixin, ReadOnlyAdminMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin
+):
     form = PostingRunForm
+    change_list_template = "admin/loans/installmentpostingrun/change_list.html"  # the link to ask for a past week
     inlines = [PostingRunChunkInline, PostingFailureInline]
     list_display = [
         "id",

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 
 from ledger.admin import entry_link
 from loanproject.core.admin.actions import APPROVAL_ASKED, run_for_each
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.readonly import ReadOnlyAdminMixin
+from loanproject.core.admin.reasons import with_reason
 from loanproject.core.admin.search import Exact, IndexedSearchMixin, as_int
 from loanproject.core.auth import acting_user
 
@@ -23,10 +21,6 @@ from . import services
 from .admin import as_loan_number
 from .models import LateFee
 from .services.late_fee_waivers import WAIVE_LATE_FEE_PERMISSION
-
-
-class WaiverReasonForm(forms.Form):
-    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 
 
 @admin.register(LateFee)
@@ -79,9 +73,9 @@ class LateFeeAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, IndexedSearchMixin,
     )
     def ask_to_waive(self, request: HttpRequest, queryset: QuerySet[LateFee]) -> HttpResponse | None:
         """First a page that asks why; on its submission, one request per fee."""
-        form = WaiverReasonForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            actor, reason = acting_user(request), form.cleaned_data["reason"]
+        actor = acting_user(request)
+
+        def ask(reason: str) -> None:
             run_for_each(
                 self,
                 request,
@@ -90,19 +84,18 @@ class LateFeeAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, IndexedSearchMixin,
                 label="late fee #{}".format,
                 done=APPROVAL_ASKED.format(what="the waiver of {count} late fee(s)"),
             )
-            return None
-        return TemplateResponse(
+
+        return with_reason(
+            self,
             request,
-            "admin/loans/latefee/waive.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Ask to waive late fees",
-                "opts": self.model._meta,
-                "form": form,
-                "fees": queryset.select_related("loan", "installment").order_by("pk")[:100],
-                "count": queryset.count(),
-                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-                "select_across": request.POST.get("select_across", "0"),
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            },
+            queryset,
+            title="Ask to waive late fees",
+            explanation="Each becomes a waiver request: done at once below the action's threshold, otherwise "
+            "waiting in Approval requests for a second person.",
+            submit="Ask to waive",
+            act=ask,
+            describe=lambda fees: (
+                f"#{fee.pk} {fee.loan} installment {fee.installment.sequence}: {fee.amount}"
+                for fee in fees.select_related("loan", "installment")
+            ),
         )

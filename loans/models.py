@@ -452,7 +452,12 @@ class DriverLoan(LateFeeTerms):
             models.Index(fields=["principal", "id"], name="loan_principal_idx"),
             models.Index(fields=["start_week"], name="loan_start_week_idx"),  # the admin's date hierarchy
         ]
-        permissions = [("post_installments", "Can post installments"), ("export_loans", "Can export loan reports")]
+        permissions = [
+            ("post_installments", "Can post installments"),
+            ("export_loans", "Can export loan reports"),
+            # Maker-checker: posting a week before the current one again, asked and approved.
+            ("post_past_week", "Can ask for and approve posting a past week"),
+        ]
 
     def __str__(self) -> str:
         return self.loan_number

@@ -17,7 +17,9 @@ from .periods import business_today, current_week, posting_week
 
 @shared_task(name="loans.post_weekly_installments")
 def post_weekly_installments_task(week: str | None = None) -> dict:
-    """Beat runs this on Sunday 05:00 New York time: plan the week's posting and queue its chunks."""
+    """Beat runs this on Sunday 05:00 New York time: plan the week's posting and queue its chunks.
+    A given `week` before the current one is refused: posting it again is a maker-checker request
+    (services.request_past_week_posting)."""
     period_start, period_end = posting_week(date.fromisoformat(week)) if week else current_week()
     with acting_as_system():
         run = services.start_posting_run(period_start=period_start, period_end=period_end, started_by=system_user())

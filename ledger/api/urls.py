@@ -1,8 +1,10 @@
 from django.urls import path
 
+from .manual_entries import ManualEntryView
 from .views import AccountStatementView, PartyBalancesView, TrialBalanceView
 
 urlpatterns = [
+    path("manual-entries/", ManualEntryView.as_view(), name="ledger-manual-entries"),
     path("trial-balance/", TrialBalanceView.as_view(), name="ledger-trial-balance"),
     path("accounts/<int:account_id>/statement/", AccountStatementView.as_view(), name="ledger-account-statement"),
     path(

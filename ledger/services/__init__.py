@@ -15,6 +15,7 @@ from .entries import (
     stage_charges,
     staged_parties_with_credit,
 )
+from .manual_entries import ManualLeg, post_manual_entry, request_manual_entry
 from .payments import CreditApplication, PaymentResult, allocation_rank, apply_party_credit, record_payment
 from .reversals import EntryOwnedElsewhere, request_entry_reversal, reverse_entry, reverse_payment
 from .waivers import waive_open_item
@@ -28,6 +29,7 @@ __all__ = [
     "CreditApplication",
     "EntryAlreadyBooked",
     "EntryOwnedElsewhere",
+    "ManualLeg",
     "PaymentResult",
     "allocation_rank",
     "apply_party_credit",
@@ -37,9 +39,11 @@ __all__ = [
     "party_account_code",
     "post_charges",
     "post_entry",
+    "post_manual_entry",
     "post_staged_charges",
     "record_payment",
     "request_entry_reversal",
+    "request_manual_entry",
     "reverse_entry",
     "reverse_payment",
     "set_account_active",

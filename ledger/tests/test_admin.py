@@ -95,7 +95,7 @@ def test_the_reverse_action_books_a_reversal(admin_client):
 
     response = admin_client.post(
         reverse("admin:ledger_journalentry_changelist"),
-        {"action": "reverse_entries", "_selected_action": [entry.pk]},
+        {"action": "reverse_entries", "_selected_action": [entry.pk], "apply": "1", "reason": "typed twice"},
         follow=True,
     )
 
@@ -133,7 +133,7 @@ def test_the_reverse_action_refuses_an_entry_another_app_booked(admin_client):
 
     response = admin_client.post(
         reverse("admin:ledger_journalentry_changelist"),
-        {"action": "reverse_entries", "_selected_action": [entry.pk]},
+        {"action": "reverse_entries", "_selected_action": [entry.pk], "apply": "1", "reason": "typed twice"},
         follow=True,
     )
 

@@ -130,7 +130,7 @@ def test_a_run_whose_worker_was_killed_and_broker_flushed_finishes_by_itself(tmp
     first_worker = Worker(production_env_on_test_database(tmp_path))
     try:
         first_worker.wait_for(" ready.")
-        run = services.start_posting_run(**WEEK, chunk_size=2)
+        run = services.queue_posting_run(**WEEK, chunk_size=2)
         wait_until(
             lambda: selectors.posting_runs().get(pk=run.pk).chunks_done == 4 and _backends_waiting_on_a_lock() >= 1,
             timeout=60,

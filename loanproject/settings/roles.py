@@ -92,6 +92,9 @@ STAFF_ROLES: dict[str, list[str]] = {
         "ledger.view_*",
         "ledger.record_payment",
         "ledger.reverse_entry",
+        # Manual journal entries and posting a past week again: asked and approved (maker-checker).
+        "ledger.post_manual_entry",
+        "loans.post_past_week",
         # Maker-checker: Finance asks for and approves each other's reversals (never their own).
         "core.view_approvalrequest",
         "django_celery_beat.view_periodictask",

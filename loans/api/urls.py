@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from .charges import ChargeImportView, DriverAdjustmentView, ImportedChargeViewSet
 from .collections import CollectionAssignmentView, CollectionNotesView, CollectionQueueView, PromisesToPayView
+from .past_week import PastWeekPostingView
 from .payoff import PayoffQuoteView, PayoffView
 from .statements import DriverStatementView
 from .views import (
@@ -25,6 +26,7 @@ router.register("driver-charges", ImportedChargeViewSet, basename="driver-charge
 
 urlpatterns = [
     path("loans/postings/", PostingView.as_view(), name="loan-postings"),
+    path("loans/postings/past-week/", PastWeekPostingView.as_view(), name="loan-postings-past-week"),
     path("loans/reports/<slug:name>/", ReportView.as_view(), name="loan-report"),
     path("loans/reports/<slug:name>/exports/", ReportExportView.as_view(), name="loan-report-exports"),
     path("drivers/<int:driver_id>/payments/", DriverPaymentView.as_view(), name="driver-payments"),

@@ -175,7 +175,8 @@ class PostingView(StaffAPIMixin, APIView):
         request=PostingRequestSerializer,
         responses={200: PostingResultSerializer, 202: PostingRunSerializer},
         description="Post the week's due installments. A dry run answers 200 with what would be posted; a real run "
-        "answers 202 with the run (its chunks run on the workers; poll its Location).",
+        "answers 202 with the run (its chunks run on the workers; poll its Location). A real run of a week before "
+        "the current one is a 400 `past_week_needs_approval`: ask for it with /loans/postings/past-week/.",
     )
     def post(self, request: Request) -> Response:
         serializer = PostingRequestSerializer(data=request.data)

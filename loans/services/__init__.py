@@ -33,6 +33,7 @@ from .loans import (
     reopen_unsettled_loans,
     reverse_installment_posting,
 )
+from .past_week_postings import refuse_past_week, request_past_week_posting
 from .payments import DriverPayment, DriverPaymentReversal, record_driver_payment, reverse_driver_payment
 from .payoff import PayoffSettlement, settle_loan_by_payoff
 from .posting import (
@@ -43,6 +44,7 @@ from .posting import (
     post_installment_chunk,
     post_weekly_installments,
     preview_posting,
+    queue_posting_run,
     recover_stalled_posting_runs,
     start_posting_run,
 )
@@ -95,6 +97,7 @@ __all__ = [
     "preview_loan",
     "preview_posting",
     "publish_loan_product",
+    "queue_posting_run",
     "quote_loan",
     "read_csv",
     "record_driver_payment",
@@ -102,12 +105,14 @@ __all__ = [
     "recover_stalled_posting_runs",
     "refresh_collection_cases",
     "refresh_collections_queue",
+    "refuse_past_week",
     "register_driver",
     "register_lease",
     "reopen_unsettled_loans",
     "request_driver_payment_reversal",
     "request_installment_posting_reversal",
     "request_late_fee_waiver",
+    "request_past_week_posting",
     "reverse_driver_payment",
     "reverse_installment_posting",
     "save_delinquency_class",

@@ -1,6 +1,6 @@
 """The loans actions that need a second person (maker-checker, loanproject.core.approvals):
-reversing a driver's payment, reversing an installment's posting and waiving a late fee
-(late_fee_waivers.py). Each door asks with
+reversing a driver's payment, reversing an installment's posting, waiving a late fee
+(late_fee_waivers.py) and posting a past week again (past_week_postings.py). Each door asks with
 `request_*`; the registered runner (apps.py) does it when approved, or at once below the
 action's threshold."""
 
@@ -18,6 +18,7 @@ from loanproject.core.errors import NotFound
 from ..models import Installment
 from .late_fee_waivers import ACTION as WAIVE_LATE_FEE
 from .loans import reverse_installment_posting
+from .past_week_postings import ACTION as POST_PAST_WEEK
 from .payments import reverse_driver_payment
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ ACTIONS = [
         run=run_posting_reversal,
     ),
     WAIVE_LATE_FEE,
+    POST_PAST_WEEK,
 ]
 
 

@@ -94,6 +94,7 @@ __all__ = [
     "post_installment_chunk",
     "post_weekly_installments",
     "preview_posting",
+    "queue_posting_run",
     "recover_stalled_posting_runs",
     "start_posting_run",
 ]
@@ -316,7 +317,31 @@ def start_posting_run(
     started_by: User | None = None,
     loan_ids: Sequence[int] | None = None,
 ) -> InstallmentPostingRun:
-    """Plan a run and queue one Celery task per chunk; workers share them."""
+    """Start a run of the current week (the doors' and beat's way): a week before it needs a
+    second person (past_week_postings.request_past_week_posting)."""
+    from .past_week_postings import refuse_past_week
+
+    validate_week(period_start, period_end)
+    refuse_past_week(period_start)
+    return queue_posting_run(
+        period_start=period_start,
+        period_end=period_end,
+        chunk_size=chunk_size,
+        started_by=started_by,
+        loan_ids=loan_ids,
+    )
+
+
+def queue_posting_run(
+    *,
+    period_start: date,
+    period_end: date,
+    chunk_size: int | None = None,
+    started_by: User | None = None,
+    loan_ids: Sequence[int] | None = None,
+) -> InstallmentPostingRun:
+    """Plan a run of any week and queue one Celery task per chunk; workers share them. Doors call
+    `start_posting_run`; this runs an approved past week (and tests of the workers)."""
     from ..tasks import post_installment_chunk_task
 
     run, chunks = open_posting_run(

@@ -193,7 +193,7 @@ def test_the_post_action_posts_the_selected_loans_this_week(admin_client, django
 def test_a_posting_run_is_started_from_the_admin(admin_client, django_capture_on_commit_callbacks):
     make_loan(weeks=2)
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with freeze_time("2026-01-08 12:00"), django_capture_on_commit_callbacks(execute=True):  # the current week
         response = admin_client.post(
             reverse("admin:loans_installmentpostingrun_add"), {"week": "2026-01-08"}, follow=True
         )
@@ -239,7 +239,7 @@ def test_cancel_and_reverse_actions(admin_client):
     )
     admin_client.post(
         reverse("admin:loans_installment_changelist"),
-        {"action": "reverse_postings", "_selected_action": [installment.pk]},
+        {"action": "reverse_postings", "_selected_action": [installment.pk], "apply": "1", "reason": "posted twice"},
     )
     installment.refresh_from_db()
     assert installment.status == InstallmentStatus.POSTED  # asked: waiting for a second person

@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from freezegun import freeze_time
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -138,7 +139,7 @@ def test_the_posting_endpoint_previews_then_posts_the_week(finance, django_captu
     make_loan(principal="400.00", weeks=4)
 
     preview = finance.post("/api/v1/loans/postings/", {"week": "2026-01-14", "dry_run": True}, format="json")
-    with django_capture_on_commit_callbacks(execute=True):
+    with freeze_time("2026-01-14 12:00"), django_capture_on_commit_callbacks(execute=True):  # the current week
         started = finance.post("/api/v1/loans/postings/", {"week": "2026-01-14"}, format="json")
 
     assert preview.status_code == 200

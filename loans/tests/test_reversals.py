@@ -33,7 +33,9 @@ LEDGER_REVERSE = "admin:ledger_journalentry_changelist"
 def reverse_in_ledger_admin(client, entry_id: int) -> list[str]:
     """Ask in the ledger admin, then a second person approves (maker-checker)."""
     response = client.post(
-        reverse(LEDGER_REVERSE), {"action": "reverse_entries", "_selected_action": [entry_id]}, follow=True
+        reverse(LEDGER_REVERSE),
+        {"action": "reverse_entries", "_selected_action": [entry_id], "apply": "1", "reason": "bounced"},
+        follow=True,
     )
     approve_waiting_requests()
     return [str(message) for message in response.context["messages"]]

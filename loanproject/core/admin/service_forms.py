@@ -70,18 +70,12 @@ class ServiceModelForm(forms.ModelForm[Any]):
         """Nothing to do: the service saved everything."""
 
 
-def add_service_error(form: forms.BaseForm, exc: ValidationError | DomainError) -> None:
-    """Show a service's refusal on a form: on the fields it names, else on the whole form."""
-    if isinstance(exc, DomainError):
-        for field, messages in exc.fields.items():
-            form.add_error(field if field in form.fields else None, messages)
-        if not exc.fields:
-            form.add_error(None, exc.message)
-    elif hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
+def add_service_error(
+    form: forms.BaseForm, refused: ValidationError | DomainError, *, aliases: dict[str, str] | None = None
+) -> None:
+    """Show a service's refusal on a form: on the fields it names, the rest on the whole form."""
+    for message in show_refusal(form, refused, aliases=aliases):
+        form.add_error(None, message)
 
 
 class ServiceAdminMixin(_ModelAdmin):
@@ -129,3 +123,23 @@ class ServiceAdminMixin(_ModelAdmin):
         only collects the formsets' changes, which the admin's change message reads.)"""
         for formset in formsets:
             formset.save(commit=False)
+
+
+def show_refusal(
+    form: forms.BaseForm, refused: ValidationError | DomainError, *, aliases: dict[str, str] | None = None
+) -> list[str]:
+    """For a plain form (an admin page, not a ServiceModelForm) whose service refused: its field
+    messages on the form's fields (`aliases` renames the service's field to the form's, e.g.
+    period_start -> week); returns the other messages, for the page."""
+    if isinstance(refused, DomainError):
+        fields = refused.fields or {"": [refused.message]}
+    else:
+        fields = refused.message_dict if hasattr(refused, "error_dict") else {"": refused.messages}
+    rest: list[str] = []
+    for field, messages in fields.items():
+        name = (aliases or {}).get(field, field)
+        if name in form.fields:
+            form.add_error(name, list(messages))
+        else:
+            rest.extend(str(message) for message in messages)
+    return rest

@@ -28,13 +28,17 @@ class Command(BaseCommand):
         "Post every due, unposted installment of active loans for a week (Sunday to Saturday, New York "
         "time), each as one balanced journal entry with an open item on the driver's LOANS balance. "
         "Safe to run again or alongside the scheduled run: nothing is posted twice. Exits 1 if an "
-        "installment could not be posted or another transaction held one until the end."
+        "installment could not be posted or another transaction held one until the end. A week before "
+        "the current one is refused (a dry run of it is not): posting it again needs a second person, "
+        "asked in the admin (Posting runs > Ask to post a past week) or the staff API "
+        "(/api/v1/loans/postings/past-week/) and approved in Approval requests."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--week",
-            help="any day of the week to post (YYYY-MM-DD), up to this week (New York time); default: this week",
+            help="any day of the week to post (YYYY-MM-DD), this week (New York time) unless --dry-run; default: this "
+            "week",
         )
         parser.add_argument("--dry-run", action="store_true", help="count what would be posted; write nothing")
         parser.add_argument("--json", action="store_true", dest="as_json", help="print the result as JSON")
@@ -45,6 +49,8 @@ class Command(BaseCommand):
         if chunk_size is not None and chunk_size < 1:
             raise CommandError("--chunk-size must be at least 1.")
         try:
+            if not dry_run:
+                services.refuse_past_week(period_start, field="week")
             if dry_run:
                 result = services.preview_posting(period_start=period_start, period_end=period_end)
             else:
