@@ -299,7 +299,7 @@ NO_FIGURES = dict.fromkeys(("billed_principal", "paid", "principal_repaid", "bil
 
 def loan_figures(*, loan_ids: list[int]) -> dict[int, dict[str, Decimal]]:
     """The figures of these loans (one query grouped by loan over their posted installments, read
-    by installment_sequence_unique_per_loan), before any name is joined."""
+    by installment_loan_sequence_idx), before any name is joined."""
     sums = (
         Installment.objects.filter(loan_id__in=loan_ids, status=InstallmentStatus.POSTED)
         .order_by()
