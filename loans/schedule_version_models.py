@@ -22,7 +22,7 @@ Invariants:
   every loan. A prepayment bills the prepaid principal (Dr the driver's LOANS / Cr 1300, one open
   item settled by the payment); a capitalised holiday books Dr 1300 / Cr 4100 its interest
   (`capitalised_interest` > 0 with its entry if and only if the kind is `holiday_capitalised`:
-  CHECK; key "loans.capitalised_interest:<version id>"). Waived holidays, extensions and rate
+  CHECK; key "loans.capitalised_interest:<loan id>:<version number>"). Waived holidays, extensions and rate
   changes book nothing. Hence, per loan: principal + capitalised interest = principal of posted
   installments + prepaid principal + principal of scheduled installments.
 - A `LoanPrepayment` is one per idempotency key (unique), with a positive prepaid amount and a
@@ -150,5 +150,6 @@ def prepayment_key(loan_id: int, idempotency_key: str) -> str:
     return f"loans.prepayment:{loan_id}:{idempotency_key}"
 
 
-def capitalisation_key(version_id: int) -> str:
-    return f"loans.capitalised_interest:{version_id}"
+def capitalisation_key(loan_id: int, version_number: int) -> str:
+    """The capitalised interest's entry key: one per schedule version (unique per loan and number)."""
+    return f"loans.capitalised_interest:{loan_id}:{version_number}"

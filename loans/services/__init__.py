@@ -45,6 +45,7 @@ from .posting import (
     recover_stalled_posting_runs,
     start_posting_run,
 )
+from .prepayments import Prepayment, prepay_loan
 from .products import (
     PRODUCT_FIELDS,
     LoanQuote,
@@ -55,6 +56,7 @@ from .products import (
     publish_loan_product,
     quote_loan,
 )
+from .restructuring import request_loan_restructuring, restructure_loan
 
 __all__ = [
     "PRODUCT_FIELDS",
@@ -68,6 +70,7 @@ __all__ = [
     "LoanTerms",
     "PostingChunk",
     "PostingResult",
+    "Prepayment",
     "RecoveryResult",
     "SettledPromises",
     "add_collection_note",
@@ -90,6 +93,7 @@ __all__ = [
     "open_posting_run",
     "post_installment_chunk",
     "post_weekly_installments",
+    "prepay_loan",
     "preview_loan",
     "preview_posting",
     "publish_loan_product",
@@ -106,6 +110,8 @@ __all__ = [
     "request_driver_payment_reversal",
     "request_installment_posting_reversal",
     "request_late_fee_waiver",
+    "request_loan_restructuring",
+    "restructure_loan",
     "reverse_driver_payment",
     "reverse_installment_posting",
     "save_delinquency_class",
