@@ -178,7 +178,7 @@ def test_bad_terms_are_refused_with_field_errors_and_nothing_is_asked(loan, term
 def test_a_rate_outside_the_products_range_is_refused():
     product = make_product()  # 5-15 %
     loan = book_from_product(product, rate="10", count=8)
-    with pytest.raises(ValidationError, match="From 5.000 to 15.000"):
+    with pytest.raises(ValidationError, match=r"From 5\.000 to 15\.000"):
         services.request_loan_restructuring(
             loan_id=loan.pk, kind="rate_change", new_rate=D("4"), reason="Why", requested_by=finance("maker")
         )
