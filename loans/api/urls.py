@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from .charges import ChargeImportView, DriverAdjustmentView, ImportedChargeViewSet
 from .collections import CollectionAssignmentView, CollectionNotesView, CollectionQueueView, PromisesToPayView
+from .schedule_versions import PrepaymentView, RestructuringView, ScheduleVersionsView
 from .statements import DriverStatementView
 from .views import (
     DriverPaymentReversalView,
@@ -40,5 +41,10 @@ urlpatterns = [
     path("collections/<int:driver_id>/notes/", CollectionNotesView.as_view(), name="collections-notes"),
     path("collections/<int:driver_id>/promises/", PromisesToPayView.as_view(), name="collections-promises"),
     path("late-fees/<int:late_fee_id>/waiver/", LateFeeWaiverView.as_view(), name="late-fee-waiver"),
+    path(
+        "driver-loans/<int:loan_id>/schedule-versions/", ScheduleVersionsView.as_view(), name="loan-schedule-versions"
+    ),
+    path("driver-loans/<int:loan_id>/prepayments/", PrepaymentView.as_view(), name="loan-prepayments"),
+    path("driver-loans/<int:loan_id>/restructurings/", RestructuringView.as_view(), name="loan-restructurings"),
     *router.urls,
 ]
