@@ -28,14 +28,13 @@ from loanproject.core.money import ZERO, to_cents
 from loanproject.core.rules import validated_save
 
 from .. import accounts
-from ..locks import lock_installments_of
 from ..models import DriverLoan, LoanPrepayment, ScheduleVersionKind
 from ..periods import validate_business_date
 from ..schedule_version_models import PrepaymentMode, prepayment_key
 from .delinquency import classify_driver_loans
 from .loans import close_settled_loans
 from .payments import record_driver_payment
-from .schedule_versions import amortize, live_schedule, reschedule, shorter_term
+from .schedule_versions import amortize, live_schedule, lock_schedule, reschedule, shorter_term
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -75,7 +74,7 @@ def prepay_loan(
     validate_business_date(received_on, field="received_on")
     if (replay := _existing(loan_id, idempotency_key)) is not None:
         return Prepayment(prepayment=replay, replayed=True)
-    installments = lock_installments_of(loan_id)  # a twin request waits here, then replays
+    installments = lock_schedule(loan_id)  # a twin request waits here, then replays
     if (replay := _existing(loan_id, idempotency_key)) is not None:
         return Prepayment(prepayment=replay, replayed=True)
     loan = DriverLoan.objects.filter(pk=loan_id).select_related("driver").first()

@@ -32,12 +32,11 @@ from loanproject.core.errors import DomainError, NotFound
 from loanproject.core.money import ZERO
 
 from .. import accounts
-from ..locks import lock_installments_of
 from ..models import DriverLoan, Installment, InstallmentStatus, ScheduleVersion, ScheduleVersionKind
 from ..periods import business_today
 from ..schedule_version_models import capitalisation_key
 from ..schedules import MAX_INSTALLMENTS, MAX_INTEREST_RATE, due_date, periodic_interest
-from .schedule_versions import LiveSchedule, amortize, live_schedule, reschedule
+from .schedule_versions import LiveSchedule, amortize, live_schedule, lock_schedule, reschedule
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -104,7 +103,7 @@ def restructure_loan(
 ) -> ScheduleVersion:
     """Re-amortize the loan's unposted installments as a holiday, an extension or a rate change
     (see the module docstring); returns the new schedule version. Call it through maker-checker."""
-    installments = lock_installments_of(loan_id)
+    installments = lock_schedule(loan_id)
     live = live_schedule(loan_id, installments)
     loan = DriverLoan.objects.select_related("product").get(pk=live.loan.pk)
     _check(loan, kind=kind, periods=periods, new_rate=new_rate, capitalise=capitalise, reason=reason)

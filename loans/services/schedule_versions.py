@@ -23,7 +23,7 @@ from loanproject.core.errors import DomainError, IllegalTransition
 from loanproject.core.money import ZERO
 from loanproject.core.rules import validated_save
 
-from ..locks import lock_loan
+from ..locks import lock_installments_of, lock_loan
 from ..models import DriverLoan, Installment, InstallmentStatus, LoanStatus, ScheduleVersion
 from ..schedules import Method, ScheduledInstallment, build_schedule
 from .loans import cancel_scheduled_installments
@@ -61,9 +61,18 @@ class LiveSchedule:
         return max(self.loan.principal_grace_periods - (self.from_sequence - 1), 0)
 
 
+def lock_schedule(loan_id: int) -> list[Installment]:
+    """All the loan's installments, locked (first: installments, then the ledger, then the loan).
+
+    Locked twice: if a schedule change committed while the first statement waited, its new rows
+    were not in that statement's snapshot; the second statement sees them, and no other change
+    can commit meanwhile, since each locks all the loan's installments, the rows held here too."""
+    lock_installments_of(loan_id)
+    return lock_installments_of(loan_id)
+
+
 def live_schedule(loan_id: int, installments: list[Installment]) -> LiveSchedule:
-    """Lock the loan after its `installments` (`lock_installments_of`, taken first: the order
-    every writer follows, installments, then the ledger, then the loan) and check its schedule may change: active, with
+    """Lock the loan after its `installments` (`lock_schedule`) and check its schedule may change: active, with
     unposted installments, none posted after the first unposted one (a reversed posting: post it
     again first)."""
     loan = lock_loan(loan_id)

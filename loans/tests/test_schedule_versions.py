@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, transaction
 
+from applications.tests.factories import StaffUserFactory
+from loans import services
 from loans.models import Installment, ScheduleVersion
 
 from .factories import make_loan
@@ -58,3 +60,12 @@ def test_an_installment_belongs_to_a_version():
     loan = make_loan()
     with pytest.raises(IntegrityError, match="schedule_version_id"), transaction.atomic():
         Installment.objects.filter(loan=loan).update(schedule_version=None)
+
+
+def test_a_version_has_each_sequence_once():
+    loan = make_loan(weeks=4)
+    services.restructure_loan(loan_id=loan.pk, kind="extension", periods=1, reason="x", actor=StaffUserFactory())
+    # Version 1's installments are all cancelled now: only the per-version constraint guards them.
+    cancelled = Installment.objects.filter(loan=loan, schedule_version__number=1)
+    with pytest.raises(IntegrityError, match="installment_sequence_unique_per_version"), transaction.atomic():
+        cancelled.filter(sequence=3).update(sequence=2)
