@@ -198,6 +198,9 @@ class Migration(migrations.Migration):
             reverse_sql=[
                 "UPDATE loans_installment SET schedule_version_id = NULL",
                 "DELETE FROM loans_scheduleversion",
+                # Reversible only before any schedule changed (a cancelled twin of a sequence
+                # would break the old unique pair); the ALTERs of the reversal need the checks done.
+                "SET CONSTRAINTS ALL IMMEDIATE",
             ],
         ),
         migrations.AlterField(
