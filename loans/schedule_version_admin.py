@@ -18,6 +18,7 @@ from ledger.admin import entry_link
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.readonly import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from loanproject.core.admin.search import Exact, IndexedSearchMixin, as_int
+from loanproject.core.admin.service_forms import add_service_error
 from loanproject.core.auth import acting_user
 from loanproject.core.errors import DomainError, NotFound
 
@@ -56,14 +57,6 @@ class RestructuringForm(forms.Form):
         empty_value=None,
     )
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
-
-
-def _add_errors(form: forms.Form, exc: ValidationError | DomainError) -> None:
-    fields = exc.fields if isinstance(exc, DomainError) else getattr(exc, "message_dict", {})
-    if not fields:
-        form.add_error(None, exc.message if isinstance(exc, DomainError) else "; ".join(exc.messages))
-    for field, problems in fields.items():
-        form.add_error(field if field in form.fields else None, problems)
 
 
 def schedule_versions_panel(loan: DriverLoan) -> str:
@@ -176,7 +169,7 @@ class ScheduleVersionAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, IndexedSear
                     actor=acting_user(request),
                 )
             except (DomainError, ValidationError) as exc:
-                _add_errors(form, exc)
+                add_service_error(form, exc)
             else:
                 prepaid = done.prepayment
                 self.message_user(
@@ -206,7 +199,7 @@ class ScheduleVersionAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, IndexedSear
                     requested_by=acting_user(request),
                 )
             except (DomainError, ValidationError) as exc:
-                _add_errors(form, exc)
+                add_service_error(form, exc)
             else:
                 done = asked.status == "direct"
                 self.message_user(

@@ -198,3 +198,27 @@ def test_a_loan_with_nothing_unposted_cannot_be_restructured():
     services.post_weekly_installments(**week(SUNDAY))
     with pytest.raises(IllegalTransition, match="no unposted installment"):
         services.restructure_loan(loan_id=loan.pk, kind="extension", periods=1, reason="Why", actor=finance("maker"))
+
+
+def test_an_approval_after_the_loan_changed_fails_and_changes_nothing(loan):
+    maker, checker = finance("maker"), finance("checker")
+    request = services.request_loan_restructuring(
+        loan_id=loan.pk, kind="extension", periods=2, reason="Slow season", requested_by=maker
+    )
+    services.prepay_loan(
+        loan_id=loan.pk,
+        amount=D("1200.00"),
+        received_on=date(2026, 1, 5),
+        mode="reduce_term",
+        idempotency_key="ALL",
+        actor=maker,
+    )
+    entries = JournalEntry.objects.count()
+
+    with pytest.raises(IllegalTransition):
+        approve_request(request_id=request.pk, decided_by=checker)
+
+    request.refresh_from_db()
+    assert request.status == "pending"
+    assert ScheduleVersion.objects.filter(loan=loan).count() == 2  # booked and the prepayment's
+    assert JournalEntry.objects.count() == entries

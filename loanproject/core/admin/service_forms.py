@@ -40,6 +40,20 @@ class ServiceRefused(Exception):
         self.error = error
 
 
+def add_service_error(form: forms.BaseForm, exc: ValidationError | DomainError) -> None:
+    """A service's refusal as the form's errors: on the fields it names, else on the form."""
+    if isinstance(exc, DomainError):
+        for field, messages in exc.fields.items():
+            form.add_error(field if field in form.fields else None, messages)
+        if not exc.fields:
+            form.add_error(None, exc.message)
+    elif hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
 class ServiceModelForm(forms.ModelForm[Any]):
     """Subclasses implement `call_service()`; `self.user` is the staff member submitting."""
 
@@ -56,16 +70,7 @@ class ServiceModelForm(forms.ModelForm[Any]):
             self._add_service_error(self.refusal)
 
     def _add_service_error(self, exc: ValidationError | DomainError) -> None:
-        if isinstance(exc, DomainError):
-            for field, messages in exc.fields.items():
-                self.add_error(field if field in self.fields else None, messages)
-            if not exc.fields:
-                self.add_error(None, exc.message)
-        elif hasattr(exc, "error_dict"):
-            for field, errors in exc.error_dict.items():
-                self.add_error(field if field in self.fields else None, errors)
-        else:
-            self.add_error(None, exc)
+        add_service_error(self, exc)
 
     def save(self, commit: bool = True) -> Model:
         """Run the service on the valid form; its refusal raises ServiceRefused."""
