@@ -176,3 +176,39 @@ def test_an_installment_shows_its_version(admin_client, loan):
     page = admin_client.get(reverse("admin:loans_installment_changelist") + f"?loan__id__exact={loan.pk}")
     assert page.status_code == 200
     assert "v1 (Booked)" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "url_name", ["admin:loans_scheduleversion_changelist", "admin:loans_loanprepayment_changelist"]
+)
+def test_the_version_and_prepayment_lists_do_not_query_per_row(admin_client, url_name):
+    def prepaid_loans(count: int) -> None:
+        for index in range(count):
+            loan = make_loan(principal="1000.00", weeks=8, rate="10")
+            services.prepay_loan(
+                loan_id=loan.pk,
+                amount=D("100.00"),
+                received_on=SUNDAY,
+                mode="reduce_term",
+                idempotency_key=f"K{index}",
+                actor=StaffUserFactory(),
+            )
+
+    prepaid_loans(1)
+    url = reverse(url_name)
+    admin_client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        assert admin_client.get(url).status_code == 200
+    prepaid_loans(5)
+    with CaptureQueriesContext(connection) as many:
+        page = admin_client.get(url).content.decode()
+
+    assert len(many) == len(few)
+    assert page.count("DL-2026-") >= 6
+
+
+def test_a_version_page_shows_its_installments(admin_client, loan):
+    version = ScheduleVersion.objects.get(loan=loan)
+    page = admin_client.get(reverse("admin:loans_scheduleversion_change", args=[version.pk]))
+    assert page.status_code == 200
+    assert page.content.decode().count("126.08") >= 7
