@@ -1,10 +1,11 @@
 """Re-amortization: a loan's unposted installments replaced by a new schedule version.
 
 The one path every change of a schedule takes (prepayments, holidays, extensions, rate changes):
-`lock_live_schedule` locks the loan's installments, then the loan, and finds where the unposted
-part starts; `reschedule` builds the new rows with schedules.build_schedule (the one builder, with
-the loan's rounding rules), cancels the scheduled installments it replaces
-(`cancel_scheduled_installments`) and writes the new version with its installments. They take the
+`lock_schedule` locks the loan's installments, `live_schedule` then the loan, and finds where the
+unposted part starts; `amortize` (or `shorter_term`) builds the new rows with
+schedules.build_schedule (the one builder, with the loan's rounding rules); `reschedule` cancels
+the scheduled installments they replace (`cancel_scheduled_installments`) and writes the new
+version with its installments (bulk: the version row is the audited record of the change). They take the
 same sequences from the first unposted one on, so the live schedule reads 1..n without gaps and the
 posting (claims.py) sees only the new rows: it posts `scheduled` installments, never cancelled ones.
 Callers run inside their own transaction.
@@ -72,9 +73,9 @@ def lock_schedule(loan_id: int) -> list[Installment]:
 
 
 def live_schedule(loan_id: int, installments: list[Installment]) -> LiveSchedule:
-    """Lock the loan after its `installments` (`lock_schedule`) and check its schedule may change: active, with
-    unposted installments, none posted after the first unposted one (a reversed posting: post it
-    again first)."""
+    """Lock the loan after its `installments` (`lock_schedule`) and check its schedule may change:
+    active, with unposted installments, none posted after the first unposted one (a reversed
+    posting: post it again first)."""
     loan = lock_loan(loan_id)
     if loan.status != LoanStatus.ACTIVE:
         raise IllegalTransition(
