@@ -511,18 +511,28 @@ def _installments(this_sunday: date) -> int:
     shapes = [(Decimal("26000.00"), LONG_LOAN_INSTALLMENTS)] + [
         (Decimal(p), LOAN_INSTALLMENTS) for p in ("2600.00", "5200.00", "7800.00")
     ]
-    rows = 0
+    # Version 1 of every loan (the booked schedule), as booking writes it.
+    rows = _execute(
+        """
+        INSERT INTO loans_scheduleversion (loan_id, number, kind, from_sequence, balance, annual_interest_rate,
+                                           installment_count, periods, capitalised_interest, reason, created_by_id,
+                                           created_at)
+        SELECT id, 1, 'booked', 1, principal, annual_interest_rate, installment_count, 0, 0, '', created_by_id,
+               created_at
+          FROM loans_driverloan
+        """
+    )
     for principal, count in shapes:
         schedule = build_schedule(
             principal=principal, annual_rate_percent=Decimal("10"), installment_count=count, start=template_start
         )
         rows += _execute(
             """
-            INSERT INTO loans_installment (loan_id, sequence, due_date, principal, interest, amount, balance_after,
-                                           status, posting_attempt)
-            SELECT l.id, s.sequence, l.start_week + (s.sequence - 1) * 7, s.principal, s.interest,
+            INSERT INTO loans_installment (loan_id, schedule_version_id, sequence, due_date, principal, interest,
+                                           amount, balance_after, status, posting_attempt)
+            SELECT l.id, v.id, s.sequence, l.start_week + (s.sequence - 1) * 7, s.principal, s.interest,
                    s.principal + s.interest, s.balance_after, 'scheduled', 1
-              FROM loans_driverloan l
+              FROM loans_driverloan l JOIN loans_scheduleversion v ON v.loan_id = l.id AND v.number = 1
              CROSS JOIN unnest(%(sequence)s::int[], %(principal)s::numeric[], %(interest)s::numeric[],
                                %(balance)s::numeric[]) AS s(sequence, principal, interest, balance_after)
              WHERE l.principal = %(loan_principal)s AND l.installment_count = %(count)s

@@ -160,9 +160,17 @@ def create_installments(*, batch: str, loans: int, weeks: int, rate: Decimal) ->
             [rate, START, weeks, user_id, driver_ids],
         )
         cursor.execute(
-            "WITH created AS (INSERT INTO loans_installment (loan_id, sequence, due_date, principal, interest, amount, balance_after, status, posting_attempt) "
-            "SELECT l.id, s.sequence, s.due_date, s.principal, s.interest, s.principal + s.interest, s.balance_after, 'scheduled', 1 "
+            "INSERT INTO loans_scheduleversion (loan_id, number, kind, from_sequence, balance, annual_interest_rate, "
+            "installment_count, periods, capitalised_interest, reason, created_by_id, created_at) "
+            "SELECT l.id, 1, 'booked', 1, l.principal, l.annual_interest_rate, l.installment_count, 0, 0, '', "
+            "l.created_by_id, l.created_at FROM loans_driverloan l WHERE l.driver_id = ANY(%s)",
+            [driver_ids],
+        )
+        cursor.execute(
+            "WITH created AS (INSERT INTO loans_installment (loan_id, schedule_version_id, sequence, due_date, principal, interest, amount, balance_after, status, posting_attempt) "
+            "SELECT l.id, v.id, s.sequence, s.due_date, s.principal, s.interest, s.principal + s.interest, s.balance_after, 'scheduled', 1 "
             "FROM loans_driverloan l JOIN loans_driver d ON d.id = l.driver_id "
+            "JOIN loans_scheduleversion v ON v.loan_id = l.id AND v.number = 1 "
             "CROSS JOIN unnest(%s::int[], %s::date[], %s::numeric[], %s::numeric[], %s::numeric[]) "
             "AS s(sequence, due_date, principal, interest, balance_after) WHERE d.id = ANY(%s) RETURNING id) "
             "SELECT min(id), max(id) FROM created",

@@ -376,6 +376,7 @@ class DriverLoanAdmin(
         "payoff_link",
         "delinquency_summary",
         "schedule",
+        "schedule_versions",
     ]
 
     def get_object(self, request, object_id, from_field=None):
@@ -468,6 +469,12 @@ class DriverLoanAdmin(
         summary = selectors.schedule_summary(loan_id=obj.pk)
         url = reverse("admin:loans_installment_changelist") + "?" + urlencode({"loan__id__exact": obj.pk})
         return render_to_string("admin/loans/driverloan/schedule_summary.html", {"summary": summary, "url": url})
+
+    @admin.display(description="Schedule versions")
+    def schedule_versions(self, obj: DriverLoan) -> str:
+        from .schedule_version_admin import schedule_versions_panel
+
+        return schedule_versions_panel(obj)
 
     def has_post_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("loans.post_installments")
@@ -682,8 +689,19 @@ class LoanStatusFilter(admin.SimpleListFilter):
 class InstallmentAdmin(
     ReadOnlyAdminMixin, LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixin, admin.ModelAdmin
 ):
-    list_display = ["loan", "sequence", "due_date", "principal", "interest", "amount", "status", "entry", "posting_run"]
-    list_select_related = ["loan", "posting_run"]
+    list_display = [
+        "loan",
+        "sequence",
+        "due_date",
+        "principal",
+        "interest",
+        "amount",
+        "status",
+        "version",
+        "entry",
+        "posting_run",
+    ]
+    list_select_related = ["loan", "posting_run", "schedule_version"]
     list_filter = ["status", LoanStatusFilter]
     search_routes = [Exact("loan_number", as_loan_number, via="loan"), Exact("id", as_int)]
     search_help_text = "A loan number (DL-...) or an installment id."
@@ -700,6 +718,7 @@ class InstallmentAdmin(
         "balance_after",
         "status",
         "posting_attempt",
+        "schedule_version",
         "entry",
         "posted_at",
         "posting_run",
@@ -715,6 +734,10 @@ class InstallmentAdmin(
     @admin.display(description="Ledger entry")
     def entry(self, obj: Installment) -> str:
         return entry_link(obj.posted_entry_id)
+
+    @admin.display(description="Schedule version", ordering="schedule_version__number")
+    def version(self, obj: Installment) -> str:
+        return f"v{obj.schedule_version.number} ({obj.schedule_version.get_kind_display()})"
 
     @admin.action(
         description="Reverse the postings of the selected installments (a second person approves, above the threshold)",
@@ -898,5 +921,12 @@ class InstallmentPostingRunAdmin(
 
 
 # The screens of other concerns, in their own modules (importing them registers them): driver charges,
-# delinquency classes, the collections workspace, late fees, payoffs.
-from . import charges_admin, collections_admin, delinquency_admin, late_fee_admin, payoff_list_admin  # noqa: E402, F401
+# delinquency classes, the collections workspace, late fees, payoffs, schedule versions.
+from . import (  # noqa: E402, F401
+    charges_admin,
+    collections_admin,
+    delinquency_admin,
+    late_fee_admin,
+    payoff_list_admin,
+    schedule_version_admin,
+)

@@ -8,7 +8,10 @@ Invariants:
 - A loan lends a positive principal at 0-20 % a year, starts on a Sunday, has 1-520 installments
   and a status among active, closed, cancelled, written off (named CHECK constraints).
 - An installment's amount is its principal plus its interest and is positive; interest and
-  principal are never negative (principal is zero only in a principal grace period). The principals of a loan add up to its principal (schedules.py).
+  principal are never negative (principal is zero only in a principal grace period). The principals of a loan never restructured add up to its principal (schedules.py); a loan whose schedule changed keeps
+  principal + capitalised interest = posted principal + prepaid principal + scheduled principal
+  (schedule_version_models.py: every installment belongs to a schedule version, and the live
+  schedule, the installments not cancelled, has each sequence once).
 - An installment is posted exactly once: `posted` if and only if it has a posted entry (CHECK),
   the entry belongs to one installment (unique), and the entry's idempotency key
   "loans.installment:<id>:<attempt>" is unique in the ledger. `posting_attempt` grows only when
@@ -615,6 +618,10 @@ class Installment(models.Model):
         "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     posted_at = models.DateTimeField(null=True, blank=True)
+    # Indexed by installment_sequence_unique_per_version.
+    schedule_version = models.ForeignKey(
+        "loans.ScheduleVersion", on_delete=models.PROTECT, related_name="installments", db_index=False
+    )
     posting_run = models.ForeignKey(
         InstallmentPostingRun,
         on_delete=models.PROTECT,
@@ -627,7 +634,16 @@ class Installment(models.Model):
     class Meta:
         ordering = ["loan_id", "sequence"]
         constraints = [
-            models.UniqueConstraint(fields=["loan", "sequence"], name="installment_sequence_unique_per_loan"),
+            # Cancelled installments of a superseded schedule version keep their sequence; the live
+            # schedule has each once.
+            models.UniqueConstraint(
+                fields=["loan", "sequence"],
+                condition=~Q(status=InstallmentStatus.CANCELLED),
+                name="installment_sequence_unique_per_loan",
+            ),
+            models.UniqueConstraint(
+                fields=["schedule_version", "sequence"], name="installment_sequence_unique_per_version"
+            ),
             models.UniqueConstraint(
                 fields=["posted_entry"], condition=Q(posted_entry__isnull=False), name="installment_entry_unique"
             ),
@@ -652,6 +668,8 @@ class Installment(models.Model):
             ),
         ]
         indexes = [
+            # A loan's installments, cancelled ones too (the loan's locks and pages).
+            models.Index(fields=["loan", "sequence"], name="installment_loan_sequence_idx"),
             # The admin's list: its ordering (-due_date, -id), date hierarchy and deep pages.
             models.Index(fields=["due_date", "id"], name="installment_due_idx"),
             # ... and the same filtered by status (posted ones lie behind the scheduled future).
@@ -910,6 +928,7 @@ from .collections_models import CollectionCase, CollectionNote, PromiseStatus, P
 from .delinquency_models import DelinquencyClass, LoanDelinquency, LoanDelinquencyChange  # noqa: E402, F401
 from .late_fee_models import LateFee, LateFeeStatus  # noqa: E402, F401
 from .payoff_models import LoanPayoff  # noqa: E402
+from .schedule_version_models import LoanPrepayment, ScheduleVersion, ScheduleVersionKind  # noqa: E402, F401
 
 audit.register(Driver)
 audit.register(Lease)
@@ -926,3 +945,5 @@ audit.register(CollectionNote)
 audit.register(PromiseToPay)
 audit.register(LateFee)
 audit.register(LoanPayoff)
+audit.register(ScheduleVersion)
+audit.register(LoanPrepayment)

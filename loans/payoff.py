@@ -109,7 +109,12 @@ def accrued_interest(
 ) -> tuple[Decimal, AccruingPeriod | None]:
     """The scheduled installments' interest accrued by `as_of` (pro rata by days, rounded once
     with the loan's rules), and the period accruing on that day. Pure: no query."""
-    previous_due = {installment.sequence: installment.due_date for installment in installments}
+    # The live schedule only: a superseded version's cancelled installments share its sequences.
+    previous_due = {
+        installment.sequence: installment.due_date
+        for installment in installments
+        if installment.status != InstallmentStatus.CANCELLED
+    }
     exact, accruing = ZERO, None
     for installment in sorted(installments, key=lambda row: row.sequence):
         if installment.status != InstallmentStatus.SCHEDULED:

@@ -172,9 +172,13 @@ def build_schedule(
     method: str = Method.ANNUITY,
     rounding: RoundingRules = DEFAULT_ROUNDING,
     principal_grace_periods: int = 0,
+    installment: Decimal | None = None,
 ) -> list[ScheduledInstallment]:
     """The loan's installments; DomainError for terms out of range, if some installment would
-    repay no principal (outside the grace) or a grace installment would bill nothing."""
+    repay no principal (outside the grace) or a grace installment would bill nothing.
+
+    `installment`: an annuity's equal installment, given instead of computed (a prepayment that
+    shortens the term keeps it; the last installment absorbs the rest)."""
     _check_terms(
         principal, annual_rate_percent, installment_count, frequency, method, rounding, principal_grace_periods
     )
@@ -184,7 +188,7 @@ def build_schedule(
     count, grace = installment_count, principal_grace_periods
     repaying = count - grace
     if method == Method.ANNUITY:
-        payment = annuity_payment(principal, rate, repaying, rounding)
+        payment = installment if installment is not None else annuity_payment(principal, rate, repaying, rounding)
         principals_and_interest = _declining(
             principal, annual, frequency, count, grace, rounding, lambda interest: payment - interest
         )

@@ -34,6 +34,7 @@ from django.db.models.functions import Cast, Coalesce, Greatest
 from ledger import selectors as ledger_selectors
 from ledger.models import Category, OpenItem, OpenItemStatus
 from loanproject.core import keyset
+from loanproject.core.errors import NotFound
 from loanproject.core.money import ZERO, to_cents
 
 from .collections_models import COLLECTOR_PERMISSION, DELINQUENT, CollectionCase, CollectionNote, PromiseToPay
@@ -50,10 +51,12 @@ from .models import (
     LeaseFeeFailure,
     LoanDelinquency,
     LoanDelinquencyChange,
+    LoanPrepayment,
     LoanProduct,
     LoanStatus,
     PostingFailure,
     PostingRunChunk,
+    ScheduleVersion,
 )
 from .periods import week_containing
 from .services.targets import due_installments
@@ -299,7 +302,7 @@ NO_FIGURES = dict.fromkeys(("billed_principal", "paid", "principal_repaid", "bil
 
 def loan_figures(*, loan_ids: list[int]) -> dict[int, dict[str, Decimal]]:
     """The figures of these loans (one query grouped by loan over their posted installments, read
-    by installment_sequence_unique_per_loan), before any name is joined."""
+    by installment_loan_sequence_idx), before any name is joined."""
     sums = (
         Installment.objects.filter(loan_id__in=loan_ids, status=InstallmentStatus.POSTED)
         .order_by()
@@ -595,3 +598,27 @@ def loans_by_delinquency_class() -> list[dict]:
         }
         for delinquency_class in DelinquencyClass.objects.order_by("min_days")
     ]
+
+
+def schedule_versions(*, loan_id: int) -> list[ScheduleVersion]:
+    """A loan's schedule versions, oldest first, each with its installments (two queries and the
+    loan's); NotFound for an unknown loan."""
+    if not DriverLoan.objects.filter(pk=loan_id).exists():
+        raise NotFound("No such loan.")
+    installments = Prefetch("installments", queryset=Installment.objects.order_by("sequence"))
+    return list(
+        ScheduleVersion.objects.filter(loan_id=loan_id)
+        .select_related("created_by")
+        .prefetch_related(installments)
+        .order_by("number")
+    )
+
+
+def prepayment(*, prepayment_id: int) -> LoanPrepayment:
+    """A prepayment with the version it made and that version's installments."""
+    installments = Prefetch("schedule_version__installments", queryset=Installment.objects.order_by("sequence"))
+    return (
+        LoanPrepayment.objects.select_related("schedule_version__created_by")
+        .prefetch_related(installments)
+        .get(pk=prepayment_id)
+    )

@@ -89,6 +89,9 @@ STAFF_ROLES: dict[str, list[str]] = {
         "loans.add_promisetopay",
         # Late fees: ask for a waiver and approve someone else's (maker-checker).
         "loans.waive_late_fee",
+        # Schedule changes: prepayments are payments (ledger.record_payment); restructurings
+        # (holiday, extension, rate change) are asked for and approved by someone else.
+        "loans.restructure_loan",
         "ledger.view_*",
         "ledger.record_payment",
         "ledger.reverse_entry",

@@ -186,6 +186,7 @@ def world():
         "loan-products": make_product().code,
         "driver-charges": ImportedCharge.objects.get(external_id="P-1").pk,
         "late-fees": _late_fee_id(),
+        "driver-loans": loan.pk,
     }
     credentials = {
         "partner": f"Api-Key {issue_key(partner)}",

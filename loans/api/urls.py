@@ -5,6 +5,7 @@ from .charges import ChargeImportView, DriverAdjustmentView, ImportedChargeViewS
 from .collections import CollectionAssignmentView, CollectionNotesView, CollectionQueueView, PromisesToPayView
 from .past_week import PastWeekPostingView
 from .payoff import PayoffQuoteView, PayoffView
+from .schedule_versions import PrepaymentView, RestructuringView, ScheduleVersionsView
 from .statements import DriverStatementView
 from .views import (
     DriverPaymentReversalView,
@@ -45,5 +46,10 @@ urlpatterns = [
     path("late-fees/<int:late_fee_id>/waiver/", LateFeeWaiverView.as_view(), name="late-fee-waiver"),
     path("loans/<str:loan_number>/payoff-quote/", PayoffQuoteView.as_view(), name="loan-payoff-quote"),
     path("loans/<str:loan_number>/payoff/", PayoffView.as_view(), name="loan-payoff"),
+    path(
+        "driver-loans/<int:loan_id>/schedule-versions/", ScheduleVersionsView.as_view(), name="loan-schedule-versions"
+    ),
+    path("driver-loans/<int:loan_id>/prepayments/", PrepaymentView.as_view(), name="loan-prepayments"),
+    path("driver-loans/<int:loan_id>/restructurings/", RestructuringView.as_view(), name="loan-restructurings"),
     *router.urls,
 ]

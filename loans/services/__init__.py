@@ -48,6 +48,7 @@ from .posting import (
     recover_stalled_posting_runs,
     start_posting_run,
 )
+from .prepayments import Prepayment, prepay_loan
 from .products import (
     PRODUCT_FIELDS,
     LoanQuote,
@@ -58,6 +59,7 @@ from .products import (
     publish_loan_product,
     quote_loan,
 )
+from .restructuring import request_loan_restructuring, restructure_loan
 
 __all__ = [
     "PRODUCT_FIELDS",
@@ -72,6 +74,7 @@ __all__ = [
     "PayoffSettlement",
     "PostingChunk",
     "PostingResult",
+    "Prepayment",
     "RecoveryResult",
     "SettledPromises",
     "add_collection_note",
@@ -94,6 +97,7 @@ __all__ = [
     "open_posting_run",
     "post_installment_chunk",
     "post_weekly_installments",
+    "prepay_loan",
     "preview_loan",
     "preview_posting",
     "publish_loan_product",
@@ -112,7 +116,9 @@ __all__ = [
     "request_driver_payment_reversal",
     "request_installment_posting_reversal",
     "request_late_fee_waiver",
+    "request_loan_restructuring",
     "request_past_week_posting",
+    "restructure_loan",
     "reverse_driver_payment",
     "reverse_installment_posting",
     "save_delinquency_class",

@@ -43,6 +43,8 @@ from ..models import (
     LoanNumberCounter,
     LoanPayoff,
     LoanStatus,
+    ScheduleVersion,
+    ScheduleVersionKind,
 )
 from ..periods import business_today, is_sunday, validate_business_date
 from ..schedules import Frequency, Method
@@ -221,9 +223,21 @@ def create_driver_loan(
         **late_fee_terms(product),
     )
     validated_save(loan, force_insert=True)
+    version = ScheduleVersion(
+        loan=loan,
+        number=1,
+        kind=ScheduleVersionKind.BOOKED,
+        from_sequence=1,
+        balance=principal,
+        annual_interest_rate=rate,
+        installment_count=installment_count,
+        created_by=created_by,
+    )
+    validated_save(version, force_insert=True)
     Installment.objects.bulk_create(
         Installment(
             loan=loan,
+            schedule_version=version,
             sequence=row.sequence,
             due_date=row.due_date,
             principal=row.principal,

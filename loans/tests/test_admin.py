@@ -70,8 +70,8 @@ def test_the_loan_page_costs_the_same_for_few_and_many_installments(admin_client
 
 
 # Session and user, the loan with everything it shows (one join), the schedule summary (3), its
-# delinquency state and history (2).
-LOAN_PAGE_QUERIES = 8
+# delinquency state and history (2), its schedule versions (1).
+LOAN_PAGE_QUERIES = 9
 
 
 def test_the_loan_page_summarises_the_schedule_and_links_to_its_installments(admin_client):
