@@ -55,6 +55,7 @@ from loans.models import (
     LateFeeKind,
     LoanProduct,
     LoanStatus,
+    ScheduleVersion,
 )
 from loans.payoff import payoff_quote
 from loans.periods import business_today
@@ -93,6 +94,7 @@ class Item:
 @dataclass
 class ModelInstallment:
     id: int
+    sequence: int
     due: date
     principal: Decimal
     amount: Decimal
@@ -110,9 +112,21 @@ class ModelLoan:
     fees: dict[int, Item] = field(default_factory=dict)  # installment id -> its late fee's item
     fee_ids: dict[int, int] = field(default_factory=dict)  # installment id -> LateFee id
     paid_off: bool = False
-    # What was billed outside the installments: the payoff's item and the principal in it.
+    # What was billed outside the installments (the payoff's and prepayments' items) and the
+    # principal in them; the interest capitalised into the schedule by holidays.
     extra_items: list[Item] = field(default_factory=list)
     extra_principal: Decimal = ZERO
+    capitalised: Decimal = ZERO
+
+    def unbilled(self) -> Decimal:
+        return sum((i.principal for i in self.installments.values() if i.status == "scheduled"), ZERO)
+
+    def reschedulable(self) -> bool:
+        """What the services' live schedule accepts: active, something unposted, nothing posted
+        after the first unposted installment."""
+        scheduled = [i.sequence for i in self.installments.values() if i.status == InstallmentStatus.SCHEDULED]
+        posted = [i.sequence for i in self.installments.values() if i.status == InstallmentStatus.POSTED]
+        return self.status == LoanStatus.ACTIVE and bool(scheduled) and not any(p > min(scheduled) for p in posted)
 
     def items(self) -> list[Item]:
         found = [i.item for i in self.installments.values() if i.item is not None and i.item.status != REVERSED]
@@ -234,8 +248,10 @@ class Simulation:
                     self.reverse_payment,
                     self.reverse_posting,
                     self.pay_off,
+                    self.prepay,
+                    self.restructure,
                 ],
-                weights=[1, 6, 1, 5, 2, 1, 1, 1, 1],
+                weights=[1, 6, 1, 5, 2, 1, 1, 1, 1, 1, 1],
             )[0]
             self.step(action)
 
@@ -337,14 +353,25 @@ class Simulation:
         # A booking has no idempotency key of its own (a second call books a second loan): it is
         # never redelivered here; the application it comes from is booked once (applications).
         loan = self.deliver(book, replays=False)
-        self.driver.loans[loan.pk] = ModelLoan(
-            id=loan.pk,
-            principal=principal,
-            installments={
-                pk: ModelInstallment(id=pk, due=due, principal=p, amount=a)
-                for pk, due, p, a in loan.installments.values_list("pk", "due_date", "principal", "amount")
-            },
-        )
+        self.driver.loans[loan.pk] = ModelLoan(id=loan.pk, principal=principal, installments={})
+        self._read_new_schedule(self.driver.loans[loan.pk])
+
+    def _read_new_schedule(self, loan: ModelLoan) -> list[ModelInstallment]:
+        """A schedule (re)made by the services: the installments the model has not seen are the new
+        version's, and the unposted ones it knew are cancelled (checked against the database)."""
+        new = [
+            ModelInstallment(id=pk, sequence=sequence, due=due, principal=principal, amount=amount)
+            for pk, sequence, due, principal, amount in Installment.objects.filter(loan_id=loan.id)
+            .exclude(pk__in=list(loan.installments))
+            .order_by("sequence")
+            .values_list("pk", "sequence", "due_date", "principal", "amount")
+        ]
+        if loan.installments:  # a change of schedule, not the booking: the old version's future goes
+            for installment in loan.installments.values():
+                if installment.status == InstallmentStatus.SCHEDULED:
+                    installment.status = InstallmentStatus.CANCELLED
+        loan.installments.update({installment.id: installment for installment in new})
+        return new
 
     def _post(self, start: date) -> None:
         loan_ids = list(self.driver.loans)
@@ -620,6 +647,100 @@ class Simulation:
         )
         loan.status, loan.paid_off = LoanStatus.CLOSED, True
 
+    def prepay(self) -> None:
+        """A payment that pays what is due and prepays principal with the rest (up to what is not
+        billed yet), then a new schedule: the same installment and fewer of them, or the same
+        count and a smaller installment."""
+        if not self.driver.loans:
+            return
+        loan = self.random.choice(list(self.driver.loans.values()))
+        owed = sum((item.outstanding for item in self.driver.open_items()), ZERO)
+        unbilled = loan.unbilled()
+        amount = owed + self.random.choice([ZERO, (unbilled / 2).quantize(CENT), unbilled, unbilled + 30])
+        mode = self.random.choice(["reduce_term", "reduce_installment"])
+        key = str(uuid.UUID(int=self.random.getrandbits(128)))
+
+        def prepay() -> Any:
+            return services.prepay_loan(
+                loan_id=loan.id, amount=amount, received_on=self.today, mode=mode, idempotency_key=key, actor=self.maker
+            )
+
+        shares, left = allocate(self.driver.open_items(), amount)
+        prepaid = min(left, unbilled)
+        if amount == ZERO or prepaid == ZERO or not loan.reschedulable():
+            self.refused(prepay)  # nothing beyond what is due, or a schedule that cannot change
+            return
+        scheduled = sorted(
+            (i for i in loan.installments.values() if i.status == InstallmentStatus.SCHEDULED), key=lambda i: i.sequence
+        )
+        done = self.deliver(prepay).prepayment
+        pay(shares)
+        self.driver.credit += left
+        self.driver.payments.append(
+            ModelPayment(entry_id=done.payment_entry_id, amount=amount, shares=shares, credit_left=left)
+        )
+        item_id = OpenItem.objects.filter(entry_id=done.entry_id).values_list("pk", flat=True).get()
+        loan.extra_items.append(
+            Item(category="LOANS", due=self.today, amount=prepaid, order=item_id, loan_id=loan.id, outstanding=prepaid)
+        )
+        loan.extra_principal += prepaid
+        self._apply_credit()
+        new = self._read_new_schedule(loan)
+        # What the new version must be, whatever its rounding: the principal left, spread over
+        # fewer installments of the same amount, or as many smaller ones.
+        assert sum((i.principal for i in new), ZERO) == unbilled - prepaid, (unbilled, prepaid, new)
+        if new and mode == "reduce_term":
+            assert len(new) <= len(scheduled) and all(i.amount <= scheduled[0].amount for i in new), new
+        elif new:
+            assert len(new) == len(scheduled), (len(new), len(scheduled))
+        self._close_settled()
+
+    def restructure(self) -> None:
+        """A payment holiday (interest capitalised or waived), an extension or a rate change, asked
+        by the maker and approved by the checker: a new schedule version from the first unposted
+        installment."""
+        if not self.driver.loans:
+            return
+        loan = self.random.choice(list(self.driver.loans.values()))
+        kind = self.random.choice(["holiday", "extension", "rate_change"])
+        periods = self.random.randint(1, 4) if kind != "rate_change" else None
+        capitalise = self.random.choice([True, False]) if kind == "holiday" else None
+        new_rate = Decimal(self.random.choice(["0", "7.5", "15"])) if kind == "rate_change" else None
+
+        def ask() -> Any:
+            return services.request_loan_restructuring(
+                loan_id=loan.id,
+                kind=kind,
+                periods=periods,
+                new_rate=new_rate,
+                capitalise=capitalise,
+                reason="Simulated hardship",
+                requested_by=self.maker,
+            )
+
+        if not loan.reschedulable():
+            self.refused(ask)
+            return
+        scheduled = sorted(
+            (i for i in loan.installments.values() if i.status == InstallmentStatus.SCHEDULED), key=lambda i: i.sequence
+        )
+        unbilled = loan.unbilled()
+        self._approve(ask)
+        new = self._read_new_schedule(loan)
+        version = loan_version(loan.id)
+        capitalised = version.capitalised_interest
+        loan.capitalised += capitalised
+        assert sum((i.principal for i in new), ZERO) == unbilled + capitalised, (unbilled, capitalised, new)
+        assert [i.sequence for i in new][:1] == [scheduled[0].sequence]
+        if kind == "holiday":
+            assert capitalised >= ZERO and (capitalised > ZERO) <= bool(capitalise)
+            assert new[0].due == scheduled[0].due + timedelta(weeks=periods or 0), (new[0].due, scheduled[0].due)
+            assert len(new) == len(scheduled)
+        elif kind == "extension":
+            assert len(new) == len(scheduled) + (periods or 0) and capitalised == ZERO
+        else:
+            assert len(new) == len(scheduled) and capitalised == ZERO
+
     # --- Checks -------------------------------------------------------------------------------
 
     def _items_report(self, party: Any) -> str:
@@ -666,7 +787,7 @@ class Simulation:
             assert status == loan.status, (loan.id, status, loan.status)
             billed = sum((i.principal for i in loan.installments.values() if i.status == "posted"), ZERO)
             unbilled = sum((i.principal for i in loan.installments.values() if i.status == "scheduled"), ZERO)
-            assert billed + loan.extra_principal + unbilled == loan.principal, loan.id
+            assert billed + loan.extra_principal + unbilled == loan.principal + loan.capitalised, loan.id
             # Item by item: what was billed, what is still owed (so what was paid) and how it closed.
             expected_items = {item.order: (item.amount, item.outstanding, item.status) for item in loan.items()}
             found_items = {
@@ -707,3 +828,8 @@ class Simulation:
             ZERO,
         )
         assert self.booked["on_1300"] == unbilled, (self.booked["on_1300"], unbilled)
+
+
+def loan_version(loan_id: int) -> ScheduleVersion:
+    """The loan's newest schedule version."""
+    return ScheduleVersion.objects.filter(loan_id=loan_id).order_by("-number").first()  # type: ignore[return-value]

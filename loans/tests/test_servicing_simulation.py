@@ -24,6 +24,8 @@ def test_random_servicing_sequences_with_crashes_and_redeliveries_keep_the_book_
         "charge_late_fees",
         "waive_fee",
         "pay_off",
+        "prepay",
+        "restructure",
         "reverse_payment",
         "reverse_posting",
     ):
