@@ -904,6 +904,7 @@ class DriverAdjustment(models.Model):
 from .collections_models import CollectionCase, CollectionNote, PromiseStatus, PromiseToPay  # noqa: E402, F401
 from .delinquency_models import DelinquencyClass, LoanDelinquency, LoanDelinquencyChange  # noqa: E402, F401
 from .late_fee_models import LateFee, LateFeeStatus  # noqa: E402, F401
+from .write_off_models import LoanRecovery, LoanWriteOff  # noqa: E402
 
 audit.register(Driver)
 audit.register(Lease)
@@ -919,3 +920,5 @@ audit.register(CollectionCase, exclude_fields=["days_past_due", "overdue_amount"
 audit.register(CollectionNote)
 audit.register(PromiseToPay)
 audit.register(LateFee)
+audit.register(LoanWriteOff)
+audit.register(LoanRecovery)

@@ -89,6 +89,8 @@ STAFF_ROLES: dict[str, list[str]] = {
         "loans.add_promisetopay",
         # Late fees: ask for a waiver and approve someone else's (maker-checker).
         "loans.waive_late_fee",
+        # Write-offs: ask for one and approve someone else's (maker-checker); record recoveries.
+        "loans.write_off_loan",
         "ledger.view_*",
         "ledger.record_payment",
         "ledger.reverse_entry",

@@ -1,4 +1,5 @@
-"""Every state change of drivers, leases, loan products, loans, postings and driver payments."""
+"""Every state change of drivers, leases, loan products, loans, postings, driver payments,
+write-offs and recoveries."""
 
 from .adjustments import add_driver_adjustment
 from .approvals import request_driver_payment_reversal, request_installment_posting_reversal
@@ -55,6 +56,7 @@ from .products import (
     publish_loan_product,
     quote_loan,
 )
+from .write_offs import RecordedRecovery, record_loan_recovery, request_loan_write_off, write_off_loan
 
 __all__ = [
     "PRODUCT_FIELDS",
@@ -68,6 +70,7 @@ __all__ = [
     "LoanTerms",
     "PostingChunk",
     "PostingResult",
+    "RecordedRecovery",
     "RecoveryResult",
     "SettledPromises",
     "add_collection_note",
@@ -96,6 +99,7 @@ __all__ = [
     "quote_loan",
     "read_csv",
     "record_driver_payment",
+    "record_loan_recovery",
     "record_promise_to_pay",
     "recover_stalled_posting_runs",
     "refresh_collection_cases",
@@ -106,6 +110,7 @@ __all__ = [
     "request_driver_payment_reversal",
     "request_installment_posting_reversal",
     "request_late_fee_waiver",
+    "request_loan_write_off",
     "reverse_driver_payment",
     "reverse_installment_posting",
     "save_delinquency_class",
@@ -114,4 +119,5 @@ __all__ = [
     "update_collections",
     "update_driver",
     "waive_late_fee",
+    "write_off_loan",
 ]

@@ -1,6 +1,6 @@
 """The loans actions that need a second person (maker-checker, loanproject.core.approvals):
-reversing a driver's payment, reversing an installment's posting and waiving a late fee
-(late_fee_waivers.py). Each door asks with
+reversing a driver's payment, reversing an installment's posting, waiving a late fee
+(late_fee_waivers.py) and writing a loan off (write_offs.py). Each door asks with
 `request_*`; the registered runner (apps.py) does it when approved, or at once below the
 action's threshold."""
 
@@ -19,6 +19,7 @@ from ..models import Installment
 from .late_fee_waivers import ACTION as WAIVE_LATE_FEE
 from .loans import reverse_installment_posting
 from .payments import reverse_driver_payment
+from .write_offs import ACTION as WRITE_OFF_LOAN
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -61,6 +62,7 @@ ACTIONS = [
         run=run_posting_reversal,
     ),
     WAIVE_LATE_FEE,
+    WRITE_OFF_LOAN,
 ]
 
 
