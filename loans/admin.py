@@ -33,6 +33,7 @@ from loanproject.core.exports import csv_response
 
 from . import selectors, services
 from .admin_statements import DriverStatementAdminMixin
+from .admin_write_offs import LoanWriteOffActionsMixin
 from .models import (
     Driver,
     DriverLoan,
@@ -301,7 +302,14 @@ class LoanRecordForm(ServiceModelForm):
 
 
 @admin.register(DriverLoan)
-class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class DriverLoanAdmin(
+    LoanWriteOffActionsMixin,
+    LargeTableAdminMixin,
+    IndexedSearchMixin,
+    AuditedAdminMixin,
+    ServiceAdminMixin,
+    admin.ModelAdmin,
+):
     add_form = LoanBookingForm
     # The audited page, with "Preview schedule" and the preview on the booking form.
     change_form_template = "admin/loans/driverloan/booking_form.html"
@@ -330,7 +338,7 @@ class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixi
     date_hierarchy = "start_week"  # loan_start_week_idx
     ordering = ["-id"]
     autocomplete_fields = ["driver", "lease"]
-    actions = ["post_due_installments", "cancel_loans"]
+    actions = ["post_due_installments", "cancel_loans", "ask_to_write_off"]
     readonly_fields = [
         "loan_number",
         "driver",
@@ -364,6 +372,7 @@ class DriverLoanAdmin(LargeTableAdminMixin, IndexedSearchMixin, AuditedAdminMixi
         "created_at",
         "closed_at",
         "delinquency_summary",
+        "write_off_summary",
         "schedule",
     ]
 
@@ -867,4 +876,4 @@ class InstallmentPostingRunAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, ServiceA
 
 # The screens of other concerns, in their own modules (importing them registers them): driver charges,
 # delinquency classes, the collections workspace, late fees.
-from . import charges_admin, collections_admin, delinquency_admin, late_fee_admin  # noqa: E402, F401
+from . import charges_admin, collections_admin, delinquency_admin, late_fee_admin, write_off_admin  # noqa: E402, F401

@@ -51,7 +51,9 @@ from .models import (
     LoanDelinquency,
     LoanDelinquencyChange,
     LoanProduct,
+    LoanRecovery,
     LoanStatus,
+    LoanWriteOff,
     PostingFailure,
     PostingRunChunk,
 )
@@ -595,3 +597,35 @@ def loans_by_delinquency_class() -> list[dict]:
         }
         for delinquency_class in DelinquencyClass.objects.order_by("min_days")
     ]
+
+
+# --- Write-offs and recoveries ----------------------------------------------------------------------
+
+
+def _recovered_on_loan(loan: str) -> Coalesce:
+    """What was recovered so far on the loan `loan` names (an outer reference), read by its key index."""
+    recovered = LoanRecovery.objects.filter(loan=OuterRef(loan)).order_by().values("loan").annotate(total=Sum("amount"))
+    return Coalesce(Subquery(recovered.values("total")), Value(ZERO), output_field=MONEY)
+
+
+def loan_recoveries() -> QuerySet[LoanRecovery]:
+    """Recoveries with their loan, driver and write-off, and per row what the loan has recovered in
+    all (`loan_recovered`): one query whatever the page."""
+    recoveries = LoanRecovery.objects.select_related("loan__driver", "loan__write_off", "recorded_by")
+    return recoveries.annotate(  # type: ignore[no-redef]  # the model declares the figure's type
+        loan_recovered=_recovered_on_loan("loan_id")
+    )
+
+
+WRITE_OFF_REPORT_KEY = ("written_off_on", "id")  # descending: loan_write_off_date_idx
+
+
+def write_offs_report_page(*, offset: int = 0, limit: int, after: tuple | None = None) -> list[LoanWriteOff]:
+    """A page of write-offs, newest first, each with what was recovered on its loan so far
+    (`recovered`): one query."""
+    write_offs = LoanWriteOff.objects.select_related("loan__driver").annotate(  # type: ignore[no-redef]
+        recovered=_recovered_on_loan("loan_id")  # the model declares the figure's type
+    )
+    if after is not None:
+        write_offs = write_offs.filter(keyset.after(WRITE_OFF_REPORT_KEY, after, descending=True))
+    return list(write_offs.order_by("-written_off_on", "-id")[offset : offset + limit])

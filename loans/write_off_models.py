@@ -24,6 +24,8 @@ Invariants:
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -70,6 +72,9 @@ class LoanWriteOff(models.Model):
         indexes = [models.Index(fields=["written_off_on", "id"], name="loan_write_off_date_idx")]
         permissions = [("write_off_loan", "Can ask for and approve loan write-offs, and record recoveries")]
 
+    # What selectors.write_offs_report_page annotates: recovered on the loan so far.
+    recovered: Decimal
+
     def __str__(self) -> str:
         return f"Write-off of loan {self.loan_id}: {self.total}"
 
@@ -98,6 +103,9 @@ class LoanRecovery(models.Model):
             # The admin's list and the API's cursor: by day received, the id breaking ties.
             models.Index(fields=["received_on", "id"], name="loan_recovery_received_idx")
         ]
+
+    # What selectors.loan_recoveries annotates: recovered on the loan in all.
+    loan_recovered: Decimal
 
     def __str__(self) -> str:
         return f"Recovery of {self.amount} on loan {self.loan_id}"

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
 from .charges import ChargeImportView, DriverAdjustmentView, ImportedChargeViewSet
@@ -15,6 +15,9 @@ from .views import (
     ReportExportView,
     ReportView,
 )
+from .write_offs import LoanRecoveriesView, LoanRecoveryListView, LoanWriteOffView
+
+LOAN_NUMBER = LoanViewSet.lookup_value_regex
 
 router = SimpleRouter()
 router.register("loans", LoanViewSet, basename="loan")
@@ -40,5 +43,10 @@ urlpatterns = [
     path("collections/<int:driver_id>/notes/", CollectionNotesView.as_view(), name="collections-notes"),
     path("collections/<int:driver_id>/promises/", PromisesToPayView.as_view(), name="collections-promises"),
     path("late-fees/<int:late_fee_id>/waiver/", LateFeeWaiverView.as_view(), name="late-fee-waiver"),
+    re_path(rf"^loans/(?P<loan_number>{LOAN_NUMBER})/write-off/$", LoanWriteOffView.as_view(), name="loan-write-off"),
+    re_path(
+        rf"^loans/(?P<loan_number>{LOAN_NUMBER})/recoveries/$", LoanRecoveriesView.as_view(), name="loan-recoveries"
+    ),
+    path("loan-recoveries/", LoanRecoveryListView.as_view(), name="loan-recovery-list"),
     *router.urls,
 ]
