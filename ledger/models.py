@@ -22,7 +22,8 @@ Invariants:
 - An `OpenItem` is a charge still to be paid: `0 <= outstanding <= amount`, and it is open exactly
   while something is outstanding; with nothing outstanding it is closed (paid, or its charge
   reversed), waived (`waive_open_item`: the creditor gave up what was left, booked as an entry) or
-  written off (`write_off_open_items`: given up as a loss, items of many accounts in one entry).
+  written off (`write_off_open_items`: given up as a loss, items of many accounts in one entry;
+  never reopened: a payment that had paid part of one is no longer reversed).
   `PaymentAllocation` rows say which payment paid what.
 """
 

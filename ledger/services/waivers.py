@@ -8,7 +8,8 @@ item stay as they were; reversing one of them opens the item again for what it h
 A write-off (`write_off_open_items`) gives up many items at once as a loss: one entry debits the
 loss account the caller names for all of them (and for any other claims the caller credits in the
 same entry, e.g. principal not yet billed), credits each item's receivable for what was
-outstanding, and the items close as `written_off`.
+outstanding, and the items close as `written_off`. A written-off item is never reopened: a payment
+that had paid part of it is no longer reversed (reversals.py).
 """
 
 from __future__ import annotations

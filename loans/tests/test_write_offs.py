@@ -19,7 +19,7 @@ from ledger.models import Account, JournalEntry, OpenItem, OpenItemStatus, Posti
 from loanproject.core.approvals import approve_request, set_approval_threshold
 from loanproject.core.errors import Conflict, IllegalTransition, PermissionDenied
 from loanproject.core.models import ApprovalRequest
-from loans import accounts, services
+from loans import accounts, selectors, services
 from loans.accounts import driver_party
 from loans.models import CollectionCase, DriverLoan, LoanDelinquency, LoanRecovery, LoanStatus, LoanWriteOff
 
@@ -353,3 +353,37 @@ def test_write_off_open_items_books_nothing_when_an_item_is_no_longer_open(loan)
     assert not JournalEntry.objects.filter(idempotency_key="try").exists()
     assert Account.objects.filter(code="5100").exists()  # opened, nothing posted
     assert balance("5100") == D("0")
+
+
+def test_the_portfolio_reads_a_written_off_loan_as_repaid_or_written_off_nothing_outstanding(loan):
+    services.write_off_loan(loan_id=loan.pk, reason="Gone", actor=finance("fiona"), as_of=WRITTEN_OFF_ON)
+
+    ((row, figures),) = selectors.loan_portfolio_page(statuses=[LoanStatus.WRITTEN_OFF], limit=10)
+    (driver,) = selectors.portfolio_by_driver_page(statuses=[LoanStatus.WRITTEN_OFF], limit=10)
+
+    # Paid on installments: 251.20 + 100.00; principal repaid: 249.28 + 98.56 (interest first).
+    assert dict(figures) == {
+        "billed_principal": D("749.28"),
+        "paid": D("351.20"),
+        "principal_repaid": D("347.84"),
+        "billed_outstanding": D("0.00"),
+        "outstanding_principal": D("0.00"),
+        "unbilled_principal": D("0.00"),
+    }
+    assert figures["principal_repaid"] + LoanWriteOff.objects.get().principal == row.principal
+    assert (driver.outstanding_principal, driver.billed_outstanding) == (D("0.00"), D("0.00"))
+
+
+def test_a_payment_that_paid_an_item_written_off_since_is_not_reversed(loan):
+    actor = finance("fiona")
+    services.write_off_loan(loan_id=loan.pk, reason="Gone", actor=actor, as_of=WRITTEN_OFF_ON)
+    payment = JournalEntry.objects.get(source="ledger.payment")
+
+    with pytest.raises(Conflict, match="written off since"):
+        services.reverse_driver_payment(
+            driver_id=loan.driver_id, payment_entry_id=payment.pk, reason="Bounced", actor=actor
+        )
+
+    assert not JournalEntry.objects.filter(reversal_of=payment).exists()
+    assert balance(loans_code(loan)) == D("0.00")
+    assert OpenItem.objects.get(reference="DL-2026-0001 #2").status == OpenItemStatus.WRITTEN_OFF
