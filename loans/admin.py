@@ -379,7 +379,13 @@ class DriverLoanAdmin(
     def get_object(self, request, object_id, from_field=None):
         # The page shows these related records read-only: one query rather than one each.
         loans = self.get_queryset(request).select_related(
-            "driver", "lease", "created_by", "source_application__customer", "receivable_account", "product"
+            "driver",
+            "lease",
+            "created_by",
+            "source_application__customer",
+            "receivable_account",
+            "product",
+            "write_off",
         )
         try:
             return loans.get(pk=DriverLoan._meta.pk.to_python(object_id))

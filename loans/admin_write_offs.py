@@ -24,7 +24,7 @@ from loanproject.core.errors import DomainError
 from loanproject.core.money import ZERO
 
 from . import services
-from .models import DriverLoan, LoanStatus, LoanWriteOff
+from .models import DriverLoan, LoanStatus
 from .periods import business_date_validator, business_today
 from .services.write_offs import WRITE_OFF_PERMISSION
 
@@ -90,7 +90,7 @@ class LoanWriteOffActionsMixin(_ModelAdmin):
 
     @admin.display(description="Write-off")
     def write_off_summary(self, obj: DriverLoan) -> str:
-        write_off = LoanWriteOff.objects.filter(loan=obj).first()
+        write_off = getattr(obj, "write_off", None)  # selected with the loan (DriverLoanAdmin.get_object)
         if write_off is None:
             return "-"
         recovered = obj.recoveries.aggregate(total=Sum("amount"))["total"] or ZERO
