@@ -625,8 +625,14 @@ def loans_by_delinquency_class() -> list[dict]:
 
 
 def _recovered_on_loan(loan: str) -> Coalesce:
-    """What was recovered so far on the loan `loan` names (an outer reference), read by its key index."""
-    recovered = LoanRecovery.objects.filter(loan=OuterRef(loan)).order_by().values("loan").annotate(total=Sum("amount"))
+    """What was recovered so far on the loan `loan` names (an outer reference; a reversed recovery
+    counts for nothing), read by its key index."""
+    recovered = (
+        LoanRecovery.objects.filter(loan=OuterRef(loan), reversal_entry__isnull=True)
+        .order_by()
+        .values("loan")
+        .annotate(total=Sum("amount"))
+    )
     return Coalesce(Subquery(recovered.values("total")), Value(ZERO), output_field=MONEY)
 
 

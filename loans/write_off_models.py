@@ -18,6 +18,9 @@ Invariants:
   income for a positive amount (`loan_recovery_amount_positive`); it never reopens the loan. The
   caller's key is unique per loan (`loan_recovery_key_unique`) and the entry's key
   "loans.recovery:<loan id>:<key>" is unique in the ledger: the same recovery is booked once.
+- A recovery booked by mistake (a bounced cheque) is reversed at most once, through maker-checker
+  (`reverse_loan_recovery`): the ledger's mirror entry (`reversal_entry`), when, by whom and why,
+  all or none (`loan_recovery_reversed_iff_reversal`); a reversed recovery counts for nothing.
 - Write-offs and recoveries are saved one by one (audited); the write-off goes through
   maker-checker (loanproject.core.approvals), whose request keeps who asked, why and who decided.
 """
@@ -90,6 +93,14 @@ class LoanRecovery(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     recorded_at = models.DateTimeField(default=timezone.now)
+    reversal_entry = models.OneToOneField(
+        "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
+    reversal_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-received_on", "-id"]
@@ -98,6 +109,17 @@ class LoanRecovery(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="loan_recovery_amount_positive"),
             models.CheckConstraint(condition=~Q(idempotency_key=""), name="loan_recovery_key_not_blank"),
             models.UniqueConstraint(fields=["loan", "idempotency_key"], name="loan_recovery_key_unique"),
+            models.CheckConstraint(
+                condition=(
+                    Q(reversal_entry__isnull=True, reversed_at__isnull=True, reversed_by__isnull=True)
+                    & Q(reversal_reason="")
+                )
+                | (
+                    Q(reversal_entry__isnull=False, reversed_at__isnull=False, reversed_by__isnull=False)
+                    & ~Q(reversal_reason__regex=r"^\s*$")
+                ),
+                name="loan_recovery_reversed_iff_reversal",
+            ),
         ]
         indexes = [
             # The admin's list and the API's cursor: by day received, the id breaking ties.

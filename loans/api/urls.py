@@ -15,7 +15,7 @@ from .views import (
     ReportExportView,
     ReportView,
 )
-from .write_offs import LoanRecoveriesView, LoanRecoveryListView, LoanWriteOffView
+from .write_offs import LoanRecoveriesView, LoanRecoveryListView, LoanRecoveryReversalView, LoanWriteOffView
 
 LOAN_NUMBER = LoanViewSet.lookup_value_regex
 
@@ -48,5 +48,8 @@ urlpatterns = [
         rf"^loans/(?P<loan_number>{LOAN_NUMBER})/recoveries/$", LoanRecoveriesView.as_view(), name="loan-recoveries"
     ),
     path("loan-recoveries/", LoanRecoveryListView.as_view(), name="loan-recovery-list"),
+    path(
+        "loan-recoveries/<int:recovery_id>/reversal/", LoanRecoveryReversalView.as_view(), name="loan-recovery-reversal"
+    ),
     *router.urls,
 ]

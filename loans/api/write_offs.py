@@ -1,6 +1,6 @@
 """Staff API of write-offs and recoveries: ask to write a loan off (maker-checker), record money
 recovered on a written-off loan (Idempotency-Key required, as payments), list the recoveries
-(cursor pages). The report of written-off loans is /loans/reports/write-offs/ (CSV and XLSX too)."""
+(cursor pages), ask to reverse one (maker-checker). The report of written-off loans is /loans/reports/write-offs/ (CSV and XLSX too)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ class LoanRecoverySerializer(serializers.ModelSerializer):
             "entry",
             "recorded_by",
             "recorded_at",
+            "reversed_at",
             "written_off",
             "recovered",
             "net_loss",
@@ -139,3 +140,24 @@ class LoanRecoveryListView(StaffAPIMixin, generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.loan_recoveries()
+
+
+class LoanRecoveryReversalView(StaffAPIMixin, APIView):
+    required_permissions = {"post": "ledger.reverse_entry"}
+
+    @extend_schema(
+        request=CancelSerializer,
+        responses={201: ApprovalRequestSerializer, 202: ApprovalRequestSerializer},
+        description="Ask to reverse a recovery booked by mistake (a bounced cheque; a reason is required): the "
+        "ledger's mirror entry Dr 4950 / Cr 1000, and the recovery counts for nothing. Below the action's "
+        "threshold it is done at once (201, the request with its result); otherwise a second person approves it "
+        "(202: the request, waiting in /approval-requests/). A reversed recovery is refused (409); an unknown one "
+        "is 404.",
+    )
+    def post(self, request: Request, recovery_id: int) -> Response:
+        serializer = CancelSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        asked = services.request_loan_recovery_reversal(
+            recovery_id=recovery_id, reason=serializer.validated_data["reason"], requested_by=acting_user(request)
+        )
+        return approval_response(asked)

@@ -56,7 +56,14 @@ from .products import (
     publish_loan_product,
     quote_loan,
 )
-from .write_offs import RecordedRecovery, record_loan_recovery, request_loan_write_off, write_off_loan
+from .write_offs import (
+    RecordedRecovery,
+    record_loan_recovery,
+    request_loan_recovery_reversal,
+    request_loan_write_off,
+    reverse_loan_recovery,
+    write_off_loan,
+)
 
 __all__ = [
     "PRODUCT_FIELDS",
@@ -110,9 +117,11 @@ __all__ = [
     "request_driver_payment_reversal",
     "request_installment_posting_reversal",
     "request_late_fee_waiver",
+    "request_loan_recovery_reversal",
     "request_loan_write_off",
     "reverse_driver_payment",
     "reverse_installment_posting",
+    "reverse_loan_recovery",
     "save_delinquency_class",
     "settle_promises_to_pay",
     "start_posting_run",

@@ -1,6 +1,7 @@
 """The loans actions that need a second person (maker-checker, loanproject.core.approvals):
 reversing a driver's payment, reversing an installment's posting, waiving a late fee
-(late_fee_waivers.py) and writing a loan off (write_offs.py). Each door asks with
+(late_fee_waivers.py) writing a loan off and reversing a recovery
+(write_offs.py). Each door asks with
 `request_*`; the registered runner (apps.py) does it when approved, or at once below the
 action's threshold."""
 
@@ -20,6 +21,7 @@ from .late_fee_waivers import ACTION as WAIVE_LATE_FEE
 from .loans import reverse_installment_posting
 from .payments import reverse_driver_payment
 from .write_offs import ACTION as WRITE_OFF_LOAN
+from .write_offs import REVERSE_RECOVERY
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -63,6 +65,7 @@ ACTIONS = [
     ),
     WAIVE_LATE_FEE,
     WRITE_OFF_LOAN,
+    REVERSE_RECOVERY,
 ]
 
 

@@ -12,7 +12,8 @@ applies); a second person with `loans.write_off_loan` approves and the registere
 (`run_loan_write_off`, approvals.py) calls `write_off_loan` in the approving transaction.
 
 Money received later for a written-off loan is a recovery: Dr 1000 cash / Cr 4950 recoveries
-income (`record_loan_recovery`); the loan stays written off.
+income (`record_loan_recovery`); the loan stays written off. One booked by mistake is reversed
+through maker-checker too (`request_loan_recovery_reversal`, permission `ledger.reverse_entry`).
 """
 
 from __future__ import annotations
@@ -245,3 +246,62 @@ def record_loan_recovery(
     with refusals_as_field_errors():
         recovery.save(force_insert=True)
     return RecordedRecovery(recovery, replayed=False)
+
+
+REVERSE_RECOVERY_ACTION = "loans.reverse_loan_recovery"
+
+
+@transaction.atomic
+def reverse_loan_recovery(*, recovery_id: int, reason: str, actor: User) -> LoanRecovery:
+    """Take back a recovery booked by mistake (a bounced cheque): the ledger's mirror entry (Dr
+    4950 / Cr 1000), the recovery marked reversed (by `actor`, with `reason`). Refused when it was
+    reversed before. Call it through maker-checker (`request_loan_recovery_reversal`)."""
+    recovery = (
+        LoanRecovery.objects.select_for_update(of=("self",)).select_related("loan").filter(pk=recovery_id).first()
+    )
+    if recovery is None:
+        raise NotFound("No such recovery.")
+    if recovery.reversal_entry_id is not None:
+        raise Conflict(f"The recovery #{recovery.pk} on {recovery.loan} is already reversed.", code="already_reversed")
+    recovery.reversal_entry = ledger.reverse_entry(
+        entry_id=recovery.entry_id,
+        reason=f"Recovery on {recovery.loan} reversed: {reason}",
+        created_by=actor,
+        on_behalf_of_source=RECOVERY_SOURCE,
+    )
+    recovery.reversed_at, recovery.reversed_by, recovery.reversal_reason = timezone.now(), actor, reason.strip()[:500]
+    with refusals_as_field_errors():
+        recovery.save(update_fields=["reversal_entry", "reversed_at", "reversed_by", "reversal_reason"])
+    return recovery
+
+
+def run_loan_recovery_reversal(*, payload: Mapping[str, Any], actor: User) -> dict[str, Any]:
+    """The approved request's action (registered with the loans actions)."""
+    recovery = reverse_loan_recovery(recovery_id=payload["recovery_id"], reason=payload["reason"], actor=actor)
+    return {"recovery_id": recovery.pk, "reversal_entry_id": recovery.reversal_entry_id}
+
+
+REVERSE_RECOVERY = ApprovalAction(
+    name=REVERSE_RECOVERY_ACTION,
+    label="Reverse a recovery on a written-off loan",
+    permission="ledger.reverse_entry",
+    run=run_loan_recovery_reversal,
+)
+
+
+@transaction.atomic
+def request_loan_recovery_reversal(*, recovery_id: int, reason: str, requested_by: User) -> ApprovalRequest:
+    """Ask to reverse a recovery (a reason is required); its amount is compared with the threshold."""
+    if not reason.strip():
+        raise ValidationError({"reason": ["Say why the recovery is reversed."]})
+    amount = LoanRecovery.objects.filter(pk=recovery_id).values_list("amount", flat=True).first()
+    if amount is None:
+        raise NotFound("No such recovery.")
+    return request_action(
+        action=REVERSE_RECOVERY_ACTION,
+        target=f"loans.recovery:{recovery_id}",
+        payload={"recovery_id": recovery_id, "reason": reason.strip()},
+        amount=amount,
+        reason=reason,
+        requested_by=requested_by,
+    )

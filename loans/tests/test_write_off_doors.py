@@ -15,6 +15,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from applications.tests.factories import StaffUserFactory
+from loanproject.core.approvals import cancel_request
 from loanproject.core.models import ApprovalRequest
 from loans import services
 from loans.models import DriverLoan, LoanRecovery, LoanStatus, LoanWriteOff
@@ -274,3 +275,27 @@ def test_the_recovery_page_refuses_a_loan_not_written_off_and_staff_without_the_
     assert client.get(url).status_code == 403
     assert not LoanRecovery.objects.exists()
     assert not LoanWriteOff.objects.exists()
+
+
+def test_the_api_and_the_admin_ask_to_reverse_a_recovery(client):
+    (loan,) = written_off(1)
+    _recover([loan])
+    recovery = LoanRecovery.objects.get()
+    maker = staff("Finance", "maker")
+    maker_api = api(maker)
+
+    refused = api(staff("Loan manager", "manager")).post(
+        f"/api/v1/loan-recoveries/{recovery.pk}/reversal/", {"reason": "x"}, format="json"
+    )
+    unknown = maker_api.post("/api/v1/loan-recoveries/999999/reversal/", {"reason": "x"}, format="json")
+    asked = maker_api.post(f"/api/v1/loan-recoveries/{recovery.pk}/reversal/", {"reason": "Bounced"}, format="json")
+
+    assert (refused.status_code, unknown.status_code) == (403, 404)
+    assert (asked.status_code, asked.json()["amount"], asked.json()["status"]) == (202, "10.00", "pending")
+    cancel_request(request_id=asked.json()["id"], requested_by=maker)
+    client.force_login(maker)
+    url = reverse("admin:loans_loanrecovery_changelist")
+    selected = {"action": "ask_to_reverse", "_selected_action": [recovery.pk]}
+    assert 'name="reason"' in client.post(url, selected).content.decode()
+    client.post(url, {**selected, "apply": "1", "reason": "Bounced"})
+    assert ApprovalRequest.objects.filter(status="pending", target=f"loans.recovery:{recovery.pk}").count() == 1

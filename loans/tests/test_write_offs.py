@@ -22,6 +22,7 @@ from loanproject.core.models import ApprovalRequest
 from loans import accounts, selectors, services
 from loans.accounts import driver_party
 from loans.models import CollectionCase, DriverLoan, LoanDelinquency, LoanRecovery, LoanStatus, LoanWriteOff
+from loans.reports import REPORTS
 
 from .conftest import week
 from .factories import SUNDAY, book_from_product, make_loan, make_product
@@ -387,3 +388,29 @@ def test_a_payment_that_paid_an_item_written_off_since_is_not_reversed(loan):
     assert not JournalEntry.objects.filter(reversal_of=payment).exists()
     assert balance(loans_code(loan)) == D("0.00")
     assert OpenItem.objects.get(reference="DL-2026-0001 #2").status == OpenItemStatus.WRITTEN_OFF
+
+
+def test_a_recovery_booked_by_mistake_is_reversed_by_a_second_person_and_counts_for_nothing(loan):
+    maker, checker = finance("maker"), finance("checker")
+    services.write_off_loan(loan_id=loan.pk, reason="Gone", actor=maker, as_of=WRITTEN_OFF_ON)
+    recovery = services.record_loan_recovery(
+        loan_id=loan.pk, amount=D("60.00"), received_on=WRITTEN_OFF_ON, idempotency_key="chq-1", actor=maker
+    ).recovery
+
+    request = services.request_loan_recovery_reversal(recovery_id=recovery.pk, reason="Bounced", requested_by=maker)
+    with pytest.raises(PermissionDenied):
+        approve_request(request_id=request.pk, decided_by=maker)
+    assert (request.status, request.amount) == ("pending", D("60.00"))
+    approve_request(request_id=request.pk, decided_by=checker)
+
+    recovery.refresh_from_db()
+    assert (recovery.reversed_by, recovery.reversal_reason) == (checker, "Bounced")
+    assert legs_of(recovery.reversal_entry) == [("1000", D("0"), D("60.00")), ("4950", D("60.00"), D("0"))]
+    assert (balance("4950"), DriverLoan.objects.get(pk=loan.pk).status) == (D("0.00"), LoanStatus.WRITTEN_OFF)
+    (row,) = REPORTS["write-offs"].page({}, offset=0, limit=10)
+    assert (row["recovered"], row["net_loss"]) == (D("0.00"), D("678.12"))
+    with pytest.raises(Conflict, match="already reversed"):
+        services.request_loan_recovery_reversal(recovery_id=recovery.pk, reason="Twice", requested_by=maker)
+    rows = LoanRecovery.objects.filter(pk=recovery.pk)
+    _refused("loan_recovery_reversed_iff_reversal", lambda: rows.update(reversal_reason=""))
+    _refused("loan_recovery_reversed_iff_reversal", lambda: rows.update(reversed_at=None))
