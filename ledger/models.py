@@ -21,7 +21,10 @@ Invariants:
   to one account never wait for each other.
 - An `OpenItem` is a charge still to be paid: `0 <= outstanding <= amount`, and it is open exactly
   while something is outstanding; with nothing outstanding it is closed (paid, or its charge
-  reversed) or waived (`waive_open_item`: the creditor gave up what was left, booked as an entry). `PaymentAllocation` rows say which payment paid what.
+  reversed), waived (`waive_open_item`: the creditor gave up what was left, booked as an entry) or
+  written off (`write_off_open_items`: given up as a loss, items of many accounts in one entry;
+  never reopened: a payment that had paid part of one is no longer reversed).
+  `PaymentAllocation` rows say which payment paid what.
 """
 
 from __future__ import annotations
@@ -178,6 +181,12 @@ class OpenItemStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
     # Nothing outstanding because the creditor gave up what was left (a fee waiver), not paid.
     WAIVED = "waived", "Waived"
+    # Nothing outstanding because the creditor gave up the claim as a loss (`write_off_open_items`).
+    WRITTEN_OFF = "written_off", "Written off"
+
+
+# Closed with nothing outstanding, whichever way (paid or reversed, waived, written off).
+SETTLED_STATUSES = (OpenItemStatus.CLOSED, OpenItemStatus.WAIVED, OpenItemStatus.WRITTEN_OFF)
 
 
 class OpenItem(models.Model):
@@ -188,7 +197,7 @@ class OpenItem(models.Model):
     amount = MoneyField()
     outstanding = MoneyField()
     due_date = models.DateField()
-    status = models.CharField(max_length=10, choices=OpenItemStatus.choices, default=OpenItemStatus.OPEN)
+    status = models.CharField(max_length=12, choices=OpenItemStatus.choices, default=OpenItemStatus.OPEN)
     reference = models.CharField(max_length=100, blank=True, help_text="The caller's label, e.g. a loan number.")
     closed_at = models.DateTimeField(null=True, blank=True)
 
@@ -202,7 +211,7 @@ class OpenItem(models.Model):
             ),
             models.CheckConstraint(
                 condition=(Q(status=OpenItemStatus.OPEN) & Q(outstanding__gt=0))
-                | (Q(status__in=[OpenItemStatus.CLOSED, OpenItemStatus.WAIVED]) & Q(outstanding=0)),
+                | (Q(status__in=SETTLED_STATUSES) & Q(outstanding=0)),
                 name="open_item_open_while_outstanding",
             ),
         ]

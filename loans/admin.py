@@ -34,6 +34,7 @@ from loanproject.core.exports import csv_response
 
 from . import selectors, services
 from .admin_statements import DriverStatementAdminMixin
+from .admin_write_offs import LoanWriteOffActionsMixin
 from .models import (
     Driver,
     DriverLoan,
@@ -306,6 +307,7 @@ class LoanRecordForm(ServiceModelForm):
 @admin.register(DriverLoan)
 class DriverLoanAdmin(
     LoanPayoffAdminMixin,
+    LoanWriteOffActionsMixin,
     LargeTableAdminMixin,
     IndexedSearchMixin,
     AuditedAdminMixin,
@@ -340,7 +342,7 @@ class DriverLoanAdmin(
     date_hierarchy = "start_week"  # loan_start_week_idx
     ordering = ["-id"]
     autocomplete_fields = ["driver", "lease"]
-    actions = ["post_due_installments", "cancel_loans"]
+    actions = ["post_due_installments", "cancel_loans", "ask_to_write_off"]
     readonly_fields = [
         "loan_number",
         "driver",
@@ -375,6 +377,7 @@ class DriverLoanAdmin(
         "closed_at",
         "payoff_link",
         "delinquency_summary",
+        "write_off_summary",
         "schedule",
         "schedule_versions",
     ]
@@ -382,7 +385,13 @@ class DriverLoanAdmin(
     def get_object(self, request, object_id, from_field=None):
         # The page shows these related records read-only: one query rather than one each.
         loans = self.get_queryset(request).select_related(
-            "driver", "lease", "created_by", "source_application__customer", "receivable_account", "product"
+            "driver",
+            "lease",
+            "created_by",
+            "source_application__customer",
+            "receivable_account",
+            "product",
+            "write_off",
         )
         try:
             return loans.get(pk=DriverLoan._meta.pk.to_python(object_id))
@@ -921,7 +930,7 @@ class InstallmentPostingRunAdmin(
 
 
 # The screens of other concerns, in their own modules (importing them registers them): driver charges,
-# delinquency classes, the collections workspace, late fees, payoffs, schedule versions.
+# delinquency classes, the collections workspace, late fees, payoffs, schedule versions, write-offs.
 from . import (  # noqa: E402, F401
     charges_admin,
     collections_admin,
@@ -929,4 +938,5 @@ from . import (  # noqa: E402, F401
     late_fee_admin,
     payoff_list_admin,
     schedule_version_admin,
+    write_off_admin,
 )

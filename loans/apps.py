@@ -8,7 +8,8 @@ class LoansConfig(AppConfig):
     verbose_name = "Driver loans"
     # The sources of the journal entries loans books (models.POSTING_SOURCE, DISBURSEMENT_SOURCE,
     # ORIGINATION_FEE_SOURCE, the lease, charge and adjustment sources, services.late_fees.LATE_FEE_SOURCE,
-    # WAIVER_SOURCE, prepayments.PREPAYMENT_SOURCE, restructuring.CAPITALISATION_SOURCE), offered by the ledger admin's source filter.
+    # WAIVER_SOURCE, prepayments.PREPAYMENT_SOURCE, restructuring.CAPITALISATION_SOURCE,
+    # write_off_models.WRITE_OFF_SOURCE and RECOVERY_SOURCE), offered by the ledger admin's source filter.
     # Collection notes are history: a trigger refuses their UPDATE and DELETE (migration 0013), and
     # the application role gets no UPDATE/DELETE grant on them either (core.database_roles).
     append_only_models = ("CollectionNote",)
@@ -24,6 +25,8 @@ class LoansConfig(AppConfig):
         "loans.payoff",  # payoff_models.PAYOFF_SOURCE
         "loans.prepayment",
         "loans.capitalised_interest",
+        "loans.write_off",
+        "loans.recovery",
     )
 
     def ready(self) -> None:

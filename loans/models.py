@@ -929,6 +929,7 @@ from .delinquency_models import DelinquencyClass, LoanDelinquency, LoanDelinquen
 from .late_fee_models import LateFee, LateFeeStatus  # noqa: E402, F401
 from .payoff_models import LoanPayoff  # noqa: E402
 from .schedule_version_models import LoanPrepayment, ScheduleVersion, ScheduleVersionKind  # noqa: E402, F401
+from .write_off_models import LoanRecovery, LoanWriteOff  # noqa: E402
 
 audit.register(Driver)
 audit.register(Lease)
@@ -947,3 +948,5 @@ audit.register(LateFee)
 audit.register(LoanPayoff)
 audit.register(ScheduleVersion)
 audit.register(LoanPrepayment)
+audit.register(LoanWriteOff)
+audit.register(LoanRecovery)

@@ -20,7 +20,7 @@ from loanproject.core.export_jobs import Exportable, register_export
 from loanproject.core.money import to_cents
 
 from . import selectors
-from .models import DelinquencyClass, LoanStatus
+from .models import DelinquencyClass, LoanStatus, LoanWriteOff
 from .periods import business_today, is_business_date, out_of_range_message, week_containing
 
 Columns = tuple[tuple[str, str], ...]
@@ -244,6 +244,25 @@ def _delinquency(*, class_id: int | None, offset: int = 0, limit: int, after=Non
     ]
 
 
+def _write_offs(*, offset: int = 0, limit: int, after=None) -> list[dict]:
+    return [
+        {
+            "loan_number": write_off.loan.loan_number,
+            "driver": write_off.loan.driver.full_name,
+            "tlc_license_number": write_off.loan.driver.tlc_license_number,
+            "written_off_on": write_off.written_off_on,
+            "principal": write_off.principal,
+            "interest": write_off.interest,
+            "fees": write_off.fees,
+            "written_off": write_off.total,
+            "recovered": write_off.recovered,
+            "net_loss": write_off.total - write_off.recovered,
+            KEY: (write_off.written_off_on, write_off.pk),
+        }
+        for write_off in selectors.write_offs_report_page(offset=offset, limit=limit, after=after)
+    ]
+
+
 def _count_unposted(*, period_start: date, period_end: date, driver_id: int | None = None) -> int:
     return selectors.unposted_installments(
         period_start=period_start, period_end=period_end, driver_id=driver_id
@@ -354,6 +373,26 @@ REPORTS: dict[str, Report] = {
             "Loans past due as of their last classification, most days first, with what is overdue on each "
             "(unpaid installments due before that day); delinquency_class=<code> for one class's loans (current "
             "included).",
+        ),
+        Report(
+            "write-offs",
+            "Written-off loans and recoveries",
+            (
+                ("loan_number", "Loan"),
+                *DRIVER,
+                ("written_off_on", "Written off on"),
+                ("principal", "Principal written off"),
+                ("interest", "Interest written off"),
+                ("fees", "Fees written off"),
+                ("written_off", "Written off"),
+                ("recovered", "Recovered so far"),
+                ("net_loss", "Net loss"),
+            ),
+            lambda params: {},
+            _write_offs,
+            lambda: LoanWriteOff.objects.count(),
+            "Per written-off loan, newest first: what was written off, what was recovered since (recoveries income), "
+            "and the net loss.",
         ),
     ]
 }

@@ -53,7 +53,9 @@ from .models import (
     LoanDelinquencyChange,
     LoanPrepayment,
     LoanProduct,
+    LoanRecovery,
     LoanStatus,
+    LoanWriteOff,
     PostingFailure,
     PostingRunChunk,
     ScheduleVersion,
@@ -342,14 +344,15 @@ def loan_portfolio_page(
 ) -> list[tuple[DriverLoan, PortfolioFigures]]:
     """A page of loans in (driver name, loan number) order, `limit` rows from `offset` (or after
     the key `after`), in SQL; then the figures of those loans only (two queries in all)."""
-    loans = portfolio_loans(statuses=statuses).select_related("driver")
+    loans = portfolio_loans(statuses=statuses).select_related("driver", "write_off")
     if after is not None:
         loans = loans.filter(keyset.after(PORTFOLIO_KEY, after))
     page = list(loans.order_by(*PORTFOLIO_KEY)[offset : offset + limit])
     figures = loan_figures(loan_ids=[loan.pk for loan in page])
     rows = []
     for loan in page:
-        sums = figures.get(loan.pk, NO_FIGURES)
+        write_off = getattr(loan, "write_off", None)
+        sums = _net_of_write_off(figures.get(loan.pk, NO_FIGURES), write_off)
         rows.append(
             (
                 loan,
@@ -358,12 +361,28 @@ def loan_portfolio_page(
                     paid=sums["paid"],
                     principal_repaid=sums["principal_repaid"],
                     billed_outstanding=sums["billed_outstanding"],
-                    outstanding_principal=loan.principal - sums["principal_repaid"],
-                    unbilled_principal=loan.principal - sums["billed_principal"],
+                    outstanding_principal=loan.principal - sums["principal_repaid"] - sums["principal_written_off"],
+                    unbilled_principal=loan.principal - sums["billed_principal"] - sums["unbilled_written_off"],
                 ),
             )
         )
     return rows
+
+
+def _net_of_write_off(sums: dict[str, Decimal], write_off: LoanWriteOff | None) -> dict[str, Decimal]:
+    """A written-off loan's items are closed with nothing outstanding, which the sums read as paid:
+    take back what the write-off gave up of its installments (their principal and interest), so
+    that principal repaid + written off + outstanding = principal (and unbilled is 0)."""
+    if write_off is None:
+        return {**sums, "principal_written_off": ZERO, "unbilled_written_off": ZERO}
+    billed = write_off.principal - write_off.unbilled_principal
+    return {
+        **sums,
+        "paid": sums["paid"] - billed - write_off.interest,
+        "principal_repaid": sums["principal_repaid"] - billed,
+        "principal_written_off": write_off.principal,
+        "unbilled_written_off": write_off.unbilled_principal,
+    }
 
 
 @dataclass(frozen=True)
@@ -394,15 +413,20 @@ def portfolio_by_driver_page(
     the page's drivers in SQL, then their loans, then those loans' figures (three queries)."""
     loans = portfolio_loans(statuses=statuses)
     drivers = _drivers_page(drivers_with_loans(statuses=statuses), offset=offset, limit=limit, after=after)
-    their_loans = list(loans.filter(driver_id__in=[d.pk for d in drivers]).values_list("pk", "driver_id", "principal"))
-    figures = loan_figures(loan_ids=[pk for pk, _, _ in their_loans])
+    their_loans = list(
+        loans.filter(driver_id__in=[d.pk for d in drivers]).values_list(
+            "pk", "driver_id", "principal", Coalesce("write_off__principal", Value(ZERO), output_field=MONEY)
+        )
+    )
+    figures = loan_figures(loan_ids=[pk for pk, _, _, _ in their_loans])
     totals: dict[int, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
-    for pk, driver_id, principal in their_loans:
+    for pk, driver_id, principal, written_off in their_loans:
         loan = figures.get(pk, NO_FIGURES)
         row = totals[driver_id]
         row[0] += 1
         row[1] += principal
-        row[2] += to_cents(principal - loan["principal_repaid"])
+        # A written-off loan's principal is repaid or written off: nothing is outstanding.
+        row[2] += ZERO if written_off else to_cents(principal - loan["principal_repaid"])
         row[3] += to_cents(loan["billed_outstanding"])
     return [
         DriverPortfolio(driver.pk, driver.full_name, driver.tlc_license_number, *totals[driver.pk])
@@ -622,3 +646,41 @@ def prepayment(*, prepayment_id: int) -> LoanPrepayment:
         .prefetch_related(installments)
         .get(pk=prepayment_id)
     )
+
+
+# --- Write-offs and recoveries ----------------------------------------------------------------------
+
+
+def _recovered_on_loan(loan: str) -> Coalesce:
+    """What was recovered so far on the loan `loan` names (an outer reference; a reversed recovery
+    counts for nothing), read by its key index."""
+    recovered = (
+        LoanRecovery.objects.filter(loan=OuterRef(loan), reversal_entry__isnull=True)
+        .order_by()
+        .values("loan")
+        .annotate(total=Sum("amount"))
+    )
+    return Coalesce(Subquery(recovered.values("total")), Value(ZERO), output_field=MONEY)
+
+
+def loan_recoveries() -> QuerySet[LoanRecovery]:
+    """Recoveries with their loan, driver and write-off, and per row what the loan has recovered in
+    all (`loan_recovered`): one query whatever the page."""
+    recoveries = LoanRecovery.objects.select_related("loan__driver", "loan__write_off", "recorded_by")
+    return recoveries.annotate(  # type: ignore[no-redef]  # the model declares the figure's type
+        loan_recovered=_recovered_on_loan("loan_id")
+    )
+
+
+WRITE_OFF_REPORT_KEY = ("written_off_on", "id")  # descending: loan_write_off_date_idx
+
+
+def write_offs_report_page(*, offset: int = 0, limit: int, after: tuple | None = None) -> list[LoanWriteOff]:
+    """A page of write-offs, newest first, each with what was recovered on its loan so far
+    (`recovered`): one query."""
+    write_offs = LoanWriteOff.objects.select_related("loan__driver").annotate(  # type: ignore[no-redef]
+        recovered=_recovered_on_loan("loan_id")  # the model declares the figure's type
+    )
+    if after is not None:
+        write_offs = write_offs.filter(keyset.after(WRITE_OFF_REPORT_KEY, after, descending=True))
+    return list(write_offs.order_by("-written_off_on", "-id")[offset : offset + limit])

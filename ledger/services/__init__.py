@@ -1,5 +1,5 @@
 """Every change to the book: accounts, balanced entries, charges, payments, credit, reversals,
-waivers.
+waivers and write-offs.
 
 Each function is atomic, takes keyword arguments, validates before it writes and returns what it
 booked. Entries are append-only: a mistake is corrected with `reverse_entry`, never by editing.
@@ -18,7 +18,7 @@ from .entries import (
 from .manual_entries import ManualLeg, post_manual_entry, request_manual_entry
 from .payments import CreditApplication, PaymentResult, allocation_rank, apply_party_credit, record_payment
 from .reversals import EntryOwnedElsewhere, request_entry_reversal, reverse_entry, reverse_payment
-from .waivers import waive_open_item
+from .waivers import waive_open_item, write_off_open_items
 
 __all__ = [
     "CREDIT_SOURCE",
@@ -50,4 +50,5 @@ __all__ = [
     "stage_charges",
     "staged_parties_with_credit",
     "waive_open_item",
+    "write_off_open_items",
 ]

@@ -54,7 +54,14 @@ def _check_owner(entry: JournalEntry, on_behalf_of_source: str | None) -> None:
 def _reopen_paid_items(entry: JournalEntry) -> None:
     """Reversing a payment gives back to each item what the payment had paid."""
     shares = dict(entry.allocations.values_list("item_id", "amount"))
-    for item in lock_open_items(shares):
+    items = lock_open_items(shares)
+    # A claim written off as a loss stays given up: reopening it would put it back on the books.
+    if written_off := [item.pk for item in items if item.status == OpenItemStatus.WRITTEN_OFF]:
+        raise Conflict(
+            f"Entry #{entry.pk} paid items {written_off} that were written off since: it cannot be reversed here.",
+            code="item_written_off",
+        )
+    for item in items:
         item.outstanding += shares[item.pk]
         item.status, item.closed_at = OpenItemStatus.OPEN, None
         item.save(update_fields=["outstanding", "status", "closed_at"])

@@ -117,6 +117,10 @@ REFUSALS: dict[str, Refusal] = {
     "lease_weekly_fee_not_negative": Refusal("weekly_fee", "The weekly fee cannot be negative."),
     "driver_adjustment_reason_given": Refusal("reason", "Give the reason."),
     "driver_adjustment_amount_positive": Refusal("amount", "The amount must be positive."),
+    "loan_write_off_reason_given": Refusal("reason", "Say why the loan is written off."),
+    "loan_recovery_amount_positive": Refusal("amount", "The amount must be positive."),
+    "loan_recovery_key_not_blank": Refusal("idempotency_key", "Give the payment's reference."),
+    "loan_recovery_key_unique": Refusal("idempotency_key", "This reference is already recorded.", "recovery_exists"),
     "loan_product_late_fee_terms": Refusal(
         NON_FIELD_ERRORS,
         "A late fee is none (amount, percent and grace 0, no cap), flat (a positive amount, no cap) or a percent of "

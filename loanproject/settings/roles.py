@@ -92,6 +92,8 @@ STAFF_ROLES: dict[str, list[str]] = {
         # Schedule changes: prepayments are payments (ledger.record_payment); restructurings
         # (holiday, extension, rate change) are asked for and approved by someone else.
         "loans.restructure_loan",
+        # Write-offs: ask for one and approve someone else's (maker-checker); record recoveries.
+        "loans.write_off_loan",
         "ledger.view_*",
         "ledger.record_payment",
         "ledger.reverse_entry",

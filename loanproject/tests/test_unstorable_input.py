@@ -187,6 +187,7 @@ def world():
         "driver-charges": ImportedCharge.objects.get(external_id="P-1").pk,
         "late-fees": _late_fee_id(),
         "driver-loans": loan.pk,
+        "loan-recoveries": _loan_recovery_id(finance),
     }
     credentials = {
         "partner": f"Api-Key {issue_key(partner)}",
@@ -209,6 +210,18 @@ def _late_fee_id() -> int:
     loan_services.post_weekly_installments(period_start=date(2026, 1, 4), period_end=date(2026, 1, 10))
     loan_services.charge_late_fees(as_of=date(2026, 1, 12))
     return LateFee.objects.values_list("pk", flat=True).first()
+
+
+def _loan_recovery_id(actor) -> int:
+    """A recovery on a loan written off (before anything was billed: its principal, unbilled)."""
+    from loans import services as loan_services
+
+    loan = make_loan()
+    loan_services.write_off_loan(loan_id=loan.pk, reason="Gone", actor=actor)
+    recovered = loan_services.record_loan_recovery(
+        loan_id=loan.pk, amount=Decimal("10.00"), received_on=date(2026, 1, 20), idempotency_key="r-1", actor=actor
+    )
+    return recovered.recovery.pk
 
 
 def concrete(path: str, ids: dict) -> str:

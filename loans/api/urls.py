@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
 from .charges import ChargeImportView, DriverAdjustmentView, ImportedChargeViewSet
@@ -18,6 +18,9 @@ from .views import (
     ReportExportView,
     ReportView,
 )
+from .write_offs import LoanRecoveriesView, LoanRecoveryListView, LoanRecoveryReversalView, LoanWriteOffView
+
+LOAN_NUMBER = LoanViewSet.lookup_value_regex
 
 router = SimpleRouter()
 router.register("loans", LoanViewSet, basename="loan")
@@ -51,5 +54,13 @@ urlpatterns = [
     ),
     path("driver-loans/<int:loan_id>/prepayments/", PrepaymentView.as_view(), name="loan-prepayments"),
     path("driver-loans/<int:loan_id>/restructurings/", RestructuringView.as_view(), name="loan-restructurings"),
+    re_path(rf"^loans/(?P<loan_number>{LOAN_NUMBER})/write-off/$", LoanWriteOffView.as_view(), name="loan-write-off"),
+    re_path(
+        rf"^loans/(?P<loan_number>{LOAN_NUMBER})/recoveries/$", LoanRecoveriesView.as_view(), name="loan-recoveries"
+    ),
+    path("loan-recoveries/", LoanRecoveryListView.as_view(), name="loan-recovery-list"),
+    path(
+        "loan-recoveries/<int:recovery_id>/reversal/", LoanRecoveryReversalView.as_view(), name="loan-recovery-reversal"
+    ),
     *router.urls,
 ]

@@ -1,4 +1,5 @@
-"""Every state change of drivers, leases, loan products, loans, postings and driver payments."""
+"""Every state change of drivers, leases, loan products, loans, postings, driver payments,
+write-offs and recoveries."""
 
 from .adjustments import add_driver_adjustment
 from .approvals import request_driver_payment_reversal, request_installment_posting_reversal
@@ -60,6 +61,14 @@ from .products import (
     quote_loan,
 )
 from .restructuring import request_loan_restructuring, restructure_loan
+from .write_offs import (
+    RecordedRecovery,
+    record_loan_recovery,
+    request_loan_recovery_reversal,
+    request_loan_write_off,
+    reverse_loan_recovery,
+    write_off_loan,
+)
 
 __all__ = [
     "PRODUCT_FIELDS",
@@ -75,6 +84,7 @@ __all__ = [
     "PostingChunk",
     "PostingResult",
     "Prepayment",
+    "RecordedRecovery",
     "RecoveryResult",
     "SettledPromises",
     "add_collection_note",
@@ -105,6 +115,7 @@ __all__ = [
     "quote_loan",
     "read_csv",
     "record_driver_payment",
+    "record_loan_recovery",
     "record_promise_to_pay",
     "recover_stalled_posting_runs",
     "refresh_collection_cases",
@@ -116,11 +127,14 @@ __all__ = [
     "request_driver_payment_reversal",
     "request_installment_posting_reversal",
     "request_late_fee_waiver",
+    "request_loan_recovery_reversal",
     "request_loan_restructuring",
+    "request_loan_write_off",
     "request_past_week_posting",
     "restructure_loan",
     "reverse_driver_payment",
     "reverse_installment_posting",
+    "reverse_loan_recovery",
     "save_delinquency_class",
     "settle_loan_by_payoff",
     "settle_promises_to_pay",
@@ -128,4 +142,5 @@ __all__ = [
     "update_collections",
     "update_driver",
     "waive_late_fee",
+    "write_off_loan",
 ]

@@ -1,9 +1,9 @@
 """The loans actions that need a second person (maker-checker, loanproject.core.approvals):
 reversing a driver's payment, reversing an installment's posting, waiving a late fee
-(late_fee_waivers.py), posting a past week again (past_week_postings.py) and restructuring a
-loan (restructuring.py). Each door asks with
-`request_*`; the registered runner (apps.py) does it when approved, or at once below the
-action's threshold."""
+(late_fee_waivers.py), posting a past week again (past_week_postings.py), restructuring a
+loan (restructuring.py), writing a loan off and reversing a recovery (write_offs.py). Each door
+asks with `request_*`; the registered runner (apps.py) does it when approved, or at once below
+the action's threshold."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from .loans import reverse_installment_posting
 from .past_week_postings import ACTION as POST_PAST_WEEK
 from .payments import reverse_driver_payment
 from .restructuring import ACTION as RESTRUCTURE_LOAN
+from .write_offs import ACTION as WRITE_OFF_LOAN
+from .write_offs import REVERSE_RECOVERY
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -66,6 +68,8 @@ ACTIONS = [
     WAIVE_LATE_FEE,
     POST_PAST_WEEK,
     RESTRUCTURE_LOAN,
+    WRITE_OFF_LOAN,
+    REVERSE_RECOVERY,
 ]
 
 
