@@ -4,7 +4,9 @@ every step against a small in-memory model (issue 14).
 Each sequence is one driver with a lease and up to two loans, a clock that starts 40 weeks ago
 and moves a week at a time, and random steps: book a loan, post the week, post a past week again,
 take a payment (exact, short, over), run the late-fee job, waive a fee, reverse a payment, reverse
-a posting; the reversals and waivers go through maker-checker (a maker asks, a checker approves).
+a posting, pay a loan off, prepay (reduce term or installment), restructure (holiday capitalised
+or waived, extension, rate change), write a loan off, record a recovery. Reversals, waivers,
+restructurings and write-offs go through maker-checker (a maker asks, a checker approves).
 
 Faults are injected around the service calls:
 - a **crash before commit**: the call runs inside a transaction that is then rolled back, as when
@@ -13,14 +15,19 @@ Faults are injected around the service calls:
 - a **redelivery**: a call that succeeded is delivered a second time (the same idempotency key,
   the same run, the same approval), as a broker does after a lost acknowledgement; it must replay
   or be refused, never act twice.
+A step the model expects refused (a paid fee waived, a payment reversed twice, a payoff short of
+its quote, a write-off of a closed loan...) must be refused and change nothing.
 
 The model knows nothing of the database but the ids of what a step created (the open item's id
-breaks ties between items due the same day, as the ledger's allocation does). After each step
-`check` compares, for the driver: each category's receivable with the model's outstanding items
-and with the ledger's own open items; the credit; every installment's posted state and attempt;
-each late fee and waiver; each loan's status; principal billed + not billed = principal, and the
-loan's billed amounts = paid + outstanding; and, for the whole book, the trial balance (zero) and
-account 1300 against the principal not yet billed of every loan.
+breaks ties between items due the same day, as the ledger's allocation does) and the schedules
+the services made (whose totals and shape it checks). After each step `check` compares, for the
+driver: each category's receivable with the model's outstanding items and the ledger's own open
+items; every item's amount, outstanding and status; the credit; every installment's state and
+attempt; each late fee and waiver; each loan's status; recoveries; the write-off's figures
+(principal first, then interest, then fees); per loan, principal + capitalised interest = billed +
+prepaid + paid off + unbilled + written off unbilled, in the model and from the database alone;
+and, for the book (read incrementally), the trial balance and account 1300 against the principal
+not yet billed of every loan.
 """
 
 from __future__ import annotations
@@ -53,8 +60,12 @@ from loans.models import (
     InstallmentStatus,
     LateFee,
     LateFeeKind,
+    LoanPayoff,
+    LoanPrepayment,
     LoanProduct,
+    LoanRecovery,
     LoanStatus,
+    LoanWriteOff,
     ScheduleVersion,
 )
 from loans.payoff import payoff_quote
@@ -65,7 +76,7 @@ ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
 LATE_FEE = Decimal("10.00")
 GRACE_DAYS = 3
-OPEN, CLOSED, WAIVED, REVERSED = "open", "closed", "waived", "reversed"
+OPEN, CLOSED, WAIVED, REVERSED, WRITTEN_OFF = "open", "closed", "waived", "reversed", "written_off"
 # How the services refuse (400 field errors and 409 conflicts at the doors).
 REFUSALS = (DomainError, ValidationError)
 
@@ -89,6 +100,7 @@ class Item:
     loan_id: int
     outstanding: Decimal
     status: str = OPEN
+    principal: Decimal = ZERO  # the principal it bills (payments pay its interest first)
 
 
 @dataclass
@@ -117,6 +129,8 @@ class ModelLoan:
     extra_items: list[Item] = field(default_factory=list)
     extra_principal: Decimal = ZERO
     capitalised: Decimal = ZERO
+    recovered: Decimal = ZERO
+    unbilled_written_off: Decimal = ZERO
 
     def unbilled(self) -> Decimal:
         return sum((i.principal for i in self.installments.values() if i.status == "scheduled"), ZERO)
@@ -250,8 +264,10 @@ class Simulation:
                     self.pay_off,
                     self.prepay,
                     self.restructure,
+                    self.write_off,
+                    self.recover,
                 ],
-                weights=[1, 6, 1, 5, 2, 1, 1, 1, 1, 1, 1],
+                weights=[1, 6, 1, 5, 2, 1, 1, 1, 1, 1, 1, 1, 1],
             )[0]
             self.step(action)
 
@@ -406,6 +422,7 @@ class Simulation:
                 order=items[installment.id],
                 loan_id=self._loan_of(installment.id).id,
                 outstanding=installment.amount,
+                principal=installment.principal,
             )
         if billed:
             self._apply_credit()
@@ -552,8 +569,14 @@ class Simulation:
                 driver_id=self.driver.id, payment_entry_id=payment.entry_id, reason="Bounced", requested_by=self.maker
             )
 
-        if payment.reversed or self.driver.credit < payment.credit_left:
-            self.refused(ask)  # reversed already, or the credit it left has been spent since
+        if (
+            payment.reversed
+            or self.driver.credit < payment.credit_left
+            or any(item.status == WRITTEN_OFF for item, _ in payment.shares)
+        ):
+            # Reversed already, the credit it left spent since, or it paid an item written off
+            # since (the claim stays given up: a written-off loan never owes again).
+            self.refused(ask)
             return
         self._approve(ask)
         payment.reversed = True
@@ -633,6 +656,7 @@ class Simulation:
                     order=payoff.payoff_item_id,
                     loan_id=loan.id,
                     outstanding=billed,
+                    principal=quote.principal,
                 )
             )
         loan.extra_principal += quote.principal
@@ -681,7 +705,15 @@ class Simulation:
         )
         item_id = OpenItem.objects.filter(entry_id=done.entry_id).values_list("pk", flat=True).get()
         loan.extra_items.append(
-            Item(category="LOANS", due=self.today, amount=prepaid, order=item_id, loan_id=loan.id, outstanding=prepaid)
+            Item(
+                category="LOANS",
+                due=self.today,
+                amount=prepaid,
+                order=item_id,
+                loan_id=loan.id,
+                outstanding=prepaid,
+                principal=prepaid,
+            )
         )
         loan.extra_principal += prepaid
         self._apply_credit()
@@ -741,6 +773,57 @@ class Simulation:
         else:
             assert len(new) == len(scheduled) and capitalised == ZERO
 
+    def write_off(self) -> None:
+        """Write a loan off (maker asks, checker approves): what it owes billed (principal first,
+        then interest, and its late fees) and not billed yet is given up, its items close as
+        written off, its schedule is cancelled."""
+        if not self.driver.loans:
+            return
+        loan = self.random.choice(list(self.driver.loans.values()))
+
+        def ask() -> Any:
+            return services.request_loan_write_off(loan_id=loan.id, reason="Driver gone", requested_by=self.maker)
+
+        owed = [item for item in loan.items() if item.status == OPEN]
+        unbilled = loan.unbilled()
+        if loan.status != LoanStatus.ACTIVE or not (owed or unbilled):
+            self.refused(ask)
+            return
+        billed = [item for item in owed if item.category == "LOANS"]
+        principal = unbilled + sum((min(item.outstanding, item.principal) for item in billed), ZERO)
+        interest = sum((item.outstanding - min(item.outstanding, item.principal) for item in billed), ZERO)
+        fees = sum((item.outstanding for item in owed if item.category != "LOANS"), ZERO)
+        self._approve(ask)
+        figures = LoanWriteOff.objects.filter(loan_id=loan.id).values_list(
+            "principal", "unbilled_principal", "interest", "fees", "total"
+        )
+        assert list(figures) == [(principal, unbilled, interest, fees, principal + interest + fees)], list(figures)
+        for item in owed:
+            item.outstanding, item.status = ZERO, WRITTEN_OFF
+        for installment in loan.installments.values():
+            if installment.status == InstallmentStatus.SCHEDULED:
+                installment.status = InstallmentStatus.CANCELLED
+        loan.status, loan.unbilled_written_off = LoanStatus.WRITTEN_OFF, unbilled
+
+    def recover(self) -> None:
+        """Money received for a written-off loan: recovery income, the loan stays written off."""
+        if not self.driver.loans:
+            return
+        loan = self.random.choice(list(self.driver.loans.values()))
+        amount = Decimal(self.random.randrange(1, 20000)) / 100
+        key = str(uuid.UUID(int=self.random.getrandbits(128)))
+
+        def recover() -> Any:
+            return services.record_loan_recovery(
+                loan_id=loan.id, amount=amount, received_on=self.today, idempotency_key=key, actor=self.maker
+            )
+
+        if loan.status != LoanStatus.WRITTEN_OFF:
+            self.refused(recover)
+            return
+        self.deliver(recover)
+        loan.recovered += amount
+
     # --- Checks -------------------------------------------------------------------------------
 
     def _items_report(self, party: Any) -> str:
@@ -787,7 +870,10 @@ class Simulation:
             assert status == loan.status, (loan.id, status, loan.status)
             billed = sum((i.principal for i in loan.installments.values() if i.status == "posted"), ZERO)
             unbilled = sum((i.principal for i in loan.installments.values() if i.status == "scheduled"), ZERO)
-            assert billed + loan.extra_principal + unbilled == loan.principal + loan.capitalised, loan.id
+            assert (
+                billed + loan.extra_principal + unbilled + loan.unbilled_written_off
+                == loan.principal + loan.capitalised
+            ), loan.id
             # Item by item: what was billed, what is still owed (so what was paid) and how it closed.
             expected_items = {item.order: (item.amount, item.outstanding, item.status) for item in loan.items()}
             found_items = {
@@ -797,6 +883,11 @@ class Simulation:
                 )
             }
             assert found_items == expected_items, (loan.id, found_items, expected_items)
+            assert database_principal_balances(loan.id), loan.id
+            recovered = LoanRecovery.objects.filter(loan_id=loan.id, reversal_entry__isnull=True).aggregate(
+                total=Coalesce(Sum("amount"), ZERO)
+            )["total"]
+            assert recovered == loan.recovered, (loan.id, recovered, loan.recovered)
 
         self._check_book()
 
@@ -828,6 +919,26 @@ class Simulation:
             ZERO,
         )
         assert self.booked["on_1300"] == unbilled, (self.booked["on_1300"], unbilled)
+
+
+def database_principal_balances(loan_id: int) -> bool:
+    """From the database alone: principal + interest capitalised = principal billed by
+    installments + prepaid + paid off + still scheduled + written off before it was billed."""
+
+    def total(queryset: Any, column: str) -> Decimal:
+        return queryset.aggregate(total=Coalesce(Sum(column), ZERO))["total"]  # type: ignore[no-any-return]
+
+    installments = Installment.objects.filter(loan_id=loan_id)
+    principal = DriverLoan.objects.filter(pk=loan_id).values_list("principal", flat=True).get()
+    capitalised = total(ScheduleVersion.objects.filter(loan_id=loan_id), "capitalised_interest")
+    parts = [
+        total(installments.filter(status=InstallmentStatus.POSTED), "principal"),
+        total(installments.filter(status=InstallmentStatus.SCHEDULED), "principal"),
+        total(LoanPrepayment.objects.filter(loan_id=loan_id), "amount"),
+        total(LoanPayoff.objects.filter(loan_id=loan_id), "principal"),
+        total(LoanWriteOff.objects.filter(loan_id=loan_id), "unbilled_principal"),
+    ]
+    return principal + capitalised == sum(parts, ZERO)
 
 
 def loan_version(loan_id: int) -> ScheduleVersion:

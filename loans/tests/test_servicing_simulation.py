@@ -26,6 +26,8 @@ def test_random_servicing_sequences_with_crashes_and_redeliveries_keep_the_book_
         "pay_off",
         "prepay",
         "restructure",
+        "write_off",
+        "recover",
         "reverse_payment",
         "reverse_posting",
     ):
