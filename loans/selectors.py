@@ -74,6 +74,14 @@ def _sum(expression, **kwargs) -> Coalesce:
     return Coalesce(Sum(expression, **kwargs), Value(ZERO), output_field=MONEY)
 
 
+def loan_id_by_number(loan_number: str) -> int:
+    """The id of the loan the staff API addresses as /loans/{loan_number}/ (NotFound: a 404)."""
+    loan_id = DriverLoan.objects.filter(loan_number=loan_number).values_list("pk", flat=True).first()
+    if loan_id is None:
+        raise NotFound("No such loan.")
+    return loan_id
+
+
 def loans_for_listing() -> QuerySet[DriverLoan]:
     return DriverLoan.objects.select_related("driver", "lease", "created_by", "product")
 

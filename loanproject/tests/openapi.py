@@ -43,7 +43,6 @@ STAFF_PATHS = {
         "/api/v1/driver-charges/",
         "/api/v1/collections/",
         "/api/v1/late-fees/",
-        "/api/v1/driver-loans/",
         "/api/v1/loan-recoveries/",
     ),
     "officer": ("/api/v1/reviews/",),

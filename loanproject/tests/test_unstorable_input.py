@@ -186,7 +186,6 @@ def world():
         "loan-products": make_product().code,
         "driver-charges": ImportedCharge.objects.get(external_id="P-1").pk,
         "late-fees": _late_fee_id(),
-        "driver-loans": loan.pk,
         "loan-recoveries": _loan_recovery_id(finance),
     }
     credentials = {

@@ -15,22 +15,13 @@ from rest_framework.views import APIView
 from loanproject.core.api.idempotency import IDEMPOTENCY_HEADER, idempotency_key
 from loanproject.core.api.serializers import StrictFieldsMixin
 from loanproject.core.auth import acting_user
-from loanproject.core.errors import NotFound
 
-from .. import payoff_doors, services
-from ..models import DriverLoan
+from .. import payoff_doors, selectors, services
 from ..payoff import payoff_quote
 from ..payoff_models import SETTLE_PAYOFF_PERMISSION
 from ..periods import business_date_validator, business_today
 from .serializers import money
 from .views import StaffAPIMixin
-
-
-def _loan_id(loan_number: str) -> int:
-    loan_id = DriverLoan.objects.filter(loan_number=loan_number).values_list("pk", flat=True).first()
-    if loan_id is None:
-        raise NotFound("No such loan.")
-    return loan_id
 
 
 class PayoffBilledItemSerializer(serializers.Serializer):
@@ -109,7 +100,7 @@ class PayoffQuoteView(StaffAPIMixin, APIView):
             query = payoff_doors.PayoffQuery(request.query_params).parsed()
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from None
-        quote = payoff_quote(loan_id=_loan_id(loan_number), as_of=query["as_of"])
+        quote = payoff_quote(loan_id=selectors.loan_id_by_number(loan_number), as_of=query["as_of"])
         if query["export"] == "pdf":
             return payoff_doors.pdf_file(quote)
         return Response(PayoffQuoteSerializer(quote).data)
@@ -139,7 +130,7 @@ class PayoffView(StaffAPIMixin, APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         settlement = services.settle_loan_by_payoff(
-            loan_id=_loan_id(loan_number),
+            loan_id=selectors.loan_id_by_number(loan_number),
             amount=data["amount"],
             received_on=data.get("received_on") or business_today(),
             idempotency_key=key,

@@ -102,8 +102,8 @@ class ScheduleVersionsView(StaffAPIMixin, APIView):
         description="A loan's schedule versions, oldest first, each with its installments (cancelled ones of a "
         "superseded version included). Unknown loan: 404.",
     )
-    def get(self, request: Request, loan_id: int) -> Response:
-        versions = selectors.schedule_versions(loan_id=loan_id)
+    def get(self, request: Request, loan_number: str) -> Response:
+        versions = selectors.schedule_versions(loan_id=selectors.loan_id_by_number(loan_number))
         return Response(ScheduleVersionSerializer(versions, many=True).data)
 
 
@@ -120,13 +120,13 @@ class PrepaymentView(StaffAPIMixin, APIView):
         "same count, smaller). The Idempotency-Key (the payment's reference) is required: the same key replays "
         "the first result. Nothing beyond what is due: 400.",
     )
-    def post(self, request: Request, loan_id: int) -> Response:
+    def post(self, request: Request, loan_number: str) -> Response:
         key = idempotency_key(request, required=True)
         serializer = PrepaymentRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         done = services.prepay_loan(
-            loan_id=loan_id,
+            loan_id=selectors.loan_id_by_number(loan_number),
             amount=data["amount"],
             received_on=data.get("received_on") or business_today(),
             mode=data["mode"],
@@ -153,12 +153,12 @@ class RestructuringView(StaffAPIMixin, APIView):
         "action's threshold (the unbilled principal) it is done at once (201); otherwise a second person approves "
         "it (202: the request, waiting in /approval-requests/). One request per loan waits at a time (409).",
     )
-    def post(self, request: Request, loan_id: int) -> Response:
+    def post(self, request: Request, loan_number: str) -> Response:
         serializer = RestructuringRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         asked = services.request_loan_restructuring(
-            loan_id=loan_id,
+            loan_id=selectors.loan_id_by_number(loan_number),
             kind=data["kind"],
             periods=data.get("periods"),
             new_rate=data.get("new_rate"),

@@ -47,17 +47,18 @@ urlpatterns = [
     path("collections/<int:driver_id>/notes/", CollectionNotesView.as_view(), name="collections-notes"),
     path("collections/<int:driver_id>/promises/", PromisesToPayView.as_view(), name="collections-promises"),
     path("late-fees/<int:late_fee_id>/waiver/", LateFeeWaiverView.as_view(), name="late-fee-waiver"),
-    path("loans/<str:loan_number>/payoff-quote/", PayoffQuoteView.as_view(), name="loan-payoff-quote"),
-    path("loans/<str:loan_number>/payoff/", PayoffView.as_view(), name="loan-payoff"),
-    path(
-        "driver-loans/<int:loan_id>/schedule-versions/", ScheduleVersionsView.as_view(), name="loan-schedule-versions"
-    ),
-    path("driver-loans/<int:loan_id>/prepayments/", PrepaymentView.as_view(), name="loan-prepayments"),
-    path("driver-loans/<int:loan_id>/restructurings/", RestructuringView.as_view(), name="loan-restructurings"),
-    re_path(rf"^loans/(?P<loan_number>{LOAN_NUMBER})/write-off/$", LoanWriteOffView.as_view(), name="loan-write-off"),
-    re_path(
-        rf"^loans/(?P<loan_number>{LOAN_NUMBER})/recoveries/$", LoanRecoveriesView.as_view(), name="loan-recoveries"
-    ),
+    *[
+        re_path(rf"^loans/(?P<loan_number>{LOAN_NUMBER})/{suffix}/$", view.as_view(), name=name)
+        for suffix, view, name in [
+            ("payoff-quote", PayoffQuoteView, "loan-payoff-quote"),
+            ("payoff", PayoffView, "loan-payoff"),
+            ("schedule-versions", ScheduleVersionsView, "loan-schedule-versions"),
+            ("prepayments", PrepaymentView, "loan-prepayments"),
+            ("restructurings", RestructuringView, "loan-restructurings"),
+            ("write-off", LoanWriteOffView, "loan-write-off"),
+            ("recoveries", LoanRecoveriesView, "loan-recoveries"),
+        ]
+    ],
     path("loan-recoveries/", LoanRecoveryListView.as_view(), name="loan-recovery-list"),
     path(
         "loan-recoveries/<int:recovery_id>/reversal/", LoanRecoveryReversalView.as_view(), name="loan-recovery-reversal"

@@ -15,10 +15,9 @@ from loanproject.core.api.idempotency import IDEMPOTENCY_HEADER, idempotency_key
 from loanproject.core.api.pagination import CursorPagination
 from loanproject.core.api.serializers import StrictFieldsMixin
 from loanproject.core.auth import acting_user
-from loanproject.core.errors import NotFound
 
 from .. import selectors, services
-from ..models import DriverLoan, LoanRecovery
+from ..models import LoanRecovery
 from ..periods import business_date_validator, business_today
 from ..services.write_offs import WRITE_OFF_PERMISSION
 from .serializers import CancelSerializer, money
@@ -65,14 +64,6 @@ class LoanRecoverySerializer(serializers.ModelSerializer):
         return str(recovery.loan.write_off.total - recovery.loan_recovered)
 
 
-def _loan_id(loan_number: str) -> int:
-    """Loans are addressed by number in the API (as /loans/{loan_number}/)."""
-    loan_id = DriverLoan.objects.filter(loan_number=loan_number).values_list("pk", flat=True).first()
-    if loan_id is None:
-        raise NotFound("No such loan.")
-    return loan_id
-
-
 class LoanWriteOffView(StaffAPIMixin, APIView):
     required_permissions = {"post": WRITE_OFF_PERMISSION}
 
@@ -90,7 +81,9 @@ class LoanWriteOffView(StaffAPIMixin, APIView):
         serializer = CancelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         asked = services.request_loan_write_off(
-            loan_id=_loan_id(loan_number), reason=serializer.validated_data["reason"], requested_by=acting_user(request)
+            loan_id=selectors.loan_id_by_number(loan_number),
+            reason=serializer.validated_data["reason"],
+            requested_by=acting_user(request),
         )
         return approval_response(asked)
 
@@ -112,7 +105,7 @@ class LoanRecoveriesView(StaffAPIMixin, APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         done = services.record_loan_recovery(
-            loan_id=_loan_id(loan_number),
+            loan_id=selectors.loan_id_by_number(loan_number),
             amount=data["amount"],
             received_on=data.get("received_on") or business_today(),
             idempotency_key=key,

@@ -47,7 +47,7 @@ def loan() -> DriverLoan:
 
 def test_the_api_prepays_once_per_key(loan):
     client = api(staff("Finance", "fiona"))
-    url = f"/api/v1/driver-loans/{loan.pk}/prepayments/"
+    url = f"/api/v1/loans/{loan.loan_number}/prepayments/"
     body = {"amount": "400.00", "mode": "reduce_term", "received_on": "2026-01-05", "reference": "CHK 12"}
 
     made = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="BANK-7")
@@ -82,7 +82,10 @@ def test_the_api_prepays_once_per_key(loan):
 def test_bad_prepayments_are_refused_and_book_nothing(loan, body, key, role, status):
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
     response = api(staff(role, "someone")).post(
-        f"/api/v1/driver-loans/{loan.pk}/prepayments/", {"received_on": "2026-01-05", **body}, format="json", **headers
+        f"/api/v1/loans/{loan.loan_number}/prepayments/",
+        {"received_on": "2026-01-05", **body},
+        format="json",
+        **headers,
     )
     assert response.status_code == status, response.json()
     assert not LoanPrepayment.objects.exists()
@@ -91,7 +94,7 @@ def test_bad_prepayments_are_refused_and_book_nothing(loan, body, key, role, sta
 
 def test_the_api_asks_to_restructure_and_a_second_person_approves(loan):
     maker, checker = api(staff("Finance", "maker")), api(staff("Finance", "checker"))
-    url = f"/api/v1/driver-loans/{loan.pk}/restructurings/"
+    url = f"/api/v1/loans/{loan.loan_number}/restructurings/"
 
     asked = maker.post(
         url, {"kind": "holiday", "periods": 4, "capitalise": True, "reason": "Hospital stay"}, format="json"
@@ -108,7 +111,7 @@ def test_the_api_asks_to_restructure_and_a_second_person_approves(loan):
 def test_the_api_lists_versions_with_their_installments_in_few_queries(loan, django_assert_max_num_queries):
     services.restructure_loan(loan_id=loan.pk, kind="extension", periods=2, reason="Slow", actor=StaffUserFactory())
     client = api(staff("Finance", "fiona"))
-    url = f"/api/v1/driver-loans/{loan.pk}/schedule-versions/"
+    url = f"/api/v1/loans/{loan.loan_number}/schedule-versions/"
 
     with django_assert_max_num_queries(8):
         response = client.get(url)
@@ -120,7 +123,7 @@ def test_the_api_lists_versions_with_their_installments_in_few_queries(loan, dja
         (2, "extension", 9),
     ]
     assert [row["status"] for row in versions[0]["installments"]] == ["posted"] + ["cancelled"] * 7
-    assert client.get("/api/v1/driver-loans/999999/schedule-versions/").status_code == 404
+    assert client.get("/api/v1/loans/DL-2099-9999/schedule-versions/").status_code == 404
 
 
 def test_the_loan_page_lists_the_versions_in_a_bounded_number_of_queries(admin_client, loan):
