@@ -38,7 +38,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -131,6 +131,7 @@ class ModelLoan:
     capitalised: Decimal = ZERO
     recovered: Decimal = ZERO
     unbilled_written_off: Decimal = ZERO
+    rate: Decimal = ZERO  # the current schedule's annual rate, percent
 
     def unbilled(self) -> Decimal:
         return sum((i.principal for i in self.installments.values() if i.status == "scheduled"), ZERO)
@@ -369,7 +370,7 @@ class Simulation:
         # A booking has no idempotency key of its own (a second call books a second loan): it is
         # never redelivered here; the application it comes from is booked once (applications).
         loan = self.deliver(book, replays=False)
-        self.driver.loans[loan.pk] = ModelLoan(id=loan.pk, principal=principal, installments={})
+        self.driver.loans[loan.pk] = ModelLoan(id=loan.pk, principal=principal, installments={}, rate=rate)
         self._read_new_schedule(self.driver.loans[loan.pk])
 
     def _read_new_schedule(self, loan: ModelLoan) -> list[ModelInstallment]:
@@ -750,22 +751,26 @@ class Simulation:
                 requested_by=self.maker,
             )
 
-        if not loan.reschedulable():
-            self.refused(ask)
+        unbilled = loan.unbilled()
+        # Weekly interest on the balance, compounded per skipped week, half-even to the cent.
+        capitalised = ZERO
+        for _ in range(periods if capitalise and periods else 0):
+            capitalised += ((unbilled + capitalised) * loan.rate / 5200).quantize(CENT, ROUND_HALF_EVEN)
+        if not loan.reschedulable() or (capitalise and capitalised == ZERO):
+            self.refused(ask)  # a schedule that cannot change, or no interest to capitalise
             return
         scheduled = sorted(
             (i for i in loan.installments.values() if i.status == InstallmentStatus.SCHEDULED), key=lambda i: i.sequence
         )
-        unbilled = loan.unbilled()
         self._approve(ask)
         new = self._read_new_schedule(loan)
-        version = loan_version(loan.id)
-        capitalised = version.capitalised_interest
+        assert loan_version(loan.id).capitalised_interest == capitalised, (loan.id, capitalised)
         loan.capitalised += capitalised
+        if new_rate is not None:
+            loan.rate = new_rate
         assert sum((i.principal for i in new), ZERO) == unbilled + capitalised, (unbilled, capitalised, new)
         assert [i.sequence for i in new][:1] == [scheduled[0].sequence]
         if kind == "holiday":
-            assert capitalised >= ZERO and (capitalised > ZERO) <= bool(capitalise)
             assert new[0].due == scheduled[0].due + timedelta(weeks=periods or 0), (new[0].due, scheduled[0].due)
             assert len(new) == len(scheduled)
         elif kind == "extension":
