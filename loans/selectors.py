@@ -51,6 +51,7 @@ from .models import (
     LeaseFeeFailure,
     LoanDelinquency,
     LoanDelinquencyChange,
+    LoanPayoff,
     LoanPrepayment,
     LoanProduct,
     LoanRecovery,
@@ -285,9 +286,11 @@ def _portfolio_sums(prefix: str = "", *, posted: Q | None = None) -> dict[str, C
 
 def loan_portfolio(*, statuses: list[str] | None = None) -> QuerySet[WithAnnotations[DriverLoan, PortfolioFigures]]:
     """Per loan: principal billed, principal repaid (payments pay interest first), principal still
-    outstanding, what is billed and unpaid, and what is still to be billed. One grouped query over
-    every loan's installments: for totals (portfolio_totals); a report page reads
-    `loan_portfolio_page`, which sums only the page's loans."""
+    outstanding, what is billed and unpaid, and what is still to be billed (the live schedule's
+    scheduled principal: prepayments and capitalised interest included). One grouped query over
+    every loan's installments: for totals (portfolio_totals), where a prepayment's principal, billed
+    and repaid at once, counts in neither; a report page reads `loan_portfolio_page`, which sums
+    only the page's loans and adds what was billed outside the installments."""
     loans = DriverLoan.objects.select_related("driver")
     if statuses:
         loans = loans.filter(status__in=statuses)
@@ -298,11 +301,11 @@ def loan_portfolio(*, statuses: list[str] | None = None) -> QuerySet[WithAnnotat
             paid=sums["paid"],
             principal_repaid=sums["principal_repaid"],
             billed_outstanding=sums["billed_outstanding"],
+            unbilled_principal=_sum(
+                "installments__principal", filter=Q(installments__status=InstallmentStatus.SCHEDULED)
+            ),
         )
-        .annotate(
-            outstanding_principal=F("principal") - F("principal_repaid"),
-            unbilled_principal=F("principal") - F("billed_principal"),
-        )
+        .annotate(outstanding_principal=F("unbilled_principal") + F("billed_principal") - F("principal_repaid"))
         .order_by("driver__full_name", "loan_number")
     )
 
@@ -310,9 +313,47 @@ def loan_portfolio(*, statuses: list[str] | None = None) -> QuerySet[WithAnnotat
 NO_FIGURES = dict.fromkeys(("billed_principal", "paid", "principal_repaid", "billed_outstanding"), ZERO)
 
 
+def _per_loan(queryset: QuerySet, expression: object) -> Coalesce:
+    """A correlated sum of `queryset` (filtered to the outer loan) grouped by loan."""
+    sums = queryset.filter(loan=OuterRef("pk")).order_by().values("loan").annotate(total=Sum(expression))
+    return Coalesce(Subquery(sums.values("total")), Value(ZERO), output_field=MONEY)
+
+
+def _loan_extras(loan_ids: list[int]) -> dict[int, dict[str, Decimal]]:
+    """Per loan, what the posted installments do not tell (one query, a few index reads per loan):
+    the principal still scheduled, and what prepayments and a payoff billed outside the
+    installments: their principal, what was paid of them (a payoff's interest first), what they
+    still owe."""
+    prepayments, payoffs = LoanPrepayment.objects.all(), LoanPayoff.objects.filter(payoff_item__isnull=False)
+    prepaid_item = "entry__open_items__"
+    payoff_paid = F("payoff_item__amount") - F("payoff_item__outstanding")
+    rows = DriverLoan.objects.filter(pk__in=loan_ids).values_list(
+        "pk",
+        _per_loan(Installment.objects.filter(status=InstallmentStatus.SCHEDULED), "principal"),
+        _per_loan(prepayments, F(f"{prepaid_item}amount")),
+        _per_loan(prepayments, F(f"{prepaid_item}amount") - F(f"{prepaid_item}outstanding")),
+        _per_loan(prepayments, F(f"{prepaid_item}outstanding")),
+        _per_loan(payoffs, "principal"),
+        _per_loan(payoffs, payoff_paid),
+        _per_loan(payoffs, Greatest(payoff_paid - F("interest"), Value(ZERO), output_field=MONEY)),
+        _per_loan(payoffs, "payoff_item__outstanding"),
+    )
+    extras = {}
+    for pk, scheduled, prepaid, prepaid_paid, prepaid_owed, payoff, payoff_paid_, payoff_repaid, payoff_owed in rows:
+        extras[pk] = {
+            "unbilled_principal": scheduled,
+            "billed_principal": prepaid + payoff,
+            "paid": prepaid_paid + payoff_paid_,
+            "principal_repaid": prepaid_paid + payoff_repaid,
+            "billed_outstanding": prepaid_owed + payoff_owed,
+        }
+    return extras
+
+
 def loan_figures(*, loan_ids: list[int]) -> dict[int, dict[str, Decimal]]:
-    """The figures of these loans (one query grouped by loan over their posted installments, read
-    by installment_loan_sequence_idx), before any name is joined."""
+    """The figures of these loans, before any name is joined (two queries): one grouped by loan
+    over their posted installments (read by installment_loan_sequence_idx), one for what was
+    billed outside them and what is still scheduled (`_loan_extras`)."""
     sums = (
         Installment.objects.filter(loan_id__in=loan_ids, status=InstallmentStatus.POSTED)
         .order_by()
@@ -320,7 +361,15 @@ def loan_figures(*, loan_ids: list[int]) -> dict[int, dict[str, Decimal]]:
         .annotate(**_portfolio_sums())
         .values_list("loan_id", *NO_FIGURES)
     )
-    return {row[0]: dict(zip(NO_FIGURES, row[1:], strict=True)) for row in sums}
+    posted = {row[0]: dict(zip(NO_FIGURES, row[1:], strict=True)) for row in sums}
+    figures = {}
+    for loan_id, extra in _loan_extras(loan_ids).items():
+        own = posted.get(loan_id, NO_FIGURES)
+        figures[loan_id] = {
+            **{name: own[name] + extra[name] for name in NO_FIGURES},
+            "unbilled_principal": extra["unbilled_principal"],
+        }
+    return figures
 
 
 PORTFOLIO_KEY = ("driver__full_name", "loan_number")
@@ -369,8 +418,12 @@ def loan_portfolio_page(
                     paid=sums["paid"],
                     principal_repaid=sums["principal_repaid"],
                     billed_outstanding=sums["billed_outstanding"],
-                    outstanding_principal=loan.principal - sums["principal_repaid"] - sums["principal_written_off"],
-                    unbilled_principal=loan.principal - sums["billed_principal"] - sums["unbilled_written_off"],
+                    # What is scheduled and what is billed but not repaid nor written off.
+                    outstanding_principal=sums["unbilled_principal"]
+                    + sums["billed_principal"]
+                    - sums["principal_repaid"]
+                    - (sums["principal_written_off"] - sums["unbilled_written_off"]),
+                    unbilled_principal=sums["unbilled_principal"],
                 ),
             )
         )
@@ -434,7 +487,11 @@ def portfolio_by_driver_page(
         row[0] += 1
         row[1] += principal
         # A written-off loan's principal is repaid or written off: nothing is outstanding.
-        row[2] += ZERO if written_off else to_cents(principal - loan["principal_repaid"])
+        row[2] += (
+            ZERO
+            if written_off
+            else to_cents(loan["unbilled_principal"] + loan["billed_principal"] - loan["principal_repaid"])
+        )
         row[3] += to_cents(loan["billed_outstanding"])
     return [
         DriverPortfolio(driver.pk, driver.full_name, driver.tlc_license_number, *totals[driver.pk])
