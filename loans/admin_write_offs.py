@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -19,6 +18,7 @@ from django.utils.html import format_html
 
 from ledger.admin import entry_link
 from loanproject.core.admin.actions import APPROVAL_ASKED, run_for_each
+from loanproject.core.admin.reasons import with_reason
 from loanproject.core.auth import acting_user
 from loanproject.core.errors import DomainError
 from loanproject.core.money import ZERO
@@ -32,10 +32,6 @@ if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[DriverLoan]
 else:
     _ModelAdmin = object
-
-
-class WriteOffReasonForm(forms.Form):
-    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 
 
 class RecoveryForm(forms.Form):
@@ -59,9 +55,9 @@ class LoanWriteOffActionsMixin(_ModelAdmin):
     )
     def ask_to_write_off(self, request: HttpRequest, queryset: QuerySet[DriverLoan]) -> HttpResponse | None:
         """First a page that asks why; on its submission, one request per loan."""
-        form = WriteOffReasonForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            actor, reason = acting_user(request), form.cleaned_data["reason"]
+
+        def ask(reason: str) -> None:
+            actor = acting_user(request)
             run_for_each(
                 self,
                 request,
@@ -71,21 +67,21 @@ class LoanWriteOffActionsMixin(_ModelAdmin):
                 label=lambda _, number: number,
                 done=APPROVAL_ASKED.format(what="the write-off of {count} loan(s)"),
             )
-            return None
-        return TemplateResponse(
+
+        return with_reason(
+            self,
             request,
-            "admin/loans/driverloan/write_off.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Ask to write off loans",
-                "opts": self.model._meta,
-                "form": form,
-                "loans": queryset.select_related("driver").order_by("pk")[:100],
-                "count": queryset.count(),
-                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-                "select_across": request.POST.get("select_across", "0"),
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            },
+            queryset,
+            title="Ask to write off loans",
+            explanation="Each becomes a write-off request for what it still owes (billed and unpaid, and its "
+            "principal not yet billed): done at once below the action's threshold, otherwise waiting in Approval "
+            "requests for a second person.",
+            submit="Ask to write off",
+            act=ask,
+            describe=lambda loans: (
+                f"{loan.loan_number} {loan.driver.full_name}: {loan.get_status_display()}"
+                for loan in loans.select_related("driver")
+            ),
         )
 
     @admin.display(description="Write-off")

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin
-from django.contrib.admin import helpers
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 
 from ledger.admin import entry_link
 from loanproject.core.admin.actions import APPROVAL_ASKED, run_for_each
 from loanproject.core.admin.paginator import LargeTableAdminMixin
 from loanproject.core.admin.readonly import ReadOnlyAdminMixin
+from loanproject.core.admin.reasons import with_reason
 from loanproject.core.admin.search import Exact, IndexedSearchMixin, as_int
 from loanproject.core.auth import acting_user
 from loanproject.core.money import ZERO
@@ -25,10 +23,6 @@ from loanproject.core.money import ZERO
 from . import selectors, services
 from .admin import as_loan_number
 from .models import LoanRecovery, LoanWriteOff
-
-
-class ReversalReasonForm(forms.Form):
-    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 
 
 class _TotalsAdminMixin:
@@ -157,9 +151,9 @@ class LoanRecoveryAdmin(
     )
     def ask_to_reverse(self, request: HttpRequest, queryset: QuerySet[LoanRecovery]) -> HttpResponse | None:
         """First a page that asks why; on its submission, one request per recovery."""
-        form = ReversalReasonForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            actor, reason = acting_user(request), form.cleaned_data["reason"]
+
+        def ask(reason: str) -> None:
+            actor = acting_user(request)
             run_for_each(
                 self,
                 request,
@@ -168,19 +162,18 @@ class LoanRecoveryAdmin(
                 label="recovery #{}".format,
                 done=APPROVAL_ASKED.format(what="the reversal of {count} recovery(ies)"),
             )
-            return None
-        return TemplateResponse(
+
+        return with_reason(
+            self,
             request,
-            "admin/loans/loanrecovery/reverse.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Ask to reverse recoveries",
-                "opts": self.model._meta,
-                "form": form,
-                "recoveries": queryset.select_related("loan").order_by("pk")[:100],
-                "count": queryset.count(),
-                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-                "select_across": request.POST.get("select_across", "0"),
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            },
+            queryset,
+            title="Ask to reverse recoveries",
+            explanation="Each becomes a reversal request (Dr 4950 / Cr 1000): done at once below the action's "
+            "threshold, otherwise waiting in Approval requests for a second person.",
+            submit="Ask to reverse",
+            act=ask,
+            describe=lambda recoveries: (
+                f"#{recovery.pk} {recovery.loan}: {recovery.amount} on {recovery.received_on}"
+                for recovery in recoveries.select_related("loan")
+            ),
         )
