@@ -7,6 +7,9 @@ from datetime import date
 from decimal import Decimal
 
 import factory
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from applications.tests.factories import StaffUserFactory
 from loans import services
@@ -122,3 +125,17 @@ class CollectionCaseFactory(factory.django.DjangoModelFactory):
     overdue_amount = Decimal("200.00")
     delinquency_class = factory.LazyFunction(lambda: DelinquencyClass.objects.get(code="8-30"))
     as_of = date(2026, 1, 14)
+
+
+def staff(role: str, username: str):
+    """A staff user in one of the roles setup_roles makes (Finance, Collector...)."""
+    user = StaffUserFactory(username=username, is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def api(user) -> APIClient:
+    """The staff API as `user` (token authentication)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client

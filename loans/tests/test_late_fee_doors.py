@@ -6,12 +6,9 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from applications.tests.factories import StaffUserFactory
 from loanproject.core.models import ApprovalRequest
@@ -19,7 +16,7 @@ from loans import services
 from loans.models import LateFee
 
 from .conftest import week
-from .factories import SUNDAY, LeaseFactory, book_from_product, make_product
+from .factories import SUNDAY, LeaseFactory, api, book_from_product, make_product, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -34,18 +31,6 @@ def charged_fees(loans: int) -> list[LateFee]:
     services.post_weekly_installments(**week(SUNDAY))
     services.charge_late_fees(as_of=date(2026, 1, 5))
     return list(LateFee.objects.order_by("pk"))
-
-
-def staff(role: str, username: str):
-    user = StaffUserFactory(username=username, is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return user
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 def test_the_api_asks_and_a_second_person_approves():

@@ -6,32 +6,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
-from applications.tests.factories import StaffUserFactory
 from ledger.models import JournalEntry
 from loans.models import LoanPayoff, LoanStatus
 
+from .factories import api, staff
 from .test_payoff import WEDNESDAY, worked_loan
 
 pytestmark = pytest.mark.django_db
 
 D = Decimal
-
-
-def staff(role: str, username: str):
-    user = StaffUserFactory(username=username, is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return user
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 def test_the_api_quotes_in_strings(django_assert_max_num_queries):

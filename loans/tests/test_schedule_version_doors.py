@@ -6,12 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from applications.tests.factories import StaffUserFactory
 from loanproject.core.models import ApprovalRequest
@@ -19,23 +16,11 @@ from loans import services
 from loans.models import DriverLoan, LoanPrepayment, ScheduleVersion
 
 from .conftest import week
-from .factories import SUNDAY, make_loan
+from .factories import SUNDAY, api, make_loan, staff
 
 pytestmark = pytest.mark.django_db
 
 D = Decimal
-
-
-def staff(role: str, username: str):
-    user = StaffUserFactory(username=username, is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return user
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 @pytest.fixture

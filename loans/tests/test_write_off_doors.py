@@ -7,12 +7,9 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from applications.tests.factories import StaffUserFactory
 from loanproject.core.approvals import cancel_request
@@ -22,23 +19,11 @@ from loans.models import DriverLoan, LoanRecovery, LoanStatus, LoanWriteOff
 from loans.reports import REPORTS
 
 from .conftest import week
-from .factories import SUNDAY, LeaseFactory, make_loan
+from .factories import SUNDAY, LeaseFactory, api, make_loan, staff
 
 pytestmark = pytest.mark.django_db
 
 D = Decimal
-
-
-def staff(role: str, username: str):
-    user = StaffUserFactory(username=username, is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return user
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 def posted_loans(count: int) -> list[DriverLoan]:
