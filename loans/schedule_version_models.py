@@ -7,7 +7,9 @@ services/restructuring.py.
 Invariants:
 - Every change to a loan's schedule is a new `ScheduleVersion`, numbered 1, 2, ... per loan
   (unique (loan, number)); version 1 is the booked schedule (kind `booked` if and only if number 1:
-  CHECK) and versions are never changed or deleted. Each installment names the version that made
+  CHECK) and versions are never changed or deleted. A payoff or a write-off ends the schedule:
+  its scheduled installments are cancelled by a version of kind `paid_off` or `written_off` with
+  no installment. Each installment names the version that made
   it (`Installment.schedule_version`, NOT NULL).
 - A version re-amortizes from `from_sequence`, the loan's first unposted installment: the
   installments of older versions from there on that were still scheduled become `cancelled`, and
@@ -49,6 +51,8 @@ class ScheduleVersionKind(models.TextChoices):
     HOLIDAY_WAIVED = "holiday_waived", "Payment holiday, interest waived"
     EXTENSION = "extension", "Term extension"
     RATE_CHANGE = "rate_change", "Rate change"
+    PAID_OFF = "paid_off", "Paid off (nothing left scheduled)"
+    WRITTEN_OFF = "written_off", "Written off (nothing left scheduled)"
 
 
 class ScheduleVersion(models.Model):

@@ -41,11 +41,11 @@ from loanproject.core.rules import validated_save
 
 from .. import accounts
 from ..locks import lock_installments_of, lock_loan
-from ..models import DriverLoan, LoanStatus
+from ..models import DriverLoan, LoanStatus, ScheduleVersionKind
 from ..payoff import PayoffQuote, quote_for
 from ..payoff_models import PAYOFF_SOURCE, LoanPayoff, payoff_key, payoff_payment_key
 from .delinquency import classify_driver_loans
-from .loans import cancel_scheduled_installments
+from .schedule_versions import end_schedule
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -132,7 +132,13 @@ def settle_loan_by_payoff(
     if amount < quote.total:
         raise ValidationError({"amount": [f"The payoff of {loan} on {received_on} is {quote.total}; got {amount}."]})
     billed = _bill_payoff(loan=loan, quote=quote, billed_on=received_on, actor=actor)
-    cancel_scheduled_installments(installments)
+    end_schedule(
+        loan=loan,
+        installments=installments,
+        kind=ScheduleVersionKind.PAID_OFF,
+        actor=actor,
+        reason=f"Paid off on {received_on}",
+    )
     items = [item.open_item_id for item in quote.billed_items] + ([billed[1]] if billed else [])
     payment = ledger.record_payment(
         party=accounts.driver_party(loan.driver_id),

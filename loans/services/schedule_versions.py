@@ -164,6 +164,27 @@ def shorter_term(live: LiveSchedule, *, balance: Decimal) -> list[ScheduledInsta
 
 
 @transaction.atomic
+def end_schedule(
+    *, loan: DriverLoan, installments: list[Installment], kind: str, actor: User, reason: str = ""
+) -> ScheduleVersion | None:
+    """A payoff or a write-off: cancel the loan's scheduled installments (among `installments`,
+    which the caller locked, then the loan) by a version with none. None when nothing was left
+    scheduled: the schedule does not change."""
+    scheduled = sorted(
+        (installment for installment in installments if installment.status == InstallmentStatus.SCHEDULED),
+        key=lambda installment: installment.sequence,
+    )
+    if not scheduled:
+        return None
+    current = ScheduleVersion.objects.filter(loan=loan).order_by("-number").first()
+    assert current is not None  # booking creates version 1
+    live = LiveSchedule(loan=loan, scheduled=scheduled, current=current)
+    return reschedule(
+        live, kind=kind, rows=[], balance=ZERO, annual_rate=current.annual_interest_rate, actor=actor, reason=reason
+    )
+
+
+@transaction.atomic
 def reschedule(
     live: LiveSchedule,
     *,

@@ -40,11 +40,20 @@ from loanproject.core.rules import refusals_as_field_errors, validate_fields
 
 from .. import accounts
 from ..locks import lock_installments_of, lock_loan
-from ..models import DriverLoan, Installment, InstallmentStatus, LateFee, LoanPayoff, LoanPrepayment, LoanStatus
+from ..models import (
+    DriverLoan,
+    Installment,
+    InstallmentStatus,
+    LateFee,
+    LoanPayoff,
+    LoanPrepayment,
+    LoanStatus,
+    ScheduleVersionKind,
+)
 from ..periods import business_today, validate_business_date
 from ..write_off_models import RECOVERY_SOURCE, WRITE_OFF_SOURCE, LoanRecovery, LoanWriteOff, recovery_key
 from .delinquency import classify_loans
-from .loans import cancel_scheduled_installments
+from .schedule_versions import end_schedule
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -180,7 +189,13 @@ def write_off_loan(*, loan_id: int, reason: str, actor: User, as_of: date | None
     )
     with refusals_as_field_errors():
         write_off.save(force_insert=True)
-    cancel_scheduled_installments(installments)
+    end_schedule(
+        loan=loan,
+        installments=installments,
+        kind=ScheduleVersionKind.WRITTEN_OFF,
+        actor=actor,
+        reason=f"Written off: {write_off.reason}",
+    )
     loan.status, loan.closed_at = LoanStatus.WRITTEN_OFF, timezone.now()
     loan.save(update_fields=["status", "closed_at"])
     # Its items are closed: the loan goes back to 0 days past due once, then drops out.
