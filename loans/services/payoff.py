@@ -5,7 +5,8 @@ The book-keeping (SERVICING.md, "payoff"):
 1. Bill what is left: Dr the driver's LOANS receivable / Cr 1300 the unbilled principal, Cr 4100
    the interest to the payoff date; one entry and one open item (the payoff item), key
    "loans.payoff:<loan id>". Nothing is billed when nothing is left (every installment posted).
-2. Cancel the scheduled installments (their principal and interest are in the payoff bill).
+2. Cancel the scheduled installments (their principal and interest are in the payoff bill) by a
+   schedule version of kind `paid_off` with no installment (schedule_versions.end_schedule).
 3. Book the payment (Dr 1000 cash), allocated to this loan's open items only (its installments,
    late fees, origination fee and the payoff item), key "loans.payoff.payment:<loan id>"; what
    is above the quote is the driver's credit, which pays other charges as credit always does.

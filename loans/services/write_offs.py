@@ -2,8 +2,8 @@
 
 A write-off gives up what the loan still owes, as a loss, in one entry: Dr 5100 loan losses / Cr
 the driver's receivables for the loan's unpaid billed items (installments, origination fee, late
-fees; they close as written off) and Cr 1300 for its principal not yet billed (its scheduled
-installments are cancelled). The loan becomes `written_off`, its delinquency drops to 0 days and
+fees, prepayment and payoff items; they close as written off) and Cr 1300 for its principal not
+yet billed (its scheduled installments are cancelled by a schedule version of kind `written_off`). The loan becomes `written_off`, its delinquency drops to 0 days and
 its driver's collections case follows.
 
 It is maker-checker (loanproject.core.approvals): doors ask with `request_loan_write_off` (a
