@@ -52,7 +52,7 @@ from ledger.models import OpenItem, Posting
 from ledger.selectors import party_balance
 from loanproject.core.approvals import approve_request
 from loanproject.core.errors import DomainError
-from loans import accounts, services
+from loans import accounts, selectors, services
 from loans.models import (
     DRIVER_PARTY_TYPE,
     DriverLoan,
@@ -101,6 +101,11 @@ class Item:
     outstanding: Decimal
     status: str = OPEN
     principal: Decimal = ZERO  # the principal it bills (payments pay its interest first)
+    written_off_principal: Decimal = ZERO  # what a write-off gave up of that principal
+
+    def principal_left(self) -> Decimal:
+        """The principal still owed on it: payments pay interest first."""
+        return min(self.outstanding, self.principal)
 
 
 @dataclass
@@ -804,6 +809,7 @@ class Simulation:
         )
         assert list(figures) == [(principal, unbilled, interest, fees, principal + interest + fees)], list(figures)
         for item in owed:
+            item.written_off_principal = item.principal_left()
             item.outstanding, item.status = ZERO, WRITTEN_OFF
         for installment in loan.installments.values():
             if installment.status == InstallmentStatus.SCHEDULED:
@@ -894,7 +900,26 @@ class Simulation:
             )["total"]
             assert recovered == loan.recovered, (loan.id, recovered, loan.recovered)
 
+        self._check_principal(driver)
         self._check_book()
+
+    def _check_principal(self, driver: Driver) -> None:
+        """Per loan, the issue's invariant: principal repaid + written off + outstanding = principal
+        (+ interest capitalised), in the model, and the portfolio report's figures equal to it."""
+        figures = selectors.loan_figures(loan_ids=list(driver.loans))
+        for loan in driver.loans.values():
+            billed = [item for item in loan.items() if item.category == "LOANS"]
+            written_off_billed = sum((item.written_off_principal for item in billed), ZERO)
+            repaid = sum((item.principal - item.principal_left() - item.written_off_principal for item in billed), ZERO)
+            outstanding = loan.unbilled() + sum((item.principal_left() for item in billed), ZERO)
+            written_off = written_off_billed + loan.unbilled_written_off
+            assert repaid + written_off + outstanding == loan.principal + loan.capitalised, loan.id
+            found = figures[loan.id]
+            reported = (
+                found["principal_repaid"] - written_off_billed,
+                found["unbilled_principal"] + found["billed_principal"] - found["principal_repaid"],
+            )
+            assert reported == (repaid, outstanding), (loan.id, reported, repaid, outstanding)
 
     def _check_book(self) -> None:
         """The book, read incrementally (the postings since the last check): what the simulation
