@@ -64,6 +64,8 @@ def _launch(playwright):
 
 @pytest.fixture
 def page(browser, live_server, request):
+    """A page of its own. `page.loads` lists every document the browser loaded (its URL), so a test
+    can assert how many page loads a task takes; `page.shot(name)` saves a screenshot."""
     context = browser.new_context(
         viewport={"width": 1400, "height": 1000}, accept_downloads=True, base_url=live_server.url
     )
@@ -71,9 +73,46 @@ def page(browser, live_server, request):
     page.set_default_timeout(15_000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.shot = lambda name: page.screenshot(path=ARTIFACTS / f"{request.node.name}-{name}.png", full_page=True)
+    page.loads = []
+    page.on("load", lambda loaded: page.loads.append(loaded.url))
     yield page
     page.shot("end")
     context.close()
+
+
+class AccessibilityAudit:
+    """axe-core (axe-playwright-python's bundled axe.min.js) over each page a role's walk loads.
+
+    `check(page)` audits the page as it is now; `assert_every_load_checked(page)` fails when the
+    walk loaded a page it never audited, so "no serious or critical violation on any page they
+    visit" cannot silently skip one."""
+
+    BLOCKING = frozenset({"serious", "critical"})
+
+    def __init__(self) -> None:
+        from axe_playwright_python.sync_playwright import Axe
+
+        self._axe = Axe()
+        self.checked: dict[int, str] = {}
+
+    def check(self, page) -> None:
+        page.wait_for_load_state("load")
+        results = self._axe.run(page)
+        blocking = [v for v in results.response["violations"] if v.get("impact") in self.BLOCKING]
+        self.checked[len(page.loads)] = page.url
+        assert not blocking, f"axe on {page.url}:\n" + "\n".join(
+            f"- {v['id']} ({v['impact']}): {v['help']} at " + ", ".join(str(n["target"]) for n in v["nodes"][:5])
+            for v in blocking
+        )
+
+    def assert_every_load_checked(self, page) -> None:
+        unchecked = [url for index, url in enumerate(page.loads, start=1) if index not in self.checked]
+        assert not unchecked, f"pages loaded but never audited by axe: {unchecked}"
+
+
+@pytest.fixture
+def axe():
+    return AccessibilityAudit()
 
 
 def log_in(page, username: str) -> None:
