@@ -15,6 +15,7 @@ class WorkspaceEntryForm(CollectionCaseForm):
 
     # The services name the model's fields; this form calls them promise_amount and note.
     SERVICE_FIELDS = {"amount": "promise_amount", "body": "note"}
+    field_order = ["promise_amount", "promised_for", "note"]
 
     class Meta(CollectionCaseForm.Meta):
         fields: list[str] = []
