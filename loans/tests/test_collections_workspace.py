@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
 from django.test import Client
@@ -307,3 +308,19 @@ def test_the_queue_links_to_the_workspace_for_collectors(desk):
     page = admin_for(desk["colin"]).get(reverse("admin:loans_collectioncase_changelist")).content.decode()
 
     assert f'<a href="{URL}" class="viewlink">Open the workspace</a>' in page
+
+
+def test_the_page_links_to_the_next_twenty_cases_and_refuses_a_forged_cursor(desk):
+    for n in range(18):
+        assigned(desk["colin"], desk["fiona"], name=f"Extra {n:02d}", amount="20.00", days=4)
+    client = admin_for(desk["colin"])
+
+    first = client.get(URL)
+    link = first.context["next_cursor"]
+    second = client.get(URL, {"after": link}).content.decode()
+
+    assert first.content.decode().count('class="module workspace-case"') == 20
+    assert f'<a href="?after={quote(link, safe="/")}">Next 20 cases</a>' in first.content.decode()
+    assert second.count('class="module workspace-case"') == 1 and "Extra 00" in second  # ties: the newest driver first
+    assert '<a href="?">First page</a>' in second and "Next 20 cases" not in second
+    assert client.get(URL, {"after": "forged"}).status_code == 400
