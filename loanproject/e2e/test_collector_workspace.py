@@ -74,7 +74,7 @@ def test_a_collector_logs_a_promise_to_pay_and_a_note_from_the_workspace(page, a
     amara_section.get_by_label("Promise to pay: by").fill(promised_for.isoformat())
     amara_section.get_by_label("Note").fill("Answered; pays on Friday after the shift.")
     page.shot("filled")
-    amara_section.get_by_role("button", name="Log for Amara Okafor").focus()
+    amara_section.get_by_role("button", name="Log call for Amara Okafor").focus()
     page.keyboard.press("Enter")  # the keyboard alone submits
     page.wait_for_selector(".messagelist .success")
     axe.check(page)
@@ -126,7 +126,7 @@ def test_a_refused_promise_shows_its_error_on_the_case_and_saves_nothing(page, a
     section.get_by_label("Promise to pay: amount").fill("0.00")
     section.get_by_label("Promise to pay: by").fill((business_today() + timedelta(days=2)).isoformat())
     section.get_by_label("Note").fill("Says he will pay nothing.")
-    section.get_by_role("button", name="Log for Amara Okafor").click()
+    section.get_by_role("button", name="Log call for Amara Okafor").click()
     page.wait_for_selector(".errornote")
     axe.check(page)
     page.shot("refused")
