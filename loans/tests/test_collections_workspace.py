@@ -299,9 +299,14 @@ def test_an_empty_form_is_refused(desk):
     assert CollectionNote.objects.filter(driver_id=bo.pk).count() == 1
 
 
-@pytest.mark.parametrize("role, status", [("Auditor", 403), ("Loan officer", 403)])
-def test_who_may_not_open_the_workspace(role, status):
-    assert admin_for(staff(role, "someone")).get(URL).status_code == status
+@pytest.mark.parametrize("role", ["Auditor", "Loan officer", "Loan manager"])
+def test_who_may_not_open_the_workspace_nor_log_on_it(desk, role):
+    client, bo = admin_for(staff(role, "someone")), desk["mid"]
+
+    refused = client.post(URL, {"case": bo.pk, f"case-{bo.pk}-note": "Not mine to write."})
+
+    assert (client.get(URL).status_code, refused.status_code) == (403, 403)
+    assert CollectionNote.objects.filter(driver_id=bo.pk).count() == 1
 
 
 def test_the_queue_links_to_the_workspace_for_collectors(desk):
