@@ -181,6 +181,10 @@ PAGES: list[tuple[str, str, str]] = [
     ("admin", "admin report portfolio-by-driver", "/admin/loans/driverloan/reports/portfolio-by-driver/"),
     ("admin", "admin report posted-totals", "/admin/loans/driverloan/reports/posted-totals/"),
     ("admin", "admin report aging", "/admin/loans/driverloan/reports/aging/"),
+    # The collector's workspace (issue 15), as the superuser (every case). This data set builds no
+    # collection cases, so it measures the page's fixed cost; benchmarks/collections_workspace.py
+    # measures it on a queue of 200,000 delinquent drivers with their promises and notes.
+    ("admin", "collections workspace", "/admin/loans/collectioncase/workspace/"),
 ]
 
 

@@ -14,7 +14,11 @@ classified as of three days after the last posted due date:
 3. the queue's first page and a deep keyset page by amount and by days (EXPLAIN ANALYZE: the
    time, and whether the plan walks the queue's partial indexes or sorts);
 4. `--promises` open promises to pay on delinquent drivers, settled by the nightly job (kept or
-   broken from the ledger's payments), timed.
+   broken from the ledger's payments), timed;
+5. the collector's workspace (/admin/loans/collectioncase/workspace/): one collector given every
+   `--collector-every`th delinquent driver, `--notes-per-driver` notes on each delinquent driver
+   (the promises of 4. too); the collector's first page, Finance's first page (every case) and a
+   Finance page half-way down the queue (keyset): queries and median ms of 5 requests.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks._setup import recreate_database, setup_django  # noqa: E402
+from benchmarks.collections_workspace import print_workspace  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,6 +47,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--chunk-size", type=int, default=5000, help="driver ids per statement")
     parser.add_argument("--naive-drivers", type=int, default=1000, help="drivers the baseline refreshes")
     parser.add_argument("--promises", type=int, default=20000, help="open promises to settle")
+    parser.add_argument("--collector-every", type=int, default=10, help="the workspace's collector: every Nth case")
+    parser.add_argument("--notes-per-driver", type=int, default=5, help="notes on each delinquent driver")
     return parser.parse_args()
 
 
@@ -131,6 +138,31 @@ def explain(queryset) -> tuple[float, bool]:
     plan = plan[0] if isinstance(plan, list) else plan
     text = str(plan["Plan"])
     return plan["Execution Time"], "'Sort'" in text and "Incremental" not in text
+
+
+def workspace_on_the_queue(args: argparse.Namespace, author) -> list[tuple[str, int, int, float]]:
+    """The workspace's pages on this queue (collections_workspace.py measures them): a collector
+    given every `--collector-every`th delinquent case, `--notes-per-driver` notes on each."""
+    from django.db import connection
+
+    from benchmarks.collections_workspace import measure_workspace, staff_users
+
+    collector, finance = staff_users()
+    with connection.cursor() as cursor:
+        # Set-based, as a bench fixture (the service assigns one driver at a time).
+        cursor.execute(
+            "UPDATE loans_collectioncase SET collector_id = %s, assigned_by_id = %s, assigned_at = now() "
+            "WHERE days_past_due > 0 AND driver_id %% %s = 0",
+            [collector.pk, finance.pk, args.collector_every],
+        )
+        cursor.execute(
+            "INSERT INTO loans_collectionnote (driver_id, body, author_id, created_at) "
+            "SELECT c.driver_id, 'Called; note ' || n, %s, now() - n * interval '1 day' "
+            "FROM loans_collectioncase c, generate_series(1, %s) n WHERE c.days_past_due > 0",
+            [author.pk, args.notes_per_driver],
+        )
+        cursor.execute("ANALYZE loans_collectioncase; ANALYZE loans_collectionnote; ANALYZE loans_promisetopay")
+    return measure_workspace(collector, finance)
 
 
 def main() -> None:
@@ -236,6 +268,7 @@ def main() -> None:
         f"\npromises: {args.promises:,} settled in {promises_s:.1f} s ({settled.kept:,} kept, {settled.broken:,} "
         f"broken, {args.promises - settled.kept - settled.broken:,} still open), {len(promise_queries)} statements"
     )
+    print_workspace(workspace_on_the_queue(args, taker))
     sorted_pages = [name for name, (_, sorts) in plans.items() if sorts]
     if sorted_pages:
         # At this size (thousands of delinquent drivers) the planner may prefer sorting the rows

@@ -24,6 +24,7 @@ from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModel
 from . import selectors, services
 from .admin import as_tlc_license
 from .collections_models import DELINQUENT, CollectionCase
+from .collections_workspace_admin import CollectionsWorkspaceAdminMixin
 
 NOTES_SHOWN = 50
 PROMISES_SHOWN = 50
@@ -113,7 +114,9 @@ class CollectionCaseForm(ServiceModelForm):
 
 
 @admin.register(CollectionCase)
-class CollectionCaseAdmin(LargeTableAdminMixin, IndexedSearchMixin, ServiceAdminMixin, admin.ModelAdmin):
+class CollectionCaseAdmin(
+    CollectionsWorkspaceAdminMixin, LargeTableAdminMixin, IndexedSearchMixin, ServiceAdminMixin, admin.ModelAdmin
+):
     form = CollectionCaseForm
     list_display = ["driver", "days_past_due", "overdue_amount", "delinquency_class", "collector", "as_of"]
     list_select_related = ["driver", "delinquency_class", "collector"]
