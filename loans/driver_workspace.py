@@ -36,9 +36,10 @@ class ActiveLoan:
     next_due: Installment | None  # the first installment of the live schedule due on or after today
 
     @property
-    def days_past_due(self) -> int:
+    def days_past_due(self) -> int | None:
+        """As of the loan's last classification (nightly, and at each payment); None before the first."""
         state = getattr(self.loan, "delinquency", None)
-        return state.days_past_due if state else 0
+        return state.days_past_due if state else None
 
     @property
     def delinquency_class(self) -> str:

@@ -4,7 +4,8 @@ installment, days past due), its latest payments and what each paid, its credit;
 each shown only to whoever holds its permission and each going through its own door:
 
 - record a payment: the form on the page posts to `<driver>/payment/` (services.record_driver_payment),
-  which comes back to the page with the new figures, or shows the page again with the refusal;
+  which comes back to the page (its message, the new figures), or shows the workspace again with
+  the refusal on the form;
 - the statement of this week (its page, CSV and PDF: DriverStatementAdminMixin);
 - per loan: its payoff quote, prepayment and restructuring pages (schedule_version_admin,
   payoff_admin) and the loans' "Ask to write off" action (admin_write_offs), posted for that loan.
@@ -148,7 +149,7 @@ class DriverWorkspaceAdminMixin(_Base):
                 add_service_error(form, exc)
             else:
                 self.message_user(request, _paid_message(done), messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:loans_driver_change", args=[driver.pk]) + "#payments")
+                return HttpResponseRedirect(reverse("admin:loans_driver_change", args=[driver.pk]))
         return TemplateResponse(
             request,
             WORKSPACE_TEMPLATE,
