@@ -35,6 +35,7 @@ def test_finance_takes_a_payment_and_prints_a_statement_on_the_drivers_page(page
     driver_id = lease.driver_id
 
     log_in(page, "fiona")
+    page.wait_for_load_state("load")  # the landing page's load event, before the count starts
     page.loads.clear()  # the task starts on the drivers' list
     page.goto("/admin/loans/driver/?q=Kwame")
     axe.check(page)
@@ -72,4 +73,29 @@ def test_finance_takes_a_payment_and_prints_a_statement_on_the_drivers_page(page
     assert info.value.suggested_filename.endswith(".csv")
 
     assert len(page.loads) == 3, page.loads  # the list, the driver's page, the page after the payment
+    axe.assert_every_load_checked(page)
+
+
+def test_a_refused_payment_comes_back_with_the_error_on_its_field(page, axe):
+    staff("fiona", "Finance")
+    this_sunday, this_saturday = current_week()
+    lease = LeaseFactory(driver__full_name="Ama Owusu")
+    make_loan(principal="1000.00", weeks=4, start=this_sunday, lease=lease)
+    post_weekly_installments(period_start=this_sunday, period_end=this_saturday)
+
+    log_in(page, "fiona")
+    page.wait_for_load_state("load")
+    page.loads.clear()  # from the driver's page
+    page.goto(f"/admin/loans/driver/{lease.driver_id}/change/")
+    axe.check(page)
+    page.fill("#id_amount", "0")
+    page.click("input[value='Record payment']")
+    page.wait_for_selector(".errornote")
+    axe.check(page)
+    page.shot("refused")
+
+    assert "The payment must be positive" in page.inner_text(".workspace-payment")
+    assert page.inner_text("#driver-net") == "250.00"
+    assert not JournalEntry.objects.filter(source="ledger.payment").exists()
+    assert len(page.loads) == 2
     axe.assert_every_load_checked(page)
