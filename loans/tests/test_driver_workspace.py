@@ -244,3 +244,21 @@ def test_the_folded_contact_fields_still_save(client, driver_id):
     assert answer.status_code == 302
     driver.refresh_from_db()
     assert driver.full_name == "Driver Zero"
+
+
+def test_the_links_to_the_full_lists_filter_on_the_driver(client):
+    loan = make_loan(principal="2600.00", weeks=26, start=SUNDAY - timedelta(weeks=22))
+    other = make_loan(principal="2600.00", weeks=26, start=SUNDAY - timedelta(weeks=22))
+    services.post_weekly_installments(**week(SUNDAY + timedelta(weeks=2)))
+    client.force_login(staff("Finance", "fiona"))
+
+    page = client.get(page_url(loan.driver_id))
+    listed = client.get(page.context["open_items_url"])
+    loans = client.get(page.context["loans_url"])
+
+    assert "every open item of the driver" in page.content.decode()
+    assert listed.status_code == loans.status_code == 200
+    assert listed.context["cl"].result_count == 25
+    assert {item.account_id for item in listed.context["cl"].result_list} == {loan.receivable_account_id}
+    assert [row.pk for row in loans.context["cl"].result_list] == [loan.pk]
+    assert other.driver_id != loan.driver_id
