@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+import rest_framework.throttling  # noqa: F401  # see below
 from django.urls import reverse
 from freezegun import freeze_time
 
@@ -24,6 +25,9 @@ D = Decimal
 TODAY = date(2026, 1, 21)  # the Wednesday of the third week
 
 
+# These tests freeze the clock around admin requests, which may be the first to load the URLconf:
+# DRF's throttle keeps `time.time` as a class attribute from its import, so importing it under a
+# frozen clock would leave the fake one to every later test (the browser tests' API calls).
 @pytest.fixture
 def wednesday():
     with freeze_time("2026-01-21 17:00:00"):  # noon in New York
