@@ -94,6 +94,11 @@ PAGES: list[tuple[str, str, str]] = [
     ("admin", "driver loans ?p=150", "/admin/loans/driverloan/?p={p150}"),
     ("admin", "driver loan change", "/admin/loans/driverloan/{loan}/change/"),
     ("admin", "driver loan change (520 inst.)", "/admin/loans/driverloan/{long_loan}/change/"),
+    # Finance's driver page (issue 15): the workspace of the driver of the 520-installment loan (the
+    # most items and payments) and of a common driver, and the payment page (the workspace alone).
+    ("admin", "driver page (520 inst.)", "/admin/loans/driver/{long_loan_driver}/change/"),
+    ("admin", "driver page", "/admin/loans/driver/{loan_driver}/change/"),
+    ("admin", "driver payment page (520 inst.)", "/admin/loans/driver/{long_loan_driver}/payment/"),
     # Installments.
     ("admin", "installments", "/admin/loans/installment/"),
     ("admin", "installments ?status", "/admin/loans/installment/?status__exact=scheduled"),
@@ -324,6 +329,7 @@ def samples(scale: float) -> dict[str, Any]:
 
     from applications.models import Partner
     from benchmarks._scale_data import LONG_LOAN_INSTALLMENTS, PARTNER_CODES
+    from loans.models import DriverLoan
     from loans.periods import business_today
 
     partner = Partner.objects.get(code=PARTNER_CODES[0])
@@ -375,6 +381,11 @@ def samples(scale: float) -> dict[str, Any]:
             "(SELECT min(id) + (max(id) - min(id)) / 2 FROM finance_account)"
         )
         values["finance_account"], values["finance_account_ref"] = cursor.fetchone()
+    # The drivers of the two loans above (the driver's page).
+    drivers = dict(
+        DriverLoan.objects.filter(pk__in=[values["long_loan"], values["loan"]]).values_list("pk", "driver_id")
+    )
+    values["long_loan_driver"], values["loan_driver"] = drivers[values["long_loan"]], drivers[values["loan"]]
     month = business_today().replace(day=1) - timedelta(days=80)
     month_start = date(month.year, month.month, 1)
     month_end = date(month.year + month.month // 12, month.month % 12 + 1, 1)

@@ -35,6 +35,7 @@ from loanproject.core.exports import csv_response
 from . import selectors, services
 from .admin_statements import DriverStatementAdminMixin
 from .admin_write_offs import LoanWriteOffActionsMixin
+from .driver_workspace_admin import DriverWorkspaceAdminMixin
 from .models import (
     Driver,
     DriverLoan,
@@ -111,6 +112,7 @@ class LeaseInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 @admin.register(Driver)
 class DriverAdmin(
+    DriverWorkspaceAdminMixin,
     DriverStatementAdminMixin,
     LargeTableAdminMixin,
     IndexedSearchMixin,

@@ -20,6 +20,12 @@
             });
         });
     }
-    window.addEventListener("load", function () { nameComboboxes(document); });
-    document.addEventListener("formset:added", function (event) { nameComboboxes(event.target); });
+    // select2 draws its combos from a jQuery ready handler, which jQuery runs asynchronously: it
+    // can come after "load" (an audit run on load then found them unnamed). A MutationObserver
+    // names each combo as soon as it is drawn, whenever that is (inline rows added later too).
+    document.addEventListener("DOMContentLoaded", function () {
+        nameComboboxes(document);
+        new MutationObserver(function () { nameComboboxes(document); })
+            .observe(document.body, { childList: true, subtree: true });
+    });
 })();
