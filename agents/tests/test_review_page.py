@@ -28,7 +28,8 @@ from applications.tests.factories import (
 
 from .factories import strong_application
 
-pytestmark = pytest.mark.django_db
+# Scoring needs the active policy, which a transactional test elsewhere may have flushed.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("scoring_policy")]
 
 CHANGELIST = reverse("admin:applications_loanapplication_changelist")
 

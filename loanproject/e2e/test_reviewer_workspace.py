@@ -41,7 +41,7 @@ def referred(officer, *, name: str, email: str, amount: str, hours_ago: int) -> 
     return application
 
 
-def test_an_officer_decides_their_queue_from_the_reviewers_page(page, axe):
+def test_an_officer_decides_their_queue_from_the_reviewers_page(page, axe, scoring_policy):
     officer = staff("olivia", "Loan officer", reviewer=True)
     first = referred(officer, name="Asha Rao", email="asha@example.com", amount="12000.00", hours_ago=1)
     second = referred(officer, name="Ben Okafor", email="ben@example.com", amount="9000.00", hours_ago=2)
