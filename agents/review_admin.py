@@ -51,13 +51,8 @@ def credit_kind_label(kind: str) -> str:
 def repayment_rows(history: list[dict]) -> list[tuple[str, str]]:
     """(month, status label) per month, newest first."""
     labels = dict(RepaymentStatus.choices)
-    return [
-        (entry["month"], labels.get(entry["status"], entry["status"])) for entry in reversed(sorted_months(history))
-    ]
-
-
-def sorted_months(history: list[dict]) -> list[dict]:
-    return sorted(history, key=lambda entry: entry["month"])
+    newest_first = sorted(history, key=lambda entry: entry["month"], reverse=True)  # "YYYY-MM" sorts as text
+    return [(entry["month"], labels.get(entry["status"], entry["status"])) for entry in newest_first]
 
 
 def repayment_counts(history: list[dict]) -> list[tuple[str, int]]:

@@ -343,3 +343,22 @@ class TestWithoutPermission:
         assert "This application is not awaiting your decision." in response.content.decode()
         assert LoanApplication.objects.values().get(pk=application.pk) == before
         assert ReviewDecision.objects.count() == 0
+
+
+def test_a_repayment_history_reads_newest_month_first_with_months_per_status():
+    from agents.review_admin import repayment_counts, repayment_rows
+
+    history = [
+        {"month": "2025-11", "status": "on_time"},
+        {"month": "2026-01", "status": "late_30"},
+        {"month": "2025-12", "status": "on_time"},
+        {"month": "2026-02", "status": "default"},
+    ]
+
+    assert repayment_rows(history) == [
+        ("2026-02", "Defaulted"),
+        ("2026-01", "30 days late"),
+        ("2025-12", "On time"),
+        ("2025-11", "On time"),
+    ]
+    assert repayment_counts(history) == [("On time", 2), ("30 days late", 1), ("Defaulted", 1)]
