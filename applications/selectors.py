@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from django.core.cache import cache
-from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, Value, When
+from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -110,23 +110,23 @@ ADMIN_QUEUE_ORDER = ("-submitted_at", "-id")
 
 
 def assigned_for_review(user) -> QuerySet[LoanApplication]:
-    """Applications in manual review assigned to `user` (application_queue_idx: a few rows)."""
+    """Applications in manual review assigned to `user`."""
     return LoanApplication.objects.filter(assigned_to=user, status=ApplicationStatus.MANUAL_REVIEW)
 
 
 def next_in_admin_queue(*, user, after: LoanApplication) -> UUID | None:
     """The id of the application to open after deciding `after`: the next one below it in the
-    admin queue's order, else (it was the last) the first of the queue; None when the queue holds
-    nothing else. One query over the reviewer's queue rows (application_queue_idx)."""
-    below = Q(submitted_at__lt=after.submitted_at) | Q(submitted_at=after.submitted_at, pk__lt=after.pk)
-    return (
-        assigned_for_review(user)
-        .exclude(pk=after.pk)
-        .annotate(wraps=Case(When(below, then=Value(0)), default=Value(1)))
-        .order_by("wraps", *ADMIN_QUEUE_ORDER)
-        .values_list("pk", flat=True)
-        .first()
+    admin queue's order, else (it was the last) the top of the queue; None when the queue holds
+    nothing else. One query: two keyset steps (each one row read in application_queue_order_idx
+    order), the one below preferred."""
+    queue = assigned_for_review(user).exclude(pk=after.pk).order_by(*ADMIN_QUEUE_ORDER)
+    # (submitted_at, id) < after's, with the bound on submitted_at stated alone so that the index
+    # scan starts at it (an OR alone is only a filter on every row above).
+    below = Q(submitted_at__lte=after.submitted_at) & (Q(submitted_at__lt=after.submitted_at) | Q(pk__lt=after.pk))
+    candidates = (queue.filter(below).annotate(wraps=Value(False)).values_list("wraps", "pk")[:1]).union(
+        queue.annotate(wraps=Value(True)).values_list("wraps", "pk")[:1], all=True
     )
+    return min(candidates, default=(None, None))[1]
 
 
 RELATED_SHOWN = 10
