@@ -20,6 +20,7 @@ from loanproject.core.errors import DomainError
 
 from . import selectors, services
 from .models import AgentResult, ApplicationAnalytics, ScoringPolicy, ScoringRun
+from .review_admin import ReviewPageMixin
 
 
 class ScoringPolicyForm(ServiceModelForm):
@@ -181,8 +182,9 @@ class AnalyticsInline(ReadOnlyInlineMixin, admin.StackedInline):
     ordering = ["-created_at"]
 
 
-class ScoredApplicationAdmin(LoanApplicationAdmin):
-    """The application page with its scoring runs and analytics, and a re-score action."""
+class ScoredApplicationAdmin(ReviewPageMixin, LoanApplicationAdmin):
+    """The application page with its scoring runs and analytics, and a re-score action; in review,
+    the reviewer's page (review_admin.py)."""
 
     inlines = [*LoanApplicationAdmin.inlines, AnalyticsInline, ScoringRunInline]
     actions = [*LoanApplicationAdmin.actions, "rescore"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -12,7 +13,8 @@ from applications.lifecycle import ALLOWED_TRANSITIONS, ApplicationStatus
 from applications.models import LoanApplication
 from loanproject.core.errors import NotFound
 
-from .models import ScoringPolicy
+from .findings import Result
+from .models import AgentResult, ApplicationAnalytics, ScoringPolicy, ScoringRun
 
 SCORABLE_STATUSES = (ApplicationStatus.SUBMITTED, ApplicationStatus.SCORING)
 # Waiting for scoring, or decided by scoring and open to a re-score (the lifecycle's ways into scoring).
@@ -68,4 +70,37 @@ def stalled_application_ids(*, unchanged_since: datetime) -> list[UUID]:
         LoanApplication.objects.filter(Q(status__in=list(SCORABLE_STATUSES)) & Q(updated_at__lt=unchanged_since))
         .order_by("updated_at", "pk")
         .values_list("pk", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class ScoringEvidence:
+    """The latest scoring run of an application: its analytics and every agent's result, in the
+    pipeline's order. Empty for an application never scored."""
+
+    run: ScoringRun | None = None
+    analytics: ApplicationAnalytics | None = None
+    results: dict[str, Result] = field(default_factory=dict)
+
+
+def latest_scoring_evidence(*, application_id: UUID) -> ScoringEvidence:
+    """Two queries: the run with the highest number (scoring_run_number_unique) with its analytics
+    and policy, then its agent results (agent_result_once_per_run)."""
+    run = (
+        ScoringRun.objects.filter(application_id=application_id)
+        .select_related("analytics", "policy")
+        .order_by("-number")
+        .first()
+    )
+    if run is None:
+        return ScoringEvidence()
+    rows = (
+        AgentResult.objects.filter(run=run)
+        .order_by("id")
+        .values_list("agent_name", "status", "input", "output", "error_message")
+    )
+    return ScoringEvidence(
+        run=run,
+        analytics=getattr(run, "analytics", None),
+        results={name: Result(name, status, inputs, output, error) for name, status, inputs, output, error in rows},
     )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.core.cache import cache
 from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
@@ -100,6 +102,99 @@ def review_queue(user) -> QuerySet[LoanApplication]:
         .select_related("customer")
         .order_by(F("proposed_amount").desc(nulls_last=True), "assigned_at", "pk")
     )
+
+
+# The admin's queue (`?queue=mine`) lists a reviewer's applications in the changelist's default
+# order, newest submission first; "next in my queue" walks the same order.
+ADMIN_QUEUE_ORDER = ("-submitted_at", "-id")
+
+
+def assigned_for_review(user) -> QuerySet[LoanApplication]:
+    """Applications in manual review assigned to `user`."""
+    return LoanApplication.objects.filter(assigned_to=user, status=ApplicationStatus.MANUAL_REVIEW)
+
+
+def next_in_admin_queue(*, user, after: LoanApplication) -> UUID | None:
+    """The id of the application to open after deciding `after`: the next one below it in the
+    admin queue's order, else (it was the last) the top of the queue; None when the queue holds
+    nothing else. One query: two keyset steps (each one row read in application_queue_order_idx
+    order), the one below preferred."""
+    queue = assigned_for_review(user).exclude(pk=after.pk).order_by(*ADMIN_QUEUE_ORDER)
+    # (submitted_at, id) < after's, with the bound on submitted_at stated alone so that the index
+    # scan starts at it (an OR alone is only a filter on every row above).
+    below = Q(submitted_at__lte=after.submitted_at) & (Q(submitted_at__lt=after.submitted_at) | Q(pk__lt=after.pk))
+    candidates = (queue.filter(below).annotate(wraps=Value(False)).values_list("wraps", "pk")[:1]).union(
+        queue.annotate(wraps=Value(True)).values_list("wraps", "pk")[:1], all=True
+    )
+    return min(candidates, default=(None, None))[1]
+
+
+RELATED_SHOWN = 10
+
+
+def customers_sharing_keys(customer: Customer) -> QuerySet[Customer]:
+    """Customers with the same PAN (its blind index), e-mail or phone as `customer`, itself
+    included: three indexed equality lookups (customer_pan_hash_idx, _email_idx, _phone_idx)."""
+    shared = Q(pan_hash=customer.pan_hash) | Q(email=customer.email)
+    if customer.phone:
+        shared |= Q(phone=customer.phone)
+    return Customer.objects.filter(shared)
+
+
+def applications_sharing_keys(application: LoanApplication) -> QuerySet[LoanApplication]:
+    """Other applications whose customer has this application's customer's PAN, e-mail or phone
+    (the same customer's other applications included), newest first. The customers come from
+    their indexes, their applications from application_customer_idx."""
+    return (
+        LoanApplication.objects.filter(
+            customer_id__in=customers_sharing_keys(application.customer).order_by().values("pk")
+        )
+        .exclude(pk=application.pk)
+        .order_by(*ADMIN_QUEUE_ORDER)
+    )
+
+
+@dataclass(frozen=True)
+class RelatedApplication:
+    application: LoanApplication
+    shares: tuple[str, ...]  # "PAN", "e-mail", "phone": what its customer has in common
+
+
+def related_applications(
+    application: LoanApplication, *, limit: int = RELATED_SHOWN
+) -> tuple[list[RelatedApplication], bool]:
+    """At most `limit` of `applications_sharing_keys`, each with what it shares, and whether
+    there are more. One query (the customer's keys are read from `application.customer`)."""
+    customer = application.customer
+    rows = list(
+        applications_sharing_keys(application)
+        .select_related("customer")
+        .only(
+            "status",
+            "requested_amount",
+            "submitted_at",
+            "customer__full_name",
+            "customer__pan_hash",
+            "customer__email",
+            "customer__phone",
+        )[: limit + 1]
+    )
+    related = [
+        RelatedApplication(
+            application=row,
+            shares=tuple(
+                label
+                for label, same in (
+                    ("PAN", row.customer.pan_hash == customer.pan_hash),
+                    ("e-mail", row.customer.email == customer.email),
+                    ("phone", bool(customer.phone) and row.customer.phone == customer.phone),
+                )
+                if same
+            ),
+        )
+        for row in rows[:limit]
+    ]
+    return related, len(rows) > limit
 
 
 def start_of_day(day: date) -> datetime:

@@ -190,6 +190,11 @@ PAGES: list[tuple[str, str, str]] = [
     # collection cases, so it measures the page's fixed cost; benchmarks/collections_workspace.py
     # measures it on a queue of 200,000 delinquent drivers with their promises and notes.
     ("admin", "collections workspace", "/admin/loans/collectioncase/workspace/"),
+    # The reviewer's page (issue 15): an application in manual review opens on its summary (latest
+    # scoring run, agents' findings, related applications) beside the decision form; the changelist
+    # of every application sharing its customer's PAN, e-mail or phone.
+    ("admin", "application in review (reviewer's page)", "/admin/applications/loanapplication/{review_app}/change/"),
+    ("admin", "applications ?related_to", "/admin/applications/loanapplication/?related_to={review_app}"),
 ]
 
 
@@ -344,6 +349,12 @@ def samples(scale: float) -> dict[str, Any]:
         app, app_ref, customer, name, email, customer_ref = cursor.fetchone()
         values.update(app=app, app_ref=app_ref, customer=customer, customer_email=email, customer_ref=customer_ref)
         values["customer_name_q"] = name.replace(" ", "+")
+        cursor.execute(  # an application in an officer's queue (the reviewer's page)
+            "SELECT id FROM applications_loanapplication WHERE partner_id = %s AND status = 'manual_review' "
+            "ORDER BY partner_id, status LIMIT 1 OFFSET 10",
+            [partner.pk],
+        )
+        values["review_app"] = cursor.fetchone()[0]
         cursor.execute(
             "SELECT l.id, l.loan_number, l.receivable_account_id, a.code FROM loans_driverloan l "
             "JOIN ledger_account a ON a.id = l.receivable_account_id WHERE l.installment_count = %s "

@@ -33,6 +33,7 @@ from .. import services
 from ..lifecycle import ApplicationStatus
 from ..models import LoanApplication, Reviewer
 from ..reasons import REASONS, REJECTION_CODES, reason
+from .related import RelatedApplicationsFilter
 from .reviews import ReviewDecisionInline
 
 APPLICATION_INPUT_FIELDS = [
@@ -158,7 +159,7 @@ class ReviewQueueFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         in_review = queryset.filter(status=ApplicationStatus.MANUAL_REVIEW)
-        if self.value() == "mine":
+        if self.value() == "mine":  # what "next in my queue" walks (selectors.next_in_admin_queue)
             return in_review.filter(assigned_to=request.user)
         if self.value() == "confirm":
             return in_review.filter(assigned_to=request.user, proposed_amount__isnull=False)
@@ -200,6 +201,7 @@ class LoanApplicationAdmin(
         ("requested_amount", RangeFilter),
         ("submitted_at", RangeFilter),
         ("decided_at", RangeFilter),
+        RelatedApplicationsFilter,
     ]
     search_routes = [
         Exact("id", as_uuid),

@@ -195,7 +195,10 @@ class LoanApplication(models.Model):
                 name="application_partner_approved",
             ),
             models.Index(fields=["customer", "status"], name="application_customer_idx"),
-            models.Index(fields=["assigned_to", "status"], name="application_queue_idx"),
+            # A reviewer's queue in the admin's order (`?queue=mine`, newest first) and "next in my
+            # queue" (a keyset step down it): read in index order, however long the queue. Its
+            # prefix serves the officers' loads (assigned_to, status).
+            models.Index(fields=["assigned_to", "status", "submitted_at", "id"], name="application_queue_order_idx"),
         ]
         permissions = [
             ("review_loanapplication", "Can decide applications in review"),
