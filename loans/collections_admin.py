@@ -24,7 +24,7 @@ from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModel
 from . import selectors, services
 from .admin import as_tlc_license
 from .collections_models import ASSIGNER_PERMISSION, DELINQUENT, CollectionCase
-from .collections_workspace import cases_worked_by
+from .collections_workspace import cases_listed_for
 from .collections_workspace_admin import CollectionsWorkspaceAdminMixin
 
 NOTES_SHOWN = 50
@@ -172,7 +172,7 @@ class CollectionCaseAdmin(
         # A collector lists and opens only their own cases (the services refuse the others anyway);
         # another's case is "not found" for them, so the admin redirects before any form is shown.
         cases = super().get_queryset(request).select_related("driver", "delinquency_class", "collector", "assigned_by")
-        return cases_worked_by(request.user, cases)
+        return cases_listed_for(request.user, cases)
 
     def get_list_filter(self, request: HttpRequest) -> list[Any]:
         # Filtering by collector means nothing to someone who sees only their own cases.

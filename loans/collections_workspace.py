@@ -55,6 +55,13 @@ def cases_worked_by(
     return cases if user.has_perm(SEES_EVERY_CASE) else cases.filter(collector_id=user.pk)
 
 
+def cases_listed_for(user: User | AnonymousUser, cases: QuerySet[CollectionCase]) -> QuerySet[CollectionCase]:
+    """The cases (of `cases`) the queue lists to `user` (the admin's and the API's): a collector
+    sees only their round (cases_worked_by); whoever works no cases (Finance assigning, the
+    Auditor and the managers reading) sees every case their view permission gives them."""
+    return cases_worked_by(user, cases) if user.has_perm(WORKS_CASES) else cases
+
+
 @dataclass(frozen=True)
 class NextAction:
     kind: str  # "call" or "follow up"

@@ -183,7 +183,7 @@ def test_the_drivers_page_costs_the_same_for_few_and_many_notes():
 
 def test_the_api_queue_pages_by_cursor_in_amount_order_in_constant_queries(django_assert_num_queries):
     rows = cases(("300.00", 5), ("200.00", 50), ("100.00", 8), ("0.00", 0))
-    client = api_for(staff("Collector"))
+    client = api_for(staff("Finance"))  # every case (a collector's queue is their round)
 
     with django_assert_num_queries(4):  # the token with its user, two for permissions, the page (no count)
         first = client.get(QUEUE, {"page_size": 2}).json()
@@ -211,7 +211,7 @@ def test_the_api_queue_filters_by_collector_and_class():
     colin, finance = staff("Collector"), staff("Finance")
     mine = CollectionCaseFactory(collector=colin, assigned_by=finance, assigned_at="2026-01-14T10:00:00Z")
     other = CollectionCaseFactory(delinquency_class=DelinquencyClass.objects.get(code="1-7"), days_past_due=3)
-    client = api_for(colin)
+    client = api_for(finance)
 
     def drivers(**params) -> list[int]:
         return [row["driver"] for row in client.get(QUEUE, params).json()["results"]]
@@ -316,16 +316,30 @@ def round_of_two():
     return colin, {"colin's": mine(colin), "cleo's": mine(cleo), "unassigned": CollectionCaseFactory()}
 
 
-def test_a_collectors_admin_queue_lists_their_cases_only_without_a_collector_filter(round_of_two):
+@pytest.mark.parametrize("role", ["Finance", "Auditor"])
+def test_a_collectors_admin_queue_lists_their_cases_only_without_a_collector_filter(round_of_two, role):
     colin, by_whom = round_of_two
     url = reverse("admin:loans_collectioncase_changelist")
 
     listed = admin_for(colin).get(url, {"cases": "all"})
-    everyone = admin_for(staff("Finance")).get(url, {"cases": "all"})
+    everyone = admin_for(staff(role)).get(url, {"cases": "all"})
 
     assert [row.pk for row in listed.context["cl"].result_list] == [by_whom["colin's"].pk]
     assert {row.pk for row in everyone.context["cl"].result_list} == {case.pk for case in by_whom.values()}
-    assert "By collector" not in listed.content.decode() and "By collector" in everyone.content.decode()
+    assert "By collector" not in listed.content.decode()
+    assert ("By collector" in everyone.content.decode()) == (role == "Finance")
+
+
+@pytest.mark.parametrize("role", ["Finance", "Auditor"])
+def test_a_collectors_api_queue_lists_their_cases_only(round_of_two, role):
+    colin, by_whom = round_of_two
+
+    def drivers(user, **params) -> list[int]:
+        return sorted(row["driver"] for row in api_for(user).get(QUEUE, params).json()["results"])
+
+    assert drivers(colin) == [by_whom["colin's"].pk]
+    assert drivers(colin, collector=by_whom["cleo's"].collector_id) == []  # a filter never widens the round
+    assert drivers(staff(role)) == sorted(case.pk for case in by_whom.values())
 
 
 @pytest.mark.parametrize("whose", ["cleo's", "unassigned"])
@@ -353,7 +367,7 @@ def test_a_refusal_of_the_service_on_the_drivers_page_shows_its_message_and_save
     colin, by_whom = round_of_two
     case = by_whom["colin's"]
     url = reverse("admin:loans_collectioncase_change", args=[case.pk])
-    monkeypatch.setattr(collections_admin, "cases_worked_by", lambda user, cases=None: cases)
+    monkeypatch.setattr(collections_admin, "cases_listed_for", lambda user, cases: cases)
     CollectionCase.objects.filter(pk=case.pk).update(collector=by_whom["cleo's"].collector)
 
     refused = admin_for(colin).post(url, {"note": "Taken.", "promise_amount": "10.00", "promised_for": "2099-01-16"})
