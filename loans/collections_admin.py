@@ -23,7 +23,8 @@ from loanproject.core.admin.service_forms import ServiceAdminMixin, ServiceModel
 
 from . import selectors, services
 from .admin import as_tlc_license
-from .collections_models import DELINQUENT, CollectionCase
+from .collections_models import ASSIGNER_PERMISSION, DELINQUENT, CollectionCase
+from .collections_workspace import cases_listed_for
 from .collections_workspace_admin import CollectionsWorkspaceAdminMixin
 
 NOTES_SHOWN = 50
@@ -163,12 +164,20 @@ class CollectionCaseAdmin(
             "assigned_by",
             "record",
         ]
-        if not request.user.has_perm("loans.assign_collector"):
+        if not request.user.has_perm(ASSIGNER_PERMISSION):
             readonly.append("collector")
         return readonly
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CollectionCase]:
-        return super().get_queryset(request).select_related("driver", "delinquency_class", "collector", "assigned_by")
+        # A collector lists and opens only their own cases (the services refuse the others anyway);
+        # another's case is "not found" for them, so the admin redirects before any form is shown.
+        cases = super().get_queryset(request).select_related("driver", "delinquency_class", "collector", "assigned_by")
+        return cases_listed_for(request.user, cases)
+
+    def get_list_filter(self, request: HttpRequest) -> list[Any]:
+        # Filtering by collector means nothing to someone who sees only their own cases.
+        shown = list(self.list_filter)
+        return shown if request.user.has_perm(ASSIGNER_PERMISSION) else [f for f in shown if f is not CollectorFilter]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # cases are made by the refresh, from the loans' delinquency

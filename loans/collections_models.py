@@ -34,6 +34,8 @@ from loanproject.core.money import MoneyField
 DELINQUENT = Q(days_past_due__gt=0)
 # The permission that makes a staff member someone a driver can be assigned to (the Collector role).
 COLLECTOR_PERMISSION = "loans.work_collection_cases"
+# Whoever assigns collectors (Finance) works every driver; a collector only those assigned to them.
+ASSIGNER_PERMISSION = "loans.assign_collector"
 
 
 class CollectionCase(models.Model):

@@ -20,7 +20,14 @@ from django.db.models import Prefetch, QuerySet
 from loanproject.core import keyset
 
 from . import selectors
-from .collections_models import CollectionCase, CollectionNote, PromiseStatus, PromiseToPay
+from .collections_models import (
+    ASSIGNER_PERMISSION,
+    COLLECTOR_PERMISSION,
+    CollectionCase,
+    CollectionNote,
+    PromiseStatus,
+    PromiseToPay,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -30,8 +37,8 @@ LATEST_SHOWN = 3
 # The queue's priority order (collection_queue_amount_idx, collection_queue_collector_idx).
 ORDER = ("overdue_amount", "driver_id")
 CURSOR_SCOPE = "admin:collections-workspace"
-SEES_EVERY_CASE = "loans.assign_collector"
-WORKS_CASES = "loans.work_collection_cases"
+SEES_EVERY_CASE = ASSIGNER_PERMISSION
+WORKS_CASES = COLLECTOR_PERMISSION
 
 
 def may_open_workspace(user: User | AnonymousUser) -> bool:
@@ -46,6 +53,13 @@ def cases_worked_by(
     workspace: every case for whoever assigns collectors, otherwise the cases assigned to `user`."""
     cases = CollectionCase.objects.all() if cases is None else cases
     return cases if user.has_perm(SEES_EVERY_CASE) else cases.filter(collector_id=user.pk)
+
+
+def cases_listed_for(user: User | AnonymousUser, cases: QuerySet[CollectionCase]) -> QuerySet[CollectionCase]:
+    """The cases (of `cases`) the queue lists to `user` (the admin's and the API's): a collector
+    sees only their round (cases_worked_by); whoever works no cases (Finance assigning, the
+    Auditor and the managers reading) sees every case their view permission gives them."""
+    return cases_worked_by(user, cases) if user.has_perm(WORKS_CASES) else cases
 
 
 @dataclass(frozen=True)

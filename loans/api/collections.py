@@ -20,6 +20,7 @@ from loanproject.core.auth import acting_user
 
 from .. import selectors, services
 from ..collections_models import CollectionCase, CollectionNote, PromiseToPay
+from ..collections_workspace import cases_listed_for
 from .views import StaffAPIMixin
 
 
@@ -80,7 +81,8 @@ class PromiseToPaySerializer(serializers.ModelSerializer):
 
 class CollectionQueueView(StaffAPIMixin, generics.ListAPIView):
     """Delinquent drivers, largest overdue amount first (`?ordering=-days_past_due` for days);
-    `?collector=<id>`, `?collector__isnull=true` (unassigned), `?delinquency_class=<id>`."""
+    `?collector=<id>`, `?collector__isnull=true` (unassigned), `?delinquency_class=<id>`. A
+    collector sees only the drivers assigned to them."""
 
     serializer_class = CollectionCaseSerializer
     pagination_class = CursorPagination
@@ -91,7 +93,8 @@ class CollectionQueueView(StaffAPIMixin, generics.ListAPIView):
     required_permissions = {"get": "loans.view_collectioncase"}
 
     def get_queryset(self):
-        return selectors.collections_queue()
+        # A collector's queue is their round, as in the admin.
+        return cases_listed_for(self.request.user, selectors.collections_queue())
 
 
 class CollectionAssignmentView(StaffAPIMixin, APIView):

@@ -28,10 +28,17 @@ from django.utils import timezone
 
 from ledger import selectors as ledger_selectors
 from ledger.models import Category
-from loanproject.core.errors import DomainError, NotFound
+from loanproject.core.errors import DomainError, NotFound, PermissionDenied
 from loanproject.core.rules import validated_save
 
-from ..collections_models import COLLECTOR_PERMISSION, CollectionCase, CollectionNote, PromiseStatus, PromiseToPay
+from ..collections_models import (
+    ASSIGNER_PERMISSION,
+    COLLECTOR_PERMISSION,
+    CollectionCase,
+    CollectionNote,
+    PromiseStatus,
+    PromiseToPay,
+)
 from ..models import DRIVER_PARTY_TYPE, Driver
 from ..periods import business_today
 from .drivers import find_driver
@@ -227,13 +234,28 @@ def assign_collector(*, driver_id: int, collector_id: int | None, assigned_by: U
     return case
 
 
+def _ensure_works_driver(user: User, driver_id: int) -> Driver:
+    """The driver, when `user` may work them: whoever assigns collectors works every driver, a
+    collector only the drivers whose case is assigned to them (nobody widens their own round).
+    Call it inside the writing transaction: the case's row stays locked until the write commits."""
+    driver = find_driver(driver_id)
+    if user.has_perm(ASSIGNER_PERMISSION):
+        return driver
+    # Locked like assign_collector locks it: a reassignment committing meanwhile is waited for and
+    # seen (the row is read again), so a collector never writes just after losing the driver.
+    assigned = CollectionCase.objects.select_for_update().filter(driver_id=driver_id, collector_id=user.pk)
+    if not assigned.exists():
+        raise PermissionDenied(f"Driver {driver_id} is not assigned to you: ask Finance to assign them.")
+    return driver
+
+
 @transaction.atomic
 def add_collection_note(*, driver_id: int, body: str, author: User) -> CollectionNote:
     """Append a note to a driver's collections record (notes are never changed or deleted)."""
     body = body.strip()
     if not body:
         raise DomainError("Empty note.", fields={"body": ["Write the note."]})
-    note = CollectionNote(driver=find_driver(driver_id), body=body, author=author)
+    note = CollectionNote(driver=_ensure_works_driver(author, driver_id), body=body, author=author)
     validated_save(note)
     return note
 
@@ -245,7 +267,7 @@ def record_promise_to_pay(
     """Record a driver's promise to pay `amount` by `promised_for`, taken today (business time)
     unless `taken_on`; the nightly job finds it kept or broken."""
     promise = PromiseToPay(
-        driver=find_driver(driver_id),
+        driver=_ensure_works_driver(taken_by, driver_id),
         amount=amount,
         promised_for=promised_for,
         taken_on=taken_on or business_today(),

@@ -8,10 +8,11 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from freezegun import freeze_time
 
 from applications.tests.factories import StaffUserFactory
-from loanproject.core.errors import DomainError, NotFound
+from loanproject.core.errors import DomainError, NotFound, PermissionDenied
 from loans import services
 from loans.models import CollectionCase, CollectionNote, PromiseStatus, PromiseToPay
 
@@ -40,6 +41,25 @@ def collector(username: str = "colin"):
     user = StaffUserFactory(username=username)
     user.groups.add(Group.objects.get(name="Collector"))
     return user
+
+
+def assigned_collector(driver_id: int, username: str = "colin"):
+    """A collector Finance has given `driver_id` to (the driver is in the queue)."""
+    user = collector(username)
+    services.assign_collector(driver_id=driver_id, collector_id=user.pk, assigned_by=finance())
+    return user
+
+
+def finance(username: str = "fay"):
+    user = StaffUserFactory(username=username)
+    user.groups.add(Group.objects.get(name="Finance"))
+    return user
+
+
+def in_queue(loan):
+    services.classify_delinquency(as_of=JAN_14)
+    services.refresh_collections_queue(as_of=JAN_14)
+    return loan
 
 
 def pay(driver_id: int, amount: str, on: date, key: str):
@@ -130,8 +150,8 @@ def test_the_database_refuses_a_half_made_assignment_and_a_negative_amount():
 
 
 def test_notes_are_appended_and_never_changed_or_deleted():
-    loan = delinquent_loan(weeks_posted=0)
-    author = collector()
+    loan = in_queue(delinquent_loan())
+    author = assigned_collector(loan.driver_id)
 
     note = services.add_collection_note(driver_id=loan.driver_id, body="  Called, will pay Friday. ", author=author)
 
@@ -147,7 +167,7 @@ def test_an_empty_note_is_refused():
     loan = delinquent_loan(weeks_posted=0)
 
     with pytest.raises(DomainError) as refused:
-        services.add_collection_note(driver_id=loan.driver_id, body="   ", author=collector())
+        services.add_collection_note(driver_id=loan.driver_id, body="   ", author=finance())
 
     assert refused.value.fields == {"body": ["Write the note."]}
     assert not CollectionNote.objects.exists()
@@ -165,7 +185,7 @@ def test_the_database_refuses_a_promise_without_an_amount_or_due_before_it_was_t
             amount=Decimal(amount),
             promised_for=promised_for,
             taken_on=JAN_14,
-            taken_by=collector(),
+            taken_by=finance(),
         )
 
     assert list(refused.value.message_dict) == [field]
@@ -178,7 +198,7 @@ def promise(loan, amount: str = "150.00", promised_for: date = date(2026, 1, 16)
         amount=Decimal(amount),
         promised_for=promised_for,
         taken_on=JAN_14,
-        taken_by=collector(f"c{PromiseToPay.objects.count()}"),
+        taken_by=finance(f"f{PromiseToPay.objects.count()}"),
     )
 
 
@@ -251,3 +271,80 @@ def test_the_command_refreshes_the_queue_and_settles_promises(capsys):
         '{"as_of": "2026-01-17", "cases_changed": 1, "promises_kept": 0, "promises_broken": 1}'
     )
     assert case_of(loan.driver_id)[1:] == (Decimal("200.00"), "8-30", date(2026, 1, 17))
+
+
+# Nobody widens their own authority: a collector writes only on the drivers assigned to them.
+
+
+def two_assigned_drivers():
+    """Two drivers in the queue, the first given to colin, the second to cleo; a third unassigned."""
+    loans = [delinquent_loan() for _ in range(3)]
+    in_queue(loans[0])
+    colin = assigned_collector(loans[0].driver_id, "colin")
+    cleo = assigned_collector(loans[1].driver_id, "cleo")
+    return loans, colin, cleo
+
+
+@pytest.mark.parametrize("whose", ["another collector's", "an unassigned"])
+def test_a_collector_cannot_note_or_promise_on_a_driver_not_assigned_to_them(whose):
+    loans, colin, _ = two_assigned_drivers()
+    driver_id = loans[1 if whose == "another collector's" else 2].driver_id
+
+    with pytest.raises(PermissionDenied) as note_refused:
+        services.add_collection_note(driver_id=driver_id, body="Called.", author=colin)
+    with pytest.raises(PermissionDenied) as promise_refused:
+        services.record_promise_to_pay(
+            driver_id=driver_id,
+            amount=Decimal("50.00"),
+            promised_for=date(2026, 1, 20),
+            taken_on=JAN_14,
+            taken_by=colin,
+        )
+
+    message = f"Driver {driver_id} is not assigned to you: ask Finance to assign them."
+    assert (str(note_refused.value), str(promise_refused.value)) == (message, message)
+    assert (CollectionNote.objects.count(), PromiseToPay.objects.count()) == (0, 0)
+
+
+def test_a_collector_writes_on_their_own_driver_and_finance_on_any():
+    loans, colin, _ = two_assigned_drivers()
+    fay = finance()
+
+    services.add_collection_note(driver_id=loans[0].driver_id, body="Mine.", author=colin)
+    for loan in loans:  # assigned to colin, to cleo, to nobody
+        services.add_collection_note(driver_id=loan.driver_id, body="Finance.", author=fay)
+        services.record_promise_to_pay(
+            driver_id=loan.driver_id,
+            amount=Decimal("50.00"),
+            promised_for=date(2026, 1, 20),
+            taken_on=JAN_14,
+            taken_by=fay,
+        )
+
+    assert list(CollectionNote.objects.order_by("pk").values_list("driver_id", "author__username")) == [
+        (loans[0].driver_id, "colin"),
+        *((loan.driver_id, "fay") for loan in loans),
+    ]
+    assert list(PromiseToPay.objects.order_by("pk").values_list("driver_id", "taken_by__username")) == [
+        (loan.driver_id, "fay") for loan in loans
+    ]
+
+
+def test_a_collector_who_lost_the_driver_can_no_longer_write_on_them():
+    loans, colin, cleo = two_assigned_drivers()
+    services.assign_collector(driver_id=loans[0].driver_id, collector_id=cleo.pk, assigned_by=finance("fred"))
+
+    with pytest.raises(PermissionDenied):
+        services.add_collection_note(driver_id=loans[0].driver_id, body="Still mine?", author=colin)
+
+    assert not CollectionNote.objects.exists()
+
+
+def test_the_assignment_is_read_under_the_case_lock():
+    loans, colin, _ = two_assigned_drivers()
+
+    with CaptureQueriesContext(connection) as queries:
+        services.add_collection_note(driver_id=loans[0].driver_id, body="Mine.", author=colin)
+
+    on_cases = [q["sql"] for q in queries.captured_queries if "loans_collectioncase" in q["sql"]]
+    assert len(on_cases) == 1 and on_cases[0].endswith(" FOR UPDATE")

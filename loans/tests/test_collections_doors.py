@@ -15,6 +15,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from applications.tests.factories import StaffUserFactory
+from loanproject.core.models import IdempotencyKey
+from loans import collections_admin
 from loans.models import CollectionCase, CollectionNote, DelinquencyClass, PromiseToPay
 
 from .factories import CollectionCaseFactory, DriverFactory
@@ -22,6 +24,8 @@ from .factories import CollectionCaseFactory, DriverFactory
 pytestmark = pytest.mark.django_db
 
 QUEUE = "/api/v1/collections/"
+ASSIGNED_AT = "2026-01-14T10:00:00Z"
+REFUSAL = "Driver {} is not assigned to you: ask Finance to assign them."
 
 
 def staff(role: str, username: str | None = None):
@@ -42,6 +46,11 @@ def admin_for(user) -> Client:
     return client
 
 
+def mine(collector, **fields) -> CollectionCase:
+    """A case Finance has given to `collector`."""
+    return CollectionCaseFactory(collector=collector, assigned_by=staff("Finance"), assigned_at=ASSIGNED_AT, **fields)
+
+
 def cases(*rows: tuple[str, int], **extra) -> list[CollectionCase]:
     return [CollectionCaseFactory(overdue_amount=Decimal(amount), days_past_due=days, **extra) for amount, days in rows]
 
@@ -57,8 +66,16 @@ def queries(client, url: str, **params) -> tuple[int, object]:
 
 
 def test_the_admin_queue_ranks_delinquent_drivers_by_amount_and_leaves_out_paid_up_ones():
-    big, small, _paid_up = cases(("500.00", 3), ("90.00", 40), ("0.00", 0))
-    client = admin_for(staff("Collector"))
+    colin = staff("Collector", "colin")
+    big, small, _paid_up = cases(
+        ("500.00", 3),
+        ("90.00", 40),
+        ("0.00", 0),
+        collector=colin,
+        assigned_by=staff("Finance"),
+        assigned_at=ASSIGNED_AT,
+    )
+    client = admin_for(colin)
 
     page = client.get(reverse("admin:loans_collectioncase_changelist")).content.decode()
     everyone = client.get(reverse("admin:loans_collectioncase_changelist"), {"cases": "all"})
@@ -71,9 +88,9 @@ def test_the_admin_queue_ranks_delinquent_drivers_by_amount_and_leaves_out_paid_
 def test_the_admin_queue_filters_by_class_and_collector():
     colin = staff("Collector", "colin")
     finance = staff("Finance")
-    mine = CollectionCaseFactory(collector=colin, assigned_by=finance, assigned_at="2026-01-14T10:00:00Z")
+    mine = CollectionCaseFactory(collector=colin, assigned_by=finance, assigned_at=ASSIGNED_AT)
     other = CollectionCaseFactory(delinquency_class=DelinquencyClass.objects.get(code="1-7"), days_past_due=3)
-    client = admin_for(colin)
+    client = admin_for(finance)  # who sees every case: a collector sees only theirs
     url = reverse("admin:loans_collectioncase_changelist")
 
     by_collector = client.get(url, {"collector": colin.pk}).content.decode()
@@ -126,7 +143,7 @@ def test_finance_assigns_a_collector_on_the_drivers_page_and_a_collector_adds_a_
 
 def test_a_refused_promise_on_the_page_saves_nothing_not_even_the_note():
     colin = staff("Collector")
-    case = CollectionCaseFactory()
+    case = mine(colin)
     url = reverse("admin:loans_collectioncase_change", args=[case.pk])
 
     refused = admin_for(colin).post(url, {"note": "Promised.", "promise_amount": "-5.00", "promised_for": "2099-01-16"})
@@ -138,7 +155,7 @@ def test_a_refused_promise_on_the_page_saves_nothing_not_even_the_note():
 
 def test_the_drivers_page_costs_the_same_for_few_and_many_notes():
     colin = staff("Collector")
-    case = CollectionCaseFactory()
+    case = mine(colin)
     client = admin_for(colin)
     url = reverse("admin:loans_collectioncase_change", args=[case.pk])
     CollectionNote.objects.create(driver=case.driver, body="one", author=colin)
@@ -166,7 +183,7 @@ def test_the_drivers_page_costs_the_same_for_few_and_many_notes():
 
 def test_the_api_queue_pages_by_cursor_in_amount_order_in_constant_queries(django_assert_num_queries):
     rows = cases(("300.00", 5), ("200.00", 50), ("100.00", 8), ("0.00", 0))
-    client = api_for(staff("Collector"))
+    client = api_for(staff("Finance"))  # every case (a collector's queue is their round)
 
     with django_assert_num_queries(4):  # the token with its user, two for permissions, the page (no count)
         first = client.get(QUEUE, {"page_size": 2}).json()
@@ -194,7 +211,7 @@ def test_the_api_queue_filters_by_collector_and_class():
     colin, finance = staff("Collector"), staff("Finance")
     mine = CollectionCaseFactory(collector=colin, assigned_by=finance, assigned_at="2026-01-14T10:00:00Z")
     other = CollectionCaseFactory(delinquency_class=DelinquencyClass.objects.get(code="1-7"), days_past_due=3)
-    client = api_for(colin)
+    client = api_for(finance)
 
     def drivers(**params) -> list[int]:
         return [row["driver"] for row in client.get(QUEUE, params).json()["results"]]
@@ -227,7 +244,7 @@ def test_only_finance_assigns_through_the_api_and_a_non_collector_is_a_400():
 
 def test_a_collector_adds_notes_and_promises_once_per_idempotency_key():
     colin = staff("Collector", "colin")
-    case = CollectionCaseFactory()
+    case = mine(colin)
     client = api_for(colin)
     notes, promises = f"{QUEUE}{case.pk}/notes/", f"{QUEUE}{case.pk}/promises/"
 
@@ -250,8 +267,9 @@ def test_a_collector_adds_notes_and_promises_once_per_idempotency_key():
 
 
 def test_a_promise_without_a_positive_amount_is_a_400_and_nothing_is_recorded():
-    case = CollectionCaseFactory()
-    client = api_for(staff("Collector"))
+    colin = staff("Collector")
+    case = mine(colin)
+    client = api_for(colin)
 
     refused = client.post(
         f"{QUEUE}{case.pk}/promises/", {"amount": "0.00", "promised_for": "2099-02-01"}, format="json"
@@ -276,8 +294,9 @@ def test_an_auditor_reads_notes_but_cannot_add_one():
 
 
 def test_the_drivers_page_links_to_the_drivers_loans():
-    case = CollectionCaseFactory()
-    client = admin_for(staff("Collector"))
+    colin = staff("Collector")
+    case = mine(colin)
+    client = admin_for(colin)
     link = reverse("admin:loans_driverloan_changelist") + f"?driver__id__exact={case.pk}"
 
     assert (
@@ -285,3 +304,113 @@ def test_the_drivers_page_links_to_the_drivers_loans():
         in client.get(reverse("admin:loans_collectioncase_change", args=[case.pk])).content.decode()
     )
     assert client.get(link).status_code == 200  # an allowed lookup (not redirected with ?e=1)
+
+
+# --- Nobody widens their own authority: a collector works only the drivers assigned to them ------
+
+
+@pytest.fixture
+def round_of_two():
+    """colin's case, cleo's case and an unassigned one."""
+    colin, cleo = staff("Collector", "colin"), staff("Collector", "cleo")
+    return colin, {"colin's": mine(colin), "cleo's": mine(cleo), "unassigned": CollectionCaseFactory()}
+
+
+@pytest.mark.parametrize("role", ["Finance", "Auditor"])
+def test_a_collectors_admin_queue_lists_their_cases_only_without_a_collector_filter(round_of_two, role):
+    colin, by_whom = round_of_two
+    url = reverse("admin:loans_collectioncase_changelist")
+
+    listed = admin_for(colin).get(url, {"cases": "all"})
+    everyone = admin_for(staff(role)).get(url, {"cases": "all"})
+
+    assert [row.pk for row in listed.context["cl"].result_list] == [by_whom["colin's"].pk]
+    assert {row.pk for row in everyone.context["cl"].result_list} == {case.pk for case in by_whom.values()}
+    assert "By collector" not in listed.content.decode()
+    assert ("By collector" in everyone.content.decode()) == (role == "Finance")
+
+
+@pytest.mark.parametrize("role", ["Finance", "Auditor"])
+def test_a_collectors_api_queue_lists_their_cases_only(round_of_two, role):
+    colin, by_whom = round_of_two
+
+    def drivers(user, **params) -> list[int]:
+        return sorted(row["driver"] for row in api_for(user).get(QUEUE, params).json()["results"])
+
+    assert drivers(colin) == [by_whom["colin's"].pk]
+    assert drivers(colin, collector=by_whom["cleo's"].collector_id) == []  # a filter never widens the round
+    assert drivers(staff(role)) == sorted(case.pk for case in by_whom.values())
+
+
+@pytest.mark.parametrize("whose", ["cleo's", "unassigned"])
+def test_a_collector_can_neither_open_nor_write_on_a_case_not_theirs(round_of_two, whose):
+    colin, by_whom = round_of_two
+    client, case = admin_for(colin), by_whom[whose]
+    url = reverse("admin:loans_collectioncase_change", args=[case.pk])
+
+    opened = client.get(url, follow=True)
+    posted = client.post(
+        url, {"note": "Not mine.", "promise_amount": "10.00", "promised_for": "2099-01-16"}, follow=True
+    )
+
+    for answer in (opened, posted):
+        assert answer.redirect_chain == [(reverse("admin:index"), 302)]
+        assert [str(m) for m in answer.context["messages"]] == [
+            f"collection case with ID \u201c{case.pk}\u201d doesn\u2019t exist. Perhaps it was deleted?"
+        ]
+    assert (CollectionNote.objects.count(), PromiseToPay.objects.count()) == (0, 0)
+
+
+def test_a_refusal_of_the_service_on_the_drivers_page_shows_its_message_and_saves_nothing(round_of_two, monkeypatch):
+    """The page lists only the collector's cases; should the service still refuse (the case was
+    taken from them between the page and the service), the page says why and saves nothing."""
+    colin, by_whom = round_of_two
+    case = by_whom["colin's"]
+    url = reverse("admin:loans_collectioncase_change", args=[case.pk])
+    monkeypatch.setattr(collections_admin, "cases_listed_for", lambda user, cases: cases)
+    CollectionCase.objects.filter(pk=case.pk).update(collector=by_whom["cleo's"].collector)
+
+    refused = admin_for(colin).post(url, {"note": "Taken.", "promise_amount": "10.00", "promised_for": "2099-01-16"})
+
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.non_field_errors() == [REFUSAL.format(case.pk)]
+    assert f'<ul class="errorlist nonfield"><li>{REFUSAL.format(case.pk)}</li></ul>' in refused.content.decode()
+    assert (CollectionNote.objects.count(), PromiseToPay.objects.count()) == (0, 0)
+
+
+@pytest.mark.parametrize("whose", ["cleo's", "unassigned"])
+@pytest.mark.parametrize(
+    "record, body", [("notes", {"body": "Called."}), ("promises", {"amount": "75.50", "promised_for": "2099-02-01"})]
+)
+def test_the_api_refuses_a_collector_on_a_driver_not_theirs_and_keeps_the_key(round_of_two, whose, record, body):
+    colin, by_whom = round_of_two
+    case = by_whom[whose]
+    url = f"{QUEUE}{case.pk}/{record}/"
+
+    refused = api_for(colin).post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+
+    assert refused.status_code == 403
+    assert refused.json()["error"]["message"] == REFUSAL.format(case.pk)
+    assert (CollectionNote.objects.count(), PromiseToPay.objects.count()) == (0, 0)
+    assert not IdempotencyKey.objects.exists()  # not consumed: the same key works once the driver is theirs
+
+    CollectionCase.objects.filter(pk=case.pk).update(
+        collector=colin, assigned_by=by_whom["colin's"].assigned_by, assigned_at=ASSIGNED_AT
+    )
+    assert api_for(colin).post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="k1").status_code == 201
+    assert CollectionNote.objects.count() + PromiseToPay.objects.count() == 1
+
+
+@pytest.mark.parametrize("whose", ["colin's", "cleo's", "unassigned"])
+def test_finance_writes_notes_and_promises_on_any_driver_through_the_api(round_of_two, whose):
+    case = round_of_two[1][whose]
+    client = api_for(staff("Finance", "fay"))
+
+    note = client.post(f"{QUEUE}{case.pk}/notes/", {"body": "Called."}, format="json")
+    promise = client.post(
+        f"{QUEUE}{case.pk}/promises/", {"amount": "75.50", "promised_for": "2099-02-01"}, format="json"
+    )
+
+    assert (note.status_code, promise.status_code) == (201, 201)
+    assert list(CollectionNote.objects.values_list("driver_id", "author__username")) == [(case.pk, "fay")]
+    assert list(PromiseToPay.objects.values_list("driver_id", "taken_by__username")) == [(case.pk, "fay")]
