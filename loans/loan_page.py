@@ -78,6 +78,8 @@ def loan_schedule(*, loan_id: int) -> LoanSchedule:
         )
         .order_by("sequence")
     )
+    for row in rows:
+        row.state_label = STATE_LABELS[row.payment_state]  # type: ignore[attr-defined]
     per_state = {
         row["payment_state"]: row
         for row in installments.order_by()

@@ -97,7 +97,7 @@ def test_the_loan_page_summarises_the_schedule_and_links_to_its_installments(adm
     assert f'<td class="numeric">40.00</td><td class="numeric">{first.amount - Decimal("40.00")}</td>' in page
     assert f"next to post: installment 2, due {second.due_date.isoformat()}, {second.amount}" in page
     link = reverse("admin:loans_installment_changelist") + f"?loan__id__exact={loan.pk}"
-    assert f'<a href="{link}">the installments list of this loan</a>' in page
+    assert f'<a href="{link}">the installments list of this loan</a>.' in page
     assert 'name="_save"' not in page
 
     listed = admin_client.get(link)
