@@ -451,9 +451,9 @@ def _loans(sizes: Sizes, this_sunday: date) -> int:
     rows += _execute(
         f"""
         INSERT INTO loans_lease (driver_id, lease_number, medallion_number, vehicle_vin, vehicle_plate, start_date,
-                                 created_at)
+                                 weekly_fee, created_at)
         SELECT d.id, 'LS-' || lpad(n::text, 7, '0'), (n %% 9 + 1) || 'X' || lpad((n %% 100)::text, 2, '0'), '',
-               'T' || lpad(n::text, 6, '0') || 'C', {start} - 7, now()
+               'T' || lpad(n::text, 6, '0') || 'C', {start} - 7, 0, now()
           FROM generate_series(0::bigint, %(count)s - 1) n
           JOIN loans_driver d ON d.tlc_license_number = '5' || lpad(n::text, 7, '0')
         """,
@@ -471,11 +471,17 @@ def _loans(sizes: Sizes, this_sunday: date) -> int:
         f"""
         INSERT INTO loans_driverloan (loan_number, driver_id, lease_id, principal, annual_interest_rate, frequency,
                                      method, start_week, installment_count, purpose, status, created_by_id,
-                                     receivable_account_id, created_at)
+                                     receivable_account_id, created_at,
+                                     -- The booked terms' copies (loans.models.DriverLoan), as booking without a
+                                     -- product writes them.
+                                     currency_digits, in_multiples_of, installment_ceiling, flat_interest_last_absorbs,
+                                     principal_grace_periods, origination_fee, origination_fee_collection,
+                                     late_fee_kind, late_fee_grace_days, late_fee_amount, late_fee_percent)
         SELECT 'DL-' || extract(year FROM {start} - 7)::int || '-' || lpad((n + 1)::text, 5, '0'), d.id, ls.id,
                CASE WHEN n = 0 THEN 26000.00 ELSE (ARRAY[2600.00, 5200.00, 7800.00])[1 + n %% 3] END, 10.000,
                'weekly', 'annuity', {start}, CASE WHEN n = 0 THEN %(long)s ELSE %(weeks)s END, 'Vehicle repairs',
-               'active', %(user)s, a.id, ({start} - 7)::timestamp AT TIME ZONE 'America/New_York'
+               'active', %(user)s, a.id, ({start} - 7)::timestamp AT TIME ZONE 'America/New_York',
+               2, 0, false, false, 0, 0, '', 'none', 0, 0, 0
           FROM generate_series(0::bigint, %(count)s - 1) n
           JOIN loans_driver d ON d.tlc_license_number = '5' || lpad(n::text, 7, '0')
           JOIN loans_lease ls ON ls.driver_id = d.id
