@@ -141,3 +141,24 @@ def test_the_loan_page_costs_the_same_for_few_and_many_installments(client, mixe
 # and by role (2), the schedule's rows and its totals (2), the schedule versions, the delinquency
 # state and its history (2), the ledger entries.
 LOAN_PAGE_QUERIES = 11
+
+
+def test_a_version_page_lists_its_installments_without_repeating_their_titles(
+    admin_client, mixed_loan, django_assert_num_queries
+):
+    version = mixed_loan.schedule_versions.get(number=2)
+    first = version.installments.order_by("sequence").first()
+    url = reverse("admin:loans_scheduleversion_change", args=[version.pk])
+    admin_client.get(url)
+
+    # Session, user, the version, its installments (the table, one query), its loan and its author
+    # (the version's own fields).
+    with django_assert_num_queries(6):
+        page = admin_client.get(url).content.decode()
+
+    installment_url = reverse("admin:loans_installment_change", args=[first.pk])
+    assert (
+        f'<tr><th scope="row"><a href="{installment_url}">3</a></th><td>{first.due_date.isoformat()}</td>'
+        "<td>50.00</td><td>0.00</td><td>50.00</td><td>150.00</td><td>Scheduled</td></tr>"
+    ) in page
+    assert f"#3 due {first.due_date}" not in page
