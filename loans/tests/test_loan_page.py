@@ -162,3 +162,16 @@ def test_a_version_page_lists_its_installments_without_repeating_their_titles(
         "<td>50.00</td><td>0.00</td><td>50.00</td><td>150.00</td><td>Scheduled</td></tr>"
     ) in page
     assert f"#3 due {first.due_date}" not in page
+
+
+def test_the_schedule_changes_are_offered_to_those_who_may_make_them(client, mixed_loan):
+    prepay = reverse("admin:loans_loan_prepay", args=[mixed_loan.pk])
+    restructure = reverse("admin:loans_loan_restructure", args=[mixed_loan.pk])
+    client.force_login(staff("Finance", "fiona"))
+    finance_page = loan_page(client, mixed_loan).content.decode()
+    client.force_login(staff("Collector", "carl"))
+    collector_page = loan_page(client, mixed_loan).content.decode()
+
+    assert prepay in finance_page and restructure in finance_page
+    assert prepay not in collector_page and restructure not in collector_page
+    assert "Totals per payment state" in collector_page
