@@ -103,7 +103,7 @@ def test_finance_lands_on_the_weeks_posting_and_the_approvals_waiting_for_them(c
     assert "1 request by others, oldest first" in page
     request_url = reverse("admin:core_approvalrequest_change", args=[theirs.pk])
     assert f'<a href="{request_url}">#{theirs.pk}</a></th><td>loans.restructure_loan</td>' in page
-    assert f'href="{reverse("dashboard")}">Dashboard</a>' in page
+    assert f'<a href="{reverse("dashboard")}" class="button" id="dashboard-link">' in page
 
 
 def test_finance_sees_when_the_week_is_not_posted_yet(client, django_assert_num_queries):
