@@ -145,3 +145,14 @@ def test_a_staff_member_without_a_role_sees_the_index_as_before(client, django_a
     page = index(client, StaffUserFactory(), django_assert_num_queries, BASE)
 
     assert 'id="role-landing"' not in page
+
+
+def test_a_manager_lands_on_their_queue_too(client, django_assert_num_queries):
+    manager = staff("Loan manager", "maria")
+    in_review(manager, "40000.00", proposed_amount=Decimal("40000.00"), customer__full_name="Big Loan")
+
+    page = index(client, manager, django_assert_num_queries, REVIEWER_QUERIES)
+
+    assert "1 application in review assigned to you." in page
+    assert "Open the next: Big Loan, 40000.00" in page
+    assert "landing-posting" not in page and "landing-collections" not in page
