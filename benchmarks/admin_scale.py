@@ -99,6 +99,7 @@ PAGES: list[tuple[str, str, str]] = [
     ("admin", "driver page (520 inst.)", "/admin/loans/driver/{long_loan_driver}/change/"),
     ("admin", "driver page", "/admin/loans/driver/{loan_driver}/change/"),
     ("admin", "driver payment page (520 inst.)", "/admin/loans/driver/{long_loan_driver}/payment/"),
+    ("finance", "driver page as Finance (520 inst.)", "/admin/loans/driver/{long_loan_driver}/change/"),
     # Installments.
     ("admin", "installments", "/admin/loans/installment/"),
     ("admin", "installments ?status", "/admin/loans/installment/?status__exact=scheduled"),
@@ -190,11 +191,20 @@ PAGES: list[tuple[str, str, str]] = [
     # collection cases, so it measures the page's fixed cost; benchmarks/collections_workspace.py
     # measures it on a queue of 200,000 delinquent drivers with their promises and notes.
     ("admin", "collections workspace", "/admin/loans/collectioncase/workspace/"),
+    ("collector", "collections workspace as a collector", "/admin/loans/collectioncase/workspace/"),
     # The reviewer's page (issue 15): an application in manual review opens on its summary (latest
     # scoring run, agents' findings, related applications) beside the decision form; the changelist
     # of every application sharing its customer's PAN, e-mail or phone.
     ("admin", "application in review (reviewer's page)", "/admin/applications/loanapplication/{review_app}/change/"),
     ("admin", "applications ?related_to", "/admin/applications/loanapplication/?related_to={review_app}"),
+    # Issue 15: each role's landing (the admin index shows its work) and the loan page as Finance
+    # (the role sessions of `role_clients`), and the journal entries searched by a loan number.
+    ("officer", "admin index as a loan officer", "/admin/"),
+    ("finance", "admin index as Finance", "/admin/"),
+    ("collector", "admin index as a collector", "/admin/"),
+    ("finance", "driver loan change as Finance", "/admin/loans/driverloan/{loan}/change/"),
+    ("finance", "driver loan change as Finance (520 inst.)", "/admin/loans/driverloan/{long_loan}/change/"),
+    ("admin", "journal entries search loan number", "/admin/ledger/journalentry/?q={long_loan_number}"),
 ]
 
 
@@ -428,7 +438,36 @@ def clients():
         "partner": Client(HTTP_AUTHORIZATION=f"Api-Key {key}"),
         "partner-cold": Client(HTTP_AUTHORIZATION=f"Api-Key {key}"),
         "staff": Client(HTTP_AUTHORIZATION=f"Token {token.key}"),
+        **role_clients(),
     }
+
+
+def role_clients() -> dict:
+    """Sessions of a loan officer (the one the first application in review is assigned to: they
+    have a queue), a Finance user and a collector, each put in its role's group (the last two made
+    here if missing; no business row is written)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.test import Client
+
+    from applications.models import LoanApplication
+
+    User = get_user_model()
+    in_review = LoanApplication.objects.filter(status="manual_review", assigned_to__isnull=False)
+    users = {
+        "officer": (User.objects.get(pk=in_review.values_list("assigned_to", flat=True)[:1].get()), "Loan officer"),
+        "finance": (User.objects.get_or_create(username="bench-finance", defaults={"is_staff": True})[0], "Finance"),
+        "collector": (
+            User.objects.get_or_create(username="bench-collector", defaults={"is_staff": True})[0],
+            "Collector",
+        ),
+    }
+    doors = {}
+    for door, (user, role) in users.items():
+        user.groups.add(Group.objects.get(name=role))
+        doors[door] = Client()
+        doors[door].force_login(user)
+    return doors
 
 
 def deep_cursors(doors: dict, values: dict[str, Any]) -> dict[str, str]:

@@ -21,6 +21,7 @@ from loanproject.core.auth import acting_user
 
 from . import selectors, services
 from .admin_reports import BookReportsAdminMixin
+from .entry_search import ItemReference
 from .manual_entry_admin import ManualEntryAdminMixin
 from .models import Account, JournalEntry, OpenItem, PaymentAllocation, Posting
 from .sources import journal_sources
@@ -146,8 +147,11 @@ class JournalEntryAdmin(
     list_filter = [SourceFilter]
     # No search of descriptions: a trigram index on the table the weekly posting fills a million
     # rows at a time would slow the posting more than it helps a search.
-    search_routes = [Exact("id", as_int), Exact("idempotency_key", as_key)]
-    search_help_text = "An entry id or an idempotency key (e.g. loans.installment:1234:1)."
+    search_routes = [Exact("id", as_int), Exact("idempotency_key", as_key), ItemReference()]
+    search_help_text = (
+        "An entry id, an idempotency key (e.g. loans.installment:1234:1) or an item reference (e.g. a loan number: "
+        "its items' entries, their payments and reversals)."
+    )
     date_hierarchy = "entry_date"  # journal_entry_date_idx
     ordering = ["-id"]
     fields = ENTRY_FIELDS

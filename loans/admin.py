@@ -36,6 +36,7 @@ from . import selectors, services
 from .admin_statements import DriverStatementAdminMixin
 from .admin_write_offs import LoanWriteOffActionsMixin
 from .driver_workspace_admin import DriverWorkspaceAdminMixin
+from .loan_page_admin import LoanPageAdminMixin
 from .models import (
     Driver,
     DriverLoan,
@@ -308,6 +309,7 @@ class LoanRecordForm(ServiceModelForm):
 
 @admin.register(DriverLoan)
 class DriverLoanAdmin(
+    LoanPageAdminMixin,
     LoanPayoffAdminMixin,
     LoanWriteOffActionsMixin,
     LargeTableAdminMixin,
@@ -317,8 +319,8 @@ class DriverLoanAdmin(
     admin.ModelAdmin,
 ):
     add_form = LoanBookingForm
-    # The audited page, with "Preview schedule" and the preview on the booking form.
-    change_form_template = "admin/loans/driverloan/booking_form.html"
+    # The audited page: the booking form with its "Preview schedule"; the loan page (loan_page_admin.py).
+    change_form_template = "admin/loans/driverloan/loan_page.html"
     list_display = [
         "loan_number",
         "driver",

@@ -75,6 +75,7 @@ def schedule_versions_panel(loan: DriverLoan) -> str:
 
 class VersionInstallmentInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = Installment
+    template = "admin/loans/scheduleversion/installments_inline.html"  # a table, no repeated row titles
     fields = ("sequence", "due_date", "principal", "interest", "amount", "balance_after", "status")
     readonly_fields = fields
     ordering = ("sequence",)

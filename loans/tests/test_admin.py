@@ -69,8 +69,9 @@ def test_the_loan_page_costs_the_same_for_few_and_many_installments(admin_client
     assert many == few == LOAN_PAGE_QUERIES
 
 
-# Session and user, the loan with everything it shows (one join), the schedule summary (3), its
-# delinquency state and history (2), its schedule versions (1).
+# Session and user, the loan with everything it shows (one join), the schedule's rows and totals (2),
+# its schedule versions (1), its delinquency state and history (2), its ledger entries (1)
+# (loans/loan_page.py; test_loan_page.py counts it for a Finance user).
 LOAN_PAGE_QUERIES = 9
 
 
@@ -93,10 +94,10 @@ def test_the_loan_page_summarises_the_schedule_and_links_to_its_installments(adm
     assert (summary.total.first_due, summary.total.last_due) == (first.due_date, third.due_date)
     assert (summary.posted_paid, summary.posted_outstanding) == (Decimal("40.00"), first.amount - Decimal("40.00"))
     assert summary.next_due == second
-    assert f"Posted and paid: 40.00; posted and outstanding: {first.amount - Decimal('40.00')}." in page
-    assert f"Next to post: installment 2, due {second.due_date.isoformat()}, {second.amount}." in page
+    assert f'<td class="numeric">40.00</td><td class="numeric">{first.amount - Decimal("40.00")}</td>' in page
+    assert f"next to post: installment 2, due {second.due_date.isoformat()}, {second.amount}" in page
     link = reverse("admin:loans_installment_changelist") + f"?loan__id__exact={loan.pk}"
-    assert f'<a href="{link}">All 3 installments of this loan</a>' in page
+    assert f'<a href="{link}">the installments list of this loan</a>.' in page
     assert 'name="_save"' not in page
 
     listed = admin_client.get(link)
