@@ -12,7 +12,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
-from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.http import urlencode
@@ -380,10 +379,7 @@ class DriverLoanAdmin(
         "created_at",
         "closed_at",
         "payoff_link",
-        "delinquency_summary",
         "write_off_summary",
-        "schedule",
-        "schedule_versions",
     ]
 
     def get_object(self, request, object_id, from_field=None):
@@ -421,17 +417,6 @@ class DriverLoanAdmin(
     def days_past_due(self, obj: DriverLoan) -> int | None:
         state = getattr(obj, "delinquency", None)
         return state.days_past_due if state else None
-
-    @admin.display(description="Delinquency")
-    def delinquency_summary(self, obj: DriverLoan) -> str:
-        """Days past due and class as of the last classification, and the changes of class."""
-        return render_to_string(
-            "admin/loans/driverloan/delinquency.html",
-            {
-                "state": selectors.loan_delinquency(loan_id=obj.pk),
-                "changes": selectors.delinquency_history(loan_id=obj.pk),
-            },
-        )
 
     @admin.display(description="Disbursement")
     def disbursement_link(self, obj: DriverLoan) -> str:
@@ -475,19 +460,6 @@ class DriverLoanAdmin(
             "preview": preview,
         }
         return self.render_change_form(request, context, add=True, change=False, form_url=form_url)
-
-    @admin.display(description="Schedule")
-    def schedule(self, obj: DriverLoan) -> str:
-        """The schedule summarised (a loan has up to 520 installments); its rows are one click away."""
-        summary = selectors.schedule_summary(loan_id=obj.pk)
-        url = reverse("admin:loans_installment_changelist") + "?" + urlencode({"loan__id__exact": obj.pk})
-        return render_to_string("admin/loans/driverloan/schedule_summary.html", {"summary": summary, "url": url})
-
-    @admin.display(description="Schedule versions")
-    def schedule_versions(self, obj: DriverLoan) -> str:
-        from .schedule_version_admin import schedule_versions_panel
-
-        return schedule_versions_panel(obj)
 
     def has_post_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("loans.post_installments")

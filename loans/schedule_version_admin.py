@@ -10,7 +10,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
@@ -57,20 +56,6 @@ class RestructuringForm(forms.Form):
         empty_value=None,
     )
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
-
-
-def schedule_versions_panel(loan: DriverLoan) -> str:
-    """The loan page's list of versions, with the links to the two forms (each checks its
-    permission: ledger.record_payment, loans.restructure_loan)."""
-    versions = ScheduleVersion.objects.filter(loan=loan).select_related("created_by").order_by("number")
-    return render_to_string(
-        "admin/loans/scheduleversion/panel.html",
-        {
-            "versions": versions,
-            "prepay_url": reverse("admin:loans_loan_prepay", args=[loan.pk]),
-            "restructure_url": reverse("admin:loans_loan_restructure", args=[loan.pk]),
-        },
-    )
 
 
 class VersionInstallmentInline(ReadOnlyInlineMixin, admin.TabularInline):

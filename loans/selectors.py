@@ -18,8 +18,6 @@ from django.db.models import (
     DecimalField,
     Exists,
     F,
-    Max,
-    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -169,79 +167,6 @@ def installments_with_payments() -> QuerySet[InstallmentWithPayments]:
             ),
         )
         .order_by("loan_id", "sequence")
-    )
-
-
-@dataclass(frozen=True)
-class ScheduleLine:
-    status: str
-    installments: int
-    principal: Decimal
-    interest: Decimal
-    amount: Decimal
-    first_due: date | None
-    last_due: date | None
-
-
-@dataclass(frozen=True)
-class ScheduleSummary:
-    """A loan's schedule in a few lines: per status, in lifecycle order; what its posted
-    installments still owe (their open items); the next installment to post."""
-
-    lines: list[ScheduleLine]
-    total: ScheduleLine
-    posted_outstanding: Decimal
-    posted_paid: Decimal
-    next_due: Installment | None
-
-
-def schedule_summary(*, loan_id: int) -> ScheduleSummary:
-    """Three indexed queries whatever the length of the schedule (up to 520 installments)."""
-    installments = Installment.objects.filter(loan_id=loan_id).order_by()
-    rows = {
-        row["status"]: row
-        for row in installments.values("status").annotate(
-            count=Count("pk"),
-            principal=_sum("principal"),
-            interest=_sum("interest"),
-            amount=_sum("amount"),
-            first_due=Min("due_date"),
-            last_due=Max("due_date"),
-        )
-    }
-    lines = [
-        ScheduleLine(
-            status,
-            rows[status]["count"],
-            rows[status]["principal"],
-            rows[status]["interest"],
-            rows[status]["amount"],
-            rows[status]["first_due"],
-            rows[status]["last_due"],
-        )
-        for status in InstallmentStatus.values
-        if status in rows
-    ]
-    total = ScheduleLine(
-        "total",
-        sum(line.installments for line in lines),
-        sum((line.principal for line in lines), ZERO),
-        sum((line.interest for line in lines), ZERO),
-        sum((line.amount for line in lines), ZERO),
-        min((line.first_due for line in lines if line.first_due), default=None),
-        max((line.last_due for line in lines if line.last_due), default=None),
-    )
-    posted_entries = installments.filter(status=InstallmentStatus.POSTED).values("posted_entry_id")
-    items = OpenItem.objects.filter(entry_id__in=posted_entries).aggregate(
-        amount=_sum("amount"), outstanding=_sum("outstanding")
-    )
-    next_due = installments.filter(status=InstallmentStatus.SCHEDULED).order_by("sequence").first()
-    return ScheduleSummary(
-        lines=lines,
-        total=total,
-        posted_outstanding=to_cents(items["outstanding"]),
-        posted_paid=to_cents(items["amount"] - items["outstanding"]),
-        next_due=next_due,
     )
 
 

@@ -93,8 +93,10 @@ def test_a_collector_lands_on_their_cases(page, axe):
     assert "2 delinquent drivers assigned to you." in landing.inner_text()
     assert [name.strip() for name in landing.locator("tbody th").all_inner_texts()] == ["Ama Owusu", "Kofi Mensah"]
     page.shot("landing")
-    page.click("#open-next-case")
+    page.click("#open-workspace")
     axe.check(page)
+    cases = page.locator("section.workspace-case h2").all_inner_texts()
+    assert [title.split(" TLC ")[0].strip() for title in cases] == ["Ama Owusu", "Kofi Mensah"]
 
-    assert len(page.loads) == 3  # login, landing, the largest arrears (today: 4, through the queue)
+    assert len(page.loads) == 3  # login, landing, the workspace (today: 4, the queue and a case's page)
     axe.assert_every_load_checked(page)

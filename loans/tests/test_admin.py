@@ -83,17 +83,8 @@ def test_the_loan_page_summarises_the_schedule_and_links_to_its_installments(adm
     )
     first, second, third = loan.installments.order_by("sequence")
 
-    summary = selectors.schedule_summary(loan_id=loan.pk)
     page = admin_client.get(reverse("admin:loans_driverloan_change", args=[loan.pk])).content.decode()
 
-    assert [(line.status, line.installments, line.principal, line.amount) for line in summary.lines] == [
-        ("scheduled", 2, second.principal + third.principal, second.amount + third.amount),
-        ("posted", 1, first.principal, first.amount),
-    ]
-    assert (summary.total.installments, summary.total.principal) == (3, Decimal("300.00"))
-    assert (summary.total.first_due, summary.total.last_due) == (first.due_date, third.due_date)
-    assert (summary.posted_paid, summary.posted_outstanding) == (Decimal("40.00"), first.amount - Decimal("40.00"))
-    assert summary.next_due == second
     assert f'<td class="numeric">40.00</td><td class="numeric">{first.amount - Decimal("40.00")}</td>' in page
     assert f"next to post: installment 2, due {second.due_date.isoformat()}, {second.amount}" in page
     link = reverse("admin:loans_installment_changelist") + f"?loan__id__exact={loan.pk}"

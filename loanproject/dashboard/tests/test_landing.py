@@ -124,12 +124,13 @@ def test_a_collector_lands_on_their_cases_largest_arrears_first(client, django_a
     page = index(client, carl, django_assert_num_queries, COLLECTOR_QUERIES)
 
     assert "2 delinquent drivers assigned to you." in page
-    large_url = reverse("admin:loans_collectioncase_change", args=[large.pk])
-    small_url = reverse("admin:loans_collectioncase_change", args=[small.pk])
+    workspace = reverse("admin:loans_collectioncase_workspace")
+    large_url, small_url = f"{workspace}#case-{large.pk}", f"{workspace}#case-{small.pk}"
     assert page.index(f'<a href="{large_url}">Ama Large</a>') < page.index(f'<a href="{small_url}">Kofi Small</a>')
     assert "Paid Up" not in page and "Someone Else" not in page
-    queue = reverse("admin:loans_collectioncase_changelist") + f"?collector={carl.pk}"
-    assert f'<a href="{queue}">Your whole queue</a>' in page
+    assert f'<a class="button" id="open-workspace" href="{workspace}">Open your workspace</a>' in page
+    queue = reverse("admin:loans_collectioncase_changelist")
+    assert f'<a href="{queue}">Your queue as a list</a>' in page
 
 
 def test_superusers_and_auditors_keep_the_list_of_models(client, admin_user, django_assert_num_queries):
