@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from applications import selectors as application_selectors
 from loanproject.core.models import ApprovalRequest, ApprovalStatus
 from loans.collections_models import DELINQUENT, CollectionCase
 from loans.models import InstallmentPostingRun
 from loans.periods import current_week
+
+from .selectors import dashboard_page_for
 
 FIRST_FEW = 5
 
@@ -108,6 +111,8 @@ def role_landing(user) -> dict[str, Any]:
     if user.has_perm(REVIEW_PERMISSION):
         landing["review_queue"] = review_queue(user)
     if user.has_perm(POSTING_PERMISSION):
+        landing["find_driver"] = user.has_perm("loans.view_driver")
+        landing["figures"] = dashboard_page_for(user, today=timezone.localdate())
         landing["posting_week"] = posting_week()
         if user.has_perm("core.view_approvalrequest"):
             landing["approvals"] = approvals_waiting(user)

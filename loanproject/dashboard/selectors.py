@@ -61,3 +61,14 @@ def dashboard_page(*, today: date, show_applications: bool, show_loans: bool, sh
     page["computed_at"] = min(times) if times else None
     page["stale"] = any(_is_stale(rows[name], today, now) for name in shown if name in rows)
     return page
+
+
+def dashboard_page_for(user, *, today: date) -> dict:
+    """dashboard_page with the sections `user` may see: each needs the view permission of what it
+    counts (the dashboard page and Finance's landing show the same)."""
+    return dashboard_page(
+        today=today,
+        show_applications=user.has_perm("applications.view_loanapplication"),
+        show_loans=user.has_perm("loans.view_driverloan") and user.has_perm("loans.view_installment"),
+        show_ledger=user.has_perm("ledger.view_openitem"),
+    )

@@ -5,17 +5,11 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from .selectors import dashboard_page
+from .selectors import dashboard_page_for
 
 
 def _dashboard(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    figures = dashboard_page(
-        today=timezone.localdate(),
-        show_applications=user.has_perm("applications.view_loanapplication"),
-        show_loans=user.has_perm("loans.view_driverloan") and user.has_perm("loans.view_installment"),
-        show_ledger=user.has_perm("ledger.view_openitem"),
-    )
+    figures = dashboard_page_for(request.user, today=timezone.localdate())
     return TemplateResponse(
         request,
         "dashboard/dashboard.html",

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from applications.lifecycle import ApplicationStatus
 from applications.tests.factories import LoanApplicationFactory, StaffUserFactory
+from loanproject.dashboard import services as dashboard_services
 from loans import services as loan_services
 from loans.models import InstallmentPostingRun
 from loans.periods import current_week
@@ -23,8 +24,9 @@ INDEX = "/admin/"
 BASE = 5
 # The reviewer: their queue's count and its first five.
 REVIEWER_QUERIES = BASE + 2
-# Finance: this week's run; the approvals waiting for them, counted and the first five.
-FINANCE_QUERIES = BASE + 3
+# Finance: the dashboard's stored figures (one query, as the beat job left them); this week's run;
+# the approvals waiting for them, counted and the first five.
+FINANCE_QUERIES = BASE + 4
 # The collector: their cases' count and the first five.
 COLLECTOR_QUERIES = BASE + 2
 # A superuser holds every permission without reading them: session, user, admin log.
@@ -32,6 +34,8 @@ SUPERUSER_QUERIES = 3
 
 
 def index(client, user, django_assert_num_queries, queries: int) -> str:
+    # The figures as the beat job stores them each minute (a page never computes them).
+    dashboard_services.refresh_dashboard_figures(today=timezone.localdate(), force=True)
     client.force_login(user)
     with django_assert_num_queries(queries):
         response = client.get(INDEX)
@@ -104,6 +108,11 @@ def test_finance_lands_on_the_weeks_posting_and_the_approvals_waiting_for_them(c
     request_url = reverse("admin:core_approvalrequest_change", args=[theirs.pk])
     assert f'<a href="{request_url}">#{theirs.pk}</a></th><td>loans.restructure_loan</td>' in page
     assert f'<a href="{reverse("dashboard")}" class="button" id="dashboard-link">' in page
+    drivers = reverse("admin:loans_driver_changelist")
+    assert f'<form method="get" action="{drivers}" role="search">' in page
+    # The dashboard's headline figures, as stored: the two loans above, nothing repaid.
+    assert '<a href="/admin/loans/driverloan/?status__exact=active">700.00</a>' in page
+    assert "principal outstanding on 2 active loan(s) (of 700.00 lent)" in page
 
 
 def test_finance_sees_when_the_week_is_not_posted_yet(client, django_assert_num_queries):
