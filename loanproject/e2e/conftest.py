@@ -115,6 +115,18 @@ def axe():
     return AccessibilityAudit()
 
 
+def log_in_audited(page, axe, username: str) -> None:
+    """Log in as a role's walk does: the login page and the landing, each audited by axe (two page
+    loads, counted by the walk)."""
+    page.goto("/admin/login/")
+    axe.check(page)
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")
+    axe.check(page)
+
+
 def log_in(page, username: str) -> None:
     page.goto("/admin/login/")
     page.fill("#id_username", username)

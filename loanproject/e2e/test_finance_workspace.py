@@ -18,7 +18,7 @@ from loans.periods import business_today, current_week
 from loans.services import post_weekly_installments
 from loans.tests.factories import LeaseFactory, make_loan
 
-from .conftest import PASSWORD, log_in
+from .conftest import log_in, log_in_audited
 from .test_back_office import staff
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -33,13 +33,7 @@ def test_finance_takes_a_payment_and_prints_a_statement_on_the_drivers_page(page
     post_weekly_installments(period_start=this_sunday, period_end=this_saturday)  # last week's and this week's
     driver_id = lease.driver_id
 
-    page.goto("/admin/login/")
-    axe.check(page)
-    page.fill("#id_username", "fiona")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#landing-find-driver")
-    axe.check(page)
+    log_in_audited(page, axe, "fiona")
     page.fill("#landing-driver-q", "Kwame")
     page.keyboard.press("Enter")
     page.wait_for_selector("#result_list")

@@ -1,8 +1,6 @@
-"""The loan officer's day: from their queue, decide an application on the reviewer's page, then
-the next one straight from the decision ("Save and open next in my queue"), until the queue is
-empty. Counts the page loads from the queue (log_in's two loads, the login page and the landing
-page, are another helper's pages and are cleared before the task starts); axe audits every page
-the task loads."""
+"""The loan officer's day: log in, land on their queue, decide the next application on the
+reviewer's page, then the next one straight from the decision ("Save and open next in my queue"),
+until the queue is empty. Counts every page load from the login page; axe audits each."""
 
 from __future__ import annotations
 
@@ -18,7 +16,7 @@ from applications.lifecycle import ApplicationStatus
 from applications.models import Customer, LoanApplication, ReviewDecision, ReviewOutcome
 from applications.tests.factories import CustomerFactory, LoanApplicationFactory
 
-from .conftest import log_in
+from .conftest import log_in_audited
 from .test_back_office import staff
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -49,17 +47,12 @@ def test_an_officer_decides_their_queue_from_the_reviewers_page(page, axe, scori
         customer=Customer.objects.get(full_name="Other holder of asha@example.com"), status=ApplicationStatus.REJECTED
     )
 
-    log_in(page, "olivia")
-    page.wait_for_load_state("load")  # the landing page's load event, before the count starts
-    page.loads.clear()  # the task starts at the queue
-
-    page.goto(QUEUE)
-    axe.check(page)
-    page.shot("queue")
-    assert page.locator("#result_list tbody tr").count() == 2
+    log_in_audited(page, axe, "olivia")  # lands on their queue
+    page.shot("landing")
+    assert page.locator("#landing-review-queue tbody tr").count() == 2
 
     with page.expect_navigation():
-        page.click(f"#result_list a:has-text('{str(first.pk)[:8]}')")
+        page.click("#open-next-application")
     axe.check(page)
     page.shot("summary")
     assert page.locator(".review-summary caption").all_text_contents() == [
@@ -127,7 +120,9 @@ def test_an_officer_decides_their_queue_from_the_reviewers_page(page, axe, scori
         "Queue empty: nothing else in manual review is assigned to you.",
     ]
 
-    assert len(page.loads) == 4  # queue, first application, second application, the empty queue
+    # Login, landing (their queue), first application, second application, the empty queue; today
+    # 7: login, index, queue, first application, queue, second application, queue.
+    assert len(page.loads) == 5, page.loads
     axe.assert_every_load_checked(page)
     first.refresh_from_db()
     second.refresh_from_db()

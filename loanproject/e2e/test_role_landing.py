@@ -1,8 +1,8 @@
 """Each role lands on its work: the admin index shows a reviewer's queue, Finance's posting of the
 week and the approvals waiting for them, a collector's cases; Finance reads a loan's totals.
 
-Page loads are counted from the login page: `log_in` loads the login page and the landing (2),
-and both are audited by axe (the login page right after the walk's first load)."""
+Page loads are counted from the login page: `log_in_audited` loads the login page and the landing (2),
+and audits both with axe."""
 
 from __future__ import annotations
 
@@ -17,21 +17,10 @@ from applications.tests.factories import LoanApplicationFactory
 from loans import services
 from loans.tests.factories import SUNDAY, CollectionCaseFactory, make_loan
 
-from .conftest import PASSWORD
+from .conftest import log_in_audited
 from .test_back_office import staff
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def log_in_audited(page, axe, username: str) -> None:
-    """The login page and the landing, each audited."""
-    page.goto("/admin/login/")
-    axe.check(page)
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
-    axe.check(page)
 
 
 def test_a_reviewer_lands_on_their_queue_and_opens_the_next_application(page, axe):
