@@ -100,8 +100,11 @@ WITH booked AS (
     SELECT ch.entry_id, c.account_id, 0, c.amount, ch.currency
       FROM charges ch JOIN {STAGED_CREDITS} c ON c.idempotency_key = ch.idempotency_key
 ), items AS (
+    -- Ids in a fixed order: payments pay items of the same due date by id, so the order of a batch
+    -- must not depend on the join's plan (same day: by reference, the older loan's item first).
     INSERT INTO ledger_openitem (account_id, entry_id, amount, outstanding, due_date, status, reference)
     SELECT receivable_account_id, entry_id, amount, amount, due_date, 'open', reference FROM charges
+     ORDER BY due_date, reference, idempotency_key
 )
 UPDATE {STAGED_CHARGES} s SET entry_id = b.id, booked = true FROM booked b WHERE b.idempotency_key = s.idempotency_key
 """

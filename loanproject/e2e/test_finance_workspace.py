@@ -64,14 +64,14 @@ def test_finance_takes_a_payment_and_prints_a_statement_on_the_drivers_page(page
     assert entry.entry_date == business_today()
     assert [(a.item.reference, a.amount) for a in PaymentAllocation.objects.filter(payment_entry=entry)] == [
         (f"{first.loan_number} #1", Decimal("250.00")),
-        (f"{second.loan_number} #1", Decimal("200.00")),  # due the same day as the next, billed first
-        (f"{first.loan_number} #2", Decimal("70.00")),
+        (f"{first.loan_number} #2", Decimal("250.00")),  # due the same day as the next, the older loan's
+        (f"{second.loan_number} #1", Decimal("20.00")),
     ]
     assert driver_workspace(driver_id=driver_id, today=business_today()).net == Decimal("180.00")
     assert page.inner_text("#driver-net") == "180.00"
     assert page.locator("#open-items tbody tr").count() == 1
     allocation = page.inner_text("#recent-payments tbody tr:first-child")
-    assert "520.00" in allocation and f"70.00 to {first.loan_number} #2" in allocation
+    assert "520.00" in allocation and f"20.00 to {second.loan_number} #1" in allocation
 
     with page.expect_download() as info:
         page.focus("#statement-csv")

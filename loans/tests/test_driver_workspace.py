@@ -42,7 +42,8 @@ def pay(driver_id: int, amount: str, on: date, key: str) -> services.DriverPayme
 def driver_id() -> int:
     """Two loans of one driver: A, 1,000 over 4 weeks from 4 January (250 a week), and B, 600
     over 3 weeks from the 11th (200 a week); three weeks posted (1,150 billed); 300 paid on the
-    12th (A #1, then 50 of B #1: the same due date as A #2, billed first) and 100 on the 20th (B #1)."""
+    12th (A #1, then 50 of A #2: due the same day as B #1, and billed first, the older loan's item
+    first in a posting) and 100 on the 20th (A #2)."""
     a = make_loan(principal="1000.00", weeks=4)
     make_loan(principal="600.00", weeks=3, start=SUNDAY + timedelta(weeks=1), lease=LeaseFactory(driver=a.driver))
     for n in range(3):
@@ -58,10 +59,10 @@ def test_the_workspace_worked_example(driver_id):
     assert [(b.category, b.closing) for b in workspace.balances] == [("LOANS", D("750.00"))]
     assert (workspace.owed, workspace.credit, workspace.net) == (D("750.00"), D("0.00"), D("750.00"))
     assert [(i.due_date, i.reference, i.category, i.amount, i.outstanding) for i in workspace.open_items] == [
-        (date(2026, 1, 11), "DL-2026-0002 #1", "LOANS", D("200.00"), D("50.00")),
-        (date(2026, 1, 11), "DL-2026-0001 #2", "LOANS", D("250.00"), D("250.00")),
-        (date(2026, 1, 18), "DL-2026-0002 #2", "LOANS", D("200.00"), D("200.00")),
+        (date(2026, 1, 11), "DL-2026-0001 #2", "LOANS", D("250.00"), D("100.00")),
+        (date(2026, 1, 11), "DL-2026-0002 #1", "LOANS", D("200.00"), D("200.00")),
         (date(2026, 1, 18), "DL-2026-0001 #3", "LOANS", D("250.00"), D("250.00")),
+        (date(2026, 1, 18), "DL-2026-0002 #2", "LOANS", D("200.00"), D("200.00")),
     ]
     assert workspace.more_open_items is False
     assert [
@@ -77,13 +78,13 @@ def test_the_workspace_worked_example(driver_id):
         (p.entry_date, p.amount, p.reversed, p.to_credit, [(a.reference, a.due_date, a.amount) for a in p.allocations])
         for p in workspace.payments
     ] == [
-        (date(2026, 1, 20), D("100.00"), False, D("0.00"), [("DL-2026-0002 #1", date(2026, 1, 11), D("100.00"))]),
+        (date(2026, 1, 20), D("100.00"), False, D("0.00"), [("DL-2026-0001 #2", date(2026, 1, 11), D("100.00"))]),
         (
             date(2026, 1, 12),
             D("300.00"),
             False,
             D("0.00"),
-            [("DL-2026-0001 #1", date(2026, 1, 4), D("250.00")), ("DL-2026-0002 #1", date(2026, 1, 11), D("50.00"))],
+            [("DL-2026-0001 #1", date(2026, 1, 4), D("250.00")), ("DL-2026-0001 #2", date(2026, 1, 11), D("50.00"))],
         ),
     ]
 
@@ -99,7 +100,7 @@ def test_an_overpayment_shows_as_credit_and_a_reversed_payment_is_marked(driver_
 
     workspace = driver_workspace(driver_id=driver_id, today=TODAY)
 
-    # 800 paid the 750 open, 50 left as credit; the reversal of p2 reopened B #1's 100, which
+    # 800 paid the 750 open, 50 left as credit; the reversal of p2 reopened A #2's 100, which
     # the reversal's own credit application does not pay: it stays open.
     assert paid.payment.credit == D("50.00")
     assert (workspace.credit, [(b.category, b.closing) for b in workspace.balances]) == (
@@ -107,7 +108,7 @@ def test_an_overpayment_shows_as_credit_and_a_reversed_payment_is_marked(driver_
         [("LOANS", D("100.00"))],
     )
     assert workspace.net == D("50.00")
-    assert [(i.reference, i.outstanding) for i in workspace.open_items] == [("DL-2026-0002 #1", D("100.00"))]
+    assert [(i.reference, i.outstanding) for i in workspace.open_items] == [("DL-2026-0001 #2", D("100.00"))]
     assert [(p.amount, p.reversed, p.to_credit) for p in workspace.payments] == [
         (D("800.00"), False, D("50.00")),
         (D("100.00"), True, D("0.00")),
@@ -173,8 +174,8 @@ def test_finance_records_a_payment_from_the_page(client, driver_id):
     entry = JournalEntry.objects.get(idempotency_key=f"loans.payment:{driver_id}:admin:k1")
     assert entry.description == f"Payment from {Driver.objects.get(pk=driver_id).full_name} (BANK-1)"
     assert [(a.item.reference, a.amount) for a in PaymentAllocation.objects.filter(payment_entry=entry)] == [
-        ("DL-2026-0002 #1", D("50.00")),
-        ("DL-2026-0001 #2", D("210.00")),
+        ("DL-2026-0001 #2", D("100.00")),
+        ("DL-2026-0002 #1", D("160.00")),
     ]
     page = client.get(page_url(driver_id)).content.decode()
     assert f"Payment #{entry.pk} of 260.00 recorded: 260.00 paid 2 item(s)." in page
