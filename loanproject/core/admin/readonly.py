@@ -29,6 +29,14 @@ class ReadOnlyAdminMixin:
 
 class ReadOnlyInlineMixin(ReadOnlyAdminMixin):
     extra = 0
+    template: str
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A tabular inline's rows without their title line, which repeated the row's own cells; a
+        # stacked inline, or one that names its own template, is left as it is.
+        if self.template == admin.TabularInline.template:
+            self.template = "admin/edit_inline/tabular_readonly.html"
 
 
 class NoDeleteAdminMixin:
