@@ -47,8 +47,11 @@ def _queue(rows: QuerySet, *, limit: int = FIRST_FEW) -> Queue:
 
 
 def review_queue(user) -> Queue:
-    """The reviewer's applications in manual review (application_queue_idx), next first."""
-    return _queue(application_selectors.review_queue(user))
+    """The reviewer's applications in manual review in the order of their admin queue
+    (`?queue=mine`, application_queue_order_idx): "Open the next" opens its top, and "Save and
+    open next in my queue" goes on down the same list."""
+    queue = application_selectors.assigned_for_review(user).select_related("customer")
+    return _queue(queue.order_by(*application_selectors.ADMIN_QUEUE_ORDER))
 
 
 @dataclass(frozen=True)

@@ -55,9 +55,13 @@ def in_review(officer, amount: str, **changes):
 
 def test_a_reviewer_lands_on_their_queue(client, django_assert_num_queries):
     officer = staff("Loan officer", "olivia")
-    first = in_review(officer, "9000.00", proposed_amount=Decimal("8500.00"), customer__full_name="Ada First")
-    for amount in ["1000.00", "2000.00", "3000.00", "4000.00", "5000.00"]:
-        in_review(officer, amount)
+    # The admin queue's order (`?queue=mine`): the newest submission first.
+    now = timezone.now()
+    first = in_review(
+        officer, "9000.00", proposed_amount=Decimal("8500.00"), customer__full_name="Ada First", submitted_at=now
+    )
+    for hours, amount in enumerate(["1000.00", "2000.00", "3000.00", "4000.00", "5000.00"], start=1):
+        in_review(officer, amount, submitted_at=now - timedelta(hours=hours))
     in_review(staff("Loan officer", "other"), "7000.00")
 
     page = index(client, officer, django_assert_num_queries, REVIEWER_QUERIES)
@@ -69,6 +73,12 @@ def test_a_reviewer_lands_on_their_queue(client, django_assert_num_queries):
         "Open the next: Ada First, 9000.00</a>"
     ) in page
     assert "The next 5 in your queue (1 more)" in page
+    shown = page[page.index('id="landing-review-queue"') : page.index("Your whole queue")]
+    amounts = ["9000.00", "1000.00", "2000.00", "3000.00", "4000.00"]
+    assert [shown.index(f'<td class="numeric">{amount}</td>') for amount in amounts] == sorted(
+        shown.index(f'<td class="numeric">{amount}</td>') for amount in amounts
+    )
+    assert '<td class="numeric">5000.00</td>' not in shown
     assert '<details id="all-models">' in page
     assert "landing-posting" not in page and "landing-collections" not in page
 
