@@ -19,9 +19,10 @@ from applications.lifecycle import ApplicationStatus
 from applications.models import LoanApplication
 from applications.services import record_review_decision
 from applications.tests.factories import CustomerFactory, ManagerFactory, ReviewerFactory
-from ledger.models import JournalEntry
+from ledger.models import JournalEntry, OpenItem, OpenItemStatus
 from loanproject.core.models import ApprovalRequest
 from loans import services
+from loans.accounts import cash_account
 from loans.models import ScheduleVersion
 from loans.periods import business_today, current_week
 from loans.tests.factories import LeaseFactory, make_loan
@@ -72,6 +73,8 @@ def test_every_page_finance_works_with_passes_axe(page, axe):
     request = ApprovalRequest.objects.get()
     version = ScheduleVersion.objects.filter(loan=loan).order_by("-id").first()
     payment = JournalEntry.objects.get(source="ledger.payment")
+    open_item = OpenItem.objects.filter(status=OpenItemStatus.OPEN).order_by("due_date", "id").first()
+    cash = cash_account()
 
     log_in_audited(page, axe, "fiona")  # the login page and the landing
     audit(
@@ -99,9 +102,35 @@ def test_every_page_finance_works_with_passes_axe(page, axe):
             f"/admin/loans/collectioncase/{driver}/change/",
             "/admin/loans/driverloan/reports/",
             "/admin/loans/driverloan/reports/portfolio/",
-            "/admin/loans/driverloan/",
+            f"/admin/loans/driverloan/{loan.pk}/recovery/",
+            f"/admin/ledger/openitem/{open_item.pk}/change/",
+            "/admin/ledger/account/trial-balance/",
+            "/admin/ledger/account/party-balances/",
+            f"/admin/ledger/account/{cash.pk}/statement/",
+            "/admin/loans/installmentpostingrun/",
+            "/admin/loans/installmentpostingrun/past-week/",
+            "/admin/loans/driverloan/add/",
         ],
     )
+    # The booking form's driver autocomplete, open (select2 draws its list on demand).
+    page.click("#id_driver + .select2 .select2-selection")
+    page.wait_for_selector(".select2-container--open .select2-results__option")
+    axe.check(page)
+    page.keyboard.press("Escape")
+
+    # The manual entry's legs, empty and then sent back with their errors.
+    audit(page, axe, ["/admin/ledger/journalentry/manual-entry/"])
+    page.fill("#id_description", "Bank charges")
+    page.fill("#id_reason", "December statement")
+    page.fill("#id_legs-0-account", "999999")
+    page.fill("#id_legs-0-debit", "12.00")
+    with page.expect_navigation():
+        page.click("input[value='Request the entry']")
+    axe.check(page)
+    page.shot("manual-entry-refused")
+    assert page.locator("#content .errorlist").count() > 0
+
+    audit(page, axe, ["/admin/loans/driverloan/"])
     # "Ask to write off" renders its reason page: the loan chosen and the action submitted.
     page.check(f"#result_list input[name=_selected_action][value='{loan.pk}']")
     page.select_option("select[name=action]", "ask_to_write_off")
@@ -111,7 +140,8 @@ def test_every_page_finance_works_with_passes_axe(page, axe):
     page.shot("write-off-reason")
     assert "Ask to write off loans" in page.inner_text("#content h1")
 
-    assert len(page.loads) == 25, page.loads  # login, landing, 22 pages, the reason page
+    # Login, landing, 31 pages opened, the refused manual entry, the write-off reason page.
+    assert len(page.loads) == 35, page.loads
     axe.assert_every_load_checked(page)
 
 
