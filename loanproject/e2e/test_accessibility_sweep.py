@@ -184,6 +184,7 @@ def officer_pages(waiting: LoanApplication, decided: LoanApplication) -> list[st
         f"/admin/applications/loanapplication/?related_to={waiting.pk}",
         f"/admin/applications/loanapplication/{decided.pk}/change/",
         "/admin/applications/customer/",
+        f"/admin/applications/customer/{waiting.customer_id}/change/",  # linked from the reviewer's page
     ]
 
 
@@ -195,7 +196,7 @@ def test_every_page_a_loan_officer_works_with_passes_axe(page, axe, scoring_poli
     log_in_audited(page, axe, "olivia")  # the login page and the landing (their queue)
     audit(page, axe, officer_pages(waiting, decided))
 
-    assert len(page.loads) == 7, page.loads
+    assert len(page.loads) == 8, page.loads
     axe.assert_every_load_checked(page)
 
 
@@ -218,7 +219,7 @@ def test_every_page_a_loan_manager_works_with_passes_axe(page, axe, scoring_poli
         ],
     )
 
-    assert len(page.loads) == 9, page.loads
+    assert len(page.loads) == 10, page.loads
     axe.assert_every_load_checked(page)
 
 
@@ -234,10 +235,13 @@ def test_every_page_a_collector_works_with_passes_axe(page, axe):
             "/admin/loans/collectioncase/workspace/",
             "/admin/loans/collectioncase/",
             f"/admin/loans/collectioncase/{loan.driver_id}/change/",
+            f"/admin/loans/driverloan/?driver__id__exact={loan.driver_id}",  # the workspace's "Loans" link
             f"/admin/loans/driver/{loan.driver_id}/change/",
             f"/admin/loans/driverloan/{loan.pk}/change/",
+            f"/admin/loans/installment/?loan__id__exact={loan.pk}",
+            "/admin/ledger/openitem/?status__exact=open",
         ],
     )
 
-    assert len(page.loads) == 7, page.loads
+    assert len(page.loads) == 10, page.loads
     axe.assert_every_load_checked(page)
