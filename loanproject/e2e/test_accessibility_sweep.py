@@ -112,9 +112,14 @@ def test_every_page_finance_works_with_passes_axe(page, axe):
             "/admin/loans/driverloan/add/",
         ],
     )
-    # The booking form's driver autocomplete, open (select2 draws its list on demand).
+    # The booking form's driver autocomplete, open (select2 draws its list on demand)...
     page.click("#id_driver + .select2 .select2-selection")
     page.wait_for_selector(".select2-container--open .select2-results__option")
+    axe.check(page)
+    page.keyboard.press("Escape")
+    # ...and its start week's calendar (the admin's date widget), open.
+    page.click("#id_start_week ~ .datetimeshortcuts a[id^=calendarlink]")
+    page.wait_for_selector(".calendarbox", state="visible")
     axe.check(page)
     page.keyboard.press("Escape")
 
