@@ -50,3 +50,19 @@ def setup_django(database_url: str, broker_url: str | None = None, *, migrate: b
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
+
+
+class StatementCounter:
+    """Counts every statement sent while installed as an execute wrapper
+    (`connection.execute_wrapper(counter)`); DEBUG is off in the benchmarks, and
+    CaptureQueriesContext would keep only the last 9,000."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+    def __len__(self) -> int:
+        return self.count

@@ -33,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks._setup import recreate_database, setup_django  # noqa: E402
+from benchmarks._setup import StatementCounter, recreate_database, setup_django  # noqa: E402
 from benchmarks.collections_workspace import print_workspace  # noqa: E402
 
 
@@ -102,20 +102,6 @@ def cases(driver_ids: list[int]) -> dict[int, tuple]:
             "driver_id", "days_past_due", "overdue_amount", "delinquency_class_id"
         )
     }
-
-
-class StatementCounter:
-    """Counts the statements run inside it (Django's query log keeps only the last 9,000)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.count += 1
-        return execute(sql, params, many, context)
-
-    def __len__(self) -> int:
-        return self.count
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks._setup import recreate_database, setup_django  # noqa: E402
+from benchmarks._setup import StatementCounter, recreate_database, setup_django  # noqa: E402
 
 WORKSPACE = "/admin/loans/collectioncase/workspace/"
 
@@ -121,20 +121,6 @@ def build(args: argparse.Namespace, collector, finance) -> None:
             print(f"  {name}: {cursor.rowcount:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
         cursor.execute("VACUUM ANALYZE loans_collectioncase")
         cursor.execute("ANALYZE loans_driver; ANALYZE loans_promisetopay; ANALYZE loans_collectionnote")
-
-
-class StatementCounter:
-    """The statements a request runs (DEBUG is off, so Django keeps no query log)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.count += 1
-        return execute(sql, params, many, context)
-
-    def __len__(self) -> int:
-        return self.count
 
 
 def measure_workspace(collector, finance) -> list[tuple[str, int, int, float]]:

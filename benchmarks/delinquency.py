@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks._setup import recreate_database, setup_django  # noqa: E402
+from benchmarks._setup import StatementCounter, recreate_database, setup_django  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -82,17 +82,6 @@ def naive_classify(as_of, loan_ids: list[int]) -> int:
                 },
             )
     return changes
-
-
-class StatementCounter:
-    """Counts every statement sent (CaptureQueriesContext keeps only the last 9,000)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.count += 1
-        return execute(sql, params, many, context)
 
 
 def states() -> dict[int, tuple]:
