@@ -13,7 +13,7 @@ from django.db.models import Model, Q
 
 from loanproject.core.admin.search import Exact, Shape
 
-from .models import JournalEntry, OpenItem, PaymentAllocation
+from .selectors import entry_ids_of_referenced_items
 
 MAX_ENTRY_IDS = 5000  # a 520-week loan has about a thousand: its installments and their payments
 
@@ -37,12 +37,5 @@ class ItemReference(Exact):
         reference = as_item_reference(term)
         if reference is None:
             return None
-        items = OpenItem.objects.filter(Q(reference=reference) | Q(reference__startswith=f"{reference} "))
-        charges = items.values("entry_id")
-        ids = list(
-            charges.union(
-                PaymentAllocation.objects.filter(item__in=items.values("pk")).values("payment_entry_id"),
-                JournalEntry.objects.filter(reversal_of__in=charges).values("pk"),
-            ).values_list("entry_id", flat=True)[:MAX_ENTRY_IDS]
-        )
+        ids = list(entry_ids_of_referenced_items(reference).values_list("entry_id", flat=True)[:MAX_ENTRY_IDS])
         return Q(pk__in=ids) if ids else None

@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce
 from loanproject.core.errors import NotFound
 from loanproject.core.money import ZERO, to_cents
 
-from .models import Account, AccountType, OpenItem, OpenItemStatus, Posting
+from .models import Account, AccountType, JournalEntry, OpenItem, OpenItemStatus, PaymentAllocation, Posting
 from .parties import Party
 from .sources import PAYMENT_SOURCE
 from .statements import MONEY, AccountStatement, TrialBalance, account_statement, trial_balance
@@ -185,3 +185,21 @@ def party_credit(*, party: Party, currency: str | None = None) -> Decimal:
         currency=currency or settings.LEDGER_CURRENCY,
     ).aggregate(debits=_sum("debit"), credits=_sum("credit"))
     return to_cents(totals["credits"] - totals["debits"])
+
+
+def entry_ids_of_referenced_items(reference: str, *, also: Sequence[int] = ()) -> QuerySet[OpenItem, Any]:
+    """The ids (one column, `entry_id`) of the entries that opened the items referenced
+    `reference` or "<reference> <detail>" (a booker labels its items so: "DL-2026-0001 #3"; the
+    space keeps DL-2026-0001 from finding DL-2026-00010), of the payments allocated to them and of
+    the reversals of those openings, plus the entries `also`: one UNION, each branch on an index
+    (open_item_reference_idx, the allocations' item, the entries' reversal_of). ORed INs instead
+    would scan the whole journal."""
+    items = OpenItem.objects.filter(Q(reference=reference) | Q(reference__startswith=f"{reference} "))
+    charges = items.values("entry_id")
+    branches = [
+        PaymentAllocation.objects.filter(item__in=items.values("pk")).values("payment_entry_id"),
+        JournalEntry.objects.filter(reversal_of__in=charges).values("pk"),
+    ]
+    if also:
+        branches.append(JournalEntry.objects.filter(pk__in=list(also)).values("pk"))
+    return charges.union(*branches)

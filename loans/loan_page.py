@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import Count, Max, Min
 
-from ledger.models import JournalEntry, OpenItem, PaymentAllocation
+from ledger.models import JournalEntry
+from ledger.selectors import entry_ids_of_referenced_items
 from loanproject.core.money import ZERO
 
 from .models import DriverLoan, InstallmentStatus
@@ -129,25 +130,13 @@ def schedule_versions(*, loan_id: int) -> list[ScheduleVersion]:
     return list(ScheduleVersion.objects.filter(loan_id=loan_id).select_related("created_by").order_by("-number"))
 
 
-def loan_items(loan: DriverLoan) -> QuerySet[OpenItem]:
-    """The open items booked for this loan: each is referenced "<loan number> ..." (installments
-    "#n", their late fees, the origination fee, a payoff or a prepayment), read by the prefix
-    index on the reference (open_item_reference_idx); the space keeps DL-2026-0001 from also
-    matching DL-2026-00010."""
-    return OpenItem.objects.filter(reference__startswith=f"{loan.loan_number} ")
-
-
 def loan_entries(loan: DriverLoan, *, limit: int = ENTRIES_SHOWN) -> list[JournalEntry]:
     """The newest journal entries of this loan, one query: its disbursement and origination fee,
-    the entries that opened its items, the payments allocated to them and their reversals. One
-    IN over a UNION (a semi-join on the primary key); ORed INs would scan the whole journal."""
-    items = loan_items(loan)
-    charges = items.values("entry_id")
-    ids = charges.union(
-        PaymentAllocation.objects.filter(item__in=items.values("pk")).values("payment_entry_id"),
-        JournalEntry.objects.filter(reversal_of__in=charges).values("pk"),
-        JournalEntry.objects.filter(
-            pk__in=[loan.disbursement_entry_id or 0, loan.origination_fee_entry_id or 0]
-        ).values("pk"),
+    the entries that opened its items (each referenced "<loan number> ...": installments "#n",
+    their late fees, the origination fee, a payoff or a prepayment), the payments allocated to
+    them and their reversals."""
+    ids = entry_ids_of_referenced_items(
+        loan.loan_number,
+        also=[entry_id for entry_id in (loan.disbursement_entry_id, loan.origination_fee_entry_id) if entry_id],
     )
     return list(JournalEntry.objects.filter(pk__in=ids).order_by("-id")[:limit])
