@@ -98,7 +98,7 @@ def application_stats(
 def review_queue(user) -> QuerySet[LoanApplication]:
     """A reviewer's open work: assigned applications in manual review, confirmations first."""
     return (
-        LoanApplication.objects.filter(assigned_to=user, status=ApplicationStatus.MANUAL_REVIEW)
+        assigned_for_review(user)
         .select_related("customer")
         .order_by(F("proposed_amount").desc(nulls_last=True), "assigned_at", "pk")
     )
